@@ -1,0 +1,124 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# ringfence build, in the libbpf-bootstrap style: bpf/X.bpf.c -> X.bpf.o -> X.skel.h -> user objs.
+OUTPUT ?= .output
+CLANG ?= clang
+LLVM_STRIP ?= llvm-strip
+BPFTOOL ?= bpftool
+CROSS_COMPILE ?=
+CC := $(CROSS_COMPILE)gcc
+PKG_CONFIG ?= pkg-config
+PREFIX ?= /usr/local
+DESTDIR ?=
+VERSION := 0.1.0
+GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+ARCH ?= $(shell uname -m | sed 's/x86_64/x86/' | sed 's/aarch64/arm64/' \
+	| sed 's/ppc64le/powerpc/' | sed 's/mips.*/mips/' | sed 's/riscv64/riscv/')
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+# Where the system headers live for the BPF target (bpf_helpers.h etc. come from libbpf-dev).
+CLANG_BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 \
+	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
+
+INCLUDES := -Iinclude -I$(OUTPUT) -Ibpf
+WARN := -Wall -Wextra -Werror
+CFLAGS ?= -g -O2
+SAN ?=
+ALL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -MMD -MP $(INCLUDES) $(SAN) \
+	-DRF_VERSION='"$(VERSION)"' -DRF_GIT_REV='"$(GIT_REV)"'
+ifeq ($(STATIC),1)
+LIBS := -static $(shell $(PKG_CONFIG) --static --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz) -lzstd
+else
+LIBS := -lbpf -lelf -lz
+endif
+LDFLAGS ?=
+
+BPF_SRC := bpf/ringfence.bpf.c
+BPF_OBJ := $(OUTPUT)/ringfence.bpf.o
+SKEL := $(OUTPUT)/ringfence.skel.h
+LIB_SRC := $(filter-out user/main.c,$(wildcard user/*.c))
+LIB_OBJ := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRC))
+MAIN_OBJ := $(OUTPUT)/user/main.o
+BIN := $(OUTPUT)/ringfence
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_BIN := $(OUTPUT)/tests/unit-tests
+KTEST_SRC := $(wildcard tests/kernel/*.c) $(wildcard tests/lib/*.c)
+KTEST_BIN := $(OUTPUT)/tests/kernel-tests
+
+.DELETE_ON_ERROR:
+.PHONY: all test unit-test kernel-test asan clean deps install uninstall bench vmlinux
+
+all: $(BIN)
+
+$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests:
+	$(Q)mkdir -p $@
+
+$(BPF_OBJ): $(BPF_SRC) bpf/policy.bpf.h include/ringfence.h vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+		-I. -Iinclude -Ibpf $(CLANG_BPF_SYS_INCLUDES) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
+
+$(SKEL): $(BPF_OBJ)
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name ringfence_bpf > $@
+
+$(OUTPUT)/user/%.o: user/%.c $(SKEL) | $(OUTPUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BIN): $(MAIN_OBJ) $(LIB_OBJ)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LDFLAGS) $(LIBS) -o $@
+
+$(UNIT_BIN): $(UNIT_SRC) $(LIB_OBJ) | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LDFLAGS) $(LIBS) -lcriterion -o $@
+
+$(KTEST_BIN): $(KTEST_SRC) $(LIB_OBJ) | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/lib $^ $(LDFLAGS) $(LIBS) -lcriterion -o $@
+
+unit-test: $(UNIT_BIN)
+	$(Q)$(UNIT_BIN) $(CRITERION_ARGS)
+
+# Kernel tests need root, bpffs and cgroup2; they skip with a reason otherwise, and fail
+# instead when RINGFENCE_REQUIRE_KERNEL=1 (CI).
+kernel-test: $(KTEST_BIN) $(BIN)
+	$(Q)RINGFENCE_BIN=$(abspath $(BIN)) $(KTEST_BIN) -j1 $(CRITERION_ARGS)
+
+test: unit-test kernel-test
+
+asan:
+	$(Q)$(MAKE) --no-print-directory OUTPUT=.output-asan \
+		SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' test
+
+bench: $(BIN)
+	$(Q)RINGFENCE_BIN=$(abspath $(BIN)) scripts/bench/run.sh
+
+deps:
+	apt-get update
+	apt-get install -y --no-install-recommends make gcc clang llvm libbpf-dev libelf-dev \
+		zlib1g-dev bpftool libcriterion-dev pkg-config iproute2 git ca-certificates
+
+vmlinux:
+	scripts/gen-vmlinux.sh
+
+install: $(BIN)
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/ringfence
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/ringfence
+
+clean:
+	$(call msg,CLEAN)
+	$(Q)rm -rf $(OUTPUT) .output-asan
+
+-include $(wildcard $(OUTPUT)/user/*.d) $(wildcard $(OUTPUT)/tests/*.d)

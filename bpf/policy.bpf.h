@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Pure verdict logic shared by the BPF programs and the userspace unit tests: no helpers, no maps,
+ * only the ABI structs. Every function must behave sanely for any map content (values are
+ * written by other agents and are untrusted).
+ */
+#ifndef RF_POLICY_BPF_H
+#define RF_POLICY_BPF_H
+
+#include "ringfence.h"
+
+#ifndef RF_INLINE
+#define RF_INLINE static inline __attribute__((always_inline))
+#endif
+
+#define RF_IPPROTO_ICMP 1
+#define RF_IPPROTO_TCP 6
+#define RF_IPPROTO_UDP 17
+#define RF_IPPROTO_ICMPV6 58
+
+/* How a packet or call relates to a connection, which decides which rule direction applies. */
+enum rf_match {
+	RF_MATCH_OUT_INIT, /* the host opens a connection or sends (connect, sendmsg, egress SYN) */
+	RF_MATCH_IN_INIT, /* the remote opens a connection (ingress TCP SYN without ACK) */
+	RF_MATCH_FLOW, /* any other packet: either direction's rule may cover it */
+};
+
+RF_INLINE int rf_port_in(__u16 lo, __u16 hi, __u16 port)
+{
+	if (lo == 0 && hi == 0)
+		return 1;
+	return lo <= port && port <= hi;
+}
+
+RF_INLINE int rf_proto_matches(__u8 rule_proto, __u8 proto)
+{
+	switch (rule_proto) {
+	case RF_PROTO_ANY:
+		return 1;
+	case RF_PROTO_ICMP:
+		return proto == RF_IPPROTO_ICMP || proto == RF_IPPROTO_ICMPV6;
+	case RF_PROTO_TCP:
+	case RF_PROTO_UDP:
+		return rule_proto == proto;
+	default:
+		return 0; /* unknown protocol value written by another agent: matches nothing */
+	}
+}
+
+/* rport/lport: remote and local port in host order, 0 when the protocol has none. */
+RF_INLINE int rf_entry_allows(const struct rf_net_entry *e, __u8 proto, __u16 rport, __u16 lport,
+			      int match)
+{
+	int out, in;
+
+	if (!rf_proto_matches(e->proto, proto))
+		return 0;
+	out = (e->dir & RF_DIR_OUT) && rf_port_in(e->port_lo, e->port_hi, rport);
+	in = (e->dir & RF_DIR_IN) && rf_port_in(e->port_lo, e->port_hi, lport);
+	switch (match) {
+	case RF_MATCH_OUT_INIT:
+		return out;
+	case RF_MATCH_IN_INIT:
+		return in;
+	default:
+		return out || in;
+	}
+}
+
+RF_INLINE int rf_net_val_allows(const struct rf_net_val *v, __u8 proto, __u16 rport, __u16 lport,
+				int match)
+{
+	__u32 n = v->count;
+	int i;
+
+	for (i = 0; i < RF_NET_MAX_ENTRIES; i++) {
+		if ((__u32)i >= n)
+			break;
+		if (rf_entry_allows(&v->e[i], proto, rport, lport, match))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Prefix length at which to continue the LPM walk after a value of prefixlen `vlen` matched a
+ * lookup of length `cur` without allowing: one shorter than the match. Returns -1 when there is
+ * nothing shorter. A garbage vlen (> cur) is treated as cur, so the walk always shrinks.
+ */
+RF_INLINE int rf_lpm_next(__u32 vlen, __u32 cur)
+{
+	if (vlen > cur)
+		vlen = cur;
+	return vlen == 0 ? -1 : (int)vlen - 1;
+}
+
+/* 127.0.0.0/8 (as ::ffff:127.0.0.0/104), ::1 */
+RF_INLINE int rf_addr_is_loopback(const __u8 a[16])
+{
+	int i;
+
+	for (i = 0; i < 10; i++)
+		if (a[i])
+			return 0;
+	if (a[10] == 0xff && a[11] == 0xff)
+		return a[12] == 127;
+	if (a[10] || a[11] || a[12] || a[13] || a[14])
+		return 0;
+	return a[15] == 1;
+}
+
+/* ICMPv6 messages the built-in ND rule keeps: MLD (130-132, 143), RS, RA, NS, NA, redirect. */
+RF_INLINE int rf_icmp6_is_nd(__u8 type)
+{
+	return (type >= 130 && type <= 137) || type == 143;
+}
+
+/* DHCPv4 (client 68, server 67) or DHCPv6 (client 546, server 547) seen from the client host. */
+RF_INLINE int rf_is_dhcp_client(__u8 proto, __u16 lport, __u16 rport)
+{
+	if (proto != RF_IPPROTO_UDP)
+		return 0;
+	return (lport == 68 && rport == 67) || (lport == 546 && rport == 547);
+}
+
+#endif /* RF_POLICY_BPF_H */

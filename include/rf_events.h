@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Blocked-attempt events: formatting as aligned text or ECS JSON lines. */
+#ifndef RF_EVENTS_H
+#define RF_EVENTS_H
+
+#include <stdio.h>
+#include "ringfence.h"
+
+const char *rf_hook_name(unsigned int hook);
+const char *rf_transport_name(unsigned int proto);
+
+/* Context the kernel cannot give: wall-clock offset and the resolved executable path. */
+struct rf_event_ctx {
+	__u64 boot_to_unix_ns; /* add to ts_boot_ns to get CLOCK_REALTIME */
+	const char *exe_path; /* NULL when unknown */
+	const char *hostname;
+};
+
+void rf_event_text_header(FILE *f);
+void rf_event_text(FILE *f, const struct rf_event *e, const struct rf_event_ctx *c);
+/* One ECS JSON object on one line, newline-terminated. */
+void rf_event_json(FILE *f, const struct rf_event *e, const struct rf_event_ctx *c);
+
+/* Format an event address ("192.0.2.1" for mapped IPv4, else IPv6). */
+void rf_event_addr(const __u8 a[16], char *buf, size_t len);
+
+#endif /* RF_EVENTS_H */

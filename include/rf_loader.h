@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Loading, attaching and pinning the BPF object; opening the pinned maps. */
+#ifndef RF_LOADER_H
+#define RF_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "ringfence.h"
+
+#define RF_PIN_DIR_DEFAULT "/sys/fs/bpf/ringfence"
+
+/* Programs and the names of their pinned links, in attach order. */
+struct rf_hook_desc {
+	const char *prog; /* program name in the object */
+	const char *link_pin; /* file name under the pin dir */
+	const char *label; /* user-facing hook name */
+};
+extern const struct rf_hook_desc rf_hooks[];
+extern const size_t rf_nr_hooks;
+
+/* Names of the pinned maps. */
+extern const char *const rf_map_names[];
+extern const size_t rf_nr_maps;
+
+struct rf_maps {
+	int config;
+	int net;
+	int exe;
+	int cgroup;
+	int stats;
+	int events;
+};
+
+struct rf_link_state {
+	bool attached; /* pin present and the link is attached */
+	__u64 cgroup_id; /* where it is attached */
+	__u32 prog_id;
+};
+
+/* Check the kernel can run ringfence: BTF, ring buffer, sk storage, task BTF in cgroup progs.
+ * Returns 0 or -errno with a message in err naming what is missing and how to fix it. */
+int rf_probe_kernel(char *err, size_t errlen);
+
+/* Check pin_dir lives on a mounted bpffs (its parent if it does not exist yet). */
+int rf_check_bpffs(const char *pin_dir, char *err, size_t errlen);
+
+/* Load, attach to the cgroup and pin everything that is not already pinned and attached.
+ * Existing pinned maps are reused (their contents survive). Links attached to another cgroup
+ * are an error (-EBUSY) naming that cgroup. */
+int rf_load(const char *pin_dir, const char *cgroup_dir, __u64 cgroup_id, bool verbose,
+	    char *err, size_t errlen);
+
+/* Unpin every link and map under pin_dir (links detach when the last reference goes). */
+int rf_unload(const char *pin_dir);
+
+/* Is anything pinned under pin_dir? */
+bool rf_pins_present(const char *pin_dir);
+
+/* State of each hook's link (array of rf_nr_hooks). */
+void rf_links_state(const char *pin_dir, struct rf_link_state *st);
+
+/* Open the pinned maps; -ENOENT when not loaded. rf_maps_close() closes what is open. */
+int rf_maps_open(const char *pin_dir, struct rf_maps *m);
+void rf_maps_close(struct rf_maps *m);
+
+int rf_config_get(const struct rf_maps *m, struct rf_config *cfg);
+int rf_config_set(const struct rf_maps *m, const struct rf_config *cfg);
+
+/* Sum a per-CPU counter. */
+__u64 rf_stat_sum(const struct rf_maps *m, __u32 idx);
+
+#endif /* RF_LOADER_H */

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Allow-rule grammar: text <-> map keys and entries. Pure functions, unit-tested. */
+#ifndef RF_RULE_H
+#define RF_RULE_H
+
+#include <stddef.h>
+#include "ringfence.h"
+
+#define RF_RULE_TEXT_MAX 4352 /* longest canonical rule text, including a PATH_MAX path */
+#define RF_ERR_MAX 512
+
+enum rf_rule_kind {
+	RF_RULE_NET,
+	RF_RULE_EXE,
+	RF_RULE_CGROUP,
+};
+
+struct rf_rule {
+	enum rf_rule_kind kind;
+	struct rf_net_key key; /* RF_RULE_NET: canonical prefix, host bits zero */
+	struct rf_net_entry entry; /* RF_RULE_NET */
+	char path[4096]; /* RF_RULE_EXE / RF_RULE_CGROUP, as given */
+};
+
+/*
+ * Parse a rule from tokens, e.g. {"net", "192.0.2.0/24", "proto", "tcp", "port", "22"}.
+ * Returns 0, or -EINVAL with a message naming the bad token in err. Paths are not resolved here.
+ */
+int rf_rule_parse(int argc, char *const argv[], struct rf_rule *r, char *err, size_t errlen);
+
+/* Same, from one line of text split on blanks ("net 2001:db8::/32 dir out"). */
+int rf_rule_parse_line(const char *line, struct rf_rule *r, char *err, size_t errlen);
+
+/* Parse "ADDR[/LEN]" into an LPM key (IPv4 mapped into IPv6). Rejects set host bits. */
+int rf_parse_cidr(const char *s, struct rf_net_key *key, char *err, size_t errlen);
+
+/* Canonical text of a CIDR key: "192.0.2.0/24", "2001:db8::/32". */
+void rf_format_cidr(const struct rf_net_key *key, char *buf, size_t len);
+
+/* Canonical text of a net rule from its key and one entry: "net 192.0.2.0/24 proto tcp port 22". */
+void rf_format_net(const struct rf_net_key *key, const struct rf_net_entry *e, char *buf,
+		   size_t len);
+
+/* Canonical text of any rule. */
+void rf_rule_format(const struct rf_rule *r, char *buf, size_t len);
+
+/* Do two entries allow exactly the same thing (origin ignored)? */
+int rf_entry_equal(const struct rf_net_entry *a, const struct rf_net_entry *b);
+
+/*
+ * Add or remove entry e in value v (for key prefixlen plen). Returns 0 on change, -EEXIST when
+ * already present (add), -ENOENT when absent (del), -ENOSPC when the prefix holds
+ * RF_NET_MAX_ENTRIES already. *now_empty is set when del leaves no entry.
+ */
+int rf_net_val_add(struct rf_net_val *v, __u32 plen, const struct rf_net_entry *e);
+int rf_net_val_del(struct rf_net_val *v, const struct rf_net_entry *e, int *now_empty);
+
+/* The kernel's s_dev encoding (major << 20 | minor) of a glibc dev_t from stat(). */
+__u64 rf_kernel_dev(unsigned long long st_dev);
+
+/* Parse "90", "90s", "15m", "2h", "1d" into seconds (1 .. 366 days). */
+int rf_parse_duration(const char *s, __u64 *secs);
+
+#endif /* RF_RULE_H */

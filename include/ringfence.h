@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * ringfence pinned-map ABI, shared by the BPF programs and userspace.
+ *
+ * Every map is pinned as <pin dir>/<name> (default /sys/fs/bpf/ringfence/). Other agents may
+ * read and write these maps; docs/ABI.md documents each byte. A layout change gets a new map
+ * name (rf_allow_net_v2), never a silent reinterpretation. All integers are host byte order
+ * unless a field says otherwise.
+ */
+#ifndef RINGFENCE_H
+#define RINGFENCE_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define RF_ABI_VERSION 1
+
+/* ---- rf_config: BPF_MAP_TYPE_ARRAY, 1 entry, key __u32 0 ---------------------------------- */
+
+/* rf_config.isolated: 0 = not isolated; ANY other value = isolated (fail closed). */
+#define RF_ISOLATED 1
+
+/* rf_config.builtins: network-keeping rules applied while isolated. Unknown bits are ignored. */
+#define RF_BUILTIN_DHCP 0x1 /* UDP 68->67 and 546->547 out, 67->68 and 547->546 in */
+#define RF_BUILTIN_ND 0x2 /* ICMPv6 router/neighbour solicitation/advertisement, MLD */
+#define RF_BUILTIN_ALL (RF_BUILTIN_DHCP | RF_BUILTIN_ND)
+
+/* rf_config.flags */
+#define RF_CFG_EXE_RULES 0x1 /* rf_allow_exe is non-empty: mark sockets even when not isolated */
+
+struct rf_config {
+	__u32 abi_version; /* RF_ABI_VERSION, written by the loader; informative for agents */
+	__u32 isolated; /* 0 = off, anything else = on */
+	/*
+	 * Isolation deadline in CLOCK_BOOTTIME nanoseconds (bpf_ktime_get_boot_ns()); 0 = none.
+	 * Once now >= deadline the programs behave as if isolated == 0, even with no userspace.
+	 * Example: isolate for 2h at boot time T: deadline_ns = T + 7200e9.
+	 */
+	__u64 deadline_ns;
+	__u32 builtins; /* RF_BUILTIN_* */
+	__u32 flags; /* RF_CFG_* */
+	__u64 since_unix_ns; /* CLOCK_REALTIME of the isolate; informative (status) */
+};
+_Static_assert(sizeof(struct rf_config) == 32, "rf_config ABI size");
+
+/* ---- rf_allow_net: BPF_MAP_TYPE_LPM_TRIE ---------------------------------------------------- */
+
+/*
+ * Key: prefix length in bits (0..128) and the address as IPv6, network byte order.
+ * IPv4 is stored as IPv4-mapped IPv6: 192.0.2.0/24 is ::ffff:192.0.2.0/120.
+ */
+struct rf_net_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct rf_net_key) == 20, "rf_net_key ABI size");
+
+#define RF_PROTO_ANY 0 /* any transport */
+#define RF_PROTO_ICMP 1 /* ICMP for IPv4, ICMPv6 for IPv6 */
+#define RF_PROTO_TCP 6
+#define RF_PROTO_UDP 17
+
+#define RF_DIR_OUT 0x1 /* the host may open connections to / send to the remote port */
+#define RF_DIR_IN 0x2 /* the remote may open connections to / send to the local port */
+#define RF_DIR_BOTH (RF_DIR_OUT | RF_DIR_IN)
+
+#define RF_ENTRY_BUILTIN 0x1 /* added from the config (e.g. DNS resolvers), not by allow add */
+
+/*
+ * One allowed (protocol, port range, direction) for a prefix. port_lo == port_hi == 0 means any
+ * port. For RF_DIR_OUT the range is matched against the remote port; for RF_DIR_IN against the
+ * local port. Example: "net 192.0.2.10/32 proto tcp port 22 dir in" = {6, 2, 0, 22, 22}.
+ */
+struct rf_net_entry {
+	__u8 proto; /* RF_PROTO_* ; other values match nothing */
+	__u8 dir; /* RF_DIR_* ; 0 matches nothing */
+	__u8 origin; /* RF_ENTRY_* ; informative */
+	__u8 pad;
+	__u16 port_lo;
+	__u16 port_hi; /* port_lo > port_hi matches nothing */
+};
+_Static_assert(sizeof(struct rf_net_entry) == 8, "rf_net_entry ABI size");
+
+#define RF_NET_MAX_ENTRIES 8
+
+struct rf_net_val {
+	__u32 count; /* entries used; values above RF_NET_MAX_ENTRIES are clamped */
+	__u32 prefixlen; /* must equal the key's prefixlen: where the lookup continues when no
+			    entry allows (next try: prefixlen - 1). Larger values act as the key's. */
+	struct rf_net_entry e[RF_NET_MAX_ENTRIES];
+};
+_Static_assert(sizeof(struct rf_net_val) == 72, "rf_net_val ABI size");
+
+#define RF_NET_MAX_RULES_DEFAULT 262144 /* LPM tries allocate on insert: unused slots cost nothing */
+
+/* ---- rf_allow_exe: BPF_MAP_TYPE_HASH -------------------------------------------------------- */
+
+/*
+ * Executable identity of current->mm->exe_file: the kernel's s_dev (major << 20 | minor, NOT
+ * glibc's makedev() encoding that stat() returns) and the inode number. Value: struct rf_allow_val.
+ */
+struct rf_exe_key {
+	__u64 dev;
+	__u64 ino;
+};
+_Static_assert(sizeof(struct rf_exe_key) == 16, "rf_exe_key ABI size");
+
+/* ---- rf_allow_cgroup: BPF_MAP_TYPE_HASH, key __u64 cgroup id (cgroup2 dir inode) ------------- */
+
+struct rf_allow_val {
+	__u32 flags; /* reserved, 0 */
+	__u32 pad;
+};
+
+#define RF_MAX_PROC_RULES 4096
+#define RF_MAX_CGROUP_DEPTH 32 /* ancestors walked when matching a cgroup rule */
+
+/* ---- rf_sk_mark: BPF_MAP_TYPE_SK_STORAGE (BPF_F_CLONE) --------------------------------------- */
+
+#define RF_SK_EXE 0x1 /* opened by an allowed executable: exe_dev/exe_ino say which */
+
+/* Written only by the programs: socket opened by an allowed process. Children of accept() inherit. */
+struct rf_sk_mark {
+	__u32 flags;
+	__u32 pad;
+	__u64 exe_dev;
+	__u64 exe_ino;
+};
+
+/* ---- rf_stats: BPF_MAP_TYPE_PERCPU_ARRAY of __u64, index rf_stat_idx() ----------------------- */
+
+enum rf_hook {
+	RF_HOOK_CONNECT4 = 0,
+	RF_HOOK_CONNECT6,
+	RF_HOOK_SENDMSG4,
+	RF_HOOK_SENDMSG6,
+	RF_HOOK_INGRESS,
+	RF_HOOK_EGRESS,
+	RF_HOOK_SOCK_CREATE,
+	RF_HOOK_MAX,
+};
+
+/* Counted only while isolated. Index = hook * 2 + (denied ? 1 : 0); then the global counters. */
+enum rf_stat {
+	RF_STAT_EVENTS_SENT = RF_HOOK_MAX * 2,
+	RF_STAT_EVENTS_RATELIMITED,
+	RF_STAT_EVENTS_LOST, /* ring buffer full */
+	RF_STAT_MAX,
+};
+
+/* ---- rf_events: BPF_MAP_TYPE_RINGBUF of struct rf_event --------------------------------------- */
+
+enum rf_reason {
+	RF_REASON_NO_RULE = 0, /* no allow rule matched */
+	RF_REASON_SOCKET_TYPE, /* raw or ping socket creation while isolated */
+};
+
+#define RF_COMM_LEN 16
+
+struct rf_event {
+	__u64 ts_boot_ns; /* bpf_ktime_get_boot_ns() */
+	__u64 cgroup_id; /* of the task (syscall hooks) or of the socket (packet hooks) */
+	__u64 exe_dev; /* 0 in packet hooks (no process context) */
+	__u64 exe_ino;
+	__u32 pid; /* thread id; 0 in packet hooks */
+	__u32 tgid; /* process id; 0 in packet hooks */
+	__u32 uid; /* 0 in packet hooks unless known */
+	__u8 hook; /* enum rf_hook */
+	__u8 reason; /* enum rf_reason */
+	__u8 family; /* 2 = AF_INET (addresses still stored mapped), 10 = AF_INET6 */
+	__u8 proto; /* IPPROTO_* ; for sock_create, the socket protocol */
+	__u8 saddr[16]; /* local address, IPv6 or IPv4-mapped; zero when unknown */
+	__u8 daddr[16]; /* remote address */
+	__u16 sport; /* local port, host order; 0 when unknown */
+	__u16 dport; /* remote port, host order */
+	__u16 sock_type; /* SOCK_* for sock_create and syscall hooks, 0 otherwise */
+	__u16 pad;
+	char comm[RF_COMM_LEN]; /* thread comm; empty in packet hooks */
+};
+_Static_assert(sizeof(struct rf_event) == 104, "rf_event ABI size");
+
+#define RF_EVENTS_RINGBUF_SIZE (256 * 1024)
+#define RF_EVENT_BURST 64 /* events per CPU before rate limiting starts */
+#define RF_EVENT_RATE 200 /* sustained events per second per CPU */
+
+#endif /* RINGFENCE_H */

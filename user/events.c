@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <arpa/inet.h>
+#include <string.h>
+#include "rf_events.h"
+#include "rf_util.h"
+
+static const char *const hook_names[] = {
+	[RF_HOOK_CONNECT4] = "connect4", [RF_HOOK_CONNECT6] = "connect6",
+	[RF_HOOK_SENDMSG4] = "sendmsg4", [RF_HOOK_SENDMSG6] = "sendmsg6",
+	[RF_HOOK_INGRESS] = "ingress",	 [RF_HOOK_EGRESS] = "egress",
+	[RF_HOOK_SOCK_CREATE] = "sock_create",
+};
+
+const char *rf_hook_name(unsigned int hook)
+{
+	return hook < RF_HOOK_MAX ? hook_names[hook] : "unknown";
+}
+
+const char *rf_transport_name(unsigned int proto)
+{
+	switch (proto) {
+	case 1:
+		return "icmp";
+	case 6:
+		return "tcp";
+	case 17:
+		return "udp";
+	case 58:
+		return "ipv6-icmp";
+	case 255:
+	case 0:
+		return "ip";
+	default:
+		return "other";
+	}
+}
+
+void rf_event_addr(const __u8 a[16], char *buf, size_t len)
+{
+	static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (memcmp(a, mapped, 12) == 0)
+		inet_ntop(AF_INET, a + 12, buf, (socklen_t)len);
+	else
+		inet_ntop(AF_INET6, a, buf, (socklen_t)len);
+}
+
+static const char *reason_name(unsigned int r)
+{
+	return r == RF_REASON_SOCKET_TYPE ? "socket_type" : "no_rule";
+}
+
+static int is_zero(const __u8 a[16])
+{
+	static const __u8 z[16];
+
+	return memcmp(a, z, 16) == 0;
+}
+
+void rf_event_text_header(FILE *f)
+{
+	fprintf(f, "%-24s %-11s %-5s %-7s %-16s %-7s %-40s %s\n", "TIME", "HOOK", "PROTO", "PID",
+		"COMM", "UID", "REMOTE", "EXE");
+}
+
+/* Strip control characters so a hostile comm cannot forge terminal output. */
+static void safe_comm(const char *in, char *out, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len && i < RF_COMM_LEN && in[i]; i++)
+		out[i] = (unsigned char)in[i] < 0x20 || in[i] == 0x7f ? '?' : in[i];
+	out[i] = '\0';
+}
+
+void rf_event_text(FILE *f, const struct rf_event *e, const struct rf_event_ctx *c)
+{
+	char t[40], addr[INET6_ADDRSTRLEN], remote[64], comm[RF_COMM_LEN + 1];
+
+	rf_format_time(e->ts_boot_ns + c->boot_to_unix_ns, t, sizeof(t));
+	rf_event_addr(e->daddr, addr, sizeof(addr));
+	if (e->hook == RF_HOOK_SOCK_CREATE)
+		snprintf(remote, sizeof(remote), "(socket type %u)", e->sock_type);
+	else if (strchr(addr, ':'))
+		snprintf(remote, sizeof(remote), "[%s]:%u", addr, e->dport);
+	else
+		snprintf(remote, sizeof(remote), "%s:%u", addr, e->dport);
+	safe_comm(e->comm, comm, sizeof(comm));
+	fprintf(f, "%-24s %-11s %-5s %-7u %-16s %-7u %-40s %s\n", t, rf_hook_name(e->hook),
+		rf_transport_name(e->proto), e->tgid, comm[0] ? comm : "-", e->uid, remote,
+		c->exe_path ? c->exe_path : "-");
+}
+
+void rf_event_json(FILE *f, const struct rf_event *e, const struct rf_event_ctx *c)
+{
+	char t[40], addr[INET6_ADDRSTRLEN], comm[RF_COMM_LEN + 1];
+	int ingress = e->hook == RF_HOOK_INGRESS;
+
+	rf_format_time(e->ts_boot_ns + c->boot_to_unix_ns, t, sizeof(t));
+	memcpy(comm, e->comm, RF_COMM_LEN);
+	comm[RF_COMM_LEN] = '\0';
+	fprintf(f,
+		"{\"@timestamp\":\"%s\",\"event\":{\"kind\":\"event\",\"category\":[\"network\"],"
+		"\"type\":[\"denied\",\"connection\"],\"action\":\"%s\",\"outcome\":\"failure\","
+		"\"reason\":\"%s\",\"module\":\"ringfence\"},",
+		t, e->hook == RF_HOOK_SOCK_CREATE ? "socket-blocked" : "connection-blocked",
+		reason_name(e->reason));
+	fprintf(f, "\"ringfence\":{\"hook\":\"%s\",\"cgroup_id\":%llu,\"exe_dev\":%llu,"
+		   "\"exe_inode\":%llu,\"socket_type\":%u},",
+		rf_hook_name(e->hook), (unsigned long long)e->cgroup_id,
+		(unsigned long long)e->exe_dev, (unsigned long long)e->exe_ino, e->sock_type);
+	if (e->tgid) {
+		fprintf(f, "\"process\":{\"pid\":%u,\"thread\":{\"id\":%u},\"name\":", e->tgid, e->pid);
+		rf_json_str(f, comm);
+		if (c->exe_path) {
+			fputs(",\"executable\":", f);
+			rf_json_str(f, c->exe_path);
+		}
+		fprintf(f, "},\"user\":{\"id\":\"%u\"},", e->uid);
+	}
+	if (c->hostname) {
+		fputs("\"host\":{\"hostname\":", f);
+		rf_json_str(f, c->hostname);
+		fputs("},", f);
+	}
+	if (e->hook != RF_HOOK_SOCK_CREATE) {
+		rf_event_addr(e->daddr, addr, sizeof(addr));
+		fprintf(f, "\"%s\":{\"ip\":\"%s\",\"port\":%u},", ingress ? "source" : "destination",
+			addr, e->dport);
+		if (!is_zero(e->saddr) || e->sport) {
+			rf_event_addr(e->saddr, addr, sizeof(addr));
+			fprintf(f, "\"%s\":{\"ip\":\"%s\",\"port\":%u},",
+				ingress ? "destination" : "source", addr, e->sport);
+		}
+	}
+	fprintf(f, "\"network\":{\"transport\":\"%s\",\"type\":\"%s\",\"direction\":\"%s\"}}\n",
+		rf_transport_name(e->proto), e->family == 10 ? "ipv6" : "ipv4",
+		ingress ? "ingress" : "egress");
+}

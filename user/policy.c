@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+#include "rf_policy.h"
+#include "rf_util.h"
+
+int rf_exe_key_for(const char *path, struct rf_exe_key *k, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(path, &st)) {
+		int e = errno;
+
+		snprintf(err, errlen, "cannot use executable %s: %s", path, strerror(e));
+		return -e;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s is not a regular file", path);
+		return -EINVAL;
+	}
+	k->dev = rf_kernel_dev(st.st_dev);
+	k->ino = st.st_ino;
+	return 0;
+}
+
+static int change_net(const struct rf_maps *m, const struct rf_rule *r, bool add, char *err,
+		      size_t errlen)
+{
+	struct rf_net_val v;
+	int ret, empty = 0;
+
+	/* exact-key lookup: an LPM trie lookup with the full key returns the longest match, so
+	 * compare the stored prefix length to be sure this very prefix exists */
+	memset(&v, 0, sizeof(v));
+	if (bpf_map_lookup_elem(m->net, &r->key, &v) || v.prefixlen != r->key.prefixlen)
+		memset(&v, 0, sizeof(v));
+	if (add) {
+		ret = rf_net_val_add(&v, r->key.prefixlen, &r->entry);
+		if (ret == -ENOSPC)
+			snprintf(err, errlen,
+				 "this prefix already has %d rules: merge port ranges or use 'any'",
+				 RF_NET_MAX_ENTRIES);
+		if (ret)
+			return ret;
+		if (bpf_map_update_elem(m->net, &r->key, &v, BPF_ANY)) {
+			ret = -errno;
+			snprintf(err, errlen, "failed to update rf_allow_net: %s%s", strerror(-ret),
+				 ret == -E2BIG || ret == -ENOSPC ? " (rule map full)" : "");
+			return ret;
+		}
+		return 0;
+	}
+	ret = rf_net_val_del(&v, &r->entry, &empty);
+	if (ret)
+		return ret;
+	if (empty)
+		ret = bpf_map_delete_elem(m->net, &r->key) ? -errno : 0;
+	else
+		ret = bpf_map_update_elem(m->net, &r->key, &v, BPF_ANY) ? -errno : 0;
+	if (ret)
+		snprintf(err, errlen, "failed to update rf_allow_net: %s", strerror(-ret));
+	return ret;
+}
+
+static int change_hash(int fd, const void *key, bool add, const char *map, char *err, size_t errlen)
+{
+	struct rf_allow_val v = {};
+	int ret;
+
+	if (add) {
+		if (!bpf_map_lookup_elem(fd, key, &v))
+			return -EEXIST;
+		ret = bpf_map_update_elem(fd, key, &v, BPF_NOEXIST) ? -errno : 0;
+	} else {
+		ret = bpf_map_delete_elem(fd, key) ? -errno : 0;
+		if (ret == -ENOENT)
+			return ret;
+	}
+	if (ret)
+		snprintf(err, errlen, "failed to update %s: %s%s", map, strerror(-ret),
+			 ret == -E2BIG ? " (map full)" : "");
+	return ret;
+}
+
+/* Is cgroup dir `rule` the target dir or one of its ancestors (a path prefix of it)? */
+static int cgroup_covers(const char *rule, const char *target)
+{
+	size_t n = strlen(rule);
+
+	while (n > 1 && rule[n - 1] == '/')
+		n--;
+	return strncmp(rule, target, n) == 0 && (target[n] == '\0' || target[n] == '/');
+}
+
+int rf_policy_change(const struct rf_maps *m, const struct rf_rule *r, bool add,
+		     const char *target_dir, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	struct rf_exe_key k;
+	__u64 id;
+	int ret;
+
+	switch (r->kind) {
+	case RF_RULE_NET:
+		return change_net(m, r, add, err, errlen);
+	case RF_RULE_EXE:
+		ret = rf_exe_key_for(r->path, &k, err, errlen);
+		if (ret)
+			return ret;
+		return change_hash(m->exe, &k, add, "rf_allow_exe", err, errlen);
+	case RF_RULE_CGROUP:
+		ret = rf_cgroup_resolve(r->path, dir, sizeof(dir), &id);
+		if (ret) {
+			snprintf(err, errlen, "cannot use cgroup %s: %s", r->path,
+				 ret == -ENOTDIR ? "not a cgroup2 directory" : strerror(-ret));
+			return ret;
+		}
+		if (add && target_dir && cgroup_covers(dir, target_dir)) {
+			snprintf(err, errlen,
+				 "cgroup %s contains every isolated process: allowing it would turn "
+				 "isolation off; name a service's own cgroup instead",
+				 r->path);
+			return -EINVAL;
+		}
+		return change_hash(m->cgroup, &id, add, "rf_allow_cgroup", err, errlen);
+	}
+	return -EINVAL;
+}
+
+int rf_policy_for_each_net(const struct rf_maps *m,
+			   void (*fn)(const struct rf_net_key *k, const struct rf_net_entry *e,
+				      void *arg),
+			   void *arg)
+{
+	struct rf_net_key key, next;
+	struct rf_net_val v;
+	void *prev = NULL;
+	__u32 i, n;
+
+	while (!bpf_map_get_next_key(m->net, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(m->net, &key, &v))
+			continue;
+		n = v.count > RF_NET_MAX_ENTRIES ? RF_NET_MAX_ENTRIES : v.count;
+		for (i = 0; i < n; i++)
+			fn(&key, &v.e[i], arg);
+	}
+	return 0;
+}
+
+size_t rf_map_count(int fd, size_t key_size, size_t limit)
+{
+	unsigned char key[64], next[64];
+	void *prev = NULL;
+	size_t n = 0;
+
+	if (key_size > sizeof(key))
+		return 0;
+	while (n < limit && !bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, key_size);
+		prev = key;
+		n++;
+	}
+	return n;
+}

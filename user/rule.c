@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Allow-rule grammar: RULE := net CIDR [proto P] [port N[-M]] [dir D] | exe PATH | cgroup PATH */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include "rf_rule.h"
+
+#define RF_MAX_TOKENS 16
+
+static int fail(char *err, size_t errlen, const char *fmt, const char *tok)
+{
+	snprintf(err, errlen, fmt, tok);
+	return -EINVAL;
+}
+
+/* Strict unsigned decimal: digits only, no sign, no leading/trailing junk, <= max. */
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	unsigned long v = 0;
+
+	if (!*s || strlen(s) > 10)
+		return -1;
+	for (; *s; s++) {
+		if (!isdigit((unsigned char)*s))
+			return -1;
+		v = v * 10 + (unsigned long)(*s - '0');
+	}
+	if (v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int rf_parse_cidr(const char *s, struct rf_net_key *key, char *err, size_t errlen)
+{
+	char addr[INET6_ADDRSTRLEN + 8];
+	const char *slash = strchr(s, '/');
+	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned long plen, maxlen;
+	struct in6_addr a6;
+	struct in_addr a4;
+	int i, v4;
+
+	memset(key, 0, sizeof(*key));
+	if (alen == 0 || alen >= sizeof(addr))
+		return fail(err, errlen, "invalid address in '%s': expected an IPv4 or IPv6 CIDR such as 192.0.2.0/24 or 2001:db8::/32", s);
+	memcpy(addr, s, alen);
+	addr[alen] = '\0';
+	if (inet_pton(AF_INET, addr, &a4) == 1) {
+		v4 = 1;
+		memset(key->addr + 10, 0xff, 2);
+		memcpy(key->addr + 12, &a4, 4);
+		maxlen = 32;
+	} else if (inet_pton(AF_INET6, addr, &a6) == 1) {
+		v4 = 0;
+		memcpy(key->addr, &a6, 16);
+		maxlen = 128;
+	} else {
+		return fail(err, errlen, "invalid address in '%s': expected an IPv4 or IPv6 CIDR such as 192.0.2.0/24 or 2001:db8::/32", s);
+	}
+	if (!slash)
+		plen = maxlen;
+	else if (parse_uint(slash + 1, maxlen, &plen))
+		return fail(err, errlen, "invalid prefix length in '%s': IPv4 takes /0 to /32, IPv6 /0 to /128", s);
+	key->prefixlen = (__u32)(v4 ? plen + 96 : plen);
+
+	for (i = 0; i < 128; i++) {
+		if ((__u32)i < key->prefixlen)
+			continue;
+		if (key->addr[i / 8] & (0x80 >> (i % 8)))
+			return fail(err, errlen, "'%s' has host bits set beyond the prefix length: give the network address (for example 192.0.2.0/24)", s);
+	}
+	return 0;
+}
+
+static int key_is_v4(const struct rf_net_key *key)
+{
+	static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	return key->prefixlen >= 96 && memcmp(key->addr, mapped, 12) == 0;
+}
+
+void rf_format_cidr(const struct rf_net_key *key, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (key_is_v4(key)) {
+		inet_ntop(AF_INET, key->addr + 12, a, sizeof(a));
+		snprintf(buf, len, "%s/%u", a, key->prefixlen - 96);
+	} else {
+		inet_ntop(AF_INET6, key->addr, a, sizeof(a));
+		snprintf(buf, len, "%s/%u", a, key->prefixlen > 128 ? 128 : key->prefixlen);
+	}
+}
+
+static const char *proto_name(__u8 p)
+{
+	switch (p) {
+	case RF_PROTO_ANY:
+		return "any";
+	case RF_PROTO_TCP:
+		return "tcp";
+	case RF_PROTO_UDP:
+		return "udp";
+	case RF_PROTO_ICMP:
+		return "icmp";
+	default:
+		return "invalid";
+	}
+}
+
+void rf_format_net(const struct rf_net_key *key, const struct rf_net_entry *e, char *buf,
+		   size_t len)
+{
+	char cidr[INET6_ADDRSTRLEN + 8], port[32] = "", proto[32] = "", dir[16] = "";
+
+	rf_format_cidr(key, cidr, sizeof(cidr));
+	if (e->proto != RF_PROTO_ANY)
+		snprintf(proto, sizeof(proto), " proto %s", proto_name(e->proto));
+	if (e->port_lo || e->port_hi) {
+		if (e->port_lo == e->port_hi)
+			snprintf(port, sizeof(port), " port %u", e->port_lo);
+		else
+			snprintf(port, sizeof(port), " port %u-%u", e->port_lo, e->port_hi);
+	}
+	if (e->dir == RF_DIR_OUT)
+		snprintf(dir, sizeof(dir), " dir out");
+	else if (e->dir == RF_DIR_IN)
+		snprintf(dir, sizeof(dir), " dir in");
+	else if (e->dir != RF_DIR_BOTH)
+		snprintf(dir, sizeof(dir), " dir invalid");
+	snprintf(buf, len, "net %s%s%s%s", cidr, proto, port, dir);
+}
+
+void rf_rule_format(const struct rf_rule *r, char *buf, size_t len)
+{
+	switch (r->kind) {
+	case RF_RULE_NET:
+		rf_format_net(&r->key, &r->entry, buf, len);
+		break;
+	case RF_RULE_EXE:
+		snprintf(buf, len, "exe %s", r->path);
+		break;
+	case RF_RULE_CGROUP:
+		snprintf(buf, len, "cgroup %s", r->path);
+		break;
+	}
+}
+
+static int parse_ports(const char *s, struct rf_net_entry *e, char *err, size_t errlen)
+{
+	char lo[16];
+	const char *dash = strchr(s, '-');
+	unsigned long a, b;
+
+	if (dash) {
+		size_t n = (size_t)(dash - s);
+
+		if (n == 0 || n >= sizeof(lo))
+			return fail(err, errlen, "invalid port range '%s': expected N or N-M with 1 <= N <= M <= 65535", s);
+		memcpy(lo, s, n);
+		lo[n] = '\0';
+		if (parse_uint(lo, 65535, &a) || parse_uint(dash + 1, 65535, &b))
+			return fail(err, errlen, "invalid port range '%s': expected N or N-M with 1 <= N <= M <= 65535", s);
+	} else {
+		if (parse_uint(s, 65535, &a))
+			return fail(err, errlen, "invalid port '%s': expected a number from 1 to 65535 or a range N-M", s);
+		b = a;
+	}
+	if (a == 0 || a > b)
+		return fail(err, errlen, "invalid port range '%s': expected N or N-M with 1 <= N <= M <= 65535", s);
+	e->port_lo = (__u16)a;
+	e->port_hi = (__u16)b;
+	return 0;
+}
+
+static int parse_net(int argc, char *const argv[], struct rf_rule *r, char *err, size_t errlen)
+{
+	int i, seen_proto = 0, seen_port = 0, seen_dir = 0, err_;
+
+	if (argc < 2)
+		return fail(err, errlen, "%s", "missing CIDR after 'net': e.g. net 192.0.2.0/24 [proto tcp|udp|icmp|any] [port N[-M]] [dir in|out|both]");
+	err_ = rf_parse_cidr(argv[1], &r->key, err, errlen);
+	if (err_)
+		return err_;
+	r->entry.proto = RF_PROTO_ANY;
+	r->entry.dir = RF_DIR_BOTH;
+	for (i = 2; i < argc; i += 2) {
+		const char *kw = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(kw, "proto") && strcmp(kw, "port") && strcmp(kw, "dir"))
+			return fail(err, errlen, "unknown keyword '%s' in net rule: expected proto, port or dir", kw);
+		if (!val)
+			return fail(err, errlen, "missing value after '%s'", kw);
+		if (!strcmp(kw, "proto")) {
+			if (seen_proto++)
+				return fail(err, errlen, "'%s' given twice", kw);
+			if (!strcmp(val, "tcp"))
+				r->entry.proto = RF_PROTO_TCP;
+			else if (!strcmp(val, "udp"))
+				r->entry.proto = RF_PROTO_UDP;
+			else if (!strcmp(val, "icmp"))
+				r->entry.proto = RF_PROTO_ICMP;
+			else if (!strcmp(val, "any"))
+				r->entry.proto = RF_PROTO_ANY;
+			else
+				return fail(err, errlen, "unknown protocol '%s': expected tcp, udp, icmp or any", val);
+		} else if (!strcmp(kw, "port")) {
+			if (seen_port++)
+				return fail(err, errlen, "'%s' given twice", kw);
+			err_ = parse_ports(val, &r->entry, err, errlen);
+			if (err_)
+				return err_;
+		} else {
+			if (seen_dir++)
+				return fail(err, errlen, "'%s' given twice", kw);
+			if (!strcmp(val, "in"))
+				r->entry.dir = RF_DIR_IN;
+			else if (!strcmp(val, "out"))
+				r->entry.dir = RF_DIR_OUT;
+			else if (!strcmp(val, "both"))
+				r->entry.dir = RF_DIR_BOTH;
+			else
+				return fail(err, errlen, "unknown direction '%s': expected in, out or both", val);
+		}
+	}
+	if (seen_port && r->entry.proto == RF_PROTO_ICMP)
+		return fail(err, errlen, "%s", "'port' does not apply to proto icmp");
+	return 0;
+}
+
+int rf_rule_parse(int argc, char *const argv[], struct rf_rule *r, char *err, size_t errlen)
+{
+	memset(r, 0, sizeof(*r));
+	if (argc < 1)
+		return fail(err, errlen, "%s", "missing rule: expected 'net CIDR ...', 'exe PATH' or 'cgroup PATH'");
+	if (!strcmp(argv[0], "net")) {
+		r->kind = RF_RULE_NET;
+		return parse_net(argc, argv, r, err, errlen);
+	}
+	if (strcmp(argv[0], "exe") && strcmp(argv[0], "cgroup"))
+		return fail(err, errlen, "unknown rule type '%s': expected net, exe or cgroup", argv[0]);
+	r->kind = argv[0][0] == 'e' ? RF_RULE_EXE : RF_RULE_CGROUP;
+	if (argc < 2)
+		return fail(err, errlen, "missing path after '%s'", argv[0]);
+	if (argc > 2)
+		return fail(err, errlen, "unexpected '%s' after the path (quote paths with spaces)", argv[2]);
+	if (argv[1][0] != '/')
+		return fail(err, errlen, "'%s' is not an absolute path", argv[1]);
+	if (strlen(argv[1]) >= sizeof(r->path))
+		return fail(err, errlen, "%s", "path too long");
+	strcpy(r->path, argv[1]);
+	return 0;
+}
+
+int rf_rule_parse_line(const char *line, struct rf_rule *r, char *err, size_t errlen)
+{
+	char buf[RF_RULE_TEXT_MAX], *tok[RF_MAX_TOKENS], *save = NULL, *t;
+	int n = 0;
+
+	if (strlen(line) >= sizeof(buf))
+		return fail(err, errlen, "%s", "rule too long");
+	strcpy(buf, line);
+	for (t = strtok_r(buf, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save)) {
+		if (n == RF_MAX_TOKENS)
+			return fail(err, errlen, "too many words in rule at '%s'", t);
+		tok[n++] = t;
+	}
+	return rf_rule_parse(n, tok, r, err, errlen);
+}
+
+int rf_entry_equal(const struct rf_net_entry *a, const struct rf_net_entry *b)
+{
+	return a->proto == b->proto && a->dir == b->dir && a->port_lo == b->port_lo &&
+	       a->port_hi == b->port_hi;
+}
+
+int rf_net_val_add(struct rf_net_val *v, __u32 plen, const struct rf_net_entry *e)
+{
+	__u32 i, n = v->count > RF_NET_MAX_ENTRIES ? RF_NET_MAX_ENTRIES : v->count;
+
+	for (i = 0; i < n; i++)
+		if (rf_entry_equal(&v->e[i], e))
+			return -EEXIST;
+	if (n >= RF_NET_MAX_ENTRIES)
+		return -ENOSPC;
+	v->e[n] = *e;
+	v->count = n + 1;
+	v->prefixlen = plen;
+	return 0;
+}
+
+int rf_net_val_del(struct rf_net_val *v, const struct rf_net_entry *e, int *now_empty)
+{
+	__u32 i, n = v->count > RF_NET_MAX_ENTRIES ? RF_NET_MAX_ENTRIES : v->count;
+
+	for (i = 0; i < n; i++) {
+		if (!rf_entry_equal(&v->e[i], e))
+			continue;
+		memmove(&v->e[i], &v->e[i + 1], (n - i - 1) * sizeof(v->e[0]));
+		memset(&v->e[n - 1], 0, sizeof(v->e[0]));
+		v->count = n - 1;
+		*now_empty = v->count == 0;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+__u64 rf_kernel_dev(unsigned long long st_dev)
+{
+	return ((__u64)major(st_dev) << 20) | minor(st_dev);
+}
+
+int rf_parse_duration(const char *s, __u64 *secs)
+{
+	char num[16];
+	size_t n = strlen(s);
+	unsigned long v, mult = 1;
+
+	if (n == 0 || n >= sizeof(num))
+		return -EINVAL;
+	strcpy(num, s);
+	switch (num[n - 1]) {
+	case 's':
+		mult = 1;
+		num[--n] = '\0';
+		break;
+	case 'm':
+		mult = 60;
+		num[--n] = '\0';
+		break;
+	case 'h':
+		mult = 3600;
+		num[--n] = '\0';
+		break;
+	case 'd':
+		mult = 86400;
+		num[--n] = '\0';
+		break;
+	}
+	if (parse_uint(num, 366UL * 86400, &v) || v == 0 || v * mult > 366UL * 86400)
+		return -EINVAL;
+	*secs = (__u64)v * mult;
+	return 0;
+}

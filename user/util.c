@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+#include "rf_util.h"
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
+static int utf8_len(const unsigned char *s)
+{
+	int n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0 && s[0] >= 0xc2)
+		n = 2;
+	else if ((s[0] & 0xf0) == 0xe0)
+		n = 3;
+	else if ((s[0] & 0xf8) == 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	for (i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+void rf_json_str(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+
+	fputc('"', f);
+	while (*p) {
+		int n;
+
+		switch (*p) {
+		case '"':
+			fputs("\\\"", f);
+			p++;
+			continue;
+		case '\\':
+			fputs("\\\\", f);
+			p++;
+			continue;
+		case '\n':
+			fputs("\\n", f);
+			p++;
+			continue;
+		case '\t':
+			fputs("\\t", f);
+			p++;
+			continue;
+		case '\r':
+			fputs("\\r", f);
+			p++;
+			continue;
+		}
+		if (*p < 0x20 || *p == 0x7f) {
+			fprintf(f, "\\u%04x", *p);
+			p++;
+			continue;
+		}
+		n = utf8_len(p);
+		if (n == 0) {
+			fputs("\\ufffd", f); /* invalid byte: replacement character */
+			p++;
+			continue;
+		}
+		fwrite(p, 1, (size_t)n, f);
+		p += n;
+	}
+	fputc('"', f);
+}
+
+int rf_cgroup2_mount(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/self/mounts", "re");
+	char dev[256], dir[PATH_MAX], type[64];
+	int found = 0;
+
+	if (!f)
+		return -errno;
+	while (fscanf(f, "%255s %4095s %63s %*[^\n]", dev, dir, type) == 3) {
+		if (strcmp(type, "cgroup2") == 0) {
+			snprintf(buf, len, "%s", dir);
+			found = 1;
+			break;
+		}
+	}
+	fclose(f);
+	return found ? 0 : -ENOENT;
+}
+
+int rf_cgroup_resolve(const char *path, char *dir, size_t dirlen, __u64 *id)
+{
+	char mnt[PATH_MAX];
+	struct statfs sfs;
+	struct stat st;
+	size_t mlen;
+	int err;
+
+	err = rf_cgroup2_mount(mnt, sizeof(mnt));
+	if (err)
+		return err;
+	mlen = strlen(mnt);
+	if (strncmp(path, mnt, mlen) == 0 && (path[mlen] == '/' || path[mlen] == '\0'))
+		snprintf(dir, dirlen, "%s", path);
+	else
+		snprintf(dir, dirlen, "%s%s", mnt, strcmp(path, "/") ? path : "");
+	if (statfs(dir, &sfs) || stat(dir, &st))
+		return -errno;
+	if (sfs.f_type != CGROUP2_SUPER_MAGIC || !S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	*id = st.st_ino; /* a cgroup2 directory's inode number is its cgroup id */
+	return 0;
+}
+
+static __u64 now_ns(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+__u64 rf_now_unix_ns(void)
+{
+	return now_ns(CLOCK_REALTIME);
+}
+
+__u64 rf_now_boot_ns(void)
+{
+	return now_ns(CLOCK_BOOTTIME);
+}
+
+void rf_format_time(__u64 unix_ns, char *buf, size_t len)
+{
+	time_t secs = (time_t)(unix_ns / 1000000000ULL);
+	struct tm tm;
+	char tmp[32];
+
+	gmtime_r(&secs, &tm);
+	strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%03lluZ", tmp, (unsigned long long)(unix_ns / 1000000ULL % 1000));
+}
+
+int rf_mkdir_p(const char *path, unsigned int mode)
+{
+	char tmp[PATH_MAX];
+	char *p;
+
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	for (p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int rf_write_file_atomic(const char *path, const char *data, size_t len)
+{
+	char tmp[PATH_MAX];
+	int fd, err = 0;
+	size_t off = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, getpid()) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	while (off < len) {
+		ssize_t n = write(fd, data + off, len - off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			break;
+		}
+		off += (size_t)n;
+	}
+	if (!err && fsync(fd))
+		err = -errno;
+	if (close(fd) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+int rf_read_file(const char *path, char **data, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t cap = 0, n = 0;
+
+	if (!f)
+		return -errno;
+	for (;;) {
+		size_t r;
+
+		if (cap - n < 4096) {
+			char *nb = realloc(buf, cap + 65536);
+
+			if (!nb) {
+				free(buf);
+				fclose(f);
+				return -ENOMEM;
+			}
+			buf = nb;
+			cap += 65536;
+		}
+		r = fread(buf + n, 1, cap - n - 1, f);
+		n += r;
+		if (r == 0)
+			break;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*data = buf;
+	if (len)
+		*len = n;
+	return 0;
+}
