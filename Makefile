@@ -121,4 +121,7 @@ clean:
 	$(call msg,CLEAN)
 	$(Q)rm -rf $(OUTPUT) .output-asan
 
+# Packaging, man page, completion, static and cross builds (issue: ship it).
+-include scripts/package.mk
+
 -include $(wildcard $(OUTPUT)/user/*.d) $(wildcard $(OUTPUT)/tests/*.d)

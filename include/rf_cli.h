@@ -20,6 +20,29 @@ struct rf_cli {
 	__u64 cg_id;
 };
 
+#include "rf_state.h"
+
+#define EXIT_OPFAIL 1
+#define EXIT_USAGE 2
+
+/* Prints why and returns EXIT_OPFAIL unless running as root. */
+int rf_cli_need_root(void);
+/* Resolve --cgroup (default: the cgroup2 root) into cli->cg_dir/cg_id; prints the problem. */
+int rf_cli_resolve_cgroup(struct rf_cli *cli);
+/* Take the state-dir lock; prints the problem and returns < 0 on failure. */
+int rf_cli_lock(struct rf_cli *cli);
+/* Load and attach if needed, open the maps, re-apply persisted rules and (with_config) the
+ * config file. Prints the problem on failure. */
+int rf_cli_ensure_loaded(struct rf_cli *cli, struct rf_maps *m, bool with_config);
+/* Make the maps match the config file (add first, then remove); nothing changes on error. */
+int rf_cli_apply_config(struct rf_cli *cli, struct rf_maps *m);
+/* Isolated now: flag set and deadline (if any) not reached. */
+bool rf_cli_isolated_now(const struct rf_config *cfg);
+/* Record an action as InProgress / with its final status; finish returns code. */
+void rf_cli_action_start(struct rf_cli *cli, struct rf_action *a, const char *type,
+			 const char *comment);
+int rf_cli_action_finish(struct rf_cli *cli, struct rf_action *a, const char *error, int code);
+
 /* Re-apply the rules persisted in the state dir to freshly created maps. */
 int rf_cli_apply_persisted(struct rf_cli *cli, struct rf_maps *m);
 /* Keep rf_config.flags in step with the maps (RF_CFG_EXE_RULES). */

@@ -65,7 +65,8 @@ _Static_assert(sizeof(struct rf_net_key) == 20, "rf_net_key ABI size");
 #define RF_DIR_IN 0x2 /* the remote may open connections to / send to the local port */
 #define RF_DIR_BOTH (RF_DIR_OUT | RF_DIR_IN)
 
-#define RF_ENTRY_BUILTIN 0x1 /* added from the config (e.g. DNS resolvers), not by allow add */
+#define RF_ENTRY_BUILTIN 0x1 /* a built-in network-keeping rule (DNS resolvers) */
+#define RF_ENTRY_CONFIG 0x2 /* an 'allow' line of the config file */
 
 /*
  * One allowed (protocol, port range, direction) for a prefix. port_lo == port_hi == 0 means any

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "rf_agent.h"
 #include "rf_cli.h"
 #include "rf_events.h"
 #include "rf_loader.h"
@@ -19,8 +20,6 @@
 #include "rf_state.h"
 #include "rf_util.h"
 
-#define EXIT_OPFAIL 1
-#define EXIT_USAGE 2
 
 static const char usage_text[] =
 	"Usage: ringfence [GLOBAL OPTIONS] COMMAND [ARGS]\n"
@@ -39,6 +38,7 @@ static const char usage_text[] =
 	"  history                 isolate/release/rule actions with their outcome\n"
 	"  metrics                 counters in Prometheus text format\n"
 	"  load                    attach the programs without isolating\n"
+	"  agent                   long-running service: events, persistence, self-repair\n"
 	"  unload [--force]        detach and unpin everything (refused while isolated)\n"
 	"\n"
 	"RULE:\n"
@@ -115,6 +115,13 @@ static const struct cmd_help cmd_helps[] = {
 	{ "metrics",
 	  "Usage: ringfence metrics\n"
 	  "Allow/deny counters per hook and event counters in Prometheus text format.\n" },
+	{ "agent",
+	  "Usage: ringfence agent\n"
+	  "Run as the long-lived service (see the systemd unit): load or adopt the programs, apply\n"
+	  "the config, isolate again after a reboot if the host was isolated, stream blocked\n"
+	  "attempts as JSON lines to stdout and <state dir>/events.jsonl, re-attach detached hooks\n"
+	  "and record isolation changes made by other agents or by the deadline. Stopping the\n"
+	  "agent never ends isolation.\n" },
 	{ "load", "Usage: ringfence load\nAttach and pin the programs without isolating.\n" },
 	{ "unload",
 	  "Usage: ringfence unload [--force]\n"
@@ -195,149 +202,12 @@ static int parse_cmd_opts(struct rf_cli *cli, int argc, char **argv, const char 
 	return 0;
 }
 
-static int need_root(void)
+/* Count net entries that can carry management traffic (not the built-in DNS rules). */
+static void count_way_back(const struct rf_net_key *k, const struct rf_net_entry *e, void *arg)
 {
-	if (geteuid() != 0) {
-		fprintf(stderr, "ringfence: this command needs root (CAP_BPF, CAP_NET_ADMIN and "
-				"CAP_SYS_ADMIN to load and attach eBPF): run it with sudo\n");
-		return EXIT_OPFAIL;
-	}
-	return 0;
-}
-
-/* Resolve the target cgroup; prints the problem and returns EXIT_OPFAIL on failure. */
-static int resolve_cgroup(struct rf_cli *cli)
-{
-	char mnt[PATH_MAX];
-	int err;
-
-	if (cli->cg_id)
-		return 0;
-	if (rf_cgroup2_mount(mnt, sizeof(mnt))) {
-		fprintf(stderr, "ringfence: no cgroup2 filesystem is mounted: mount one with "
-				"'mount -t cgroup2 none /sys/fs/cgroup' (or /sys/fs/cgroup/unified on "
-				"hybrid hosts)\n");
-		return EXIT_OPFAIL;
-	}
-	err = rf_cgroup_resolve(cli->cgroup ? cli->cgroup : mnt, cli->cg_dir, sizeof(cli->cg_dir),
-				&cli->cg_id);
-	if (err) {
-		fprintf(stderr, "ringfence: cgroup %s is not usable: %s (give a cgroup2 directory, "
-				"e.g. --cgroup %s/test)\n",
-			cli->cgroup ? cli->cgroup : mnt,
-			err == -ENOTDIR ? "not a cgroup2 directory" : strerror(-err), mnt);
-		return EXIT_OPFAIL;
-	}
-	return 0;
-}
-
-static int lock_state(struct rf_cli *cli)
-{
-	int fd = rf_state_lock(cli->state_dir);
-
-	if (fd == -EBUSY)
-		fprintf(stderr, "ringfence: another ringfence command holds %s/lock; try again when "
-				"it has finished\n",
-			cli->state_dir);
-	else if (fd < 0)
-		fprintf(stderr, "ringfence: failed to lock state dir %s: %s (set --state-dir)\n",
-			cli->state_dir, strerror(-fd));
-	return fd;
-}
-
-/* Load/attach if needed and open the maps. Prints the problem on failure. */
-static int ensure_loaded(struct rf_cli *cli, struct rf_maps *m)
-{
-	char err[RF_ERR_MAX] = "";
-	int ret;
-
-	ret = resolve_cgroup(cli);
-	if (ret)
-		return -EINVAL;
-	ret = rf_load(cli->pin_dir, cli->cg_dir, cli->cg_id, cli->verbose, err, sizeof(err));
-	if (ret) {
-		fprintf(stderr, "ringfence: %s\n", err[0] ? err : strerror(-ret));
-		return ret;
-	}
-	ret = rf_maps_open(cli->pin_dir, m);
-	if (ret) {
-		fprintf(stderr, "ringfence: failed to open pinned maps in %s: %s\n", cli->pin_dir,
-			strerror(-ret));
-		return ret;
-	}
-	return rf_cli_apply_persisted(cli, m);
-}
-
-int rf_cli_apply_persisted(struct rf_cli *cli, struct rf_maps *m)
-{
-	char **lines = NULL, err[RF_ERR_MAX];
-	size_t n = 0, i;
-	int ret;
-
-	ret = rf_rules_load(cli->state_dir, &lines, &n);
-	if (ret) {
-		fprintf(stderr, "ringfence: failed to read %s/rules: %s\n", cli->state_dir,
-			strerror(-ret));
-		return ret;
-	}
-	for (i = 0; i < n; i++) {
-		struct rf_rule r;
-
-		if (rf_rule_parse_line(lines[i], &r, err, sizeof(err))) {
-			fprintf(stderr, "ringfence: warning: %s/rules line %zu ignored: %s\n",
-				cli->state_dir, i + 1, err);
-			continue;
-		}
-		ret = rf_policy_change(m, &r, true, cli->cg_dir, err, sizeof(err));
-		if (ret && ret != -EEXIST)
-			fprintf(stderr, "ringfence: warning: persisted rule '%s' not applied: %s\n",
-				lines[i], err);
-	}
-	rf_lines_free(lines, n);
-	rf_cli_sync_flags(m);
-	return 0;
-}
-
-void rf_cli_sync_flags(struct rf_maps *m)
-{
-	struct rf_config cfg;
-	__u32 want;
-
-	if (rf_config_get(m, &cfg))
-		return;
-	want = rf_map_count(m->exe, sizeof(struct rf_exe_key), 1) ? RF_CFG_EXE_RULES : 0;
-	if ((cfg.flags & RF_CFG_EXE_RULES) == want)
-		return;
-	cfg.flags = (cfg.flags & ~RF_CFG_EXE_RULES) | want;
-	rf_config_set(m, &cfg);
-}
-
-static bool cfg_isolated_now(const struct rf_config *cfg)
-{
-	if (!cfg->isolated)
-		return false;
-	return !cfg->deadline_ns || rf_now_boot_ns() < cfg->deadline_ns;
-}
-
-static void action_start(struct rf_cli *cli, struct rf_action *a, const char *type,
-			 const char *comment)
-{
-	int ret;
-
-	memset(a, 0, sizeof(*a));
-	snprintf(a->type, sizeof(a->type), "%s", type);
-	snprintf(a->comment, sizeof(a->comment), "%s", comment ? comment : "");
-	ret = rf_action_begin(cli->state_dir, a);
-	if (ret)
-		fprintf(stderr, "ringfence: warning: failed to record action in %s/history: %s\n",
-			cli->state_dir, strerror(-ret));
-}
-
-static int action_finish(struct rf_cli *cli, struct rf_action *a, const char *error, int code)
-{
-	if (a->id)
-		rf_action_end(cli->state_dir, a, error);
-	return code;
+	(void)k;
+	if (!(e->origin & RF_ENTRY_BUILTIN))
+		(*(size_t *)arg)++;
 }
 
 static int cmd_isolate(struct rf_cli *cli, int argc, char **argv)
@@ -359,30 +229,31 @@ static int cmd_isolate(struct rf_cli *cli, int argc, char **argv)
 	if (o.duration && rf_parse_duration(o.duration, &secs))
 		return usage_error("invalid duration '%s': use e.g. 90s, 15m, 2h or 1d (at most 366d)",
 				   o.duration);
-	if ((ret = need_root()))
+	if ((ret = rf_cli_need_root()))
 		return ret;
-	lock = lock_state(cli);
+	lock = rf_cli_lock(cli);
 	if (lock < 0)
 		return EXIT_OPFAIL;
-	action_start(cli, &a, "isolate", o.comment);
-	if (ensure_loaded(cli, &m)) {
-		code = action_finish(cli, &a, "load failed", EXIT_OPFAIL);
+	rf_cli_action_start(cli, &a, "isolate", o.comment);
+	if (rf_cli_ensure_loaded(cli, &m, true)) {
+		code = rf_cli_action_finish(cli, &a, "load or configuration failed", EXIT_OPFAIL);
 		goto out;
 	}
 	if ((ret = rf_config_get(&m, &cfg))) {
 		fprintf(stderr, "ringfence: failed to read rf_config: %s\n", strerror(-ret));
-		code = action_finish(cli, &a, "cannot read rf_config", EXIT_OPFAIL);
+		code = rf_cli_action_finish(cli, &a, "cannot read rf_config", EXIT_OPFAIL);
 		goto out;
 	}
-	if (cfg_isolated_now(&cfg)) {
+	if (rf_cli_isolated_now(&cfg)) {
 		if (cli->json)
 			printf("{\"isolated\":true,\"changed\":false}\n");
 		else
 			printf("already isolated; nothing changed\n");
-		code = action_finish(cli, &a, NULL, 0);
+		code = rf_cli_action_finish(cli, &a, NULL, 0);
 		goto out;
 	}
-	nnet = rf_map_count(m.net, sizeof(struct rf_net_key), 1);
+	nnet = 0;
+	rf_policy_for_each_net(&m, count_way_back, &nnet);
 	nexe = rf_map_count(m.exe, sizeof(struct rf_exe_key), 1);
 	ncg = rf_map_count(m.cgroup, sizeof(__u64), 1);
 	if (!nnet && !nexe && !ncg && !o.force) {
@@ -391,7 +262,7 @@ static int cmd_isolate(struct rf_cli *cli, int argc, char **argv)
 			"nothing could reach this host to release it. Allow the management channel first "
 			"(e.g. 'ringfence allow add net 203.0.113.10 proto tcp port 443 dir out' or "
 			"'ringfence allow add exe /path/to/agent'), or pass --force.\n");
-		code = action_finish(cli, &a, "no way back: nothing allowed", EXIT_OPFAIL);
+		code = rf_cli_action_finish(cli, &a, "no way back: nothing allowed", EXIT_OPFAIL);
 		goto out;
 	}
 	cfg.abi_version = RF_ABI_VERSION;
@@ -400,7 +271,7 @@ static int cmd_isolate(struct rf_cli *cli, int argc, char **argv)
 	cfg.isolated = RF_ISOLATED;
 	if ((ret = rf_config_set(&m, &cfg))) {
 		fprintf(stderr, "ringfence: failed to set the isolation flag: %s\n", strerror(-ret));
-		code = action_finish(cli, &a, "cannot write rf_config", EXIT_OPFAIL);
+		code = rf_cli_action_finish(cli, &a, "cannot write rf_config", EXIT_OPFAIL);
 		goto out;
 	}
 	memset(&iso, 0, sizeof(iso));
@@ -423,7 +294,7 @@ static int cmd_isolate(struct rf_cli *cli, int argc, char **argv)
 			printf(" for %llus", (unsigned long long)secs);
 		printf("\n");
 	}
-	code = action_finish(cli, &a, NULL, 0);
+	code = rf_cli_action_finish(cli, &a, NULL, 0);
 out:
 	rf_maps_close(&m);
 	rf_state_unlock(lock);
@@ -445,31 +316,31 @@ static int cmd_release(struct rf_cli *cli, int argc, char **argv)
 		return ret;
 	if (o.help)
 		return print_cmd_help("release"), 0;
-	if ((ret = need_root()))
+	if ((ret = rf_cli_need_root()))
 		return ret;
-	lock = lock_state(cli);
+	lock = rf_cli_lock(cli);
 	if (lock < 0)
 		return EXIT_OPFAIL;
-	action_start(cli, &a, "release", o.comment);
+	rf_cli_action_start(cli, &a, "release", o.comment);
 	ret = rf_maps_open(cli->pin_dir, &m);
 	if (ret == -ENOENT) {
 		printf(cli->json ? "{\"isolated\":false,\"changed\":false}\n"
 				 : "not isolated (ringfence is not loaded)\n");
-		code = action_finish(cli, &a, NULL, 0);
+		code = rf_cli_action_finish(cli, &a, NULL, 0);
 		goto out;
 	}
 	if (ret || (ret = rf_config_get(&m, &cfg))) {
 		fprintf(stderr, "ringfence: failed to open pinned maps in %s: %s\n", cli->pin_dir,
 			strerror(-ret));
-		code = action_finish(cli, &a, "cannot open maps", EXIT_OPFAIL);
+		code = rf_cli_action_finish(cli, &a, "cannot open maps", EXIT_OPFAIL);
 		goto out;
 	}
-	was = cfg_isolated_now(&cfg);
+	was = rf_cli_isolated_now(&cfg);
 	cfg.isolated = 0;
 	cfg.deadline_ns = 0;
 	if ((ret = rf_config_set(&m, &cfg))) {
 		fprintf(stderr, "ringfence: failed to clear the isolation flag: %s\n", strerror(-ret));
-		code = action_finish(cli, &a, "cannot write rf_config", EXIT_OPFAIL);
+		code = rf_cli_action_finish(cli, &a, "cannot write rf_config", EXIT_OPFAIL);
 		goto out;
 	}
 	rf_isolation_load(cli->state_dir, &iso);
@@ -480,7 +351,7 @@ static int cmd_release(struct rf_cli *cli, int argc, char **argv)
 		printf("{\"isolated\":false,\"changed\":%s}\n", was ? "true" : "false");
 	else
 		printf(was ? "released\n" : "not isolated; nothing changed\n");
-	code = action_finish(cli, &a, NULL, 0);
+	code = rf_cli_action_finish(cli, &a, NULL, 0);
 out:
 	rf_maps_close(&m);
 	rf_state_unlock(lock);
@@ -547,7 +418,10 @@ static void list_net(const struct rf_net_key *k, const struct rf_net_entry *e, v
 		printf("%s", lc->count ? "," : "");
 		rf_json_str(stdout, text);
 	} else {
-		printf("%s%s\n", text, e->origin & RF_ENTRY_BUILTIN ? "   (built-in)" : "");
+		printf("%s%s\n", text,
+		       e->origin & RF_ENTRY_BUILTIN ? "   (built-in)"
+		       : e->origin & RF_ENTRY_CONFIG ? "   (config)"
+						     : "");
 	}
 	lc->count++;
 }
@@ -600,7 +474,7 @@ static int cmd_allow(struct rf_cli *cli, int argc, char **argv)
 			return ret;
 		if (o.help)
 			return print_cmd_help("allow"), 0;
-		if ((ret = need_root()))
+		if ((ret = rf_cli_need_root()))
 			return ret;
 		if (rf_maps_open(cli->pin_dir, &m)) {
 			printf(cli->json ? "[]\n" : "");
@@ -625,14 +499,14 @@ static int cmd_allow(struct rf_cli *cli, int argc, char **argv)
 	if ((ret = rule_from_args(argc - 1, argv + 1, &r)))
 		return ret;
 	rf_rule_format(&r, text, sizeof(text));
-	if ((ret = need_root()))
+	if ((ret = rf_cli_need_root()))
 		return ret;
-	lock = lock_state(cli);
+	lock = rf_cli_lock(cli);
 	if (lock < 0)
 		return EXIT_OPFAIL;
-	action_start(cli, &a, add ? "allow-add" : "allow-del", text);
-	if (ensure_loaded(cli, &m)) {
-		code = action_finish(cli, &a, "load failed", EXIT_OPFAIL);
+	rf_cli_action_start(cli, &a, add ? "allow-add" : "allow-del", text);
+	if (rf_cli_ensure_loaded(cli, &m, false)) {
+		code = rf_cli_action_finish(cli, &a, "load or configuration failed", EXIT_OPFAIL);
 		goto out;
 	}
 	ret = rf_policy_change(&m, &r, add, cli->cg_dir, err, sizeof(err));
@@ -641,11 +515,11 @@ static int cmd_allow(struct rf_cli *cli, int argc, char **argv)
 		snprintf(err, sizeof(err), "already allowed");
 	} else if (ret == -ENOENT && !add) {
 		fprintf(stderr, "ringfence: no such rule: %s (see 'ringfence allow list')\n", text);
-		code = action_finish(cli, &a, "no such rule", EXIT_OPFAIL);
+		code = rf_cli_action_finish(cli, &a, "no such rule", EXIT_OPFAIL);
 		goto out;
 	} else if (ret) {
 		fprintf(stderr, "ringfence: %s\n", err[0] ? err : strerror(-ret));
-		code = action_finish(cli, &a, err[0] ? err : "map update failed", EXIT_OPFAIL);
+		code = rf_cli_action_finish(cli, &a, err[0] ? err : "map update failed", EXIT_OPFAIL);
 		goto out;
 	} else {
 		err[0] = '\0';
@@ -662,7 +536,7 @@ static int cmd_allow(struct rf_cli *cli, int argc, char **argv)
 	} else {
 		printf("%s: %s%s%s\n", add ? "allowed" : "removed", text, err[0] ? " - " : "", err);
 	}
-	code = action_finish(cli, &a, NULL, 0);
+	code = rf_cli_action_finish(cli, &a, NULL, 0);
 out:
 	rf_maps_close(&m);
 	rf_state_unlock(lock);
@@ -706,10 +580,10 @@ static int cmd_status(struct rf_cli *cli, int argc, char **argv)
 		return ret;
 	if (o.help)
 		return print_cmd_help("status"), 0;
-	if ((ret = need_root()))
+	if ((ret = rf_cli_need_root()))
 		return ret;
 	loaded = rf_maps_open(cli->pin_dir, &m) == 0 && rf_config_get(&m, &cfg) == 0;
-	isolated = loaded && cfg_isolated_now(&cfg);
+	isolated = loaded && rf_cli_isolated_now(&cfg);
 	rf_links_state(cli->pin_dir, ls);
 	rf_isolation_load(cli->state_dir, &iso);
 	if (cfg.since_unix_ns)
@@ -848,7 +722,7 @@ static int cmd_events(struct rf_cli *cli, int argc, char **argv)
 		return ret;
 	if (o.help)
 		return print_cmd_help("events"), 0;
-	if ((ret = need_root()))
+	if ((ret = rf_cli_need_root()))
 		return ret;
 	if ((ret = rf_maps_open(cli->pin_dir, &m))) {
 		fprintf(stderr, "ringfence: not loaded (no pinned maps in %s): run 'ringfence load' "
@@ -945,7 +819,7 @@ static int cmd_metrics(struct rf_cli *cli, int argc, char **argv)
 		return ret;
 	if (o.help)
 		return print_cmd_help("metrics"), 0;
-	if ((ret = need_root()))
+	if ((ret = rf_cli_need_root()))
 		return ret;
 	ret = rf_maps_open(cli->pin_dir, &m);
 	printf("# HELP ringfence_loaded Whether the ringfence programs are pinned.\n"
@@ -956,7 +830,7 @@ static int cmd_metrics(struct rf_cli *cli, int argc, char **argv)
 	rf_config_get(&m, &cfg);
 	printf("# HELP ringfence_isolated Whether the host is isolated now.\n"
 	       "# TYPE ringfence_isolated gauge\nringfence_isolated %d\n",
-	       cfg_isolated_now(&cfg));
+	       rf_cli_isolated_now(&cfg));
 	printf("# HELP ringfence_verdicts_total Verdicts while isolated, by hook.\n"
 	       "# TYPE ringfence_verdicts_total counter\n");
 	for (i = 0; i < RF_HOOK_MAX; i++) {
@@ -990,18 +864,18 @@ static int cmd_load(struct rf_cli *cli, int argc, char **argv)
 		return ret;
 	if (o.help)
 		return print_cmd_help("load"), 0;
-	if ((ret = need_root()))
+	if ((ret = rf_cli_need_root()))
 		return ret;
-	lock = lock_state(cli);
+	lock = rf_cli_lock(cli);
 	if (lock < 0)
 		return EXIT_OPFAIL;
-	action_start(cli, &a, "load", NULL);
-	if (ensure_loaded(cli, &m)) {
-		code = action_finish(cli, &a, "load failed", EXIT_OPFAIL);
+	rf_cli_action_start(cli, &a, "load", NULL);
+	if (rf_cli_ensure_loaded(cli, &m, true)) {
+		code = rf_cli_action_finish(cli, &a, "load or configuration failed", EXIT_OPFAIL);
 	} else {
 		printf(cli->json ? "{\"loaded\":true}\n" : "loaded and attached to %s\n",
 		       cli->cg_dir);
-		code = action_finish(cli, &a, NULL, 0);
+		code = rf_cli_action_finish(cli, &a, NULL, 0);
 	}
 	rf_maps_close(&m);
 	rf_state_unlock(lock);
@@ -1020,12 +894,12 @@ static int cmd_unload(struct rf_cli *cli, int argc, char **argv)
 		return ret;
 	if (o.help)
 		return print_cmd_help("unload"), 0;
-	if ((ret = need_root()))
+	if ((ret = rf_cli_need_root()))
 		return ret;
-	lock = lock_state(cli);
+	lock = rf_cli_lock(cli);
 	if (lock < 0)
 		return EXIT_OPFAIL;
-	if (!rf_maps_open(cli->pin_dir, &m) && !rf_config_get(&m, &cfg) && cfg_isolated_now(&cfg) &&
+	if (!rf_maps_open(cli->pin_dir, &m) && !rf_config_get(&m, &cfg) && rf_cli_isolated_now(&cfg) &&
 	    !o.force) {
 		fprintf(stderr, "ringfence: the host is isolated: unloading would end isolation. Run "
 				"'ringfence release' first, or 'ringfence unload --force'.\n");
@@ -1034,18 +908,18 @@ static int cmd_unload(struct rf_cli *cli, int argc, char **argv)
 		return EXIT_OPFAIL;
 	}
 	rf_maps_close(&m);
-	action_start(cli, &a, "unload", NULL);
+	rf_cli_action_start(cli, &a, "unload", NULL);
 	ret = rf_unload(cli->pin_dir);
 	if (ret) {
 		fprintf(stderr, "ringfence: failed to remove pins in %s: %s\n", cli->pin_dir,
 			strerror(-ret));
-		code = action_finish(cli, &a, strerror(-ret), EXIT_OPFAIL);
+		code = rf_cli_action_finish(cli, &a, strerror(-ret), EXIT_OPFAIL);
 	} else {
 		struct rf_isolation iso = {};
 
 		rf_isolation_save(cli->state_dir, &iso);
 		printf(cli->json ? "{\"loaded\":false}\n" : "unloaded\n");
-		code = action_finish(cli, &a, NULL, 0);
+		code = rf_cli_action_finish(cli, &a, NULL, 0);
 	}
 	rf_state_unlock(lock);
 	return code;
@@ -1143,6 +1017,16 @@ int main(int argc, char **argv)
 		return cmd_load(&cli, argc, argv);
 	if (!strcmp(cmd, "unload"))
 		return cmd_unload(&cli, argc, argv);
+	if (!strcmp(cmd, "agent")) {
+		struct cmd_opts o;
+		int ret = parse_cmd_opts(&cli, argc, argv, "", &o);
+
+		if (ret)
+			return ret;
+		if (o.help)
+			return print_cmd_help("agent"), 0;
+		return rf_agent_run(&cli, 1000);
+	}
 	if (!strcmp(cmd, "help")) {
 		if (argc > 0)
 			print_cmd_help(argv[0]);

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The configuration file: allow rules and the built-in network-keeping switches. */
+#ifndef RF_CONFIG_H
+#define RF_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "rf_rule.h"
+
+#define RF_MAX_RESOLVERS 8
+
+struct rf_conf {
+	struct rf_rule *rules; /* "allow RULE" lines */
+	size_t nrules;
+	bool dhcp; /* default on */
+	bool nd; /* default on */
+	bool dns_auto; /* default: resolvers from resolv.conf at isolate time */
+	struct rf_net_key resolvers[RF_MAX_RESOLVERS]; /* explicit "dns IP,IP" */
+	size_t nresolvers;
+};
+
+/* Defaults: no rules, dhcp on, nd on, dns auto. */
+void rf_conf_init(struct rf_conf *c);
+void rf_conf_free(struct rf_conf *c);
+
+/*
+ * Parse a config file. A missing file is not an error (defaults). On any error returns -EINVAL
+ * (or -errno) with "FILE:LINE: problem" in err, and c is left with defaults (nothing applied).
+ */
+int rf_conf_load(const char *path, struct rf_conf *c, char *err, size_t errlen);
+/* Same, from text already in memory; name is used in messages. */
+int rf_conf_parse(const char *text, const char *name, struct rf_conf *c, char *err, size_t errlen);
+
+/* Nameservers from a resolv.conf-format file as /128 (or mapped /32) keys. Returns the count. */
+size_t rf_resolv_conf(const char *path, struct rf_net_key *keys, size_t max);
+
+/*
+ * The rules the config stands for, as canonical text lines: the allow rules, then one
+ * "net IP/len proto udp port 53 dir out" and one "... proto tcp ..." per resolver.
+ * resolv_path: where "dns auto" reads nameservers. Caller frees with rf_lines_free().
+ */
+int rf_conf_rule_lines(const struct rf_conf *c, const char *resolv_path, char ***lines, size_t *n);
+
+#endif /* RF_CONFIG_H */

@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * ringfence agent: the long-running service. Loads (or adopts) the programs, re-applies the
+ * persisted state (a host isolated before a reboot is isolated again), streams blocked-attempt
+ * events to stdout and <state>/events.jsonl, re-attaches detached links and records isolation
+ * changes it did not make (another agent writing rf_config, or the deadline passing).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "rf_agent.h"
+#include "rf_cli.h"
+#include "rf_events.h"
+#include "rf_state.h"
+#include "rf_util.h"
+
+#define RF_EVENTS_LOG_MAX (16 * 1024 * 1024) /* rotate events.jsonl to events.jsonl.1 */
+
+static volatile sig_atomic_t agent_exiting;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	agent_exiting = 1;
+}
+
+struct agent {
+	struct rf_cli *cli;
+	struct rf_maps m;
+	struct ring_buffer *rb;
+	FILE *log;
+	char log_path[PATH_MAX];
+	__u64 boot_to_unix;
+	char hostname[256];
+	int last_isolated; /* -1 unknown */
+};
+
+static void logmsg(const char *fmt, const char *a, const char *b)
+{
+	fprintf(stderr, "ringfence agent: ");
+	fprintf(stderr, fmt, a, b);
+	fputc('\n', stderr);
+}
+
+static void record(struct agent *ag, const char *type, const char *requestor, const char *comment,
+		   const char *error)
+{
+	struct rf_action a;
+	int lock = rf_cli_lock(ag->cli);
+
+	memset(&a, 0, sizeof(a));
+	snprintf(a.type, sizeof(a.type), "%s", type);
+	snprintf(a.requestor, sizeof(a.requestor), "%s", requestor);
+	snprintf(a.comment, sizeof(a.comment), "%s", comment ? comment : "");
+	if (!rf_action_begin(ag->cli->state_dir, &a))
+		rf_action_end(ag->cli->state_dir, &a, error);
+	rf_state_unlock(lock);
+	logmsg("%s: %s", type, comment ? comment : "");
+}
+
+static void open_log(struct agent *ag)
+{
+	struct stat st;
+
+	if (ag->log)
+		fclose(ag->log);
+	snprintf(ag->log_path, sizeof(ag->log_path), "%s/events.jsonl", ag->cli->state_dir);
+	if (!stat(ag->log_path, &st) && st.st_size > RF_EVENTS_LOG_MAX) {
+		char old[PATH_MAX + 4];
+
+		snprintf(old, sizeof(old), "%s.1", ag->log_path);
+		rename(ag->log_path, old);
+	}
+	ag->log = fopen(ag->log_path, "ae");
+}
+
+static int on_event(void *arg, void *data, size_t len)
+{
+	struct agent *ag = arg;
+	const struct rf_event *e = data;
+	struct rf_event_ctx c = { ag->boot_to_unix, NULL, ag->hostname };
+	char link[64], exe[PATH_MAX];
+	ssize_t n;
+
+	if (len < sizeof(*e))
+		return 0;
+	if (e->tgid) {
+		snprintf(link, sizeof(link), "/proc/%u/exe", e->tgid);
+		n = readlink(link, exe, sizeof(exe) - 1);
+		if (n > 0) {
+			exe[n] = '\0';
+			c.exe_path = exe;
+		}
+	}
+	rf_event_json(stdout, e, &c);
+	if (ag->log) {
+		rf_event_json(ag->log, e, &c);
+		if (ftell(ag->log) > RF_EVENTS_LOG_MAX)
+			open_log(ag);
+	}
+	return 0;
+}
+
+static void detach_maps(struct agent *ag)
+{
+	ring_buffer__free(ag->rb);
+	ag->rb = NULL;
+	rf_maps_close(&ag->m);
+}
+
+/* (Re)load, attach, open maps and the ring buffer. */
+static int attach(struct agent *ag)
+{
+	struct rf_cli *cli = ag->cli;
+	int lock, ret;
+
+	detach_maps(ag);
+	lock = rf_cli_lock(cli);
+	if (lock < 0)
+		return lock;
+	ret = rf_cli_ensure_loaded(cli, &ag->m, false);
+	if (!ret && rf_cli_apply_config(cli, &ag->m))
+		logmsg("%s%s", "configuration not applied; running with the persisted rules", "");
+	rf_state_unlock(lock);
+	if (ret)
+		return ret;
+	ag->rb = ring_buffer__new(ag->m.events, on_event, ag, NULL);
+	if (!ag->rb)
+		return -errno;
+	return 0;
+}
+
+/* After a reboot the maps are new: isolate again if the persisted state says so. */
+static void restore_isolation(struct agent *ag)
+{
+	struct rf_isolation iso;
+	struct rf_config cfg;
+	__u64 now = rf_now_unix_ns();
+
+	if (rf_isolation_load(ag->cli->state_dir, &iso) || !iso.isolated)
+		return;
+	if (rf_config_get(&ag->m, &cfg) || rf_cli_isolated_now(&cfg))
+		return;
+	if (cfg.isolated && cfg.deadline_ns)
+		return; /* the kernel deadline passed while we watched: check_flag() records it */
+	if (iso.deadline_unix_ns && now >= iso.deadline_unix_ns) {
+		iso.isolated = false;
+		rf_isolation_save(ag->cli->state_dir, &iso);
+		record(ag, "auto-release", "agent", "deadline passed while the agent was not running",
+		       NULL);
+		return;
+	}
+	cfg.isolated = RF_ISOLATED;
+	cfg.since_unix_ns = iso.since_unix_ns;
+	cfg.deadline_ns = iso.deadline_unix_ns ? rf_now_boot_ns() + (iso.deadline_unix_ns - now) : 0;
+	if (rf_config_set(&ag->m, &cfg)) {
+		record(ag, "restore-isolation", "agent", iso.comment, "cannot write rf_config");
+		return;
+	}
+	record(ag, "restore-isolation", "agent", iso.comment, NULL);
+}
+
+/* Record isolation changes that did not come through the CLI (which updates the state file). */
+static void check_flag(struct agent *ag)
+{
+	struct rf_isolation iso;
+	struct rf_config cfg;
+	int now;
+
+	if (rf_config_get(&ag->m, &cfg))
+		return;
+	now = rf_cli_isolated_now(&cfg);
+	if (now == ag->last_isolated)
+		return;
+	ag->last_isolated = now;
+	rf_isolation_load(ag->cli->state_dir, &iso);
+	if (iso.isolated == (now != 0))
+		return; /* made through the CLI: already recorded */
+	if (!now && cfg.isolated && cfg.deadline_ns) {
+		iso.isolated = false;
+		rf_isolation_save(ag->cli->state_dir, &iso);
+		record(ag, "auto-release", "kernel", "isolation deadline reached", NULL);
+		return;
+	}
+	iso.isolated = now != 0;
+	if (now) {
+		iso.since_unix_ns = cfg.since_unix_ns ? cfg.since_unix_ns : rf_now_unix_ns();
+		iso.deadline_unix_ns = 0;
+		snprintf(iso.comment, sizeof(iso.comment), "set through the pinned rf_config map");
+	}
+	rf_isolation_save(ag->cli->state_dir, &iso);
+	record(ag, now ? "external-isolate" : "external-release", "external",
+	       "rf_config changed outside the ringfence CLI", NULL);
+}
+
+/* Re-attach if someone detached a link or removed the pins. */
+static void check_links(struct agent *ag)
+{
+	struct rf_link_state st[16];
+	size_t i, missing = 0;
+	char which[256] = "";
+
+	rf_links_state(ag->cli->pin_dir, st);
+	for (i = 0; i < rf_nr_hooks; i++) {
+		if (st[i].attached)
+			continue;
+		missing++;
+		if (strlen(which) + strlen(rf_hooks[i].label) + 2 < sizeof(which)) {
+			strcat(which, which[0] ? " " : "");
+			strcat(which, rf_hooks[i].label);
+		}
+	}
+	if (!missing)
+		return;
+	if (attach(ag)) {
+		record(ag, "reattach", "agent", which, "re-attaching failed");
+		return;
+	}
+	record(ag, "reattach", "agent", which, NULL);
+	restore_isolation(ag);
+}
+
+int rf_agent_run(struct rf_cli *cli, int interval_ms)
+{
+	struct agent ag = { .cli = cli, .m = { -1, -1, -1, -1, -1, -1 }, .last_isolated = -1 };
+	int ret, ticks = 0;
+
+	if ((ret = rf_cli_need_root()))
+		return ret;
+	if (interval_ms <= 0)
+		interval_ms = 1000;
+	signal(SIGINT, on_term);
+	signal(SIGTERM, on_term);
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (rf_mkdir_p(cli->state_dir, 0700)) {
+		fprintf(stderr, "ringfence agent: cannot create state dir %s\n", cli->state_dir);
+		return EXIT_OPFAIL;
+	}
+	ret = attach(&ag);
+	if (ret) {
+		fprintf(stderr, "ringfence agent: cannot load: %s\n", strerror(-ret));
+		return EXIT_OPFAIL;
+	}
+	open_log(&ag);
+	ag.boot_to_unix = rf_now_unix_ns() - rf_now_boot_ns();
+	gethostname(ag.hostname, sizeof(ag.hostname) - 1);
+	restore_isolation(&ag);
+	check_flag(&ag);
+	record(&ag, "agent-start", "agent", cli->cg_dir, NULL);
+
+	while (!agent_exiting) {
+		ret = ring_buffer__poll(ag.rb, 100);
+		if (ret < 0 && ret != -EINTR) {
+			logmsg("%s%s", "ring buffer poll failed; re-attaching", "");
+			attach(&ag);
+		}
+		ticks += 100;
+		if (ticks >= interval_ms) {
+			ticks = 0;
+			check_links(&ag);
+			check_flag(&ag);
+			if (ag.log)
+				fflush(ag.log);
+		}
+	}
+	/* leaving isolation exactly as it is: only an explicit release ends it */
+	detach_maps(&ag);
+	if (ag.log)
+		fclose(ag.log);
+	return 0;
+}

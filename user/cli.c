@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Plumbing shared by the CLI commands and the agent. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "rf_cli.h"
+#include "rf_config.h"
+#include "rf_policy.h"
+#include "rf_rule.h"
+#include "rf_state.h"
+#include "rf_util.h"
+
+int rf_cli_need_root(void)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "ringfence: this command needs root (CAP_BPF, CAP_NET_ADMIN and "
+				"CAP_SYS_ADMIN to load and attach eBPF): run it with sudo\n");
+		return EXIT_OPFAIL;
+	}
+	return 0;
+}
+
+/* Resolve the target cgroup; prints the problem and returns EXIT_OPFAIL on failure. */
+int rf_cli_resolve_cgroup(struct rf_cli *cli)
+{
+	char mnt[PATH_MAX];
+	int err;
+
+	if (cli->cg_id)
+		return 0;
+	if (rf_cgroup2_mount(mnt, sizeof(mnt))) {
+		fprintf(stderr, "ringfence: no cgroup2 filesystem is mounted: mount one with "
+				"'mount -t cgroup2 none /sys/fs/cgroup' (or /sys/fs/cgroup/unified on "
+				"hybrid hosts)\n");
+		return EXIT_OPFAIL;
+	}
+	err = rf_cgroup_resolve(cli->cgroup ? cli->cgroup : mnt, cli->cg_dir, sizeof(cli->cg_dir),
+				&cli->cg_id);
+	if (err) {
+		fprintf(stderr, "ringfence: cgroup %s is not usable: %s (give a cgroup2 directory, "
+				"e.g. --cgroup %s/test)\n",
+			cli->cgroup ? cli->cgroup : mnt,
+			err == -ENOTDIR ? "not a cgroup2 directory" : strerror(-err), mnt);
+		return EXIT_OPFAIL;
+	}
+	return 0;
+}
+
+int rf_cli_lock(struct rf_cli *cli)
+{
+	int fd = rf_state_lock(cli->state_dir);
+
+	if (fd == -EBUSY)
+		fprintf(stderr, "ringfence: another ringfence command holds %s/lock; try again when "
+				"it has finished\n",
+			cli->state_dir);
+	else if (fd < 0)
+		fprintf(stderr, "ringfence: failed to lock state dir %s: %s (set --state-dir)\n",
+			cli->state_dir, strerror(-fd));
+	return fd;
+}
+
+/* Load/attach if needed and open the maps. Prints the problem on failure. */
+int rf_cli_ensure_loaded(struct rf_cli *cli, struct rf_maps *m, bool with_config)
+{
+	char err[RF_ERR_MAX] = "";
+	int ret;
+
+	ret = rf_cli_resolve_cgroup(cli);
+	if (ret)
+		return -EINVAL;
+	ret = rf_load(cli->pin_dir, cli->cg_dir, cli->cg_id, cli->verbose, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "ringfence: %s\n", err[0] ? err : strerror(-ret));
+		return ret;
+	}
+	ret = rf_maps_open(cli->pin_dir, m);
+	if (ret) {
+		fprintf(stderr, "ringfence: failed to open pinned maps in %s: %s\n", cli->pin_dir,
+			strerror(-ret));
+		return ret;
+	}
+	ret = rf_cli_apply_persisted(cli, m);
+	if (!ret && with_config)
+		ret = rf_cli_apply_config(cli, m);
+	return ret;
+}
+
+int rf_cli_apply_persisted(struct rf_cli *cli, struct rf_maps *m)
+{
+	char **lines = NULL, err[RF_ERR_MAX];
+	size_t n = 0, i;
+	int ret;
+
+	ret = rf_rules_load(cli->state_dir, &lines, &n);
+	if (ret) {
+		fprintf(stderr, "ringfence: failed to read %s/rules: %s\n", cli->state_dir,
+			strerror(-ret));
+		return ret;
+	}
+	for (i = 0; i < n; i++) {
+		struct rf_rule r;
+
+		if (rf_rule_parse_line(lines[i], &r, err, sizeof(err))) {
+			fprintf(stderr, "ringfence: warning: %s/rules line %zu ignored: %s\n",
+				cli->state_dir, i + 1, err);
+			continue;
+		}
+		ret = rf_policy_change(m, &r, true, cli->cg_dir, err, sizeof(err));
+		if (ret && ret != -EEXIST)
+			fprintf(stderr, "ringfence: warning: persisted rule '%s' not applied: %s\n",
+				lines[i], err);
+	}
+	rf_lines_free(lines, n);
+	rf_cli_sync_flags(m);
+	return 0;
+}
+
+void rf_cli_sync_flags(struct rf_maps *m)
+{
+	struct rf_config cfg;
+	__u32 want;
+
+	if (rf_config_get(m, &cfg))
+		return;
+	want = rf_map_count(m->exe, sizeof(struct rf_exe_key), 1) ? RF_CFG_EXE_RULES : 0;
+	if ((cfg.flags & RF_CFG_EXE_RULES) == want)
+		return;
+	cfg.flags = (cfg.flags & ~RF_CFG_EXE_RULES) | want;
+	rf_config_set(m, &cfg);
+}
+
+bool rf_cli_isolated_now(const struct rf_config *cfg)
+{
+	if (!cfg->isolated)
+		return false;
+	return !cfg->deadline_ns || rf_now_boot_ns() < cfg->deadline_ns;
+}
+
+void rf_cli_action_start(struct rf_cli *cli, struct rf_action *a, const char *type,
+			 const char *comment)
+{
+	int ret;
+
+	memset(a, 0, sizeof(*a));
+	snprintf(a->type, sizeof(a->type), "%s", type);
+	snprintf(a->comment, sizeof(a->comment), "%s", comment ? comment : "");
+	ret = rf_action_begin(cli->state_dir, a);
+	if (ret)
+		fprintf(stderr, "ringfence: warning: failed to record action in %s/history: %s\n",
+			cli->state_dir, strerror(-ret));
+}
+
+int rf_cli_action_finish(struct rf_cli *cli, struct rf_action *a, const char *error, int code)
+{
+	if (a->id)
+		rf_action_end(cli->state_dir, a, error);
+	return code;
+}
+
+
+static bool line_in(char *const *lines, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(lines[i], s))
+			return true;
+	return false;
+}
+
+/*
+ * Make the maps match the config file: add what it allows first, then remove what an earlier
+ * config allowed and this one does not (never a moment with less than both allow), then set the
+ * built-in switches. A config with any error changes nothing.
+ */
+int rf_cli_apply_config(struct rf_cli *cli, struct rf_maps *m)
+{
+	char err[RF_ERR_MAX] = "", path[PATH_MAX], **want = NULL, **had = NULL, **user = NULL;
+	const char *resolv = getenv("RINGFENCE_RESOLV_CONF");
+	size_t nwant = 0, nhad = 0, nuser = 0, i;
+	struct rf_rule *rules = NULL;
+	struct rf_config cfg;
+	struct rf_conf conf;
+	int ret;
+
+	ret = rf_conf_load(cli->config, &conf, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "ringfence: %s\nringfence: the configuration was not applied; fix "
+				"the file and run the command again\n",
+			err);
+		return ret;
+	}
+	ret = rf_conf_rule_lines(&conf, resolv && *resolv ? resolv : "/etc/resolv.conf", &want,
+				 &nwant);
+	if (ret)
+		goto out;
+	rules = calloc(nwant ? nwant : 1, sizeof(*rules));
+	if (!rules) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < nwant; i++) {
+		if (rf_rule_parse_line(want[i], &rules[i], err, sizeof(err))) {
+			fprintf(stderr, "ringfence: internal error on config rule '%s': %s\n", want[i],
+				err);
+			ret = -EINVAL;
+			goto out;
+		}
+		rules[i].entry.origin = i < conf.nrules ? RF_ENTRY_CONFIG : RF_ENTRY_BUILTIN;
+	}
+	for (i = 0; i < nwant; i++) {
+		ret = rf_policy_change(m, &rules[i], true, cli->cg_dir, err, sizeof(err));
+		if (ret && ret != -EEXIST)
+			fprintf(stderr, "ringfence: warning: %s: '%s' not applied: %s\n", cli->config,
+				want[i], err);
+	}
+	ret = 0;
+	snprintf(path, sizeof(path), "%s/config-applied", cli->state_dir);
+	{
+		char *data;
+
+		if (!rf_read_file(path, &data, NULL)) {
+			char *save = NULL, *l;
+
+			for (l = strtok_r(data, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+				char **nh = realloc(had, (nhad + 1) * sizeof(*had));
+
+				if (!nh)
+					break;
+				had = nh;
+				had[nhad] = strdup(l);
+				if (had[nhad])
+					nhad++;
+			}
+			free(data);
+		}
+	}
+	rf_rules_load(cli->state_dir, &user, &nuser);
+	for (i = 0; i < nhad; i++) {
+		struct rf_rule r;
+
+		if (line_in(want, nwant, had[i]) || line_in(user, nuser, had[i]))
+			continue;
+		if (!rf_rule_parse_line(had[i], &r, err, sizeof(err)))
+			rf_policy_change(m, &r, false, cli->cg_dir, err, sizeof(err));
+	}
+	{
+		size_t len = 0, off = 0;
+		char *buf;
+
+		for (i = 0; i < nwant; i++)
+			len += strlen(want[i]) + 1;
+		buf = malloc(len + 1);
+		if (buf) {
+			for (i = 0; i < nwant; i++)
+				off += (size_t)sprintf(buf + off, "%s\n", want[i]);
+			rf_write_file_atomic(path, buf, off);
+			free(buf);
+		}
+	}
+	if (!rf_config_get(m, &cfg)) {
+		cfg.builtins = (conf.dhcp ? RF_BUILTIN_DHCP : 0) | (conf.nd ? RF_BUILTIN_ND : 0);
+		rf_config_set(m, &cfg);
+	}
+	rf_cli_sync_flags(m);
+out:
+	free(rules);
+	rf_lines_free(want, nwant);
+	rf_lines_free(had, nhad);
+	rf_lines_free(user, nuser);
+	rf_conf_free(&conf);
+	return ret;
+}

@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "rf_config.h"
+#include "rf_state.h"
+#include "rf_util.h"
+
+void rf_conf_init(struct rf_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->dhcp = true;
+	c->nd = true;
+	c->dns_auto = true;
+}
+
+void rf_conf_free(struct rf_conf *c)
+{
+	free(c->rules);
+	rf_conf_init(c);
+}
+
+static int on_off(const char *v, bool *out)
+{
+	if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true")) {
+		*out = true;
+		return 0;
+	}
+	if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false")) {
+		*out = false;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int parse_dns(char *v, struct rf_conf *c, char *err, size_t errlen)
+{
+	char *save = NULL, *ip;
+
+	c->dns_auto = false;
+	c->nresolvers = 0;
+	if (!strcmp(v, "auto")) {
+		c->dns_auto = true;
+		return 0;
+	}
+	if (!strcmp(v, "off"))
+		return 0;
+	for (ip = strtok_r(v, ",", &save); ip; ip = strtok_r(NULL, ",", &save)) {
+		struct rf_net_key k;
+		char e[RF_ERR_MAX];
+
+		if (c->nresolvers == RF_MAX_RESOLVERS) {
+			snprintf(err, errlen, "more than %d resolvers", RF_MAX_RESOLVERS);
+			return -EINVAL;
+		}
+		if (strchr(ip, '/') || rf_parse_cidr(ip, &k, e, sizeof(e))) {
+			snprintf(err, errlen, "invalid resolver '%s': expected auto, off or IP[,IP...]",
+				 ip);
+			return -EINVAL;
+		}
+		c->resolvers[c->nresolvers++] = k;
+	}
+	return 0;
+}
+
+/* Parse one logical line (comment already stripped). Returns 0 or -EINVAL with err. */
+static int parse_line(char *line, struct rf_conf *c, char *err, size_t errlen)
+{
+	char *kw, *rest;
+	bool b;
+
+	kw = line + strspn(line, " \t");
+	if (!*kw)
+		return 0;
+	rest = kw + strcspn(kw, " \t");
+	if (*rest)
+		*rest++ = '\0';
+	rest += strspn(rest, " \t");
+	/* trim trailing blanks */
+	{
+		size_t n = strlen(rest);
+
+		while (n && (rest[n - 1] == ' ' || rest[n - 1] == '\t' || rest[n - 1] == '\r'))
+			rest[--n] = '\0';
+	}
+	if (!strcmp(kw, "allow")) {
+		struct rf_rule r, *nr;
+
+		if (rf_rule_parse_line(rest, &r, err, errlen))
+			return -EINVAL;
+		nr = realloc(c->rules, (c->nrules + 1) * sizeof(*nr));
+		if (!nr) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		c->rules = nr;
+		c->rules[c->nrules++] = r;
+		return 0;
+	}
+	if (!strcmp(kw, "dhcp") || !strcmp(kw, "nd")) {
+		if (on_off(rest, &b)) {
+			snprintf(err, errlen, "'%s' takes on or off, not '%s'", kw, rest);
+			return -EINVAL;
+		}
+		if (kw[0] == 'd')
+			c->dhcp = b;
+		else
+			c->nd = b;
+		return 0;
+	}
+	if (!strcmp(kw, "dns")) {
+		if (!*rest || strchr(rest, ' ') || strchr(rest, '\t')) {
+			snprintf(err, errlen, "'dns' takes auto, off or IP[,IP...] without blanks");
+			return -EINVAL;
+		}
+		return parse_dns(rest, c, err, errlen);
+	}
+	snprintf(err, errlen, "unknown setting '%s': expected allow, dhcp, nd or dns", kw);
+	return -EINVAL;
+}
+
+int rf_conf_parse(const char *text, const char *name, struct rf_conf *c, char *err, size_t errlen)
+{
+	char *buf = strdup(text), *line, *next;
+	char e[RF_ERR_MAX];
+	int lineno = 0, ret = 0;
+
+	rf_conf_init(c);
+	if (!buf)
+		return -ENOMEM;
+	for (line = buf; line; line = next) {
+		char *hash;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		lineno++;
+		hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		ret = parse_line(line, c, e, sizeof(e));
+		if (ret) {
+			snprintf(err, errlen, "%s:%d: %s", name, lineno, e);
+			break;
+		}
+	}
+	free(buf);
+	if (ret)
+		rf_conf_free(c); /* nothing half-applied */
+	return ret;
+}
+
+int rf_conf_load(const char *path, struct rf_conf *c, char *err, size_t errlen)
+{
+	char *text;
+	int ret;
+
+	rf_conf_init(c);
+	ret = rf_read_file(path, &text, NULL);
+	if (ret == -ENOENT)
+		return 0;
+	if (ret) {
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(-ret));
+		return ret;
+	}
+	ret = rf_conf_parse(text, path, c, err, errlen);
+	free(text);
+	return ret;
+}
+
+size_t rf_resolv_conf(const char *path, struct rf_net_key *keys, size_t max)
+{
+	char line[512], ip[256];
+	size_t n = 0;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return 0;
+	while (n < max && fgets(line, sizeof(line), f)) {
+		char e[RF_ERR_MAX], *pct;
+
+		if (sscanf(line, " nameserver %255s", ip) != 1)
+			continue;
+		pct = strchr(ip, '%'); /* fe80::1%eth0: the zone is not part of the key */
+		if (pct)
+			*pct = '\0';
+		if (!rf_parse_cidr(ip, &keys[n], e, sizeof(e)))
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+static int push_line(char ***lines, size_t *n, const char *text)
+{
+	char **nl = realloc(*lines, (*n + 1) * sizeof(**lines));
+
+	if (!nl)
+		return -ENOMEM;
+	*lines = nl;
+	nl[*n] = strdup(text);
+	if (!nl[*n])
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+int rf_conf_rule_lines(const struct rf_conf *c, const char *resolv_path, char ***lines, size_t *n)
+{
+	struct rf_net_key keys[RF_MAX_RESOLVERS];
+	const struct rf_net_key *res = c->resolvers;
+	char text[RF_RULE_TEXT_MAX], cidr[64];
+	size_t i, nres = c->nresolvers;
+	int ret = 0;
+
+	*lines = NULL;
+	*n = 0;
+	for (i = 0; i < c->nrules && !ret; i++) {
+		rf_rule_format(&c->rules[i], text, sizeof(text));
+		ret = push_line(lines, n, text);
+	}
+	if (c->dns_auto) {
+		nres = rf_resolv_conf(resolv_path, keys, RF_MAX_RESOLVERS);
+		res = keys;
+	}
+	for (i = 0; i < nres && !ret; i++) {
+		rf_format_cidr(&res[i], cidr, sizeof(cidr));
+		snprintf(text, sizeof(text), "net %s proto udp port 53 dir out", cidr);
+		ret = push_line(lines, n, text);
+		snprintf(text, sizeof(text), "net %s proto tcp port 53 dir out", cidr);
+		if (!ret)
+			ret = push_line(lines, n, text);
+	}
+	if (ret) {
+		rf_lines_free(*lines, *n);
+		*lines = NULL;
+		*n = 0;
+	}
+	return ret;
+}
