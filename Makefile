@@ -106,7 +106,8 @@ bench: $(BIN)
 deps:
 	apt-get update
 	apt-get install -y --no-install-recommends make gcc clang llvm libbpf-dev libelf-dev \
-		zlib1g-dev bpftool libcriterion-dev pkg-config iproute2 git ca-certificates
+		zlib1g-dev bpftool libcriterion-dev pkg-config iproute2 git ca-certificates \
+		python3 util-linux
 
 vmlinux:
 	scripts/gen-vmlinux.sh

@@ -20,7 +20,16 @@
 #define RF_LPM_WALK_MAX 32 /* nested prefixes tried for one address before denying */
 #define RF_IPV6_EXT_MAX 4 /* IPv6 extension headers skipped to find the transport header */
 
+#define AF_PACKET 17
+#define ETH_HLEN 14
+#define TC_ACT_OK 0
+#define TC_ACT_SHOT 2
+
 char LICENSE[] SEC("license") = "GPL";
+
+/* The cgroup the programs enforce on, set by the loader before load (tc layer scoping). */
+const volatile __u64 rf_target_cgid = 1;
+const volatile __u32 rf_target_level = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -551,4 +560,81 @@ SEC("cgroup_skb/egress")
 int rf_egress(struct __sk_buff *skb)
 {
 	return skb_verdict(skb, false);
+}
+
+/* DHCP client frames sent by packet sockets (dhclient, systemd-networkd): eth + IP + UDP ports. */
+static __always_inline bool frame_is_dhcp_client(struct __sk_buff *skb)
+{
+	__u16 ports[2];
+	__u32 off;
+	__u8 proto;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr ip;
+
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)))
+			return false;
+		proto = ip.protocol;
+		off = ETH_HLEN + ip.ihl * 4;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr ip6;
+
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip6, sizeof(ip6)))
+			return false;
+		proto = ip6.nexthdr;
+		off = ETH_HLEN + sizeof(ip6);
+	} else {
+		return false;
+	}
+	if (bpf_skb_load_bytes(skb, off, ports, sizeof(ports)))
+		return false;
+	return rf_is_dhcp_client(proto, bpf_ntohs(ports[0]), bpf_ntohs(ports[1]));
+}
+
+/*
+ * Second layer for what the cgroup hooks never see: packet (AF_PACKET) sockets get no
+ * sock_create, connect or cgroup_skb call. Attached as tc egress on the interfaces; drops frames
+ * whose socket is a non-inet socket created inside the isolated cgroup, unless the creator's
+ * cgroup is allowed or the frame is DHCP client traffic with the DHCP built-in on. Inet sockets
+ * are left to the cgroup layer, frames without a socket (ARP, ND, forwarding, kernel replies)
+ * pass.
+ */
+SEC("tc")
+int rf_tc_egress(struct __sk_buff *skb)
+{
+	const struct rf_config *cfg = get_config();
+	struct rf_flow f = {};
+	struct bpf_sock *sk;
+	int level;
+
+	if (!cfg || !cfg_isolated(cfg))
+		return TC_ACT_OK;
+	sk = skb->sk;
+	if (!sk)
+		return TC_ACT_OK;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk || sk->family == AF_INET || sk->family == AF_INET6)
+		return TC_ACT_OK;
+	if (bpf_skb_ancestor_cgroup_id(skb, rf_target_level) != rf_target_cgid)
+		return TC_ACT_OK; /* not a process of the isolated cgroup */
+	for (level = 0; level < RF_MAX_CGROUP_DEPTH; level++) {
+		__u64 id = bpf_skb_ancestor_cgroup_id(skb, level);
+
+		if (!id)
+			break;
+		if (bpf_map_lookup_elem(&rf_allow_cgroup, &id)) {
+			count_verdict(RF_HOOK_TC_EGRESS, false);
+			return TC_ACT_OK;
+		}
+	}
+	if ((cfg->builtins & RF_BUILTIN_DHCP) && frame_is_dhcp_client(skb)) {
+		count_verdict(RF_HOOK_TC_EGRESS, false);
+		return TC_ACT_OK;
+	}
+	count_verdict(RF_HOOK_TC_EGRESS, true);
+	f.family = sk->family;
+	f.sock_type = sk->type;
+	f.proto = sk->protocol;
+	report(&f, RF_HOOK_TC_EGRESS, RF_REASON_PACKET_SOCKET, bpf_skb_cgroup_id(skb), false);
+	return TC_ACT_SHOT;
 }

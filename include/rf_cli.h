@@ -17,6 +17,7 @@ struct rf_cli {
 	bool json;
 	bool verbose;
 	char cg_dir[PATH_MAX]; /* resolved target cgroup directory */
+	bool packet_guard; /* tc layer wanted in this namespace (decided by the config) */
 	__u64 cg_id;
 };
 
@@ -36,6 +37,9 @@ int rf_cli_lock(struct rf_cli *cli);
 int rf_cli_ensure_loaded(struct rf_cli *cli, struct rf_maps *m, bool with_config);
 /* Make the maps match the config file (add first, then remove); nothing changes on error. */
 int rf_cli_apply_config(struct rf_cli *cli, struct rf_maps *m);
+/* Attach the tc packet-socket guard to this namespace's interfaces if the mode (RF_GUARD_*,
+ * overridden by $RINGFENCE_PACKET_GUARD) asks for it; auto = only when the target is the root. */
+void rf_cli_packet_guard(struct rf_cli *cli, int mode);
 /* Isolated now: flag set and deadline (if any) not reached. */
 bool rf_cli_isolated_now(const struct rf_config *cfg);
 /* Record an action as InProgress / with its final status; finish returns code. */

@@ -17,7 +17,12 @@ struct rf_conf {
 	bool dns_auto; /* default: resolvers from resolv.conf at isolate time */
 	struct rf_net_key resolvers[RF_MAX_RESOLVERS]; /* explicit "dns IP,IP" */
 	size_t nresolvers;
+	int packet_guard; /* RF_GUARD_*: tc layer against packet sockets; default auto */
 };
+
+#define RF_GUARD_AUTO -1 /* on when enforcing on the cgroup2 root (the whole host), else off */
+#define RF_GUARD_OFF 0
+#define RF_GUARD_ON 1
 
 /* Defaults: no rules, dhcp on, nd on, dns auto. */
 void rf_conf_init(struct rf_conf *c);
@@ -30,6 +35,9 @@ void rf_conf_free(struct rf_conf *c);
 int rf_conf_load(const char *path, struct rf_conf *c, char *err, size_t errlen);
 /* Same, from text already in memory; name is used in messages. */
 int rf_conf_parse(const char *text, const char *name, struct rf_conf *c, char *err, size_t errlen);
+
+/* "auto" -> RF_GUARD_AUTO, "on"/"off" (yes/no, true/false) -> RF_GUARD_ON/OFF, else -2. */
+int rf_conf_guard_word(const char *v);
 
 /* Nameservers from a resolv.conf-format file as /128 (or mapped /32) keys. Returns the count. */
 size_t rf_resolv_conf(const char *path, struct rf_net_key *keys, size_t max);

@@ -8,6 +8,9 @@
 #include "ringfence.h"
 
 #define RF_PIN_DIR_DEFAULT "/sys/fs/bpf/ringfence"
+#define RF_TC_PROG_PIN "rf_prog_tc_egress" /* the packet-socket guard, attached per interface */
+#define RF_TC_HANDLE 0x5246 /* "RF" */
+#define RF_TC_PRIO 1
 
 /* Programs and the names of their pinned links, in attach order. */
 struct rf_hook_desc {
@@ -65,6 +68,17 @@ void rf_maps_close(struct rf_maps *m);
 
 int rf_config_get(const struct rf_maps *m, struct rf_config *cfg);
 int rf_config_set(const struct rf_maps *m, const struct rf_config *cfg);
+
+/*
+ * The packet-socket guard (tc egress) on every interface of the calling process's network
+ * namespace except lo, where it is not already. Returns how many were attached (names filled)
+ * or -errno. Interfaces are shared by the whole namespace: call it only where that is intended.
+ */
+int rf_tc_attach_all(const char *pin_dir, char *names, size_t nameslen);
+/* Remove our filter from every interface of the current namespace. */
+void rf_tc_detach_all(void);
+/* Interfaces carrying our filter in the current namespace; returns the count. */
+int rf_tc_list(char *names, size_t nameslen);
 
 /* Sum a per-CPU counter. */
 __u64 rf_stat_sum(const struct rf_maps *m, __u32 idx);

@@ -139,6 +139,7 @@ enum rf_hook {
 	RF_HOOK_INGRESS,
 	RF_HOOK_EGRESS,
 	RF_HOOK_SOCK_CREATE,
+	RF_HOOK_TC_EGRESS, /* frames of non-inet sockets (AF_PACKET) leaving an interface */
 	RF_HOOK_MAX,
 };
 
@@ -155,6 +156,7 @@ enum rf_stat {
 enum rf_reason {
 	RF_REASON_NO_RULE = 0, /* no allow rule matched */
 	RF_REASON_SOCKET_TYPE, /* raw or ping socket creation while isolated */
+	RF_REASON_PACKET_SOCKET, /* frame from a packet (AF_PACKET) socket of an isolated process */
 };
 
 #define RF_COMM_LEN 16

@@ -267,6 +267,8 @@ int rf_agent_run(struct rf_cli *cli, int interval_ms)
 			ticks = 0;
 			check_links(&ag);
 			check_flag(&ag);
+			if (cli->packet_guard) /* interfaces that appeared since */
+				rf_tc_attach_all(cli->pin_dir, NULL, 0);
 			if (ag.log)
 				fflush(ag.log);
 		}

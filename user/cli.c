@@ -267,6 +267,7 @@ int rf_cli_apply_config(struct rf_cli *cli, struct rf_maps *m)
 		rf_config_set(m, &cfg);
 	}
 	rf_cli_sync_flags(m);
+	rf_cli_packet_guard(cli, conf.packet_guard);
 out:
 	free(rules);
 	rf_lines_free(want, nwant);
@@ -274,4 +275,27 @@ out:
 	rf_lines_free(user, nuser);
 	rf_conf_free(&conf);
 	return ret;
+}
+
+void rf_cli_packet_guard(struct rf_cli *cli, int mode)
+{
+	const char *env = getenv("RINGFENCE_PACKET_GUARD");
+	char mnt[PATH_MAX], names[512];
+	int ret;
+
+	if (env && *env && rf_conf_guard_word(env) != -2)
+		mode = rf_conf_guard_word(env);
+	if (mode == RF_GUARD_AUTO)
+		mode = !rf_cgroup2_mount(mnt, sizeof(mnt)) && !strcmp(mnt, cli->cg_dir) ? RF_GUARD_ON
+											 : RF_GUARD_OFF;
+	cli->packet_guard = mode == RF_GUARD_ON;
+	if (!cli->packet_guard)
+		return;
+	ret = rf_tc_attach_all(cli->pin_dir, names, sizeof(names));
+	if (ret < 0)
+		fprintf(stderr, "ringfence: warning: packet-socket guard not attached everywhere: %s "
+				"(AF_PACKET sockets may bypass isolation on those interfaces)\n",
+			strerror(-ret));
+	else if (ret > 0 && cli->verbose)
+		fprintf(stderr, "ringfence: packet-socket guard attached to %s\n", names);
 }

@@ -7,12 +7,26 @@
 #include "rf_state.h"
 #include "rf_util.h"
 
+static int on_off(const char *v, bool *out);
+
 void rf_conf_init(struct rf_conf *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->dhcp = true;
 	c->nd = true;
 	c->dns_auto = true;
+	c->packet_guard = RF_GUARD_AUTO;
+}
+
+int rf_conf_guard_word(const char *v)
+{
+	bool b;
+
+	if (!strcmp(v, "auto"))
+		return RF_GUARD_AUTO;
+	if (on_off(v, &b))
+		return -2;
+	return b ? RF_GUARD_ON : RF_GUARD_OFF;
 }
 
 void rf_conf_free(struct rf_conf *c)
@@ -109,6 +123,16 @@ static int parse_line(char *line, struct rf_conf *c, char *err, size_t errlen)
 			c->nd = b;
 		return 0;
 	}
+	if (!strcmp(kw, "packet-guard")) {
+		int g = rf_conf_guard_word(rest);
+
+		if (g == -2) {
+			snprintf(err, errlen, "'packet-guard' takes auto, on or off, not '%s'", rest);
+			return -EINVAL;
+		}
+		c->packet_guard = g;
+		return 0;
+	}
 	if (!strcmp(kw, "dns")) {
 		if (!*rest || strchr(rest, ' ') || strchr(rest, '\t')) {
 			snprintf(err, errlen, "'dns' takes auto, off or IP[,IP...] without blanks");
@@ -116,7 +140,8 @@ static int parse_line(char *line, struct rf_conf *c, char *err, size_t errlen)
 		}
 		return parse_dns(rest, c, err, errlen);
 	}
-	snprintf(err, errlen, "unknown setting '%s': expected allow, dhcp, nd or dns", kw);
+	snprintf(err, errlen, "unknown setting '%s': expected allow, dhcp, nd, dns or packet-guard",
+			 kw);
 	return -EINVAL;
 }
 

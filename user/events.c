@@ -8,7 +8,7 @@ static const char *const hook_names[] = {
 	[RF_HOOK_CONNECT4] = "connect4", [RF_HOOK_CONNECT6] = "connect6",
 	[RF_HOOK_SENDMSG4] = "sendmsg4", [RF_HOOK_SENDMSG6] = "sendmsg6",
 	[RF_HOOK_INGRESS] = "ingress",	 [RF_HOOK_EGRESS] = "egress",
-	[RF_HOOK_SOCK_CREATE] = "sock_create",
+	[RF_HOOK_SOCK_CREATE] = "sock_create", [RF_HOOK_TC_EGRESS] = "tc_egress",
 };
 
 const char *rf_hook_name(unsigned int hook)
@@ -47,7 +47,14 @@ void rf_event_addr(const __u8 a[16], char *buf, size_t len)
 
 static const char *reason_name(unsigned int r)
 {
-	return r == RF_REASON_SOCKET_TYPE ? "socket_type" : "no_rule";
+	switch (r) {
+	case RF_REASON_SOCKET_TYPE:
+		return "socket_type";
+	case RF_REASON_PACKET_SOCKET:
+		return "packet_socket";
+	default:
+		return "no_rule";
+	}
 }
 
 static int is_zero(const __u8 a[16])
@@ -79,8 +86,9 @@ void rf_event_text(FILE *f, const struct rf_event *e, const struct rf_event_ctx 
 
 	rf_format_time(e->ts_boot_ns + c->boot_to_unix_ns, t, sizeof(t));
 	rf_event_addr(e->daddr, addr, sizeof(addr));
-	if (e->hook == RF_HOOK_SOCK_CREATE)
-		snprintf(remote, sizeof(remote), "(socket type %u)", e->sock_type);
+	if (e->hook == RF_HOOK_SOCK_CREATE || e->hook == RF_HOOK_TC_EGRESS)
+		snprintf(remote, sizeof(remote), "(%s socket type %u)",
+			 e->family == 17 ? "packet" : e->family == 10 ? "inet6" : "inet", e->sock_type);
 	else if (strchr(addr, ':'))
 		snprintf(remote, sizeof(remote), "[%s]:%u", addr, e->dport);
 	else
@@ -103,7 +111,10 @@ void rf_event_json(FILE *f, const struct rf_event *e, const struct rf_event_ctx 
 		"{\"@timestamp\":\"%s\",\"event\":{\"kind\":\"event\",\"category\":[\"network\"],"
 		"\"type\":[\"denied\",\"connection\"],\"action\":\"%s\",\"outcome\":\"failure\","
 		"\"reason\":\"%s\",\"module\":\"ringfence\"},",
-		t, e->hook == RF_HOOK_SOCK_CREATE ? "socket-blocked" : "connection-blocked",
+		t,
+		e->hook == RF_HOOK_SOCK_CREATE	 ? "socket-blocked"
+		: e->hook == RF_HOOK_TC_EGRESS ? "frame-blocked"
+					       : "connection-blocked",
 		reason_name(e->reason));
 	fprintf(f, "\"ringfence\":{\"hook\":\"%s\",\"cgroup_id\":%llu,\"exe_dev\":%llu,"
 		   "\"exe_inode\":%llu,\"socket_type\":%u},",
@@ -123,7 +134,7 @@ void rf_event_json(FILE *f, const struct rf_event *e, const struct rf_event_ctx 
 		rf_json_str(f, c->hostname);
 		fputs("},", f);
 	}
-	if (e->hook != RF_HOOK_SOCK_CREATE) {
+	if (e->hook != RF_HOOK_SOCK_CREATE && e->hook != RF_HOOK_TC_EGRESS) {
 		rf_event_addr(e->daddr, addr, sizeof(addr));
 		fprintf(f, "\"%s\":{\"ip\":\"%s\",\"port\":%u},", ingress ? "source" : "destination",
 			addr, e->dport);
@@ -134,6 +145,9 @@ void rf_event_json(FILE *f, const struct rf_event *e, const struct rf_event_ctx 
 		}
 	}
 	fprintf(f, "\"network\":{\"transport\":\"%s\",\"type\":\"%s\",\"direction\":\"%s\"}}\n",
-		rf_transport_name(e->proto), e->family == 10 ? "ipv6" : "ipv4",
+		rf_transport_name(e->proto),
+		e->family == 10	  ? "ipv6"
+		: e->family == 17 ? "packet"
+				  : "ipv4",
 		ingress ? "ingress" : "egress");
 }

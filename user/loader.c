@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <net/if.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -32,7 +33,7 @@ const size_t rf_nr_hooks = sizeof(rf_hooks) / sizeof(rf_hooks[0]);
 
 const char *const rf_map_names[] = {
 	"rf_config", "rf_allow_net", "rf_allow_exe", "rf_allow_cgroup",
-	"rf_sk_mark", "rf_stats",     "rf_events",    "rf_ratelimit",
+	"rf_sk_mark", "rf_stats",     "rf_events",    "rf_ratelimit", RF_TC_PROG_PIN,
 };
 const size_t rf_nr_maps = sizeof(rf_map_names) / sizeof(rf_map_names[0]);
 
@@ -158,6 +159,24 @@ bool rf_pins_present(const char *pin_dir)
 	return false;
 }
 
+/* Depth of a cgroup directory below the cgroup2 mount (the root is level 0). */
+static __u32 cgroup_level(const char *dir)
+{
+	char mnt[PATH_MAX];
+	const char *p;
+	__u32 level = 0;
+
+	if (rf_cgroup2_mount(mnt, sizeof(mnt)))
+		return 0;
+	p = dir + strlen(mnt);
+	if (strncmp(dir, mnt, strlen(mnt)))
+		return 0;
+	for (; *p; p++)
+		if (*p == '/' && p[1] && p[1] != '/')
+			level++;
+	return level;
+}
+
 int rf_load(const char *pin_dir, const char *cgroup_dir, __u64 cgroup_id, bool verbose,
 	    char *err, size_t errlen)
 {
@@ -208,8 +227,13 @@ int rf_load(const char *pin_dir, const char *cgroup_dir, __u64 cgroup_id, bool v
 		snprintf(err, errlen, "failed to open BPF object: %s", strerror(-ret));
 		return ret;
 	}
+	/* scope the tc layer to the target cgroup: its id and depth below the cgroup2 root */
+	skel->rodata->rf_target_cgid = cgroup_id;
+	skel->rodata->rf_target_level = cgroup_level(cgroup_dir);
 	/* reuse existing pinned maps so rules and the isolation flag survive a reload */
 	bpf_object__for_each_map(map, skel->obj) {
+		if (bpf_map__is_internal(map))
+			continue; /* .rodata is per load, not shared state */
 		pin_path(path, sizeof(path), pin_dir, bpf_map__name(map));
 		ret = bpf_map__set_pin_path(map, path);
 		if (ret) {
@@ -233,6 +257,14 @@ int rf_load(const char *pin_dir, const char *cgroup_dir, __u64 cgroup_id, bool v
 		if (!cfg.isolated && !cfg.builtins)
 			cfg.builtins = RF_BUILTIN_ALL;
 		bpf_map_update_elem(bpf_map__fd(skel->maps.rf_config), &zero, &cfg, BPF_ANY);
+	}
+
+	pin_path(path, sizeof(path), pin_dir, RF_TC_PROG_PIN);
+	unlink(path);
+	ret = bpf_program__pin(skel->progs.rf_tc_egress, path);
+	if (ret) {
+		snprintf(err, errlen, "failed to pin %s: %s", path, strerror(-ret));
+		goto cleanup;
 	}
 
 	cgfd = open(cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -368,4 +400,121 @@ __u64 rf_stat_sum(const struct rf_maps *m, __u32 idx)
 			sum += vals[i];
 	free(vals);
 	return sum;
+}
+
+static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	(void)level;
+	(void)fmt;
+	(void)args;
+	return 0;
+}
+
+static void tc_hook_for(struct bpf_tc_hook *h, int ifindex)
+{
+	memset(h, 0, sizeof(*h));
+	h->sz = sizeof(*h);
+	h->ifindex = ifindex;
+	h->attach_point = BPF_TC_EGRESS;
+}
+
+/* Is our filter on this interface's egress? */
+static bool tc_present(int ifindex)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = RF_TC_HANDLE, .priority = RF_TC_PRIO);
+	libbpf_print_fn_t old = libbpf_set_print(quiet_print); /* "no qdisc" is an answer here */
+	struct bpf_tc_hook h;
+	int ret;
+
+	tc_hook_for(&h, ifindex);
+	ret = bpf_tc_query(&h, &o);
+	libbpf_set_print(old);
+	return ret == 0;
+}
+
+int rf_tc_attach_all(const char *pin_dir, char *names, size_t nameslen)
+{
+	struct if_nameindex *ifs, *i;
+	char path[PATH_MAX];
+	int prog, n = 0, ret = 0;
+
+	if (names && nameslen)
+		names[0] = '\0';
+	pin_path(path, sizeof(path), pin_dir, RF_TC_PROG_PIN);
+	prog = bpf_obj_get(path);
+	if (prog < 0)
+		return -errno;
+	ifs = if_nameindex();
+	if (!ifs) {
+		ret = -errno;
+		close(prog);
+		return ret;
+	}
+	for (i = ifs; i->if_index; i++) {
+		DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = RF_TC_HANDLE, .priority = RF_TC_PRIO,
+				    .prog_fd = prog, .flags = BPF_TC_F_REPLACE);
+		struct bpf_tc_hook h;
+		int err;
+
+		if (!strcmp(i->if_name, "lo") || tc_present((int)i->if_index))
+			continue;
+		tc_hook_for(&h, (int)i->if_index);
+		err = bpf_tc_hook_create(&h);
+		if (err && err != -EEXIST) {
+			ret = err;
+			continue;
+		}
+		err = bpf_tc_attach(&h, &o);
+		if (err) {
+			ret = err;
+			continue;
+		}
+		n++;
+		if (names && strlen(names) + strlen(i->if_name) + 2 < nameslen) {
+			strcat(names, names[0] ? " " : "");
+			strcat(names, i->if_name);
+		}
+	}
+	if_freenameindex(ifs);
+	close(prog);
+	return ret ? ret : n;
+}
+
+void rf_tc_detach_all(void)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+
+	if (!ifs)
+		return;
+	for (i = ifs; i->if_index; i++) {
+		DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = RF_TC_HANDLE, .priority = RF_TC_PRIO);
+		struct bpf_tc_hook h;
+
+		if (!tc_present((int)i->if_index))
+			continue;
+		tc_hook_for(&h, (int)i->if_index);
+		bpf_tc_detach(&h, &o);
+	}
+	if_freenameindex(ifs);
+}
+
+int rf_tc_list(char *names, size_t nameslen)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+	int n = 0;
+
+	names[0] = '\0';
+	if (!ifs)
+		return 0;
+	for (i = ifs; i->if_index; i++) {
+		if (!tc_present((int)i->if_index))
+			continue;
+		n++;
+		if (strlen(names) + strlen(i->if_name) + 2 < nameslen) {
+			strcat(names, names[0] ? " " : "");
+			strcat(names, i->if_name);
+		}
+	}
+	if_freenameindex(ifs);
+	return n;
 }

@@ -571,7 +571,7 @@ static int cmd_status(struct rf_cli *cli, int argc, char **argv)
 	struct rf_isolation iso;
 	struct rf_config cfg = {};
 	struct cmd_opts o;
-	char since[40] = "", deadline[40] = "";
+	char since[40] = "", deadline[40] = "", tcnames[512];
 	bool loaded, isolated;
 	size_t i;
 	int ret, nwarn = 0;
@@ -616,7 +616,15 @@ static int cmd_status(struct rf_cli *cli, int argc, char **argv)
 		for (i = 0; i < rf_nr_hooks; i++)
 			printf("%s\"%s\":%s", i ? "," : "", rf_hooks[i].label,
 			       ls[i].attached ? "true" : "false");
-		printf("},\"cgroup_id\":%llu", (unsigned long long)ls[0].cgroup_id);
+		printf("},\"cgroup_id\":%llu,\"packet_guard\":[", (unsigned long long)ls[0].cgroup_id);
+		if (rf_tc_list(tcnames, sizeof(tcnames))) {
+			char *save = NULL, *t;
+			int k = 0;
+
+			for (t = strtok_r(tcnames, " ", &save); t; t = strtok_r(NULL, " ", &save))
+				printf("%s\"%s\"", k++ ? "," : "", t);
+		}
+		printf("]");
 		printf(",\"builtins\":{\"dhcp\":%s,\"nd\":%s}",
 		       cfg.builtins & RF_BUILTIN_DHCP ? "true" : "false",
 		       cfg.builtins & RF_BUILTIN_ND ? "true" : "false");
@@ -656,6 +664,8 @@ static int cmd_status(struct rf_cli *cli, int argc, char **argv)
 		printf("\n");
 		if (ls[0].cgroup_id)
 			printf("cgroup id: %llu\n", (unsigned long long)ls[0].cgroup_id);
+		if (rf_tc_list(tcnames, sizeof(tcnames)))
+			printf("packet-socket guard (tc egress): %s\n", tcnames);
 		if (loaded) {
 			printf("built-ins: dhcp %s, nd %s\n",
 			       cfg.builtins & RF_BUILTIN_DHCP ? "on" : "off",
@@ -907,8 +917,14 @@ static int cmd_unload(struct rf_cli *cli, int argc, char **argv)
 		rf_state_unlock(lock);
 		return EXIT_OPFAIL;
 	}
+	if (m.config >= 0 && !rf_config_get(&m, &cfg) && cfg.isolated) {
+		/* a tc filter left in another namespace must not keep enforcing an orphaned flag */
+		cfg.isolated = 0;
+		rf_config_set(&m, &cfg);
+	}
 	rf_maps_close(&m);
 	rf_cli_action_start(cli, &a, "unload", NULL);
+	rf_tc_detach_all();
 	ret = rf_unload(cli->pin_dir);
 	if (ret) {
 		fprintf(stderr, "ringfence: failed to remove pins in %s: %s\n", cli->pin_dir,
