@@ -14,22 +14,34 @@
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 
-/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
+/* Length of the valid UTF-8 sequence at s, or 0 if it is not one (RFC 3629: no overlong forms,
+ * no surrogates, nothing above U+10FFFF). */
 static int utf8_len(const unsigned char *s)
 {
+	unsigned char lo = 0x80, hi = 0xbf;
 	int n, i;
 
 	if (s[0] < 0x80)
 		return 1;
-	if ((s[0] & 0xe0) == 0xc0 && s[0] >= 0xc2)
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
 		n = 2;
-	else if ((s[0] & 0xf0) == 0xe0)
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
 		n = 3;
-	else if ((s[0] & 0xf8) == 0xf0 && s[0] <= 0xf4)
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
 		n = 4;
 	else
 		return 0;
-	for (i = 1; i < n; i++)
+	if (s[0] == 0xe0)
+		lo = 0xa0; /* overlong */
+	else if (s[0] == 0xed)
+		hi = 0x9f; /* surrogates */
+	else if (s[0] == 0xf0)
+		lo = 0x90; /* overlong */
+	else if (s[0] == 0xf4)
+		hi = 0x8f; /* > U+10FFFF */
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
 		if ((s[i] & 0xc0) != 0x80)
 			return 0;
 	return n;
@@ -233,6 +245,13 @@ int rf_read_file(const char *path, char **data, size_t *len)
 		n += r;
 		if (r == 0)
 			break;
+	}
+	if (ferror(f)) {
+		int err = errno ? -errno : -EIO; /* e.g. EISDIR: never mistake it for empty */
+
+		free(buf);
+		fclose(f);
+		return err;
 	}
 	fclose(f);
 	buf[n] = '\0';
