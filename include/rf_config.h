@@ -10,8 +10,9 @@
 #define RF_MAX_RESOLVERS 8
 
 struct rf_conf {
-	struct rf_rule *rules; /* "allow RULE" lines */
+	char **rules; /* "allow RULE" lines, validated, as canonical rule text */
 	size_t nrules;
+	size_t cap;
 	bool dhcp; /* default on */
 	bool nd; /* default on */
 	bool dns_auto; /* default: resolvers from resolv.conf at isolate time */

@@ -20,10 +20,10 @@ int rf_exe_key_for(const char *path, struct rf_exe_key *k, char *err, size_t err
 int rf_policy_change(const struct rf_maps *m, const struct rf_rule *r, bool add,
 		     const char *target_dir, char *err, size_t errlen);
 
-/* Call fn for every net entry in the map (canonical text). */
+/* Call fn for every net entry in the map until it returns non-zero. */
 int rf_policy_for_each_net(const struct rf_maps *m,
-			   void (*fn)(const struct rf_net_key *k, const struct rf_net_entry *e,
-				      void *arg),
+			   int (*fn)(const struct rf_net_key *k, const struct rf_net_entry *e,
+				     void *arg),
 			   void *arg);
 
 /* Number of keys in a hash or LPM map (stops counting at limit). */

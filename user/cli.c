@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include "rf_cli.h"
 #include "rf_config.h"
 #include "rf_policy.h"
@@ -162,14 +163,24 @@ int rf_cli_action_finish(struct rf_cli *cli, struct rf_action *a, const char *er
 }
 
 
-static bool line_in(char *const *lines, size_t n, const char *s)
+static int cmp_str(const void *a, const void *b)
 {
-	size_t i;
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
-	for (i = 0; i < n; i++)
-		if (!strcmp(lines[i], s))
-			return true;
-	return false;
+/* Membership in a list sorted with cmp_str. */
+static bool line_in(char *const *sorted, size_t n, const char *s)
+{
+	return n && bsearch(&s, sorted, n, sizeof(*sorted), cmp_str) != NULL;
+}
+
+/* Id of the map behind fd: a new id means the maps were created anew and must be refilled. */
+static __u32 map_id(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
 }
 
 /*
@@ -180,9 +191,10 @@ static bool line_in(char *const *lines, size_t n, const char *s)
 int rf_cli_apply_config(struct rf_cli *cli, struct rf_maps *m)
 {
 	char err[RF_ERR_MAX] = "", path[PATH_MAX], **want = NULL, **had = NULL, **user = NULL;
+	char header[64];
+	bool same_map = false, unchanged = false;
 	const char *resolv = getenv("RINGFENCE_RESOLV_CONF");
 	size_t nwant = 0, nhad = 0, nuser = 0, i;
-	struct rf_rule *rules = NULL;
 	struct rf_config cfg;
 	struct rf_conf conf;
 	int ret;
@@ -198,28 +210,8 @@ int rf_cli_apply_config(struct rf_cli *cli, struct rf_maps *m)
 				 &nwant);
 	if (ret)
 		goto out;
-	rules = calloc(nwant ? nwant : 1, sizeof(*rules));
-	if (!rules) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < nwant; i++) {
-		if (rf_rule_parse_line(want[i], &rules[i], err, sizeof(err))) {
-			fprintf(stderr, "ringfence: internal error on config rule '%s': %s\n", want[i],
-				err);
-			ret = -EINVAL;
-			goto out;
-		}
-		rules[i].entry.origin = i < conf.nrules ? RF_ENTRY_CONFIG : RF_ENTRY_BUILTIN;
-	}
-	for (i = 0; i < nwant; i++) {
-		ret = rf_policy_change(m, &rules[i], true, cli->cg_dir, err, sizeof(err));
-		if (ret && ret != -EEXIST)
-			fprintf(stderr, "ringfence: warning: %s: '%s' not applied: %s\n", cli->config,
-				want[i], err);
-	}
-	ret = 0;
 	snprintf(path, sizeof(path), "%s/config-applied", cli->state_dir);
+	snprintf(header, sizeof(header), "# map-id %u", map_id(m->net));
 	{
 		char *data;
 
@@ -227,11 +219,18 @@ int rf_cli_apply_config(struct rf_cli *cli, struct rf_maps *m)
 			char *save = NULL, *l;
 
 			for (l = strtok_r(data, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-				char **nh = realloc(had, (nhad + 1) * sizeof(*had));
+				char **nh;
 
-				if (!nh)
-					break;
-				had = nh;
+				if (l[0] == '#') {
+					same_map = !strcmp(l, header);
+					continue;
+				}
+				if ((nhad & (nhad - 1)) == 0) {
+					nh = realloc(had, (nhad ? nhad * 2 : 1) * sizeof(*had));
+					if (!nh)
+						break;
+					had = nh;
+				}
 				had[nhad] = strdup(l);
 				if (had[nhad])
 					nhad++;
@@ -239,23 +238,58 @@ int rf_cli_apply_config(struct rf_cli *cli, struct rf_maps *m)
 			free(data);
 		}
 	}
-	rf_rules_load(cli->state_dir, &user, &nuser);
-	for (i = 0; i < nhad; i++) {
+	if (same_map && nhad == nwant) {
+		for (i = 0; i < nwant && !strcmp(want[i], had[i]); i++)
+			;
+		unchanged = i == nwant;
+	}
+	/* add first ... */
+	for (i = 0; i < nwant && !unchanged; i++) {
 		struct rf_rule r;
 
-		if (line_in(want, nwant, had[i]) || line_in(user, nuser, had[i]))
+		if (rf_rule_parse_line(want[i], &r, err, sizeof(err))) {
+			fprintf(stderr, "ringfence: internal error on config rule '%s': %s\n", want[i],
+				err);
 			continue;
-		if (!rf_rule_parse_line(had[i], &r, err, sizeof(err)))
-			rf_policy_change(m, &r, false, cli->cg_dir, err, sizeof(err));
+		}
+		r.entry.origin = i < conf.nrules ? RF_ENTRY_CONFIG : RF_ENTRY_BUILTIN;
+		ret = rf_policy_change(m, &r, true, cli->cg_dir, err, sizeof(err));
+		if (ret && ret != -EEXIST)
+			fprintf(stderr, "ringfence: warning: %s: '%s' not applied: %s\n", cli->config,
+				want[i], err);
 	}
-	{
-		size_t len = 0, off = 0;
+	ret = 0;
+	/* ... then remove what only the previous config allowed (and allow add did not) */
+	if (!unchanged) {
+		char **sorted_want = malloc((nwant ? nwant : 1) * sizeof(*sorted_want));
+
+		if (!sorted_want) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		memcpy(sorted_want, want, nwant * sizeof(*want));
+		qsort(sorted_want, nwant, sizeof(*sorted_want), cmp_str);
+		rf_rules_load(cli->state_dir, &user, &nuser);
+		qsort(user, nuser, sizeof(*user), cmp_str);
+		for (i = 0; i < nhad; i++) {
+			struct rf_rule r;
+
+			if (line_in(sorted_want, nwant, had[i]) || line_in(user, nuser, had[i]))
+				continue;
+			if (!rf_rule_parse_line(had[i], &r, err, sizeof(err)))
+				rf_policy_change(m, &r, false, cli->cg_dir, err, sizeof(err));
+		}
+		free(sorted_want);
+	}
+	if (!unchanged) {
+		size_t len = strlen(header) + 2, off = 0;
 		char *buf;
 
 		for (i = 0; i < nwant; i++)
 			len += strlen(want[i]) + 1;
 		buf = malloc(len + 1);
 		if (buf) {
+			off += (size_t)sprintf(buf, "%s\n", header);
 			for (i = 0; i < nwant; i++)
 				off += (size_t)sprintf(buf + off, "%s\n", want[i]);
 			rf_write_file_atomic(path, buf, off);
@@ -269,7 +303,6 @@ int rf_cli_apply_config(struct rf_cli *cli, struct rf_maps *m)
 	rf_cli_sync_flags(m);
 	rf_cli_packet_guard(cli, conf.packet_guard);
 out:
-	free(rules);
 	rf_lines_free(want, nwant);
 	rf_lines_free(had, nhad);
 	rf_lines_free(user, nuser);

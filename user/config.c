@@ -31,6 +31,10 @@ int rf_conf_guard_word(const char *v)
 
 void rf_conf_free(struct rf_conf *c)
 {
+	size_t i;
+
+	for (i = 0; i < c->nrules; i++)
+		free(c->rules[i]);
 	free(c->rules);
 	rf_conf_init(c);
 }
@@ -99,17 +103,29 @@ static int parse_line(char *line, struct rf_conf *c, char *err, size_t errlen)
 			rest[--n] = '\0';
 	}
 	if (!strcmp(kw, "allow")) {
-		struct rf_rule r, *nr;
+		char text[RF_RULE_TEXT_MAX];
+		struct rf_rule r;
 
 		if (rf_rule_parse_line(rest, &r, err, errlen))
 			return -EINVAL;
-		nr = realloc(c->rules, (c->nrules + 1) * sizeof(*nr));
-		if (!nr) {
+		if (c->nrules == c->cap) {
+			size_t ncap = c->cap ? c->cap * 2 : 16;
+			char **nr = realloc(c->rules, ncap * sizeof(*nr));
+
+			if (!nr) {
+				snprintf(err, errlen, "out of memory");
+				return -ENOMEM;
+			}
+			c->rules = nr;
+			c->cap = ncap;
+		}
+		rf_rule_format(&r, text, sizeof(text));
+		c->rules[c->nrules] = strdup(text);
+		if (!c->rules[c->nrules]) {
 			snprintf(err, errlen, "out of memory");
 			return -ENOMEM;
 		}
-		c->rules = nr;
-		c->rules[c->nrules++] = r;
+		c->nrules++;
 		return 0;
 	}
 	if (!strcmp(kw, "dhcp") || !strcmp(kw, "nd")) {
@@ -219,11 +235,14 @@ size_t rf_resolv_conf(const char *path, struct rf_net_key *keys, size_t max)
 
 static int push_line(char ***lines, size_t *n, const char *text)
 {
-	char **nl = realloc(*lines, (*n + 1) * sizeof(**lines));
+	char **nl = *lines;
 
-	if (!nl)
-		return -ENOMEM;
-	*lines = nl;
+	if ((*n & (*n - 1)) == 0) { /* grow at powers of two */
+		nl = realloc(*lines, (*n ? *n * 2 : 1) * sizeof(**lines));
+		if (!nl)
+			return -ENOMEM;
+		*lines = nl;
+	}
 	nl[*n] = strdup(text);
 	if (!nl[*n])
 		return -ENOMEM;
@@ -241,10 +260,8 @@ int rf_conf_rule_lines(const struct rf_conf *c, const char *resolv_path, char **
 
 	*lines = NULL;
 	*n = 0;
-	for (i = 0; i < c->nrules && !ret; i++) {
-		rf_rule_format(&c->rules[i], text, sizeof(text));
-		ret = push_line(lines, n, text);
-	}
+	for (i = 0; i < c->nrules && !ret; i++)
+		ret = push_line(lines, n, c->rules[i]);
 	if (c->dns_auto) {
 		nres = rf_resolv_conf(resolv_path, keys, RF_MAX_RESOLVERS);
 		res = keys;

@@ -203,11 +203,13 @@ static int parse_cmd_opts(struct rf_cli *cli, int argc, char **argv, const char 
 }
 
 /* Count net entries that can carry management traffic (not the built-in DNS rules). */
-static void count_way_back(const struct rf_net_key *k, const struct rf_net_entry *e, void *arg)
+static int count_way_back(const struct rf_net_key *k, const struct rf_net_entry *e, void *arg)
 {
 	(void)k;
-	if (!(e->origin & RF_ENTRY_BUILTIN))
-		(*(size_t *)arg)++;
+	if (e->origin & RF_ENTRY_BUILTIN)
+		return 0;
+	(*(size_t *)arg)++;
+	return 1; /* one is enough */
 }
 
 static int cmd_isolate(struct rf_cli *cli, int argc, char **argv)
@@ -408,7 +410,7 @@ struct list_ctx {
 	int count;
 };
 
-static void list_net(const struct rf_net_key *k, const struct rf_net_entry *e, void *arg)
+static int list_net(const struct rf_net_key *k, const struct rf_net_entry *e, void *arg)
 {
 	struct list_ctx *lc = arg;
 	char text[RF_RULE_TEXT_MAX];
@@ -424,6 +426,7 @@ static void list_net(const struct rf_net_key *k, const struct rf_net_entry *e, v
 						     : "");
 	}
 	lc->count++;
+	return 0;
 }
 
 /* Print the rules as a JSON array (json) or one per line. Net rules come from the map, process

@@ -133,8 +133,8 @@ int rf_policy_change(const struct rf_maps *m, const struct rf_rule *r, bool add,
 }
 
 int rf_policy_for_each_net(const struct rf_maps *m,
-			   void (*fn)(const struct rf_net_key *k, const struct rf_net_entry *e,
-				      void *arg),
+			   int (*fn)(const struct rf_net_key *k, const struct rf_net_entry *e,
+				     void *arg),
 			   void *arg)
 {
 	struct rf_net_key key, next;
@@ -149,7 +149,8 @@ int rf_policy_for_each_net(const struct rf_maps *m,
 			continue;
 		n = v.count > RF_NET_MAX_ENTRIES ? RF_NET_MAX_ENTRIES : v.count;
 		for (i = 0; i < n; i++)
-			fn(&key, &v.e[i], arg);
+			if (fn(&key, &v.e[i], arg))
+				return 0;
 	}
 	return 0;
 }

@@ -68,12 +68,19 @@ static int split_lines(char *data, char ***out, size_t *n)
 
 		if (!*l)
 			continue;
-		nl = realloc(lines, (cnt + 1) * sizeof(*lines));
-		if (!nl || !(nl[cnt] = strdup(l))) {
-			rf_lines_free(nl ? nl : lines, cnt);
+		nl = lines;
+		if ((cnt & (cnt - 1)) == 0) { /* grow at powers of two */
+			nl = realloc(lines, (cnt ? cnt * 2 : 1) * sizeof(*lines));
+			if (!nl) {
+				rf_lines_free(lines, cnt);
+				return -ENOMEM;
+			}
+			lines = nl;
+		}
+		if (!(nl[cnt] = strdup(l))) {
+			rf_lines_free(lines, cnt);
 			return -ENOMEM;
 		}
-		lines = nl;
 		cnt++;
 	}
 	*out = lines;

@@ -32,14 +32,13 @@ Test(config, every_setting)
 			   "dns 192.0.2.53,2001:db8::53\n"
 			   "packet-guard on\n";
 	struct rf_conf c;
-	char err[RF_ERR_MAX] = "", text_out[RF_RULE_TEXT_MAX];
+	char err[RF_ERR_MAX] = "";
 
 	cr_assert_eq(rf_conf_parse(text, "t.conf", &c, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(c.nrules, 3);
-	rf_rule_format(&c.rules[0], text_out, sizeof(text_out));
-	cr_assert_str_eq(text_out, "net 203.0.113.10/32 proto tcp port 443 dir out");
-	cr_assert_eq(c.rules[1].kind, RF_RULE_EXE);
-	cr_assert_eq(c.rules[2].kind, RF_RULE_CGROUP);
+	cr_assert_str_eq(c.rules[0], "net 203.0.113.10/32 proto tcp port 443 dir out");
+	cr_assert_str_eq(c.rules[1], "exe /opt/edr/bin/agent");
+	cr_assert_str_eq(c.rules[2], "cgroup /system.slice/edr.service");
 	cr_assert(!c.dhcp);
 	cr_assert(!c.nd);
 	cr_assert(!c.dns_auto);
