@@ -70,19 +70,19 @@ void rf_event_text_header(FILE *f)
 		"COMM", "UID", "REMOTE", "EXE");
 }
 
-/* Strip control characters so a hostile comm cannot forge terminal output. */
-static void safe_comm(const char *in, char *out, size_t len)
+/* Replace control characters so a hostile comm or file name cannot forge terminal output. */
+static void safe_str(const char *in, size_t inlen, char *out, size_t len)
 {
 	size_t i;
 
-	for (i = 0; i + 1 < len && i < RF_COMM_LEN && in[i]; i++)
+	for (i = 0; i + 1 < len && i < inlen && in[i]; i++)
 		out[i] = (unsigned char)in[i] < 0x20 || in[i] == 0x7f ? '?' : in[i];
 	out[i] = '\0';
 }
 
 void rf_event_text(FILE *f, const struct rf_event *e, const struct rf_event_ctx *c)
 {
-	char t[40], addr[INET6_ADDRSTRLEN], remote[64], comm[RF_COMM_LEN + 1];
+	char t[40], addr[INET6_ADDRSTRLEN], remote[64], comm[RF_COMM_LEN + 1], exe[4096];
 
 	rf_format_time(e->ts_boot_ns + c->boot_to_unix_ns, t, sizeof(t));
 	rf_event_addr(e->daddr, addr, sizeof(addr));
@@ -93,10 +93,12 @@ void rf_event_text(FILE *f, const struct rf_event *e, const struct rf_event_ctx 
 		snprintf(remote, sizeof(remote), "[%s]:%u", addr, e->dport);
 	else
 		snprintf(remote, sizeof(remote), "%s:%u", addr, e->dport);
-	safe_comm(e->comm, comm, sizeof(comm));
+	safe_str(e->comm, RF_COMM_LEN, comm, sizeof(comm));
+	if (c->exe_path)
+		safe_str(c->exe_path, sizeof(exe), exe, sizeof(exe));
 	fprintf(f, "%-24s %-11s %-5s %-7u %-16s %-7u %-40s %s\n", t, rf_hook_name(e->hook),
 		rf_transport_name(e->proto), e->tgid, comm[0] ? comm : "-", e->uid, remote,
-		c->exe_path ? c->exe_path : "-");
+		c->exe_path ? exe : "-");
 }
 
 void rf_event_json(FILE *f, const struct rf_event *e, const struct rf_event_ctx *c)
