@@ -41,10 +41,10 @@ int rf_cli_resolve_cgroup(struct rf_cli *cli)
 	err = rf_cgroup_resolve(cli->cgroup ? cli->cgroup : mnt, cli->cg_dir, sizeof(cli->cg_dir),
 				&cli->cg_id);
 	if (err) {
-		fprintf(stderr, "ringfence: cgroup %s is not usable: %s (give a cgroup2 directory, "
-				"e.g. --cgroup %s/test)\n",
+		fprintf(stderr, "ringfence: cgroup %s is not usable: %s (cgroup2 is mounted at %s: give "
+				"a directory below it, e.g. --cgroup %s/test, or a path relative to it)\n",
 			cli->cgroup ? cli->cgroup : mnt,
-			err == -ENOTDIR ? "not a cgroup2 directory" : strerror(-err), mnt);
+			err == -ENOTDIR ? "not a cgroup2 directory" : strerror(-err), mnt, mnt);
 		return EXIT_OPFAIL;
 	}
 	return 0;
