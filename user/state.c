@@ -163,11 +163,15 @@ static void unesc(char *s)
 int rf_isolation_save(const char *state_dir, const struct rf_isolation *iso)
 {
 	char path[PATH_MAX], buf[4096], c[2100];
+	int err;
 
 	esc(c, sizeof(c), iso->comment);
 	snprintf(buf, sizeof(buf), "isolated=%d\nsince=%llu\ndeadline=%llu\ncomment=%s\n",
 		 iso->isolated ? 1 : 0, (unsigned long long)iso->since_unix_ns,
 		 (unsigned long long)iso->deadline_unix_ns, c);
+	err = rf_mkdir_p(state_dir, 0700);
+	if (err)
+		return err;
 	state_path(path, sizeof(path), state_dir, "isolation");
 	return rf_write_file_atomic(path, buf, strlen(buf));
 }
@@ -236,8 +240,14 @@ int rf_action_decode(const char *line, struct rf_action *a)
 	if (n != 8 || strchr(f[7], '\t'))
 		return -EINVAL;
 	memset(a, 0, sizeof(*a));
+	for (i = 0; i < 6; i++) /* id and the two times: plain decimal digits only */
+		if (i == 0 || i >= 4)
+			for (p = f[i]; *p || p == f[i]; p++)
+				if (*p < '0' || *p > '9')
+					return -EINVAL;
+	errno = 0;
 	a->id = strtoull(f[0], &p, 10);
-	if (*p || !a->id)
+	if (errno || !a->id || a->id == ULLONG_MAX)
 		return -EINVAL;
 	for (i = 1; i < 8; i++)
 		unesc(f[i]);

@@ -185,6 +185,14 @@ int rf_mkdir_p(const char *path, unsigned int mode)
 	}
 	if (mkdir(tmp, mode) && errno != EEXIST)
 		return -errno;
+	{
+		struct stat st;
+
+		if (stat(tmp, &st))
+			return -errno;
+		if (!S_ISDIR(st.st_mode))
+			return -ENOTDIR; /* exists, but as a file */
+	}
 	return 0;
 }
 

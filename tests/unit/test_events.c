@@ -1,0 +1,492 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Blocked-attempt events as ECS JSON lines and as text. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <criterion/criterion.h>
+#include "rf_events.h"
+#include "helpers.h"
+#include "json_lite.h"
+
+#define T0_UNIX_NS 1795416781123456789ULL /* 2026-11-23T06:53:01.123Z */
+
+static void set_addr(__u8 a[16], const char *text)
+{
+	struct in_addr v4;
+
+	if (inet_pton(AF_INET, text, &v4) == 1) {
+		memset(a, 0, 10);
+		a[10] = a[11] = 0xff;
+		memcpy(a + 12, &v4, 4);
+		return;
+	}
+	cr_assert_eq(inet_pton(AF_INET6, text, a), 1, "bad test address %s", text);
+}
+
+/* Like the kernel's comm: truncated to RF_COMM_LEN, NUL-terminated only when shorter. */
+static void set_comm(struct rf_event *e, const char *s)
+{
+	size_t n = strlen(s);
+
+	memset(e->comm, 0, sizeof(e->comm));
+	memcpy(e->comm, s, n < sizeof(e->comm) ? n : sizeof(e->comm));
+}
+
+static struct rf_event connect_event(void)
+{
+	struct rf_event e = {
+	    .ts_boot_ns = 1000000000ULL,
+	    .cgroup_id = 4242,
+	    .exe_dev = (8ULL << 20) | 1,
+	    .exe_ino = 1234567,
+	    .pid = 3001,
+	    .tgid = 3000,
+	    .uid = 1000,
+	    .hook = RF_HOOK_CONNECT4,
+	    .reason = RF_REASON_NO_RULE,
+	    .family = 2,
+	    .proto = 6,
+	    .dport = 443,
+	    .sport = 0,
+	    .sock_type = 1,
+	};
+
+	set_addr(e.daddr, "198.51.100.7");
+	strcpy(e.comm, "curl");
+	return e;
+}
+
+static const struct rf_event_ctx ctx = {
+    .boot_to_unix_ns = T0_UNIX_NS - 1000000000ULL,
+    .exe_path = "/usr/bin/curl",
+    .hostname = "web-01",
+};
+
+struct json_arg {
+	const struct rf_event *e;
+	const struct rf_event_ctx *c;
+};
+
+static void json_fn(FILE *f, const void *p)
+{
+	const struct json_arg *a = p;
+
+	rf_event_json(f, a->e, a->c);
+}
+
+static void text_fn(FILE *f, const void *p)
+{
+	const struct json_arg *a = p;
+
+	rf_event_text(f, a->e, a->c);
+}
+
+/* rf_event_json output, checked to be one valid JSON object on one newline-terminated line. */
+static char *event_json(const struct rf_event *e, const struct rf_event_ctx *c)
+{
+	struct json_arg a = {e, c};
+	char *doc = capture(json_fn, &a);
+	size_t len = strlen(doc);
+
+	cr_assert(len > 2 && doc[len - 1] == '\n', "not newline-terminated: %s", doc);
+	cr_assert_eq(strchr(doc, '\n'), doc + len - 1, "more than one line: %s", doc);
+	cr_assert(json_valid(doc), "invalid JSON: %s", doc);
+	cr_assert_eq(doc[0], '{');
+	return doc;
+}
+
+static void expect_field(const char *doc, const char *path, const char *want)
+{
+	char val[512];
+	int err = json_get(doc, path, val, sizeof(val));
+
+	cr_assert_eq(err, 0, "%s missing (%d) in %s", path, err, doc);
+	cr_assert_str_eq(val, want, "%s", path);
+}
+
+static void expect_no_field(const char *doc, const char *path)
+{
+	char val[512];
+
+	cr_assert_eq(json_get(doc, path, val, sizeof(val)), -ENOENT, "%s present in %s", path, doc);
+}
+
+Test(events_json, connect4_ecs_fields)
+{
+	struct rf_event e = connect_event();
+	char *doc = event_json(&e, &ctx);
+
+	expect_field(doc, "@timestamp", "2026-11-23T06:53:01.123Z");
+	expect_field(doc, "event.action", "connection-blocked");
+	expect_field(doc, "event.outcome", "failure");
+	expect_field(doc, "event.kind", "event");
+	expect_field(doc, "event.category.0", "network");
+	expect_field(doc, "process.pid", "3000");
+	expect_field(doc, "process.thread.id", "3001");
+	expect_field(doc, "process.name", "curl");
+	expect_field(doc, "process.executable", "/usr/bin/curl");
+	expect_field(doc, "user.id", "1000");
+	expect_field(doc, "host.hostname", "web-01");
+	expect_field(doc, "destination.ip", "198.51.100.7");
+	expect_field(doc, "destination.port", "443");
+	expect_field(doc, "network.transport", "tcp");
+	expect_field(doc, "network.type", "ipv4");
+	expect_field(doc, "network.direction", "egress");
+	expect_field(doc, "ringfence.hook", "connect4");
+	expect_field(doc, "ringfence.cgroup_id", "4242");
+	expect_field(doc, "ringfence.exe_inode", "1234567");
+	/* no local address known: no source object */
+	expect_no_field(doc, "source.ip");
+	free(doc);
+}
+
+Test(events_json, ipv6_and_local_address)
+{
+	struct rf_event e = connect_event();
+	char *doc;
+
+	e.hook = RF_HOOK_SENDMSG6;
+	e.family = 10;
+	e.proto = 17;
+	e.dport = 53;
+	e.sport = 40000;
+	set_addr(e.daddr, "2001:db8::53");
+	set_addr(e.saddr, "2001:db8::1");
+	doc = event_json(&e, &ctx);
+	expect_field(doc, "destination.ip", "2001:db8::53");
+	expect_field(doc, "destination.port", "53");
+	expect_field(doc, "source.ip", "2001:db8::1");
+	expect_field(doc, "source.port", "40000");
+	expect_field(doc, "network.transport", "udp");
+	expect_field(doc, "network.type", "ipv6");
+	expect_field(doc, "ringfence.hook", "sendmsg6");
+	free(doc);
+}
+
+Test(events_json, mapped_v4_prints_dotted_quad)
+{
+	static const char *const addrs[] = {"192.0.2.1", "0.0.0.0", "255.255.255.255", "127.0.0.1"};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(addrs); i++) {
+		struct rf_event e = connect_event();
+		char *doc;
+
+		e.hook = RF_HOOK_CONNECT6; /* v4-mapped on a v6 socket */
+		e.family = 10;
+		set_addr(e.daddr, addrs[i]);
+		doc = event_json(&e, &ctx);
+		expect_field(doc, "destination.ip", addrs[i]);
+		free(doc);
+	}
+}
+
+Test(events_json, ingress_remote_is_source)
+{
+	struct rf_event e = connect_event();
+	char *doc;
+
+	e.hook = RF_HOOK_INGRESS;
+	e.pid = e.tgid = e.uid = 0;
+	e.comm[0] = '\0';
+	e.exe_dev = e.exe_ino = 0;
+	set_addr(e.daddr, "203.0.113.9"); /* remote */
+	e.dport = 51515;
+	set_addr(e.saddr, "192.0.2.10"); /* local */
+	e.sport = 22;
+	doc = event_json(&e, &ctx);
+	expect_field(doc, "source.ip", "203.0.113.9");
+	expect_field(doc, "source.port", "51515");
+	expect_field(doc, "destination.ip", "192.0.2.10");
+	expect_field(doc, "destination.port", "22");
+	expect_field(doc, "network.direction", "ingress");
+	expect_field(doc, "ringfence.hook", "ingress");
+	/* packet hooks have no process context */
+	expect_no_field(doc, "process.pid");
+	free(doc);
+}
+
+Test(events_json, egress_remote_is_destination)
+{
+	struct rf_event e = connect_event();
+	char *doc;
+
+	e.hook = RF_HOOK_EGRESS;
+	e.tgid = 0;
+	set_addr(e.daddr, "203.0.113.9");
+	set_addr(e.saddr, "192.0.2.10");
+	e.sport = 22;
+	doc = event_json(&e, &ctx);
+	expect_field(doc, "destination.ip", "203.0.113.9");
+	expect_field(doc, "source.ip", "192.0.2.10");
+	expect_field(doc, "network.direction", "egress");
+	free(doc);
+}
+
+Test(events_json, sock_create)
+{
+	struct rf_event e = connect_event();
+	char *doc;
+
+	e.hook = RF_HOOK_SOCK_CREATE;
+	e.reason = RF_REASON_SOCKET_TYPE;
+	e.proto = 255;
+	e.sock_type = 3; /* SOCK_RAW */
+	doc = event_json(&e, &ctx);
+	expect_field(doc, "event.action", "socket-blocked");
+	expect_field(doc, "event.reason", "socket_type");
+	expect_field(doc, "ringfence.socket_type", "3");
+	expect_field(doc, "ringfence.hook", "sock_create");
+	expect_no_field(doc, "destination.ip");
+	free(doc);
+}
+
+Test(events_json, tc_egress_packet_socket)
+{
+	struct rf_event e = connect_event();
+	char *doc, *out;
+	struct json_arg a = {&e, &ctx};
+
+	e.hook = RF_HOOK_TC_EGRESS;
+	e.reason = RF_REASON_PACKET_SOCKET;
+	e.family = 17; /* AF_PACKET */
+	e.proto = 0;
+	e.sock_type = 3;
+	doc = event_json(&e, &ctx);
+	expect_field(doc, "event.action", "frame-blocked");
+	expect_field(doc, "event.reason", "packet_socket");
+	expect_field(doc, "ringfence.hook", "tc_egress");
+	expect_field(doc, "network.type", "packet");
+	expect_no_field(doc, "destination.ip"); /* a frame has no inet remote */
+	free(doc);
+	out = capture(text_fn, &a);
+	cr_assert(strstr(out, "(packet socket type 3)"), "%s", out);
+	free(out);
+}
+
+Test(events_json, optional_context)
+{
+	struct rf_event e = connect_event();
+	struct rf_event_ctx c = {.boot_to_unix_ns = 0};
+	char *doc = event_json(&e, &c);
+
+	expect_no_field(doc, "process.executable");
+	expect_no_field(doc, "host.hostname");
+	expect_field(doc, "process.pid", "3000");
+	expect_field(doc, "@timestamp", "1970-01-01T00:00:01.000Z");
+	free(doc);
+}
+
+Test(events_json, hostile_strings_escaped)
+{
+	static const char *const comms[] = {
+	    "evil\"}\n{",   "a\\\"b",	    "\x1b]0;pwned\x07",
+	    "\r\t\x01\x7f", "\xff\xfe\xc3", "\",\"pid\":1,\"x\":\"",
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(comms); i++) {
+		struct rf_event e = connect_event();
+		struct rf_event_ctx c = ctx;
+		char *doc, val[64];
+
+		set_comm(&e, comms[i]);
+		c.exe_path = comms[i];
+		c.hostname = comms[i];
+		doc = event_json(&e, &c);
+		cr_assert_eq(json_get(doc, "process.name", val, sizeof(val)), 0, "%s", doc);
+		cr_assert_eq(json_get(doc, "process.executable", val, sizeof(val)), 0, "%s", doc);
+		/* no injected keys */
+		expect_field(doc, "process.pid", "3000");
+		expect_no_field(doc, "pid");
+		expect_no_field(doc, "x");
+		free(doc);
+	}
+}
+
+Test(events_json, comm_without_nul_is_bounded)
+{
+	struct rf_event e = connect_event();
+	char *doc;
+
+	memset(e.comm, 'A', RF_COMM_LEN); /* the kernel fills all 16 bytes */
+	doc = event_json(&e, &ctx);
+	expect_field(doc, "process.name", "AAAAAAAAAAAAAAAA");
+	free(doc);
+}
+
+Test(events_json, unknown_hook_and_transport)
+{
+	struct rf_event e = connect_event();
+	char *doc;
+
+	e.hook = 200;
+	e.proto = 132;
+	e.reason = 77;
+	doc = event_json(&e, &ctx);
+	expect_field(doc, "ringfence.hook", "unknown");
+	expect_field(doc, "network.transport", "other");
+	free(doc);
+}
+
+Test(events, names)
+{
+	cr_assert_str_eq(rf_hook_name(RF_HOOK_CONNECT4), "connect4");
+	cr_assert_str_eq(rf_hook_name(RF_HOOK_SOCK_CREATE), "sock_create");
+	cr_assert_str_eq(rf_hook_name(RF_HOOK_MAX), "unknown");
+	cr_assert_str_eq(rf_hook_name(0xffffffff), "unknown");
+	cr_assert_str_eq(rf_transport_name(1), "icmp");
+	cr_assert_str_eq(rf_transport_name(58), "ipv6-icmp");
+	cr_assert_str_eq(rf_transport_name(6), "tcp");
+	cr_assert_str_eq(rf_transport_name(17), "udp");
+	cr_assert_str_eq(rf_transport_name(47), "other");
+}
+
+Test(events, addr)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+	    {"192.0.2.1", "192.0.2.1"},
+	    {"::ffff:10.1.2.3", "10.1.2.3"},
+	    {"2001:db8::1", "2001:db8::1"},
+	    {"::1", "::1"},
+	    {"::", "::"},
+	    {"::127.0.0.1", "::127.0.0.1"}, /* IPv4-compatible: glibc form, still IPv6 */
+	    {"::ffff:0:0", "0.0.0.0"},
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		__u8 a[16];
+		char buf[64];
+
+		set_addr(a, cases[i].in);
+		rf_event_addr(a, buf, sizeof(buf));
+		cr_assert_str_eq(buf, cases[i].out);
+	}
+}
+
+/* ---- text output ------------------------------------------------------------------------------
+ */
+
+static char *event_text(const struct rf_event *e, const struct rf_event_ctx *c)
+{
+	struct json_arg a = {e, c};
+	char *out = capture(text_fn, &a);
+	size_t len = strlen(out);
+
+	cr_assert(len > 0 && out[len - 1] == '\n', "not newline-terminated: %s", out);
+	cr_assert_eq(strchr(out, '\n'), out + len - 1, "more than one line: %s", out);
+	return out;
+}
+
+Test(events_text, line_content)
+{
+	struct rf_event e = connect_event();
+	char *out = event_text(&e, &ctx);
+
+	cr_assert(strstr(out, "2026-11-23T06:53:01.123Z"), "%s", out);
+	cr_assert(strstr(out, " connect4 "), "%s", out);
+	cr_assert(strstr(out, " tcp "), "%s", out);
+	cr_assert(strstr(out, " 3000 "), "%s", out);
+	cr_assert(strstr(out, " curl "), "%s", out);
+	cr_assert(strstr(out, " 198.51.100.7:443 "), "%s", out);
+	cr_assert(strstr(out, " /usr/bin/curl\n"), "%s", out);
+	free(out);
+
+	e.hook = RF_HOOK_CONNECT6;
+	set_addr(e.daddr, "2001:db8::1");
+	out = event_text(&e, &ctx);
+	cr_assert(strstr(out, " [2001:db8::1]:443 "), "%s", out);
+	free(out);
+
+	e.hook = RF_HOOK_SOCK_CREATE;
+	e.sock_type = 3;
+	e.comm[0] = '\0';
+	out = event_text(&e, &(struct rf_event_ctx){.exe_path = NULL});
+	cr_assert(strstr(out, "socket type 3)"), "%s", out);
+	cr_assert(strstr(out, " - "), "empty comm not shown as '-': %s", out);
+	free(out);
+}
+
+Test(events_text, control_chars_stripped_from_comm)
+{
+	static const char *const comms[] = {
+	    "evil\n2026-01-01", "\x1b[2J\x1b[H", "a\rb", "\t\x01\x1f\x7f", "bell\x07",
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(comms); i++) {
+		struct rf_event e = connect_event();
+		const unsigned char *p;
+		char *out;
+
+		set_comm(&e, comms[i]);
+		out = event_text(&e, &ctx);
+		for (p = (const unsigned char *)out; *p != '\n'; p++)
+			cr_assert(*p >= 0x20 && *p != 0x7f, "comm %zu: control byte %#x in '%s'", i,
+				  *p, out);
+		free(out);
+	}
+}
+
+Test(events_text, comm_without_nul_is_bounded)
+{
+	struct rf_event e = connect_event();
+	char *out;
+
+	memset(e.comm, 'B', RF_COMM_LEN);
+	out = event_text(&e, &ctx);
+	cr_assert(strstr(out, "BBBBBBBBBBBBBBBB "), "%s", out);
+	cr_assert_null(strstr(out, "BBBBBBBBBBBBBBBBB"), "%s", out);
+	free(out);
+}
+
+Test(events_text, header_one_line)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	rf_event_text_header(f);
+	fclose(f);
+	cr_assert(!strncmp(buf, "TIME", 4), "%s", buf);
+	cr_assert(strstr(buf, "REMOTE"), "%s", buf);
+	cr_assert_eq(strchr(buf, '\n'), buf + len - 1);
+	free(buf);
+}
+
+/*
+ * The executable path is as attacker-controlled as comm (any user can name a file
+ * "x\n<forged line>" or put terminal escapes in it), so the text line must not carry its
+ * control bytes either.
+ */
+Test(events_text, control_chars_stripped_from_exe_path)
+{
+	static const char *const paths[] = {
+	    "/tmp/x\n2026-11-23T06:53:01.123Z connect4    tcp   1    sshd",
+	    "/tmp/\x1b[2J\x1b[Hclear",
+	    "/tmp/a\rb",
+	    "/tmp/\x7f\x01",
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(paths); i++) {
+		struct rf_event e = connect_event();
+		struct rf_event_ctx c = ctx;
+		struct json_arg a = {&e, &c};
+		const unsigned char *p;
+		unsigned int bad = 0;
+		char *out;
+
+		c.exe_path = paths[i];
+		out = capture(text_fn, &a);
+		for (p = (const unsigned char *)out; *p && !bad; p++)
+			if ((*p < 0x20 || *p == 0x7f) && !(*p == '\n' && !p[1]))
+				bad = *p;
+		free(out);
+		cr_assert_eq(bad, 0, "exe path %zu: control byte %#x in the text line", i, bad);
+	}
+}

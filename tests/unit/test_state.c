@@ -1,0 +1,540 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* State dir: action records and history, rules file, isolation record, lock. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <criterion/criterion.h>
+#include "rf_state.h"
+#include "helpers.h"
+#include "json_lite.h"
+
+static void fill_action(struct rf_action *a, __u64 id, const char *type, const char *comment)
+{
+	memset(a, 0, sizeof(*a));
+	a->id = id;
+	snprintf(a->type, sizeof(a->type), "%s", type);
+	a->status = RF_ACT_IN_PROGRESS;
+	snprintf(a->requestor, sizeof(a->requestor), "test:unit");
+	a->requested_unix_ns = 1795416781123456789ULL;
+	snprintf(a->comment, sizeof(a->comment), "%s", comment);
+}
+
+static void assert_action_eq(const struct rf_action *got, const struct rf_action *want)
+{
+	cr_assert_eq(got->id, want->id);
+	cr_assert_str_eq(got->type, want->type);
+	cr_assert_eq(got->status, want->status, "status %d, want %d", got->status, want->status);
+	cr_assert_str_eq(got->requestor, want->requestor);
+	cr_assert_eq(got->requested_unix_ns, want->requested_unix_ns);
+	cr_assert_eq(got->completed_unix_ns, want->completed_unix_ns);
+	cr_assert_str_eq(got->comment, want->comment);
+	cr_assert_str_eq(got->error, want->error);
+}
+
+/* ---- rf_action_encode / rf_action_decode ------------------------------------------------------
+ */
+
+Test(action_codec, round_trip_with_special_characters)
+{
+	static const char *const comments[] = {
+	    "",
+	    "plain",
+	    "tab\there",
+	    "two\nlines\n",
+	    "back\\slash",
+	    "literal \\n and \\t are not escapes",
+	    "trailing backslash\\",
+	    "\\\\\\",
+	    "\t\n\\\t\n\\",
+	    "quote \" and unicode caf\xc3\xa9",
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(comments); i++) {
+		struct rf_action a, b;
+		char line[4096];
+
+		fill_action(&a, 42 + i, "allow-add", comments[i]);
+		a.status = RF_ACT_FAILED;
+		a.completed_unix_ns = 1795416782000000000ULL;
+		snprintf(a.error, sizeof(a.error), "err\t%s", comments[i]);
+		snprintf(a.requestor, sizeof(a.requestor), "user:%s", comments[i]);
+		rf_action_encode(&a, line, sizeof(line));
+		cr_assert_null(strchr(line, '\n'), "case %zu: newline in the record: %s", i, line);
+		cr_assert_eq(rf_action_decode(line, &b), 0, "case %zu: %s", i, line);
+		assert_action_eq(&b, &a);
+	}
+}
+
+Test(action_codec, every_status)
+{
+	static const enum rf_action_status st[] = {RF_ACT_PENDING, RF_ACT_IN_PROGRESS,
+						   RF_ACT_SUCCEEDED, RF_ACT_FAILED};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(st); i++) {
+		struct rf_action a, b;
+		char line[4096];
+
+		fill_action(&a, 1, "isolate", "c");
+		a.status = st[i];
+		rf_action_encode(&a, line, sizeof(line));
+		cr_assert_eq(rf_action_decode(line, &b), 0, "%s", line);
+		cr_assert_eq(b.status, st[i]);
+	}
+}
+
+Test(action_codec, longest_fields_round_trip)
+{
+	struct rf_action a, b;
+	char line[4096];
+
+	fill_action(&a, 18446744073709551614ULL, "", ""); /* 2^64-1 is refused: next id would wrap */
+	memset(a.type, '\t', sizeof(a.type) - 1);
+	memset(a.requestor, '\\', sizeof(a.requestor) - 1);
+	memset(a.comment, '\n', sizeof(a.comment) - 1);
+	memset(a.error, '\t', sizeof(a.error) - 1);
+	a.completed_unix_ns = 18446744073709551615ULL;
+	rf_action_encode(&a, line, sizeof(line));
+	cr_assert_eq(rf_action_decode(line, &b), 0);
+	assert_action_eq(&b, &a);
+}
+
+Test(action_codec, decode_rejects_damaged_lines)
+{
+	static const char *const bad[] = {
+	    "",
+	    "garbage",
+	    "1",
+	    "1\tisolate\tSucceeded\tuser:a\t1\t2\tcomment",		/* 7 fields: truncated */
+	    "1\tisolate\tSucceeded\tuser:a\t1\t2\tcomment\terr\textra", /* 9 fields */
+	    "1\tisolate\tInPro",
+	    "0\tisolate\tSucceeded\tuser:a\t1\t2\tc\te", /* id 0 */
+	    "18446744073709551615\tisolate\tSucceeded\tuser:a\t1\t2\tc\te", /* id 2^64-1 */
+	    "-1\tisolate\tSucceeded\tuser:a\t1\t2\tc\te",
+	    "+1\tisolate\tSucceeded\tuser:a\t1\t2\tc\te",
+	    "1\tisolate\tSucceeded\tuser:a\t-5\t2\tc\te", /* negative time */
+	    "\tisolate\tSucceeded\tuser:a\t1\t2\tc\te",	 /* empty id */
+	    "abc\tisolate\tSucceeded\tuser:a\t1\t2\tc\te",
+	    "12x\tisolate\tSucceeded\tuser:a\t1\t2\tc\te",
+	    "1\tisolate\tDone\tuser:a\t1\t2\tc\te", /* unknown status */
+	    "1\tisolate\tsucceeded\tuser:a\t1\t2\tc\te",
+	    "1\tisolate\t\tuser:a\t1\t2\tc\te",
+	    "\t\t\t\t\t\t\t",
+	    "\xff\xfe\x00",
+	};
+	struct rf_action a, good;
+	char line[4096];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		cr_assert_eq(rf_action_decode(bad[i], &a), -EINVAL, "accepted: '%s'", bad[i]);
+
+	/* a twin of the damaged lines that is whole decodes */
+	cr_assert_eq(rf_action_decode("1\tisolate\tSucceeded\tuser:a\t1\t2\tc\te", &a), 0);
+	cr_assert_eq(a.id, 1);
+	cr_assert_eq(a.status, RF_ACT_SUCCEEDED);
+	cr_assert_str_eq(a.error, "e");
+
+	/* a line longer than the decoder's buffer is rejected, not overflowed */
+	fill_action(&good, 7, "isolate", "x");
+	rf_action_encode(&good, line, sizeof(line));
+	{
+		static char longline[8192];
+
+		snprintf(longline, sizeof(longline), "%s", line);
+		memset(longline + strlen(longline), 'e', 5000);
+		cr_assert_eq(rf_action_decode(longline, &a), -EINVAL);
+	}
+}
+
+Test(action_codec, status_names)
+{
+	cr_assert_str_eq(rf_action_status_name(RF_ACT_PENDING), "Pending");
+	cr_assert_str_eq(rf_action_status_name(RF_ACT_IN_PROGRESS), "InProgress");
+	cr_assert_str_eq(rf_action_status_name(RF_ACT_SUCCEEDED), "Succeeded");
+	cr_assert_str_eq(rf_action_status_name(RF_ACT_FAILED), "Failed");
+	cr_assert_str_eq(rf_action_status_name((enum rf_action_status)4), "Unknown");
+	cr_assert_str_eq(rf_action_status_name((enum rf_action_status) - 1), "Unknown");
+}
+
+/* ---- history in a state dir -------------------------------------------------------------------
+ */
+
+TestSuite(history, .init = tmpdir_setup, .fini = tmpdir_teardown);
+
+static void load_history(struct rf_action **acts, size_t *n)
+{
+	cr_assert_eq(rf_history_load(test_tmpdir, acts, n), 0);
+}
+
+Test(history, missing_file_is_empty)
+{
+	struct rf_action *acts = (struct rf_action *)1;
+	size_t n = 99;
+
+	load_history(&acts, &n);
+	cr_assert_eq(n, 0);
+	free(acts);
+}
+
+Test(history, begin_end_transitions)
+{
+	struct rf_action a1, a2, *acts;
+	size_t n;
+
+	setenv("RINGFENCE_REQUESTOR", "test:env", 1);
+	memset(&a1, 0, sizeof(a1));
+	strcpy(a1.type, "isolate");
+	strcpy(a1.comment, "incident 42\nsecond line");
+	cr_assert_eq(rf_action_begin(test_tmpdir, &a1), 0);
+	cr_assert_eq(a1.id, 1);
+	cr_assert_eq(a1.status, RF_ACT_IN_PROGRESS);
+	cr_assert_str_eq(a1.requestor, "test:env");
+	cr_assert_neq(a1.requested_unix_ns, 0);
+
+	load_history(&acts, &n);
+	cr_assert_eq(n, 1);
+	assert_action_eq(&acts[0], &a1);
+	free(acts);
+
+	fill_action(&a2, 0, "allow-add", "net 10.0.0.0/8");
+	cr_assert_eq(rf_action_begin(test_tmpdir, &a2), 0);
+	cr_assert_eq(a2.id, 2);
+	cr_assert_str_eq(a2.requestor, "test:unit", "explicit requestor overridden");
+	cr_assert_eq(a2.requested_unix_ns, 1795416781123456789ULL, "explicit time overridden");
+
+	cr_assert_eq(rf_action_end(test_tmpdir, &a1, NULL), 0);
+	cr_assert_eq(a1.status, RF_ACT_SUCCEEDED);
+	cr_assert_neq(a1.completed_unix_ns, 0);
+	cr_assert_str_eq(a1.error, "");
+	cr_assert_eq(rf_action_end(test_tmpdir, &a2, "map full\tretry"), 0);
+	cr_assert_eq(a2.status, RF_ACT_FAILED);
+
+	load_history(&acts, &n);
+	cr_assert_eq(n, 2, "end must update in place, not append");
+	assert_action_eq(&acts[0], &a1);
+	assert_action_eq(&acts[1], &a2);
+	cr_assert_str_eq(acts[1].error, "map full\tretry");
+	free(acts);
+	unsetenv("RINGFENCE_REQUESTOR");
+}
+
+static void append_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "a");
+
+	cr_assert_not_null(f);
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
+Test(history, damaged_lines_skipped)
+{
+	struct rf_action a, b, *acts;
+	size_t n;
+
+	fill_action(&a, 0, "isolate", "one");
+	cr_assert_eq(rf_action_begin(test_tmpdir, &a), 0);
+	cr_assert_eq(rf_action_end(test_tmpdir, &a, NULL), 0);
+	/* a crash mid-write of an older agent, and a garbage line in the middle */
+	append_file(tmp_path("history"), "garbage\x01\xff line\n\n");
+	fill_action(&b, 0, "release", "two");
+	cr_assert_eq(rf_action_begin(test_tmpdir, &b), 0);
+	cr_assert_eq(b.id, 2);
+	append_file(tmp_path("history"), "3\trelease\tInPro");
+
+	load_history(&acts, &n);
+	cr_assert_eq(n, 2, "damaged lines must be skipped: %zu actions", n);
+	assert_action_eq(&acts[0], &a);
+	assert_action_eq(&acts[1], &b);
+	free(acts);
+
+	/* still usable: the next action gets the next id */
+	fill_action(&b, 0, "release", "three");
+	cr_assert_eq(rf_action_begin(test_tmpdir, &b), 0);
+	cr_assert_eq(b.id, 3);
+	load_history(&acts, &n);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(acts[2].id, 3);
+	cr_assert_str_eq(acts[2].comment, "three");
+	free(acts);
+}
+
+Test(history, ids_continue_after_highest)
+{
+	struct rf_action a;
+	char line[4096];
+
+	fill_action(&a, 5, "isolate", "");
+	rf_action_encode(&a, line, sizeof(line));
+	strcat(line, "\n");
+	append_file(tmp_path("history"), line);
+	fill_action(&a, 2, "isolate", "");
+	rf_action_encode(&a, line, sizeof(line));
+	strcat(line, "\n");
+	append_file(tmp_path("history"), line);
+
+	fill_action(&a, 0, "release", "");
+	cr_assert_eq(rf_action_begin(test_tmpdir, &a), 0);
+	cr_assert_eq(a.id, 6);
+	cr_assert_eq(dir_entries(test_tmpdir), 1, "temp file left behind");
+}
+
+Test(history, begin_creates_state_dir)
+{
+	struct rf_action a, *acts;
+	const char *dir = tmp_path("var/lib/ringfence");
+	size_t n;
+
+	fill_action(&a, 0, "isolate", "");
+	cr_assert_eq(rf_action_begin(dir, &a), 0);
+	cr_assert_eq(rf_history_load(dir, &acts, &n), 0);
+	cr_assert_eq(n, 1);
+	free(acts);
+}
+
+Test(history, action_json)
+{
+	struct rf_action a;
+	char val[256], *doc;
+	FILE *f;
+	size_t len;
+
+	fill_action(&a, 7, "isolate", "evil\"}\n{\"x\":1");
+	f = open_memstream(&doc, &len);
+	rf_action_json(f, &a);
+	fclose(f);
+	cr_assert(json_valid(doc), "%s", doc);
+	cr_assert_null(strchr(doc, '\n'));
+	cr_assert_eq(json_get(doc, "comment", val, sizeof(val)), 0);
+	cr_assert_str_eq(val, "evil\"}\n{\"x\":1");
+	cr_assert_eq(json_get(doc, "status", val, sizeof(val)), 0);
+	cr_assert_str_eq(val, "InProgress");
+	cr_assert_eq(json_get(doc, "completed", val, sizeof(val)), 0);
+	cr_assert_str_eq(val, "null");
+	cr_assert_eq(json_get(doc, "error", val, sizeof(val)), 0);
+	cr_assert_str_eq(val, "null");
+	cr_assert_eq(json_get(doc, "requested", val, sizeof(val)), 0);
+	cr_assert_str_eq(val, "2026-11-23T06:53:01.123Z");
+	free(doc);
+
+	a.status = RF_ACT_FAILED;
+	a.completed_unix_ns = 1795416782000000000ULL;
+	strcpy(a.error, "boom");
+	f = open_memstream(&doc, &len);
+	rf_action_json(f, &a);
+	fclose(f);
+	cr_assert(json_valid(doc), "%s", doc);
+	cr_assert_eq(json_get(doc, "error", val, sizeof(val)), 0);
+	cr_assert_str_eq(val, "boom");
+	cr_assert_eq(json_get(doc, "completed", val, sizeof(val)), 0);
+	cr_assert_str_eq(val, "2026-11-23T06:53:02.000Z");
+	cr_assert_eq(json_get(doc, "id", val, sizeof(val)), 0);
+	cr_assert_str_eq(val, "7");
+	free(doc);
+}
+
+Test(history, requestor)
+{
+	char buf[128];
+
+	setenv("RINGFENCE_REQUESTOR", "soar:playbook-7", 1);
+	setenv("SUDO_USER", "alice", 1);
+	rf_requestor(buf, sizeof(buf));
+	cr_assert_str_eq(buf, "soar:playbook-7");
+	unsetenv("RINGFENCE_REQUESTOR");
+	rf_requestor(buf, sizeof(buf));
+	cr_assert_str_eq(buf, "user:alice");
+	unsetenv("SUDO_USER");
+	rf_requestor(buf, sizeof(buf));
+	cr_assert(!strncmp(buf, "user:", 5) && buf[5], "%s", buf);
+}
+
+/* ---- rules file -------------------------------------------------------------------------------
+ */
+
+TestSuite(rules_file, .init = tmpdir_setup, .fini = tmpdir_teardown);
+
+Test(rules_file, save_load_round_trip)
+{
+	char *const lines[] = {"net 10.0.0.0/8 proto tcp port 22", "exe /usr/bin/curl",
+			       "cgroup /system.slice/sshd.service"};
+	char **got;
+	size_t n, i;
+
+	cr_assert_eq(rf_rules_save(test_tmpdir, lines, ARRAY_SIZE(lines)), 0);
+	cr_assert_eq(rf_rules_load(test_tmpdir, &got, &n), 0);
+	cr_assert_eq(n, ARRAY_SIZE(lines));
+	for (i = 0; i < n; i++)
+		cr_assert_str_eq(got[i], lines[i]);
+	rf_lines_free(got, n);
+
+	/* saving fewer rules replaces the file */
+	cr_assert_eq(rf_rules_save(test_tmpdir, lines + 1, 1), 0);
+	cr_assert_eq(rf_rules_load(test_tmpdir, &got, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(got[0], "exe /usr/bin/curl");
+	rf_lines_free(got, n);
+
+	cr_assert_eq(rf_rules_save(test_tmpdir, NULL, 0), 0);
+	cr_assert_eq(rf_rules_load(test_tmpdir, &got, &n), 0);
+	cr_assert_eq(n, 0);
+	rf_lines_free(got, n);
+	cr_assert_eq(dir_entries(test_tmpdir), 1, "temp file left behind");
+}
+
+Test(rules_file, missing_is_empty_and_blank_lines_skipped)
+{
+	char **got = (char **)1;
+	size_t n = 5;
+
+	cr_assert_eq(rf_rules_load(test_tmpdir, &got, &n), 0);
+	cr_assert_eq(n, 0);
+	cr_assert_null(got);
+	append_file(tmp_path("rules"), "\nnet ::/0\n\n\nexe /bin/true");
+	cr_assert_eq(rf_rules_load(test_tmpdir, &got, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(got[0], "net ::/0");
+	cr_assert_str_eq(got[1], "exe /bin/true");
+	rf_lines_free(got, n);
+}
+
+/* ---- isolation record -------------------------------------------------------------------------
+ */
+
+TestSuite(isolation, .init = tmpdir_setup, .fini = tmpdir_teardown);
+
+Test(isolation, round_trip)
+{
+	static const char *const comments[] = {
+	    "",
+	    "INC-1234: ransomware on host",
+	    "line one\nline two\n",
+	    /* a comment cannot inject fields: it stays one escaped line */
+	    "x\nisolated=0\ndeadline=1\ncomment=forged",
+	    "tab\tand back\\slash and literal \\n",
+	    "\\",
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(comments); i++) {
+		struct rf_isolation iso =
+					{
+					    .isolated = true,
+					    .since_unix_ns = 1795416781123456789ULL,
+					    .deadline_unix_ns = 18446744073709551615ULL,
+					},
+				    got;
+
+		snprintf(iso.comment, sizeof(iso.comment), "%s", comments[i]);
+		cr_assert_eq(rf_isolation_save(test_tmpdir, &iso), 0);
+		memset(&got, 0x5a, sizeof(got));
+		cr_assert_eq(rf_isolation_load(test_tmpdir, &got), 0);
+		cr_assert_eq(got.isolated, true, "case %zu", i);
+		cr_assert_eq(got.since_unix_ns, iso.since_unix_ns);
+		cr_assert_eq(got.deadline_unix_ns, iso.deadline_unix_ns, "case %zu", i);
+		cr_assert_str_eq(got.comment, iso.comment, "case %zu", i);
+	}
+}
+
+Test(isolation, not_isolated_and_longest_comment)
+{
+	struct rf_isolation iso = {.isolated = false, .since_unix_ns = 1}, got;
+
+	memset(iso.comment, '\n', sizeof(iso.comment) - 1);
+	cr_assert_eq(rf_isolation_save(test_tmpdir, &iso), 0);
+	cr_assert_eq(rf_isolation_load(test_tmpdir, &got), 0);
+	cr_assert_eq(got.isolated, false);
+	cr_assert_eq(got.since_unix_ns, 1);
+	cr_assert_eq(got.deadline_unix_ns, 0);
+	cr_assert_str_eq(got.comment, iso.comment);
+}
+
+Test(isolation, missing_file_means_not_isolated)
+{
+	struct rf_isolation got;
+
+	memset(&got, 0x5a, sizeof(got));
+	cr_assert_eq(rf_isolation_load(test_tmpdir, &got), 0);
+	cr_assert_eq(got.isolated, false);
+	cr_assert_eq(got.deadline_unix_ns, 0);
+	cr_assert_str_eq(got.comment, "");
+}
+
+/* ---- lock -------------------------------------------------------------------------------------
+ */
+
+TestSuite(lock, .init = tmpdir_setup, .fini = tmpdir_teardown);
+
+/* 0 if another process can take an exclusive flock on path right now, 1 if it would block. */
+static int lock_held_elsewhere(const char *path)
+{
+	int status;
+	pid_t pid = fork();
+
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		int fd = open(path, O_RDWR);
+
+		if (fd < 0)
+			_exit(2);
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			_exit(0);
+		_exit(errno == EWOULDBLOCK ? 1 : 3);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status));
+	cr_assert(WEXITSTATUS(status) <= 1, "child failed: %d", WEXITSTATUS(status));
+	return WEXITSTATUS(status);
+}
+
+Test(lock, held_until_unlock)
+{
+	const char *lockfile = tmp_path("state/lock");
+	char state[4096];
+	int fd;
+
+	snprintf(state, sizeof(state), "%s/state", test_tmpdir);
+	fd = rf_state_lock(state);
+	cr_assert_geq(fd, 0, "rf_state_lock: %d", fd);
+	cr_assert_eq(lock_held_elsewhere(lockfile), 1, "lock not held while locked");
+	rf_state_unlock(fd);
+	cr_assert_eq(lock_held_elsewhere(lockfile), 0, "lock still held after unlock");
+
+	fd = rf_state_lock(state); /* and can be taken again */
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(lock_held_elsewhere(lockfile), 1);
+	rf_state_unlock(fd);
+}
+
+Test(lock, creates_private_state_dir)
+{
+	const char *state = tmp_path("var/lib/ringfence");
+	struct stat st;
+	mode_t old = umask(022);
+	int fd;
+
+	fd = rf_state_lock(state);
+	umask(old);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(stat(state, &st), 0);
+	cr_assert(S_ISDIR(st.st_mode));
+	cr_assert_eq(st.st_mode & 0777, 0700, "state dir mode %o", st.st_mode & 0777);
+	rf_state_unlock(fd);
+}
+
+Test(lock, state_dir_is_a_file)
+{
+	int fd = open(tmp_path("notadir"), O_CREAT | O_WRONLY, 0600);
+
+	cr_assert_geq(fd, 0);
+	close(fd);
+	fd = rf_state_lock(tmp_path("notadir"));
+	cr_assert_lt(fd, 0, "locked inside a regular file?");
+}
