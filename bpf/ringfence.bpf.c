@@ -494,11 +494,26 @@ static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, 
 	return true;
 }
 
+/* Was the skb's socket created in an allowed cgroup (or below one)? */
+static __always_inline bool skb_cgroup_allowed(struct __sk_buff *skb)
+{
+	int level;
+
+	for (level = 0; level < RF_MAX_CGROUP_DEPTH; level++) {
+		__u64 id = bpf_skb_ancestor_cgroup_id(skb, level);
+
+		if (!id)
+			break;
+		if (bpf_map_lookup_elem(&rf_allow_cgroup, &id))
+			return true;
+	}
+	return false;
+}
+
 /* Allowed by who owns the socket: marked by an allowed executable, or in an allowed cgroup. */
 static __always_inline bool skb_socket_allowed(struct __sk_buff *skb)
 {
 	struct bpf_sock *sk = skb->sk;
-	int level;
 
 	if (sk) {
 		sk = bpf_sk_fullsock(sk);
@@ -514,15 +529,7 @@ static __always_inline bool skb_socket_allowed(struct __sk_buff *skb)
 			}
 		}
 	}
-	for (level = 0; level < RF_MAX_CGROUP_DEPTH; level++) {
-		__u64 id = bpf_skb_ancestor_cgroup_id(skb, level);
-
-		if (!id)
-			break;
-		if (bpf_map_lookup_elem(&rf_allow_cgroup, &id))
-			return true;
-	}
-	return false;
+	return skb_cgroup_allowed(skb);
 }
 
 static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
@@ -605,7 +612,6 @@ int rf_tc_egress(struct __sk_buff *skb)
 	const struct rf_config *cfg = get_config();
 	struct rf_flow f = {};
 	struct bpf_sock *sk;
-	int level;
 
 	if (!cfg || !cfg_isolated(cfg))
 		return TC_ACT_OK;
@@ -617,17 +623,8 @@ int rf_tc_egress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	if (bpf_skb_ancestor_cgroup_id(skb, rf_target_level) != rf_target_cgid)
 		return TC_ACT_OK; /* not a process of the isolated cgroup */
-	for (level = 0; level < RF_MAX_CGROUP_DEPTH; level++) {
-		__u64 id = bpf_skb_ancestor_cgroup_id(skb, level);
-
-		if (!id)
-			break;
-		if (bpf_map_lookup_elem(&rf_allow_cgroup, &id)) {
-			count_verdict(RF_HOOK_TC_EGRESS, false);
-			return TC_ACT_OK;
-		}
-	}
-	if ((cfg->builtins & RF_BUILTIN_DHCP) && frame_is_dhcp_client(skb)) {
+	if (skb_cgroup_allowed(skb) ||
+	    ((cfg->builtins & RF_BUILTIN_DHCP) && frame_is_dhcp_client(skb))) {
 		count_verdict(RF_HOOK_TC_EGRESS, false);
 		return TC_ACT_OK;
 	}

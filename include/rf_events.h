@@ -16,6 +16,9 @@ struct rf_event_ctx {
 	const char *hostname;
 };
 
+/* Executable of the event's process from /proc (it may have exited: NULL then). */
+const char *rf_event_exe_path(const struct rf_event *e, char *buf, size_t len);
+
 void rf_event_text_header(FILE *f);
 void rf_event_text(FILE *f, const struct rf_event *e, const struct rf_event_ctx *c);
 /* One ECS JSON object on one line, newline-terminated. */

@@ -86,19 +86,11 @@ static int on_event(void *arg, void *data, size_t len)
 	struct agent *ag = arg;
 	const struct rf_event *e = data;
 	struct rf_event_ctx c = { ag->boot_to_unix, NULL, ag->hostname };
-	char link[64], exe[PATH_MAX];
-	ssize_t n;
+	char exe[PATH_MAX];
 
 	if (len < sizeof(*e))
 		return 0;
-	if (e->tgid) {
-		snprintf(link, sizeof(link), "/proc/%u/exe", e->tgid);
-		n = readlink(link, exe, sizeof(exe) - 1);
-		if (n > 0) {
-			exe[n] = '\0';
-			c.exe_path = exe;
-		}
-	}
+	c.exe_path = rf_event_exe_path(e, exe, sizeof(exe));
 	rf_event_json(stdout, e, &c);
 	if (ag->log) {
 		rf_event_json(ag->log, e, &c);

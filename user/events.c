@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include "rf_events.h"
 #include "rf_util.h"
 
@@ -43,6 +45,21 @@ void rf_event_addr(const __u8 a[16], char *buf, size_t len)
 		inet_ntop(AF_INET, a + 12, buf, (socklen_t)len);
 	else
 		inet_ntop(AF_INET6, a, buf, (socklen_t)len);
+}
+
+const char *rf_event_exe_path(const struct rf_event *e, char *buf, size_t len)
+{
+	char link[64];
+	ssize_t n;
+
+	if (!e->tgid || len < 2)
+		return NULL;
+	snprintf(link, sizeof(link), "/proc/%u/exe", e->tgid);
+	n = readlink(link, buf, len - 1);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	return buf;
 }
 
 static const char *reason_name(unsigned int r)
