@@ -267,10 +267,13 @@ int rf_cli_apply_config(struct rf_cli *cli, struct rf_maps *m)
 			ret = -ENOMEM;
 			goto out;
 		}
-		memcpy(sorted_want, want, nwant * sizeof(*want));
-		qsort(sorted_want, nwant, sizeof(*sorted_want), cmp_str);
+		if (nwant) {
+			memcpy(sorted_want, want, nwant * sizeof(*want));
+			qsort(sorted_want, nwant, sizeof(*sorted_want), cmp_str);
+		}
 		rf_rules_load(cli->state_dir, &user, &nuser);
-		qsort(user, nuser, sizeof(*user), cmp_str);
+		if (nuser)
+			qsort(user, nuser, sizeof(*user), cmp_str);
 		for (i = 0; i < nhad; i++) {
 			struct rf_rule r;
 
