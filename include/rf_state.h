@@ -15,6 +15,11 @@
 int rf_state_lock(const char *state_dir);
 void rf_state_unlock(int fd);
 
+/* The running agent holds <state>/agent.lock for its lifetime. rf_agent_lock() returns the fd
+ * (>= 0), -EBUSY if another agent runs, or -errno. rf_agent_running() asks without taking it. */
+int rf_agent_lock(const char *state_dir);
+bool rf_agent_running(const char *state_dir);
+
 /* Persisted allow rules: one canonical rule per line in <state>/rules. */
 int rf_rules_load(const char *state_dir, char ***lines, size_t *n);
 int rf_rules_save(const char *state_dir, char *const *lines, size_t n);

@@ -94,6 +94,7 @@ static int on_event(void *arg, void *data, size_t len)
 	rf_event_json(stdout, e, &c);
 	if (ag->log) {
 		rf_event_json(ag->log, e, &c);
+		fflush(ag->log); /* readers ('ringfence events') follow the file */
 		if (ftell(ag->log) > RF_EVENTS_LOG_MAX)
 			open_log(ag);
 	}
@@ -222,7 +223,7 @@ static void check_links(struct agent *ag)
 int rf_agent_run(struct rf_cli *cli, int interval_ms)
 {
 	struct agent ag = { .cli = cli, .m = { -1, -1, -1, -1, -1, -1 }, .last_isolated = -1 };
-	int ret, ticks = 0;
+	int ret, ticks = 0, agent_lock;
 
 	if ((ret = rf_cli_need_root()))
 		return ret;
@@ -232,13 +233,21 @@ int rf_agent_run(struct rf_cli *cli, int interval_ms)
 	signal(SIGTERM, on_term);
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (rf_mkdir_p(cli->state_dir, 0700)) {
-		fprintf(stderr, "ringfence agent: cannot create state dir %s\n", cli->state_dir);
+	agent_lock = rf_agent_lock(cli->state_dir);
+	if (agent_lock == -EBUSY) {
+		fprintf(stderr, "ringfence agent: another agent is running for %s (see %s/agent.lock)\n",
+			cli->state_dir, cli->state_dir);
+		return EXIT_OPFAIL;
+	}
+	if (agent_lock < 0) {
+		fprintf(stderr, "ringfence agent: cannot use state dir %s: %s\n", cli->state_dir,
+			strerror(-agent_lock));
 		return EXIT_OPFAIL;
 	}
 	ret = attach(&ag);
 	if (ret) {
 		fprintf(stderr, "ringfence agent: cannot load: %s\n", strerror(-ret));
+		rf_state_unlock(agent_lock);
 		return EXIT_OPFAIL;
 	}
 	open_log(&ag);
@@ -269,5 +278,6 @@ int rf_agent_run(struct rf_cli *cli, int interval_ms)
 	detach_maps(&ag);
 	if (ag.log)
 		fclose(ag.log);
+	rf_state_unlock(agent_lock);
 	return 0;
 }

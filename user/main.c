@@ -715,6 +715,44 @@ static int on_event(void *arg, void *data, size_t len)
 	return 0;
 }
 
+/*
+ * The kernel ring buffer has one consumer. While the agent runs it is that consumer, so read
+ * what it wrote to <state>/events.jsonl (ECS JSON lines; the text view is the same lines).
+ */
+static int events_from_agent_log(struct rf_cli *cli, bool follow)
+{
+	char path[PATH_MAX], buf[8192];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/events.jsonl", cli->state_dir);
+	if (!cli->json)
+		fprintf(stderr, "ringfence: the agent is running and receives the events; showing its "
+				"log %s (JSON lines)\n",
+			path);
+	f = fopen(path, "re");
+	if (!f) {
+		if (errno == ENOENT && !follow)
+			return 0;
+		fprintf(stderr, "ringfence: cannot read %s: %s\n", path, strerror(errno));
+		return EXIT_OPFAIL;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	while (!exiting) {
+		if (fgets(buf, sizeof(buf), f)) {
+			fputs(buf, stdout);
+			continue;
+		}
+		if (!follow)
+			break;
+		fflush(stdout);
+		clearerr(f);
+		usleep(200 * 1000);
+	}
+	fclose(f);
+	return 0;
+}
+
 static int cmd_events(struct rf_cli *cli, int argc, char **argv)
 {
 	struct rf_maps m = { -1, -1, -1, -1, -1, -1 };
@@ -729,6 +767,8 @@ static int cmd_events(struct rf_cli *cli, int argc, char **argv)
 		return print_cmd_help("events"), 0;
 	if ((ret = rf_cli_need_root()))
 		return ret;
+	if (rf_agent_running(cli->state_dir))
+		return events_from_agent_log(cli, o.follow);
 	if ((ret = rf_maps_open(cli->pin_dir, &m))) {
 		fprintf(stderr, "ringfence: not loaded (no pinned maps in %s): run 'ringfence load' "
 				"or 'ringfence isolate' first\n",

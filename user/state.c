@@ -43,6 +43,45 @@ int rf_state_lock(const char *state_dir)
 	return fd;
 }
 
+int rf_agent_lock(const char *state_dir)
+{
+	char path[PATH_MAX], pid[32];
+	int fd, err;
+
+	err = rf_mkdir_p(state_dir, 0700);
+	if (err)
+		return err;
+	state_path(path, sizeof(path), state_dir, "agent.lock");
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		close(fd);
+		return err;
+	}
+	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) || write(fd, pid, strlen(pid)) < 0) {
+		/* the pid is informative only */
+	}
+	return fd;
+}
+
+bool rf_agent_running(const char *state_dir)
+{
+	char path[PATH_MAX];
+	bool running;
+	int fd;
+
+	state_path(path, sizeof(path), state_dir, "agent.lock");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	running = flock(fd, LOCK_SH | LOCK_NB) && errno == EWOULDBLOCK;
+	close(fd);
+	return running;
+}
+
 void rf_state_unlock(int fd)
 {
 	if (fd >= 0)
