@@ -1,0 +1,540 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Persistence and the agent with the real kernel: isolation outlives a SIGKILLed agent and CLIs
+ * killed mid-run, comes back after a simulated reboot (all pins gone, state dir kept), detached
+ * links are re-attached, flips of rf_config by another agent (the bpftool recipe of docs/ABI.md)
+ * and the kernel deadline are recorded, blocked attempts become ECS events, and isolate/release
+ * are recorded with requestor, comment, status and times.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <criterion/criterion.h>
+#include "rf_proc.h"
+
+#define PORT_WAY_BACK	  8001 /* allowed by a net rule */
+#define PORT_OTHER	  8002
+#define PORT_UDP	  8003
+#define CLIENT_TIMEOUT_MS 1500
+
+TestSuite(agent, .init = rfp_setup, .fini = rfp_teardown, .timeout = 90);
+
+static struct rft_server srv;
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Peer server, and a way back so isolate needs no --force. */
+static void start(void)
+{
+	static const unsigned short ports[] = {PORT_WAY_BACK, PORT_OTHER, PORT_UDP};
+
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 3), 0);
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "tcp", "port", "8001", "dir",
+		   "out", NULL);
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP6, "proto", "tcp", "port", "8001", "dir",
+		   "out", NULL);
+}
+
+static unsigned long long other_rx(void)
+{
+	struct rft_port_stats a = rft_server_stats(&srv, PORT_OTHER, AF_INET);
+	struct rft_port_stats b = rft_server_stats(&srv, PORT_OTHER, AF_INET6);
+
+	return a.conns + a.tcp_bytes + b.conns + b.tcp_bytes;
+}
+
+/* Isolated: PORT_OTHER denied (v4, v6) and nothing arrives; the way back works. */
+static void expect_isolated(const char *phase)
+{
+	unsigned long long before = other_rx();
+	struct rft_result r;
+
+	r = rft_client(rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, PORT_OTHER,
+		       CLIENT_TIMEOUT_MS);
+	cr_expect_eq(r.outcome, RFT_EPERM, "%s: v4 connect to a denied port: %s", phase,
+		     rft_outcome_name(r.outcome));
+	r = rft_client(rft.dev_ns, rft.cg, AF_INET6, RFT_TCP, RFT_PEER_IP6, PORT_OTHER,
+		       CLIENT_TIMEOUT_MS);
+	cr_expect_eq(r.outcome, RFT_EPERM, "%s: v6 connect to a denied port: %s", phase,
+		     rft_outcome_name(r.outcome));
+	rft_msleep(100);
+	cr_expect_eq(other_rx(), before, "%s: the peer received denied traffic", phase);
+	r = rft_client(rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, PORT_WAY_BACK,
+		       CLIENT_TIMEOUT_MS);
+	cr_expect_eq(r.outcome, RFT_OK, "%s: the way back: %s", phase, rft_outcome_name(r.outcome));
+	cr_expect_eq(rfp_isolated(), 1, "%s: status does not say isolated", phase);
+}
+
+static void expect_free(const char *phase)
+{
+	unsigned long long before = other_rx();
+	struct rft_result r = rft_client(rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4,
+					 PORT_OTHER, CLIENT_TIMEOUT_MS);
+
+	cr_expect_eq(r.outcome, RFT_OK, "%s: connect to port %u: %s", phase, PORT_OTHER,
+		     rft_outcome_name(r.outcome));
+	cr_expect_gt(other_rx(), before, "%s: the peer received nothing", phase);
+}
+
+static bool history_has(int timeout_ms, const char *type, const char *extra)
+{
+	char t[96];
+	const char *needles[] = {t, extra, NULL};
+
+	snprintf(t, sizeof(t), "\"type\":\"%s\"", type);
+	return rfp_history_wait(timeout_ms, needles);
+}
+
+Test(agent, agent_crash_and_killed_clis_never_end_isolation)
+{
+	static const char *const verbs[] = {"add", "del"};
+	pid_t agent, cli;
+	int i;
+
+	start();
+	agent = rfp_agent_start();
+	cr_assert_gt(agent, 0, "agent did not start: %d", agent);
+	rft_cli_ok(0, "isolate", "--comment", "agent test", NULL);
+	expect_isolated("agent running");
+
+	rfp_kill(agent); /* SIGKILL: no chance to clean up */
+	expect_isolated("agent SIGKILLed");
+
+	srand((unsigned int)getpid());
+	for (i = 0; i < 16; i++) {
+		if (i % 4 == 3)
+			cli = rfp_cli_spawn(NULL, "isolate", NULL);
+		else
+			cli = rfp_cli_spawn(NULL, "allow", verbs[i % 2], "net", "192.0.2.77",
+					    "proto", "tcp", "port", "9000", "dir", "out", NULL);
+		cr_assert_gt(cli, 0);
+		rft_msleep(rand() % 40);
+		rfp_kill(cli);
+	}
+	expect_isolated("CLIs SIGKILLed mid-run");
+	rft_cli_ok(0, "allow", "list", NULL); /* the state is still usable */
+
+	agent = rfp_agent_start();
+	cr_assert_gt(agent, 0, "agent did not restart: %d", agent);
+	expect_isolated("agent restarted");
+	cr_expect(!history_has(0, "release", NULL), "a release was recorded");
+	cr_expect(!history_has(0, "external-release", NULL), "an external-release was recorded");
+	rfp_kill(agent);
+	rft_cli_ok(0, "release", NULL);
+	expect_free("released");
+}
+
+/* What a reboot does to ringfence: every pinned map and link is gone, the state dir stays. */
+static void remove_all_pins(void)
+{
+	char p[PATH_MAX + 256];
+	struct dirent *de;
+	DIR *d = opendir(rft.pin_dir);
+	int n = 0;
+
+	cr_assert_not_null(d, "no pin dir %s", rft.pin_dir);
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", rft.pin_dir, de->d_name);
+		cr_assert_eq(unlink(p), 0, "unlink %s: %s", p, strerror(errno));
+		n++;
+	}
+	closedir(d);
+	cr_assert_gt(n, 5, "only %d pins", n);
+}
+
+Test(agent, reboot_restores_isolation)
+{
+	pid_t agent;
+
+	start();
+	rft_cli_ok(0, "isolate", "--comment", "before reboot", NULL);
+	expect_isolated("before reboot");
+
+	remove_all_pins();
+	expect_free("pins removed (links detached)");
+
+	agent = rfp_agent_start();
+	cr_assert_gt(agent, 0, "agent did not start: %d", agent);
+	expect_isolated("agent started after reboot");
+	cr_expect(history_has(0, "restore-isolation", "\"status\":\"Succeeded\""),
+		  "no successful restore-isolation action in the history");
+	rfp_kill(agent);
+	rft_cli_ok(0, "release", NULL);
+}
+
+Test(agent, agent_reattaches_a_removed_link)
+{
+	char pin[PATH_MAX + 32], *out;
+	bool seen_detached = false;
+	long t0, t;
+	pid_t agent;
+
+	start();
+	agent = rfp_agent_start();
+	cr_assert_gt(agent, 0, "agent did not start: %d", agent);
+	rft_cli_ok(0, "isolate", NULL);
+	expect_isolated("isolated");
+
+	snprintf(pin, sizeof(pin), "%s/rf_link_connect4", rft.pin_dir);
+	cr_assert_eq(unlink(pin), 0, "unlink %s: %s", pin, strerror(errno));
+	t0 = now_ms();
+	for (;;) {
+		int v;
+
+		out = rfp_cli_out("status", "--json", NULL);
+		v = rft_json_bool(out, "connect4"); /* first match: "hooks":{"connect4":...} */
+		free(out);
+		t = now_ms() - t0;
+		if (v == 0)
+			seen_detached = true;
+		if (v == 1 && !access(pin, F_OK))
+			break;
+		cr_assert_lt(t, 3000, "connect4 not re-attached within 3 s");
+		rft_msleep(50);
+	}
+	cr_log_info("connect4 re-attached after %ld ms (detached state seen: %d)", t,
+		    seen_detached);
+	cr_expect(history_has(2000, "reattach", "connect4"),
+		  "no reattach action naming connect4 in the history");
+	/* EPERM (not a timeout from the skb layer) proves connect4 enforces again */
+	expect_isolated("after reattach");
+	rfp_kill(agent);
+	rft_cli_ok(0, "release", NULL);
+}
+
+static int bpftool_config(int isolated)
+{
+	char pin[PATH_MAX + 32], *out = NULL, *err = NULL;
+	char *argv[] = {"bpftool", "map", "update", "pinned", pin, "key", "0", "0",
+			"0",	   "0",	  "value",  "1",      "0", "0",	  "0", isolated ? "1" : "0",
+			"0",	   "0",	  "0",	    "0",      "0", "0",	  "0", "0",
+			"0",	   "0",	  "0",	    "3",      "0", "0",	  "0", "1",
+			"0",	   "0",	  "0",	    "0",      "0", "0",	  "0", "0",
+			"0",	   "0",	  "0",	    NULL};
+	int st;
+
+	snprintf(pin, sizeof(pin), "%s/rf_config", rft.pin_dir);
+	st = rft_exec(NULL, argv, &out, &err);
+	cr_expect_eq(st, 0, "bpftool exited %d: %s%s", st, out ? out : "", err ? err : "");
+	free(out);
+	free(err);
+	return st;
+}
+
+Test(agent, external_flip_with_bpftool_is_recorded)
+{
+	pid_t agent;
+
+	rft_require_tool("bpftool");
+	start();
+	agent = rfp_agent_start();
+	cr_assert_gt(agent, 0, "agent did not start: %d", agent);
+	expect_free("loaded by the agent");
+
+	cr_assert_eq(bpftool_config(1), 0);
+	expect_isolated("isolated by bpftool");
+	cr_expect(history_has(3000, "external-isolate", NULL),
+		  "the agent did not record external-isolate");
+
+	cr_assert_eq(bpftool_config(0), 0);
+	expect_free("released by bpftool");
+	cr_expect_eq(rfp_isolated(), 0);
+	cr_expect(history_has(3000, "external-release", NULL),
+		  "the agent did not record external-release");
+	rfp_kill(agent);
+}
+
+Test(agent, timed_isolation_ends_in_the_kernel)
+{
+	long t0;
+	pid_t agent;
+
+	start();
+	rft_cli_ok(0, "isolate", "--for", "2s", "--comment", "timed", NULL);
+	t0 = now_ms();
+	expect_isolated("isolate --for 2s, no agent");
+	cr_assert_lt(now_ms() - t0, 2000, "the isolated checks took too long to mean anything");
+	rft_msleep((int)(3000 - (now_ms() - t0)));
+	/* no ringfence process ran in between: only the kernel deadline can have released */
+	expect_free("3 s after isolate --for 2s");
+	cr_expect_eq(rfp_isolated(), 0);
+
+	agent = rfp_agent_start();
+	cr_assert_gt(agent, 0, "agent did not start: %d", agent);
+	cr_expect(history_has(3000, "auto-release", NULL), "the agent did not record auto-release");
+	expect_free("agent running after the deadline");
+	rfp_kill(agent);
+}
+
+/* ---- events ------------------------------------------------------------------------------ */
+
+static int ev_raw = -1;
+
+static void ev_addr(struct sockaddr_storage *ss, socklen_t *len, int family, unsigned short port)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		inet_pton(AF_INET6, RFT_PEER_IP6, &s6->sin6_addr);
+		*len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		inet_pton(AF_INET, RFT_PEER_IP4, &s4->sin_addr);
+		*len = sizeof(*s4);
+	}
+}
+
+/*
+ * Blocked attempts from one process. cmd 0: open a raw ICMP socket (before isolate); 1/5: TCP
+ * connect v4/v6 to PORT_OTHER; 2/6: UDP sendto v4/v6 to PORT_UDP; 3/7: ping socket v4/v6;
+ * 4: ICMP echo through the old raw socket. Returns 0 or -errno.
+ */
+static int ev_worker(int cmd, void *arg)
+{
+	int family = cmd >= 5 ? AF_INET6 : AF_INET, fd, ret = 0;
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	(void)arg;
+	switch (cmd) {
+	case 0:
+		ev_raw = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+		return ev_raw < 0 ? -errno : 0;
+	case 1:
+	case 5:
+	case 2:
+	case 6:
+		ev_addr(&ss, &len, family, cmd == 1 || cmd == 5 ? PORT_OTHER : PORT_UDP);
+		fd = socket(family,
+			    (cmd == 1 || cmd == 5 ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		if (cmd == 1 || cmd == 5)
+			ret = connect(fd, (struct sockaddr *)&ss, len) ? -errno : 0;
+		else if (sendto(fd, "blocked", 7, 0, (struct sockaddr *)&ss, len) < 0)
+			ret = -errno;
+		close(fd);
+		return ret;
+	case 3:
+	case 7:
+		fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC,
+			    family == AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP);
+		if (fd < 0)
+			return -errno;
+		close(fd);
+		return 0;
+	case 4: {
+		/* echo request, id 0x4242 seq 1, checksum precomputed for this header */
+		unsigned char echo[8] = {8, 0, 0xb5, 0xbc, 0x42, 0x42, 0, 1};
+
+		ev_addr(&ss, &len, AF_INET, 0);
+		return sendto(ev_raw, echo, sizeof(echo), 0, (struct sockaddr *)&ss, len) < 0
+			   ? -errno
+			   : 0;
+	}
+	}
+	return -EINVAL;
+}
+
+struct ev_want {
+	const char *what;
+	const char *needles[6];
+	bool with_pid;
+};
+
+/* Check every expected event in `text` (JSON lines); pid is the blocked process. */
+static void check_events(const char *text, pid_t pid, const char *source, bool with_raw)
+{
+	char pidneedle[64], line[4096];
+	const struct ev_want want[] = {
+	    {"TCP v4 connect",
+	     {"\"action\":\"connection-blocked\"", "\"hook\":\"connect4\"",
+	      "\"destination\":{\"ip\":\"192.0.2.2\",\"port\":8002}",
+	      "\"network\":{\"transport\":\"tcp\"", NULL},
+	     true},
+	    {"UDP v4 sendto",
+	     {"\"action\":\"connection-blocked\"", "\"hook\":\"sendmsg4\"",
+	      "\"destination\":{\"ip\":\"192.0.2.2\",\"port\":8003}",
+	      "\"network\":{\"transport\":\"udp\"", NULL},
+	     true},
+	    {"TCP v6 connect",
+	     {"\"action\":\"connection-blocked\"", "\"hook\":\"connect6\"",
+	      "\"destination\":{\"ip\":\"2001:db8::2\",\"port\":8002}",
+	      "\"network\":{\"transport\":\"tcp\"", NULL},
+	     true},
+	    {"UDP v6 sendto",
+	     {"\"action\":\"connection-blocked\"", "\"hook\":\"sendmsg6\"",
+	      "\"destination\":{\"ip\":\"2001:db8::2\",\"port\":8003}",
+	      "\"network\":{\"transport\":\"udp\"", NULL},
+	     true},
+	    {"ping socket v4",
+	     {"\"action\":\"socket-blocked\"", "\"hook\":\"sock_create\"",
+	      "\"network\":{\"transport\":\"icmp\"", NULL},
+	     true},
+	    {"ping socket v6",
+	     {"\"action\":\"socket-blocked\"", "\"hook\":\"sock_create\"",
+	      "\"network\":{\"transport\":\"ipv6-icmp\"", NULL},
+	     true},
+	    {"ICMP echo from an old raw socket",
+	     {"\"action\":\"connection-blocked\"", "\"hook\":\"egress\"",
+	      "\"destination\":{\"ip\":\"192.0.2.2\",\"port\":0}",
+	      "\"network\":{\"transport\":\"icmp\"", NULL},
+	     false},
+	};
+	size_t i, j;
+
+	snprintf(pidneedle, sizeof(pidneedle), "\"process\":{\"pid\":%d,", (int)pid);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		const char *needles[8];
+
+		if (!want[i].with_pid && !with_raw)
+			continue;
+		for (j = 0; want[i].needles[j]; j++)
+			needles[j] = want[i].needles[j];
+		if (want[i].with_pid)
+			needles[j++] = pidneedle;
+		needles[j] = NULL;
+		cr_expect_not_null(rfp_find_line(text, needles, line, sizeof(line)),
+				   "%s: no event for the blocked %s (pid %d); got:\n%s", source,
+				   want[i].what, (int)pid, text);
+	}
+}
+
+static void blocked_attempts(struct rfp_worker *w, bool with_raw)
+{
+	int cmd;
+
+	for (cmd = 1; cmd <= 7; cmd++) {
+		int r;
+
+		if (cmd == 4 && !with_raw)
+			continue;
+		r = rfp_worker_call(w, cmd);
+		if (cmd != 4)
+			cr_expect_eq(r, -EPERM, "blocked attempt %d returned %d", cmd, r);
+	}
+}
+
+Test(agent, blocked_attempts_become_events)
+{
+	char path[PATH_MAX + 32], *out, *log = NULL;
+	struct rfp_worker w;
+	pid_t agent;
+	int i;
+
+	cr_assert_eq(rfp_sysctl_in(rft.dev_ns, "net/ipv4/ping_group_range", "0 2147483647"), 0);
+	start();
+	cr_assert_eq(rfp_worker_start(&w, rft.dev_ns, rft.cg, ev_worker, NULL), 0);
+	rft_cli_ok(0, "isolate", NULL);
+
+	/* no agent: `events` is the ring buffer's consumer */
+	blocked_attempts(&w, true);
+	out = rfp_cli_out("--json", "events", NULL);
+	check_events(out, w.pid, "ringfence --json events", true);
+	free(out);
+	cr_expect_eq(rft_server_stats(&srv, PORT_UDP, AF_INET).dgrams +
+			 rft_server_stats(&srv, PORT_UDP, AF_INET6).dgrams + other_rx(),
+		     0, "the peer received blocked traffic");
+
+	/* with the agent: it consumes and writes <state>/events.jsonl; `events` shows that log */
+	agent = rfp_agent_start();
+	cr_assert_gt(agent, 0, "agent did not start: %d", agent);
+	blocked_attempts(&w, false);
+	snprintf(path, sizeof(path), "%s/events.jsonl", rft.state_dir);
+	for (i = 0; i < 30; i++) {
+		char line[4096], pidneedle[64];
+		const char *needles[] = {"\"hook\":\"sendmsg6\"", pidneedle, NULL};
+
+		snprintf(pidneedle, sizeof(pidneedle), "\"pid\":%d,", (int)w.pid);
+		free(log);
+		log = rfp_read_file(path);
+		if (log && rfp_find_line(log, needles, line, sizeof(line)))
+			break;
+		rft_msleep(100);
+	}
+	cr_assert_not_null(log, "the agent wrote no %s", path);
+	check_events(log, w.pid, "events.jsonl", false);
+	free(log);
+	out = rfp_cli_out("--json", "events", NULL);
+	check_events(out, w.pid, "ringfence --json events (agent running)", false);
+	free(out);
+	rfp_kill(agent);
+	rfp_worker_stop(&w);
+	rft_cli_ok(0, "release", NULL);
+}
+
+/* ---- history ----------------------------------------------------------------------------- */
+
+static void check_action(const char *hist, const char *type, const char *comment, bool ok)
+{
+	char t[96], c[160], obj[4096], req[64], done[64], who[64];
+	const char *needles[] = {t, c, NULL};
+
+	snprintf(t, sizeof(t), "\"type\":\"%s\"", type);
+	snprintf(c, sizeof(c), "\"comment\":\"%s\"", comment);
+	cr_assert_not_null(rfp_find_object(hist, needles, obj, sizeof(obj)),
+			   "no %s action with comment '%s' in: %s", type, comment, hist);
+	cr_expect_str_eq(rfp_json_str(obj, "requestor", who, sizeof(who)) ?: "", "soar-bot", "%s",
+			 obj);
+	cr_expect(strstr(obj, ok ? "\"status\":\"Succeeded\"" : "\"status\":\"Failed\""), "%s",
+		  obj);
+	cr_assert_not_null(rfp_json_str(obj, "requested", req, sizeof(req)), "%s", obj);
+	cr_assert_not_null(rfp_json_str(obj, "completed", done, sizeof(done)), "%s", obj);
+	cr_expect_leq(strcmp(req, done), 0, "requested %s after completed %s", req, done);
+	if (ok) {
+		cr_expect(strstr(obj, "\"error\":null"), "%s", obj);
+	} else {
+		char e[256];
+
+		cr_expect(rfp_json_str(obj, "error", e, sizeof(e)) && e[0],
+			  "a failed action needs an error: %s", obj);
+	}
+}
+
+Test(agent, history_records_isolate_and_release)
+{
+	static char *bot[] = {"RINGFENCE_REQUESTOR=soar-bot", NULL};
+	char *err = NULL, *hist;
+	int st;
+
+	/* nothing allowed, no --force: refused, and recorded as Failed */
+	st = rfp_cli_env(bot, NULL, &err, "isolate", "--comment", "no way back", NULL);
+	cr_expect_eq(st, 1, "isolate without rules or --force exited %d: %s", st, err);
+	free(err);
+	cr_expect_neq(rfp_isolated(), 1, "the refused isolate isolated");
+
+	start();
+	cr_assert_eq(rfp_cli_env(bot, NULL, NULL, "isolate", "--comment", "INC-42 contain", NULL),
+		     0);
+	expect_isolated("isolated by soar-bot");
+	cr_assert_eq(rfp_cli_env(bot, NULL, NULL, "release", "--comment", "INC-42 closed", NULL),
+		     0);
+	expect_free("released by soar-bot");
+
+	hist = rfp_cli_out("history", "--json", NULL);
+	check_action(hist, "isolate", "no way back", false);
+	check_action(hist, "isolate", "INC-42 contain", true);
+	check_action(hist, "release", "INC-42 closed", true);
+	free(hist);
+}

@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Outbound enforcement with real sockets: a client in the test cgroup inside the device netns
+ * talks to echo servers in the peer netns, before isolate, while isolated and after release.
+ * Denied traffic must fail with EPERM and the peer must receive nothing.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <criterion/criterion.h>
+#include "rf_test.h"
+
+#define PORT_ALLOWED	  8001
+#define PORT_OTHER	  8002
+#define PORT_LOOPBACK	  8003
+#define CLIENT_TIMEOUT_MS 1500
+
+TestSuite(isolate, .init = rft_setup, .fini = rft_teardown, .timeout = 60);
+
+enum expect { ALLOW, DENY };
+
+struct out_case {
+	int family;	 /* socket family */
+	int wire_family; /* family the peer sees */
+	const char *addr;
+	enum rft_proto proto;
+	unsigned short port;
+	enum expect isolated; /* verdict while isolated; always ALLOW otherwise */
+};
+
+static const struct out_case out_cases[] = {
+    {AF_INET, AF_INET, RFT_PEER_IP4, RFT_TCP, PORT_ALLOWED, ALLOW},
+    {AF_INET, AF_INET, RFT_PEER_IP4, RFT_TCP, PORT_OTHER, DENY},
+    {AF_INET, AF_INET, RFT_PEER_IP4, RFT_UDP, PORT_ALLOWED, ALLOW},
+    {AF_INET, AF_INET, RFT_PEER_IP4, RFT_UDP, PORT_OTHER, DENY},
+    {AF_INET, AF_INET, RFT_PEER_IP4, RFT_UDP_CONNECTED, PORT_ALLOWED, ALLOW},
+    {AF_INET, AF_INET, RFT_PEER_IP4, RFT_UDP_CONNECTED, PORT_OTHER, DENY},
+    {AF_INET6, AF_INET6, RFT_PEER_IP6, RFT_TCP, PORT_ALLOWED, ALLOW},
+    {AF_INET6, AF_INET6, RFT_PEER_IP6, RFT_TCP, PORT_OTHER, DENY},
+    {AF_INET6, AF_INET6, RFT_PEER_IP6, RFT_UDP, PORT_ALLOWED, ALLOW},
+    {AF_INET6, AF_INET6, RFT_PEER_IP6, RFT_UDP, PORT_OTHER, DENY},
+    {AF_INET6, AF_INET6, RFT_PEER_IP6, RFT_UDP_CONNECTED, PORT_ALLOWED, ALLOW},
+    {AF_INET6, AF_INET6, RFT_PEER_IP6, RFT_UDP_CONNECTED, PORT_OTHER, DENY},
+    /* ::ffff:192.0.2.2 through an AF_INET6 socket gets the IPv4 verdict */
+    {AF_INET6, AF_INET, RFT_PEER_MAPPED, RFT_TCP, PORT_ALLOWED, ALLOW},
+    {AF_INET6, AF_INET, RFT_PEER_MAPPED, RFT_TCP, PORT_OTHER, DENY},
+    {AF_INET6, AF_INET, RFT_PEER_MAPPED, RFT_UDP, PORT_ALLOWED, ALLOW},
+    {AF_INET6, AF_INET, RFT_PEER_MAPPED, RFT_UDP, PORT_OTHER, DENY},
+    {AF_INET6, AF_INET, RFT_PEER_MAPPED, RFT_UDP_CONNECTED, PORT_OTHER, DENY},
+};
+
+static const char *proto_name(enum rft_proto p)
+{
+	return p == RFT_TCP ? "tcp" : p == RFT_UDP ? "udp(sendto)" : "udp(connect)";
+}
+
+static unsigned long long received(const struct rft_server *s, const struct out_case *c)
+{
+	struct rft_port_stats st = rft_server_stats(s, c->port, c->wire_family);
+
+	return c->proto == RFT_TCP ? st.conns + st.tcp_bytes : st.dgrams + st.udp_bytes;
+}
+
+/* Run every case and check it against `isolated` (false: everything must work). */
+static void check_cases(const struct rft_server *srv, bool isolated, const char *phase)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(out_cases) / sizeof(out_cases[0]); i++) {
+		const struct out_case *c = &out_cases[i];
+		bool deny = isolated && c->isolated == DENY;
+		unsigned long long before = received(srv, c);
+		struct rft_result r = rft_client(rft.dev_ns, rft.cg, c->family, c->proto, c->addr,
+						 c->port, CLIENT_TIMEOUT_MS);
+
+		if (deny) {
+			cr_expect_eq(r.outcome, RFT_EPERM,
+				     "%s: %s %s port %u: expected EPERM, got %s (errno %d)", phase,
+				     proto_name(c->proto), c->addr, c->port,
+				     rft_outcome_name(r.outcome), r.err);
+			rft_msleep(100);
+			cr_expect_eq(received(srv, c), before,
+				     "%s: %s %s port %u was denied but the peer received something",
+				     phase, proto_name(c->proto), c->addr, c->port);
+		} else {
+			cr_expect_eq(r.outcome, RFT_OK,
+				     "%s: %s %s port %u: expected OK, got %s (errno %d, echoed %d)",
+				     phase, proto_name(c->proto), c->addr, c->port,
+				     rft_outcome_name(r.outcome), r.err, r.echoed);
+			cr_expect_gt(received(srv, c), before,
+				     "%s: %s %s port %u worked but the peer counted nothing", phase,
+				     proto_name(c->proto), c->addr, c->port);
+		}
+	}
+}
+
+static void allow_out(const char *addr, const char *proto, const char *port)
+{
+	rft_cli_ok(0, "allow", "add", "net", addr, "proto", proto, "port", port, "dir", "out",
+		   NULL);
+}
+
+Test(isolate, outbound_allow_and_deny_v4_v6_tcp_udp)
+{
+	static const unsigned short ports[] = {PORT_ALLOWED, PORT_OTHER};
+	struct rft_server srv;
+
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
+
+	/* nothing loaded yet */
+	check_cases(&srv, false, "before load");
+
+	allow_out(RFT_PEER_IP4, "tcp", "8001");
+	allow_out(RFT_PEER_IP4, "udp", "8001");
+	allow_out(RFT_PEER_IP6, "tcp", "8001");
+	allow_out(RFT_PEER_IP6, "udp", "8001");
+	check_cases(&srv, false, "loaded, not isolated");
+
+	rft_cli_ok(0, "isolate", "--comment", "kernel test", NULL);
+	check_cases(&srv, true, "isolated");
+
+	rft_cli_ok(0, "release", NULL);
+	check_cases(&srv, false, "released");
+}
+
+/* Loopback stays usable while isolated, v4 and v6, TCP and UDP, with both ends in the cgroup. */
+Test(isolate, loopback_keeps_working)
+{
+	static const unsigned short ports[] = {PORT_LOOPBACK};
+	static const struct {
+		int family;
+		const char *addr;
+		enum rft_proto proto;
+	} lo[] = {
+	    {AF_INET, "127.0.0.1", RFT_TCP},
+	    {AF_INET, "127.0.0.1", RFT_UDP},
+	    {AF_INET6, "::1", RFT_TCP},
+	    {AF_INET6, "::1", RFT_UDP},
+	    {AF_INET6, "::ffff:127.0.0.1", RFT_TCP},
+	};
+	struct rft_server srv;
+	struct rft_result r;
+	size_t i;
+
+	cr_assert_eq(rft_server_start(&srv, rft.dev_ns, rft.cg, ports, 1), 0);
+	rft_cli_ok(0, "isolate", "--force", NULL);
+	for (i = 0; i < sizeof(lo) / sizeof(lo[0]); i++) {
+		r = rft_client(rft.dev_ns, rft.cg, lo[i].family, lo[i].proto, lo[i].addr,
+			       PORT_LOOPBACK, CLIENT_TIMEOUT_MS);
+		cr_expect_eq(r.outcome, RFT_OK, "isolated: loopback %s %s: got %s (errno %d)",
+			     proto_name(lo[i].proto), lo[i].addr, rft_outcome_name(r.outcome),
+			     r.err);
+	}
+	/* the same isolated client cannot leave the host */
+	r = rft_client(rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, PORT_LOOPBACK,
+		       CLIENT_TIMEOUT_MS);
+	cr_expect_eq(r.outcome, RFT_EPERM, "isolated: tcp to the peer: got %s",
+		     rft_outcome_name(r.outcome));
+	rft_cli_ok(0, "release", NULL);
+}
+
+/*
+ * Connections opened before isolate stop moving bytes in both directions once isolated; after
+ * release, new connections work.
+ */
+static void established(int family, const char *addr, enum rft_proto proto)
+{
+	static const unsigned short ports[] = {PORT_OTHER};
+	const char *what = proto == RFT_TCP ? "tcp" : "udp";
+	struct rft_port_stats before, after;
+	struct rft_server srv;
+	struct rft_conn c;
+	struct rft_result r;
+	long n;
+
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 1), 0);
+	cr_assert_eq(rft_conn_open(&c, rft.dev_ns, rft.cg, family, proto, addr, PORT_OTHER, 2000),
+		     0, "%s connection to %s before isolate failed", what, addr);
+
+	/* works both ways before isolation: echo of what we send, then a byte pushed by the peer */
+	cr_assert_eq(rft_conn_send(&c, 5), 5);
+	cr_assert_eq(rft_conn_recv(&c, 2000), 5, "%s %s: no echo before isolate", what, addr);
+	cr_assert_eq(rft_server_push(&srv), 1);
+	cr_assert_eq(rft_conn_recv(&c, 2000), 1, "%s %s: peer->client byte lost before isolate",
+		     what, addr);
+
+	rft_cli_ok(0, "isolate", "--force", NULL);
+
+	/* client -> peer: nothing arrives (send may succeed for TCP: the bytes stay queued) */
+	before = rft_server_stats(&srv, PORT_OTHER, family);
+	n = rft_conn_send(&c, 7);
+	cr_expect(n == 7 || n == -EPERM, "%s %s: send while isolated returned %ld", what, addr, n);
+	cr_expect_eq(rft_conn_recv(&c, RFT_DENY_WAIT_MS), 0,
+		     "%s %s: an echo came back while isolated", what, addr);
+	after = rft_server_stats(&srv, PORT_OTHER, family);
+	cr_expect_eq(after.tcp_bytes, before.tcp_bytes,
+		     "%s %s: peer received %llu TCP bytes while isolated", what, addr,
+		     after.tcp_bytes - before.tcp_bytes);
+	cr_expect_eq(after.dgrams, before.dgrams,
+		     "%s %s: peer received %u datagrams while isolated", what, addr,
+		     after.dgrams - before.dgrams);
+
+	/* peer -> client: nothing arrives */
+	cr_expect_geq(rft_server_push(&srv), 0);
+	cr_expect_eq(rft_conn_recv(&c, RFT_DENY_WAIT_MS), 0,
+		     "%s %s: peer->client bytes arrived while isolated", what, addr);
+
+	rft_cli_ok(0, "release", NULL);
+	if (proto == RFT_TCP) {
+		/* the queued bytes are retransmitted: the old connection resumes */
+		long got = 0, t;
+
+		for (t = 0; t < 8 && got < 1; t++)
+			got = rft_conn_recv(&c, 500);
+		cr_expect_gt(got, 0, "%s %s: the connection did not resume after release", what,
+			     addr);
+		for (t = 0; t < 80; t++) {
+			if (rft_server_stats(&srv, PORT_OTHER, family).tcp_bytes > after.tcp_bytes)
+				break;
+			rft_msleep(50);
+		}
+		cr_expect_gt(rft_server_stats(&srv, PORT_OTHER, family).tcp_bytes, after.tcp_bytes,
+			     "%s %s: the bytes queued while isolated never arrived", what, addr);
+	}
+	r = rft_client(rft.dev_ns, rft.cg, family, proto, addr, PORT_OTHER, CLIENT_TIMEOUT_MS);
+	cr_expect_eq(r.outcome, RFT_OK, "%s %s: new connection after release: %s", what, addr,
+		     rft_outcome_name(r.outcome));
+	rft_conn_close(&c);
+	rft_server_stop(&srv);
+}
+
+Test(isolate, established_tcp_v4_cut_both_ways)
+{
+	established(AF_INET, RFT_PEER_IP4, RFT_TCP);
+}
+
+Test(isolate, established_tcp_v6_cut_both_ways)
+{
+	established(AF_INET6, RFT_PEER_IP6, RFT_TCP);
+}
+
+Test(isolate, established_udp_v4_cut_both_ways)
+{
+	established(AF_INET, RFT_PEER_IP4, RFT_UDP_CONNECTED);
+}
+
+Test(isolate, established_udp_v6_cut_both_ways)
+{
+	established(AF_INET6, RFT_PEER_IP6, RFT_UDP_CONNECTED);
+}

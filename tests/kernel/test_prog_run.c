@@ -1,0 +1,490 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * BPF_PROG_TEST_RUN on the cgroup_skb programs rf_ingress and rf_egress with crafted packets:
+ * the verdict logic without sockets, including map contents no CLI would write.
+ *
+ * Kernel behaviour (net/bpf/test_run.c, bpf_prog_test_run_skb): the input starts at the
+ * Ethernet header; eth_type_trans() pulls it, so a cgroup_skb program sees the IP header at
+ * offset 0, as on a real socket. The skb's device is the loopback device of the caller's netns
+ * unless ctx.ifindex > 1 names another one, and the programs let anything on ifindex 1 pass. So
+ * the test process moves into a fresh network namespace (it dies with the test) and creates a
+ * veth pair there, whose ifindex goes into the ctx.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include <criterion/criterion.h>
+#include "rf_test.h"
+#include "ringfence.h"
+#include "ringfence.skel.h"
+
+#define TCP_SYN		0x02
+#define TCP_ACK		0x10
+#define IPPROTO_ICMPV6_ 58
+
+static struct ringfence_bpf *skel;
+static int ifindex;
+
+static void prog_run_setup(void)
+{
+	char *argv[] = {"ip",	"link", "add",	"rftv0", "type",
+			"veth", "peer", "name", "rftv1", NULL};
+
+	rft_require_kernel();
+	/* a private netns for this (forked) test process only: the veth lives and dies there */
+	if (unshare(CLONE_NEWNET))
+		cr_assert_fail("unshare(CLONE_NEWNET): %s", strerror(errno));
+	cr_assert_eq(rft_exec(NULL, argv, NULL, NULL), 0, "cannot create a veth in the test netns");
+	ifindex = (int)if_nametoindex("rftv0");
+	cr_assert_gt(ifindex, 1);
+	skel = ringfence_bpf__open_and_load();
+	cr_assert_not_null(skel, "ringfence_bpf__open_and_load: %s", strerror(errno));
+}
+
+static void prog_run_teardown(void)
+{
+	ringfence_bpf__destroy(skel); /* nothing pinned; the netns goes with the process */
+	skel = NULL;
+}
+
+TestSuite(prog_run, .init = prog_run_setup, .fini = prog_run_teardown, .timeout = 30);
+
+/* ---- maps ------------------------------------------------------------------------------ */
+
+static void set_config(__u32 isolated, __u64 deadline_ns, __u32 builtins)
+{
+	struct rf_config c = {.abi_version = RF_ABI_VERSION,
+			      .isolated = isolated,
+			      .deadline_ns = deadline_ns,
+			      .builtins = builtins};
+	__u32 zero = 0;
+
+	cr_assert_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.rf_config), &zero, &c, BPF_ANY), 0);
+}
+
+/* "192.0.2.0" or "2001:db8::" -> key bytes (IPv4 mapped); returns 96 for IPv4, 0 for IPv6. */
+static int addr16(const char *s, __u8 out[16])
+{
+	memset(out, 0, 16);
+	if (inet_pton(AF_INET, s, out + 12) == 1) {
+		out[10] = out[11] = 0xff;
+		return 96;
+	}
+	cr_assert_eq(inet_pton(AF_INET6, s, out), 1, "bad address %s", s);
+	return 0;
+}
+
+/* Insert a raw value for addr/len (len in the address family's bits). */
+static void put_net_raw(const char *addr, int len, const struct rf_net_val *v)
+{
+	struct rf_net_key k;
+
+	k.prefixlen = (__u32)(addr16(addr, k.addr) + len);
+	cr_assert_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.rf_allow_net), &k, v, BPF_ANY), 0,
+		     "rf_allow_net update %s/%d: %s", addr, len, strerror(errno));
+}
+
+/* One-entry rule as the CLI writes it. */
+static void put_net(const char *addr, int len, __u8 proto, __u8 dir, __u16 lo, __u16 hi)
+{
+	struct rf_net_val v = {.count = 1};
+	__u8 tmp[16];
+
+	v.prefixlen = (__u32)(addr16(addr, tmp) + len);
+	v.e[0] = (struct rf_net_entry){.proto = proto, .dir = dir, .port_lo = lo, .port_hi = hi};
+	put_net_raw(addr, len, &v);
+}
+
+/* ---- packets --------------------------------------------------------------------------- */
+
+struct pkt {
+	__u8 b[256];
+	__u32 len;
+};
+
+static __u16 csum16(const void *p, size_t n)
+{
+	const __u8 *b = p;
+	__u32 s = 0;
+	size_t i;
+
+	for (i = 0; i + 1 < n; i += 2)
+		s += (__u32)(b[i] << 8 | b[i + 1]);
+	if (n & 1)
+		s += (__u32)b[n - 1] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return htons((__u16)~s);
+}
+
+/*
+ * Ethernet + IPv4 or IPv6 + a transport header (TCP 20 bytes, UDP 8, ICMP/ICMPv6 8) + 32 bytes of
+ * payload. `icmp_type` is used for ICMP; sport/dport/tcp_flags for TCP and UDP.
+ */
+static struct pkt mkpkt(const char *src, const char *dst, __u8 proto, __u16 sport, __u16 dport,
+			__u8 tcp_flags, __u8 icmp_type)
+{
+	struct pkt p = {};
+	__u8 s16[16], d16[16], *ip = p.b + 14, *l4;
+	bool v6 = addr16(src, s16) == 0;
+	__u32 l4len = proto == IPPROTO_TCP ? 20 : 8, iplen;
+
+	addr16(dst, d16);
+	memcpy(p.b, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01", 12);
+	p.b[12] = v6 ? 0x86 : 0x08;
+	p.b[13] = v6 ? 0xdd : 0x00;
+	if (v6) {
+		iplen = 40;
+		ip[0] = 0x60;
+		ip[4] = (__u8)((l4len + 32) >> 8);
+		ip[5] = (__u8)(l4len + 32);
+		ip[6] = proto;
+		ip[7] = 64;
+		memcpy(ip + 8, s16, 16);
+		memcpy(ip + 24, d16, 16);
+	} else {
+		iplen = 20;
+		ip[0] = 0x45;
+		ip[2] = (__u8)((20 + l4len + 32) >> 8);
+		ip[3] = (__u8)(20 + l4len + 32);
+		ip[8] = 64;
+		ip[9] = proto;
+		memcpy(ip + 12, s16 + 12, 4);
+		memcpy(ip + 16, d16 + 12, 4);
+		memcpy(ip + 10, &(__u16){csum16(ip, 20)}, 2);
+	}
+	l4 = ip + iplen;
+	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP) {
+		l4[0] = (__u8)(sport >> 8);
+		l4[1] = (__u8)sport;
+		l4[2] = (__u8)(dport >> 8);
+		l4[3] = (__u8)dport;
+		if (proto == IPPROTO_TCP) {
+			l4[12] = 5 << 4;
+			l4[13] = tcp_flags;
+			l4[14] = 0xff;
+		} else {
+			l4[4] = (__u8)((8 + 32) >> 8);
+			l4[5] = (__u8)(8 + 32);
+		}
+	} else {
+		l4[0] = icmp_type;
+	}
+	memset(l4 + l4len, 'p', 32);
+	p.len = 14 + iplen + l4len + 32;
+	return p;
+}
+
+#define TCP(src, dst, sp, dp, fl) mkpkt(src, dst, IPPROTO_TCP, sp, dp, fl, 0)
+#define UDP(src, dst, sp, dp)	  mkpkt(src, dst, IPPROTO_UDP, sp, dp, 0, 0)
+#define ICMP6(src, dst, type)	  mkpkt(src, dst, IPPROTO_ICMPV6_, 0, 0, 0, type)
+
+/* Run prog on the packet as if it came through the veth (or `ifidx`); returns the verdict. */
+static int run_on(struct bpf_program *prog, struct pkt p, int ifidx)
+{
+	struct __sk_buff ctx = {.ifindex = (__u32)ifidx};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p.b, .data_size_in = p.len, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx));
+	int err = bpf_prog_test_run_opts(bpf_program__fd(prog), &o);
+
+	cr_assert_eq(err, 0, "bpf_prog_test_run_opts(%s): %s", bpf_program__name(prog),
+		     strerror(-err));
+	return (int)o.retval;
+}
+
+#define EGRESS(p)  run_on(skel->progs.rf_egress, p, ifindex)
+#define INGRESS(p) run_on(skel->progs.rf_ingress, p, ifindex)
+
+/* Local and remote test addresses. */
+#define L4 "192.0.2.1"
+#define L6 "2001:db8::1"
+#define R4 "192.0.2.2" /* has rules */
+#define R6 "2001:db8::2"
+#define J4 "192.0.2.3" /* jump host: dir in rules */
+#define J6 "2001:db8::3"
+#define X4 "192.0.2.99" /* no rules */
+#define X6 "2001:db8::99"
+
+static void standard_rules(void)
+{
+	put_net(R4, 32, RF_PROTO_TCP, RF_DIR_OUT, 443, 443);
+	put_net(R6, 128, RF_PROTO_TCP, RF_DIR_OUT, 443, 443);
+	put_net(J4, 32, RF_PROTO_TCP, RF_DIR_IN, 22, 22);
+	put_net(J6, 128, RF_PROTO_TCP, RF_DIR_IN, 22, 22);
+}
+
+Test(prog_run, not_isolated_allows_everything)
+{
+	set_config(0, 0, 0);
+	cr_expect_eq(EGRESS(TCP(L4, X4, 40000, 80, TCP_SYN)), 1);
+	cr_expect_eq(EGRESS(TCP(L6, X6, 40000, 80, TCP_SYN)), 1);
+	cr_expect_eq(INGRESS(UDP(X4, L4, 53, 40000)), 1);
+	cr_expect_eq(INGRESS(UDP(X6, L6, 53, 40000)), 1);
+	cr_expect_eq(INGRESS(ICMP6(X6, L6, 128)), 1);
+	/* and the same packets are denied once isolated: the verdicts above were not by accident */
+	set_config(1, 0, 0);
+	cr_expect_eq(EGRESS(TCP(L4, X4, 40000, 80, TCP_SYN)), 0);
+	cr_expect_eq(EGRESS(TCP(L6, X6, 40000, 80, TCP_SYN)), 0);
+	cr_expect_eq(INGRESS(UDP(X4, L4, 53, 40000)), 0);
+	cr_expect_eq(INGRESS(UDP(X6, L6, 53, 40000)), 0);
+	cr_expect_eq(INGRESS(ICMP6(X6, L6, 128)), 0);
+}
+
+Test(prog_run, isolated_out_rule_prefix_and_port)
+{
+	standard_rules();
+	put_net("192.0.2.128", 25, RF_PROTO_UDP, RF_DIR_OUT, 5000, 5010);
+	put_net("2001:db8:1::", 48, RF_PROTO_UDP, RF_DIR_OUT, 5000, 5010);
+	set_config(RF_ISOLATED, 0, RF_BUILTIN_ALL);
+
+	/* allowed destination + port, both families, SYN and later packets */
+	cr_expect_eq(EGRESS(TCP(L4, R4, 40000, 443, TCP_SYN)), 1);
+	cr_expect_eq(EGRESS(TCP(L4, R4, 40000, 443, TCP_ACK)), 1);
+	cr_expect_eq(EGRESS(TCP(L6, R6, 40000, 443, TCP_SYN)), 1);
+	cr_expect_eq(INGRESS(TCP(R4, L4, 443, 40000, TCP_SYN | TCP_ACK)), 1);
+	cr_expect_eq(INGRESS(TCP(R6, L6, 443, 40000, TCP_ACK)), 1);
+	/* other port on the same host, other host, other protocol */
+	cr_expect_eq(EGRESS(TCP(L4, R4, 40000, 444, TCP_SYN)), 0);
+	cr_expect_eq(EGRESS(TCP(L6, R6, 40000, 444, TCP_SYN)), 0);
+	cr_expect_eq(INGRESS(TCP(R4, L4, 444, 40000, TCP_ACK)), 0);
+	cr_expect_eq(EGRESS(TCP(L4, X4, 40000, 443, TCP_SYN)), 0);
+	cr_expect_eq(EGRESS(TCP(L6, X6, 40000, 443, TCP_SYN)), 0);
+	cr_expect_eq(EGRESS(UDP(L4, R4, 40000, 443)), 0);
+	cr_expect_eq(EGRESS(UDP(L6, R6, 40000, 443)), 0);
+	/* prefixes with a port range: inside, at both ends, outside */
+	cr_expect_eq(EGRESS(UDP(L4, "192.0.2.200", 40000, 5000)), 1);
+	cr_expect_eq(EGRESS(UDP(L4, "192.0.2.255", 40000, 5010)), 1);
+	cr_expect_eq(EGRESS(UDP(L4, "192.0.2.127", 40000, 5005)), 0);
+	cr_expect_eq(EGRESS(UDP(L4, "192.0.2.200", 40000, 5011)), 0);
+	cr_expect_eq(EGRESS(UDP(L6, "2001:db8:1::77", 40000, 5005)), 1);
+	cr_expect_eq(INGRESS(UDP("2001:db8:1:ffff::1", L6, 5010, 40000)), 1);
+	cr_expect_eq(EGRESS(UDP(L6, "2001:db8:2::77", 40000, 5005)), 0);
+}
+
+Test(prog_run, direction_in_out_syn_semantics)
+{
+	standard_rules();
+	set_config(RF_ISOLATED, 0, 0);
+
+	/* dir in, local port 22: the jump host may open connections to us ... */
+	cr_expect_eq(INGRESS(TCP(J4, L4, 50000, 22, TCP_SYN)), 1);
+	cr_expect_eq(INGRESS(TCP(J6, L6, 50000, 22, TCP_SYN)), 1);
+	cr_expect_eq(EGRESS(TCP(L4, J4, 22, 50000, TCP_SYN | TCP_ACK)), 1);
+	cr_expect_eq(EGRESS(TCP(L6, J6, 22, 50000, TCP_ACK)), 1);
+	cr_expect_eq(INGRESS(TCP(J4, L4, 50000, 22, TCP_ACK)), 1);
+	/* ... only to port 22 ... */
+	cr_expect_eq(INGRESS(TCP(J4, L4, 50000, 23, TCP_SYN)), 0);
+	cr_expect_eq(INGRESS(TCP(J6, L6, 50000, 23, TCP_SYN)), 0);
+	/* ... and we may not open connections to it (not even to its port 22) */
+	cr_expect_eq(EGRESS(TCP(L4, J4, 50000, 22, TCP_SYN)), 0);
+	cr_expect_eq(EGRESS(TCP(L6, J6, 50000, 22, TCP_SYN)), 0);
+	cr_expect_eq(EGRESS(TCP(L4, J4, 40000, 50000, TCP_ACK)), 0);
+
+	/* dir out, remote port 443: a SYN from that host to our 443 is not an allowed open */
+	cr_expect_eq(INGRESS(TCP(R4, L4, 40000, 443, TCP_SYN)), 0);
+	cr_expect_eq(INGRESS(TCP(R6, L6, 40000, 443, TCP_SYN)), 0);
+	cr_expect_eq(INGRESS(TCP(R4, L4, 443, 40000, TCP_SYN)), 0);
+	/* the reply direction of our allowed connection passes */
+	cr_expect_eq(INGRESS(TCP(R4, L4, 443, 40000, TCP_SYN | TCP_ACK)), 1);
+}
+
+Test(prog_run, builtin_nd_bit)
+{
+	set_config(RF_ISOLATED, 0, RF_BUILTIN_ND);
+	cr_expect_eq(EGRESS(ICMP6(L6, X6, 135)), 1, "neighbour solicitation");
+	cr_expect_eq(INGRESS(ICMP6(X6, L6, 136)), 1, "neighbour advertisement");
+	cr_expect_eq(EGRESS(ICMP6(L6, X6, 133)), 1, "router solicitation");
+	cr_expect_eq(INGRESS(ICMP6(X6, L6, 134)), 1, "router advertisement");
+	cr_expect_eq(EGRESS(ICMP6(L6, X6, 143)), 1, "MLDv2 report");
+	cr_expect_eq(EGRESS(ICMP6(L6, X6, 128)), 0, "echo request is not ND");
+	cr_expect_eq(INGRESS(ICMP6(X6, L6, 129)), 0, "echo reply is not ND");
+
+	set_config(RF_ISOLATED, 0, RF_BUILTIN_DHCP); /* ND bit off */
+	cr_expect_eq(EGRESS(ICMP6(L6, X6, 135)), 0);
+	cr_expect_eq(INGRESS(ICMP6(X6, L6, 136)), 0);
+	cr_expect_eq(EGRESS(ICMP6(L6, X6, 133)), 0);
+}
+
+Test(prog_run, builtin_dhcp_bit)
+{
+	set_config(RF_ISOLATED, 0, RF_BUILTIN_DHCP);
+	cr_expect_eq(EGRESS(UDP(L4, X4, 68, 67)), 1, "DHCPv4 request");
+	cr_expect_eq(INGRESS(UDP(X4, L4, 67, 68)), 1, "DHCPv4 reply");
+	cr_expect_eq(EGRESS(UDP(L6, X6, 546, 547)), 1, "DHCPv6 solicit");
+	cr_expect_eq(INGRESS(UDP(X6, L6, 547, 546)), 1, "DHCPv6 reply");
+	cr_expect_eq(EGRESS(UDP(L4, X4, 68, 68)), 0);
+	cr_expect_eq(EGRESS(UDP(L4, X4, 40000, 67)), 0, "only from the client port");
+	cr_expect_eq(EGRESS(TCP(L4, X4, 68, 67, TCP_SYN)), 0, "only UDP");
+
+	set_config(RF_ISOLATED, 0, RF_BUILTIN_ND); /* DHCP bit off */
+	cr_expect_eq(EGRESS(UDP(L4, X4, 68, 67)), 0);
+	cr_expect_eq(INGRESS(UDP(X4, L4, 67, 68)), 0);
+	cr_expect_eq(EGRESS(UDP(L6, X6, 546, 547)), 0);
+}
+
+Test(prog_run, loopback_allowed)
+{
+	set_config(RF_ISOLATED, 0, 0);
+	/* loopback addresses on a real interface */
+	cr_expect_eq(EGRESS(TCP("127.0.0.1", "127.0.0.1", 40000, 80, TCP_SYN)), 1);
+	cr_expect_eq(EGRESS(TCP("127.0.0.1", "127.1.2.3", 40000, 80, TCP_SYN)), 1);
+	cr_expect_eq(INGRESS(UDP("127.0.0.1", "127.0.0.1", 53, 40000)), 1);
+	cr_expect_eq(EGRESS(TCP("::1", "::1", 40000, 80, TCP_SYN)), 1);
+	cr_expect_eq(INGRESS(UDP("::1", "::1", 53, 40000)), 1);
+	/* anything on the loopback device (ifindex 1, the test-run default) */
+	cr_expect_eq(run_on(skel->progs.rf_egress, TCP(L4, X4, 40000, 80, TCP_SYN), 0), 1);
+	cr_expect_eq(run_on(skel->progs.rf_ingress, TCP(X6, L6, 80, 40000, TCP_SYN), 0), 1);
+	/* but not ::2 or 128.0.0.1 */
+	cr_expect_eq(EGRESS(TCP(L6, "::2", 40000, 80, TCP_SYN)), 0);
+	cr_expect_eq(EGRESS(TCP(L4, "128.0.0.1", 40000, 80, TCP_SYN)), 0);
+}
+
+Test(prog_run, allowed_cgroup_passes)
+{
+	__u64 root_id = 1; /* the cgroup2 root: an ancestor of every socket, the test's included */
+	struct rf_allow_val v = {};
+
+	set_config(RF_ISOLATED, 0, 0);
+	cr_expect_eq(EGRESS(TCP(L4, X4, 40000, 80, TCP_SYN)), 0);
+	cr_assert_eq(
+	    bpf_map_update_elem(bpf_map__fd(skel->maps.rf_allow_cgroup), &root_id, &v, BPF_ANY), 0);
+	cr_expect_eq(EGRESS(TCP(L4, X4, 40000, 80, TCP_SYN)), 1);
+	cr_expect_eq(INGRESS(UDP(X6, L6, 53, 40000)), 1);
+}
+
+static __u64 boot_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+Test(prog_run, garbage_config_values)
+{
+	standard_rules();
+	/* any non-zero isolated value is isolation (fail closed) */
+	set_config(0xdeadbeef, 0, 0);
+	cr_expect_eq(EGRESS(TCP(L4, X4, 40000, 443, TCP_SYN)), 0);
+	cr_expect_eq(EGRESS(TCP(L4, R4, 40000, 443, TCP_SYN)), 1);
+	set_config(0xffffffff, 0, 0xfffffffc); /* unknown builtin bits only: no DHCP, no ND */
+	cr_expect_eq(EGRESS(UDP(L4, X4, 68, 67)), 0);
+	cr_expect_eq(EGRESS(ICMP6(L6, X6, 135)), 0);
+	/* a deadline in the past: isolation has expired */
+	set_config(RF_ISOLATED, 1, 0);
+	cr_expect_eq(EGRESS(TCP(L4, X4, 40000, 443, TCP_SYN)), 1);
+	set_config(RF_ISOLATED, boot_ns() - 1000000000ULL, 0);
+	cr_expect_eq(INGRESS(UDP(X6, L6, 53, 40000)), 1);
+	/* a deadline in the future: still isolated */
+	set_config(RF_ISOLATED, boot_ns() + 3600ULL * 1000000000ULL, 0);
+	cr_expect_eq(EGRESS(TCP(L4, X4, 40000, 443, TCP_SYN)), 0);
+	cr_expect_eq(EGRESS(TCP(L4, R4, 40000, 443, TCP_SYN)), 1);
+	set_config(RF_ISOLATED, ~0ULL, 0);
+	cr_expect_eq(EGRESS(TCP(L4, X4, 40000, 443, TCP_SYN)), 0);
+}
+
+Test(prog_run, garbage_net_values)
+{
+	struct rf_net_val v;
+
+	set_config(RF_ISOLATED, 0, 0);
+
+	/* count 200: read as 8; e[0] allows tcp 1000, e[1..7] are zero (dir 0: match nothing) */
+	memset(&v, 0, sizeof(v));
+	v.count = 200;
+	v.prefixlen = 128;
+	v.e[0] = (struct rf_net_entry){RF_PROTO_TCP, RF_DIR_OUT, 0, 0, 1000, 1000};
+	put_net_raw("192.0.2.10", 32, &v);
+	cr_expect_eq(EGRESS(TCP(L4, "192.0.2.10", 40000, 1000, TCP_SYN)), 1);
+	cr_expect_eq(EGRESS(TCP(L4, "192.0.2.10", 40000, 1001, TCP_SYN)), 0);
+	cr_expect_eq(EGRESS(UDP(L4, "192.0.2.10", 40000, 1000)), 0);
+	/* count 200 with the only allowing entry in the last slot: still within the 8 read */
+	v.e[0].proto = 99;
+	v.e[7] = (struct rf_net_entry){RF_PROTO_UDP, RF_DIR_BOTH, 0, 0, 0, 0};
+	put_net_raw("192.0.2.10", 32, &v);
+	cr_expect_eq(EGRESS(UDP(L4, "192.0.2.10", 40000, 7)), 1);
+	cr_expect_eq(EGRESS(TCP(L4, "192.0.2.10", 40000, 1000, TCP_SYN)), 0, "proto 99 matched");
+
+	/* proto 99 matches nothing */
+	memset(&v, 0, sizeof(v));
+	v.count = 1;
+	v.prefixlen = 128;
+	v.e[0] = (struct rf_net_entry){99, RF_DIR_BOTH, 0, 0, 0, 0};
+	put_net_raw("192.0.2.11", 32, &v);
+	cr_expect_eq(EGRESS(TCP(L4, "192.0.2.11", 40000, 80, TCP_SYN)), 0);
+	cr_expect_eq(EGRESS(mkpkt(L4, "192.0.2.11", 99, 0, 0, 0, 0)), 0);
+	/* dir 0 matches nothing */
+	v.e[0] = (struct rf_net_entry){RF_PROTO_ANY, 0, 0, 0, 0, 0};
+	put_net_raw("192.0.2.12", 32, &v);
+	cr_expect_eq(EGRESS(TCP(L4, "192.0.2.12", 40000, 80, TCP_SYN)), 0);
+	cr_expect_eq(INGRESS(UDP("192.0.2.12", L4, 80, 40000)), 0);
+	/* unknown dir bits are ignored: 0xfc alone matches nothing, 0xfd is out */
+	v.e[0].dir = 0xfc;
+	put_net_raw("192.0.2.13", 32, &v);
+	cr_expect_eq(EGRESS(TCP(L4, "192.0.2.13", 40000, 80, TCP_SYN)), 0);
+	v.e[0].dir = 0xfd;
+	put_net_raw("192.0.2.13", 32, &v);
+	cr_expect_eq(EGRESS(TCP(L4, "192.0.2.13", 40000, 80, TCP_SYN)), 1);
+	/* port_lo > port_hi matches nothing */
+	v.e[0] = (struct rf_net_entry){RF_PROTO_TCP, RF_DIR_BOTH, 0, 0, 90, 80};
+	put_net_raw("192.0.2.14", 32, &v);
+	cr_expect_eq(EGRESS(TCP(L4, "192.0.2.14", 40000, 85, TCP_SYN)), 0);
+	cr_expect_eq(EGRESS(TCP(L4, "192.0.2.14", 40000, 80, TCP_SYN)), 0);
+
+	/* value prefixlen 200 on a /128 that allows nothing: acts as 128, the covering /120 rule
+	 * is still found */
+	put_net("192.0.2.0", 24, RF_PROTO_TCP, RF_DIR_OUT, 8080, 8080);
+	memset(&v, 0, sizeof(v));
+	v.count = 1;
+	v.prefixlen = 200;
+	v.e[0] = (struct rf_net_entry){RF_PROTO_UDP, RF_DIR_OUT, 0, 0, 53, 53};
+	put_net_raw("192.0.2.20", 32, &v);
+	cr_expect_eq(EGRESS(UDP(L4, "192.0.2.20", 40000, 53)), 1);
+	cr_expect_eq(EGRESS(TCP(L4, "192.0.2.20", 40000, 8080, TCP_SYN)), 1, "covering /24 lost");
+	cr_expect_eq(EGRESS(TCP(L4, "192.0.2.20", 40000, 8081, TCP_SYN)), 0);
+	/* the same on IPv6 with count 0 (an empty value allows nothing by itself) */
+	put_net("2001:db8::", 32, RF_PROTO_TCP, RF_DIR_OUT, 8080, 8080);
+	memset(&v, 0, sizeof(v));
+	v.prefixlen = 200;
+	put_net_raw("2001:db8::20", 128, &v);
+	cr_expect_eq(EGRESS(TCP(L6, "2001:db8::20", 40000, 8080, TCP_SYN)), 1);
+	cr_expect_eq(EGRESS(TCP(L6, "2001:db8::20", 40000, 8081, TCP_SYN)), 0);
+	/* a value prefixlen of 0 stops the walk: defined (deny), never a loop */
+	v.prefixlen = 0;
+	put_net_raw("2001:db8::21", 128, &v);
+	cr_expect_eq(EGRESS(TCP(L6, "2001:db8::21", 40000, 8081, TCP_SYN)), 0);
+}
+
+/* Malformed packets get a defined verdict and never crash the program. */
+Test(prog_run, truncated_and_odd_packets)
+{
+	struct pkt p;
+
+	set_config(RF_ISOLATED, 0, RF_BUILTIN_ALL);
+	/* IPv4 with a truncated TCP header: no ports, no rule with a port can match */
+	put_net(R4, 32, RF_PROTO_TCP, RF_DIR_OUT, 443, 443);
+	p = TCP(L4, R4, 40000, 443, TCP_SYN);
+	p.len = 14 + 20 + 2;
+	p.b[14 + 3] = (__u8)(20 + 2); /* tot_len */
+	cr_expect_eq(EGRESS(p), 0);
+	/* non-first IPv4 fragment to an allowed port-less rule passes, to a port rule does not */
+	p = UDP(L4, R4, 40000, 443);
+	p.b[14 + 6] = 0x00;
+	p.b[14 + 7] = 0x10; /* fragment offset 16*8 */
+	cr_expect_eq(EGRESS(p), 0);
+	put_net("192.0.2.30", 32, RF_PROTO_UDP, RF_DIR_OUT, 0, 0);
+	p = UDP(L4, "192.0.2.30", 40000, 443);
+	p.b[14 + 7] = 0x10;
+	cr_expect_eq(EGRESS(p), 1);
+	/* IPv4 header length 15 words pointing past the data */
+	p = TCP(L4, R4, 40000, 443, TCP_SYN);
+	p.b[14] = 0x4f;
+	cr_expect_eq(EGRESS(p), 0);
+}

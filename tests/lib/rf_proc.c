@@ -1,0 +1,979 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Process-level kernel-test helpers; contracts in rf_proc.h. */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <criterion/criterion.h>
+#include "rf_proc.h"
+
+#define RFP_MAX_KIDS	 64
+#define RFP_CLI_MAX_ARGS 48
+
+static pid_t kids[RFP_MAX_KIDS];
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void kid_add(pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < RFP_MAX_KIDS; i++) {
+		if (!kids[i]) {
+			kids[i] = pid;
+			return;
+		}
+	}
+}
+
+static void kid_del(pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < RFP_MAX_KIDS; i++)
+		if (kids[i] == pid)
+			kids[i] = 0;
+}
+
+/* Before execve in a child: PATH and the loader path only (nothing of Criterion's sandbox). */
+static void minimal_env(void)
+{
+	const char *ld = getenv("LD_LIBRARY_PATH");
+	char *keep = ld ? strdup(ld) : NULL;
+
+	clearenv();
+	setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 1);
+	if (keep)
+		setenv("LD_LIBRARY_PATH", keep, 1);
+	free(keep);
+}
+
+/* In a forked child: die with the test process. */
+static void child_init(void)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(127);
+}
+
+/* ---- helper modes (run before Criterion's main) ------------------------------------------ */
+
+static int helper_client(int argc, char **argv)
+{
+	enum rft_proto proto;
+	struct rft_result r;
+
+	if (argc < 6)
+		return RFT_ERROR;
+	if (argc > 6 && argv[6][0])
+		prctl(PR_SET_NAME, argv[6]);
+	proto = !strcmp(argv[2], "tcp")	  ? RFT_TCP
+		: !strcmp(argv[2], "udp") ? RFT_UDP
+					  : RFT_UDP_CONNECTED;
+	r = rft_client(argv[0], NULL, argv[1][0] == '6' ? AF_INET6 : AF_INET, proto, argv[3],
+		       (unsigned short)atoi(argv[4]), atoi(argv[5]));
+	return r.outcome;
+}
+
+static int helper_forkexec(int argc, char **argv)
+{
+	int status;
+	pid_t pid;
+
+	if (argc < 1)
+		return 125;
+	pid = fork();
+	if (pid < 0)
+		return 125;
+	if (pid == 0) {
+		minimal_env();
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+		return 125;
+	return WEXITSTATUS(status);
+}
+
+static int listen_tcp(int family, unsigned short port)
+{
+	struct sockaddr_in6 s6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+	struct sockaddr_in s4 = {.sin_family = AF_INET, .sin_port = htons(port)};
+	int one = 1, fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (family == AF_INET6) {
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		if (bind(fd, (struct sockaddr *)&s6, sizeof(s6)))
+			return -1;
+	} else if (bind(fd, (struct sockaddr *)&s4, sizeof(s4))) {
+		return -1;
+	}
+	return listen(fd, 16) ? -1 : fd;
+}
+
+static int helper_echo_server(int argc, char **argv)
+{
+	struct pollfd p[64];
+	char buf[4096];
+	int n = 2, i;
+
+	if (argc < 1)
+		return 1;
+	p[0] = (struct pollfd){.fd = listen_tcp(AF_INET, (unsigned short)atoi(argv[0])),
+			       .events = POLLIN};
+	p[1] = (struct pollfd){.fd = listen_tcp(AF_INET6, (unsigned short)atoi(argv[0])),
+			       .events = POLLIN};
+	if (p[0].fd < 0 || p[1].fd < 0 || write(1, "R", 1) != 1)
+		return 1;
+	for (;;) {
+		if (poll(p, (nfds_t)n, -1) < 0)
+			continue;
+		for (i = 0; i < n; i++) {
+			ssize_t r;
+
+			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			if (i < 2) {
+				int c = accept4(p[i].fd, NULL, NULL, SOCK_CLOEXEC);
+
+				if (c < 0)
+					continue;
+				if (n == 64 || write(1, "A", 1) != 1) {
+					close(c);
+					continue;
+				}
+				p[n++] = (struct pollfd){.fd = c, .events = POLLIN};
+				continue;
+			}
+			r = recv(p[i].fd, buf, sizeof(buf), 0);
+			if (r <= 0) {
+				close(p[i].fd);
+				p[i--] = p[--n];
+				continue;
+			}
+			if (send(p[i].fd, buf, (size_t)r, MSG_NOSIGNAL) < 0) {
+				/* the client notices */
+			}
+		}
+	}
+}
+
+/* Non-blocking connect within timeout_ms, then back to blocking. fd or -errno. */
+static int connect_tcp(int family, const char *addr, unsigned short port, int timeout_ms)
+{
+	struct sockaddr_storage ss = {};
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	socklen_t len = family == AF_INET6 ? sizeof(*s6) : sizeof(*s4);
+	int fd, err = 0;
+	socklen_t el = sizeof(err);
+	struct pollfd p;
+
+	if (family == AF_INET6) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		if (inet_pton(AF_INET6, addr, &s6->sin6_addr) != 1)
+			return -EINVAL;
+	} else {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		if (inet_pton(AF_INET, addr, &s4->sin_addr) != 1)
+			return -EINVAL;
+	}
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&ss, len) && errno != EINPROGRESS) {
+		err = errno;
+		close(fd);
+		return -err;
+	}
+	p = (struct pollfd){.fd = fd, .events = POLLOUT};
+	if (poll(&p, 1, timeout_ms) != 1) {
+		close(fd);
+		return -ETIMEDOUT;
+	}
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+	if (err) {
+		close(fd);
+		return -err;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+}
+
+static int helper_conn(int argc, char **argv)
+{
+	char payload[RFT_PAYLOAD_LEN], buf[256], c;
+	int fd;
+
+	if (argc < 3)
+		return 1;
+	fd = connect_tcp(argv[0][0] == '6' ? AF_INET6 : AF_INET, argv[1],
+			 (unsigned short)atoi(argv[2]), 2000);
+	if (write(1, fd < 0 ? "E" : "R", 1) != 1 || fd < 0)
+		return 1;
+	memset(payload, 'p', sizeof(payload));
+	while (read(0, &c, 1) == 1) {
+		unsigned char got = 0;
+		long deadline = now_ms() + 1000;
+
+		if (send(fd, payload, sizeof(payload), MSG_NOSIGNAL) == (ssize_t)sizeof(payload)) {
+			while (got < RFT_PAYLOAD_LEN) {
+				struct pollfd p = {.fd = fd, .events = POLLIN};
+				long left = deadline - now_ms();
+				ssize_t r;
+
+				if (left <= 0 || poll(&p, 1, (int)left) != 1)
+					break;
+				r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+				if (r <= 0)
+					break;
+				got = (unsigned char)(got + r);
+			}
+		}
+		if (write(1, &got, 1) != 1)
+			break;
+	}
+	return 0;
+}
+
+/* glibc passes (argc, argv, envp) to ELF constructors; priority 101 runs before Criterion's. */
+__attribute__((constructor(101))) static void rfp_helper_main(int argc, char **argv)
+{
+	int ret = 127;
+
+	if (argc < 3 || strcmp(argv[1], RFP_HELPER_ARG))
+		return;
+	child_init();
+	if (!strcmp(argv[2], "client"))
+		ret = helper_client(argc - 3, argv + 3);
+	else if (!strcmp(argv[2], "forkexec"))
+		ret = helper_forkexec(argc - 3, argv + 3);
+	else if (!strcmp(argv[2], "echo-server"))
+		ret = helper_echo_server(argc - 3, argv + 3);
+	else if (!strcmp(argv[2], "conn"))
+		ret = helper_conn(argc - 3, argv + 3);
+	_exit(ret);
+}
+
+/* ---- setup / teardown -------------------------------------------------------------------- */
+
+/* Remove every cgroup below dir (deepest first), not dir itself. */
+static void remove_cg_children(const char *dir)
+{
+	char p[PATH_MAX];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		remove_cg_children(p);
+		rft_cgroup_remove(p);
+	}
+	closedir(d);
+}
+
+void rfp_setup(void)
+{
+	char mnt[PATH_MAX - 300], p[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	memset(kids, 0, sizeof(kids));
+	/* rft_sweep_stale() removes rf-test-<pid> cgroups of dead runs, but not their children */
+	if (!rft_cgroup2_mount(mnt, sizeof(mnt)) && (d = opendir(mnt))) {
+		while ((de = readdir(d))) {
+			char *end;
+			long pid;
+
+			if (strncmp(de->d_name, "rf-test-", 8))
+				continue;
+			pid = strtol(de->d_name + 8, &end, 10);
+			if (pid <= 0 || (*end && *end != '-') || !kill((pid_t)pid, 0) ||
+			    errno != ESRCH)
+				continue;
+			snprintf(p, sizeof(p), "%s/%s", mnt, de->d_name);
+			remove_cg_children(p);
+		}
+		closedir(d);
+	}
+	rft_setup();
+}
+
+void rfp_teardown(void)
+{
+	int i;
+
+	if (!rft.owner || rft.owner != getpid())
+		return;
+	for (i = 0; i < RFP_MAX_KIDS; i++) {
+		if (!kids[i])
+			continue;
+		kill(kids[i], SIGKILL);
+		waitpid(kids[i], NULL, 0);
+		rft_untrack_child(kids[i]);
+		kids[i] = 0;
+	}
+	if (rft.cg[0])
+		remove_cg_children(rft.cg);
+	rft_teardown();
+}
+
+int rfp_cgroup_child(const char *rel, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", rft.cg, rel);
+	return rft_cgroup_create(buf);
+}
+
+int rfp_copy_self(const char *name, char *buf, size_t len)
+{
+	char chunk[65536];
+	int in, out, ret = 0;
+	ssize_t n;
+
+	snprintf(buf, len, "%s/%s", rft.state_dir, name);
+	in = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	out = open(buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	if (out < 0) {
+		ret = -errno;
+		close(in);
+		return ret;
+	}
+	while ((n = read(in, chunk, sizeof(chunk))) > 0) {
+		if (write(out, chunk, (size_t)n) != n) {
+			ret = -EIO;
+			break;
+		}
+	}
+	if (n < 0)
+		ret = -errno;
+	close(in);
+	if (close(out) && !ret)
+		ret = -errno;
+	return ret;
+}
+
+/* ---- spawning ---------------------------------------------------------------------------- */
+
+pid_t rfp_spawn(const char *netns, const char *cgroup, char *const argv[], int *in_fd, int *out_fd)
+{
+	int in[2] = {-1, -1}, out[2] = {-1, -1};
+	pid_t pid;
+
+	if ((in_fd && pipe2(in, O_CLOEXEC)) || (out_fd && pipe2(out, O_CLOEXEC)))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int devnull;
+
+		child_init();
+		/* cgroup first: sockets belong to the cgroup of their creator */
+		if ((cgroup && rft_cgroup_enter(cgroup, 0)) || (netns && rft_netns_enter(netns)))
+			_exit(126);
+		devnull = open("/dev/null", O_RDWR);
+		dup2(in_fd ? in[0] : devnull, 0);
+		dup2(out_fd ? out[1] : devnull, 1);
+		dup2(devnull, 2);
+		minimal_env();
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (in_fd) {
+		close(in[0]);
+		*in_fd = in[1];
+	}
+	if (out_fd) {
+		close(out[1]);
+		*out_fd = out[0];
+	}
+	kid_add(pid);
+	return pid;
+}
+
+int rfp_wait(pid_t pid, int timeout_ms)
+{
+	long deadline = now_ms() + timeout_ms;
+	int status;
+	pid_t r;
+
+	for (;;) {
+		r = waitpid(pid, &status, WNOHANG);
+		if (r == pid || (r < 0 && errno != EINTR))
+			break;
+		if (now_ms() >= deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			kid_del(pid);
+			return -1;
+		}
+		rft_msleep(5);
+	}
+	kid_del(pid);
+	if (r != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void rfp_kill(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	kid_del(pid);
+}
+
+enum rft_outcome rfp_exe_client(const char *exe, const char *cgroup, int family,
+				enum rft_proto proto, const char *addr, unsigned short port,
+				const char *comm)
+{
+	char portbuf[8];
+	char *argv[] = {
+	    (char *)exe,
+	    RFP_HELPER_ARG,
+	    "client",
+	    rft.dev_ns,
+	    family == AF_INET6 ? "6" : "4",
+	    proto == RFT_TCP   ? "tcp"
+	    : proto == RFT_UDP ? "udp"
+			       : "udpc",
+	    (char *)addr,
+	    portbuf,
+	    "1500",
+	    (char *)(comm ? comm : ""),
+	    NULL,
+	};
+	pid_t pid;
+	int st;
+
+	snprintf(portbuf, sizeof(portbuf), "%u", port);
+	pid = rfp_spawn(rft.dev_ns, cgroup, argv, NULL, NULL);
+	if (pid < 0)
+		return RFT_ERROR;
+	st = rfp_wait(pid, 10000);
+	return st >= RFT_OK && st <= RFT_ERROR ? (enum rft_outcome)st : RFT_ERROR;
+}
+
+/* ---- workers ----------------------------------------------------------------------------- */
+
+int rfp_worker_start(struct rfp_worker *w, const char *netns, const char *cgroup, rfp_fn fn,
+		     void *arg)
+{
+	int sv[2], ret = -EIO;
+	pid_t pid;
+
+	w->pid = -1;
+	w->ctl = -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int cmd;
+
+		close(sv[0]);
+		child_init();
+		if (cgroup && (ret = rft_cgroup_enter(cgroup, 0))) {
+			if (write(sv[1], &ret, sizeof(ret)) < 0)
+				_exit(1);
+			_exit(1); /* never run fn outside the intended cgroup */
+		}
+		if (netns && (ret = rft_netns_enter(netns))) {
+			if (write(sv[1], &ret, sizeof(ret)) < 0)
+				_exit(1);
+			_exit(1);
+		}
+		ret = fn(0, arg);
+		while (write(sv[1], &ret, sizeof(ret)) == sizeof(ret) &&
+		       read(sv[1], &cmd, sizeof(cmd)) == sizeof(cmd))
+			ret = fn(cmd, arg);
+		_exit(0);
+	}
+	close(sv[1]);
+	w->pid = pid;
+	w->ctl = sv[0];
+	kid_add(pid);
+	if (read(w->ctl, &ret, sizeof(ret)) != sizeof(ret))
+		ret = -EIO;
+	return ret;
+}
+
+int rfp_worker_call(struct rfp_worker *w, int cmd)
+{
+	int ret;
+
+	if (w->ctl < 0 || write(w->ctl, &cmd, sizeof(cmd)) != sizeof(cmd) ||
+	    read(w->ctl, &ret, sizeof(ret)) != sizeof(ret))
+		return -EIO;
+	return ret;
+}
+
+void rfp_worker_stop(struct rfp_worker *w)
+{
+	if (w->ctl >= 0)
+		close(w->ctl);
+	rfp_kill(w->pid);
+	w->ctl = -1;
+	w->pid = -1;
+}
+
+int rfp_run_in(const char *netns, const char *cgroup, rfp_fn fn, void *arg)
+{
+	struct rfp_worker w;
+	int ret = rfp_worker_start(&w, netns, cgroup, fn, arg);
+
+	rfp_worker_stop(&w);
+	return ret;
+}
+
+struct sysctl_arg {
+	const char *path;
+	const char *value;
+};
+
+static int write_sysctl(int cmd, void *arg)
+{
+	const struct sysctl_arg *a = arg;
+	char p[PATH_MAX];
+	int fd, ret = 0;
+	ssize_t len = (ssize_t)strlen(a->value);
+
+	(void)cmd;
+	snprintf(p, sizeof(p), "/proc/sys/%s", a->path);
+	fd = open(p, O_WRONLY | O_CLOEXEC); /* per-netns sysctls follow the opener's netns */
+	if (fd < 0)
+		return -errno;
+	if (write(fd, a->value, (size_t)len) != len)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+int rfp_sysctl_in(const char *netns, const char *path, const char *value)
+{
+	struct sysctl_arg a = {path, value};
+
+	return rfp_run_in(netns, NULL, write_sysctl, &a);
+}
+
+/* ---- sniffer
+ * ------------------------------------------------------------------------------------- */
+
+int rfp_sniffer_start(struct rfp_sniffer *s, const char *netns, unsigned short ethertype,
+		      const char *marker)
+{
+	int pfd[2], err = 0;
+	pid_t pid;
+
+	s->pid = -1;
+	s->count = mmap(NULL, sizeof(*s->count), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			-1, 0);
+	if (s->count == MAP_FAILED) {
+		s->count = NULL;
+		return -errno;
+	}
+	if (pipe2(pfd, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		static unsigned char buf[65536];
+		int fd = -1;
+
+		close(pfd[0]);
+		child_init();
+		if ((err = -rft_netns_enter(netns)) == 0) {
+			fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ethertype));
+			err = fd < 0 ? errno : 0;
+		}
+		if (write(pfd[1], &err, sizeof(err)) != sizeof(err) || err)
+			_exit(1);
+		for (;;) {
+			struct sockaddr_ll sll;
+			socklen_t sl = sizeof(sll);
+			ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&sll, &sl);
+
+			if (n <= 0 || sll.sll_pkttype == PACKET_OUTGOING)
+				continue;
+			if (memmem(buf, (size_t)n, marker, strlen(marker)))
+				__atomic_add_fetch(s->count, 1, __ATOMIC_RELEASE);
+		}
+	}
+	close(pfd[1]);
+	s->pid = pid;
+	kid_add(pid);
+	if (read(pfd[0], &err, sizeof(err)) != sizeof(err))
+		err = EIO;
+	close(pfd[0]);
+	if (err) {
+		rfp_sniffer_stop(s);
+		return -err;
+	}
+	return 0;
+}
+
+unsigned int rfp_sniffer_count(const struct rfp_sniffer *s)
+{
+	return s->count ? __atomic_load_n(s->count, __ATOMIC_ACQUIRE) : 0;
+}
+
+void rfp_sniffer_stop(struct rfp_sniffer *s)
+{
+	rfp_kill(s->pid);
+	s->pid = -1;
+	if (s->count)
+		munmap(s->count, sizeof(*s->count));
+	s->count = NULL;
+}
+
+/* ---- CLI and agent ----------------------------------------------------------------------- */
+
+/* Fork the CLI with the private paths and `args` in the device netns; stdout/stderr to ofd/efd
+ * (-1 = /dev/null). Returns the pid or -errno. */
+static pid_t cli_fork(char *const env[], char *const args[], int ofd, int efd)
+{
+	char resolv[PATH_MAX], *argv[RFP_CLI_MAX_ARGS + 10];
+	const char *bin = getenv("RINGFENCE_BIN");
+	int n = 0, i;
+	pid_t pid;
+
+	if (!bin || !rft.cg[0] || !rft.pin_dir[0] || !rft.state_dir[0] || !rft.dev_ns[0])
+		return -EINVAL; /* never against the host defaults */
+	argv[n++] = (char *)bin;
+	argv[n++] = "--cgroup";
+	argv[n++] = rft.cg;
+	argv[n++] = "--pin-dir";
+	argv[n++] = rft.pin_dir;
+	argv[n++] = "--state-dir";
+	argv[n++] = rft.state_dir;
+	argv[n++] = "--config";
+	argv[n++] = rft.config;
+	for (i = 0; args[i] && i < RFP_CLI_MAX_ARGS; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	snprintf(resolv, sizeof(resolv), "%s/resolv.conf", rft.state_dir);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int devnull;
+
+		child_init();
+		if (rft_netns_enter(rft.dev_ns))
+			_exit(
+			    126); /* the packet guard must never attach to the host's interfaces */
+		devnull = open("/dev/null", O_RDWR);
+		dup2(devnull, 0);
+		dup2(ofd >= 0 ? ofd : devnull, 1);
+		dup2(efd >= 0 ? efd : devnull, 2);
+		setenv("RINGFENCE_CGROUP", "", 1);
+		setenv("RINGFENCE_PIN_DIR", "", 1);
+		setenv("RINGFENCE_STATE_DIR", "", 1);
+		setenv("RINGFENCE_CONFIG", "", 1);
+		setenv("RINGFENCE_PACKET_GUARD", "off", 1);
+		setenv("RINGFENCE_RESOLV_CONF", resolv, 1);
+		unsetenv("RINGFENCE_REQUESTOR");
+		for (i = 0; env && env[i]; i++)
+			putenv(env[i]);
+		execv(bin, argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static char *slurp(int fd)
+{
+	size_t len = 0, cap = 8192;
+	char *buf = malloc(cap);
+	ssize_t n;
+
+	if (!buf)
+		return NULL;
+	lseek(fd, 0, SEEK_SET);
+	while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += (size_t)n;
+		if (cap - len < 2) {
+			char *nb = realloc(buf, cap * 2);
+
+			if (!nb)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+static int cli_run(char *const env[], char *const args[], char **out, char **err)
+{
+	int ofd = out ? memfd_create("rfp-out", MFD_CLOEXEC) : -1;
+	int efd = err ? memfd_create("rfp-err", MFD_CLOEXEC) : -1;
+	int status = 0;
+	pid_t pid = cli_fork(env, args, ofd, efd);
+
+	if (pid > 0)
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	if (out) {
+		*out = ofd >= 0 ? slurp(ofd) : NULL;
+		close(ofd);
+	}
+	if (err) {
+		*err = efd >= 0 ? slurp(efd) : NULL;
+		close(efd);
+	}
+	if (pid < 0)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void collect(char **args, const char *first, va_list ap)
+{
+	const char *a = first;
+	int n = 0;
+
+	while (a && n < RFP_CLI_MAX_ARGS) {
+		args[n++] = (char *)a;
+		a = va_arg(ap, const char *);
+	}
+	args[n] = NULL;
+}
+
+int rfp_cli_env(char *const env[], char **out, char **err, ...)
+{
+	char *args[RFP_CLI_MAX_ARGS + 1];
+	va_list ap;
+
+	va_start(ap, err);
+	collect(args, va_arg(ap, const char *), ap);
+	va_end(ap);
+	return cli_run(env, args, out, err);
+}
+
+pid_t rfp_cli_spawn(char *const env[], ...)
+{
+	char *args[RFP_CLI_MAX_ARGS + 1];
+	va_list ap;
+	pid_t pid;
+
+	va_start(ap, env);
+	collect(args, va_arg(ap, const char *), ap);
+	va_end(ap);
+	pid = cli_fork(env, args, -1, -1);
+	if (pid > 0)
+		kid_add(pid);
+	return pid;
+}
+
+char *rfp_cli_out(const char *arg, ...)
+{
+	char *args[RFP_CLI_MAX_ARGS + 1], *out = NULL, *err = NULL;
+	va_list ap;
+	int ret;
+
+	va_start(ap, arg);
+	collect(args, arg, ap);
+	va_end(ap);
+	ret = cli_run(NULL, args, &out, &err);
+	cr_assert_eq(ret, 0, "ringfence %s %s exited %d\nstdout: %s\nstderr: %s", args[0],
+		     args[1] ? args[1] : "", ret, out ? out : "", err ? err : "");
+	free(err);
+	return out ? out : strdup("");
+}
+
+static int count_substr(const char *text, const char *needle)
+{
+	int n = 0;
+
+	while (text && (text = strstr(text, needle))) {
+		n++;
+		text += strlen(needle);
+	}
+	return n;
+}
+
+static int agent_starts(void)
+{
+	char *args[] = {"history", "--json", NULL}, *out = NULL;
+	int n;
+
+	if (cli_run(NULL, args, &out, NULL))
+		n = -1;
+	else
+		n = count_substr(out, "\"type\":\"agent-start\"");
+	free(out);
+	return n;
+}
+
+pid_t rfp_agent_start(void)
+{
+	char log[PATH_MAX], *args[] = {"agent", NULL};
+	int before = agent_starts(), fd, i;
+	pid_t pid;
+
+	snprintf(log, sizeof(log), "%s/agent.log", rft.state_dir);
+	fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	pid = cli_fork(NULL, args, fd, fd);
+	close(fd);
+	if (pid < 0)
+		return pid;
+	kid_add(pid);
+	for (i = 0; i < 100; i++) {
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			kid_del(pid);
+			return -ECHILD;
+		}
+		if (agent_starts() > (before < 0 ? 0 : before))
+			return pid;
+		rft_msleep(50);
+	}
+	rfp_kill(pid);
+	return -ETIMEDOUT;
+}
+
+bool rfp_history_wait(int timeout_ms, const char *const needles[])
+{
+	char *args[] = {"history", "--json", NULL}, *out, obj[4096];
+	long deadline = now_ms() + timeout_ms;
+	bool found;
+
+	for (;;) {
+		out = NULL;
+		found = !cli_run(NULL, args, &out, NULL) &&
+			rfp_find_object(out, needles, obj, sizeof(obj));
+		free(out);
+		if (found || now_ms() >= deadline)
+			return found;
+		rft_msleep(100);
+	}
+}
+
+int rfp_isolated(void)
+{
+	char *args[] = {"status", "--json", NULL}, *out = NULL;
+	int v = -1;
+
+	if (!cli_run(NULL, args, &out, NULL))
+		v = rft_json_bool(out, "isolated");
+	free(out);
+	return v;
+}
+
+/* ---- text -------------------------------------------------------------------------------- */
+
+char *rfp_read_file(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char *s;
+
+	if (fd < 0)
+		return NULL;
+	s = slurp(fd);
+	close(fd);
+	return s;
+}
+
+static bool has_all(const char *s, size_t len, const char *const needles[])
+{
+	int i;
+
+	for (i = 0; needles[i]; i++)
+		if (!memmem(s, len, needles[i], strlen(needles[i])))
+			return false;
+	return true;
+}
+
+static const char *copy_out(const char *s, size_t len, char *buf, size_t buflen)
+{
+	if (len >= buflen)
+		len = buflen - 1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return buf;
+}
+
+const char *rfp_find_line(const char *text, const char *const needles[], char *buf, size_t len)
+{
+	const char *p = text, *nl;
+
+	while (p && *p) {
+		nl = strchr(p, '\n');
+		if (!nl)
+			nl = p + strlen(p);
+		if (has_all(p, (size_t)(nl - p), needles))
+			return copy_out(p, (size_t)(nl - p), buf, len);
+		p = *nl ? nl + 1 : nl;
+	}
+	return NULL;
+}
+
+const char *rfp_find_object(const char *text, const char *const needles[], char *buf, size_t len)
+{
+	const char *p = text, *open, *close;
+
+	while (p && (open = strchr(p, '{'))) {
+		close = strchr(open, '}');
+		if (!close)
+			return NULL;
+		if (has_all(open, (size_t)(close - open + 1), needles))
+			return copy_out(open, (size_t)(close - open + 1), buf, len);
+		p = close + 1;
+	}
+	return NULL;
+}
+
+const char *rfp_json_str(const char *obj, const char *key, char *buf, size_t len)
+{
+	char pat[128];
+	const char *p, *e;
+
+	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+	p = obj ? strstr(obj, pat) : NULL;
+	if (!p)
+		return NULL;
+	p += strlen(pat);
+	for (e = p; *e && *e != '"'; e++)
+		if (*e == '\\' && e[1])
+			e++;
+	return copy_out(p, (size_t)(e - p), buf, len);
+}

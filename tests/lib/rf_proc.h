@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Process-level kernel-test helpers on top of rf_test.h: the test binary re-executed as a small
+ * client/server (so a copy of it is "another executable" with its own inode), forked workers that
+ * keep sockets across isolate/release, a frame counter in a namespace, the CLI with extra
+ * environment, the agent in the background, child cgroups, and JSON lookups in CLI output.
+ */
+#ifndef RF_PROC_H
+#define RF_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include "rf_test.h"
+
+/* Criterion .init: rft_setup() after removing child cgroups left below crashed runs' cgroups. */
+void rfp_setup(void);
+/* Criterion .fini: kill rfp children and agents, remove every cgroup below rft.cg (deepest
+ * first), then rft_teardown(). Idempotent. */
+void rfp_teardown(void);
+
+/* Create <rft.cg>/<rel> (rel may be "a/b"; parents must exist; rfp_teardown() removes it); the
+ * full path goes to buf. Returns 0 or -errno. */
+int rfp_cgroup_child(const char *rel, char *buf, size_t len);
+
+/* Copy the running test binary to <rft.state_dir>/<name> (a new inode); path into buf. 0/-errno. */
+int rfp_copy_self(const char *name, char *buf, size_t len);
+
+/*
+ * Helper modes: the test binary (or a copy) run as "<bin> --rfp-helper MODE ARGS" does MODE and
+ * exits before Criterion starts:
+ *   client NETNS 4|6 tcp|udp ADDR PORT TIMEOUT_MS [COMM]  one rft_client() exchange (forked, so
+ *                                        same executable) after prctl(PR_SET_NAME, COMM);
+ *                                        exit status = enum rft_outcome
+ *   forkexec PATH ARG...                 fork, exec PATH ARG..., exit with the child's status
+ *   echo-server PORT                     TCP echo on 0.0.0.0 and [::]:PORT; writes 'R' to stdout
+ *                                        when listening and 'A' for every accepted connection
+ *   conn 4|6 ADDR PORT                   TCP connect (2 s), writes 'R' (or 'E'); then for every
+ *                                        'S' read on stdin sends RFT_PAYLOAD_LEN bytes, waits up
+ *                                        to 1 s for the echo and writes the echoed count (1 byte)
+ */
+#define RFP_HELPER_ARG "--rfp-helper"
+
+/* Spawn argv (execve, environment: PATH and LD_LIBRARY_PATH) as a tracked child that first enters
+ * cgroup, then netns (NULL = unchanged; it never runs elsewhere). stdin/stdout are pipes returned
+ * in in_fd / out_fd when non-NULL (else /dev/null); stderr is /dev/null. Returns the pid or -errno.
+ */
+pid_t rfp_spawn(const char *netns, const char *cgroup, char *const argv[], int *in_fd, int *out_fd);
+/* Wait up to timeout_ms for a spawned child: its exit status, or -1 if it was killed (by a
+ * signal, or with SIGKILL by us on timeout). Untracks it. */
+int rfp_wait(pid_t pid, int timeout_ms);
+/* Kill (SIGKILL) and reap a spawned child. */
+void rfp_kill(pid_t pid);
+
+/* Run helper `client` of executable `exe` in cgroup + the device netns; returns the outcome. */
+enum rft_outcome rfp_exe_client(const char *exe, const char *cgroup, int family,
+				enum rft_proto proto, const char *addr, unsigned short port,
+				const char *comm);
+
+/* ---- workers: forked children that keep state (sockets) between calls -------------------- */
+
+typedef int (*rfp_fn)(int cmd, void *arg);
+
+struct rfp_worker {
+	pid_t pid;
+	int ctl;
+};
+
+/* Fork a child that enters cgroup (first) and netns (NULL = unchanged), runs fn(0, arg) and then
+ * fn(cmd, arg) for every rfp_worker_call(). Returns fn(0, arg)'s result (-EIO if the child
+ * failed to start); the worker runs until rfp_worker_stop() even if that result is an error. */
+int rfp_worker_start(struct rfp_worker *w, const char *netns, const char *cgroup, rfp_fn fn,
+		     void *arg);
+/* fn(cmd, arg) in the worker: its result, or -EIO if the worker is gone. */
+int rfp_worker_call(struct rfp_worker *w, int cmd);
+void rfp_worker_stop(struct rfp_worker *w);
+/* fn(0, arg) once in a fresh child in cgroup + netns: its result. */
+int rfp_run_in(const char *netns, const char *cgroup, rfp_fn fn, void *arg);
+
+/* Write `value` to /proc/sys/<key path> as seen from netns (per-namespace sysctls). 0/-errno. */
+int rfp_sysctl_in(const char *netns, const char *path, const char *value);
+
+/* ---- frame counter ----------------------------------------------------------------------- */
+
+struct rfp_sniffer {
+	pid_t pid;
+	unsigned int *count; /* shared with the counting child */
+};
+
+/* In netns, count incoming frames (any interface, not our own outgoing ones) with `ethertype`
+ * whose bytes contain `marker`. Returns once the packet socket is open: 0 or -errno. */
+int rfp_sniffer_start(struct rfp_sniffer *s, const char *netns, unsigned short ethertype,
+		      const char *marker);
+unsigned int rfp_sniffer_count(const struct rfp_sniffer *s);
+void rfp_sniffer_stop(struct rfp_sniffer *s);
+
+/* ---- the CLI and the agent --------------------------------------------------------------- */
+
+/* rft_cli() with extra environment entries ("NAME=value", NULL-terminated; NULL = none) applied
+ * after rft_cli()'s own (so RINGFENCE_PACKET_GUARD=on or RINGFENCE_REQUESTOR=x win). Runs in the
+ * device netns. Returns the exit status, -1 if it did not exit normally. */
+int rfp_cli_env(char *const env[], char **out, char **err, ...) __attribute__((sentinel));
+/* The same CLI started in the background (output discarded); returns the pid (tracked) or
+ * -errno. */
+pid_t rfp_cli_spawn(char *const env[], ...) __attribute__((sentinel));
+/* stdout of a CLI call that must exit 0 (asserts); caller frees. */
+char *rfp_cli_out(const char *arg, ...) __attribute__((sentinel));
+
+/* Start `ringfence agent` with the private paths in the device netns (packet guard off), stdout
+ * and stderr appended to <state_dir>/agent.log; returns once it has recorded its agent-start
+ * action (5 s at most): its pid, or -errno. */
+pid_t rfp_agent_start(void);
+
+/* Poll `history --json` until it holds an action whose object contains every needle
+ * (NULL-terminated) or timeout_ms passes. Returns true if found. */
+bool rfp_history_wait(int timeout_ms, const char *const needles[]);
+/* `status --json` says "isolated": 1 true, 0 false, -1 unknown. */
+int rfp_isolated(void);
+
+/* ---- text -------------------------------------------------------------------------------- */
+
+/* Read a whole file into a malloc'd string; NULL (errno set) on failure. */
+char *rfp_read_file(const char *path);
+/* The first line of text holding every needle (NULL-terminated) copied to buf; NULL if none. */
+const char *rfp_find_line(const char *text, const char *const needles[], char *buf, size_t len);
+/* The first flat JSON object ({...} without nested braces) of text holding every needle, copied
+ * to buf; NULL if none. For `history --json`. */
+const char *rfp_find_object(const char *text, const char *const needles[], char *buf, size_t len);
+/* Value of "key":"..." in a flat object (first match) copied to buf; NULL if absent. */
+const char *rfp_json_str(const char *obj, const char *key, char *buf, size_t len);
+
+#endif /* RF_PROC_H */

@@ -1,0 +1,1174 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Kernel-test helpers; contracts in rf_test.h. */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <criterion/criterion.h>
+#include "rf_test.h"
+
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+
+#define RFT_PREFIX	 "rf-test-"
+#define RFT_BPFFS	 "/sys/fs/bpf"
+#define RFT_MAX_CHILDREN 32
+
+struct rft_env rft;
+
+static pid_t children[RFT_MAX_CHILDREN];
+
+void rft_unavailable(const char *fmt, ...)
+{
+	const char *req = getenv("RINGFENCE_REQUIRE_KERNEL");
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (req && !strcmp(req, "1"))
+		cr_assert_fail("kernel tests required (RINGFENCE_REQUIRE_KERNEL=1) but %s", msg);
+	cr_skip_test("kernel test skipped: %s", msg);
+	abort(); /* not reached */
+}
+
+static bool on_path(const char *name)
+{
+	const char *path = getenv("PATH");
+	char buf[PATH_MAX], *dirs, *save = NULL, *d;
+	bool found = false;
+
+	dirs = strdup(path && *path ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
+	if (!dirs)
+		return false;
+	for (d = strtok_r(dirs, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
+		snprintf(buf, sizeof(buf), "%s/%s", d, name);
+		found = access(buf, X_OK) == 0;
+	}
+	free(dirs);
+	return found;
+}
+
+void rft_require_tool(const char *name)
+{
+	if (!on_path(name))
+		rft_unavailable("'%s' is not installed (not on PATH)", name);
+}
+
+int rft_cgroup2_mount(char *buf, size_t len)
+{
+	char line[4096], dev[256], mnt[PATH_MAX], type[64];
+	FILE *f = fopen("/proc/self/mounts", "re");
+	int ret = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%255s %4095s %63s", dev, mnt, type) != 3)
+			continue;
+		if (!strcmp(type, "cgroup2")) {
+			snprintf(buf, len, "%s", mnt);
+			ret = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+void rft_require_kernel(void)
+{
+	const char *bin = getenv("RINGFENCE_BIN");
+	struct statfs sfs;
+	char mnt[PATH_MAX];
+
+	if (geteuid() != 0)
+		rft_unavailable("not running as root (run 'sudo make kernel-test')");
+	if (statfs(RFT_BPFFS, &sfs) || sfs.f_type != BPF_FS_MAGIC)
+		rft_unavailable("no bpffs at %s (mount -t bpf bpf %s)", RFT_BPFFS, RFT_BPFFS);
+	if (rft_cgroup2_mount(mnt, sizeof(mnt)))
+		rft_unavailable("no cgroup2 filesystem mounted");
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		rft_unavailable("no kernel BTF (/sys/kernel/btf/vmlinux; CONFIG_DEBUG_INFO_BTF=y)");
+	if (!bin || !*bin || access(bin, X_OK))
+		rft_unavailable("RINGFENCE_BIN is not set to the ringfence binary (use make "
+				"kernel-test)");
+	rft_require_tool("ip");
+}
+
+/* ---- processes -------------------------------------------------------------------------- */
+
+void rft_track_child(pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < RFT_MAX_CHILDREN; i++) {
+		if (!children[i]) {
+			children[i] = pid;
+			return;
+		}
+	}
+}
+
+void rft_untrack_child(pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < RFT_MAX_CHILDREN; i++)
+		if (children[i] == pid)
+			children[i] = 0;
+}
+
+static void kill_children(void)
+{
+	int i;
+
+	for (i = 0; i < RFT_MAX_CHILDREN; i++) {
+		if (!children[i])
+			continue;
+		kill(children[i], SIGKILL);
+		waitpid(children[i], NULL, 0);
+		children[i] = 0;
+	}
+}
+
+void rft_msleep(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* In a forked child: die with the test process, so nothing outlives a crashed test. */
+static void child_init(void)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(127);
+}
+
+int rft_netns_enter(const char *name)
+{
+	char path[PATH_MAX];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (setns(fd, CLONE_NEWNET))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+int rft_cgroup_enter(const char *cg, pid_t pid)
+{
+	char path[PATH_MAX], buf[32];
+	int fd, n, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = snprintf(buf, sizeof(buf), "%d\n", pid ? pid : getpid());
+	if (write(fd, buf, (size_t)n) != n)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Read everything from fd (from offset 0) into a malloc'd string. */
+static char *slurp_fd(int fd)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap);
+	ssize_t n;
+
+	if (!buf)
+		return NULL;
+	lseek(fd, 0, SEEK_SET);
+	while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += (size_t)n;
+		if (cap - len < 2) {
+			char *nb = realloc(buf, cap * 2);
+
+			if (!nb)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+static int exec_env(const char *netns, char *const argv[], char *const envp_add[], char **out,
+		    char **err)
+{
+	int ofd = -1, efd = -1, status;
+	pid_t pid;
+
+	if (out) {
+		*out = NULL;
+		ofd = memfd_create("rft-out", MFD_CLOEXEC);
+	}
+	if (err) {
+		*err = NULL;
+		efd = memfd_create("rft-err", MFD_CLOEXEC);
+	}
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int i, devnull;
+
+		child_init();
+		if (netns && rft_netns_enter(netns))
+			_exit(126); /* never run in the wrong namespace */
+		devnull = open("/dev/null", O_RDWR);
+		dup2(devnull, 0);
+		dup2(ofd >= 0 ? ofd : devnull, 1);
+		dup2(efd >= 0 ? efd : devnull, 2);
+		for (i = 0; envp_add && envp_add[i]; i++)
+			putenv(envp_add[i]);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (out && ofd >= 0) {
+		*out = slurp_fd(ofd);
+		close(ofd);
+	}
+	if (err && efd >= 0) {
+		*err = slurp_fd(efd);
+		close(efd);
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int rft_exec(const char *netns, char *const argv[], char **out, char **err)
+{
+	return exec_env(netns, argv, NULL, out, err);
+}
+
+/* Run a fixed command quietly; returns its exit status. */
+static int run(const char *netns, ...)
+{
+	char *argv[32];
+	va_list ap;
+	int n = 0;
+
+	va_start(ap, netns);
+	while (n < 31 && (argv[n] = va_arg(ap, char *)))
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	return rft_exec(netns, argv, NULL, NULL);
+}
+
+static int cli_va(char **out, char **err, va_list ap)
+{
+	/* the CLI must never see the host's ringfence settings or touch its interfaces */
+	static char *env[] = {
+	    "RINGFENCE_CGROUP=",
+	    "RINGFENCE_PIN_DIR=",
+	    "RINGFENCE_STATE_DIR=",
+	    "RINGFENCE_CONFIG=",
+	    "RINGFENCE_PACKET_GUARD=off",
+	    NULL,
+	    NULL,
+	};
+	static char resolv[PATH_MAX + 32];
+	char *argv[64];
+	const char *a;
+	int n = 0;
+
+	if (!rft.cg[0] || !rft.pin_dir[0] || !rft.state_dir[0] || !rft.dev_ns[0])
+		return -1; /* no private paths: refuse to run against the host defaults */
+	snprintf(resolv, sizeof(resolv), "RINGFENCE_RESOLV_CONF=%s/resolv.conf", rft.state_dir);
+	env[5] = resolv;
+	argv[n++] = getenv("RINGFENCE_BIN");
+	argv[n++] = "--cgroup";
+	argv[n++] = rft.cg;
+	argv[n++] = "--pin-dir";
+	argv[n++] = rft.pin_dir;
+	argv[n++] = "--state-dir";
+	argv[n++] = rft.state_dir;
+	argv[n++] = "--config";
+	argv[n++] = rft.config;
+	while (n < 63 && (a = va_arg(ap, const char *)))
+		argv[n++] = (char *)a;
+	argv[n] = NULL;
+	return exec_env(rft.dev_ns, argv, env, out, err);
+}
+
+int rft_cli(char **out, char **err, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, err);
+	ret = cli_va(out, err, ap);
+	va_end(ap);
+	return ret;
+}
+
+void rft_cli_ok(int want, ...)
+{
+	char *out = NULL, *err = NULL;
+	va_list ap;
+	int ret;
+
+	va_start(ap, want);
+	ret = cli_va(&out, &err, ap);
+	va_end(ap);
+	cr_assert_eq(ret, want, "ringfence exited %d, expected %d\nstdout: %s\nstderr: %s", ret,
+		     want, out ? out : "", err ? err : "");
+	free(out);
+	free(err);
+}
+
+/* ---- cgroup, netns, dirs ---------------------------------------------------------------- */
+
+int rft_cgroup_create(const char *path)
+{
+	if (mkdir(path, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int rft_cgroup_remove(const char *path)
+{
+	char p[PATH_MAX];
+	int fd, i;
+
+	snprintf(p, sizeof(p), "%s/cgroup.kill", path);
+	fd = open(p, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (write(fd, "1", 1) < 0) {
+			/* cgroup.kill missing on old kernels: the rmdir below reports EBUSY */
+		}
+		close(fd);
+	}
+	for (i = 0; i < 100; i++) {
+		if (!rmdir(path) || errno == ENOENT)
+			return 0;
+		if (errno != EBUSY)
+			return -errno;
+		rft_msleep(20);
+	}
+	return -EBUSY;
+}
+
+int rft_netns_create(const char *dev, const char *peer)
+{
+	char dif[16], pif[16];
+
+	snprintf(dif, sizeof(dif), "rft%dd", (int)getpid() % 10000000);
+	snprintf(pif, sizeof(pif), "rft%dp", (int)getpid() % 10000000);
+	if (run(NULL, "ip", "netns", "add", dev, NULL) ||
+	    run(NULL, "ip", "netns", "add", peer, NULL))
+		return -1;
+	/* created inside the device namespace: nothing ever appears in the host's */
+	if (run(dev, "ip", "link", "add", dif, "type", "veth", "peer", "name", pif, "netns", peer,
+		NULL))
+		return -1;
+	if (run(dev, "ip", "addr", "add", RFT_DEV_IP4 "/24", "dev", dif, NULL) ||
+	    run(dev, "ip", "addr", "add", RFT_DEV_IP6 "/64", "dev", dif, "nodad", NULL) ||
+	    run(dev, "ip", "link", "set", dif, "up", NULL) ||
+	    run(dev, "ip", "link", "set", "lo", "up", NULL))
+		return -1;
+	if (run(peer, "ip", "addr", "add", RFT_PEER_IP4 "/24", "dev", pif, NULL) ||
+	    run(peer, "ip", "addr", "add", RFT_PEER_IP6 "/64", "dev", pif, "nodad", NULL) ||
+	    run(peer, "ip", "link", "set", pif, "up", NULL) ||
+	    run(peer, "ip", "link", "set", "lo", "up", NULL))
+		return -1;
+	return 0;
+}
+
+void rft_netns_remove(const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	if (access(path, F_OK))
+		return;
+	run(NULL, "ip", "netns", "del", name, NULL);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+static void rm_rf(const char *path)
+{
+	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Unpin everything in a pin dir: links detach when their pin goes. */
+static void remove_pins(const char *dir)
+{
+	char p[PATH_MAX * 2];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		unlink(p);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+static bool pid_alive(pid_t pid)
+{
+	return pid > 0 && (kill(pid, 0) == 0 || errno != ESRCH);
+}
+
+/* Owner pid of an entry called rf-test-<pid>[-...], 0 if the name is not ours. */
+static pid_t owner_of(const char *name)
+{
+	char *end;
+	long pid;
+
+	if (strncmp(name, RFT_PREFIX, strlen(RFT_PREFIX)))
+		return 0;
+	pid = strtol(name + strlen(RFT_PREFIX), &end, 10);
+	if (end == name + strlen(RFT_PREFIX) || (*end && *end != '-') || pid <= 0)
+		return 0;
+	return (pid_t)pid;
+}
+
+static void sweep_dir(const char *dir, void (*remove)(const char *path, const char *name))
+{
+	char p[PATH_MAX * 2];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		pid_t pid = owner_of(de->d_name);
+
+		if (!pid || pid_alive(pid))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		remove(p, de->d_name);
+	}
+	closedir(d);
+}
+
+static void sweep_netns(const char *path, const char *name)
+{
+	(void)path;
+	rft_netns_remove(name);
+}
+
+static void sweep_cgroup(const char *path, const char *name)
+{
+	(void)name;
+	rft_cgroup_remove(path);
+}
+
+static void sweep_pins(const char *path, const char *name)
+{
+	(void)name;
+	remove_pins(path);
+}
+
+static void sweep_tmp(const char *path, const char *name)
+{
+	(void)name;
+	rm_rf(path);
+}
+
+void rft_sweep_stale(void)
+{
+	char mnt[PATH_MAX];
+
+	sweep_dir("/run/netns", sweep_netns);
+	if (!rft_cgroup2_mount(mnt, sizeof(mnt)))
+		sweep_dir(mnt, sweep_cgroup);
+	sweep_dir(RFT_BPFFS, sweep_pins);
+	sweep_dir("/tmp", sweep_tmp);
+}
+
+static int write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+
+	if (!f)
+		return -errno;
+	fputs(text, f);
+	return fclose(f) ? -errno : 0;
+}
+
+void rft_setup(void)
+{
+	pid_t me = getpid();
+	char path[PATH_MAX + 32];
+	int ret;
+
+	rft_require_kernel();
+	rft_sweep_stale();
+	memset(&rft, 0, sizeof(rft));
+	memset(children, 0, sizeof(children));
+	rft.owner = me;
+	rft_cgroup2_mount(rft.cg2, sizeof(rft.cg2));
+	snprintf(rft.cg, sizeof(rft.cg), "%s/" RFT_PREFIX "%d", rft.cg2, me);
+	snprintf(rft.pin_dir, sizeof(rft.pin_dir), RFT_BPFFS "/" RFT_PREFIX "%d", me);
+	snprintf(rft.state_dir, sizeof(rft.state_dir), "/tmp/" RFT_PREFIX "%d", me);
+	snprintf(rft.config, sizeof(rft.config), "%s/ringfence.conf", rft.state_dir);
+	snprintf(rft.dev_ns, sizeof(rft.dev_ns), RFT_PREFIX "%d-dev", me);
+	snprintf(rft.peer_ns, sizeof(rft.peer_ns), RFT_PREFIX "%d-peer", me);
+
+	if (mkdir(rft.state_dir, 0700)) {
+		ret = -errno;
+		goto fail;
+	}
+	/* no resolvers (they would be host addresses) and no tc layer */
+	if ((ret = write_file(rft.config, "dns off\npacket-guard off\n")))
+		goto fail;
+	snprintf(path, sizeof(path), "%s/resolv.conf", rft.state_dir);
+	if ((ret = write_file(path, "")))
+		goto fail;
+	if ((ret = rft_cgroup_create(rft.cg)))
+		goto fail;
+	if (rft_netns_create(rft.dev_ns, rft.peer_ns)) {
+		ret = -EIO;
+		goto fail;
+	}
+	return;
+fail:
+	rft_teardown();
+	cr_assert_fail("test environment setup failed: %s", strerror(-ret));
+}
+
+void rft_teardown(void)
+{
+	if (rft.owner != getpid())
+		return; /* a forked helper must never tear down the test's environment */
+	kill_children();
+	if (rft.pin_dir[0])
+		remove_pins(rft.pin_dir);
+	if (rft.dev_ns[0])
+		rft_netns_remove(rft.dev_ns);
+	if (rft.peer_ns[0])
+		rft_netns_remove(rft.peer_ns);
+	if (rft.cg[0])
+		rft_cgroup_remove(rft.cg);
+	if (rft.state_dir[0])
+		rm_rf(rft.state_dir);
+	memset(&rft, 0, sizeof(rft));
+}
+
+/* ---- servers ---------------------------------------------------------------------------- */
+
+struct rft_shared {
+	int push_seq;  /* bumped by the test */
+	int push_done; /* seq the server has handled */
+	int pushed;    /* sends that succeeded for push_done */
+	struct rft_port_stats st[RFT_MAX_PORTS][2];
+};
+
+#define SRV_MAX_FDS 128
+
+struct srv_fd {
+	int fd;
+	int kind; /* 0 tcp listen, 1 tcp conn, 2 udp */
+	int port_idx;
+	int fam_idx;
+	struct sockaddr_storage last; /* udp: last sender */
+	socklen_t last_len;
+};
+
+static int listen_on(int family, int type, unsigned short port)
+{
+	struct sockaddr_storage ss = {};
+	socklen_t len;
+	int one = 1, fd;
+
+	fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		s6->sin6_addr = in6addr_any;
+		len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		s4->sin_addr.s_addr = htonl(INADDR_ANY);
+		len = sizeof(*s4);
+	}
+	if (bind(fd, (struct sockaddr *)&ss, len) || (type == SOCK_STREAM && listen(fd, 64))) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+static int fam_idx_of(const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+	if (ss->ss_family == AF_INET)
+		return 0;
+	return IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) ? 0 : 1;
+}
+
+static __attribute__((noreturn)) void
+server_main(struct rft_shared *sh, const unsigned short *ports, int nports, int ready_fd)
+{
+	static struct srv_fd fds[SRV_MAX_FDS];
+	struct pollfd pfd[SRV_MAX_FDS];
+	static char buf[65536];
+	int nfds = 0, polled, i, p, f, t, err = 0, seq = 0;
+	static const int fams[2] = {AF_INET, AF_INET6};
+
+	for (p = 0; p < nports && !err; p++) {
+		for (f = 0; f < 2 && !err; f++) {
+			for (t = 0; t < 2 && !err; t++) {
+				int fd = listen_on(fams[f], t ? SOCK_DGRAM : SOCK_STREAM, ports[p]);
+
+				if (fd < 0) {
+					err = -fd;
+					break;
+				}
+				fds[nfds] = (struct srv_fd){
+				    .fd = fd, .kind = t ? 2 : 0, .port_idx = p, .fam_idx = f};
+				nfds++;
+			}
+		}
+	}
+	if (write(ready_fd, &err, sizeof(err)) != sizeof(err) || err)
+		_exit(1);
+	close(ready_fd);
+	for (;;) {
+		int n;
+
+		for (i = 0; i < nfds; i++)
+			pfd[i] = (struct pollfd){.fd = fds[i].fd, .events = POLLIN};
+		n = poll(pfd, (nfds_t)nfds, 20);
+		if (__atomic_load_n(&sh->push_seq, __ATOMIC_ACQUIRE) != seq) {
+			int ok = 0;
+
+			seq = __atomic_load_n(&sh->push_seq, __ATOMIC_ACQUIRE);
+			for (i = 0; i < nfds; i++) {
+				if (fds[i].kind == 1 && send(fds[i].fd, "P", 1, MSG_NOSIGNAL) == 1)
+					ok++;
+				if (fds[i].kind == 2 && fds[i].last_len &&
+				    sendto(fds[i].fd, "P", 1, 0, (struct sockaddr *)&fds[i].last,
+					   fds[i].last_len) == 1)
+					ok++;
+			}
+			__atomic_store_n(&sh->pushed, ok, __ATOMIC_RELEASE);
+			__atomic_store_n(&sh->push_done, seq, __ATOMIC_RELEASE);
+		}
+		if (n <= 0)
+			continue;
+		polled = nfds;
+		for (i = 0; i < polled; i++) {
+			struct srv_fd *s = &fds[i];
+			struct rft_port_stats *st;
+			ssize_t r;
+
+			if (!(pfd[i].revents & (POLLIN | POLLERR | POLLHUP)))
+				continue;
+			if (s->kind == 0) {
+				struct sockaddr_storage ss;
+				socklen_t sl = sizeof(ss);
+				int c = accept4(s->fd, (struct sockaddr *)&ss, &sl,
+						SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+				if (c < 0)
+					continue;
+				if (nfds == SRV_MAX_FDS) {
+					close(c);
+					continue;
+				}
+				fds[nfds] = (struct srv_fd){.fd = c,
+							    .kind = 1,
+							    .port_idx = s->port_idx,
+							    .fam_idx = fam_idx_of(&ss)};
+				__atomic_add_fetch(&sh->st[s->port_idx][fds[nfds].fam_idx].conns, 1,
+						   __ATOMIC_RELEASE);
+				nfds++;
+			} else if (s->kind == 1) {
+				r = recv(s->fd, buf, sizeof(buf), 0);
+				if (r <= 0) {
+					if (r < 0 && errno == EAGAIN)
+						continue;
+					close(s->fd);
+					s->fd = -1;
+					continue;
+				}
+				st = &sh->st[s->port_idx][s->fam_idx];
+				__atomic_add_fetch(&st->tcp_bytes, (unsigned long long)r,
+						   __ATOMIC_RELEASE);
+				if (send(s->fd, buf, (size_t)r, MSG_NOSIGNAL) < 0) {
+					/* the peer side decides what it sees */
+				}
+			} else {
+				struct sockaddr_storage ss;
+				socklen_t sl = sizeof(ss);
+
+				r = recvfrom(s->fd, buf, sizeof(buf), 0, (struct sockaddr *)&ss,
+					     &sl);
+				if (r < 0)
+					continue;
+				st = &sh->st[s->port_idx][fam_idx_of(&ss)];
+				__atomic_add_fetch(&st->dgrams, 1, __ATOMIC_RELEASE);
+				__atomic_add_fetch(&st->udp_bytes, (unsigned long long)r,
+						   __ATOMIC_RELEASE);
+				s->last = ss;
+				s->last_len = sl;
+				if (sendto(s->fd, buf, (size_t)r, 0, (struct sockaddr *)&ss, sl) <
+				    0) {
+					/* e.g. EPERM from the cgroup sendmsg hook: the client sees
+					 * it */
+				}
+			}
+		}
+		for (i = 0, p = 0; i < nfds; i++) /* drop closed connections */
+			if (fds[i].fd >= 0)
+				fds[p++] = fds[i];
+		nfds = p;
+	}
+}
+
+int rft_server_start(struct rft_server *s, const char *netns, const char *cgroup,
+		     const unsigned short *ports, int nports)
+{
+	int pfd[2], err = 0;
+	pid_t pid;
+
+	memset(s, 0, sizeof(*s));
+	if (nports < 1 || nports > RFT_MAX_PORTS)
+		return -EINVAL;
+	s->sh =
+	    mmap(NULL, sizeof(*s->sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (s->sh == MAP_FAILED) {
+		s->sh = NULL;
+		return -errno;
+	}
+	s->nports = nports;
+	memcpy(s->ports, ports, sizeof(*ports) * (size_t)nports);
+	if (pipe2(pfd, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		close(pfd[0]);
+		child_init();
+		if (cgroup && (err = -rft_cgroup_enter(cgroup, 0)))
+			goto child_fail;
+		if ((err = -rft_netns_enter(netns)))
+			goto child_fail;
+		server_main(s->sh, ports, nports, pfd[1]);
+	child_fail:
+		if (write(pfd[1], &err, sizeof(err)) < 0)
+			_exit(1);
+		_exit(1);
+	}
+	close(pfd[1]);
+	s->pid = pid;
+	rft_track_child(pid);
+	if (read(pfd[0], &err, sizeof(err)) != sizeof(err))
+		err = EIO;
+	close(pfd[0]);
+	if (err) {
+		rft_server_stop(s);
+		return -err;
+	}
+	return 0;
+}
+
+void rft_server_stop(struct rft_server *s)
+{
+	if (s->pid > 0) {
+		kill(s->pid, SIGKILL);
+		waitpid(s->pid, NULL, 0);
+		rft_untrack_child(s->pid);
+	}
+	if (s->sh)
+		munmap(s->sh, sizeof(*s->sh));
+	memset(s, 0, sizeof(*s));
+}
+
+struct rft_port_stats rft_server_stats(const struct rft_server *s, unsigned short port, int family)
+{
+	struct rft_port_stats r = {};
+	int i, f = family == AF_INET6 ? 1 : 0;
+
+	for (i = 0; i < s->nports; i++) {
+		if (s->ports[i] != port)
+			continue;
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		r = s->sh->st[i][f];
+	}
+	return r;
+}
+
+int rft_server_push(struct rft_server *s)
+{
+	int seq = __atomic_add_fetch(&s->sh->push_seq, 1, __ATOMIC_RELEASE), i;
+
+	for (i = 0; i < 200; i++) {
+		if (__atomic_load_n(&s->sh->push_done, __ATOMIC_ACQUIRE) == seq)
+			return __atomic_load_n(&s->sh->pushed, __ATOMIC_ACQUIRE);
+		rft_msleep(5);
+	}
+	return -ETIMEDOUT;
+}
+
+/* ---- clients ---------------------------------------------------------------------------- */
+
+const char *rft_outcome_name(enum rft_outcome o)
+{
+	switch (o) {
+	case RFT_OK:
+		return "OK";
+	case RFT_EPERM:
+		return "EPERM";
+	case RFT_TIMEOUT:
+		return "TIMEOUT";
+	case RFT_REFUSED:
+		return "REFUSED";
+	default:
+		return "ERROR";
+	}
+}
+
+static int make_addr(int family, const char *addr, unsigned short port, struct sockaddr_storage *ss,
+		     socklen_t *len)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		*len = sizeof(*s6);
+		return inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1 ? 0 : -EINVAL;
+	}
+	((struct sockaddr_in *)ss)->sin_family = AF_INET;
+	((struct sockaddr_in *)ss)->sin_port = htons(port);
+	*len = sizeof(struct sockaddr_in);
+	return inet_pton(AF_INET, addr, &((struct sockaddr_in *)ss)->sin_addr) == 1 ? 0 : -EINVAL;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static struct rft_result classify(int err)
+{
+	struct rft_result r = {RFT_ERROR, err, 0};
+
+	if (err == EPERM)
+		r.outcome = RFT_EPERM;
+	else if (err == ETIMEDOUT || err == EINPROGRESS || err == EAGAIN)
+		r.outcome = RFT_TIMEOUT;
+	else if (err == ECONNREFUSED)
+		r.outcome = RFT_REFUSED;
+	return r;
+}
+
+/* Create the socket and connect (TCP, connected UDP) within timeout_ms. Returns fd or -errno. */
+static int client_socket(int family, enum rft_proto proto, const struct sockaddr_storage *ss,
+			 socklen_t len, int timeout_ms)
+{
+	int fd, err = 0;
+	socklen_t el = sizeof(err);
+	struct pollfd p;
+
+	fd = socket(family, (proto == RFT_TCP ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (proto == RFT_UDP)
+		return fd;
+	if (!connect(fd, (const struct sockaddr *)ss, len))
+		return fd;
+	if (errno != EINPROGRESS) {
+		err = errno;
+		close(fd);
+		return -err;
+	}
+	p = (struct pollfd){.fd = fd, .events = POLLOUT};
+	if (poll(&p, 1, timeout_ms) != 1) {
+		close(fd);
+		return -ETIMEDOUT;
+	}
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+	if (err) {
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+static struct rft_result client_run(int family, enum rft_proto proto, const char *addr,
+				    unsigned short port, int timeout_ms)
+{
+	struct sockaddr_storage ss;
+	struct rft_result r = {RFT_OK, 0, 0};
+	char payload[RFT_PAYLOAD_LEN], buf[256];
+	long deadline = now_ms() + timeout_ms;
+	socklen_t len;
+	ssize_t n;
+	int fd;
+
+	memset(payload, 'x', sizeof(payload));
+	if (make_addr(family, addr, port, &ss, &len))
+		return classify(EINVAL);
+	fd = client_socket(family, proto, &ss, len, timeout_ms);
+	if (fd < 0)
+		return classify(-fd);
+	if (proto == RFT_UDP)
+		n = sendto(fd, payload, sizeof(payload), 0, (struct sockaddr *)&ss, len);
+	else
+		n = send(fd, payload, sizeof(payload), MSG_NOSIGNAL);
+	if (n < 0) {
+		r = classify(errno);
+		close(fd);
+		return r;
+	}
+	while (r.echoed < RFT_PAYLOAD_LEN) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		long left = deadline - now_ms();
+
+		if (left <= 0 || poll(&p, 1, (int)left) != 1)
+			break;
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n < 0 && errno == EAGAIN)
+			continue;
+		if (n < 0) {
+			r = classify(errno);
+			break;
+		}
+		if (n == 0)
+			break;
+		r.echoed += (int)n;
+	}
+	if (r.outcome == RFT_OK && r.echoed < RFT_PAYLOAD_LEN)
+		r.outcome = RFT_TIMEOUT;
+	close(fd);
+	return r;
+}
+
+struct rft_result rft_client(const char *netns, const char *cgroup, int family,
+			     enum rft_proto proto, const char *addr, unsigned short port,
+			     int timeout_ms)
+{
+	struct rft_result r = {RFT_ERROR, EIO, 0};
+	int pfd[2];
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC))
+		return r;
+	pid = fork();
+	if (pid < 0)
+		return r;
+	if (pid == 0) {
+		close(pfd[0]);
+		child_init();
+		/* cgroup first: the socket belongs to the cgroup of its creator */
+		if ((cgroup && rft_cgroup_enter(cgroup, 0)) || rft_netns_enter(netns))
+			_exit(1);
+		r = client_run(family, proto, addr, port, timeout_ms);
+		if (write(pfd[1], &r, sizeof(r)) != sizeof(r))
+			_exit(1);
+		_exit(0);
+	}
+	close(pfd[1]);
+	rft_track_child(pid);
+	if (read(pfd[0], &r, sizeof(r)) != sizeof(r))
+		r = (struct rft_result){RFT_ERROR, EIO, 0};
+	close(pfd[0]);
+	waitpid(pid, NULL, 0);
+	rft_untrack_child(pid);
+	return r;
+}
+
+struct conn_req {
+	char op; /* 'S' send, 'R' recv */
+	int arg;
+};
+
+static __attribute__((noreturn)) void conn_main(int ctl, int fd)
+{
+	static char buf[65536];
+	struct conn_req q;
+	long ret;
+
+	memset(buf, 'c', sizeof(buf));
+	while (read(ctl, &q, sizeof(q)) == sizeof(q)) {
+		if (q.op == 'S') {
+			ret =
+			    send(fd, buf, (size_t)q.arg < sizeof(buf) ? (size_t)q.arg : sizeof(buf),
+				 MSG_NOSIGNAL);
+			if (ret < 0)
+				ret = -errno;
+		} else {
+			struct pollfd p = {.fd = fd, .events = POLLIN};
+
+			ret = poll(&p, 1, q.arg);
+			if (ret == 1) {
+				ret = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+				if (ret < 0)
+					ret = errno == EAGAIN ? 0 : -errno;
+			}
+			memset(buf, 'c', sizeof(buf));
+		}
+		if (write(ctl, &ret, sizeof(ret)) != sizeof(ret))
+			break;
+	}
+	_exit(0);
+}
+
+int rft_conn_open(struct rft_conn *c, const char *netns, const char *cgroup, int family,
+		  enum rft_proto proto, const char *addr, unsigned short port, int timeout_ms)
+{
+	int sv[2], err = 0;
+	pid_t pid;
+
+	c->pid = -1;
+	c->ctl = -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+		int fd = -EINVAL;
+
+		close(sv[0]);
+		child_init();
+		if ((cgroup && rft_cgroup_enter(cgroup, 0)) || rft_netns_enter(netns))
+			fd = -EACCES;
+		else if (!make_addr(family, addr, port, &ss, &len))
+			fd = client_socket(family, proto == RFT_UDP ? RFT_UDP_CONNECTED : proto,
+					   &ss, len, timeout_ms);
+		err = fd < 0 ? -fd : 0;
+		if (write(sv[1], &err, sizeof(err)) != sizeof(err) || err)
+			_exit(1);
+		conn_main(sv[1], fd);
+	}
+	close(sv[1]);
+	c->pid = pid;
+	c->ctl = sv[0];
+	rft_track_child(pid);
+	if (read(c->ctl, &err, sizeof(err)) != sizeof(err))
+		err = EIO;
+	if (err) {
+		rft_conn_close(c);
+		return -err;
+	}
+	return 0;
+}
+
+static long conn_req(struct rft_conn *c, char op, int arg)
+{
+	struct conn_req q = {op, arg};
+	long ret;
+
+	if (write(c->ctl, &q, sizeof(q)) != sizeof(q))
+		return -EIO;
+	if (read(c->ctl, &ret, sizeof(ret)) != sizeof(ret))
+		return -EIO;
+	return ret;
+}
+
+long rft_conn_send(struct rft_conn *c, int len)
+{
+	return conn_req(c, 'S', len);
+}
+
+long rft_conn_recv(struct rft_conn *c, int timeout_ms)
+{
+	return conn_req(c, 'R', timeout_ms);
+}
+
+void rft_conn_close(struct rft_conn *c)
+{
+	if (c->ctl >= 0)
+		close(c->ctl);
+	if (c->pid > 0) {
+		kill(c->pid, SIGKILL);
+		waitpid(c->pid, NULL, 0);
+		rft_untrack_child(c->pid);
+	}
+	c->ctl = -1;
+	c->pid = -1;
+}
+
+int rft_json_bool(const char *json, const char *key)
+{
+	char pat[128];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\"", key);
+	p = json ? strstr(json, pat) : NULL;
+	if (!p)
+		return -1;
+	p += strlen(pat);
+	p += strspn(p, " \t\r\n");
+	if (*p++ != ':')
+		return -1;
+	p += strspn(p, " \t\r\n");
+	if (!strncmp(p, "true", 4))
+		return 1;
+	if (!strncmp(p, "false", 5))
+		return 0;
+	return -1;
+}

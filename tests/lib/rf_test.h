@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Kernel-test helpers: environment check, a throw-away cgroup, a device and a peer network
+ * namespace joined by veth, the CLI run with private paths, servers that count what they receive
+ * and clients that run inside the test cgroup. Everything is named after the owning test
+ * process's pid (rf-test-<pid>...) and removed by rft_teardown(), even after a failed assertion;
+ * leftovers of crashed runs whose pid is gone are swept by the next rft_setup().
+ *
+ * Addresses: device 192.0.2.1/24 + 2001:db8::1/64, peer 192.0.2.2/24 + 2001:db8::2/64.
+ */
+#ifndef RF_TEST_H
+#define RF_TEST_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define RFT_DEV_IP4	"192.0.2.1"
+#define RFT_DEV_IP6	"2001:db8::1"
+#define RFT_PEER_IP4	"192.0.2.2"
+#define RFT_PEER_IP6	"2001:db8::2"
+#define RFT_PEER_MAPPED "::ffff:192.0.2.2"
+
+#define RFT_DENY_WAIT_MS 1000 /* how long denied traffic is given to (not) arrive */
+
+/* The current test's private environment (filled by rft_setup()). */
+struct rft_env {
+	char cg2[PATH_MAX - 64]; /* cgroup2 mount point */
+	char cg[PATH_MAX];	 /* <cg2>/rf-test-<pid>: the cgroup ringfence enforces on */
+	char pin_dir[256];	 /* /sys/fs/bpf/rf-test-<pid> (created by the CLI) */
+	char state_dir[256];	 /* /tmp/rf-test-<pid> */
+	char config[PATH_MAX];	 /* <state_dir>/ringfence.conf: dns off, packet-guard off */
+	char dev_ns[64];	 /* rf-test-<pid>-dev */
+	char peer_ns[64];	 /* rf-test-<pid>-peer */
+	pid_t owner;		 /* the test process that created all of the above */
+};
+extern struct rft_env rft;
+
+/* Skip the test with a reason, or fail it when RINGFENCE_REQUIRE_KERNEL=1 (CI). Never returns. */
+__attribute__((noreturn, format(printf, 1, 2))) void rft_unavailable(const char *fmt, ...);
+
+/* Return if root, bpffs at /sys/fs/bpf, cgroup2, kernel BTF, `ip` and $RINGFENCE_BIN are there;
+ * otherwise rft_unavailable() with what is missing. */
+void rft_require_kernel(void);
+
+/* Return if executable `name` is on PATH, otherwise rft_unavailable(). */
+void rft_require_tool(const char *name);
+
+/* Find the cgroup2 mount in /proc/self/mounts. Returns 0 or -ENOENT. */
+int rft_cgroup2_mount(char *buf, size_t len);
+
+/* Criterion .init: rft_require_kernel(), sweep stale leftovers, create cgroup, netns+veth, state
+ * dir and config. On any failure it cleans up what it made and fails the test. */
+void rft_setup(void);
+/* Criterion .fini: kill tracked children, unpin everything, delete the namespaces, kill and
+ * remove the cgroup, remove the state dir. Idempotent; tolerates partial setups. */
+void rft_teardown(void);
+
+/* Remove objects named rf-test-<pid> whose pid no longer exists (crashed runs). */
+void rft_sweep_stale(void);
+
+/* Create directory `path` as a cgroup under the cgroup2 mount. Returns 0 or -errno. */
+int rft_cgroup_create(const char *path);
+/* Kill every process in cgroup `path` (cgroup.kill) and rmdir it. Returns 0 or -errno. */
+int rft_cgroup_remove(const char *path);
+
+/* Create namespaces dev and peer with a veth between them, the test addresses (IPv6 nodad)
+ * and lo up in both. Everything is created inside the namespaces. Returns 0 or -1. */
+int rft_netns_create(const char *dev, const char *peer);
+/* Delete namespace `name` if it exists (its veth end goes with it). */
+void rft_netns_remove(const char *name);
+
+/* Fork and exec argv (PATH search) inside netns `netns` (NULL = current); stdout/stderr are
+ * captured into malloc'd strings when out/err are non-NULL (caller frees). Returns the exit
+ * status, or -1 if the command did not exit normally or could not run. */
+int rft_exec(const char *netns, char *const argv[], char **out, char **err);
+
+/* Run $RINGFENCE_BIN --cgroup <cg> --pin-dir <pin> --state-dir <state> --config <conf> ARGS...
+ * (NULL-terminated) inside the device netns (setns, as nsenter --net does). Returns the exit
+ * status; out/err as rft_exec(). */
+int rft_cli(char **out, char **err, ...) __attribute__((sentinel));
+/* rft_cli() without capture that asserts the exit status `want`. */
+void rft_cli_ok(int want, ...) __attribute__((sentinel));
+
+/* Remember a child pid so rft_teardown() kills and reaps it. */
+void rft_track_child(pid_t pid);
+void rft_untrack_child(pid_t pid);
+
+/* Move process `pid` (0 = self) into cgroup directory `cg`. Returns 0 or -errno. */
+int rft_cgroup_enter(const char *cg, pid_t pid);
+/* setns() the calling thread into /run/netns/<name>. Returns 0 or -errno. */
+int rft_netns_enter(const char *name);
+
+/* ---- servers ---------------------------------------------------------------------------- */
+
+#define RFT_MAX_PORTS 4
+
+/* What one (port, family) received. Updated by the server process, read by the test. */
+struct rft_port_stats {
+	unsigned int conns;	      /* TCP connections accepted */
+	unsigned long long tcp_bytes; /* TCP bytes received (and echoed) */
+	unsigned int dgrams;	      /* UDP datagrams received (and echoed) */
+	unsigned long long udp_bytes;
+};
+
+struct rft_shared;
+
+struct rft_server {
+	pid_t pid;
+	int nports;
+	unsigned short ports[RFT_MAX_PORTS];
+	struct rft_shared *sh; /* shared memory with the server process */
+};
+
+/* Start an echo server in netns (and cgroup, if non-NULL): TCP and UDP on every port, on
+ * 0.0.0.0 and on [::] (IPV6_V6ONLY), counting per port and family. Returns once it listens:
+ * 0, or -errno. Stopped by rft_server_stop() or rft_teardown(). */
+int rft_server_start(struct rft_server *s, const char *netns, const char *cgroup,
+		     const unsigned short *ports, int nports);
+void rft_server_stop(struct rft_server *s);
+/* Counters of port `port` for family AF_INET or AF_INET6 (the family of the received packet:
+ * ::ffff:a.b.c.d traffic counts as AF_INET). */
+struct rft_port_stats rft_server_stats(const struct rft_server *s, unsigned short port, int family);
+/* Make the server send one byte on every accepted TCP connection and one datagram to the last
+ * UDP sender of each socket. Returns how many sends succeeded. */
+int rft_server_push(struct rft_server *s);
+
+/* ---- clients ---------------------------------------------------------------------------- */
+
+enum rft_proto {
+	RFT_TCP,
+	RFT_UDP,	   /* unconnected: sendto() (cgroup sendmsg hooks) */
+	RFT_UDP_CONNECTED, /* connect() then send() (cgroup connect hooks) */
+};
+
+enum rft_outcome {
+	RFT_OK,	     /* connected/sent and the whole payload echoed back */
+	RFT_EPERM,   /* connect()/sendto() failed with EPERM */
+	RFT_TIMEOUT, /* no connection or no echo within the timeout */
+	RFT_REFUSED, /* ECONNREFUSED */
+	RFT_ERROR,   /* anything else (err says what) */
+};
+
+struct rft_result {
+	enum rft_outcome outcome;
+	int err;    /* errno of the failing call, 0 when none */
+	int echoed; /* bytes echoed back */
+};
+
+#define RFT_PAYLOAD_LEN 16
+
+/* One exchange from a fresh child in netns (and cgroup if non-NULL): connect or send
+ * RFT_PAYLOAD_LEN bytes to addr:port (addr parsed for `family`, so "::ffff:192.0.2.2" works
+ * with AF_INET6) and wait up to timeout_ms for the echo. */
+struct rft_result rft_client(const char *netns, const char *cgroup, int family,
+			     enum rft_proto proto, const char *addr, unsigned short port,
+			     int timeout_ms);
+const char *rft_outcome_name(enum rft_outcome o);
+
+/* A long-lived connection held by a child in netns/cgroup (TCP or connected UDP). */
+struct rft_conn {
+	pid_t pid;
+	int ctl; /* control socket to the child */
+};
+
+/* Connect from a child; it then serves send/recv requests. Returns 0 or -errno. */
+int rft_conn_open(struct rft_conn *c, const char *netns, const char *cgroup, int family,
+		  enum rft_proto proto, const char *addr, unsigned short port, int timeout_ms);
+/* send() len bytes: bytes sent or -errno. */
+long rft_conn_send(struct rft_conn *c, int len);
+/* Wait up to timeout_ms for data: bytes read (0 = nothing arrived) or -errno. */
+long rft_conn_recv(struct rft_conn *c, int timeout_ms);
+void rft_conn_close(struct rft_conn *c);
+
+/* Milliseconds sleep. */
+void rft_msleep(int ms);
+
+/* Does JSON text `json` hold "key": true (1), "key": false (0), or neither (-1)? First match. */
+int rft_json_bool(const char *json, const char *key);
+
+#endif /* RF_TEST_H */
