@@ -20,8 +20,13 @@
 
 /* How a packet or call relates to a connection, which decides which rule direction applies. */
 enum rf_match {
-	RF_MATCH_OUT_INIT, /* the host opens a connection or sends (connect, sendmsg, egress SYN) */
+	RF_MATCH_OUT_INIT, /* the host opens a connection (connect, egress SYN) */
 	RF_MATCH_IN_INIT, /* the remote opens a connection (ingress TCP SYN without ACK) */
+	/*
+	 * The host sends a datagram (sendmsg): an out rule on the remote port, or an in rule on the
+	 * socket's bound local port, since a UDP server answers its clients with sendmsg.
+	 */
+	RF_MATCH_SEND,
 	RF_MATCH_FLOW, /* any other packet: either direction's rule may cover it */
 };
 
@@ -62,6 +67,8 @@ RF_INLINE int rf_entry_allows(const struct rf_net_entry *e, __u8 proto, __u16 rp
 		return out;
 	case RF_MATCH_IN_INIT:
 		return in;
+	case RF_MATCH_SEND:
+		return out || (in && lport != 0);
 	default:
 		return out || in;
 	}

@@ -304,7 +304,8 @@ static __always_inline void addr4_mapped(__u8 out[16], __u32 be_addr)
 }
 
 /* Verdict for connect()/sendmsg(): 1 allow, 0 deny (the syscall fails with EPERM). */
-static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, enum rf_hook hook, bool v6)
+static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, enum rf_hook hook, bool v6,
+					     enum rf_match match)
 {
 	const struct rf_config *cfg = get_config();
 	struct bpf_sock *sk;
@@ -329,7 +330,7 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, enum rf_
 	f.rport = bpf_ntohs(ctx->user_port);
 	f.proto = ctx->protocol;
 	f.sock_type = ctx->type;
-	f.match = RF_MATCH_OUT_INIT;
+	f.match = match;
 	sk = ctx->sk;
 	if (sk)
 		f.lport = sk->src_port;
@@ -348,25 +349,25 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, enum rf_
 SEC("cgroup/connect4")
 int rf_connect4(struct bpf_sock_addr *ctx)
 {
-	return sock_addr_verdict(ctx, RF_HOOK_CONNECT4, false);
+	return sock_addr_verdict(ctx, RF_HOOK_CONNECT4, false, RF_MATCH_OUT_INIT);
 }
 
 SEC("cgroup/connect6")
 int rf_connect6(struct bpf_sock_addr *ctx)
 {
-	return sock_addr_verdict(ctx, RF_HOOK_CONNECT6, true);
+	return sock_addr_verdict(ctx, RF_HOOK_CONNECT6, true, RF_MATCH_OUT_INIT);
 }
 
 SEC("cgroup/sendmsg4")
 int rf_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	return sock_addr_verdict(ctx, RF_HOOK_SENDMSG4, false);
+	return sock_addr_verdict(ctx, RF_HOOK_SENDMSG4, false, RF_MATCH_SEND);
 }
 
 SEC("cgroup/sendmsg6")
 int rf_sendmsg6(struct bpf_sock_addr *ctx)
 {
-	return sock_addr_verdict(ctx, RF_HOOK_SENDMSG6, true);
+	return sock_addr_verdict(ctx, RF_HOOK_SENDMSG6, true, RF_MATCH_SEND);
 }
 
 /*

@@ -92,6 +92,7 @@ Test(policy, unknown_rule_proto_matches_no_packet)
 #define OUT  RF_MATCH_OUT_INIT
 #define IN   RF_MATCH_IN_INIT
 #define FLOW RF_MATCH_FLOW
+#define SEND RF_MATCH_SEND
 
 struct entry_case {
 	struct rf_net_entry e;
@@ -124,6 +125,14 @@ static const struct entry_case entry_cases[] = {
     {E(RF_PROTO_TCP, RF_DIR_IN, 22, 22), 6, 50000, 22, OUT, 0, "in rule, outbound from 22"},
     {E(RF_PROTO_TCP, RF_DIR_IN, 22, 22), 6, 50000, 22, FLOW, 1, "in rule, flow"},
     {E(RF_PROTO_TCP, RF_DIR_IN, 22, 22), 6, 22, 50000, FLOW, 0, "in rule, flow wrong side"},
+    /* sendmsg: an out rule on the remote port, or an in rule on the bound local port (replies) */
+    {E(RF_PROTO_UDP, RF_DIR_OUT, 53, 53), 17, 53, 40000, SEND, 1, "send, out rule"},
+    {E(RF_PROTO_UDP, RF_DIR_OUT, 53, 53), 17, 40000, 53, SEND, 0, "send, out rule, from 53"},
+    {E(RF_PROTO_UDP, RF_DIR_IN, 9001, 9001), 17, 40000, 9001, SEND, 1, "send, reply from in port"},
+    {E(RF_PROTO_UDP, RF_DIR_IN, 9001, 9001), 17, 40000, 9002, SEND, 0, "send from other port"},
+    {E(RF_PROTO_UDP, RF_DIR_IN, 9001, 9001), 17, 9001, 40000, SEND, 0, "send to in port"},
+    {E(RF_PROTO_UDP, RF_DIR_IN, 0, 0), 17, 40000, 0, SEND, 0, "send, in any, unbound socket"},
+    {E(RF_PROTO_UDP, RF_DIR_IN, 0, 0), 17, 40000, 7, SEND, 1, "send, in any, bound socket"},
     /* both */
     {E(RF_PROTO_UDP, RF_DIR_BOTH, 53, 53), 17, 53, 3000, OUT, 1, "both, out"},
     {E(RF_PROTO_UDP, RF_DIR_BOTH, 53, 53), 17, 3000, 53, OUT, 0, "both, out wrong side"},
