@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,10 +137,14 @@ static void on_signal(int sig)
 	exiting = 1;
 }
 
-static int usage_error(const char *fmt, const char *arg)
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
 {
+	va_list ap;
+
 	fprintf(stderr, "ringfence: ");
-	fprintf(stderr, fmt, arg);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fprintf(stderr, "\nTry 'ringfence --help'.\n");
 	return EXIT_USAGE;
 }
@@ -168,10 +173,26 @@ struct cmd_opts {
 	bool help;
 };
 
+/*
+ * The value of the option at argv[*i]. A value that looks like an option ('--comment --force')
+ * is almost always a forgotten value, so it is refused rather than swallowed.
+ */
+static int option_value(int argc, char **argv, int *i, const char **value)
+{
+	const char *opt = argv[*i];
+
+	if (++*i >= argc)
+		return usage_error("option '%s' needs a value", opt);
+	if (!strncmp(argv[*i], "--", 2))
+		return usage_error("option '%s' needs a value, got the option '%s'", opt, argv[*i]);
+	*value = argv[*i];
+	return 0;
+}
+
 static int parse_cmd_opts(struct rf_cli *cli, int argc, char **argv, const char *allowed,
 			  struct cmd_opts *o)
 {
-	int i;
+	int i, ret;
 
 	memset(o, 0, sizeof(*o));
 	for (i = 0; i < argc; i++) {
@@ -182,13 +203,11 @@ static int parse_cmd_opts(struct rf_cli *cli, int argc, char **argv, const char 
 		} else if (!strcmp(a, "--json")) {
 			cli->json = true;
 		} else if (!strcmp(a, "--comment") && strstr(allowed, "c")) {
-			if (++i >= argc)
-				return usage_error("option '%s' needs a value", a);
-			o->comment = argv[i];
+			if ((ret = option_value(argc, argv, &i, &o->comment)))
+				return ret;
 		} else if (!strcmp(a, "--for") && strstr(allowed, "d")) {
-			if (++i >= argc)
-				return usage_error("option '%s' needs a value", a);
-			o->duration = argv[i];
+			if ((ret = option_value(argc, argv, &i, &o->duration)))
+				return ret;
 		} else if (!strcmp(a, "--force") && strstr(allowed, "f")) {
 			o->force = true;
 		} else if (!strcmp(a, "--follow") && strstr(allowed, "F")) {
