@@ -453,13 +453,21 @@ int rf_tc_attach_all(const char *pin_dir, char *names, size_t nameslen)
 	for (i = ifs; i->if_index; i++) {
 		DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = RF_TC_HANDLE, .priority = RF_TC_PRIO,
 				    .prog_fd = prog, .flags = BPF_TC_F_REPLACE);
+		libbpf_print_fn_t old_print;
 		struct bpf_tc_hook h;
 		int err;
 
 		if (!strcmp(i->if_name, "lo") || tc_present((int)i->if_index))
 			continue;
 		tc_hook_for(&h, (int)i->if_index);
+		/*
+		 * An existing clsact qdisc is fine (libbpf would log "Exclusivity flag on"). It is
+		 * left in place on detach: other tools' filters may hang off it, and an empty
+		 * clsact costs nothing.
+		 */
+		old_print = libbpf_set_print(quiet_print);
 		err = bpf_tc_hook_create(&h);
+		libbpf_set_print(old_print);
 		if (err && err != -EEXIST) {
 			ret = err;
 			continue;
