@@ -20,6 +20,15 @@ void rf_state_unlock(int fd);
 int rf_agent_lock(const char *state_dir);
 bool rf_agent_running(const char *state_dir);
 
+/*
+ * <state>/config-applied: what the config file last put into the maps, one canonical rule per line
+ * after a "# map-id N" header, so the next apply removes what the file no longer allows.
+ */
+#define RF_CONFIG_APPLIED "config-applied"
+
+/* The non-empty lines of <state>/NAME; a missing file is no lines. */
+int rf_state_lines_load(const char *state_dir, const char *name, char ***lines, size_t *n);
+
 /* Persisted allow rules: one canonical rule per line in <state>/rules. */
 int rf_rules_load(const char *state_dir, char ***lines, size_t *n);
 int rf_rules_save(const char *state_dir, char *const *lines, size_t n);

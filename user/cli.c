@@ -210,33 +210,14 @@ int rf_cli_apply_config(struct rf_cli *cli, struct rf_maps *m)
 				 &nwant);
 	if (ret)
 		goto out;
-	snprintf(path, sizeof(path), "%s/config-applied", cli->state_dir);
+	snprintf(path, sizeof(path), "%s/%s", cli->state_dir, RF_CONFIG_APPLIED);
 	snprintf(header, sizeof(header), "# map-id %u", map_id(m->net));
-	{
-		char *data;
-
-		if (!rf_read_file(path, &data, NULL)) {
-			char *save = NULL, *l;
-
-			for (l = strtok_r(data, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-				char **nh;
-
-				if (l[0] == '#') {
-					same_map = !strcmp(l, header);
-					continue;
-				}
-				if ((nhad & (nhad - 1)) == 0) {
-					nh = realloc(had, (nhad ? nhad * 2 : 1) * sizeof(*had));
-					if (!nh)
-						break;
-					had = nh;
-				}
-				had[nhad] = strdup(l);
-				if (had[nhad])
-					nhad++;
-			}
-			free(data);
-		}
+	/* the first line names the map the rules went into; a new map holds none of them */
+	rf_state_lines_load(cli->state_dir, RF_CONFIG_APPLIED, &had, &nhad);
+	if (nhad && had[0][0] == '#') {
+		same_map = !strcmp(had[0], header);
+		free(had[0]);
+		memmove(had, had + 1, --nhad * sizeof(*had));
 	}
 	if (same_map && nhad == nwant) {
 		for (i = 0; i < nwant && !strcmp(want[i], had[i]); i++)

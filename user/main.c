@@ -450,28 +450,56 @@ static int list_net(const struct rf_net_key *k, const struct rf_net_entry *e, vo
 
 /* Print the rules as a JSON array (json) or one per line. Net rules come from the map, process
  * rules from the persisted list (the maps hold only their identities). */
+static bool is_process_rule(const char *line)
+{
+	return !strncmp(line, "exe ", 4) || !strncmp(line, "cgroup ", 7);
+}
+
+/* Is a process rule among the first n lines? (There are few of them; net lines are skipped.) */
+static bool process_rule_in(char *const *lines, size_t n, const char *line)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (is_process_rule(lines[i]) && !strcmp(lines[i], line))
+			return true;
+	return false;
+}
+
+static void print_rule_line(struct rf_cli *cli, struct list_ctx *lc, const char *line)
+{
+	if (cli->json) {
+		printf("%s", lc->count ? "," : "");
+		rf_json_str(stdout, line);
+	} else {
+		printf("%s\n", line);
+	}
+	lc->count++;
+}
+
 static void print_rules(struct rf_cli *cli, struct rf_maps *m)
 {
 	struct list_ctx lc = { cli, 0 };
-	char **lines = NULL;
-	size_t n = 0, i;
+	char **conf = NULL, **user = NULL;
+	size_t nconf = 0, nuser = 0, i;
 
 	if (cli->json)
 		printf("[");
 	rf_policy_for_each_net(m, list_net, &lc);
-	rf_rules_load(cli->state_dir, &lines, &n);
-	for (i = 0; i < n; i++) {
-		if (!strncmp(lines[i], "net ", 4))
-			continue;
-		if (cli->json) {
-			printf("%s", lc.count ? "," : "");
-			rf_json_str(stdout, lines[i]);
-		} else {
-			printf("%s\n", lines[i]);
-		}
-		lc.count++;
-	}
-	rf_lines_free(lines, n);
+	/*
+	 * The kernel keys exe and cgroup rules by inode and cgroup id, which do not lead back to a
+	 * path: list them as the config file and 'allow add' wrote them.
+	 */
+	rf_state_lines_load(cli->state_dir, RF_CONFIG_APPLIED, &conf, &nconf);
+	rf_rules_load(cli->state_dir, &user, &nuser);
+	for (i = 0; i < nconf; i++)
+		if (is_process_rule(conf[i]))
+			print_rule_line(cli, &lc, conf[i]);
+	for (i = 0; i < nuser; i++)
+		if (is_process_rule(user[i]) && !process_rule_in(conf, nconf, user[i]))
+			print_rule_line(cli, &lc, user[i]);
+	rf_lines_free(conf, nconf);
+	rf_lines_free(user, nuser);
 	if (cli->json)
 		printf("]");
 }

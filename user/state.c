@@ -129,12 +129,17 @@ static int split_lines(char *data, char ***out, size_t *n)
 
 int rf_rules_load(const char *state_dir, char ***lines, size_t *n)
 {
+	return rf_state_lines_load(state_dir, "rules", lines, n);
+}
+
+int rf_state_lines_load(const char *state_dir, const char *name, char ***lines, size_t *n)
+{
 	char path[PATH_MAX], *data;
 	int err;
 
 	*lines = NULL;
 	*n = 0;
-	state_path(path, sizeof(path), state_dir, "rules");
+	state_path(path, sizeof(path), state_dir, name);
 	err = rf_read_file(path, &data, NULL);
 	if (err == -ENOENT)
 		return 0;

@@ -234,3 +234,61 @@ Test(cli, refused_isolate_does_not_enforce)
 	rft_cli_ok(0, "release", NULL);
 	rft_server_stop(&srv);
 }
+
+static void write_config(const char *text)
+{
+	FILE *f = fopen(rft.config, "w");
+
+	cr_assert_not_null(f, "cannot write %s", rft.config);
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
+static int count(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+/*
+ * exe and cgroup rules are keyed by inode and cgroup id in the kernel; 'allow list' and 'status'
+ * still show them as written, whether they came from the config file or from 'allow add', once
+ * each, and a rule removed from the config file disappears from the list.
+ */
+Test(cli, process_rules_from_config_are_listed)
+{
+	char *conf, *out = NULL, cgtext[PATH_MAX + 16], cgrule[PATH_MAX + 32];
+
+	cr_assert(asprintf(&conf, "dns off\npacket-guard off\nallow exe /bin/true\n"
+				  "allow cgroup %s\n",
+			   rft.cg + strlen(rft.cg2)) > 0);
+	snprintf(cgtext, sizeof(cgtext), "cgroup %s", rft.cg + strlen(rft.cg2));
+	snprintf(cgrule, sizeof(cgrule), "\"%s\"", cgtext);
+	write_config(conf);
+	free(conf);
+	rft_cli_ok(0, "load", NULL);
+	rft_cli_ok(0, "allow", "add", "exe", "/bin/sleep", NULL);
+	rft_cli_ok(0, "allow", "add", "exe", "/bin/true", NULL); /* also in the config file */
+
+	cr_assert_eq(rft_cli(&out, NULL, "allow", "list", "--json", NULL), 0);
+	cr_expect_eq(count(out, "\"exe /bin/true\""), 1, "config exe rule once: %s", out);
+	cr_expect_eq(count(out, cgrule), 1, "config cgroup rule once: %s", out);
+	cr_expect_eq(count(out, "\"exe /bin/sleep\""), 1, "allow-add exe rule: %s", out);
+	free(out);
+	cr_assert_eq(rft_cli(&out, NULL, "status", NULL), 0);
+	cr_expect(strstr(out, "exe /bin/true") && strstr(out, "exe /bin/sleep") &&
+			  strstr(out, cgtext) != NULL,
+		  "status lists every process rule: %s", out);
+	free(out);
+
+	write_config("dns off\npacket-guard off\n");
+	rft_cli_ok(0, "load", NULL);
+	cr_assert_eq(rft_cli(&out, NULL, "allow", "list", "--json", NULL), 0);
+	cr_expect_eq(count(out, cgrule), 0, "the cgroup rule left the config file: %s", out);
+	cr_expect_eq(count(out, "\"exe /bin/true\""), 1, "still allowed by 'allow add': %s", out);
+	cr_expect_eq(count(out, "\"exe /bin/sleep\""), 1, "%s", out);
+	free(out);
+}
