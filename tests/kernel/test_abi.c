@@ -176,3 +176,44 @@ Test(abi, bpftool_isolate_with_deadline)
 	config_bytes(0, 0);
 	rft_server_stop(&srv);
 }
+
+/*
+ * Garbage from another agent: an unknown isolated value, a foreign ABI version, an entry count
+ * beyond the array and an absurd value prefix length. The verdict is defined (any non-zero flag
+ * isolates; the broken rule allows what its valid entries say and nothing more) and status
+ * names each oddity.
+ */
+Test(abi, garbage_is_reported_and_fails_closed)
+{
+	static const unsigned short ports[] = {PORT_ALLOWED, PORT_OTHER};
+	static const __u8 net_key[20] = {128, 0, 0, 0, 0,   0,	 0,   0, 0, 0,
+					 0,   0, 0, 0, 255, 255, 192, 0, 2, 2};
+	/* count 200 (> 8 entries), value prefixlen 250, one entry: tcp out port 443 */
+	__u8 net_val[72] = {200, 0, 0, 0, 250, 0, 0, 0, 6, 1, 0, 0, 187, 1, 187, 1};
+	__u8 cfg[32] = {99, 0, 0, 0, 7, 0, 0, 0}; /* abi_version 99, isolated 7 */
+	struct rft_server srv;
+	char *out = NULL;
+
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
+	rft_cli_ok(0, "load", NULL);
+	cfg[16] = 0xff; /* builtins: unknown bits on top of DHCP + ND */
+	bpftool_update("rf_config", key0, 4, cfg, sizeof(cfg));
+	bpftool_update("rf_allow_net", net_key, sizeof(net_key), net_val, sizeof(net_val));
+
+	expect(&srv, AF_INET, RFT_PEER_IP4, PORT_OTHER, RFT_EPERM, "isolated 7");
+	expect(&srv, AF_INET6, RFT_PEER_IP6, PORT_OTHER, RFT_EPERM, "isolated 7");
+	expect(&srv, AF_INET, RFT_PEER_IP4, PORT_ALLOWED, RFT_OK, "broken rule, valid entry");
+
+	cr_assert_eq(rft_cli(&out, NULL, "status", "--json", NULL), 0);
+	cr_expect_eq(rft_json_bool(out, "isolated"), 1, "%s", out);
+	cr_expect(strstr(out, "rf_config.isolated holds 7") != NULL, "no warning: %s", out);
+	cr_expect(strstr(out, "abi_version is 99") != NULL, "no warning: %s", out);
+	free(out);
+	cr_assert_eq(rft_cli(&out, NULL, "status", NULL), 0, "text status must not fail");
+	cr_expect(strstr(out, "warning") != NULL, "no warning in text status: %s", out);
+	free(out);
+
+	config_bytes(0, 0);
+	expect(&srv, AF_INET, RFT_PEER_IP4, PORT_OTHER, RFT_OK, "released");
+	rft_server_stop(&srv);
+}

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <criterion/criterion.h>
 #include "rf_test.h"
 
@@ -247,4 +248,82 @@ Test(isolate, established_udp_v4_cut_both_ways)
 Test(isolate, established_udp_v6_cut_both_ways)
 {
 	established(AF_INET6, RFT_PEER_IP6, RFT_UDP_CONNECTED);
+}
+
+static void write_config(const char *text)
+{
+	FILE *f = fopen(rft.config, "w");
+
+	cr_assert_not_null(f, "cannot write %s", rft.config);
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
+static void expect_out(const struct rft_server *srv, int family, const char *addr,
+		       enum rft_proto proto, unsigned short port, enum expect want,
+		       const char *phase)
+{
+	struct out_case c = {family, family, addr, proto, port, want};
+	unsigned long long before = received(srv, &c);
+	struct rft_result r = rft_client(rft.dev_ns, rft.cg, family, proto, addr, port,
+					 CLIENT_TIMEOUT_MS);
+
+	cr_expect_eq(r.outcome, want == ALLOW ? RFT_OK : RFT_EPERM,
+		     "%s: %s %s port %u: got %s (errno %d)", phase, proto_name(proto), addr, port,
+		     rft_outcome_name(r.outcome), r.err);
+	if (want == DENY)
+		rft_msleep(100);
+	if (want == ALLOW)
+		cr_expect_gt(received(srv, &c), before, "%s: the resolver counted nothing", phase);
+	else
+		cr_expect_eq(received(srv, &c), before, "%s: denied but received", phase);
+}
+
+/*
+ * The DNS built-in: port 53 (UDP and TCP) to the configured resolvers only, from the resolver
+ * list in the config or, with 'dns auto', from resolv.conf; 'dns off' closes it.
+ */
+Test(isolate, dns_builtin_only_to_resolvers)
+{
+	static const unsigned short ports[] = {53, PORT_OTHER};
+	static const enum rft_proto protos[] = {RFT_UDP, RFT_TCP};
+	static const struct {
+		int family;
+		const char *addr;
+	} res[] = {{AF_INET, RFT_PEER_IP4}, {AF_INET6, RFT_PEER_IP6}};
+	char resolv[300];
+	struct rft_server srv;
+	size_t f, p;
+	FILE *rf;
+
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
+	write_config("packet-guard off\ndns " RFT_PEER_IP4 "," RFT_PEER_IP6 "\n");
+	rft_cli_ok(0, "isolate", "--force", NULL);
+	for (f = 0; f < 2; f++)
+		for (p = 0; p < 2; p++) {
+			expect_out(&srv, res[f].family, res[f].addr, protos[p], 53, ALLOW,
+				   "dns IP,IP");
+			expect_out(&srv, res[f].family, res[f].addr, protos[p], PORT_OTHER, DENY,
+				   "dns IP,IP, not port 53");
+		}
+
+	write_config("packet-guard off\ndns off\n");
+	rft_cli_ok(0, "load", NULL);
+	for (f = 0; f < 2; f++)
+		for (p = 0; p < 2; p++)
+			expect_out(&srv, res[f].family, res[f].addr, protos[p], 53, DENY, "dns off");
+
+	snprintf(resolv, sizeof(resolv), "%s/resolv.conf", rft.state_dir);
+	rf = fopen(resolv, "w");
+	cr_assert_not_null(rf);
+	fprintf(rf, "search example.org\nnameserver %s\n", RFT_PEER_IP6);
+	cr_assert_eq(fclose(rf), 0);
+	setenv("RINGFENCE_RESOLV_CONF", resolv, 1);
+	write_config("packet-guard off\ndns auto\n");
+	rft_cli_ok(0, "load", NULL);
+	unsetenv("RINGFENCE_RESOLV_CONF");
+	expect_out(&srv, AF_INET6, RFT_PEER_IP6, RFT_UDP, 53, ALLOW, "dns auto, listed resolver");
+	expect_out(&srv, AF_INET, RFT_PEER_IP4, RFT_UDP, 53, DENY, "dns auto, unlisted resolver");
+	rft_cli_ok(0, "release", NULL);
+	rft_server_stop(&srv);
 }
