@@ -45,6 +45,11 @@ bool rf_cli_isolated_now(const struct rf_config *cfg);
 /* Record an action as InProgress / with its final status; finish returns code. */
 void rf_cli_action_start(struct rf_cli *cli, struct rf_action *a, const char *type,
 			 const char *comment);
+/*
+ * Like start, but nothing is written until finish (one write, after the action took effect):
+ * for isolate, so the flag is not held up by an fsync'ed history write.
+ */
+void rf_cli_action_defer(struct rf_action *a, const char *type, const char *comment);
 int rf_cli_action_finish(struct rf_cli *cli, struct rf_action *a, const char *error, int code);
 
 /* Re-apply the rules persisted in the state dir to freshly created maps. */

@@ -13,6 +13,8 @@
 
 /* Take the state-dir lock (waits up to RF_LOCK_TIMEOUT_MS). Returns an fd >= 0 or -errno. */
 int rf_state_lock(const char *state_dir);
+/* The same lock without waiting: -EBUSY while a CLI holds it. */
+int rf_state_trylock(const char *state_dir);
 void rf_state_unlock(int fd);
 
 /* The running agent holds <state>/agent.lock for its lifetime. rf_agent_lock() returns the fd
@@ -63,6 +65,12 @@ const char *rf_action_status_name(enum rf_action_status s);
 int rf_action_begin(const char *state_dir, struct rf_action *a);
 /* Record the final status of action a (Succeeded if error is NULL, else Failed). */
 int rf_action_end(const char *state_dir, struct rf_action *a, const char *error);
+/*
+ * Append an action that has already completed, in one write: for isolate, whose history write
+ * comes after the flag so that isolation does not wait for an fsync. a->requested_unix_ns, if
+ * set, is kept.
+ */
+int rf_action_record(const char *state_dir, struct rf_action *a, const char *error);
 /* Read all actions, oldest first. A damaged line is skipped, never fatal. */
 int rf_history_load(const char *state_dir, struct rf_action **acts, size_t *n);
 /* One action as a JSON object (no newline). */

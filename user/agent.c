@@ -49,20 +49,27 @@ static void logmsg(const char *fmt, const char *a, const char *b)
 	fputc('\n', stderr);
 }
 
-static void record(struct agent *ag, const char *type, const char *requestor, const char *comment,
-		   const char *error)
+/* Append a completed action to the history; the caller holds the state lock. */
+static void record_locked(struct agent *ag, const char *type, const char *requestor,
+			  const char *comment, const char *error)
 {
 	struct rf_action a;
-	int lock = rf_cli_lock(ag->cli);
 
 	memset(&a, 0, sizeof(a));
 	snprintf(a.type, sizeof(a.type), "%s", type);
 	snprintf(a.requestor, sizeof(a.requestor), "%s", requestor);
 	snprintf(a.comment, sizeof(a.comment), "%s", comment ? comment : "");
-	if (!rf_action_begin(ag->cli->state_dir, &a))
-		rf_action_end(ag->cli->state_dir, &a, error);
-	rf_state_unlock(lock);
+	rf_action_record(ag->cli->state_dir, &a, error);
 	logmsg("%s: %s", type, comment ? comment : "");
+}
+
+static void record(struct agent *ag, const char *type, const char *requestor, const char *comment,
+		   const char *error)
+{
+	int lock = rf_cli_lock(ag->cli);
+
+	record_locked(ag, type, requestor, comment, error);
+	rf_state_unlock(lock);
 }
 
 static void open_log(struct agent *ag)
@@ -165,22 +172,29 @@ static void check_flag(struct agent *ag)
 {
 	struct rf_isolation iso;
 	struct rf_config cfg;
-	int now;
+	int now, lock;
 
 	if (rf_config_get(&ag->m, &cfg))
 		return;
 	now = rf_cli_isolated_now(&cfg);
 	if (now == ag->last_isolated)
 		return;
+	/*
+	 * A CLI that holds the state lock sets the flag first and writes the state file after it:
+	 * look again on the next tick rather than mistake its change for an external one.
+	 */
+	lock = rf_state_trylock(ag->cli->state_dir);
+	if (lock < 0)
+		return;
 	ag->last_isolated = now;
 	rf_isolation_load(ag->cli->state_dir, &iso);
 	if (iso.isolated == (now != 0))
-		return; /* made through the CLI: already recorded */
+		goto out; /* made through the CLI: already recorded */
 	if (!now && cfg.isolated && cfg.deadline_ns) {
 		iso.isolated = false;
 		rf_isolation_save(ag->cli->state_dir, &iso);
-		record(ag, "auto-release", "kernel", "isolation deadline reached", NULL);
-		return;
+		record_locked(ag, "auto-release", "kernel", "isolation deadline reached", NULL);
+		goto out;
 	}
 	iso.isolated = now != 0;
 	if (now) {
@@ -189,8 +203,10 @@ static void check_flag(struct agent *ag)
 		snprintf(iso.comment, sizeof(iso.comment), "set through the pinned rf_config map");
 	}
 	rf_isolation_save(ag->cli->state_dir, &iso);
-	record(ag, now ? "external-isolate" : "external-release", "external",
-	       "rf_config changed outside the ringfence CLI", NULL);
+	record_locked(ag, now ? "external-isolate" : "external-release", "external",
+		      "rf_config changed outside the ringfence CLI", NULL);
+out:
+	rf_state_unlock(lock);
 }
 
 /* Re-attach if someone detached a link or removed the pins. */

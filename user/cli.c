@@ -141,27 +141,42 @@ bool rf_cli_isolated_now(const struct rf_config *cfg)
 	return !cfg->deadline_ns || rf_now_boot_ns() < cfg->deadline_ns;
 }
 
-void rf_cli_action_start(struct rf_cli *cli, struct rf_action *a, const char *type,
-			 const char *comment)
+static void action_init(struct rf_action *a, const char *type, const char *comment)
 {
-	int ret;
-
 	memset(a, 0, sizeof(*a));
 	snprintf(a->type, sizeof(a->type), "%s", type);
 	snprintf(a->comment, sizeof(a->comment), "%s", comment ? comment : "");
-	ret = rf_action_begin(cli->state_dir, a);
+}
+
+static void history_warning(struct rf_cli *cli, int ret)
+{
 	if (ret)
 		fprintf(stderr, "ringfence: warning: failed to record action in %s/history: %s\n",
 			cli->state_dir, strerror(-ret));
 }
 
+void rf_cli_action_start(struct rf_cli *cli, struct rf_action *a, const char *type,
+			 const char *comment)
+{
+	action_init(a, type, comment);
+	history_warning(cli, rf_action_begin(cli->state_dir, a));
+}
+
+void rf_cli_action_defer(struct rf_action *a, const char *type, const char *comment)
+{
+	action_init(a, type, comment);
+	a->status = RF_ACT_PENDING;
+	a->requested_unix_ns = rf_now_unix_ns();
+}
+
 int rf_cli_action_finish(struct rf_cli *cli, struct rf_action *a, const char *error, int code)
 {
-	if (a->id)
+	if (a->status == RF_ACT_PENDING)
+		history_warning(cli, rf_action_record(cli->state_dir, a, error));
+	else if (a->id)
 		rf_action_end(cli->state_dir, a, error);
 	return code;
 }
-
 
 static int cmp_str(const void *a, const void *b)
 {

@@ -255,7 +255,7 @@ static int cmd_isolate(struct rf_cli *cli, int argc, char **argv)
 	lock = rf_cli_lock(cli);
 	if (lock < 0)
 		return EXIT_OPFAIL;
-	rf_cli_action_start(cli, &a, "isolate", o.comment);
+	rf_cli_action_defer(&a, "isolate", o.comment);
 	if (rf_cli_ensure_loaded(cli, &m, true)) {
 		code = rf_cli_action_finish(cli, &a, "load or configuration failed", EXIT_OPFAIL);
 		goto out;
@@ -304,6 +304,7 @@ static int cmd_isolate(struct rf_cli *cli, int argc, char **argv)
 		fprintf(stderr, "ringfence: warning: isolation is on but %s/isolation was not "
 				"saved: %s (it will not be restored after a reboot)\n",
 			cli->state_dir, strerror(-ret));
+	code = rf_cli_action_finish(cli, &a, NULL, 0);
 	if (cli->json) {
 		printf("{\"isolated\":true,\"changed\":true,\"cgroup\":");
 		rf_json_str(stdout, cli->cg_dir);
@@ -315,7 +316,6 @@ static int cmd_isolate(struct rf_cli *cli, int argc, char **argv)
 			printf(" for %llus", (unsigned long long)secs);
 		printf("\n");
 	}
-	code = rf_cli_action_finish(cli, &a, NULL, 0);
 out:
 	rf_maps_close(&m);
 	rf_state_unlock(lock);

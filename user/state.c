@@ -17,7 +17,19 @@ static void state_path(char *buf, size_t len, const char *dir, const char *name)
 	snprintf(buf, len, "%s/%s", dir, name);
 }
 
+static int state_lock_wait(const char *state_dir, int timeout_ms);
+
 int rf_state_lock(const char *state_dir)
+{
+	return state_lock_wait(state_dir, RF_LOCK_TIMEOUT_MS);
+}
+
+int rf_state_trylock(const char *state_dir)
+{
+	return state_lock_wait(state_dir, 0);
+}
+
+static int state_lock_wait(const char *state_dir, int timeout_ms)
 {
 	char path[PATH_MAX];
 	int fd, waited = 0, err;
@@ -32,7 +44,7 @@ int rf_state_lock(const char *state_dir)
 	while (flock(fd, LOCK_EX | LOCK_NB)) {
 		struct timespec ts = { 0, 50 * 1000000L };
 
-		if (errno != EWOULDBLOCK || waited >= RF_LOCK_TIMEOUT_MS) {
+		if (errno != EWOULDBLOCK || waited >= timeout_ms) {
 			err = errno == EWOULDBLOCK ? -EBUSY : -errno;
 			close(fd);
 			return err;
@@ -375,7 +387,8 @@ static int history_put(const char *state_dir, const struct rf_action *a)
 	return err;
 }
 
-int rf_action_begin(const char *state_dir, struct rf_action *a)
+/* Give a a fresh id (one past the highest in the history), requested time and requestor. */
+static int action_new(const char *state_dir, struct rf_action *a)
 {
 	struct rf_action *acts;
 	size_t n, i;
@@ -392,19 +405,43 @@ int rf_action_begin(const char *state_dir, struct rf_action *a)
 		if (acts[i].id >= a->id)
 			a->id = acts[i].id + 1;
 	free(acts);
-	a->status = RF_ACT_IN_PROGRESS;
 	if (!a->requested_unix_ns)
 		a->requested_unix_ns = rf_now_unix_ns();
 	if (!a->requestor[0])
 		rf_requestor(a->requestor, sizeof(a->requestor));
+	return 0;
+}
+
+static void action_close(struct rf_action *a, const char *error)
+{
+	a->status = error ? RF_ACT_FAILED : RF_ACT_SUCCEEDED;
+	snprintf(a->error, sizeof(a->error), "%s", error ? error : "");
+	a->completed_unix_ns = rf_now_unix_ns();
+}
+
+int rf_action_begin(const char *state_dir, struct rf_action *a)
+{
+	int err = action_new(state_dir, a);
+
+	if (err)
+		return err;
+	a->status = RF_ACT_IN_PROGRESS;
 	return history_put(state_dir, a);
 }
 
 int rf_action_end(const char *state_dir, struct rf_action *a, const char *error)
 {
-	a->status = error ? RF_ACT_FAILED : RF_ACT_SUCCEEDED;
-	snprintf(a->error, sizeof(a->error), "%s", error ? error : "");
-	a->completed_unix_ns = rf_now_unix_ns();
+	action_close(a, error);
+	return history_put(state_dir, a);
+}
+
+int rf_action_record(const char *state_dir, struct rf_action *a, const char *error)
+{
+	int err = action_new(state_dir, a);
+
+	if (err)
+		return err;
+	action_close(a, error);
 	return history_put(state_dir, a);
 }
 

@@ -225,6 +225,33 @@ Test(history, begin_end_transitions)
 	unsetenv("RINGFENCE_REQUESTOR");
 }
 
+/* A completed action in one write (isolate's path): next id, final status, requested time kept. */
+Test(history, record_completed_action)
+{
+	struct rf_action a, b, *acts;
+	size_t n;
+
+	fill_action(&a, 0, "allow-add", "net 192.0.2.0/24");
+	cr_assert_eq(rf_action_begin(test_tmpdir, &a), 0);
+	fill_action(&b, 0, "isolate", "INC-1");
+	cr_assert_eq(rf_action_record(test_tmpdir, &b, NULL), 0);
+	cr_assert_eq(b.id, a.id + 1);
+	cr_assert_eq(b.status, RF_ACT_SUCCEEDED);
+	cr_assert_eq(b.requested_unix_ns, 1795416781123456789ULL, "requested time replaced");
+	cr_assert_geq(b.completed_unix_ns, b.requested_unix_ns);
+	fill_action(&b, 0, "isolate", "INC-2");
+	cr_assert_eq(rf_action_record(test_tmpdir, &b, "cannot write rf_config"), 0);
+	cr_assert_eq(b.id, a.id + 2);
+	cr_assert_eq(b.status, RF_ACT_FAILED);
+
+	load_history(&acts, &n);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(acts[0].status, RF_ACT_IN_PROGRESS, "the earlier action is untouched");
+	assert_action_eq(&acts[2], &b);
+	cr_assert_str_eq(acts[2].error, "cannot write rf_config");
+	free(acts);
+}
+
 static void append_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "a");
