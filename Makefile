@@ -53,7 +53,7 @@ KTEST_SRC := $(wildcard tests/kernel/*.c) $(wildcard tests/lib/*.c)
 KTEST_BIN := $(OUTPUT)/tests/kernel-tests
 
 .DELETE_ON_ERROR:
-.PHONY: all test unit-test kernel-test asan clean deps install uninstall bench vmlinux
+.PHONY: all test unit-test kernel-test asan clean deps bench vmlinux FORCE
 
 all: $(BIN)
 
@@ -69,6 +69,14 @@ $(BPF_OBJ): $(BPF_SRC) bpf/policy.bpf.h include/ringfence.h vmlinux.h | $(OUTPUT
 $(SKEL): $(BPF_OBJ)
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name ringfence_bpf > $@
+
+# The git revision is baked into main.o; the stamp changes only when the revision does, so a new
+# commit rebuilds main.o and nothing else.
+GIT_REV_STAMP := $(OUTPUT)/git-rev
+$(GIT_REV_STAMP): FORCE | $(OUTPUT)
+	$(Q)echo '$(GIT_REV)' | cmp -s - $@ || echo '$(GIT_REV)' >$@
+$(MAIN_OBJ): $(GIT_REV_STAMP)
+FORCE:
 
 $(OUTPUT)/user/%.o: user/%.c $(SKEL) | $(OUTPUT)/user
 	$(call msg,CC,$@)
@@ -106,21 +114,15 @@ bench: $(BIN)
 deps:
 	apt-get update
 	apt-get install -y --no-install-recommends make gcc clang llvm libbpf-dev libelf-dev \
-		zlib1g-dev bpftool libcriterion-dev pkg-config iproute2 git ca-certificates \
-		python3 util-linux
+		zlib1g-dev libzstd-dev bpftool libcriterion-dev pkg-config iproute2 git \
+		ca-certificates python3 util-linux procps nftables iptables
 
 vmlinux:
 	scripts/gen-vmlinux.sh
 
-install: $(BIN)
-	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/ringfence
-
-uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/sbin/ringfence
-
 clean:
 	$(call msg,CLEAN)
-	$(Q)rm -rf $(OUTPUT) .output-asan
+	$(Q)rm -rf $(OUTPUT) .output-asan .output-static .output-arm64
 
 # Packaging, man page, completion, static and cross builds (issue: ship it).
 -include scripts/package.mk
