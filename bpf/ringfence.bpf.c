@@ -389,16 +389,18 @@ int rf_sock_create(struct bpf_sock *ctx)
 		return 1;
 	if (ctx->family != AF_INET && ctx->family != AF_INET6)
 		return 1;
+	special = isolated &&
+		  (ctx->type == SOCK_RAW ||
+		   (ctx->type == SOCK_DGRAM &&
+		    (ctx->protocol == RF_IPPROTO_ICMP || ctx->protocol == RF_IPPROTO_ICMPV6)));
+	/* An ordinary socket: nothing to refuse, and nothing to mark without exe rules. */
+	if (!special && !(cfg->flags & RF_CFG_EXE_RULES))
+		return 1;
 	if (process_allowed(ctx)) {
 		if (isolated)
 			count_verdict(RF_HOOK_SOCK_CREATE, false);
 		return 1;
 	}
-	if (!isolated)
-		return 1;
-	special = ctx->type == SOCK_RAW ||
-		  (ctx->type == SOCK_DGRAM &&
-		   (ctx->protocol == RF_IPPROTO_ICMP || ctx->protocol == RF_IPPROTO_ICMPV6));
 	if (!special)
 		return 1;
 	count_verdict(RF_HOOK_SOCK_CREATE, true);

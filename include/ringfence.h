@@ -27,7 +27,7 @@
 #define RF_BUILTIN_ALL (RF_BUILTIN_DHCP | RF_BUILTIN_ND)
 
 /* rf_config.flags */
-#define RF_CFG_EXE_RULES 0x1 /* rf_allow_exe is non-empty: mark sockets even when not isolated */
+#define RF_CFG_EXE_RULES 0x1 /* rf_allow_exe is non-empty: mark sockets at creation */
 
 struct rf_config {
 	__u32 abi_version; /* RF_ABI_VERSION, written by the loader; informative for agents */
