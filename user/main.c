@@ -98,7 +98,7 @@ static const struct cmd_help cmd_helps[] = {
 	  "  net CIDR [proto tcp|udp|icmp|any] [port N[-M]] [dir in|out|both]\n"
 	  "      CIDR is IPv4 or IPv6 (192.0.2.0/24, 2001:db8::/32; no prefix = one host).\n"
 	  "      dir out: the host may connect/send to the remote port; dir in: the remote may\n"
-	  "      connect to the local port; default both. Replies of an allowed flow pass.\n"
+	  "      connect/send to the local port; default both. Replies of an allowed flow pass.\n"
 	  "  exe PATH      processes running this executable (device+inode of the file)\n"
 	  "  cgroup PATH   processes in this cgroup v2 or below it\n"
 	  "Changes apply immediately (also while isolated) and persist in the state dir.\n"
