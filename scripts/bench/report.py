@@ -1,0 +1,489 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Turn the raw results of scripts/bench/run.sh into one table (stdout) and docs/PERFORMANCE.md.
+
+Raw lines (one measurement each):
+  progrun CASE NRULES|- REP NS     rate|tput CONFIG PAIR VALUE BASELINE-VALUE
+  lat NAME 0 FIRST_MS EXIT_MS
+  mem NAME 0 BYTES    rss NAME 0 KB    load NAME ROUND MS    flood attempts 0 N DENIED
+  metric PROMETHEUS-LINE    meta NAME 0 VALUE
+"""
+import argparse
+import random
+import statistics
+import sys
+import textwrap
+from collections import defaultdict
+
+CONFIGS = [
+    ("base", "no programs (baseline)"),
+    ("loaded", "ringfence loaded, not isolated"),
+    ("iso10", "ringfence isolated, peer allowed, 10 rules"),
+    ("iso100k", "ringfence isolated, peer allowed, {rules} rules"),
+    ("nft100k", "nftables: interval sets, {rules} prefixes"),
+    ("ipt1k", "iptables: 1,000 rules per chain"),
+]
+PROG_CASES = [
+    ("egress_allowed_v4", "egress, allowed, IPv4 peer"),
+    ("egress_allowed_v6", "egress, allowed, IPv6 peer (deep in the trie)"),
+    ("ingress_allowed_v4", "ingress, allowed, IPv4 peer"),
+    ("egress_denied_v4", "egress, denied, IPv4"),
+    ("egress_denied_v6", "egress, denied, IPv6 next to the rules"),
+]
+TARGET_PCT = 3.0
+WARM_TARGET_MS = 10.0
+NOISE = "noise"  # verdict: the median misses the target, the 90% interval does not
+
+
+def med(xs):
+    return statistics.median(xs)
+
+
+def boot(xs, ys=None, op=None, n=2000):
+    """90% bootstrap interval of med(xs), or of op(med(xs), med(ys)). Fixed seed: reproducible."""
+    rng = random.Random(1)
+    out = []
+    for _ in range(n):
+        mx = med(rng.choices(xs, k=len(xs)))
+        out.append(mx if ys is None else op(mx, med(rng.choices(ys, k=len(ys)))))
+    out.sort()
+    return out[int(0.05 * n)], out[int(0.95 * n) - 1]
+
+
+def fmt(v, unit=""):
+    if v >= 10000:
+        s = f"{v:,.0f}"
+    elif v >= 100:
+        s = f"{v:.0f}"
+    elif v >= 10:
+        s = f"{v:.1f}"
+    else:
+        s = f"{v:.2f}"
+    return s + unit
+
+
+def ratio_str(rs):
+    return f"{med(rs):.3f} [{min(rs):.3f}-{max(rs):.3f}]"
+
+
+def parse(path):
+    d = {
+        "progrun": defaultdict(list),
+        "rate": defaultdict(list),
+        "tput": defaultdict(list),
+        "lat": defaultdict(list),
+        "mem": {},
+        "rss": {},
+        "load": defaultdict(list),
+        "meta": {},
+        "metric": [],
+        "flood": {},
+    }
+    with open(path) as f:
+        for line in f:
+            w = line.split()
+            if not w:
+                continue
+            k = w[0]
+            if k == "progrun":
+                d["progrun"][(w[1], w[2])].append(float(w[4]))
+            elif k in ("rate", "tput"):
+                d[k][w[1]].append((float(w[3]), float(w[4])))
+            elif k == "lat":
+                d["lat"][w[1]].append((float(w[3]), float(w[4])))
+            elif k in ("mem", "rss", "meta"):
+                d[k][w[1]] = float(w[3])
+            elif k == "load":
+                d["load"][w[1]].append(float(w[3]))
+            elif k == "flood":
+                d["flood"][w[1]] = (int(w[3]), int(w[4]))
+            elif k == "metric":
+                d["metric"].append(" ".join(w[1:]))
+    return d
+
+
+def pair_ratios(series, name):
+    """configuration / baseline for each back-to-back pair of samples."""
+    return [c / b for c, b in series[name]]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("results")
+    ap.add_argument("doc")
+    for opt in ("nproc", "cpu", "kernel", "date", "reps", "pairs", "ms", "repeat", "rules",
+                "foreign",
+                "iptables", "libbpf", "nft", "rev"):
+        ap.add_argument("--" + opt, default="")
+    a = ap.parse_args()
+    d = parse(a.results)
+    rules = f"{int(a.rules):,}"
+    rows = []  # (measure, configuration, median, min, max, ratio text)
+
+    # 1. per-packet program cost
+    empty = d["progrun"][("empty_program", "-")]
+    e_med = med(empty)
+    rows.append(("per-packet ns", "empty cgroup_skb program (baseline)", fmt(e_med),
+                 fmt(min(empty)), fmt(max(empty)), ratio_str([x / e_med for x in empty])))
+    for case, label in (("egress_not_isolated", "rf_egress, not isolated"),
+                        ("ingress_not_isolated", "rf_ingress, not isolated")):
+        xs = d["progrun"][(case, "-")]
+        rows.append(("per-packet ns", label, fmt(med(xs)), fmt(min(xs)), fmt(max(xs)),
+                     ratio_str([x / e_med for x in xs])))
+    sizes = sorted({int(n) for (c, n) in d["progrun"] if n != "-"})
+    for case, label in PROG_CASES:
+        for n in sizes:
+            xs = d["progrun"][(case, str(n))]
+            rows.append(("per-packet ns", f"isolated, {label}, {n:,} rules", fmt(med(xs)),
+                         fmt(min(xs)), fmt(max(xs)), ratio_str([x / e_med for x in xs])))
+
+    # 2./3. connection rate and throughput
+    for kind, unit in (("rate", "conn/s"), ("tput", "Gbit/s")):
+        s = d[kind]
+        for name, label in CONFIGS:
+            xs = [c for c, _ in s[name]]
+            rs = pair_ratios(s, name)
+            rows.append((f"TCP {'connect+close' if kind == 'rate' else 'bulk'} {unit}",
+                         label.format(rules=rules), fmt(med(xs)), fmt(min(xs)), fmt(max(xs)),
+                         ratio_str(rs)))
+
+    # 4. latency (absolute: the ratio column compares with the 10 ms warm target)
+    lat_labels = [
+        ("cli_version", "floor: 'nsenter ... ringfence --version', next to each sample below"),
+        ("isolate_map_write", "isolate by writing rf_config (pinned-map ABI) -> first denied"),
+        ("release_map_write", "release by writing rf_config (pinned-map ABI) -> first allowed"),
+        ("isolate_cold", "isolate, cold (nothing loaded) -> first denied connect"),
+        ("isolate_warm", "isolate, warm (loaded, 10 rules) -> first denied connect"),
+        ("isolate_warm_100k", f"isolate, warm ({rules} rules) -> first denied connect"),
+        ("release", "release (10 rules) -> first connect not denied"),
+        ("release_100k", f"release ({rules} rules) -> first connect not denied"),
+    ]
+    for name, label in lat_labels:
+        xs = [x[0] for x in d["lat"][name]]
+        ex = [x[1] for x in d["lat"][name]]
+        rows.append(("latency ms", label, fmt(med(xs)), fmt(min(xs)), fmt(max(xs)),
+                     f"{med(xs) / WARM_TARGET_MS:.3f} of 10 ms; CLI exits at {fmt(med(ex))} ms"))
+
+    # 5. footprint
+    m10, m100k = d["mem"].get("rf_allow_net_10", 0), d["mem"].get("rf_allow_net_100k", 0)
+    rows.append(("footprint", "rf_allow_net memory, 10 rules (KiB)", fmt(m10 / 1024), "", "",
+                 "1.000"))
+    rows.append(("footprint", f"rf_allow_net memory, {rules} rules (KiB)", fmt(m100k / 1024),
+                 "", "", f"{m100k / m10:.1f} x 10 rules" if m10 else ""))
+    rows.append(("footprint", f"all pinned maps, {rules} rules (KiB)",
+                 fmt(d["mem"].get("all_maps_100k", 0) / 1024), "", "", ""))
+    for proc, plabel in (("events", "'ringfence events --follow'"), ("agent", "'ringfence agent'")):
+        idle = d["rss"].get(f"{proc}_idle", 0)
+        flood = d["rss"].get(f"{proc}_flood", 0)
+        peak = d["rss"].get(f"{proc}_flood_peak", 0)
+        rows.append(("footprint", f"{plabel} RSS idle (KiB)", fmt(idle), "", "", "1.000"))
+        rows.append(("footprint", f"{plabel} RSS after a 2 s flood (KiB)", fmt(flood), "",
+                     fmt(peak) + " peak", f"{flood / idle:.3f} x idle" if idle else ""))
+    rows.append(("footprint", "ringfence binary (KiB)", fmt(d["meta"].get("bin_size", 0) / 1024),
+                 "", "", ""))
+    rows.append(("footprint", "BPF object (KiB)", fmt(d["meta"].get("bpf_obj_size", 0) / 1024),
+                 "", "", ""))
+
+    head = ("Measure", "Configuration", "Median", "Min", "Max", "Ratio median [min-max]")
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(6)]
+    text = [" | ".join(str(c).ljust(widths[i]) for i, c in enumerate(head))]
+    text.append("-+-".join("-" * w for w in widths))
+    for r in rows:
+        text.append(" | ".join(str(c).ljust(widths[i]) for i, c in enumerate(r)))
+    print("\n".join(text))
+
+    # ---- targets ---------------------------------------------------------------------------
+    verdicts = []
+
+    def rr(kind, name):
+        return pair_ratios(d[kind], name)
+
+    # typical distance of one baseline/baseline pair ratio from 1: what this machine's noise is
+    base_noise = {}
+    for kind in ("rate", "tput"):
+        base_noise[kind] = med([abs(x - 1) for x in rr(kind, "base")]) * 100
+
+    for kind, what in (("rate", "connection rate"), ("tput", "throughput")):
+        for name, label in (("loaded", "loaded, not isolated"), ("iso10", "isolated, 10 rules"),
+                            ("iso100k", f"isolated, {rules} rules")):
+            m = med(rr(kind, name))
+            lo, hi = boot(rr(kind, name))
+            ok = m >= 1 - TARGET_PCT / 100 or (NOISE if hi >= 1 - TARGET_PCT / 100 else False)
+            why = f"median ratio {m:.3f} ({(m - 1) * 100:+.1f}%), 90% interval {lo:.3f}-{hi:.3f}"
+            if ok is NOISE:
+                why += ": the median misses, but the interval reaches the target"
+            elif not ok:
+                why += "; the whole interval is below the target"
+            verdicts.append((f"{label}: {what} within {TARGET_PCT:.0f}% of baseline", ok, why))
+        m = med(rr(kind, "iso100k")) / med(rr(kind, "iso10"))
+        lo, hi = boot(rr(kind, "iso100k"), rr(kind, "iso10"), lambda x, y: x / y)
+        ok = m >= 1 - TARGET_PCT / 100 or (NOISE if hi >= 1 - TARGET_PCT / 100 else False)
+        verdicts.append((f"{rules} rules cost no more than 10 rules ({what})", ok,
+                         f"{rules} rules / 10 rules = {m:.3f}, 90% interval {lo:.3f}-{hi:.3f}"
+                         + ("" if hi >= 1 - TARGET_PCT / 100 else
+                            "; the whole interval is more than 3% below 1")))
+    # per-packet noise: the typical relative spread of one row over its repetitions
+    spreads = [(max(v) - min(v)) / med(v) for (c, n), v in d["progrun"].items() if n != "-"]
+    pp_noise = med(spreads) if spreads else 0.0
+    for case, label in PROG_CASES:
+        x10 = med(d["progrun"][(case, str(sizes[0]))])
+        xn = med(d["progrun"][(case, str(sizes[-1]))])
+        ok = xn / x10 <= 1 + max(pp_noise, 0.03)
+        verdicts.append((f"{rules} rules cost no more than 10 rules (per packet, {label})", ok,
+                         f"{fmt(x10)} ns -> {fmt(xn)} ns ({xn / x10:.2f}x; repetition spread "
+                         f"{pp_noise * 100:.0f}%)"))
+    warm = med([x[0] for x in d["lat"]["isolate_warm"]])
+    verdicts.append(("warm isolate under 10 ms", warm < WARM_TARGET_MS,
+                     f"median {fmt(warm)} ms to the first denied connect; starting any CLI "
+                     f"process took {fmt(med([x[0] for x in d['lat']['cli_version']]))} ms "
+                     f"(see Reading the numbers)"))
+    for kind, what in (("rate", "connection rate"), ("tput", "throughput")):
+        for fw, fwl in (("nft100k", "nftables"), ("ipt1k", "iptables")):
+            fw_m = med(rr(kind, fw))
+            worst, worst_hi, worst_name = None, None, ""
+            for name in ("loaded", "iso10", "iso100k"):
+                diff = med(rr(kind, name)) - fw_m
+                if worst is None or diff < worst:
+                    worst = diff
+                    worst_name = name
+                    worst_hi = boot(rr(kind, name), rr(kind, fw), lambda x, y: x - y)[1]
+            ok = worst >= 0 or (NOISE if worst_hi >= 0 else False)
+            why = (f"{fwl} median ratio {fw_m:.3f}; slowest ringfence configuration ({worst_name}) "
+                   f"{worst * 100:+.1f} points of baseline from it")
+            if worst < 0:
+                why += (", but the 90% interval of the difference reaches 0"
+                        if ok else ", the whole 90% interval of the difference below 0")
+            verdicts.append((f"every ringfence configuration at least as fast as {fwl} ({what})",
+                             ok, why))
+
+    lat = {k: med([x[0] for x in v]) for k, v in d["lat"].items()}
+    floor, mapw = lat.get("cli_version", 0), lat.get("isolate_map_write", 0)
+    latency_note = (
+        f"starting and exiting any CLI process the same way (`nsenter ... ringfence --version`) "
+        f"took {fmt(floor)} ms here, and a minimal process that only writes `rf_config` through "
+        f"the pinned map denied the next connect {fmt(mapw)} ms after it was started, almost all "
+        f"of it process start: the kernel side of isolation is one map write that every hook "
+        f"reads on its next call. A warm `ringfence isolate` took {fmt(warm)} ms to the first "
+        + (f"denied connect, i.e. about {fmt(warm - floor)} ms of CLI work on top of the "
+           f"process floor (see the findings below). " if warm - floor >= 1 else
+           "denied connect, no measurable CLI work beyond the process floor. ")
+        + f"A cold isolate adds opening, verifying, "
+        f"attaching and pinning the programs ({fmt(lat.get('isolate_cold', 0))} ms in all). "
+        f"Release is the same single write. The 10 ms target is "
+        + ("met." if warm < WARM_TARGET_MS else
+           ("missed on this machine because starting a process alone costs more than 10 ms "
+            "here." if floor >= WARM_TARGET_MS else
+            "missed: the CLI's own work before the flag write pushes it over 10 ms.")))
+    base_rate = med([c for c, _ in d["rate"]["base"]])
+    pkt_extra = (med(d["progrun"][("egress_allowed_v4", str(sizes[0]))]) -
+                 med(d["progrun"][("egress_not_isolated", "-")]))
+    conn_ns = 1e9 / base_rate if base_rate else 0
+    iso_loss = (med(rr("rate", "loaded")) - med(rr("rate", "iso10"))) * 100
+    rate_note = (
+        f"A connect+close took {fmt(conn_ns / 1000)} us here. Isolation adds about "
+        f"{fmt(pkt_extra)} ns per packet in the cgroup_skb programs; for the 4 packets the device "
+        f"sends or receives per connection (SYN, SYN-ACK, ACK, RST) that is "
+        f"{fmt(4 * pkt_extra / conn_ns * 100 if conn_ns else 0)}% of a connection. This run "
+        f"measured {fmt(max(0.0, iso_loss))}% between loaded and isolated (10 rules). What the "
+        f"per-packet numbers do not explain must come from what they do not cover: the socket "
+        f"hooks, which BPF_PROG_TEST_RUN cannot run (cgroup sock and sock_addr programs have "
+        f"no test-run support): while "
+        f"isolated, `sock_create` and `connect4` each read the executable through "
+        f"`current->mm->exe_file`, look it up and walk the cgroup ancestors, and the tc egress "
+        f"guard runs on every packet. Attributing it exactly needs per-program run times "
+        f"(`kernel.bpf_stats_enabled=1`, then `bpftool prog show` run_time_ns), which this "
+        f"benchmark does not switch on because it is a host-wide setting.")
+    vtext = []
+    def word(ok):
+        return "within noise" if ok is NOISE else "met" if ok else "MISSED"
+
+    for t, ok, why in verdicts:
+        vtext.append(f"- **{word(ok)}**: {t}. {why}.")
+    print("\nTargets:")
+    for t, ok, why in verdicts:
+        print(f"  {word(ok):12} {t}: {why}")
+
+    loads = {k: med(v) for k, v in d["load"].items()}
+    metrics = ", ".join(f"`{m}`" for m in d["metric"])
+    flood_n, flood_denied = d["flood"].get("events", (0, 0))
+    doc = TEMPLATE.format(
+        date=a.date, nproc=a.nproc, cpu=a.cpu, kernel=a.kernel, libbpf=a.libbpf, nft=a.nft,
+        iptables=a.iptables, rev=a.rev, reps=a.reps, pairs=a.pairs, ms=a.ms,
+        repeat=f"{int(a.repeat):,}",
+        rules=rules, runtime=int(d["meta"].get("runtime_s", 0)),
+        runtime_min=max(1, round(d["meta"].get("runtime_s", 0) / 60)),
+        table="\n".join(md_table(head, rows)), verdicts="\n".join(vtext),
+        foreign=(f"Programs already attached to the cgroup2 root of this machine when the run "
+                 f"started (they ran for every configuration, the baseline included): "
+                 f"`{a.foreign}`." if a.foreign else
+                 "No BPF programs were attached above the bench cgroup when the run started."),
+        fill_ms=fmt(loads.get("fill_rules", 0)), nft_ms=fmt(loads.get("nft", 0)),
+        ipt_ms=fmt(loads.get("iptables", 0)), flood_n=f"{flood_n:,}",
+        flood_denied=f"{flood_denied:,}", metrics=metrics or "(none)",
+        noise_rate=f"{base_noise['rate']:.1f}", noise_tput=f"{base_noise['tput']:.1f}",
+        latency_note=latency_note, rate_note=rate_note,
+        bytes_per_rule=fmt((m100k - m10) / max(1, int(a.rules) - 10)),
+        ringbuf_kib=256)
+    with open(a.doc, "w") as f:
+        f.write(wrap(doc))
+
+
+def wrap(doc):
+    """Wrap generated prose at 100 columns; tables, comments and headings stay as they are."""
+    out = []
+    for line in doc.split("\n"):
+        if len(line) <= 100 or line.startswith(("|", "<!--", "#", "    ")):
+            out.append(line)
+            continue
+        lead = len(line) - len(line.lstrip(" "))
+        indent = " " * lead
+        if line.lstrip().startswith("- "):
+            indent += "  "
+        elif line.lstrip()[:1].isdigit():
+            indent += "   "
+        out.append(textwrap.fill(line, width=100, subsequent_indent=indent,
+                                 break_on_hyphens=False, break_long_words=False))
+    return "\n".join(out)
+
+
+def md_table(head, rows):
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join(str(c) for c in r) + " |")
+    return out
+
+
+TEMPLATE = """\
+<!-- Generated by 'make bench' (scripts/bench/run.sh + report.py). Do not edit by hand:
+     change the template in scripts/bench/report.py and run 'make bench' again. -->
+# ringfence performance
+
+What isolation costs on a host compared with no programs at all, and compared with a quarantine
+expressed as an nftables or iptables ruleset. All numbers below come from one run of
+`make bench`.
+
+- Date: {date}; git revision {rev}; the whole run took {runtime} s.
+- Machine: {nproc} CPUs, {cpu}; kernel {kernel}; libbpf {libbpf}; nftables {nft};
+  iptables backend: {iptables}.
+- {pairs} sample pairs of {ms} ms for rate and throughput; {reps} repetitions for the rest;
+  BPF_PROG_TEST_RUN repeat {repeat}.
+- {foreign}
+
+## Results
+
+Ratios are against a baseline measured in the same run. Per-packet rows: an empty cgroup_skb
+program (`r0 = 1; exit`) run the same way, so the ratio reads "costs as much as N empty
+programs". Rate and throughput rows: every sample of a configuration is taken back to back with a
+baseline sample (a process in a cgroup with no programs, in a namespace pair where nothing is ever
+loaded), in alternating order; the ratio is computed per pair and the column shows the median and
+the min-max over the pairs. The baseline row compares the ringfence namespaces and cgroup with
+nothing loaded against that baseline pair: it shows the noise. Median/Min/Max are absolute values.
+Latency rows are absolute; their ratio column compares them with the 10 ms warm-isolate target.
+
+{table}
+
+## Targets
+
+{verdicts}
+
+Noise: a baseline pair (the first row of each group) was typically {noise_rate}% away from 1 for
+the connection rate and {noise_tput}% for throughput in this run (median absolute deviation), with
+rare samples much further off when other work ran. Verdicts therefore come with 90% bootstrap
+intervals of the medians: **met** = the median meets the target; **within noise** = the median
+misses it but the interval reaches it (this run cannot tell; rerun on a quiet machine);
+**MISSED** = the whole interval misses it.
+
+## How it was measured
+
+Reproduce with `make bench` as root (about {runtime_min} minutes; knobs: `RFBENCH_REPS`,
+`RFBENCH_PAIRS`, `RFBENCH_MS`, `RFBENCH_REPEAT`, `RFBENCH_RULES`). Nothing outside the run's own
+objects is touched:
+
+- a throw-away cgroup `<cgroup2 mount>/rf-bench-<pid>` on which ringfence enforces (the cgroup2
+  mount is detected from /proc/self/mounts), a sibling with no programs for the baseline and
+  firewall samples, and one for the servers and the event reader;
+- three identical pairs of network namespaces, each a device (192.0.2.1, 2001:db8::1) and a peer
+  (192.0.2.2 allowed, 192.0.2.3 never allowed, 2001:db8::2) joined by a veth pair: one where
+  nothing is ever loaded (baseline), one for ringfence, one for nftables and iptables;
+- ringfence with `--cgroup`, `--pin-dir /sys/fs/bpf/rf-bench-<pid>`, `--state-dir
+  /tmp/rf-bench-<pid>/state` and a config with `dns off` and `packet-guard on` (as on a real
+  host, where the guard is on by default), always run under `nsenter --net` of the device
+  namespace, so the tc layer attaches only to the device's veth;
+- nftables and iptables rules loaded only inside the device namespace (`ip netns exec`).
+
+Everything is removed on exit, also after a failure. The C driver `scripts/bench/rfbench.c` forks
+each measured process, moves it into the cgroup and then into the device namespace:
+
+1. **Per packet**: `BPF_PROG_TEST_RUN` with repeat on `rf_egress`/`rf_ingress` (a private,
+   unattached copy of the object) with a TCP ACK packet, the skb's device being the veth (the
+   programs let the loopback device pass without looking). Rules: the peer's two rules plus
+   filler prefixes `2001:db8:X:Y::/64`; the allowed IPv6 peer and the denied IPv6 address sit next
+   to the fillers, so their lookups go the deepest through the trie.
+2. **Connection rate**: blocking `connect()` + `close()` (SO_LINGER 0, so no TIME_WAIT) to the
+   peer for {ms} ms; the peer accepts and closes.
+3. **Throughput**: one TCP stream of 128 KiB writes for {ms} ms; the time includes draining (the
+   sender waits for the receiver's close after its FIN).
+4. **Isolation latency**: a prober in the cgroup tries a non-blocking connect to 192.0.2.3 every
+   0.1 ms; the time is from fork+exec of `nsenter ... ringfence isolate` (or `release`) to the
+   first attempt that fails (succeeds) with EPERM. Cold = nothing pinned, so `isolate` opens,
+   loads (verifier), attaches and pins first. Warm = loaded, not isolated.
+5. **Footprint**: `bytes_memlock` of the pinned maps (bpftool); the RSS of the two long-running
+   processes, `ringfence events --follow` (the ring-buffer reader) and `ringfence agent` (the
+   service: events, persistence, self-repair), one after the other, idle for 1.5 s and after 2 s
+   of denied connects from the cgroup (for the reader: {flood_n} attempts, {flood_denied}
+   denied). The kernel rate-limits events (64 per CPU burst, 200/s per CPU sustained), so a
+   reader's input is bounded by design; the counters after both floods: {metrics}.
+
+The {rules} rules reach the pinned `rf_allow_net` directly from the driver ({fill_ms} ms,
+median; `ringfence allow add` of that many rules one by one would measure the CLI, not the data
+path). The nftables ruleset is an `inet` table with two interval sets (the same {rules}
+prefixes), an output and an input chain with policy drop, loopback, DHCP and neighbour discovery
+accepted as ringfence's built-ins do, stateless like ringfence (loaded in {nft_ms} ms). The
+iptables ruleset has 1,000 rules in OUTPUT and 1,000 in INPUT, the peer's rule last, as a list of
+per-host exceptions grows (loaded in {ipt_ms} ms); IPv4 only, as the traffic measured.
+
+## Reading the numbers
+
+- **Not isolated**, every ringfence program returns after one array lookup: the "not isolated"
+  per-packet rows sit next to the empty program. The "loaded, not isolated" rate and throughput
+  rows add what the per-packet test does not cover: the socket hooks, and the tc egress guard
+  with its clsact qdisc on the interface.
+- **Isolated**, an allowed packet costs a few tens of nanoseconds more: parsing the IP and TCP
+  headers, the socket-owner checks (socket storage, cgroup ancestors) and the longest-prefix walk
+  in the LPM trie. The trie's lookup cost follows the depth of the path to the address, which
+  grows with the number of prefixes sharing the address's leading bits (about log2 of them,
+  bounded by the 128 key bits), never linearly with the rule count. An address next to the
+  {rules} filler prefixes (the IPv6 peer) walks the deepest path and costs more than with 10
+  rules; addresses outside the populated part of the trie (the IPv4 peer, stored as ::ffff:a.b.c.d)
+  do not. In the rate and throughput rows, 100,000 rules and 10 rules are the same within noise.
+- **Connection rate while isolated**: {rate_note}
+- **nftables** with an interval set also does one set lookup per packet, so it scales like
+  ringfence. **iptables** walks its rules in order, so a packet matching the last of 1,000 rules
+  pays for the 999 before it, on every packet: that is the large drop in its rows.
+- **Isolation latency**: {latency_note}
+- **Footprint**: the LPM trie allocates per rule (`BPF_F_NO_PREALLOC`), about
+  {bytes_per_rule} bytes per rule; the event reader's memory does not grow under a flood because
+  the kernel rate-limits events and the ring buffer is a fixed {ringbuf_kib} KiB mapping.
+- Caveat: this is a small, shared virtual machine (other jobs ran during the measurement: see
+  the baseline row's spread). Compare ratios, not absolute numbers, across machines, and rerun
+  where a verdict depends on a difference smaller than the noise.
+
+## Findings about ringfence itself, and what changed
+
+- `ringfence unload` detaches the tc filter but leaves the `clsact` qdisc on each interface (on
+  purpose: other tools' filters may hang off it, and removing a shared qdisc would drop them).
+  Every packet then passes an empty clsact hook, so this benchmark measures its control row
+  before ringfence ever runs in that namespace.
+- Fixed after the first run of this benchmark: `isolate` and `load` printed libbpf's `Exclusivity
+  flag on, cannot modify` whenever the clsact qdisc already existed; the qdisc creation is now
+  quiet, as the filter query already was.
+- Fixed after the first run: the isolation flag was written after an fsync'ed InProgress history
+  write and a passwd lookup. `isolate` now writes the flag right after the pin checks, the
+  re-applied rules and configuration and the tc attach, and records the completed action in one
+  write afterwards (about 3 ms less on this machine). What remains before the flag is process
+  start, which no CLI avoids: an agent that keeps the `rf_config` map open isolates with one
+  `bpf_map_update_elem()` (the "writing rf_config" rows are bounded by the exec of the small
+  process that does the write).
+"""
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,792 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * rfbench: the timing half of 'make bench' (scripts/bench/run.sh does the setup). Every
+ * subcommand prints plain numbers on stdout; errors go to stderr with exit status 1.
+ *
+ * Processes under measurement are forked, join the given cgroup (write to cgroup.procs) and
+ * then the given network namespace (setns), in that order, before opening any socket. Every
+ * loop is bounded by a duration or a count.
+ *
+ *   rfbench gen N                         the N-2 filler prefixes (one CIDR a line)
+ *   rfbench fill MAP FROM TO              filler prefixes FROM..TO-1 into a pinned rf_allow_net
+ *   rfbench progrun NETNS IFNAME REPS REPEAT
+ *                                         BPF_PROG_TEST_RUN cost table (ns per run)
+ *   rfbench server CLOSEPORT SINKPORT SECS
+ *                                         accept-and-close and accept-and-drain servers
+ *   rfbench rate CG NETNS DST PORT MS     TCP connect+close per second
+ *   rfbench tput CG NETNS DST PORT MS     bulk TCP send, Gbit/s (drained by the receiver)
+ *   rfbench flood CG NETNS DST PORT MS    denied connects as fast as possible (count)
+ *   rfbench latency CG NETNS DST PORT deny|allow TIMEOUT_MS CMD...
+ *                                         ms from starting CMD until a connect to DST is first
+ *                                         denied (EPERM) or first not denied; then CMD's run time
+ *   rfbench setflag MAP 0|1               write rf_config.isolated through the pinned map, as
+ *                                         another agent would (docs/ABI.md)
+ *   rfbench exectime CMD...               ms from fork to the exit of CMD (stdout discarded)
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include "../../include/ringfence.h"
+#include "ringfence.skel.h"
+
+#define FILLER_MAX 1000000
+#define MS_MAX	   60000 /* no measurement runs longer than a minute */
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+static long arg_num(const char *s, long lo, long hi)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < lo || v > hi) {
+		fprintf(stderr, "rfbench: bad number '%s' (expected %ld..%ld)\n", s, lo, hi);
+		exit(1);
+	}
+	return v;
+}
+
+/* ---- rules ------------------------------------------------------------------------------- */
+
+/* Filler prefix i (1-based): 2001:db8:<i >> 16>:<i & 0xffff>::/64, documentation space only. */
+static void filler_key(__u32 i, struct rf_net_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->prefixlen = 64;
+	k->addr[0] = 0x20;
+	k->addr[1] = 0x01;
+	k->addr[2] = 0x0d;
+	k->addr[3] = 0xb8;
+	k->addr[4] = (__u8)(i >> 24);
+	k->addr[5] = (__u8)(i >> 16);
+	k->addr[6] = (__u8)(i >> 8);
+	k->addr[7] = (__u8)i;
+}
+
+/* The value the CLI writes for "net X proto tcp dir both". */
+static void tcp_both_val(__u32 prefixlen, struct rf_net_val *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->count = 1;
+	v->prefixlen = prefixlen;
+	v->e[0].proto = RF_PROTO_TCP;
+	v->e[0].dir = RF_DIR_BOTH;
+}
+
+static int fill_fd(int fd, long from, long to)
+{
+	struct rf_net_key k;
+	struct rf_net_val v;
+	long i;
+
+	for (i = from; i < to; i++) {
+		filler_key((__u32)i, &k);
+		tcp_both_val(k.prefixlen, &v);
+		if (bpf_map_update_elem(fd, &k, &v, BPF_ANY)) {
+			fprintf(stderr, "rfbench: rf_allow_net update %ld: %s\n", i,
+				strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int cmd_gen(long n)
+{
+	struct rf_net_key k;
+	char buf[INET6_ADDRSTRLEN];
+	long i;
+
+	for (i = 1; i <= n - 2; i++) {
+		filler_key((__u32)i, &k);
+		inet_ntop(AF_INET6, k.addr, buf, sizeof(buf));
+		printf("%s/%u\n", buf, k.prefixlen);
+	}
+	return 0;
+}
+
+static int cmd_fill(const char *path, long from, long to)
+{
+	int fd = bpf_obj_get(path);
+	int ret;
+
+	if (fd < 0) {
+		fprintf(stderr, "rfbench: cannot open %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	ret = fill_fd(fd, from, to);
+	close(fd);
+	return ret ? 1 : 0;
+}
+
+/* ---- process placement ------------------------------------------------------------------- */
+
+/* Join cgroup directory cg (if not "-") and then network namespace file netns (if not "-"). */
+static int enter(const char *cg, const char *netns)
+{
+	char path[4096], pid[32];
+	int fd, len;
+
+	if (strcmp(cg, "-")) {
+		snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+		fd = open(path, O_WRONLY);
+		len = snprintf(pid, sizeof(pid), "%d\n", getpid());
+		if (fd < 0 || write(fd, pid, (size_t)len) != len) {
+			fprintf(stderr, "rfbench: cannot join cgroup %s: %s\n", cg,
+				strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	if (strcmp(netns, "-")) {
+		fd = open(netns, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, CLONE_NEWNET)) {
+			fprintf(stderr, "rfbench: cannot enter netns %s: %s\n", netns,
+				strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+static int parse_dst(const char *s, long port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, s, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((__u16)port);
+		*len = sizeof(*a4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((__u16)port);
+		*len = sizeof(*a6);
+		return 0;
+	}
+	fprintf(stderr, "rfbench: bad address '%s'\n", s);
+	return -1;
+}
+
+/*
+ * Run fn in a child placed in cg + netns; the child writes one line of result into a pipe that
+ * the parent copies to stdout. Returns the child's exit status.
+ */
+typedef int (*measure_fn)(const struct sockaddr_storage *dst, socklen_t len, long ms, FILE *out);
+
+static int in_child(const char *cg, const char *netns, const char *dst, long port, long ms,
+		    measure_fn fn)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char line[256];
+	int p[2], st;
+	ssize_t n;
+	pid_t pid;
+
+	if (parse_dst(dst, port, &ss, &sl) || pipe(p))
+		return 1;
+	pid = fork();
+	if (pid < 0)
+		return 1;
+	if (pid == 0) {
+		FILE *out;
+
+		close(p[0]);
+		out = fdopen(p[1], "w");
+		if (!out || enter(cg, netns))
+			_exit(1);
+		st = fn(&ss, sl, ms, out);
+		fclose(out);
+		_exit(st ? 1 : 0);
+	}
+	close(p[1]);
+	n = read(p[0], line, sizeof(line) - 1);
+	close(p[0]);
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
+		return 1;
+	if (n <= 0)
+		return 1;
+	line[n] = '\0';
+	fputs(line, stdout);
+	return 0;
+}
+
+/* ---- connection rate, throughput, flood ---------------------------------------------------- */
+
+static int measure_rate(const struct sockaddr_storage *dst, socklen_t len, long ms, FILE *out)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	__u64 start = now_ns(), end = start + (__u64)ms * 1000000ULL, t;
+	unsigned long n = 0;
+
+	do {
+		int fd = socket(dst->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd < 0) {
+			perror("rfbench: socket");
+			return -1;
+		}
+		/* RST on close: no TIME_WAIT, so a run never runs out of local ports */
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		if (connect(fd, (const struct sockaddr *)dst, len)) {
+			fprintf(stderr, "rfbench: connect #%lu: %s\n", n, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		close(fd);
+		n++;
+		t = now_ns();
+	} while (t < end);
+	fprintf(out, "%.1f\n", (double)n * 1e9 / (double)(t - start));
+	return 0;
+}
+
+static int measure_tput(const struct sockaddr_storage *dst, socklen_t len, long ms, FILE *out)
+{
+	static char buf[128 * 1024];
+	__u64 start, end, t, bytes = 0;
+	int fd = socket(dst->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char c;
+
+	if (fd < 0 || connect(fd, (const struct sockaddr *)dst, len)) {
+		fprintf(stderr, "rfbench: connect: %s\n", strerror(errno));
+		return -1;
+	}
+	memset(buf, 'b', sizeof(buf));
+	start = now_ns();
+	end = start + (__u64)ms * 1000000ULL;
+	do {
+		ssize_t w = write(fd, buf, sizeof(buf));
+
+		if (w < 0) {
+			fprintf(stderr, "rfbench: write: %s\n", strerror(errno));
+			close(fd);
+			return -1;
+		}
+		bytes += (__u64)w;
+	} while (now_ns() < end);
+	/* the receiver closes after reading everything: the time includes draining the queues */
+	shutdown(fd, SHUT_WR);
+	while (read(fd, &c, 1) > 0)
+		;
+	t = now_ns();
+	close(fd);
+	fprintf(out, "%.3f\n", (double)bytes * 8.0 / (double)(t - start));
+	return 0;
+}
+
+static int measure_flood(const struct sockaddr_storage *dst, socklen_t len, long ms, FILE *out)
+{
+	__u64 end = now_ns() + (__u64)ms * 1000000ULL;
+	unsigned long n = 0, denied = 0;
+
+	do {
+		int fd = socket(dst->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+		if (fd < 0)
+			return -1;
+		if (connect(fd, (const struct sockaddr *)dst, len) && errno == EPERM)
+			denied++;
+		close(fd);
+		n++;
+	} while (now_ns() < end);
+	fprintf(out, "%lu %lu\n", n, denied);
+	return 0;
+}
+
+/* ---- isolation latency --------------------------------------------------------------------- */
+
+/* One non-blocking connect attempt: 1 if denied by the connect hook (EPERM), else 0. */
+static int probe_denied(const struct sockaddr_storage *dst, socklen_t len)
+{
+	int fd = socket(dst->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int denied;
+
+	if (fd < 0)
+		return -1;
+	denied = connect(fd, (const struct sockaddr *)dst, len) && errno == EPERM;
+	close(fd);
+	return denied;
+}
+
+static int cmd_latency(char **argv, int argc)
+{
+	const char *cg = argv[0], *netns = argv[1];
+	long port = arg_num(argv[3], 1, 65535), timeout = arg_num(argv[5], 1, MS_MAX);
+	bool want_deny = !strcmp(argv[4], "deny");
+	struct sockaddr_storage ss;
+	__u64 t0, t_event = 0, t_exit;
+	int ready[2], res[2], st, cst;
+	pid_t prober, cmd;
+	socklen_t sl;
+	char c;
+
+	if (argc < 7 || (!want_deny && strcmp(argv[4], "allow"))) {
+		fprintf(stderr,
+			"rfbench: latency CG NETNS DST PORT deny|allow TIMEOUT_MS CMD...\n");
+		return 1;
+	}
+	if (parse_dst(argv[2], port, &ss, &sl) || pipe(ready) || pipe(res))
+		return 1;
+	prober = fork();
+	if (prober < 0)
+		return 1;
+	if (prober == 0) {
+		struct timespec gap = {0, 100000}; /* 0.1 ms between attempts: leave CPU to CMD */
+		__u64 t, deadline;
+		int d;
+
+		close(ready[0]);
+		close(res[0]);
+		if (enter(cg, netns))
+			_exit(1);
+		d = probe_denied(&ss, sl);
+		if (d < 0 || d == want_deny) { /* already in the target state: a bad start */
+			fprintf(stderr, "rfbench: probe already %s before the command ran\n",
+				d ? "denied" : "allowed");
+			_exit(1);
+		}
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
+		deadline = now_ns() + (__u64)timeout * 1000000ULL;
+		do {
+			d = probe_denied(&ss, sl);
+			t = now_ns();
+			if (d == want_deny)
+				break;
+			nanosleep(&gap, NULL);
+		} while (t < deadline);
+		if (d != want_deny)
+			t = 0;
+		if (write(res[1], &t, sizeof(t)) != sizeof(t))
+			_exit(1);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(res[1]);
+	if (read(ready[0], &c, 1) != 1) {
+		waitpid(prober, &st, 0);
+		return 1;
+	}
+	t0 = now_ns();
+	cmd = fork();
+	if (cmd < 0)
+		return 1;
+	if (cmd == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		if (null >= 0)
+			dup2(null, STDOUT_FILENO);
+		execvp(argv[6], argv + 6);
+		_exit(127);
+	}
+	if (waitpid(cmd, &cst, 0) < 0)
+		return 1;
+	t_exit = now_ns();
+	if (read(res[0], &t_event, sizeof(t_event)) != sizeof(t_event))
+		t_event = 0;
+	waitpid(prober, &st, 0);
+	if (!WIFEXITED(cst) || WEXITSTATUS(cst)) {
+		fprintf(stderr, "rfbench: %s failed\n", argv[6]);
+		return 1;
+	}
+	if (!t_event) {
+		fprintf(stderr, "rfbench: no %s connect within %ld ms\n",
+			want_deny ? "denied" : "allowed", timeout);
+		return 1;
+	}
+	printf("%.3f %.3f\n", (double)(t_event - t0) / 1e6, (double)(t_exit - t0) / 1e6);
+	return 0;
+}
+
+static int cmd_setflag(const char *path, long on)
+{
+	struct rf_config c;
+	__u32 zero = 0;
+	int fd = bpf_obj_get(path), ret = 1;
+
+	if (fd < 0) {
+		fprintf(stderr, "rfbench: cannot open %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	if (!bpf_map_lookup_elem(fd, &zero, &c)) {
+		c.isolated = (__u32)on;
+		ret = bpf_map_update_elem(fd, &zero, &c, BPF_ANY) ? 1 : 0;
+	}
+	if (ret)
+		fprintf(stderr, "rfbench: rf_config: %s\n", strerror(errno));
+	close(fd);
+	return ret;
+}
+
+static int cmd_exectime(char **argv)
+{
+	__u64 t0 = now_ns();
+	pid_t pid = fork();
+	int st;
+
+	if (pid < 0)
+		return 1;
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		if (null >= 0)
+			dup2(null, STDOUT_FILENO);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		fprintf(stderr, "rfbench: %s failed\n", argv[0]);
+		return 1;
+	}
+	printf("%.3f\n", (double)(now_ns() - t0) / 1e6);
+	return 0;
+}
+
+/* ---- servers (peer namespace) -------------------------------------------------------------- */
+
+static int listen_any(long port)
+{
+	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons((__u16)port)};
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, zero = 0;
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 4096)) {
+		fprintf(stderr, "rfbench: listen on %ld: %s\n", port, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int cmd_server(long close_port, long sink_port, long secs)
+{
+	static char buf[256 * 1024];
+	int lc = listen_any(close_port), ls = listen_any(sink_port);
+	__u64 end = now_ns() + (__u64)secs * 1000000000ULL;
+	pid_t sink;
+
+	if (lc < 0 || ls < 0)
+		return 1;
+	alarm((unsigned int)secs + 5); /* a leaked server cannot outlive its bound */
+	sink = fork();
+	if (sink < 0)
+		return 1;
+	if (sink == 0) {
+		/* one bulk connection at a time: read to EOF, then close */
+		close(lc);
+		while (now_ns() < end) {
+			struct pollfd p = {.fd = ls, .events = POLLIN};
+			int c;
+
+			if (poll(&p, 1, 500) <= 0)
+				continue;
+			c = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+			if (c < 0)
+				continue;
+			while (read(c, buf, sizeof(buf)) > 0)
+				;
+			close(c);
+		}
+		_exit(0);
+	}
+	close(ls);
+	while (now_ns() < end) {
+		struct pollfd p = {.fd = lc, .events = POLLIN};
+		int c;
+
+		if (poll(&p, 1, 500) <= 0)
+			continue;
+		while ((c = accept4(lc, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0)
+			close(c);
+	}
+	kill(sink, SIGTERM);
+	waitpid(sink, NULL, 0);
+	return 0;
+}
+
+/* ---- BPF_PROG_TEST_RUN --------------------------------------------------------------------- */
+
+struct pkt {
+	__u8 b[128];
+	__u32 len;
+};
+
+/* Ethernet + IPv4/IPv6 + TCP (flags ACK, a packet of an established flow) + 32 bytes. */
+static void mkpkt(struct pkt *p, const char *src, const char *dst, __u16 sport, __u16 dport)
+{
+	__u8 *ip = p->b + 14, *l4;
+	bool v6 = strchr(src, ':') != NULL;
+	__u32 iplen = v6 ? 40 : 20;
+
+	memset(p, 0, sizeof(*p));
+	memcpy(p->b, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01", 12);
+	p->b[12] = v6 ? 0x86 : 0x08;
+	p->b[13] = v6 ? 0xdd : 0x00;
+	if (v6) {
+		ip[0] = 0x60;
+		ip[5] = 20 + 32;
+		ip[6] = IPPROTO_TCP;
+		ip[7] = 64;
+		inet_pton(AF_INET6, src, ip + 8);
+		inet_pton(AF_INET6, dst, ip + 24);
+	} else {
+		ip[0] = 0x45;
+		ip[3] = 20 + 20 + 32;
+		ip[8] = 64;
+		ip[9] = IPPROTO_TCP;
+		inet_pton(AF_INET, src, ip + 12);
+		inet_pton(AF_INET, dst, ip + 16);
+	}
+	l4 = ip + iplen;
+	l4[0] = (__u8)(sport >> 8);
+	l4[1] = (__u8)sport;
+	l4[2] = (__u8)(dport >> 8);
+	l4[3] = (__u8)dport;
+	l4[12] = 5 << 4;
+	l4[13] = 0x10; /* ACK */
+	l4[14] = 0xff;
+	memset(l4 + 20, 'p', 32);
+	p->len = 14 + iplen + 20 + 32;
+}
+
+/* Average ns per run over `repeat` runs; -1 if the verdict is not `want`. */
+static double run_avg(int prog, const struct pkt *p, int ifindex, long repeat, int want)
+{
+	struct __sk_buff ctx = {.ifindex = (__u32)ifindex};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->b, .data_size_in = p->len, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = (int)repeat);
+	int err = bpf_prog_test_run_opts(prog, &o);
+
+	if (err) {
+		fprintf(stderr, "rfbench: bpf_prog_test_run_opts: %s\n", strerror(-err));
+		return -1;
+	}
+	if ((int)o.retval != want) {
+		fprintf(stderr, "rfbench: verdict %u, expected %d\n", o.retval, want);
+		return -1;
+	}
+	return (double)o.duration;
+}
+
+/* mov r0, 1; exit: the cost of BPF_PROG_TEST_RUN itself, the baseline of the table */
+static int load_empty_prog(void)
+{
+	struct bpf_insn insns[] = {
+	    {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 1},
+	    {.code = BPF_JMP | BPF_EXIT},
+	};
+
+	return bpf_prog_load(BPF_PROG_TYPE_CGROUP_SKB, "rfb_empty", "GPL", insns, 2, NULL);
+}
+
+static int put_peer_rules(int fd)
+{
+	struct rf_net_key k = {.prefixlen = 128};
+	struct rf_net_val v;
+
+	k.addr[10] = k.addr[11] = 0xff;
+	inet_pton(AF_INET, "192.0.2.2", k.addr + 12);
+	tcp_both_val(128, &v);
+	if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+		return -1;
+	memset(k.addr, 0, 16);
+	inet_pton(AF_INET6, "2001:db8::2", k.addr);
+	return bpf_map_update_elem(fd, &k, &v, BPF_ANY) ? -1 : 0;
+}
+
+static int set_isolated(int fd, __u32 on)
+{
+	struct rf_config c = {
+	    .abi_version = RF_ABI_VERSION, .isolated = on, .builtins = RF_BUILTIN_ALL};
+	__u32 zero = 0;
+
+	return bpf_map_update_elem(fd, &zero, &c, BPF_ANY) ? -1 : 0;
+}
+
+struct prun_case {
+	const char *name;
+	int prog; /* 0 empty, 1 egress, 2 ingress */
+	const char *src, *dst;
+	int want;
+};
+
+/*
+ * One private copy of the object per rule count, all isolated, so that the rule counts can be
+ * measured in turn within each repetition (drift on a busy machine hits them all alike).
+ */
+#define PRUN_SIZES 3
+
+static int cmd_progrun(const char *netns, const char *ifname, long reps, long repeat)
+{
+	static const long sizes[PRUN_SIZES] = {10, 1000, 100000};
+	static const struct prun_case iso_cases[] = {
+	    {"egress_allowed_v4", 1, "192.0.2.1", "192.0.2.2", 1},
+	    {"egress_allowed_v6", 1, "2001:db8::1", "2001:db8::2", 1},
+	    {"ingress_allowed_v4", 2, "192.0.2.2", "192.0.2.1", 1},
+	    {"egress_denied_v4", 1, "192.0.2.1", "192.0.2.99", 0},
+	    {"egress_denied_v6", 1, "2001:db8::1", "2001:db8:1:ffff::1", 0},
+	};
+	struct ringfence_bpf *skel[PRUN_SIZES] = {};
+	int empty = -1, ifindex, ret = 1;
+	size_t s, c;
+	struct pkt p;
+	double ns;
+	long r;
+
+	if (enter("-", netns))
+		return 1;
+	ifindex = (int)if_nametoindex(ifname);
+	if (ifindex <= 1) {
+		fprintf(stderr, "rfbench: no interface %s in %s\n", ifname, netns);
+		return 1;
+	}
+	libbpf_set_print(NULL);
+	empty = load_empty_prog();
+	if (empty < 0) {
+		fprintf(stderr, "rfbench: cannot load an empty program: %s\n", strerror(errno));
+		goto out;
+	}
+	for (s = 0; s < PRUN_SIZES; s++) {
+		int net;
+
+		/* private maps: nothing pinned, nothing attached */
+		skel[s] = ringfence_bpf__open_and_load();
+		if (!skel[s]) {
+			fprintf(stderr, "rfbench: cannot load the programs: %s\n", strerror(errno));
+			goto out;
+		}
+		net = bpf_map__fd(skel[s]->maps.rf_allow_net);
+		if (put_peer_rules(net) || fill_fd(net, 1, sizes[s] - 1) ||
+		    set_isolated(bpf_map__fd(skel[s]->maps.rf_config), s ? RF_ISOLATED : 0))
+			goto out;
+	}
+
+	for (r = 0; r < reps; r++) {
+		int egress = bpf_program__fd(skel[0]->progs.rf_egress);
+		int ingress = bpf_program__fd(skel[0]->progs.rf_ingress);
+
+		/* copy 0 is not isolated for these three */
+		mkpkt(&p, "192.0.2.1", "192.0.2.2", 40000, 5001);
+		if ((ns = run_avg(empty, &p, ifindex, repeat, 1)) < 0)
+			goto out;
+		printf("progrun empty_program - %ld %.2f\n", r, ns);
+		if ((ns = run_avg(egress, &p, ifindex, repeat, 1)) < 0)
+			goto out;
+		printf("progrun egress_not_isolated - %ld %.2f\n", r, ns);
+		if ((ns = run_avg(ingress, &p, ifindex, repeat, 1)) < 0)
+			goto out;
+		printf("progrun ingress_not_isolated - %ld %.2f\n", r, ns);
+		if (set_isolated(bpf_map__fd(skel[0]->maps.rf_config), RF_ISOLATED))
+			goto out;
+		for (c = 0; c < sizeof(iso_cases) / sizeof(iso_cases[0]); c++) {
+			const struct prun_case *k = &iso_cases[c];
+
+			if (k->prog == 2)
+				mkpkt(&p, k->src, k->dst, 5001, 40000);
+			else
+				mkpkt(&p, k->src, k->dst, 40000, 5001);
+			for (s = 0; s < PRUN_SIZES; s++) {
+				struct bpf_program *prog = skel[s]->progs.rf_egress;
+
+				if (k->prog == 2)
+					prog = skel[s]->progs.rf_ingress;
+
+				ns = run_avg(bpf_program__fd(prog), &p, ifindex, repeat, k->want);
+				if (ns < 0)
+					goto out;
+				printf("progrun %s %ld %ld %.2f\n", k->name, sizes[s], r, ns);
+			}
+		}
+		if (set_isolated(bpf_map__fd(skel[0]->maps.rf_config), 0))
+			goto out;
+	}
+	ret = 0;
+out:
+	fflush(stdout);
+	if (empty >= 0)
+		close(empty);
+	for (s = 0; s < PRUN_SIZES; s++)
+		ringfence_bpf__destroy(skel[s]);
+	return ret;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: rfbench gen|fill|progrun|server|rate|tput|flood|latency|setflag|"
+			"exectime ... (see the comment at the top of scripts/bench/rfbench.c)\n");
+	exit(1);
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd;
+
+	if (argc < 2)
+		usage();
+	cmd = argv[1];
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!strcmp(cmd, "gen") && argc == 3)
+		return cmd_gen(arg_num(argv[2], 2, FILLER_MAX));
+	if (!strcmp(cmd, "fill") && argc == 5)
+		return cmd_fill(argv[2], arg_num(argv[3], 1, FILLER_MAX),
+				arg_num(argv[4], 1, FILLER_MAX));
+	if (!strcmp(cmd, "progrun") && argc == 6)
+		return cmd_progrun(argv[2], argv[3], arg_num(argv[4], 1, 100),
+				   arg_num(argv[5], 1, 100000000));
+	if (!strcmp(cmd, "server") && argc == 5)
+		return cmd_server(arg_num(argv[2], 1, 65535), arg_num(argv[3], 1, 65535),
+				  arg_num(argv[4], 1, 3600));
+	if ((!strcmp(cmd, "rate") || !strcmp(cmd, "tput") || !strcmp(cmd, "flood")) && argc == 7) {
+		measure_fn fn = cmd[0] == 'r'	? measure_rate
+				: cmd[0] == 't' ? measure_tput
+						: measure_flood;
+
+		return in_child(argv[2], argv[3], argv[4], arg_num(argv[5], 1, 65535),
+				arg_num(argv[6], 1, MS_MAX), fn);
+	}
+	if (!strcmp(cmd, "setflag") && argc == 4)
+		return cmd_setflag(argv[2], arg_num(argv[3], 0, 1));
+	if (!strcmp(cmd, "exectime") && argc >= 3)
+		return cmd_exectime(argv + 2);
+	if (!strcmp(cmd, "latency") && argc >= 9)
+		return cmd_latency(argv + 2, argc - 2);
+	usage();
+	return 1;
+}
