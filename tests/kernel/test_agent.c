@@ -28,14 +28,6 @@ TestSuite(agent, .init = rfp_setup, .fini = rfp_teardown, .timeout = 90);
 
 static struct rft_server srv;
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* Peer server, and a way back so isolate needs no --force. */
 static void start(void)
 {
@@ -192,14 +184,14 @@ Test(agent, agent_reattaches_a_removed_link)
 
 	snprintf(pin, sizeof(pin), "%s/rf_link_connect4", rft.pin_dir);
 	cr_assert_eq(unlink(pin), 0, "unlink %s: %s", pin, strerror(errno));
-	t0 = now_ms();
+	t0 = rft_now_ms();
 	for (;;) {
 		int v;
 
 		out = rfp_cli_out("status", "--json", NULL);
 		v = rft_json_bool(out, "connect4"); /* first match: "hooks":{"connect4":...} */
 		free(out);
-		t = now_ms() - t0;
+		t = rft_now_ms() - t0;
 		if (v == 0)
 			seen_detached = true;
 		if (v == 1 && !access(pin, F_OK))
@@ -266,10 +258,10 @@ Test(agent, timed_isolation_ends_in_the_kernel)
 
 	start();
 	rft_cli_ok(0, "isolate", "--for", "2s", "--comment", "timed", NULL);
-	t0 = now_ms();
+	t0 = rft_now_ms();
 	expect_isolated("isolate --for 2s, no agent");
-	cr_assert_lt(now_ms() - t0, 2000, "the isolated checks took too long to mean anything");
-	rft_msleep((int)(3000 - (now_ms() - t0)));
+	cr_assert_lt(rft_now_ms() - t0, 2000, "the isolated checks took too long to mean anything");
+	rft_msleep((int)(3000 - (rft_now_ms() - t0)));
 	/* no ringfence process ran in between: only the kernel deadline can have released */
 	expect_free("3 s after isolate --for 2s");
 	cr_expect_eq(rfp_isolated(), 0);
@@ -285,26 +277,6 @@ Test(agent, timed_isolation_ends_in_the_kernel)
 
 static int ev_raw = -1;
 
-static void ev_addr(struct sockaddr_storage *ss, socklen_t *len, int family, unsigned short port)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		inet_pton(AF_INET6, RFT_PEER_IP6, &s6->sin6_addr);
-		*len = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		inet_pton(AF_INET, RFT_PEER_IP4, &s4->sin_addr);
-		*len = sizeof(*s4);
-	}
-}
-
 /*
  * Blocked attempts from one process. cmd 0: open a raw ICMP socket (before isolate); 1/5: TCP
  * connect v4/v6 to PORT_OTHER; 2/6: UDP sendto v4/v6 to PORT_UDP; 3/7: ping socket v4/v6;
@@ -313,6 +285,7 @@ static void ev_addr(struct sockaddr_storage *ss, socklen_t *len, int family, uns
 static int ev_worker(int cmd, void *arg)
 {
 	int family = cmd >= 5 ? AF_INET6 : AF_INET, fd, ret = 0;
+	const char *peer = family == AF_INET6 ? RFT_PEER_IP6 : RFT_PEER_IP4;
 	struct sockaddr_storage ss;
 	socklen_t len;
 
@@ -325,7 +298,7 @@ static int ev_worker(int cmd, void *arg)
 	case 5:
 	case 2:
 	case 6:
-		ev_addr(&ss, &len, family, cmd == 1 || cmd == 5 ? PORT_OTHER : PORT_UDP);
+		rft_sockaddr(&ss, &len, family, peer, cmd == 1 || cmd == 5 ? PORT_OTHER : PORT_UDP);
 		fd = socket(family,
 			    (cmd == 1 || cmd == 5 ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
 		if (fd < 0)
@@ -348,7 +321,7 @@ static int ev_worker(int cmd, void *arg)
 		/* echo request, id 0x4242 seq 1, checksum precomputed for this header */
 		unsigned char echo[8] = {8, 0, 0xb5, 0xbc, 0x42, 0x42, 0, 1};
 
-		ev_addr(&ss, &len, AF_INET, 0);
+		rft_sockaddr(&ss, &len, AF_INET, RFT_PEER_IP4, 0);
 		return sendto(ev_raw, echo, sizeof(echo), 0, (struct sockaddr *)&ss, len) < 0
 			   ? -errno
 			   : 0;

@@ -33,6 +33,18 @@
 
 TestSuite(bypass, .init = rfp_setup, .fini = rfp_teardown, .timeout = 90);
 
+/* Phase 0 as loaded, 1 isolated, 2 released: run the CLI step into `phase`, return its name. */
+static const char *enter_phase(int phase)
+{
+	static const char *const names[] = {"not isolated", "isolated", "released"};
+
+	if (phase == 1)
+		rft_cli_ok(0, "isolate", NULL);
+	if (phase == 2)
+		rft_cli_ok(0, "release", NULL);
+	return names[phase];
+}
+
 static void way_back(void)
 {
 	static const char *const addrs[] = {RFT_PEER_IP4, RFT_PEER_IP6};
@@ -43,27 +55,6 @@ static void way_back(void)
 		for (p = 0; p < 2; p++)
 			rft_cli_ok(0, "allow", "add", "net", addrs[a], "proto", protos[p], "port",
 				   "8001", "dir", "out", NULL);
-}
-
-static void fill_addr(struct sockaddr_storage *ss, socklen_t *len, int family, const char *addr,
-		      unsigned short port)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		inet_pton(AF_INET6, addr, &s6->sin6_addr);
-		*len = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		inet_pton(AF_INET, addr, &s4->sin_addr);
-		*len = sizeof(*s4);
-	}
 }
 
 /* Wait up to ms for *counter (via fn) to exceed `before`; returns the last value. */
@@ -203,8 +194,8 @@ static int raw_worker(int cmd, void *arg)
 		memcpy(pkt + sizeof(*ic), cmd == 1 ? MARK_ICMP4 : MARK_ICMP6, strlen(MARK_ICMP4));
 		if (cmd == 1)
 			ic->checksum = inet_csum(pkt, n); /* the kernel fills ICMPv6 checksums */
-		fill_addr(&ss, &len, cmd == 1 ? AF_INET : AF_INET6,
-			  cmd == 1 ? RFT_PEER_IP4 : RFT_PEER_IP6, 0);
+		rft_sockaddr(&ss, &len, cmd == 1 ? AF_INET : AF_INET6,
+			     cmd == 1 ? RFT_PEER_IP4 : RFT_PEER_IP6, 0);
 		r = sendto(raw_fds[cmd == 1 ? 0 : 2], pkt, n, 0, (struct sockaddr *)&ss, len);
 	} else {
 		unsigned short *udp = (unsigned short *)pkt;
@@ -214,7 +205,7 @@ static int raw_worker(int cmd, void *arg)
 		udp[2] = htons(8 + RFT_PAYLOAD_LEN);
 		udp[3] = 0; /* no checksum (IPv4) */
 		memset(pkt + 8, 'r', RFT_PAYLOAD_LEN);
-		fill_addr(&ss, &len, AF_INET, RFT_PEER_IP4, 0);
+		rft_sockaddr(&ss, &len, AF_INET, RFT_PEER_IP4, 0);
 		r = sendto(raw_fds[1], pkt, 8 + RFT_PAYLOAD_LEN, 0, (struct sockaddr *)&ss, len);
 	}
 	return r < 0 ? -errno : (int)r;
@@ -245,10 +236,7 @@ Test(bypass, raw_socket_from_before_isolate_delivers_nothing)
 		int wait = deny ? RFT_DENY_WAIT_MS : 2000;
 		int r1, r2, r3;
 
-		if (phase == 1)
-			rft_cli_ok(0, "isolate", NULL);
-		if (phase == 2)
-			rft_cli_ok(0, "release", NULL);
+		enter_phase(phase);
 		r1 = rfp_worker_call(&w, 1);
 		r2 = rfp_worker_call(&w, 2);
 		r3 = rfp_worker_call(&w, 3);
@@ -301,7 +289,7 @@ static int tfo_send(int cmd, void *arg)
 
 	(void)cmd;
 	memset(payload, 'f', sizeof(payload));
-	fill_addr(&ss, &len, a->family, a->addr, a->port);
+	rft_sockaddr(&ss, &len, a->family, a->addr, a->port);
 	fd = socket(a->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -328,12 +316,8 @@ Test(bypass, tcp_fast_open_denied)
 	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
 	way_back();
 	for (phase = 0; phase < 3; phase++) {
-		static const char *const names[] = {"not isolated", "isolated", "released"};
+		const char *name = enter_phase(phase);
 
-		if (phase == 1)
-			rft_cli_ok(0, "isolate", NULL);
-		if (phase == 2)
-			rft_cli_ok(0, "release", NULL);
 		for (f = 0; f < 2; f++) {
 			struct tfo_arg other = {fams[f].family, fams[f].addr, PORT_OTHER};
 			struct tfo_arg back = {fams[f].family, fams[f].addr, PORT_WAY_BACK};
@@ -355,17 +339,16 @@ Test(bypass, tcp_fast_open_denied)
 				    rft_server_stats(&srv, PORT_OTHER, fams[f].family).tcp_bytes,
 				    st.tcp_bytes, "isolated: %s TFO: the peer received data", v);
 			} else {
-				cr_expect_eq(r, RFT_PAYLOAD_LEN, "%s: %s MSG_FASTOPEN: %d",
-					     names[phase], v, r);
+				cr_expect_eq(r, RFT_PAYLOAD_LEN, "%s: %s MSG_FASTOPEN: %d", name, v,
+					     r);
 				cr_expect_gt(
 				    rft_server_stats(&srv, PORT_OTHER, fams[f].family).tcp_bytes,
-				    st.tcp_bytes, "%s: %s TFO data never arrived", names[phase], v);
+				    st.tcp_bytes, "%s: %s TFO data never arrived", name, v);
 			}
 			/* the allowed destination works through TFO while isolated too */
 			r = rfp_run_in(rft.dev_ns, rft.cg, tfo_send, &back);
 			cr_expect_eq(r, RFT_PAYLOAD_LEN,
-				     "%s: %s MSG_FASTOPEN to the allowed port: %d", names[phase], v,
-				     r);
+				     "%s: %s MSG_FASTOPEN to the allowed port: %d", name, v, r);
 		}
 	}
 }
@@ -490,8 +473,8 @@ static int holder(int cmd, void *arg)
 	if (cmd == 0) {
 		for (i = 0; i < 2; i++) {
 			held[i] = socket(i ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-			fill_addr(&ss, &len, i ? AF_INET6 : AF_INET,
-				  i ? RFT_PEER_IP6 : RFT_PEER_IP4, PORT_OTHER);
+			rft_sockaddr(&ss, &len, i ? AF_INET6 : AF_INET,
+				     i ? RFT_PEER_IP6 : RFT_PEER_IP4, PORT_OTHER);
 			if (held[i] < 0 || connect(held[i], (struct sockaddr *)&ss, len))
 				return -errno;
 		}
@@ -571,12 +554,8 @@ Test(bypass, inherited_and_passed_sockets_deliver_nothing)
 	cr_assert_eq(rfp_worker_start(&recv, rft.dev_ns, rft.cg, receiver, &pa), 0);
 
 	for (phase = 0; phase < 3; phase++) {
-		static const char *const names[] = {"not isolated", "isolated", "released"};
+		const char *name = enter_phase(phase);
 
-		if (phase == 1)
-			rft_cli_ok(0, "isolate", NULL);
-		if (phase == 2)
-			rft_cli_ok(0, "release", NULL);
 		for (how = 0; how < 2; how++) {
 			const char *what = how ? "passed with SCM_RIGHTS" : "inherited across fork";
 			unsigned long long before = both_dgrams(&srv);
@@ -595,7 +574,7 @@ Test(bypass, inherited_and_passed_sockets_deliver_nothing)
 			} else {
 				cr_expect_geq(wait_above(both_dgrams, &srv, before + 1, 2000),
 					      before + 2, "%s: sockets %s: v4+v6 datagrams missing",
-					      names[phase], what);
+					      name, what);
 			}
 		}
 	}
@@ -631,8 +610,7 @@ Test(bypass, child_cgroups_are_isolated_too)
 	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
 	way_back();
 	for (phase = 0; phase < 2; phase++) {
-		if (phase == 1)
-			rft_cli_ok(0, "isolate", NULL);
+		enter_phase(phase);
 		for (c = 0; c < 2; c++) {
 			for (f = 0; f < sizeof(flows) / sizeof(flows[0]); f++) {
 				struct rft_port_stats b =
@@ -682,7 +660,7 @@ static int loopback_echo(int family)
 	char buf[RFT_PAYLOAD_LEN];
 	int fd, c, n;
 
-	fill_addr(&ss, &len, family, family == AF_INET6 ? "::1" : "127.0.0.1", PORT_LOOP);
+	rft_sockaddr(&ss, &len, family, family == AF_INET6 ? "::1" : "127.0.0.1", PORT_LOOP);
 	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -727,8 +705,8 @@ static int fresh_netns(int cmd, void *arg)
 		for (i = 0; i < 2; i++) {
 			int one = 1;
 
-			fill_addr(&ss, &len, i ? AF_INET6 : AF_INET, i ? "::1" : "127.0.0.1",
-				  PORT_LOOP);
+			rft_sockaddr(&ss, &len, i ? AF_INET6 : AF_INET, i ? "::1" : "127.0.0.1",
+				     PORT_LOOP);
 			loop_listen[i] =
 			    socket(i ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 			setsockopt(loop_listen[i], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -740,7 +718,8 @@ static int fresh_netns(int cmd, void *arg)
 	}
 	if (cmd == 4 || cmd == 5)
 		return loopback_echo(cmd == 5 ? AF_INET6 : AF_INET);
-	fill_addr(&ss, &len, family, family == AF_INET6 ? RFT_PEER_IP6 : RFT_PEER_IP4, PORT_OTHER);
+	rft_sockaddr(&ss, &len, family, family == AF_INET6 ? RFT_PEER_IP6 : RFT_PEER_IP4,
+		     PORT_OTHER);
 	fd =
 	    socket(family, (cmd == 2 ? SOCK_STREAM | SOCK_NONBLOCK : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -772,18 +751,14 @@ Test(bypass, second_network_namespace_is_isolated_too)
 	r = rfp_worker_start(&w, rft.dev_ns, rft.cg, fresh_netns, NULL);
 	cr_assert_eq(r, 0, "fresh netns setup failed: %d", r);
 	for (phase = 0; phase < 3; phase++) {
-		static const char *const pn[] = {"not isolated", "isolated", "released"};
+		const char *name = enter_phase(phase);
 
-		if (phase == 1)
-			rft_cli_ok(0, "isolate", NULL);
-		if (phase == 2)
-			rft_cli_ok(0, "release", NULL);
 		for (cmd = 1; cmd <= 5; cmd++) {
 			int want = phase == 1 ? iso_want[cmd] : free_want[cmd];
 
 			r = rfp_worker_call(&w, cmd);
 			cr_expect_eq(r, want, "%s, second netns: %s: got %d (%s), expected %d",
-				     pn[phase], names[cmd], r, r < 0 ? strerror(-r) : "ok", want);
+				     name, names[cmd], r, r < 0 ? strerror(-r) : "ok", want);
 		}
 	}
 	rfp_worker_stop(&w);
@@ -830,7 +805,7 @@ static void flow_loop(struct flow_stats *fs)
 	socklen_t len;
 
 	memset(payload, 'c', sizeof(payload));
-	fill_addr(&ss, &len, AF_INET, RFT_PEER_IP4, PORT_WAY_BACK);
+	rft_sockaddr(&ss, &len, AF_INET, RFT_PEER_IP4, PORT_WAY_BACK);
 	while (!__atomic_load_n(&fs->stop, __ATOMIC_ACQUIRE)) {
 		int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), got;
 
@@ -872,7 +847,7 @@ static int flow_worker(int cmd, void *arg)
 		struct sockaddr_storage ss;
 		socklen_t len;
 
-		fill_addr(&ss, &len, AF_INET, RFT_PEER_IP4, PORT_WAY_BACK);
+		rft_sockaddr(&ss, &len, AF_INET, RFT_PEER_IP4, PORT_WAY_BACK);
 		flow_tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (flow_tcp < 0 || connect(flow_tcp, (struct sockaddr *)&ss, len))
 			return -errno;

@@ -1,7 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Process-level kernel-test helpers; contracts in rf_proc.h. */
-#include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_packet.h>
@@ -19,44 +17,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <criterion/criterion.h>
 #include "rf_proc.h"
-
-#define RFP_MAX_KIDS	 64
-#define RFP_CLI_MAX_ARGS 48
-
-static pid_t kids[RFP_MAX_KIDS];
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void kid_add(pid_t pid)
-{
-	int i;
-
-	for (i = 0; i < RFP_MAX_KIDS; i++) {
-		if (!kids[i]) {
-			kids[i] = pid;
-			return;
-		}
-	}
-}
-
-static void kid_del(pid_t pid)
-{
-	int i;
-
-	for (i = 0; i < RFP_MAX_KIDS; i++)
-		if (kids[i] == pid)
-			kids[i] = 0;
-}
 
 /* Before execve in a child: PATH and the loader path only (nothing of Criterion's sandbox). */
 static void minimal_env(void)
@@ -69,14 +32,6 @@ static void minimal_env(void)
 	if (keep)
 		setenv("LD_LIBRARY_PATH", keep, 1);
 	free(keep);
-}
-
-/* In a forked child: die with the test process. */
-static void child_init(void)
-{
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() == 1)
-		_exit(127);
 }
 
 /* ---- helper modes (run before Criterion's main) ------------------------------------------ */
@@ -118,37 +73,18 @@ static int helper_forkexec(int argc, char **argv)
 	return WEXITSTATUS(status);
 }
 
-static int listen_tcp(int family, unsigned short port)
-{
-	struct sockaddr_in6 s6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
-	struct sockaddr_in s4 = {.sin_family = AF_INET, .sin_port = htons(port)};
-	int one = 1, fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (family == AF_INET6) {
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-		if (bind(fd, (struct sockaddr *)&s6, sizeof(s6)))
-			return -1;
-	} else if (bind(fd, (struct sockaddr *)&s4, sizeof(s4))) {
-		return -1;
-	}
-	return listen(fd, 16) ? -1 : fd;
-}
-
 static int helper_echo_server(int argc, char **argv)
 {
+	unsigned short port;
 	struct pollfd p[64];
 	char buf[4096];
 	int n = 2, i;
 
 	if (argc < 1)
 		return 1;
-	p[0] = (struct pollfd){.fd = listen_tcp(AF_INET, (unsigned short)atoi(argv[0])),
-			       .events = POLLIN};
-	p[1] = (struct pollfd){.fd = listen_tcp(AF_INET6, (unsigned short)atoi(argv[0])),
-			       .events = POLLIN};
+	port = (unsigned short)atoi(argv[0]);
+	p[0] = (struct pollfd){.fd = rft_listen(AF_INET, SOCK_STREAM, port), .events = POLLIN};
+	p[1] = (struct pollfd){.fd = rft_listen(AF_INET6, SOCK_STREAM, port), .events = POLLIN};
 	if (p[0].fd < 0 || p[1].fd < 0 || write(1, "R", 1) != 1)
 		return 1;
 	for (;;) {
@@ -184,50 +120,6 @@ static int helper_echo_server(int argc, char **argv)
 	}
 }
 
-/* Non-blocking connect within timeout_ms, then back to blocking. fd or -errno. */
-static int connect_tcp(int family, const char *addr, unsigned short port, int timeout_ms)
-{
-	struct sockaddr_storage ss = {};
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-	socklen_t len = family == AF_INET6 ? sizeof(*s6) : sizeof(*s4);
-	int fd, err = 0;
-	socklen_t el = sizeof(err);
-	struct pollfd p;
-
-	if (family == AF_INET6) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		if (inet_pton(AF_INET6, addr, &s6->sin6_addr) != 1)
-			return -EINVAL;
-	} else {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		if (inet_pton(AF_INET, addr, &s4->sin_addr) != 1)
-			return -EINVAL;
-	}
-	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&ss, len) && errno != EINPROGRESS) {
-		err = errno;
-		close(fd);
-		return -err;
-	}
-	p = (struct pollfd){.fd = fd, .events = POLLOUT};
-	if (poll(&p, 1, timeout_ms) != 1) {
-		close(fd);
-		return -ETIMEDOUT;
-	}
-	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
-	if (err) {
-		close(fd);
-		return -err;
-	}
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	return fd;
-}
-
 static int helper_conn(int argc, char **argv)
 {
 	char payload[RFT_PAYLOAD_LEN], buf[256], c;
@@ -235,19 +127,19 @@ static int helper_conn(int argc, char **argv)
 
 	if (argc < 3)
 		return 1;
-	fd = connect_tcp(argv[0][0] == '6' ? AF_INET6 : AF_INET, argv[1],
+	fd = rft_connect(argv[0][0] == '6' ? AF_INET6 : AF_INET, RFT_TCP, argv[1],
 			 (unsigned short)atoi(argv[2]), 2000);
 	if (write(1, fd < 0 ? "E" : "R", 1) != 1 || fd < 0)
 		return 1;
 	memset(payload, 'p', sizeof(payload));
 	while (read(0, &c, 1) == 1) {
 		unsigned char got = 0;
-		long deadline = now_ms() + 1000;
+		long deadline = rft_now_ms() + 1000;
 
 		if (send(fd, payload, sizeof(payload), MSG_NOSIGNAL) == (ssize_t)sizeof(payload)) {
 			while (got < RFT_PAYLOAD_LEN) {
 				struct pollfd p = {.fd = fd, .events = POLLIN};
-				long left = deadline - now_ms();
+				long left = deadline - rft_now_ms();
 				ssize_t r;
 
 				if (left <= 0 || poll(&p, 1, (int)left) != 1)
@@ -271,7 +163,7 @@ __attribute__((constructor(101))) static void rfp_helper_main(int argc, char **a
 
 	if (argc < 3 || strcmp(argv[1], RFP_HELPER_ARG))
 		return;
-	child_init();
+	rft_child_init();
 	if (!strcmp(argv[2], "client"))
 		ret = helper_client(argc - 3, argv + 3);
 	else if (!strcmp(argv[2], "forkexec"))
@@ -283,72 +175,7 @@ __attribute__((constructor(101))) static void rfp_helper_main(int argc, char **a
 	_exit(ret);
 }
 
-/* ---- setup / teardown -------------------------------------------------------------------- */
-
-/* Remove every cgroup below dir (deepest first), not dir itself. */
-static void remove_cg_children(const char *dir)
-{
-	char p[PATH_MAX];
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		remove_cg_children(p);
-		rft_cgroup_remove(p);
-	}
-	closedir(d);
-}
-
-void rfp_setup(void)
-{
-	char mnt[PATH_MAX - 300], p[PATH_MAX];
-	struct dirent *de;
-	DIR *d;
-
-	memset(kids, 0, sizeof(kids));
-	/* rft_sweep_stale() removes rf-test-<pid> cgroups of dead runs, but not their children */
-	if (!rft_cgroup2_mount(mnt, sizeof(mnt)) && (d = opendir(mnt))) {
-		while ((de = readdir(d))) {
-			char *end;
-			long pid;
-
-			if (strncmp(de->d_name, "rf-test-", 8))
-				continue;
-			pid = strtol(de->d_name + 8, &end, 10);
-			if (pid <= 0 || (*end && *end != '-') || !kill((pid_t)pid, 0) ||
-			    errno != ESRCH)
-				continue;
-			snprintf(p, sizeof(p), "%s/%s", mnt, de->d_name);
-			remove_cg_children(p);
-		}
-		closedir(d);
-	}
-	rft_setup();
-}
-
-void rfp_teardown(void)
-{
-	int i;
-
-	if (!rft.owner || rft.owner != getpid())
-		return;
-	for (i = 0; i < RFP_MAX_KIDS; i++) {
-		if (!kids[i])
-			continue;
-		kill(kids[i], SIGKILL);
-		waitpid(kids[i], NULL, 0);
-		rft_untrack_child(kids[i]);
-		kids[i] = 0;
-	}
-	if (rft.cg[0])
-		remove_cg_children(rft.cg);
-	rft_teardown();
-}
+/* ---- cgroups and files ------------------------------------------------------------------ */
 
 int rfp_cgroup_child(const char *rel, char *buf, size_t len)
 {
@@ -401,7 +228,7 @@ pid_t rfp_spawn(const char *netns, const char *cgroup, char *const argv[], int *
 	if (pid == 0) {
 		int devnull;
 
-		child_init();
+		rft_child_init();
 		/* cgroup first: sockets belong to the cgroup of their creator */
 		if ((cgroup && rft_cgroup_enter(cgroup, 0)) || (netns && rft_netns_enter(netns)))
 			_exit(126);
@@ -421,13 +248,13 @@ pid_t rfp_spawn(const char *netns, const char *cgroup, char *const argv[], int *
 		close(out[1]);
 		*out_fd = out[0];
 	}
-	kid_add(pid);
+	rft_track_child(pid);
 	return pid;
 }
 
 int rfp_wait(pid_t pid, int timeout_ms)
 {
-	long deadline = now_ms() + timeout_ms;
+	long deadline = rft_now_ms() + timeout_ms;
 	int status;
 	pid_t r;
 
@@ -435,15 +262,15 @@ int rfp_wait(pid_t pid, int timeout_ms)
 		r = waitpid(pid, &status, WNOHANG);
 		if (r == pid || (r < 0 && errno != EINTR))
 			break;
-		if (now_ms() >= deadline) {
+		if (rft_now_ms() >= deadline) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
-			kid_del(pid);
+			rft_untrack_child(pid);
 			return -1;
 		}
 		rft_msleep(5);
 	}
-	kid_del(pid);
+	rft_untrack_child(pid);
 	if (r != pid)
 		return -1;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -455,7 +282,7 @@ void rfp_kill(pid_t pid)
 		return;
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
-	kid_del(pid);
+	rft_untrack_child(pid);
 }
 
 enum rft_outcome rfp_exe_client(const char *exe, const char *cgroup, int family,
@@ -508,7 +335,7 @@ int rfp_worker_start(struct rfp_worker *w, const char *netns, const char *cgroup
 		int cmd;
 
 		close(sv[0]);
-		child_init();
+		rft_child_init();
 		if (cgroup && (ret = rft_cgroup_enter(cgroup, 0))) {
 			if (write(sv[1], &ret, sizeof(ret)) < 0)
 				_exit(1);
@@ -528,7 +355,7 @@ int rfp_worker_start(struct rfp_worker *w, const char *netns, const char *cgroup
 	close(sv[1]);
 	w->pid = pid;
 	w->ctl = sv[0];
-	kid_add(pid);
+	rft_track_child(pid);
 	if (read(w->ctl, &ret, sizeof(ret)) != sizeof(ret))
 		ret = -EIO;
 	return ret;
@@ -618,7 +445,7 @@ int rfp_sniffer_start(struct rfp_sniffer *s, const char *netns, unsigned short e
 		int fd = -1;
 
 		close(pfd[0]);
-		child_init();
+		rft_child_init();
 		if ((err = -rft_netns_enter(netns)) == 0) {
 			fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ethertype));
 			err = fd < 0 ? errno : 0;
@@ -638,7 +465,7 @@ int rfp_sniffer_start(struct rfp_sniffer *s, const char *netns, unsigned short e
 	}
 	close(pfd[1]);
 	s->pid = pid;
-	kid_add(pid);
+	rft_track_child(pid);
 	if (read(pfd[0], &err, sizeof(err)) != sizeof(err))
 		err = EIO;
 	close(pfd[0]);
@@ -665,154 +492,42 @@ void rfp_sniffer_stop(struct rfp_sniffer *s)
 
 /* ---- CLI and agent ----------------------------------------------------------------------- */
 
-/* Fork the CLI with the private paths and `args` in the device netns; stdout/stderr to ofd/efd
- * (-1 = /dev/null). Returns the pid or -errno. */
-static pid_t cli_fork(char *const env[], char *const args[], int ofd, int efd)
-{
-	char resolv[PATH_MAX], *argv[RFP_CLI_MAX_ARGS + 10];
-	const char *bin = getenv("RINGFENCE_BIN");
-	int n = 0, i;
-	pid_t pid;
-
-	if (!bin || !rft.cg[0] || !rft.pin_dir[0] || !rft.state_dir[0] || !rft.dev_ns[0])
-		return -EINVAL; /* never against the host defaults */
-	argv[n++] = (char *)bin;
-	argv[n++] = "--cgroup";
-	argv[n++] = rft.cg;
-	argv[n++] = "--pin-dir";
-	argv[n++] = rft.pin_dir;
-	argv[n++] = "--state-dir";
-	argv[n++] = rft.state_dir;
-	argv[n++] = "--config";
-	argv[n++] = rft.config;
-	for (i = 0; args[i] && i < RFP_CLI_MAX_ARGS; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	snprintf(resolv, sizeof(resolv), "%s/resolv.conf", rft.state_dir);
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		int devnull;
-
-		child_init();
-		if (rft_netns_enter(rft.dev_ns))
-			_exit(
-			    126); /* the packet guard must never attach to the host's interfaces */
-		devnull = open("/dev/null", O_RDWR);
-		dup2(devnull, 0);
-		dup2(ofd >= 0 ? ofd : devnull, 1);
-		dup2(efd >= 0 ? efd : devnull, 2);
-		setenv("RINGFENCE_CGROUP", "", 1);
-		setenv("RINGFENCE_PIN_DIR", "", 1);
-		setenv("RINGFENCE_STATE_DIR", "", 1);
-		setenv("RINGFENCE_CONFIG", "", 1);
-		setenv("RINGFENCE_PACKET_GUARD", "off", 1);
-		setenv("RINGFENCE_RESOLV_CONF", resolv, 1);
-		unsetenv("RINGFENCE_REQUESTOR");
-		for (i = 0; env && env[i]; i++)
-			putenv(env[i]);
-		execv(bin, argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static char *slurp(int fd)
-{
-	size_t len = 0, cap = 8192;
-	char *buf = malloc(cap);
-	ssize_t n;
-
-	if (!buf)
-		return NULL;
-	lseek(fd, 0, SEEK_SET);
-	while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
-		len += (size_t)n;
-		if (cap - len < 2) {
-			char *nb = realloc(buf, cap * 2);
-
-			if (!nb)
-				break;
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	buf[len] = '\0';
-	return buf;
-}
-
-static int cli_run(char *const env[], char *const args[], char **out, char **err)
-{
-	int ofd = out ? memfd_create("rfp-out", MFD_CLOEXEC) : -1;
-	int efd = err ? memfd_create("rfp-err", MFD_CLOEXEC) : -1;
-	int status = 0;
-	pid_t pid = cli_fork(env, args, ofd, efd);
-
-	if (pid > 0)
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-	if (out) {
-		*out = ofd >= 0 ? slurp(ofd) : NULL;
-		close(ofd);
-	}
-	if (err) {
-		*err = efd >= 0 ? slurp(efd) : NULL;
-		close(efd);
-	}
-	if (pid < 0)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static void collect(char **args, const char *first, va_list ap)
-{
-	const char *a = first;
-	int n = 0;
-
-	while (a && n < RFP_CLI_MAX_ARGS) {
-		args[n++] = (char *)a;
-		a = va_arg(ap, const char *);
-	}
-	args[n] = NULL;
-}
-
 int rfp_cli_env(char *const env[], char **out, char **err, ...)
 {
-	char *args[RFP_CLI_MAX_ARGS + 1];
+	char *args[RFT_CLI_MAX_ARGS + 1];
 	va_list ap;
 
 	va_start(ap, err);
-	collect(args, va_arg(ap, const char *), ap);
+	rft_cli_args(args, va_arg(ap, const char *), &ap);
 	va_end(ap);
-	return cli_run(env, args, out, err);
+	return rft_cli_argv(env, args, out, err);
 }
 
 pid_t rfp_cli_spawn(char *const env[], ...)
 {
-	char *args[RFP_CLI_MAX_ARGS + 1];
+	char *args[RFT_CLI_MAX_ARGS + 1];
 	va_list ap;
 	pid_t pid;
 
 	va_start(ap, env);
-	collect(args, va_arg(ap, const char *), ap);
+	rft_cli_args(args, va_arg(ap, const char *), &ap);
 	va_end(ap);
-	pid = cli_fork(env, args, -1, -1);
+	pid = rft_cli_start(env, args, -1, -1);
 	if (pid > 0)
-		kid_add(pid);
+		rft_track_child(pid);
 	return pid;
 }
 
 char *rfp_cli_out(const char *arg, ...)
 {
-	char *args[RFP_CLI_MAX_ARGS + 1], *out = NULL, *err = NULL;
+	char *args[RFT_CLI_MAX_ARGS + 1], *out = NULL, *err = NULL;
 	va_list ap;
 	int ret;
 
 	va_start(ap, arg);
-	collect(args, arg, ap);
+	rft_cli_args(args, arg, &ap);
 	va_end(ap);
-	ret = cli_run(NULL, args, &out, &err);
+	ret = rft_cli_argv(NULL, args, &out, &err);
 	cr_assert_eq(ret, 0, "ringfence %s %s exited %d\nstdout: %s\nstderr: %s", args[0],
 		     args[1] ? args[1] : "", ret, out ? out : "", err ? err : "");
 	free(err);
@@ -832,10 +547,10 @@ static int count_substr(const char *text, const char *needle)
 
 static int agent_starts(void)
 {
-	char *args[] = {"history", "--json", NULL}, *out = NULL;
+	char *out = NULL;
 	int n;
 
-	if (cli_run(NULL, args, &out, NULL))
+	if (rft_cli(&out, NULL, "history", "--json", NULL))
 		n = -1;
 	else
 		n = count_substr(out, "\"type\":\"agent-start\"");
@@ -853,14 +568,14 @@ pid_t rfp_agent_start(void)
 	fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	pid = cli_fork(NULL, args, fd, fd);
+	pid = rft_cli_start(NULL, args, fd, fd);
 	close(fd);
 	if (pid < 0)
 		return pid;
-	kid_add(pid);
+	rft_track_child(pid);
 	for (i = 0; i < 100; i++) {
 		if (waitpid(pid, NULL, WNOHANG) == pid) {
-			kid_del(pid);
+			rft_untrack_child(pid);
 			return -ECHILD;
 		}
 		if (agent_starts() > (before < 0 ? 0 : before))
@@ -873,16 +588,16 @@ pid_t rfp_agent_start(void)
 
 bool rfp_history_wait(int timeout_ms, const char *const needles[])
 {
-	char *args[] = {"history", "--json", NULL}, *out, obj[4096];
-	long deadline = now_ms() + timeout_ms;
+	char *out, obj[4096];
+	long deadline = rft_now_ms() + timeout_ms;
 	bool found;
 
 	for (;;) {
 		out = NULL;
-		found = !cli_run(NULL, args, &out, NULL) &&
+		found = !rft_cli(&out, NULL, "history", "--json", NULL) &&
 			rfp_find_object(out, needles, obj, sizeof(obj));
 		free(out);
-		if (found || now_ms() >= deadline)
+		if (found || rft_now_ms() >= deadline)
 			return found;
 		rft_msleep(100);
 	}
@@ -890,10 +605,10 @@ bool rfp_history_wait(int timeout_ms, const char *const needles[])
 
 int rfp_isolated(void)
 {
-	char *args[] = {"status", "--json", NULL}, *out = NULL;
+	char *out = NULL;
 	int v = -1;
 
-	if (!cli_run(NULL, args, &out, NULL))
+	if (!rft_cli(&out, NULL, "status", "--json", NULL))
 		v = rft_json_bool(out, "isolated");
 	free(out);
 	return v;
@@ -908,7 +623,7 @@ char *rfp_read_file(const char *path)
 
 	if (fd < 0)
 		return NULL;
-	s = slurp(fd);
+	s = rft_slurp_fd(fd);
 	close(fd);
 	return s;
 }

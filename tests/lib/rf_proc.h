@@ -13,11 +13,10 @@
 #include <sys/types.h>
 #include "rf_test.h"
 
-/* Criterion .init: rft_setup() after removing child cgroups left below crashed runs' cgroups. */
-void rfp_setup(void);
-/* Criterion .fini: kill rfp children and agents, remove every cgroup below rft.cg (deepest
- * first), then rft_teardown(). Idempotent. */
-void rfp_teardown(void);
+/* Criterion .init/.fini of suites using these helpers: rft_setup() and rft_teardown() already
+ * kill the rfp children and agents (tracked with rft_track_child()) and remove child cgroups. */
+#define rfp_setup    rft_setup
+#define rfp_teardown rft_teardown
 
 /* Create <rft.cg>/<rel> (rel may be "a/b"; parents must exist; rfp_teardown() removes it); the
  * full path goes to buf. Returns 0 or -errno. */

@@ -30,7 +30,7 @@
 
 #define RFT_PREFIX	 "rf-test-"
 #define RFT_BPFFS	 "/sys/fs/bpf"
-#define RFT_MAX_CHILDREN 32
+#define RFT_MAX_CHILDREN 96
 
 struct rft_env rft;
 
@@ -159,8 +159,15 @@ void rft_msleep(int ms)
 		;
 }
 
-/* In a forked child: die with the test process, so nothing outlives a crashed test. */
-static void child_init(void)
+long rft_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+void rft_child_init(void)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() == 1)
@@ -198,10 +205,9 @@ int rft_cgroup_enter(const char *cg, pid_t pid)
 	return ret;
 }
 
-/* Read everything from fd (from offset 0) into a malloc'd string. */
-static char *slurp_fd(int fd)
+char *rft_slurp_fd(int fd)
 {
-	size_t len = 0, cap = 4096;
+	size_t len = 0, cap = 8192;
 	char *buf = malloc(cap);
 	ssize_t n;
 
@@ -223,54 +229,71 @@ static char *slurp_fd(int fd)
 	return buf;
 }
 
-static int exec_env(const char *netns, char *const argv[], char *const envp_add[], char **out,
-		    char **err)
+/* Fork argv (PATH search) in netns (NULL = current) with stdin /dev/null, stdout/stderr to
+ * ofd/efd (-1 = /dev/null) and env applied ("NAME=value" sets, "NAME" unsets; NULL = none).
+ * Returns the pid or -errno. */
+static pid_t exec_start(const char *netns, char *const argv[], char *const env[], int ofd, int efd)
 {
-	int ofd = -1, efd = -1, status;
-	pid_t pid;
+	pid_t pid = fork();
 
-	if (out) {
-		*out = NULL;
-		ofd = memfd_create("rft-out", MFD_CLOEXEC);
-	}
-	if (err) {
-		*err = NULL;
-		efd = memfd_create("rft-err", MFD_CLOEXEC);
-	}
-	pid = fork();
 	if (pid < 0)
-		return -1;
+		return -errno;
 	if (pid == 0) {
 		int i, devnull;
 
-		child_init();
+		rft_child_init();
 		if (netns && rft_netns_enter(netns))
 			_exit(126); /* never run in the wrong namespace */
 		devnull = open("/dev/null", O_RDWR);
 		dup2(devnull, 0);
 		dup2(ofd >= 0 ? ofd : devnull, 1);
 		dup2(efd >= 0 ? efd : devnull, 2);
-		for (i = 0; envp_add && envp_add[i]; i++)
-			putenv(envp_add[i]);
+		for (i = 0; env && env[i]; i++) {
+			if (strchr(env[i], '='))
+				putenv(env[i]);
+			else
+				unsetenv(env[i]);
+		}
 		execvp(argv[0], argv);
 		_exit(127);
 	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (out && ofd >= 0) {
-		*out = slurp_fd(ofd);
+	return pid;
+}
+
+/* exec_start() and wait, stdout/stderr captured as rft_exec() describes. */
+static int exec_wait(const char *netns, char *const argv[], char *const env[], char **out,
+		     char **err)
+{
+	int ofd = out ? memfd_create("rft-out", MFD_CLOEXEC) : -1;
+	int efd = err ? memfd_create("rft-err", MFD_CLOEXEC) : -1;
+	int status, ret = -1;
+	pid_t pid, r;
+
+	if (out)
+		*out = NULL;
+	if (err)
+		*err = NULL;
+	pid = exec_start(netns, argv, env, ofd, efd);
+	if (pid > 0) {
+		while ((r = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+			;
+		if (r == pid && WIFEXITED(status))
+			ret = WEXITSTATUS(status);
+		if (ofd >= 0)
+			*out = rft_slurp_fd(ofd);
+		if (efd >= 0)
+			*err = rft_slurp_fd(efd);
+	}
+	if (ofd >= 0)
 		close(ofd);
-	}
-	if (err && efd >= 0) {
-		*err = slurp_fd(efd);
+	if (efd >= 0)
 		close(efd);
-	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return ret;
 }
 
 int rft_exec(const char *netns, char *const argv[], char **out, char **err)
 {
-	return exec_env(netns, argv, NULL, out, err);
+	return exec_wait(netns, argv, NULL, out, err);
 }
 
 /* Run a fixed command quietly; returns its exit status. */
@@ -288,62 +311,108 @@ static int run(const char *netns, ...)
 	return rft_exec(netns, argv, NULL, NULL);
 }
 
-static int cli_va(char **out, char **err, va_list ap)
+/* argv and environment of one CLI run (see rft_cli_start()). */
+struct cli_cmd {
+	char *argv[RFT_CLI_MAX_ARGS + 10];
+	char *env[RFT_CLI_MAX_ENV + 8];
+	char resolv[PATH_MAX + 32];
+};
+
+static int cli_cmd_init(struct cli_cmd *c, char *const env[], char *const args[])
 {
 	/* the CLI must never see the host's ringfence settings or touch its interfaces */
-	static char *env[] = {
-	    "RINGFENCE_CGROUP=",
-	    "RINGFENCE_PIN_DIR=",
-	    "RINGFENCE_STATE_DIR=",
-	    "RINGFENCE_CONFIG=",
-	    "RINGFENCE_PACKET_GUARD=off",
-	    NULL,
-	    NULL,
+	static char *const own_env[] = {
+	    "RINGFENCE_CGROUP=", "RINGFENCE_PIN_DIR=",	"RINGFENCE_STATE_DIR=",
+	    "RINGFENCE_CONFIG=", "RINGFENCE_REQUESTOR", "RINGFENCE_PACKET_GUARD=off",
 	};
-	static char resolv[PATH_MAX + 32];
-	char *argv[64];
-	const char *a;
+	char *bin = getenv("RINGFENCE_BIN");
+	int n = 0, e = 0, i;
+
+	if (!bin || !rft.cg[0] || !rft.pin_dir[0] || !rft.state_dir[0] || !rft.dev_ns[0])
+		return -EINVAL; /* no private paths: refuse to run against the host defaults */
+	c->argv[n++] = bin;
+	c->argv[n++] = "--cgroup";
+	c->argv[n++] = rft.cg;
+	c->argv[n++] = "--pin-dir";
+	c->argv[n++] = rft.pin_dir;
+	c->argv[n++] = "--state-dir";
+	c->argv[n++] = rft.state_dir;
+	c->argv[n++] = "--config";
+	c->argv[n++] = rft.config;
+	for (i = 0; args[i] && i < RFT_CLI_MAX_ARGS; i++)
+		c->argv[n++] = args[i];
+	c->argv[n] = NULL;
+	for (i = 0; i < (int)(sizeof(own_env) / sizeof(own_env[0])); i++)
+		c->env[e++] = own_env[i];
+	snprintf(c->resolv, sizeof(c->resolv), "RINGFENCE_RESOLV_CONF=%s/resolv.conf",
+		 rft.state_dir);
+	c->env[e++] = c->resolv;
+	for (i = 0; env && env[i]; i++) {
+		if (i == RFT_CLI_MAX_ENV)
+			return -E2BIG;
+		c->env[e++] = env[i];
+	}
+	c->env[e] = NULL;
+	return 0;
+}
+
+void rft_cli_args(char *args[], const char *first, va_list *ap)
+{
+	const char *a = first;
 	int n = 0;
 
-	if (!rft.cg[0] || !rft.pin_dir[0] || !rft.state_dir[0] || !rft.dev_ns[0])
-		return -1; /* no private paths: refuse to run against the host defaults */
-	snprintf(resolv, sizeof(resolv), "RINGFENCE_RESOLV_CONF=%s/resolv.conf", rft.state_dir);
-	env[5] = resolv;
-	argv[n++] = getenv("RINGFENCE_BIN");
-	argv[n++] = "--cgroup";
-	argv[n++] = rft.cg;
-	argv[n++] = "--pin-dir";
-	argv[n++] = rft.pin_dir;
-	argv[n++] = "--state-dir";
-	argv[n++] = rft.state_dir;
-	argv[n++] = "--config";
-	argv[n++] = rft.config;
-	while (n < 63 && (a = va_arg(ap, const char *)))
-		argv[n++] = (char *)a;
-	argv[n] = NULL;
-	return exec_env(rft.dev_ns, argv, env, out, err);
+	while (a && n < RFT_CLI_MAX_ARGS) {
+		args[n++] = (char *)a;
+		a = va_arg(*ap, const char *);
+	}
+	args[n] = NULL;
+}
+
+pid_t rft_cli_start(char *const env[], char *const args[], int ofd, int efd)
+{
+	struct cli_cmd c;
+	int ret = cli_cmd_init(&c, env, args);
+
+	if (ret)
+		return ret;
+	return exec_start(rft.dev_ns, c.argv, c.env, ofd, efd);
+}
+
+int rft_cli_argv(char *const env[], char *const args[], char **out, char **err)
+{
+	struct cli_cmd c;
+
+	if (cli_cmd_init(&c, env, args)) {
+		if (out)
+			*out = NULL;
+		if (err)
+			*err = NULL;
+		return -1;
+	}
+	return exec_wait(rft.dev_ns, c.argv, c.env, out, err);
 }
 
 int rft_cli(char **out, char **err, ...)
 {
+	char *args[RFT_CLI_MAX_ARGS + 1];
 	va_list ap;
-	int ret;
 
 	va_start(ap, err);
-	ret = cli_va(out, err, ap);
+	rft_cli_args(args, va_arg(ap, const char *), &ap);
 	va_end(ap);
-	return ret;
+	return rft_cli_argv(NULL, args, out, err);
 }
 
 void rft_cli_ok(int want, ...)
 {
-	char *out = NULL, *err = NULL;
+	char *args[RFT_CLI_MAX_ARGS + 1], *out = NULL, *err = NULL;
 	va_list ap;
 	int ret;
 
 	va_start(ap, want);
-	ret = cli_va(&out, &err, ap);
+	rft_cli_args(args, va_arg(ap, const char *), &ap);
 	va_end(ap);
+	ret = rft_cli_argv(NULL, args, &out, &err);
 	cr_assert_eq(ret, want, "ringfence exited %d, expected %d\nstdout: %s\nstderr: %s", ret,
 		     want, out ? out : "", err ? err : "");
 	free(out);
@@ -362,8 +431,18 @@ int rft_cgroup_create(const char *path)
 int rft_cgroup_remove(const char *path)
 {
 	char p[PATH_MAX];
+	struct dirent *de;
+	DIR *d = opendir(path);
 	int fd, i;
 
+	while (d && (de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
+		rft_cgroup_remove(p); /* a cgroup with children cannot be removed */
+	}
+	if (d)
+		closedir(d);
 	snprintf(p, sizeof(p), "%s/cgroup.kill", path);
 	fd = open(p, O_WRONLY | O_CLOEXEC);
 	if (fd >= 0) {
@@ -472,7 +551,7 @@ static pid_t owner_of(const char *name)
 	return (pid_t)pid;
 }
 
-static void sweep_dir(const char *dir, void (*remove)(const char *path, const char *name))
+static void sweep_dir(const char *dir, void (*remove)(const char *path))
 {
 	char p[PATH_MAX * 2];
 	struct dirent *de;
@@ -486,33 +565,19 @@ static void sweep_dir(const char *dir, void (*remove)(const char *path, const ch
 		if (!pid || pid_alive(pid))
 			continue;
 		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		remove(p, de->d_name);
+		remove(p);
 	}
 	closedir(d);
 }
 
-static void sweep_netns(const char *path, const char *name)
+static void sweep_netns(const char *path)
 {
-	(void)path;
-	rft_netns_remove(name);
+	rft_netns_remove(strrchr(path, '/') + 1);
 }
 
-static void sweep_cgroup(const char *path, const char *name)
+static void sweep_cgroup(const char *path)
 {
-	(void)name;
 	rft_cgroup_remove(path);
-}
-
-static void sweep_pins(const char *path, const char *name)
-{
-	(void)name;
-	remove_pins(path);
-}
-
-static void sweep_tmp(const char *path, const char *name)
-{
-	(void)name;
-	rm_rf(path);
 }
 
 void rft_sweep_stale(void)
@@ -522,8 +587,8 @@ void rft_sweep_stale(void)
 	sweep_dir("/run/netns", sweep_netns);
 	if (!rft_cgroup2_mount(mnt, sizeof(mnt)))
 		sweep_dir(mnt, sweep_cgroup);
-	sweep_dir(RFT_BPFFS, sweep_pins);
-	sweep_dir("/tmp", sweep_tmp);
+	sweep_dir(RFT_BPFFS, remove_pins);
+	sweep_dir("/tmp", rm_rf);
 }
 
 static int write_file(const char *path, const char *text)
@@ -615,7 +680,7 @@ struct srv_fd {
 	socklen_t last_len;
 };
 
-static int listen_on(int family, int type, unsigned short port)
+int rft_listen(int family, int type, unsigned short port)
 {
 	struct sockaddr_storage ss = {};
 	socklen_t len;
@@ -671,7 +736,8 @@ server_main(struct rft_shared *sh, const unsigned short *ports, int nports, int 
 	for (p = 0; p < nports && !err; p++) {
 		for (f = 0; f < 2 && !err; f++) {
 			for (t = 0; t < 2 && !err; t++) {
-				int fd = listen_on(fams[f], t ? SOCK_DGRAM : SOCK_STREAM, ports[p]);
+				int fd =
+				    rft_listen(fams[f], t ? SOCK_DGRAM : SOCK_STREAM, ports[p]);
 
 				if (fd < 0) {
 					err = -fd;
@@ -803,7 +869,7 @@ int rft_server_start(struct rft_server *s, const char *netns, const char *cgroup
 		return -errno;
 	if (pid == 0) {
 		close(pfd[0]);
-		child_init();
+		rft_child_init();
 		if (cgroup && (err = -rft_cgroup_enter(cgroup, 0)))
 			goto child_fail;
 		if ((err = -rft_netns_enter(netns)))
@@ -883,8 +949,8 @@ const char *rft_outcome_name(enum rft_outcome o)
 	}
 }
 
-static int make_addr(int family, const char *addr, unsigned short port, struct sockaddr_storage *ss,
-		     socklen_t *len)
+int rft_sockaddr(struct sockaddr_storage *ss, socklen_t *len, int family, const char *addr,
+		 unsigned short port)
 {
 	memset(ss, 0, sizeof(*ss));
 	if (family == AF_INET6) {
@@ -899,14 +965,6 @@ static int make_addr(int family, const char *addr, unsigned short port, struct s
 	((struct sockaddr_in *)ss)->sin_port = htons(port);
 	*len = sizeof(struct sockaddr_in);
 	return inet_pton(AF_INET, addr, &((struct sockaddr_in *)ss)->sin_addr) == 1 ? 0 : -EINVAL;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
 static struct rft_result classify(int err)
@@ -955,19 +1013,30 @@ static int client_socket(int family, enum rft_proto proto, const struct sockaddr
 	return fd;
 }
 
+int rft_connect(int family, enum rft_proto proto, const char *addr, unsigned short port,
+		int timeout_ms)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (rft_sockaddr(&ss, &len, family, addr, port))
+		return -EINVAL;
+	return client_socket(family, proto, &ss, len, timeout_ms);
+}
+
 static struct rft_result client_run(int family, enum rft_proto proto, const char *addr,
 				    unsigned short port, int timeout_ms)
 {
 	struct sockaddr_storage ss;
 	struct rft_result r = {RFT_OK, 0, 0};
 	char payload[RFT_PAYLOAD_LEN], buf[256];
-	long deadline = now_ms() + timeout_ms;
+	long deadline = rft_now_ms() + timeout_ms;
 	socklen_t len;
 	ssize_t n;
 	int fd;
 
 	memset(payload, 'x', sizeof(payload));
-	if (make_addr(family, addr, port, &ss, &len))
+	if (rft_sockaddr(&ss, &len, family, addr, port))
 		return classify(EINVAL);
 	fd = client_socket(family, proto, &ss, len, timeout_ms);
 	if (fd < 0)
@@ -983,7 +1052,7 @@ static struct rft_result client_run(int family, enum rft_proto proto, const char
 	}
 	while (r.echoed < RFT_PAYLOAD_LEN) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
-		long left = deadline - now_ms();
+		long left = deadline - rft_now_ms();
 
 		if (left <= 0 || poll(&p, 1, (int)left) != 1)
 			break;
@@ -1019,7 +1088,7 @@ struct rft_result rft_client(const char *netns, const char *cgroup, int family,
 		return r;
 	if (pid == 0) {
 		close(pfd[0]);
-		child_init();
+		rft_child_init();
 		/* cgroup first: the socket belongs to the cgroup of its creator */
 		if ((cgroup && rft_cgroup_enter(cgroup, 0)) || rft_netns_enter(netns))
 			_exit(1);
@@ -1088,17 +1157,15 @@ int rft_conn_open(struct rft_conn *c, const char *netns, const char *cgroup, int
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
-		struct sockaddr_storage ss;
-		socklen_t len;
-		int fd = -EINVAL;
+		int fd;
 
 		close(sv[0]);
-		child_init();
+		rft_child_init();
 		if ((cgroup && rft_cgroup_enter(cgroup, 0)) || rft_netns_enter(netns))
 			fd = -EACCES;
-		else if (!make_addr(family, addr, port, &ss, &len))
-			fd = client_socket(family, proto == RFT_UDP ? RFT_UDP_CONNECTED : proto,
-					   &ss, len, timeout_ms);
+		else
+			fd = rft_connect(family, proto == RFT_UDP ? RFT_UDP_CONNECTED : proto, addr,
+					 port, timeout_ms);
 		err = fd < 0 ? -fd : 0;
 		if (write(sv[1], &err, sizeof(err)) != sizeof(err) || err)
 			_exit(1);

@@ -12,7 +12,9 @@
 #define RF_TEST_H
 
 #include <limits.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #define RFT_DEV_IP4	"192.0.2.1"
@@ -53,7 +55,8 @@ int rft_cgroup2_mount(char *buf, size_t len);
  * dir and config. On any failure it cleans up what it made and fails the test. */
 void rft_setup(void);
 /* Criterion .fini: kill tracked children, unpin everything, delete the namespaces, kill and
- * remove the cgroup, remove the state dir. Idempotent; tolerates partial setups. */
+ * remove the cgroup and its child cgroups, remove the state dir. Idempotent; tolerates partial
+ * setups. */
 void rft_teardown(void);
 
 /* Remove objects named rf-test-<pid> whose pid no longer exists (crashed runs). */
@@ -61,7 +64,8 @@ void rft_sweep_stale(void);
 
 /* Create directory `path` as a cgroup under the cgroup2 mount. Returns 0 or -errno. */
 int rft_cgroup_create(const char *path);
-/* Kill every process in cgroup `path` (cgroup.kill) and rmdir it. Returns 0 or -errno. */
+/* Remove the cgroups below `path` (deepest first), then kill every process in cgroup `path`
+ * (cgroup.kill) and rmdir it. Returns 0 or -errno. */
 int rft_cgroup_remove(const char *path);
 
 /* Create namespaces dev and peer with a veth between them, the test addresses (IPv6 nodad)
@@ -75,6 +79,9 @@ void rft_netns_remove(const char *name);
  * status, or -1 if the command did not exit normally or could not run. */
 int rft_exec(const char *netns, char *const argv[], char **out, char **err);
 
+/* Read everything from fd (from offset 0) into a malloc'd string; NULL if out of memory. */
+char *rft_slurp_fd(int fd);
+
 /* Run $RINGFENCE_BIN --cgroup <cg> --pin-dir <pin> --state-dir <state> --config <conf> ARGS...
  * (NULL-terminated) inside the device netns (setns, as nsenter --net does). Returns the exit
  * status; out/err as rft_exec(). */
@@ -82,9 +89,29 @@ int rft_cli(char **out, char **err, ...) __attribute__((sentinel));
 /* rft_cli() without capture that asserts the exit status `want`. */
 void rft_cli_ok(int want, ...) __attribute__((sentinel));
 
+#define RFT_CLI_MAX_ARGS 48 /* CLI arguments after the private paths */
+#define RFT_CLI_MAX_ENV	 16 /* extra environment entries */
+
+/* Collect the NULL-terminated list `first`, *ap... into args[RFT_CLI_MAX_ARGS + 1] (arguments
+ * past RFT_CLI_MAX_ARGS are dropped). ap by address: rft_cli_args(a, va_arg(ap, ...), &ap) is
+ * then well defined where va_list is a struct (arm64). */
+void rft_cli_args(char *args[], const char *first, va_list *ap);
+/* Start the CLI of rft_cli() with args (NULL-terminated) in the device netns, never with the
+ * host's settings: RINGFENCE_CGROUP, _PIN_DIR, _STATE_DIR and _CONFIG empty, RINGFENCE_REQUESTOR
+ * unset, RINGFENCE_PACKET_GUARD=off, RINGFENCE_RESOLV_CONF=<state_dir>/resolv.conf; then env
+ * ("NAME=value", NULL-terminated, NULL = none) on top (so RINGFENCE_PACKET_GUARD=on wins).
+ * stdin is /dev/null, stdout/stderr go to ofd/efd (-1 = /dev/null). Returns the pid (not
+ * tracked), or -errno: -EINVAL without the private paths, -E2BIG past RFT_CLI_MAX_ENV. */
+pid_t rft_cli_start(char *const env[], char *const args[], int ofd, int efd);
+/* rft_cli_start() and wait: the exit status, -1 if the CLI did not exit normally or did not start;
+ * out/err as rft_exec(). */
+int rft_cli_argv(char *const env[], char *const args[], char **out, char **err);
+
 /* Remember a child pid so rft_teardown() kills and reaps it. */
 void rft_track_child(pid_t pid);
 void rft_untrack_child(pid_t pid);
+/* In a forked child: die with the test process (PDEATHSIG), so nothing outlives a crashed test. */
+void rft_child_init(void);
 
 /* Move process `pid` (0 = self) into cgroup directory `cg`. Returns 0 or -errno. */
 int rft_cgroup_enter(const char *cg, pid_t pid);
@@ -94,6 +121,10 @@ int rft_netns_enter(const char *name);
 /* ---- servers ---------------------------------------------------------------------------- */
 
 #define RFT_MAX_PORTS 4
+
+/* A non-blocking socket of `type` bound to 0.0.0.0:port or [::]:port (IPV6_V6ONLY), with
+ * SO_REUSEADDR; SOCK_STREAM ones listen. Returns the fd or -errno. */
+int rft_listen(int family, int type, unsigned short port);
 
 /* What one (port, family) received. Updated by the server process, read by the test. */
 struct rft_port_stats {
@@ -127,11 +158,20 @@ int rft_server_push(struct rft_server *s);
 
 /* ---- clients ---------------------------------------------------------------------------- */
 
+/* Fill ss/len with addr:port parsed for `family` (AF_INET or AF_INET6). Returns 0 or -EINVAL. */
+int rft_sockaddr(struct sockaddr_storage *ss, socklen_t *len, int family, const char *addr,
+		 unsigned short port);
+
 enum rft_proto {
 	RFT_TCP,
 	RFT_UDP,	   /* unconnected: sendto() (cgroup sendmsg hooks) */
 	RFT_UDP_CONNECTED, /* connect() then send() (cgroup connect hooks) */
 };
+
+/* A non-blocking socket from the calling process to addr:port: TCP and connected UDP connect
+ * within timeout_ms, RFT_UDP is only created. Returns the fd or -errno. */
+int rft_connect(int family, enum rft_proto proto, const char *addr, unsigned short port,
+		int timeout_ms);
 
 enum rft_outcome {
 	RFT_OK,	     /* connected/sent and the whole payload echoed back */
@@ -174,6 +214,8 @@ void rft_conn_close(struct rft_conn *c);
 
 /* Milliseconds sleep. */
 void rft_msleep(int ms);
+/* CLOCK_MONOTONIC in milliseconds. */
+long rft_now_ms(void);
 
 /* Does JSON text `json` hold "key": true (1), "key": false (0), or neither (-1)? First match. */
 int rft_json_bool(const char *json, const char *key);
