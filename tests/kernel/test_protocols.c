@@ -1,0 +1,1524 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * THREAT-MODEL.md row 18: ways into the network other than the plain socket calls, each tried by
+ * a non-allowed process in the test cgroup inside the device netns, IPv4 and IPv6, before
+ * isolate, isolated and released. Every denied case is paired with an allowed one, and for denied
+ * traffic the peer must receive nothing.
+ *  - io_uring through raw syscalls (no liburing): IORING_OP_CONNECT (TCP), IORING_OP_SENDMSG and
+ *    IORING_OP_SEND_ZC with an address (UDP), IORING_OP_SOCKET (raw sockets), each submitted
+ *    inline, through an io-wq worker (IOSQE_ASYNC) and by an SQPOLL kernel thread;
+ *  - MPTCP (IPPROTO_MPTCP): connect(), and MPTCP connections opened before isolate;
+ *  - SCTP, where the kernel has it: SCTP has no cgroup connect hook, cgroup_skb must stop it;
+ *  - QUIC-style UDP: sendmmsg() with UDP GSO (UDP_SEGMENT), as QUIC stacks send.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <netinet/udp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/io_uring.h>
+#include <criterion/criterion.h>
+#include "rf_test.h"
+
+#define PORT_URING_ALLOWED 9101 /* allowed by tcp+udp rules, v4+v6 */
+#define PORT_URING_OTHER   9102 /* allowed by nothing */
+#define PORT_MPTCP_ALLOWED 9201 /* allowed by tcp rules: MPTCP subflows are TCP */
+#define PORT_MPTCP_OTHER   9202
+#define PORT_SCTP	   9301 /* also the port of a tcp rule that must not let SCTP through */
+#define PORT_QUIC_ALLOWED  9401 /* allowed by udp rules */
+#define PORT_QUIC_OTHER	   9402
+#define CLIENT_TIMEOUT_MS  1500
+#define RING_ENTRIES	   8
+
+#ifndef TCP_IS_MPTCP
+#define TCP_IS_MPTCP 43 /* include/uapi/linux/tcp.h, Linux 5.16 */
+#endif
+
+TestSuite(protocols, .init = rft_setup, .fini = rft_teardown, .timeout = 120);
+
+/* ---- children in the test cgroup and the device netns ----------------------------------- */
+
+/* What one step of a client in the device saw. */
+struct step {
+	int err;   /* errno of the failing call; 0 when the step completed (echo included) */
+	int bytes; /* bytes echoed back or received */
+	int aux;   /* MPTCP really in use on the socket (1/0, -1 unknown), or a probe's detail */
+};
+
+typedef struct step (*dev_fn)(int cmd, void *arg);
+
+struct dev_worker {
+	pid_t pid;
+	int ctl;
+};
+
+static struct step step_err(int err)
+{
+	return (struct step){err, 0, -1};
+}
+
+/*
+ * Fork a child that joins the test cgroup (first: a socket belongs to its creator's cgroup) and
+ * the device netns, then runs fn(0, arg) and fn(cmd, arg) for every worker_call(). fn(0, arg)'s
+ * result goes to *first. Returns 0 or -errno.
+ */
+static int worker_start(struct dev_worker *w, dev_fn fn, void *arg, struct step *first)
+{
+	int sv[2];
+	pid_t pid;
+
+	w->pid = -1;
+	w->ctl = -1;
+	*first = step_err(EIO);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		int e = -errno;
+
+		close(sv[0]);
+		close(sv[1]);
+		return e;
+	}
+	if (pid == 0) {
+		struct step s = step_err(EACCES);
+		int cmd;
+
+		close(sv[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(127);
+		/* never run fn anywhere but in the test cgroup and the device namespace */
+		if (rft_cgroup_enter(rft.cg, 0) || rft_netns_enter(rft.dev_ns)) {
+			if (write(sv[1], &s, sizeof(s)) < 0)
+				_exit(1);
+			_exit(1);
+		}
+		s = fn(0, arg);
+		while (write(sv[1], &s, sizeof(s)) == sizeof(s) &&
+		       read(sv[1], &cmd, sizeof(cmd)) == sizeof(cmd))
+			s = fn(cmd, arg);
+		_exit(0);
+	}
+	close(sv[1]);
+	w->pid = pid;
+	w->ctl = sv[0];
+	rft_track_child(pid);
+	if (read(w->ctl, first, sizeof(*first)) != sizeof(*first))
+		*first = step_err(EIO);
+	return 0;
+}
+
+static struct step worker_call(struct dev_worker *w, int cmd)
+{
+	struct step s;
+
+	if (write(w->ctl, &cmd, sizeof(cmd)) != sizeof(cmd) ||
+	    read(w->ctl, &s, sizeof(s)) != sizeof(s))
+		return step_err(EIO);
+	return s;
+}
+
+static void worker_stop(struct dev_worker *w)
+{
+	if (w->ctl >= 0)
+		close(w->ctl);
+	if (w->pid > 0) {
+		kill(w->pid, SIGKILL);
+		waitpid(w->pid, NULL, 0);
+		rft_untrack_child(w->pid);
+	}
+	w->ctl = -1;
+	w->pid = -1;
+}
+
+/* fn(0, arg) once in a fresh child in the test cgroup and the device netns. */
+static struct step run_in_dev(dev_fn fn, void *arg)
+{
+	struct dev_worker w;
+	struct step s;
+
+	if (worker_start(&w, fn, arg, &s))
+		return step_err(EIO);
+	worker_stop(&w);
+	return s;
+}
+
+static enum rft_outcome outcome_of(struct step s)
+{
+	switch (s.err) {
+	case 0:
+		return RFT_OK;
+	case EPERM:
+		return RFT_EPERM;
+	case ECONNREFUSED:
+		return RFT_REFUSED;
+	case ETIMEDOUT:
+	case EINPROGRESS:
+	case EAGAIN:
+		return RFT_TIMEOUT;
+	default:
+		return RFT_ERROR;
+	}
+}
+
+/* Skip (or fail under RINGFENCE_REQUIRE_KERNEL=1) after removing the environment: a skipped
+ * test gets no .fini. */
+__attribute__((noreturn, format(printf, 1, 2))) static void unavailable(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	rft_teardown();
+	rft_unavailable("%s", msg);
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* sockaddr for addr:port in `family`; returns its length, 0 if addr does not parse. */
+static socklen_t sockaddr_of(int family, const char *addr, unsigned short port,
+			     struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		return inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1 ? sizeof(*s6) : 0;
+	}
+	((struct sockaddr_in *)ss)->sin_family = AF_INET;
+	((struct sockaddr_in *)ss)->sin_port = htons(port);
+	return inet_pton(AF_INET, addr, &((struct sockaddr_in *)ss)->sin_addr) == 1
+		   ? sizeof(struct sockaddr_in)
+		   : 0;
+}
+
+/* First line of a small text file (a sysctl) into buf, "?" if it cannot be read. */
+static const char *read_text(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, len - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0) {
+		snprintf(buf, len, "?");
+		return buf;
+	}
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf;
+}
+
+static const char *fam_name(int family)
+{
+	return family == AF_INET6 ? "v6" : "v4";
+}
+
+/* ---- io_uring through raw syscalls ------------------------------------------------------ */
+
+struct ring {
+	int fd;
+	bool sqpoll;
+	unsigned int *sq_tail, *sq_mask, *sq_flags, *sq_array;
+	unsigned int *cq_head, *cq_tail, *cq_mask;
+	struct io_uring_sqe *sqes;
+	struct io_uring_cqe *cqes;
+	void *sq_map, *cq_map;
+	size_t sq_len, cq_len, sqes_len;
+};
+
+static void ring_close(struct ring *r)
+{
+	if (r->sqes)
+		munmap(r->sqes, r->sqes_len);
+	if (r->cq_map && r->cq_map != r->sq_map)
+		munmap(r->cq_map, r->cq_len);
+	if (r->sq_map)
+		munmap(r->sq_map, r->sq_len);
+	if (r->fd >= 0)
+		close(r->fd);
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+}
+
+static void *ring_map(int fd, size_t len, __u64 off)
+{
+	void *p =
+	    mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, (off_t)off);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* io_uring_setup() and mmap of the rings. Returns 0 or -errno; -EOPNOTSUPP when the kernel
+ * lacks what this file needs (IORING_FEAT_EXT_ARG, SQPOLL on ordinary fds: Linux 5.11). */
+static int ring_setup(struct ring *r, bool sqpoll)
+{
+	struct io_uring_params p;
+	int fd, err;
+
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+	memset(&p, 0, sizeof(p));
+	if (sqpoll) {
+		p.flags = IORING_SETUP_SQPOLL;
+		p.sq_thread_idle = 50; /* ms before the SQ thread sleeps and needs a wakeup */
+	}
+	fd = (int)syscall(__NR_io_uring_setup, RING_ENTRIES, &p);
+	if (fd < 0)
+		return -errno;
+	r->fd = fd;
+	r->sqpoll = sqpoll;
+	if (!(p.features & IORING_FEAT_EXT_ARG) ||
+	    (sqpoll && !(p.features & IORING_FEAT_SQPOLL_NONFIXED))) {
+		ring_close(r);
+		return -EOPNOTSUPP;
+	}
+	r->sq_len = p.sq_off.array + p.sq_entries * sizeof(__u32);
+	r->cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	if (p.features & IORING_FEAT_SINGLE_MMAP) {
+		if (r->cq_len > r->sq_len)
+			r->sq_len = r->cq_len;
+		r->cq_len = r->sq_len;
+	}
+	r->sq_map = ring_map(fd, r->sq_len, IORING_OFF_SQ_RING);
+	if (r->sq_map && (p.features & IORING_FEAT_SINGLE_MMAP))
+		r->cq_map = r->sq_map;
+	else if (r->sq_map)
+		r->cq_map = ring_map(fd, r->cq_len, IORING_OFF_CQ_RING);
+	r->sqes_len = p.sq_entries * sizeof(struct io_uring_sqe);
+	r->sqes = ring_map(fd, r->sqes_len, IORING_OFF_SQES);
+	if (!r->sq_map || !r->cq_map || !r->sqes) {
+		err = -errno;
+		ring_close(r);
+		return err ? err : -ENOMEM;
+	}
+	r->sq_tail = (unsigned int *)((char *)r->sq_map + p.sq_off.tail);
+	r->sq_mask = (unsigned int *)((char *)r->sq_map + p.sq_off.ring_mask);
+	r->sq_flags = (unsigned int *)((char *)r->sq_map + p.sq_off.flags);
+	r->sq_array = (unsigned int *)((char *)r->sq_map + p.sq_off.array);
+	r->cq_head = (unsigned int *)((char *)r->cq_map + p.cq_off.head);
+	r->cq_tail = (unsigned int *)((char *)r->cq_map + p.cq_off.tail);
+	r->cq_mask = (unsigned int *)((char *)r->cq_map + p.cq_off.ring_mask);
+	r->cqes = (struct io_uring_cqe *)((char *)r->cq_map + p.cq_off.cqes);
+	return 0;
+}
+
+/* Queue one SQE and hand it to the kernel (io_uring_enter, or the SQPOLL thread). */
+static int ring_submit(struct ring *r, const struct io_uring_sqe *sqe)
+{
+	unsigned int tail = *r->sq_tail, idx = tail & *r->sq_mask;
+	long ret;
+
+	r->sqes[idx] = *sqe;
+	r->sq_array[idx] = idx;
+	__atomic_store_n(r->sq_tail, tail + 1, __ATOMIC_RELEASE);
+	if (r->sqpoll) {
+		/* the kernel thread picks the entry up without a syscall, unless it went idle */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (!(__atomic_load_n(r->sq_flags, __ATOMIC_ACQUIRE) & IORING_SQ_NEED_WAKEUP))
+			return 0;
+		ret = syscall(__NR_io_uring_enter, r->fd, 0, 0, IORING_ENTER_SQ_WAKEUP, NULL, 0);
+		return ret < 0 ? -errno : 0;
+	}
+	ret = syscall(__NR_io_uring_enter, r->fd, 1, 0, 0, NULL, 0);
+	if (ret < 0)
+		return -errno;
+	return ret == 1 ? 0 : -EIO;
+}
+
+/* Next completion before `deadline` (now_ms()): 0 with *cqe filled, or -ETIMEDOUT/-errno. */
+static int ring_wait(struct ring *r, long deadline, struct io_uring_cqe *cqe)
+{
+	for (;;) {
+		unsigned int head = *r->cq_head;
+		struct io_uring_getevents_arg arg;
+		struct __kernel_timespec ts;
+		long left = deadline - now_ms();
+		long ret;
+
+		if (head != __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE)) {
+			*cqe = r->cqes[head & *r->cq_mask];
+			__atomic_store_n(r->cq_head, head + 1, __ATOMIC_RELEASE);
+			return 0;
+		}
+		if (left <= 0)
+			return -ETIMEDOUT;
+		ts.tv_sec = left / 1000;
+		ts.tv_nsec = (left % 1000) * 1000000L;
+		memset(&arg, 0, sizeof(arg));
+		arg.ts = (__u64)(uintptr_t)&ts;
+		ret = syscall(__NR_io_uring_enter, r->fd, 0, 1,
+			      IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
+		if (ret < 0 && errno != ETIME && errno != EINTR)
+			return -errno;
+	}
+}
+
+/* Run one request to completion: its result (cqe.res), or -ETIMEDOUT. A zero-copy send posts
+ * a second (notification) completion, which is consumed too. */
+static int ring_run(struct ring *r, struct io_uring_sqe *sqe, __u8 flags, long deadline)
+{
+	struct io_uring_cqe cqe;
+	int ret, res;
+
+	sqe->flags |= flags;
+	ret = ring_submit(r, sqe);
+	if (ret)
+		return ret;
+	ret = ring_wait(r, deadline, &cqe);
+	if (ret)
+		return ret;
+	res = cqe.res;
+	while (cqe.flags & IORING_CQE_F_MORE) {
+		if (ring_wait(r, deadline, &cqe))
+			break;
+	}
+	return res;
+}
+
+enum ring_mode { RING_INLINE, RING_ASYNC, RING_SQPOLL, RING_MODES };
+
+static const char *const ring_mode_names[] = {"inline", "io-wq (IOSQE_ASYNC)", "SQPOLL thread"};
+
+enum uring_op { OP_CONNECT_TCP, OP_SENDMSG_UDP, OP_SEND_ZC_UDP, URING_OPS };
+
+static const char *const uring_op_names[] = {
+    "IORING_OP_CONNECT (TCP)",
+    "IORING_OP_SENDMSG (UDP)",
+    "IORING_OP_SEND_ZC with an address (UDP)",
+};
+
+struct uring_arg {
+	int family;
+	const char *addr;
+	unsigned short port;
+	enum uring_op op;
+	enum ring_mode mode;
+};
+
+/*
+ * One exchange done entirely through io_uring: CONNECT + SEND (TCP) or SENDMSG / SEND_ZC with
+ * the destination address (UDP, unconnected socket), then RECV until the echo is complete.
+ */
+static struct step uring_client(int cmd, void *arg)
+{
+	const struct uring_arg *a = arg;
+	long deadline = now_ms() + CLIENT_TIMEOUT_MS;
+	__u8 flags = a->mode == RING_ASYNC ? IOSQE_ASYNC : 0;
+	char payload[RFT_PAYLOAD_LEN], buf[256];
+	struct step s = {0, 0, -1};
+	struct sockaddr_storage ss;
+	struct io_uring_sqe sqe;
+	struct msghdr msg;
+	struct iovec iov;
+	struct ring r;
+	socklen_t len;
+	int fd, res;
+
+	(void)cmd;
+	memset(payload, 'u', sizeof(payload));
+	len = sockaddr_of(a->family, a->addr, a->port, &ss);
+	if (!len)
+		return step_err(EINVAL);
+	fd = socket(a->family, (a->op == OP_CONNECT_TCP ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC,
+		    0);
+	if (fd < 0)
+		return step_err(errno);
+	res = ring_setup(&r, a->mode == RING_SQPOLL);
+	if (res) {
+		close(fd);
+		return step_err(-res);
+	}
+	memset(&sqe, 0, sizeof(sqe));
+	sqe.fd = fd;
+	if (a->op == OP_CONNECT_TCP) {
+		sqe.opcode = IORING_OP_CONNECT;
+		sqe.addr = (__u64)(uintptr_t)&ss;
+		sqe.off = len;
+		res = ring_run(&r, &sqe, flags, deadline);
+		if (res == 0) {
+			memset(&sqe, 0, sizeof(sqe));
+			sqe.opcode = IORING_OP_SEND;
+			sqe.fd = fd;
+			sqe.addr = (__u64)(uintptr_t)payload;
+			sqe.len = sizeof(payload);
+			sqe.msg_flags = MSG_NOSIGNAL;
+			res = ring_run(&r, &sqe, flags, deadline);
+		}
+	} else if (a->op == OP_SENDMSG_UDP) {
+		iov = (struct iovec){payload, sizeof(payload)};
+		memset(&msg, 0, sizeof(msg));
+		msg.msg_name = &ss;
+		msg.msg_namelen = len;
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		sqe.opcode = IORING_OP_SENDMSG;
+		sqe.addr = (__u64)(uintptr_t)&msg;
+		sqe.len = 1;
+		res = ring_run(&r, &sqe, flags, deadline);
+	} else {
+		sqe.opcode = IORING_OP_SEND_ZC;
+		sqe.addr = (__u64)(uintptr_t)payload;
+		sqe.len = sizeof(payload);
+		sqe.addr2 = (__u64)(uintptr_t)&ss; /* sendto()-like destination */
+		sqe.addr_len = (__u16)len;
+		res = ring_run(&r, &sqe, flags, deadline);
+	}
+	while (res >= 0 && s.bytes < RFT_PAYLOAD_LEN) {
+		memset(&sqe, 0, sizeof(sqe));
+		sqe.opcode = IORING_OP_RECV;
+		sqe.fd = fd;
+		sqe.addr = (__u64)(uintptr_t)buf;
+		sqe.len = sizeof(buf);
+		res = ring_run(&r, &sqe, flags, deadline);
+		if (res > 0)
+			s.bytes += res;
+		else if (res == 0)
+			res = -ECONNRESET; /* the peer closed before echoing */
+	}
+	if (res < 0)
+		s.err = -res;
+	ring_close(&r);
+	close(fd);
+	return s;
+}
+
+struct uring_sock_arg {
+	int family, type, proto;
+	enum ring_mode mode;
+};
+
+/* IORING_OP_SOCKET: 0 if the socket was created, else errno. */
+static struct step uring_socket(int cmd, void *arg)
+{
+	const struct uring_sock_arg *a = arg;
+	struct io_uring_sqe sqe;
+	struct ring r;
+	int res;
+
+	(void)cmd;
+	res = ring_setup(&r, a->mode == RING_SQPOLL);
+	if (res)
+		return step_err(-res);
+	memset(&sqe, 0, sizeof(sqe));
+	sqe.opcode = IORING_OP_SOCKET;
+	sqe.fd = a->family;
+	sqe.off = (__u64)a->type;
+	sqe.len = (__u32)a->proto;
+	res = ring_run(&r, &sqe, a->mode == RING_ASYNC ? IOSQE_ASYNC : 0, now_ms() + 1000);
+	ring_close(&r);
+	if (res >= 0) {
+		close(res);
+		return (struct step){0, 0, -1};
+	}
+	return step_err(-res);
+}
+
+static bool op_supported(const struct io_uring_probe *p, int op)
+{
+	return op <= p->last_op && (p->ops[op].flags & IO_URING_OP_SUPPORTED);
+}
+
+struct uring_support {
+	bool socket_op;	 /* IORING_OP_SOCKET (Linux 5.19) */
+	bool send_zc_op; /* IORING_OP_SEND_ZC (Linux 6.0) */
+};
+
+/*
+ * io_uring must be usable here: a ring, an SQPOLL ring and the opcodes every kernel since 5.11
+ * has. Where it is off (kernel.io_uring_disabled, a seccomp profile, CONFIG_IO_URING=n) the test
+ * is skipped, or fails under RINGFENCE_REQUIRE_KERNEL=1.
+ */
+static struct uring_support require_io_uring(void)
+{
+	static const int needed[] = {IORING_OP_CONNECT, IORING_OP_SENDMSG, IORING_OP_SEND,
+				     IORING_OP_RECV};
+	struct uring_support sup = {false, false};
+	const size_t probe_len =
+	    sizeof(struct io_uring_probe) + 256 * sizeof(struct io_uring_probe_op);
+	struct io_uring_probe *probe;
+	char disabled[16];
+	struct ring r;
+	size_t i;
+	int ret;
+
+	read_text("/proc/sys/kernel/io_uring_disabled", disabled, sizeof(disabled));
+	ret = ring_setup(&r, false);
+	if (ret == -EOPNOTSUPP)
+		unavailable("io_uring lacks IORING_FEAT_EXT_ARG (needs Linux 5.11)");
+	if (ret)
+		unavailable(
+		    "io_uring is unavailable: io_uring_setup: %s (kernel.io_uring_disabled = "
+		    "%s; a seccomp profile or CONFIG_IO_URING=n do the same)",
+		    strerror(-ret), disabled);
+	probe = calloc(1, probe_len);
+	cr_assert_not_null(probe);
+	ret = (int)syscall(__NR_io_uring_register, r.fd, IORING_REGISTER_PROBE, probe, 256);
+	if (ret < 0) {
+		ret = errno;
+		free(probe);
+		ring_close(&r);
+		unavailable("io_uring cannot list its opcodes (IORING_REGISTER_PROBE: %s)",
+			    strerror(ret));
+	}
+	for (i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
+		if (!op_supported(probe, needed[i])) {
+			free(probe);
+			ring_close(&r);
+			unavailable("io_uring opcode %d is not supported by this kernel",
+				    needed[i]);
+		}
+	}
+	sup.socket_op = op_supported(probe, IORING_OP_SOCKET);
+	sup.send_zc_op = op_supported(probe, IORING_OP_SEND_ZC);
+	free(probe);
+	ring_close(&r);
+	ret = ring_setup(&r, true);
+	if (ret)
+		unavailable("io_uring SQPOLL rings are unavailable: %s", strerror(-ret));
+	ring_close(&r);
+	return sup;
+}
+
+/* What the peer's echo server counted for one (port, family, transport). */
+static unsigned long long received(const struct rft_server *srv, unsigned short port, int family,
+				   bool tcp)
+{
+	struct rft_port_stats st = rft_server_stats(srv, port, family);
+
+	return tcp ? st.conns + st.tcp_bytes : st.dgrams + st.udp_bytes;
+}
+
+/* One io_uring exchange from the device: the verdict, and what the peer counted. */
+static void check_uring_case(const struct rft_server *srv, const struct uring_arg *a, bool deny,
+			     const char *phase)
+{
+	bool tcp = a->op == OP_CONNECT_TCP;
+	unsigned long long before = received(srv, a->port, a->family, tcp);
+	struct step s = run_in_dev(uring_client, (void *)a);
+	enum rft_outcome o = outcome_of(s);
+	const char *op = uring_op_names[a->op], *f = fam_name(a->family);
+	const char *mode = ring_mode_names[a->mode];
+
+	if (deny) {
+		cr_expect_eq(o, RFT_EPERM, "%s: %s %s port %u, %s: expected EPERM, got %s (%s)",
+			     phase, op, f, a->port, mode, rft_outcome_name(o), strerror(s.err));
+		rft_msleep(100);
+		cr_expect_eq(received(srv, a->port, a->family, tcp), before,
+			     "%s: %s %s port %u, %s: denied, but the peer received something",
+			     phase, op, f, a->port, mode);
+		return;
+	}
+	cr_expect_eq(o, RFT_OK, "%s: %s %s port %u, %s: expected OK, got %s (%s, echoed %d)", phase,
+		     op, f, a->port, mode, rft_outcome_name(o), strerror(s.err), s.bytes);
+	cr_expect_gt(received(srv, a->port, a->family, tcp), before,
+		     "%s: %s %s port %u, %s: worked, but the peer counted nothing", phase, op, f,
+		     a->port, mode);
+}
+
+/* Every op, family and submission mode to the allowed and the other port. */
+static void check_uring_exchanges(const struct rft_server *srv, const struct uring_support *sup,
+				  bool isolated, const char *phase)
+{
+	static const struct {
+		int family;
+		const char *addr;
+	} peers[] = {{AF_INET, RFT_PEER_IP4}, {AF_INET6, RFT_PEER_IP6}};
+	static const unsigned short ports[] = {PORT_URING_ALLOWED, PORT_URING_OTHER};
+	unsigned long long other_before[2][2];
+	int f, op, p, m;
+
+	for (f = 0; f < 2; f++)
+		for (p = 0; p < 2; p++)
+			other_before[f][p] =
+			    received(srv, PORT_URING_OTHER, peers[f].family, p == 0);
+	for (f = 0; f < 2; f++) {
+		for (op = 0; op < URING_OPS; op++) {
+			if (op == OP_SEND_ZC_UDP && !sup->send_zc_op)
+				continue;
+			for (p = 0; p < 2; p++) {
+				for (m = 0; m < RING_MODES; m++) {
+					struct uring_arg a = {peers[f].family, peers[f].addr,
+							      ports[p], (enum uring_op)op,
+							      (enum ring_mode)m};
+
+					check_uring_case(srv, &a,
+							 isolated && ports[p] == PORT_URING_OTHER,
+							 phase);
+				}
+			}
+		}
+	}
+	if (!isolated)
+		return;
+	/* nothing may trickle in late (retransmissions, deferred io-wq work) */
+	rft_msleep(RFT_DENY_WAIT_MS);
+	for (f = 0; f < 2; f++)
+		for (p = 0; p < 2; p++)
+			cr_expect_eq(received(srv, PORT_URING_OTHER, peers[f].family, p == 0),
+				     other_before[f][p],
+				     "%s: %s %s traffic to the denied port arrived late", phase,
+				     fam_name(peers[f].family), p == 0 ? "TCP" : "UDP");
+}
+
+/* IORING_OP_SOCKET runs cgroup/sock_create like socket(): raw sockets refused while isolated. */
+static void check_uring_sockets(bool isolated, const char *phase)
+{
+	static const struct {
+		struct uring_sock_arg a;
+		bool special; /* refused while isolated */
+		const char *name;
+	} socks[] = {
+	    {{AF_INET, SOCK_RAW, IPPROTO_ICMP, RING_INLINE}, true, "raw AF_INET ICMP"},
+	    {{AF_INET6, SOCK_RAW, IPPROTO_ICMPV6, RING_INLINE}, true, "raw AF_INET6 ICMPv6"},
+	    {{AF_INET, SOCK_RAW, IPPROTO_RAW, RING_INLINE}, true, "raw AF_INET IPPROTO_RAW"},
+	    {{AF_INET, SOCK_STREAM, 0, RING_INLINE}, false, "TCP"},
+	    {{AF_INET6, SOCK_DGRAM, 0, RING_INLINE}, false, "UDP6"},
+	};
+	size_t i;
+	int m;
+
+	for (i = 0; i < sizeof(socks) / sizeof(socks[0]); i++) {
+		for (m = 0; m < RING_MODES; m++) {
+			struct uring_sock_arg a = socks[i].a;
+			struct step s;
+			int want = isolated && socks[i].special ? EPERM : 0;
+
+			a.mode = (enum ring_mode)m;
+			s = run_in_dev(uring_socket, &a);
+			cr_expect_eq(s.err, want, "%s: IORING_OP_SOCKET %s, %s: %s, expected %s",
+				     phase, socks[i].name, ring_mode_names[m],
+				     s.err ? strerror(s.err) : "created",
+				     want ? "EPERM" : "created");
+		}
+	}
+}
+
+static void allow_out(const char *addr, const char *proto, const char *port)
+{
+	rft_cli_ok(0, "allow", "add", "net", addr, "proto", proto, "port", port, "dir", "out",
+		   NULL);
+}
+
+Test(protocols, io_uring_connect_sendmsg_socket_v4_v6)
+{
+	static const unsigned short ports[] = {PORT_URING_ALLOWED, PORT_URING_OTHER};
+	struct uring_support sup = require_io_uring();
+	struct rft_server srv;
+	int phase;
+
+	if (!sup.socket_op)
+		cr_log_info("IORING_OP_SOCKET is not supported by this kernel (< 5.19): "
+			    "socket creation through io_uring not tested");
+	if (!sup.send_zc_op)
+		cr_log_info(
+		    "IORING_OP_SEND_ZC is not supported by this kernel (< 6.0): not tested");
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
+	allow_out(RFT_PEER_IP4, "tcp", "9101");
+	allow_out(RFT_PEER_IP4, "udp", "9101");
+	allow_out(RFT_PEER_IP6, "tcp", "9101");
+	allow_out(RFT_PEER_IP6, "udp", "9101");
+	rft_cli_ok(0, "load", NULL);
+
+	for (phase = 0; phase < 3; phase++) {
+		static const char *const names[] = {"loaded, not isolated", "isolated", "released"};
+
+		if (phase == 1)
+			rft_cli_ok(0, "isolate", NULL);
+		if (phase == 2)
+			rft_cli_ok(0, "release", NULL);
+		check_uring_exchanges(&srv, &sup, phase == 1, names[phase]);
+		if (sup.socket_op)
+			check_uring_sockets(phase == 1, names[phase]);
+	}
+}
+
+/* ---- stream protocols with their own servers (MPTCP, SCTP) ------------------------------ */
+
+#define PSERV_MAX_PORTS 2
+#define PSERV_MAX_FDS	64
+
+struct pserv_stats {
+	unsigned int accepts;	  /* connections (SCTP: associations) accepted */
+	unsigned int mptcp;	  /* of them, with MPTCP really in use (TCP_IS_MPTCP) */
+	unsigned long long bytes; /* bytes received (and echoed) */
+};
+
+struct pserv_shared {
+	int push_seq;  /* bumped by the test */
+	int push_done; /* push_seq the server has handled */
+	int pushed;    /* connections that got the pushed byte */
+	struct pserv_stats st[PSERV_MAX_PORTS][2];
+};
+
+/* An echo server for one stream protocol in the peer netns, on 0.0.0.0 and [::] per port. */
+struct pserv {
+	pid_t pid;
+	int nports;
+	unsigned short ports[PSERV_MAX_PORTS];
+	struct pserv_shared *sh;
+};
+
+static int mptcp_in_use(int fd)
+{
+	int v = 0;
+	socklen_t l = sizeof(v);
+
+	if (getsockopt(fd, SOL_TCP, TCP_IS_MPTCP, &v, &l))
+		return -1; /* Linux < 5.16 */
+	return v ? 1 : 0;
+}
+
+static int stream_listen(int family, int proto, unsigned short port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sockaddr_of(family, family == AF_INET6 ? "::" : "0.0.0.0", port, &ss);
+	int one = 1, fd;
+
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 16)) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+static __attribute__((noreturn)) void pserv_main(struct pserv_shared *sh, int proto,
+						 const unsigned short *ports, int nports, int ready)
+{
+	static const int fams[2] = {AF_INET, AF_INET6};
+	struct {
+		int fd, listener, port_idx, fam_idx;
+	} fds[PSERV_MAX_FDS];
+	struct pollfd pfd[PSERV_MAX_FDS];
+	static char buf[65536];
+	int nfds = 0, err = 0, seq = 0, polled, i, p, f;
+
+	for (p = 0; p < nports && !err; p++) {
+		for (f = 0; f < 2 && !err; f++) {
+			int fd = stream_listen(fams[f], proto, ports[p]);
+
+			if (fd < 0)
+				err = -fd;
+			else
+				fds[nfds++] = (typeof(fds[0])){fd, 1, p, f};
+		}
+	}
+	if (write(ready, &err, sizeof(err)) != sizeof(err) || err)
+		_exit(1);
+	close(ready);
+	for (;;) {
+		int n;
+
+		for (i = 0; i < nfds; i++)
+			pfd[i] = (struct pollfd){.fd = fds[i].fd, .events = POLLIN};
+		n = poll(pfd, (nfds_t)nfds, 20);
+		if (__atomic_load_n(&sh->push_seq, __ATOMIC_ACQUIRE) != seq) {
+			int ok = 0;
+
+			seq = __atomic_load_n(&sh->push_seq, __ATOMIC_ACQUIRE);
+			for (i = 0; i < nfds; i++)
+				if (!fds[i].listener && send(fds[i].fd, "P", 1, MSG_NOSIGNAL) == 1)
+					ok++;
+			__atomic_store_n(&sh->pushed, ok, __ATOMIC_RELEASE);
+			__atomic_store_n(&sh->push_done, seq, __ATOMIC_RELEASE);
+		}
+		if (n <= 0)
+			continue;
+		polled = nfds;
+		for (i = 0; i < polled; i++) {
+			struct pserv_stats *st = &sh->st[fds[i].port_idx][fds[i].fam_idx];
+			ssize_t r;
+
+			if (!(pfd[i].revents & (POLLIN | POLLERR | POLLHUP)))
+				continue;
+			if (fds[i].listener) {
+				int c =
+				    accept4(fds[i].fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+				if (c < 0)
+					continue;
+				if (nfds == PSERV_MAX_FDS) {
+					close(c);
+					continue;
+				}
+				if (proto == IPPROTO_MPTCP && mptcp_in_use(c) == 1)
+					__atomic_add_fetch(&st->mptcp, 1, __ATOMIC_RELEASE);
+				__atomic_add_fetch(&st->accepts, 1, __ATOMIC_RELEASE);
+				fds[nfds++] =
+				    (typeof(fds[0])){c, 0, fds[i].port_idx, fds[i].fam_idx};
+				continue;
+			}
+			r = recv(fds[i].fd, buf, sizeof(buf), 0);
+			if (r < 0 && errno == EAGAIN)
+				continue;
+			if (r <= 0) {
+				close(fds[i].fd);
+				fds[i].fd = -1;
+				continue;
+			}
+			__atomic_add_fetch(&st->bytes, (unsigned long long)r, __ATOMIC_RELEASE);
+			if (send(fds[i].fd, buf, (size_t)r, MSG_NOSIGNAL) < 0) {
+				/* the client sees the missing echo */
+			}
+		}
+		for (i = 0, p = 0; i < nfds; i++)
+			if (fds[i].fd >= 0)
+				fds[p++] = fds[i];
+		nfds = p;
+	}
+}
+
+/* Start the server in the peer netns; returns once it listens: 0 or -errno. */
+static int pserv_start(struct pserv *s, int proto, const unsigned short *ports, int nports)
+{
+	int pfd[2], err = 0;
+	pid_t pid;
+
+	memset(s, 0, sizeof(*s));
+	if (nports < 1 || nports > PSERV_MAX_PORTS)
+		return -EINVAL;
+	s->sh =
+	    mmap(NULL, sizeof(*s->sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (s->sh == MAP_FAILED) {
+		s->sh = NULL;
+		return -errno;
+	}
+	s->nports = nports;
+	memcpy(s->ports, ports, sizeof(*ports) * (size_t)nports);
+	if (pipe2(pfd, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		close(pfd[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(127);
+		err = -rft_netns_enter(rft.peer_ns);
+		if (!err)
+			pserv_main(s->sh, proto, ports, nports, pfd[1]);
+		if (write(pfd[1], &err, sizeof(err)) < 0)
+			_exit(1);
+		_exit(1);
+	}
+	close(pfd[1]);
+	s->pid = pid;
+	rft_track_child(pid);
+	if (read(pfd[0], &err, sizeof(err)) != sizeof(err))
+		err = EIO;
+	close(pfd[0]);
+	return -err;
+}
+
+static struct pserv_stats pserv_stats(const struct pserv *s, unsigned short port, int family)
+{
+	struct pserv_stats r = {0, 0, 0};
+	int i;
+
+	for (i = 0; i < s->nports; i++) {
+		if (s->ports[i] != port)
+			continue;
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		r = s->sh->st[i][family == AF_INET6 ? 1 : 0];
+	}
+	return r;
+}
+
+/* The server sends one byte on every open connection: how many sends succeeded, or -ETIMEDOUT. */
+static int pserv_push(struct pserv *s)
+{
+	int seq = __atomic_add_fetch(&s->sh->push_seq, 1, __ATOMIC_RELEASE), i;
+
+	for (i = 0; i < 200; i++) {
+		if (__atomic_load_n(&s->sh->push_done, __ATOMIC_ACQUIRE) == seq)
+			return __atomic_load_n(&s->sh->pushed, __ATOMIC_ACQUIRE);
+		rft_msleep(5);
+	}
+	return -ETIMEDOUT;
+}
+
+struct stream_arg {
+	int family;
+	int proto; /* IPPROTO_MPTCP or IPPROTO_SCTP */
+	const char *addr;
+	unsigned short port;
+};
+
+static const char *proto_name(int proto)
+{
+	return proto == IPPROTO_MPTCP ? "MPTCP" : proto == IPPROTO_SCTP ? "SCTP" : "?";
+}
+
+/* Non-blocking connect within the deadline: the socket, or -errno. */
+static int stream_connect(const struct stream_arg *a, long deadline)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sockaddr_of(a->family, a->addr, a->port, &ss), el = sizeof(int);
+	struct pollfd p;
+	int fd, err = 0;
+
+	if (!len)
+		return -EINVAL;
+	fd = socket(a->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, a->proto);
+	if (fd < 0)
+		return -errno;
+	if (!connect(fd, (struct sockaddr *)&ss, len))
+		return fd;
+	if (errno != EINPROGRESS) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	p = (struct pollfd){.fd = fd, .events = POLLOUT};
+	if (poll(&p, 1, (int)(deadline > now_ms() ? deadline - now_ms() : 0)) != 1) {
+		close(fd);
+		return -ETIMEDOUT;
+	}
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+	if (err) {
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+/* Read until `want` bytes arrived or the deadline passed: bytes read, or -errno. */
+static int collect(int fd, int want, long deadline)
+{
+	char buf[256];
+	int got = 0;
+
+	while (got < want) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		long left = deadline - now_ms();
+		ssize_t n;
+
+		if (left <= 0 || poll(&p, 1, (int)left) != 1)
+			break;
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0 && errno == EAGAIN)
+			continue;
+		if (n < 0)
+			return got ? got : -errno;
+		if (n == 0)
+			break;
+		got += (int)n;
+	}
+	return got;
+}
+
+/* Send RFT_PAYLOAD_LEN bytes and wait for their echo. */
+static struct step stream_exchange(int fd, long deadline)
+{
+	char payload[RFT_PAYLOAD_LEN];
+	struct step s = {0, 0, -1};
+	int got;
+
+	memset(payload, 's', sizeof(payload));
+	if (send(fd, payload, sizeof(payload), MSG_NOSIGNAL) < 0)
+		return step_err(errno);
+	got = collect(fd, RFT_PAYLOAD_LEN, deadline);
+	if (got < 0)
+		return step_err(-got);
+	s.bytes = got;
+	if (got < RFT_PAYLOAD_LEN)
+		s.err = ETIMEDOUT;
+	return s;
+}
+
+/* connect() + one echo; aux: is MPTCP really in use on the socket. */
+static struct step stream_client(int cmd, void *arg)
+{
+	const struct stream_arg *a = arg;
+	long deadline = now_ms() + CLIENT_TIMEOUT_MS;
+	struct step s;
+	int fd;
+
+	(void)cmd;
+	fd = stream_connect(a, deadline);
+	if (fd < 0)
+		return step_err(-fd);
+	s = stream_exchange(fd, deadline);
+	if (a->proto == IPPROTO_MPTCP)
+		s.aux = mptcp_in_use(fd);
+	close(fd);
+	return s;
+}
+
+/* One connect+echo from the device; checks the verdict and what the peer's server saw. */
+static void check_stream(const struct pserv *srv, const struct stream_arg *a, bool deny,
+			 const char *phase)
+{
+	struct pserv_stats before = pserv_stats(srv, a->port, a->family), after;
+	struct step s = run_in_dev(stream_client, (void *)a);
+	enum rft_outcome o = outcome_of(s);
+	const char *p = proto_name(a->proto), *f = fam_name(a->family);
+
+	if (deny) {
+		if (a->proto == IPPROTO_SCTP)
+			/* no connect hook: the INIT is dropped at cgroup_skb egress (timeout), or a
+			 * transmit error surfaces as EPERM */
+			cr_expect(o == RFT_EPERM || o == RFT_TIMEOUT,
+				  "%s: %s %s port %u: expected EPERM or no answer, got %s (%s)",
+				  phase, p, f, a->port, rft_outcome_name(o), strerror(s.err));
+		else
+			cr_expect_eq(o, RFT_EPERM, "%s: %s %s port %u: expected EPERM, got %s (%s)",
+				     phase, p, f, a->port, rft_outcome_name(o), strerror(s.err));
+		/* an EPERM returns at once: give anything that did leave the time to arrive */
+		rft_msleep(o == RFT_EPERM ? RFT_DENY_WAIT_MS : 100);
+		after = pserv_stats(srv, a->port, a->family);
+		cr_expect_eq(after.accepts, before.accepts,
+			     "%s: %s %s port %u was denied, but the peer accepted a connection",
+			     phase, p, f, a->port);
+		cr_expect_eq(after.bytes, before.bytes,
+			     "%s: %s %s port %u was denied, but the peer received data", phase, p,
+			     f, a->port);
+		return;
+	}
+	cr_expect_eq(o, RFT_OK, "%s: %s %s port %u: expected OK, got %s (%s, echoed %d)", phase, p,
+		     f, a->port, rft_outcome_name(o), strerror(s.err), s.bytes);
+	after = pserv_stats(srv, a->port, a->family);
+	cr_expect_gt(after.accepts, before.accepts,
+		     "%s: %s %s port %u worked, but the peer accepted nothing", phase, p, f,
+		     a->port);
+	if (a->proto == IPPROTO_MPTCP && s.aux >= 0) {
+		/* a fallback to plain TCP would not exercise MPTCP at all */
+		cr_expect_eq(s.aux, 1, "%s: MPTCP %s port %u fell back to plain TCP", phase, f,
+			     a->port);
+		cr_expect_gt(after.mptcp, before.mptcp,
+			     "%s: MPTCP %s port %u: the peer did not accept an MPTCP connection",
+			     phase, f, a->port);
+	}
+}
+
+/* ---- MPTCP ------------------------------------------------------------------------------ */
+
+static struct step mptcp_probe(int cmd, void *arg)
+{
+	static const int fams[] = {AF_INET, AF_INET6};
+	struct step s = {0, 0, -1};
+	char buf[16];
+	int i, fd;
+
+	(void)cmd;
+	(void)arg;
+	/* per network namespace: read it inside the device netns */
+	if (strcmp(read_text("/proc/sys/net/mptcp/enabled", buf, sizeof(buf)), "?"))
+		s.aux = atoi(buf);
+	for (i = 0; i < 2 && !s.err; i++) {
+		fd = socket(fams[i], SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_MPTCP);
+		if (fd < 0)
+			s.err = errno;
+		else
+			close(fd);
+	}
+	return s;
+}
+
+/* MPTCP sockets must be creatable in the device netns; else skip, or fail in CI. */
+static void require_mptcp(void)
+{
+	struct step s = run_in_dev(mptcp_probe, NULL);
+
+	if (s.err)
+		unavailable("MPTCP sockets cannot be created: %s (net.mptcp.enabled = %d, -1: "
+			    "no such sysctl, CONFIG_MPTCP=n)",
+			    strerror(s.err), s.aux);
+}
+
+static void allow_tcp_mptcp_port(void)
+{
+	allow_out(RFT_PEER_IP4, "tcp", "9201");
+	allow_out(RFT_PEER_IP6, "tcp", "9201");
+}
+
+Test(protocols, mptcp_connect_v4_v6)
+{
+	static const unsigned short ports[] = {PORT_MPTCP_ALLOWED, PORT_MPTCP_OTHER};
+	static const struct stream_arg cases[] = {
+	    {AF_INET, IPPROTO_MPTCP, RFT_PEER_IP4, PORT_MPTCP_ALLOWED},
+	    {AF_INET, IPPROTO_MPTCP, RFT_PEER_IP4, PORT_MPTCP_OTHER},
+	    {AF_INET6, IPPROTO_MPTCP, RFT_PEER_IP6, PORT_MPTCP_ALLOWED},
+	    {AF_INET6, IPPROTO_MPTCP, RFT_PEER_IP6, PORT_MPTCP_OTHER},
+	};
+	struct pserv srv;
+	int phase;
+	size_t i;
+
+	require_mptcp();
+	cr_assert_eq(pserv_start(&srv, IPPROTO_MPTCP, ports, 2), 0, "MPTCP server in the peer");
+	allow_tcp_mptcp_port();
+	rft_cli_ok(0, "load", NULL);
+	for (phase = 0; phase < 3; phase++) {
+		static const char *const names[] = {"loaded, not isolated", "isolated", "released"};
+
+		if (phase == 1)
+			rft_cli_ok(0, "isolate", NULL);
+		if (phase == 2)
+			rft_cli_ok(0, "release", NULL);
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+			check_stream(&srv, &cases[i],
+				     phase == 1 && cases[i].port == PORT_MPTCP_OTHER, names[phase]);
+	}
+}
+
+enum held_cmd { HELD_OPEN, HELD_SEND, HELD_ECHO, HELD_ANY };
+
+static int held_fd = -1; /* in the worker that holds the connection */
+
+/*
+ * A connection held across isolate. HELD_OPEN: connect and one echo (aux: MPTCP in use);
+ * HELD_SEND: send RFT_PAYLOAD_LEN bytes (bytes: sent); HELD_ECHO: collect RFT_PAYLOAD_LEN bytes;
+ * HELD_ANY: collect one byte. Collecting waits up to RFT_DENY_WAIT_MS.
+ */
+static struct step held_conn(int cmd, void *arg)
+{
+	const struct stream_arg *a = arg;
+	char payload[RFT_PAYLOAD_LEN];
+	struct step s = {0, 0, -1};
+	ssize_t n;
+	int got;
+
+	switch (cmd) {
+	case HELD_OPEN:
+		held_fd = stream_connect(a, now_ms() + CLIENT_TIMEOUT_MS);
+		if (held_fd < 0)
+			return step_err(-held_fd);
+		s = stream_exchange(held_fd, now_ms() + CLIENT_TIMEOUT_MS);
+		s.aux = mptcp_in_use(held_fd);
+		return s;
+	case HELD_SEND:
+		memset(payload, 'h', sizeof(payload));
+		n = send(held_fd, payload, sizeof(payload), MSG_NOSIGNAL);
+		return n < 0 ? step_err(errno) : (struct step){0, (int)n, -1};
+	default:
+		got = collect(held_fd, cmd == HELD_ECHO ? RFT_PAYLOAD_LEN : 1,
+			      now_ms() + RFT_DENY_WAIT_MS);
+		return got < 0 ? step_err(-got) : (struct step){0, got, -1};
+	}
+}
+
+/*
+ * MPTCP connections opened before isolate: their data runs on kernel-created TCP subflow sockets,
+ * which inherit the cgroup of the MPTCP socket, so cgroup_skb egress/ingress must cut them both
+ * ways unless the peer is allowed.
+ */
+Test(protocols, mptcp_established_before_isolate_v4_v6)
+{
+	static const unsigned short ports[] = {PORT_MPTCP_ALLOWED, PORT_MPTCP_OTHER};
+	static const struct stream_arg conns[] = {
+	    {AF_INET, IPPROTO_MPTCP, RFT_PEER_IP4, PORT_MPTCP_ALLOWED},
+	    {AF_INET, IPPROTO_MPTCP, RFT_PEER_IP4, PORT_MPTCP_OTHER},
+	    {AF_INET6, IPPROTO_MPTCP, RFT_PEER_IP6, PORT_MPTCP_ALLOWED},
+	    {AF_INET6, IPPROTO_MPTCP, RFT_PEER_IP6, PORT_MPTCP_OTHER},
+	};
+	const size_t n = sizeof(conns) / sizeof(conns[0]);
+	struct pserv_stats before[4];
+	struct dev_worker w[4];
+	struct pserv srv;
+	size_t i;
+
+	require_mptcp();
+	cr_assert_eq(pserv_start(&srv, IPPROTO_MPTCP, ports, 2), 0, "MPTCP server in the peer");
+	allow_tcp_mptcp_port();
+	rft_cli_ok(0, "load", NULL);
+	for (i = 0; i < n; i++) {
+		struct step s;
+
+		cr_assert_eq(worker_start(&w[i], held_conn, (void *)&conns[i], &s), 0);
+		cr_assert_eq(outcome_of(s), RFT_OK, "before isolate: MPTCP %s port %u: %s (%s)",
+			     fam_name(conns[i].family), conns[i].port,
+			     rft_outcome_name(outcome_of(s)), strerror(s.err));
+		if (s.aux >= 0)
+			cr_assert_eq(s.aux, 1, "MPTCP %s port %u fell back to plain TCP",
+				     fam_name(conns[i].family), conns[i].port);
+	}
+
+	rft_cli_ok(0, "isolate", NULL);
+	for (i = 0; i < n; i++) {
+		struct step s;
+
+		before[i] = pserv_stats(&srv, conns[i].port, conns[i].family);
+		s = worker_call(&w[i], HELD_SEND);
+		if (conns[i].port == PORT_MPTCP_ALLOWED)
+			cr_expect_eq(s.bytes, RFT_PAYLOAD_LEN,
+				     "isolated: send on the allowed MPTCP %s connection: %s",
+				     fam_name(conns[i].family), strerror(s.err));
+	}
+	rft_msleep(RFT_DENY_WAIT_MS);
+	for (i = 0; i < n; i++) {
+		const char *f = fam_name(conns[i].family);
+		struct pserv_stats st = pserv_stats(&srv, conns[i].port, conns[i].family);
+
+		if (conns[i].port == PORT_MPTCP_OTHER) {
+			cr_expect_eq(st.bytes, before[i].bytes,
+				     "isolated: the peer received data of the MPTCP %s connection "
+				     "opened before isolate",
+				     f);
+		} else {
+			cr_expect_gt(st.bytes, before[i].bytes,
+				     "isolated: the allowed MPTCP %s connection moved no data", f);
+			cr_expect_eq(worker_call(&w[i], HELD_ECHO).bytes, RFT_PAYLOAD_LEN,
+				     "isolated: the allowed MPTCP %s connection got no echo", f);
+		}
+	}
+	/* the other direction: the peer sends on every connection */
+	cr_expect_eq(pserv_push(&srv), (int)n, "the peer could not send on every connection");
+	for (i = 0; i < n; i++) {
+		struct step s = worker_call(&w[i], HELD_ANY);
+
+		if (conns[i].port == PORT_MPTCP_OTHER)
+			cr_expect_eq(s.bytes, 0,
+				     "isolated: data from the peer reached the MPTCP %s connection "
+				     "opened before isolate",
+				     fam_name(conns[i].family));
+		else
+			cr_expect_eq(s.bytes, 1,
+				     "isolated: the peer's byte did not reach the allowed MPTCP %s "
+				     "connection (%s)",
+				     fam_name(conns[i].family), strerror(s.err));
+	}
+	rft_cli_ok(0, "release", NULL);
+	for (i = 0; i < n; i++)
+		worker_stop(&w[i]);
+}
+
+/* ---- SCTP ------------------------------------------------------------------------------- */
+
+static struct step sctp_probe(int cmd, void *arg)
+{
+	static const int fams[] = {AF_INET, AF_INET6};
+	int i, fd;
+
+	(void)cmd;
+	(void)arg;
+	for (i = 0; i < 2; i++) {
+		/* socket() asks the kernel to load the sctp module (request_module) if needed */
+		fd = socket(fams[i], SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_SCTP);
+		if (fd < 0)
+			return step_err(errno);
+		close(fd);
+	}
+	return (struct step){0, 0, -1};
+}
+
+/*
+ * SCTP has no cgroup connect/sendmsg hook (sctp_inet_connect() goes straight to the association
+ * code), so the only thing between an SCTP association and the peer is cgroup_skb: rules of
+ * proto tcp/udp do not match protocol 132, and ports are not parsed for SCTP, so only a port-less
+ * `proto any` rule lets it through. SCTP is a module that is often absent (and cannot be loaded
+ * in sandboxes booted with `nomodule`): then this test is not applicable and is skipped, even
+ * under RINGFENCE_REQUIRE_KERNEL=1.
+ */
+Test(protocols, sctp_connect_v4_v6)
+{
+	static const unsigned short ports[] = {PORT_SCTP};
+	static const struct stream_arg v4 = {AF_INET, IPPROTO_SCTP, RFT_PEER_IP4, PORT_SCTP};
+	static const struct stream_arg v6 = {AF_INET6, IPPROTO_SCTP, RFT_PEER_IP6, PORT_SCTP};
+	struct step probe = run_in_dev(sctp_probe, NULL);
+	struct pserv srv;
+
+	if (probe.err == EPROTONOSUPPORT || probe.err == ESOCKTNOSUPPORT ||
+	    probe.err == EAFNOSUPPORT) {
+		cr_log_info(
+		    "SCTP not applicable: the kernel cannot create SCTP sockets (%s; module "
+		    "sctp absent or not loadable)",
+		    strerror(probe.err));
+		rft_teardown(); /* a skipped test gets no .fini */
+		cr_skip_test("SCTP not applicable: %s", strerror(probe.err));
+	}
+	cr_assert_eq(probe.err, 0, "SCTP socket(): %s", strerror(probe.err));
+	cr_assert_eq(pserv_start(&srv, IPPROTO_SCTP, ports, 1), 0, "SCTP server in the peer");
+	/* the way back for isolate: same peer and port, but TCP, which must not cover SCTP */
+	allow_out(RFT_PEER_IP4, "tcp", "9301");
+	allow_out(RFT_PEER_IP6, "tcp", "9301");
+	rft_cli_ok(0, "load", NULL);
+	check_stream(&srv, &v4, false, "loaded, not isolated");
+	check_stream(&srv, &v6, false, "loaded, not isolated");
+
+	rft_cli_ok(0, "isolate", NULL);
+	check_stream(&srv, &v4, true, "isolated, tcp rules only");
+	check_stream(&srv, &v6, true, "isolated, tcp rules only");
+
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "any", "dir", "out", NULL);
+	check_stream(&srv, &v4, false, "isolated, v4 peer allowed (proto any)");
+	check_stream(&srv, &v6, true, "isolated, v4 peer allowed (proto any)");
+
+	rft_cli_ok(0, "allow", "del", "net", RFT_PEER_IP4, "proto", "any", "dir", "out", NULL);
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP6, "proto", "any", "dir", "out", NULL);
+	check_stream(&srv, &v4, true, "isolated, v6 peer allowed (proto any)");
+	check_stream(&srv, &v6, false, "isolated, v6 peer allowed (proto any)");
+
+	rft_cli_ok(0, "release", NULL);
+	check_stream(&srv, &v4, false, "released");
+	check_stream(&srv, &v6, false, "released");
+}
+
+/* ---- QUIC-style UDP --------------------------------------------------------------------- */
+
+#define QUIC_SEGMENTS 2 /* the second message is cut into this many datagrams by UDP GSO */
+
+struct quic_arg {
+	int family;
+	const char *addr;
+	unsigned short port;
+};
+
+/*
+ * What QUIC stacks do on an unconnected socket: sendmmsg() of several messages to the peer, one
+ * of them a UDP GSO super-datagram (UDP_SEGMENT). Then collect every echo.
+ */
+static struct step quic_client(int cmd, void *arg)
+{
+	const struct quic_arg *a = arg;
+	const int want = RFT_PAYLOAD_LEN * (1 + QUIC_SEGMENTS);
+	char one[RFT_PAYLOAD_LEN], gso[RFT_PAYLOAD_LEN * QUIC_SEGMENTS];
+	char cbuf[CMSG_SPACE(sizeof(__u16))];
+	struct sockaddr_storage ss;
+	struct mmsghdr m[2];
+	struct iovec iov[2];
+	struct cmsghdr *cm;
+	struct step s = {0, 0, -1};
+	socklen_t len;
+	int fd, n, got;
+
+	(void)cmd;
+	len = sockaddr_of(a->family, a->addr, a->port, &ss);
+	if (!len)
+		return step_err(EINVAL);
+	fd = socket(a->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return step_err(errno);
+	memset(one, 'q', sizeof(one));
+	memset(gso, 'g', sizeof(gso));
+	memset(m, 0, sizeof(m));
+	memset(cbuf, 0, sizeof(cbuf));
+	iov[0] = (struct iovec){one, sizeof(one)};
+	iov[1] = (struct iovec){gso, sizeof(gso)};
+	for (n = 0; n < 2; n++) {
+		m[n].msg_hdr.msg_name = &ss;
+		m[n].msg_hdr.msg_namelen = len;
+		m[n].msg_hdr.msg_iov = &iov[n];
+		m[n].msg_hdr.msg_iovlen = 1;
+	}
+	m[1].msg_hdr.msg_control = cbuf;
+	m[1].msg_hdr.msg_controllen = sizeof(cbuf);
+	cm = CMSG_FIRSTHDR(&m[1].msg_hdr);
+	cm->cmsg_level = SOL_UDP;
+	cm->cmsg_type = UDP_SEGMENT;
+	cm->cmsg_len = CMSG_LEN(sizeof(__u16));
+	*(__u16 *)(void *)CMSG_DATA(cm) = RFT_PAYLOAD_LEN;
+	n = sendmmsg(fd, m, 2, 0);
+	if (n < 0) {
+		s.err = errno;
+	} else if (n < 2) {
+		s.err = EIO; /* the GSO message failed on its own */
+	} else {
+		got = collect(fd, want, now_ms() + CLIENT_TIMEOUT_MS);
+		if (got < 0)
+			s.err = -got;
+		else
+			s.bytes = got;
+		if (got >= 0 && got < want)
+			s.err = ETIMEDOUT;
+	}
+	close(fd);
+	return s;
+}
+
+Test(protocols, quic_style_udp_gso_sendmmsg_v4_v6)
+{
+	static const unsigned short ports[] = {PORT_QUIC_ALLOWED, PORT_QUIC_OTHER};
+	static const struct quic_arg cases[] = {
+	    {AF_INET, RFT_PEER_IP4, PORT_QUIC_ALLOWED},
+	    {AF_INET, RFT_PEER_IP4, PORT_QUIC_OTHER},
+	    {AF_INET6, RFT_PEER_IP6, PORT_QUIC_ALLOWED},
+	    {AF_INET6, RFT_PEER_IP6, PORT_QUIC_OTHER},
+	};
+	struct rft_server srv;
+	int phase;
+	size_t i;
+
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
+	allow_out(RFT_PEER_IP4, "udp", "9401");
+	allow_out(RFT_PEER_IP6, "udp", "9401");
+	rft_cli_ok(0, "load", NULL);
+	for (phase = 0; phase < 3; phase++) {
+		static const char *const names[] = {"loaded, not isolated", "isolated", "released"};
+
+		if (phase == 1)
+			rft_cli_ok(0, "isolate", NULL);
+		if (phase == 2)
+			rft_cli_ok(0, "release", NULL);
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			const struct quic_arg *c = &cases[i];
+			bool deny = phase == 1 && c->port == PORT_QUIC_OTHER;
+			struct rft_port_stats b = rft_server_stats(&srv, c->port, c->family), a;
+			struct step s = run_in_dev(quic_client, (void *)c);
+			enum rft_outcome o = outcome_of(s);
+
+			if (deny) {
+				cr_expect_eq(o, RFT_EPERM,
+					     "%s: sendmmsg+GSO %s port %u: expected EPERM, got %s "
+					     "(%s)",
+					     names[phase], fam_name(c->family), c->port,
+					     rft_outcome_name(o), strerror(s.err));
+				rft_msleep(RFT_DENY_WAIT_MS);
+				a = rft_server_stats(&srv, c->port, c->family);
+				cr_expect_eq(a.dgrams, b.dgrams,
+					     "%s: sendmmsg+GSO %s port %u was denied, but the peer "
+					     "received %u datagrams",
+					     names[phase], fam_name(c->family), c->port,
+					     a.dgrams - b.dgrams);
+			} else {
+				cr_expect_eq(
+				    o, RFT_OK,
+				    "%s: sendmmsg+GSO %s port %u: expected OK, got %s (%s, "
+				    "echoed %d)",
+				    names[phase], fam_name(c->family), c->port, rft_outcome_name(o),
+				    strerror(s.err), s.bytes);
+				a = rft_server_stats(&srv, c->port, c->family);
+				cr_expect_eq(a.dgrams - b.dgrams, 1 + QUIC_SEGMENTS,
+					     "%s: sendmmsg+GSO %s port %u: the peer counted %u "
+					     "datagrams",
+					     names[phase], fam_name(c->family), c->port,
+					     a.dgrams - b.dgrams);
+			}
+		}
+	}
+}
