@@ -22,6 +22,12 @@
  *   rfbench setflag MAP 0|1               write rf_config.isolated through the pinned map, as
  *                                         another agent would (docs/ABI.md)
  *   rfbench exectime CMD...               ms from fork to the exit of CMD (stdout discarded)
+ *   rfbench nullattach CG PINDIR          a control: an empty program (r0 = 1; exit) on each of
+ *                                         ringfence's 7 cgroup hooks of CG, as bpf_links pinned
+ *                                         in the new directory PINDIR (remove it to detach)
+ *   rfbench nulltc NETNS IFNAME on|off    a control: on = a new clsact qdisc on IFNAME inside
+ *                                         NETNS with an empty egress filter (TC_ACT_OK); off =
+ *                                         remove that qdisc again, with its filters
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,12 +42,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
+#include <linux/pkt_cls.h>
 #include "../../include/ringfence.h"
 #include "ringfence.skel.h"
 
@@ -605,15 +613,22 @@ static double run_avg(int prog, const struct pkt *p, int ifindex, long repeat, i
 	return (double)o.duration;
 }
 
+/* mov r0, ret; exit: a program that does nothing but return its verdict */
+static int load_ret_prog(enum bpf_prog_type type, enum bpf_attach_type expected, int ret)
+{
+	struct bpf_insn insns[] = {
+	    {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = ret},
+	    {.code = BPF_JMP | BPF_EXIT},
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = expected);
+
+	return bpf_prog_load(type, "rfb_empty", "GPL", insns, 2, &o);
+}
+
 /* mov r0, 1; exit: the cost of BPF_PROG_TEST_RUN itself, the baseline of the table */
 static int load_empty_prog(void)
 {
-	struct bpf_insn insns[] = {
-	    {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 1},
-	    {.code = BPF_JMP | BPF_EXIT},
-	};
-
-	return bpf_prog_load(BPF_PROG_TYPE_CGROUP_SKB, "rfb_empty", "GPL", insns, 2, NULL);
+	return load_ret_prog(BPF_PROG_TYPE_CGROUP_SKB, BPF_CGROUP_INET_EGRESS, 1);
 }
 
 static int put_peer_rules(int fd)
@@ -747,10 +762,148 @@ out:
 	return ret;
 }
 
+/* ---- controls: empty programs on ringfence's hooks ------------------------------------------ */
+
+/* ringfence's cgroup hooks (the SEC() names in bpf/ringfence.bpf.c); 1 = allow on every one */
+static const struct null_hook {
+	const char *pin;
+	enum bpf_prog_type type;
+	enum bpf_attach_type attach;
+} null_hooks[] = {
+    {"cgroup_skb_ingress", BPF_PROG_TYPE_CGROUP_SKB, BPF_CGROUP_INET_INGRESS},
+    {"cgroup_skb_egress", BPF_PROG_TYPE_CGROUP_SKB, BPF_CGROUP_INET_EGRESS},
+    {"sock_create", BPF_PROG_TYPE_CGROUP_SOCK, BPF_CGROUP_INET_SOCK_CREATE},
+    {"connect4", BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET4_CONNECT},
+    {"connect6", BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET6_CONNECT},
+    {"sendmsg4", BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_UDP4_SENDMSG},
+    {"sendmsg6", BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_UDP6_SENDMSG},
+};
+#define NULL_HOOKS     (sizeof(null_hooks) / sizeof(null_hooks[0]))
+#define NULL_TC_HANDLE 0x4e4c /* "NL"; ringfence's filter is 0x5246 */
+#define NULL_TC_PRIO   1
+
+static void null_unpin(const char *dir, size_t n)
+{
+	char path[4096];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, null_hooks[i].pin);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+static int cmd_nullattach(const char *cg, const char *dir)
+{
+	int cgfd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 1;
+	struct stat st, up;
+	char path[4096];
+	size_t i;
+
+	if (cgfd < 0) {
+		fprintf(stderr, "rfbench: cannot open cgroup %s: %s\n", cg, strerror(errno));
+		return 1;
+	}
+	/* never the root of a cgroup2 mount (a mount point): only a bench cgroup below it */
+	if (fstat(cgfd, &st) || fstatat(cgfd, "..", &up, 0) || st.st_dev != up.st_dev ||
+	    st.st_ino == up.st_ino) {
+		fprintf(stderr, "rfbench: %s is the root of a cgroup mount, refusing\n", cg);
+		close(cgfd);
+		return 1;
+	}
+	if (mkdir(dir, 0700)) {
+		fprintf(stderr, "rfbench: cannot create %s: %s\n", dir, strerror(errno));
+		close(cgfd);
+		return 1;
+	}
+	for (i = 0; i < NULL_HOOKS; i++) {
+		const struct null_hook *h = &null_hooks[i];
+		int prog = load_ret_prog(h->type, h->attach, 1), link = -1;
+
+		if (prog >= 0)
+			link = bpf_link_create(prog, cgfd, h->attach, NULL);
+		snprintf(path, sizeof(path), "%s/%s", dir, h->pin);
+		if (prog < 0 || link < 0 || bpf_obj_pin(link, path)) {
+			fprintf(stderr, "rfbench: empty %s program on %s: %s\n", h->pin, cg,
+				strerror(errno));
+			if (link >= 0)
+				close(link);
+			if (prog >= 0)
+				close(prog);
+			null_unpin(dir, i); /* detaches the ones before */
+			goto out;
+		}
+		close(link);
+		close(prog);
+	}
+	ret = 0;
+out:
+	close(cgfd);
+	return ret;
+}
+
+static int cmd_nulltc(const char *netns, const char *ifname, const char *what)
+{
+	LIBBPF_OPTS(bpf_tc_hook, h, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, o, .handle = NULL_TC_HANDLE, .priority = NULL_TC_PRIO);
+	int prog, err;
+
+	/* only ever inside a namespace the bench created: never a host interface */
+	if (!strcmp(netns, "-") || enter("-", netns))
+		return 1;
+	h.ifindex = (int)if_nametoindex(ifname);
+	if (h.ifindex <= 1) {
+		fprintf(stderr, "rfbench: no interface %s in %s\n", ifname, netns);
+		return 1;
+	}
+	libbpf_set_print(NULL);
+	if (!strcmp(what, "off")) {
+		/* only the qdisc this command created: it must still carry our filter */
+		if (bpf_tc_query(&h, &o)) {
+			fprintf(stderr, "rfbench: no empty filter on %s, leaving its qdisc alone\n",
+				ifname);
+			return 1;
+		}
+		h.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS; /* the whole clsact qdisc */
+		err = bpf_tc_hook_destroy(&h);
+		if (err) {
+			fprintf(stderr, "rfbench: removing clsact on %s: %s\n", ifname,
+				strerror(-err));
+			return 1;
+		}
+		return 0;
+	}
+	/* a clsact already there would mean something else ran here first: not a clean control */
+	err = bpf_tc_hook_create(&h);
+	if (err) {
+		fprintf(stderr, "rfbench: creating clsact on %s: %s\n", ifname, strerror(-err));
+		return 1;
+	}
+	prog = load_ret_prog(BPF_PROG_TYPE_SCHED_CLS, 0, TC_ACT_OK);
+	if (prog < 0) {
+		fprintf(stderr, "rfbench: cannot load an empty tc program: %s\n", strerror(errno));
+		err = -errno;
+	} else {
+		o.prog_fd = prog;
+		err = bpf_tc_attach(&h, &o);
+		if (err)
+			fprintf(stderr, "rfbench: tc attach on %s: %s\n", ifname, strerror(-err));
+		close(prog); /* the filter holds its own reference */
+	}
+	if (err) {
+		h.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		bpf_tc_hook_destroy(&h);
+		return 1;
+	}
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: rfbench gen|fill|progrun|server|rate|tput|flood|latency|setflag|"
-			"exectime ... (see the comment at the top of scripts/bench/rfbench.c)\n");
+			"exectime|nullattach|nulltc ... (see the comment at the top of "
+			"scripts/bench/rfbench.c)\n");
 	exit(1);
 }
 
@@ -785,6 +938,11 @@ int main(int argc, char **argv)
 		return cmd_setflag(argv[2], arg_num(argv[3], 0, 1));
 	if (!strcmp(cmd, "exectime") && argc >= 3)
 		return cmd_exectime(argv + 2);
+	if (!strcmp(cmd, "nullattach") && argc == 4)
+		return cmd_nullattach(argv[2], argv[3]);
+	if (!strcmp(cmd, "nulltc") && argc == 5 &&
+	    (!strcmp(argv[4], "on") || !strcmp(argv[4], "off")))
+		return cmd_nulltc(argv[2], argv[3], argv[4]);
 	if (!strcmp(cmd, "latency") && argc >= 9)
 		return cmd_latency(argv + 2, argc - 2);
 	usage();

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# 'make bench': ringfence against no programs, nftables and iptables, in a throw-away cgroup and
-# a pair of throw-away network namespaces (documentation addresses only). Prints one table and
-# writes docs/PERFORMANCE.md. Needs root. Never touches the host's cgroup root, interfaces or
-# netfilter rules: ringfence always runs with --cgroup/--pin-dir/--state-dir of this run and
-# inside the device namespace; nft and iptables only inside the device namespace.
+# 'make bench': ringfence against no programs, empty programs on the same hooks (what attaching
+# anything costs), nftables and iptables, in a throw-away cgroup and throw-away network
+# namespaces (documentation addresses only). Prints one table and writes docs/PERFORMANCE.md.
+# Needs root. Never touches the host's cgroup root, interfaces or netfilter rules: ringfence
+# always runs with --cgroup/--pin-dir/--state-dir of this run and inside the device namespace;
+# the empty programs attach only to this run's cgroup and the device namespace's veth; nft and
+# iptables only inside the device namespace.
 #
 # Knobs: RFBENCH_REPS (repetitions, default 5), RFBENCH_PAIRS (baseline/configuration sample
 # pairs for rate and throughput, default 21), RFBENCH_MS (ms per sample, default 200),
@@ -43,6 +45,7 @@ CG=$CG2/rf-bench-$ID                 # ringfence enforces here
 CGB=$CG2/rf-bench-$ID-base           # no programs: baseline and firewall samples
 AUX=$CG2/rf-bench-$ID-aux            # servers and the event reader (never enforced)
 PIN=/sys/fs/bpf/rf-bench-$ID
+NULLPIN=/sys/fs/bpf/rf-bench-$ID-null # the control's empty programs (links pinned here)
 WORK=/tmp/rf-bench-$ID               # state dir, config, rule files, raw results
 STATE=$WORK/state
 CONF=$WORK/ringfence.conf
@@ -90,10 +93,11 @@ cleanup() {
 		rf release >/dev/null 2>&1
 		rf unload --force >/dev/null 2>&1
 	fi
+	[ -e "$NULLPIN" ] && rm -rf "$NULLPIN" # detaches the control's empty programs
 	kill_cgroup "$CG"
 	kill_cgroup "$CGB"
 	kill_cgroup "$AUX"
-	# nft and iptables rules, the veth pairs and the tc filter go with the namespaces
+	# nft and iptables rules, the veth pairs and the tc filters go with the namespaces
 	for p in b r f; do
 		ip netns del "$NS_PREFIX-${p}dev" 2>/dev/null
 		ip netns del "$NS_PREFIX-${p}peer" 2>/dev/null
@@ -233,6 +237,8 @@ latency() {
 		die "latency ($name) failed"
 	rec lat "$name" 0 "$v"
 }
+# number of programs attached to cgroup $1 itself
+cg_progs() { bpftool -j cgroup show "$1" 2>/dev/null | grep -o '"id":' | wc -l; }
 memlock() { bpftool -j map show pinned "$PIN/$1" | python3 -c \
 	'import json,sys; print(json.load(sys.stdin).get("bytes_memlock", 0))'; }
 rss_kb() { awk -v k="$2" '$1 == k ":" { print $2 }' "/proc/$1/status"; }
@@ -242,9 +248,31 @@ log "per-packet cost (BPF_PROG_TEST_RUN, repeat $REPEAT)"
 drv progrun "$DEVNS" "rfbrd$ID" "$REPS" "$REPEAT" >>"$RESULTS" || die "progrun failed"
 
 # control: the ringfence cgroup and namespaces before ringfence ever ran there, against the
-# baseline pair (ringfence's unload leaves a clsact qdisc behind, so this comes first)
+# baseline pair (ringfence's unload leaves a clsact qdisc behind, so this and the empty-program
+# controls below come first)
 log "baseline (nothing loaded)"
 pairs base "$CG" "$DEVNS"
+
+# controls: what having programs on ringfence's hooks costs at all, whatever they do. An empty
+# program (r0 = 1; exit) on each of the 7 cgroup hooks ringfence uses, as links on the same
+# cgroup; then also an empty tc egress filter (TC_ACT_OK) on the device's veth like ringfence's
+# packet guard, on a clsact qdisc that is removed again afterwards, so that ringfence later
+# starts from a namespace that never had one (nulltc refuses an existing clsact)
+log "control: empty programs on ringfence's 7 cgroup hooks"
+[ "$(cg_progs "$CG")" = 0 ] || die "programs already attached to $CG"
+drv nullattach "$CG" "$NULLPIN" || die "nullattach failed"
+[ "$(cg_progs "$CG")" = 7 ] || die "nullattach did not attach 7 programs to $CG"
+pairs null "$CG" "$DEVNS"
+log "control: the same plus an empty tc egress filter"
+drv nulltc "$DEVNS" "rfbrd$ID" on || die "nulltc on failed"
+pairs nulltc "$CG" "$DEVNS"
+drv nulltc "$DEVNS" "rfbrd$ID" off || die "nulltc off failed"
+rm -rf "$NULLPIN"
+for _ in $(seq 50); do # the links go when their last pin does
+	[ "$(cg_progs "$CG")" = 0 ] && break
+	sleep 0.1
+done
+[ "$(cg_progs "$CG")" = 0 ] || die "the empty programs are still attached to $CG"
 
 # the peer's rules, persisted in the state dir; then unload so that the first isolate is cold
 rf allow add net "$PEER4/32" proto tcp dir both >/dev/null
