@@ -158,6 +158,8 @@ Test(agent, reboot_restores_isolation)
 	expect_isolated("before reboot");
 
 	remove_all_pins();
+	cr_assert_eq(rft_cgroup_wait_detached(rft.cg, 3000), 0,
+		     "links still attached 3 s after their pins were removed");
 	expect_free("pins removed (links detached)");
 
 	agent = rfp_agent_start();

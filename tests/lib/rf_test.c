@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include <criterion/criterion.h>
 #include "rf_test.h"
 
@@ -1238,4 +1239,42 @@ int rft_json_bool(const char *json, const char *key)
 	if (!strncmp(p, "false", 5))
 		return 0;
 	return -1;
+}
+
+int rft_cgroup_wait_detached(const char *cg, int timeout_ms)
+{
+	static const enum bpf_attach_type types[] = {
+		BPF_CGROUP_INET4_CONNECT, BPF_CGROUP_INET6_CONNECT, BPF_CGROUP_UDP4_SENDMSG,
+		BPF_CGROUP_UDP6_SENDMSG,  BPF_CGROUP_INET_INGRESS,  BPF_CGROUP_INET_EGRESS,
+		BPF_CGROUP_INET_SOCK_CREATE,
+	};
+	long deadline = rft_now_ms() + timeout_ms;
+	int fd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		__u32 total = 0;
+		size_t i;
+
+		for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+			__u32 cnt = 0;
+
+			if (bpf_prog_query(fd, types[i], 0, NULL, NULL, &cnt)) {
+				ret = -errno;
+				goto out;
+			}
+			total += cnt;
+		}
+		if (!total)
+			break;
+		if (rft_now_ms() > deadline) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		rft_msleep(5);
+	}
+out:
+	close(fd);
+	return ret;
 }

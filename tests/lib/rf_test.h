@@ -115,6 +115,10 @@ void rft_child_init(void);
 
 /* Move process `pid` (0 = self) into cgroup directory `cg`. Returns 0 or -errno. */
 int rft_cgroup_enter(const char *cg, pid_t pid);
+/* Wait up to timeout_ms until no cgroup program of ringfence's attach types is attached directly
+ * to cg (a link whose last reference was dropped, e.g. by unlinking its pin, detaches in deferred
+ * kernel work, not at once). 0 when none is left, -ETIMEDOUT or -errno otherwise. */
+int rft_cgroup_wait_detached(const char *cg, int timeout_ms);
 /* setns() the calling thread into /run/netns/<name>. Returns 0 or -errno. */
 int rft_netns_enter(const char *name);
 
