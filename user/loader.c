@@ -318,7 +318,19 @@ int rf_unload(const char *pin_dir)
 	int ret = 0;
 
 	for (i = 0; i < rf_nr_hooks; i++) {
+		int fd;
+
 		pin_path(path, sizeof(path), pin_dir, rf_hooks[i].link_pin);
+		/*
+		 * Detach before unpinning: the kernel releases a link whose last reference goes
+		 * away in deferred work, so without this the program could still run for a moment
+		 * after 'unload' has returned.
+		 */
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			bpf_link_detach(fd);
+			close(fd);
+		}
 		if (unlink(path) && errno != ENOENT)
 			ret = -errno;
 	}

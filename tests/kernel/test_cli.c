@@ -4,11 +4,13 @@
  * idempotent isolate/release, bad input that changes nothing, the no-way-back refusal, status
  * JSON, and unload refused while isolated. Every call has private --cgroup/--pin-dir/--state-dir.
  */
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include <criterion/criterion.h>
 #include "rf_test.h"
 
@@ -202,7 +204,8 @@ Test(cli, status_json_isolated_and_hooks)
 
 Test(cli, unload_refused_while_isolated)
 {
-	char path[512];
+	char path[512], link[512];
+	int held;
 
 	rft_cli_ok(0, "isolate", "--force", NULL);
 	rft_cli_ok(1, "unload", NULL);
@@ -211,8 +214,18 @@ Test(cli, unload_refused_while_isolated)
 	cr_expect_eq(access(path, F_OK), 0, "a refused unload removed the pins");
 
 	rft_cli_ok(0, "release", NULL);
+	/*
+	 * Another process (an agent, bpftool) holding a link open must not keep the programs
+	 * attached after unload: unload detaches the links, it does not only drop the pins.
+	 */
+	snprintf(link, sizeof(link), "%s/rf_link_connect4", rft.pin_dir);
+	held = bpf_obj_get(link);
+	cr_assert_geq(held, 0, "open %s: %s", link, strerror(errno));
 	rft_cli_ok(0, "unload", NULL);
 	cr_expect_eq(access(path, F_OK), -1, "unload left %s", path);
+	cr_expect_eq(rft_cgroup_wait_detached(rft.cg, 1000), 0,
+		     "programs still attached after unload (a link fd was held open)");
+	close(held);
 	cr_assert_eq(status_isolated(), 0);
 }
 
