@@ -85,17 +85,6 @@ static void config_bytes(__u8 isolated, __u64 deadline_ns)
 	bpftool_update("rf_config", key0, 4, v, 32);
 }
 
-static int status_isolated(void)
-{
-	char *out = NULL;
-	int v;
-
-	cr_assert_eq(rft_cli(&out, NULL, "status", "--json", NULL), 0);
-	v = rft_json_bool(out, "isolated");
-	free(out);
-	return v;
-}
-
 static void expect(const struct rft_server *srv, int family, const char *addr, unsigned short port,
 		   enum rft_outcome want, const char *phase)
 {
@@ -127,7 +116,7 @@ Test(abi, bpftool_isolate_allow_release)
 	expect(&srv, AF_INET6, RFT_PEER_IP6, PORT_OTHER, RFT_OK, "loaded");
 
 	config_bytes(1, 0); /* isolate */
-	cr_expect_eq(status_isolated(), 1, "status does not see the bpftool isolate");
+	cr_expect_eq(rft_status_isolated(), 1, "status does not see the bpftool isolate");
 	expect(&srv, AF_INET, RFT_PEER_IP4, PORT_OTHER, RFT_EPERM, "bpftool isolate");
 	expect(&srv, AF_INET6, RFT_PEER_IP6, PORT_OTHER, RFT_EPERM, "bpftool isolate");
 	expect(&srv, AF_INET, RFT_PEER_IP4, PORT_ALLOWED, RFT_EPERM, "bpftool isolate, no rule");
@@ -139,7 +128,7 @@ Test(abi, bpftool_isolate_allow_release)
 	expect(&srv, AF_INET6, RFT_PEER_IP6, PORT_ALLOWED, RFT_EPERM, "bpftool allow, v6 host");
 
 	config_bytes(0, 0); /* release */
-	cr_expect_eq(status_isolated(), 0, "status does not see the bpftool release");
+	cr_expect_eq(rft_status_isolated(), 0, "status does not see the bpftool release");
 	expect(&srv, AF_INET, RFT_PEER_IP4, PORT_OTHER, RFT_OK, "bpftool release");
 	expect(&srv, AF_INET6, RFT_PEER_IP6, PORT_OTHER, RFT_OK, "bpftool release");
 	rft_server_stop(&srv);
@@ -163,13 +152,13 @@ Test(abi, bpftool_isolate_with_deadline)
 
 	config_bytes(1, boot_ns() + 3600ULL * 1000000000ULL); /* an hour from now */
 	expect(&srv, AF_INET, RFT_PEER_IP4, PORT_OTHER, RFT_EPERM, "deadline in an hour");
-	cr_expect_eq(status_isolated(), 1);
+	cr_expect_eq(rft_status_isolated(), 1);
 
 	config_bytes(1, boot_ns() + 1500ULL * 1000000ULL); /* 1.5 s from now */
 	expect(&srv, AF_INET6, RFT_PEER_IP6, PORT_OTHER, RFT_EPERM, "deadline in 1.5 s");
 	rft_msleep(1600);
 	expect(&srv, AF_INET6, RFT_PEER_IP6, PORT_OTHER, RFT_OK, "deadline reached");
-	cr_expect_eq(status_isolated(), 0, "status still isolated after the deadline");
+	cr_expect_eq(rft_status_isolated(), 0, "status still isolated after the deadline");
 
 	config_bytes(1, 1); /* a deadline in the past */
 	expect(&srv, AF_INET, RFT_PEER_IP4, PORT_OTHER, RFT_OK, "deadline in the past");

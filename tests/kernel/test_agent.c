@@ -67,7 +67,7 @@ static void expect_isolated(const char *phase)
 	r = rft_client(rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, PORT_WAY_BACK,
 		       CLIENT_TIMEOUT_MS);
 	cr_expect_eq(r.outcome, RFT_OK, "%s: the way back: %s", phase, rft_outcome_name(r.outcome));
-	cr_expect_eq(rfp_isolated(), 1, "%s: status does not say isolated", phase);
+	cr_expect_eq(rft_status_isolated(), 1, "%s: status does not say isolated", phase);
 }
 
 static void expect_free(const char *phase)
@@ -247,7 +247,7 @@ Test(agent, external_flip_with_bpftool_is_recorded)
 
 	cr_assert_eq(bpftool_config(0), 0);
 	expect_free("released by bpftool");
-	cr_expect_eq(rfp_isolated(), 0);
+	cr_expect_eq(rft_status_isolated(), 0);
 	cr_expect(history_has(3000, "external-release", NULL),
 		  "the agent did not record external-release");
 	rfp_kill(agent);
@@ -266,7 +266,7 @@ Test(agent, timed_isolation_ends_in_the_kernel)
 	rft_msleep((int)(3000 - (rft_now_ms() - t0)));
 	/* no ringfence process ran in between: only the kernel deadline can have released */
 	expect_free("3 s after isolate --for 2s");
-	cr_expect_eq(rfp_isolated(), 0);
+	cr_expect_eq(rft_status_isolated(), 0);
 
 	agent = rfp_agent_start();
 	cr_assert_gt(agent, 0, "agent did not start: %d", agent);
@@ -497,7 +497,7 @@ Test(agent, history_records_isolate_and_release)
 	st = rfp_cli_env(bot, NULL, &err, "isolate", "--comment", "no way back", NULL);
 	cr_expect_eq(st, 1, "isolate without rules or --force exited %d: %s", st, err);
 	free(err);
-	cr_expect_neq(rfp_isolated(), 1, "the refused isolate isolated");
+	cr_expect_neq(rft_status_isolated(), 1, "the refused isolate isolated");
 
 	start();
 	cr_assert_eq(rfp_cli_env(bot, NULL, NULL, "isolate", "--comment", "INC-42 contain", NULL),

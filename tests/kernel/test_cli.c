@@ -29,18 +29,6 @@ static char *snapshot(void)
 	return all;
 }
 
-static int status_isolated(void)
-{
-	char *out = NULL;
-	int v;
-
-	cr_assert_eq(rft_cli(&out, NULL, "status", "--json", NULL), 0);
-	v = rft_json_bool(out, "isolated");
-	cr_assert_neq(v, -1, "status --json has no \"isolated\" boolean: %s", out);
-	free(out);
-	return v;
-}
-
 Test(cli, isolate_twice_is_harmless)
 {
 	char *out = NULL;
@@ -48,13 +36,13 @@ Test(cli, isolate_twice_is_harmless)
 	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "tcp", "port", "443", "dir",
 		   "out", NULL);
 	rft_cli_ok(0, "isolate", NULL);
-	cr_assert_eq(status_isolated(), 1);
+	cr_assert_eq(rft_status_isolated(), 1);
 	cr_assert_eq(rft_cli(&out, NULL, "isolate", NULL), 0, "second isolate must exit 0");
 	cr_expect(strstr(out, "already isolated") != NULL, "second isolate says: %s", out);
 	free(out);
-	cr_assert_eq(status_isolated(), 1);
+	cr_assert_eq(rft_status_isolated(), 1);
 	rft_cli_ok(0, "release", NULL);
-	cr_assert_eq(status_isolated(), 0);
+	cr_assert_eq(rft_status_isolated(), 0);
 }
 
 Test(cli, release_when_not_isolated)
@@ -76,7 +64,7 @@ Test(cli, release_when_not_isolated)
 	cr_expect_eq(rft_json_bool(out, "isolated"), 0, "%s", out);
 	cr_expect_eq(rft_json_bool(out, "changed"), 0, "%s", out);
 	free(out);
-	cr_assert_eq(status_isolated(), 0);
+	cr_assert_eq(rft_status_isolated(), 0);
 }
 
 /* Each entry: argv after the global options; must exit 2 and change nothing. */
@@ -137,7 +125,7 @@ Test(cli, bad_input_exits_2_and_changes_nothing)
 	bad_input_changes_nothing("not isolated");
 	rft_cli_ok(0, "isolate", NULL);
 	bad_input_changes_nothing("isolated");
-	cr_assert_eq(status_isolated(), 1);
+	cr_assert_eq(rft_status_isolated(), 1);
 	rft_cli_ok(0, "release", NULL);
 }
 
@@ -162,12 +150,12 @@ Test(cli, isolate_without_rules_refused_unless_force)
 	cr_assert_eq(rft_cli(NULL, &err, "isolate", NULL), 1, "isolate with no rules must exit 1");
 	cr_expect(strstr(err, "--force") != NULL, "the refusal should name --force: %s", err);
 	free(err);
-	cr_assert_eq(status_isolated(), 0, "a refused isolate must leave the host not isolated");
+	cr_assert_eq(rft_status_isolated(), 0, "a refused isolate must leave the host not isolated");
 
 	rft_cli_ok(0, "isolate", "--force", NULL);
-	cr_assert_eq(status_isolated(), 1);
+	cr_assert_eq(rft_status_isolated(), 1);
 	rft_cli_ok(0, "release", NULL);
-	cr_assert_eq(status_isolated(), 0);
+	cr_assert_eq(rft_status_isolated(), 0);
 }
 
 Test(cli, status_json_isolated_and_hooks)
@@ -209,7 +197,7 @@ Test(cli, unload_refused_while_isolated)
 
 	rft_cli_ok(0, "isolate", "--force", NULL);
 	rft_cli_ok(1, "unload", NULL);
-	cr_assert_eq(status_isolated(), 1, "a refused unload must keep the isolation");
+	cr_assert_eq(rft_status_isolated(), 1, "a refused unload must keep the isolation");
 	snprintf(path, sizeof(path), "%s/rf_config", rft.pin_dir);
 	cr_expect_eq(access(path, F_OK), 0, "a refused unload removed the pins");
 
@@ -226,7 +214,7 @@ Test(cli, unload_refused_while_isolated)
 	cr_expect_eq(rft_cgroup_wait_detached(rft.cg, 1000), 0,
 		     "programs still attached after unload (a link fd was held open)");
 	close(held);
-	cr_assert_eq(status_isolated(), 0);
+	cr_assert_eq(rft_status_isolated(), 0);
 }
 
 /* Enforcement follows the CLI: with isolation refused, traffic is untouched. */

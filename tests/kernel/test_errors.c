@@ -28,17 +28,6 @@ static const char *bin(void)
 	return b;
 }
 
-static int status_isolated(void)
-{
-	char *out = NULL;
-	int v;
-
-	cr_assert_eq(rft_cli(&out, NULL, "status", "--json", NULL), 0);
-	v = rft_json_bool(out, "isolated");
-	free(out);
-	return v;
-}
-
 /* Run the binary with explicit arguments (no harness defaults), capture stderr. */
 static int run(char **err, char *const argv[])
 {
@@ -142,10 +131,10 @@ Test(errors, second_cli_waits_for_the_lock)
 	fd = hold_lock();
 	pid = isolate_in_child(fd);
 	rft_msleep(1500);
-	cr_expect_eq(status_isolated(), 0, "isolate went ahead while another CLI held the lock");
+	cr_expect_eq(rft_status_isolated(), 0, "isolate went ahead while another CLI held the lock");
 	close(fd); /* releases the lock */
 	cr_expect_eq(reap(pid), 0, "isolate should succeed once the lock is free");
-	cr_expect_eq(status_isolated(), 1);
+	cr_expect_eq(rft_status_isolated(), 1);
 	rft_cli_ok(0, "release", NULL);
 }
 
@@ -163,5 +152,5 @@ Test(errors, lock_never_released_fails_cleanly, .timeout = 40)
 	cr_expect_eq(reap(pid), 1, "isolate must fail with exit 1 when the lock stays taken");
 	cr_expect_geq(rft_now_ms() - t0, RF_LOCK_TIMEOUT_MS - 1000, "gave up too early");
 	close(fd);
-	cr_expect_eq(status_isolated(), 0, "the failed isolate changed the state");
+	cr_expect_eq(rft_status_isolated(), 0, "the failed isolate changed the state");
 }

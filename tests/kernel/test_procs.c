@@ -268,7 +268,7 @@ Test(procs, cgroup_rule_for_isolated_cgroup_or_root_is_refused)
 	free(after);
 
 	/* and nothing got through */
-	cr_expect_eq(rfp_isolated(), 1);
+	cr_expect_eq(rft_status_isolated(), 1);
 	r = rft_client(rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, PORT_OTHER,
 		       CLIENT_TIMEOUT_MS);
 	cr_expect_eq(r.outcome, RFT_EPERM, "after refused cgroup rules: %s",

@@ -603,17 +603,6 @@ bool rfp_history_wait(int timeout_ms, const char *const needles[])
 	}
 }
 
-int rfp_isolated(void)
-{
-	char *out = NULL;
-	int v = -1;
-
-	if (!rft_cli(&out, NULL, "status", "--json", NULL))
-		v = rft_json_bool(out, "isolated");
-	free(out);
-	return v;
-}
-
 /* ---- text -------------------------------------------------------------------------------- */
 
 char *rfp_read_file(const char *path)

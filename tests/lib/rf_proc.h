@@ -113,8 +113,6 @@ pid_t rfp_agent_start(void);
 /* Poll `history --json` until it holds an action whose object contains every needle
  * (NULL-terminated) or timeout_ms passes. Returns true if found. */
 bool rfp_history_wait(int timeout_ms, const char *const needles[]);
-/* `status --json` says "isolated": 1 true, 0 false, -1 unknown. */
-int rfp_isolated(void);
 
 /* ---- text -------------------------------------------------------------------------------- */
 

@@ -1278,3 +1278,15 @@ out:
 	close(fd);
 	return ret;
 }
+
+int rft_status_isolated(void)
+{
+	char *out = NULL;
+	int v;
+
+	cr_assert_eq(rft_cli(&out, NULL, "status", "--json", NULL), 0, "status --json failed");
+	v = rft_json_bool(out, "isolated");
+	cr_assert_neq(v, -1, "status --json has no \"isolated\" boolean: %s", out);
+	free(out);
+	return v;
+}

@@ -115,6 +115,8 @@ void rft_child_init(void);
 
 /* Move process `pid` (0 = self) into cgroup directory `cg`. Returns 0 or -errno. */
 int rft_cgroup_enter(const char *cg, pid_t pid);
+/* `status --json` of the test's ringfence: 1 isolated, 0 not; asserts that status works. */
+int rft_status_isolated(void);
 /* Wait up to timeout_ms until no cgroup program of ringfence's attach types is attached directly
  * to cg (a link whose last reference was dropped, e.g. by unlinking its pin, detaches in deferred
  * kernel work, not at once). 0 when none is left, -ETIMEDOUT or -errno otherwise. */
