@@ -11,7 +11,8 @@
 # Knobs: RFBENCH_REPS (repetitions, default 5), RFBENCH_PAIRS (baseline/configuration sample
 # pairs for rate and throughput, default 21), RFBENCH_MS (ms per sample, default 200),
 # RFBENCH_REPEAT (BPF_PROG_TEST_RUN repeat, default 500000), RFBENCH_RULES (default 100000),
-# RFBENCH_DOC (where the report goes, default docs/PERFORMANCE.md).
+# RFBENCH_DOC (where the report goes, default docs/PERFORMANCE.md), RFBENCH_SAVE (a file that
+# keeps the raw samples for rerunning report.py).
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -377,4 +378,6 @@ python3 -B scripts/bench/report.py "$RESULTS" "$OUT_DOC" \
 	--libbpf "$(pkg-config --modversion libbpf 2>/dev/null || echo unknown)" \
 	--nft "$(nft --version | awk '{ print $2 }')" \
 	--rev "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+# RFBENCH_SAVE=file keeps the raw samples, so report.py can be rerun on them without measuring
+[ -z "${RFBENCH_SAVE:-}" ] || cp "$RESULTS" "$RFBENCH_SAVE"
 log "wrote $OUT_DOC in $(($(date +%s) - START)) s"
