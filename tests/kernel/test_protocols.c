@@ -11,29 +11,23 @@
  *  - SCTP, where the kernel has it: SCTP has no cgroup connect hook, cgroup_skb must stop it;
  *  - QUIC-style UDP: sendmmsg() with UDP GSO (UDP_SEGMENT), as QUIC stacks send.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <netinet/udp.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <linux/io_uring.h>
 #include <criterion/criterion.h>
-#include "rf_test.h"
+#include "rf_proc.h"
 
 #define PORT_URING_ALLOWED 9101 /* allowed by tcp+udp rules, v4+v6 */
 #define PORT_URING_OTHER   9102 /* allowed by nothing */
@@ -44,10 +38,6 @@
 #define PORT_QUIC_OTHER	   9402
 #define CLIENT_TIMEOUT_MS  1500
 #define RING_ENTRIES	   8
-
-#ifndef TCP_IS_MPTCP
-#define TCP_IS_MPTCP 43 /* include/uapi/linux/tcp.h, Linux 5.16 */
-#endif
 
 TestSuite(protocols, .init = rft_setup, .fini = rft_teardown, .timeout = 120);
 
@@ -62,100 +52,53 @@ struct step {
 
 typedef struct step (*dev_fn)(int cmd, void *arg);
 
-struct dev_worker {
-	pid_t pid;
-	int ctl;
-};
-
 static struct step step_err(int err)
 {
 	return (struct step){err, 0, -1};
 }
 
-/*
- * Fork a child that joins the test cgroup (first: a socket belongs to its creator's cgroup) and
- * the device netns, then runs fn(0, arg) and fn(cmd, arg) for every worker_call(). fn(0, arg)'s
- * result goes to *first. Returns 0 or -errno.
- */
-static int worker_start(struct dev_worker *w, dev_fn fn, void *arg, struct step *first)
+struct dev_call {
+	dev_fn fn;
+	void *arg;
+};
+
+static void dev_step(int cmd, void *arg, void *res)
 {
-	int sv[2];
-	pid_t pid;
+	const struct dev_call *c = arg;
 
-	w->pid = -1;
-	w->ctl = -1;
-	*first = step_err(EIO);
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
-		return -errno;
-	pid = fork();
-	if (pid < 0) {
-		int e = -errno;
-
-		close(sv[0]);
-		close(sv[1]);
-		return e;
-	}
-	if (pid == 0) {
-		struct step s = step_err(EACCES);
-		int cmd;
-
-		close(sv[0]);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() == 1)
-			_exit(127);
-		/* never run fn anywhere but in the test cgroup and the device namespace */
-		if (rft_cgroup_enter(rft.cg, 0) || rft_netns_enter(rft.dev_ns)) {
-			if (write(sv[1], &s, sizeof(s)) < 0)
-				_exit(1);
-			_exit(1);
-		}
-		s = fn(0, arg);
-		while (write(sv[1], &s, sizeof(s)) == sizeof(s) &&
-		       read(sv[1], &cmd, sizeof(cmd)) == sizeof(cmd))
-			s = fn(cmd, arg);
-		_exit(0);
-	}
-	close(sv[1]);
-	w->pid = pid;
-	w->ctl = sv[0];
-	rft_track_child(pid);
-	if (read(w->ctl, first, sizeof(*first)) != sizeof(*first))
-		*first = step_err(EIO);
-	return 0;
+	*(struct step *)res = c->fn(cmd, c->arg);
 }
 
-static struct step worker_call(struct dev_worker *w, int cmd)
+/*
+ * An rfp worker in the test cgroup and the device netns (it never runs fn anywhere else) that
+ * runs fn(0, arg) and fn(cmd, arg) for every worker_call(). fn(0, arg)'s result goes to *first;
+ * when the worker could not start, that is EIO (never a verdict like EPERM). Returns 0 or -errno.
+ */
+static int worker_start(struct rfp_worker *w, dev_fn fn, void *arg, struct step *first)
+{
+	struct dev_call c = {fn, arg}; /* lives on in the worker, which never returns from here */
+	int ret = rfp_worker_start_res(w, rft.dev_ns, rft.cg, dev_step, &c, first, sizeof(*first));
+
+	if (ret)
+		*first = step_err(EIO);
+	return ret;
+}
+
+static struct step worker_call(struct rfp_worker *w, int cmd)
 {
 	struct step s;
 
-	if (write(w->ctl, &cmd, sizeof(cmd)) != sizeof(cmd) ||
-	    read(w->ctl, &s, sizeof(s)) != sizeof(s))
-		return step_err(EIO);
-	return s;
-}
-
-static void worker_stop(struct dev_worker *w)
-{
-	if (w->ctl >= 0)
-		close(w->ctl);
-	if (w->pid > 0) {
-		kill(w->pid, SIGKILL);
-		waitpid(w->pid, NULL, 0);
-		rft_untrack_child(w->pid);
-	}
-	w->ctl = -1;
-	w->pid = -1;
+	return rfp_worker_call_res(w, cmd, &s) ? step_err(EIO) : s;
 }
 
 /* fn(0, arg) once in a fresh child in the test cgroup and the device netns. */
 static struct step run_in_dev(dev_fn fn, void *arg)
 {
-	struct dev_worker w;
+	struct rfp_worker w;
 	struct step s;
 
-	if (worker_start(&w, fn, arg, &s))
-		return step_err(EIO);
-	worker_stop(&w);
+	worker_start(&w, fn, arg, &s);
+	rfp_worker_stop(&w);
 	return s;
 }
 
@@ -189,33 +132,6 @@ __attribute__((noreturn, format(printf, 1, 2))) static void unavailable(const ch
 	va_end(ap);
 	rft_teardown();
 	rft_unavailable("%s", msg);
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-/* sockaddr for addr:port in `family`; returns its length, 0 if addr does not parse. */
-static socklen_t sockaddr_of(int family, const char *addr, unsigned short port,
-			     struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		return inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1 ? sizeof(*s6) : 0;
-	}
-	((struct sockaddr_in *)ss)->sin_family = AF_INET;
-	((struct sockaddr_in *)ss)->sin_port = htons(port);
-	return inet_pton(AF_INET, addr, &((struct sockaddr_in *)ss)->sin_addr) == 1
-		   ? sizeof(struct sockaddr_in)
-		   : 0;
 }
 
 /* First line of a small text file (a sysctl) into buf, "?" if it cannot be read. */
@@ -352,14 +268,14 @@ static int ring_submit(struct ring *r, const struct io_uring_sqe *sqe)
 	return ret == 1 ? 0 : -EIO;
 }
 
-/* Next completion before `deadline` (now_ms()): 0 with *cqe filled, or -ETIMEDOUT/-errno. */
+/* Next completion before `deadline` (rft_now_ms()): 0 with *cqe filled, or -ETIMEDOUT/-errno. */
 static int ring_wait(struct ring *r, long deadline, struct io_uring_cqe *cqe)
 {
 	for (;;) {
 		unsigned int head = *r->cq_head;
 		struct io_uring_getevents_arg arg;
 		struct __kernel_timespec ts;
-		long left = deadline - now_ms();
+		long left = deadline - rft_now_ms();
 		long ret;
 
 		if (head != __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE)) {
@@ -429,7 +345,7 @@ struct uring_arg {
 static struct step uring_client(int cmd, void *arg)
 {
 	const struct uring_arg *a = arg;
-	long deadline = now_ms() + CLIENT_TIMEOUT_MS;
+	long deadline = rft_now_ms() + CLIENT_TIMEOUT_MS;
 	__u8 flags = a->mode == RING_ASYNC ? IOSQE_ASYNC : 0;
 	char payload[RFT_PAYLOAD_LEN], buf[256];
 	struct step s = {0, 0, -1};
@@ -443,8 +359,7 @@ static struct step uring_client(int cmd, void *arg)
 
 	(void)cmd;
 	memset(payload, 'u', sizeof(payload));
-	len = sockaddr_of(a->family, a->addr, a->port, &ss);
-	if (!len)
+	if (rft_sockaddr(&ss, &len, a->family, a->addr, a->port))
 		return step_err(EINVAL);
 	fd = socket(a->family, (a->op == OP_CONNECT_TCP ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC,
 		    0);
@@ -531,7 +446,7 @@ static struct step uring_socket(int cmd, void *arg)
 	sqe.fd = a->family;
 	sqe.off = (__u64)a->type;
 	sqe.len = (__u32)a->proto;
-	res = ring_run(&r, &sqe, a->mode == RING_ASYNC ? IOSQE_ASYNC : 0, now_ms() + 1000);
+	res = ring_run(&r, &sqe, a->mode == RING_ASYNC ? IOSQE_ASYNC : 0, rft_now_ms() + 1000);
 	ring_close(&r);
 	if (res >= 0) {
 		close(res);
@@ -720,10 +635,27 @@ static void check_uring_sockets(bool isolated, const char *phase)
 	}
 }
 
-static void allow_out(const char *addr, const char *proto, const char *port)
+/* Allow proto/port out to the peer, v4 and v6. */
+static void allow_out(const char *proto, const char *port)
 {
-	rft_cli_ok(0, "allow", "add", "net", addr, "proto", proto, "port", port, "dir", "out",
-		   NULL);
+	static const char *const peers[] = {RFT_PEER_IP4, RFT_PEER_IP6};
+	size_t i;
+
+	for (i = 0; i < sizeof(peers) / sizeof(peers[0]); i++)
+		rft_cli_ok(0, "allow", "add", "net", peers[i], "proto", proto, "port", port, "dir",
+			   "out", NULL);
+}
+
+#define PHASES 3 /* loaded, isolated, released: phase 1 is the isolated one */
+
+/* Go into `phase` (load, isolate, release); returns its name for messages. */
+static const char *enter_phase(int phase)
+{
+	static const char *const cmds[PHASES] = {"load", "isolate", "release"};
+	static const char *const names[PHASES] = {"loaded, not isolated", "isolated", "released"};
+
+	rft_cli_ok(0, cmds[phase], NULL);
+	return names[phase];
 }
 
 Test(protocols, io_uring_connect_sendmsg_socket_v4_v6)
@@ -740,306 +672,36 @@ Test(protocols, io_uring_connect_sendmsg_socket_v4_v6)
 		cr_log_info(
 		    "IORING_OP_SEND_ZC is not supported by this kernel (< 6.0): not tested");
 	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
-	allow_out(RFT_PEER_IP4, "tcp", "9101");
-	allow_out(RFT_PEER_IP4, "udp", "9101");
-	allow_out(RFT_PEER_IP6, "tcp", "9101");
-	allow_out(RFT_PEER_IP6, "udp", "9101");
-	rft_cli_ok(0, "load", NULL);
+	allow_out("tcp", "9101");
+	allow_out("udp", "9101");
+	for (phase = 0; phase < PHASES; phase++) {
+		const char *name = enter_phase(phase);
 
-	for (phase = 0; phase < 3; phase++) {
-		static const char *const names[] = {"loaded, not isolated", "isolated", "released"};
-
-		if (phase == 1)
-			rft_cli_ok(0, "isolate", NULL);
-		if (phase == 2)
-			rft_cli_ok(0, "release", NULL);
-		check_uring_exchanges(&srv, &sup, phase == 1, names[phase]);
+		check_uring_exchanges(&srv, &sup, phase == 1, name);
 		if (sup.socket_op)
-			check_uring_sockets(phase == 1, names[phase]);
+			check_uring_sockets(phase == 1, name);
 	}
 }
 
-/* ---- stream protocols with their own servers (MPTCP, SCTP) ------------------------------ */
-
-#define PSERV_MAX_PORTS 2
-#define PSERV_MAX_FDS	64
-
-struct pserv_stats {
-	unsigned int accepts;	  /* connections (SCTP: associations) accepted */
-	unsigned int mptcp;	  /* of them, with MPTCP really in use (TCP_IS_MPTCP) */
-	unsigned long long bytes; /* bytes received (and echoed) */
-};
-
-struct pserv_shared {
-	int push_seq;  /* bumped by the test */
-	int push_done; /* push_seq the server has handled */
-	int pushed;    /* connections that got the pushed byte */
-	struct pserv_stats st[PSERV_MAX_PORTS][2];
-};
-
-/* An echo server for one stream protocol in the peer netns, on 0.0.0.0 and [::] per port. */
-struct pserv {
-	pid_t pid;
-	int nports;
-	unsigned short ports[PSERV_MAX_PORTS];
-	struct pserv_shared *sh;
-};
-
-static int mptcp_in_use(int fd)
-{
-	int v = 0;
-	socklen_t l = sizeof(v);
-
-	if (getsockopt(fd, SOL_TCP, TCP_IS_MPTCP, &v, &l))
-		return -1; /* Linux < 5.16 */
-	return v ? 1 : 0;
-}
-
-static int stream_listen(int family, int proto, unsigned short port)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sockaddr_of(family, family == AF_INET6 ? "::" : "0.0.0.0", port, &ss);
-	int one = 1, fd;
-
-	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 16)) {
-		int e = -errno;
-
-		close(fd);
-		return e;
-	}
-	return fd;
-}
-
-static __attribute__((noreturn)) void pserv_main(struct pserv_shared *sh, int proto,
-						 const unsigned short *ports, int nports, int ready)
-{
-	static const int fams[2] = {AF_INET, AF_INET6};
-	struct {
-		int fd, listener, port_idx, fam_idx;
-	} fds[PSERV_MAX_FDS];
-	struct pollfd pfd[PSERV_MAX_FDS];
-	static char buf[65536];
-	int nfds = 0, err = 0, seq = 0, polled, i, p, f;
-
-	for (p = 0; p < nports && !err; p++) {
-		for (f = 0; f < 2 && !err; f++) {
-			int fd = stream_listen(fams[f], proto, ports[p]);
-
-			if (fd < 0)
-				err = -fd;
-			else
-				fds[nfds++] = (typeof(fds[0])){fd, 1, p, f};
-		}
-	}
-	if (write(ready, &err, sizeof(err)) != sizeof(err) || err)
-		_exit(1);
-	close(ready);
-	for (;;) {
-		int n;
-
-		for (i = 0; i < nfds; i++)
-			pfd[i] = (struct pollfd){.fd = fds[i].fd, .events = POLLIN};
-		n = poll(pfd, (nfds_t)nfds, 20);
-		if (__atomic_load_n(&sh->push_seq, __ATOMIC_ACQUIRE) != seq) {
-			int ok = 0;
-
-			seq = __atomic_load_n(&sh->push_seq, __ATOMIC_ACQUIRE);
-			for (i = 0; i < nfds; i++)
-				if (!fds[i].listener && send(fds[i].fd, "P", 1, MSG_NOSIGNAL) == 1)
-					ok++;
-			__atomic_store_n(&sh->pushed, ok, __ATOMIC_RELEASE);
-			__atomic_store_n(&sh->push_done, seq, __ATOMIC_RELEASE);
-		}
-		if (n <= 0)
-			continue;
-		polled = nfds;
-		for (i = 0; i < polled; i++) {
-			struct pserv_stats *st = &sh->st[fds[i].port_idx][fds[i].fam_idx];
-			ssize_t r;
-
-			if (!(pfd[i].revents & (POLLIN | POLLERR | POLLHUP)))
-				continue;
-			if (fds[i].listener) {
-				int c =
-				    accept4(fds[i].fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-				if (c < 0)
-					continue;
-				if (nfds == PSERV_MAX_FDS) {
-					close(c);
-					continue;
-				}
-				if (proto == IPPROTO_MPTCP && mptcp_in_use(c) == 1)
-					__atomic_add_fetch(&st->mptcp, 1, __ATOMIC_RELEASE);
-				__atomic_add_fetch(&st->accepts, 1, __ATOMIC_RELEASE);
-				fds[nfds++] =
-				    (typeof(fds[0])){c, 0, fds[i].port_idx, fds[i].fam_idx};
-				continue;
-			}
-			r = recv(fds[i].fd, buf, sizeof(buf), 0);
-			if (r < 0 && errno == EAGAIN)
-				continue;
-			if (r <= 0) {
-				close(fds[i].fd);
-				fds[i].fd = -1;
-				continue;
-			}
-			__atomic_add_fetch(&st->bytes, (unsigned long long)r, __ATOMIC_RELEASE);
-			if (send(fds[i].fd, buf, (size_t)r, MSG_NOSIGNAL) < 0) {
-				/* the client sees the missing echo */
-			}
-		}
-		for (i = 0, p = 0; i < nfds; i++)
-			if (fds[i].fd >= 0)
-				fds[p++] = fds[i];
-		nfds = p;
-	}
-}
-
-/* Start the server in the peer netns; returns once it listens: 0 or -errno. */
-static int pserv_start(struct pserv *s, int proto, const unsigned short *ports, int nports)
-{
-	int pfd[2], err = 0;
-	pid_t pid;
-
-	memset(s, 0, sizeof(*s));
-	if (nports < 1 || nports > PSERV_MAX_PORTS)
-		return -EINVAL;
-	s->sh =
-	    mmap(NULL, sizeof(*s->sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (s->sh == MAP_FAILED) {
-		s->sh = NULL;
-		return -errno;
-	}
-	s->nports = nports;
-	memcpy(s->ports, ports, sizeof(*ports) * (size_t)nports);
-	if (pipe2(pfd, O_CLOEXEC))
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		close(pfd[0]);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() == 1)
-			_exit(127);
-		err = -rft_netns_enter(rft.peer_ns);
-		if (!err)
-			pserv_main(s->sh, proto, ports, nports, pfd[1]);
-		if (write(pfd[1], &err, sizeof(err)) < 0)
-			_exit(1);
-		_exit(1);
-	}
-	close(pfd[1]);
-	s->pid = pid;
-	rft_track_child(pid);
-	if (read(pfd[0], &err, sizeof(err)) != sizeof(err))
-		err = EIO;
-	close(pfd[0]);
-	return -err;
-}
-
-static struct pserv_stats pserv_stats(const struct pserv *s, unsigned short port, int family)
-{
-	struct pserv_stats r = {0, 0, 0};
-	int i;
-
-	for (i = 0; i < s->nports; i++) {
-		if (s->ports[i] != port)
-			continue;
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		r = s->sh->st[i][family == AF_INET6 ? 1 : 0];
-	}
-	return r;
-}
-
-/* The server sends one byte on every open connection: how many sends succeeded, or -ETIMEDOUT. */
-static int pserv_push(struct pserv *s)
-{
-	int seq = __atomic_add_fetch(&s->sh->push_seq, 1, __ATOMIC_RELEASE), i;
-
-	for (i = 0; i < 200; i++) {
-		if (__atomic_load_n(&s->sh->push_done, __ATOMIC_ACQUIRE) == seq)
-			return __atomic_load_n(&s->sh->pushed, __ATOMIC_ACQUIRE);
-		rft_msleep(5);
-	}
-	return -ETIMEDOUT;
-}
+/* ---- stream protocols (MPTCP, SCTP) -------------------------------------------------------- */
 
 struct stream_arg {
 	int family;
-	int proto; /* IPPROTO_MPTCP or IPPROTO_SCTP */
+	enum rft_proto proto; /* RFT_MPTCP or RFT_SCTP */
 	const char *addr;
 	unsigned short port;
 };
 
-static const char *proto_name(int proto)
+static const char *proto_name(enum rft_proto proto)
 {
-	return proto == IPPROTO_MPTCP ? "MPTCP" : proto == IPPROTO_SCTP ? "SCTP" : "?";
+	return proto == RFT_MPTCP ? "MPTCP" : proto == RFT_SCTP ? "SCTP" : "?";
 }
 
-/* Non-blocking connect within the deadline: the socket, or -errno. */
-static int stream_connect(const struct stream_arg *a, long deadline)
+/* An echo server for one stream protocol (no UDP) in the peer netns: 0 or -errno. */
+static int stream_server_start(struct rft_server *srv, enum rft_proto proto,
+			       const unsigned short *ports, int nports)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sockaddr_of(a->family, a->addr, a->port, &ss), el = sizeof(int);
-	struct pollfd p;
-	int fd, err = 0;
-
-	if (!len)
-		return -EINVAL;
-	fd = socket(a->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, a->proto);
-	if (fd < 0)
-		return -errno;
-	if (!connect(fd, (struct sockaddr *)&ss, len))
-		return fd;
-	if (errno != EINPROGRESS) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	p = (struct pollfd){.fd = fd, .events = POLLOUT};
-	if (poll(&p, 1, (int)(deadline > now_ms() ? deadline - now_ms() : 0)) != 1) {
-		close(fd);
-		return -ETIMEDOUT;
-	}
-	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
-	if (err) {
-		close(fd);
-		return -err;
-	}
-	return fd;
-}
-
-/* Read until `want` bytes arrived or the deadline passed: bytes read, or -errno. */
-static int collect(int fd, int want, long deadline)
-{
-	char buf[256];
-	int got = 0;
-
-	while (got < want) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		long left = deadline - now_ms();
-		ssize_t n;
-
-		if (left <= 0 || poll(&p, 1, (int)left) != 1)
-			break;
-		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n < 0 && errno == EAGAIN)
-			continue;
-		if (n < 0)
-			return got ? got : -errno;
-		if (n == 0)
-			break;
-		got += (int)n;
-	}
-	return got;
+	return rft_server_start_proto(srv, rft.peer_ns, NULL, proto, false, ports, nports);
 }
 
 /* Send RFT_PAYLOAD_LEN bytes and wait for their echo. */
@@ -1052,7 +714,7 @@ static struct step stream_exchange(int fd, long deadline)
 	memset(payload, 's', sizeof(payload));
 	if (send(fd, payload, sizeof(payload), MSG_NOSIGNAL) < 0)
 		return step_err(errno);
-	got = collect(fd, RFT_PAYLOAD_LEN, deadline);
+	got = rft_recv_upto(fd, RFT_PAYLOAD_LEN, deadline);
 	if (got < 0)
 		return step_err(-got);
 	s.bytes = got;
@@ -1065,32 +727,32 @@ static struct step stream_exchange(int fd, long deadline)
 static struct step stream_client(int cmd, void *arg)
 {
 	const struct stream_arg *a = arg;
-	long deadline = now_ms() + CLIENT_TIMEOUT_MS;
+	long deadline = rft_now_ms() + CLIENT_TIMEOUT_MS;
 	struct step s;
 	int fd;
 
 	(void)cmd;
-	fd = stream_connect(a, deadline);
+	fd = rft_connect(a->family, a->proto, a->addr, a->port, CLIENT_TIMEOUT_MS);
 	if (fd < 0)
 		return step_err(-fd);
 	s = stream_exchange(fd, deadline);
-	if (a->proto == IPPROTO_MPTCP)
-		s.aux = mptcp_in_use(fd);
+	if (a->proto == RFT_MPTCP)
+		s.aux = rft_mptcp_in_use(fd);
 	close(fd);
 	return s;
 }
 
 /* One connect+echo from the device; checks the verdict and what the peer's server saw. */
-static void check_stream(const struct pserv *srv, const struct stream_arg *a, bool deny,
+static void check_stream(const struct rft_server *srv, const struct stream_arg *a, bool deny,
 			 const char *phase)
 {
-	struct pserv_stats before = pserv_stats(srv, a->port, a->family), after;
+	struct rft_port_stats before = rft_server_stats(srv, a->port, a->family), after;
 	struct step s = run_in_dev(stream_client, (void *)a);
 	enum rft_outcome o = outcome_of(s);
 	const char *p = proto_name(a->proto), *f = fam_name(a->family);
 
 	if (deny) {
-		if (a->proto == IPPROTO_SCTP)
+		if (a->proto == RFT_SCTP)
 			/* no connect hook: the INIT is dropped at cgroup_skb egress (timeout), or a
 			 * transmit error surfaces as EPERM */
 			cr_expect(o == RFT_EPERM || o == RFT_TIMEOUT,
@@ -1101,22 +763,22 @@ static void check_stream(const struct pserv *srv, const struct stream_arg *a, bo
 				     phase, p, f, a->port, rft_outcome_name(o), strerror(s.err));
 		/* an EPERM returns at once: give anything that did leave the time to arrive */
 		rft_msleep(o == RFT_EPERM ? RFT_DENY_WAIT_MS : 100);
-		after = pserv_stats(srv, a->port, a->family);
-		cr_expect_eq(after.accepts, before.accepts,
+		after = rft_server_stats(srv, a->port, a->family);
+		cr_expect_eq(after.conns, before.conns,
 			     "%s: %s %s port %u was denied, but the peer accepted a connection",
 			     phase, p, f, a->port);
-		cr_expect_eq(after.bytes, before.bytes,
+		cr_expect_eq(after.tcp_bytes, before.tcp_bytes,
 			     "%s: %s %s port %u was denied, but the peer received data", phase, p,
 			     f, a->port);
 		return;
 	}
 	cr_expect_eq(o, RFT_OK, "%s: %s %s port %u: expected OK, got %s (%s, echoed %d)", phase, p,
 		     f, a->port, rft_outcome_name(o), strerror(s.err), s.bytes);
-	after = pserv_stats(srv, a->port, a->family);
-	cr_expect_gt(after.accepts, before.accepts,
+	after = rft_server_stats(srv, a->port, a->family);
+	cr_expect_gt(after.conns, before.conns,
 		     "%s: %s %s port %u worked, but the peer accepted nothing", phase, p, f,
 		     a->port);
-	if (a->proto == IPPROTO_MPTCP && s.aux >= 0) {
+	if (a->proto == RFT_MPTCP && s.aux >= 0) {
 		/* a fallback to plain TCP would not exercise MPTCP at all */
 		cr_expect_eq(s.aux, 1, "%s: MPTCP %s port %u fell back to plain TCP", phase, f,
 			     a->port);
@@ -1161,39 +823,40 @@ static void require_mptcp(void)
 			    strerror(s.err), s.aux);
 }
 
-static void allow_tcp_mptcp_port(void)
+/* MPTCP from the device to the allowed and the other port, v4 and v6. */
+static const struct stream_arg mptcp_cases[] = {
+    {AF_INET, RFT_MPTCP, RFT_PEER_IP4, PORT_MPTCP_ALLOWED},
+    {AF_INET, RFT_MPTCP, RFT_PEER_IP4, PORT_MPTCP_OTHER},
+    {AF_INET6, RFT_MPTCP, RFT_PEER_IP6, PORT_MPTCP_ALLOWED},
+    {AF_INET6, RFT_MPTCP, RFT_PEER_IP6, PORT_MPTCP_OTHER},
+};
+#define MPTCP_CASES (sizeof(mptcp_cases) / sizeof(mptcp_cases[0]))
+
+/* require_mptcp(), the peer's MPTCP server on both ports, and tcp to the allowed port allowed
+ * out (MPTCP subflows are TCP). */
+static void mptcp_setup(struct rft_server *srv)
 {
-	allow_out(RFT_PEER_IP4, "tcp", "9201");
-	allow_out(RFT_PEER_IP6, "tcp", "9201");
+	static const unsigned short ports[] = {PORT_MPTCP_ALLOWED, PORT_MPTCP_OTHER};
+
+	require_mptcp();
+	cr_assert_eq(stream_server_start(srv, RFT_MPTCP, ports, 2), 0, "MPTCP server in the peer");
+	allow_out("tcp", "9201");
 }
 
 Test(protocols, mptcp_connect_v4_v6)
 {
-	static const unsigned short ports[] = {PORT_MPTCP_ALLOWED, PORT_MPTCP_OTHER};
-	static const struct stream_arg cases[] = {
-	    {AF_INET, IPPROTO_MPTCP, RFT_PEER_IP4, PORT_MPTCP_ALLOWED},
-	    {AF_INET, IPPROTO_MPTCP, RFT_PEER_IP4, PORT_MPTCP_OTHER},
-	    {AF_INET6, IPPROTO_MPTCP, RFT_PEER_IP6, PORT_MPTCP_ALLOWED},
-	    {AF_INET6, IPPROTO_MPTCP, RFT_PEER_IP6, PORT_MPTCP_OTHER},
-	};
-	struct pserv srv;
+	const struct stream_arg *cases = mptcp_cases;
+	struct rft_server srv;
 	int phase;
 	size_t i;
 
-	require_mptcp();
-	cr_assert_eq(pserv_start(&srv, IPPROTO_MPTCP, ports, 2), 0, "MPTCP server in the peer");
-	allow_tcp_mptcp_port();
-	rft_cli_ok(0, "load", NULL);
-	for (phase = 0; phase < 3; phase++) {
-		static const char *const names[] = {"loaded, not isolated", "isolated", "released"};
+	mptcp_setup(&srv);
+	for (phase = 0; phase < PHASES; phase++) {
+		const char *name = enter_phase(phase);
 
-		if (phase == 1)
-			rft_cli_ok(0, "isolate", NULL);
-		if (phase == 2)
-			rft_cli_ok(0, "release", NULL);
-		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		for (i = 0; i < MPTCP_CASES; i++)
 			check_stream(&srv, &cases[i],
-				     phase == 1 && cases[i].port == PORT_MPTCP_OTHER, names[phase]);
+				     phase == 1 && cases[i].port == PORT_MPTCP_OTHER, name);
 	}
 }
 
@@ -1216,19 +879,19 @@ static struct step held_conn(int cmd, void *arg)
 
 	switch (cmd) {
 	case HELD_OPEN:
-		held_fd = stream_connect(a, now_ms() + CLIENT_TIMEOUT_MS);
+		held_fd = rft_connect(a->family, a->proto, a->addr, a->port, CLIENT_TIMEOUT_MS);
 		if (held_fd < 0)
 			return step_err(-held_fd);
-		s = stream_exchange(held_fd, now_ms() + CLIENT_TIMEOUT_MS);
-		s.aux = mptcp_in_use(held_fd);
+		s = stream_exchange(held_fd, rft_now_ms() + CLIENT_TIMEOUT_MS);
+		s.aux = rft_mptcp_in_use(held_fd);
 		return s;
 	case HELD_SEND:
 		memset(payload, 'h', sizeof(payload));
 		n = send(held_fd, payload, sizeof(payload), MSG_NOSIGNAL);
 		return n < 0 ? step_err(errno) : (struct step){0, (int)n, -1};
 	default:
-		got = collect(held_fd, cmd == HELD_ECHO ? RFT_PAYLOAD_LEN : 1,
-			      now_ms() + RFT_DENY_WAIT_MS);
+		got = rft_recv_upto(held_fd, cmd == HELD_ECHO ? RFT_PAYLOAD_LEN : 1,
+				    rft_now_ms() + RFT_DENY_WAIT_MS);
 		return got < 0 ? step_err(-got) : (struct step){0, got, -1};
 	}
 }
@@ -1240,22 +903,14 @@ static struct step held_conn(int cmd, void *arg)
  */
 Test(protocols, mptcp_established_before_isolate_v4_v6)
 {
-	static const unsigned short ports[] = {PORT_MPTCP_ALLOWED, PORT_MPTCP_OTHER};
-	static const struct stream_arg conns[] = {
-	    {AF_INET, IPPROTO_MPTCP, RFT_PEER_IP4, PORT_MPTCP_ALLOWED},
-	    {AF_INET, IPPROTO_MPTCP, RFT_PEER_IP4, PORT_MPTCP_OTHER},
-	    {AF_INET6, IPPROTO_MPTCP, RFT_PEER_IP6, PORT_MPTCP_ALLOWED},
-	    {AF_INET6, IPPROTO_MPTCP, RFT_PEER_IP6, PORT_MPTCP_OTHER},
-	};
-	const size_t n = sizeof(conns) / sizeof(conns[0]);
-	struct pserv_stats before[4];
-	struct dev_worker w[4];
-	struct pserv srv;
+	const struct stream_arg *conns = mptcp_cases;
+	const size_t n = MPTCP_CASES;
+	struct rft_port_stats before[MPTCP_CASES];
+	struct rfp_worker w[MPTCP_CASES];
+	struct rft_server srv;
 	size_t i;
 
-	require_mptcp();
-	cr_assert_eq(pserv_start(&srv, IPPROTO_MPTCP, ports, 2), 0, "MPTCP server in the peer");
-	allow_tcp_mptcp_port();
+	mptcp_setup(&srv);
 	rft_cli_ok(0, "load", NULL);
 	for (i = 0; i < n; i++) {
 		struct step s;
@@ -1273,7 +928,7 @@ Test(protocols, mptcp_established_before_isolate_v4_v6)
 	for (i = 0; i < n; i++) {
 		struct step s;
 
-		before[i] = pserv_stats(&srv, conns[i].port, conns[i].family);
+		before[i] = rft_server_stats(&srv, conns[i].port, conns[i].family);
 		s = worker_call(&w[i], HELD_SEND);
 		if (conns[i].port == PORT_MPTCP_ALLOWED)
 			cr_expect_eq(s.bytes, RFT_PAYLOAD_LEN,
@@ -1283,22 +938,22 @@ Test(protocols, mptcp_established_before_isolate_v4_v6)
 	rft_msleep(RFT_DENY_WAIT_MS);
 	for (i = 0; i < n; i++) {
 		const char *f = fam_name(conns[i].family);
-		struct pserv_stats st = pserv_stats(&srv, conns[i].port, conns[i].family);
+		struct rft_port_stats st = rft_server_stats(&srv, conns[i].port, conns[i].family);
 
 		if (conns[i].port == PORT_MPTCP_OTHER) {
-			cr_expect_eq(st.bytes, before[i].bytes,
+			cr_expect_eq(st.tcp_bytes, before[i].tcp_bytes,
 				     "isolated: the peer received data of the MPTCP %s connection "
 				     "opened before isolate",
 				     f);
 		} else {
-			cr_expect_gt(st.bytes, before[i].bytes,
+			cr_expect_gt(st.tcp_bytes, before[i].tcp_bytes,
 				     "isolated: the allowed MPTCP %s connection moved no data", f);
 			cr_expect_eq(worker_call(&w[i], HELD_ECHO).bytes, RFT_PAYLOAD_LEN,
 				     "isolated: the allowed MPTCP %s connection got no echo", f);
 		}
 	}
 	/* the other direction: the peer sends on every connection */
-	cr_expect_eq(pserv_push(&srv), (int)n, "the peer could not send on every connection");
+	cr_expect_eq(rft_server_push(&srv), (int)n, "the peer could not send on every connection");
 	for (i = 0; i < n; i++) {
 		struct step s = worker_call(&w[i], HELD_ANY);
 
@@ -1315,7 +970,7 @@ Test(protocols, mptcp_established_before_isolate_v4_v6)
 	}
 	rft_cli_ok(0, "release", NULL);
 	for (i = 0; i < n; i++)
-		worker_stop(&w[i]);
+		rfp_worker_stop(&w[i]);
 }
 
 /* ---- SCTP ------------------------------------------------------------------------------- */
@@ -1348,10 +1003,10 @@ static struct step sctp_probe(int cmd, void *arg)
 Test(protocols, sctp_connect_v4_v6)
 {
 	static const unsigned short ports[] = {PORT_SCTP};
-	static const struct stream_arg v4 = {AF_INET, IPPROTO_SCTP, RFT_PEER_IP4, PORT_SCTP};
-	static const struct stream_arg v6 = {AF_INET6, IPPROTO_SCTP, RFT_PEER_IP6, PORT_SCTP};
+	static const struct stream_arg v4 = {AF_INET, RFT_SCTP, RFT_PEER_IP4, PORT_SCTP};
+	static const struct stream_arg v6 = {AF_INET6, RFT_SCTP, RFT_PEER_IP6, PORT_SCTP};
 	struct step probe = run_in_dev(sctp_probe, NULL);
-	struct pserv srv;
+	struct rft_server srv;
 
 	if (probe.err == EPROTONOSUPPORT || probe.err == ESOCKTNOSUPPORT ||
 	    probe.err == EAFNOSUPPORT) {
@@ -1363,10 +1018,9 @@ Test(protocols, sctp_connect_v4_v6)
 		cr_skip_test("SCTP not applicable: %s", strerror(probe.err));
 	}
 	cr_assert_eq(probe.err, 0, "SCTP socket(): %s", strerror(probe.err));
-	cr_assert_eq(pserv_start(&srv, IPPROTO_SCTP, ports, 1), 0, "SCTP server in the peer");
+	cr_assert_eq(stream_server_start(&srv, RFT_SCTP, ports, 1), 0, "SCTP server in the peer");
 	/* the way back for isolate: same peer and port, but TCP, which must not cover SCTP */
-	allow_out(RFT_PEER_IP4, "tcp", "9301");
-	allow_out(RFT_PEER_IP6, "tcp", "9301");
+	allow_out("tcp", "9301");
 	rft_cli_ok(0, "load", NULL);
 	check_stream(&srv, &v4, false, "loaded, not isolated");
 	check_stream(&srv, &v6, false, "loaded, not isolated");
@@ -1418,8 +1072,7 @@ static struct step quic_client(int cmd, void *arg)
 	int fd, n, got;
 
 	(void)cmd;
-	len = sockaddr_of(a->family, a->addr, a->port, &ss);
-	if (!len)
+	if (rft_sockaddr(&ss, &len, a->family, a->addr, a->port))
 		return step_err(EINVAL);
 	fd = socket(a->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -1449,7 +1102,7 @@ static struct step quic_client(int cmd, void *arg)
 	} else if (n < 2) {
 		s.err = EIO; /* the GSO message failed on its own */
 	} else {
-		got = collect(fd, want, now_ms() + CLIENT_TIMEOUT_MS);
+		got = rft_recv_upto(fd, want, rft_now_ms() + CLIENT_TIMEOUT_MS);
 		if (got < 0)
 			s.err = -got;
 		else
@@ -1475,16 +1128,10 @@ Test(protocols, quic_style_udp_gso_sendmmsg_v4_v6)
 	size_t i;
 
 	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
-	allow_out(RFT_PEER_IP4, "udp", "9401");
-	allow_out(RFT_PEER_IP6, "udp", "9401");
-	rft_cli_ok(0, "load", NULL);
-	for (phase = 0; phase < 3; phase++) {
-		static const char *const names[] = {"loaded, not isolated", "isolated", "released"};
+	allow_out("udp", "9401");
+	for (phase = 0; phase < PHASES; phase++) {
+		const char *name = enter_phase(phase);
 
-		if (phase == 1)
-			rft_cli_ok(0, "isolate", NULL);
-		if (phase == 2)
-			rft_cli_ok(0, "release", NULL);
 		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 			const struct quic_arg *c = &cases[i];
 			bool deny = phase == 1 && c->port == PORT_QUIC_OTHER;
@@ -1496,27 +1143,27 @@ Test(protocols, quic_style_udp_gso_sendmmsg_v4_v6)
 				cr_expect_eq(o, RFT_EPERM,
 					     "%s: sendmmsg+GSO %s port %u: expected EPERM, got %s "
 					     "(%s)",
-					     names[phase], fam_name(c->family), c->port,
+					     name, fam_name(c->family), c->port,
 					     rft_outcome_name(o), strerror(s.err));
 				rft_msleep(RFT_DENY_WAIT_MS);
 				a = rft_server_stats(&srv, c->port, c->family);
 				cr_expect_eq(a.dgrams, b.dgrams,
 					     "%s: sendmmsg+GSO %s port %u was denied, but the peer "
 					     "received %u datagrams",
-					     names[phase], fam_name(c->family), c->port,
+					     name, fam_name(c->family), c->port,
 					     a.dgrams - b.dgrams);
 			} else {
 				cr_expect_eq(
 				    o, RFT_OK,
 				    "%s: sendmmsg+GSO %s port %u: expected OK, got %s (%s, "
 				    "echoed %d)",
-				    names[phase], fam_name(c->family), c->port, rft_outcome_name(o),
+				    name, fam_name(c->family), c->port, rft_outcome_name(o),
 				    strerror(s.err), s.bytes);
 				a = rft_server_stats(&srv, c->port, c->family);
 				cr_expect_eq(a.dgrams - b.dgrams, 1 + QUIC_SEGMENTS,
 					     "%s: sendmmsg+GSO %s port %u: the peer counted %u "
 					     "datagrams",
-					     names[phase], fam_name(c->family), c->port,
+					     name, fam_name(c->family), c->port,
 					     a.dgrams - b.dgrams);
 			}
 		}

@@ -122,7 +122,7 @@ static int helper_echo_server(int argc, char **argv)
 
 static int helper_conn(int argc, char **argv)
 {
-	char payload[RFT_PAYLOAD_LEN], buf[256], c;
+	char payload[RFT_PAYLOAD_LEN], c;
 	int fd;
 
 	if (argc < 3)
@@ -134,21 +134,11 @@ static int helper_conn(int argc, char **argv)
 	memset(payload, 'p', sizeof(payload));
 	while (read(0, &c, 1) == 1) {
 		unsigned char got = 0;
-		long deadline = rft_now_ms() + 1000;
+		int n;
 
 		if (send(fd, payload, sizeof(payload), MSG_NOSIGNAL) == (ssize_t)sizeof(payload)) {
-			while (got < RFT_PAYLOAD_LEN) {
-				struct pollfd p = {.fd = fd, .events = POLLIN};
-				long left = deadline - rft_now_ms();
-				ssize_t r;
-
-				if (left <= 0 || poll(&p, 1, (int)left) != 1)
-					break;
-				r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-				if (r <= 0)
-					break;
-				got = (unsigned char)(got + r);
-			}
+			n = rft_recv_upto(fd, RFT_PAYLOAD_LEN, rft_now_ms() + 1000);
+			got = (unsigned char)(n > 0 ? n : 0);
 		}
 		if (write(1, &got, 1) != 1)
 			break;
@@ -217,38 +207,42 @@ int rfp_copy_self(const char *name, char *buf, size_t len)
 
 pid_t rfp_spawn(const char *netns, const char *cgroup, char *const argv[], int *in_fd, int *out_fd)
 {
-	int in[2] = {-1, -1}, out[2] = {-1, -1};
+	int in[2] = {-1, -1}, out[2] = {-1, -1}, ctl, i;
 	pid_t pid;
 
-	if ((in_fd && pipe2(in, O_CLOEXEC)) || (out_fd && pipe2(out, O_CLOEXEC)))
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
+	if ((in_fd && pipe2(in, O_CLOEXEC)) || (out_fd && pipe2(out, O_CLOEXEC))) {
+		pid = -errno;
+		goto close_pipes;
+	}
+	pid = rft_fork_in(netns, cgroup, &ctl);
 	if (pid == 0) {
-		int devnull;
+		int devnull = open("/dev/null", O_RDWR);
 
-		rft_child_init();
-		/* cgroup first: sockets belong to the cgroup of their creator */
-		if ((cgroup && rft_cgroup_enter(cgroup, 0)) || (netns && rft_netns_enter(netns)))
-			_exit(126);
-		devnull = open("/dev/null", O_RDWR);
 		dup2(in_fd ? in[0] : devnull, 0);
 		dup2(out_fd ? out[1] : devnull, 1);
 		dup2(devnull, 2);
 		minimal_env();
-		execv(argv[0], argv);
+		execv(argv[0], argv); /* closes ctl (O_CLOEXEC) */
 		_exit(127);
 	}
-	if (in_fd) {
-		close(in[0]);
-		*in_fd = in[1];
+	if (pid > 0) {
+		close(ctl);
+		if (in_fd) {
+			*in_fd = in[1];
+			in[1] = -1;
+		}
+		if (out_fd) {
+			*out_fd = out[0];
+			out[0] = -1;
+		}
 	}
-	if (out_fd) {
-		close(out[1]);
-		*out_fd = out[0];
+close_pipes:
+	for (i = 0; i < 2; i++) {
+		if (in[i] >= 0)
+			close(in[i]);
+		if (out[i] >= 0)
+			close(out[i]);
 	}
-	rft_track_child(pid);
 	return pid;
 }
 
@@ -278,11 +272,7 @@ int rfp_wait(pid_t pid, int timeout_ms)
 
 void rfp_kill(pid_t pid)
 {
-	if (pid <= 0)
-		return;
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	rft_untrack_child(pid);
+	rft_kill_child(pid);
 }
 
 enum rft_outcome rfp_exe_client(const char *exe, const char *cgroup, int family,
@@ -318,66 +308,69 @@ enum rft_outcome rfp_exe_client(const char *exe, const char *cgroup, int family,
 
 /* ---- workers ----------------------------------------------------------------------------- */
 
+int rfp_worker_start_res(struct rfp_worker *w, const char *netns, const char *cgroup, rfp_res_fn fn,
+			 void *arg, void *res, size_t len)
+{
+	pid_t pid = rft_fork_in(netns, cgroup, &w->ctl);
+	int cmd;
+
+	w->pid = -1;
+	w->len = len;
+	if (pid < 0)
+		return pid;
+	if (pid == 0) {
+		/* res is the child's copy of the caller's buffer */
+		fn(0, arg, res);
+		while (write(w->ctl, res, len) == (ssize_t)len &&
+		       read(w->ctl, &cmd, sizeof(cmd)) == sizeof(cmd))
+			fn(cmd, arg, res);
+		_exit(0);
+	}
+	w->pid = pid;
+	if (read(w->ctl, res, len) != (ssize_t)len)
+		return -EIO;
+	return 0;
+}
+
+int rfp_worker_call_res(struct rfp_worker *w, int cmd, void *res)
+{
+	if (w->ctl < 0 || write(w->ctl, &cmd, sizeof(cmd)) != sizeof(cmd) ||
+	    read(w->ctl, res, w->len) != (ssize_t)w->len)
+		return -EIO;
+	return 0;
+}
+
+struct int_call {
+	rfp_fn fn;
+	void *arg;
+};
+
+static void int_result(int cmd, void *arg, void *res)
+{
+	const struct int_call *c = arg;
+
+	*(int *)res = c->fn(cmd, c->arg);
+}
+
 int rfp_worker_start(struct rfp_worker *w, const char *netns, const char *cgroup, rfp_fn fn,
 		     void *arg)
 {
-	int sv[2], ret = -EIO;
-	pid_t pid;
+	struct int_call c = {fn, arg}; /* lives on in the worker, which never returns from here */
+	int ret, err = rfp_worker_start_res(w, netns, cgroup, int_result, &c, &ret, sizeof(ret));
 
-	w->pid = -1;
-	w->ctl = -1;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		int cmd;
-
-		close(sv[0]);
-		rft_child_init();
-		if (cgroup && (ret = rft_cgroup_enter(cgroup, 0))) {
-			if (write(sv[1], &ret, sizeof(ret)) < 0)
-				_exit(1);
-			_exit(1); /* never run fn outside the intended cgroup */
-		}
-		if (netns && (ret = rft_netns_enter(netns))) {
-			if (write(sv[1], &ret, sizeof(ret)) < 0)
-				_exit(1);
-			_exit(1);
-		}
-		ret = fn(0, arg);
-		while (write(sv[1], &ret, sizeof(ret)) == sizeof(ret) &&
-		       read(sv[1], &cmd, sizeof(cmd)) == sizeof(cmd))
-			ret = fn(cmd, arg);
-		_exit(0);
-	}
-	close(sv[1]);
-	w->pid = pid;
-	w->ctl = sv[0];
-	rft_track_child(pid);
-	if (read(w->ctl, &ret, sizeof(ret)) != sizeof(ret))
-		ret = -EIO;
-	return ret;
+	return err ? err : ret;
 }
 
 int rfp_worker_call(struct rfp_worker *w, int cmd)
 {
 	int ret;
 
-	if (w->ctl < 0 || write(w->ctl, &cmd, sizeof(cmd)) != sizeof(cmd) ||
-	    read(w->ctl, &ret, sizeof(ret)) != sizeof(ret))
-		return -EIO;
-	return ret;
+	return rfp_worker_call_res(w, cmd, &ret) ? -EIO : ret;
 }
 
 void rfp_worker_stop(struct rfp_worker *w)
 {
-	if (w->ctl >= 0)
-		close(w->ctl);
-	rfp_kill(w->pid);
-	w->ctl = -1;
-	w->pid = -1;
+	rft_child_close(&w->pid, &w->ctl);
 }
 
 int rfp_run_in(const char *netns, const char *cgroup, rfp_fn fn, void *arg)
@@ -425,7 +418,7 @@ int rfp_sysctl_in(const char *netns, const char *path, const char *value)
 int rfp_sniffer_start(struct rfp_sniffer *s, const char *netns, unsigned short ethertype,
 		      const char *marker)
 {
-	int pfd[2], err = 0;
+	int ctl, err;
 	pid_t pid;
 
 	s->pid = -1;
@@ -435,23 +428,17 @@ int rfp_sniffer_start(struct rfp_sniffer *s, const char *netns, unsigned short e
 		s->count = NULL;
 		return -errno;
 	}
-	if (pipe2(pfd, O_CLOEXEC))
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
+	pid = rft_fork_in(netns, NULL, &ctl);
+	if (pid < 0) {
+		rfp_sniffer_stop(s);
+		return pid;
+	}
 	if (pid == 0) {
 		static unsigned char buf[65536];
-		int fd = -1;
+		int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ethertype));
 
-		close(pfd[0]);
-		rft_child_init();
-		if ((err = -rft_netns_enter(netns)) == 0) {
-			fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ethertype));
-			err = fd < 0 ? errno : 0;
-		}
-		if (write(pfd[1], &err, sizeof(err)) != sizeof(err) || err)
-			_exit(1);
+		rft_ready(ctl, fd < 0 ? errno : 0);
+		close(ctl);
 		for (;;) {
 			struct sockaddr_ll sll;
 			socklen_t sl = sizeof(sll);
@@ -463,17 +450,12 @@ int rfp_sniffer_start(struct rfp_sniffer *s, const char *netns, unsigned short e
 				__atomic_add_fetch(s->count, 1, __ATOMIC_RELEASE);
 		}
 	}
-	close(pfd[1]);
 	s->pid = pid;
-	rft_track_child(pid);
-	if (read(pfd[0], &err, sizeof(err)) != sizeof(err))
-		err = EIO;
-	close(pfd[0]);
-	if (err) {
+	err = rft_ready_wait(ctl);
+	close(ctl);
+	if (err)
 		rfp_sniffer_stop(s);
-		return -err;
-	}
-	return 0;
+	return err;
 }
 
 unsigned int rfp_sniffer_count(const struct rfp_sniffer *s)

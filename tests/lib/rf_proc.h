@@ -41,9 +41,9 @@ int rfp_copy_self(const char *name, char *buf, size_t len);
 #define RFP_HELPER_ARG "--rfp-helper"
 
 /* Spawn argv (execve, environment: PATH and LD_LIBRARY_PATH) as a tracked child that first enters
- * cgroup, then netns (NULL = unchanged; it never runs elsewhere). stdin/stdout are pipes returned
- * in in_fd / out_fd when non-NULL (else /dev/null); stderr is /dev/null. Returns the pid or -errno.
- */
+ * cgroup, then netns (rft_fork_in(): NULL = unchanged; it never runs elsewhere). stdin/stdout are
+ * pipes returned in in_fd / out_fd when non-NULL (else /dev/null); stderr is /dev/null. Returns the
+ * pid or -errno. */
 pid_t rfp_spawn(const char *netns, const char *cgroup, char *const argv[], int *in_fd, int *out_fd);
 /* Wait up to timeout_ms for a spawned child: its exit status, or -1 if it was killed (by a
  * signal, or with SIGKILL by us on timeout). Untracks it. */
@@ -59,15 +59,25 @@ enum rft_outcome rfp_exe_client(const char *exe, const char *cgroup, int family,
 /* ---- workers: forked children that keep state (sockets) between calls -------------------- */
 
 typedef int (*rfp_fn)(int cmd, void *arg);
+/* A worker function with a result of any fixed size: fills res. */
+typedef void (*rfp_res_fn)(int cmd, void *arg, void *res);
 
 struct rfp_worker {
 	pid_t pid;
 	int ctl;
+	size_t len; /* size of a result */
 };
 
-/* Fork a child that enters cgroup (first) and netns (NULL = unchanged), runs fn(0, arg) and then
- * fn(cmd, arg) for every rfp_worker_call(). Returns fn(0, arg)'s result (-EIO if the child
- * failed to start); the worker runs until rfp_worker_stop() even if that result is an error. */
+/* Fork a child that enters cgroup (first) and netns (NULL = unchanged) with rft_fork_in(), runs
+ * fn(0, arg, res) and then fn(cmd, arg, res) for every rfp_worker_call_res(); each time the len
+ * bytes of res come back to the caller's res. Returns 0 once fn(0, ...)'s result is in res, or
+ * -errno (the child could not start or enter: res untouched; -EIO: no result). The worker runs
+ * until rfp_worker_stop() in any case. */
+int rfp_worker_start_res(struct rfp_worker *w, const char *netns, const char *cgroup, rfp_res_fn fn,
+			 void *arg, void *res, size_t len);
+/* fn(cmd, arg, res) in the worker, its result to res: 0, or -EIO if the worker is gone. */
+int rfp_worker_call_res(struct rfp_worker *w, int cmd, void *res);
+/* rfp_worker_start_res() for int results: fn(0, arg)'s result, or the -errno of the start. */
 int rfp_worker_start(struct rfp_worker *w, const char *netns, const char *cgroup, rfp_fn fn,
 		     void *arg);
 /* fn(cmd, arg) in the worker: its result, or -EIO if the worker is gone. */

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -32,6 +33,10 @@
 #define RFT_PREFIX	 "rf-test-"
 #define RFT_BPFFS	 "/sys/fs/bpf"
 #define RFT_MAX_CHILDREN 96
+
+#ifndef TCP_IS_MPTCP
+#define TCP_IS_MPTCP 43 /* include/uapi/linux/tcp.h, Linux 5.16 */
+#endif
 
 struct rft_env rft;
 
@@ -139,17 +144,30 @@ void rft_untrack_child(pid_t pid)
 			children[i] = 0;
 }
 
+void rft_kill_child(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	rft_untrack_child(pid);
+}
+
+void rft_child_close(pid_t *pid, int *ctl)
+{
+	if (*ctl >= 0)
+		close(*ctl);
+	rft_kill_child(*pid);
+	*ctl = -1;
+	*pid = -1;
+}
+
 static void kill_children(void)
 {
 	int i;
 
-	for (i = 0; i < RFT_MAX_CHILDREN; i++) {
-		if (!children[i])
-			continue;
-		kill(children[i], SIGKILL);
-		waitpid(children[i], NULL, 0);
-		children[i] = 0;
-	}
+	for (i = 0; i < RFT_MAX_CHILDREN; i++)
+		rft_kill_child(children[i]);
 }
 
 void rft_msleep(int ms)
@@ -204,6 +222,59 @@ int rft_cgroup_enter(const char *cg, pid_t pid)
 		ret = -errno;
 	close(fd);
 	return ret;
+}
+
+void rft_ready(int ctl, int err)
+{
+	if (write(ctl, &err, sizeof(err)) != sizeof(err) || err)
+		_exit(1);
+}
+
+int rft_ready_wait(int ctl)
+{
+	int err;
+
+	if (read(ctl, &err, sizeof(err)) != sizeof(err))
+		return -EIO;
+	return -err;
+}
+
+pid_t rft_fork_in(const char *netns, const char *cgroup, int *ctl)
+{
+	int sv[2], err = 0;
+	pid_t pid;
+
+	*ctl = -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		close(sv[0]);
+		close(sv[1]);
+		return err;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		rft_child_init();
+		if (cgroup)
+			err = rft_cgroup_enter(cgroup, 0);
+		if (!err && netns)
+			err = rft_netns_enter(netns);
+		rft_ready(sv[1], -err); /* never runs anywhere but where intended */
+		*ctl = sv[1];
+		return 0;
+	}
+	close(sv[1]);
+	rft_track_child(pid);
+	err = rft_ready_wait(sv[0]);
+	if (err) {
+		close(sv[0]);
+		rft_kill_child(pid);
+		return err;
+	}
+	*ctl = sv[0];
+	return pid;
 }
 
 char *rft_slurp_fd(int fd)
@@ -514,8 +585,9 @@ static void rm_rf(const char *path)
 	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* Unpin everything in a pin dir: links detach when their pin goes. */
-static void remove_pins(const char *dir)
+/* fn(<dir>/<name>) for every entry of dir whose name `want` accepts. */
+static void each_entry(const char *dir, bool (*want)(const char *name),
+		       void (*fn)(const char *path))
 {
 	char p[PATH_MAX * 2];
 	struct dirent *de;
@@ -524,12 +596,28 @@ static void remove_pins(const char *dir)
 	if (!d)
 		return;
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
+		if (!want(de->d_name))
 			continue;
 		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		unlink(p);
+		fn(p);
 	}
 	closedir(d);
+}
+
+static bool not_hidden(const char *name)
+{
+	return name[0] != '.';
+}
+
+static void unlink_path(const char *path)
+{
+	unlink(path);
+}
+
+/* Unpin everything in a pin dir: links detach when their pin goes. */
+static void remove_pins(const char *dir)
+{
+	each_entry(dir, not_hidden, unlink_path);
 	rmdir(dir);
 }
 
@@ -552,23 +640,17 @@ static pid_t owner_of(const char *name)
 	return (pid_t)pid;
 }
 
+/* Named rf-test-<pid>[-...] after a pid that is gone. */
+static bool stale(const char *name)
+{
+	pid_t pid = owner_of(name);
+
+	return pid && !pid_alive(pid);
+}
+
 static void sweep_dir(const char *dir, void (*remove)(const char *path))
 {
-	char p[PATH_MAX * 2];
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		pid_t pid = owner_of(de->d_name);
-
-		if (!pid || pid_alive(pid))
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		remove(p);
-	}
-	closedir(d);
+	each_entry(dir, stale, remove);
 }
 
 static void sweep_netns(const char *path)
@@ -674,20 +756,42 @@ struct rft_shared {
 
 struct srv_fd {
 	int fd;
-	int kind; /* 0 tcp listen, 1 tcp conn, 2 udp */
+	int kind; /* 0 stream listen, 1 stream conn, 2 udp */
 	int port_idx;
 	int fam_idx;
 	struct sockaddr_storage last; /* udp: last sender */
 	socklen_t last_len;
 };
 
-int rft_listen(int family, int type, unsigned short port)
+/* IPPROTO_MPTCP or IPPROTO_SCTP for those, else 0 (TCP, UDP). */
+static int ipproto_of(enum rft_proto proto)
+{
+	return proto == RFT_MPTCP ? IPPROTO_MPTCP : proto == RFT_SCTP ? IPPROTO_SCTP : 0;
+}
+
+static bool is_stream(enum rft_proto proto)
+{
+	return proto == RFT_TCP || proto == RFT_MPTCP || proto == RFT_SCTP;
+}
+
+int rft_mptcp_in_use(int fd)
+{
+	int v = 0;
+	socklen_t l = sizeof(v);
+
+	if (getsockopt(fd, SOL_TCP, TCP_IS_MPTCP, &v, &l))
+		return -1; /* Linux < 5.16 */
+	return v ? 1 : 0;
+}
+
+/* rft_listen() with protocol ipproto (0 = the default of type). */
+static int listen_proto(int family, int type, int ipproto, unsigned short port)
 {
 	struct sockaddr_storage ss = {};
 	socklen_t len;
 	int one = 1, fd;
 
-	fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, ipproto);
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -716,6 +820,11 @@ int rft_listen(int family, int type, unsigned short port)
 	return fd;
 }
 
+int rft_listen(int family, int type, unsigned short port)
+{
+	return listen_proto(family, type, 0, port);
+}
+
 static int fam_idx_of(const struct sockaddr_storage *ss)
 {
 	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
@@ -725,8 +834,9 @@ static int fam_idx_of(const struct sockaddr_storage *ss)
 	return IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) ? 0 : 1;
 }
 
-static __attribute__((noreturn)) void
-server_main(struct rft_shared *sh, const unsigned short *ports, int nports, int ready_fd)
+static __attribute__((noreturn)) void server_main(struct rft_shared *sh, enum rft_proto stream,
+						  bool udp, const unsigned short *ports, int nports,
+						  int ready_fd)
 {
 	static struct srv_fd fds[SRV_MAX_FDS];
 	struct pollfd pfd[SRV_MAX_FDS];
@@ -736,9 +846,9 @@ server_main(struct rft_shared *sh, const unsigned short *ports, int nports, int 
 
 	for (p = 0; p < nports && !err; p++) {
 		for (f = 0; f < 2 && !err; f++) {
-			for (t = 0; t < 2 && !err; t++) {
-				int fd =
-				    rft_listen(fams[f], t ? SOCK_DGRAM : SOCK_STREAM, ports[p]);
+			for (t = 0; t < (udp ? 2 : 1) && !err; t++) {
+				int fd = listen_proto(fams[f], t ? SOCK_DGRAM : SOCK_STREAM,
+						      t ? 0 : ipproto_of(stream), ports[p]);
 
 				if (fd < 0) {
 					err = -fd;
@@ -750,8 +860,7 @@ server_main(struct rft_shared *sh, const unsigned short *ports, int nports, int 
 			}
 		}
 	}
-	if (write(ready_fd, &err, sizeof(err)) != sizeof(err) || err)
-		_exit(1);
+	rft_ready(ready_fd, err);
 	close(ready_fd);
 	for (;;) {
 		int n;
@@ -796,13 +905,13 @@ server_main(struct rft_shared *sh, const unsigned short *ports, int nports, int 
 					close(c);
 					continue;
 				}
-				fds[nfds] = (struct srv_fd){.fd = c,
-							    .kind = 1,
-							    .port_idx = s->port_idx,
-							    .fam_idx = fam_idx_of(&ss)};
-				__atomic_add_fetch(&sh->st[s->port_idx][fds[nfds].fam_idx].conns, 1,
-						   __ATOMIC_RELEASE);
-				nfds++;
+				f = fam_idx_of(&ss);
+				fds[nfds++] = (struct srv_fd){
+				    .fd = c, .kind = 1, .port_idx = s->port_idx, .fam_idx = f};
+				st = &sh->st[s->port_idx][f];
+				if (stream == RFT_MPTCP && rft_mptcp_in_use(c) == 1)
+					__atomic_add_fetch(&st->mptcp, 1, __ATOMIC_RELEASE);
+				__atomic_add_fetch(&st->conns, 1, __ATOMIC_RELEASE);
 			} else if (s->kind == 1) {
 				r = recv(s->fd, buf, sizeof(buf), 0);
 				if (r <= 0) {
@@ -849,7 +958,13 @@ server_main(struct rft_shared *sh, const unsigned short *ports, int nports, int 
 int rft_server_start(struct rft_server *s, const char *netns, const char *cgroup,
 		     const unsigned short *ports, int nports)
 {
-	int pfd[2], err = 0;
+	return rft_server_start_proto(s, netns, cgroup, RFT_TCP, true, ports, nports);
+}
+
+int rft_server_start_proto(struct rft_server *s, const char *netns, const char *cgroup,
+			   enum rft_proto stream, bool udp, const unsigned short *ports, int nports)
+{
+	int ctl, err = 0;
 	pid_t pid;
 
 	memset(s, 0, sizeof(*s));
@@ -863,44 +978,24 @@ int rft_server_start(struct rft_server *s, const char *netns, const char *cgroup
 	}
 	s->nports = nports;
 	memcpy(s->ports, ports, sizeof(*ports) * (size_t)nports);
-	if (pipe2(pfd, O_CLOEXEC))
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		close(pfd[0]);
-		rft_child_init();
-		if (cgroup && (err = -rft_cgroup_enter(cgroup, 0)))
-			goto child_fail;
-		if ((err = -rft_netns_enter(netns)))
-			goto child_fail;
-		server_main(s->sh, ports, nports, pfd[1]);
-	child_fail:
-		if (write(pfd[1], &err, sizeof(err)) < 0)
-			_exit(1);
-		_exit(1);
-	}
-	close(pfd[1]);
-	s->pid = pid;
-	rft_track_child(pid);
-	if (read(pfd[0], &err, sizeof(err)) != sizeof(err))
-		err = EIO;
-	close(pfd[0]);
-	if (err) {
+	pid = rft_fork_in(netns, cgroup, &ctl);
+	if (pid == 0)
+		server_main(s->sh, stream, udp, ports, nports, ctl);
+	if (pid < 0) {
 		rft_server_stop(s);
-		return -err;
+		return pid;
 	}
-	return 0;
+	s->pid = pid;
+	err = rft_ready_wait(ctl);
+	close(ctl);
+	if (err)
+		rft_server_stop(s);
+	return err;
 }
 
 void rft_server_stop(struct rft_server *s)
 {
-	if (s->pid > 0) {
-		kill(s->pid, SIGKILL);
-		waitpid(s->pid, NULL, 0);
-		rft_untrack_child(s->pid);
-	}
+	rft_kill_child(s->pid);
 	if (s->sh)
 		munmap(s->sh, sizeof(*s->sh));
 	memset(s, 0, sizeof(*s));
@@ -989,7 +1084,8 @@ static int client_socket(int family, enum rft_proto proto, const struct sockaddr
 	socklen_t el = sizeof(err);
 	struct pollfd p;
 
-	fd = socket(family, (proto == RFT_TCP ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK, 0);
+	fd = socket(family, (is_stream(proto) ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK,
+		    ipproto_of(proto));
 	if (fd < 0)
 		return -errno;
 	if (proto == RFT_UDP)
@@ -1074,35 +1170,49 @@ static struct rft_result client_run(int family, enum rft_proto proto, const char
 	return r;
 }
 
+int rft_recv_upto(int fd, int want, long deadline)
+{
+	char buf[256];
+	int got = 0;
+
+	while (got < want) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		long left = deadline - rft_now_ms();
+		ssize_t n;
+
+		if (left <= 0 || poll(&p, 1, (int)left) != 1)
+			break;
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0 && errno == EAGAIN)
+			continue;
+		if (n < 0)
+			return got ? got : -errno;
+		if (n == 0)
+			break;
+		got += (int)n;
+	}
+	return got;
+}
+
 struct rft_result rft_client(const char *netns, const char *cgroup, int family,
 			     enum rft_proto proto, const char *addr, unsigned short port,
 			     int timeout_ms)
 {
 	struct rft_result r = {RFT_ERROR, EIO, 0};
-	int pfd[2];
-	pid_t pid;
+	int ctl;
+	pid_t pid = rft_fork_in(netns, cgroup, &ctl);
 
-	if (pipe2(pfd, O_CLOEXEC))
-		return r;
-	pid = fork();
 	if (pid < 0)
 		return r;
 	if (pid == 0) {
-		close(pfd[0]);
-		rft_child_init();
-		/* cgroup first: the socket belongs to the cgroup of its creator */
-		if ((cgroup && rft_cgroup_enter(cgroup, 0)) || rft_netns_enter(netns))
-			_exit(1);
 		r = client_run(family, proto, addr, port, timeout_ms);
-		if (write(pfd[1], &r, sizeof(r)) != sizeof(r))
+		if (write(ctl, &r, sizeof(r)) != sizeof(r))
 			_exit(1);
 		_exit(0);
 	}
-	close(pfd[1]);
-	rft_track_child(pid);
-	if (read(pfd[0], &r, sizeof(r)) != sizeof(r))
+	if (read(ctl, &r, sizeof(r)) != sizeof(r))
 		r = (struct rft_result){RFT_ERROR, EIO, 0};
-	close(pfd[0]);
+	close(ctl);
 	waitpid(pid, NULL, 0);
 	rft_untrack_child(pid);
 	return r;
@@ -1147,42 +1257,25 @@ static __attribute__((noreturn)) void conn_main(int ctl, int fd)
 int rft_conn_open(struct rft_conn *c, const char *netns, const char *cgroup, int family,
 		  enum rft_proto proto, const char *addr, unsigned short port, int timeout_ms)
 {
-	int sv[2], err = 0;
+	int err;
 	pid_t pid;
 
 	c->pid = -1;
-	c->ctl = -1;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
-		return -errno;
-	pid = fork();
+	pid = rft_fork_in(netns, cgroup, &c->ctl);
 	if (pid < 0)
-		return -errno;
+		return pid;
 	if (pid == 0) {
-		int fd;
+		int fd = rft_connect(family, proto == RFT_UDP ? RFT_UDP_CONNECTED : proto, addr,
+				     port, timeout_ms);
 
-		close(sv[0]);
-		rft_child_init();
-		if ((cgroup && rft_cgroup_enter(cgroup, 0)) || rft_netns_enter(netns))
-			fd = -EACCES;
-		else
-			fd = rft_connect(family, proto == RFT_UDP ? RFT_UDP_CONNECTED : proto, addr,
-					 port, timeout_ms);
-		err = fd < 0 ? -fd : 0;
-		if (write(sv[1], &err, sizeof(err)) != sizeof(err) || err)
-			_exit(1);
-		conn_main(sv[1], fd);
+		rft_ready(c->ctl, fd < 0 ? -fd : 0);
+		conn_main(c->ctl, fd);
 	}
-	close(sv[1]);
 	c->pid = pid;
-	c->ctl = sv[0];
-	rft_track_child(pid);
-	if (read(c->ctl, &err, sizeof(err)) != sizeof(err))
-		err = EIO;
-	if (err) {
+	err = rft_ready_wait(c->ctl);
+	if (err)
 		rft_conn_close(c);
-		return -err;
-	}
-	return 0;
+	return err;
 }
 
 static long conn_req(struct rft_conn *c, char op, int arg)
@@ -1209,15 +1302,7 @@ long rft_conn_recv(struct rft_conn *c, int timeout_ms)
 
 void rft_conn_close(struct rft_conn *c)
 {
-	if (c->ctl >= 0)
-		close(c->ctl);
-	if (c->pid > 0) {
-		kill(c->pid, SIGKILL);
-		waitpid(c->pid, NULL, 0);
-		rft_untrack_child(c->pid);
-	}
-	c->ctl = -1;
-	c->pid = -1;
+	rft_child_close(&c->pid, &c->ctl);
 }
 
 int rft_json_bool(const char *json, const char *key)

@@ -112,6 +112,20 @@ void rft_track_child(pid_t pid);
 void rft_untrack_child(pid_t pid);
 /* In a forked child: die with the test process (PDEATHSIG), so nothing outlives a crashed test. */
 void rft_child_init(void);
+/* Fork a child (rft_child_init()) that enters cgroup (first: a socket belongs to the cgroup of its
+ * creator) and then netns (NULL = unchanged for either); it never runs anywhere else. The two are
+ * joined by a SOCK_SEQPACKET pair, whose end goes to *ctl on each side. In the child: 0. In the
+ * parent, once the child is in place: its pid (tracked); or -errno (the child, if any, reaped). */
+pid_t rft_fork_in(const char *netns, const char *cgroup, int *ctl);
+/* A child of rft_fork_in() reports the outcome of its own setup on ctl: err 0, or an errno after
+ * which it exits. */
+void rft_ready(int ctl, int err);
+/* The parent's side: 0 once the child is set up, else -errno (-EIO when it died first). */
+int rft_ready_wait(int ctl);
+/* Kill (SIGKILL), reap and untrack a child; nothing for pid <= 0. */
+void rft_kill_child(pid_t pid);
+/* Close *ctl (if >= 0) and rft_kill_child(*pid); both become -1. */
+void rft_child_close(pid_t *pid, int *ctl);
 
 /* Move process `pid` (0 = self) into cgroup directory `cg`. Returns 0 or -errno. */
 int rft_cgroup_enter(const char *cg, pid_t pid);
@@ -128,14 +142,23 @@ int rft_netns_enter(const char *name);
 
 #define RFT_MAX_PORTS 4
 
+enum rft_proto {
+	RFT_TCP,
+	RFT_UDP,	   /* unconnected: sendto() (cgroup sendmsg hooks) */
+	RFT_UDP_CONNECTED, /* connect() then send() (cgroup connect hooks) */
+	RFT_MPTCP,	   /* IPPROTO_MPTCP stream (rft_connect(), rft_server_start_proto()) */
+	RFT_SCTP,	   /* IPPROTO_SCTP stream (the same) */
+};
+
 /* A non-blocking socket of `type` bound to 0.0.0.0:port or [::]:port (IPV6_V6ONLY), with
  * SO_REUSEADDR; SOCK_STREAM ones listen. Returns the fd or -errno. */
 int rft_listen(int family, int type, unsigned short port);
 
 /* What one (port, family) received. Updated by the server process, read by the test. */
 struct rft_port_stats {
-	unsigned int conns;	      /* TCP connections accepted */
-	unsigned long long tcp_bytes; /* TCP bytes received (and echoed) */
+	unsigned int conns;	      /* TCP connections (SCTP: associations) accepted */
+	unsigned int mptcp;	      /* of them, with MPTCP really in use (rft_mptcp_in_use()) */
+	unsigned long long tcp_bytes; /* TCP (MPTCP, SCTP) bytes received (and echoed) */
 	unsigned int dgrams;	      /* UDP datagrams received (and echoed) */
 	unsigned long long udp_bytes;
 };
@@ -154,6 +177,11 @@ struct rft_server {
  * 0, or -errno. Stopped by rft_server_stop() or rft_teardown(). */
 int rft_server_start(struct rft_server *s, const char *netns, const char *cgroup,
 		     const unsigned short *ports, int nports);
+/* rft_server_start() serving stream protocol `stream` (RFT_TCP, RFT_MPTCP or RFT_SCTP) in place of
+ * TCP (counted as TCP), and UDP only if `udp`. */
+int rft_server_start_proto(struct rft_server *s, const char *netns, const char *cgroup,
+			   enum rft_proto stream, bool udp, const unsigned short *ports,
+			   int nports);
 void rft_server_stop(struct rft_server *s);
 /* Counters of port `port` for family AF_INET or AF_INET6 (the family of the received packet:
  * ::ffff:a.b.c.d traffic counts as AF_INET). */
@@ -168,16 +196,13 @@ int rft_server_push(struct rft_server *s);
 int rft_sockaddr(struct sockaddr_storage *ss, socklen_t *len, int family, const char *addr,
 		 unsigned short port);
 
-enum rft_proto {
-	RFT_TCP,
-	RFT_UDP,	   /* unconnected: sendto() (cgroup sendmsg hooks) */
-	RFT_UDP_CONNECTED, /* connect() then send() (cgroup connect hooks) */
-};
-
-/* A non-blocking socket from the calling process to addr:port: TCP and connected UDP connect
+/* A non-blocking socket from the calling process to addr:port: streams and connected UDP connect
  * within timeout_ms, RFT_UDP is only created. Returns the fd or -errno. */
 int rft_connect(int family, enum rft_proto proto, const char *addr, unsigned short port,
 		int timeout_ms);
+/* Is MPTCP really in use on stream socket fd (TCP_IS_MPTCP)? 1/0, or -1 when the kernel cannot
+ * tell (Linux < 5.16). */
+int rft_mptcp_in_use(int fd);
 
 enum rft_outcome {
 	RFT_OK,	     /* connected/sent and the whole payload echoed back */
@@ -217,6 +242,10 @@ long rft_conn_send(struct rft_conn *c, int len);
 /* Wait up to timeout_ms for data: bytes read (0 = nothing arrived) or -errno. */
 long rft_conn_recv(struct rft_conn *c, int timeout_ms);
 void rft_conn_close(struct rft_conn *c);
+
+/* Read from fd until `want` bytes arrived, the peer closed or `deadline` (rft_now_ms()) passed:
+ * bytes read, or -errno of a failure before anything arrived. */
+int rft_recv_upto(int fd, int want, long deadline);
 
 /* Milliseconds sleep. */
 void rft_msleep(int ms);
