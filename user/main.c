@@ -448,8 +448,6 @@ static int list_net(const struct rf_net_key *k, const struct rf_net_entry *e, vo
 	return 0;
 }
 
-/* Print the rules as a JSON array (json) or one per line. Net rules come from the map, process
- * rules from the persisted list (the maps hold only their identities). */
 static bool is_process_rule(const char *line)
 {
 	return !strncmp(line, "exe ", 4) || !strncmp(line, "cgroup ", 7);
@@ -477,6 +475,8 @@ static void print_rule_line(struct rf_cli *cli, struct list_ctx *lc, const char 
 	lc->count++;
 }
 
+/* Print the rules as a JSON array (json) or one per line. Net rules come from the map, process
+ * rules from the persisted list (the maps hold only their identities). */
 static void print_rules(struct rf_cli *cli, struct rf_maps *m)
 {
 	struct list_ctx lc = { cli, 0 };

@@ -17,18 +17,6 @@ static void state_path(char *buf, size_t len, const char *dir, const char *name)
 	snprintf(buf, len, "%s/%s", dir, name);
 }
 
-static int state_lock_wait(const char *state_dir, int timeout_ms);
-
-int rf_state_lock(const char *state_dir)
-{
-	return state_lock_wait(state_dir, RF_LOCK_TIMEOUT_MS);
-}
-
-int rf_state_trylock(const char *state_dir)
-{
-	return state_lock_wait(state_dir, 0);
-}
-
 static int state_lock_wait(const char *state_dir, int timeout_ms)
 {
 	char path[PATH_MAX];
@@ -53,6 +41,16 @@ static int state_lock_wait(const char *state_dir, int timeout_ms)
 		waited += 50;
 	}
 	return fd;
+}
+
+int rf_state_lock(const char *state_dir)
+{
+	return state_lock_wait(state_dir, RF_LOCK_TIMEOUT_MS);
+}
+
+int rf_state_trylock(const char *state_dir)
+{
+	return state_lock_wait(state_dir, 0);
 }
 
 int rf_agent_lock(const char *state_dir)
