@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include "ringfence.h"
 
-const char *rf_hook_name(unsigned int hook);
 const char *rf_transport_name(unsigned int proto);
 
 /* Context the kernel cannot give: wall-clock offset and the resolved executable path. */
@@ -16,7 +15,8 @@ struct rf_event_ctx {
 	const char *hostname;
 };
 
-/* Executable of the event's process from /proc (it may have exited: NULL then). */
+/* Executable of the event's process from /proc, only if /proc/PID/exe is still the file
+ * (device+inode) the kernel reported: NULL when the process is gone or its pid was reused. */
 const char *rf_event_exe_path(const struct rf_event *e, char *buf, size_t len);
 
 void rf_event_text_header(FILE *f);

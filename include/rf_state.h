@@ -1,26 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* Persistent state in the state dir: lock, allow rules, isolation record, action history. */
+/* Persistent state in the state dir: allow rules, isolation record; locks and history. */
 #ifndef RF_STATE_H
 #define RF_STATE_H
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <linux/types.h>
+#include "rf_history.h"
+#include "rf_lock.h"
 
 #define RF_STATE_DIR_DEFAULT "/var/lib/ringfence"
-#define RF_LOCK_TIMEOUT_MS 10000
 
-/* Take the state-dir lock (waits up to RF_LOCK_TIMEOUT_MS). Returns an fd >= 0 or -errno. */
-int rf_state_lock(const char *state_dir);
-/* The same lock without waiting: -EBUSY while a CLI holds it. */
-int rf_state_trylock(const char *state_dir);
-void rf_state_unlock(int fd);
+/* "<dir>/<name>" */
+void rf_state_path(char *buf, size_t len, const char *dir, const char *name);
 
-/* The running agent holds <state>/agent.lock for its lifetime. rf_agent_lock() returns the fd
- * (>= 0), -EBUSY if another agent runs, or -errno. rf_agent_running() asks without taking it. */
-int rf_agent_lock(const char *state_dir);
-bool rf_agent_running(const char *state_dir);
+/* Split data (modified) into its non-empty lines, malloc'd; free with rf_lines_free(). */
+int rf_split_lines(char *data, char ***lines, size_t *n);
 
 /*
  * <state>/config-applied: what the config file last put into the maps, one canonical rule per line
@@ -45,42 +40,5 @@ struct rf_isolation {
 };
 int rf_isolation_load(const char *state_dir, struct rf_isolation *iso);
 int rf_isolation_save(const char *state_dir, const struct rf_isolation *iso);
-
-enum rf_action_status { RF_ACT_PENDING, RF_ACT_IN_PROGRESS, RF_ACT_SUCCEEDED, RF_ACT_FAILED };
-
-struct rf_action {
-	__u64 id;
-	char type[32]; /* isolate, release, allow-add, allow-del, load, unload, auto-release ... */
-	enum rf_action_status status;
-	char requestor[128];
-	__u64 requested_unix_ns;
-	__u64 completed_unix_ns;
-	char comment[1024];
-	char error[512];
-};
-
-const char *rf_action_status_name(enum rf_action_status s);
-
-/* Append a new action (status InProgress); fills a->id. */
-int rf_action_begin(const char *state_dir, struct rf_action *a);
-/* Record the final status of action a (Succeeded if error is NULL, else Failed). */
-int rf_action_end(const char *state_dir, struct rf_action *a, const char *error);
-/*
- * Append an action that has already completed, in one write: for isolate, whose history write
- * comes after the flag so that isolation does not wait for an fsync. a->requested_unix_ns, if
- * set, is kept.
- */
-int rf_action_record(const char *state_dir, struct rf_action *a, const char *error);
-/* Read all actions, oldest first. A damaged line is skipped, never fatal. */
-int rf_history_load(const char *state_dir, struct rf_action **acts, size_t *n);
-/* One action as a JSON object (no newline). */
-void rf_action_json(FILE *f, const struct rf_action *a);
-
-/* Who asks: $RINGFENCE_REQUESTOR, else "user:<SUDO_USER or login name or uid>". */
-void rf_requestor(char *buf, size_t len);
-
-/* Record serialisation, exposed for tests: tab-separated with \t \n \\ escaped. */
-void rf_action_encode(const struct rf_action *a, char *buf, size_t len);
-int rf_action_decode(const char *line, struct rf_action *a);
 
 #endif /* RF_STATE_H */

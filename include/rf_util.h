@@ -3,9 +3,19 @@
 #ifndef RF_UTIL_H
 #define RF_UTIL_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stddef.h>
 #include <linux/types.h>
+
+/*
+ * The one way to report a problem: "<prefix>: <message>" on stderr (prefix "ringfence", or what
+ * rf_log_prefix() set, e.g. "ringfence agent"). rf_warn() adds "warning: ". Put strerror(-err) in
+ * the message where an errno explains it: rf_err("failed to X: %s", strerror(-err)).
+ */
+void rf_log_prefix(const char *prefix);
+__attribute__((format(printf, 1, 2))) void rf_err(const char *fmt, ...);
+__attribute__((format(printf, 1, 2))) void rf_warn(const char *fmt, ...);
 
 /* Write s as a JSON string literal (with quotes), escaping control bytes and invalid UTF-8. */
 void rf_json_str(FILE *f, const char *s);
@@ -18,9 +28,21 @@ int rf_cgroup2_mount(char *buf, size_t len);
  * an absolute filesystem path below the mount, to its directory path and cgroup id. */
 int rf_cgroup_resolve(const char *path, char *dir, size_t dirlen, __u64 *id);
 
+/* Depth of cgroup directory dir below the cgroup2 mount mnt (mnt itself is 0); -1 when dir is
+ * not mnt or below it. Pure string logic: "/sys/fs/cgroup/a//b/" is 2 below "/sys/fs/cgroup". */
+int rf_cgroup_level(const char *mnt, const char *dir);
+
 /* Wall clock and CLOCK_BOOTTIME in nanoseconds. */
 __u64 rf_now_unix_ns(void);
 __u64 rf_now_boot_ns(void);
+/* CLOCK_MONOTONIC in milliseconds: for intervals, immune to clock changes. */
+__u64 rf_now_mono_ms(void);
+
+/*
+ * A periodic task driven by a monotonic clock: true (and the next time set to now + interval)
+ * when now_ms has reached *next_ms. The first call is due when *next_ms is 0.
+ */
+bool rf_tick_due(__u64 *next_ms, __u64 now_ms, __u64 interval_ms);
 
 /* "2026-11-23T06:53:01.123Z" for a unix ns timestamp. */
 void rf_format_time(__u64 unix_ns, char *buf, size_t len);
@@ -33,5 +55,16 @@ int rf_write_file_atomic(const char *path, const char *data, size_t len);
 
 /* Read a whole file into a malloc'd NUL-terminated buffer. 0 or -errno. */
 int rf_read_file(const char *path, char **data, size_t *len);
+
+/*
+ * A field of a one-line, tab-separated record: rf_escape_field() writes s with \\, tab and
+ * newline escaped (truncated to len); rf_unescape_field() undoes it in place.
+ */
+size_t rf_escape_field(char *out, size_t len, const char *s);
+void rf_unescape_field(char *s);
+
+/* Copy at most inlen bytes of in, control characters replaced by '?', so a hostile name cannot
+ * forge terminal output. */
+void rf_safe_str(const char *in, size_t inlen, char *out, size_t len);
 
 #endif /* RF_UTIL_H */

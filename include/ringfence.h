@@ -131,15 +131,27 @@ struct rf_sk_mark {
 
 /* ---- rf_stats: BPF_MAP_TYPE_PERCPU_ARRAY of __u64, index rf_stat_idx() ----------------------- */
 
+/*
+ * Every hook, in ABI order: the enum value indexes rf_stats and fills rf_event.hook, so new hooks
+ * are appended, never inserted. X(ID, label, program, kind): kind CGROUP is a cgroup program
+ * whose link is pinned as rf_link_<label>; TC is the tc egress program, pinned as rf_prog_<label>
+ * and attached per interface. Adding a hook: one line here, its SEC() program in
+ * bpf/ringfence.bpf.c, a row in docs/ABI.md; the loader, status, metrics and events follow.
+ */
+#define RF_HOOK_LIST(X)                                  \
+	X(CONNECT4, connect4, rf_connect4, CGROUP)        \
+	X(CONNECT6, connect6, rf_connect6, CGROUP)        \
+	X(SENDMSG4, sendmsg4, rf_sendmsg4, CGROUP)        \
+	X(SENDMSG6, sendmsg6, rf_sendmsg6, CGROUP)        \
+	X(INGRESS, ingress, rf_ingress, CGROUP)           \
+	X(EGRESS, egress, rf_egress, CGROUP)              \
+	X(SOCK_CREATE, sock_create, rf_sock_create, CGROUP) \
+	X(TC_EGRESS, tc_egress, rf_tc_egress, TC) /* frames of packet sockets leaving an interface */
+
 enum rf_hook {
-	RF_HOOK_CONNECT4 = 0,
-	RF_HOOK_CONNECT6,
-	RF_HOOK_SENDMSG4,
-	RF_HOOK_SENDMSG6,
-	RF_HOOK_INGRESS,
-	RF_HOOK_EGRESS,
-	RF_HOOK_SOCK_CREATE,
-	RF_HOOK_TC_EGRESS, /* frames of non-inet sockets (AF_PACKET) leaving an interface */
+#define RF_X_ENUM(id, label, prog, kind) RF_HOOK_##id,
+	RF_HOOK_LIST(RF_X_ENUM)
+#undef RF_X_ENUM
 	RF_HOOK_MAX,
 };
 

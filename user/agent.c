@@ -3,7 +3,8 @@
  * ringfence agent: the long-running service. Loads (or adopts) the programs, re-applies the
  * persisted state (a host isolated before a reboot is isolated again), streams blocked-attempt
  * events to stdout and <state>/events.jsonl, re-attaches detached links and records isolation
- * changes it did not make (another agent writing rf_config, or the deadline passing).
+ * changes it did not make (another agent writing rf_config, or the deadline passing). It
+ * survives every failure of its own loop: it logs, backs off and tries again.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,12 +17,14 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "rf_agent.h"
-#include "rf_cli.h"
 #include "rf_events.h"
-#include "rf_state.h"
+#include "rf_service.h"
 #include "rf_util.h"
 
 #define RF_EVENTS_LOG_MAX (16 * 1024 * 1024) /* rotate events.jsonl to events.jsonl.1 */
+#define RF_RETRY_MIN_MS 500 /* first retry after a failed attach; doubles up to the max */
+#define RF_RETRY_MAX_MS 30000
+#define RF_POLL_MS 100
 
 static volatile sig_atomic_t agent_exiting;
 
@@ -32,43 +35,40 @@ static void on_term(int sig)
 }
 
 struct agent {
-	struct rf_cli *cli;
+	struct rf_ctx *ctx;
 	struct rf_maps m;
-	struct ring_buffer *rb;
+	struct ring_buffer *rb; /* NULL while not attached: the loop retries */
 	FILE *log;
 	char log_path[PATH_MAX];
-	__u64 boot_to_unix;
+	struct rf_event_ctx ec;
 	char hostname[256];
 	int last_isolated; /* -1 unknown */
+	__u64 retry_at_ms, retry_delay_ms;
 };
-
-static void logmsg(const char *fmt, const char *a, const char *b)
-{
-	fprintf(stderr, "ringfence agent: ");
-	fprintf(stderr, fmt, a, b);
-	fputc('\n', stderr);
-}
 
 /* Append a completed action to the history; the caller holds the state lock. */
 static void record_locked(struct agent *ag, const char *type, const char *requestor,
 			  const char *comment, const char *error)
 {
 	struct rf_action a;
+	int ret;
 
 	memset(&a, 0, sizeof(a));
 	snprintf(a.type, sizeof(a.type), "%s", type);
 	snprintf(a.requestor, sizeof(a.requestor), "%s", requestor);
 	snprintf(a.comment, sizeof(a.comment), "%s", comment ? comment : "");
-	rf_action_record(ag->cli->state_dir, &a, error);
-	logmsg("%s: %s", type, comment ? comment : "");
+	ret = rf_action_record(ag->ctx->state_dir, &a, error);
+	if (ret)
+		rf_warn("failed to record %s in the history: %s", type, strerror(-ret));
+	rf_err("%s: %s%s%s", type, comment ? comment : "", error ? ": " : "", error ? error : "");
 }
 
 static void record(struct agent *ag, const char *type, const char *requestor, const char *comment,
 		   const char *error)
 {
-	int lock = rf_cli_lock(ag->cli);
+	int lock = rf_svc_lock(ag->ctx);
 
-	record_locked(ag, type, requestor, comment, error);
+	record_locked(ag, type, requestor, comment, error); /* even without the lock: say it */
 	rf_state_unlock(lock);
 }
 
@@ -78,29 +78,32 @@ static void open_log(struct agent *ag)
 
 	if (ag->log)
 		fclose(ag->log);
-	snprintf(ag->log_path, sizeof(ag->log_path), "%s/events.jsonl", ag->cli->state_dir);
+	snprintf(ag->log_path, sizeof(ag->log_path), "%s/events.jsonl", ag->ctx->state_dir);
 	if (!stat(ag->log_path, &st) && st.st_size > RF_EVENTS_LOG_MAX) {
 		char old[PATH_MAX + 4];
 
 		snprintf(old, sizeof(old), "%s.1", ag->log_path);
-		rename(ag->log_path, old);
+		if (rename(ag->log_path, old))
+			rf_warn("cannot rotate %s: %s", ag->log_path, strerror(errno));
 	}
 	ag->log = fopen(ag->log_path, "ae");
+	if (!ag->log)
+		rf_warn("cannot open %s: %s (events go to stdout only)", ag->log_path,
+			strerror(errno));
 }
 
 static int on_event(void *arg, void *data, size_t len)
 {
 	struct agent *ag = arg;
 	const struct rf_event *e = data;
-	struct rf_event_ctx c = { ag->boot_to_unix, NULL, ag->hostname };
 	char exe[PATH_MAX];
 
 	if (len < sizeof(*e))
 		return 0;
-	c.exe_path = rf_event_exe_path(e, exe, sizeof(exe));
-	rf_event_json(stdout, e, &c);
+	ag->ec.exe_path = rf_event_exe_path(e, exe, sizeof(exe));
+	rf_event_json(stdout, e, &ag->ec);
 	if (ag->log) {
-		rf_event_json(ag->log, e, &c);
+		rf_event_json(ag->log, e, &ag->ec);
 		fflush(ag->log); /* readers ('ringfence events') follow the file */
 		if (ftell(ag->log) > RF_EVENTS_LOG_MAX)
 			open_log(ag);
@@ -115,56 +118,90 @@ static void detach_maps(struct agent *ag)
 	rf_maps_close(&ag->m);
 }
 
-/* (Re)load, attach, open maps and the ring buffer. */
-static int attach(struct agent *ag)
+/*
+ * After a reboot the maps are new: isolate again if the persisted state says so. Runs under the
+ * state lock, so a concurrent release (which clears the record under the same lock) is never
+ * undone; writes only the isolation fields.
+ */
+static void restore_isolation_locked(struct agent *ag)
 {
-	struct rf_cli *cli = ag->cli;
-	int lock, ret;
-
-	detach_maps(ag);
-	lock = rf_cli_lock(cli);
-	if (lock < 0)
-		return lock;
-	ret = rf_cli_ensure_loaded(cli, &ag->m, false);
-	if (!ret && rf_cli_apply_config(cli, &ag->m))
-		logmsg("%s%s", "configuration not applied; running with the persisted rules", "");
-	rf_state_unlock(lock);
-	if (ret)
-		return ret;
-	ag->rb = ring_buffer__new(ag->m.events, on_event, ag, NULL);
-	if (!ag->rb)
-		return -errno;
-	return 0;
-}
-
-/* After a reboot the maps are new: isolate again if the persisted state says so. */
-static void restore_isolation(struct agent *ag)
-{
+	struct rf_config_change c = { .fields = RF_CFG_F_ISOLATED | RF_CFG_F_SINCE |
+						RF_CFG_F_DEADLINE };
 	struct rf_isolation iso;
 	struct rf_config cfg;
 	__u64 now = rf_now_unix_ns();
+	int ret;
 
-	if (rf_isolation_load(ag->cli->state_dir, &iso) || !iso.isolated)
+	if (rf_isolation_load(ag->ctx->state_dir, &iso) || !iso.isolated)
 		return;
-	if (rf_config_get(&ag->m, &cfg) || rf_cli_isolated_now(&cfg))
+	if (rf_config_get(&ag->m, &cfg) || rf_svc_isolated_now(&cfg))
 		return;
 	if (cfg.isolated && cfg.deadline_ns)
 		return; /* the kernel deadline passed while we watched: check_flag() records it */
 	if (iso.deadline_unix_ns && now >= iso.deadline_unix_ns) {
 		iso.isolated = false;
-		rf_isolation_save(ag->cli->state_dir, &iso);
-		record(ag, "auto-release", "agent", "deadline passed while the agent was not running",
-		       NULL);
+		if (rf_isolation_save(ag->ctx->state_dir, &iso))
+			rf_warn("cannot update %s/isolation", ag->ctx->state_dir);
+		record_locked(ag, "auto-release", "agent",
+			      "deadline passed while the agent was not running", NULL);
 		return;
 	}
-	cfg.isolated = RF_ISOLATED;
-	cfg.since_unix_ns = iso.since_unix_ns;
-	cfg.deadline_ns = iso.deadline_unix_ns ? rf_now_boot_ns() + (iso.deadline_unix_ns - now) : 0;
-	if (rf_config_set(&ag->m, &cfg)) {
-		record(ag, "restore-isolation", "agent", iso.comment, "cannot write rf_config");
+	c.val.isolated = RF_ISOLATED;
+	c.val.since_unix_ns = iso.since_unix_ns;
+	c.val.deadline_ns = iso.deadline_unix_ns ? rf_now_boot_ns() + (iso.deadline_unix_ns - now)
+						 : 0;
+	ret = rf_config_update(&ag->m, &c, NULL);
+	record_locked(ag, "restore-isolation", "agent", iso.comment,
+		      ret ? "cannot write rf_config" : NULL);
+}
+
+/* (Re)load, attach, apply the config, restore isolation, open the ring buffer. 0 or -errno;
+ * on failure nothing is attached (ag->rb is NULL) and the loop retries later. */
+static int attach(struct agent *ag)
+{
+	struct rf_ctx *ctx = ag->ctx;
+	int lock, ret;
+
+	detach_maps(ag);
+	lock = rf_svc_lock(ctx);
+	if (lock < 0)
+		return lock;
+	ret = rf_svc_ensure_loaded(ctx, &ag->m, false);
+	if (!ret && rf_svc_apply_config(ctx, &ag->m))
+		rf_warn("configuration not applied; running with the persisted rules");
+	if (!ret)
+		restore_isolation_locked(ag);
+	rf_state_unlock(lock);
+	if (ret)
+		return ret;
+	ag->rb = ring_buffer__new(ag->m.events, on_event, ag, NULL);
+	if (!ag->rb) {
+		ret = -errno;
+		rf_err("cannot open the event ring buffer: %s", strerror(-ret));
+		rf_maps_close(&ag->m);
+	}
+	return ret;
+}
+
+/* Try to attach again once the back-off has passed; double the back-off on failure. */
+static void retry_attach(struct agent *ag, const char *why)
+{
+	__u64 now = rf_now_mono_ms();
+	int ret;
+
+	if (now < ag->retry_at_ms)
+		return;
+	ret = attach(ag);
+	if (ret) {
+		ag->retry_delay_ms = ag->retry_delay_ms ? ag->retry_delay_ms * 2 : RF_RETRY_MIN_MS;
+		if (ag->retry_delay_ms > RF_RETRY_MAX_MS)
+			ag->retry_delay_ms = RF_RETRY_MAX_MS;
+		ag->retry_at_ms = now + ag->retry_delay_ms;
+		record(ag, "reattach", "agent", why, "re-attaching failed; retrying");
 		return;
 	}
-	record(ag, "restore-isolation", "agent", iso.comment, NULL);
+	ag->retry_delay_ms = 0;
+	record(ag, "reattach", "agent", why, NULL);
 }
 
 /* Record isolation changes that did not come through the CLI (which updates the state file). */
@@ -176,23 +213,23 @@ static void check_flag(struct agent *ag)
 
 	if (rf_config_get(&ag->m, &cfg))
 		return;
-	now = rf_cli_isolated_now(&cfg);
+	now = rf_svc_isolated_now(&cfg);
 	if (now == ag->last_isolated)
 		return;
 	/*
 	 * A CLI that holds the state lock sets the flag first and writes the state file after it:
 	 * look again on the next tick rather than mistake its change for an external one.
 	 */
-	lock = rf_state_trylock(ag->cli->state_dir);
+	lock = rf_state_trylock(ag->ctx->state_dir);
 	if (lock < 0)
 		return;
 	ag->last_isolated = now;
-	rf_isolation_load(ag->cli->state_dir, &iso);
-	if (iso.isolated == (now != 0))
-		goto out; /* made through the CLI: already recorded */
+	if (rf_isolation_load(ag->ctx->state_dir, &iso) || iso.isolated == (now != 0))
+		goto out; /* unreadable (try again), or made through the CLI: already recorded */
 	if (!now && cfg.isolated && cfg.deadline_ns) {
 		iso.isolated = false;
-		rf_isolation_save(ag->cli->state_dir, &iso);
+		if (rf_isolation_save(ag->ctx->state_dir, &iso))
+			rf_warn("cannot update %s/isolation", ag->ctx->state_dir);
 		record_locked(ag, "auto-release", "kernel", "isolation deadline reached", NULL);
 		goto out;
 	}
@@ -202,94 +239,121 @@ static void check_flag(struct agent *ag)
 		iso.deadline_unix_ns = 0;
 		snprintf(iso.comment, sizeof(iso.comment), "set through the pinned rf_config map");
 	}
-	rf_isolation_save(ag->cli->state_dir, &iso);
+	if (rf_isolation_save(ag->ctx->state_dir, &iso))
+		rf_warn("cannot update %s/isolation", ag->ctx->state_dir);
 	record_locked(ag, now ? "external-isolate" : "external-release", "external",
 		      "rf_config changed outside the ringfence CLI", NULL);
 out:
 	rf_state_unlock(lock);
 }
 
-/* Re-attach if someone detached a link or removed the pins. */
-static void check_links(struct agent *ag)
+/* Hooks whose link is gone or detached, space-separated in which; returns how many. */
+static size_t missing_links(struct agent *ag, char *which, size_t len)
 {
-	struct rf_link_state st[16];
+	struct rf_link_state st[RF_HOOK_MAX];
 	size_t i, missing = 0;
-	char which[256] = "";
 
-	rf_links_state(ag->cli->pin_dir, st);
-	for (i = 0; i < rf_nr_hooks; i++) {
-		if (st[i].attached)
+	which[0] = '\0';
+	rf_links_state(ag->ctx->pin_dir, st);
+	for (i = 0; i < RF_HOOK_MAX; i++) {
+		if (rf_hooks[i].kind != RF_ATTACH_CGROUP || st[i].attached)
 			continue;
 		missing++;
-		if (strlen(which) + strlen(rf_hooks[i].label) + 2 < sizeof(which)) {
+		if (strlen(which) + strlen(rf_hooks[i].label) + 2 < len) {
 			strcat(which, which[0] ? " " : "");
 			strcat(which, rf_hooks[i].label);
 		}
 	}
-	if (!missing)
-		return;
-	if (attach(ag)) {
-		record(ag, "reattach", "agent", which, "re-attaching failed");
-		return;
-	}
-	record(ag, "reattach", "agent", which, NULL);
-	restore_isolation(ag);
+	return missing;
 }
 
-int rf_agent_run(struct rf_cli *cli, int interval_ms)
+/* The periodic work: re-attach what was detached, notice flag changes, guard new interfaces. */
+static void periodic(struct agent *ag)
 {
-	struct agent ag = { .cli = cli, .m = { -1, -1, -1, -1, -1, -1 }, .last_isolated = -1 };
-	int ret, ticks = 0, agent_lock;
+	char which[256], prog[PATH_MAX];
 
-	if ((ret = rf_cli_need_root()))
-		return ret;
+	if (missing_links(ag, which, sizeof(which))) {
+		ag->retry_at_ms = 0;
+		retry_attach(ag, which);
+		if (!ag->rb)
+			return;
+	}
+	check_flag(ag);
+	if (ag->ctx->packet_guard) { /* interfaces that appeared since */
+		rf_hook_pin_path(prog, sizeof(prog), ag->ctx->pin_dir, RF_HOOK_TC_EGRESS);
+		rf_tc_attach_all(prog, NULL, 0);
+	}
+	if (ag->log)
+		fflush(ag->log);
+}
+
+static void run_loop(struct agent *ag, int interval_ms)
+{
+	__u64 next_check = 0;
+	int ret;
+
+	while (!agent_exiting) {
+		if (!ag->rb) {
+			retry_attach(ag, "not attached");
+			if (!ag->rb) {
+				usleep(RF_POLL_MS * 1000);
+				continue;
+			}
+		}
+		ret = ring_buffer__poll(ag->rb, RF_POLL_MS);
+		if (ret < 0 && ret != -EINTR) {
+			rf_err("ring buffer poll failed (%s); re-attaching", strerror(-ret));
+			detach_maps(ag);
+			ag->retry_at_ms = 0;
+			continue;
+		}
+		if (rf_tick_due(&next_check, rf_now_mono_ms(), (__u64)interval_ms))
+			periodic(ag);
+	}
+}
+
+static int take_agent_lock(struct rf_ctx *ctx)
+{
+	int fd = rf_agent_lock(ctx->state_dir);
+
+	if (fd == -EBUSY)
+		rf_err("another agent is running for %s (see %s/agent.lock)", ctx->state_dir,
+		       ctx->state_dir);
+	else if (fd < 0)
+		rf_err("cannot use state dir %s: %s", ctx->state_dir, strerror(-fd));
+	return fd;
+}
+
+int rf_agent_run(struct rf_ctx *ctx, int interval_ms)
+{
+	struct agent ag = { .ctx = ctx, .m = RF_MAPS_INIT, .last_isolated = -1 };
+	int ret, agent_lock;
+
+	rf_log_prefix("ringfence agent");
+	if (rf_svc_need_root())
+		return EXIT_OPFAIL;
 	if (interval_ms <= 0)
 		interval_ms = 1000;
 	signal(SIGINT, on_term);
 	signal(SIGTERM, on_term);
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	agent_lock = rf_agent_lock(cli->state_dir);
-	if (agent_lock == -EBUSY) {
-		fprintf(stderr, "ringfence agent: another agent is running for %s (see %s/agent.lock)\n",
-			cli->state_dir, cli->state_dir);
+	agent_lock = take_agent_lock(ctx);
+	if (agent_lock < 0)
 		return EXIT_OPFAIL;
-	}
-	if (agent_lock < 0) {
-		fprintf(stderr, "ringfence agent: cannot use state dir %s: %s\n", cli->state_dir,
-			strerror(-agent_lock));
-		return EXIT_OPFAIL;
-	}
 	ret = attach(&ag);
 	if (ret) {
-		fprintf(stderr, "ringfence agent: cannot load: %s\n", strerror(-ret));
+		rf_err("cannot load: %s", strerror(-ret));
 		rf_state_unlock(agent_lock);
 		return EXIT_OPFAIL;
 	}
 	open_log(&ag);
-	ag.boot_to_unix = rf_now_unix_ns() - rf_now_boot_ns();
+	ag.ec.boot_to_unix_ns = rf_now_unix_ns() - rf_now_boot_ns();
 	gethostname(ag.hostname, sizeof(ag.hostname) - 1);
-	restore_isolation(&ag);
+	ag.ec.hostname = ag.hostname;
 	check_flag(&ag);
-	record(&ag, "agent-start", "agent", cli->cg_dir, NULL);
-
-	while (!agent_exiting) {
-		ret = ring_buffer__poll(ag.rb, 100);
-		if (ret < 0 && ret != -EINTR) {
-			logmsg("%s%s", "ring buffer poll failed; re-attaching", "");
-			attach(&ag);
-		}
-		ticks += 100;
-		if (ticks >= interval_ms) {
-			ticks = 0;
-			check_links(&ag);
-			check_flag(&ag);
-			if (cli->packet_guard) /* interfaces that appeared since */
-				rf_tc_attach_all(cli->pin_dir, NULL, 0);
-			if (ag.log)
-				fflush(ag.log);
-		}
-	}
+	record(&ag, "agent-start", "agent", ctx->cg_dir, NULL);
+	run_loop(&ag, interval_ms);
 	/* leaving isolation exactly as it is: only an explicit release ends it */
 	detach_maps(&ag);
 	if (ag.log)

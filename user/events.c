@@ -3,20 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "rf_events.h"
+#include "rf_loader.h"
+#include "rf_rule.h"
 #include "rf_util.h"
-
-static const char *const hook_names[] = {
-	[RF_HOOK_CONNECT4] = "connect4", [RF_HOOK_CONNECT6] = "connect6",
-	[RF_HOOK_SENDMSG4] = "sendmsg4", [RF_HOOK_SENDMSG6] = "sendmsg6",
-	[RF_HOOK_INGRESS] = "ingress",	 [RF_HOOK_EGRESS] = "egress",
-	[RF_HOOK_SOCK_CREATE] = "sock_create", [RF_HOOK_TC_EGRESS] = "tc_egress",
-};
-
-const char *rf_hook_name(unsigned int hook)
-{
-	return hook < RF_HOOK_MAX ? hook_names[hook] : "unknown";
-}
 
 const char *rf_transport_name(unsigned int proto)
 {
@@ -50,11 +41,18 @@ void rf_event_addr(const __u8 a[16], char *buf, size_t len)
 const char *rf_event_exe_path(const struct rf_event *e, char *buf, size_t len)
 {
 	char link[64];
+	struct stat st;
 	ssize_t n;
 
-	if (!e->tgid || len < 2)
+	if (!e->tgid || !e->exe_ino || len < 2)
 		return NULL;
 	snprintf(link, sizeof(link), "/proc/%u/exe", e->tgid);
+	/*
+	 * The process may be gone and its pid reused: the path counts only if the file behind the
+	 * link is still the executable the kernel saw (device and inode).
+	 */
+	if (stat(link, &st) || st.st_ino != e->exe_ino || rf_kernel_dev(st.st_dev) != e->exe_dev)
+		return NULL;
 	n = readlink(link, buf, len - 1);
 	if (n <= 0)
 		return NULL;
@@ -87,16 +85,6 @@ void rf_event_text_header(FILE *f)
 		"COMM", "UID", "REMOTE", "EXE");
 }
 
-/* Replace control characters so a hostile comm or file name cannot forge terminal output. */
-static void safe_str(const char *in, size_t inlen, char *out, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < len && i < inlen && in[i]; i++)
-		out[i] = (unsigned char)in[i] < 0x20 || in[i] == 0x7f ? '?' : in[i];
-	out[i] = '\0';
-}
-
 void rf_event_text(FILE *f, const struct rf_event *e, const struct rf_event_ctx *c)
 {
 	char t[40], addr[INET6_ADDRSTRLEN], remote[64], comm[RF_COMM_LEN + 1], exe[4096];
@@ -110,12 +98,12 @@ void rf_event_text(FILE *f, const struct rf_event *e, const struct rf_event_ctx 
 		snprintf(remote, sizeof(remote), "[%s]:%u", addr, e->dport);
 	else
 		snprintf(remote, sizeof(remote), "%s:%u", addr, e->dport);
-	safe_str(e->comm, RF_COMM_LEN, comm, sizeof(comm));
+	rf_safe_str(e->comm, RF_COMM_LEN, comm, sizeof(comm));
 	if (c->exe_path)
-		safe_str(c->exe_path, sizeof(exe), exe, sizeof(exe));
+		rf_safe_str(c->exe_path, sizeof(exe), exe, sizeof(exe));
 	fprintf(f, "%-24s %-11s %-5s %-7u %-16s %-7u %-40s %s\n", t, rf_hook_name(e->hook),
 		rf_transport_name(e->proto), e->tgid, comm[0] ? comm : "-", e->uid, remote,
-		c->exe_path ? exe : "-");
+		c->exe_path ? exe : e->exe_ino ? "?" : "-");
 }
 
 void rf_event_json(FILE *f, const struct rf_event *e, const struct rf_event_ctx *c)

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* Loading, attaching and pinning the BPF object; probing the kernel; the state of the links. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -6,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <net/if.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -20,30 +21,23 @@
 #define BPF_FS_MAGIC 0xcafe4a11
 #endif
 
-const struct rf_hook_desc rf_hooks[] = {
-	{ "rf_connect4", "rf_link_connect4", "connect4" },
-	{ "rf_connect6", "rf_link_connect6", "connect6" },
-	{ "rf_sendmsg4", "rf_link_sendmsg4", "sendmsg4" },
-	{ "rf_sendmsg6", "rf_link_sendmsg6", "sendmsg6" },
-	{ "rf_ingress", "rf_link_ingress", "ingress" },
-	{ "rf_egress", "rf_link_egress", "egress" },
-	{ "rf_sock_create", "rf_link_sock_create", "sock_create" },
-};
-const size_t rf_nr_hooks = sizeof(rf_hooks) / sizeof(rf_hooks[0]);
+#define RF_PIN_CGROUP(label) "rf_link_" #label
+#define RF_PIN_TC(label) "rf_prog_" #label
+#define RF_X_HOOK(id, label, prog, kind) \
+	[RF_HOOK_##id] = { #prog, RF_PIN_##kind(label), #label, RF_ATTACH_##kind },
+const struct rf_hook_desc rf_hooks[RF_HOOK_MAX] = { RF_HOOK_LIST(RF_X_HOOK) };
+#undef RF_X_HOOK
 
-const char *const rf_map_names[] = {
-	"rf_config", "rf_allow_net", "rf_allow_exe", "rf_allow_cgroup",
-	"rf_sk_mark", "rf_stats",     "rf_events",    "rf_ratelimit", RF_TC_PROG_PIN,
-};
-const size_t rf_nr_maps = sizeof(rf_map_names) / sizeof(rf_map_names[0]);
+const char *rf_hook_name(unsigned int hook)
+{
+	return hook < RF_HOOK_MAX ? rf_hooks[hook].label : "unknown";
+}
 
 static bool verbose_libbpf;
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
-	if (level == LIBBPF_DEBUG && !verbose_libbpf)
-		return 0;
-	if (level == LIBBPF_INFO && !verbose_libbpf)
+	if (level != LIBBPF_WARN && !verbose_libbpf)
 		return 0;
 	return vfprintf(stderr, fmt, args);
 }
@@ -53,21 +47,50 @@ static void pin_path(char *buf, size_t len, const char *dir, const char *name)
 	snprintf(buf, len, "%s/%s", dir, name);
 }
 
+void rf_hook_pin_path(char *buf, size_t len, const char *pin_dir, enum rf_hook hook)
+{
+	pin_path(buf, len, pin_dir, rf_hooks[hook].pin);
+}
+
+/* statfs() of the first existing directory at or above path; 0 or -errno. */
+static int statfs_existing(const char *path, char *dir, size_t dirlen, struct statfs *sfs)
+{
+	snprintf(dir, dirlen, "%s", path);
+	while (statfs(dir, sfs)) {
+		char *slash = strrchr(dir, '/');
+
+		if (errno != ENOENT || !slash || slash == dir)
+			return -errno;
+		*slash = '\0';
+	}
+	return 0;
+}
+
+/* Mount bpffs on /sys/fs/bpf if pin_dir is below it and nothing is mounted there yet. */
+static void mount_default_bpffs(const char *pin_dir)
+{
+	size_t n = strlen(RF_BPFFS_DEFAULT);
+	struct statfs sfs;
+
+	if (strncmp(pin_dir, RF_BPFFS_DEFAULT, n) || (pin_dir[n] != '/' && pin_dir[n] != '\0'))
+		return;
+	if (statfs(RF_BPFFS_DEFAULT, &sfs) || sfs.f_type == BPF_FS_MAGIC)
+		return;
+	if (mount("bpf", RF_BPFFS_DEFAULT, "bpf", 0, "mode=0700"))
+		rf_warn("cannot mount bpffs on %s: %s", RF_BPFFS_DEFAULT, strerror(errno));
+}
+
 int rf_check_bpffs(const char *pin_dir, char *err, size_t errlen)
 {
 	char dir[PATH_MAX];
 	struct statfs sfs;
+	int ret;
 
-	snprintf(dir, sizeof(dir), "%s", pin_dir);
-	/* walk up to the first existing directory */
-	while (statfs(dir, &sfs)) {
-		char *slash = strrchr(dir, '/');
-
-		if (errno != ENOENT || !slash || slash == dir) {
-			snprintf(err, errlen, "cannot inspect pin dir %s: %s", pin_dir, strerror(errno));
-			return -ENOENT;
-		}
-		*slash = '\0';
+	mount_default_bpffs(pin_dir);
+	ret = statfs_existing(pin_dir, dir, sizeof(dir), &sfs);
+	if (ret) {
+		snprintf(err, errlen, "cannot inspect pin dir %s: %s", pin_dir, strerror(-ret));
+		return -ENOENT;
 	}
 	if (sfs.f_type != BPF_FS_MAGIC) {
 		snprintf(err, errlen,
@@ -128,11 +151,13 @@ void rf_links_state(const char *pin_dir, struct rf_link_state *st)
 	char path[PATH_MAX];
 	size_t i;
 
-	for (i = 0; i < rf_nr_hooks; i++) {
+	for (i = 0; i < RF_HOOK_MAX; i++) {
 		int fd;
 
 		memset(&st[i], 0, sizeof(st[i]));
-		pin_path(path, sizeof(path), pin_dir, rf_hooks[i].link_pin);
+		if (rf_hooks[i].kind != RF_ATTACH_CGROUP)
+			continue;
+		rf_hook_pin_path(path, sizeof(path), pin_dir, (enum rf_hook)i);
 		fd = bpf_obj_get(path);
 		if (fd < 0)
 			continue;
@@ -151,75 +176,46 @@ bool rf_pins_present(const char *pin_dir)
 		if (!access(path, F_OK))
 			return true;
 	}
-	for (i = 0; i < rf_nr_hooks; i++) {
-		pin_path(path, sizeof(path), pin_dir, rf_hooks[i].link_pin);
+	for (i = 0; i < RF_HOOK_MAX; i++) {
+		rf_hook_pin_path(path, sizeof(path), pin_dir, (enum rf_hook)i);
 		if (!access(path, F_OK))
 			return true;
 	}
 	return false;
 }
 
-/* Depth of a cgroup directory below the cgroup2 mount (the root is level 0). */
-static __u32 cgroup_level(const char *dir)
+/* How many cgroup hooks need attaching; -EBUSY (err set) if one is attached elsewhere. */
+static int links_missing(const struct rf_load_opts *o, const struct rf_link_state *st, char *err,
+			 size_t errlen)
 {
-	char mnt[PATH_MAX];
-	const char *p;
-	__u32 level = 0;
+	int i, missing = 0;
 
-	if (rf_cgroup2_mount(mnt, sizeof(mnt)))
-		return 0;
-	p = dir + strlen(mnt);
-	if (strncmp(dir, mnt, strlen(mnt)))
-		return 0;
-	for (; *p; p++)
-		if (*p == '/' && p[1] && p[1] != '/')
-			level++;
-	return level;
-}
-
-int rf_load(const char *pin_dir, const char *cgroup_dir, __u64 cgroup_id, bool verbose,
-	    char *err, size_t errlen)
-{
-	struct rf_link_state st[16];
-	struct ringfence_bpf *skel = NULL;
-	struct bpf_map *map;
-	char path[PATH_MAX];
-	struct rf_config cfg = {};
-	__u32 zero = 0;
-	int cgfd = -1, ret = 0;
-	size_t i, missing = 0;
-
-	verbose_libbpf = verbose;
-	libbpf_set_print(libbpf_print);
-
-	rf_links_state(pin_dir, st);
-	for (i = 0; i < rf_nr_hooks; i++) {
+	for (i = 0; i < RF_HOOK_MAX; i++) {
+		if (rf_hooks[i].kind != RF_ATTACH_CGROUP)
+			continue;
 		if (!st[i].attached) {
 			missing++;
 			continue;
 		}
-		if (st[i].cgroup_id != cgroup_id) {
+		if (st[i].cgroup_id != o->cgroup_id) {
 			snprintf(err, errlen,
 				 "ringfence is already attached to another cgroup (id %llu), not %s: "
 				 "use that --cgroup, or run 'ringfence unload' first",
-				 (unsigned long long)st[i].cgroup_id, cgroup_dir);
+				 (unsigned long long)st[i].cgroup_id, o->cgroup_dir);
 			return -EBUSY;
 		}
 	}
-	if (missing == 0)
-		return 0; /* already loaded and attached: adopt */
+	return missing;
+}
 
-	ret = rf_probe_kernel(err, errlen);
-	if (ret)
-		return ret;
-	ret = rf_check_bpffs(pin_dir, err, errlen);
-	if (ret)
-		return ret;
-	ret = rf_mkdir_p(pin_dir, 0700);
-	if (ret) {
-		snprintf(err, errlen, "failed to create pin dir %s: %s", pin_dir, strerror(-ret));
-		return ret;
-	}
+/* Open the object, scope it to the target cgroup and point its maps at the pins. */
+static int open_object(const struct rf_load_opts *o, struct ringfence_bpf **out, char *err,
+		       size_t errlen)
+{
+	struct ringfence_bpf *skel;
+	struct bpf_map *map;
+	char path[PATH_MAX], mnt[PATH_MAX];
+	int ret, level = 0;
 
 	skel = ringfence_bpf__open();
 	if (!skel) {
@@ -227,86 +223,143 @@ int rf_load(const char *pin_dir, const char *cgroup_dir, __u64 cgroup_id, bool v
 		snprintf(err, errlen, "failed to open BPF object: %s", strerror(-ret));
 		return ret;
 	}
+	*out = skel;
 	/* scope the tc layer to the target cgroup: its id and depth below the cgroup2 root */
-	skel->rodata->rf_target_cgid = cgroup_id;
-	skel->rodata->rf_target_level = cgroup_level(cgroup_dir);
+	if (!rf_cgroup2_mount(mnt, sizeof(mnt)))
+		level = rf_cgroup_level(mnt, o->cgroup_dir);
+	skel->rodata->rf_target_cgid = o->cgroup_id;
+	skel->rodata->rf_target_level = level > 0 ? (__u32)level : 0;
 	/* reuse existing pinned maps so rules and the isolation flag survive a reload */
 	bpf_object__for_each_map(map, skel->obj) {
 		if (bpf_map__is_internal(map))
 			continue; /* .rodata is per load, not shared state */
-		pin_path(path, sizeof(path), pin_dir, bpf_map__name(map));
+		pin_path(path, sizeof(path), o->pin_dir, bpf_map__name(map));
 		ret = bpf_map__set_pin_path(map, path);
 		if (ret) {
 			snprintf(err, errlen, "failed to set pin path %s: %s", path, strerror(-ret));
-			goto cleanup;
+			return ret;
 		}
 	}
-	ret = ringfence_bpf__load(skel);
+	return 0;
+}
+
+/* Stamp the ABI version (and default built-ins into a new map) without touching the rest. */
+static int stamp_config(struct ringfence_bpf *skel, char *err, size_t errlen)
+{
+	struct rf_config cfg = {};
+	__u32 zero = 0;
+	int fd = bpf_map__fd(skel->maps.rf_config);
+
+	if (bpf_map_lookup_elem(fd, &zero, &cfg))
+		goto fail;
+	if (cfg.abi_version == RF_ABI_VERSION)
+		return 0;
+	cfg.abi_version = RF_ABI_VERSION;
+	if (!cfg.isolated && !cfg.builtins)
+		cfg.builtins = RF_BUILTIN_ALL;
+	if (!bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY))
+		return 0;
+fail:
+	snprintf(err, errlen, "failed to initialise rf_config: %s", strerror(errno));
+	return -errno;
+}
+
+/* Pin the tc program, which is attached per interface (rf_tc_attach_all). */
+static int pin_tc_program(struct ringfence_bpf *skel, const char *pin_dir, char *err,
+			  size_t errlen)
+{
+	char path[PATH_MAX];
+	int ret;
+
+	rf_hook_pin_path(path, sizeof(path), pin_dir, RF_HOOK_TC_EGRESS);
+	unlink(path);
+	ret = bpf_program__pin(skel->progs.rf_tc_egress, path);
+	if (ret)
+		snprintf(err, errlen, "failed to pin %s: %s", path, strerror(-ret));
+	return ret;
+}
+
+/* Attach one cgroup hook and pin its link; a stale pin is replaced only after the attach. */
+static int attach_hook(struct ringfence_bpf *skel, enum rf_hook hook, int cgfd,
+		       const struct rf_load_opts *o, char *err, size_t errlen)
+{
+	const struct rf_hook_desc *h = &rf_hooks[hook];
+	struct bpf_program *prog = bpf_object__find_program_by_name(skel->obj, h->prog);
+	struct bpf_link *link;
+	char path[PATH_MAX];
+	int ret;
+
+	if (!prog) {
+		snprintf(err, errlen, "program %s missing from the object", h->prog);
+		return -ENOENT;
+	}
+	link = bpf_program__attach_cgroup(prog, cgfd);
+	if (!link) {
+		ret = -errno;
+		snprintf(err, errlen, "failed to attach %s to %s: %s", h->label, o->cgroup_dir,
+			 strerror(-ret));
+		return ret;
+	}
+	rf_hook_pin_path(path, sizeof(path), o->pin_dir, hook);
+	unlink(path);
+	ret = bpf_link__pin(link, path);
+	if (ret)
+		snprintf(err, errlen, "failed to pin link %s: %s", path, strerror(-ret));
+	else
+		bpf_link__disconnect(link); /* the pin keeps it attached */
+	bpf_link__destroy(link);
+	return ret;
+}
+
+static int attach_missing(struct ringfence_bpf *skel, const struct rf_link_state *st,
+			  const struct rf_load_opts *o, char *err, size_t errlen)
+{
+	int cgfd, i, ret = 0;
+
+	cgfd = open(o->cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "failed to open cgroup %s: %s", o->cgroup_dir, strerror(-ret));
+		return ret;
+	}
+	for (i = 0; i < RF_HOOK_MAX && !ret; i++)
+		if (rf_hooks[i].kind == RF_ATTACH_CGROUP && !st[i].attached)
+			ret = attach_hook(skel, (enum rf_hook)i, cgfd, o, err, errlen);
+	close(cgfd);
+	return ret;
+}
+
+int rf_load(const struct rf_load_opts *o, char *err, size_t errlen)
+{
+	struct rf_link_state st[RF_HOOK_MAX];
+	struct ringfence_bpf *skel = NULL;
+	int ret;
+
+	verbose_libbpf = o->verbose;
+	libbpf_set_print(libbpf_print);
+	rf_links_state(o->pin_dir, st);
+	ret = links_missing(o, st, err, errlen);
+	if (ret <= 0)
+		return ret; /* an error, or already loaded and attached: adopt */
+	if ((ret = rf_probe_kernel(err, errlen)) || (ret = rf_check_bpffs(o->pin_dir, err, errlen)))
+		return ret;
+	ret = rf_mkdir_p(o->pin_dir, 0700);
 	if (ret) {
+		snprintf(err, errlen, "failed to create pin dir %s: %s", o->pin_dir, strerror(-ret));
+		return ret;
+	}
+	ret = open_object(o, &skel, err, errlen);
+	if (!ret && (ret = ringfence_bpf__load(skel)))
 		snprintf(err, errlen,
 			 "failed to load BPF programs: %s (run with -v for the verifier log; if pinned "
 			 "maps from another ringfence version exist, 'ringfence unload' first)",
 			 strerror(-ret));
-		goto cleanup;
-	}
-
-	/* stamp the ABI version without touching anything another agent may have set */
-	if (!bpf_map_lookup_elem(bpf_map__fd(skel->maps.rf_config), &zero, &cfg) &&
-	    cfg.abi_version != RF_ABI_VERSION) {
-		cfg.abi_version = RF_ABI_VERSION;
-		if (!cfg.isolated && !cfg.builtins)
-			cfg.builtins = RF_BUILTIN_ALL;
-		bpf_map_update_elem(bpf_map__fd(skel->maps.rf_config), &zero, &cfg, BPF_ANY);
-	}
-
-	pin_path(path, sizeof(path), pin_dir, RF_TC_PROG_PIN);
-	unlink(path);
-	ret = bpf_program__pin(skel->progs.rf_tc_egress, path);
-	if (ret) {
-		snprintf(err, errlen, "failed to pin %s: %s", path, strerror(-ret));
-		goto cleanup;
-	}
-
-	cgfd = open(cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cgfd < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "failed to open cgroup %s: %s", cgroup_dir, strerror(-ret));
-		goto cleanup;
-	}
-	for (i = 0; i < rf_nr_hooks; i++) {
-		struct bpf_program *prog;
-		struct bpf_link *link;
-
-		if (st[i].attached)
-			continue;
-		prog = bpf_object__find_program_by_name(skel->obj, rf_hooks[i].prog);
-		if (!prog) {
-			ret = -ENOENT;
-			snprintf(err, errlen, "program %s missing from the object", rf_hooks[i].prog);
-			goto cleanup;
-		}
-		link = bpf_program__attach_cgroup(prog, cgfd);
-		if (!link) {
-			ret = -errno;
-			snprintf(err, errlen, "failed to attach %s to %s: %s", rf_hooks[i].label,
-				 cgroup_dir, strerror(-ret));
-			goto cleanup;
-		}
-		/* a stale pin (its cgroup gone) is replaced only after the new link is attached */
-		pin_path(path, sizeof(path), pin_dir, rf_hooks[i].link_pin);
-		unlink(path);
-		ret = bpf_link__pin(link, path);
-		if (ret) {
-			snprintf(err, errlen, "failed to pin link %s: %s", path, strerror(-ret));
-			bpf_link__destroy(link);
-			goto cleanup;
-		}
-		bpf_link__disconnect(link); /* the pin keeps it attached */
-		bpf_link__destroy(link);
-	}
-cleanup:
-	if (cgfd >= 0)
-		close(cgfd);
+	if (!ret)
+		ret = stamp_config(skel, err, errlen);
+	if (!ret)
+		ret = pin_tc_program(skel, o->pin_dir, err, errlen);
+	if (!ret)
+		ret = attach_missing(skel, st, o, err, errlen);
 	ringfence_bpf__destroy(skel);
 	return ret;
 }
@@ -317,16 +370,16 @@ int rf_unload(const char *pin_dir)
 	size_t i;
 	int ret = 0;
 
-	for (i = 0; i < rf_nr_hooks; i++) {
+	for (i = 0; i < RF_HOOK_MAX; i++) {
 		int fd;
 
-		pin_path(path, sizeof(path), pin_dir, rf_hooks[i].link_pin);
+		rf_hook_pin_path(path, sizeof(path), pin_dir, (enum rf_hook)i);
 		/*
 		 * Detach before unpinning: the kernel releases a link whose last reference goes
 		 * away in deferred work, so without this the program could still run for a moment
 		 * after 'unload' has returned.
 		 */
-		fd = bpf_obj_get(path);
+		fd = rf_hooks[i].kind == RF_ATTACH_CGROUP ? bpf_obj_get(path) : -1;
 		if (fd >= 0) {
 			bpf_link_detach(fd);
 			close(fd);
@@ -342,199 +395,4 @@ int rf_unload(const char *pin_dir)
 	if (rmdir(pin_dir) && errno != ENOENT && errno != ENOTEMPTY)
 		ret = -errno;
 	return ret;
-}
-
-static int open_map(const char *pin_dir, const char *name)
-{
-	char path[PATH_MAX];
-
-	pin_path(path, sizeof(path), pin_dir, name);
-	return bpf_obj_get(path);
-}
-
-void rf_maps_close(struct rf_maps *m)
-{
-	int *fds[] = { &m->config, &m->net, &m->exe, &m->cgroup, &m->stats, &m->events };
-	size_t i;
-
-	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-		if (*fds[i] >= 0)
-			close(*fds[i]);
-		*fds[i] = -1;
-	}
-}
-
-int rf_maps_open(const char *pin_dir, struct rf_maps *m)
-{
-	m->config = open_map(pin_dir, "rf_config");
-	m->net = open_map(pin_dir, "rf_allow_net");
-	m->exe = open_map(pin_dir, "rf_allow_exe");
-	m->cgroup = open_map(pin_dir, "rf_allow_cgroup");
-	m->stats = open_map(pin_dir, "rf_stats");
-	m->events = open_map(pin_dir, "rf_events");
-	if (m->config < 0 || m->net < 0 || m->exe < 0 || m->cgroup < 0 || m->stats < 0 ||
-	    m->events < 0) {
-		int err = errno == ENOENT ? -ENOENT : -errno;
-
-		rf_maps_close(m);
-		return err;
-	}
-	return 0;
-}
-
-int rf_config_get(const struct rf_maps *m, struct rf_config *cfg)
-{
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(m->config, &zero, cfg) ? -errno : 0;
-}
-
-int rf_config_set(const struct rf_maps *m, const struct rf_config *cfg)
-{
-	__u32 zero = 0;
-
-	return bpf_map_update_elem(m->config, &zero, cfg, BPF_ANY) ? -errno : 0;
-}
-
-__u64 rf_stat_sum(const struct rf_maps *m, __u32 idx)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	__u64 *vals, sum = 0;
-	int i;
-
-	if (ncpu <= 0)
-		return 0;
-	vals = calloc((size_t)ncpu, sizeof(*vals));
-	if (!vals)
-		return 0;
-	if (!bpf_map_lookup_elem(m->stats, &idx, vals))
-		for (i = 0; i < ncpu; i++)
-			sum += vals[i];
-	free(vals);
-	return sum;
-}
-
-static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list args)
-{
-	(void)level;
-	(void)fmt;
-	(void)args;
-	return 0;
-}
-
-static void tc_hook_for(struct bpf_tc_hook *h, int ifindex)
-{
-	memset(h, 0, sizeof(*h));
-	h->sz = sizeof(*h);
-	h->ifindex = ifindex;
-	h->attach_point = BPF_TC_EGRESS;
-}
-
-/* Is our filter on this interface's egress? */
-static bool tc_present(int ifindex)
-{
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = RF_TC_HANDLE, .priority = RF_TC_PRIO);
-	libbpf_print_fn_t old = libbpf_set_print(quiet_print); /* "no qdisc" is an answer here */
-	struct bpf_tc_hook h;
-	int ret;
-
-	tc_hook_for(&h, ifindex);
-	ret = bpf_tc_query(&h, &o);
-	libbpf_set_print(old);
-	return ret == 0;
-}
-
-int rf_tc_attach_all(const char *pin_dir, char *names, size_t nameslen)
-{
-	struct if_nameindex *ifs, *i;
-	char path[PATH_MAX];
-	int prog, n = 0, ret = 0;
-
-	if (names && nameslen)
-		names[0] = '\0';
-	pin_path(path, sizeof(path), pin_dir, RF_TC_PROG_PIN);
-	prog = bpf_obj_get(path);
-	if (prog < 0)
-		return -errno;
-	ifs = if_nameindex();
-	if (!ifs) {
-		ret = -errno;
-		close(prog);
-		return ret;
-	}
-	for (i = ifs; i->if_index; i++) {
-		DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = RF_TC_HANDLE, .priority = RF_TC_PRIO,
-				    .prog_fd = prog, .flags = BPF_TC_F_REPLACE);
-		libbpf_print_fn_t old_print;
-		struct bpf_tc_hook h;
-		int err;
-
-		if (!strcmp(i->if_name, "lo") || tc_present((int)i->if_index))
-			continue;
-		tc_hook_for(&h, (int)i->if_index);
-		/*
-		 * An existing clsact qdisc is fine (libbpf would log "Exclusivity flag on"). It is
-		 * left in place on detach: other tools' filters may hang off it, and an empty
-		 * clsact costs nothing.
-		 */
-		old_print = libbpf_set_print(quiet_print);
-		err = bpf_tc_hook_create(&h);
-		libbpf_set_print(old_print);
-		if (err && err != -EEXIST) {
-			ret = err;
-			continue;
-		}
-		err = bpf_tc_attach(&h, &o);
-		if (err) {
-			ret = err;
-			continue;
-		}
-		n++;
-		if (names && strlen(names) + strlen(i->if_name) + 2 < nameslen) {
-			strcat(names, names[0] ? " " : "");
-			strcat(names, i->if_name);
-		}
-	}
-	if_freenameindex(ifs);
-	close(prog);
-	return ret ? ret : n;
-}
-
-void rf_tc_detach_all(void)
-{
-	struct if_nameindex *ifs = if_nameindex(), *i;
-
-	if (!ifs)
-		return;
-	for (i = ifs; i->if_index; i++) {
-		DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = RF_TC_HANDLE, .priority = RF_TC_PRIO);
-		struct bpf_tc_hook h;
-
-		if (!tc_present((int)i->if_index))
-			continue;
-		tc_hook_for(&h, (int)i->if_index);
-		bpf_tc_detach(&h, &o);
-	}
-	if_freenameindex(ifs);
-}
-
-int rf_tc_list(char *names, size_t nameslen)
-{
-	struct if_nameindex *ifs = if_nameindex(), *i;
-	int n = 0;
-
-	names[0] = '\0';
-	if (!ifs)
-		return 0;
-	for (i = ifs; i->if_index; i++) {
-		if (!tc_present((int)i->if_index))
-			continue;
-		n++;
-		if (strlen(names) + strlen(i->if_name) + 2 < nameslen) {
-			strcat(names, names[0] ? " " : "");
-			strcat(names, i->if_name);
-		}
-	}
-	if_freenameindex(ifs);
-	return n;
 }

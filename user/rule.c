@@ -7,14 +7,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
 #include <sys/sysmacros.h>
 #include "rf_rule.h"
 
 #define RF_MAX_TOKENS 16
 
-static int fail(char *err, size_t errlen, const char *fmt, const char *tok)
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
+							  ...)
 {
-	snprintf(err, errlen, fmt, tok);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 	return -EINVAL;
 }
 
@@ -318,9 +324,11 @@ __u64 rf_kernel_dev(unsigned long long st_dev)
 
 int rf_parse_duration(const char *s, __u64 *secs)
 {
+	const __u64 cap = 366ULL * 86400;
 	char num[16];
 	size_t n = strlen(s);
-	unsigned long v, mult = 1;
+	unsigned long v;
+	__u64 mult = 1;
 
 	if (n == 0 || n >= sizeof(num))
 		return -EINVAL;
@@ -343,7 +351,8 @@ int rf_parse_duration(const char *s, __u64 *secs)
 		num[--n] = '\0';
 		break;
 	}
-	if (parse_uint(num, 366UL * 86400, &v) || v == 0 || v * mult > 366UL * 86400)
+	/* 64-bit arithmetic: on 32-bit boards v * mult in unsigned long wraps past the cap */
+	if (parse_uint(num, (unsigned long)cap, &v) || v == 0 || (__u64)v * mult > cap)
 		return -EINVAL;
 	*secs = (__u64)v * mult;
 	return 0;

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -139,6 +140,54 @@ int rf_cgroup_resolve(const char *path, char *dir, size_t dirlen, __u64 *id)
 	return 0;
 }
 
+int rf_cgroup_level(const char *mnt, const char *dir)
+{
+	size_t mlen = strlen(mnt);
+	const char *p;
+	int level = 0;
+
+	while (mlen > 1 && mnt[mlen - 1] == '/')
+		mlen--; /* "/sys/fs/cgroup/" names the same mount */
+	if (strncmp(dir, mnt, mlen) || (dir[mlen] != '/' && dir[mlen] != '\0'))
+		return -1; /* the prefix is checked before anything past it is looked at */
+	for (p = dir + mlen; *p; p++)
+		if (*p == '/' && p[1] && p[1] != '/')
+			level++;
+	return level;
+}
+
+static const char *log_prefix = "ringfence";
+
+void rf_log_prefix(const char *prefix)
+{
+	log_prefix = prefix;
+}
+
+static void log_v(const char *what, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: %s", log_prefix, what);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void rf_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_v("", fmt, ap);
+	va_end(ap);
+}
+
+void rf_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_v("warning: ", fmt, ap);
+	va_end(ap);
+}
+
 static __u64 now_ns(clockid_t c)
 {
 	struct timespec ts;
@@ -155,6 +204,19 @@ __u64 rf_now_unix_ns(void)
 __u64 rf_now_boot_ns(void)
 {
 	return now_ns(CLOCK_BOOTTIME);
+}
+
+__u64 rf_now_mono_ms(void)
+{
+	return now_ns(CLOCK_MONOTONIC) / 1000000ULL;
+}
+
+bool rf_tick_due(__u64 *next_ms, __u64 now_ms, __u64 interval_ms)
+{
+	if (*next_ms && now_ms < *next_ms)
+		return false;
+	*next_ms = now_ms + interval_ms;
+	return true;
 }
 
 void rf_format_time(__u64 unix_ns, char *buf, size_t len)
@@ -269,4 +331,45 @@ int rf_read_file(const char *path, char **data, size_t *len)
 	if (len)
 		*len = n;
 	return 0;
+}
+
+size_t rf_escape_field(char *out, size_t len, const char *s)
+{
+	size_t o = 0;
+
+	for (; *s && o + 2 < len; s++) {
+		if (*s == '\\' || *s == '\t' || *s == '\n') {
+			out[o++] = '\\';
+			out[o++] = *s == '\\' ? '\\' : *s == '\t' ? 't' : 'n';
+		} else {
+			out[o++] = *s;
+		}
+	}
+	out[o] = '\0';
+	return o;
+}
+
+void rf_unescape_field(char *s)
+{
+	char *r = s, *w = s;
+
+	for (; *r; r++) {
+		if (*r == '\\' && r[1]) {
+			r++;
+			*w++ = *r == 't' ? '\t' : *r == 'n' ? '\n' : *r;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+}
+
+/* Replace control characters so a hostile comm or file name cannot forge terminal output. */
+void rf_safe_str(const char *in, size_t inlen, char *out, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len && i < inlen && in[i]; i++)
+		out[i] = (unsigned char)in[i] < 0x20 || in[i] == 0x7f ? '?' : in[i];
+	out[i] = '\0';
 }

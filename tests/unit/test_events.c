@@ -4,8 +4,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <criterion/criterion.h>
 #include "rf_events.h"
+#include "rf_loader.h"
+#include "rf_rule.h"
 #include "helpers.h"
 #include "json_lite.h"
 
@@ -489,4 +493,64 @@ Test(events_text, control_chars_stripped_from_exe_path)
 		free(out);
 		cr_assert_eq(bad, 0, "exe path %zu: control byte %#x in the text line", i, bad);
 	}
+}
+
+/* ---- rf_event_exe_path: /proc/PID/exe counts only if it is still the file the kernel saw ---- */
+
+static void self_identity(struct rf_event *e)
+{
+	struct stat st;
+
+	cr_assert_eq(stat("/proc/self/exe", &st), 0);
+	memset(e, 0, sizeof(*e));
+	e->tgid = (__u32)getpid();
+	e->pid = e->tgid;
+	e->exe_ino = st.st_ino;
+	e->exe_dev = rf_kernel_dev(st.st_dev);
+}
+
+Test(events_exe, path_when_identity_matches)
+{
+	char want[4096], buf[4096];
+	struct rf_event e;
+	ssize_t n;
+
+	self_identity(&e);
+	n = readlink("/proc/self/exe", want, sizeof(want) - 1);
+	cr_assert_gt(n, 0);
+	want[n] = '\0';
+	cr_assert_str_eq(rf_event_exe_path(&e, buf, sizeof(buf)), want);
+}
+
+Test(events_exe, reused_pid_is_not_named)
+{
+	struct rf_event e;
+	char buf[4096];
+
+	/* the pid now runs another binary than the one in the event: say nothing, not a lie */
+	self_identity(&e);
+	e.exe_ino += 1;
+	cr_assert_null(rf_event_exe_path(&e, buf, sizeof(buf)));
+	self_identity(&e);
+	e.exe_dev ^= 1;
+	cr_assert_null(rf_event_exe_path(&e, buf, sizeof(buf)));
+	self_identity(&e);
+	e.exe_ino = 0; /* no identity from the kernel (packet hooks) */
+	cr_assert_null(rf_event_exe_path(&e, buf, sizeof(buf)));
+}
+
+Test(events_exe, unknown_path_shown_as_question_mark)
+{
+	struct rf_event e;
+	char *out;
+
+	self_identity(&e);
+	e.hook = RF_HOOK_CONNECT4;
+	out = event_text(&e, &(struct rf_event_ctx){ .exe_path = NULL });
+	cr_assert(strstr(out, " ?\n"), "an unverified executable must show '?': %s", out);
+	free(out);
+	e.exe_ino = 0;
+	out = event_text(&e, &(struct rf_event_ctx){ .exe_path = NULL });
+	cr_assert(strstr(out, " -\n"), "no executable at all shows '-': %s", out);
+	free(out);
 }

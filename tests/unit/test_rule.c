@@ -698,6 +698,9 @@ Test(duration, invalid)
 	    "18446744073709551617",
 	    "9999999999d",
 	    "0x10",
+	    /* v * 86400 wraps a 32-bit unsigned long to 63104 s, under the cap (32-bit boards) */
+	    "49711d",
+	    "1193047h", /* 1193047 * 3600 wraps to 2960 */
 	};
 	size_t i;
 

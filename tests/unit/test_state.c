@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <criterion/criterion.h>
 #include "rf_state.h"
+#include "rf_util.h"
 #include "helpers.h"
 #include "json_lite.h"
 
@@ -112,7 +113,7 @@ Test(action_codec, decode_rejects_damaged_lines)
 	    "garbage",
 	    "1",
 	    "1\tisolate\tSucceeded\tuser:a\t1\t2\tcomment",		/* 7 fields: truncated */
-	    "1\tisolate\tSucceeded\tuser:a\t1\t2\tcomment\terr\textra", /* 9 fields */
+	    "1\tisolate\tSucceeded\tuser:a\t1\t2\tcomment\terr\twarn\textra", /* 10 fields */
 	    "1\tisolate\tInPro",
 	    "0\tisolate\tSucceeded\tuser:a\t1\t2\tc\te", /* id 0 */
 	    "18446744073709551615\tisolate\tSucceeded\tuser:a\t1\t2\tc\te", /* id 2^64-1 */
@@ -564,4 +565,59 @@ Test(lock, state_dir_is_a_file)
 	close(fd);
 	fd = rf_state_lock(tmp_path("notadir"));
 	cr_assert_lt(fd, 0, "locked inside a regular file?");
+}
+
+/* ---- append-only history and the warning field ------------------------------------------- */
+
+Test(history, append_only_never_rewrites)
+{
+	struct rf_action a, *acts;
+	char *before, *after;
+	size_t n, lb, la;
+
+	fill_action(&a, 0, "allow-add", "one");
+	cr_assert_eq(rf_action_begin(test_tmpdir, &a), 0);
+	cr_assert_eq(rf_read_file(tmp_path("history"), &before, &lb), 0);
+	cr_assert_eq(rf_action_end(test_tmpdir, &a, NULL), 0);
+	cr_assert_eq(rf_read_file(tmp_path("history"), &after, &la), 0);
+	cr_assert_gt(la, lb);
+	cr_assert_eq(memcmp(before, after, lb), 0, "an earlier record was rewritten");
+	free(before);
+	free(after);
+	load_history(&acts, &n);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(acts[0].status, RF_ACT_SUCCEEDED, "the last record of an id wins");
+	free(acts);
+}
+
+Test(history, torn_last_line_does_not_swallow_the_next)
+{
+	struct rf_action a, *acts;
+	size_t n;
+
+	append_file(tmp_path("history"), "1\tisolate\tSucceeded\tuser:a\t1\t2\tc\te\n7\tisol");
+	fill_action(&a, 0, "release", "after the crash");
+	cr_assert_eq(rf_action_record(test_tmpdir, &a, NULL), 0);
+	cr_assert_eq(a.id, 2);
+	load_history(&acts, &n);
+	cr_assert_eq(n, 2, "%zu actions", n);
+	cr_assert_str_eq(acts[1].comment, "after the crash");
+	free(acts);
+}
+
+Test(history, warning_round_trip)
+{
+	struct rf_action a, b;
+	char line[4096];
+
+	fill_action(&a, 3, "isolate", "INC-1");
+	a.status = RF_ACT_SUCCEEDED;
+	snprintf(a.warning, sizeof(a.warning), "/etc/ringfence/ringfence.conf:4: unknown keyword");
+	rf_action_encode(&a, line, sizeof(line));
+	cr_assert_eq(rf_action_decode(line, &b), 0, "%s", line);
+	cr_assert_str_eq(b.warning, a.warning);
+	a.warning[0] = '\0';
+	rf_action_encode(&a, line, sizeof(line));
+	cr_assert_eq(rf_action_decode(line, &b), 0, "8 fields (no warning) still decode");
+	cr_assert_str_eq(b.warning, "");
 }

@@ -338,3 +338,55 @@ Test(files, mkdir_p)
 	cr_assert_eq(close(open(tmp_path("file"), O_CREAT | O_WRONLY, 0600)), 0);
 	cr_assert_neq(rf_mkdir_p(tmp_path("file/sub"), 0700), 0);
 }
+
+/* ---- rf_cgroup_level ---------------------------------------------------------------------- */
+
+Test(cgroup_level, depth_below_the_mount)
+{
+	cr_assert_eq(rf_cgroup_level("/sys/fs/cgroup", "/sys/fs/cgroup"), 0);
+	cr_assert_eq(rf_cgroup_level("/sys/fs/cgroup", "/sys/fs/cgroup/"), 0);
+	cr_assert_eq(rf_cgroup_level("/sys/fs/cgroup", "/sys/fs/cgroup/a"), 1);
+	cr_assert_eq(rf_cgroup_level("/sys/fs/cgroup", "/sys/fs/cgroup/a//b/"), 2);
+	cr_assert_eq(rf_cgroup_level("/sys/fs/cgroup/", "/sys/fs/cgroup/a/b/c"), 3);
+	cr_assert_eq(rf_cgroup_level("/sys/fs/cgroup/unified", "/sys/fs/cgroup/unified/x.slice"),
+		     1);
+}
+
+Test(cgroup_level, outside_the_mount_is_refused)
+{
+	/* dir shorter than the mount: nothing past the end of dir may be looked at */
+	cr_assert_eq(rf_cgroup_level("/sys/fs/cgroup/unified", "/sys"), -1);
+	cr_assert_eq(rf_cgroup_level("/sys/fs/cgroup/unified", ""), -1);
+	cr_assert_eq(rf_cgroup_level("/sys/fs/cgroup", "/sys/fs/cgroupx/a"), -1);
+	cr_assert_eq(rf_cgroup_level("/sys/fs/cgroup", "/tmp/a/b"), -1);
+}
+
+/* ---- rf_tick_due: periodic work by a monotonic clock, not by counting polls --------------- */
+
+Test(tick, due_by_time_not_by_calls)
+{
+	__u64 next = 0, t;
+	int runs = 0;
+
+	/* an event stream wakes the loop every millisecond for 10 s: the 1 s task runs 10 times */
+	for (t = 5000; t < 15000; t++)
+		runs += rf_tick_due(&next, t, 1000);
+	cr_assert_eq(runs, 10, "ran %d times in 10 s", runs);
+	/* a quiet loop that wakes every 100 ms: the same */
+	next = 0;
+	runs = 0;
+	for (t = 5000; t < 15000; t += 100)
+		runs += rf_tick_due(&next, t, 1000);
+	cr_assert_eq(runs, 10, "ran %d times in 10 s", runs);
+}
+
+Test(tick, first_call_is_due)
+{
+	__u64 next = 0;
+
+	cr_assert(rf_tick_due(&next, 42, 1000));
+	cr_assert_eq(next, 1042);
+	cr_assert_not(rf_tick_due(&next, 1041, 1000));
+	cr_assert(rf_tick_due(&next, 5000, 1000), "a late tick runs once");
+	cr_assert_eq(next, 6000);
+}

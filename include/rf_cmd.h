@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The command-line layer. main.c parses the global options (anywhere on the line) and the
+ * options a command accepts, as its table entry declares, then calls the handler with what is
+ * left. Handlers return exit codes: 0, EXIT_OPFAIL, EXIT_USAGE. Adding a command: a handler and
+ * its help text in the family's cmd_*.c file, one row in main.c's table.
+ */
+#ifndef RF_CMD_H
+#define RF_CMD_H
+
+#include <stdbool.h>
+#include "rf_service.h"
+
+/* Options a command may accept (struct rf_cmd.options). */
+enum rf_cmd_opt {
+	RF_OPT_COMMENT = 1 << 0, /* --comment TEXT */
+	RF_OPT_FOR = 1 << 1, /* --for DURATION */
+	RF_OPT_FORCE = 1 << 2, /* --force */
+	RF_OPT_FOLLOW = 1 << 3, /* --follow */
+	RF_OPT_ARGS = 1 << 4, /* positional arguments (allow add RULE...) */
+};
+
+struct rf_cmd_opts {
+	const char *comment;
+	const char *duration;
+	bool force;
+	bool follow;
+	int argc; /* positional arguments, in order */
+	char **argv;
+};
+
+struct rf_cmd {
+	const char *name;
+	int (*handler)(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
+	unsigned int options; /* RF_OPT_* */
+	const char *help;
+};
+
+/* "ringfence: <message>" and a hint on stderr; returns EXIT_USAGE. */
+__attribute__((format(printf, 1, 2))) int rf_usage_error(const char *fmt, ...);
+
+/* Exit code of a service-layer result: 0 stays 0, any -errno is EXIT_OPFAIL. */
+static inline int rf_exit_code(int ret)
+{
+	return ret ? EXIT_OPFAIL : 0;
+}
+
+/* Handlers and help texts, one file per command family. */
+int rf_cmd_isolate(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
+int rf_cmd_release(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
+extern const char rf_help_isolate[], rf_help_release[];
+
+int rf_cmd_allow(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
+extern const char rf_help_allow[];
+/* The rules as a JSON array (ctx->json) or one per line, for allow list and status. */
+void rf_print_rules(struct rf_ctx *ctx, struct rf_maps *m);
+
+int rf_cmd_status(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
+int rf_cmd_metrics(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
+extern const char rf_help_status[], rf_help_metrics[];
+
+int rf_cmd_events(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
+extern const char rf_help_events[];
+
+int rf_cmd_load(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
+int rf_cmd_unload(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
+int rf_cmd_history(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
+int rf_cmd_agent(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
+extern const char rf_help_load[], rf_help_unload[], rf_help_history[], rf_help_agent[];
+
+#endif /* RF_CMD_H */

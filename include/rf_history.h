@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The action history in <state>/history: append-only, one record per line, last record wins. */
+#ifndef RF_HISTORY_H
+#define RF_HISTORY_H
+
+#include <stdio.h>
+#include <linux/types.h>
+
+enum rf_action_status { RF_ACT_PENDING, RF_ACT_IN_PROGRESS, RF_ACT_SUCCEEDED, RF_ACT_FAILED };
+
+struct rf_action {
+	__u64 id;
+	char type[32]; /* isolate, release, allow-add, allow-del, load, unload, auto-release ... */
+	enum rf_action_status status;
+	char requestor[128];
+	__u64 requested_unix_ns;
+	__u64 completed_unix_ns;
+	char comment[1024];
+	char error[512];
+	char warning[512]; /* e.g. a config error that did not stop the action */
+};
+
+const char *rf_action_status_name(enum rf_action_status s);
+
+/* Append a new action (status InProgress); fills a->id. */
+int rf_action_begin(const char *state_dir, struct rf_action *a);
+/* Record the final status of action a (Succeeded if error is NULL, else Failed). */
+int rf_action_end(const char *state_dir, struct rf_action *a, const char *error);
+/*
+ * Append an action that has already completed, in one write: for isolate, whose history write
+ * comes after the flag so that isolation does not wait for an fsync. a->requested_unix_ns, if
+ * set, is kept.
+ */
+int rf_action_record(const char *state_dir, struct rf_action *a, const char *error);
+/* Read all actions, oldest first. A damaged line is skipped, never fatal. */
+int rf_history_load(const char *state_dir, struct rf_action **acts, size_t *n);
+/* One action as a JSON object (no newline). */
+void rf_action_json(FILE *f, const struct rf_action *a);
+
+/* Who asks: $RINGFENCE_REQUESTOR, else "user:<SUDO_USER or login name or uid>". */
+void rf_requestor(char *buf, size_t len);
+
+/* Record serialisation, exposed for tests: tab-separated with \t \n \\ escaped. */
+void rf_action_encode(const struct rf_action *a, char *buf, size_t len);
+int rf_action_decode(const char *line, struct rf_action *a);
+
+#endif /* RF_HISTORY_H */

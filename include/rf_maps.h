@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The pinned maps: names, opening them, and the one writer of rf_config. */
+#ifndef RF_MAPS_H
+#define RF_MAPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "ringfence.h"
+
+/*
+ * Maps userspace opens, X(field of struct rf_maps, pinned name). The names are the ABI: they
+ * must match the maps in bpf/ringfence.bpf.c and docs/ABI.md.
+ */
+#define RF_MAP_LIST(X)                 \
+	X(config, rf_config)           \
+	X(net, rf_allow_net)           \
+	X(exe, rf_allow_exe)           \
+	X(cgroup, rf_allow_cgroup)     \
+	X(stats, rf_stats)             \
+	X(events, rf_events)
+/* Maps only the programs use; pinned so a reload reuses them, removed by unload. */
+#define RF_MAP_PRIVATE_LIST(X)         \
+	X(sk_mark, rf_sk_mark)         \
+	X(ratelimit, rf_ratelimit)
+
+struct rf_maps {
+#define RF_X_FIELD(field, name) int field;
+	RF_MAP_LIST(RF_X_FIELD)
+#undef RF_X_FIELD
+};
+/* Every fd -1: what rf_maps_close() leaves and what it accepts. */
+#define RF_X_CLOSED(field, name) .field = -1,
+#define RF_MAPS_INIT { RF_MAP_LIST(RF_X_CLOSED) }
+
+/* Every pinned map name (public and private), for unload and "anything pinned?". */
+extern const char *const rf_map_names[];
+extern const size_t rf_nr_maps;
+
+/* Open the pinned maps; -ENOENT when not loaded. rf_maps_close() closes what is open. */
+int rf_maps_open(const char *pin_dir, struct rf_maps *m);
+void rf_maps_close(struct rf_maps *m);
+
+int rf_config_get(const struct rf_maps *m, struct rf_config *cfg);
+
+/* Fields of rf_config a writer may change; rf_config_update() leaves every other field alone. */
+enum rf_config_field {
+	RF_CFG_F_ABI = 1 << 0,
+	RF_CFG_F_ISOLATED = 1 << 1,
+	RF_CFG_F_DEADLINE = 1 << 2,
+	RF_CFG_F_BUILTINS = 1 << 3,
+	RF_CFG_F_FLAGS = 1 << 4, /* only the bits in flags_mask */
+	RF_CFG_F_SINCE = 1 << 5,
+};
+
+struct rf_config_change {
+	unsigned int fields; /* RF_CFG_F_* */
+	struct rf_config val; /* the new values of those fields */
+	__u32 flags_mask; /* with RF_CFG_F_FLAGS: which RF_CFG_* bits to take from val.flags */
+};
+
+/*
+ * The one writer of rf_config, for the CLI and the agent alike: reads the current value right
+ * before writing and changes only the named fields, so a field another agent set in the meantime
+ * is kept. Callers hold the state lock (rf_state_lock()), which orders ringfence's own writers;
+ * the map has no lock of its own for other agents (docs/ABI.md). *out, if not NULL, receives
+ * what was written. Returns 0 or -errno.
+ */
+int rf_config_update(const struct rf_maps *m, const struct rf_config_change *c,
+		     struct rf_config *out);
+
+/* Apply the named fields of c to cfg (the pure part of rf_config_update, unit-tested). */
+void rf_config_apply_change(struct rf_config *cfg, const struct rf_config_change *c);
+
+/* Sum a per-CPU counter. */
+__u64 rf_stat_sum(const struct rf_maps *m, __u32 idx);
+
+#endif /* RF_MAPS_H */

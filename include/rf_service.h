@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The service layer that the CLI commands and the agent share: resolving the target, the state
+ * lock, loading and adopting the programs, applying persisted rules and the config file,
+ * isolation changes and the action history. Functions print what went wrong (rf_err()) and
+ * return 0 or -errno; only the command handlers turn that into exit codes.
+ */
+#ifndef RF_SERVICE_H
+#define RF_SERVICE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include "rf_loader.h"
+#include "rf_state.h"
+
+#define RF_CONFIG_DEFAULT "/etc/ringfence/ringfence.conf"
+
+#define EXIT_OPFAIL 1
+#define EXIT_USAGE 2
+
+/* What every command and the agent work on: the global options and what they resolve to. */
+struct rf_ctx {
+	const char *cgroup; /* as given, NULL = cgroup2 root */
+	const char *pin_dir;
+	const char *state_dir;
+	const char *config;
+	bool json;
+	bool verbose;
+	char cg_dir[PATH_MAX]; /* resolved target cgroup directory */
+	__u64 cg_id;
+	bool packet_guard; /* tc layer wanted in this namespace (decided by the config) */
+	char config_warning[512]; /* why the config file was not applied, "" when it was */
+};
+
+/* 0 when running as root; otherwise prints why and returns -EPERM. */
+int rf_svc_need_root(void);
+/* Resolve --cgroup (default: the cgroup2 root) into ctx->cg_dir/cg_id; prints the problem. */
+int rf_svc_resolve_cgroup(struct rf_ctx *ctx);
+/* Take the state-dir lock; prints the problem and returns < 0 on failure. */
+int rf_svc_lock(struct rf_ctx *ctx);
+
+/*
+ * Load and attach if needed, open the maps, re-apply persisted rules and (with_config) the
+ * config file. A config file with an error does not fail this: the maps keep the last applied
+ * policy, the problem ("FILE:LINE: problem") is printed as a warning and kept in
+ * ctx->config_warning for the history. Prints the problem on failure.
+ */
+int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config);
+/* Make the maps match the config file (add first, then remove); nothing changes on error. */
+int rf_svc_apply_config(struct rf_ctx *ctx, struct rf_maps *m);
+/* Re-apply the rules persisted in the state dir to freshly created maps. */
+int rf_svc_apply_persisted(struct rf_ctx *ctx, struct rf_maps *m);
+/* Keep rf_config.flags in step with the maps (RF_CFG_EXE_RULES). */
+int rf_svc_sync_flags(struct rf_maps *m);
+/* Attach the tc packet-socket guard to this namespace's interfaces if the mode (RF_GUARD_*,
+ * overridden by $RINGFENCE_PACKET_GUARD) asks for it; auto = only when the target is the root. */
+void rf_svc_packet_guard(struct rf_ctx *ctx, int mode);
+
+/* Isolated now: flag set and deadline (if any) not reached. */
+bool rf_svc_isolated_now(const struct rf_config *cfg);
+
+/* Record an action as InProgress / with its final status; finish returns code. */
+void rf_svc_action_start(struct rf_ctx *ctx, struct rf_action *a, const char *type,
+			 const char *comment);
+/*
+ * Like start, but nothing is written until finish (one write, after the action took effect):
+ * for isolate, so the flag is not held up by an fsync'ed history write.
+ */
+void rf_svc_action_defer(struct rf_action *a, const char *type, const char *comment);
+/* Final status (Succeeded when error is NULL), with ctx->config_warning as the warning. */
+int rf_svc_action_finish(struct rf_ctx *ctx, struct rf_action *a, const char *error, int code);
+
+#endif /* RF_SERVICE_H */

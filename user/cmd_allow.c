@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* allow add | del | list, and the rule listing that status shares. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "rf_cmd.h"
+#include "rf_policy.h"
+#include "rf_rule.h"
+#include "rf_util.h"
+
+const char rf_help_allow[] =
+	"Usage: ringfence allow add RULE | allow del RULE | allow list\n"
+	"RULE:\n"
+	"  net CIDR [proto tcp|udp|icmp|any] [port N[-M]] [dir in|out|both]\n"
+	"      CIDR is IPv4 or IPv6 (192.0.2.0/24, 2001:db8::/32; no prefix = one host).\n"
+	"      dir out: the host may connect/send to the remote port; dir in: the remote may\n"
+	"      connect/send to the local port (and a UDP service may answer); default both.\n"
+	"      Replies of an allowed flow pass.\n"
+	"  exe PATH      processes running this executable (device+inode of the file)\n"
+	"  cgroup PATH   processes in this cgroup v2 or below it\n"
+	"Changes apply immediately (also while isolated) and persist in the state dir.\n"
+	"Examples:\n"
+	"  ringfence allow add net 203.0.113.10 proto tcp port 443 dir out\n"
+	"  ringfence allow add exe /opt/edr/bin/agent\n"
+	"  ringfence allow del net 203.0.113.10 proto tcp port 443 dir out\n";
+
+/* Add or remove `text` in the persisted rule list. */
+static int persist_rule(struct rf_ctx *ctx, const char *text, bool add)
+{
+	char **lines = NULL, **nl;
+	size_t n = 0, i, w = 0;
+	int ret;
+
+	ret = rf_rules_load(ctx->state_dir, &lines, &n);
+	if (ret)
+		return ret;
+	for (i = 0; i < n; i++) {
+		if (!strcmp(lines[i], text)) {
+			if (add) {
+				rf_lines_free(lines, n);
+				return 0;
+			}
+			free(lines[i]);
+			continue;
+		}
+		lines[w++] = lines[i];
+	}
+	n = w;
+	if (add) {
+		nl = realloc(lines, (n + 1) * sizeof(*lines));
+		if (!nl || !(nl[n] = strdup(text))) {
+			rf_lines_free(nl ? nl : lines, n);
+			return -ENOMEM;
+		}
+		lines = nl;
+		n++;
+	}
+	ret = rf_rules_save(ctx->state_dir, lines, n);
+	rf_lines_free(lines, n);
+	return ret;
+}
+
+struct list_ctx {
+	struct rf_ctx *ctx;
+	int count;
+};
+
+static void print_rule_line(struct list_ctx *lc, const char *line, const char *note)
+{
+	if (lc->ctx->json) {
+		printf("%s", lc->count ? "," : "");
+		rf_json_str(stdout, line);
+	} else {
+		printf("%s%s\n", line, note);
+	}
+	lc->count++;
+}
+
+static int list_net(const struct rf_net_key *k, const struct rf_net_entry *e, void *arg)
+{
+	char text[RF_RULE_TEXT_MAX];
+
+	rf_format_net(k, e, text, sizeof(text));
+	print_rule_line(arg, text,
+			e->origin & RF_ENTRY_BUILTIN ? "   (built-in)"
+			: e->origin & RF_ENTRY_CONFIG ? "   (config)"
+						      : "");
+	return 0;
+}
+
+static bool is_process_rule(const char *line)
+{
+	return !strncmp(line, "exe ", 4) || !strncmp(line, "cgroup ", 7);
+}
+
+/* Is a process rule among the first n lines? (There are few of them; net lines are skipped.) */
+static bool process_rule_in(char *const *lines, size_t n, const char *line)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (is_process_rule(lines[i]) && !strcmp(lines[i], line))
+			return true;
+	return false;
+}
+
+void rf_print_rules(struct rf_ctx *ctx, struct rf_maps *m)
+{
+	struct list_ctx lc = { ctx, 0 };
+	char **conf = NULL, **user = NULL;
+	size_t nconf = 0, nuser = 0, i;
+
+	if (ctx->json)
+		printf("[");
+	rf_policy_for_each_net(m, list_net, &lc);
+	/*
+	 * The kernel keys exe and cgroup rules by inode and cgroup id, which do not lead back to a
+	 * path: list them as the config file and 'allow add' wrote them.
+	 */
+	if (rf_state_lines_load(ctx->state_dir, RF_CONFIG_APPLIED, &conf, &nconf) ||
+	    rf_rules_load(ctx->state_dir, &user, &nuser))
+		rf_warn("cannot read the process rules in %s", ctx->state_dir);
+	for (i = 0; i < nconf; i++)
+		if (is_process_rule(conf[i]))
+			print_rule_line(&lc, conf[i], "");
+	for (i = 0; i < nuser; i++)
+		if (is_process_rule(user[i]) && !process_rule_in(conf, nconf, user[i]))
+			print_rule_line(&lc, user[i], "");
+	rf_lines_free(conf, nconf);
+	rf_lines_free(user, nuser);
+	if (ctx->json)
+		printf("]");
+}
+
+static int allow_list(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
+{
+	struct rf_maps m = RF_MAPS_INIT;
+
+	if (o->argc > 1)
+		return rf_usage_error("unexpected argument '%s'", o->argv[1]);
+	if (rf_svc_need_root())
+		return EXIT_OPFAIL;
+	if (rf_maps_open(ctx->pin_dir, &m)) {
+		if (ctx->json)
+			printf("[]\n");
+		else
+			rf_err("not loaded: no rules in the kernel");
+		return 0;
+	}
+	rf_print_rules(ctx, &m);
+	if (ctx->json)
+		printf("\n");
+	rf_maps_close(&m);
+	return 0;
+}
+
+static void print_changed(struct rf_ctx *ctx, const char *text, bool add, const char *note)
+{
+	if (ctx->json) {
+		printf("{\"rule\":");
+		rf_json_str(stdout, text);
+		printf(",\"action\":\"%s\",\"changed\":%s}\n", add ? "add" : "del",
+		       note[0] ? "false" : "true");
+	} else {
+		printf("%s: %s%s%s\n", add ? "allowed" : "removed", text, note[0] ? " - " : "", note);
+	}
+}
+
+/* Apply one rule change to the maps, then persist it; under the state lock. */
+static int change_locked(struct rf_ctx *ctx, const struct rf_rule *r, const char *text, bool add)
+{
+	char err[RF_ERR_MAX] = "";
+	struct rf_maps m = RF_MAPS_INIT;
+	const char *fail = NULL;
+	struct rf_action a;
+	int ret;
+
+	rf_svc_action_start(ctx, &a, add ? "allow-add" : "allow-del", text);
+	ret = rf_svc_ensure_loaded(ctx, &m, false);
+	if (ret) {
+		fail = "load or configuration failed";
+		goto out;
+	}
+	ret = rf_policy_change(&m, r, add, ctx->cg_dir, err, sizeof(err));
+	if (ret == -EEXIST) {
+		ret = 0;
+		snprintf(err, sizeof(err), "already allowed");
+	} else if (ret == -ENOENT && !add) {
+		rf_err("no such rule: %s (see 'ringfence allow list')", text);
+		fail = "no such rule";
+		goto out;
+	} else if (ret) {
+		rf_err("%s", err[0] ? err : strerror(-ret));
+		fail = err[0] ? err : "map update failed";
+		goto out;
+	} else {
+		err[0] = '\0';
+	}
+	if ((ret = rf_svc_sync_flags(&m))) {
+		fail = "cannot update rf_config";
+		goto out;
+	}
+	if ((ret = persist_rule(ctx, text, add)))
+		rf_warn("rule applied but not saved in %s/rules: %s", ctx->state_dir,
+			strerror(-ret));
+	print_changed(ctx, text, add, err);
+	ret = 0;
+out:
+	rf_svc_action_finish(ctx, &a, fail, 0);
+	rf_maps_close(&m);
+	return ret;
+}
+
+int rf_cmd_allow(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
+{
+	char err[RF_ERR_MAX], text[RF_RULE_TEXT_MAX];
+	struct rf_rule r;
+	bool add;
+	int lock, ret;
+
+	if (o->argc < 1)
+		return rf_usage_error("%s", "'allow' needs add, del or list");
+	if (!strcmp(o->argv[0], "list"))
+		return allow_list(ctx, o);
+	if (strcmp(o->argv[0], "add") && strcmp(o->argv[0], "del"))
+		return rf_usage_error("unknown allow command '%s': expected add, del or list",
+				      o->argv[0]);
+	add = o->argv[0][0] == 'a';
+	if (rf_rule_parse(o->argc - 1, o->argv + 1, &r, err, sizeof(err)))
+		return rf_usage_error("%s", err);
+	rf_rule_format(&r, text, sizeof(text));
+	if (rf_svc_need_root())
+		return EXIT_OPFAIL;
+	lock = rf_svc_lock(ctx);
+	if (lock < 0)
+		return EXIT_OPFAIL;
+	ret = change_locked(ctx, &r, text, add);
+	rf_state_unlock(lock);
+	return rf_exit_code(ret);
+}

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* events [--follow]: blocked attempts from the ring buffer, or from the agent's log. */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "rf_cmd.h"
+#include "rf_events.h"
+#include "rf_util.h"
+
+const char rf_help_events[] =
+	"Usage: ringfence events [--follow] [--json]\n"
+	"Print blocked attempts queued by the kernel (and wait for more with --follow).\n"
+	"--json prints one Elastic Common Schema object per line.\n";
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exiting = 1;
+}
+
+struct ev_ctx {
+	struct rf_ctx *ctx;
+	struct rf_event_ctx ec;
+	char hostname[256];
+};
+
+static int on_event(void *arg, void *data, size_t len)
+{
+	struct ev_ctx *ev = arg;
+	const struct rf_event *e = data;
+	char exe[PATH_MAX];
+
+	if (len < sizeof(*e))
+		return 0;
+	ev->ec.exe_path = rf_event_exe_path(e, exe, sizeof(exe));
+	if (ev->ctx->json)
+		rf_event_json(stdout, e, &ev->ec);
+	else
+		rf_event_text(stdout, e, &ev->ec);
+	fflush(stdout);
+	return 0;
+}
+
+/*
+ * The kernel ring buffer has one consumer. While the agent runs it is that consumer, so read
+ * what it wrote to <state>/events.jsonl (ECS JSON lines; the text view is the same lines).
+ */
+static int events_from_agent_log(struct rf_ctx *ctx, bool follow)
+{
+	char path[PATH_MAX], buf[8192];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/events.jsonl", ctx->state_dir);
+	if (!ctx->json)
+		rf_err("the agent is running and receives the events; showing its log %s (JSON "
+		       "lines)",
+		       path);
+	f = fopen(path, "re");
+	if (!f) {
+		if (errno == ENOENT && !follow)
+			return 0;
+		rf_err("cannot read %s: %s", path, strerror(errno));
+		return EXIT_OPFAIL;
+	}
+	while (!exiting) {
+		if (fgets(buf, sizeof(buf), f)) {
+			fputs(buf, stdout);
+			continue;
+		}
+		if (!follow)
+			break;
+		fflush(stdout);
+		clearerr(f);
+		usleep(200 * 1000);
+	}
+	fclose(f);
+	return 0;
+}
+
+static int consume(struct ring_buffer *rb, bool follow)
+{
+	int ret;
+
+	if (!follow)
+		return ring_buffer__consume(rb);
+	while (!exiting) {
+		ret = ring_buffer__poll(rb, 200);
+		if (ret == -EINTR)
+			return 0;
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int events_from_kernel(struct rf_ctx *ctx, bool follow)
+{
+	struct ev_ctx ev = { .ctx = ctx };
+	struct rf_maps m = RF_MAPS_INIT;
+	struct ring_buffer *rb;
+	int ret;
+
+	if ((ret = rf_maps_open(ctx->pin_dir, &m))) {
+		rf_err("not loaded (no pinned maps in %s): run 'ringfence load' or 'ringfence "
+		       "isolate' first",
+		       ctx->pin_dir);
+		return EXIT_OPFAIL;
+	}
+	ev.ec.boot_to_unix_ns = rf_now_unix_ns() - rf_now_boot_ns();
+	gethostname(ev.hostname, sizeof(ev.hostname) - 1);
+	ev.ec.hostname = ev.hostname;
+	rb = ring_buffer__new(m.events, on_event, &ev, NULL);
+	if (!rb) {
+		ret = -errno;
+		rf_err("failed to open the event ring buffer: %s", strerror(-ret));
+		rf_maps_close(&m);
+		return EXIT_OPFAIL;
+	}
+	if (!ctx->json)
+		rf_event_text_header(stdout);
+	ret = consume(rb, follow);
+	ring_buffer__free(rb);
+	rf_maps_close(&m);
+	if (ret < 0 && ret != -EINTR) {
+		rf_err("reading events failed: %s", strerror(-ret));
+		return EXIT_OPFAIL;
+	}
+	return 0;
+}
+
+int rf_cmd_events(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
+{
+	if (rf_svc_need_root())
+		return EXIT_OPFAIL;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (rf_agent_running(ctx->state_dir))
+		return events_from_agent_log(ctx, o->follow);
+	return events_from_kernel(ctx, o->follow);
+}

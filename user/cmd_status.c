@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* status and metrics. */
+#include <stdio.h>
+#include <string.h>
+#include "rf_cmd.h"
+#include "rf_util.h"
+
+const char rf_help_status[] =
+	"Usage: ringfence status [--json]\n"
+	"Isolation state, since when and why, the cgroup and hooks enforcing it, the rules and\n"
+	"the allow/deny counters. --json prints one object with at least \"isolated\".\n";
+
+const char rf_help_metrics[] = "Usage: ringfence metrics\n"
+			       "Allow/deny counters per hook and event counters in Prometheus text "
+			       "format.\n";
+
+/* Everything status reports, gathered once. */
+struct status {
+	bool loaded, isolated;
+	struct rf_maps m;
+	struct rf_config cfg;
+	struct rf_link_state ls[RF_HOOK_MAX];
+	struct rf_isolation iso;
+	char since[40], deadline[40];
+};
+
+static void gather(struct rf_ctx *ctx, struct status *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->m = (struct rf_maps)RF_MAPS_INIT;
+	s->loaded = rf_maps_open(ctx->pin_dir, &s->m) == 0 && rf_config_get(&s->m, &s->cfg) == 0;
+	s->isolated = s->loaded && rf_svc_isolated_now(&s->cfg);
+	rf_links_state(ctx->pin_dir, s->ls);
+	if (rf_isolation_load(ctx->state_dir, &s->iso))
+		rf_warn("cannot read %s/isolation", ctx->state_dir);
+	if (s->cfg.since_unix_ns)
+		rf_format_time(s->cfg.since_unix_ns, s->since, sizeof(s->since));
+	if (s->isolated && s->cfg.deadline_ns)
+		rf_format_time(rf_now_unix_ns() + (s->cfg.deadline_ns - rf_now_boot_ns()), s->deadline,
+			       sizeof(s->deadline));
+}
+
+/* The warnings of status --json: what another agent wrote that we interpret. */
+static void print_warnings(const struct rf_config *cfg)
+{
+	const char *sep = "";
+
+	if (cfg->isolated && cfg->isolated != RF_ISOLATED) {
+		printf("\"rf_config.isolated holds %u: treated as isolated\"", cfg->isolated);
+		sep = ",";
+	}
+	if (cfg->abi_version != RF_ABI_VERSION) {
+		printf("%s\"rf_config.abi_version is %u, expected %u\"", sep, cfg->abi_version,
+		       RF_ABI_VERSION);
+		sep = ",";
+	}
+	if (cfg->isolated && cfg->deadline_ns && rf_now_boot_ns() >= cfg->deadline_ns)
+		printf("%s\"deadline passed: isolation has expired\"", sep);
+}
+
+static void json_time_or_null(const char *name, const char *t)
+{
+	printf(",\"%s\":", name);
+	if (t[0])
+		printf("\"%s\"", t);
+	else
+		printf("null");
+}
+
+static void json_ifname(const char *ifname, void *arg)
+{
+	int *k = arg;
+
+	printf("%s", (*k)++ ? "," : "");
+	rf_json_str(stdout, ifname);
+}
+
+static void json_counters(struct status *s)
+{
+	unsigned int i;
+
+	printf(",\"counters\":{");
+	for (i = 0; s->loaded && i < RF_HOOK_MAX; i++)
+		printf("%s\"%s\":{\"allowed\":%llu,\"denied\":%llu}", i ? "," : "", rf_hook_name(i),
+		       (unsigned long long)rf_stat_sum(&s->m, i * 2),
+		       (unsigned long long)rf_stat_sum(&s->m, i * 2 + 1));
+	if (s->loaded)
+		printf(",\"events_sent\":%llu,\"events_ratelimited\":%llu,\"events_lost\":%llu",
+		       (unsigned long long)rf_stat_sum(&s->m, RF_STAT_EVENTS_SENT),
+		       (unsigned long long)rf_stat_sum(&s->m, RF_STAT_EVENTS_RATELIMITED),
+		       (unsigned long long)rf_stat_sum(&s->m, RF_STAT_EVENTS_LOST));
+	printf("}");
+}
+
+static void print_json(struct rf_ctx *ctx, struct status *s)
+{
+	unsigned int i, k = 0;
+
+	printf("{\"isolated\":%s,\"loaded\":%s", s->isolated ? "true" : "false",
+	       s->loaded ? "true" : "false");
+	json_time_or_null("since", s->isolated ? s->since : "");
+	json_time_or_null("deadline", s->deadline);
+	printf(",\"comment\":");
+	if (s->isolated)
+		rf_json_str(stdout, s->iso.comment);
+	else
+		printf("null");
+	printf(",\"abi_version\":%u,\"pin_dir\":", s->cfg.abi_version);
+	rf_json_str(stdout, ctx->pin_dir);
+	printf(",\"hooks\":{");
+	for (i = 0; i < RF_HOOK_MAX; i++)
+		if (rf_hooks[i].kind == RF_ATTACH_CGROUP)
+			printf("%s\"%s\":%s", k++ ? "," : "", rf_hooks[i].label,
+			       s->ls[i].attached ? "true" : "false");
+	printf("},\"cgroup_id\":%llu,\"packet_guard\":[", (unsigned long long)s->ls[0].cgroup_id);
+	k = 0;
+	rf_tc_for_each(json_ifname, &k);
+	printf("],\"builtins\":{\"dhcp\":%s,\"nd\":%s}",
+	       s->cfg.builtins & RF_BUILTIN_DHCP ? "true" : "false",
+	       s->cfg.builtins & RF_BUILTIN_ND ? "true" : "false");
+	printf(",\"rules\":");
+	if (s->loaded)
+		rf_print_rules(ctx, &s->m);
+	else
+		printf("[]");
+	json_counters(s);
+	printf(",\"warnings\":[");
+	if (s->loaded)
+		print_warnings(&s->cfg);
+	printf("]}\n");
+}
+
+static void text_ifname(const char *ifname, void *arg)
+{
+	int *k = arg;
+	char safe[64];
+
+	rf_safe_str(ifname, strlen(ifname), safe, sizeof(safe));
+	printf("%s%s", (*k)++ ? " " : "packet-socket guard (tc egress): ", safe);
+}
+
+static void print_text_loaded(struct rf_ctx *ctx, struct status *s)
+{
+	unsigned int i;
+
+	printf("built-ins: dhcp %s, nd %s\n", s->cfg.builtins & RF_BUILTIN_DHCP ? "on" : "off",
+	       s->cfg.builtins & RF_BUILTIN_ND ? "on" : "off");
+	printf("rules:\n");
+	rf_print_rules(ctx, &s->m);
+	printf("counters (allowed/denied while isolated):\n");
+	for (i = 0; i < RF_HOOK_MAX; i++)
+		printf("  %-12s %llu/%llu\n", rf_hook_name(i),
+		       (unsigned long long)rf_stat_sum(&s->m, i * 2),
+		       (unsigned long long)rf_stat_sum(&s->m, i * 2 + 1));
+	if (s->cfg.isolated && s->cfg.isolated != RF_ISOLATED)
+		printf("warning:   rf_config.isolated holds %u (treated as isolated)\n",
+		       s->cfg.isolated);
+}
+
+static void print_text(struct rf_ctx *ctx, struct status *s)
+{
+	unsigned int i;
+	int k = 0;
+
+	printf("isolated:  %s", s->isolated ? "yes" : "no");
+	if (s->isolated && s->since[0])
+		printf(" (since %s)", s->since);
+	printf("\n");
+	if (s->isolated && s->deadline[0])
+		printf("until:     %s (automatic release)\n", s->deadline);
+	if (s->isolated && s->iso.comment[0])
+		printf("comment:   %s\n", s->iso.comment);
+	printf("loaded:    %s (pin dir %s)\n", s->loaded ? "yes" : "no", ctx->pin_dir);
+	printf("hooks:    ");
+	for (i = 0; i < RF_HOOK_MAX; i++)
+		if (rf_hooks[i].kind == RF_ATTACH_CGROUP)
+			printf(" %s%s", rf_hooks[i].label, s->ls[i].attached ? "" : "(DETACHED)");
+	printf("\n");
+	if (s->ls[0].cgroup_id)
+		printf("cgroup id: %llu\n", (unsigned long long)s->ls[0].cgroup_id);
+	if (rf_tc_for_each(text_ifname, &k))
+		printf("\n");
+	if (s->loaded)
+		print_text_loaded(ctx, s);
+}
+
+int rf_cmd_status(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
+{
+	struct status s;
+
+	(void)o;
+	if (rf_svc_need_root())
+		return EXIT_OPFAIL;
+	gather(ctx, &s);
+	if (ctx->json)
+		print_json(ctx, &s);
+	else
+		print_text(ctx, &s);
+	rf_maps_close(&s.m);
+	return 0;
+}
+
+static void metric_counters(const struct rf_maps *m)
+{
+	unsigned int i;
+
+	printf("# HELP ringfence_verdicts_total Verdicts while isolated, by hook.\n"
+	       "# TYPE ringfence_verdicts_total counter\n");
+	for (i = 0; i < RF_HOOK_MAX; i++) {
+		printf("ringfence_verdicts_total{hook=\"%s\",verdict=\"allow\"} %llu\n",
+		       rf_hook_name(i), (unsigned long long)rf_stat_sum(m, i * 2));
+		printf("ringfence_verdicts_total{hook=\"%s\",verdict=\"deny\"} %llu\n",
+		       rf_hook_name(i), (unsigned long long)rf_stat_sum(m, i * 2 + 1));
+	}
+	printf("# HELP ringfence_events_total Blocked-attempt events by fate.\n"
+	       "# TYPE ringfence_events_total counter\n"
+	       "ringfence_events_total{fate=\"sent\"} %llu\n"
+	       "ringfence_events_total{fate=\"ratelimited\"} %llu\n"
+	       "ringfence_events_total{fate=\"lost\"} %llu\n",
+	       (unsigned long long)rf_stat_sum(m, RF_STAT_EVENTS_SENT),
+	       (unsigned long long)rf_stat_sum(m, RF_STAT_EVENTS_RATELIMITED),
+	       (unsigned long long)rf_stat_sum(m, RF_STAT_EVENTS_LOST));
+}
+
+int rf_cmd_metrics(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
+{
+	struct rf_maps m = RF_MAPS_INIT;
+	struct rf_config cfg = {};
+	int ret;
+
+	(void)o;
+	if (rf_svc_need_root())
+		return EXIT_OPFAIL;
+	ret = rf_maps_open(ctx->pin_dir, &m);
+	printf("# HELP ringfence_loaded Whether the ringfence programs are pinned.\n"
+	       "# TYPE ringfence_loaded gauge\nringfence_loaded %d\n",
+	       ret == 0);
+	if (ret)
+		return 0;
+	if (rf_config_get(&m, &cfg))
+		rf_warn("cannot read rf_config");
+	printf("# HELP ringfence_isolated Whether the host is isolated now.\n"
+	       "# TYPE ringfence_isolated gauge\nringfence_isolated %d\n",
+	       rf_svc_isolated_now(&cfg));
+	metric_counters(&m);
+	rf_maps_close(&m);
+	return 0;
+}

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Applying the config file to the maps: add what it allows, then remove what only an earlier
+ * config allowed (rf_reconcile), record what was applied, set the built-in switches.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include "rf_config.h"
+#include "rf_policy.h"
+#include "rf_reconcile.h"
+#include "rf_rule.h"
+#include "rf_service.h"
+#include "rf_util.h"
+
+/* Id of the map behind fd: a new id means the maps were created anew and must be refilled. */
+static __u32 map_id(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+/* What the previous apply wrote: its lines and whether they went into the map there now. */
+static int load_applied(struct rf_ctx *ctx, const char *header, char ***had, size_t *nhad,
+			bool *same_map)
+{
+	int ret = rf_state_lines_load(ctx->state_dir, RF_CONFIG_APPLIED, had, nhad);
+
+	*same_map = false;
+	if (ret)
+		return ret;
+	/* the first line names the map the rules went into; a new map holds none of them */
+	if (*nhad && (*had)[0][0] == '#') {
+		*same_map = !strcmp((*had)[0], header);
+		free((*had)[0]);
+		memmove(*had, *had + 1, --*nhad * sizeof(**had));
+	}
+	return 0;
+}
+
+static void change_lines(struct rf_ctx *ctx, struct rf_maps *m, const char *const *lines, size_t n,
+			 size_t nconfig, bool add)
+{
+	char err[RF_ERR_MAX];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct rf_rule r;
+		int ret;
+
+		if (rf_rule_parse_line(lines[i], &r, err, sizeof(err))) {
+			rf_err("internal error on config rule '%s': %s", lines[i], err);
+			continue;
+		}
+		r.entry.origin = i < nconfig ? RF_ENTRY_CONFIG : RF_ENTRY_BUILTIN;
+		ret = rf_policy_change(m, &r, add, ctx->cg_dir, err, sizeof(err));
+		if (ret && ret != (add ? -EEXIST : -ENOENT))
+			rf_warn("%s: '%s' not %s: %s", ctx->config, lines[i],
+				add ? "applied" : "removed", err);
+	}
+}
+
+static int save_applied(struct rf_ctx *ctx, const char *header, char *const *want, size_t nwant)
+{
+	char path[PATH_MAX], *buf;
+	size_t len = strlen(header) + 2, off, i;
+	int ret;
+
+	for (i = 0; i < nwant; i++)
+		len += strlen(want[i]) + 1;
+	buf = malloc(len + 1);
+	if (!buf)
+		return -ENOMEM;
+	off = (size_t)sprintf(buf, "%s\n", header);
+	for (i = 0; i < nwant; i++)
+		off += (size_t)sprintf(buf + off, "%s\n", want[i]);
+	rf_state_path(path, sizeof(path), ctx->state_dir, RF_CONFIG_APPLIED);
+	ret = rf_write_file_atomic(path, buf, off);
+	free(buf);
+	if (ret)
+		rf_err("failed to write %s: %s", path, strerror(-ret));
+	return ret;
+}
+
+/* Bring the maps' rules in line with want (add first, then remove). */
+static int reconcile_rules(struct rf_ctx *ctx, struct rf_maps *m, char **want, size_t nwant,
+			   size_t nconfig)
+{
+	char header[64], **had = NULL, **user = NULL;
+	size_t nhad = 0, nuser = 0;
+	struct rf_reconcile rc = { 0 };
+	bool same_map;
+	int ret;
+
+	snprintf(header, sizeof(header), "# map-id %u", map_id(m->net));
+	ret = load_applied(ctx, header, &had, &nhad, &same_map);
+	if (!ret)
+		ret = rf_rules_load(ctx->state_dir, &user, &nuser);
+	if (!ret)
+		ret = rf_reconcile(want, nwant, had, nhad, same_map, user, nuser, &rc);
+	if (!ret && !rc.unchanged) {
+		change_lines(ctx, m, (const char *const *)want, nwant, nconfig, true);
+		change_lines(ctx, m, rc.del, rc.ndel, 0, false);
+		ret = save_applied(ctx, header, want, nwant);
+	}
+	if (ret)
+		rf_err("failed to apply %s: %s", ctx->config, strerror(-ret));
+	rf_reconcile_free(&rc);
+	rf_lines_free(had, nhad);
+	rf_lines_free(user, nuser);
+	return ret;
+}
+
+int rf_svc_apply_config(struct rf_ctx *ctx, struct rf_maps *m)
+{
+	struct rf_config_change c = { .fields = RF_CFG_F_BUILTINS };
+	const char *resolv = getenv("RINGFENCE_RESOLV_CONF");
+	char err[RF_ERR_MAX] = "", **want = NULL;
+	size_t nwant = 0;
+	struct rf_conf conf;
+	int ret;
+
+	ctx->config_warning[0] = '\0';
+	ret = rf_conf_load(ctx->config, &conf, err, sizeof(err));
+	if (ret) {
+		rf_warn("%s", err);
+		snprintf(ctx->config_warning, sizeof(ctx->config_warning), "%s", err);
+		return -EINVAL;
+	}
+	ret = rf_conf_rule_lines(&conf, resolv && *resolv ? resolv : "/etc/resolv.conf", &want,
+				 &nwant);
+	if (!ret)
+		ret = reconcile_rules(ctx, m, want, nwant, conf.nrules);
+	c.val.builtins = (conf.dhcp ? RF_BUILTIN_DHCP : 0) | (conf.nd ? RF_BUILTIN_ND : 0);
+	if (!ret && (ret = rf_config_update(m, &c, NULL)))
+		rf_err("failed to set the built-in rules in rf_config: %s", strerror(-ret));
+	if (!ret)
+		ret = rf_svc_sync_flags(m);
+	if (!ret)
+		rf_svc_packet_guard(ctx, conf.packet_guard);
+	rf_lines_free(want, nwant);
+	rf_conf_free(&conf);
+	return ret;
+}

@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The service layer shared by the CLI commands and the agent (see rf_service.h). */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "rf_config.h"
+#include "rf_policy.h"
+#include "rf_reconcile.h"
+#include "rf_rule.h"
+#include "rf_service.h"
+#include "rf_util.h"
+
+int rf_svc_need_root(void)
+{
+	if (geteuid() == 0)
+		return 0;
+	rf_err("this command needs root (CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN to load and "
+	       "attach eBPF): run it as root, e.g. with sudo");
+	return -EPERM;
+}
+
+int rf_svc_resolve_cgroup(struct rf_ctx *ctx)
+{
+	char mnt[PATH_MAX];
+	int err;
+
+	if (ctx->cg_id)
+		return 0;
+	if (rf_cgroup2_mount(mnt, sizeof(mnt))) {
+		rf_err("no cgroup2 filesystem is mounted: mount one with 'mount -t cgroup2 none "
+		       "/sys/fs/cgroup' (or /sys/fs/cgroup/unified on hybrid hosts)");
+		return -ENOENT;
+	}
+	err = rf_cgroup_resolve(ctx->cgroup ? ctx->cgroup : mnt, ctx->cg_dir, sizeof(ctx->cg_dir),
+				&ctx->cg_id);
+	if (err)
+		rf_err("cgroup %s is not usable: %s (cgroup2 is mounted at %s: give a directory below "
+		       "it, e.g. --cgroup %s/test, or a path relative to it)",
+		       ctx->cgroup ? ctx->cgroup : mnt,
+		       err == -ENOTDIR ? "not a cgroup2 directory" : strerror(-err), mnt, mnt);
+	return err;
+}
+
+int rf_svc_lock(struct rf_ctx *ctx)
+{
+	int fd = rf_state_lock(ctx->state_dir);
+
+	if (fd == -EBUSY)
+		rf_err("another ringfence command holds %s/lock; try again when it has finished",
+		       ctx->state_dir);
+	else if (fd < 0)
+		rf_err("failed to lock state dir %s: %s (set --state-dir)", ctx->state_dir,
+		       strerror(-fd));
+	return fd;
+}
+
+int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config)
+{
+	struct rf_load_opts o = { ctx->pin_dir, ctx->cg_dir, 0, ctx->verbose };
+	char err[RF_ERR_MAX] = "";
+	int ret;
+
+	ret = rf_svc_resolve_cgroup(ctx);
+	if (ret)
+		return ret;
+	o.cgroup_id = ctx->cg_id;
+	ret = rf_load(&o, err, sizeof(err));
+	if (ret) {
+		rf_err("%s", err[0] ? err : strerror(-ret));
+		return ret;
+	}
+	ret = rf_maps_open(ctx->pin_dir, m);
+	if (ret) {
+		rf_err("failed to open pinned maps in %s: %s", ctx->pin_dir, strerror(-ret));
+		return ret;
+	}
+	ret = rf_svc_apply_persisted(ctx, m);
+	if (!ret && with_config && rf_svc_apply_config(ctx, m) == -EINVAL)
+		rf_warn("the configuration was not applied: continuing with the last applied "
+			"policy; fix %s and run the command again", ctx->config);
+	return ret;
+}
+
+int rf_svc_apply_persisted(struct rf_ctx *ctx, struct rf_maps *m)
+{
+	char **lines = NULL, err[RF_ERR_MAX];
+	size_t n = 0, i;
+	int ret;
+
+	ret = rf_rules_load(ctx->state_dir, &lines, &n);
+	if (ret) {
+		rf_err("failed to read %s/rules: %s", ctx->state_dir, strerror(-ret));
+		return ret;
+	}
+	for (i = 0; i < n; i++) {
+		struct rf_rule r;
+
+		if (rf_rule_parse_line(lines[i], &r, err, sizeof(err))) {
+			rf_warn("%s/rules:%zu: ignored: %s", ctx->state_dir, i + 1, err);
+			continue;
+		}
+		ret = rf_policy_change(m, &r, true, ctx->cg_dir, err, sizeof(err));
+		if (ret && ret != -EEXIST)
+			rf_warn("persisted rule '%s' not applied: %s", lines[i], err);
+	}
+	rf_lines_free(lines, n);
+	return rf_svc_sync_flags(m);
+}
+
+int rf_svc_sync_flags(struct rf_maps *m)
+{
+	struct rf_config_change c = { .fields = RF_CFG_F_FLAGS, .flags_mask = RF_CFG_EXE_RULES };
+	int ret;
+
+	if (rf_map_count(m->exe, sizeof(struct rf_exe_key), 1))
+		c.val.flags = RF_CFG_EXE_RULES;
+	ret = rf_config_update(m, &c, NULL);
+	if (ret)
+		rf_err("failed to update rf_config.flags: %s", strerror(-ret));
+	return ret;
+}
+
+bool rf_svc_isolated_now(const struct rf_config *cfg)
+{
+	if (!cfg->isolated)
+		return false;
+	return !cfg->deadline_ns || rf_now_boot_ns() < cfg->deadline_ns;
+}
+
+static void action_init(struct rf_action *a, const char *type, const char *comment)
+{
+	memset(a, 0, sizeof(*a));
+	snprintf(a->type, sizeof(a->type), "%s", type);
+	snprintf(a->comment, sizeof(a->comment), "%s", comment ? comment : "");
+}
+
+static void history_warning(struct rf_ctx *ctx, int ret)
+{
+	if (ret)
+		rf_warn("failed to record action in %s/history: %s", ctx->state_dir, strerror(-ret));
+}
+
+void rf_svc_action_start(struct rf_ctx *ctx, struct rf_action *a, const char *type,
+			 const char *comment)
+{
+	action_init(a, type, comment);
+	history_warning(ctx, rf_action_begin(ctx->state_dir, a));
+}
+
+void rf_svc_action_defer(struct rf_action *a, const char *type, const char *comment)
+{
+	action_init(a, type, comment);
+	a->status = RF_ACT_PENDING;
+	a->requested_unix_ns = rf_now_unix_ns();
+}
+
+int rf_svc_action_finish(struct rf_ctx *ctx, struct rf_action *a, const char *error, int code)
+{
+	snprintf(a->warning, sizeof(a->warning), "%s", ctx->config_warning);
+	if (a->status == RF_ACT_PENDING)
+		history_warning(ctx, rf_action_record(ctx->state_dir, a, error));
+	else if (a->id)
+		history_warning(ctx, rf_action_end(ctx->state_dir, a, error));
+	return code;
+}
+
+void rf_svc_packet_guard(struct rf_ctx *ctx, int mode)
+{
+	const char *env = getenv("RINGFENCE_PACKET_GUARD");
+	char mnt[PATH_MAX], names[512], prog[PATH_MAX];
+	int ret;
+
+	if (env && *env && rf_conf_guard_word(env) != -2)
+		mode = rf_conf_guard_word(env);
+	if (mode == RF_GUARD_AUTO)
+		mode = !rf_cgroup2_mount(mnt, sizeof(mnt)) && !strcmp(mnt, ctx->cg_dir) ? RF_GUARD_ON
+										       : RF_GUARD_OFF;
+	ctx->packet_guard = mode == RF_GUARD_ON;
+	if (!ctx->packet_guard)
+		return;
+	rf_hook_pin_path(prog, sizeof(prog), ctx->pin_dir, RF_HOOK_TC_EGRESS);
+	ret = rf_tc_attach_all(prog, names, sizeof(names));
+	if (ret < 0)
+		rf_warn("packet-socket guard not attached everywhere: %s (AF_PACKET sockets may "
+			"bypass isolation on those interfaces)",
+			strerror(-ret));
+	else if (ret > 0 && ctx->verbose)
+		rf_err("packet-socket guard attached to %s", names);
+}
