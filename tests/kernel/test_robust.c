@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Robustness fixes of the house-keeping round, each against the real kernel: global options after
+ * the command, a config typo that must not block isolation, JSON-safe interface names in status,
+ * an agent that survives a failed re-attach, and bpffs mounted by the CLI where it is missing.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <criterion/criterion.h>
+#include "rf_proc.h"
+
+#define PORT_WAY_BACK 8101
+#define PORT_OTHER 8102
+#define CLIENT_TIMEOUT_MS 1500
+
+TestSuite(robust, .init = rfp_setup, .fini = rfp_teardown, .timeout = 90);
+
+static const char *bin(void)
+{
+	const char *b = getenv("RINGFENCE_BIN");
+
+	cr_assert(b && *b, "RINGFENCE_BIN is not set");
+	return b;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f, "cannot write %s", path);
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/* Every global option after the command, in both spellings, and interleaved. */
+Test(robust, global_options_after_the_command)
+{
+	char cg[PATH_MAX + 16], *out = NULL, *err = NULL;
+	char *const iso[] = { (char *)bin(), "isolate", "--force", "--cgroup", rft.cg, "--pin-dir",
+			      rft.pin_dir, "--state-dir", rft.state_dir, "--config", rft.config,
+			      "--json", NULL };
+	char *const st[] = { (char *)bin(), "--pin-dir", rft.pin_dir, "status", cg,
+			     "--state-dir", rft.state_dir, "--json", NULL };
+	char *const rel[] = { (char *)bin(), "--cgroup", rft.cg, "release", "--pin-dir",
+			      rft.pin_dir, "--state-dir", rft.state_dir, "--config", rft.config,
+			      NULL };
+	char *const bad[] = { (char *)bin(), "status", "--pin-dir", rft.pin_dir, "--bogus", NULL };
+
+	snprintf(cg, sizeof(cg), "--cgroup=%s", rft.cg);
+	cr_assert_eq(rft_exec(rft.dev_ns, iso, &out, &err), 0, "isolate with options after it: %s",
+		     err);
+	cr_expect_eq(rft_json_bool(out, "isolated"), 1, "%s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(rft_exec(rft.dev_ns, st, &out, &err), 0, "status: %s", err);
+	cr_expect_eq(rft_json_bool(out, "isolated"), 1, "--pin-dir before, --cgroup= after: %s",
+		     out);
+	free(out);
+	free(err);
+	cr_assert_eq(rft_status_isolated(), 1);
+	cr_assert_eq(rft_exec(rft.dev_ns, rel, NULL, &err), 0, "release: %s", err);
+	free(err);
+	cr_assert_eq(rft_status_isolated(), 0);
+	/* an unknown option after the command is still a usage error */
+	cr_assert_eq(rft_exec(rft.dev_ns, bad, NULL, &err), 2, "unknown option: %s", err);
+	cr_expect(strstr(err, "--bogus") != NULL, "the message should name it: %s", err);
+	free(err);
+}
+
+/*
+ * During an incident a typo in the config must not block isolation: isolate goes ahead with the
+ * last applied policy, prints FILE:LINE: problem and records it in the history entry.
+ */
+Test(robust, config_typo_isolates_with_last_policy)
+{
+	static const unsigned short ports[] = { PORT_WAY_BACK, PORT_OTHER };
+	char good[512], *out = NULL, *err = NULL, line[PATH_MAX + 8];
+	const char *needles[] = { "\"type\":\"isolate\"", "\"status\":\"Succeeded\"", line, NULL };
+	struct rft_server srv;
+	struct rft_result r;
+
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
+	snprintf(good, sizeof(good),
+		 "packet-guard off\ndns off\nallow net %s proto tcp port %u dir out\n"
+		 "allow net %s proto tcp port %u dir out\n",
+		 RFT_PEER_IP4, PORT_WAY_BACK, RFT_PEER_IP6, PORT_WAY_BACK);
+	write_file(rft.config, good);
+	rft_cli_ok(0, "load", NULL);
+	/* line 3 has a typo: the file as a whole is refused */
+	write_file(rft.config, "packet-guard off\ndns off\nalow net 203.0.113.0/24\n");
+	cr_assert_eq(rft_cli(&out, &err, "isolate", "--comment", "typo test", NULL), 0,
+		     "a config typo blocked isolation: %s", err);
+	snprintf(line, sizeof(line), "%s:3:", rft.config);
+	cr_expect(strstr(err, line) != NULL, "no FILE:LINE in the warning: %s", err);
+	cr_assert_eq(rft_status_isolated(), 1);
+	free(out);
+	free(err);
+	r = rft_client(rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, PORT_WAY_BACK,
+		       CLIENT_TIMEOUT_MS);
+	cr_expect_eq(r.outcome, RFT_OK, "the last applied policy's way back (v4): %s",
+		     rft_outcome_name(r.outcome));
+	r = rft_client(rft.dev_ns, rft.cg, AF_INET6, RFT_TCP, RFT_PEER_IP6, PORT_WAY_BACK,
+		       CLIENT_TIMEOUT_MS);
+	cr_expect_eq(r.outcome, RFT_OK, "the last applied policy's way back (v6): %s",
+		     rft_outcome_name(r.outcome));
+	r = rft_client(rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, PORT_OTHER,
+		       CLIENT_TIMEOUT_MS);
+	cr_expect_eq(r.outcome, RFT_EPERM, "other port while isolated: %s",
+		     rft_outcome_name(r.outcome));
+	cr_expect_eq(rft_server_stats(&srv, PORT_OTHER, AF_INET).conns, 0);
+	cr_expect(rfp_history_wait(0, needles), "the history entry does not carry the warning");
+	rft_cli_ok(0, "release", NULL);
+}
+
+/* status --json stays valid JSON whatever an interface is called (names may hold quotes). */
+Test(robust, status_json_escapes_interface_names)
+{
+	char *const add[] = { "ip", "link", "add", "rf\"q\\x", "type", "veth", "peer", "name", "rfq2", NULL };
+	char *const up[] = { "ip", "link", "set", "rf\"q\\x", "up", NULL };
+	char *const env[] = { "RINGFENCE_PACKET_GUARD=on", NULL };
+	char path[PATH_MAX + 16], *out = NULL, *err = NULL;
+	char *py[] = { "python3", "-c",
+		       "import json,sys; d=json.load(open(sys.argv[1])); "
+		       "sys.exit(0 if 'rf\"q\\\\x' in d['packet_guard'] else 3)",
+		       path, NULL };
+
+	rft_require_tool("python3");
+	cr_assert_eq(rft_exec(rft.dev_ns, add, NULL, NULL), 0, "cannot create the veth pair");
+	cr_assert_eq(rft_exec(rft.dev_ns, up, NULL, NULL), 0);
+	cr_assert_eq(rfp_cli_env(env, NULL, &err, "load", NULL), 0, "load: %s", err);
+	free(err);
+	cr_assert_eq(rfp_cli_env(env, &out, &err, "status", "--json", NULL), 0, "status: %s", err);
+	snprintf(path, sizeof(path), "%s/status.json", rft.state_dir);
+	write_file(path, out);
+	cr_expect_eq(rft_exec(NULL, py, NULL, NULL), 0, "status --json is not valid JSON or lacks "
+		     "the interface: %s", out);
+	free(out);
+	free(err);
+	rft_cli_ok(0, "unload", NULL);
+}
+
+/* Still running (not exited, not a zombie)? */
+static bool alive(pid_t pid)
+{
+	int status;
+
+	return waitpid(pid, &status, WNOHANG) == 0;
+}
+
+/*
+ * The agent's re-attach fails when its target cgroup is gone; before the fix it then polled a
+ * freed ring buffer and crashed. It must log, back off, keep running and record the failure.
+ */
+Test(robust, agent_survives_a_failed_reattach)
+{
+	char target[PATH_MAX];
+	const char *needles[] = { "\"type\":\"reattach\"", "\"status\":\"Failed\"", NULL };
+	char *argv[] = { (char *)bin(), "--cgroup", target, "--pin-dir", rft.pin_dir,
+			 "--state-dir", rft.state_dir, "--config", rft.config, "agent", NULL };
+	char *rm[] = { "sh", "-c", "rm -f \"$0\"/rf_*", rft.pin_dir, NULL };
+	pid_t agent;
+
+	cr_assert_eq(rfp_cgroup_child("target", target, sizeof(target)), 0);
+	agent = rfp_spawn(rft.dev_ns, NULL, argv, NULL, NULL);
+	cr_assert_gt(agent, 0);
+	rft_msleep(1500); /* attached and polling */
+	cr_assert(alive(agent), "the agent exited early");
+	cr_assert_eq(rft_exec(NULL, rm, NULL, NULL), 0);
+	cr_assert_eq(rmdir(target), 0, "rmdir %s: %s", target, strerror(errno));
+	cr_expect(rfp_history_wait(5000, needles), "no failed reattach in the history");
+	rft_msleep(2500); /* several polls and a retry with back-off */
+	cr_expect(alive(agent), "the agent died after its re-attach failed");
+	rfp_kill(agent);
+}
+
+/* On a host where bpffs is not mounted the CLI mounts it, as systemd and bpftool do. Run in a
+ * private mount namespace, so the machine's own /sys/fs/bpf is never touched. */
+Test(robust, cli_mounts_bpffs_where_missing)
+{
+	char pins[128], script[6 * PATH_MAX], *out = NULL, *err = NULL;
+	char *argv[] = { "unshare", "--mount", "--propagation", "private", "sh", "-c", script,
+			 NULL };
+
+	rft_require_tool("unshare");
+	snprintf(pins, sizeof(pins), "/sys/fs/bpf/rf-test-%d-mnt", (int)getpid());
+	snprintf(script, sizeof(script),
+		 "set -e; while mountpoint -q /sys/fs/bpf; do umount /sys/fs/bpf; done; "
+		 "test \"$(stat -f -c %%T /sys/fs/bpf)\" != bpf_fs; "
+		 "%s --cgroup %s --pin-dir %s --state-dir %s --config %s load; "
+		 "test \"$(stat -f -c %%T /sys/fs/bpf)\" = bpf_fs; echo MOUNTED; "
+		 "%s --cgroup %s --pin-dir %s --state-dir %s --config %s unload",
+		 bin(), rft.cg, pins, rft.state_dir, rft.config, bin(), rft.cg, pins, rft.state_dir,
+		 rft.config);
+	cr_assert_eq(rft_exec(rft.dev_ns, argv, &out, &err), 0, "load without bpffs: %s\n%s", out,
+		     err);
+	cr_expect(strstr(out, "MOUNTED") != NULL, "%s", out);
+	free(out);
+	free(err);
+}
