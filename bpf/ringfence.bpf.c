@@ -169,6 +169,28 @@ static __always_inline bool current_exe(struct rf_exe_key *k)
 	return true;
 }
 
+/*
+ * The executable's path as its dentries name it, leaf first, up to the root of its mount: the
+ * process may be gone by the time userspace reads the event, so the kernel names the binary.
+ */
+static __always_inline void event_exe_path(struct rf_event *e)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct dentry *d = BPF_CORE_READ(task, mm, exe_file, f_path.dentry);
+	int i;
+
+	for (i = 0; i < RF_EXE_PATH_DEPTH && d; i++) {
+		struct dentry *parent = BPF_CORE_READ(d, d_parent);
+		const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+
+		if (bpf_probe_read_kernel_str(e->exe_path[i], RF_EXE_NAME_LEN, name) < 0)
+			break;
+		if (parent == d)
+			break; /* the root of the mount, named "/" */
+		d = parent;
+	}
+}
+
 static __always_inline void report(const struct rf_flow *f, enum rf_hook hook, enum rf_reason reason,
 				   __u64 cgroup_id, bool process_context)
 {
@@ -206,6 +228,7 @@ static __always_inline void report(const struct rf_flow *f, enum rf_hook hook, e
 		if (current_exe(&k)) {
 			e->exe_dev = k.dev;
 			e->exe_ino = k.ino;
+			event_exe_path(e);
 		}
 	}
 	bpf_ringbuf_submit(e, 0);

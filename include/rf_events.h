@@ -15,9 +15,16 @@ struct rf_event_ctx {
 	const char *hostname;
 };
 
-/* Executable of the event's process from /proc, only if /proc/PID/exe is still the file
- * (device+inode) the kernel reported: NULL when the process is gone or its pid was reused. */
+/*
+ * Executable of the event's process: /proc/PID/exe if it is still the file (device+inode) the
+ * kernel reported, else the path the kernel recorded in the event (rf_event_kernel_exe_path());
+ * NULL when neither is known (packet hooks).
+ */
 const char *rf_event_exe_path(const struct rf_event *e, char *buf, size_t len);
+
+/* The event's exe_path components as a path ("/usr/bin/curl"; "...", first, when the kernel
+ * stopped before the root); NULL when the event has none. */
+const char *rf_event_kernel_exe_path(const struct rf_event *e, char *buf, size_t len);
 
 void rf_event_text_header(FILE *f);
 void rf_event_text(FILE *f, const struct rf_event *e, const struct rf_event_ctx *c);

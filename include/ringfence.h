@@ -172,6 +172,8 @@ enum rf_reason {
 };
 
 #define RF_COMM_LEN 16
+#define RF_EXE_PATH_DEPTH 8 /* path components of the executable in an event */
+#define RF_EXE_NAME_LEN 32 /* bytes per component, NUL included */
 
 struct rf_event {
 	__u64 ts_boot_ns; /* bpf_ktime_get_boot_ns() */
@@ -192,8 +194,16 @@ struct rf_event {
 	__u16 sock_type; /* SOCK_* for sock_create and syscall hooks, 0 otherwise */
 	__u16 pad;
 	char comm[RF_COMM_LEN]; /* thread comm; empty in packet hooks */
+	/*
+	 * Appended after the first 104 bytes (readers of the shorter record keep working): the
+	 * executable's path as its dentries name it, leaf first, each NUL-terminated and cut at
+	 * RF_EXE_NAME_LEN - 1 bytes, up to the root of its mount ("/") or RF_EXE_PATH_DEPTH levels.
+	 * /usr/bin/curl is {"curl", "bin", "usr", "/", ...}. Empty in packet hooks.
+	 */
+	char exe_path[RF_EXE_PATH_DEPTH][RF_EXE_NAME_LEN];
 };
-_Static_assert(sizeof(struct rf_event) == 104, "rf_event ABI size");
+_Static_assert(sizeof(struct rf_event) == 104 + RF_EXE_PATH_DEPTH * RF_EXE_NAME_LEN,
+	       "rf_event ABI size");
 
 #define RF_EVENTS_RINGBUF_SIZE (256 * 1024)
 #define RF_EVENT_BURST 64 /* events per CPU before rate limiting starts */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -38,6 +39,33 @@ void rf_event_addr(const __u8 a[16], char *buf, size_t len)
 		inet_ntop(AF_INET6, a, buf, (socklen_t)len);
 }
 
+const char *rf_event_kernel_exe_path(const struct rf_event *e, char *buf, size_t len)
+{
+	char comp[RF_EXE_PATH_DEPTH][RF_EXE_NAME_LEN];
+	size_t off = 0;
+	int n, i;
+	bool rooted = false;
+
+	for (n = 0; n < RF_EXE_PATH_DEPTH; n++) {
+		memcpy(comp[n], e->exe_path[n], RF_EXE_NAME_LEN);
+		comp[n][RF_EXE_NAME_LEN - 1] = '\0';
+		if (!comp[n][0])
+			break;
+		if (!strcmp(comp[n], "/")) {
+			rooted = true;
+			break;
+		}
+	}
+	if (n == 0 || len < 2)
+		return NULL;
+	buf[0] = '\0';
+	if (!rooted) /* deeper than the kernel walked: say so */
+		off += (size_t)snprintf(buf, len, "...");
+	for (i = n - 1; i >= 0 && off < len; i--)
+		off += (size_t)snprintf(buf + off, len - off, "/%s", comp[i]);
+	return buf;
+}
+
 const char *rf_event_exe_path(const struct rf_event *e, char *buf, size_t len)
 {
 	char link[64];
@@ -48,14 +76,15 @@ const char *rf_event_exe_path(const struct rf_event *e, char *buf, size_t len)
 		return NULL;
 	snprintf(link, sizeof(link), "/proc/%u/exe", e->tgid);
 	/*
-	 * The process may be gone and its pid reused: the path counts only if the file behind the
-	 * link is still the executable the kernel saw (device and inode).
+	 * The process may be gone and its pid reused: /proc counts only if the file behind the link
+	 * is still the executable the kernel saw (device and inode). Otherwise the kernel's own
+	 * record of the path (relative to the executable's mount) names it.
 	 */
 	if (stat(link, &st) || st.st_ino != e->exe_ino || rf_kernel_dev(st.st_dev) != e->exe_dev)
-		return NULL;
+		return rf_event_kernel_exe_path(e, buf, len);
 	n = readlink(link, buf, len - 1);
 	if (n <= 0)
-		return NULL;
+		return rf_event_kernel_exe_path(e, buf, len);
 	buf[n] = '\0';
 	return buf;
 }

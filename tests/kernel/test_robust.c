@@ -202,3 +202,29 @@ Test(robust, cli_mounts_bpffs_where_missing)
 	free(out);
 	free(err);
 }
+
+/*
+ * The responder's first question is "which binary?": a blocked process that has exited (and so
+ * has no /proc/PID/exe) by the time the event is read is still named, from the kernel's record.
+ */
+Test(robust, events_name_the_executable_of_exited_processes)
+{
+	char copy[PATH_MAX], *out = NULL, *err = NULL, want[PATH_MAX + 32];
+	enum rft_outcome o;
+
+	cr_assert_eq(rfp_copy_self("rf-blocked-exe", copy, sizeof(copy)), 0);
+	rft_cli_ok(0, "isolate", "--force", NULL);
+	o = rfp_exe_client(copy, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, PORT_OTHER, NULL);
+	cr_assert_eq(o, RFT_EPERM, "%s", rft_outcome_name(o));
+	o = rfp_exe_client(copy, rft.cg, AF_INET6, RFT_UDP, RFT_PEER_IP6, PORT_OTHER, NULL);
+	cr_assert_eq(o, RFT_EPERM, "%s", rft_outcome_name(o));
+	/* both clients have exited: only the kernel's record can name them now */
+	cr_assert_eq(rft_cli(&out, &err, "events", "--json", NULL), 0, "events: %s", err);
+	snprintf(want, sizeof(want), "\"executable\":\"%s\"", copy);
+	cr_expect(strstr(out, want) != NULL, "no event names %s: %s", copy, out);
+	cr_expect(strstr(out, "\"destination\":{\"ip\":\"" RFT_PEER_IP6 "\"") != NULL,
+		  "the v6 attempt is missing: %s", out);
+	free(out);
+	free(err);
+	rft_cli_ok(0, "release", NULL);
+}

@@ -554,3 +554,29 @@ Test(events_exe, unknown_path_shown_as_question_mark)
 	cr_assert(strstr(out, " -\n"), "no executable at all shows '-': %s", out);
 	free(out);
 }
+
+/* The path the kernel recorded: components leaf first, up to "/" of the mount. */
+Test(events_exe, kernel_path_from_components)
+{
+	struct rf_event e;
+	char buf[512];
+
+	memset(&e, 0, sizeof(e));
+	strcpy(e.exe_path[0], "curl");
+	strcpy(e.exe_path[1], "bin");
+	strcpy(e.exe_path[2], "usr");
+	strcpy(e.exe_path[3], "/");
+	cr_assert_str_eq(rf_event_kernel_exe_path(&e, buf, sizeof(buf)), "/usr/bin/curl");
+	/* a pid reused by another binary: the kernel's record names the blocked one */
+	e.tgid = (__u32)getpid();
+	e.exe_ino = 1;
+	cr_assert_str_eq(rf_event_exe_path(&e, buf, sizeof(buf)), "/usr/bin/curl");
+	strcpy(e.exe_path[0], "/");
+	cr_assert_null(rf_event_kernel_exe_path(&e, buf, sizeof(buf)), "no name before the root");
+	memset(e.exe_path, 'a', sizeof(e.exe_path)); /* no NUL, no root: cut, marked deep */
+	cr_assert_not_null(rf_event_kernel_exe_path(&e, buf, sizeof(buf)));
+	cr_assert_eq(strncmp(buf, ".../", 4), 0, "%s", buf);
+	cr_assert_eq(strlen(buf), 3 + RF_EXE_PATH_DEPTH * RF_EXE_NAME_LEN, "%s", buf);
+	memset(&e, 0, sizeof(e));
+	cr_assert_null(rf_event_kernel_exe_path(&e, buf, sizeof(buf)));
+}
