@@ -53,7 +53,7 @@ KTEST_SRC := $(wildcard tests/kernel/*.c) $(wildcard tests/lib/*.c)
 KTEST_BIN := $(OUTPUT)/tests/kernel-tests
 
 .DELETE_ON_ERROR:
-.PHONY: all test unit-test kernel-test asan clean deps bench vmlinux FORCE
+.PHONY: all test unit-test kernel-test asan clean deps bench vmlinux format format-check lint FORCE
 
 all: $(BIN)
 
@@ -99,8 +99,12 @@ unit-test: $(UNIT_BIN)
 
 # Kernel tests need root, bpffs and cgroup2; they skip with a reason otherwise, and fail
 # instead when RINGFENCE_REQUIRE_KERNEL=1 (CI).
+# As a user with sudo, only the kernel tests run as root.
 kernel-test: $(KTEST_BIN) $(BIN)
-	$(Q)RINGFENCE_BIN=$(abspath $(BIN)) $(KTEST_BIN) -j1 $(CRITERION_ARGS)
+	$(Q)as_root=; if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then \
+		as_root=sudo; fi; \
+	$$as_root env RINGFENCE_BIN=$(abspath $(BIN)) \
+		RINGFENCE_REQUIRE_KERNEL=$(RINGFENCE_REQUIRE_KERNEL) $(KTEST_BIN) -j1 $(CRITERION_ARGS)
 
 test: unit-test kernel-test
 
@@ -112,10 +116,19 @@ bench: $(BIN)
 	$(Q)RINGFENCE_BIN=$(abspath $(BIN)) scripts/bench/run.sh
 
 deps:
-	apt-get update
-	apt-get install -y --no-install-recommends make gcc clang llvm libbpf-dev libelf-dev \
-		zlib1g-dev libzstd-dev bpftool libcriterion-dev pkg-config iproute2 git \
-		ca-certificates python3 util-linux procps nftables iptables
+	sh scripts/deps.sh
+
+# Formatting (.clang-format, kernel style) and the structure rules CI checks.
+FORMAT_SRC := $(wildcard user/*.c include/*.h bpf/*.c bpf/*.h tests/*/*.c tests/*/*.h \
+	scripts/bench/*.c)
+format:
+	clang-format -i $(FORMAT_SRC)
+
+format-check:
+	$(Q)clang-format --dry-run --Werror $(FORMAT_SRC)
+
+lint: format-check
+	$(Q)scripts/check-func-length.sh user/*.c
 
 vmlinux:
 	scripts/gen-vmlinux.sh
