@@ -69,10 +69,10 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, RF_STAT_MAX);
+	__uint(max_entries, RF_STAT_SLOTS);
 	__type(key, __u32);
 	__type(value, __u64);
-} rf_stats SEC(".maps");
+} rf_stats_v2 SEC(".maps");
 
 struct rf_bucket {
 	__u64 last_ns;
@@ -104,14 +104,23 @@ struct rf_flow {
 	__u16 sock_type;
 };
 
-/* Isolated now? Any non-zero flag is isolation (fail closed) unless the deadline has passed. */
-static __always_inline bool cfg_isolated(const struct rf_config *cfg)
+enum rf_mode {
+	RF_MODE_OFF, /* allow everything, count nothing */
+	RF_MODE_ENFORCE, /* isolated: deny what the policy does not allow */
+	RF_MODE_AUDIT, /* deny nothing; report what enforcement would deny */
+};
+
+/*
+ * Any non-zero isolated is isolation (fail closed), whatever the audit bit says; both end at the
+ * deadline. Not isolated and not auditing costs one array lookup and these two tests.
+ */
+static __always_inline enum rf_mode cfg_mode(const struct rf_config *cfg)
 {
-	if (!cfg->isolated)
-		return false;
+	if (!cfg->isolated && !(cfg->flags & RF_CFG_AUDIT))
+		return RF_MODE_OFF;
 	if (cfg->deadline_ns && bpf_ktime_get_boot_ns() >= cfg->deadline_ns)
-		return false;
-	return true;
+		return RF_MODE_OFF;
+	return cfg->isolated ? RF_MODE_ENFORCE : RF_MODE_AUDIT;
 }
 
 static __always_inline const struct rf_config *get_config(void)
@@ -123,7 +132,7 @@ static __always_inline const struct rf_config *get_config(void)
 
 static __always_inline void stat_inc(__u32 idx)
 {
-	__u64 *v = bpf_map_lookup_elem(&rf_stats, &idx);
+	__u64 *v = bpf_map_lookup_elem(&rf_stats_v2, &idx);
 
 	if (v)
 		*v += 1;
@@ -192,7 +201,7 @@ static __always_inline void event_exe_path(struct rf_event *e)
 }
 
 static __always_inline void report(const struct rf_flow *f, enum rf_hook hook, enum rf_reason reason,
-				   __u64 cgroup_id, bool process_context)
+				   __u64 cgroup_id, bool process_context, __u16 flags)
 {
 	struct rf_event *e;
 
@@ -217,6 +226,7 @@ static __always_inline void report(const struct rf_flow *f, enum rf_hook hook, e
 	e->sport = f->lport;
 	e->dport = f->rport;
 	e->sock_type = f->sock_type;
+	e->flags = flags;
 	if (process_context) {
 		struct rf_exe_key k = {};
 		__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -233,6 +243,26 @@ static __always_inline void report(const struct rf_flow *f, enum rf_hook hook, e
 	}
 	bpf_ringbuf_submit(e, 0);
 	stat_inc(RF_STAT_EVENTS_SENT);
+}
+
+/*
+ * What the policy refused: denied and reported when enforcing; in audit mode counted as
+ * would-block, reported (unless report is false: a flow already reported) and let through.
+ * Returns the verdict for the caller to return: 1 allow, 0 deny.
+ */
+static __always_inline int refuse(enum rf_mode mode, const struct rf_flow *f, enum rf_hook hook,
+				  enum rf_reason reason, __u64 cgroup_id, bool process_context,
+				  bool report_it)
+{
+	if (mode == RF_MODE_AUDIT) {
+		stat_inc(RF_STAT_WOULD_BLOCK + hook);
+		if (report_it)
+			report(f, hook, reason, cgroup_id, process_context, RF_EVENT_WOULD_BLOCK);
+		return 1;
+	}
+	count_verdict(hook, true);
+	report(f, hook, reason, cgroup_id, process_context, 0);
+	return 0;
 }
 
 /*
@@ -333,8 +363,9 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, enum rf_
 	const struct rf_config *cfg = get_config();
 	struct bpf_sock *sk;
 	struct rf_flow f = {};
+	enum rf_mode mode;
 
-	if (!cfg || !cfg_isolated(cfg))
+	if (!cfg || (mode = cfg_mode(cfg)) == RF_MODE_OFF)
 		return 1;
 
 	if (v6) {
@@ -361,12 +392,11 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, enum rf_
 	if (rf_addr_is_loopback(f.remote))
 		return 1;
 	if (process_allowed(sk) || rf_dest_allowed(&f) || builtin_allowed(cfg, &f)) {
-		count_verdict(hook, false);
+		if (mode == RF_MODE_ENFORCE)
+			count_verdict(hook, false);
 		return 1;
 	}
-	count_verdict(hook, true);
-	report(&f, hook, RF_REASON_NO_RULE, bpf_get_current_cgroup_id(), true);
-	return 0;
+	return refuse(mode, &f, hook, RF_REASON_NO_RULE, bpf_get_current_cgroup_id(), true, true);
 }
 
 SEC("cgroup/connect4")
@@ -403,16 +433,17 @@ int rf_sock_create(struct bpf_sock *ctx)
 {
 	const struct rf_config *cfg = get_config();
 	struct rf_flow f = {};
-	bool isolated, special;
+	enum rf_mode mode;
+	bool special;
 
 	if (!cfg)
 		return 1;
-	isolated = cfg_isolated(cfg);
-	if (!isolated && !(cfg->flags & RF_CFG_EXE_RULES))
+	mode = cfg_mode(cfg);
+	if (mode == RF_MODE_OFF && !(cfg->flags & RF_CFG_EXE_RULES))
 		return 1;
 	if (ctx->family != AF_INET && ctx->family != AF_INET6)
 		return 1;
-	special = isolated &&
+	special = mode != RF_MODE_OFF &&
 		  (ctx->type == SOCK_RAW ||
 		   (ctx->type == SOCK_DGRAM &&
 		    (ctx->protocol == RF_IPPROTO_ICMP || ctx->protocol == RF_IPPROTO_ICMPV6)));
@@ -420,18 +451,17 @@ int rf_sock_create(struct bpf_sock *ctx)
 	if (!special && !(cfg->flags & RF_CFG_EXE_RULES))
 		return 1;
 	if (process_allowed(ctx)) {
-		if (isolated)
+		if (mode == RF_MODE_ENFORCE)
 			count_verdict(RF_HOOK_SOCK_CREATE, false);
 		return 1;
 	}
 	if (!special)
 		return 1;
-	count_verdict(RF_HOOK_SOCK_CREATE, true);
 	f.family = ctx->family;
 	f.proto = ctx->protocol;
 	f.sock_type = ctx->type;
-	report(&f, RF_HOOK_SOCK_CREATE, RF_REASON_SOCKET_TYPE, bpf_get_current_cgroup_id(), true);
-	return 0;
+	return refuse(mode, &f, RF_HOOK_SOCK_CREATE, RF_REASON_SOCKET_TYPE,
+		      bpf_get_current_cgroup_id(), true, true);
 }
 
 /* Fill proto, ports, addresses and the TCP initiation bit from the IP header. */
@@ -558,13 +588,36 @@ static __always_inline bool skb_socket_allowed(struct __sk_buff *skb)
 	return skb_cgroup_allowed(skb);
 }
 
+/*
+ * Audit mode reports a flow once, not once per packet: the first would-be block marks the socket.
+ * Packets without a full socket are reported each time (the event rate limit bounds them).
+ */
+static __always_inline bool audit_first_report(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+	struct rf_sk_mark *m;
+
+	if (sk)
+		sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return true;
+	m = bpf_sk_storage_get(&rf_sk_mark, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!m)
+		return true;
+	if (m->flags & RF_SK_AUDITED)
+		return false;
+	m->flags |= RF_SK_AUDITED;
+	return true;
+}
+
 static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
 {
 	const struct rf_config *cfg = get_config();
 	enum rf_hook hook = ingress ? RF_HOOK_INGRESS : RF_HOOK_EGRESS;
 	struct rf_flow f = {};
+	enum rf_mode mode;
 
-	if (!cfg || !cfg_isolated(cfg))
+	if (!cfg || (mode = cfg_mode(cfg)) == RF_MODE_OFF)
 		return 1;
 	if (skb->ifindex == LOOPBACK_IFINDEX)
 		return 1;
@@ -575,12 +628,12 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
 	if (rf_addr_is_loopback(f.remote))
 		return 1;
 	if (skb_socket_allowed(skb) || rf_dest_allowed(&f) || builtin_allowed(cfg, &f)) {
-		count_verdict(hook, false);
+		if (mode == RF_MODE_ENFORCE)
+			count_verdict(hook, false);
 		return 1;
 	}
-	count_verdict(hook, true);
-	report(&f, hook, RF_REASON_NO_RULE, bpf_skb_cgroup_id(skb), false);
-	return 0;
+	return refuse(mode, &f, hook, RF_REASON_NO_RULE, bpf_skb_cgroup_id(skb), false,
+		      mode == RF_MODE_ENFORCE || audit_first_report(skb));
 }
 
 SEC("cgroup_skb/ingress")
@@ -638,8 +691,9 @@ int rf_tc_egress(struct __sk_buff *skb)
 	const struct rf_config *cfg = get_config();
 	struct rf_flow f = {};
 	struct bpf_sock *sk;
+	enum rf_mode mode;
 
-	if (!cfg || !cfg_isolated(cfg))
+	if (!cfg || (mode = cfg_mode(cfg)) == RF_MODE_OFF)
 		return TC_ACT_OK;
 	sk = skb->sk;
 	if (!sk)
@@ -651,13 +705,15 @@ int rf_tc_egress(struct __sk_buff *skb)
 		return TC_ACT_OK; /* not a process of the isolated cgroup */
 	if (skb_cgroup_allowed(skb) ||
 	    ((cfg->builtins & RF_BUILTIN_DHCP) && frame_is_dhcp_client(skb))) {
-		count_verdict(RF_HOOK_TC_EGRESS, false);
+		if (mode == RF_MODE_ENFORCE)
+			count_verdict(RF_HOOK_TC_EGRESS, false);
 		return TC_ACT_OK;
 	}
-	count_verdict(RF_HOOK_TC_EGRESS, true);
 	f.family = sk->family;
 	f.sock_type = sk->type;
 	f.proto = sk->protocol;
-	report(&f, RF_HOOK_TC_EGRESS, RF_REASON_PACKET_SOCKET, bpf_skb_cgroup_id(skb), false);
+	if (refuse(mode, &f, RF_HOOK_TC_EGRESS, RF_REASON_PACKET_SOCKET, bpf_skb_cgroup_id(skb),
+		   false, mode == RF_MODE_ENFORCE || audit_first_report(skb)))
+		return TC_ACT_OK;
 	return TC_ACT_SHOT;
 }

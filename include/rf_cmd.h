@@ -18,13 +18,23 @@ enum rf_cmd_opt {
 	RF_OPT_FORCE = 1 << 2, /* --force */
 	RF_OPT_FOLLOW = 1 << 3, /* --follow */
 	RF_OPT_ARGS = 1 << 4, /* positional arguments (allow add RULE...) */
+	RF_OPT_SAFETY = 1 << 5, /* --audit, --confirm-within D, --verify H:P..., --verify-timeout D */
+	RF_OPT_ALL = 1 << 6, /* --all */
 };
+
+#define RF_CMD_VERIFY_MAX 16
 
 struct rf_cmd_opts {
 	const char *comment;
 	const char *duration;
 	bool force;
 	bool follow;
+	bool audit;
+	bool all;
+	const char *confirm_within;
+	const char *verify_timeout;
+	const char *verify[RF_CMD_VERIFY_MAX];
+	int nverify;
 	int argc; /* positional arguments, in order */
 	char **argv;
 };
@@ -48,7 +58,8 @@ static inline int rf_exit_code(int ret)
 /* Handlers and help texts, one file per command family. */
 int rf_cmd_isolate(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
 int rf_cmd_release(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
-extern const char rf_help_isolate[], rf_help_release[];
+int rf_cmd_confirm(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
+extern const char rf_help_isolate[], rf_help_release[], rf_help_confirm[];
 
 int rf_cmd_allow(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
 extern const char rf_help_allow[];

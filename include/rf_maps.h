@@ -16,12 +16,13 @@
 	X(net, rf_allow_net)           \
 	X(exe, rf_allow_exe)           \
 	X(cgroup, rf_allow_cgroup)     \
-	X(stats, rf_stats)             \
+	X(stats, rf_stats_v2)            \
 	X(events, rf_events)
 /* Maps only the programs use; pinned so a reload reuses them, removed by unload. */
 #define RF_MAP_PRIVATE_LIST(X)         \
 	X(sk_mark, rf_sk_mark)         \
-	X(ratelimit, rf_ratelimit)
+	X(ratelimit, rf_ratelimit)     \
+	X(stats_v1, rf_stats) /* ABI 1's counters: only removed (unload) */
 
 struct rf_maps {
 #define RF_X_FIELD(field, name) int field;

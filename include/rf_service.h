@@ -56,8 +56,21 @@ int rf_svc_sync_flags(struct rf_maps *m);
  * overridden by $RINGFENCE_PACKET_GUARD) asks for it; auto = only when the target is the root. */
 void rf_svc_packet_guard(struct rf_ctx *ctx, int mode);
 
+enum rf_svc_mode {
+	RF_SVC_OFF,
+	RF_SVC_ENFORCE, /* isolated */
+	RF_SVC_AUDIT, /* audit mode: nothing blocked, would-be blocks reported */
+};
+/* The mode the programs apply now, by the same rules (isolated wins; both end at the deadline). */
+enum rf_svc_mode rf_svc_mode(const struct rf_config *cfg);
 /* Isolated now: flag set and deadline (if any) not reached. */
 bool rf_svc_isolated_now(const struct rf_config *cfg);
+/*
+ * Under the state lock: when the kernel deadline ended an isolation or audit that the record
+ * still shows, bring the record up to date and write the history: "rolled-back" (not confirmed)
+ * when a confirmation was pending, else "auto-release". Returns true if it did.
+ */
+bool rf_svc_note_lapse(struct rf_ctx *ctx, const struct rf_config *cfg);
 
 /* Record an action as InProgress / with its final status; finish returns code. */
 void rf_svc_action_start(struct rf_ctx *ctx, struct rf_action *a, const char *type,

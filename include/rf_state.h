@@ -34,6 +34,9 @@ void rf_lines_free(char **lines, size_t n);
 /* What the last isolate said, so status and a restarted agent know it. */
 struct rf_isolation {
 	bool isolated;
+	bool audit; /* audit mode: nothing blocked, would-be blocks reported */
+	__u64 confirm_unix_ns; /* isolate --confirm-within: lapses then unless confirmed; 0 = none */
+	__u64 for_unix_ns; /* the --for deadline that 'confirm' puts in place; 0 = none */
 	__u64 since_unix_ns;
 	__u64 deadline_unix_ns; /* 0 = none */
 	char comment[1024];

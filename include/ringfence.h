@@ -14,7 +14,7 @@
 #include <linux/types.h>
 #endif
 
-#define RF_ABI_VERSION 1
+#define RF_ABI_VERSION 2 /* 2: rf_stats_v2, RF_CFG_AUDIT, rf_event.flags and exe_path */
 
 /* ---- rf_config: BPF_MAP_TYPE_ARRAY, 1 entry, key __u32 0 ---------------------------------- */
 
@@ -28,13 +28,20 @@
 
 /* rf_config.flags */
 #define RF_CFG_EXE_RULES 0x1 /* rf_allow_exe is non-empty: mark sockets at creation */
+/*
+ * Audit mode: while isolated == 0 (and before the deadline), the programs block nothing and
+ * report what isolation would block (events flagged RF_EVENT_WOULD_BLOCK, rf_stats_v2
+ * RF_STAT_WOULD_BLOCK + hook). A non-zero isolated always wins: isolated, whatever this bit says.
+ */
+#define RF_CFG_AUDIT 0x2
 
 struct rf_config {
 	__u32 abi_version; /* RF_ABI_VERSION, written by the loader; informative for agents */
 	__u32 isolated; /* 0 = off, anything else = on */
 	/*
 	 * Isolation deadline in CLOCK_BOOTTIME nanoseconds (bpf_ktime_get_boot_ns()); 0 = none.
-	 * Once now >= deadline the programs behave as if isolated == 0, even with no userspace.
+	 * Once now >= deadline the programs behave as if isolated == 0 and audit were off, even
+	 * with no userspace (--for, and the pending deadline of --confirm-within).
 	 * Example: isolate for 2h at boot time T: deadline_ns = T + 7200e9.
 	 */
 	__u64 deadline_ns;
@@ -120,6 +127,7 @@ struct rf_allow_val {
 /* ---- rf_sk_mark: BPF_MAP_TYPE_SK_STORAGE (BPF_F_CLONE) --------------------------------------- */
 
 #define RF_SK_EXE 0x1 /* opened by an allowed executable: exe_dev/exe_ino say which */
+#define RF_SK_AUDITED 0x2 /* audit mode: this socket's would-be block was reported already */
 
 /* Written only by the programs: socket opened by an allowed process. Children of accept() inherit. */
 struct rf_sk_mark {
@@ -129,7 +137,7 @@ struct rf_sk_mark {
 	__u64 exe_ino;
 };
 
-/* ---- rf_stats: BPF_MAP_TYPE_PERCPU_ARRAY of __u64, index rf_stat_idx() ----------------------- */
+/* ---- rf_stats_v2: BPF_MAP_TYPE_PERCPU_ARRAY of __u64, RF_STAT_SLOTS entries ---------------- */
 
 /*
  * Every hook, in ABI order: the enum value indexes rf_stats and fills rf_event.hook, so new hooks
@@ -155,12 +163,16 @@ enum rf_hook {
 	RF_HOOK_MAX,
 };
 
-/* Counted only while isolated. Index = hook * 2 + (denied ? 1 : 0); then the global counters. */
+#define RF_HOOK_SLOTS 16 /* counter room per hook: indices stay put when hooks are added */
+_Static_assert(RF_HOOK_MAX <= RF_HOOK_SLOTS, "rf_stats_v2 has room for 16 hooks");
+
+/* Fixed indices: allowed = hook * 2, denied = hook * 2 + 1 (counted while isolated); then: */
 enum rf_stat {
-	RF_STAT_EVENTS_SENT = RF_HOOK_MAX * 2,
-	RF_STAT_EVENTS_RATELIMITED,
-	RF_STAT_EVENTS_LOST, /* ring buffer full */
-	RF_STAT_MAX,
+	RF_STAT_EVENTS_SENT = RF_HOOK_SLOTS * 2, /* 32 */
+	RF_STAT_EVENTS_RATELIMITED, /* 33 */
+	RF_STAT_EVENTS_LOST, /* 34: ring buffer full */
+	RF_STAT_WOULD_BLOCK = 40, /* + hook: what isolation would have blocked, in audit mode */
+	RF_STAT_SLOTS = 64,
 };
 
 /* ---- rf_events: BPF_MAP_TYPE_RINGBUF of struct rf_event --------------------------------------- */
@@ -170,6 +182,8 @@ enum rf_reason {
 	RF_REASON_SOCKET_TYPE, /* raw or ping socket creation while isolated */
 	RF_REASON_PACKET_SOCKET, /* frame from a packet (AF_PACKET) socket of an isolated process */
 };
+
+#define RF_EVENT_WOULD_BLOCK 0x1 /* audit mode: reported, not blocked */
 
 #define RF_COMM_LEN 16
 #define RF_EXE_PATH_DEPTH 8 /* path components of the executable in an event */
@@ -192,7 +206,7 @@ struct rf_event {
 	__u16 sport; /* local port, host order; 0 when unknown */
 	__u16 dport; /* remote port, host order */
 	__u16 sock_type; /* SOCK_* for sock_create and syscall hooks, 0 otherwise */
-	__u16 pad;
+	__u16 flags; /* RF_EVENT_* */
 	char comm[RF_COMM_LEN]; /* thread comm; empty in packet hooks */
 	/*
 	 * Appended after the first 104 bytes (readers of the shorter record keep working): the

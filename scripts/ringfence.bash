@@ -14,7 +14,7 @@ _ringfence()
 		cword=$COMP_CWORD
 	fi
 
-	local commands='isolate release unisolate status allow events history metrics load unload agent help'
+	local commands='isolate confirm release unisolate status allow events history metrics load unload agent help'
 	local global_opts='--cgroup --pin-dir --state-dir --config --json --verbose -v --help -h --version -V'
 
 	# values of global options
@@ -66,15 +66,18 @@ _ringfence()
 	case $cmd in
 	isolate)
 		case $prev in
-		--comment | --for)
-			# free text / a duration: offer the duration forms as a hint
-			[[ $prev == --for ]] && COMPREPLY=($(compgen -W '15m 1h 2h 8h 1d' -- "$cur"))
+		--comment | --verify)
+			return # free text / HOST:PORT
+			;;
+		--for | --confirm-within | --verify-timeout)
+			# a duration: offer the duration forms as a hint
+			COMPREPLY=($(compgen -W '5s 30s 5m 15m 1h 2h 8h 1d' -- "$cur"))
 			return
 			;;
 		esac
-		COMPREPLY=($(compgen -W '--comment --for --force --json --help' -- "$cur"))
+		COMPREPLY=($(compgen -W '--comment --for --force --audit --confirm-within --verify --verify-timeout --json --help' -- "$cur"))
 		;;
-	release | unisolate)
+	confirm | release | unisolate)
 		[[ $prev == --comment ]] && return
 		COMPREPLY=($(compgen -W '--comment --json --help' -- "$cur"))
 		;;

@@ -126,32 +126,38 @@ static void detach_maps(struct agent *ag)
 static void restore_isolation_locked(struct agent *ag)
 {
 	struct rf_config_change c = { .fields = RF_CFG_F_ISOLATED | RF_CFG_F_SINCE |
-						RF_CFG_F_DEADLINE };
+						RF_CFG_F_DEADLINE | RF_CFG_F_FLAGS,
+				      .flags_mask = RF_CFG_AUDIT };
 	struct rf_isolation iso;
 	struct rf_config cfg;
 	__u64 now = rf_now_unix_ns();
 	int ret;
 
-	if (rf_isolation_load(ag->ctx->state_dir, &iso) || !iso.isolated)
+	if (rf_isolation_load(ag->ctx->state_dir, &iso) || (!iso.isolated && !iso.audit))
 		return;
-	if (rf_config_get(&ag->m, &cfg) || rf_svc_isolated_now(&cfg))
+	if (rf_config_get(&ag->m, &cfg) || rf_svc_mode(&cfg) != RF_SVC_OFF)
 		return;
-	if (cfg.isolated && cfg.deadline_ns)
-		return; /* the kernel deadline passed while we watched: check_flag() records it */
+	if (rf_svc_note_lapse(ag->ctx, &cfg))
+		return; /* the kernel deadline passed while we watched */
 	if (iso.deadline_unix_ns && now >= iso.deadline_unix_ns) {
-		iso.isolated = false;
+		bool pending = iso.confirm_unix_ns && iso.deadline_unix_ns == iso.confirm_unix_ns;
+
+		iso.isolated = iso.audit = false;
 		if (rf_isolation_save(ag->ctx->state_dir, &iso))
 			rf_warn("cannot update %s/isolation", ag->ctx->state_dir);
-		record_locked(ag, "auto-release", "agent",
-			      "deadline passed while the agent was not running", NULL);
+		record_locked(ag, pending ? "rolled-back" : "auto-release", "agent",
+			      pending ? "not confirmed"
+				      : "deadline passed while the agent was not running",
+			      NULL);
 		return;
 	}
-	c.val.isolated = RF_ISOLATED;
+	c.val.isolated = iso.isolated ? RF_ISOLATED : 0;
+	c.val.flags = iso.audit && !iso.isolated ? RF_CFG_AUDIT : 0;
 	c.val.since_unix_ns = iso.since_unix_ns;
 	c.val.deadline_ns = iso.deadline_unix_ns ? rf_now_boot_ns() + (iso.deadline_unix_ns - now)
 						 : 0;
 	ret = rf_config_update(&ag->m, &c, NULL);
-	record_locked(ag, "restore-isolation", "agent", iso.comment,
+	record_locked(ag, iso.isolated ? "restore-isolation" : "restore-audit", "agent", iso.comment,
 		      ret ? "cannot write rf_config" : NULL);
 }
 
@@ -224,15 +230,10 @@ static void check_flag(struct agent *ag)
 	if (lock < 0)
 		return;
 	ag->last_isolated = now;
+	if (!now && rf_svc_note_lapse(ag->ctx, &cfg))
+		goto out; /* the kernel deadline ended it */
 	if (rf_isolation_load(ag->ctx->state_dir, &iso) || iso.isolated == (now != 0))
 		goto out; /* unreadable (try again), or made through the CLI: already recorded */
-	if (!now && cfg.isolated && cfg.deadline_ns) {
-		iso.isolated = false;
-		if (rf_isolation_save(ag->ctx->state_dir, &iso))
-			rf_warn("cannot update %s/isolation", ag->ctx->state_dir);
-		record_locked(ag, "auto-release", "kernel", "isolation deadline reached", NULL);
-		goto out;
-	}
 	iso.isolated = now != 0;
 	if (now) {
 		iso.since_unix_ns = cfg.since_unix_ns ? cfg.since_unix_ns : rf_now_unix_ns();

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* isolate and release (alias unisolate). */
+/* isolate (with audit, commit-confirmed and verify-or-roll-back), confirm, release. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,9 +7,12 @@
 #include "rf_policy.h"
 #include "rf_rule.h"
 #include "rf_util.h"
+#include "rf_verify.h"
 
 const char rf_help_isolate[] =
 	"Usage: ringfence isolate [--comment TEXT] [--for DURATION] [--force]\n"
+	"                         [--audit] [--confirm-within DURATION]\n"
+	"                         [--verify HOST:PORT]... [--verify-timeout DURATION]\n"
 	"Isolate the host: from now on only loopback, allowed destinations, allowed processes\n"
 	"and the built-in DHCP/ND rules pass; existing connections to other peers stop too.\n"
 	"  --comment TEXT   recorded in the action history and shown by status\n"
@@ -17,13 +20,78 @@ const char rf_help_isolate[] =
 	"                   the kernel, so it holds even if no ringfence process runs\n"
 	"  --force          isolate even though no destination or process is allowed (the host\n"
 	"                   can then only be released from its console)\n"
+	"Making it safe to try on a remote host:\n"
+	"  --audit          block nothing; report every connection, datagram, packet and socket\n"
+	"                   that isolation would block as a 'would-block' event (see events,\n"
+	"                   status, metrics). A later 'isolate' enforces at once; 'release' ends it.\n"
+	"  --confirm-within DURATION\n"
+	"                   isolation ends by itself after DURATION unless 'ringfence confirm' runs\n"
+	"                   first (a kernel deadline: it holds if this shell, the CLI and the agent\n"
+	"                   all die); recorded as rolled-back, not confirmed\n"
+	"  --verify HOST:PORT\n"
+	"                   after isolating, a probe in the isolated cgroup must open a TCP\n"
+	"                   connection to HOST:PORT (IPv4, or [IPv6]:PORT; repeatable), and a\n"
+	"                   connect to an address no rule allows must fail with EPERM; otherwise\n"
+	"                   isolation is rolled back at once and the command exits 1\n"
+	"  --verify-timeout DURATION   per endpoint (default 5s)\n"
+	"Example: isolate --audit; ringfence events; then\n"
+	"  isolate --verify 203.0.113.10:443 --confirm-within 5m; then ringfence confirm\n"
 	"Running it while already isolated changes nothing and exits 0. A configuration file\n"
 	"with an error does not stop isolation: the last applied policy stays in force, and the\n"
 	"problem is printed and recorded in the history.\n";
 
+const char rf_help_confirm[] =
+	"Usage: ringfence confirm [--comment TEXT]\n"
+	"Keep an isolation started with --confirm-within: it becomes ordinary isolation (or runs\n"
+	"to its --for deadline). Exits 1 when it has already been rolled back.\n";
+
 const char rf_help_release[] =
 	"Usage: ringfence release [--comment TEXT]   (alias: unisolate)\n"
-	"End isolation; full connectivity returns at once. Exits 0 if not isolated.\n";
+	"End isolation (or audit mode); full connectivity returns at once. Exits 0 if not\n"
+	"isolated.\n";
+
+/* What isolate was asked to do, validated. */
+struct isolate_req {
+	const struct rf_cmd_opts *o;
+	__u64 for_secs, confirm_secs;
+	int verify_timeout_ms;
+	struct rf_endpoint eps[RF_VERIFY_MAX];
+	int neps;
+	struct rf_verify_check checks[RF_VERIFY_MAX + 2];
+	int nchecks;
+};
+
+static int duration_arg(const char *opt, const char *v, __u64 *secs)
+{
+	if (v && rf_parse_duration(v, secs))
+		return rf_usage_error("invalid %s '%s': use e.g. 90s, 15m, 2h or 1d (at most 366d)",
+				      opt, v);
+	return 0;
+}
+
+static int parse_request(const struct rf_cmd_opts *o, struct isolate_req *r)
+{
+	char err[RF_ERR_MAX];
+	__u64 vt = RF_VERIFY_TIMEOUT_DEFAULT_MS / 1000;
+	int i, ret;
+
+	memset(r, 0, sizeof(*r));
+	r->o = o;
+	if ((ret = duration_arg("--for", o->duration, &r->for_secs)) ||
+	    (ret = duration_arg("--confirm-within", o->confirm_within, &r->confirm_secs)) ||
+	    (ret = duration_arg("--verify-timeout", o->verify_timeout, &vt)))
+		return ret;
+	if (vt > 300)
+		return rf_usage_error("--verify-timeout is at most 5m");
+	r->verify_timeout_ms = (int)vt * 1000;
+	if (o->audit && (o->confirm_within || o->nverify || o->force))
+		return rf_usage_error("--audit blocks nothing: it takes no --confirm-within, "
+				      "--verify or --force");
+	for (i = 0; i < o->nverify; i++)
+		if (rf_endpoint_parse(o->verify[i], &r->eps[r->neps++], err, sizeof(err)))
+			return rf_usage_error("%s", err);
+	return 0;
+}
 
 /* Count net entries that can carry management traffic (not the built-in DNS rules). */
 static int count_way_back(const struct rf_net_key *k, const struct rf_net_entry *e, void *arg)
@@ -45,27 +113,43 @@ static bool has_way_back(const struct rf_maps *m)
 	       rf_map_count(m->cgroup, sizeof(__u64), 1);
 }
 
-/* Set the flag (the moment isolation starts), then persist the record for reboots. */
-static int set_isolated(struct rf_ctx *ctx, struct rf_maps *m, const struct rf_cmd_opts *o,
-			__u64 secs)
+static __u64 earliest(__u64 a, __u64 b)
 {
-	struct rf_config_change c = { .fields = RF_CFG_F_ABI | RF_CFG_F_ISOLATED |
-						RF_CFG_F_DEADLINE | RF_CFG_F_SINCE };
-	struct rf_isolation iso = { .isolated = true };
+	return !a ? b : !b ? a : a < b ? a : b;
+}
+
+/*
+ * Start enforcing (or auditing): the kernel deadline is the earlier of --for and
+ * --confirm-within. Audit -> enforce is gap-free: isolated is set while the audit bit is still
+ * on (a non-zero isolated wins), and the bit is cleared after.
+ */
+static int set_mode(struct rf_ctx *ctx, struct rf_maps *m, const struct isolate_req *r)
+{
+	struct rf_config_change c = { .fields = RF_CFG_F_ABI | RF_CFG_F_DEADLINE | RF_CFG_F_SINCE };
+	struct rf_config_change clear = { .fields = RF_CFG_F_FLAGS, .flags_mask = RF_CFG_AUDIT };
+	struct rf_isolation iso = { .isolated = !r->o->audit, .audit = r->o->audit };
+	__u64 now_unix = rf_now_unix_ns(), secs = earliest(r->for_secs, r->confirm_secs);
 	int ret;
 
 	c.val.abi_version = RF_ABI_VERSION;
-	c.val.isolated = RF_ISOLATED;
-	c.val.since_unix_ns = rf_now_unix_ns();
+	c.val.since_unix_ns = now_unix;
 	c.val.deadline_ns = secs ? rf_now_boot_ns() + secs * 1000000000ULL : 0;
+	c.fields |= r->o->audit ? RF_CFG_F_FLAGS : RF_CFG_F_ISOLATED;
+	c.val.isolated = RF_ISOLATED;
+	c.val.flags = RF_CFG_AUDIT;
+	c.flags_mask = RF_CFG_AUDIT;
 	ret = rf_config_update(m, &c, NULL);
+	if (!ret && !r->o->audit)
+		ret = rf_config_update(m, &clear, NULL);
 	if (ret) {
 		rf_err("failed to set the isolation flag: %s", strerror(-ret));
 		return ret;
 	}
-	iso.since_unix_ns = c.val.since_unix_ns;
-	iso.deadline_unix_ns = secs ? c.val.since_unix_ns + secs * 1000000000ULL : 0;
-	snprintf(iso.comment, sizeof(iso.comment), "%s", o->comment ? o->comment : "");
+	iso.since_unix_ns = now_unix;
+	iso.deadline_unix_ns = secs ? now_unix + secs * 1000000000ULL : 0;
+	iso.for_unix_ns = r->for_secs ? now_unix + r->for_secs * 1000000000ULL : 0;
+	iso.confirm_unix_ns = r->confirm_secs ? now_unix + r->confirm_secs * 1000000000ULL : 0;
+	snprintf(iso.comment, sizeof(iso.comment), "%s", r->o->comment ? r->o->comment : "");
 	ret = rf_isolation_save(ctx->state_dir, &iso);
 	if (ret)
 		rf_warn("isolation is on but %s/isolation was not saved: %s (it will not be "
@@ -74,97 +158,28 @@ static int set_isolated(struct rf_ctx *ctx, struct rf_maps *m, const struct rf_c
 	return 0;
 }
 
-static void print_isolated(struct rf_ctx *ctx, bool changed, __u64 secs, __u64 action_id)
+/* Record a deadline that passed unnoticed before acting on the state it left. */
+static void note_lapse(struct rf_ctx *ctx, const struct rf_maps *m)
 {
-	if (!changed) {
-		printf(ctx->json ? "{\"isolated\":true,\"changed\":false}\n"
-				 : "already isolated; nothing changed\n");
-		return;
-	}
-	if (ctx->json) {
-		printf("{\"isolated\":true,\"changed\":true,\"cgroup\":");
-		rf_json_str(stdout, ctx->cg_dir);
-		printf(",\"deadline_seconds\":%llu,\"action_id\":%llu,\"warning\":",
-		       (unsigned long long)secs, (unsigned long long)action_id);
-		if (ctx->config_warning[0])
-			rf_json_str(stdout, ctx->config_warning);
-		else
-			printf("null");
-		printf("}\n");
-		return;
-	}
-	printf("isolated %s", ctx->cg_dir);
-	if (secs)
-		printf(" for %llus", (unsigned long long)secs);
-	printf("\n");
-}
-
-/* The isolate action itself, under the state lock. */
-static int isolate_locked(struct rf_ctx *ctx, const struct rf_cmd_opts *o, __u64 secs)
-{
-	struct rf_maps m = RF_MAPS_INIT;
 	struct rf_config cfg;
-	struct rf_action a;
-	const char *fail = NULL;
-	bool changed = false;
-	int ret;
 
-	rf_svc_action_defer(&a, "isolate", o->comment);
-	if ((ret = rf_svc_ensure_loaded(ctx, &m, true))) {
-		fail = "load or configuration failed";
-	} else if ((ret = rf_config_get(&m, &cfg))) {
-		rf_err("failed to read rf_config: %s", strerror(-ret));
-		fail = "cannot read rf_config";
-	} else if (rf_svc_isolated_now(&cfg)) {
-		print_isolated(ctx, false, 0, 0);
-	} else if (!has_way_back(&m) && !o->force) {
-		rf_err("refusing to isolate: no destination and no process is allowed, so nothing "
-		       "could reach this host to release it. Allow the management channel first "
-		       "(e.g. 'ringfence allow add net 203.0.113.10 proto tcp port 443 dir out' or "
-		       "'ringfence allow add exe /path/to/agent'), or pass --force.");
-		ret = -EPERM;
-		fail = "no way back: nothing allowed";
-	} else if ((ret = set_isolated(ctx, &m, o, secs))) {
-		fail = "cannot write rf_config";
-	} else {
-		changed = true;
-	}
-	rf_svc_action_finish(ctx, &a, fail, 0);
-	if (changed)
-		print_isolated(ctx, true, secs, a.id);
-	rf_maps_close(&m);
-	return ret;
+	if (!rf_config_get(m, &cfg))
+		rf_svc_note_lapse(ctx, &cfg);
 }
 
-int rf_cmd_isolate(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
+/* Clear the flag, the audit bit and the deadline, and the record; *was: what was in force. */
+static int clear_mode(struct rf_ctx *ctx, struct rf_maps *m, enum rf_svc_mode *was)
 {
-	__u64 secs = 0;
-	int lock, ret;
-
-	if (o->duration && rf_parse_duration(o->duration, &secs))
-		return rf_usage_error("invalid duration '%s': use e.g. 90s, 15m, 2h or 1d (at most "
-				      "366d)",
-				      o->duration);
-	if (rf_svc_need_root())
-		return EXIT_OPFAIL;
-	lock = rf_svc_lock(ctx);
-	if (lock < 0)
-		return EXIT_OPFAIL;
-	ret = isolate_locked(ctx, o, secs);
-	rf_state_unlock(lock);
-	return rf_exit_code(ret);
-}
-
-/* Clear the flag and the deadline; *was: whether it was isolated. */
-static int clear_isolated(struct rf_ctx *ctx, struct rf_maps *m, bool *was)
-{
-	struct rf_config_change c = { .fields = RF_CFG_F_ISOLATED | RF_CFG_F_DEADLINE };
+	struct rf_config_change c = { .fields = RF_CFG_F_ISOLATED | RF_CFG_F_DEADLINE |
+						RF_CFG_F_FLAGS,
+				      .flags_mask = RF_CFG_AUDIT };
 	struct rf_isolation iso;
 	struct rf_config cfg;
 	int ret;
 
+	note_lapse(ctx, m);
 	ret = rf_config_get(m, &cfg);
-	*was = !ret && rf_svc_isolated_now(&cfg);
+	*was = ret ? RF_SVC_OFF : rf_svc_mode(&cfg);
 	if (!ret)
 		ret = rf_config_update(m, &c, NULL);
 	if (ret) {
@@ -172,8 +187,8 @@ static int clear_isolated(struct rf_ctx *ctx, struct rf_maps *m, bool *was)
 		return ret;
 	}
 	ret = rf_isolation_load(ctx->state_dir, &iso);
-	iso.isolated = false;
-	iso.deadline_unix_ns = 0;
+	iso.isolated = iso.audit = false;
+	iso.deadline_unix_ns = iso.confirm_unix_ns = iso.for_unix_ns = 0;
 	if (!ret)
 		ret = rf_isolation_save(ctx->state_dir, &iso);
 	if (ret)
@@ -182,12 +197,264 @@ static int clear_isolated(struct rf_ctx *ctx, struct rf_maps *m, bool *was)
 	return 0;
 }
 
+static void json_checks(const struct isolate_req *r)
+{
+	int i;
+
+	printf(",\"verify\":[");
+	for (i = 0; i < r->nchecks; i++) {
+		const struct rf_verify_check *c = &r->checks[i];
+
+		printf("%s{\"check\":", i ? "," : "");
+		rf_json_str(stdout, c->what);
+		printf(",\"ok\":%s,\"skipped\":%s,\"ms\":%ld,\"error\":", c->ok ? "true" : "false",
+		       c->skipped ? "true" : "false", c->ms);
+		if (c->err)
+			rf_json_str(stdout, strerror(c->err));
+		else
+			printf("null");
+		printf("}");
+	}
+	printf("]");
+}
+
+static void text_checks(const struct isolate_req *r)
+{
+	int i;
+
+	for (i = 0; i < r->nchecks; i++) {
+		const struct rf_verify_check *c = &r->checks[i];
+
+		printf("verify: %-40s %s", c->what,
+		       c->skipped ? "skipped (every candidate address is allowed by a rule)"
+		       : c->ok	  ? "ok"
+				  : "FAILED");
+		if (!c->skipped)
+			printf(" (%s, %ld ms)", c->err ? strerror(c->err) : "connected", c->ms);
+		printf("\n");
+	}
+}
+
+static void print_result(struct rf_ctx *ctx, const struct isolate_req *r, const char *fail,
+			 __u64 action_id)
+{
+	bool audit = r->o->audit;
+
+	if (ctx->json) {
+		printf("{\"isolated\":%s,\"audit\":%s,\"changed\":%s,\"cgroup\":",
+		       !fail && !audit ? "true" : "false", !fail && audit ? "true" : "false",
+		       fail ? "false" : "true");
+		rf_json_str(stdout, ctx->cg_dir);
+		printf(",\"deadline_seconds\":%llu,\"confirm_within_seconds\":%llu,"
+		       "\"action_id\":%llu,\"rolled_back\":%s,\"error\":",
+		       (unsigned long long)r->for_secs, (unsigned long long)r->confirm_secs,
+		       (unsigned long long)action_id, fail ? "true" : "false");
+		fail ? rf_json_str(stdout, fail) : (void)printf("null");
+		printf(",\"warning\":");
+		ctx->config_warning[0] ? rf_json_str(stdout, ctx->config_warning)
+				       : (void)printf("null");
+		json_checks(r);
+		printf("}\n");
+		return;
+	}
+	text_checks(r);
+	if (fail) {
+		printf("rolled back: %s\n", fail);
+		return;
+	}
+	printf("%s %s", audit ? "auditing (nothing is blocked)" : "isolated", ctx->cg_dir);
+	if (r->for_secs)
+		printf(" for %llus", (unsigned long long)r->for_secs);
+	if (r->confirm_secs)
+		printf("; run 'ringfence confirm' within %llus or it is rolled back",
+		       (unsigned long long)r->confirm_secs);
+	printf("\n");
+}
+
+/* After isolating: the probe's checks; on failure roll back at once. fail names the check. */
+static int verify_or_roll_back(struct rf_ctx *ctx, struct rf_maps *m, struct isolate_req *r,
+			       char *fail, size_t faillen)
+{
+	enum rf_svc_mode was;
+	int ret, i;
+
+	ret = rf_verify_run(ctx->cg_dir, m, r->eps, r->neps, r->verify_timeout_ms, r->checks,
+			    &r->nchecks);
+	if (!ret)
+		return 0;
+	snprintf(fail, faillen, "verify failed: the probe could not run (%s)", strerror(-ret));
+	for (i = 0; i < r->nchecks; i++)
+		if (!r->checks[i].ok) {
+			snprintf(fail, faillen, "verify failed: %s: %s", r->checks[i].what,
+				 r->checks[i].err ? strerror(r->checks[i].err) : "connected");
+			break;
+		}
+	rf_err("%s; rolling back", fail);
+	clear_mode(ctx, m, &was);
+	return -EPERM;
+}
+
+/* Refusals and no-ops for the mode in force; 1 when isolate has nothing more to do. */
+static int check_mode(struct rf_ctx *ctx, struct rf_maps *m, const struct isolate_req *r,
+		      enum rf_svc_mode mode, const char **fail)
+{
+	if (mode == RF_SVC_ENFORCE && r->o->audit) {
+		rf_err("already isolated: audit mode would lift the isolation; run 'ringfence "
+		       "release' first if that is what you want");
+		*fail = "already isolated";
+		return -EBUSY;
+	}
+	if (mode == RF_SVC_ENFORCE || (mode == RF_SVC_AUDIT && r->o->audit)) {
+		bool iso = mode == RF_SVC_ENFORCE;
+
+		if (ctx->json)
+			printf("{\"isolated\":%s,\"audit\":%s,\"changed\":false}\n",
+			       iso ? "true" : "false", iso ? "false" : "true");
+		else
+			printf("already %s; nothing changed\n", iso ? "isolated" : "auditing");
+		return 1;
+	}
+	if (!r->o->audit && !has_way_back(m) && !r->o->force) {
+		rf_err("refusing to isolate: no destination and no process is allowed, so nothing "
+		       "could reach this host to release it. Allow the management channel first "
+		       "(e.g. 'ringfence allow add net 203.0.113.10 proto tcp port 443 dir out' or "
+		       "'ringfence allow add exe /path/to/agent'), or pass --force.");
+		*fail = "no way back: nothing allowed";
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* The isolate action itself, under the state lock. */
+static int isolate_locked(struct rf_ctx *ctx, struct isolate_req *r)
+{
+	struct rf_maps m = RF_MAPS_INIT;
+	char vfail[RF_ERR_MAX] = "";
+	const char *fail = NULL;
+	struct rf_config cfg;
+	struct rf_action a;
+	int ret;
+
+	rf_svc_action_defer(&a, r->o->audit ? "audit" : "isolate", r->o->comment);
+	if ((ret = rf_svc_ensure_loaded(ctx, &m, true))) {
+		fail = "load or configuration failed";
+		goto done;
+	}
+	if ((ret = rf_config_get(&m, &cfg))) {
+		rf_err("failed to read rf_config: %s", strerror(-ret));
+		fail = "cannot read rf_config";
+		goto done;
+	}
+	rf_svc_note_lapse(ctx, &cfg); /* a deadline that passed unnoticed goes in first */
+	ret = check_mode(ctx, &m, r, rf_svc_mode(&cfg), &fail);
+	if (ret) {
+		rf_svc_action_finish(ctx, &a, fail, 0);
+		ret = ret > 0 ? 0 : ret;
+		goto out;
+	}
+	if ((ret = set_mode(ctx, &m, r)))
+		fail = "cannot write rf_config";
+	else if (r->neps && (ret = verify_or_roll_back(ctx, &m, r, vfail, sizeof(vfail))))
+		fail = vfail;
+done:
+	rf_svc_action_finish(ctx, &a, fail, 0);
+	if (!fail || vfail[0])
+		print_result(ctx, r, fail, a.id);
+out:
+	rf_maps_close(&m);
+	return ret;
+}
+
+int rf_cmd_isolate(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
+{
+	static struct isolate_req r;
+	int lock, ret;
+
+	if ((ret = parse_request(o, &r)))
+		return ret;
+	if (rf_svc_need_root())
+		return EXIT_OPFAIL;
+	lock = rf_svc_lock(ctx);
+	if (lock < 0)
+		return EXIT_OPFAIL;
+	ret = isolate_locked(ctx, &r);
+	rf_state_unlock(lock);
+	return rf_exit_code(ret);
+}
+
+/* Make a pending commit-confirmed isolation ordinary (or run to its --for deadline). */
+static int confirm_locked(struct rf_ctx *ctx, struct rf_maps *m, const char **fail)
+{
+	struct rf_config_change c = { .fields = RF_CFG_F_DEADLINE };
+	struct rf_isolation iso;
+	struct rf_config cfg;
+	__u64 now = rf_now_unix_ns();
+	int ret;
+
+	if ((ret = rf_config_get(m, &cfg)) || (ret = rf_isolation_load(ctx->state_dir, &iso))) {
+		rf_err("cannot read the isolation state: %s", strerror(-ret));
+		*fail = "cannot read the isolation state";
+		return ret;
+	}
+	if (rf_svc_note_lapse(ctx, &cfg) || !rf_svc_isolated_now(&cfg)) {
+		rf_err("nothing to confirm: not isolated (a pending isolation that was not "
+		       "confirmed in time has been rolled back; see 'ringfence history')");
+		*fail = "not isolated";
+		return -ENOENT;
+	}
+	if (!iso.confirm_unix_ns) {
+		printf(ctx->json ? "{\"confirmed\":false,\"changed\":false}\n"
+				 : "isolation is not waiting for confirmation; nothing changed\n");
+		return 0;
+	}
+	c.val.deadline_ns = iso.for_unix_ns > now ? rf_now_boot_ns() + (iso.for_unix_ns - now) : 0;
+	if ((ret = rf_config_update(m, &c, NULL))) {
+		rf_err("failed to update the deadline: %s", strerror(-ret));
+		*fail = "cannot write rf_config";
+		return ret;
+	}
+	iso.deadline_unix_ns = iso.for_unix_ns;
+	iso.confirm_unix_ns = 0;
+	if (rf_isolation_save(ctx->state_dir, &iso))
+		rf_warn("confirmed, but %s/isolation was not updated", ctx->state_dir);
+	printf(ctx->json ? "{\"confirmed\":true,\"changed\":true}\n"
+			 : "confirmed: isolation stays in force%s\n",
+	       iso.for_unix_ns ? " until its --for deadline" : "");
+	return 0;
+}
+
+int rf_cmd_confirm(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
+{
+	struct rf_maps m = RF_MAPS_INIT;
+	const char *fail = NULL;
+	struct rf_action a;
+	int lock, ret;
+
+	if (rf_svc_need_root())
+		return EXIT_OPFAIL;
+	lock = rf_svc_lock(ctx);
+	if (lock < 0)
+		return EXIT_OPFAIL;
+	rf_svc_action_start(ctx, &a, "confirm", o->comment);
+	ret = rf_maps_open(ctx->pin_dir, &m);
+	if (ret) {
+		rf_err("nothing to confirm: ringfence is not loaded (%s)", strerror(-ret));
+		fail = "not loaded";
+	} else {
+		ret = confirm_locked(ctx, &m, &fail);
+	}
+	rf_svc_action_finish(ctx, &a, fail, 0);
+	rf_maps_close(&m);
+	rf_state_unlock(lock);
+	return rf_exit_code(ret);
+}
+
 int rf_cmd_release(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 {
 	struct rf_maps m = RF_MAPS_INIT;
-	struct rf_action a;
+	enum rf_svc_mode was = RF_SVC_OFF;
 	const char *fail = NULL;
-	bool was = false;
+	struct rf_action a;
 	int lock, ret;
 
 	if (rf_svc_need_root())
@@ -204,12 +471,15 @@ int rf_cmd_release(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 	} else if (ret) {
 		rf_err("failed to open pinned maps in %s: %s", ctx->pin_dir, strerror(-ret));
 		fail = "cannot open maps";
-	} else if ((ret = clear_isolated(ctx, &m, &was))) {
+	} else if ((ret = clear_mode(ctx, &m, &was))) {
 		fail = "cannot write rf_config";
 	} else if (ctx->json) {
-		printf("{\"isolated\":false,\"changed\":%s}\n", was ? "true" : "false");
+		printf("{\"isolated\":false,\"audit\":false,\"changed\":%s}\n",
+		       was != RF_SVC_OFF ? "true" : "false");
 	} else {
-		printf(was ? "released\n" : "not isolated; nothing changed\n");
+		printf(was == RF_SVC_ENFORCE ? "released\n"
+		       : was == RF_SVC_AUDIT ? "audit mode ended\n"
+					     : "not isolated; nothing changed\n");
 	}
 	rf_svc_action_finish(ctx, &a, fail, 0);
 	rf_maps_close(&m);

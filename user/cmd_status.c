@@ -7,8 +7,9 @@
 
 const char rf_help_status[] =
 	"Usage: ringfence status [--json]\n"
-	"Isolation state, since when and why, the cgroup and hooks enforcing it, the rules and\n"
-	"the allow/deny counters. --json prints one object with at least \"isolated\".\n";
+	"Isolation state (or audit mode), since when and why, a pending confirmation, the cgroup\n"
+	"and hooks enforcing it, the rules and the allow/deny/would-block counters. --json prints\n"
+	"one object with at least \"isolated\" and \"audit\".\n";
 
 const char rf_help_metrics[] = "Usage: ringfence metrics\n"
 			       "Allow/deny counters per hook and event counters in Prometheus text "
@@ -16,12 +17,12 @@ const char rf_help_metrics[] = "Usage: ringfence metrics\n"
 
 /* Everything status reports, gathered once. */
 struct status {
-	bool loaded, isolated;
+	bool loaded, isolated, audit;
 	struct rf_maps m;
 	struct rf_config cfg;
 	struct rf_link_state ls[RF_HOOK_MAX];
 	struct rf_isolation iso;
-	char since[40], deadline[40];
+	char since[40], deadline[40], confirm[40];
 };
 
 static void gather(struct rf_ctx *ctx, struct status *s)
@@ -29,13 +30,16 @@ static void gather(struct rf_ctx *ctx, struct status *s)
 	memset(s, 0, sizeof(*s));
 	s->m = (struct rf_maps)RF_MAPS_INIT;
 	s->loaded = rf_maps_open(ctx->pin_dir, &s->m) == 0 && rf_config_get(&s->m, &s->cfg) == 0;
-	s->isolated = s->loaded && rf_svc_isolated_now(&s->cfg);
+	s->isolated = s->loaded && rf_svc_mode(&s->cfg) == RF_SVC_ENFORCE;
+	s->audit = s->loaded && rf_svc_mode(&s->cfg) == RF_SVC_AUDIT;
 	rf_links_state(ctx->pin_dir, s->ls);
 	if (rf_isolation_load(ctx->state_dir, &s->iso))
 		rf_warn("cannot read %s/isolation", ctx->state_dir);
 	if (s->cfg.since_unix_ns)
 		rf_format_time(s->cfg.since_unix_ns, s->since, sizeof(s->since));
-	if (s->isolated && s->cfg.deadline_ns)
+	if (s->isolated && s->iso.confirm_unix_ns)
+		rf_format_time(s->iso.confirm_unix_ns, s->confirm, sizeof(s->confirm));
+	if ((s->isolated || s->audit) && s->cfg.deadline_ns)
 		rf_format_time(rf_now_unix_ns() + (s->cfg.deadline_ns - rf_now_boot_ns()), s->deadline,
 			       sizeof(s->deadline));
 }
@@ -75,15 +79,21 @@ static void json_ifname(const char *ifname, void *arg)
 	rf_json_str(stdout, ifname);
 }
 
+static const char *mode_name(const struct status *s)
+{
+	return s->isolated ? "isolated" : s->audit ? "audit" : "off";
+}
+
 static void json_counters(struct status *s)
 {
 	unsigned int i;
 
 	printf(",\"counters\":{");
 	for (i = 0; s->loaded && i < RF_HOOK_MAX; i++)
-		printf("%s\"%s\":{\"allowed\":%llu,\"denied\":%llu}", i ? "," : "", rf_hook_name(i),
-		       (unsigned long long)rf_stat_sum(&s->m, i * 2),
-		       (unsigned long long)rf_stat_sum(&s->m, i * 2 + 1));
+		printf("%s\"%s\":{\"allowed\":%llu,\"denied\":%llu,\"would_block\":%llu}",
+		       i ? "," : "", rf_hook_name(i), (unsigned long long)rf_stat_sum(&s->m, i * 2),
+		       (unsigned long long)rf_stat_sum(&s->m, i * 2 + 1),
+		       (unsigned long long)rf_stat_sum(&s->m, RF_STAT_WOULD_BLOCK + i));
 	if (s->loaded)
 		printf(",\"events_sent\":%llu,\"events_ratelimited\":%llu,\"events_lost\":%llu",
 		       (unsigned long long)rf_stat_sum(&s->m, RF_STAT_EVENTS_SENT),
@@ -96,12 +106,14 @@ static void print_json(struct rf_ctx *ctx, struct status *s)
 {
 	unsigned int i, k = 0;
 
-	printf("{\"isolated\":%s,\"loaded\":%s", s->isolated ? "true" : "false",
+	printf("{\"isolated\":%s,\"audit\":%s,\"mode\":\"%s\",\"loaded\":%s",
+	       s->isolated ? "true" : "false", s->audit ? "true" : "false", mode_name(s),
 	       s->loaded ? "true" : "false");
-	json_time_or_null("since", s->isolated ? s->since : "");
+	json_time_or_null("since", s->isolated || s->audit ? s->since : "");
 	json_time_or_null("deadline", s->deadline);
+	json_time_or_null("confirm_deadline", s->confirm);
 	printf(",\"comment\":");
-	if (s->isolated)
+	if (s->isolated || s->audit)
 		rf_json_str(stdout, s->iso.comment);
 	else
 		printf("null");
@@ -147,11 +159,12 @@ static void print_text_loaded(struct rf_ctx *ctx, struct status *s)
 	       s->cfg.builtins & RF_BUILTIN_ND ? "on" : "off");
 	printf("rules:\n");
 	rf_print_rules(ctx, &s->m);
-	printf("counters (allowed/denied while isolated):\n");
+	printf("counters (allowed/denied while isolated, would-block in audit mode):\n");
 	for (i = 0; i < RF_HOOK_MAX; i++)
-		printf("  %-12s %llu/%llu\n", rf_hook_name(i),
+		printf("  %-12s %llu/%llu/%llu\n", rf_hook_name(i),
 		       (unsigned long long)rf_stat_sum(&s->m, i * 2),
-		       (unsigned long long)rf_stat_sum(&s->m, i * 2 + 1));
+		       (unsigned long long)rf_stat_sum(&s->m, i * 2 + 1),
+		       (unsigned long long)rf_stat_sum(&s->m, RF_STAT_WOULD_BLOCK + i));
 	if (s->cfg.isolated && s->cfg.isolated != RF_ISOLATED)
 		printf("warning:   rf_config.isolated holds %u (treated as isolated)\n",
 		       s->cfg.isolated);
@@ -166,9 +179,16 @@ static void print_text(struct rf_ctx *ctx, struct status *s)
 	if (s->isolated && s->since[0])
 		printf(" (since %s)", s->since);
 	printf("\n");
-	if (s->isolated && s->deadline[0])
-		printf("until:     %s (automatic release)\n", s->deadline);
-	if (s->isolated && s->iso.comment[0])
+	if (s->audit)
+		printf("mode:      audit (nothing is blocked; would-be blocks are reported, since %s)\n",
+		       s->since);
+	if (s->confirm[0])
+		printf("confirm:   pending: rolled back at %s unless 'ringfence confirm' runs\n",
+		       s->confirm);
+	if ((s->isolated || s->audit) && s->deadline[0])
+		printf("until:     %s (automatic %s)\n", s->deadline,
+		       s->confirm[0] ? "roll-back" : "release");
+	if ((s->isolated || s->audit) && s->iso.comment[0])
 		printf("comment:   %s\n", s->iso.comment);
 	printf("loaded:    %s (pin dir %s)\n", s->loaded ? "yes" : "no", ctx->pin_dir);
 	printf("hooks:    ");
@@ -212,6 +232,11 @@ static void metric_counters(const struct rf_maps *m)
 		printf("ringfence_verdicts_total{hook=\"%s\",verdict=\"deny\"} %llu\n",
 		       rf_hook_name(i), (unsigned long long)rf_stat_sum(m, i * 2 + 1));
 	}
+	printf("# HELP ringfence_would_block_total What isolation would have blocked, in audit "
+	       "mode, by hook.\n# TYPE ringfence_would_block_total counter\n");
+	for (i = 0; i < RF_HOOK_MAX; i++)
+		printf("ringfence_would_block_total{hook=\"%s\"} %llu\n", rf_hook_name(i),
+		       (unsigned long long)rf_stat_sum(m, RF_STAT_WOULD_BLOCK + i));
 	printf("# HELP ringfence_events_total Blocked-attempt events by fate.\n"
 	       "# TYPE ringfence_events_total counter\n"
 	       "ringfence_events_total{fate=\"sent\"} %llu\n"
@@ -240,8 +265,10 @@ int rf_cmd_metrics(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 	if (rf_config_get(&m, &cfg))
 		rf_warn("cannot read rf_config");
 	printf("# HELP ringfence_isolated Whether the host is isolated now.\n"
-	       "# TYPE ringfence_isolated gauge\nringfence_isolated %d\n",
-	       rf_svc_isolated_now(&cfg));
+	       "# TYPE ringfence_isolated gauge\nringfence_isolated %d\n"
+	       "# HELP ringfence_audit Whether audit mode is on (nothing blocked, reported).\n"
+	       "# TYPE ringfence_audit gauge\nringfence_audit %d\n",
+	       rf_svc_mode(&cfg) == RF_SVC_ENFORCE, rf_svc_mode(&cfg) == RF_SVC_AUDIT);
 	metric_counters(&m);
 	rf_maps_close(&m);
 	return 0;

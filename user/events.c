@@ -110,8 +110,8 @@ static int is_zero(const __u8 a[16])
 
 void rf_event_text_header(FILE *f)
 {
-	fprintf(f, "%-24s %-11s %-5s %-7s %-16s %-7s %-40s %s\n", "TIME", "HOOK", "PROTO", "PID",
-		"COMM", "UID", "REMOTE", "EXE");
+	fprintf(f, "%-24s %-11s %-11s %-5s %-7s %-16s %-7s %-40s %s\n", "TIME", "ACTION", "HOOK",
+		"PROTO", "PID", "COMM", "UID", "REMOTE", "EXE");
 }
 
 void rf_event_text(FILE *f, const struct rf_event *e, const struct rf_event_ctx *c)
@@ -130,9 +130,22 @@ void rf_event_text(FILE *f, const struct rf_event *e, const struct rf_event_ctx 
 	rf_safe_str(e->comm, RF_COMM_LEN, comm, sizeof(comm));
 	if (c->exe_path)
 		rf_safe_str(c->exe_path, sizeof(exe), exe, sizeof(exe));
-	fprintf(f, "%-24s %-11s %-5s %-7u %-16s %-7u %-40s %s\n", t, rf_hook_name(e->hook),
+	fprintf(f, "%-24s %-11s %-11s %-5s %-7u %-16s %-7u %-40s %s\n", t,
+		e->flags & RF_EVENT_WOULD_BLOCK ? "would-block" : "blocked", rf_hook_name(e->hook),
 		rf_transport_name(e->proto), e->tgid, comm[0] ? comm : "-", e->uid, remote,
 		c->exe_path ? exe : e->exe_ino ? "?" : "-");
+}
+
+/* ECS event.action: what was blocked, or "would-block" in audit mode (nothing was). */
+static const char *event_action(const struct rf_event *e)
+{
+	if (e->flags & RF_EVENT_WOULD_BLOCK)
+		return "would-block";
+	if (e->hook == RF_HOOK_SOCK_CREATE)
+		return "socket-blocked";
+	if (e->hook == RF_HOOK_TC_EGRESS)
+		return "frame-blocked";
+	return "connection-blocked";
 }
 
 void rf_event_json(FILE *f, const struct rf_event *e, const struct rf_event_ctx *c)
@@ -145,12 +158,9 @@ void rf_event_json(FILE *f, const struct rf_event *e, const struct rf_event_ctx 
 	comm[RF_COMM_LEN] = '\0';
 	fprintf(f,
 		"{\"@timestamp\":\"%s\",\"event\":{\"kind\":\"event\",\"category\":[\"network\"],"
-		"\"type\":[\"denied\",\"connection\"],\"action\":\"%s\",\"outcome\":\"failure\","
+		"\"type\":[\"denied\",\"connection\"],\"action\":\"%s\",\"outcome\":\"%s\","
 		"\"reason\":\"%s\",\"module\":\"ringfence\"},",
-		t,
-		e->hook == RF_HOOK_SOCK_CREATE	 ? "socket-blocked"
-		: e->hook == RF_HOOK_TC_EGRESS ? "frame-blocked"
-					       : "connection-blocked",
+		t, event_action(e), e->flags & RF_EVENT_WOULD_BLOCK ? "unknown" : "failure",
 		reason_name(e->reason));
 	fprintf(f, "\"ringfence\":{\"hook\":\"%s\",\"cgroup_id\":%llu,\"exe_dev\":%llu,"
 		   "\"exe_inode\":%llu,\"socket_type\":%u},",

@@ -17,7 +17,11 @@ static const char usage_text[] =
 	"\n"
 	"Commands:\n"
 	"  isolate [--comment TEXT] [--for DURATION] [--force]\n"
-	"                          isolate now (loads and attaches first if needed)\n"
+	"          [--audit] [--confirm-within DURATION] [--verify HOST:PORT]...\n"
+	"          [--verify-timeout DURATION]\n"
+	"                          isolate now (loads and attaches first if needed); --audit\n"
+	"                          only reports what isolation would block\n"
+	"  confirm                 keep an isolation started with --confirm-within\n"
 	"  release [--comment TEXT]  end isolation (alias: unisolate)\n"
 	"  status                  isolation state, hooks, rules and counters\n"
 	"  allow add RULE | allow del RULE | allow list\n"
@@ -57,7 +61,9 @@ static const char usage_text[] =
 	"Exit status: 0 success, 1 operational failure, 2 usage error.\n";
 
 static const struct rf_cmd cmds[] = {
-	{ "isolate", rf_cmd_isolate, RF_OPT_COMMENT | RF_OPT_FOR | RF_OPT_FORCE, rf_help_isolate },
+	{ "isolate", rf_cmd_isolate, RF_OPT_COMMENT | RF_OPT_FOR | RF_OPT_FORCE | RF_OPT_SAFETY,
+	  rf_help_isolate },
+	{ "confirm", rf_cmd_confirm, RF_OPT_COMMENT, rf_help_confirm },
 	{ "release", rf_cmd_release, RF_OPT_COMMENT, rf_help_release },
 	{ "unisolate", rf_cmd_release, RF_OPT_COMMENT, rf_help_release },
 	{ "status", rf_cmd_status, 0, rf_help_status },
@@ -154,6 +160,31 @@ static int global_option(struct rf_ctx *ctx, int argc, char **argv, int *i)
 	return 0;
 }
 
+/* isolate's responder-safety options at argv[*i]: 1 consumed, 0 not one, EXIT_USAGE + 1 error. */
+static int safety_option(struct rf_cmd_opts *o, int argc, char **argv, int *i)
+{
+	const char *a = argv[*i];
+
+	if (!strcmp(a, "--audit"))
+		return o->audit = true, 1;
+	if (is_opt(a, "--confirm-within"))
+		return option_value(argc, argv, i, "--confirm-within", &o->confirm_within)
+			       ? EXIT_USAGE + 1
+			       : 1;
+	if (is_opt(a, "--verify-timeout"))
+		return option_value(argc, argv, i, "--verify-timeout", &o->verify_timeout)
+			       ? EXIT_USAGE + 1
+			       : 1;
+	if (!is_opt(a, "--verify"))
+		return 0;
+	if (o->nverify == RF_CMD_VERIFY_MAX) {
+		rf_usage_error("at most %d --verify endpoints", RF_CMD_VERIFY_MAX);
+		return EXIT_USAGE + 1;
+	}
+	return option_value(argc, argv, i, "--verify", &o->verify[o->nverify++]) ? EXIT_USAGE + 1
+										    : 1;
+}
+
 /* A command option at argv[*i], as cmd allows: 1 consumed, 0 not one, EXIT_USAGE + 1 error. */
 static int command_option(const struct rf_cmd *cmd, struct rf_cmd_opts *o, int argc, char **argv,
 			  int *i)
@@ -168,6 +199,10 @@ static int command_option(const struct rf_cmd *cmd, struct rf_cmd_opts *o, int a
 		return o->force = true, 1;
 	if ((cmd->options & RF_OPT_FOLLOW) && !strcmp(a, "--follow"))
 		return o->follow = true, 1;
+	if ((cmd->options & RF_OPT_ALL) && !strcmp(a, "--all"))
+		return o->all = true, 1;
+	if (cmd->options & RF_OPT_SAFETY)
+		return safety_option(o, argc, argv, i);
 	return 0;
 }
 

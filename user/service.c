@@ -124,13 +124,6 @@ int rf_svc_sync_flags(struct rf_maps *m)
 	return ret;
 }
 
-bool rf_svc_isolated_now(const struct rf_config *cfg)
-{
-	if (!cfg->isolated)
-		return false;
-	return !cfg->deadline_ns || rf_now_boot_ns() < cfg->deadline_ns;
-}
-
 static void action_init(struct rf_action *a, const char *type, const char *comment)
 {
 	memset(a, 0, sizeof(*a));
@@ -166,6 +159,45 @@ int rf_svc_action_finish(struct rf_ctx *ctx, struct rf_action *a, const char *er
 	else if (a->id)
 		history_warning(ctx, rf_action_end(ctx->state_dir, a, error));
 	return code;
+}
+
+enum rf_svc_mode rf_svc_mode(const struct rf_config *cfg)
+{
+	if (!cfg->isolated && !(cfg->flags & RF_CFG_AUDIT))
+		return RF_SVC_OFF;
+	if (cfg->deadline_ns && rf_now_boot_ns() >= cfg->deadline_ns)
+		return RF_SVC_OFF;
+	return cfg->isolated ? RF_SVC_ENFORCE : RF_SVC_AUDIT;
+}
+
+bool rf_svc_isolated_now(const struct rf_config *cfg)
+{
+	return rf_svc_mode(cfg) == RF_SVC_ENFORCE;
+}
+
+bool rf_svc_note_lapse(struct rf_ctx *ctx, const struct rf_config *cfg)
+{
+	struct rf_isolation iso;
+	struct rf_action a = {};
+	bool pending;
+
+	if (rf_isolation_load(ctx->state_dir, &iso) || (!iso.isolated && !iso.audit))
+		return false;
+	if (rf_svc_mode(cfg) != RF_SVC_OFF || !cfg->deadline_ns ||
+	    (!cfg->isolated && !(cfg->flags & RF_CFG_AUDIT)))
+		return false; /* still on, or ended by a release rather than the deadline */
+	pending = iso.isolated && iso.confirm_unix_ns &&
+		  (!iso.for_unix_ns || iso.confirm_unix_ns <= iso.for_unix_ns);
+	iso.isolated = iso.audit = false;
+	iso.confirm_unix_ns = iso.for_unix_ns = 0;
+	if (rf_isolation_save(ctx->state_dir, &iso))
+		rf_warn("cannot update %s/isolation", ctx->state_dir);
+	snprintf(a.type, sizeof(a.type), "%s", pending ? "rolled-back" : "auto-release");
+	snprintf(a.requestor, sizeof(a.requestor), "kernel");
+	snprintf(a.comment, sizeof(a.comment), "%s",
+		 pending ? "not confirmed" : "isolation deadline reached");
+	history_warning(ctx, rf_action_record(ctx->state_dir, &a, NULL));
+	return true;
 }
 
 void rf_svc_packet_guard(struct rf_ctx *ctx, int mode)

@@ -103,14 +103,38 @@ int rf_isolation_save(const char *state_dir, const struct rf_isolation *iso)
 	int err;
 
 	rf_escape_field(c, sizeof(c), iso->comment);
-	snprintf(buf, sizeof(buf), "isolated=%d\nsince=%llu\ndeadline=%llu\ncomment=%s\n",
-		 iso->isolated ? 1 : 0, (unsigned long long)iso->since_unix_ns,
-		 (unsigned long long)iso->deadline_unix_ns, c);
+	snprintf(buf, sizeof(buf),
+		 "isolated=%d\naudit=%d\nsince=%llu\ndeadline=%llu\nconfirm=%llu\nfor=%llu\n"
+		 "comment=%s\n",
+		 iso->isolated ? 1 : 0, iso->audit ? 1 : 0, (unsigned long long)iso->since_unix_ns,
+		 (unsigned long long)iso->deadline_unix_ns, (unsigned long long)iso->confirm_unix_ns,
+		 (unsigned long long)iso->for_unix_ns, c);
 	err = rf_mkdir_p(state_dir, 0700);
 	if (err)
 		return err;
 	rf_state_path(path, sizeof(path), state_dir, "isolation");
 	return rf_write_file_atomic(path, buf, strlen(buf));
+}
+
+/* One "key=value" line of the isolation record into iso; unknown keys are ignored. */
+static void isolation_line(char *l, struct rf_isolation *iso)
+{
+	if (!strncmp(l, "isolated=", 9))
+		iso->isolated = atoi(l + 9) != 0;
+	else if (!strncmp(l, "audit=", 6))
+		iso->audit = atoi(l + 6) != 0;
+	else if (!strncmp(l, "since=", 6))
+		iso->since_unix_ns = strtoull(l + 6, NULL, 10);
+	else if (!strncmp(l, "deadline=", 9))
+		iso->deadline_unix_ns = strtoull(l + 9, NULL, 10);
+	else if (!strncmp(l, "confirm=", 8))
+		iso->confirm_unix_ns = strtoull(l + 8, NULL, 10);
+	else if (!strncmp(l, "for=", 4))
+		iso->for_unix_ns = strtoull(l + 4, NULL, 10);
+	else if (!strncmp(l, "comment=", 8)) {
+		rf_unescape_field(l + 8);
+		snprintf(iso->comment, sizeof(iso->comment), "%s", l + 8);
+	}
 }
 
 int rf_isolation_load(const char *state_dir, struct rf_isolation *iso)
@@ -123,19 +147,8 @@ int rf_isolation_load(const char *state_dir, struct rf_isolation *iso)
 	err = rf_read_file(path, &data, NULL);
 	if (err)
 		return err == -ENOENT ? 0 : err;
-	for (l = strtok_r(data, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		if (!strncmp(l, "isolated=", 9))
-			iso->isolated = atoi(l + 9) != 0;
-		else if (!strncmp(l, "since=", 6))
-			iso->since_unix_ns = strtoull(l + 6, NULL, 10);
-		else if (!strncmp(l, "deadline=", 9))
-			iso->deadline_unix_ns = strtoull(l + 9, NULL, 10);
-		else if (!strncmp(l, "comment=", 8)) {
-			rf_unescape_field(l + 8);
-			snprintf(iso->comment, sizeof(iso->comment), "%s", l + 8);
-		}
-	}
+	for (l = strtok_r(data, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+		isolation_line(l, iso);
 	free(data);
 	return 0;
 }
-

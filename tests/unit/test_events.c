@@ -580,3 +580,24 @@ Test(events_exe, kernel_path_from_components)
 	memset(&e, 0, sizeof(e));
 	cr_assert_null(rf_event_kernel_exe_path(&e, buf, sizeof(buf)));
 }
+
+/* Audit mode: the same event, marked would-block, outcome unknown (nothing was blocked). */
+Test(events_json, would_block_in_audit_mode)
+{
+	struct rf_event e = connect_event();
+	char *out;
+
+	e.flags = RF_EVENT_WOULD_BLOCK;
+	out = event_json(&e, &ctx);
+	cr_assert(strstr(out, "\"type\":[\"denied\",\"connection\"]"), "%s", out);
+	cr_assert(strstr(out, "\"action\":\"would-block\""), "%s", out);
+	cr_assert(strstr(out, "\"outcome\":\"unknown\""), "%s", out);
+	free(out);
+	out = event_text(&e, &ctx);
+	cr_assert(strstr(out, " would-block "), "%s", out);
+	free(out);
+	e.flags = 0;
+	out = event_text(&e, &ctx);
+	cr_assert(strstr(out, " blocked "), "%s", out);
+	free(out);
+}

@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Responder safety against the real kernel: audit mode blocks nothing and reports what isolation
+ * would block (once per flow); audit -> enforce; commit-confirmed isolation lapses in the kernel
+ * unless confirmed; verify passes for a reachable endpoint and rolls back for one isolation cuts.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <criterion/criterion.h>
+#include "rf_proc.h"
+
+#define PORT_WAY_BACK 8201 /* allowed out */
+#define PORT_OTHER 8202
+#define PORT_INBOUND 8203 /* a server on the device, in the cgroup */
+#define CLIENT_MS 1500
+
+TestSuite(safety, .init = rfp_setup, .fini = rfp_teardown, .timeout = 90);
+
+static struct rft_server peer, dev;
+
+static void start(void)
+{
+	static const unsigned short ports[] = { PORT_WAY_BACK, PORT_OTHER };
+	static const unsigned short in[] = { PORT_INBOUND };
+
+	cr_assert_eq(rft_server_start(&peer, rft.peer_ns, NULL, ports, 2), 0);
+	cr_assert_eq(rft_server_start(&dev, rft.dev_ns, rft.cg, in, 1), 0);
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "tcp", "port", "8201", "dir",
+		   "out", NULL);
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP6, "proto", "tcp", "port", "8201", "dir",
+		   "out", NULL);
+}
+
+static enum rft_outcome out_tcp(int family, unsigned short port)
+{
+	return rft_client(rft.dev_ns, rft.cg, family, RFT_TCP,
+			  family == AF_INET ? RFT_PEER_IP4 : RFT_PEER_IP6, port, CLIENT_MS)
+		.outcome;
+}
+
+static enum rft_outcome out_udp(int family, unsigned short port)
+{
+	return rft_client(rft.dev_ns, rft.cg, family, RFT_UDP,
+			  family == AF_INET ? RFT_PEER_IP4 : RFT_PEER_IP6, port, CLIENT_MS)
+		.outcome;
+}
+
+static enum rft_outcome in_tcp(int family)
+{
+	return rft_client(rft.peer_ns, NULL, family, RFT_TCP,
+			  family == AF_INET ? RFT_DEV_IP4 : RFT_DEV_IP6, PORT_INBOUND, CLIENT_MS)
+		.outcome;
+}
+
+static int make_raw(int cmd, void *arg)
+{
+	int fd = socket(cmd ? AF_INET6 : AF_INET, SOCK_RAW | SOCK_CLOEXEC,
+			cmd ? IPPROTO_ICMPV6 : IPPROTO_ICMP);
+
+	(void)arg;
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+static int count(const char *text, const char *needle)
+{
+	int n = 0;
+
+	for (; (text = strstr(text, needle)); text++)
+		n++;
+	return n;
+}
+
+/* Every case enforce mode blocks passes in audit mode, and is reported as would-block. */
+Test(safety, audit_blocks_nothing_and_reports_each_case)
+{
+	char *ev, *st;
+	int fam;
+
+	start();
+	rft_cli_ok(0, "isolate", "--audit", "--comment", "try first", NULL);
+	for (fam = AF_INET; fam; fam = fam == AF_INET ? AF_INET6 : 0) {
+		cr_expect_eq(out_tcp(fam, PORT_OTHER), RFT_OK, "audit blocked TCP (family %d)", fam);
+		cr_expect_eq(out_udp(fam, PORT_OTHER), RFT_OK, "audit blocked UDP (family %d)", fam);
+		cr_expect_eq(in_tcp(fam), RFT_OK, "audit blocked inbound TCP (family %d)", fam);
+	}
+	cr_expect_eq(rfp_run_in(rft.dev_ns, rft.cg, make_raw, NULL), 0, "audit refused a raw socket");
+	cr_expect_gt(rft_server_stats(&peer, PORT_OTHER, AF_INET).conns, 0);
+	cr_expect_gt(rft_server_stats(&peer, PORT_OTHER, AF_INET6).dgrams, 0);
+
+	ev = rfp_cli_out("events", "--json", NULL);
+	cr_expect(strstr(ev, "\"action\":\"would-block\"") && strstr(ev, "\"outcome\":\"unknown\""),
+		  "no would-block events: %s", ev);
+	cr_expect_eq(count(ev, "connection-blocked") + count(ev, "socket-blocked"), 0,
+		     "audit mode reported a real block: %s", ev);
+	cr_expect(strstr(ev, "\"hook\":\"connect4\""), "connect4 not reported: %s", ev);
+	cr_expect(strstr(ev, "\"hook\":\"connect6\""), "connect6 not reported: %s", ev);
+	cr_expect(strstr(ev, "\"hook\":\"sendmsg4\""), "sendmsg4 not reported: %s", ev);
+	cr_expect(strstr(ev, "\"hook\":\"sendmsg6\""), "sendmsg6 not reported: %s", ev);
+	cr_expect(strstr(ev, "\"hook\":\"ingress\""), "inbound not reported: %s", ev);
+	cr_expect(strstr(ev, "\"hook\":\"sock_create\""), "raw socket not reported: %s", ev);
+	free(ev);
+	st = rfp_cli_out("status", "--json", NULL);
+	cr_expect_eq(rft_json_bool(st, "isolated"), 0, "%s", st);
+	cr_expect_eq(rft_json_bool(st, "audit"), 1, "%s", st);
+	cr_expect(strstr(st, "\"would_block\":0") && count(st, "\"would_block\":") >
+		  count(st, "\"would_block\":0"), "no would-block counted: %s", st);
+	free(st);
+
+	/* the same cases, enforced: each is blocked now */
+	rft_cli_ok(0, "isolate", NULL);
+	for (fam = AF_INET; fam; fam = fam == AF_INET ? AF_INET6 : 0) {
+		cr_expect_eq(out_tcp(fam, PORT_OTHER), RFT_EPERM, "enforce: TCP (family %d)", fam);
+		cr_expect_eq(out_udp(fam, PORT_OTHER), RFT_EPERM, "enforce: UDP (family %d)", fam);
+		cr_expect_neq(in_tcp(fam), RFT_OK, "enforce: inbound TCP (family %d)", fam);
+		cr_expect_eq(out_tcp(fam, PORT_WAY_BACK), RFT_OK, "enforce: way back (family %d)",
+			     fam);
+	}
+	cr_expect_eq(rfp_run_in(rft.dev_ns, rft.cg, make_raw, NULL), -EPERM);
+	rft_cli_ok(0, "release", NULL);
+	cr_expect_eq(out_tcp(AF_INET, PORT_OTHER), RFT_OK, "release did not end it");
+}
+
+/* An established flow is reported once, not once per packet. */
+Test(safety, audit_reports_an_established_flow_once)
+{
+	struct rft_conn c;
+	char *ev;
+	int i;
+
+	start();
+	cr_assert_eq(rft_conn_open(&c, rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4,
+				   PORT_OTHER, 2000), 0);
+	rft_cli_ok(0, "isolate", "--audit", NULL);
+	for (i = 0; i < 5; i++) {
+		cr_assert_eq(rft_conn_send(&c, 10), 10);
+		cr_assert_eq(rft_conn_recv(&c, 2000), 10, "audit cut the flow (send %d)", i);
+	}
+	ev = rfp_cli_out("events", "--json", NULL);
+	cr_expect_eq(count(ev, "\"port\":8202"), 1, "expected one event for the flow: %s", ev);
+	free(ev);
+	rft_cli_ok(0, "isolate", NULL); /* audit -> enforce: the non-allowed flow stops */
+	rft_conn_send(&c, 10);
+	cr_expect_eq(rft_conn_recv(&c, 1000), 0, "the non-allowed flow kept running");
+	rft_conn_close(&c);
+	rft_cli_ok(0, "release", NULL);
+}
+
+/* audit -> enforce: an allowed flow keeps running across the switch, a non-allowed one stops. */
+Test(safety, audit_to_enforce_leaves_no_gap)
+{
+	struct rft_conn ok, bad;
+	unsigned long long before;
+	char *st;
+
+	start();
+	rft_cli_ok(0, "isolate", "--audit", NULL);
+	cr_assert_eq(rft_conn_open(&ok, rft.dev_ns, rft.cg, AF_INET6, RFT_TCP, RFT_PEER_IP6,
+				   PORT_WAY_BACK, 2000), 0);
+	cr_assert_eq(rft_conn_open(&bad, rft.dev_ns, rft.cg, AF_INET6, RFT_TCP, RFT_PEER_IP6,
+				   PORT_OTHER, 2000), 0);
+	rft_cli_ok(0, "isolate", "--comment", "enforce now", NULL);
+	st = rfp_cli_out("status", "--json", NULL);
+	cr_expect_eq(rft_json_bool(st, "isolated"), 1, "%s", st);
+	cr_expect_eq(rft_json_bool(st, "audit"), 0, "%s", st);
+	free(st);
+	cr_expect_eq(rft_conn_send(&ok, 8), 8);
+	cr_expect_eq(rft_conn_recv(&ok, 2000), 8, "the allowed flow was cut by the switch");
+	before = rft_server_stats(&peer, PORT_OTHER, AF_INET6).tcp_bytes;
+	rft_conn_send(&bad, 8);
+	cr_expect_eq(rft_conn_recv(&bad, 1000), 0, "the non-allowed flow kept running");
+	cr_expect_eq(rft_server_stats(&peer, PORT_OTHER, AF_INET6).tcp_bytes, before,
+		     "the peer received data of a non-allowed flow after the switch");
+	rft_conn_close(&ok);
+	rft_conn_close(&bad);
+	rft_cli_ok(0, "release", NULL);
+}
+
+static bool history_has(const char *type, const char *extra)
+{
+	char t[96];
+	const char *needles[] = { t, extra, NULL };
+
+	snprintf(t, sizeof(t), "\"type\":\"%s\"", type);
+	return rfp_history_wait(0, needles);
+}
+
+/* Nobody confirms: the kernel ends isolation with the agent and every CLI gone. */
+Test(safety, confirm_within_lapses_in_the_kernel)
+{
+	char *err = NULL;
+	pid_t agent;
+
+	start();
+	agent = rfp_agent_start();
+	cr_assert_gt(agent, 0);
+	rft_cli_ok(0, "isolate", "--confirm-within", "3s", NULL);
+	cr_assert_eq(out_tcp(AF_INET, PORT_OTHER), RFT_EPERM);
+	rfp_kill(agent); /* SIGKILL: nothing in userspace is left to end it */
+	rft_msleep(3500);
+	cr_expect_eq(out_tcp(AF_INET, PORT_OTHER), RFT_OK, "v4: not rolled back by the kernel");
+	cr_expect_eq(out_tcp(AF_INET6, PORT_OTHER), RFT_OK, "v6: not rolled back by the kernel");
+	cr_expect_eq(rft_cli(NULL, &err, "confirm", NULL), 1, "a late confirm must fail");
+	cr_expect(strstr(err, "rolled back") != NULL, "%s", err);
+	free(err);
+	cr_expect(history_has("rolled-back", "not confirmed"), "no rolled-back action");
+	cr_expect_eq(rft_status_isolated(), 0);
+}
+
+/* Confirmed in time: isolation stays after the confirm deadline. */
+Test(safety, confirm_keeps_isolation)
+{
+	char *st;
+
+	start();
+	rft_cli_ok(0, "isolate", "--confirm-within", "2s", NULL);
+	st = rfp_cli_out("status", "--json", NULL);
+	cr_expect_null(strstr(st, "\"confirm_deadline\":null"), "no pending confirmation: %s", st);
+	free(st);
+	rft_cli_ok(0, "confirm", NULL);
+	rft_msleep(2500);
+	cr_expect_eq(out_tcp(AF_INET, PORT_OTHER), RFT_EPERM, "v4: confirmed isolation lapsed");
+	cr_expect_eq(out_tcp(AF_INET6, PORT_OTHER), RFT_EPERM, "v6: confirmed isolation lapsed");
+	cr_expect_eq(out_tcp(AF_INET, PORT_WAY_BACK), RFT_OK);
+	cr_expect(history_has("confirm", "\"status\":\"Succeeded\""), "no confirm action");
+	cr_expect_eq(rft_status_isolated(), 1);
+	rft_cli_ok(0, "release", NULL);
+}
+
+Test(safety, verify_passes_for_an_allowed_endpoint)
+{
+	char *out = NULL, *err = NULL, v4[64], v6[64];
+
+	start();
+	snprintf(v4, sizeof(v4), "%s:%d", RFT_PEER_IP4, PORT_WAY_BACK);
+	snprintf(v6, sizeof(v6), "[%s]:%d", RFT_PEER_IP6, PORT_WAY_BACK);
+	cr_assert_eq(rft_cli(&out, &err, "isolate", "--verify", v4, "--verify", v6, "--json",
+			     NULL), 0, "verify failed: %s %s", out, err);
+	cr_expect_eq(rft_json_bool(out, "isolated"), 1, "%s", out);
+	cr_expect_eq(count(out, "\"ok\":true"), 4, "2 endpoints + 2 deny checks: %s", out);
+	cr_expect(strstr(out, "\"check\":\"deny 198.51.100.254:9\",\"ok\":true,\"skipped\":false"),
+		  "the IPv4 deny check did not run: %s", out);
+	free(out);
+	free(err);
+	cr_expect_eq(rft_status_isolated(), 1);
+	cr_expect_eq(out_tcp(AF_INET, PORT_OTHER), RFT_EPERM);
+	rft_cli_ok(0, "release", NULL);
+}
+
+Test(safety, verify_rolls_back_when_an_endpoint_is_cut)
+{
+	char *out = NULL, *err = NULL, bad[64];
+
+	start();
+	snprintf(bad, sizeof(bad), "%s:%d", RFT_PEER_IP4, PORT_OTHER);
+	cr_assert_eq(rft_cli(&out, &err, "isolate", "--verify", bad, "--verify-timeout", "2s",
+			     "--comment", "verify me", NULL), 1, "%s %s", out, err);
+	cr_expect(strstr(err, "connect 192.0.2.2:8202") != NULL, "the failed check is not named: %s",
+		  err);
+	free(out);
+	free(err);
+	cr_expect_eq(rft_status_isolated(), 0, "not rolled back");
+	cr_expect_eq(out_tcp(AF_INET, PORT_OTHER), RFT_OK, "v4: the host was left isolated");
+	cr_expect_eq(out_tcp(AF_INET6, PORT_OTHER), RFT_OK, "v6: the host was left isolated");
+	cr_expect(history_has("isolate", "verify failed: connect 192.0.2.2:8202"),
+		  "no Failed isolate with the reason in the history");
+}
