@@ -146,7 +146,6 @@ static void print_skips(void)
 		skipped_tests, skipped_tests == 1 ? "" : "s");
 	for (i = 0; i < nskips; i++)
 		fprintf(stderr, "  %u: %s\n", skips[i].tests, skips[i].reason);
-	fprintf(stderr, "  (RINGFENCE_REQUIRE_KERNEL=1 turns these skips into failures)\n");
 }
 
 /* After Criterion's summary line, so that it is the last thing a run prints. */
