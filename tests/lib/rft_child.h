@@ -11,6 +11,7 @@
 
 /* Remember a child pid so rft_teardown() kills and reaps it. */
 void rft_track_child(pid_t pid);
+/* Forget a child the caller has reaped itself. */
 void rft_untrack_child(pid_t pid);
 /* Kill (SIGKILL) and reap every tracked child (rft_teardown()). */
 void rft_kill_children(void);

@@ -41,7 +41,7 @@ void rft_unavailable(const char *fmt, ...)
 	va_end(ap);
 	if (req && !strcmp(req, "1"))
 		cr_assert_fail("kernel tests required (RINGFENCE_REQUIRE_KERNEL=1) but %s", msg);
-	cr_skip_test("kernel test skipped: %s", msg);
+	cr_skip_test(RFT_SKIP_PREFIX "%s", msg);
 	abort(); /* not reached */
 }
 
