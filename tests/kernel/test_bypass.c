@@ -116,34 +116,35 @@ static int try_socket(int cmd, void *arg)
 	return 0;
 }
 
-static void check_special_sockets(bool isolated, const char *phase)
+/* Special socket `k` is refused (EPERM) only while isolated; ordinary ones never are. */
+static void check_special_socket(const struct sock_kind *k, bool isolated, const char *phase)
 {
 	static const struct sock_kind plain[] = {{AF_INET, SOCK_DGRAM, 0, "UDP"},
 						 {AF_INET6, SOCK_STREAM, 0, "TCP6"}};
+	int ret = rfp_run_in(rft.dev_ns, rft.cg, try_socket, (void *)k);
 	size_t i;
 
-	for (i = 0; i < sizeof(special_socks) / sizeof(special_socks[0]); i++) {
-		int ret = rfp_run_in(rft.dev_ns, rft.cg, try_socket, (void *)&special_socks[i]);
-
-		cr_expect_eq(ret, isolated ? -EPERM : 0, "%s: %s socket(): %d (%s)", phase,
-			     special_socks[i].name, ret, ret ? strerror(-ret) : "ok");
-	}
+	cr_expect_eq(ret, isolated ? -EPERM : 0, "%s: %s socket(): %d (%s)", phase, k->name, ret,
+		     ret ? strerror(-ret) : "ok");
 	for (i = 0; i < 2; i++)
 		cr_expect_eq(rfp_run_in(rft.dev_ns, rft.cg, try_socket, (void *)&plain[i]), 0,
 			     "%s: ordinary %s sockets must still be created", phase, plain[i].name);
 }
 
-Test(bypass, raw_and_ping_socket_creation)
+RFT_TABLE_PARAMS(bypass, raw_and_ping_socket_creation, special_socks)
+ParameterizedTest(const size_t *row, bypass, raw_and_ping_socket_creation)
 {
+	const struct sock_kind *k = &special_socks[*row];
+
 	/* root may open ping sockets only if gid 0 is in the range (per netns) */
 	cr_assert_eq(rfp_sysctl_in(rft.dev_ns, "net/ipv4/ping_group_range", "0 2147483647"), 0);
 	way_back();
 	rft_cli_ok(0, "load", NULL);
-	check_special_sockets(false, "loaded, not isolated");
+	check_special_socket(k, false, "loaded, not isolated");
 	rft_cli_ok(0, "isolate", NULL);
-	check_special_sockets(true, "isolated");
+	check_special_socket(k, true, "isolated");
 	rft_cli_ok(0, "release", NULL);
-	check_special_sockets(false, "released");
+	check_special_socket(k, false, "released");
 }
 
 /* ---- raw sockets created before isolate -------------------------------------------------- */
@@ -303,53 +304,46 @@ static int tfo_send(int cmd, void *arg)
 	return (int)r;
 }
 
-Test(bypass, tcp_fast_open_denied)
+static const struct {
+	int family;
+	const char *addr;
+} tfo_fams[] = {{AF_INET, RFT_PEER_IP4}, {AF_INET6, RFT_PEER_IP6}};
+
+RFT_TABLE_PARAMS(bypass, tcp_fast_open_denied, tfo_fams)
+ParameterizedTest(const size_t *row, bypass, tcp_fast_open_denied)
 {
 	static const unsigned short ports[] = {PORT_WAY_BACK, PORT_OTHER};
-	static const struct {
-		int family;
-		const char *addr;
-	} fams[] = {{AF_INET, RFT_PEER_IP4}, {AF_INET6, RFT_PEER_IP6}};
+	int family = tfo_fams[*row].family;
+	struct tfo_arg other = {family, tfo_fams[*row].addr, PORT_OTHER};
+	struct tfo_arg back = {family, tfo_fams[*row].addr, PORT_WAY_BACK};
+	const char *v = family == AF_INET6 ? "v6" : "v4";
 	struct rft_server srv;
-	int phase, f;
+	int phase;
 
 	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
 	way_back();
 	for (phase = 0; phase < 3; phase++) {
 		const char *name = enter_phase(phase);
+		struct rft_port_stats st = rft_server_stats(&srv, PORT_OTHER, family);
+		int r = rfp_run_in(rft.dev_ns, rft.cg, tfo_send, &other);
 
-		for (f = 0; f < 2; f++) {
-			struct tfo_arg other = {fams[f].family, fams[f].addr, PORT_OTHER};
-			struct tfo_arg back = {fams[f].family, fams[f].addr, PORT_WAY_BACK};
-			struct rft_port_stats st =
-			    rft_server_stats(&srv, PORT_OTHER, fams[f].family);
-			const char *v = fams[f].family == AF_INET6 ? "v6" : "v4";
-			int r;
-
-			r = rfp_run_in(rft.dev_ns, rft.cg, tfo_send, &other);
-			if (phase == 1) {
-				cr_expect_eq(r, -EPERM,
-					     "isolated: %s MSG_FASTOPEN to a denied port: %d", v,
-					     r);
-				rft_msleep(100);
-				cr_expect_eq(
-				    rft_server_stats(&srv, PORT_OTHER, fams[f].family).conns,
-				    st.conns, "isolated: %s TFO: the peer saw a connection", v);
-				cr_expect_eq(
-				    rft_server_stats(&srv, PORT_OTHER, fams[f].family).tcp_bytes,
-				    st.tcp_bytes, "isolated: %s TFO: the peer received data", v);
-			} else {
-				cr_expect_eq(r, RFT_PAYLOAD_LEN, "%s: %s MSG_FASTOPEN: %d", name, v,
-					     r);
-				cr_expect_gt(
-				    rft_server_stats(&srv, PORT_OTHER, fams[f].family).tcp_bytes,
-				    st.tcp_bytes, "%s: %s TFO data never arrived", name, v);
-			}
-			/* the allowed destination works through TFO while isolated too */
-			r = rfp_run_in(rft.dev_ns, rft.cg, tfo_send, &back);
-			cr_expect_eq(r, RFT_PAYLOAD_LEN,
-				     "%s: %s MSG_FASTOPEN to the allowed port: %d", name, v, r);
+		if (phase == 1) {
+			cr_expect_eq(r, -EPERM, "isolated: %s MSG_FASTOPEN to a denied port: %d", v,
+				     r);
+			rft_msleep(100);
+			cr_expect_eq(rft_server_stats(&srv, PORT_OTHER, family).conns, st.conns,
+				     "isolated: %s TFO: the peer saw a connection", v);
+			cr_expect_eq(rft_server_stats(&srv, PORT_OTHER, family).tcp_bytes,
+				     st.tcp_bytes, "isolated: %s TFO: the peer received data", v);
+		} else {
+			cr_expect_eq(r, RFT_PAYLOAD_LEN, "%s: %s MSG_FASTOPEN: %d", name, v, r);
+			cr_expect_gt(rft_server_stats(&srv, PORT_OTHER, family).tcp_bytes,
+				     st.tcp_bytes, "%s: %s TFO data never arrived", name, v);
 		}
+		/* the allowed destination works through TFO while isolated too */
+		r = rfp_run_in(rft.dev_ns, rft.cg, tfo_send, &back);
+		cr_expect_eq(r, RFT_PAYLOAD_LEN, "%s: %s MSG_FASTOPEN to the allowed port: %d",
+			     name, v, r);
 	}
 }
 
@@ -586,57 +580,55 @@ Test(bypass, inherited_and_passed_sockets_deliver_nothing)
 
 /* ---- child cgroups, second network namespace --------------------------------------------- */
 
-Test(bypass, child_cgroups_are_isolated_too)
+static const struct {
+	int in_c2; /* 0: process in c1, 1: in c1/c2 */
+	int family;
+	const char *addr;
+	enum rft_proto proto;
+} child_cg_cases[] = {
+    {0, AF_INET, RFT_PEER_IP4, RFT_TCP}, {0, AF_INET6, RFT_PEER_IP6, RFT_TCP},
+    {0, AF_INET, RFT_PEER_IP4, RFT_UDP}, {0, AF_INET6, RFT_PEER_IP6, RFT_UDP},
+    {1, AF_INET, RFT_PEER_IP4, RFT_TCP}, {1, AF_INET6, RFT_PEER_IP6, RFT_TCP},
+    {1, AF_INET, RFT_PEER_IP4, RFT_UDP}, {1, AF_INET6, RFT_PEER_IP6, RFT_UDP},
+};
+
+RFT_TABLE_PARAMS(bypass, child_cgroups_are_isolated_too, child_cg_cases)
+ParameterizedTest(const size_t *row, bypass, child_cgroups_are_isolated_too)
 {
 	static const unsigned short ports[] = {PORT_WAY_BACK, PORT_OTHER};
-	static const struct {
-		int family;
-		const char *addr;
-		enum rft_proto proto;
-	} flows[] = {
-	    {AF_INET, RFT_PEER_IP4, RFT_TCP},
-	    {AF_INET6, RFT_PEER_IP6, RFT_TCP},
-	    {AF_INET, RFT_PEER_IP4, RFT_UDP},
-	    {AF_INET6, RFT_PEER_IP6, RFT_UDP},
-	};
+	int family = child_cg_cases[*row].family;
+	enum rft_proto proto = child_cg_cases[*row].proto;
+	const char *addr = child_cg_cases[*row].addr;
+	const char *where = child_cg_cases[*row].in_c2 ? "c1/c2" : "c1";
 	char c1[PATH_MAX], c2[PATH_MAX];
-	const char *cgs[2] = {c1, c2};
+	const char *cg = child_cg_cases[*row].in_c2 ? c2 : c1;
 	struct rft_server srv;
-	int c, phase;
-	size_t f;
+	int phase;
 
 	cr_assert_eq(rfp_cgroup_child("c1", c1, sizeof(c1)), 0);
 	cr_assert_eq(rfp_cgroup_child("c1/c2", c2, sizeof(c2)), 0);
 	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
 	way_back();
 	for (phase = 0; phase < 2; phase++) {
-		enter_phase(phase);
-		for (c = 0; c < 2; c++) {
-			for (f = 0; f < sizeof(flows) / sizeof(flows[0]); f++) {
-				struct rft_port_stats b =
-				    rft_server_stats(&srv, PORT_OTHER, flows[f].family);
-				struct rft_port_stats a;
-				struct rft_result r;
+		struct rft_port_stats b, a;
+		struct rft_result r;
 
-				r = rft_client(rft.dev_ns, cgs[c], flows[f].family, flows[f].proto,
-					       flows[f].addr, PORT_OTHER, CLIENT_TIMEOUT_MS);
-				rft_msleep(phase ? 100 : 0);
-				a = rft_server_stats(&srv, PORT_OTHER, flows[f].family);
-				cr_expect_eq(r.outcome, phase ? RFT_EPERM : RFT_OK,
-					     "%s: process in %s, %s port %u: %s",
-					     phase ? "isolated" : "not isolated",
-					     c ? "c1/c2" : "c1", flows[f].addr, PORT_OTHER,
-					     rft_outcome_name(r.outcome));
-				if (phase)
-					cr_expect(
-					    a.conns == b.conns && a.dgrams == b.dgrams,
-					    "isolated: the peer received from a child cgroup");
-				r = rft_client(rft.dev_ns, cgs[c], flows[f].family, flows[f].proto,
-					       flows[f].addr, PORT_WAY_BACK, CLIENT_TIMEOUT_MS);
-				cr_expect_eq(r.outcome, RFT_OK, "process in %s, allowed port: %s",
-					     c ? "c1/c2" : "c1", rft_outcome_name(r.outcome));
-			}
-		}
+		enter_phase(phase);
+		b = rft_server_stats(&srv, PORT_OTHER, family);
+		r = rft_client(rft.dev_ns, cg, family, proto, addr, PORT_OTHER, CLIENT_TIMEOUT_MS);
+		rft_msleep(phase ? 100 : 0);
+		a = rft_server_stats(&srv, PORT_OTHER, family);
+		cr_expect_eq(
+		    r.outcome, phase ? RFT_EPERM : RFT_OK, "%s: process in %s, %s %s port %u: %s",
+		    phase ? "isolated" : "not isolated", where, proto == RFT_TCP ? "tcp" : "udp",
+		    addr, PORT_OTHER, rft_outcome_name(r.outcome));
+		if (phase)
+			cr_expect(a.conns == b.conns && a.dgrams == b.dgrams,
+				  "isolated: the peer received from a child cgroup (%s)", where);
+		r = rft_client(rft.dev_ns, cg, family, proto, addr, PORT_WAY_BACK,
+			       CLIENT_TIMEOUT_MS);
+		cr_expect_eq(r.outcome, RFT_OK, "process in %s, allowed port: %s", where,
+			     rft_outcome_name(r.outcome));
 	}
 	rft_cli_ok(0, "release", NULL);
 }

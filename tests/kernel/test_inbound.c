@@ -57,49 +57,48 @@ static void expect_in(const struct rft_server *srv, size_t f, enum rft_proto pro
 	}
 }
 
-static void inbound(enum rft_proto proto)
+/* Row f of fams: served before isolate, not without a rule, only on the rule's port with it. */
+static void inbound(enum rft_proto proto, size_t f)
 {
 	static const unsigned short ports[] = {PORT_IN, PORT_OTHER};
 	const char *pname = proto == RFT_TCP ? "tcp" : "udp";
 	struct rft_server srv;
-	size_t f;
+	size_t r;
 
 	cr_assert_eq(rft_server_start(&srv, rft.dev_ns, rft.cg, ports, 2), 0);
-	for (f = 0; f < 2; f++)
-		expect_in(&srv, f, proto, PORT_IN, true, "not isolated");
+	expect_in(&srv, f, proto, PORT_IN, true, "not isolated");
 
 	rft_cli_ok(0, "isolate", "--force", NULL);
-	for (f = 0; f < 2; f++)
-		expect_in(&srv, f, proto, PORT_IN, false, "isolated, no rule");
+	expect_in(&srv, f, proto, PORT_IN, false, "isolated, no rule");
 
-	for (f = 0; f < 2; f++)
-		rft_cli_ok(0, "allow", "add", "net", fams[f].peer_addr, "proto", pname, "port",
+	for (r = 0; r < 2; r++)
+		rft_cli_ok(0, "allow", "add", "net", fams[r].peer_addr, "proto", pname, "port",
 			   "9001", "dir", "in", NULL);
-	for (f = 0; f < 2; f++) {
-		expect_in(&srv, f, proto, PORT_IN, true, "isolated, dir in rule");
-		expect_in(&srv, f, proto, PORT_OTHER, false, "isolated, dir in rule, other port");
-	}
+	expect_in(&srv, f, proto, PORT_IN, true, "isolated, dir in rule");
+	expect_in(&srv, f, proto, PORT_OTHER, false, "isolated, dir in rule, other port");
 
 	rft_cli_ok(0, "release", NULL);
-	for (f = 0; f < 2; f++)
-		expect_in(&srv, f, proto, PORT_OTHER, true, "released");
+	expect_in(&srv, f, proto, PORT_OTHER, true, "released");
 	rft_server_stop(&srv);
 }
 
-Test(inbound, tcp_dir_in_rule_v4_v6)
+RFT_TABLE_PARAMS(inbound, tcp_dir_in_rule_v4_v6, fams)
+ParameterizedTest(const size_t *row, inbound, tcp_dir_in_rule_v4_v6)
 {
-	inbound(RFT_TCP);
+	inbound(RFT_TCP, *row);
 }
 
 /* A UDP service: the request needs the dir-in rule, and its reply (sendto from the server's
  * port) is a reply of the allowed flow. */
-Test(inbound, udp_dir_in_rule_v4_v6)
+RFT_TABLE_PARAMS(inbound, udp_dir_in_rule_v4_v6, fams)
+ParameterizedTest(const size_t *row, inbound, udp_dir_in_rule_v4_v6)
 {
-	inbound(RFT_UDP);
+	inbound(RFT_UDP, *row);
 }
 
 /* A 'dir out' rule for the peer does not let the peer open connections to the host. */
-Test(inbound, dir_out_rule_does_not_allow_inbound)
+RFT_TABLE_PARAMS(inbound, dir_out_rule_does_not_allow_inbound, fams)
+ParameterizedTest(const size_t *row, inbound, dir_out_rule_does_not_allow_inbound)
 {
 	static const unsigned short ports[] = {PORT_IN};
 	struct rft_server srv;
@@ -110,10 +109,8 @@ Test(inbound, dir_out_rule_does_not_allow_inbound)
 		rft_cli_ok(0, "allow", "add", "net", fams[f].peer_addr, "proto", "tcp", "port",
 			   "9001", "dir", "out", NULL);
 	rft_cli_ok(0, "isolate", NULL);
-	for (f = 0; f < 2; f++)
-		expect_in(&srv, f, RFT_TCP, PORT_IN, false, "isolated, dir out rule");
+	expect_in(&srv, *row, RFT_TCP, PORT_IN, false, "isolated, dir out rule");
 	rft_cli_ok(0, "release", NULL);
-	for (f = 0; f < 2; f++)
-		expect_in(&srv, f, RFT_TCP, PORT_IN, true, "released");
+	expect_in(&srv, *row, RFT_TCP, PORT_IN, true, "released");
 	rft_server_stop(&srv);
 }

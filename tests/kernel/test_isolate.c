@@ -62,36 +62,32 @@ static unsigned long long received(const struct rft_server *s, const struct out_
 	return c->proto == RFT_TCP ? st.conns + st.tcp_bytes : st.dgrams + st.udp_bytes;
 }
 
-/* Run every case and check it against `isolated` (false: everything must work). */
-static void check_cases(const struct rft_server *srv, bool isolated, const char *phase)
+/* Run case c and check it against `isolated` (false: it must work). */
+static void check_case(const struct rft_server *srv, const struct out_case *c, bool isolated,
+		       const char *phase)
 {
-	size_t i;
+	bool deny = isolated && c->isolated == DENY;
+	unsigned long long before = received(srv, c);
+	struct rft_result r = rft_client(rft.dev_ns, rft.cg, c->family, c->proto, c->addr, c->port,
+					 CLIENT_TIMEOUT_MS);
 
-	for (i = 0; i < sizeof(out_cases) / sizeof(out_cases[0]); i++) {
-		const struct out_case *c = &out_cases[i];
-		bool deny = isolated && c->isolated == DENY;
-		unsigned long long before = received(srv, c);
-		struct rft_result r = rft_client(rft.dev_ns, rft.cg, c->family, c->proto, c->addr,
-						 c->port, CLIENT_TIMEOUT_MS);
-
-		if (deny) {
-			cr_expect_eq(r.outcome, RFT_EPERM,
-				     "%s: %s %s port %u: expected EPERM, got %s (errno %d)", phase,
-				     proto_name(c->proto), c->addr, c->port,
-				     rft_outcome_name(r.outcome), r.err);
-			rft_msleep(100);
-			cr_expect_eq(received(srv, c), before,
-				     "%s: %s %s port %u was denied but the peer received something",
-				     phase, proto_name(c->proto), c->addr, c->port);
-		} else {
-			cr_expect_eq(r.outcome, RFT_OK,
-				     "%s: %s %s port %u: expected OK, got %s (errno %d, echoed %d)",
-				     phase, proto_name(c->proto), c->addr, c->port,
-				     rft_outcome_name(r.outcome), r.err, r.echoed);
-			cr_expect_gt(received(srv, c), before,
-				     "%s: %s %s port %u worked but the peer counted nothing", phase,
-				     proto_name(c->proto), c->addr, c->port);
-		}
+	if (deny) {
+		cr_expect_eq(r.outcome, RFT_EPERM,
+			     "%s: %s %s port %u: expected EPERM, got %s (errno %d)", phase,
+			     proto_name(c->proto), c->addr, c->port, rft_outcome_name(r.outcome),
+			     r.err);
+		rft_msleep(100);
+		cr_expect_eq(received(srv, c), before,
+			     "%s: %s %s port %u was denied but the peer received something", phase,
+			     proto_name(c->proto), c->addr, c->port);
+	} else {
+		cr_expect_eq(r.outcome, RFT_OK,
+			     "%s: %s %s port %u: expected OK, got %s (errno %d, echoed %d)", phase,
+			     proto_name(c->proto), c->addr, c->port, rft_outcome_name(r.outcome),
+			     r.err, r.echoed);
+		cr_expect_gt(received(srv, c), before,
+			     "%s: %s %s port %u worked but the peer counted nothing", phase,
+			     proto_name(c->proto), c->addr, c->port);
 	}
 }
 
@@ -101,62 +97,65 @@ static void allow_out(const char *addr, const char *proto, const char *port)
 		   NULL);
 }
 
-Test(isolate, outbound_allow_and_deny_v4_v6_tcp_udp)
+/* Every row of out_cases on its own: before load, loaded, isolated, released. */
+RFT_TABLE_PARAMS(isolate, outbound_allow_and_deny_v4_v6_tcp_udp, out_cases)
+ParameterizedTest(const size_t *row, isolate, outbound_allow_and_deny_v4_v6_tcp_udp)
 {
 	static const unsigned short ports[] = {PORT_ALLOWED, PORT_OTHER};
+	const struct out_case *c = &out_cases[*row];
 	struct rft_server srv;
 
 	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
 
 	/* nothing loaded yet */
-	check_cases(&srv, false, "before load");
+	check_case(&srv, c, false, "before load");
 
 	allow_out(RFT_PEER_IP4, "tcp", "8001");
 	allow_out(RFT_PEER_IP4, "udp", "8001");
 	allow_out(RFT_PEER_IP6, "tcp", "8001");
 	allow_out(RFT_PEER_IP6, "udp", "8001");
-	check_cases(&srv, false, "loaded, not isolated");
+	check_case(&srv, c, false, "loaded, not isolated");
 
 	rft_cli_ok(0, "isolate", "--comment", "kernel test", NULL);
-	check_cases(&srv, true, "isolated");
+	check_case(&srv, c, true, "isolated");
 
 	rft_cli_ok(0, "release", NULL);
-	check_cases(&srv, false, "released");
+	check_case(&srv, c, false, "released");
 }
 
+static const struct {
+	int family;
+	const char *addr;
+	enum rft_proto proto;
+} loopback_cases[] = {
+    {AF_INET, "127.0.0.1", RFT_TCP},
+    {AF_INET, "127.0.0.1", RFT_UDP},
+    {AF_INET6, "::1", RFT_TCP},
+    {AF_INET6, "::1", RFT_UDP},
+    {AF_INET6, "::ffff:127.0.0.1", RFT_TCP},
+};
+
 /* Loopback stays usable while isolated, v4 and v6, TCP and UDP, with both ends in the cgroup. */
-Test(isolate, loopback_keeps_working)
+RFT_TABLE_PARAMS(isolate, loopback_keeps_working, loopback_cases)
+ParameterizedTest(const size_t *row, isolate, loopback_keeps_working)
 {
 	static const unsigned short ports[] = {PORT_LOOPBACK};
-	static const struct {
-		int family;
-		const char *addr;
-		enum rft_proto proto;
-	} lo[] = {
-	    {AF_INET, "127.0.0.1", RFT_TCP},
-	    {AF_INET, "127.0.0.1", RFT_UDP},
-	    {AF_INET6, "::1", RFT_TCP},
-	    {AF_INET6, "::1", RFT_UDP},
-	    {AF_INET6, "::ffff:127.0.0.1", RFT_TCP},
-	};
+	const char *addr = loopback_cases[*row].addr;
+	enum rft_proto proto = loopback_cases[*row].proto;
 	struct rft_server srv;
 	struct rft_result r;
-	size_t i;
 
 	cr_assert_eq(rft_server_start(&srv, rft.dev_ns, rft.cg, ports, 1), 0);
 	rft_cli_ok(0, "isolate", "--force", NULL);
-	for (i = 0; i < sizeof(lo) / sizeof(lo[0]); i++) {
-		r = rft_client(rft.dev_ns, rft.cg, lo[i].family, lo[i].proto, lo[i].addr,
-			       PORT_LOOPBACK, CLIENT_TIMEOUT_MS);
-		cr_expect_eq(r.outcome, RFT_OK, "isolated: loopback %s %s: got %s (errno %d)",
-			     proto_name(lo[i].proto), lo[i].addr, rft_outcome_name(r.outcome),
-			     r.err);
-	}
+	r = rft_client(rft.dev_ns, rft.cg, loopback_cases[*row].family, proto, addr, PORT_LOOPBACK,
+		       CLIENT_TIMEOUT_MS);
+	cr_expect_eq(r.outcome, RFT_OK, "isolated: loopback %s %s: got %s (errno %d)",
+		     proto_name(proto), addr, rft_outcome_name(r.outcome), r.err);
 	/* the same isolated client cannot leave the host */
 	r = rft_client(rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, PORT_LOOPBACK,
 		       CLIENT_TIMEOUT_MS);
-	cr_expect_eq(r.outcome, RFT_EPERM, "isolated: tcp to the peer: got %s",
-		     rft_outcome_name(r.outcome));
+	cr_expect_eq(r.outcome, RFT_EPERM, "isolated (loopback %s %s row): tcp to the peer: got %s",
+		     proto_name(proto), addr, rft_outcome_name(r.outcome));
 	rft_cli_ok(0, "release", NULL);
 }
 

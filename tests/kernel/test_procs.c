@@ -62,174 +62,212 @@ static void expect_delivery(const struct rft_server *srv, int family, enum rft_p
 		cr_expect_eq(after, before, "%s: denied but the peer received something", what);
 }
 
-Test(procs, exe_rule_is_the_inode_not_the_name)
+/* Paths of the allowed executable and of a copy of it (another inode), with a server in the peer
+ * and the way back allowed. */
+struct exe_env {
+	char allowed[PATH_MAX];
+	char copy[PATH_MAX];
+	struct rft_server srv;
+};
+
+/* Create the two executables and the server, allow `allowed` and isolate. */
+static void exe_isolate(struct exe_env *e)
 {
 	static const unsigned short ports[] = {PORT_OTHER};
-	char allowed[PATH_MAX], copy[PATH_MAX];
-	struct {
-		bool use_copy;
-		const char *comm; /* NULL: unchanged */
-		int family;
-		enum rft_proto proto;
-		enum rft_outcome want;
-	} cases[] = {
-	    {false, NULL, AF_INET, RFT_TCP, RFT_OK},
-	    {false, NULL, AF_INET6, RFT_TCP, RFT_OK},
-	    {false, NULL, AF_INET, RFT_UDP, RFT_OK},
-	    {false, NULL, AF_INET6, RFT_UDP, RFT_OK},
-	    {false, "kworker/0:1", AF_INET, RFT_TCP, RFT_OK}, /* comm does not matter */
-	    {true, NULL, AF_INET, RFT_TCP, RFT_EPERM},	      /* a copy is another inode */
-	    {true, NULL, AF_INET6, RFT_TCP, RFT_EPERM},
-	    {true, NULL, AF_INET, RFT_UDP, RFT_EPERM},
-	    {true, NULL, AF_INET6, RFT_UDP, RFT_EPERM},
-	    {true, "rf-allowed", AF_INET, RFT_TCP, RFT_EPERM}, /* nor is the allowed name */
-	    {true, "rf-allowed", AF_INET6, RFT_UDP, RFT_EPERM},
-	};
-	struct rft_server srv;
-	struct rft_result r;
-	size_t i;
 
-	cr_assert_eq(rfp_copy_self("rf-allowed", allowed, sizeof(allowed)), 0);
-	cr_assert_eq(rfp_copy_self("rf-copy", copy, sizeof(copy)), 0);
-	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 1), 0);
+	cr_assert_eq(rfp_copy_self("rf-allowed", e->allowed, sizeof(e->allowed)), 0);
+	cr_assert_eq(rfp_copy_self("rf-copy", e->copy, sizeof(e->copy)), 0);
+	cr_assert_eq(rft_server_start(&e->srv, rft.peer_ns, NULL, ports, 1), 0);
 	way_back();
-	rft_cli_ok(0, "allow", "add", "exe", allowed, NULL);
+	rft_cli_ok(0, "allow", "add", "exe", e->allowed, NULL);
 
 	/* not isolated: the copy works too */
-	cr_expect_eq(rfp_exe_client(copy, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, PORT_OTHER, NULL),
-		     RFT_OK, "the copy must work before isolate");
-
+	cr_expect_eq(
+	    rfp_exe_client(e->copy, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, PORT_OTHER, NULL),
+	    RFT_OK, "the copy must work before isolate");
 	rft_cli_ok(0, "isolate", NULL);
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char what[PATH_MAX + 256];
-		unsigned long long before =
-		    received(&srv, PORT_OTHER, cases[i].family, cases[i].proto);
-		enum rft_outcome got = rfp_exe_client(
-		    cases[i].use_copy ? copy : allowed, rft.cg, cases[i].family, cases[i].proto,
-		    peer_addr(cases[i].family), PORT_OTHER, cases[i].comm);
+}
 
-		snprintf(what, sizeof(what), "isolated: %s (comm %s) %s %s",
-			 cases[i].use_copy ? "copy" : "allowed exe",
-			 cases[i].comm ? cases[i].comm : "unchanged",
-			 cases[i].family == AF_INET6 ? "v6" : "v4",
-			 cases[i].proto == RFT_TCP ? "tcp" : "udp");
-		expect_delivery(&srv, cases[i].family, cases[i].proto, before, got, cases[i].want,
-				what);
-	}
+/* Release: the copy works again. */
+static void exe_release(struct exe_env *e)
+{
+	rft_cli_ok(0, "release", NULL);
+	cr_expect_eq(
+	    rfp_exe_client(e->copy, rft.cg, AF_INET6, RFT_TCP, RFT_PEER_IP6, PORT_OTHER, NULL),
+	    RFT_OK, "the copy must work after release");
+}
 
-	/* the allowed binary forks and execs: the same binary keeps the identity, another loses it
-	 */
-	{
-		static const struct {
-			bool exec_copy;
-			enum rft_outcome want;
-		} fe[] = {{false, RFT_OK}, {true, RFT_EPERM}};
+static const struct {
+	bool use_copy;
+	const char *comm; /* NULL: unchanged */
+	int family;
+	enum rft_proto proto;
+	enum rft_outcome want;
+} exe_cases[] = {
+    {false, NULL, AF_INET, RFT_TCP, RFT_OK},
+    {false, NULL, AF_INET6, RFT_TCP, RFT_OK},
+    {false, NULL, AF_INET, RFT_UDP, RFT_OK},
+    {false, NULL, AF_INET6, RFT_UDP, RFT_OK},
+    {false, "kworker/0:1", AF_INET, RFT_TCP, RFT_OK}, /* comm does not matter */
+    {true, NULL, AF_INET, RFT_TCP, RFT_EPERM},	      /* a copy is another inode */
+    {true, NULL, AF_INET6, RFT_TCP, RFT_EPERM},
+    {true, NULL, AF_INET, RFT_UDP, RFT_EPERM},
+    {true, NULL, AF_INET6, RFT_UDP, RFT_EPERM},
+    {true, "rf-allowed", AF_INET, RFT_TCP, RFT_EPERM}, /* nor is the allowed name */
+    {true, "rf-allowed", AF_INET6, RFT_UDP, RFT_EPERM},
+};
 
-		for (i = 0; i < 2; i++) {
-			char *argv[] = {allowed,
-					RFP_HELPER_ARG,
-					"forkexec",
-					fe[i].exec_copy ? copy : allowed,
-					RFP_HELPER_ARG,
-					"client",
-					rft.dev_ns,
-					"4",
-					"tcp",
-					RFT_PEER_IP4,
-					"8002",
-					"1500",
-					NULL};
-			unsigned long long before = received(&srv, PORT_OTHER, AF_INET, RFT_TCP);
-			pid_t pid = rfp_spawn(rft.dev_ns, rft.cg, argv, NULL, NULL);
-			int st;
+RFT_TABLE_PARAMS(procs, exe_rule_is_the_inode_not_the_name, exe_cases)
+ParameterizedTest(const size_t *row, procs, exe_rule_is_the_inode_not_the_name)
+{
+	static struct exe_env e;
+	char what[PATH_MAX + 256];
+	unsigned long long before;
+	enum rft_outcome got;
+	int family = exe_cases[*row].family;
+	enum rft_proto proto = exe_cases[*row].proto;
 
-			cr_assert_gt(pid, 0);
-			st = rfp_wait(pid, 10000);
-			expect_delivery(&srv, AF_INET, RFT_TCP, before,
-					st >= 0 && st <= RFT_ERROR ? (enum rft_outcome)st
-								   : RFT_ERROR,
-					fe[i].want,
-					fe[i].exec_copy ? "allowed exe fork+exec of the copy"
-							: "allowed exe fork+exec of itself");
-		}
-	}
+	exe_isolate(&e);
+	before = received(&e.srv, PORT_OTHER, family, proto);
+	got = rfp_exe_client(exe_cases[*row].use_copy ? e.copy : e.allowed, rft.cg, family, proto,
+			     peer_addr(family), PORT_OTHER, exe_cases[*row].comm);
+	snprintf(what, sizeof(what), "isolated: %s (comm %s) %s %s",
+		 exe_cases[*row].use_copy ? "copy" : "allowed exe",
+		 exe_cases[*row].comm ? exe_cases[*row].comm : "unchanged",
+		 family == AF_INET6 ? "v6" : "v4", proto == RFT_TCP ? "tcp" : "udp");
+	expect_delivery(&e.srv, family, proto, before, got, exe_cases[*row].want, what);
+
+	exe_release(&e);
+}
+
+/* The allowed binary forks and execs: the same binary keeps the identity, another loses it. */
+static void fork_exec_case(struct exe_env *e, bool exec_copy, enum rft_outcome want)
+{
+	char *argv[] = {e->allowed,
+			RFP_HELPER_ARG,
+			"forkexec",
+			exec_copy ? e->copy : e->allowed,
+			RFP_HELPER_ARG,
+			"client",
+			rft.dev_ns,
+			"4",
+			"tcp",
+			RFT_PEER_IP4,
+			"8002",
+			"1500",
+			NULL};
+	unsigned long long before = received(&e->srv, PORT_OTHER, AF_INET, RFT_TCP);
+	pid_t pid = rfp_spawn(rft.dev_ns, rft.cg, argv, NULL, NULL);
+	int st;
+
+	cr_assert_gt(pid, 0);
+	st = rfp_wait(pid, 10000);
+	expect_delivery(&e->srv, AF_INET, RFT_TCP, before,
+			st >= 0 && st <= RFT_ERROR ? (enum rft_outcome)st : RFT_ERROR, want,
+			exec_copy ? "allowed exe fork+exec of the copy"
+				  : "allowed exe fork+exec of itself");
+}
+
+Test(procs, exe_rule_survives_exec_of_itself_only)
+{
+	static struct exe_env e;
+	struct rft_result r;
+
+	exe_isolate(&e);
+	fork_exec_case(&e, false, RFT_OK);
+	fork_exec_case(&e, true, RFT_EPERM);
 
 	/* and the test binary itself (not allowed) */
 	r = rft_client(rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, PORT_OTHER,
 		       CLIENT_TIMEOUT_MS);
 	cr_expect_eq(r.outcome, RFT_EPERM, "non-allowed process: %s", rft_outcome_name(r.outcome));
 
-	rft_cli_ok(0, "release", NULL);
-	cr_expect_eq(
-	    rfp_exe_client(copy, rft.cg, AF_INET6, RFT_TCP, RFT_PEER_IP6, PORT_OTHER, NULL), RFT_OK,
-	    "the copy must work after release");
+	exe_release(&e);
 }
 
-Test(procs, cgroup_rule_covers_its_descendants_only)
+/* Child cgroups of the test cgroup: "allowed" (the rule's), "allowed/sub", "sibling"; the rule
+ * allowed, isolated, and a server in the peer. */
+struct cg_env {
+	char allowed[PATH_MAX], sub[PATH_MAX], sibling[PATH_MAX], rel[PATH_MAX];
+	struct rft_server srv;
+};
+
+static void cg_isolate(struct cg_env *e)
 {
 	static const unsigned short ports[] = {PORT_OTHER};
-	char allowed[PATH_MAX], sub[PATH_MAX], sibling[PATH_MAX], rel[PATH_MAX];
-	const char *cgs[4];
-	static const char *const names[] = {"allowed", "allowed/sub", "sibling", "isolated"};
-	static const enum rft_outcome want[] = {RFT_OK, RFT_OK, RFT_EPERM, RFT_EPERM};
-	static const struct {
-		int family;
-		enum rft_proto proto;
-	} flows[] = {
-	    {AF_INET, RFT_TCP}, {AF_INET6, RFT_TCP}, {AF_INET, RFT_UDP}, {AF_INET6, RFT_UDP}};
-	struct rft_server srv;
-	size_t c, f;
 
-	cr_assert_eq(rfp_cgroup_child("allowed", allowed, sizeof(allowed)), 0);
-	cr_assert_eq(rfp_cgroup_child("allowed/sub", sub, sizeof(sub)), 0);
-	cr_assert_eq(rfp_cgroup_child("sibling", sibling, sizeof(sibling)), 0);
-	cgs[0] = allowed;
-	cgs[1] = sub;
-	cgs[2] = sibling;
-	cgs[3] = rft.cg;
-	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 1), 0);
+	cr_assert_eq(rfp_cgroup_child("allowed", e->allowed, sizeof(e->allowed)), 0);
+	cr_assert_eq(rfp_cgroup_child("allowed/sub", e->sub, sizeof(e->sub)), 0);
+	cr_assert_eq(rfp_cgroup_child("sibling", e->sibling, sizeof(e->sibling)), 0);
+	cr_assert_eq(rft_server_start(&e->srv, rft.peer_ns, NULL, ports, 1), 0);
 
 	/* relative to the cgroup2 mount, as an administrator writes it */
-	snprintf(rel, sizeof(rel), "%s/allowed", rft.cg + strlen(rft.cg2));
-	rft_cli_ok(0, "allow", "add", "cgroup", rel, NULL);
+	snprintf(e->rel, sizeof(e->rel), "%s/allowed", rft.cg + strlen(rft.cg2));
+	rft_cli_ok(0, "allow", "add", "cgroup", e->rel, NULL);
 	rft_cli_ok(0, "isolate", NULL);
+}
 
-	for (c = 0; c < 4; c++) {
-		for (f = 0; f < sizeof(flows) / sizeof(flows[0]); f++) {
-			char what[PATH_MAX + 256];
-			unsigned long long before =
-			    received(&srv, PORT_OTHER, flows[f].family, flows[f].proto);
-			struct rft_result r =
-			    rft_client(rft.dev_ns, cgs[c], flows[f].family, flows[f].proto,
-				       peer_addr(flows[f].family), PORT_OTHER, CLIENT_TIMEOUT_MS);
+enum cg_where { CG_ALLOWED, CG_SUB, CG_SIBLING, CG_ISOLATED };
 
-			snprintf(what, sizeof(what), "isolated, rule %s: process in %s, %s %s", rel,
-				 names[c], flows[f].family == AF_INET6 ? "v6" : "v4",
-				 flows[f].proto == RFT_TCP ? "tcp" : "udp");
-			expect_delivery(&srv, flows[f].family, flows[f].proto, before, r.outcome,
-					want[c], what);
-		}
-	}
+static const struct {
+	enum cg_where where;
+	int family;
+	enum rft_proto proto;
+	enum rft_outcome want;
+} cg_cases[] = {
+    {CG_ALLOWED, AF_INET, RFT_TCP, RFT_OK},	{CG_ALLOWED, AF_INET6, RFT_TCP, RFT_OK},
+    {CG_ALLOWED, AF_INET, RFT_UDP, RFT_OK},	{CG_ALLOWED, AF_INET6, RFT_UDP, RFT_OK},
+    {CG_SUB, AF_INET, RFT_TCP, RFT_OK},		{CG_SUB, AF_INET6, RFT_TCP, RFT_OK},
+    {CG_SUB, AF_INET, RFT_UDP, RFT_OK},		{CG_SUB, AF_INET6, RFT_UDP, RFT_OK},
+    {CG_SIBLING, AF_INET, RFT_TCP, RFT_EPERM},	{CG_SIBLING, AF_INET6, RFT_TCP, RFT_EPERM},
+    {CG_SIBLING, AF_INET, RFT_UDP, RFT_EPERM},	{CG_SIBLING, AF_INET6, RFT_UDP, RFT_EPERM},
+    {CG_ISOLATED, AF_INET, RFT_TCP, RFT_EPERM}, {CG_ISOLATED, AF_INET6, RFT_TCP, RFT_EPERM},
+    {CG_ISOLATED, AF_INET, RFT_UDP, RFT_EPERM}, {CG_ISOLATED, AF_INET6, RFT_UDP, RFT_EPERM},
+};
 
-	/* deleting the rule while isolated takes the allowance away */
-	rft_cli_ok(0, "allow", "del", "cgroup", rel, NULL);
-	{
-		unsigned long long before = received(&srv, PORT_OTHER, AF_INET, RFT_TCP);
-		struct rft_result r = rft_client(rft.dev_ns, sub, AF_INET, RFT_TCP, RFT_PEER_IP4,
-						 PORT_OTHER, CLIENT_TIMEOUT_MS);
+RFT_TABLE_PARAMS(procs, cgroup_rule_covers_its_descendants_only, cg_cases)
+ParameterizedTest(const size_t *row, procs, cgroup_rule_covers_its_descendants_only)
+{
+	static const char *const names[] = {"allowed", "allowed/sub", "sibling", "isolated"};
+	static struct cg_env e;
+	const char *cgs[4] = {e.allowed, e.sub, e.sibling, rft.cg};
+	enum cg_where where = cg_cases[*row].where;
+	int family = cg_cases[*row].family;
+	enum rft_proto proto = cg_cases[*row].proto;
+	char what[PATH_MAX + 256];
+	unsigned long long before;
+	struct rft_result r;
 
-		expect_delivery(&srv, AF_INET, RFT_TCP, before, r.outcome, RFT_EPERM,
-				"after allow del cgroup: process in allowed/sub");
-	}
+	cg_isolate(&e);
+	before = received(&e.srv, PORT_OTHER, family, proto);
+	r = rft_client(rft.dev_ns, cgs[where], family, proto, peer_addr(family), PORT_OTHER,
+		       CLIENT_TIMEOUT_MS);
+	snprintf(what, sizeof(what), "isolated, rule %s: process in %s, %s %s", e.rel, names[where],
+		 family == AF_INET6 ? "v6" : "v4", proto == RFT_TCP ? "tcp" : "udp");
+	expect_delivery(&e.srv, family, proto, before, r.outcome, cg_cases[*row].want, what);
 	rft_cli_ok(0, "release", NULL);
-	{
-		unsigned long long before = received(&srv, PORT_OTHER, AF_INET6, RFT_TCP);
-		struct rft_result r = rft_client(rft.dev_ns, sibling, AF_INET6, RFT_TCP,
-						 RFT_PEER_IP6, PORT_OTHER, CLIENT_TIMEOUT_MS);
+}
 
-		expect_delivery(&srv, AF_INET6, RFT_TCP, before, r.outcome, RFT_OK,
-				"after release: process in sibling");
-	}
+/* Deleting the rule while isolated takes the allowance away; release gives everything back. */
+Test(procs, cgroup_rule_deleted_or_released)
+{
+	static struct cg_env e;
+	unsigned long long before;
+	struct rft_result r;
+
+	cg_isolate(&e);
+	rft_cli_ok(0, "allow", "del", "cgroup", e.rel, NULL);
+	before = received(&e.srv, PORT_OTHER, AF_INET, RFT_TCP);
+	r = rft_client(rft.dev_ns, e.sub, AF_INET, RFT_TCP, RFT_PEER_IP4, PORT_OTHER,
+		       CLIENT_TIMEOUT_MS);
+	expect_delivery(&e.srv, AF_INET, RFT_TCP, before, r.outcome, RFT_EPERM,
+			"after allow del cgroup: process in allowed/sub");
+	rft_cli_ok(0, "release", NULL);
+	before = received(&e.srv, PORT_OTHER, AF_INET6, RFT_TCP);
+	r = rft_client(rft.dev_ns, e.sibling, AF_INET6, RFT_TCP, RFT_PEER_IP6, PORT_OTHER,
+		       CLIENT_TIMEOUT_MS);
+	expect_delivery(&e.srv, AF_INET6, RFT_TCP, before, r.outcome, RFT_OK,
+			"after release: process in sibling");
 }
 
 Test(procs, cgroup_rule_for_isolated_cgroup_or_root_is_refused)

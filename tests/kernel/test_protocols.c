@@ -557,36 +557,32 @@ static void check_uring_case(const struct rft_server *srv, const struct uring_ar
 		     a->port, mode);
 }
 
-/* Every op, family and submission mode to the allowed and the other port. */
+static const struct {
+	int family;
+	const char *addr;
+} uring_peers[] = {{AF_INET, RFT_PEER_IP4}, {AF_INET6, RFT_PEER_IP6}};
+
+/* Every op and submission mode of family row f to the allowed and the other port. */
 static void check_uring_exchanges(const struct rft_server *srv, const struct uring_support *sup,
-				  bool isolated, const char *phase)
+				  size_t f, bool isolated, const char *phase)
 {
-	static const struct {
-		int family;
-		const char *addr;
-	} peers[] = {{AF_INET, RFT_PEER_IP4}, {AF_INET6, RFT_PEER_IP6}};
 	static const unsigned short ports[] = {PORT_URING_ALLOWED, PORT_URING_OTHER};
-	unsigned long long other_before[2][2];
-	int f, op, p, m;
+	int family = uring_peers[f].family;
+	unsigned long long other_before[2];
+	int op, p, m;
 
-	for (f = 0; f < 2; f++)
-		for (p = 0; p < 2; p++)
-			other_before[f][p] =
-			    received(srv, PORT_URING_OTHER, peers[f].family, p == 0);
-	for (f = 0; f < 2; f++) {
-		for (op = 0; op < URING_OPS; op++) {
-			if (op == OP_SEND_ZC_UDP && !sup->send_zc_op)
-				continue;
-			for (p = 0; p < 2; p++) {
-				for (m = 0; m < RING_MODES; m++) {
-					struct uring_arg a = {peers[f].family, peers[f].addr,
-							      ports[p], (enum uring_op)op,
-							      (enum ring_mode)m};
+	for (p = 0; p < 2; p++)
+		other_before[p] = received(srv, PORT_URING_OTHER, family, p == 0);
+	for (op = 0; op < URING_OPS; op++) {
+		if (op == OP_SEND_ZC_UDP && !sup->send_zc_op)
+			continue;
+		for (p = 0; p < 2; p++) {
+			for (m = 0; m < RING_MODES; m++) {
+				struct uring_arg a = {family, uring_peers[f].addr, ports[p],
+						      (enum uring_op)op, (enum ring_mode)m};
 
-					check_uring_case(srv, &a,
-							 isolated && ports[p] == PORT_URING_OTHER,
-							 phase);
-				}
+				check_uring_case(srv, &a, isolated && ports[p] == PORT_URING_OTHER,
+						 phase);
 			}
 		}
 	}
@@ -594,16 +590,15 @@ static void check_uring_exchanges(const struct rft_server *srv, const struct uri
 		return;
 	/* nothing may trickle in late (retransmissions, deferred io-wq work) */
 	rft_msleep(RFT_DENY_WAIT_MS);
-	for (f = 0; f < 2; f++)
-		for (p = 0; p < 2; p++)
-			cr_expect_eq(received(srv, PORT_URING_OTHER, peers[f].family, p == 0),
-				     other_before[f][p],
-				     "%s: %s %s traffic to the denied port arrived late", phase,
-				     fam_name(peers[f].family), p == 0 ? "TCP" : "UDP");
+	for (p = 0; p < 2; p++)
+		cr_expect_eq(received(srv, PORT_URING_OTHER, family, p == 0), other_before[p],
+			     "%s: %s %s traffic to the denied port arrived late", phase,
+			     fam_name(family), p == 0 ? "TCP" : "UDP");
 }
 
-/* IORING_OP_SOCKET runs cgroup/sock_create like socket(): raw sockets refused while isolated. */
-static void check_uring_sockets(bool isolated, const char *phase)
+/* IORING_OP_SOCKET runs cgroup/sock_create like socket(): raw sockets of `family` refused while
+ * isolated. */
+static void check_uring_sockets(int family, bool isolated, const char *phase)
 {
 	static const struct {
 		struct uring_sock_arg a;
@@ -620,6 +615,8 @@ static void check_uring_sockets(bool isolated, const char *phase)
 	int m;
 
 	for (i = 0; i < sizeof(socks) / sizeof(socks[0]); i++) {
+		if (socks[i].a.family != family)
+			continue;
 		for (m = 0; m < RING_MODES; m++) {
 			struct uring_sock_arg a = socks[i].a;
 			struct step s;
@@ -658,7 +655,8 @@ static const char *enter_phase(int phase)
 	return names[phase];
 }
 
-Test(protocols, io_uring_connect_sendmsg_socket_v4_v6)
+RFT_TABLE_PARAMS(protocols, io_uring_connect_sendmsg_socket_v4_v6, uring_peers)
+ParameterizedTest(const size_t *row, protocols, io_uring_connect_sendmsg_socket_v4_v6)
 {
 	static const unsigned short ports[] = {PORT_URING_ALLOWED, PORT_URING_OTHER};
 	struct uring_support sup = require_io_uring();
@@ -677,9 +675,9 @@ Test(protocols, io_uring_connect_sendmsg_socket_v4_v6)
 	for (phase = 0; phase < PHASES; phase++) {
 		const char *name = enter_phase(phase);
 
-		check_uring_exchanges(&srv, &sup, phase == 1, name);
+		check_uring_exchanges(&srv, &sup, *row, phase == 1, name);
 		if (sup.socket_op)
-			check_uring_sockets(phase == 1, name);
+			check_uring_sockets(uring_peers[*row].family, phase == 1, name);
 	}
 }
 
@@ -830,7 +828,6 @@ static const struct stream_arg mptcp_cases[] = {
     {AF_INET6, RFT_MPTCP, RFT_PEER_IP6, PORT_MPTCP_ALLOWED},
     {AF_INET6, RFT_MPTCP, RFT_PEER_IP6, PORT_MPTCP_OTHER},
 };
-#define MPTCP_CASES (sizeof(mptcp_cases) / sizeof(mptcp_cases[0]))
 
 /* require_mptcp(), the peer's MPTCP server on both ports, and tcp to the allowed port allowed
  * out (MPTCP subflows are TCP). */
@@ -843,20 +840,18 @@ static void mptcp_setup(struct rft_server *srv)
 	allow_out("tcp", "9201");
 }
 
-Test(protocols, mptcp_connect_v4_v6)
+RFT_TABLE_PARAMS(protocols, mptcp_connect_v4_v6, mptcp_cases)
+ParameterizedTest(const size_t *row, protocols, mptcp_connect_v4_v6)
 {
-	const struct stream_arg *cases = mptcp_cases;
+	const struct stream_arg *c = &mptcp_cases[*row];
 	struct rft_server srv;
 	int phase;
-	size_t i;
 
 	mptcp_setup(&srv);
 	for (phase = 0; phase < PHASES; phase++) {
 		const char *name = enter_phase(phase);
 
-		for (i = 0; i < MPTCP_CASES; i++)
-			check_stream(&srv, &cases[i],
-				     phase == 1 && cases[i].port == PORT_MPTCP_OTHER, name);
+		check_stream(&srv, c, phase == 1 && c->port == PORT_MPTCP_OTHER, name);
 	}
 }
 
@@ -901,76 +896,61 @@ static struct step held_conn(int cmd, void *arg)
  * which inherit the cgroup of the MPTCP socket, so cgroup_skb egress/ingress must cut them both
  * ways unless the peer is allowed.
  */
-Test(protocols, mptcp_established_before_isolate_v4_v6)
+RFT_TABLE_PARAMS(protocols, mptcp_established_before_isolate_v4_v6, mptcp_cases)
+ParameterizedTest(const size_t *row, protocols, mptcp_established_before_isolate_v4_v6)
 {
-	const struct stream_arg *conns = mptcp_cases;
-	const size_t n = MPTCP_CASES;
-	struct rft_port_stats before[MPTCP_CASES];
-	struct rfp_worker w[MPTCP_CASES];
+	const struct stream_arg *c = &mptcp_cases[*row];
+	const char *f = fam_name(c->family);
+	bool allowed = c->port == PORT_MPTCP_ALLOWED;
+	struct rft_port_stats before, st;
+	struct rfp_worker w;
 	struct rft_server srv;
-	size_t i;
+	struct step s;
 
 	mptcp_setup(&srv);
 	rft_cli_ok(0, "load", NULL);
-	for (i = 0; i < n; i++) {
-		struct step s;
-
-		cr_assert_eq(worker_start(&w[i], held_conn, (void *)&conns[i], &s), 0);
-		cr_assert_eq(outcome_of(s), RFT_OK, "before isolate: MPTCP %s port %u: %s (%s)",
-			     fam_name(conns[i].family), conns[i].port,
-			     rft_outcome_name(outcome_of(s)), strerror(s.err));
-		if (s.aux >= 0)
-			cr_assert_eq(s.aux, 1, "MPTCP %s port %u fell back to plain TCP",
-				     fam_name(conns[i].family), conns[i].port);
-	}
+	cr_assert_eq(worker_start(&w, held_conn, (void *)c, &s), 0);
+	cr_assert_eq(outcome_of(s), RFT_OK, "before isolate: MPTCP %s port %u: %s (%s)", f, c->port,
+		     rft_outcome_name(outcome_of(s)), strerror(s.err));
+	if (s.aux >= 0)
+		cr_assert_eq(s.aux, 1, "MPTCP %s port %u fell back to plain TCP", f, c->port);
 
 	rft_cli_ok(0, "isolate", NULL);
-	for (i = 0; i < n; i++) {
-		struct step s;
-
-		before[i] = rft_server_stats(&srv, conns[i].port, conns[i].family);
-		s = worker_call(&w[i], HELD_SEND);
-		if (conns[i].port == PORT_MPTCP_ALLOWED)
-			cr_expect_eq(s.bytes, RFT_PAYLOAD_LEN,
-				     "isolated: send on the allowed MPTCP %s connection: %s",
-				     fam_name(conns[i].family), strerror(s.err));
-	}
+	before = rft_server_stats(&srv, c->port, c->family);
+	s = worker_call(&w, HELD_SEND);
+	if (allowed)
+		cr_expect_eq(s.bytes, RFT_PAYLOAD_LEN,
+			     "isolated: send on the allowed MPTCP %s connection: %s", f,
+			     strerror(s.err));
 	rft_msleep(RFT_DENY_WAIT_MS);
-	for (i = 0; i < n; i++) {
-		const char *f = fam_name(conns[i].family);
-		struct rft_port_stats st = rft_server_stats(&srv, conns[i].port, conns[i].family);
-
-		if (conns[i].port == PORT_MPTCP_OTHER) {
-			cr_expect_eq(st.tcp_bytes, before[i].tcp_bytes,
-				     "isolated: the peer received data of the MPTCP %s connection "
-				     "opened before isolate",
-				     f);
-		} else {
-			cr_expect_gt(st.tcp_bytes, before[i].tcp_bytes,
-				     "isolated: the allowed MPTCP %s connection moved no data", f);
-			cr_expect_eq(worker_call(&w[i], HELD_ECHO).bytes, RFT_PAYLOAD_LEN,
-				     "isolated: the allowed MPTCP %s connection got no echo", f);
-		}
+	st = rft_server_stats(&srv, c->port, c->family);
+	if (!allowed) {
+		cr_expect_eq(st.tcp_bytes, before.tcp_bytes,
+			     "isolated: the peer received data of the MPTCP %s connection opened "
+			     "before isolate",
+			     f);
+	} else {
+		cr_expect_gt(st.tcp_bytes, before.tcp_bytes,
+			     "isolated: the allowed MPTCP %s connection moved no data", f);
+		cr_expect_eq(worker_call(&w, HELD_ECHO).bytes, RFT_PAYLOAD_LEN,
+			     "isolated: the allowed MPTCP %s connection got no echo", f);
 	}
-	/* the other direction: the peer sends on every connection */
-	cr_expect_eq(rft_server_push(&srv), (int)n, "the peer could not send on every connection");
-	for (i = 0; i < n; i++) {
-		struct step s = worker_call(&w[i], HELD_ANY);
-
-		if (conns[i].port == PORT_MPTCP_OTHER)
-			cr_expect_eq(s.bytes, 0,
-				     "isolated: data from the peer reached the MPTCP %s connection "
-				     "opened before isolate",
-				     fam_name(conns[i].family));
-		else
-			cr_expect_eq(s.bytes, 1,
-				     "isolated: the peer's byte did not reach the allowed MPTCP %s "
-				     "connection (%s)",
-				     fam_name(conns[i].family), strerror(s.err));
-	}
+	/* the other direction: the peer sends on the connection */
+	cr_expect_eq(rft_server_push(&srv), 1, "the peer could not send on the %s connection", f);
+	s = worker_call(&w, HELD_ANY);
+	if (!allowed)
+		cr_expect_eq(s.bytes, 0,
+			     "isolated: data from the peer reached the MPTCP %s connection opened "
+			     "before isolate",
+			     f);
+	else
+		cr_expect_eq(
+		    s.bytes, 1,
+		    "isolated: the peer's byte did not reach the allowed MPTCP %s connection "
+		    "(%s)",
+		    f, strerror(s.err));
 	rft_cli_ok(0, "release", NULL);
-	for (i = 0; i < n; i++)
-		rfp_worker_stop(&w[i]);
+	rfp_worker_stop(&w);
 }
 
 /* ---- SCTP ------------------------------------------------------------------------------- */
@@ -1114,58 +1094,55 @@ static struct step quic_client(int cmd, void *arg)
 	return s;
 }
 
-Test(protocols, quic_style_udp_gso_sendmmsg_v4_v6)
+static const struct quic_arg quic_cases[] = {
+    {AF_INET, RFT_PEER_IP4, PORT_QUIC_ALLOWED},
+    {AF_INET, RFT_PEER_IP4, PORT_QUIC_OTHER},
+    {AF_INET6, RFT_PEER_IP6, PORT_QUIC_ALLOWED},
+    {AF_INET6, RFT_PEER_IP6, PORT_QUIC_OTHER},
+};
+
+/* One sendmmsg (a plain and a GSO message) in `phase`: checks the verdict and the datagrams. */
+static void check_quic(const struct rft_server *srv, const struct quic_arg *c, bool deny,
+		       const char *name)
+{
+	struct rft_port_stats b = rft_server_stats(srv, c->port, c->family), a;
+	struct step s = run_in_dev(quic_client, (void *)c);
+	enum rft_outcome o = outcome_of(s);
+
+	if (deny) {
+		cr_expect_eq(o, RFT_EPERM,
+			     "%s: sendmmsg+GSO %s port %u: expected EPERM, got %s (%s)", name,
+			     fam_name(c->family), c->port, rft_outcome_name(o), strerror(s.err));
+		rft_msleep(RFT_DENY_WAIT_MS);
+		a = rft_server_stats(srv, c->port, c->family);
+		cr_expect_eq(a.dgrams, b.dgrams,
+			     "%s: sendmmsg+GSO %s port %u was denied, but the peer received %u "
+			     "datagrams",
+			     name, fam_name(c->family), c->port, a.dgrams - b.dgrams);
+		return;
+	}
+	cr_expect_eq(o, RFT_OK, "%s: sendmmsg+GSO %s port %u: expected OK, got %s (%s, echoed %d)",
+		     name, fam_name(c->family), c->port, rft_outcome_name(o), strerror(s.err),
+		     s.bytes);
+	a = rft_server_stats(srv, c->port, c->family);
+	cr_expect_eq(a.dgrams - b.dgrams, 1 + QUIC_SEGMENTS,
+		     "%s: sendmmsg+GSO %s port %u: the peer counted %u datagrams", name,
+		     fam_name(c->family), c->port, a.dgrams - b.dgrams);
+}
+
+RFT_TABLE_PARAMS(protocols, quic_style_udp_gso_sendmmsg_v4_v6, quic_cases)
+ParameterizedTest(const size_t *row, protocols, quic_style_udp_gso_sendmmsg_v4_v6)
 {
 	static const unsigned short ports[] = {PORT_QUIC_ALLOWED, PORT_QUIC_OTHER};
-	static const struct quic_arg cases[] = {
-	    {AF_INET, RFT_PEER_IP4, PORT_QUIC_ALLOWED},
-	    {AF_INET, RFT_PEER_IP4, PORT_QUIC_OTHER},
-	    {AF_INET6, RFT_PEER_IP6, PORT_QUIC_ALLOWED},
-	    {AF_INET6, RFT_PEER_IP6, PORT_QUIC_OTHER},
-	};
+	const struct quic_arg *c = &quic_cases[*row];
 	struct rft_server srv;
 	int phase;
-	size_t i;
 
 	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
 	allow_out("udp", "9401");
 	for (phase = 0; phase < PHASES; phase++) {
 		const char *name = enter_phase(phase);
 
-		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-			const struct quic_arg *c = &cases[i];
-			bool deny = phase == 1 && c->port == PORT_QUIC_OTHER;
-			struct rft_port_stats b = rft_server_stats(&srv, c->port, c->family), a;
-			struct step s = run_in_dev(quic_client, (void *)c);
-			enum rft_outcome o = outcome_of(s);
-
-			if (deny) {
-				cr_expect_eq(o, RFT_EPERM,
-					     "%s: sendmmsg+GSO %s port %u: expected EPERM, got %s "
-					     "(%s)",
-					     name, fam_name(c->family), c->port,
-					     rft_outcome_name(o), strerror(s.err));
-				rft_msleep(RFT_DENY_WAIT_MS);
-				a = rft_server_stats(&srv, c->port, c->family);
-				cr_expect_eq(a.dgrams, b.dgrams,
-					     "%s: sendmmsg+GSO %s port %u was denied, but the peer "
-					     "received %u datagrams",
-					     name, fam_name(c->family), c->port,
-					     a.dgrams - b.dgrams);
-			} else {
-				cr_expect_eq(
-				    o, RFT_OK,
-				    "%s: sendmmsg+GSO %s port %u: expected OK, got %s (%s, "
-				    "echoed %d)",
-				    name, fam_name(c->family), c->port, rft_outcome_name(o),
-				    strerror(s.err), s.bytes);
-				a = rft_server_stats(&srv, c->port, c->family);
-				cr_expect_eq(a.dgrams - b.dgrams, 1 + QUIC_SEGMENTS,
-					     "%s: sendmmsg+GSO %s port %u: the peer counted %u "
-					     "datagrams",
-					     name, fam_name(c->family), c->port,
-					     a.dgrams - b.dgrams);
-			}
-		}
+		check_quic(&srv, c, phase == 1 && c->port == PORT_QUIC_OTHER, name);
 	}
 }

@@ -2,8 +2,9 @@
 /*
  * Process-level kernel-test helpers on top of rf_test.h: the test binary re-executed as a small
  * client/server (so a copy of it is "another executable" with its own inode), forked workers that
- * keep sockets across isolate/release, a frame counter in a namespace, the CLI with extra
- * environment, the agent in the background, child cgroups, and JSON lookups in CLI output.
+ * keep sockets across isolate/release, a frame counter in a namespace, the agent in the
+ * background and child cgroups. (The CLI with extra environment: rft_cli.h; JSON and text
+ * lookups: rft_json.h.)
  */
 #ifndef RF_PROC_H
 #define RF_PROC_H
@@ -103,17 +104,7 @@ int rfp_sniffer_start(struct rfp_sniffer *s, const char *netns, unsigned short e
 unsigned int rfp_sniffer_count(const struct rfp_sniffer *s);
 void rfp_sniffer_stop(struct rfp_sniffer *s);
 
-/* ---- the CLI and the agent --------------------------------------------------------------- */
-
-/* rft_cli() with extra environment entries ("NAME=value", NULL-terminated; NULL = none) applied
- * after rft_cli()'s own (so RINGFENCE_PACKET_GUARD=on or RINGFENCE_REQUESTOR=x win). Runs in the
- * device netns. Returns the exit status, -1 if it did not exit normally. */
-int rfp_cli_env(char *const env[], char **out, char **err, ...) __attribute__((sentinel));
-/* The same CLI started in the background (output discarded); returns the pid (tracked) or
- * -errno. */
-pid_t rfp_cli_spawn(char *const env[], ...) __attribute__((sentinel));
-/* stdout of a CLI call that must exit 0 (asserts); caller frees. */
-char *rfp_cli_out(const char *arg, ...) __attribute__((sentinel));
+/* ---- the agent ------------------------------------------------------------------------ */
 
 /* Start `ringfence agent` with the private paths in the device netns (packet guard off), stdout
  * and stderr appended to <state_dir>/agent.log; returns once it has recorded its agent-start
@@ -123,17 +114,5 @@ pid_t rfp_agent_start(void);
 /* Poll `history --json` until it holds an action whose object contains every needle
  * (NULL-terminated) or timeout_ms passes. Returns true if found. */
 bool rfp_history_wait(int timeout_ms, const char *const needles[]);
-
-/* ---- text -------------------------------------------------------------------------------- */
-
-/* Read a whole file into a malloc'd string; NULL (errno set) on failure. */
-char *rfp_read_file(const char *path);
-/* The first line of text holding every needle (NULL-terminated) copied to buf; NULL if none. */
-const char *rfp_find_line(const char *text, const char *const needles[], char *buf, size_t len);
-/* The first flat JSON object ({...} without nested braces) of text holding every needle, copied
- * to buf; NULL if none. For `history --json`. */
-const char *rfp_find_object(const char *text, const char *const needles[], char *buf, size_t len);
-/* Value of "key":"..." in a flat object (first match) copied to buf; NULL if absent. */
-const char *rfp_json_str(const char *obj, const char *key, char *buf, size_t len);
 
 #endif /* RF_PROC_H */
