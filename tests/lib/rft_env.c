@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/mount.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -97,8 +98,12 @@ void rft_require_kernel(void)
 
 	if (geteuid() != 0)
 		rft_unavailable("not running as root (run 'sudo make kernel-test')");
+	/* as systemd, bpftool and the CLI do: mount bpffs where it is missing */
+	if (!statfs(RFT_BPFFS, &sfs) && sfs.f_type != BPF_FS_MAGIC)
+		mount("bpf", RFT_BPFFS, "bpf", 0, "mode=0700");
 	if (statfs(RFT_BPFFS, &sfs) || sfs.f_type != BPF_FS_MAGIC)
-		rft_unavailable("no bpffs at %s (mount -t bpf bpf %s)", RFT_BPFFS, RFT_BPFFS);
+		rft_unavailable("no bpffs at %s, and mounting one failed (mount -t bpf bpf %s)",
+				RFT_BPFFS, RFT_BPFFS);
 	if (rft_cgroup2_mount(mnt, sizeof(mnt)))
 		rft_unavailable("no cgroup2 filesystem mounted");
 	if (access("/sys/kernel/btf/vmlinux", R_OK))
