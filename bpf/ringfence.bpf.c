@@ -254,15 +254,16 @@ static __always_inline int refuse(enum rf_mode mode, const struct rf_flow *f, en
 				  enum rf_reason reason, __u64 cgroup_id, bool process_context,
 				  bool report_it)
 {
-	if (mode == RF_MODE_AUDIT) {
+	bool audit = mode == RF_MODE_AUDIT;
+
+	if (audit)
 		stat_inc(RF_STAT_WOULD_BLOCK + hook);
-		if (report_it)
-			report(f, hook, reason, cgroup_id, process_context, RF_EVENT_WOULD_BLOCK);
-		return 1;
-	}
-	count_verdict(hook, true);
-	report(f, hook, reason, cgroup_id, process_context, 0);
-	return 0;
+	else
+		count_verdict(hook, true);
+	if (report_it || !audit) /* one report() per program: it is large */
+		report(f, hook, reason, cgroup_id, process_context,
+		       audit ? RF_EVENT_WOULD_BLOCK : 0);
+	return audit;
 }
 
 /*
@@ -310,12 +311,17 @@ static __always_inline bool builtin_allowed(const struct rf_config *cfg, const s
 	return false;
 }
 
-static __always_inline bool current_cgroup_allowed(void)
+/*
+ * Is the cgroup of the skb's socket (packet hooks) or of the calling task (skb NULL: syscall
+ * hooks), or one of its ancestors, allowed? The branch is resolved at compile time per caller.
+ */
+static __always_inline bool cgroup_allowed(struct __sk_buff *skb)
 {
 	int level;
 
 	for (level = 0; level < RF_MAX_CGROUP_DEPTH; level++) {
-		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
+		__u64 id = skb ? bpf_skb_ancestor_cgroup_id(skb, level)
+			       : bpf_get_current_ancestor_cgroup_id(level);
 
 		if (!id)
 			break;
@@ -345,7 +351,7 @@ static __always_inline bool process_allowed(struct bpf_sock *sk)
 		}
 		return true;
 	}
-	return current_cgroup_allowed();
+	return cgroup_allowed(NULL);
 }
 
 static __always_inline void addr4_mapped(__u8 out[16], __u32 be_addr)
@@ -399,29 +405,18 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, enum rf_
 	return refuse(mode, &f, hook, RF_REASON_NO_RULE, bpf_get_current_cgroup_id(), true, true);
 }
 
-SEC("cgroup/connect4")
-int rf_connect4(struct bpf_sock_addr *ctx)
-{
-	return sock_addr_verdict(ctx, RF_HOOK_CONNECT4, false, RF_MATCH_OUT_INIT);
-}
+/* The four sock_addr programs: one verdict, each with its hook, family and match. */
+#define RF_SOCK_ADDR_PROG(name, hook, v6, match)                    \
+	SEC("cgroup/" #name)                                         \
+	int rf_##name(struct bpf_sock_addr *ctx)                     \
+	{                                                            \
+		return sock_addr_verdict(ctx, hook, v6, match);      \
+	}
 
-SEC("cgroup/connect6")
-int rf_connect6(struct bpf_sock_addr *ctx)
-{
-	return sock_addr_verdict(ctx, RF_HOOK_CONNECT6, true, RF_MATCH_OUT_INIT);
-}
-
-SEC("cgroup/sendmsg4")
-int rf_sendmsg4(struct bpf_sock_addr *ctx)
-{
-	return sock_addr_verdict(ctx, RF_HOOK_SENDMSG4, false, RF_MATCH_SEND);
-}
-
-SEC("cgroup/sendmsg6")
-int rf_sendmsg6(struct bpf_sock_addr *ctx)
-{
-	return sock_addr_verdict(ctx, RF_HOOK_SENDMSG6, true, RF_MATCH_SEND);
-}
+RF_SOCK_ADDR_PROG(connect4, RF_HOOK_CONNECT4, false, RF_MATCH_OUT_INIT)
+RF_SOCK_ADDR_PROG(connect6, RF_HOOK_CONNECT6, true, RF_MATCH_OUT_INIT)
+RF_SOCK_ADDR_PROG(sendmsg4, RF_HOOK_SENDMSG4, false, RF_MATCH_SEND)
+RF_SOCK_ADDR_PROG(sendmsg6, RF_HOOK_SENDMSG6, true, RF_MATCH_SEND)
 
 /*
  * Raw IP and ping sockets can build packets the connect/sendmsg hooks never see: while isolated,
@@ -550,22 +545,6 @@ static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, 
 	return true;
 }
 
-/* Was the skb's socket created in an allowed cgroup (or below one)? */
-static __always_inline bool skb_cgroup_allowed(struct __sk_buff *skb)
-{
-	int level;
-
-	for (level = 0; level < RF_MAX_CGROUP_DEPTH; level++) {
-		__u64 id = bpf_skb_ancestor_cgroup_id(skb, level);
-
-		if (!id)
-			break;
-		if (bpf_map_lookup_elem(&rf_allow_cgroup, &id))
-			return true;
-	}
-	return false;
-}
-
 /* Allowed by who owns the socket: marked by an allowed executable, or in an allowed cgroup. */
 static __always_inline bool skb_socket_allowed(struct __sk_buff *skb)
 {
@@ -585,7 +564,7 @@ static __always_inline bool skb_socket_allowed(struct __sk_buff *skb)
 			}
 		}
 	}
-	return skb_cgroup_allowed(skb);
+	return cgroup_allowed(skb);
 }
 
 /*
@@ -703,7 +682,7 @@ int rf_tc_egress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	if (bpf_skb_ancestor_cgroup_id(skb, rf_target_level) != rf_target_cgid)
 		return TC_ACT_OK; /* not a process of the isolated cgroup */
-	if (skb_cgroup_allowed(skb) ||
+	if (cgroup_allowed(skb) ||
 	    ((cfg->builtins & RF_BUILTIN_DHCP) && frame_is_dhcp_client(skb))) {
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(RF_HOOK_TC_EGRESS, false);

@@ -49,6 +49,13 @@ struct rf_cmd {
 /* "ringfence: <message>" and a hint on stderr; returns EXIT_USAGE. */
 __attribute__((format(printf, 1, 2))) int rf_usage_error(const char *fmt, ...);
 
+/*
+ * The frame of every command that changes state: root is checked, the state lock taken, fn
+ * run under it and the lock released. Returns fn's result as an exit code (rf_exit_code()).
+ */
+int rf_cmd_locked(struct rf_ctx *ctx, int (*fn)(struct rf_ctx *ctx, const void *arg),
+		  const void *arg);
+
 /* Exit code of a service-layer result: 0 stays 0, any -errno is EXIT_OPFAIL. */
 static inline int rf_exit_code(int ret)
 {

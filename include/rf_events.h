@@ -13,7 +13,12 @@ struct rf_event_ctx {
 	__u64 boot_to_unix_ns; /* add to ts_boot_ns to get CLOCK_REALTIME */
 	const char *exe_path; /* NULL when unknown */
 	const char *hostname;
+	char exe_buf[4096]; /* where rf_event_prepare() resolves exe_path */
 };
+
+/* A record from the ring buffer as an event, with c->exe_path resolved (rf_event_exe_path());
+ * NULL when the record is too short to be one. */
+const struct rf_event *rf_event_prepare(struct rf_event_ctx *c, const void *data, size_t len);
 
 /*
  * Executable of the event's process: /proc/PID/exe if it is still the file (device+inode) the

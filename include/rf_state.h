@@ -26,6 +26,10 @@ int rf_split_lines(char *data, char ***lines, size_t *n);
 /* The non-empty lines of <state>/NAME; a missing file is no lines. */
 int rf_state_lines_load(const char *state_dir, const char *name, char ***lines, size_t *n);
 
+/* Replace <state>/NAME atomically with header (if not NULL) and lines, one per line. */
+int rf_state_lines_save(const char *state_dir, const char *name, const char *header,
+			char *const *lines, size_t n);
+
 /* Persisted allow rules: one canonical rule per line in <state>/rules. */
 int rf_rules_load(const char *state_dir, char ***lines, size_t *n);
 int rf_rules_save(const char *state_dir, char *const *lines, size_t n);
@@ -37,6 +41,12 @@ struct rf_isolation {
 	bool audit; /* audit mode: nothing blocked, would-be blocks reported */
 	__u64 confirm_unix_ns; /* isolate --confirm-within: lapses then unless confirmed; 0 = none */
 	__u64 for_unix_ns; /* the --for deadline that 'confirm' puts in place; 0 = none */
+	/*
+	 * Time left before the deadline as of the last save (isolate, confirm, and the agent every
+	 * minute). A reboot restores the deadline from this, never from the wall clock, which root
+	 * can set forward: the downtime does not count (fail closed).
+	 */
+	__u64 remaining_ns;
 	__u64 since_unix_ns;
 	__u64 deadline_unix_ns; /* 0 = none */
 	char comment[1024];

@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "rf_agent.h"
@@ -25,6 +28,7 @@
 #define RF_RETRY_MIN_MS 500 /* first retry after a failed attach; doubles up to the max */
 #define RF_RETRY_MAX_MS 30000
 #define RF_POLL_MS 100
+#define RF_REMAINING_STEP_NS (60ULL * 1000000000ULL) /* refresh of the time left, at most */
 
 static volatile sig_atomic_t agent_exiting;
 
@@ -95,12 +99,10 @@ static void open_log(struct agent *ag)
 static int on_event(void *arg, void *data, size_t len)
 {
 	struct agent *ag = arg;
-	const struct rf_event *e = data;
-	char exe[PATH_MAX];
+	const struct rf_event *e = rf_event_prepare(&ag->ec, data, len);
 
-	if (len < sizeof(*e))
+	if (!e)
 		return 0;
-	ag->ec.exe_path = rf_event_exe_path(e, exe, sizeof(exe));
 	rf_event_json(stdout, e, &ag->ec);
 	if (ag->log) {
 		rf_event_json(ag->log, e, &ag->ec);
@@ -116,6 +118,18 @@ static void detach_maps(struct agent *ag)
 	ring_buffer__free(ag->rb);
 	ag->rb = NULL;
 	rf_maps_close(&ag->m);
+}
+
+/*
+ * Time left of a restored deadline: what the record kept (the agent refreshes it every minute),
+ * not what the wall clock says, which root can set forward before a reboot. Records without
+ * it (older versions) fall back to the wall clock.
+ */
+static __u64 restore_left(const struct rf_isolation *iso, __u64 now_unix)
+{
+	if (iso->remaining_ns)
+		return iso->remaining_ns;
+	return iso->deadline_unix_ns > now_unix ? iso->deadline_unix_ns - now_unix : 0;
 }
 
 /*
@@ -139,7 +153,7 @@ static void restore_isolation_locked(struct agent *ag)
 		return;
 	if (rf_svc_note_lapse(ag->ctx, &cfg))
 		return; /* the kernel deadline passed while we watched */
-	if (iso.deadline_unix_ns && now >= iso.deadline_unix_ns) {
+	if (iso.deadline_unix_ns && !restore_left(&iso, now)) {
 		bool pending = iso.confirm_unix_ns && iso.deadline_unix_ns == iso.confirm_unix_ns;
 
 		iso.isolated = iso.audit = false;
@@ -154,8 +168,7 @@ static void restore_isolation_locked(struct agent *ag)
 	c.val.isolated = iso.isolated ? RF_ISOLATED : 0;
 	c.val.flags = iso.audit && !iso.isolated ? RF_CFG_AUDIT : 0;
 	c.val.since_unix_ns = iso.since_unix_ns;
-	c.val.deadline_ns = iso.deadline_unix_ns ? rf_now_boot_ns() + (iso.deadline_unix_ns - now)
-						 : 0;
+	c.val.deadline_ns = iso.deadline_unix_ns ? rf_now_boot_ns() + restore_left(&iso, now) : 0;
 	ret = rf_config_update(&ag->m, &c, NULL);
 	record_locked(ag, iso.isolated ? "restore-isolation" : "restore-audit", "agent", iso.comment,
 		      ret ? "cannot write rf_config" : NULL);
@@ -248,6 +261,32 @@ out:
 	rf_state_unlock(lock);
 }
 
+/*
+ * Keep the record's time-left in step with the kernel deadline (every minute at most), so a
+ * reboot restores what was left, whatever the wall clock says then.
+ */
+static void refresh_remaining(struct agent *ag)
+{
+	struct rf_isolation iso;
+	struct rf_config cfg;
+	__u64 left, now = rf_now_boot_ns();
+	int lock;
+
+	if (rf_config_get(&ag->m, &cfg) || rf_svc_mode(&cfg) == RF_SVC_OFF || !cfg.deadline_ns)
+		return;
+	left = cfg.deadline_ns - now;
+	lock = rf_state_trylock(ag->ctx->state_dir);
+	if (lock < 0)
+		return; /* a CLI is at work: next time */
+	if (!rf_isolation_load(ag->ctx->state_dir, &iso) && (iso.isolated || iso.audit) &&
+	    iso.remaining_ns > left + RF_REMAINING_STEP_NS) {
+		iso.remaining_ns = left;
+		if (rf_isolation_save(ag->ctx->state_dir, &iso))
+			rf_warn("cannot update %s/isolation", ag->ctx->state_dir);
+	}
+	rf_state_unlock(lock);
+}
+
 /* Hooks whose link is gone or detached, space-separated in which; returns how many. */
 static size_t missing_links(struct agent *ag, char *which, size_t len)
 {
@@ -280,6 +319,7 @@ static void periodic(struct agent *ag)
 			return;
 	}
 	check_flag(ag);
+	refresh_remaining(ag);
 	if (ag->ctx->packet_guard) { /* interfaces that appeared since */
 		rf_hook_pin_path(prog, sizeof(prog), ag->ctx->pin_dir, RF_HOOK_TC_EGRESS);
 		rf_tc_attach_all(prog, NULL, 0);
@@ -311,6 +351,31 @@ static void run_loop(struct agent *ag, int interval_ms)
 		if (rf_tick_due(&next_check, rf_now_mono_ms(), (__u64)interval_ms))
 			periodic(ag);
 	}
+}
+
+/*
+ * Tell systemd (Type=notify) that the programs are attached and isolation is restored, so units
+ * ordered after ringfence (network-pre.target) start only then. A no-op outside systemd.
+ */
+static void notify_ready(void)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len;
+	int fd;
+
+	if (!path || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, strlen(path));
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0'; /* abstract namespace */
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, "READY=1", 7, 0, (struct sockaddr *)&sa, len) < 0)
+		rf_warn("cannot notify systemd: %s", strerror(errno));
+	close(fd);
 }
 
 static int take_agent_lock(struct rf_ctx *ctx)
@@ -354,6 +419,7 @@ int rf_agent_run(struct rf_ctx *ctx, int interval_ms)
 	ag.ec.hostname = ag.hostname;
 	check_flag(&ag);
 	record(&ag, "agent-start", "agent", ctx->cg_dir, NULL);
+	notify_ready();
 	run_loop(&ag, interval_ms);
 	/* leaving isolation exactly as it is: only an explicit release ends it */
 	detach_maps(&ag);

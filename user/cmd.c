@@ -15,3 +15,18 @@ int rf_usage_error(const char *fmt, ...)
 	fprintf(stderr, "\nTry 'ringfence --help'.\n");
 	return EXIT_USAGE;
 }
+
+int rf_cmd_locked(struct rf_ctx *ctx, int (*fn)(struct rf_ctx *ctx, const void *arg),
+		  const void *arg)
+{
+	int lock, ret;
+
+	if (rf_svc_need_root())
+		return EXIT_OPFAIL;
+	lock = rf_svc_lock(ctx);
+	if (lock < 0)
+		return EXIT_OPFAIL;
+	ret = fn(ctx, arg);
+	rf_state_unlock(lock);
+	return rf_exit_code(ret);
+}

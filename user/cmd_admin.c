@@ -26,18 +26,13 @@ const char rf_help_agent[] =
 	"and record isolation changes made by other agents or by the deadline. Stopping the\n"
 	"agent never ends isolation.\n";
 
-int rf_cmd_load(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
+static int load_locked(struct rf_ctx *ctx, const void *arg)
 {
 	struct rf_maps m = RF_MAPS_INIT;
 	struct rf_action a;
-	int lock, ret;
+	int ret;
 
-	(void)o;
-	if (rf_svc_need_root())
-		return EXIT_OPFAIL;
-	lock = rf_svc_lock(ctx);
-	if (lock < 0)
-		return EXIT_OPFAIL;
+	(void)arg;
 	rf_svc_action_start(ctx, &a, "load", NULL);
 	ret = rf_svc_ensure_loaded(ctx, &m, true);
 	if (!ret)
@@ -45,8 +40,12 @@ int rf_cmd_load(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 		       ctx->cg_dir);
 	rf_svc_action_finish(ctx, &a, ret ? "load or configuration failed" : NULL, 0);
 	rf_maps_close(&m);
-	rf_state_unlock(lock);
-	return rf_exit_code(ret);
+	return ret;
+}
+
+int rf_cmd_load(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
+{
+	return rf_cmd_locked(ctx, load_locked, o);
 }
 
 /* Refuse while isolated (unless force); otherwise clear the flag so a tc filter left in another
@@ -72,20 +71,16 @@ out:
 	return ret;
 }
 
-int rf_cmd_unload(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
+static int unload_locked(struct rf_ctx *ctx, const void *arg)
 {
+	const struct rf_cmd_opts *o = arg;
 	struct rf_isolation iso = {};
 	struct rf_action a;
-	int lock, ret;
+	int ret;
 
-	if (rf_svc_need_root())
-		return EXIT_OPFAIL;
-	lock = rf_svc_lock(ctx);
-	if (lock < 0)
-		return EXIT_OPFAIL;
 	ret = unload_check(ctx, o->force);
 	if (ret)
-		goto out;
+		return ret;
 	rf_svc_action_start(ctx, &a, "unload", NULL);
 	rf_tc_detach_all();
 	ret = rf_unload(ctx->pin_dir);
@@ -97,9 +92,12 @@ int rf_cmd_unload(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 	else
 		printf(ctx->json ? "{\"loaded\":false}\n" : "unloaded\n");
 	rf_svc_action_finish(ctx, &a, ret ? strerror(-ret) : NULL, 0);
-out:
-	rf_state_unlock(lock);
-	return rf_exit_code(ret);
+	return ret;
+}
+
+int rf_cmd_unload(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
+{
+	return rf_cmd_locked(ctx, unload_locked, o);
 }
 
 int rf_cmd_history(struct rf_ctx *ctx, const struct rf_cmd_opts *o)

@@ -167,9 +167,19 @@ static void print_changed(struct rf_ctx *ctx, const char *text, bool add, const 
 	}
 }
 
+struct change {
+	struct rf_rule r;
+	char text[RF_RULE_TEXT_MAX];
+	bool add;
+};
+
 /* Apply one rule change to the maps, then persist it; under the state lock. */
-static int change_locked(struct rf_ctx *ctx, const struct rf_rule *r, const char *text, bool add)
+static int change_locked(struct rf_ctx *ctx, const void *arg)
 {
+	const struct change *ch = arg;
+	const struct rf_rule *r = &ch->r;
+	const char *text = ch->text;
+	bool add = ch->add;
 	char err[RF_ERR_MAX] = "";
 	struct rf_maps m = RF_MAPS_INIT;
 	const char *fail = NULL;
@@ -214,10 +224,8 @@ out:
 
 int rf_cmd_allow(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 {
-	char err[RF_ERR_MAX], text[RF_RULE_TEXT_MAX];
-	struct rf_rule r;
-	bool add;
-	int lock, ret;
+	static struct change ch;
+	char err[RF_ERR_MAX];
 
 	if (o->argc < 1)
 		return rf_usage_error("%s", "'allow' needs add, del or list");
@@ -226,16 +234,9 @@ int rf_cmd_allow(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 	if (strcmp(o->argv[0], "add") && strcmp(o->argv[0], "del"))
 		return rf_usage_error("unknown allow command '%s': expected add, del or list",
 				      o->argv[0]);
-	add = o->argv[0][0] == 'a';
-	if (rf_rule_parse(o->argc - 1, o->argv + 1, &r, err, sizeof(err)))
+	ch.add = o->argv[0][0] == 'a';
+	if (rf_rule_parse(o->argc - 1, o->argv + 1, &ch.r, err, sizeof(err)))
 		return rf_usage_error("%s", err);
-	rf_rule_format(&r, text, sizeof(text));
-	if (rf_svc_need_root())
-		return EXIT_OPFAIL;
-	lock = rf_svc_lock(ctx);
-	if (lock < 0)
-		return EXIT_OPFAIL;
-	ret = change_locked(ctx, &r, text, add);
-	rf_state_unlock(lock);
-	return rf_exit_code(ret);
+	rf_rule_format(&ch.r, ch.text, sizeof(ch.text));
+	return rf_cmd_locked(ctx, change_locked, &ch);
 }

@@ -33,12 +33,10 @@ struct ev_ctx {
 static int on_event(void *arg, void *data, size_t len)
 {
 	struct ev_ctx *ev = arg;
-	const struct rf_event *e = data;
-	char exe[PATH_MAX];
+	const struct rf_event *e = rf_event_prepare(&ev->ec, data, len);
 
-	if (len < sizeof(*e))
+	if (!e)
 		return 0;
-	ev->ec.exe_path = rf_event_exe_path(e, exe, sizeof(exe));
 	if (ev->ctx->json)
 		rf_event_json(stdout, e, &ev->ec);
 	else

@@ -147,6 +147,7 @@ static int set_mode(struct rf_ctx *ctx, struct rf_maps *m, const struct isolate_
 	}
 	iso.since_unix_ns = now_unix;
 	iso.deadline_unix_ns = secs ? now_unix + secs * 1000000000ULL : 0;
+	iso.remaining_ns = secs * 1000000000ULL;
 	iso.for_unix_ns = r->for_secs ? now_unix + r->for_secs * 1000000000ULL : 0;
 	iso.confirm_unix_ns = r->confirm_secs ? now_unix + r->confirm_secs * 1000000000ULL : 0;
 	snprintf(iso.comment, sizeof(iso.comment), "%s", r->o->comment ? r->o->comment : "");
@@ -188,7 +189,7 @@ static int clear_mode(struct rf_ctx *ctx, struct rf_maps *m, enum rf_svc_mode *w
 	}
 	ret = rf_isolation_load(ctx->state_dir, &iso);
 	iso.isolated = iso.audit = false;
-	iso.deadline_unix_ns = iso.confirm_unix_ns = iso.for_unix_ns = 0;
+	iso.deadline_unix_ns = iso.confirm_unix_ns = iso.for_unix_ns = iso.remaining_ns = 0;
 	if (!ret)
 		ret = rf_isolation_save(ctx->state_dir, &iso);
 	if (ret)
@@ -326,8 +327,9 @@ static int check_mode(struct rf_ctx *ctx, struct rf_maps *m, const struct isolat
 }
 
 /* The isolate action itself, under the state lock. */
-static int isolate_locked(struct rf_ctx *ctx, struct isolate_req *r)
+static int isolate_locked(struct rf_ctx *ctx, const void *arg)
 {
+	struct isolate_req *r = (struct isolate_req *)arg;
 	struct rf_maps m = RF_MAPS_INIT;
 	char vfail[RF_ERR_MAX] = "";
 	const char *fail = NULL;
@@ -368,18 +370,11 @@ out:
 int rf_cmd_isolate(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 {
 	static struct isolate_req r;
-	int lock, ret;
+	int ret;
 
 	if ((ret = parse_request(o, &r)))
 		return ret;
-	if (rf_svc_need_root())
-		return EXIT_OPFAIL;
-	lock = rf_svc_lock(ctx);
-	if (lock < 0)
-		return EXIT_OPFAIL;
-	ret = isolate_locked(ctx, &r);
-	rf_state_unlock(lock);
-	return rf_exit_code(ret);
+	return rf_cmd_locked(ctx, isolate_locked, &r);
 }
 
 /* Make a pending commit-confirmed isolation ordinary (or run to its --for deadline). */
@@ -414,6 +409,7 @@ static int confirm_locked(struct rf_ctx *ctx, struct rf_maps *m, const char **fa
 		return ret;
 	}
 	iso.deadline_unix_ns = iso.for_unix_ns;
+	iso.remaining_ns = c.val.deadline_ns ? c.val.deadline_ns - rf_now_boot_ns() : 0;
 	iso.confirm_unix_ns = 0;
 	if (rf_isolation_save(ctx->state_dir, &iso))
 		rf_warn("confirmed, but %s/isolation was not updated", ctx->state_dir);
@@ -423,66 +419,83 @@ static int confirm_locked(struct rf_ctx *ctx, struct rf_maps *m, const char **fa
 	return 0;
 }
 
-int rf_cmd_confirm(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
+/*
+ * An action on the pinned maps, under the state lock: recorded in the history, the maps opened
+ * (fn gets the open result: -ENOENT when ringfence is not loaded), fn's failure recorded.
+ */
+static int maps_action(struct rf_ctx *ctx, const char *type, const char *comment,
+		       int (*fn)(struct rf_ctx *ctx, struct rf_maps *m, int open_err,
+				 const char **fail))
 {
 	struct rf_maps m = RF_MAPS_INIT;
 	const char *fail = NULL;
 	struct rf_action a;
-	int lock, ret;
+	int ret;
 
-	if (rf_svc_need_root())
-		return EXIT_OPFAIL;
-	lock = rf_svc_lock(ctx);
-	if (lock < 0)
-		return EXIT_OPFAIL;
-	rf_svc_action_start(ctx, &a, "confirm", o->comment);
-	ret = rf_maps_open(ctx->pin_dir, &m);
-	if (ret) {
-		rf_err("nothing to confirm: ringfence is not loaded (%s)", strerror(-ret));
-		fail = "not loaded";
-	} else {
-		ret = confirm_locked(ctx, &m, &fail);
-	}
+	rf_svc_action_start(ctx, &a, type, comment);
+	ret = fn(ctx, &m, rf_maps_open(ctx->pin_dir, &m), &fail);
 	rf_svc_action_finish(ctx, &a, fail, 0);
 	rf_maps_close(&m);
-	rf_state_unlock(lock);
-	return rf_exit_code(ret);
+	return ret;
+}
+
+static int confirm_maps(struct rf_ctx *ctx, struct rf_maps *m, int open_err, const char **fail)
+{
+	if (open_err) {
+		rf_err("nothing to confirm: ringfence is not loaded (%s)", strerror(-open_err));
+		*fail = "not loaded";
+		return open_err;
+	}
+	return confirm_locked(ctx, m, fail);
+}
+
+static int confirm_cmd_locked(struct rf_ctx *ctx, const void *arg)
+{
+	return maps_action(ctx, "confirm", ((const struct rf_cmd_opts *)arg)->comment,
+			   confirm_maps);
+}
+
+int rf_cmd_confirm(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
+{
+	return rf_cmd_locked(ctx, confirm_cmd_locked, o);
+}
+
+static int release_maps(struct rf_ctx *ctx, struct rf_maps *m, int open_err, const char **fail)
+{
+	enum rf_svc_mode was = RF_SVC_OFF;
+	int ret;
+
+	if (open_err == -ENOENT) {
+		printf(ctx->json ? "{\"isolated\":false,\"changed\":false}\n"
+				 : "not isolated (ringfence is not loaded)\n");
+		return 0;
+	}
+	if (open_err) {
+		rf_err("failed to open pinned maps in %s: %s", ctx->pin_dir, strerror(-open_err));
+		*fail = "cannot open maps";
+		return open_err;
+	}
+	if ((ret = clear_mode(ctx, m, &was))) {
+		*fail = "cannot write rf_config";
+		return ret;
+	}
+	if (ctx->json)
+		printf("{\"isolated\":false,\"audit\":false,\"changed\":%s}\n",
+		       was != RF_SVC_OFF ? "true" : "false");
+	else
+		printf(was == RF_SVC_ENFORCE ? "released\n"
+		       : was == RF_SVC_AUDIT ? "audit mode ended\n"
+					     : "not isolated; nothing changed\n");
+	return 0;
+}
+
+static int release_locked(struct rf_ctx *ctx, const void *arg)
+{
+	return maps_action(ctx, "release", ((const struct rf_cmd_opts *)arg)->comment,
+			   release_maps);
 }
 
 int rf_cmd_release(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 {
-	struct rf_maps m = RF_MAPS_INIT;
-	enum rf_svc_mode was = RF_SVC_OFF;
-	const char *fail = NULL;
-	struct rf_action a;
-	int lock, ret;
-
-	if (rf_svc_need_root())
-		return EXIT_OPFAIL;
-	lock = rf_svc_lock(ctx);
-	if (lock < 0)
-		return EXIT_OPFAIL;
-	rf_svc_action_start(ctx, &a, "release", o->comment);
-	ret = rf_maps_open(ctx->pin_dir, &m);
-	if (ret == -ENOENT) {
-		printf(ctx->json ? "{\"isolated\":false,\"changed\":false}\n"
-				 : "not isolated (ringfence is not loaded)\n");
-		ret = 0;
-	} else if (ret) {
-		rf_err("failed to open pinned maps in %s: %s", ctx->pin_dir, strerror(-ret));
-		fail = "cannot open maps";
-	} else if ((ret = clear_mode(ctx, &m, &was))) {
-		fail = "cannot write rf_config";
-	} else if (ctx->json) {
-		printf("{\"isolated\":false,\"audit\":false,\"changed\":%s}\n",
-		       was != RF_SVC_OFF ? "true" : "false");
-	} else {
-		printf(was == RF_SVC_ENFORCE ? "released\n"
-		       : was == RF_SVC_AUDIT ? "audit mode ended\n"
-					     : "not isolated; nothing changed\n");
-	}
-	rf_svc_action_finish(ctx, &a, fail, 0);
-	rf_maps_close(&m);
-	rf_state_unlock(lock);
-	return rf_exit_code(ret);
+	return rf_cmd_locked(ctx, release_locked, o);
 }

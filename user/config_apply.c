@@ -65,28 +65,6 @@ static void change_lines(struct rf_ctx *ctx, struct rf_maps *m, const char *cons
 	}
 }
 
-static int save_applied(struct rf_ctx *ctx, const char *header, char *const *want, size_t nwant)
-{
-	char path[PATH_MAX], *buf;
-	size_t len = strlen(header) + 2, off, i;
-	int ret;
-
-	for (i = 0; i < nwant; i++)
-		len += strlen(want[i]) + 1;
-	buf = malloc(len + 1);
-	if (!buf)
-		return -ENOMEM;
-	off = (size_t)sprintf(buf, "%s\n", header);
-	for (i = 0; i < nwant; i++)
-		off += (size_t)sprintf(buf + off, "%s\n", want[i]);
-	rf_state_path(path, sizeof(path), ctx->state_dir, RF_CONFIG_APPLIED);
-	ret = rf_write_file_atomic(path, buf, off);
-	free(buf);
-	if (ret)
-		rf_err("failed to write %s: %s", path, strerror(-ret));
-	return ret;
-}
-
 /* Bring the maps' rules in line with want (add first, then remove). */
 static int reconcile_rules(struct rf_ctx *ctx, struct rf_maps *m, char **want, size_t nwant,
 			   size_t nconfig)
@@ -106,7 +84,7 @@ static int reconcile_rules(struct rf_ctx *ctx, struct rf_maps *m, char **want, s
 	if (!ret && !rc.unchanged) {
 		change_lines(ctx, m, (const char *const *)want, nwant, nconfig, true);
 		change_lines(ctx, m, rc.del, rc.ndel, 0, false);
-		ret = save_applied(ctx, header, want, nwant);
+		ret = rf_state_lines_save(ctx->state_dir, RF_CONFIG_APPLIED, header, want, nwant);
 	}
 	if (ret)
 		rf_err("failed to apply %s: %s", ctx->config, strerror(-ret));

@@ -89,6 +89,16 @@ const char *rf_event_exe_path(const struct rf_event *e, char *buf, size_t len)
 	return buf;
 }
 
+const struct rf_event *rf_event_prepare(struct rf_event_ctx *c, const void *data, size_t len)
+{
+	const struct rf_event *e = data;
+
+	if (len < sizeof(*e))
+		return NULL;
+	c->exe_path = rf_event_exe_path(e, c->exe_buf, sizeof(c->exe_buf));
+	return e;
+}
+
 static const char *reason_name(unsigned int r)
 {
 	switch (r) {

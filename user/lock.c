@@ -11,7 +11,8 @@
 #include "rf_state.h"
 #include "rf_util.h"
 
-static int state_lock_wait(const char *state_dir, int timeout_ms)
+/* Lock <state_dir>/name, waiting up to timeout_ms: the fd, -EBUSY when held, or -errno. */
+static int lock_file(const char *state_dir, const char *name, int timeout_ms)
 {
 	char path[PATH_MAX];
 	int fd, waited = 0, err;
@@ -19,7 +20,7 @@ static int state_lock_wait(const char *state_dir, int timeout_ms)
 	err = rf_mkdir_p(state_dir, 0700);
 	if (err)
 		return err;
-	rf_state_path(path, sizeof(path), state_dir, "lock");
+	rf_state_path(path, sizeof(path), state_dir, name);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
@@ -39,31 +40,21 @@ static int state_lock_wait(const char *state_dir, int timeout_ms)
 
 int rf_state_lock(const char *state_dir)
 {
-	return state_lock_wait(state_dir, RF_LOCK_TIMEOUT_MS);
+	return lock_file(state_dir, "lock", RF_LOCK_TIMEOUT_MS);
 }
 
 int rf_state_trylock(const char *state_dir)
 {
-	return state_lock_wait(state_dir, 0);
+	return lock_file(state_dir, "lock", 0);
 }
 
 int rf_agent_lock(const char *state_dir)
 {
-	char path[PATH_MAX], pid[32];
-	int fd, err;
+	char pid[32];
+	int fd = lock_file(state_dir, "agent.lock", 0);
 
-	err = rf_mkdir_p(state_dir, 0700);
-	if (err)
-		return err;
-	rf_state_path(path, sizeof(path), state_dir, "agent.lock");
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return -errno;
-	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		close(fd);
-		return err;
-	}
+		return fd;
 	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
 	if (ftruncate(fd, 0) || write(fd, pid, strlen(pid)) < 0) {
 		/* the pid is informative only */

@@ -185,6 +185,27 @@ static int parse_ports(const char *s, struct rf_net_entry *e, char *err, size_t 
 	return 0;
 }
 
+struct word {
+	const char *name;
+	__u8 value;
+};
+
+static const struct word protos[] = { { "tcp", RF_PROTO_TCP }, { "udp", RF_PROTO_UDP },
+				      { "icmp", RF_PROTO_ICMP }, { "any", RF_PROTO_ANY }, { NULL, 0 } };
+static const struct word dirs[] = { { "in", RF_DIR_IN }, { "out", RF_DIR_OUT },
+				    { "both", RF_DIR_BOTH }, { NULL, 0 } };
+
+/* The value of word val in the NULL-terminated table: 0, or -1 when it is not there. */
+static int word_value(const struct word *w, const char *val, __u8 *out)
+{
+	for (; w->name; w++)
+		if (!strcmp(w->name, val)) {
+			*out = w->value;
+			return 0;
+		}
+	return -1;
+}
+
 static int parse_net(int argc, char *const argv[], struct rf_rule *r, char *err, size_t errlen)
 {
 	int i, seen_proto = 0, seen_port = 0, seen_dir = 0, err_;
@@ -206,15 +227,7 @@ static int parse_net(int argc, char *const argv[], struct rf_rule *r, char *err,
 		if (!strcmp(kw, "proto")) {
 			if (seen_proto++)
 				return fail(err, errlen, "'%s' given twice", kw);
-			if (!strcmp(val, "tcp"))
-				r->entry.proto = RF_PROTO_TCP;
-			else if (!strcmp(val, "udp"))
-				r->entry.proto = RF_PROTO_UDP;
-			else if (!strcmp(val, "icmp"))
-				r->entry.proto = RF_PROTO_ICMP;
-			else if (!strcmp(val, "any"))
-				r->entry.proto = RF_PROTO_ANY;
-			else
+			if (word_value(protos, val, &r->entry.proto))
 				return fail(err, errlen, "unknown protocol '%s': expected tcp, udp, icmp or any", val);
 		} else if (!strcmp(kw, "port")) {
 			if (seen_port++)
@@ -225,13 +238,7 @@ static int parse_net(int argc, char *const argv[], struct rf_rule *r, char *err,
 		} else {
 			if (seen_dir++)
 				return fail(err, errlen, "'%s' given twice", kw);
-			if (!strcmp(val, "in"))
-				r->entry.dir = RF_DIR_IN;
-			else if (!strcmp(val, "out"))
-				r->entry.dir = RF_DIR_OUT;
-			else if (!strcmp(val, "both"))
-				r->entry.dir = RF_DIR_BOTH;
-			else
+			if (word_value(dirs, val, &r->entry.dir))
 				return fail(err, errlen, "unknown direction '%s': expected in, out or both", val);
 		}
 	}
@@ -322,6 +329,21 @@ __u64 rf_kernel_dev(unsigned long long st_dev)
 	return ((__u64)major(st_dev) << 20) | minor(st_dev);
 }
 
+/* Seconds in one duration unit ('s', 'm', 'h', 'd'); 0 for anything else. */
+static __u64 unit_seconds(char unit)
+{
+	static const struct {
+		char unit;
+		__u64 secs;
+	} units[] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 } };
+	size_t i;
+
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (units[i].unit == unit)
+			return units[i].secs;
+	return 0;
+}
+
 int rf_parse_duration(const char *s, __u64 *secs)
 {
 	const __u64 cap = 366ULL * 86400;
@@ -333,24 +355,11 @@ int rf_parse_duration(const char *s, __u64 *secs)
 	if (n == 0 || n >= sizeof(num))
 		return -EINVAL;
 	strcpy(num, s);
-	switch (num[n - 1]) {
-	case 's':
-		mult = 1;
+	mult = unit_seconds(num[n - 1]);
+	if (mult)
 		num[--n] = '\0';
-		break;
-	case 'm':
-		mult = 60;
-		num[--n] = '\0';
-		break;
-	case 'h':
-		mult = 3600;
-		num[--n] = '\0';
-		break;
-	case 'd':
-		mult = 86400;
-		num[--n] = '\0';
-		break;
-	}
+	else
+		mult = 1; /* a bare number is seconds */
 	/* 64-bit arithmetic: on 32-bit boards v * mult in unsigned long wraps past the cap */
 	if (parse_uint(num, (unsigned long)cap, &v) || v == 0 || (__u64)v * mult > cap)
 		return -EINVAL;

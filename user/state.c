@@ -75,10 +75,11 @@ int rf_state_lines_load(const char *state_dir, const char *name, char ***lines, 
 	return err;
 }
 
-int rf_rules_save(const char *state_dir, char *const *lines, size_t n)
+int rf_state_lines_save(const char *state_dir, const char *name, const char *header,
+			char *const *lines, size_t n)
 {
 	char path[PATH_MAX], *buf;
-	size_t i, len = 0, off = 0;
+	size_t i, len = header ? strlen(header) + 1 : 0, off = 0;
 	int err;
 
 	for (i = 0; i < n; i++)
@@ -86,15 +87,22 @@ int rf_rules_save(const char *state_dir, char *const *lines, size_t n)
 	buf = malloc(len + 1);
 	if (!buf)
 		return -ENOMEM;
+	if (header)
+		off += (size_t)sprintf(buf, "%s\n", header);
 	for (i = 0; i < n; i++)
 		off += (size_t)sprintf(buf + off, "%s\n", lines[i]);
 	err = rf_mkdir_p(state_dir, 0700);
 	if (!err) {
-		rf_state_path(path, sizeof(path), state_dir, "rules");
+		rf_state_path(path, sizeof(path), state_dir, name);
 		err = rf_write_file_atomic(path, buf, off);
 	}
 	free(buf);
 	return err;
+}
+
+int rf_rules_save(const char *state_dir, char *const *lines, size_t n)
+{
+	return rf_state_lines_save(state_dir, "rules", NULL, lines, n);
 }
 
 int rf_isolation_save(const char *state_dir, const struct rf_isolation *iso)
@@ -105,10 +113,10 @@ int rf_isolation_save(const char *state_dir, const struct rf_isolation *iso)
 	rf_escape_field(c, sizeof(c), iso->comment);
 	snprintf(buf, sizeof(buf),
 		 "isolated=%d\naudit=%d\nsince=%llu\ndeadline=%llu\nconfirm=%llu\nfor=%llu\n"
-		 "comment=%s\n",
+		 "remaining=%llu\ncomment=%s\n",
 		 iso->isolated ? 1 : 0, iso->audit ? 1 : 0, (unsigned long long)iso->since_unix_ns,
 		 (unsigned long long)iso->deadline_unix_ns, (unsigned long long)iso->confirm_unix_ns,
-		 (unsigned long long)iso->for_unix_ns, c);
+		 (unsigned long long)iso->for_unix_ns, (unsigned long long)iso->remaining_ns, c);
 	err = rf_mkdir_p(state_dir, 0700);
 	if (err)
 		return err;
@@ -131,6 +139,8 @@ static void isolation_line(char *l, struct rf_isolation *iso)
 		iso->confirm_unix_ns = strtoull(l + 8, NULL, 10);
 	else if (!strncmp(l, "for=", 4))
 		iso->for_unix_ns = strtoull(l + 4, NULL, 10);
+	else if (!strncmp(l, "remaining=", 10))
+		iso->remaining_ns = strtoull(l + 10, NULL, 10);
 	else if (!strncmp(l, "comment=", 8)) {
 		rf_unescape_field(l + 8);
 		snprintf(iso->comment, sizeof(iso->comment), "%s", l + 8);

@@ -20,6 +20,22 @@
 
 #define RF_DENY_PORT 9 /* discard: nothing listens, and the hook must refuse it anyway */
 
+/* The address host:port of family into e; -1 when host is not an address of that family. */
+static int set_sockaddr(struct rf_endpoint *e, int family, const char *host, unsigned short port)
+{
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&e->ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&e->ss;
+	void *addr = family == AF_INET ? (void *)&a4->sin_addr : (void *)&a6->sin6_addr;
+
+	e->ss.ss_family = (sa_family_t)family;
+	if (family == AF_INET)
+		a4->sin_port = htons(port);
+	else
+		a6->sin6_port = htons(port);
+	e->len = family == AF_INET ? sizeof(*a4) : sizeof(*a6);
+	return inet_pton(family, host, addr) == 1 ? 0 : -1;
+}
+
 int rf_endpoint_parse(const char *s, struct rf_endpoint *e, char *err, size_t errlen)
 {
 	char host[64];
@@ -51,23 +67,8 @@ int rf_endpoint_parse(const char *s, struct rf_endpoint *e, char *err, size_t er
 	port = strtoul(colon + 1, &end, 10);
 	if (errno || *end || colon[1] < '0' || colon[1] > '9' || port < 1 || port > 65535)
 		goto bad;
-	if (s[0] != '[') {
-		struct sockaddr_in *a = (struct sockaddr_in *)&e->ss;
-
-		a->sin_family = AF_INET;
-		a->sin_port = htons((unsigned short)port);
-		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
-			goto bad;
-		e->len = sizeof(*a);
-	} else {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&e->ss;
-
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons((unsigned short)port);
-		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
-			goto bad;
-		e->len = sizeof(*a);
-	}
+	if (set_sockaddr(e, s[0] == '[' ? AF_INET6 : AF_INET, host, (unsigned short)port))
+		goto bad;
 	snprintf(e->text, sizeof(e->text), "%s", s);
 	return 0;
 bad:
