@@ -8,9 +8,10 @@
 
 const char rf_help_status[] =
 	"Usage: ringfence status [--json]\n"
-	"Isolation state (or audit mode), since when and why, a pending confirmation, the cgroup\n"
-	"and hooks enforcing it, the rules and the allow/deny/would-block counters. --json prints\n"
-	"one object with at least \"isolated\" and \"audit\".\n";
+	"Isolation state (or audit mode), since when and why, a pending confirmation, the target\n"
+	"(selector and the cgroup it resolved to), the hooks enforcing it, the rules and the\n"
+	"allow/deny/would-block counters. --json prints one object with at least \"isolated\",\n"
+	"\"audit\" and \"target\".\n";
 
 const char rf_help_metrics[] = "Usage: ringfence metrics\n"
 			       "Allow/deny counters per hook and event counters in Prometheus text "
