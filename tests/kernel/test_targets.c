@@ -351,3 +351,45 @@ Test(targets, one_selector_at_most)
 	free(out);
 	free(err);
 }
+
+/* RINGFENCE_UNIT / RINGFENCE_CONTAINER select like the options; the command line wins. */
+Test(targets, environment_selectors)
+{
+	char id[65], rel[128], dir[PATH_MAX], *out = NULL, *err = NULL;
+	const char *bin = getenv("RINGFENCE_BIN");
+	char *const argv[] = {(char *)bin, "--pin-dir", rft.pin_dir, "--state-dir", rft.state_dir,
+			      "--config",  rft.config,	"status",    "--json",	    NULL};
+	char *const argv_opt[] = {
+	    (char *)bin,   "--container", id,	      "--pin-dir", rft.pin_dir, "--state-dir",
+	    rft.state_dir, "--config",	  rft.config, "status",	   "--json",	NULL};
+	int ret;
+
+	random_hex(id, 64);
+	snprintf(rel, sizeof(rel), "system.slice/docker-%s.scope", id);
+	make_cg(dir, sizeof(dir), rel);
+	setenv("RINGFENCE_CGROUP", "", 1); /* empty: unset */
+	setenv("RINGFENCE_CONTAINER", id, 1);
+	ret = rft_exec(NULL, argv, &out, &err);
+	cr_expect_eq(ret, 0, "%s", err);
+	cr_expect(strstr(out, "\"selector\":\"container\"") && strstr(out, dir), "%s", out);
+	free(out);
+	free(err);
+
+	setenv("RINGFENCE_UNIT", "rf-test-none", 1);
+	ret = rft_exec(NULL, argv, &out, &err);
+	cr_expect_eq(ret, 2, "two target variables: %s", err);
+	cr_expect(strstr(err, "RINGFENCE_UNIT and RINGFENCE_CONTAINER") ||
+		      strstr(err, "RINGFENCE_CONTAINER and RINGFENCE_UNIT"),
+		  "%s", err);
+	free(out);
+	free(err);
+
+	ret = rft_exec(NULL, argv_opt, &out, &err);
+	cr_expect_eq(ret, 0, "the option wins over the variables: %s", err);
+	cr_expect(strstr(out, dir) != NULL, "%s", out);
+	free(out);
+	free(err);
+	unsetenv("RINGFENCE_UNIT");
+	unsetenv("RINGFENCE_CONTAINER");
+	unsetenv("RINGFENCE_CGROUP");
+}
