@@ -99,7 +99,8 @@ int rf_target_find_container(const char *root, const char *id, const struct rf_t
 /*
  * The cgroup v2 path in the text of a /proc/PID/cgroup file: the "0::PATH" line, into path.
  * 0; -ENOENT when there is no such line (a cgroup v1-only host); -EXDEV when the path leads
- * outside the reader's cgroup namespace ("/../.."); -ENAMETOOLONG; -EINVAL for garbage.
+ * outside the reader's cgroup namespace ("/../.."); -ENAMETOOLONG; -EBADMSG for garbage
+ * (no path, a relative one, or two "0::" lines).
  */
 int rf_target_parse_proc_cgroup(const char *text, char *path, size_t len);
 

@@ -132,9 +132,9 @@ static int pid_cgroup(struct rf_ctx *ctx, char *rel, size_t len)
 		       safe, ctx->target_opt);
 		return -EINVAL;
 	}
-	if (ret == -EINVAL && strspn(ctx->pid, "0123456789") != strlen(ctx->pid))
+	if (ret == -EINVAL)
 		rf_err("%s '%s' is not a process id", ctx->target_opt, safe);
-	else if (ret == -EINVAL)
+	else if (ret == -EBADMSG)
 		rf_err("/proc/%s/cgroup has no single valid '0::' line: cannot tell the cgroup of "
 		       "process %s",
 		       safe, safe);
@@ -150,7 +150,9 @@ static int pid_cgroup(struct rf_ctx *ctx, char *rel, size_t len)
 		       safe);
 	else if (ret)
 		rf_err("cannot read /proc/%s/cgroup: %s", safe, strerror(-ret));
-	return ret == -ESRCH || ret == -ENOENT || ret == -EXDEV ? -EINVAL : ret;
+	if (ret == -ESRCH || ret == -ENOENT || ret == -EXDEV || ret == -EBADMSG)
+		return -EINVAL; /* no usable cgroup for that pid: a usage error */
+	return ret;
 }
 
 int rf_svc_resolve_cgroup(struct rf_ctx *ctx)

@@ -396,7 +396,7 @@ int rf_target_parse_proc_cgroup(const char *text, char *path, size_t len)
 		if (strncmp(line, "0::", 3))
 			continue;
 		if (found)
-			return -EINVAL; /* two v2 lines: a name with a newline is forging one */
+			return -EBADMSG; /* two v2 lines: a name with a newline is forging one */
 		found = line + 3;
 	}
 	if (!found)
@@ -404,7 +404,7 @@ int rf_target_parse_proc_cgroup(const char *text, char *path, size_t len)
 	end = strchr(found, '\n');
 	n = end ? (size_t)(end - found) : strlen(found);
 	if (!n || found[0] != '/')
-		return -EINVAL;
+		return -EBADMSG;
 	for (p = found; p < found + n; p++)
 		if (p[0] == '/' && p[1] == '.' && p[2] == '.' &&
 		    (p + 3 == found + n || p[3] == '/'))

@@ -542,10 +542,10 @@ Test(target_pid, parse_refusals)
 	cr_expect_eq(rf_target_parse_proc_cgroup("0::/../../host.slice\n", path, sizeof(path)),
 		     -EXDEV, "outside our cgroup namespace");
 	cr_expect_eq(rf_target_parse_proc_cgroup("0::/a/..\n", path, sizeof(path)), -EXDEV);
-	cr_expect_eq(rf_target_parse_proc_cgroup("0::/a\n0::/b\n", path, sizeof(path)), -EINVAL,
+	cr_expect_eq(rf_target_parse_proc_cgroup("0::/a\n0::/b\n", path, sizeof(path)), -EBADMSG,
 		     "a forged second line");
-	cr_expect_eq(rf_target_parse_proc_cgroup("0::\n", path, sizeof(path)), -EINVAL);
-	cr_expect_eq(rf_target_parse_proc_cgroup("0::relative\n", path, sizeof(path)), -EINVAL);
+	cr_expect_eq(rf_target_parse_proc_cgroup("0::\n", path, sizeof(path)), -EBADMSG);
+	cr_expect_eq(rf_target_parse_proc_cgroup("0::relative\n", path, sizeof(path)), -EBADMSG);
 	cr_expect_eq(rf_target_parse_proc_cgroup("0::/a-path-longer-than-16\n", path, sizeof(path)),
 		     -ENAMETOOLONG);
 }
