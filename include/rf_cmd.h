@@ -20,6 +20,7 @@ enum rf_cmd_opt {
 	RF_OPT_ARGS = 1 << 4, /* positional arguments (allow add RULE...) */
 	RF_OPT_SAFETY = 1 << 5, /* --audit, --confirm-within D, --verify H:P..., --verify-timeout D */
 	RF_OPT_ALL = 1 << 6, /* --all */
+	RF_OPT_TARGET = 1 << 7, /* works on the target: --unit/--container/--pid resolved first */
 };
 
 #define RF_CMD_VERIFY_MAX 16

@@ -20,7 +20,12 @@
 
 /* What every command and the agent work on: the global options and what they resolve to. */
 struct rf_ctx {
-	const char *cgroup; /* as given, NULL = cgroup2 root */
+	/* the target: at most one selector is set; none = the host (the cgroup2 root) */
+	const char *cgroup;	/* --cgroup PATH */
+	const char *unit;	/* --unit NAME: a systemd unit's cgroup */
+	const char *container;	/* --container ID: a container's cgroup, by id or unique prefix */
+	const char *pid;	/* --pid PID: the cgroup of that process */
+	const char *target_opt; /* the option or variable that chose it ("--unit"), NULL: none */
 	const char *pin_dir;
 	const char *state_dir;
 	const char *config;
@@ -34,8 +39,15 @@ struct rf_ctx {
 
 /* 0 when running as root; otherwise prints why and returns -EPERM. */
 int rf_svc_need_root(void);
-/* Resolve --cgroup (default: the cgroup2 root) into ctx->cg_dir/cg_id; prints the problem. */
+/*
+ * Resolve the target (--cgroup, --unit, --container or --pid; default: the cgroup2 root) into
+ * ctx->cg_dir/cg_id, once; prints the problem. -EINVAL means the selector is malformed or names
+ * no cgroup or several (candidates listed): a usage error. Other -errno: an operational one.
+ */
 int rf_svc_resolve_cgroup(struct rf_ctx *ctx);
+/* The selector in use: kind "host", "cgroup", "unit", "container" or "pid", and its value
+ * (NULL for the host). */
+const char *rf_svc_target_kind(const struct rf_ctx *ctx, const char **value);
 /* Take the state-dir lock; prints the problem and returns < 0 on failure. */
 int rf_svc_lock(struct rf_ctx *ctx);
 

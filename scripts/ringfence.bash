@@ -15,7 +15,7 @@ _ringfence()
 	fi
 
 	local commands='isolate confirm release unisolate status allow events history metrics load unload agent help'
-	local global_opts='--cgroup --pin-dir --state-dir --config --json --verbose -v --help -h --version -V'
+	local global_opts='--cgroup --unit --container --pid --pin-dir --state-dir --config --json --verbose -v --help -h --version -V'
 
 	# values of global options
 	case $prev in
@@ -24,6 +24,29 @@ _ringfence()
 		mnt=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts 2>/dev/null)
 		compopt -o filenames 2>/dev/null
 		COMPREPLY=($(compgen -d -- "${cur:-${mnt:+$mnt/}}"))
+		return
+		;;
+	--unit)
+		# running services and scopes (what has a cgroup), as systemctl names them
+		local units
+		units=$(systemctl list-units --type=service,scope --state=running --plain \
+			--no-legend --no-pager 2>/dev/null | awk '{ print $1 }')
+		COMPREPLY=($(compgen -W "$units" -- "$cur"))
+		return
+		;;
+	--container)
+		# ids of container cgroups (docker-ID.scope, libpod-ID.scope, /docker/ID, ...)
+		local mnt ids
+		mnt=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts 2>/dev/null)
+		[[ -n $mnt ]] || return
+		ids=$(find "$mnt" -maxdepth 8 -type d -regextype posix-extended \
+			-regex '.*/([a-z0-9_-]+-)?[0-9a-f]{64}(\.scope)?' 2>/dev/null |
+			grep -v -- '-conmon-' | sed -E 's/.*([0-9a-f]{64})(\.scope)?$/\1/' | sort -u)
+		COMPREPLY=($(compgen -W "$ids" -- "$cur"))
+		return
+		;;
+	--pid)
+		COMPREPLY=($(compgen -W "$(cd /proc 2>/dev/null && printf '%s ' [0-9]*)" -- "$cur"))
 		return
 		;;
 	--pin-dir | --state-dir)
@@ -42,7 +65,7 @@ _ringfence()
 	local i cmd='' cmd_at=0
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
-		--cgroup | --pin-dir | --state-dir | --config)
+		--cgroup | --unit | --container | --pid | --pin-dir | --state-dir | --config)
 			((i++))
 			;;
 		-*) ;;

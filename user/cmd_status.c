@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* status and metrics. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include "rf_cmd.h"
@@ -7,9 +8,10 @@
 
 const char rf_help_status[] =
 	"Usage: ringfence status [--json]\n"
-	"Isolation state (or audit mode), since when and why, a pending confirmation, the cgroup\n"
-	"and hooks enforcing it, the rules and the allow/deny/would-block counters. --json prints\n"
-	"one object with at least \"isolated\" and \"audit\".\n";
+	"Isolation state (or audit mode), since when and why, a pending confirmation, the target\n"
+	"(selector and the cgroup it resolved to), the hooks enforcing it, the rules and the\n"
+	"allow/deny/would-block counters. --json prints one object with at least \"isolated\",\n"
+	"\"audit\" and \"target\".\n";
 
 const char rf_help_metrics[] = "Usage: ringfence metrics\n"
 			       "Allow/deny counters per hook and event counters in Prometheus text "
@@ -17,7 +19,7 @@ const char rf_help_metrics[] = "Usage: ringfence metrics\n"
 
 /* Everything status reports, gathered once. */
 struct status {
-	bool loaded, isolated, audit;
+	bool loaded, isolated, audit, target_ok;
 	struct rf_maps m;
 	struct rf_config cfg;
 	struct rf_link_state ls[RF_HOOK_MAX];
@@ -29,6 +31,9 @@ static void gather(struct rf_ctx *ctx, struct status *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->m = (struct rf_maps)RF_MAPS_INIT;
+	/* --unit/--container/--pid were resolved by main.c (exit 2 when they fail); the host or a
+	 * --cgroup that is not usable is reported (the message is printed) and status goes on */
+	s->target_ok = rf_svc_resolve_cgroup(ctx) == 0;
 	s->loaded = rf_maps_open(ctx->pin_dir, &s->m) == 0 && rf_config_get(&s->m, &s->cfg) == 0;
 	s->isolated = s->loaded && rf_svc_mode(&s->cfg) == RF_SVC_ENFORCE;
 	s->audit = s->loaded && rf_svc_mode(&s->cfg) == RF_SVC_AUDIT;
@@ -102,6 +107,24 @@ static void json_counters(struct status *s)
 	printf("}");
 }
 
+/* "target": the selector used and the cgroup it resolved to (null when it did not). */
+static void json_target(struct rf_ctx *ctx, struct status *s)
+{
+	const char *value, *kind = rf_svc_target_kind(ctx, &value);
+
+	printf(",\"target\":{\"selector\":\"%s\",\"value\":", kind);
+	if (value)
+		rf_json_str(stdout, value);
+	else
+		printf("null");
+	printf(",\"cgroup\":");
+	if (s->target_ok)
+		rf_json_str(stdout, ctx->cg_dir);
+	else
+		printf("null");
+	printf(",\"cgroup_id\":%llu}", s->target_ok ? (unsigned long long)ctx->cg_id : 0ULL);
+}
+
 static void print_json(struct rf_ctx *ctx, struct status *s)
 {
 	unsigned int i, k = 0;
@@ -117,6 +140,7 @@ static void print_json(struct rf_ctx *ctx, struct status *s)
 		rf_json_str(stdout, s->iso.comment);
 	else
 		printf("null");
+	json_target(ctx, s);
 	printf(",\"abi_version\":%u,\"pin_dir\":", s->cfg.abi_version);
 	rf_json_str(stdout, ctx->pin_dir);
 	printf(",\"hooks\":{");
@@ -170,6 +194,20 @@ static void print_text_loaded(struct rf_ctx *ctx, struct status *s)
 		       s->cfg.isolated);
 }
 
+static void print_text_target(struct rf_ctx *ctx, struct status *s)
+{
+	const char *value, *kind = rf_svc_target_kind(ctx, &value);
+	char safe[PATH_MAX];
+
+	printf("target:    %s", kind);
+	if (value) {
+		rf_safe_str(value, strlen(value), safe, sizeof(safe));
+		printf(" %s", safe);
+	}
+	rf_safe_str(ctx->cg_dir, strlen(ctx->cg_dir), safe, sizeof(safe));
+	printf(" (%s)\n", s->target_ok ? safe : "not usable");
+}
+
 static void print_text(struct rf_ctx *ctx, struct status *s)
 {
 	unsigned int i;
@@ -190,6 +228,7 @@ static void print_text(struct rf_ctx *ctx, struct status *s)
 		       s->confirm[0] ? "roll-back" : "release");
 	if ((s->isolated || s->audit) && s->iso.comment[0])
 		printf("comment:   %s\n", s->iso.comment);
+	print_text_target(ctx, s);
 	printf("loaded:    %s (pin dir %s)\n", s->loaded ? "yes" : "no", ctx->pin_dir);
 	printf("hooks:    ");
 	for (i = 0; i < RF_HOOK_MAX; i++)

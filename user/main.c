@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* ringfence CLI: global options and the command table; each command family has its own file. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -40,6 +41,12 @@ static const char usage_text[] =
 	"\n"
 	"Global options, before or after the command (environment variable in brackets):\n"
 	"  --cgroup PATH     cgroup v2 to enforce on (default: the cgroup2 root) [RINGFENCE_CGROUP]\n"
+	"  --unit NAME       the cgroup of systemd unit NAME (.service assumed), found anywhere\n"
+	"                    in the cgroup2 tree [RINGFENCE_UNIT]\n"
+	"  --container ID    the cgroup of a Docker, Podman, containerd or CRI-O container: its\n"
+	"                    id or a unique prefix of at least 4 hex digits [RINGFENCE_CONTAINER]\n"
+	"  --pid PID         the cgroup of process PID\n"
+	"                    (one target at most; one that matches nothing or several: exit 2)\n"
 	"  --pin-dir DIR     where maps and links are pinned (default /sys/fs/bpf/ringfence)\n"
 	"                    [RINGFENCE_PIN_DIR]\n"
 	"  --state-dir DIR   persisted rules, isolation record and history (default\n"
@@ -56,24 +63,26 @@ static const char usage_text[] =
 	"  ringfence allow add net 198.51.100.7/32 proto tcp port 22 dir in     # jump host\n"
 	"  ringfence isolate --comment 'INC-4711 reverse shell' --for 8h\n"
 	"  ringfence status --json\n"
+	"  ringfence --container 3f2a9c1d isolate --comment 'INC-4712 cryptominer'\n"
 	"  ringfence release --comment 'INC-4711 cleaned'\n"
 	"\n"
 	"Exit status: 0 success, 1 operational failure, 2 usage error.\n";
 
 static const struct rf_cmd cmds[] = {
-	{ "isolate", rf_cmd_isolate, RF_OPT_COMMENT | RF_OPT_FOR | RF_OPT_FORCE | RF_OPT_SAFETY,
+	{ "isolate", rf_cmd_isolate,
+	  RF_OPT_COMMENT | RF_OPT_FOR | RF_OPT_FORCE | RF_OPT_SAFETY | RF_OPT_TARGET,
 	  rf_help_isolate },
 	{ "confirm", rf_cmd_confirm, RF_OPT_COMMENT, rf_help_confirm },
 	{ "release", rf_cmd_release, RF_OPT_COMMENT, rf_help_release },
 	{ "unisolate", rf_cmd_release, RF_OPT_COMMENT, rf_help_release },
-	{ "status", rf_cmd_status, 0, rf_help_status },
-	{ "allow", rf_cmd_allow, RF_OPT_ARGS, rf_help_allow },
+	{ "status", rf_cmd_status, RF_OPT_TARGET, rf_help_status },
+	{ "allow", rf_cmd_allow, RF_OPT_ARGS | RF_OPT_TARGET, rf_help_allow },
 	{ "events", rf_cmd_events, RF_OPT_FOLLOW, rf_help_events },
 	{ "history", rf_cmd_history, 0, rf_help_history },
 	{ "metrics", rf_cmd_metrics, 0, rf_help_metrics },
-	{ "load", rf_cmd_load, 0, rf_help_load },
+	{ "load", rf_cmd_load, RF_OPT_TARGET, rf_help_load },
 	{ "unload", rf_cmd_unload, RF_OPT_FORCE, rf_help_unload },
-	{ "agent", rf_cmd_agent, 0, rf_help_agent },
+	{ "agent", rf_cmd_agent, RF_OPT_TARGET, rf_help_agent },
 };
 
 static const struct rf_cmd *find_cmd(const char *name)
@@ -98,14 +107,55 @@ static int print_help(const char *name)
 struct global_opt {
 	const char *name;
 	size_t offset; /* of the const char * in struct rf_ctx */
+	bool target;   /* a target selector: one at most */
+	const char *env; /* the environment variable that sets a selector, NULL: none */
 };
 
 static const struct global_opt global_opts[] = {
-	{ "--cgroup", offsetof(struct rf_ctx, cgroup) },
-	{ "--pin-dir", offsetof(struct rf_ctx, pin_dir) },
-	{ "--state-dir", offsetof(struct rf_ctx, state_dir) },
-	{ "--config", offsetof(struct rf_ctx, config) },
+	{ "--cgroup", offsetof(struct rf_ctx, cgroup), true, "RINGFENCE_CGROUP" },
+	{ "--unit", offsetof(struct rf_ctx, unit), true, "RINGFENCE_UNIT" },
+	{ "--container", offsetof(struct rf_ctx, container), true, "RINGFENCE_CONTAINER" },
+	/* no RINGFENCE_PID: a pid kept in an environment outlives its process and can be reused
+	 * by an unrelated one, which a later isolate would then cut off */
+	{ "--pid", offsetof(struct rf_ctx, pid), true, NULL },
+	{ "--pin-dir", offsetof(struct rf_ctx, pin_dir), false, NULL },
+	{ "--state-dir", offsetof(struct rf_ctx, state_dir), false, NULL },
+	{ "--config", offsetof(struct rf_ctx, config), false, NULL },
 };
+
+static const char **ctx_field(struct rf_ctx *ctx, const struct global_opt *g)
+{
+	return (const char **)((char *)ctx + g->offset);
+}
+
+/* Take the selector that opt (an option or a variable) sets: one at most. */
+static int one_target(struct rf_ctx *ctx, const char *opt)
+{
+	if (ctx->target_opt)
+		return rf_usage_error("one target at a time: %s and %s both given", ctx->target_opt,
+				      opt);
+	ctx->target_opt = opt;
+	return 0;
+}
+
+/* Without a selector on the command line, the RINGFENCE_<SELECTOR> variables (one at most). */
+static int target_from_env(struct rf_ctx *ctx)
+{
+	size_t k;
+
+	if (ctx->target_opt)
+		return 0; /* the command line wins */
+	for (k = 0; k < sizeof(global_opts) / sizeof(global_opts[0]); k++) {
+		const char *v = global_opts[k].env ? getenv(global_opts[k].env) : NULL;
+
+		if (!v || !*v)
+			continue; /* empty: unset */
+		if (one_target(ctx, global_opts[k].env))
+			return EXIT_USAGE;
+		*ctx_field(ctx, &global_opts[k]) = v;
+	}
+	return 0;
+}
 
 /*
  * The value of option opt: "--opt=VALUE" or the next argument. A value that looks like an
@@ -152,8 +202,9 @@ static int global_option(struct rf_ctx *ctx, int argc, char **argv, int *i)
 	for (k = 0; k < sizeof(global_opts) / sizeof(global_opts[0]); k++) {
 		if (!is_opt(a, global_opts[k].name))
 			continue;
-		if (option_value(argc, argv, i, global_opts[k].name,
-				 (const char **)((char *)ctx + global_opts[k].offset)))
+		if (global_opts[k].target && one_target(ctx, global_opts[k].name))
+			return EXIT_USAGE + 1;
+		if (option_value(argc, argv, i, global_opts[k].name, ctx_field(ctx, &global_opts[k])))
 			return EXIT_USAGE + 1;
 		return 1;
 	}
@@ -282,6 +333,11 @@ static int run_command(struct rf_ctx *ctx, const struct cmdline *cl)
 	}
 	if (o.comment && strlen(o.comment) > 1000)
 		return rf_usage_error("%s", "comment longer than 1000 characters");
+	/* a unit, container or pid that names no cgroup or several is a usage error, found before
+	 * the command takes the lock or records anything */
+	if ((cmd->options & RF_OPT_TARGET) && (ctx->unit || ctx->container || ctx->pid) &&
+	    (r = rf_svc_resolve_cgroup(ctx)))
+		return r == -EINVAL ? EXIT_USAGE : EXIT_OPFAIL;
 	return cmd->handler(ctx, &o);
 }
 
@@ -291,7 +347,6 @@ int main(int argc, char **argv)
 	struct cmdline cl = {};
 	int ret;
 
-	ctx.cgroup = getenv("RINGFENCE_CGROUP");
 	ctx.pin_dir = getenv("RINGFENCE_PIN_DIR");
 	ctx.state_dir = getenv("RINGFENCE_STATE_DIR");
 	ctx.config = getenv("RINGFENCE_CONFIG");
@@ -299,6 +354,8 @@ int main(int argc, char **argv)
 	if (!cl.rest)
 		return EXIT_OPFAIL;
 	ret = parse_line(&ctx, argc, argv, &cl);
+	if (!ret)
+		ret = target_from_env(&ctx);
 	ctx_defaults(&ctx);
 	if (!ret && cl.version)
 		print_version();

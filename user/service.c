@@ -12,6 +12,7 @@
 #include "rf_reconcile.h"
 #include "rf_rule.h"
 #include "rf_service.h"
+#include "rf_target.h"
 #include "rf_util.h"
 
 int rf_svc_need_root(void)
@@ -23,9 +24,141 @@ int rf_svc_need_root(void)
 	return -EPERM;
 }
 
+const char *rf_svc_target_kind(const struct rf_ctx *ctx, const char **value)
+{
+	static const char *const kinds[] = { "unit", "container", "pid", "cgroup" };
+	const char *const vals[] = { ctx->unit, ctx->container, ctx->pid, ctx->cgroup };
+	size_t i;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (vals[i]) {
+			*value = vals[i];
+			return kinds[i];
+		}
+	*value = NULL;
+	return "host";
+}
+
+/* "MESSAGE:\n  PATH\n  PATH..." (paths made printable, at most 20) as one rf_err(). */
+static void err_with_paths(const char *msg, char *const *paths, size_t n, size_t total)
+{
+	char buf[8192], safe[PATH_MAX];
+	size_t len, i;
+
+	len = (size_t)snprintf(buf, sizeof(buf), "%s", msg);
+	for (i = 0; i < n && i < 20 && len < sizeof(buf); i++) {
+		rf_safe_str(paths[i], strlen(paths[i]), safe, sizeof(safe));
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "\n  %s", safe);
+	}
+	if (total > i && len < sizeof(buf))
+		snprintf(buf + len, sizeof(buf) - len, "\n  ... and %zu more", total - i);
+	rf_err("%s", buf);
+}
+
+/* Search the cgroup2 tree for the unit or container; the match's path into rel. */
+static int search_tree(struct rf_ctx *ctx, const char *mnt, char *rel, size_t len)
+{
+	bool unit = ctx->unit != NULL;
+	const char *what = unit ? ctx->unit : ctx->container;
+	char msg[PATH_MAX + 1024], safe[256], name[NAME_MAX + 1];
+	struct rf_target_found f;
+	int ret;
+
+	ret = unit ? rf_target_find_unit(mnt, what, NULL, &f)
+		   : rf_target_find_container(mnt, what, NULL, &f);
+	if (unit && !rf_target_unit_name(what, name, sizeof(name)))
+		what = name; /* messages name the unit that was looked for: "nginx.service" */
+	rf_safe_str(what, strlen(what), safe, sizeof(safe));
+	if (ret == 0) {
+		snprintf(rel, len, "%s", f.paths[0]);
+	} else if (ret == -EINVAL && unit) {
+		rf_err("%s '%s' is not a unit name: give one such as nginx or nginx.service (a "
+		       "cgroup path goes to --cgroup)",
+		       ctx->target_opt, safe);
+	} else if (ret == -EINVAL) {
+		rf_err("%s '%s' is not a container id: give the id or a unique prefix of at least "
+		       "%d of its hex digits ('docker ps --no-trunc', 'podman ps --no-trunc', "
+		       "'crictl ps'), or --pid of one of its processes",
+		       ctx->target_opt, safe, RF_TARGET_ID_MIN);
+	} else if (ret == -ENOENT && unit) {
+		const char *near = f.nsimilar ? ". Units of that name once \\xNN escapes are "
+						"decoded:"
+					      : "";
+
+		snprintf(
+		    msg, sizeof(msg),
+		    "no cgroup of unit '%s' below %s (searched %lu cgroups): a unit that is not "
+		    "running has none; check 'systemctl status %s', or give the cgroup with "
+		    "--cgroup PATH%s",
+		    safe, mnt, f.dirs, safe, near);
+		err_with_paths(msg, f.similar, f.nsimilar, f.nsimilar);
+	} else if (ret == -ENOENT) {
+		rf_err("no container with an id starting with '%s' has a cgroup below %s (searched "
+		       "%lu cgroups for ID, RUNTIME-ID and RUNTIME-ID.scope, e.g. docker-ID.scope, "
+		       "libpod-ID.scope, cri-containerd-ID.scope, crio-ID.scope): check the id, or "
+		       "give --pid of one of its processes",
+		       safe, mnt, f.dirs);
+	} else if (ret == -ENOTUNIQ) {
+		snprintf(msg, sizeof(msg),
+			 unit ? "unit '%s' matches %zu cgroups below %s; choose "
+				"one with --cgroup PATH:"
+			      : "container id '%s' matches %zu cgroups below %s; give "
+				"more of the id, or --cgroup PATH:",
+			 safe, f.total, mnt);
+		err_with_paths(msg, f.paths, f.n, f.total);
+		ret = -EINVAL;
+	} else if (ret == -E2BIG) {
+		rf_err("the search below %s for %s '%s' stopped at its limits (32 levels, 100000 "
+		       "cgroups) before it could tell: give the cgroup with --cgroup PATH",
+		       mnt, unit ? "unit" : "container", safe);
+	} else {
+		rf_err("cannot search %s: %s", mnt, strerror(-ret));
+	}
+	rf_target_found_free(&f);
+	return ret == -ENOENT ? -EINVAL : ret;
+}
+
+/* The cgroup of --pid, relative to the cgroup2 mount, into rel. */
+static int pid_cgroup(struct rf_ctx *ctx, char *rel, size_t len)
+{
+	char safe[64];
+	int ret;
+
+	rf_safe_str(ctx->pid, strlen(ctx->pid), safe, sizeof(safe));
+	ret = rf_target_pid_cgroup(NULL, ctx->pid, rel, len);
+	if (ret == 0 && !strcmp(rel, "/")) {
+		rf_err("process %s is in the cgroup2 root: %s would select the whole host; to "
+		       "isolate the host on purpose, give no target",
+		       safe, ctx->target_opt);
+		return -EINVAL;
+	}
+	if (ret == -EINVAL)
+		rf_err("%s '%s' is not a process id", ctx->target_opt, safe);
+	else if (ret == -EBADMSG)
+		rf_err("/proc/%s/cgroup has no single valid '0::' line: cannot tell the cgroup of "
+		       "process %s",
+		       safe, safe);
+	else if (ret == -ESRCH)
+		rf_err("no process with pid %s", safe);
+	else if (ret == -ENOENT)
+		rf_err("process %s has no cgroup v2 ('0::' line in /proc/%s/cgroup): this host "
+		       "runs cgroup v1 only",
+		       safe, safe);
+	else if (ret == -EXDEV)
+		rf_err("process %s is outside this cgroup namespace: run ringfence in the host's "
+		       "cgroup namespace",
+		       safe);
+	else if (ret)
+		rf_err("cannot read /proc/%s/cgroup: %s", safe, strerror(-ret));
+	if (ret == -ESRCH || ret == -ENOENT || ret == -EXDEV || ret == -EBADMSG)
+		return -EINVAL; /* no usable cgroup for that pid: a usage error */
+	return ret;
+}
+
 int rf_svc_resolve_cgroup(struct rf_ctx *ctx)
 {
-	char mnt[PATH_MAX];
+	char mnt[PATH_MAX], rel[PATH_MAX], dir[PATH_MAX * 2], safe[256];
+	const char *value;
 	int err;
 
 	if (ctx->cg_id)
@@ -34,6 +167,21 @@ int rf_svc_resolve_cgroup(struct rf_ctx *ctx)
 		rf_err("no cgroup2 filesystem is mounted: mount one with 'mount -t cgroup2 none "
 		       "/sys/fs/cgroup' (or /sys/fs/cgroup/unified on hybrid hosts)");
 		return -ENOENT;
+	}
+	if (ctx->unit || ctx->container || ctx->pid) {
+		err = ctx->pid ? pid_cgroup(ctx, rel, sizeof(rel))
+			       : search_tree(ctx, mnt, rel, sizeof(rel));
+		if (err)
+			return err;
+		snprintf(dir, sizeof(dir), "%s%s", mnt, rel);
+		err = rf_cgroup_resolve(dir, ctx->cg_dir, sizeof(ctx->cg_dir), &ctx->cg_id);
+		rf_svc_target_kind(ctx, &value);
+		rf_safe_str(value, strlen(value), safe, sizeof(safe));
+		rf_safe_str(dir, strlen(dir), rel, sizeof(rel));
+		if (err)
+			rf_err("%s %s resolved to %s, which is not usable: %s (did it just exit?)",
+			       ctx->target_opt, safe, rel, strerror(-err));
+		return err ? -EINVAL : 0;
 	}
 	err = rf_cgroup_resolve(ctx->cgroup ? ctx->cgroup : mnt, ctx->cg_dir, sizeof(ctx->cg_dir),
 				&ctx->cg_id);

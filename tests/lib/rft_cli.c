@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,16 +16,18 @@
 /* argv and environment of one CLI run (see rft_cli_start()). */
 struct cli_cmd {
 	char *argv[RFT_CLI_MAX_ARGS + 10];
-	char *env[RFT_CLI_MAX_ENV + 8];
+	char *env[RFT_CLI_MAX_ENV + 10];
 	char resolv[PATH_MAX + 32];
 };
 
-static int cli_cmd_init(struct cli_cmd *c, char *const env[], char *const args[])
+/* own_target: args name the target (--unit, --container, --pid), so no --cgroup <cg> first. */
+static int cli_cmd_init(struct cli_cmd *c, char *const env[], char *const args[], bool own_target)
 {
 	/* the CLI must never see the host's ringfence settings or touch its interfaces */
 	static char *const own_env[] = {
 	    "RINGFENCE_CGROUP=", "RINGFENCE_PIN_DIR=",	"RINGFENCE_STATE_DIR=",
 	    "RINGFENCE_CONFIG=", "RINGFENCE_REQUESTOR", "RINGFENCE_PACKET_GUARD=off",
+	    "RINGFENCE_UNIT=",	 "RINGFENCE_CONTAINER=",
 	};
 	char *bin = getenv("RINGFENCE_BIN");
 	int n = 0, e = 0, i;
@@ -32,8 +35,10 @@ static int cli_cmd_init(struct cli_cmd *c, char *const env[], char *const args[]
 	if (!bin || !rft.cg[0] || !rft.pin_dir[0] || !rft.state_dir[0] || !rft.dev_ns[0])
 		return -EINVAL; /* no private paths: refuse to run against the host defaults */
 	c->argv[n++] = bin;
-	c->argv[n++] = "--cgroup";
-	c->argv[n++] = rft.cg;
+	if (!own_target) {
+		c->argv[n++] = "--cgroup";
+		c->argv[n++] = rft.cg;
+	}
 	c->argv[n++] = "--pin-dir";
 	c->argv[n++] = rft.pin_dir;
 	c->argv[n++] = "--state-dir";
@@ -72,18 +77,19 @@ void rft_cli_args(char *args[], const char *first, va_list *ap)
 pid_t rft_cli_start(char *const env[], char *const args[], int ofd, int efd)
 {
 	struct cli_cmd c;
-	int ret = cli_cmd_init(&c, env, args);
+	int ret = cli_cmd_init(&c, env, args, false);
 
 	if (ret)
 		return ret;
 	return rft_exec_start(rft.dev_ns, c.argv, c.env, ofd, efd);
 }
 
-int rft_cli_argv(char *const env[], char *const args[], char **out, char **err)
+static int cli_argv(char *const env[], char *const args[], bool own_target, char **out,
+		    char **err)
 {
 	struct cli_cmd c;
 
-	if (cli_cmd_init(&c, env, args)) {
+	if (cli_cmd_init(&c, env, args, own_target)) {
 		if (out)
 			*out = NULL;
 		if (err)
@@ -115,6 +121,19 @@ static char *cli_expect(int want, char *const args[])
 		     out ? out : "", err ? err : "");
 	free(err);
 	return out ? out : strdup("");
+}
+
+int rft_cli_argv(char *const env[], char *const args[], char **out, char **err)
+{
+	return cli_argv(env, args, false, out, err);
+}
+
+int rft_cli_target(char **out, char **err, ...)
+{
+	char *args[RFT_CLI_MAX_ARGS + 1];
+
+	CLI_ARGS(args, err);
+	return cli_argv(NULL, args, true, out, err);
 }
 
 int rft_cli(char **out, char **err, ...)

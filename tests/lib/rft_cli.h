@@ -16,6 +16,9 @@
  * (NULL-terminated) inside the device netns (setns, as nsenter --net does). Returns the exit
  * status; out/err as rft_exec(). */
 int rft_cli(char **out, char **err, ...) __attribute__((sentinel));
+/* rft_cli() without the --cgroup <cg>: the arguments name the target (--unit, --container,
+ * --pid), which must resolve to a cgroup below rft.cg. */
+int rft_cli_target(char **out, char **err, ...) __attribute__((sentinel));
 /* rft_cli() without capture that asserts the exit status `want`. */
 void rft_cli_ok(int want, ...) __attribute__((sentinel));
 
@@ -24,8 +27,9 @@ void rft_cli_ok(int want, ...) __attribute__((sentinel));
  * then well defined where va_list is a struct (arm64). */
 void rft_cli_args(char *args[], const char *first, va_list *ap);
 /* Start the CLI of rft_cli() with args (NULL-terminated) in the device netns, never with the
- * host's settings: RINGFENCE_CGROUP, _PIN_DIR, _STATE_DIR and _CONFIG empty, RINGFENCE_REQUESTOR
- * unset, RINGFENCE_PACKET_GUARD=off, RINGFENCE_RESOLV_CONF=<state_dir>/resolv.conf; then env
+ * host's settings: RINGFENCE_CGROUP, _UNIT, _CONTAINER, _PIN_DIR, _STATE_DIR and _CONFIG empty,
+ * RINGFENCE_REQUESTOR unset, RINGFENCE_PACKET_GUARD=off,
+ * RINGFENCE_RESOLV_CONF=<state_dir>/resolv.conf; then env
  * ("NAME=value", NULL-terminated, NULL = none) on top (so RINGFENCE_PACKET_GUARD=on wins).
  * stdin is /dev/null, stdout/stderr go to ofd/efd (-1 = /dev/null). Returns the pid (not
  * tracked), or -errno: -EINVAL without the private paths, -E2BIG past RFT_CLI_MAX_ENV. */

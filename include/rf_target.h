@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Target selectors: finding the cgroup v2 directory of a systemd unit, a container or a process.
+ * Pure lookups over a cgroup tree rooted at a given directory (the cgroup2 mount, or a fake tree
+ * in the unit tests) and over a /proc directory; nothing here prints or decides exit codes.
+ *
+ * Paths found are relative to the root and start with '/': "/system.slice/nginx.service", the
+ * form that --cgroup accepts.
+ */
+#ifndef RF_TARGET_H
+#define RF_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * Bounds of one search, so a huge or hostile tree cannot hang the CLI. Directories deeper than
+ * max_depth below the root are not entered; the search stops after max_dirs directories or
+ * max_entries directory entries (a cgroup directory lists ~10-100 interface files). A search
+ * that hit a bound is incomplete: it can prove ambiguity but not uniqueness.
+ */
+struct rf_target_limits {
+	unsigned int max_depth;
+	unsigned long max_dirs;
+	unsigned long max_entries;
+};
+
+/* 32 levels (Kubernetes pods sit at 4, user units at about 7), 100k cgroups, 20M entries. */
+#define RF_TARGET_LIMITS_DEFAULT                                                                   \
+	{                                                                                          \
+		32, 100000, 20000000                                                               \
+	}
+
+#define RF_TARGET_MAX_MATCHES 64 /* matches kept (counted beyond) */
+#define RF_TARGET_ID_MIN      4	 /* hex digits of the shortest container id prefix accepted */
+#define RF_TARGET_ID_LEN      64 /* hex digits of a full container id */
+
+/* What a search found. Free with rf_target_found_free(). */
+struct rf_target_found {
+	char *paths[RF_TARGET_MAX_MATCHES];   /* matches (malloc'd), sorted */
+	size_t n;			      /* matches kept in paths */
+	size_t total;			      /* matches found (may exceed n) */
+	char *similar[RF_TARGET_MAX_MATCHES]; /* units: near misses (see rf_target_find_unit) */
+	size_t nsimilar;
+	unsigned long dirs; /* directories searched */
+	bool incomplete;    /* a limit stopped the search */
+};
+
+void rf_target_found_free(struct rf_target_found *f);
+
+/*
+ * The unit name that `name` selects, into out: a name with a unit-type suffix (".service",
+ * ".scope", ".slice", ...) as it is; without one, ".service" is appended, as systemctl does.
+ * Escapes such as "\x2d" are part of the name and kept as written. 0, or -EINVAL for an empty
+ * name, one with '/', control characters, "." or "..", or longer than a directory name.
+ */
+int rf_target_unit_name(const char *name, char *out, size_t len);
+
+/*
+ * Find the cgroups named like systemd unit `name` (rf_target_unit_name()) anywhere below root:
+ * "/system.slice/NAME", "/user.slice/user-1000.slice/user@1000.service/app.slice/NAME", ...
+ * Returns 0 for exactly one match (f->paths[0]); -ENOENT for none, with f->similar holding
+ * units whose name equals `name` once their \xNN escapes are decoded ("foo-bar" for
+ * "foo\x2dbar.service"); -ENOTUNIQ for several (f->paths); -E2BIG when a limit stopped the
+ * search before it could tell; -EINVAL for a malformed name; another -errno when root cannot
+ * be read. lim NULL: RF_TARGET_LIMITS_DEFAULT.
+ */
+int rf_target_find_unit(const char *root, const char *name, const struct rf_target_limits *lim,
+			struct rf_target_found *f);
+
+/*
+ * The container id prefix that `id` gives, lower-cased into out (at least
+ * RF_TARGET_ID_LEN + 1 bytes): RF_TARGET_ID_MIN to RF_TARGET_ID_LEN hex digits, optionally
+ * after a runtime scheme as Kubernetes writes it ("containerd://ID", "cri-o://ID",
+ * "docker://ID"). 0 or -EINVAL.
+ */
+int rf_target_container_id(const char *id, char *out, size_t len);
+
+/*
+ * The container id in a cgroup directory name, into id (RF_TARGET_ID_LEN + 1 bytes): the name
+ * is ID, RUNTIME-ID or RUNTIME-ID.scope, with ID 64 hex digits and RUNTIME letters, digits, '-'
+ * or '_' ("docker-ID.scope", "libpod-ID.scope", "cri-containerd-ID.scope", "crio-ID.scope",
+ * "/docker/ID", "/kubepods/besteffort/podUID/ID"). Monitor scopes ("libpod-conmon-ID.scope",
+ * "crio-conmon-ID.scope") are not containers. true when the name is a container's.
+ */
+bool rf_target_container_of(const char *name, char *id, size_t len);
+
+/*
+ * Find the cgroup of the container whose id is `id` or starts with it (rf_target_container_id())
+ * anywhere below root. One container found in nested directories (Podman's
+ * "libpod-ID.scope/container") counts once, as its outermost directory. Returns 0 for exactly
+ * one container (f->paths[0]); -ENOENT for none; -ENOTUNIQ when several containers, or
+ * unrelated directories of one id, match (f->paths lists them); -E2BIG, -EINVAL, -errno as
+ * rf_target_find_unit().
+ */
+int rf_target_find_container(const char *root, const char *id, const struct rf_target_limits *lim,
+			     struct rf_target_found *f);
+
+/*
+ * The cgroup v2 path in the text of a /proc/PID/cgroup file: the "0::PATH" line, into path.
+ * 0; -ENOENT when there is no such line (a cgroup v1-only host); -EXDEV when the path leads
+ * outside the reader's cgroup namespace ("/../.."); -ENAMETOOLONG; -EBADMSG for garbage
+ * (no path, a relative one, or two "0::" lines).
+ */
+int rf_target_parse_proc_cgroup(const char *text, char *path, size_t len);
+
+/*
+ * The cgroup v2 path of process `pid` (decimal text) from PROC/PID/cgroup (proc NULL: "/proc").
+ * 0; -EINVAL when pid is not a positive decimal number; -ESRCH when there is no such process;
+ * otherwise as rf_target_parse_proc_cgroup() or the -errno of reading the file.
+ */
+int rf_target_pid_cgroup(const char *proc, const char *pid, char *path, size_t len);
+
+#endif /* RF_TARGET_H */
