@@ -122,6 +122,67 @@ RF_INLINE int rf_icmp6_is_nd(__u8 type)
 	return (type >= 130 && type <= 137) || type == 143;
 }
 
+RF_INLINE int rf_addr_is_linklocal(const __u8 a[16])
+{
+	return a[0] == 0xfe && (a[1] & 0xc0) == 0x80; /* fe80::/10 */
+}
+
+RF_INLINE int rf_addr_is_unspecified(const __u8 a[16])
+{
+	int i;
+
+	for (i = 0; i < 16; i++)
+		if (a[i])
+			return 0;
+	return 1;
+}
+
+/* ff01::/16 or ff02::/16 with any flags: interface- or link-local scope, never routed. */
+RF_INLINE int rf_addr_is_link_multicast(const __u8 a[16])
+{
+	return a[0] == 0xff && (a[1] & 0x0f) <= 2;
+}
+
+/* rf_nd_check() verdicts */
+#define RF_ND_DENY 0
+#define RF_ND_ALLOW 1
+#define RF_ND_IF_ONLINK 2 /* allowed only if the route to dst has no gateway (the caller knows) */
+
+/*
+ * Does an ICMPv6 ND or MLD message (rf_icmp6_is_nd) have the shape the protocol requires, so that
+ * it cannot cross a router (RFC 4861 section 6-8, RFC 3810 section 5)?
+ *  - code 0;
+ *  - MLD (130-132, 143): hop limit 1, link-local or unspecified source, multicast destination:
+ *    a router never forwards it;
+ *  - RS, RA, NS, NA, redirect (133-137): hop limit 255, so a received one was sent on the link;
+ *    RA and redirect from a link-local source. Sent ones go to a link-local address or a
+ *    link-scope group; NS (neighbour unreachability probes) and NA (answers to a solicitation
+ *    from a global address) may also go to a unicast address that is on the link, which only
+ *    the route tells: RF_ND_IF_ONLINK.
+ * Example: an NS with hop limit 255 to 2001:db8:ffff::9 routed via a gateway is denied.
+ */
+RF_INLINE int rf_nd_check(__u8 type, __u8 code, __u8 hop_limit, const __u8 src[16],
+			  const __u8 dst[16], int ingress)
+{
+	if (code != 0 || !rf_icmp6_is_nd(type))
+		return RF_ND_DENY;
+	if (type <= 132 || type == 143) {
+		if (hop_limit != 1 || dst[0] != 0xff)
+			return RF_ND_DENY;
+		return rf_addr_is_linklocal(src) || rf_addr_is_unspecified(src) ? RF_ND_ALLOW
+										 : RF_ND_DENY;
+	}
+	if (hop_limit != 255)
+		return RF_ND_DENY;
+	if ((type == 134 || type == 137) && !rf_addr_is_linklocal(src))
+		return RF_ND_DENY;
+	if (ingress || rf_addr_is_linklocal(dst) || rf_addr_is_link_multicast(dst))
+		return RF_ND_ALLOW;
+	if ((type == 135 || type == 136) && dst[0] != 0xff)
+		return RF_ND_IF_ONLINK;
+	return RF_ND_DENY;
+}
+
 /* DHCPv4 (client 68, server 67) or DHCPv6 (client 546, server 547) seen from the client host. */
 RF_INLINE int rf_is_dhcp_client(__u8 proto, __u16 lport, __u16 rport)
 {

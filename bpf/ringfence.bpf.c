@@ -102,6 +102,8 @@ struct rf_flow {
 	__u8 icmp_type;
 	__u8 match; /* enum rf_match */
 	__u16 sock_type;
+	__u8 icmp_code;
+	__u8 hop_limit; /* IPv4 TTL or IPv6 hop limit; packet hooks only */
 };
 
 /* Isolated now? Any non-zero flag is isolation (fail closed) unless the deadline has passed. */
@@ -247,13 +249,51 @@ __noinline int rf_dest_allowed(const struct rf_flow *f)
 	return 0;
 }
 
-static __always_inline bool builtin_allowed(const struct rf_config *cfg, const struct rf_flow *f)
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
+
+#define RTF_GATEWAY 0x0002
+
+/*
+ * Does the IPv6 route this skb leaves by reach its destination directly (no gateway), i.e. is
+ * the destination on the link? Read from the skb's dst (an rt6_info) through the kernel's
+ * sk_buff, which only bpf_cast_to_kern_ctx() (Linux 6.2+) exposes to a cgroup_skb program.
+ * false when that is not available or the skb has no plain IPv6 route (fail closed).
+ */
+static __always_inline bool skb_route_onlink(struct __sk_buff *skb)
+{
+	struct dst_entry *dst;
+	struct sk_buff *kskb;
+
+	if (!bpf_cast_to_kern_ctx)
+		return false;
+	kskb = bpf_cast_to_kern_ctx(skb);
+	if (!kskb)
+		return false;
+	dst = (struct dst_entry *)(BPF_CORE_READ(kskb, _skb_refdst) & ~1UL);
+	if (!dst || BPF_CORE_READ(dst, ops, family) != AF_INET6)
+		return false;
+	if (bpf_core_field_exists(dst->xfrm) && BPF_CORE_READ(dst, xfrm))
+		return false; /* an IPsec bundle, not an rt6_info */
+	return !(BPF_CORE_READ((struct rt6_info *)dst, rt6i_flags) & RTF_GATEWAY);
+}
+
+/* skb: the packet (packet hooks) for the ND on-link check, NULL in the syscall hooks. */
+static __always_inline bool builtin_allowed(const struct rf_config *cfg, const struct rf_flow *f,
+					    struct __sk_buff *skb, bool ingress)
 {
 	if ((cfg->builtins & RF_BUILTIN_DHCP) && rf_is_dhcp_client(f->proto, f->lport, f->rport))
 		return true;
 	if ((cfg->builtins & RF_BUILTIN_ND) && f->proto == RF_IPPROTO_ICMPV6 &&
-	    rf_icmp6_is_nd(f->icmp_type))
-		return true;
+	    f->family == AF_INET6 && rf_icmp6_is_nd(f->icmp_type)) {
+		const __u8 *src = ingress ? f->remote : f->local;
+		const __u8 *dst = ingress ? f->local : f->remote;
+		int v = rf_nd_check(f->icmp_type, f->icmp_code, f->hop_limit, src, dst, ingress);
+
+		if (v == RF_ND_ALLOW)
+			return true;
+		if (v == RF_ND_IF_ONLINK && skb && skb_route_onlink(skb))
+			return true;
+	}
 	return false;
 }
 
@@ -337,7 +377,7 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, enum rf_
 
 	if (rf_addr_is_loopback(f.remote))
 		return 1;
-	if (process_allowed(sk) || rf_dest_allowed(&f) || builtin_allowed(cfg, &f)) {
+	if (process_allowed(sk) || rf_dest_allowed(&f) || builtin_allowed(cfg, &f, NULL, false)) {
 		count_verdict(hook, false);
 		return 1;
 	}
@@ -411,7 +451,24 @@ int rf_sock_create(struct bpf_sock *ctx)
 	return 0;
 }
 
-/* Fill proto, ports, addresses and the TCP initiation bit from the IP header. */
+#define IPV6_HOPOPTS 0
+#define IPV6_ROUTING 43
+#define IPV6_FRAGMENT 44
+#define IPV6_DSTOPTS 60
+
+static __always_inline bool ipv6_is_ext(__u8 proto)
+{
+	return proto == IPV6_HOPOPTS || proto == IPV6_ROUTING || proto == IPV6_DSTOPTS ||
+	       proto == IPV6_FRAGMENT;
+}
+
+/*
+ * Fill proto, ports, addresses, hop limit and the TCP initiation bit from the IP header.
+ * Returns false for what cannot be parsed: another protocol than IPv4/IPv6, a wrong version or
+ * IPv4 header length, an IPv6 extension-header chain longer than RF_IPV6_EXT_MAX or pointing
+ * past the packet, a first fragment whose transport header is cut short. The caller drops those
+ * while isolated (fail closed): a verdict on a half-read packet is a guess an attacker steers.
+ */
 static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, bool ingress)
 {
 	__u8 src[16], dst[16];
@@ -424,35 +481,41 @@ static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, 
 
 		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
 			return false;
+		if (ip.version != 4 || ip.ihl < 5)
+			return false;
 		addr4_mapped(src, ip.saddr);
 		addr4_mapped(dst, ip.daddr);
 		off = ip.ihl * 4;
 		proto = ip.protocol;
 		first_fragment = (bpf_ntohs(ip.frag_off) & 0x1fff) == 0;
 		f->family = AF_INET;
+		f->hop_limit = ip.ttl;
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr ip6;
 		int i;
 
 		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
 			return false;
+		if (ip6.version != 6)
+			return false;
 		__builtin_memcpy(src, &ip6.saddr, 16);
 		__builtin_memcpy(dst, &ip6.daddr, 16);
 		off = sizeof(ip6);
 		proto = ip6.nexthdr;
 		f->family = AF_INET6;
-		for (i = 0; i < RF_IPV6_EXT_MAX; i++) {
+		f->hop_limit = ip6.hop_limit;
+		for (i = 0; i < RF_IPV6_EXT_MAX && first_fragment; i++) {
 			struct {
 				__u8 nexthdr;
 				__u8 len;
 				__u16 frag_off;
 			} ext;
 
-			if (proto != 0 && proto != 43 && proto != 60 && proto != 44)
+			if (!ipv6_is_ext(proto))
 				break;
 			if (bpf_skb_load_bytes(skb, off, &ext, sizeof(ext)))
 				return false;
-			if (proto == 44) {
+			if (proto == IPV6_FRAGMENT) {
 				first_fragment = (bpf_ntohs(ext.frag_off) & 0xfff8) == 0;
 				off += 8;
 			} else {
@@ -460,6 +523,9 @@ static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, 
 			}
 			proto = ext.nexthdr;
 		}
+		/* a later fragment carries no more headers; otherwise the chain must have ended */
+		if (first_fragment && ipv6_is_ext(proto))
+			return false;
 	} else {
 		return false;
 	}
@@ -476,23 +542,29 @@ static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, 
 	if (!first_fragment)
 		return true; /* no transport header: only port-less rules can match */
 
-	if (proto == RF_IPPROTO_TCP || proto == RF_IPPROTO_UDP) {
-		__u16 ports[2];
+	if (proto == RF_IPPROTO_TCP) {
+		__u8 th[20]; /* the fixed header; byte 13 holds the flags: ACK 0x10, SYN 0x02 */
 
-		if (bpf_skb_load_bytes(skb, off, ports, sizeof(ports)))
-			return true;
-		f->rport = bpf_ntohs(ingress ? ports[0] : ports[1]);
-		f->lport = bpf_ntohs(ingress ? ports[1] : ports[0]);
-		if (proto == RF_IPPROTO_TCP) {
-			__u8 flags;
+		if (bpf_skb_load_bytes(skb, off, th, sizeof(th)))
+			return false;
+		f->rport = ingress ? (__u16)(th[0] << 8 | th[1]) : (__u16)(th[2] << 8 | th[3]);
+		f->lport = ingress ? (__u16)(th[2] << 8 | th[3]) : (__u16)(th[0] << 8 | th[1]);
+		if ((th[13] & 0x12) == 0x02)
+			f->match = ingress ? RF_MATCH_IN_INIT : RF_MATCH_OUT_INIT;
+	} else if (proto == RF_IPPROTO_UDP) {
+		__u8 uh[8];
 
-			/* byte 13 of the TCP header: ... ACK 0x10, SYN 0x02 */
-			if (!bpf_skb_load_bytes(skb, off + 13, &flags, 1) &&
-			    (flags & 0x12) == 0x02)
-				f->match = ingress ? RF_MATCH_IN_INIT : RF_MATCH_OUT_INIT;
-		}
+		if (bpf_skb_load_bytes(skb, off, uh, sizeof(uh)))
+			return false;
+		f->rport = ingress ? (__u16)(uh[0] << 8 | uh[1]) : (__u16)(uh[2] << 8 | uh[3]);
+		f->lport = ingress ? (__u16)(uh[2] << 8 | uh[3]) : (__u16)(uh[0] << 8 | uh[1]);
 	} else if (proto == RF_IPPROTO_ICMP || proto == RF_IPPROTO_ICMPV6) {
-		bpf_skb_load_bytes(skb, off, &f->icmp_type, 1);
+		__u8 ih[8]; /* type, code, checksum and 4 bytes every ICMP message has */
+
+		if (bpf_skb_load_bytes(skb, off, ih, sizeof(ih)))
+			return false;
+		f->icmp_type = ih[0];
+		f->icmp_code = ih[1];
 	}
 	return true;
 }
@@ -546,12 +618,14 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
 	if (skb->ifindex == LOOPBACK_IFINDEX)
 		return 1;
 	if (!parse_skb(skb, &f, ingress)) {
-		/* neither IPv4 nor IPv6 (cannot happen on inet sockets): let it pass */
-		return 1;
+		/* fail closed, whoever owns the socket: what cannot be read cannot be judged */
+		count_verdict(hook, true);
+		report(&f, hook, RF_REASON_MALFORMED, bpf_skb_cgroup_id(skb), false);
+		return 0;
 	}
 	if (rf_addr_is_loopback(f.remote))
 		return 1;
-	if (skb_socket_allowed(skb) || rf_dest_allowed(&f) || builtin_allowed(cfg, &f)) {
+	if (skb_socket_allowed(skb) || rf_dest_allowed(&f) || builtin_allowed(cfg, &f, skb, ingress)) {
 		count_verdict(hook, false);
 		return 1;
 	}

@@ -157,6 +157,7 @@ enum rf_reason {
 	RF_REASON_NO_RULE = 0, /* no allow rule matched */
 	RF_REASON_SOCKET_TYPE, /* raw or ping socket creation while isolated */
 	RF_REASON_PACKET_SOCKET, /* frame from a packet (AF_PACKET) socket of an isolated process */
+	RF_REASON_MALFORMED, /* a packet the programs cannot parse (dropped while isolated) */
 };
 
 #define RF_COMM_LEN 16
