@@ -451,6 +451,100 @@ int rf_sock_create(struct bpf_sock *ctx)
 	return 0;
 }
 
+#define SOL_IP 0
+#define SOL_IPV6 41
+#define IP_ADD_MEMBERSHIP 35 /* ... through MCAST_MSFILTER 48: every membership option */
+#define MCAST_JOIN_GROUP 42
+#define MCAST_MSFILTER 48
+#define IPV6_ADD_MEMBERSHIP 20
+#define IPV6_DROP_MEMBERSHIP 21
+#define IPV6_JOIN_ANYCAST 27
+#define IPV6_LEAVE_ANYCAST 28
+#define PAGE_SIZE_MIN 4096
+
+/*
+ * Does this option change the host's multicast (or IPv6 anycast) memberships? Each change makes
+ * the kernel send an IGMP or MLD report naming the group, from no socket (so no packet hook
+ * sees it): joins, leaves, source blocks and filters alike, so also a group's timing is a
+ * channel. SOL_IP 35..48 are IP_ADD_MEMBERSHIP .. IP_MSFILTER and MCAST_JOIN_GROUP ..
+ * MCAST_MSFILTER; SOL_IPV6 has IPV6_{ADD,DROP}_MEMBERSHIP, IPV6_{JOIN,LEAVE}_ANYCAST (an anycast
+ * address joins its solicited-node group) and the same MCAST_* numbers.
+ */
+static __always_inline bool sockopt_changes_membership(int level, int optname)
+{
+	if (level == SOL_IP)
+		return optname >= IP_ADD_MEMBERSHIP && optname <= MCAST_MSFILTER;
+	if (level == SOL_IPV6)
+		return optname == IPV6_ADD_MEMBERSHIP || optname == IPV6_DROP_MEMBERSHIP ||
+		       optname == IPV6_JOIN_ANYCAST || optname == IPV6_LEAVE_ANYCAST ||
+		       (optname >= MCAST_JOIN_GROUP && optname <= MCAST_MSFILTER);
+	return false;
+}
+
+/* The group named by a membership option, into f->remote (IPv6 or IPv4-mapped) when readable. */
+static __always_inline void sockopt_group(struct bpf_sockopt *ctx, struct rf_flow *f)
+{
+	__u8 *p = ctx->optval, *end = ctx->optval_end;
+
+	if (ctx->optname >= MCAST_JOIN_GROUP && ctx->optname <= MCAST_MSFILTER) {
+		/* struct group_req / group_source_req / group_filter: __u32 interface, then a
+		 * sockaddr_storage aligned to 8 */
+		__u16 fam;
+
+		if (p + 8 + 24 > end)
+			return;
+		__builtin_memcpy(&fam, p + 8, 2);
+		if (fam == AF_INET)
+			addr4_mapped(f->remote, *(__u32 *)(p + 8 + 4));
+		else if (fam == AF_INET6)
+			__builtin_memcpy(f->remote, p + 8 + 8, 16);
+	} else if (ctx->level == SOL_IP) {
+		/* ip_mreq, ip_mreqn, ip_mreq_source, ip_msfilter: the group comes first */
+		if (p + 4 > end)
+			return;
+		addr4_mapped(f->remote, *(__u32 *)p);
+	} else {
+		/* ipv6_mreq: the group (or anycast address) comes first */
+		if (p + 16 > end)
+			return;
+		__builtin_memcpy(f->remote, p, 16);
+	}
+}
+
+/*
+ * Multicast joins as a covert channel (THREAT-MODEL): while isolated, a non-allowed process may
+ * not change group memberships; the setsockopt fails with EPERM.
+ */
+SEC("cgroup/setsockopt")
+int rf_setsockopt(struct bpf_sockopt *ctx)
+{
+	const struct rf_config *cfg;
+	struct bpf_sock *sk = ctx->sk;
+	struct rf_flow f = {};
+
+	/* an option larger than a page is not copied for us: hand the kernel the original */
+	if (ctx->optlen > PAGE_SIZE_MIN)
+		ctx->optlen = 0;
+	if (!sockopt_changes_membership(ctx->level, ctx->optname))
+		return 1;
+	cfg = get_config();
+	if (!cfg || !cfg_isolated(cfg))
+		return 1;
+	if (process_allowed(sk)) {
+		count_verdict(RF_HOOK_SETSOCKOPT, false);
+		return 1;
+	}
+	count_verdict(RF_HOOK_SETSOCKOPT, true);
+	if (sk) {
+		f.family = sk->family;
+		f.proto = sk->protocol;
+		f.sock_type = sk->type;
+	}
+	sockopt_group(ctx, &f);
+	report(&f, RF_HOOK_SETSOCKOPT, RF_REASON_MULTICAST, bpf_get_current_cgroup_id(), true);
+	return 0;
+}
+
 #define IPV6_HOPOPTS 0
 #define IPV6_ROUTING 43
 #define IPV6_FRAGMENT 44

@@ -140,6 +140,7 @@ enum rf_hook {
 	RF_HOOK_EGRESS,
 	RF_HOOK_SOCK_CREATE,
 	RF_HOOK_TC_EGRESS, /* frames of non-inet sockets (AF_PACKET) leaving an interface */
+	RF_HOOK_SETSOCKOPT, /* multicast/anycast membership changes (cgroup/setsockopt) */
 	RF_HOOK_MAX,
 };
 
@@ -158,6 +159,7 @@ enum rf_reason {
 	RF_REASON_SOCKET_TYPE, /* raw or ping socket creation while isolated */
 	RF_REASON_PACKET_SOCKET, /* frame from a packet (AF_PACKET) socket of an isolated process */
 	RF_REASON_MALFORMED, /* a packet the programs cannot parse (dropped while isolated) */
+	RF_REASON_MULTICAST, /* a group join/leave: the kernel would announce it with IGMP/MLD */
 };
 
 #define RF_COMM_LEN 16

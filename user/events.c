@@ -11,6 +11,7 @@ static const char *const hook_names[] = {
 	[RF_HOOK_SENDMSG4] = "sendmsg4", [RF_HOOK_SENDMSG6] = "sendmsg6",
 	[RF_HOOK_INGRESS] = "ingress",	 [RF_HOOK_EGRESS] = "egress",
 	[RF_HOOK_SOCK_CREATE] = "sock_create", [RF_HOOK_TC_EGRESS] = "tc_egress",
+	[RF_HOOK_SETSOCKOPT] = "setsockopt",
 };
 
 const char *rf_hook_name(unsigned int hook)
@@ -69,6 +70,10 @@ static const char *reason_name(unsigned int r)
 		return "socket_type";
 	case RF_REASON_PACKET_SOCKET:
 		return "packet_socket";
+	case RF_REASON_MALFORMED:
+		return "malformed";
+	case RF_REASON_MULTICAST:
+		return "multicast_membership";
 	default:
 		return "no_rule";
 	}
@@ -133,6 +138,7 @@ void rf_event_json(FILE *f, const struct rf_event *e, const struct rf_event_ctx 
 		t,
 		e->hook == RF_HOOK_SOCK_CREATE	 ? "socket-blocked"
 		: e->hook == RF_HOOK_TC_EGRESS ? "frame-blocked"
+		: e->hook == RF_HOOK_SETSOCKOPT ? "membership-blocked"
 					       : "connection-blocked",
 		reason_name(e->reason));
 	fprintf(f, "\"ringfence\":{\"hook\":\"%s\",\"cgroup_id\":%llu,\"exe_dev\":%llu,"

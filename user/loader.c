@@ -28,6 +28,7 @@ const struct rf_hook_desc rf_hooks[] = {
 	{ "rf_ingress", "rf_link_ingress", "ingress" },
 	{ "rf_egress", "rf_link_egress", "egress" },
 	{ "rf_sock_create", "rf_link_sock_create", "sock_create" },
+	{ "rf_setsockopt", "rf_link_setsockopt", "setsockopt" },
 };
 const size_t rf_nr_hooks = sizeof(rf_hooks) / sizeof(rf_hooks[0]);
 
