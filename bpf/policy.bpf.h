@@ -191,4 +191,41 @@ RF_INLINE int rf_is_dhcp_client(__u8 proto, __u16 lport, __u16 rport)
 	return (lport == 68 && rport == 67) || (lport == 546 && rport == 547);
 }
 
+/* rf_dhcp_peer() verdicts */
+#define RF_DHCP_DENY 0
+#define RF_DHCP_ALLOW 1
+#define RF_DHCP_IF_KNOWN 2 /* allowed if the remote address is a known server (rf_dhcp_server) */
+
+/*
+ * May a DHCP client packet (rf_is_dhcp_client) go to / come from this peer? The source port
+ * alone proves nothing: any process may bind 68 or 546 where ip_unprivileged_port_start allows
+ * it. Out: DHCPv4 to 255.255.255.255 (never routed), DHCPv6 to All_DHCP_Relay_Agents_and_Servers
+ * ff02::1:2 or All_DHCP_Servers ff05::1:3; in: DHCPv4 to 255.255.255.255, DHCPv6 to a group or
+ * from a link-local address (a router never forwards either). Anything else only with a known
+ * server as the remote. Example: 68 -> 203.0.113.9:67 is RF_DHCP_IF_KNOWN.
+ */
+RF_INLINE int rf_dhcp_peer(__u16 lport, const __u8 remote[16], const __u8 local[16], int ingress)
+{
+	const __u8 *group = ingress ? local : remote;
+	int i, bcast = 1, servers = 1;
+
+	for (i = 0; i < 16; i++)
+		if (group[i] != (i < 10 ? 0 : 0xff))
+			bcast = 0;
+	/* ff02::1:2 or ff05::1:3: zero but for bytes 0, 1, 13 and 15 */
+	for (i = 2; i < 15; i++)
+		if (i != 13 && group[i])
+			servers = 0;
+	if (group[0] != 0xff || group[13] != 1 ||
+	    !((group[1] == 0x02 && group[15] == 2) || (group[1] == 0x05 && group[15] == 3)))
+		servers = 0;
+	if (lport == 68)
+		return bcast ? RF_DHCP_ALLOW : RF_DHCP_IF_KNOWN;
+	if (ingress && (group[0] == 0xff || rf_addr_is_linklocal(remote)))
+		return RF_DHCP_ALLOW;
+	if (!ingress && servers)
+		return RF_DHCP_ALLOW;
+	return RF_DHCP_IF_KNOWN;
+}
+
 #endif /* RF_POLICY_BPF_H */

@@ -61,6 +61,13 @@ struct {
 } rf_allow_cgroup SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RF_MAX_DHCP_SERVERS);
+	__type(key, struct rf_addr_key);
+	__type(value, struct rf_allow_val);
+} rf_dhcp_server SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
 	__type(key, int);
@@ -277,12 +284,22 @@ static __always_inline bool skb_route_onlink(struct __sk_buff *skb)
 	return !(BPF_CORE_READ((struct rt6_info *)dst, rt6i_flags) & RTF_GATEWAY);
 }
 
+static __always_inline bool dhcp_peer_allowed(__u16 lport, const __u8 *remote, const __u8 *local,
+					      bool ingress)
+{
+	int v = rf_dhcp_peer(lport, remote, local, ingress);
+
+	if (v == RF_DHCP_IF_KNOWN)
+		return bpf_map_lookup_elem(&rf_dhcp_server, remote) != NULL;
+	return v == RF_DHCP_ALLOW;
+}
+
 /* skb: the packet (packet hooks) for the ND on-link check, NULL in the syscall hooks. */
 static __always_inline bool builtin_allowed(const struct rf_config *cfg, const struct rf_flow *f,
 					    struct __sk_buff *skb, bool ingress)
 {
 	if ((cfg->builtins & RF_BUILTIN_DHCP) && rf_is_dhcp_client(f->proto, f->lport, f->rport))
-		return true;
+		return dhcp_peer_allowed(f->lport, f->remote, f->local, ingress);
 	if ((cfg->builtins & RF_BUILTIN_ND) && f->proto == RF_IPPROTO_ICMPV6 &&
 	    f->family == AF_INET6 && rf_icmp6_is_nd(f->icmp_type)) {
 		const __u8 *src = ingress ? f->remote : f->local;
@@ -740,9 +757,13 @@ int rf_egress(struct __sk_buff *skb)
 	return skb_verdict(skb, false);
 }
 
-/* DHCP client frames sent by packet sockets (dhclient, systemd-networkd): eth + IP + UDP ports. */
+/*
+ * DHCP client frames sent by packet sockets (dhclient, systemd-networkd): eth + IP + UDP ports,
+ * to a destination the DHCP built-in allows. Anything unparsable is not DHCP (dropped).
+ */
 static __always_inline bool frame_is_dhcp_client(struct __sk_buff *skb)
 {
+	__u8 dst[16];
 	__u16 ports[2];
 	__u32 off;
 	__u8 proto;
@@ -752,21 +773,29 @@ static __always_inline bool frame_is_dhcp_client(struct __sk_buff *skb)
 
 		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)))
 			return false;
+		if (ip.version != 4 || ip.ihl < 5)
+			return false;
 		proto = ip.protocol;
 		off = ETH_HLEN + ip.ihl * 4;
+		addr4_mapped(dst, ip.daddr);
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr ip6;
 
 		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip6, sizeof(ip6)))
 			return false;
+		if (ip6.version != 6)
+			return false;
 		proto = ip6.nexthdr;
 		off = ETH_HLEN + sizeof(ip6);
+		__builtin_memcpy(dst, &ip6.daddr, 16);
 	} else {
 		return false;
 	}
 	if (bpf_skb_load_bytes(skb, off, ports, sizeof(ports)))
 		return false;
-	return rf_is_dhcp_client(proto, bpf_ntohs(ports[0]), bpf_ntohs(ports[1]));
+	if (!rf_is_dhcp_client(proto, bpf_ntohs(ports[0]), bpf_ntohs(ports[1])))
+		return false;
+	return dhcp_peer_allowed(bpf_ntohs(ports[0]), dst, dst, false);
 }
 
 /*

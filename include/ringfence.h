@@ -22,7 +22,12 @@
 #define RF_ISOLATED 1
 
 /* rf_config.builtins: network-keeping rules applied while isolated. Unknown bits are ignored. */
-#define RF_BUILTIN_DHCP 0x1 /* UDP 68->67 and 546->547 out, 67->68 and 547->546 in */
+/*
+ * DHCP: UDP 68->67 out to 255.255.255.255 or a server in rf_dhcp_server, 67->68 in from such a
+ * server or to 255.255.255.255; 546->547 out to ff02::1:2, ff05::1:3 or a known server,
+ * 547->546 in from a known server, from a link-local address or to a multicast group.
+ */
+#define RF_BUILTIN_DHCP 0x1
 #define RF_BUILTIN_ND 0x2 /* ICMPv6 router/neighbour solicitation/advertisement, MLD */
 #define RF_BUILTIN_ALL (RF_BUILTIN_DHCP | RF_BUILTIN_ND)
 
@@ -116,6 +121,16 @@ struct rf_allow_val {
 
 #define RF_MAX_PROC_RULES 4096
 #define RF_MAX_CGROUP_DEPTH 32 /* ancestors walked when matching a cgroup rule */
+
+/* ---- rf_dhcp_server: BPF_MAP_TYPE_HASH, known DHCP servers for the DHCP built-in ---------- */
+
+/* Key: the server's address, IPv6 or IPv4-mapped, network byte order. Value: rf_allow_val. */
+struct rf_addr_key {
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct rf_addr_key) == 16, "rf_addr_key ABI size");
+
+#define RF_MAX_DHCP_SERVERS 64
 
 /* ---- rf_sk_mark: BPF_MAP_TYPE_SK_STORAGE (BPF_F_CLONE) --------------------------------------- */
 

@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 #include "rf_cli.h"
 #include "rf_config.h"
+#include "rf_dhcp.h"
 #include "rf_policy.h"
 #include "rf_rule.h"
 #include "rf_state.h"
@@ -300,6 +301,7 @@ int rf_cli_apply_config(struct rf_cli *cli, struct rf_maps *m)
 		rf_config_set(m, &cfg);
 	}
 	rf_cli_sync_flags(m);
+	rf_dhcp_apply(cli->pin_dir, &conf);
 	rf_cli_packet_guard(cli, conf.packet_guard);
 out:
 	rf_lines_free(want, nwant);

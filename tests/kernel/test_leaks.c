@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <criterion/criterion.h>
 #include "rf_proc.h"
+#include "rf_util.h"
 
 #define DENY_WAIT_MS RFT_DENY_WAIT_MS
 #define ALLOW_WAIT_MS 3000
@@ -450,4 +451,124 @@ Test(leaks, unparsable_and_off_link_nd_from_raw_sockets_v4_v6)
 	rfp_worker_stop(&w);
 	for (i = 0; i < N_RAW_CASES; i++)
 		rfp_sniffer_stop(&sn[i]);
+}
+
+/* ---- item 2: the DHCP built-in checks the peer, not only the port -------------------------- */
+
+#define MD4_SRV "rf-leak-dhcp4-to-peer"
+#define MD4_BC	"rf-leak-dhcp4-broadcast"
+#define MD6_SRV "rf-leak-dhcp6-to-peer"
+#define MD6_MC	"rf-leak-dhcp6-all-servers"
+
+struct dhcp_send {
+	int family;
+	const char *dst; /* "255.255.255.255" and "ff02::1:2" go out of the veth */
+	const char *marker;
+	bool as_nobody; /* drop to uid 65534 first: any user once ip_unprivileged_port_start=0 */
+};
+
+/* Bind the client port (68 / 546) and send the marker to the server port: bytes or -errno. */
+static int dhcp_send(int cmd, void *arg)
+{
+	const struct dhcp_send *d = arg;
+	struct sockaddr_storage src, dst;
+	socklen_t slen, dlen;
+	unsigned int ifindex = dev_ifindex();
+	int one = 1, fd;
+	ssize_t r;
+
+	(void)cmd;
+	if (d->as_nobody && (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534)))
+		return -errno;
+	fd = socket(d->family, SOCK_DGRAM, 0);
+	if (fd < 0)
+		return -errno;
+	rft_sockaddr(&src, &slen, d->family, d->family == AF_INET ? "0.0.0.0" : "::",
+		     d->family == AF_INET ? 68 : 546);
+	rft_sockaddr(&dst, &dlen, d->family, d->dst, d->family == AF_INET ? 67 : 547);
+	if (d->family == AF_INET6 && ((unsigned char *)&((struct sockaddr_in6 *)&dst)->sin6_addr)[0] == 0xff)
+		((struct sockaddr_in6 *)&dst)->sin6_scope_id = ifindex;
+	if (d->family == AF_INET)
+		setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one));
+	if (!strcmp(d->dst, "255.255.255.255") &&
+	    setsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &ifindex, sizeof(ifindex)))
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&src, slen))
+		return -errno;
+	r = sendto(fd, d->marker, strlen(d->marker), 0, (struct sockaddr *)&dst, dlen);
+	r = r < 0 ? -errno : r;
+	close(fd);
+	return (int)r;
+}
+
+static void write_config(const char *extra)
+{
+	char buf[256];
+	int n = snprintf(buf, sizeof(buf), "dns off\npacket-guard off\n%s", extra);
+
+	cr_assert_eq(rf_write_file_atomic(rft.config, buf, (size_t)n), 0);
+}
+
+Test(leaks, dhcp_builtin_checks_the_destination_v4_v6)
+{
+	static const struct dhcp_send to_peer4 = {AF_INET, RFT_PEER_IP4, MD4_SRV, true};
+	static const struct dhcp_send bcast4 = {AF_INET, "255.255.255.255", MD4_BC, false};
+	static const struct dhcp_send to_peer6 = {AF_INET6, RFT_PEER_IP6, MD6_SRV, true};
+	static const struct dhcp_send mcast6 = {AF_INET6, "ff02::1:2", MD6_MC, true};
+	char leases[300], *env[2];
+	struct rfp_sniffer s4, sb, s6, sm;
+	int phase, r;
+
+	/* no lease files of this host: only the config names servers */
+	snprintf(leases, sizeof(leases), "RINGFENCE_DHCP_LEASES=%s/no-leases", rft.state_dir);
+	env[0] = leases;
+	env[1] = NULL;
+	cr_assert_eq(rfp_sysctl_in(rft.dev_ns, "net/ipv4/ip_unprivileged_port_start", "0"), 0);
+	cr_assert_eq(rfp_sniffer_start(&s4, rft.peer_ns, 0x0800, MD4_SRV), 0);
+	cr_assert_eq(rfp_sniffer_start(&sb, rft.peer_ns, 0x0800, MD4_BC), 0);
+	cr_assert_eq(rfp_sniffer_start(&s6, rft.peer_ns, 0x86dd, MD6_SRV), 0);
+	cr_assert_eq(rfp_sniffer_start(&sm, rft.peer_ns, 0x86dd, MD6_MC), 0);
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "tcp", "port", "8001", NULL);
+
+	/* phase 0: the peer is not a known server; phase 1: "dhcp-server" names it */
+	for (phase = 0; phase < 2; phase++) {
+		unsigned int b4 = rfp_sniffer_count(&s4), bb = rfp_sniffer_count(&sb);
+		unsigned int b6 = rfp_sniffer_count(&s6), bm = rfp_sniffer_count(&sm);
+		const char *pname = phase ? "known server" : "unknown server";
+
+		write_config(phase ? "dhcp-server " RFT_PEER_IP4 "\ndhcp-server " RFT_PEER_IP6 "\n"
+				   : "");
+		cr_assert_eq(rfp_cli_env(env, NULL, NULL, "isolate", NULL), 0);
+
+		r = rfp_run_in(rft.dev_ns, rft.cg, dhcp_send, (void *)&to_peer4);
+		cr_expect_eq(r, phase ? (int)strlen(MD4_SRV) : -EPERM, "%s: 68 -> peer:67: %d",
+			     pname, r);
+		r = rfp_run_in(rft.dev_ns, rft.cg, dhcp_send, (void *)&to_peer6);
+		cr_expect_eq(r, phase ? (int)strlen(MD6_SRV) : -EPERM, "%s: 546 -> peer:547: %d",
+			     pname, r);
+		r = rfp_run_in(rft.dev_ns, rft.cg, dhcp_send, (void *)&bcast4);
+		cr_expect_gt(r, 0, "%s: 68 -> 255.255.255.255:67: %d", pname, r);
+		r = rfp_run_in(rft.dev_ns, rft.cg, dhcp_send, (void *)&mcast6);
+		cr_expect_gt(r, 0, "%s: 546 -> ff02::1:2:547: %d", pname, r);
+
+		cr_expect_gt(sniffed_above(&sb, bb, ALLOW_WAIT_MS), bb, "%s: broadcast lost", pname);
+		cr_expect_gt(sniffed_above(&sm, bm, ALLOW_WAIT_MS), bm, "%s: ff02::1:2 lost", pname);
+		if (phase) {
+			cr_expect_gt(sniffed_above(&s4, b4, ALLOW_WAIT_MS), b4,
+				     "known server: DHCPv4 to it lost");
+			cr_expect_gt(sniffed_above(&s6, b6, ALLOW_WAIT_MS), b6,
+				     "known server: DHCPv6 to it lost");
+		} else {
+			rft_msleep(DENY_WAIT_MS);
+			cr_expect_eq(rfp_sniffer_count(&s4), b4,
+				     "an unprivileged port-68 socket reached 192.0.2.2:67");
+			cr_expect_eq(rfp_sniffer_count(&s6), b6,
+				     "an unprivileged port-546 socket reached [2001:db8::2]:547");
+		}
+		rft_cli_ok(0, "release", NULL);
+	}
+	rfp_sniffer_stop(&s4);
+	rfp_sniffer_stop(&sb);
+	rfp_sniffer_stop(&s6);
+	rfp_sniffer_stop(&sm);
 }

@@ -371,18 +371,51 @@ Test(prog_run, builtin_nd_requires_on_link_shape)
 Test(prog_run, builtin_dhcp_bit)
 {
 	set_config(RF_ISOLATED, 0, RF_BUILTIN_DHCP);
-	cr_expect_eq(EGRESS(UDP(L4, X4, 68, 67)), 1, "DHCPv4 request");
-	cr_expect_eq(INGRESS(UDP(X4, L4, 67, 68)), 1, "DHCPv4 reply");
-	cr_expect_eq(EGRESS(UDP(L6, X6, 546, 547)), 1, "DHCPv6 solicit");
-	cr_expect_eq(INGRESS(UDP(X6, L6, 547, 546)), 1, "DHCPv6 reply");
-	cr_expect_eq(EGRESS(UDP(L4, X4, 68, 68)), 0);
-	cr_expect_eq(EGRESS(UDP(L4, X4, 40000, 67)), 0, "only from the client port");
-	cr_expect_eq(EGRESS(TCP(L4, X4, 68, 67, TCP_SYN)), 0, "only UDP");
+	cr_expect_eq(EGRESS(UDP(L4, "255.255.255.255", 68, 67)), 1, "DHCPv4 request");
+	cr_expect_eq(INGRESS(UDP(X4, "255.255.255.255", 67, 68)), 1, "DHCPv4 reply");
+	cr_expect_eq(EGRESS(UDP("fe80::1", "ff02::1:2", 546, 547)), 1, "DHCPv6 solicit");
+	cr_expect_eq(INGRESS(UDP("fe80::2", "fe80::1", 547, 546)), 1, "DHCPv6 reply");
+	cr_expect_eq(EGRESS(UDP(L4, "255.255.255.255", 68, 68)), 0);
+	cr_expect_eq(EGRESS(UDP(L4, "255.255.255.255", 40000, 67)), 0, "only from the client port");
+	cr_expect_eq(EGRESS(TCP(L4, "255.255.255.255", 68, 67, TCP_SYN)), 0, "only UDP");
 
 	set_config(RF_ISOLATED, 0, RF_BUILTIN_ND); /* DHCP bit off */
-	cr_expect_eq(EGRESS(UDP(L4, X4, 68, 67)), 0);
-	cr_expect_eq(INGRESS(UDP(X4, L4, 67, 68)), 0);
-	cr_expect_eq(EGRESS(UDP(L6, X6, 546, 547)), 0);
+	cr_expect_eq(EGRESS(UDP(L4, "255.255.255.255", 68, 67)), 0);
+	cr_expect_eq(INGRESS(UDP(X4, "255.255.255.255", 67, 68)), 0);
+	cr_expect_eq(EGRESS(UDP("fe80::1", "ff02::1:2", 546, 547)), 0);
+}
+
+static void put_dhcp_server(const char *addr)
+{
+	struct rf_addr_key k;
+	struct rf_allow_val v = {};
+
+	addr16(addr, k.addr);
+	cr_assert_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.rf_dhcp_server), &k, &v, BPF_ANY),
+		     0);
+}
+
+/* THREAT-MODEL built-ins: the DHCP built-in checks the peer, not only the source port. */
+Test(prog_run, builtin_dhcp_checks_the_peer)
+{
+	set_config(RF_ISOLATED, 0, RF_BUILTIN_DHCP);
+	/* to / from an unknown unicast address: whoever bound port 68/546 */
+	cr_expect_eq(EGRESS(UDP(L4, X4, 68, 67)), 0, "DHCPv4 to any address");
+	cr_expect_eq(INGRESS(UDP(X4, L4, 67, 68)), 0, "DHCPv4 from any address");
+	cr_expect_eq(EGRESS(UDP(L6, X6, 546, 547)), 0, "DHCPv6 to any address");
+	cr_expect_eq(INGRESS(UDP(X6, L6, 547, 546)), 0, "DHCPv6 from any global address");
+	cr_expect_eq(EGRESS(UDP(L6, "ff0e::1:3", 546, 547)), 0, "global-scope group");
+	cr_expect_eq(EGRESS(UDP(L6, "ff05::1:3", 546, 547)), 1, "All_DHCP_Servers");
+	cr_expect_eq(INGRESS(UDP(X6, "ff02::1", 547, 546)), 1, "to a group");
+	/* a known server, both ways, both families */
+	put_dhcp_server(X4);
+	put_dhcp_server(X6);
+	cr_expect_eq(EGRESS(UDP(L4, X4, 68, 67)), 1, "renewal to the known server");
+	cr_expect_eq(INGRESS(UDP(X4, L4, 67, 68)), 1, "reply of the known server");
+	cr_expect_eq(EGRESS(UDP(L6, X6, 546, 547)), 1);
+	cr_expect_eq(INGRESS(UDP(X6, L6, 547, 546)), 1);
+	cr_expect_eq(EGRESS(UDP(L4, J4, 68, 67)), 0, "another address");
+	cr_expect_eq(EGRESS(UDP(L6, J6, 546, 547)), 0, "another address");
 }
 
 Test(prog_run, loopback_allowed)
