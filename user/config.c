@@ -107,7 +107,7 @@ static int parse_line(char *line, struct rf_conf *c, char *err, size_t errlen)
 		char text[RF_RULE_TEXT_MAX];
 		struct rf_rule r;
 
-		if (rf_rule_parse_line(rest, &r, err, errlen))
+		if (rf_rule_parse_line(rest, &r, err, errlen) || rf_rule_check_new(&r, err, errlen))
 			return -EINVAL;
 		if (c->nrules == c->cap) {
 			size_t ncap = c->cap ? c->cap * 2 : 16;

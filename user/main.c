@@ -548,6 +548,8 @@ static int cmd_allow(struct rf_cli *cli, int argc, char **argv)
 	}
 	if ((ret = rule_from_args(argc - 1, argv + 1, &r)))
 		return ret;
+	if (add && rf_rule_check_new(&r, err, sizeof(err)))
+		return usage_error("%s", err);
 	rf_rule_format(&r, text, sizeof(text));
 	if ((ret = rf_cli_need_root()))
 		return ret;
