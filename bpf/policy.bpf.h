@@ -28,6 +28,13 @@ enum rf_match {
 	 */
 	RF_MATCH_SEND,
 	RF_MATCH_FLOW, /* any other packet: either direction's rule may cover it */
+	/*
+	 * A received datagram (not TCP): only an in rule on the local port. An out rule admits
+	 * it only as the answer of a peer this socket sent to (the caller checks, then asks again
+	 * with RF_MATCH_FLOW): a UDP socket receives from anyone, so a datagram from the allowed
+	 * peer's port (its source address spoofed, or any process there) must not be a channel in.
+	 */
+	RF_MATCH_IN_DATA,
 };
 
 RF_INLINE int rf_port_in(__u16 lo, __u16 hi, __u16 port)
@@ -69,6 +76,8 @@ RF_INLINE int rf_entry_allows(const struct rf_net_entry *e, __u8 proto, __u16 rp
 		return in;
 	case RF_MATCH_SEND:
 		return out || (in && lport != 0);
+	case RF_MATCH_IN_DATA:
+		return in;
 	default:
 		return out || in;
 	}

@@ -75,6 +75,13 @@ struct {
 } rf_sk_mark SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct rf_sk_peer);
+} rf_sk_peer SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, RF_STAT_MAX);
 	__type(key, __u32);
@@ -718,6 +725,103 @@ static __always_inline bool skb_socket_allowed(struct __sk_buff *skb)
 	return skb_cgroup_allowed(skb);
 }
 
+static __always_inline bool addr_eq(const __u8 *a, const __u8 *b)
+{
+	int i;
+
+	for (i = 0; i < 16; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
+/* Remember that this (non-TCP) socket sent to f's remote under an out rule. */
+static __always_inline void peer_remember(struct __sk_buff *skb, const struct rf_flow *f)
+{
+	struct bpf_sock *sk = skb->sk;
+	struct rf_sk_peer *p;
+	__u32 i;
+
+	if (!sk)
+		return;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return;
+	p = bpf_sk_storage_get(&rf_sk_peer, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!p)
+		return;
+	for (i = 0; i < RF_SK_PEERS; i++)
+		if (p->port[i] == f->rport && addr_eq(p->addr[i], f->remote))
+			return;
+	i = p->next % RF_SK_PEERS;
+	__builtin_memcpy(p->addr[i], f->remote, 16);
+	p->port[i] = f->rport;
+	p->next = i + 1;
+}
+
+/* Is f's remote the connected peer of the receiving socket, or one it sent to under a rule? */
+static __always_inline bool peer_known(struct __sk_buff *skb, const struct rf_flow *f)
+{
+	struct bpf_sock *sk = skb->sk;
+	struct rf_sk_peer *p;
+	__u8 dst[16];
+	__u32 i;
+
+	if (!sk)
+		return false;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return false;
+	/* connected: the kernel delivers only what comes from that address and port */
+	if (sk->dst_port && bpf_ntohs(sk->dst_port) == f->rport) {
+		/* each field read on its own: the verifier refuses a computed ctx offset */
+		__u32 a[4], d4, family = sk->family;
+
+		d4 = *(volatile __u32 *)&sk->dst_ip4;
+		a[0] = *(volatile __u32 *)&sk->dst_ip6[0];
+		a[1] = *(volatile __u32 *)&sk->dst_ip6[1];
+		a[2] = *(volatile __u32 *)&sk->dst_ip6[2];
+		a[3] = *(volatile __u32 *)&sk->dst_ip6[3];
+		if (family == AF_INET)
+			addr4_mapped(dst, d4);
+		else
+			__builtin_memcpy(dst, a, 16);
+		if (addr_eq(dst, f->remote))
+			return true;
+	}
+	p = bpf_sk_storage_get(&rf_sk_peer, sk, NULL, 0);
+	if (!p)
+		return false;
+	for (i = 0; i < RF_SK_PEERS; i++)
+		if (p->port[i] == f->rport && addr_eq(p->addr[i], f->remote))
+			return true;
+	return false;
+}
+
+/*
+ * Destination rules for a packet. A received non-TCP packet is allowed by an in rule, or by an
+ * out rule only from a peer the socket sent to (RF_MATCH_IN_DATA). TCP needs no such record:
+ * only a SYN opens a connection (judged as RF_MATCH_IN_INIT), and any other segment reaches
+ * only the socket of its exact four-tuple. A sent non-TCP packet that an out rule allows is
+ * remembered for the answers.
+ */
+static __always_inline bool skb_dest_allowed(struct __sk_buff *skb, struct rf_flow *f, bool ingress)
+{
+	if (f->proto == RF_IPPROTO_TCP || f->match != RF_MATCH_FLOW)
+		return rf_dest_allowed(f);
+	if (ingress) {
+		f->match = RF_MATCH_IN_DATA;
+		if (rf_dest_allowed(f))
+			return true;
+		f->match = RF_MATCH_FLOW;
+		return peer_known(skb, f) && rf_dest_allowed(f);
+	}
+	if (!rf_dest_allowed(f))
+		return false;
+	peer_remember(skb, f);
+	return true;
+}
+
 static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
 {
 	const struct rf_config *cfg = get_config();
@@ -736,7 +840,8 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
 	}
 	if (rf_addr_is_loopback(f.remote))
 		return 1;
-	if (skb_socket_allowed(skb) || rf_dest_allowed(&f) || builtin_allowed(cfg, &f, skb, ingress)) {
+	if (skb_socket_allowed(skb) || skb_dest_allowed(skb, &f, ingress) ||
+	    builtin_allowed(cfg, &f, skb, ingress)) {
 		count_verdict(hook, false);
 		return 1;
 	}

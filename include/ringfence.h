@@ -144,6 +144,21 @@ struct rf_sk_mark {
 	__u64 exe_ino;
 };
 
+/* ---- rf_sk_peer: BPF_MAP_TYPE_SK_STORAGE ---------------------------------------------------- */
+
+#define RF_SK_PEERS 4
+
+/*
+ * Written only by the programs, while isolated: the last RF_SK_PEERS remotes (address, port in
+ * host order) a non-TCP socket sent to under an out rule. A datagram that only an out rule
+ * allows is received only from one of them (or from the peer of a connected socket).
+ */
+struct rf_sk_peer {
+	__u8 addr[RF_SK_PEERS][16];
+	__u16 port[RF_SK_PEERS];
+	__u32 next; /* slot written next, modulo RF_SK_PEERS */
+};
+
 /* ---- rf_stats: BPF_MAP_TYPE_PERCPU_ARRAY of __u64, index rf_stat_idx() ----------------------- */
 
 enum rf_hook {

@@ -35,7 +35,7 @@ const size_t rf_nr_hooks = sizeof(rf_hooks) / sizeof(rf_hooks[0]);
 const char *const rf_map_names[] = {
 	"rf_config", "rf_allow_net", "rf_allow_exe", "rf_allow_cgroup",
 	"rf_sk_mark", "rf_stats",     "rf_events",    "rf_ratelimit", RF_TC_PROG_PIN,
-	"rf_dhcp_server",
+	"rf_dhcp_server", "rf_sk_peer",
 };
 const size_t rf_nr_maps = sizeof(rf_map_names) / sizeof(rf_map_names[0]);
 

@@ -572,3 +572,160 @@ Test(leaks, dhcp_builtin_checks_the_destination_v4_v6)
 	rfp_sniffer_stop(&s6);
 	rfp_sniffer_stop(&sm);
 }
+
+/* ---- item 5: policy surprises -------------------------------------------------------------- */
+
+#define PORT_PEER  8001 /* the peer's port an out rule allows (udp) */
+#define PORT_LOCAL 40001
+
+static int dgram_fd[2] = {-1, -1};
+
+/* cmd 0: bind unconnected UDP sockets to PORT_LOCAL (v4, v6); 1/2: datagrams received so far on
+ * v4/v6; 3/4: send one datagram to the peer's PORT_PEER from v4/v6. */
+static int dgram_worker(int cmd, void *arg)
+{
+	static int got[2];
+	char buf[64];
+	int i;
+
+	(void)arg;
+	if (cmd == 0) {
+		dgram_fd[0] = rft_listen(AF_INET, SOCK_DGRAM, PORT_LOCAL);
+		dgram_fd[1] = rft_listen(AF_INET6, SOCK_DGRAM, PORT_LOCAL);
+		return dgram_fd[0] < 0 ? dgram_fd[0] : dgram_fd[1] < 0 ? dgram_fd[1] : 0;
+	}
+	if (cmd == 1 || cmd == 2) {
+		i = cmd - 1;
+		while (recv(dgram_fd[i], buf, sizeof(buf), MSG_DONTWAIT) > 0)
+			got[i]++;
+		return got[i];
+	}
+	if (cmd == 3 || cmd == 4) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		i = cmd - 3;
+		rft_sockaddr(&ss, &len, i ? AF_INET6 : AF_INET, i ? RFT_PEER_IP6 : RFT_PEER_IP4,
+			     PORT_PEER);
+		memset(buf, 's', RFT_PAYLOAD_LEN);
+		return sendto(dgram_fd[i], buf, RFT_PAYLOAD_LEN, 0, (struct sockaddr *)&ss, len) < 0
+			   ? -errno
+			   : RFT_PAYLOAD_LEN;
+	}
+	return -EINVAL;
+}
+
+/* In the peer: one datagram from its PORT_PEER (shared with the echo server) to the device's
+ * PORT_LOCAL, unasked. */
+static int peer_push(int cmd, void *arg)
+{
+	int family = *(const int *)arg, one = 1, fd = socket(family, SOCK_DGRAM, 0);
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	(void)cmd;
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	rft_sockaddr(&ss, &len, family, family == AF_INET ? "0.0.0.0" : "::", PORT_PEER);
+	if (bind(fd, (struct sockaddr *)&ss, len))
+		return -errno;
+	rft_sockaddr(&ss, &len, family, family == AF_INET ? RFT_DEV_IP4 : RFT_DEV_IP6, PORT_LOCAL);
+	if (sendto(fd, "unasked", 7, 0, (struct sockaddr *)&ss, len) < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+static int wait_dgrams(struct rfp_worker *w, int cmd, int above, int ms)
+{
+	int v = rfp_worker_call(w, cmd);
+
+	for (; v <= above && ms > 0; ms -= 20) {
+		rft_msleep(20);
+		v = rfp_worker_call(w, cmd);
+	}
+	return v;
+}
+
+Test(leaks, out_rule_admits_datagrams_only_as_answers_v4_v6)
+{
+	static const unsigned short ports[] = {PORT_PEER};
+	static const int fams[2] = {AF_INET, AF_INET6};
+	struct rft_conn conn[2];
+	struct rft_server srv;
+	struct rfp_worker w;
+	int i;
+
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 1), 0);
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "udp", "port", "8001", "dir",
+		   "out", NULL);
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP6, "proto", "udp", "port", "8001", "dir",
+		   "out", NULL);
+	rft_cli_ok(0, "load", NULL);
+	cr_assert_eq(rfp_worker_start(&w, rft.dev_ns, rft.cg, dgram_worker, NULL), 0);
+	/* connected UDP flows of before the isolation, where the peer will speak first */
+	for (i = 0; i < 2; i++) {
+		cr_assert_eq(rft_conn_open(&conn[i], rft.dev_ns, rft.cg, fams[i], RFT_UDP_CONNECTED,
+					   i ? RFT_PEER_IP6 : RFT_PEER_IP4, PORT_PEER, 2000),
+			     0);
+		cr_assert_gt(rft_conn_send(&conn[i], RFT_PAYLOAD_LEN), 0);
+		cr_assert_gt(rft_conn_recv(&conn[i], 2000), 0, "echo before isolate");
+	}
+	rft_cli_ok(0, "isolate", NULL);
+	/* a connected socket hears its peer first, with no send after isolate (the server answers
+	 * the last sender of each family: the connections, so far) */
+	cr_expect_eq(rft_server_push(&srv), 2, "the server could not push");
+	for (i = 0; i < 2; i++)
+		cr_expect_gt(rft_conn_recv(&conn[i], ALLOW_WAIT_MS), 0,
+			     "%s: a connected UDP flow from before isolate lost its peer's datagram",
+			     i ? "v6" : "v4");
+
+	for (i = 0; i < 2; i++) {
+		const char *v = i ? "v6" : "v4";
+		int before = rfp_worker_call(&w, 1 + i);
+
+		/* unasked, from the allowed peer's allowed port, to a socket that never sent */
+		cr_assert_eq(rfp_run_in(rft.peer_ns, NULL, peer_push, (void *)&fams[i]), 0);
+		rft_msleep(DENY_WAIT_MS);
+		cr_expect_eq(rfp_worker_call(&w, 1 + i), before,
+			     "%s: an unasked datagram from the out-rule peer's port was received", v);
+		/* once the socket has sent there, the answers (and later datagrams) come in */
+		cr_expect_eq(rfp_worker_call(&w, 3 + i), RFT_PAYLOAD_LEN, "%s: send", v);
+		cr_expect_gt(wait_dgrams(&w, 1 + i, before, ALLOW_WAIT_MS), before,
+			     "%s: the echo of an allowed send was lost", v);
+		before = rfp_worker_call(&w, 1 + i);
+		cr_assert_eq(rfp_run_in(rft.peer_ns, NULL, peer_push, (void *)&fams[i]), 0);
+		cr_expect_gt(wait_dgrams(&w, 1 + i, before, ALLOW_WAIT_MS), before,
+			     "%s: the peer the socket sent to cannot answer later", v);
+	}
+	for (i = 0; i < 2; i++)
+		rft_conn_close(&conn[i]);
+	rfp_worker_stop(&w);
+}
+
+Test(leaks, ipv6_rule_covering_ipv4_is_refused)
+{
+	char *err = NULL;
+	struct rft_server srv;
+	static const unsigned short ports[] = {8001};
+	struct rft_result r;
+
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 1), 0);
+	cr_expect_eq(rft_cli(NULL, &err, "allow", "add", "net", "::/0", "proto", "tcp", NULL), 2);
+	cr_expect(err && strstr(err, "every IPv4 address") && strstr(err, "0.0.0.0/0"), "%s",
+		  err ? err : "");
+	free(err);
+	/* what the user means, said so: all global IPv6, and IPv4 stays shut */
+	rft_cli_ok(0, "allow", "add", "net", "2000::/3", "proto", "tcp", "port", "8001", NULL);
+	rft_cli_ok(0, "isolate", NULL);
+	r = rft_client(rft.dev_ns, rft.cg, AF_INET6, RFT_TCP, RFT_PEER_IP6, 8001, 1500);
+	cr_expect_eq(r.outcome, RFT_OK, "v6 under 2000::/3: %s", rft_outcome_name(r.outcome));
+	r = rft_client(rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, 8001, 1500);
+	cr_expect_eq(r.outcome, RFT_EPERM, "v4: %s", rft_outcome_name(r.outcome));
+	r = rft_client(rft.dev_ns, rft.cg, AF_INET6, RFT_TCP, RFT_PEER_MAPPED, 8001, 1500);
+	cr_expect_eq(r.outcome, RFT_EPERM, "::ffff:192.0.2.2: %s", rft_outcome_name(r.outcome));
+	cr_expect_eq(rft_server_stats(&srv, 8001, AF_INET).conns, 0);
+}

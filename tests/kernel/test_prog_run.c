@@ -264,7 +264,9 @@ Test(prog_run, isolated_out_rule_prefix_and_port)
 	cr_expect_eq(EGRESS(UDP(L4, "192.0.2.127", 40000, 5005)), 0);
 	cr_expect_eq(EGRESS(UDP(L4, "192.0.2.200", 40000, 5011)), 0);
 	cr_expect_eq(EGRESS(UDP(L6, "2001:db8:1::77", 40000, 5005)), 1);
-	cr_expect_eq(INGRESS(UDP("2001:db8:1:ffff::1", L6, 5010, 40000)), 1);
+	/* a datagram from the allowed peer's port: only as the answer of a socket that sent to
+	 * it (a test-run skb has no socket), see unsolicited_datagrams_need_a_sender */
+	cr_expect_eq(INGRESS(UDP("2001:db8:1:ffff::1", L6, 5010, 40000)), 0);
 	cr_expect_eq(EGRESS(UDP(L6, "2001:db8:2::77", 40000, 5005)), 0);
 }
 
@@ -578,6 +580,37 @@ Test(prog_run, truncated_and_odd_packets)
 	cr_expect_eq(EGRESS(p), 0);
 }
 
+/*
+ * Issue 12 item 5: an out rule admits datagrams (and ICMP) from the peer's port only as answers
+ * to a socket that sent there (recorded per socket; a test-run skb has none), an in rule on
+ * the local port admits them from anyone it names; TCP is judged by SYN as before.
+ */
+Test(prog_run, unsolicited_datagrams_need_a_sender)
+{
+	put_net(R4, 32, RF_PROTO_UDP, RF_DIR_OUT, 443, 443);
+	put_net(R6, 128, RF_PROTO_UDP, RF_DIR_OUT, 443, 443);
+	put_net(J4, 32, RF_PROTO_UDP, RF_DIR_IN, 53, 53);
+	put_net(J6, 128, RF_PROTO_UDP, RF_DIR_IN, 53, 53);
+	put_net("192.0.2.40", 32, RF_PROTO_ICMP, RF_DIR_OUT, 0, 0);
+	put_net("192.0.2.41", 32, RF_PROTO_TCP, RF_DIR_OUT, 443, 443);
+	set_config(RF_ISOLATED, 0, 0);
+	/* sent: allowed (and remembered on the socket) */
+	cr_expect_eq(EGRESS(UDP(L4, R4, 40000, 443)), 1);
+	cr_expect_eq(EGRESS(UDP(L6, R6, 40000, 443)), 1);
+	/* received from the out-rule peer's port without a socket that sent there: dropped */
+	cr_expect_eq(INGRESS(UDP(R4, L4, 443, 40000)), 0, "unsolicited datagram from 192.0.2.2:443");
+	cr_expect_eq(INGRESS(UDP(R6, L6, 443, 40000)), 0, "unsolicited datagram from [2001:db8::2]:443");
+	cr_expect_eq(INGRESS(ICMP6("2001:db8::40", L6, 129)), 0);
+	cr_expect_eq(INGRESS(mkpkt("192.0.2.40", L4, IPPROTO_ICMP, 0, 0, 0, 0)), 0);
+	/* an in rule on the local port admits its peer without any record */
+	cr_expect_eq(INGRESS(UDP(J4, L4, 40000, 53)), 1);
+	cr_expect_eq(INGRESS(UDP(J6, L6, 40000, 53)), 1);
+	cr_expect_eq(INGRESS(UDP(J4, L4, 40000, 54)), 0);
+	/* TCP: a segment reaches only its connection's socket; replies still pass by rule */
+	cr_expect_eq(INGRESS(TCP("192.0.2.41", L4, 443, 40000, TCP_ACK)), 1);
+	cr_expect_eq(INGRESS(TCP("192.0.2.41", L4, 443, 40000, TCP_SYN)), 0);
+}
+
 /* Ethernet + IPv6 + `n` destination-options headers of 8 bytes each + UDP sport -> dport. */
 static struct pkt udp6_ext(const char *src, const char *dst, int n, __u16 sport, __u16 dport)
 {
@@ -621,7 +654,7 @@ Test(prog_run, unparsable_packets_fail_closed)
 	cr_expect_eq(EGRESS(udp6_ext(L6, R6, 1, 40000, 514)), 1);
 	cr_expect_eq(EGRESS(udp6_ext(L6, R6, 4, 40000, 514)), 1);
 	cr_expect_eq(EGRESS(udp6_ext(L6, R6, 4, 40000, 515)), 0);
-	cr_expect_eq(INGRESS(udp6_ext(R6, L6, 4, 514, 40000)), 1);
+	cr_expect_eq(INGRESS(udp6_ext("2001:db8::40", L6, 4, 514, 40000)), 1);
 	/* ... one more is not parsed: dropped even to a destination that allows everything */
 	cr_expect_eq(EGRESS(udp6_ext(L6, "2001:db8::40", 4, 40000, 9)), 1);
 	cr_expect_eq(EGRESS(udp6_ext(L6, "2001:db8::40", 5, 40000, 9)), 0);
