@@ -21,7 +21,7 @@
 #include "rf_proc.h"
 #include "rf_util.h"
 
-#define DENY_WAIT_MS RFT_DENY_WAIT_MS
+#define DENY_WAIT_MS  RFT_DENY_WAIT_MS
 #define ALLOW_WAIT_MS 3000
 
 TestSuite(leaks, .init = rfp_setup, .fini = rfp_teardown, .timeout = 90);
@@ -118,9 +118,8 @@ static void check_join(const struct join *j, const char *cgroup, int want_err, c
 	int r;
 
 	group_marker(j, marker);
-	cr_assert_eq(rfp_sniffer_start(&s, rft.peer_ns, j->family == AF_INET ? 0x0800 : 0x86dd,
-				       marker),
-		     0);
+	cr_assert_eq(
+	    rfp_sniffer_start(&s, rft.peer_ns, j->family == AF_INET ? 0x0800 : 0x86dd, marker), 0);
 	r = rfp_run_in(rft.dev_ns, cgroup, join_group, (void *)j);
 	if (want_err) {
 		cr_expect_eq(r, -want_err, "%s: join %s%s: %d, want -%d", what, j->group,
@@ -176,7 +175,8 @@ Test(leaks, multicast_joins_refused_while_isolated_v4_v6)
 	out = rfp_cli_out("--json", "events", NULL);
 	cr_expect(strstr(out, "\"membership-blocked\"") && strstr(out, "multicast_membership"),
 		  "no membership event: %s", out);
-	cr_expect(strstr(out, "239.77.88.2") && strstr(out, "ff15:1111:2222:3333:4444:5555:6666:7703"),
+	cr_expect(strstr(out, "239.77.88.2") &&
+		      strstr(out, "ff15:1111:2222:3333:4444:5555:6666:7703"),
 		  "the events do not name the groups: %s", out);
 	free(out);
 
@@ -190,22 +190,22 @@ Test(leaks, multicast_joins_refused_while_isolated_v4_v6)
 #define PORT_OK	   514 /* allowed: net <peer> proto udp port 514 dir out */
 #define PORT_OTHER 515
 
-#define M4_OK	"rf-leak-v4-wellformed"
-#define M6_OK	"rf-leak-v6-wellformed"
-#define M6_BAD	"rf-leak-v6-ext-past-end"
-#define MND_ON	"rf-leak-nd-onlink-target"
-#define MND_OFF "rf-leak-nd-offlink-target"
-#define MND_HOP "rf-leak-nd-hoplimit-64"
+#define M4_OK	 "rf-leak-v4-wellformed"
+#define M6_OK	 "rf-leak-v6-wellformed"
+#define M6_BAD	 "rf-leak-v6-ext-past-end"
+#define MND_ON	 "rf-leak-nd-onlink-target"
+#define MND_OFF	 "rf-leak-nd-offlink-target"
+#define MND_HOP	 "rf-leak-nd-hoplimit-64"
 #define OFFLINK6 "2001:db8:ffff::9" /* routed via the peer (a gateway) */
 
 enum raw_cmd {
 	RAW_OPEN,
-	RAW4_OK,   /* IPv4 header included, IHL 5, UDP to PORT_OK */
-	RAW6_OK,   /* IPv6 + destination options + UDP to PORT_OK */
-	RAW6_PAST, /* IPv6 + destination options whose length points past the packet */
-	ND_ONLINK, /* NS, hop limit 255, to the on-link 2001:db8::2 (target = destination) */
-	ND_OFFLINK, /* the same to OFFLINK6 */
-	ND_HOP64,   /* to 2001:db8::2 with hop limit 64 */
+	RAW4_OK,     /* IPv4 header included, IHL 5, UDP to PORT_OK */
+	RAW6_OK,     /* IPv6 + destination options + UDP to PORT_OK */
+	RAW6_PAST,   /* IPv6 + destination options whose length points past the packet */
+	ND_ONLINK,   /* NS, hop limit 255, to the on-link 2001:db8::2 (target = destination) */
+	ND_OFFLINK,  /* the same to OFFLINK6 */
+	ND_HOP64,    /* to 2001:db8::2 with hop limit 64 */
 	UDP4_OPT_OK, /* connected UDP with IP options / IPv6 extension headers (setsockopt) */
 	UDP4_OPT_OTHER,
 	UDP6_EXT_OK,
@@ -264,8 +264,8 @@ static int send_ns(const char *dst, const char *target, int hops, const char *ma
 	size_t n = 24;
 
 	inet_pton(AF_INET6, target, p + 8);
-	p[n] = 200;	  /* option type: unassigned */
-	p[n + 1] = 4;	  /* 32 bytes */
+	p[n] = 200;   /* option type: unassigned */
+	p[n + 1] = 4; /* 32 bytes */
 	put_marker(p + n + 2, marker);
 	n += 32;
 	if (setsockopt(fd_icmp6, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops, sizeof(hops)))
@@ -373,8 +373,8 @@ static unsigned int udp_count(const struct rft_server *srv, unsigned short port,
 Test(leaks, unparsable_and_off_link_nd_from_raw_sockets_v4_v6)
 {
 	static const unsigned short ports[] = {PORT_OK, PORT_OTHER};
-	char *route[] = {"ip", "-6", "route", "add", "2001:db8:ffff::/48", "via", RFT_PEER_IP6,
-			 NULL};
+	char *route[] = {"ip",	"-6",	      "route", "add", "2001:db8:ffff::/48",
+			 "via", RFT_PEER_IP6, NULL};
 	struct rfp_sniffer sn[N_RAW_CASES];
 	struct rft_server srv;
 	struct rfp_worker w;
@@ -420,13 +420,14 @@ Test(leaks, unparsable_and_off_link_nd_from_raw_sockets_v4_v6)
 			r = rfp_worker_call(&w, UDP4_OPT_OK + f);
 			if (phase && (f & 1) && r == -EPERM)
 				continue;
-			cr_expect_gt(r, 0, "%s: UDP with IP options/extension headers %d: %d", pname,
-				     f, r);
+			cr_expect_gt(r, 0, "%s: UDP with IP options/extension headers %d: %d",
+				     pname, f, r);
 		}
 		rft_msleep(DENY_WAIT_MS);
 		for (i = 0; i < N_RAW_CASES; i++) {
 			bool want = !phase || raw_cases[i].allowed_isolated;
-			unsigned int got = sniffed_above(&sn[i], before[i], want ? ALLOW_WAIT_MS : 0);
+			unsigned int got =
+			    sniffed_above(&sn[i], before[i], want ? ALLOW_WAIT_MS : 0);
 
 			if (want)
 				cr_expect_gt(got, before[i], "%s: %s did not reach the peer", pname,
@@ -441,8 +442,8 @@ Test(leaks, unparsable_and_off_link_nd_from_raw_sockets_v4_v6)
 			unsigned int got = udp_count(&srv, port, fam);
 
 			if (!phase || port == PORT_OK)
-				cr_expect_gt(got, u[f], "%s: UDP with options to %u (%s) lost", pname,
-					     port, fam == AF_INET ? "v4" : "v6");
+				cr_expect_gt(got, u[f], "%s: UDP with options to %u (%s) lost",
+					     pname, port, fam == AF_INET ? "v4" : "v6");
 			else
 				cr_expect_eq(got, u[f], "%s: UDP with options to %u (%s) arrived",
 					     pname, port, fam == AF_INET ? "v4" : "v6");
@@ -483,10 +484,11 @@ static int dhcp_send(int cmd, void *arg)
 	fd = socket(d->family, SOCK_DGRAM, 0);
 	if (fd < 0)
 		return -errno;
-	rft_sockaddr(&src, &slen, d->family, d->family == AF_INET ? "0.0.0.0" : "::",
-		     d->family == AF_INET ? 68 : 546);
+	rft_sockaddr(&src, &slen, d->family,
+		     d->family == AF_INET ? "0.0.0.0" : "::", d->family == AF_INET ? 68 : 546);
 	rft_sockaddr(&dst, &dlen, d->family, d->dst, d->family == AF_INET ? 67 : 547);
-	if (d->family == AF_INET6 && ((unsigned char *)&((struct sockaddr_in6 *)&dst)->sin6_addr)[0] == 0xff)
+	if (d->family == AF_INET6 &&
+	    ((unsigned char *)&((struct sockaddr_in6 *)&dst)->sin6_addr)[0] == 0xff)
 		((struct sockaddr_in6 *)&dst)->sin6_scope_id = ifindex;
 	if (d->family == AF_INET)
 		setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one));
@@ -551,8 +553,10 @@ Test(leaks, dhcp_builtin_checks_the_destination_v4_v6)
 		r = rfp_run_in(rft.dev_ns, rft.cg, dhcp_send, (void *)&mcast6);
 		cr_expect_gt(r, 0, "%s: 546 -> ff02::1:2:547: %d", pname, r);
 
-		cr_expect_gt(sniffed_above(&sb, bb, ALLOW_WAIT_MS), bb, "%s: broadcast lost", pname);
-		cr_expect_gt(sniffed_above(&sm, bm, ALLOW_WAIT_MS), bm, "%s: ff02::1:2 lost", pname);
+		cr_expect_gt(sniffed_above(&sb, bb, ALLOW_WAIT_MS), bb, "%s: broadcast lost",
+			     pname);
+		cr_expect_gt(sniffed_above(&sm, bm, ALLOW_WAIT_MS), bm, "%s: ff02::1:2 lost",
+			     pname);
 		if (phase) {
 			cr_expect_gt(sniffed_above(&s4, b4, ALLOW_WAIT_MS), b4,
 				     "known server: DHCPv4 to it lost");
@@ -679,9 +683,10 @@ Test(leaks, out_rule_admits_datagrams_only_as_answers_v4_v6)
 	 * the last sender of each family: the connections, so far) */
 	cr_expect_eq(rft_server_push(&srv), 2, "the server could not push");
 	for (i = 0; i < 2; i++)
-		cr_expect_gt(rft_conn_recv(&conn[i], ALLOW_WAIT_MS), 0,
-			     "%s: a connected UDP flow from before isolate lost its peer's datagram",
-			     i ? "v6" : "v4");
+		cr_expect_gt(
+		    rft_conn_recv(&conn[i], ALLOW_WAIT_MS), 0,
+		    "%s: a connected UDP flow from before isolate lost its peer's datagram",
+		    i ? "v6" : "v4");
 
 	for (i = 0; i < 2; i++) {
 		const char *v = i ? "v6" : "v4";
@@ -691,7 +696,8 @@ Test(leaks, out_rule_admits_datagrams_only_as_answers_v4_v6)
 		cr_assert_eq(rfp_run_in(rft.peer_ns, NULL, peer_push, (void *)&fams[i]), 0);
 		rft_msleep(DENY_WAIT_MS);
 		cr_expect_eq(rfp_worker_call(&w, 1 + i), before,
-			     "%s: an unasked datagram from the out-rule peer's port was received", v);
+			     "%s: an unasked datagram from the out-rule peer's port was received",
+			     v);
 		/* once the socket has sent there, the answers (and later datagrams) come in */
 		cr_expect_eq(rfp_worker_call(&w, 3 + i), RFT_PAYLOAD_LEN, "%s: send", v);
 		cr_expect_gt(wait_dgrams(&w, 1 + i, before, ALLOW_WAIT_MS), before,
@@ -728,4 +734,90 @@ Test(leaks, ipv6_rule_covering_ipv4_is_refused)
 	r = rft_client(rft.dev_ns, rft.cg, AF_INET6, RFT_TCP, RFT_PEER_MAPPED, 8001, 1500);
 	cr_expect_eq(r.outcome, RFT_EPERM, "::ffff:192.0.2.2: %s", rft_outcome_name(r.outcome));
 	cr_expect_eq(rft_server_stats(&srv, 8001, AF_INET).conns, 0);
+}
+
+/* ---- item 8, received: ND with a payload from off the link ------------------------------- */
+
+#define MNA_255 "rf-leak-na-hop-255"
+#define MNA_254 "rf-leak-na-hop-254"
+
+static int nd_rx_fd = -1;
+
+/* cmd 0: open a raw ICMPv6 socket (it gets a copy of every ICMPv6 message, ND included);
+ * 1/2: how many messages carrying MNA_255 / MNA_254 it has received so far. */
+static int nd_rx_worker(int cmd, void *arg)
+{
+	static int got[2];
+	unsigned char buf[512];
+	ssize_t n;
+
+	(void)arg;
+	if (cmd == 0) {
+		nd_rx_fd = socket(AF_INET6, SOCK_RAW | SOCK_NONBLOCK, IPPROTO_ICMPV6);
+		return nd_rx_fd < 0 ? -errno : 0;
+	}
+	while ((n = recv(nd_rx_fd, buf, sizeof(buf), 0)) > 0) {
+		if (memmem(buf, (size_t)n, MNA_255, strlen(MNA_255)))
+			got[0]++;
+		if (memmem(buf, (size_t)n, MNA_254, strlen(MNA_254)))
+			got[1]++;
+	}
+	return got[cmd == 1 ? 0 : 1];
+}
+
+/* In the peer: a neighbour advertisement for 2001:db8::2 to 2001:db8::1 with hop limit *arg
+ * and a payload option (255: as on the link; 254: as if a router had forwarded it). */
+static int peer_send_na(int cmd, void *arg)
+{
+	int hops = *(const int *)arg, fd = socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6);
+	unsigned char p[64] = {136, 0};
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	(void)cmd;
+	if (fd < 0)
+		return -errno;
+	p[4] = 0x20; /* override */
+	inet_pton(AF_INET6, RFT_PEER_IP6, p + 8);
+	p[24] = 200; /* unassigned option type, 32 bytes */
+	p[25] = 4;
+	put_marker(p + 26, hops == 255 ? MNA_255 : MNA_254);
+	if (setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops, sizeof(hops)))
+		return -errno;
+	rft_sockaddr(&ss, &len, AF_INET6, RFT_DEV_IP6, 0);
+	if (sendto(fd, p, 56, 0, (struct sockaddr *)&ss, len) < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+Test(leaks, received_nd_must_come_from_the_link_v6)
+{
+	static const int h255 = 255, h254 = 254;
+	struct rfp_worker w;
+	int phase;
+
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "tcp", "port", "8001", NULL);
+	rft_cli_ok(0, "load", NULL);
+	cr_assert_eq(rfp_worker_start(&w, rft.dev_ns, rft.cg, nd_rx_worker, NULL), 0);
+	for (phase = 0; phase < 2; phase++) {
+		const char *pname = phase ? "isolated" : "not isolated";
+		int b255 = rfp_worker_call(&w, 1), b254 = rfp_worker_call(&w, 2);
+
+		if (phase)
+			rft_cli_ok(0, "isolate", NULL);
+		cr_assert_eq(rfp_run_in(rft.peer_ns, NULL, peer_send_na, (void *)&h255), 0);
+		cr_assert_eq(rfp_run_in(rft.peer_ns, NULL, peer_send_na, (void *)&h254), 0);
+		cr_expect_gt(wait_dgrams(&w, 1, b255, ALLOW_WAIT_MS), b255,
+			     "%s: an NA with hop limit 255 was not received", pname);
+		if (phase) {
+			rft_msleep(DENY_WAIT_MS);
+			cr_expect_eq(rfp_worker_call(&w, 2), b254,
+				     "isolated: an NA with hop limit 254 (routed) was received");
+		} else {
+			cr_expect_gt(wait_dgrams(&w, 2, b254, ALLOW_WAIT_MS), b254,
+				     "not isolated: an NA with hop limit 254 was not received");
+		}
+	}
+	rfp_worker_stop(&w);
 }

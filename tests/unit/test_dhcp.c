@@ -39,20 +39,21 @@ static bool has(const struct rf_addr_key *a, size_t n, const char *s)
 
 Test(dhcp, dhclient_lease)
 {
-	const char *text = "lease {\n"
-			   "  interface \"eth0\";\n"
-			   "  fixed-address 192.0.2.10;\n"
-			   "  option subnet-mask 255.255.255.0;\n"
-			   "  option routers 192.0.2.254;\n"
-			   "  option dhcp-server-identifier 192.0.2.53;\n"
-			   "  option domain-name-servers 198.51.100.1;\n"
-			   "}\n"
-			   "lease {\n"
-			   "  option dhcp-server-identifier 192.0.2.54;\n"
-			   "}\n"
-			   "lease {\n"
-			   "  option dhcp-server-identifier 192.0.2.53;\n" /* renewal: same server */
-			   "}\n";
+	const char *text =
+	    "lease {\n"
+	    "  interface \"eth0\";\n"
+	    "  fixed-address 192.0.2.10;\n"
+	    "  option subnet-mask 255.255.255.0;\n"
+	    "  option routers 192.0.2.254;\n"
+	    "  option dhcp-server-identifier 192.0.2.53;\n"
+	    "  option domain-name-servers 198.51.100.1;\n"
+	    "}\n"
+	    "lease {\n"
+	    "  option dhcp-server-identifier 192.0.2.54;\n"
+	    "}\n"
+	    "lease {\n"
+	    "  option dhcp-server-identifier 192.0.2.53;\n" /* renewal: same server */
+	    "}\n";
 	struct rf_addr_key out[8];
 	size_t n = 0;
 
@@ -111,7 +112,8 @@ Test(dhcp, lease_dirs)
 
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/dhclient.eth0.leases", dir);
-	cr_assert_eq(rf_write_file_atomic(path, "option dhcp-server-identifier 192.0.2.5;\n", 41), 0);
+	cr_assert_eq(rf_write_file_atomic(path, "option dhcp-server-identifier 192.0.2.5;\n", 41),
+		     0);
 	snprintf(path, sizeof(path), "%s/2", dir);
 	cr_assert_eq(rf_write_file_atomic(path, "SERVER_ADDRESS=192.0.2.6\n", 25), 0);
 	snprintf(path, sizeof(path), "%s/sub", dir);
