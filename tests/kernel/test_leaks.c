@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <criterion/criterion.h>
 #include "rf_proc.h"
@@ -517,14 +518,14 @@ Test(leaks, dhcp_builtin_checks_the_destination_v4_v6)
 	static const struct dhcp_send bcast4 = {AF_INET, "255.255.255.255", MD4_BC, false};
 	static const struct dhcp_send to_peer6 = {AF_INET6, RFT_PEER_IP6, MD6_SRV, true};
 	static const struct dhcp_send mcast6 = {AF_INET6, "ff02::1:2", MD6_MC, true};
-	char leases[300], *env[2];
+	static const char *const pnames[] = {"unknown server", "dhcp-server lines", "lease files"};
+	char dir[300], path[340];
 	struct rfp_sniffer s4, sb, s6, sm;
 	int phase, r;
 
-	/* no lease files of this host: only the config names servers */
-	snprintf(leases, sizeof(leases), "RINGFENCE_DHCP_LEASES=%s/no-leases", rft.state_dir);
-	env[0] = leases;
-	env[1] = NULL;
+	/* the CLI reads leases from <state>/dhcp-leases (rft_cli_start()), empty for now */
+	snprintf(dir, sizeof(dir), "%s/dhcp-leases", rft.state_dir);
+	cr_assert_eq(mkdir(dir, 0700), 0);
 	cr_assert_eq(rfp_sysctl_in(rft.dev_ns, "net/ipv4/ip_unprivileged_port_start", "0"), 0);
 	cr_assert_eq(rfp_sniffer_start(&s4, rft.peer_ns, 0x0800, MD4_SRV), 0);
 	cr_assert_eq(rfp_sniffer_start(&sb, rft.peer_ns, 0x0800, MD4_BC), 0);
@@ -532,15 +533,27 @@ Test(leaks, dhcp_builtin_checks_the_destination_v4_v6)
 	cr_assert_eq(rfp_sniffer_start(&sm, rft.peer_ns, 0x86dd, MD6_MC), 0);
 	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "tcp", "port", "8001", NULL);
 
-	/* phase 0: the peer is not a known server; phase 1: "dhcp-server" names it */
-	for (phase = 0; phase < 2; phase++) {
+	/* phase 0: the peer is not a known server; 1: "dhcp-server" lines name it; 2: a dhclient
+	 * and a systemd-networkd lease file name it (the config no longer does) */
+	for (phase = 0; phase < 3; phase++) {
 		unsigned int b4 = rfp_sniffer_count(&s4), bb = rfp_sniffer_count(&sb);
 		unsigned int b6 = rfp_sniffer_count(&s6), bm = rfp_sniffer_count(&sm);
-		const char *pname = phase ? "known server" : "unknown server";
+		const char *pname = pnames[phase];
 
-		write_config(phase ? "dhcp-server " RFT_PEER_IP4 "\ndhcp-server " RFT_PEER_IP6 "\n"
-				   : "");
-		cr_assert_eq(rfp_cli_env(env, NULL, NULL, "isolate", NULL), 0);
+		write_config(phase == 1 ? "dhcp-server " RFT_PEER_IP4 "\ndhcp-server " RFT_PEER_IP6
+					  "\n"
+					: "");
+		if (phase == 2) {
+			static const char dhclient[] =
+			    "lease {\n  option dhcp-server-identifier " RFT_PEER_IP4 ";\n}\n";
+			static const char networkd[] = "SERVER_ADDRESS=" RFT_PEER_IP6 "\n";
+
+			snprintf(path, sizeof(path), "%s/dhclient.leases", dir);
+			cr_assert_eq(rf_write_file_atomic(path, dhclient, strlen(dhclient)), 0);
+			snprintf(path, sizeof(path), "%s/2", dir);
+			cr_assert_eq(rf_write_file_atomic(path, networkd, strlen(networkd)), 0);
+		}
+		rft_cli_ok(0, "isolate", NULL);
 
 		r = rfp_run_in(rft.dev_ns, rft.cg, dhcp_send, (void *)&to_peer4);
 		cr_expect_eq(r, phase ? (int)strlen(MD4_SRV) : -EPERM, "%s: 68 -> peer:67: %d",
@@ -559,9 +572,9 @@ Test(leaks, dhcp_builtin_checks_the_destination_v4_v6)
 			     pname);
 		if (phase) {
 			cr_expect_gt(sniffed_above(&s4, b4, ALLOW_WAIT_MS), b4,
-				     "known server: DHCPv4 to it lost");
+				     "%s: DHCPv4 to the server lost", pname);
 			cr_expect_gt(sniffed_above(&s6, b6, ALLOW_WAIT_MS), b6,
-				     "known server: DHCPv6 to it lost");
+				     "%s: DHCPv6 to the server lost", pname);
 		} else {
 			rft_msleep(DENY_WAIT_MS);
 			cr_expect_eq(rfp_sniffer_count(&s4), b4,
