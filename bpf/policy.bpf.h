@@ -28,6 +28,13 @@ enum rf_match {
 	 */
 	RF_MATCH_SEND,
 	RF_MATCH_FLOW, /* any other packet: either direction's rule may cover it */
+	/*
+	 * A received datagram (not TCP): only an in rule on the local port. An out rule admits
+	 * it only as the answer of a peer this socket sent to (the caller checks, then asks again
+	 * with RF_MATCH_FLOW): a UDP socket receives from anyone, so a datagram from the allowed
+	 * peer's port (its source address spoofed, or any process there) must not be a channel in.
+	 */
+	RF_MATCH_IN_DATA,
 };
 
 RF_INLINE int rf_port_in(__u16 lo, __u16 hi, __u16 port)
@@ -69,6 +76,8 @@ RF_INLINE int rf_entry_allows(const struct rf_net_entry *e, __u8 proto, __u16 rp
 		return in;
 	case RF_MATCH_SEND:
 		return out || (in && lport != 0);
+	case RF_MATCH_IN_DATA:
+		return in;
 	default:
 		return out || in;
 	}
@@ -122,12 +131,110 @@ RF_INLINE int rf_icmp6_is_nd(__u8 type)
 	return (type >= 130 && type <= 137) || type == 143;
 }
 
+RF_INLINE int rf_addr_is_linklocal(const __u8 a[16])
+{
+	return a[0] == 0xfe && (a[1] & 0xc0) == 0x80; /* fe80::/10 */
+}
+
+RF_INLINE int rf_addr_is_unspecified(const __u8 a[16])
+{
+	int i;
+
+	for (i = 0; i < 16; i++)
+		if (a[i])
+			return 0;
+	return 1;
+}
+
+/* ff01::/16 or ff02::/16 with any flags: interface- or link-local scope, never routed. */
+RF_INLINE int rf_addr_is_link_multicast(const __u8 a[16])
+{
+	return a[0] == 0xff && (a[1] & 0x0f) <= 2;
+}
+
+/* rf_nd_check() verdicts */
+#define RF_ND_DENY 0
+#define RF_ND_ALLOW 1
+#define RF_ND_IF_ONLINK 2 /* allowed only if the route to dst has no gateway (the caller knows) */
+
+/*
+ * Does an ICMPv6 ND or MLD message (rf_icmp6_is_nd) have the shape the protocol requires, so that
+ * it cannot cross a router (RFC 4861 section 6-8, RFC 3810 section 5)?
+ *  - code 0;
+ *  - MLD (130-132, 143): hop limit 1, link-local or unspecified source, multicast destination:
+ *    a router never forwards it;
+ *  - RS, RA, NS, NA, redirect (133-137): hop limit 255, so a received one was sent on the link;
+ *    RA and redirect from a link-local source. Sent ones go to a link-local address or a
+ *    link-scope group; NS (neighbour unreachability probes) and NA (answers to a solicitation
+ *    from a global address) may also go to a unicast address that is on the link, which only
+ *    the route tells: RF_ND_IF_ONLINK.
+ * Example: an NS with hop limit 255 to 2001:db8:ffff::9 routed via a gateway is denied.
+ */
+RF_INLINE int rf_nd_check(__u8 type, __u8 code, __u8 hop_limit, const __u8 src[16],
+			  const __u8 dst[16], int ingress)
+{
+	if (code != 0 || !rf_icmp6_is_nd(type))
+		return RF_ND_DENY;
+	if (type <= 132 || type == 143) {
+		if (hop_limit != 1 || dst[0] != 0xff)
+			return RF_ND_DENY;
+		return rf_addr_is_linklocal(src) || rf_addr_is_unspecified(src) ? RF_ND_ALLOW
+										 : RF_ND_DENY;
+	}
+	if (hop_limit != 255)
+		return RF_ND_DENY;
+	if ((type == 134 || type == 137) && !rf_addr_is_linklocal(src))
+		return RF_ND_DENY;
+	if (ingress || rf_addr_is_linklocal(dst) || rf_addr_is_link_multicast(dst))
+		return RF_ND_ALLOW;
+	if ((type == 135 || type == 136) && dst[0] != 0xff)
+		return RF_ND_IF_ONLINK;
+	return RF_ND_DENY;
+}
+
 /* DHCPv4 (client 68, server 67) or DHCPv6 (client 546, server 547) seen from the client host. */
 RF_INLINE int rf_is_dhcp_client(__u8 proto, __u16 lport, __u16 rport)
 {
 	if (proto != RF_IPPROTO_UDP)
 		return 0;
 	return (lport == 68 && rport == 67) || (lport == 546 && rport == 547);
+}
+
+/* rf_dhcp_peer() verdicts */
+#define RF_DHCP_DENY 0
+#define RF_DHCP_ALLOW 1
+#define RF_DHCP_IF_KNOWN 2 /* allowed if the remote address is a known server (rf_dhcp_server) */
+
+/*
+ * May a DHCP client packet (rf_is_dhcp_client) go to / come from this peer? The source port
+ * alone proves nothing: any process may bind 68 or 546 where ip_unprivileged_port_start allows
+ * it. Out: DHCPv4 to 255.255.255.255 (never routed), DHCPv6 to All_DHCP_Relay_Agents_and_Servers
+ * ff02::1:2 or All_DHCP_Servers ff05::1:3; in: DHCPv4 to 255.255.255.255, DHCPv6 to a group or
+ * from a link-local address (a router never forwards either). Anything else only with a known
+ * server as the remote. Example: 68 -> 203.0.113.9:67 is RF_DHCP_IF_KNOWN.
+ */
+RF_INLINE int rf_dhcp_peer(__u16 lport, const __u8 remote[16], const __u8 local[16], int ingress)
+{
+	const __u8 *group = ingress ? local : remote;
+	int i, bcast = 1, servers = 1;
+
+	for (i = 0; i < 16; i++)
+		if (group[i] != (i < 10 ? 0 : 0xff))
+			bcast = 0;
+	/* ff02::1:2 or ff05::1:3: zero but for bytes 0, 1, 13 and 15 */
+	for (i = 2; i < 15; i++)
+		if (i != 13 && group[i])
+			servers = 0;
+	if (group[0] != 0xff || group[13] != 1 ||
+	    !((group[1] == 0x02 && group[15] == 2) || (group[1] == 0x05 && group[15] == 3)))
+		servers = 0;
+	if (lport == 68)
+		return bcast ? RF_DHCP_ALLOW : RF_DHCP_IF_KNOWN;
+	if (ingress && (group[0] == 0xff || rf_addr_is_linklocal(remote)))
+		return RF_DHCP_ALLOW;
+	if (!ingress && servers)
+		return RF_DHCP_ALLOW;
+	return RF_DHCP_IF_KNOWN;
 }
 
 #endif /* RF_POLICY_BPF_H */

@@ -61,11 +61,25 @@ struct {
 } rf_allow_cgroup SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RF_MAX_DHCP_SERVERS);
+	__type(key, struct rf_addr_key);
+	__type(value, struct rf_allow_val);
+} rf_dhcp_server SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
 	__type(key, int);
 	__type(value, struct rf_sk_mark);
 } rf_sk_mark SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct rf_sk_peer);
+} rf_sk_peer SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -102,6 +116,8 @@ struct rf_flow {
 	__u8 icmp_type;
 	__u8 match; /* enum rf_match */
 	__u16 sock_type;
+	__u8 icmp_code;
+	__u8 hop_limit; /* IPv4 TTL or IPv6 hop limit; packet hooks only */
 };
 
 enum rf_mode {
@@ -301,13 +317,61 @@ __noinline int rf_dest_allowed(const struct rf_flow *f)
 	return 0;
 }
 
-static __always_inline bool builtin_allowed(const struct rf_config *cfg, const struct rf_flow *f)
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
+
+#define RTF_GATEWAY 0x0002
+
+/*
+ * Does the IPv6 route this skb leaves by reach its destination directly (no gateway), i.e. is
+ * the destination on the link? Read from the skb's dst (an rt6_info) through the kernel's
+ * sk_buff, which only bpf_cast_to_kern_ctx() (Linux 6.2+) exposes to a cgroup_skb program.
+ * false when that is not available or the skb has no plain IPv6 route (fail closed).
+ */
+static __always_inline bool skb_route_onlink(struct __sk_buff *skb)
+{
+	struct dst_entry *dst;
+	struct sk_buff *kskb;
+
+	if (!bpf_cast_to_kern_ctx)
+		return false;
+	kskb = bpf_cast_to_kern_ctx(skb);
+	if (!kskb)
+		return false;
+	dst = (struct dst_entry *)(BPF_CORE_READ(kskb, _skb_refdst) & ~1UL);
+	if (!dst || BPF_CORE_READ(dst, ops, family) != AF_INET6)
+		return false;
+	if (bpf_core_field_exists(dst->xfrm) && BPF_CORE_READ(dst, xfrm))
+		return false; /* an IPsec bundle, not an rt6_info */
+	return !(BPF_CORE_READ((struct rt6_info *)dst, rt6i_flags) & RTF_GATEWAY);
+}
+
+static __always_inline bool dhcp_peer_allowed(__u16 lport, const __u8 *remote, const __u8 *local,
+					      bool ingress)
+{
+	int v = rf_dhcp_peer(lport, remote, local, ingress);
+
+	if (v == RF_DHCP_IF_KNOWN)
+		return bpf_map_lookup_elem(&rf_dhcp_server, remote) != NULL;
+	return v == RF_DHCP_ALLOW;
+}
+
+/* skb: the packet (packet hooks) for the ND on-link check, NULL in the syscall hooks. */
+static __always_inline bool builtin_allowed(const struct rf_config *cfg, const struct rf_flow *f,
+					    struct __sk_buff *skb, bool ingress)
 {
 	if ((cfg->builtins & RF_BUILTIN_DHCP) && rf_is_dhcp_client(f->proto, f->lport, f->rport))
-		return true;
+		return dhcp_peer_allowed(f->lport, f->remote, f->local, ingress);
 	if ((cfg->builtins & RF_BUILTIN_ND) && f->proto == RF_IPPROTO_ICMPV6 &&
-	    rf_icmp6_is_nd(f->icmp_type))
-		return true;
+	    f->family == AF_INET6 && rf_icmp6_is_nd(f->icmp_type)) {
+		const __u8 *src = ingress ? f->remote : f->local;
+		const __u8 *dst = ingress ? f->local : f->remote;
+		int v = rf_nd_check(f->icmp_type, f->icmp_code, f->hop_limit, src, dst, ingress);
+
+		if (v == RF_ND_ALLOW)
+			return true;
+		if (v == RF_ND_IF_ONLINK && skb && skb_route_onlink(skb))
+			return true;
+	}
 	return false;
 }
 
@@ -397,7 +461,7 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, enum rf_
 
 	if (rf_addr_is_loopback(f.remote))
 		return 1;
-	if (process_allowed(sk) || rf_dest_allowed(&f) || builtin_allowed(cfg, &f)) {
+	if (process_allowed(sk) || rf_dest_allowed(&f) || builtin_allowed(cfg, &f, NULL, false)) {
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(hook, false);
 		return 1;
@@ -459,7 +523,119 @@ int rf_sock_create(struct bpf_sock *ctx)
 		      bpf_get_current_cgroup_id(), true, true);
 }
 
-/* Fill proto, ports, addresses and the TCP initiation bit from the IP header. */
+#define SOL_IP 0
+#define SOL_IPV6 41
+#define IP_ADD_MEMBERSHIP 35 /* ... through MCAST_MSFILTER 48: every membership option */
+#define MCAST_JOIN_GROUP 42
+#define MCAST_MSFILTER 48
+#define IPV6_ADD_MEMBERSHIP 20
+#define IPV6_DROP_MEMBERSHIP 21
+#define IPV6_JOIN_ANYCAST 27
+#define IPV6_LEAVE_ANYCAST 28
+#define PAGE_SIZE_MIN 4096
+
+/*
+ * Does this option change the host's multicast (or IPv6 anycast) memberships? Each change makes
+ * the kernel send an IGMP or MLD report naming the group, from no socket (so no packet hook
+ * sees it): joins, leaves, source blocks and filters alike, so also a group's timing is a
+ * channel. SOL_IP 35..48 are IP_ADD_MEMBERSHIP .. IP_MSFILTER and MCAST_JOIN_GROUP ..
+ * MCAST_MSFILTER; SOL_IPV6 has IPV6_{ADD,DROP}_MEMBERSHIP, IPV6_{JOIN,LEAVE}_ANYCAST (an anycast
+ * address joins its solicited-node group) and the same MCAST_* numbers.
+ */
+static __always_inline bool sockopt_changes_membership(int level, int optname)
+{
+	if (level == SOL_IP)
+		return optname >= IP_ADD_MEMBERSHIP && optname <= MCAST_MSFILTER;
+	if (level == SOL_IPV6)
+		return optname == IPV6_ADD_MEMBERSHIP || optname == IPV6_DROP_MEMBERSHIP ||
+		       optname == IPV6_JOIN_ANYCAST || optname == IPV6_LEAVE_ANYCAST ||
+		       (optname >= MCAST_JOIN_GROUP && optname <= MCAST_MSFILTER);
+	return false;
+}
+
+/* The group named by a membership option, into f->remote (IPv6 or IPv4-mapped) when readable. */
+static __always_inline void sockopt_group(struct bpf_sockopt *ctx, struct rf_flow *f)
+{
+	__u8 *p = ctx->optval, *end = ctx->optval_end;
+
+	if (ctx->optname >= MCAST_JOIN_GROUP && ctx->optname <= MCAST_MSFILTER) {
+		/* struct group_req / group_source_req / group_filter: __u32 interface, then a
+		 * sockaddr_storage aligned to 8 */
+		__u16 fam;
+
+		if (p + 8 + 24 > end)
+			return;
+		__builtin_memcpy(&fam, p + 8, 2);
+		if (fam == AF_INET)
+			addr4_mapped(f->remote, *(__u32 *)(p + 8 + 4));
+		else if (fam == AF_INET6)
+			__builtin_memcpy(f->remote, p + 8 + 8, 16);
+	} else if (ctx->level == SOL_IP) {
+		/* ip_mreq, ip_mreqn, ip_mreq_source, ip_msfilter: the group comes first */
+		if (p + 4 > end)
+			return;
+		addr4_mapped(f->remote, *(__u32 *)p);
+	} else {
+		/* ipv6_mreq: the group (or anycast address) comes first */
+		if (p + 16 > end)
+			return;
+		__builtin_memcpy(f->remote, p, 16);
+	}
+}
+
+/*
+ * Multicast joins as a covert channel (THREAT-MODEL): while isolated, a non-allowed process may
+ * not change group memberships; the setsockopt fails with EPERM.
+ */
+SEC("cgroup/setsockopt")
+int rf_setsockopt(struct bpf_sockopt *ctx)
+{
+	const struct rf_config *cfg;
+	struct bpf_sock *sk = ctx->sk;
+	struct rf_flow f = {};
+	enum rf_mode mode;
+
+	/* an option larger than a page is not copied for us: hand the kernel the original */
+	if (ctx->optlen > PAGE_SIZE_MIN)
+		ctx->optlen = 0;
+	if (!sockopt_changes_membership(ctx->level, ctx->optname))
+		return 1;
+	cfg = get_config();
+	if (!cfg || (mode = cfg_mode(cfg)) == RF_MODE_OFF)
+		return 1;
+	if (process_allowed(sk)) {
+		if (mode == RF_MODE_ENFORCE)
+			count_verdict(RF_HOOK_SETSOCKOPT, false);
+		return 1;
+	}
+	if (sk) {
+		f.family = sk->family;
+		f.proto = sk->protocol;
+		f.sock_type = sk->type;
+	}
+	sockopt_group(ctx, &f);
+	return refuse(mode, &f, RF_HOOK_SETSOCKOPT, RF_REASON_MULTICAST,
+		      bpf_get_current_cgroup_id(), true, true);
+}
+
+#define IPV6_HOPOPTS 0
+#define IPV6_ROUTING 43
+#define IPV6_FRAGMENT 44
+#define IPV6_DSTOPTS 60
+
+static __always_inline bool ipv6_is_ext(__u8 proto)
+{
+	return proto == IPV6_HOPOPTS || proto == IPV6_ROUTING || proto == IPV6_DSTOPTS ||
+	       proto == IPV6_FRAGMENT;
+}
+
+/*
+ * Fill proto, ports, addresses, hop limit and the TCP initiation bit from the IP header.
+ * Returns false for what cannot be parsed: another protocol than IPv4/IPv6, a wrong version or
+ * IPv4 header length, an IPv6 extension-header chain longer than RF_IPV6_EXT_MAX or pointing
+ * past the packet, a first fragment whose transport header is cut short. The caller drops those
+ * while isolated (fail closed): a verdict on a half-read packet is a guess an attacker steers.
+ */
 static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, bool ingress)
 {
 	__u8 src[16], dst[16];
@@ -472,35 +648,41 @@ static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, 
 
 		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
 			return false;
+		if (ip.version != 4 || ip.ihl < 5)
+			return false;
 		addr4_mapped(src, ip.saddr);
 		addr4_mapped(dst, ip.daddr);
 		off = ip.ihl * 4;
 		proto = ip.protocol;
 		first_fragment = (bpf_ntohs(ip.frag_off) & 0x1fff) == 0;
 		f->family = AF_INET;
+		f->hop_limit = ip.ttl;
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr ip6;
 		int i;
 
 		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
 			return false;
+		if (ip6.version != 6)
+			return false;
 		__builtin_memcpy(src, &ip6.saddr, 16);
 		__builtin_memcpy(dst, &ip6.daddr, 16);
 		off = sizeof(ip6);
 		proto = ip6.nexthdr;
 		f->family = AF_INET6;
-		for (i = 0; i < RF_IPV6_EXT_MAX; i++) {
+		f->hop_limit = ip6.hop_limit;
+		for (i = 0; i < RF_IPV6_EXT_MAX && first_fragment; i++) {
 			struct {
 				__u8 nexthdr;
 				__u8 len;
 				__u16 frag_off;
 			} ext;
 
-			if (proto != 0 && proto != 43 && proto != 60 && proto != 44)
+			if (!ipv6_is_ext(proto))
 				break;
 			if (bpf_skb_load_bytes(skb, off, &ext, sizeof(ext)))
 				return false;
-			if (proto == 44) {
+			if (proto == IPV6_FRAGMENT) {
 				first_fragment = (bpf_ntohs(ext.frag_off) & 0xfff8) == 0;
 				off += 8;
 			} else {
@@ -508,6 +690,9 @@ static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, 
 			}
 			proto = ext.nexthdr;
 		}
+		/* a later fragment carries no more headers; otherwise the chain must have ended */
+		if (first_fragment && ipv6_is_ext(proto))
+			return false;
 	} else {
 		return false;
 	}
@@ -524,23 +709,29 @@ static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, 
 	if (!first_fragment)
 		return true; /* no transport header: only port-less rules can match */
 
-	if (proto == RF_IPPROTO_TCP || proto == RF_IPPROTO_UDP) {
-		__u16 ports[2];
+	if (proto == RF_IPPROTO_TCP) {
+		__u8 th[20]; /* the fixed header; byte 13 holds the flags: ACK 0x10, SYN 0x02 */
 
-		if (bpf_skb_load_bytes(skb, off, ports, sizeof(ports)))
-			return true;
-		f->rport = bpf_ntohs(ingress ? ports[0] : ports[1]);
-		f->lport = bpf_ntohs(ingress ? ports[1] : ports[0]);
-		if (proto == RF_IPPROTO_TCP) {
-			__u8 flags;
+		if (bpf_skb_load_bytes(skb, off, th, sizeof(th)))
+			return false;
+		f->rport = ingress ? (__u16)(th[0] << 8 | th[1]) : (__u16)(th[2] << 8 | th[3]);
+		f->lport = ingress ? (__u16)(th[2] << 8 | th[3]) : (__u16)(th[0] << 8 | th[1]);
+		if ((th[13] & 0x12) == 0x02)
+			f->match = ingress ? RF_MATCH_IN_INIT : RF_MATCH_OUT_INIT;
+	} else if (proto == RF_IPPROTO_UDP) {
+		__u8 uh[8];
 
-			/* byte 13 of the TCP header: ... ACK 0x10, SYN 0x02 */
-			if (!bpf_skb_load_bytes(skb, off + 13, &flags, 1) &&
-			    (flags & 0x12) == 0x02)
-				f->match = ingress ? RF_MATCH_IN_INIT : RF_MATCH_OUT_INIT;
-		}
+		if (bpf_skb_load_bytes(skb, off, uh, sizeof(uh)))
+			return false;
+		f->rport = ingress ? (__u16)(uh[0] << 8 | uh[1]) : (__u16)(uh[2] << 8 | uh[3]);
+		f->lport = ingress ? (__u16)(uh[2] << 8 | uh[3]) : (__u16)(uh[0] << 8 | uh[1]);
 	} else if (proto == RF_IPPROTO_ICMP || proto == RF_IPPROTO_ICMPV6) {
-		bpf_skb_load_bytes(skb, off, &f->icmp_type, 1);
+		__u8 ih[8]; /* type, code, checksum and 4 bytes every ICMP message has */
+
+		if (bpf_skb_load_bytes(skb, off, ih, sizeof(ih)))
+			return false;
+		f->icmp_type = ih[0];
+		f->icmp_code = ih[1];
 	}
 	return true;
 }
@@ -589,10 +780,108 @@ static __always_inline bool audit_first_report(struct __sk_buff *skb)
 	return true;
 }
 
+static __always_inline bool addr_eq(const __u8 *a, const __u8 *b)
+{
+	int i;
+
+	for (i = 0; i < 16; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
+/* Remember that this (non-TCP) socket sent to f's remote under an out rule. */
+static __always_inline void peer_remember(struct __sk_buff *skb, const struct rf_flow *f)
+{
+	struct bpf_sock *sk = skb->sk;
+	struct rf_sk_peer *p;
+	__u32 i;
+
+	if (!sk)
+		return;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return;
+	p = bpf_sk_storage_get(&rf_sk_peer, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!p)
+		return;
+	for (i = 0; i < RF_SK_PEERS; i++)
+		if (p->port[i] == f->rport && addr_eq(p->addr[i], f->remote))
+			return;
+	i = p->next % RF_SK_PEERS;
+	__builtin_memcpy(p->addr[i], f->remote, 16);
+	p->port[i] = f->rport;
+	p->next = i + 1;
+}
+
+/* Is f's remote the connected peer of the receiving socket, or one it sent to under a rule? */
+static __always_inline bool peer_known(struct __sk_buff *skb, const struct rf_flow *f)
+{
+	struct bpf_sock *sk = skb->sk;
+	struct rf_sk_peer *p;
+	__u8 dst[16];
+	__u32 i;
+
+	if (!sk)
+		return false;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return false;
+	/* connected: the kernel delivers only what comes from that address and port */
+	if (sk->dst_port && bpf_ntohs(sk->dst_port) == f->rport) {
+		/* each field read on its own: the verifier refuses a computed ctx offset */
+		__u32 a[4], d4, family = sk->family;
+
+		d4 = *(volatile __u32 *)&sk->dst_ip4;
+		a[0] = *(volatile __u32 *)&sk->dst_ip6[0];
+		a[1] = *(volatile __u32 *)&sk->dst_ip6[1];
+		a[2] = *(volatile __u32 *)&sk->dst_ip6[2];
+		a[3] = *(volatile __u32 *)&sk->dst_ip6[3];
+		if (family == AF_INET)
+			addr4_mapped(dst, d4);
+		else
+			__builtin_memcpy(dst, a, 16);
+		if (addr_eq(dst, f->remote))
+			return true;
+	}
+	p = bpf_sk_storage_get(&rf_sk_peer, sk, NULL, 0);
+	if (!p)
+		return false;
+	for (i = 0; i < RF_SK_PEERS; i++)
+		if (p->port[i] == f->rport && addr_eq(p->addr[i], f->remote))
+			return true;
+	return false;
+}
+
+/*
+ * Destination rules for a packet. A received non-TCP packet is allowed by an in rule, or by an
+ * out rule only from a peer the socket sent to (RF_MATCH_IN_DATA). TCP needs no such record:
+ * only a SYN opens a connection (judged as RF_MATCH_IN_INIT), and any other segment reaches
+ * only the socket of its exact four-tuple. A sent non-TCP packet that an out rule allows is
+ * remembered for the answers.
+ */
+static __always_inline bool skb_dest_allowed(struct __sk_buff *skb, struct rf_flow *f, bool ingress)
+{
+	if (f->proto == RF_IPPROTO_TCP || f->match != RF_MATCH_FLOW)
+		return rf_dest_allowed(f);
+	if (ingress) {
+		f->match = RF_MATCH_IN_DATA;
+		if (rf_dest_allowed(f))
+			return true;
+		f->match = RF_MATCH_FLOW;
+		return peer_known(skb, f) && rf_dest_allowed(f);
+	}
+	if (!rf_dest_allowed(f))
+		return false;
+	peer_remember(skb, f);
+	return true;
+}
+
 static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
 {
 	const struct rf_config *cfg = get_config();
 	enum rf_hook hook = ingress ? RF_HOOK_INGRESS : RF_HOOK_EGRESS;
+	enum rf_reason reason = RF_REASON_NO_RULE;
 	struct rf_flow f = {};
 	enum rf_mode mode;
 
@@ -601,17 +890,20 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
 	if (skb->ifindex == LOOPBACK_IFINDEX)
 		return 1;
 	if (!parse_skb(skb, &f, ingress)) {
-		/* neither IPv4 nor IPv6 (cannot happen on inet sockets): let it pass */
-		return 1;
+		/* fail closed, whoever owns the socket: what cannot be read cannot be judged */
+		reason = RF_REASON_MALFORMED;
+		goto refused;
 	}
 	if (rf_addr_is_loopback(f.remote))
 		return 1;
-	if (skb_socket_allowed(skb) || rf_dest_allowed(&f) || builtin_allowed(cfg, &f)) {
+	if (skb_socket_allowed(skb) || skb_dest_allowed(skb, &f, ingress) ||
+	    builtin_allowed(cfg, &f, skb, ingress)) {
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(hook, false);
 		return 1;
 	}
-	return refuse(mode, &f, hook, RF_REASON_NO_RULE, bpf_skb_cgroup_id(skb), false,
+refused:
+	return refuse(mode, &f, hook, reason, bpf_skb_cgroup_id(skb), false,
 		      mode == RF_MODE_ENFORCE || audit_first_report(skb));
 }
 
@@ -627,9 +919,13 @@ int rf_egress(struct __sk_buff *skb)
 	return skb_verdict(skb, false);
 }
 
-/* DHCP client frames sent by packet sockets (dhclient, systemd-networkd): eth + IP + UDP ports. */
+/*
+ * DHCP client frames sent by packet sockets (dhclient, systemd-networkd): eth + IP + UDP ports,
+ * to a destination the DHCP built-in allows. Anything unparsable is not DHCP (dropped).
+ */
 static __always_inline bool frame_is_dhcp_client(struct __sk_buff *skb)
 {
+	__u8 dst[16];
 	__u16 ports[2];
 	__u32 off;
 	__u8 proto;
@@ -639,21 +935,29 @@ static __always_inline bool frame_is_dhcp_client(struct __sk_buff *skb)
 
 		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)))
 			return false;
+		if (ip.version != 4 || ip.ihl < 5)
+			return false;
 		proto = ip.protocol;
 		off = ETH_HLEN + ip.ihl * 4;
+		addr4_mapped(dst, ip.daddr);
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr ip6;
 
 		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip6, sizeof(ip6)))
 			return false;
+		if (ip6.version != 6)
+			return false;
 		proto = ip6.nexthdr;
 		off = ETH_HLEN + sizeof(ip6);
+		__builtin_memcpy(dst, &ip6.daddr, 16);
 	} else {
 		return false;
 	}
 	if (bpf_skb_load_bytes(skb, off, ports, sizeof(ports)))
 		return false;
-	return rf_is_dhcp_client(proto, bpf_ntohs(ports[0]), bpf_ntohs(ports[1]));
+	if (!rf_is_dhcp_client(proto, bpf_ntohs(ports[0]), bpf_ntohs(ports[1])))
+		return false;
+	return dhcp_peer_allowed(bpf_ntohs(ports[0]), dst, dst, false);
 }
 
 /*

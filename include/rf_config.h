@@ -19,6 +19,8 @@ struct rf_conf {
 	struct rf_net_key resolvers[RF_MAX_RESOLVERS]; /* explicit "dns IP,IP" */
 	size_t nresolvers;
 	int packet_guard; /* RF_GUARD_*: tc layer against packet sockets; default auto */
+	struct rf_addr_key dhcp_servers[RF_MAX_DHCP_SERVERS]; /* "dhcp-server ADDR" lines */
+	size_t ndhcp_servers;
 };
 
 #define RF_GUARD_AUTO -1 /* on when enforcing on the cgroup2 root (the whole host), else off */

@@ -22,6 +22,8 @@
 #define RF_MAP_PRIVATE_LIST(X)         \
 	X(sk_mark, rf_sk_mark)         \
 	X(ratelimit, rf_ratelimit)     \
+	X(dhcp_server, rf_dhcp_server) \
+	X(sk_peer, rf_sk_peer)         \
 	X(stats_v1, rf_stats) /* ABI 1's counters: only removed (unload) */
 
 struct rf_maps {

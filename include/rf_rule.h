@@ -34,6 +34,13 @@ int rf_rule_parse_line(const char *line, struct rf_rule *r, char *err, size_t er
 /* Parse "ADDR[/LEN]" into an LPM key (IPv4 mapped into IPv6). Rejects set host bits. */
 int rf_parse_cidr(const char *s, struct rf_net_key *key, char *err, size_t errlen);
 
+/*
+ * May r be added as a new rule? Refuses (-EINVAL, err says why and what to write instead) an
+ * IPv6 prefix shorter than /96 that covers ::ffff:0:0/96: IPv4 is looked up as IPv4-mapped IPv6,
+ * so "net ::/0" would silently allow all of IPv4 too. Deleting such a rule stays possible.
+ */
+int rf_rule_check_new(const struct rf_rule *r, char *err, size_t errlen);
+
 /* Canonical text of a CIDR key: "192.0.2.0/24", "2001:db8::/32". */
 void rf_format_cidr(const struct rf_net_key *key, char *buf, size_t len);
 

@@ -22,7 +22,12 @@
 #define RF_ISOLATED 1
 
 /* rf_config.builtins: network-keeping rules applied while isolated. Unknown bits are ignored. */
-#define RF_BUILTIN_DHCP 0x1 /* UDP 68->67 and 546->547 out, 67->68 and 547->546 in */
+/*
+ * DHCP: UDP 68->67 out to 255.255.255.255 or a server in rf_dhcp_server, 67->68 in from such a
+ * server or to 255.255.255.255; 546->547 out to ff02::1:2, ff05::1:3 or a known server,
+ * 547->546 in from a known server, from a link-local address or to a multicast group.
+ */
+#define RF_BUILTIN_DHCP 0x1
 #define RF_BUILTIN_ND 0x2 /* ICMPv6 router/neighbour solicitation/advertisement, MLD */
 #define RF_BUILTIN_ALL (RF_BUILTIN_DHCP | RF_BUILTIN_ND)
 
@@ -124,6 +129,16 @@ struct rf_allow_val {
 #define RF_MAX_PROC_RULES 4096
 #define RF_MAX_CGROUP_DEPTH 32 /* ancestors walked when matching a cgroup rule */
 
+/* ---- rf_dhcp_server: BPF_MAP_TYPE_HASH, known DHCP servers for the DHCP built-in ---------- */
+
+/* Key: the server's address, IPv6 or IPv4-mapped, network byte order. Value: rf_allow_val. */
+struct rf_addr_key {
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct rf_addr_key) == 16, "rf_addr_key ABI size");
+
+#define RF_MAX_DHCP_SERVERS 64
+
 /* ---- rf_sk_mark: BPF_MAP_TYPE_SK_STORAGE (BPF_F_CLONE) --------------------------------------- */
 
 #define RF_SK_EXE 0x1 /* opened by an allowed executable: exe_dev/exe_ino say which */
@@ -135,6 +150,21 @@ struct rf_sk_mark {
 	__u32 pad;
 	__u64 exe_dev;
 	__u64 exe_ino;
+};
+
+/* ---- rf_sk_peer: BPF_MAP_TYPE_SK_STORAGE ---------------------------------------------------- */
+
+#define RF_SK_PEERS 4
+
+/*
+ * Written only by the programs, while isolated: the last RF_SK_PEERS remotes (address, port in
+ * host order) a non-TCP socket sent to under an out rule. A datagram that only an out rule
+ * allows is received only from one of them (or from the peer of a connected socket).
+ */
+struct rf_sk_peer {
+	__u8 addr[RF_SK_PEERS][16];
+	__u16 port[RF_SK_PEERS];
+	__u32 next; /* slot written next, modulo RF_SK_PEERS */
 };
 
 /* ---- rf_stats_v2: BPF_MAP_TYPE_PERCPU_ARRAY of __u64, RF_STAT_SLOTS entries ---------------- */
@@ -154,7 +184,8 @@ struct rf_sk_mark {
 	X(INGRESS, ingress, rf_ingress, CGROUP)           \
 	X(EGRESS, egress, rf_egress, CGROUP)              \
 	X(SOCK_CREATE, sock_create, rf_sock_create, CGROUP) \
-	X(TC_EGRESS, tc_egress, rf_tc_egress, TC) /* frames of packet sockets leaving an interface */
+	X(TC_EGRESS, tc_egress, rf_tc_egress, TC) /* frames of packet sockets leaving an interface */ \
+	X(SETSOCKOPT, setsockopt, rf_setsockopt, CGROUP) /* multicast/anycast membership changes */
 
 enum rf_hook {
 #define RF_X_ENUM(id, label, prog, kind) RF_HOOK_##id,
@@ -181,6 +212,8 @@ enum rf_reason {
 	RF_REASON_NO_RULE = 0, /* no allow rule matched */
 	RF_REASON_SOCKET_TYPE, /* raw or ping socket creation while isolated */
 	RF_REASON_PACKET_SOCKET, /* frame from a packet (AF_PACKET) socket of an isolated process */
+	RF_REASON_MALFORMED, /* a packet the programs cannot parse (dropped while isolated) */
+	RF_REASON_MULTICAST, /* a group join/leave: the kernel would announce it with IGMP/MLD */
 };
 
 #define RF_EVENT_WOULD_BLOCK 0x1 /* audit mode: reported, not blocked */

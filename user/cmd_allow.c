@@ -237,6 +237,8 @@ int rf_cmd_allow(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 	ch.add = o->argv[0][0] == 'a';
 	if (rf_rule_parse(o->argc - 1, o->argv + 1, &ch.r, err, sizeof(err)))
 		return rf_usage_error("%s", err);
+	if (ch.add && rf_rule_check_new(&ch.r, err, sizeof(err)))
+		return rf_usage_error("%s", err);
 	rf_rule_format(&ch.r, ch.text, sizeof(ch.text));
 	return rf_cmd_locked(ctx, change_locked, &ch);
 }

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,7 +107,7 @@ static int parse_line(char *line, struct rf_conf *c, char *err, size_t errlen)
 		char text[RF_RULE_TEXT_MAX];
 		struct rf_rule r;
 
-		if (rf_rule_parse_line(rest, &r, err, errlen))
+		if (rf_rule_parse_line(rest, &r, err, errlen) || rf_rule_check_new(&r, err, errlen))
 			return -EINVAL;
 		if (c->nrules == c->cap) {
 			size_t ncap = c->cap ? c->cap * 2 : 16;
@@ -139,6 +140,24 @@ static int parse_line(char *line, struct rf_conf *c, char *err, size_t errlen)
 			c->nd = b;
 		return 0;
 	}
+	if (!strcmp(kw, "dhcp-server")) {
+		struct rf_addr_key *k = &c->dhcp_servers[c->ndhcp_servers];
+
+		if (c->ndhcp_servers == RF_MAX_DHCP_SERVERS) {
+			snprintf(err, errlen, "more than %d dhcp-server lines", RF_MAX_DHCP_SERVERS);
+			return -EINVAL;
+		}
+		memset(k, 0, sizeof(*k));
+		if (inet_pton(AF_INET, rest, k->addr + 12) == 1) {
+			k->addr[10] = k->addr[11] = 0xff;
+		} else if (inet_pton(AF_INET6, rest, k->addr) != 1) {
+			snprintf(err, errlen, "'dhcp-server' takes one IPv4 or IPv6 address, not '%s'",
+				 rest);
+			return -EINVAL;
+		}
+		c->ndhcp_servers++;
+		return 0;
+	}
 	if (!strcmp(kw, "packet-guard")) {
 		int g = rf_conf_guard_word(rest);
 
@@ -156,7 +175,8 @@ static int parse_line(char *line, struct rf_conf *c, char *err, size_t errlen)
 		}
 		return parse_dns(rest, c, err, errlen);
 	}
-	snprintf(err, errlen, "unknown setting '%s': expected allow, dhcp, nd, dns or packet-guard",
+	snprintf(err, errlen,
+		 "unknown setting '%s': expected allow, dhcp, dhcp-server, nd, dns or packet-guard",
 			 kw);
 	return -EINVAL;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include "rf_config.h"
+#include "rf_dhcp.h"
 #include "rf_policy.h"
 #include "rf_reconcile.h"
 #include "rf_rule.h"
@@ -119,6 +120,8 @@ int rf_svc_apply_config(struct rf_ctx *ctx, struct rf_maps *m)
 		rf_err("failed to set the built-in rules in rf_config: %s", strerror(-ret));
 	if (!ret)
 		ret = rf_svc_sync_flags(m);
+	if (!ret)
+		rf_dhcp_apply(ctx->pin_dir, &conf);
 	if (!ret)
 		rf_svc_packet_guard(ctx, conf.packet_guard);
 	rf_lines_free(want, nwant);

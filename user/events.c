@@ -106,6 +106,10 @@ static const char *reason_name(unsigned int r)
 		return "socket_type";
 	case RF_REASON_PACKET_SOCKET:
 		return "packet_socket";
+	case RF_REASON_MALFORMED:
+		return "malformed";
+	case RF_REASON_MULTICAST:
+		return "multicast_membership";
 	default:
 		return "no_rule";
 	}
@@ -155,6 +159,8 @@ static const char *event_action(const struct rf_event *e)
 		return "socket-blocked";
 	if (e->hook == RF_HOOK_TC_EGRESS)
 		return "frame-blocked";
+	if (e->hook == RF_HOOK_SETSOCKOPT)
+		return "membership-blocked";
 	return "connection-blocked";
 }
 

@@ -42,6 +42,30 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
+int rf_rule_check_new(const struct rf_rule *r, char *err, size_t errlen)
+{
+	static const __u8 mapped[16] = { [10] = 0xff, [11] = 0xff }; /* ::ffff:0:0/96 */
+	__u32 plen = r->key.prefixlen, i;
+	char cidr[64];
+
+	if (r->kind != RF_RULE_NET || plen >= 96)
+		return 0;
+	for (i = 0; i < plen; i++) {
+		__u8 bit = (__u8)(0x80 >> (i % 8));
+
+		if ((mapped[i / 8] & bit) != (r->key.addr[i / 8] & bit))
+			return 0; /* the prefix does not hold the IPv4-mapped block */
+	}
+	rf_format_cidr(&r->key, cidr, sizeof(cidr));
+	snprintf(err, errlen,
+		 "'net %s' would also allow every IPv4 address (IPv4 is matched as "
+		 "::ffff:a.b.c.d, inside %s); allow IPv4 with its own rule ('net 0.0.0.0/0 ...') "
+		 "and name the IPv6 you mean without ::ffff:0:0/96 (e.g. 'net 2000::/3' for all "
+		 "global unicast)",
+		 cidr, cidr);
+	return -EINVAL;
+}
+
 int rf_parse_cidr(const char *s, struct rf_net_key *key, char *err, size_t errlen)
 {
 	char addr[INET6_ADDRSTRLEN + 8];

@@ -264,7 +264,9 @@ Test(prog_run, isolated_out_rule_prefix_and_port)
 	cr_expect_eq(EGRESS(UDP(L4, "192.0.2.127", 40000, 5005)), 0);
 	cr_expect_eq(EGRESS(UDP(L4, "192.0.2.200", 40000, 5011)), 0);
 	cr_expect_eq(EGRESS(UDP(L6, "2001:db8:1::77", 40000, 5005)), 1);
-	cr_expect_eq(INGRESS(UDP("2001:db8:1:ffff::1", L6, 5010, 40000)), 1);
+	/* a datagram from the allowed peer's port: only as the answer of a socket that sent to
+	 * it (a test-run skb has no socket), see unsolicited_datagrams_need_a_sender */
+	cr_expect_eq(INGRESS(UDP("2001:db8:1:ffff::1", L6, 5010, 40000)), 0);
 	cr_expect_eq(EGRESS(UDP(L6, "2001:db8:2::77", 40000, 5005)), 0);
 }
 
@@ -295,38 +297,127 @@ Test(prog_run, direction_in_out_syn_semantics)
 	cr_expect_eq(INGRESS(TCP(R4, L4, 443, 40000, TCP_SYN | TCP_ACK)), 1);
 }
 
+/* An ICMPv6 packet with hop limit `hops` (ND wants 255, MLD 1). */
+static struct pkt nd6(const char *src, const char *dst, __u8 type, __u8 hops)
+{
+	struct pkt p = ICMP6(src, dst, type);
+
+	p.b[14 + 7] = hops;
+	return p;
+}
+
+#define LL6   "fe80::1"
+#define LLR6  "fe80::2"
+#define SNM6  "ff02::1:ff00:2" /* solicited-node group of 2001:db8::2 */
+#define OFF6  "2001:db8:ffff::9" /* a global address no route puts on the link */
+
 Test(prog_run, builtin_nd_bit)
 {
 	set_config(RF_ISOLATED, 0, RF_BUILTIN_ND);
-	cr_expect_eq(EGRESS(ICMP6(L6, X6, 135)), 1, "neighbour solicitation");
-	cr_expect_eq(INGRESS(ICMP6(X6, L6, 136)), 1, "neighbour advertisement");
-	cr_expect_eq(EGRESS(ICMP6(L6, X6, 133)), 1, "router solicitation");
-	cr_expect_eq(INGRESS(ICMP6(X6, L6, 134)), 1, "router advertisement");
-	cr_expect_eq(EGRESS(ICMP6(L6, X6, 143)), 1, "MLDv2 report");
-	cr_expect_eq(EGRESS(ICMP6(L6, X6, 128)), 0, "echo request is not ND");
-	cr_expect_eq(INGRESS(ICMP6(X6, L6, 129)), 0, "echo reply is not ND");
+	cr_expect_eq(EGRESS(nd6(L6, SNM6, 135, 255)), 1, "neighbour solicitation");
+	cr_expect_eq(INGRESS(nd6(X6, L6, 136, 255)), 1, "neighbour advertisement");
+	cr_expect_eq(EGRESS(nd6(LL6, "ff02::2", 133, 255)), 1, "router solicitation");
+	cr_expect_eq(INGRESS(nd6(LLR6, "ff02::1", 134, 255)), 1, "router advertisement");
+	cr_expect_eq(EGRESS(nd6(LL6, "ff02::16", 143, 1)), 1, "MLDv2 report");
+	cr_expect_eq(EGRESS(nd6(L6, SNM6, 128, 255)), 0, "echo request is not ND");
+	cr_expect_eq(INGRESS(nd6(X6, L6, 129, 255)), 0, "echo reply is not ND");
 
 	set_config(RF_ISOLATED, 0, RF_BUILTIN_DHCP); /* ND bit off */
-	cr_expect_eq(EGRESS(ICMP6(L6, X6, 135)), 0);
-	cr_expect_eq(INGRESS(ICMP6(X6, L6, 136)), 0);
-	cr_expect_eq(EGRESS(ICMP6(L6, X6, 133)), 0);
+	cr_expect_eq(EGRESS(nd6(L6, SNM6, 135, 255)), 0);
+	cr_expect_eq(INGRESS(nd6(X6, L6, 136, 255)), 0);
+	cr_expect_eq(EGRESS(nd6(LL6, "ff02::2", 133, 255)), 0);
+}
+
+/* THREAT-MODEL item 8: ND/MLD only in the shape that cannot cross a router. */
+Test(prog_run, builtin_nd_requires_on_link_shape)
+{
+	struct pkt p;
+
+	set_config(RF_ISOLATED, 0, RF_BUILTIN_ND);
+	/* NS/NA/RS/RA/redirect: hop limit 255 both ways (a routed one arrives with less) */
+	cr_expect_eq(EGRESS(nd6(L6, SNM6, 135, 254)), 0);
+	cr_expect_eq(EGRESS(nd6(L6, SNM6, 135, 64)), 0);
+	cr_expect_eq(INGRESS(nd6(X6, L6, 136, 254)), 0, "NA from off-link (routed) accepted");
+	cr_expect_eq(INGRESS(nd6(X6, L6, 135, 64)), 0, "NS from off-link (routed) accepted");
+	cr_expect_eq(INGRESS(nd6(LLR6, "ff02::1", 134, 254)), 0);
+	/* sent: link-local or link-scope multicast destination; a global unicast one only on-link
+	 * (the route says; a test-run skb has none, so it counts as off-link) */
+	cr_expect_eq(EGRESS(nd6(L6, OFF6, 135, 255)), 0, "NS with payload to an off-link address");
+	cr_expect_eq(EGRESS(nd6(L6, OFF6, 136, 255)), 0, "NA to an off-link address");
+	cr_expect_eq(EGRESS(nd6(L6, "ff05::1:3", 135, 255)), 0, "site-scope group");
+	cr_expect_eq(EGRESS(nd6(L6, "ff0e::1", 136, 255)), 0, "global-scope group");
+	cr_expect_eq(EGRESS(nd6(LL6, LLR6, 135, 255)), 1, "NS to a link-local neighbour");
+	cr_expect_eq(EGRESS(nd6(LL6, "ff02::1", 136, 255)), 1, "unsolicited NA to all nodes");
+	cr_expect_eq(EGRESS(nd6(LL6, OFF6, 133, 255)), 0, "RS to a global address");
+	/* RA and redirect come from a link-local source */
+	cr_expect_eq(INGRESS(nd6(X6, "ff02::1", 134, 255)), 0);
+	cr_expect_eq(INGRESS(nd6(X6, L6, 137, 255)), 0);
+	cr_expect_eq(INGRESS(nd6(LLR6, L6, 137, 255)), 1);
+	/* MLD: hop limit 1, link-local or unspecified source, multicast destination */
+	cr_expect_eq(EGRESS(nd6(LL6, "ff02::16", 143, 255)), 0);
+	cr_expect_eq(EGRESS(nd6(L6, "ff02::16", 143, 1)), 0, "MLD from a global source");
+	cr_expect_eq(EGRESS(nd6("::", "ff02::16", 143, 1)), 1, "MLD before the link-local address");
+	cr_expect_eq(EGRESS(nd6(LL6, OFF6, 131, 1)), 0, "MLDv1 report to a unicast address");
+	cr_expect_eq(EGRESS(nd6(LL6, "ff15::1234", 131, 1)), 1, "MLDv1 report to its group");
+	cr_expect_eq(INGRESS(nd6(LLR6, "ff02::1", 130, 1)), 1, "MLD query");
+	/* a non-zero code is not ND */
+	p = nd6(L6, SNM6, 135, 255);
+	p.b[14 + 40 + 1] = 1;
+	cr_expect_eq(EGRESS(p), 0);
+	/* ICMPv6 over IPv4 is nothing */
+	p = mkpkt(L4, "192.0.2.255", IPPROTO_ICMPV6_, 0, 0, 0, 135);
+	p.b[14 + 8] = 255;
+	cr_expect_eq(EGRESS(p), 0);
 }
 
 Test(prog_run, builtin_dhcp_bit)
 {
 	set_config(RF_ISOLATED, 0, RF_BUILTIN_DHCP);
-	cr_expect_eq(EGRESS(UDP(L4, X4, 68, 67)), 1, "DHCPv4 request");
-	cr_expect_eq(INGRESS(UDP(X4, L4, 67, 68)), 1, "DHCPv4 reply");
-	cr_expect_eq(EGRESS(UDP(L6, X6, 546, 547)), 1, "DHCPv6 solicit");
-	cr_expect_eq(INGRESS(UDP(X6, L6, 547, 546)), 1, "DHCPv6 reply");
-	cr_expect_eq(EGRESS(UDP(L4, X4, 68, 68)), 0);
-	cr_expect_eq(EGRESS(UDP(L4, X4, 40000, 67)), 0, "only from the client port");
-	cr_expect_eq(EGRESS(TCP(L4, X4, 68, 67, TCP_SYN)), 0, "only UDP");
+	cr_expect_eq(EGRESS(UDP(L4, "255.255.255.255", 68, 67)), 1, "DHCPv4 request");
+	cr_expect_eq(INGRESS(UDP(X4, "255.255.255.255", 67, 68)), 1, "DHCPv4 reply");
+	cr_expect_eq(EGRESS(UDP("fe80::1", "ff02::1:2", 546, 547)), 1, "DHCPv6 solicit");
+	cr_expect_eq(INGRESS(UDP("fe80::2", "fe80::1", 547, 546)), 1, "DHCPv6 reply");
+	cr_expect_eq(EGRESS(UDP(L4, "255.255.255.255", 68, 68)), 0);
+	cr_expect_eq(EGRESS(UDP(L4, "255.255.255.255", 40000, 67)), 0, "only from the client port");
+	cr_expect_eq(EGRESS(TCP(L4, "255.255.255.255", 68, 67, TCP_SYN)), 0, "only UDP");
 
 	set_config(RF_ISOLATED, 0, RF_BUILTIN_ND); /* DHCP bit off */
-	cr_expect_eq(EGRESS(UDP(L4, X4, 68, 67)), 0);
-	cr_expect_eq(INGRESS(UDP(X4, L4, 67, 68)), 0);
-	cr_expect_eq(EGRESS(UDP(L6, X6, 546, 547)), 0);
+	cr_expect_eq(EGRESS(UDP(L4, "255.255.255.255", 68, 67)), 0);
+	cr_expect_eq(INGRESS(UDP(X4, "255.255.255.255", 67, 68)), 0);
+	cr_expect_eq(EGRESS(UDP("fe80::1", "ff02::1:2", 546, 547)), 0);
+}
+
+static void put_dhcp_server(const char *addr)
+{
+	struct rf_addr_key k;
+	struct rf_allow_val v = {};
+
+	addr16(addr, k.addr);
+	cr_assert_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.rf_dhcp_server), &k, &v, BPF_ANY),
+		     0);
+}
+
+/* THREAT-MODEL built-ins: the DHCP built-in checks the peer, not only the source port. */
+Test(prog_run, builtin_dhcp_checks_the_peer)
+{
+	set_config(RF_ISOLATED, 0, RF_BUILTIN_DHCP);
+	/* to / from an unknown unicast address: whoever bound port 68/546 */
+	cr_expect_eq(EGRESS(UDP(L4, X4, 68, 67)), 0, "DHCPv4 to any address");
+	cr_expect_eq(INGRESS(UDP(X4, L4, 67, 68)), 0, "DHCPv4 from any address");
+	cr_expect_eq(EGRESS(UDP(L6, X6, 546, 547)), 0, "DHCPv6 to any address");
+	cr_expect_eq(INGRESS(UDP(X6, L6, 547, 546)), 0, "DHCPv6 from any global address");
+	cr_expect_eq(EGRESS(UDP(L6, "ff0e::1:3", 546, 547)), 0, "global-scope group");
+	cr_expect_eq(EGRESS(UDP(L6, "ff05::1:3", 546, 547)), 1, "All_DHCP_Servers");
+	cr_expect_eq(INGRESS(UDP(X6, "ff02::1", 547, 546)), 1, "to a group");
+	/* a known server, both ways, both families */
+	put_dhcp_server(X4);
+	put_dhcp_server(X6);
+	cr_expect_eq(EGRESS(UDP(L4, X4, 68, 67)), 1, "renewal to the known server");
+	cr_expect_eq(INGRESS(UDP(X4, L4, 67, 68)), 1, "reply of the known server");
+	cr_expect_eq(EGRESS(UDP(L6, X6, 546, 547)), 1);
+	cr_expect_eq(INGRESS(UDP(X6, L6, 547, 546)), 1);
+	cr_expect_eq(EGRESS(UDP(L4, J4, 68, 67)), 0, "another address");
+	cr_expect_eq(EGRESS(UDP(L6, J6, 546, 547)), 0, "another address");
 }
 
 Test(prog_run, loopback_allowed)
@@ -487,4 +578,147 @@ Test(prog_run, truncated_and_odd_packets)
 	p = TCP(L4, R4, 40000, 443, TCP_SYN);
 	p.b[14] = 0x4f;
 	cr_expect_eq(EGRESS(p), 0);
+}
+
+/*
+ * Issue 12 item 5: an out rule admits datagrams (and ICMP) from the peer's port only as answers
+ * to a socket that sent there (recorded per socket; a test-run skb has none), an in rule on
+ * the local port admits them from anyone it names; TCP is judged by SYN as before.
+ */
+Test(prog_run, unsolicited_datagrams_need_a_sender)
+{
+	put_net(R4, 32, RF_PROTO_UDP, RF_DIR_OUT, 443, 443);
+	put_net(R6, 128, RF_PROTO_UDP, RF_DIR_OUT, 443, 443);
+	put_net(J4, 32, RF_PROTO_UDP, RF_DIR_IN, 53, 53);
+	put_net(J6, 128, RF_PROTO_UDP, RF_DIR_IN, 53, 53);
+	put_net("192.0.2.40", 32, RF_PROTO_ICMP, RF_DIR_OUT, 0, 0);
+	put_net("192.0.2.41", 32, RF_PROTO_TCP, RF_DIR_OUT, 443, 443);
+	set_config(RF_ISOLATED, 0, 0);
+	/* sent: allowed (and remembered on the socket) */
+	cr_expect_eq(EGRESS(UDP(L4, R4, 40000, 443)), 1);
+	cr_expect_eq(EGRESS(UDP(L6, R6, 40000, 443)), 1);
+	/* received from the out-rule peer's port without a socket that sent there: dropped */
+	cr_expect_eq(INGRESS(UDP(R4, L4, 443, 40000)), 0, "unsolicited datagram from 192.0.2.2:443");
+	cr_expect_eq(INGRESS(UDP(R6, L6, 443, 40000)), 0, "unsolicited datagram from [2001:db8::2]:443");
+	cr_expect_eq(INGRESS(ICMP6("2001:db8::40", L6, 129)), 0);
+	cr_expect_eq(INGRESS(mkpkt("192.0.2.40", L4, IPPROTO_ICMP, 0, 0, 0, 0)), 0);
+	/* an in rule on the local port admits its peer without any record */
+	cr_expect_eq(INGRESS(UDP(J4, L4, 40000, 53)), 1);
+	cr_expect_eq(INGRESS(UDP(J6, L6, 40000, 53)), 1);
+	cr_expect_eq(INGRESS(UDP(J4, L4, 40000, 54)), 0);
+	/* TCP: a segment reaches only its connection's socket; replies still pass by rule */
+	cr_expect_eq(INGRESS(TCP("192.0.2.41", L4, 443, 40000, TCP_ACK)), 1);
+	cr_expect_eq(INGRESS(TCP("192.0.2.41", L4, 443, 40000, TCP_SYN)), 0);
+}
+
+/* Ethernet + IPv6 + `n` destination-options headers of 8 bytes each + UDP sport -> dport. */
+static struct pkt udp6_ext(const char *src, const char *dst, int n, __u16 sport, __u16 dport)
+{
+	struct pkt u = UDP(src, dst, sport, dport), p = u;
+	__u8 *ip = p.b + 14;
+	int i;
+
+	/* move the UDP header and payload behind n option headers */
+	memcpy(ip + 40 + 8 * n, u.b + 14 + 40, u.len - 14 - 40);
+	for (i = 0; i < n; i++) {
+		__u8 *h = ip + 40 + 8 * i;
+
+		memset(h, 0, 8);
+		h[0] = i + 1 < n ? 60 : IPPROTO_UDP;
+		h[2] = 1; /* PadN over the remaining 6 bytes */
+		h[3] = 4;
+	}
+	if (n)
+		ip[6] = 60;
+	p.len = u.len + 8 * n;
+	ip[4] = (__u8)((p.len - 14 - 40) >> 8);
+	ip[5] = (__u8)(p.len - 14 - 40);
+	return p;
+}
+
+/*
+ * THREAT-MODEL item 7: what cannot be parsed is dropped while isolated, whatever the rules say.
+ * Each malformed case has a well-formed twin that a rule allows.
+ */
+Test(prog_run, unparsable_packets_fail_closed)
+{
+	struct pkt p;
+
+	put_net(R4, 32, RF_PROTO_UDP, RF_DIR_OUT, 514, 514);
+	put_net(R6, 128, RF_PROTO_UDP, RF_DIR_OUT, 514, 514);
+	put_net("192.0.2.40", 32, RF_PROTO_ANY, RF_DIR_BOTH, 0, 0);
+	put_net("2001:db8::40", 128, RF_PROTO_ANY, RF_DIR_BOTH, 0, 0);
+	set_config(RF_ISOLATED, 0, RF_BUILTIN_ALL);
+
+	/* IPv6 extension headers: walked up to RF_IPV6_EXT_MAX (4) ... */
+	cr_expect_eq(EGRESS(udp6_ext(L6, R6, 1, 40000, 514)), 1);
+	cr_expect_eq(EGRESS(udp6_ext(L6, R6, 4, 40000, 514)), 1);
+	cr_expect_eq(EGRESS(udp6_ext(L6, R6, 4, 40000, 515)), 0);
+	cr_expect_eq(INGRESS(udp6_ext("2001:db8::40", L6, 4, 514, 40000)), 1);
+	/* ... one more is not parsed: dropped even to a destination that allows everything */
+	cr_expect_eq(EGRESS(udp6_ext(L6, "2001:db8::40", 4, 40000, 9)), 1);
+	cr_expect_eq(EGRESS(udp6_ext(L6, "2001:db8::40", 5, 40000, 9)), 0);
+	cr_expect_eq(INGRESS(udp6_ext("2001:db8::40", L6, 5, 9, 40000)), 0);
+	/* a header length pointing past the packet, announcing another header (the reviewed
+	 * leak: it passed to anyone), or the transport header */
+	p = udp6_ext(L6, X6, 1, 40000, 514);
+	p.b[14 + 40] = 60;
+	p.b[14 + 40 + 1] = 200;
+	cr_expect_eq(EGRESS(p), 0, "extension header chain past the packet passed");
+	p = udp6_ext(X6, L6, 1, 514, 40000);
+	p.b[14 + 40] = 60;
+	p.b[14 + 40 + 1] = 200;
+	cr_expect_eq(INGRESS(p), 0, "extension header chain past the packet passed");
+	p = udp6_ext(L6, X6, 1, 40000, 514);
+	p.b[14 + 40 + 1] = 200;
+	cr_expect_eq(EGRESS(p), 0);
+	/* a chain that ends inside the packet but leaves no room for the UDP header */
+	p = udp6_ext(L6, R6, 1, 40000, 514);
+	p.b[14 + 40 + 1] = (__u8)((p.len - 14 - 40 - 8) / 8);
+	cr_expect_eq(EGRESS(p), 0);
+
+	/* IPv4 header length below 5 words: the "ports" would be read from the addresses
+	 * (192.0.2.2 reads as ports 49152 -> 514, which the rule allows) */
+	cr_expect_eq(EGRESS(UDP(L4, R4, 40000, 514)), 1);
+	p = UDP(L4, R4, 40000, 514);
+	p.b[14] = 0x44;
+	cr_expect_eq(EGRESS(p), 0, "IPv4 IHL 4 parsed as ports from the addresses");
+	/* IP version nibble that contradicts the protocol */
+	p = UDP(L4, R4, 40000, 514);
+	p.b[14] = 0x65;
+	cr_expect_eq(EGRESS(p), 0);
+	p = UDP(L6, R6, 40000, 514);
+	p.b[14] = 0x40;
+	cr_expect_eq(EGRESS(p), 0);
+
+	/* truncated transport headers, to destinations that allow every port */
+	p = UDP(L4, "192.0.2.40", 40000, 9);
+	cr_expect_eq(EGRESS(p), 1);
+	p.len = 14 + 20 + 6;
+	p.b[14 + 3] = 26;
+	cr_expect_eq(EGRESS(p), 0, "UDP header of 6 bytes passed");
+	p = TCP(L6, "2001:db8::40", 40000, 9, TCP_SYN);
+	cr_expect_eq(EGRESS(p), 1);
+	p.len = 14 + 40 + 19;
+	p.b[14 + 5] = 19;
+	cr_expect_eq(EGRESS(p), 0, "TCP header of 19 bytes passed");
+	p = ICMP6(L6, "2001:db8::40", 128);
+	cr_expect_eq(EGRESS(p), 1);
+	p.len = 14 + 40 + 2;
+	p.b[14 + 5] = 2;
+	cr_expect_eq(EGRESS(p), 0, "ICMPv6 header of 2 bytes passed");
+
+	/* neither IPv4 nor IPv6 on an inet socket */
+	p = UDP(L4, "192.0.2.40", 40000, 9);
+	p.b[12] = 0x88;
+	p.b[13] = 0xb5;
+	cr_expect_eq(EGRESS(p), 0, "unknown skb->protocol passed");
+	cr_expect_eq(INGRESS(p), 0, "unknown skb->protocol passed");
+	/* not isolated: nothing is parsed, everything passes */
+	set_config(0, 0, 0);
+	cr_expect_eq(EGRESS(p), 1);
+	p = udp6_ext(L6, X6, 1, 40000, 514);
+	p.b[14 + 40] = 60;
+	p.b[14 + 40 + 1] = 200;
+	cr_expect_eq(EGRESS(p), 1);
 }

@@ -16,8 +16,9 @@
 /* argv and environment of one CLI run (see rft_cli_start()). */
 struct cli_cmd {
 	char *argv[RFT_CLI_MAX_ARGS + 10];
-	char *env[RFT_CLI_MAX_ENV + 10];
+	char *env[RFT_CLI_MAX_ENV + 11];
 	char resolv[PATH_MAX + 32];
+	char leases[PATH_MAX + 32];
 };
 
 /* own_target: args name the target (--unit, --container, --pid), so no --cgroup <cg> first. */
@@ -53,6 +54,10 @@ static int cli_cmd_init(struct cli_cmd *c, char *const env[], char *const args[]
 	snprintf(c->resolv, sizeof(c->resolv), "RINGFENCE_RESOLV_CONF=%s/resolv.conf",
 		 rft.state_dir);
 	c->env[e++] = c->resolv;
+	/* no DHCP server of this host's lease files in the test's map */
+	snprintf(c->leases, sizeof(c->leases), "RINGFENCE_DHCP_LEASES=%s/dhcp-leases",
+		 rft.state_dir);
+	c->env[e++] = c->leases;
 	for (i = 0; env && env[i]; i++) {
 		if (i == RFT_CLI_MAX_ENV)
 			return -E2BIG;

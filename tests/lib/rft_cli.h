@@ -29,7 +29,8 @@ void rft_cli_args(char *args[], const char *first, va_list *ap);
 /* Start the CLI of rft_cli() with args (NULL-terminated) in the device netns, never with the
  * host's settings: RINGFENCE_CGROUP, _UNIT, _CONTAINER, _PIN_DIR, _STATE_DIR and _CONFIG empty,
  * RINGFENCE_REQUESTOR unset, RINGFENCE_PACKET_GUARD=off,
- * RINGFENCE_RESOLV_CONF=<state_dir>/resolv.conf; then env
+ * RINGFENCE_RESOLV_CONF=<state_dir>/resolv.conf,
+ * RINGFENCE_DHCP_LEASES=<state_dir>/dhcp-leases; then env
  * ("NAME=value", NULL-terminated, NULL = none) on top (so RINGFENCE_PACKET_GUARD=on wins).
  * stdin is /dev/null, stdout/stderr go to ofd/efd (-1 = /dev/null). Returns the pid (not
  * tracked), or -errno: -EINVAL without the private paths, -E2BIG past RFT_CLI_MAX_ENV. */

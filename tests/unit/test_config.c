@@ -169,3 +169,19 @@ Test(config, guard_words)
 	cr_assert_eq(rf_conf_guard_word("On"), -2);
 	cr_assert_eq(rf_conf_guard_word(""), -2);
 }
+
+Test(config, allow_ipv6_prefix_covering_ipv4_is_refused)
+{
+	struct rf_conf c;
+	char err[RF_ERR_MAX] = "";
+
+	cr_assert_neq(rf_conf_parse("allow net 0.0.0.0/0\nallow net ::/0 proto tcp\n", "t.conf", &c,
+				    err, sizeof(err)),
+		      0);
+	cr_expect(strstr(err, "t.conf:2") && strstr(err, "every IPv4 address"), "%s", err);
+	cr_expect_eq(c.nrules, 0, "a refused file applies nothing");
+	rf_conf_free(&c);
+	cr_assert_eq(rf_conf_parse("allow net 2000::/3\n", "t.conf", &c, err, sizeof(err)), 0, "%s",
+		     err);
+	rf_conf_free(&c);
+}

@@ -711,3 +711,40 @@ Test(duration, invalid)
 		cr_assert_eq(s, 12345, "'%s' wrote the output on error", bad[i]);
 	}
 }
+
+/* Issue 12 item 5: an IPv6 prefix holding ::ffff:0:0/96 would allow all of IPv4 as well. */
+Test(rule, ipv6_prefix_covering_ipv4_refused_on_add)
+{
+	static const struct {
+		const char *line;
+		int ok;
+	} cases[] = {
+	    {"net ::/0", 0},
+	    {"net ::/1 proto tcp port 443", 0},
+	    {"net ::/80", 0},
+	    {"net ::fffe:0:0/95", 0},
+	    {"net 2000::/3", 1},
+	    {"net 2001:db8::/32", 1},
+	    {"net ::/128", 1},
+	    {"net 8000::/1", 1},
+	    {"net ::1:0:0/96", 1},
+	    {"net ::/96", 1}, /* IPv4-compatible ::a.b.c.d, not the mapped block */
+	    {"net 0.0.0.0/0", 1},
+	    {"net ::ffff:0:0/96", 1}, /* written as IPv6, but exactly IPv4: meant */
+	    {"exe /usr/bin/true", 1},
+	};
+	char err[RF_ERR_MAX];
+	struct rf_rule r;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		err[0] = '\0';
+		cr_assert_eq(rf_rule_parse_line(cases[i].line, &r, err, sizeof(err)), 0, "%s: %s",
+			     cases[i].line, err);
+		cr_expect_eq(rf_rule_check_new(&r, err, sizeof(err)) == 0, cases[i].ok, "%s: %s",
+			     cases[i].line, err);
+		if (!cases[i].ok)
+			cr_expect(strstr(err, "every IPv4 address") && strstr(err, "0.0.0.0/0"), "%s",
+				  err);
+	}
+}
