@@ -16,6 +16,7 @@
 #define SOCK_RAW 3
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
+#define ETH_P_ARP 0x0806
 #define LOOPBACK_IFINDEX 1
 #define RF_LPM_WALK_MAX 32 /* nested prefixes tried for one address before denying */
 #define RF_IPV6_EXT_MAX 4 /* IPv6 extension headers skipped to find the transport header */
@@ -636,6 +637,13 @@ static __always_inline bool ipv6_is_ext(__u8 proto)
  * past the packet, a first fragment whose transport header is cut short. The caller drops those
  * while isolated (fail closed): a verdict on a half-read packet is a guess an attacker steers.
  */
+/*
+ * Bytes at off from the network header: at cgroup_skb that is the packet's start, at tc it
+ * follows whatever link-layer header the device has (Ethernet, none on tun/WireGuard).
+ */
+#define l3_load(skb, off, to, len) \
+	bpf_skb_load_bytes_relative(skb, off, to, len, BPF_HDR_START_NET)
+
 static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, bool ingress)
 {
 	__u8 src[16], dst[16];
@@ -646,7 +654,7 @@ static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, 
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
 		struct iphdr ip;
 
-		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
+		if (l3_load(skb, 0, &ip, sizeof(ip)))
 			return false;
 		if (ip.version != 4 || ip.ihl < 5)
 			return false;
@@ -661,7 +669,7 @@ static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, 
 		struct ipv6hdr ip6;
 		int i;
 
-		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
+		if (l3_load(skb, 0, &ip6, sizeof(ip6)))
 			return false;
 		if (ip6.version != 6)
 			return false;
@@ -680,7 +688,7 @@ static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, 
 
 			if (!ipv6_is_ext(proto))
 				break;
-			if (bpf_skb_load_bytes(skb, off, &ext, sizeof(ext)))
+			if (l3_load(skb, off, &ext, sizeof(ext)))
 				return false;
 			if (proto == IPV6_FRAGMENT) {
 				first_fragment = (bpf_ntohs(ext.frag_off) & 0xfff8) == 0;
@@ -712,7 +720,7 @@ static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, 
 	if (proto == RF_IPPROTO_TCP) {
 		__u8 th[20]; /* the fixed header; byte 13 holds the flags: ACK 0x10, SYN 0x02 */
 
-		if (bpf_skb_load_bytes(skb, off, th, sizeof(th)))
+		if (l3_load(skb, off, th, sizeof(th)))
 			return false;
 		f->rport = ingress ? (__u16)(th[0] << 8 | th[1]) : (__u16)(th[2] << 8 | th[3]);
 		f->lport = ingress ? (__u16)(th[2] << 8 | th[3]) : (__u16)(th[0] << 8 | th[1]);
@@ -721,14 +729,14 @@ static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, 
 	} else if (proto == RF_IPPROTO_UDP) {
 		__u8 uh[8];
 
-		if (bpf_skb_load_bytes(skb, off, uh, sizeof(uh)))
+		if (l3_load(skb, off, uh, sizeof(uh)))
 			return false;
 		f->rport = ingress ? (__u16)(uh[0] << 8 | uh[1]) : (__u16)(uh[2] << 8 | uh[3]);
 		f->lport = ingress ? (__u16)(uh[2] << 8 | uh[3]) : (__u16)(uh[0] << 8 | uh[1]);
 	} else if (proto == RF_IPPROTO_ICMP || proto == RF_IPPROTO_ICMPV6) {
 		__u8 ih[8]; /* type, code, checksum and 4 bytes every ICMP message has */
 
-		if (bpf_skb_load_bytes(skb, off, ih, sizeof(ih)))
+		if (l3_load(skb, off, ih, sizeof(ih)))
 			return false;
 		f->icmp_type = ih[0];
 		f->icmp_code = ih[1];
@@ -961,29 +969,15 @@ static __always_inline bool frame_is_dhcp_client(struct __sk_buff *skb)
 }
 
 /*
- * Second layer for what the cgroup hooks never see: packet (AF_PACKET) sockets get no
- * sock_create, connect or cgroup_skb call. Attached as tc egress on the interfaces; drops frames
- * whose socket is a non-inet socket created inside the isolated cgroup, unless the creator's
- * cgroup is allowed or the frame is DHCP client traffic with the DHCP built-in on. Inet sockets
- * are left to the cgroup layer, frames without a socket (ARP, ND, forwarding, kernel replies)
- * pass.
+ * The packet-socket guard: packet (AF_PACKET) sockets get no sock_create, connect or cgroup_skb
+ * call, so their frames are judged here: dropped when the socket was created inside the isolated
+ * cgroup, unless the creator's cgroup is allowed or the frame is DHCP client traffic.
  */
-SEC("tc")
-int rf_tc_egress(struct __sk_buff *skb)
+static __always_inline int packet_socket_verdict(struct __sk_buff *skb, struct bpf_sock *sk,
+						 const struct rf_config *cfg, enum rf_mode mode)
 {
-	const struct rf_config *cfg = get_config();
 	struct rf_flow f = {};
-	struct bpf_sock *sk;
-	enum rf_mode mode;
 
-	if (!cfg || (mode = cfg_mode(cfg)) == RF_MODE_OFF)
-		return TC_ACT_OK;
-	sk = skb->sk;
-	if (!sk)
-		return TC_ACT_OK;
-	sk = bpf_sk_fullsock(sk);
-	if (!sk || sk->family == AF_INET || sk->family == AF_INET6)
-		return TC_ACT_OK;
 	if (bpf_skb_ancestor_cgroup_id(skb, rf_target_level) != rf_target_cgid)
 		return TC_ACT_OK; /* not a process of the isolated cgroup */
 	if (cgroup_allowed(skb) ||
@@ -999,4 +993,57 @@ int rf_tc_egress(struct __sk_buff *skb)
 		   false, mode == RF_MODE_ENFORCE || audit_first_report(skb)))
 		return TC_ACT_OK;
 	return TC_ACT_SHOT;
+}
+
+/*
+ * The second wall: what leaves the interface is judged again in its on-wire form (outer
+ * destination, protocol, port), so a tunnel, nftables dup/DNAT or a mirred redirect cannot carry
+ * traffic to where the cgroup layer would refuse it. For the host target (the cgroup2 root)
+ * every packet is judged, with a socket or without (kernel replies such as RST and ICMP errors
+ * to peers no rule allows stop too); for a narrower target only packets of its own sockets,
+ * since the interface is shared with the rest of the host. ARP passes; what cannot be parsed
+ * is dropped.
+ */
+static __always_inline int wall_verdict(struct __sk_buff *skb, const struct rf_config *cfg,
+					enum rf_mode mode)
+{
+	enum rf_reason reason = RF_REASON_NO_RULE;
+	struct rf_flow f = {};
+
+	if (rf_target_level && bpf_skb_ancestor_cgroup_id(skb, rf_target_level) != rf_target_cgid)
+		return TC_ACT_OK; /* not a packet of the isolated cgroup (or no socket) */
+	if (skb->protocol == bpf_htons(ETH_P_ARP))
+		return TC_ACT_OK;
+	if (!parse_skb(skb, &f, false)) {
+		reason = RF_REASON_MALFORMED;
+		goto refused;
+	}
+	if (rf_addr_is_loopback(f.remote) || skb_socket_allowed(skb) || rf_dest_allowed(&f) ||
+	    builtin_allowed(cfg, &f, skb, false)) {
+		if (mode == RF_MODE_ENFORCE)
+			count_verdict(RF_HOOK_WALL, false);
+		return TC_ACT_OK;
+	}
+refused:
+	if (refuse(mode, &f, RF_HOOK_WALL, reason, bpf_skb_cgroup_id(skb), false,
+		   mode == RF_MODE_ENFORCE || audit_first_report(skb)))
+		return TC_ACT_OK;
+	return TC_ACT_SHOT;
+}
+
+/* tc egress on the interfaces: the packet-socket guard, then the second wall. */
+SEC("tc")
+int rf_tc_egress(struct __sk_buff *skb)
+{
+	const struct rf_config *cfg = get_config();
+	struct bpf_sock *sk = skb->sk;
+	enum rf_mode mode;
+
+	if (!cfg || (mode = cfg_mode(cfg)) == RF_MODE_OFF)
+		return TC_ACT_OK;
+	if (sk)
+		sk = bpf_sk_fullsock(sk);
+	if (sk && sk->family != AF_INET && sk->family != AF_INET6)
+		return packet_socket_verdict(skb, sk, cfg, mode);
+	return wall_verdict(skb, cfg, mode);
 }

@@ -15,6 +15,7 @@
 enum rf_attach_kind {
 	RF_ATTACH_CGROUP, /* a cgroup program; its link is pinned */
 	RF_ATTACH_TC, /* the tc program; the program is pinned and attached per interface */
+	RF_ATTACH_SHARED, /* counted on its own, runs in the tc program: nothing to attach */
 };
 
 /* One per enum rf_hook, generated from RF_HOOK_LIST. */

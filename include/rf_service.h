@@ -34,6 +34,7 @@ struct rf_ctx {
 	char cg_dir[PATH_MAX]; /* resolved target cgroup directory */
 	__u64 cg_id;
 	bool packet_guard; /* tc layer wanted in this namespace (decided by the config) */
+	bool guard_decided; /* the config was applied, so packet_guard is meaningful */
 	char config_warning[512]; /* why the config file was not applied, "" when it was */
 };
 

@@ -173,7 +173,8 @@ struct rf_sk_peer {
  * Every hook, in ABI order: the enum value indexes rf_stats and fills rf_event.hook, so new hooks
  * are appended, never inserted. X(ID, label, program, kind): kind CGROUP is a cgroup program
  * whose link is pinned as rf_link_<label>; TC is the tc egress program, pinned as rf_prog_<label>
- * and attached per interface. Adding a hook: one line here, its SEC() program in
+ * and attached per interface; SHARED is a verdict counted on its own that runs inside another
+ * hook's program (the second wall inside rf_tc_egress). Adding a hook: one line here, its SEC() program in
  * bpf/ringfence.bpf.c, a row in docs/ABI.md; the loader, status, metrics and events follow.
  */
 #define RF_HOOK_LIST(X)                                  \
@@ -185,7 +186,8 @@ struct rf_sk_peer {
 	X(EGRESS, egress, rf_egress, CGROUP)              \
 	X(SOCK_CREATE, sock_create, rf_sock_create, CGROUP) \
 	X(TC_EGRESS, tc_egress, rf_tc_egress, TC) /* frames of packet sockets leaving an interface */ \
-	X(SETSOCKOPT, setsockopt, rf_setsockopt, CGROUP) /* multicast/anycast membership changes */
+	X(SETSOCKOPT, setsockopt, rf_setsockopt, CGROUP) /* multicast/anycast membership changes */ \
+	X(WALL, wall, rf_tc_egress, SHARED) /* on-wire packets at tc egress (runs in tc_egress) */
 
 enum rf_hook {
 #define RF_X_ENUM(id, label, prog, kind) RF_HOOK_##id,

@@ -255,11 +255,17 @@ static void print_result(struct rf_ctx *ctx, const struct isolate_req *r, const 
 		printf(",\"warning\":");
 		ctx->config_warning[0] ? rf_json_str(stdout, ctx->config_warning)
 				       : (void)printf("null");
+		printf(",\"packet_guard\":%s", ctx->packet_guard ? "true" : "false");
 		json_checks(r);
 		printf("}\n");
 		return;
 	}
 	text_checks(r);
+	if (!fail && ctx->guard_decided && !ctx->packet_guard)
+		rf_warn("the packet-socket guard and the second wall are off for this target "
+			"(packet-guard auto covers only the host): AF_PACKET sockets, tunnels and "
+			"NAT of its processes are not judged at the interfaces; set 'packet-guard on' "
+			"(see docs/THREAT-MODEL.md)");
 	if (fail) {
 		printf("rolled back: %s\n", fail);
 		return;

@@ -49,13 +49,18 @@ static void gather(struct rf_ctx *ctx, struct status *s)
 			       sizeof(s->deadline));
 }
 
-/* The warnings of status --json: what another agent wrote that we interpret. */
+/* The warnings of status --json: what another agent wrote that we interpret, open paths. */
 static void print_warnings(const struct rf_config *cfg)
 {
 	const char *sep = "";
 
+	if (rf_svc_mode(cfg) != RF_SVC_OFF && !rf_tc_for_each(NULL, NULL)) {
+		printf("\"no packet-socket guard or second wall in this network namespace: AF_PACKET "
+		       "sockets, tunnels and NAT are not judged at the interfaces\"");
+		sep = ",";
+	}
 	if (cfg->isolated && cfg->isolated != RF_ISOLATED) {
-		printf("\"rf_config.isolated holds %u: treated as isolated\"", cfg->isolated);
+		printf("%s\"rf_config.isolated holds %u: treated as isolated\"", sep, cfg->isolated);
 		sep = ",";
 	}
 	if (cfg->abi_version != RF_ABI_VERSION) {
@@ -192,6 +197,9 @@ static void print_text_loaded(struct rf_ctx *ctx, struct status *s)
 	if (s->cfg.isolated && s->cfg.isolated != RF_ISOLATED)
 		printf("warning:   rf_config.isolated holds %u (treated as isolated)\n",
 		       s->cfg.isolated);
+	if ((s->isolated || s->audit) && !rf_tc_for_each(NULL, NULL))
+		printf("warning:   no packet-socket guard or second wall in this network namespace "
+		       "(packet-guard on attaches them)\n");
 }
 
 static void print_text_target(struct rf_ctx *ctx, struct status *s)

@@ -161,6 +161,8 @@ static const char *event_action(const struct rf_event *e)
 		return "frame-blocked";
 	if (e->hook == RF_HOOK_SETSOCKOPT)
 		return "membership-blocked";
+	if (e->hook == RF_HOOK_WALL)
+		return "packet-blocked";
 	return "connection-blocked";
 }
 

@@ -23,6 +23,7 @@
 
 #define RF_PIN_CGROUP(label) "rf_link_" #label
 #define RF_PIN_TC(label) "rf_prog_" #label
+#define RF_PIN_SHARED(label) "rf_prog_tc_egress" /* the program it runs in */
 #define RF_X_HOOK(id, label, prog, kind) \
 	[RF_HOOK_##id] = { #prog, RF_PIN_##kind(label), #label, RF_ATTACH_##kind },
 const struct rf_hook_desc rf_hooks[RF_HOOK_MAX] = { RF_HOOK_LIST(RF_X_HOOK) };

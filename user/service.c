@@ -360,6 +360,7 @@ void rf_svc_packet_guard(struct rf_ctx *ctx, int mode)
 		mode = !rf_cgroup2_mount(mnt, sizeof(mnt)) && !strcmp(mnt, ctx->cg_dir) ? RF_GUARD_ON
 										       : RF_GUARD_OFF;
 	ctx->packet_guard = mode == RF_GUARD_ON;
+	ctx->guard_decided = true;
 	if (!ctx->packet_guard)
 		return;
 	rf_hook_pin_path(prog, sizeof(prog), ctx->pin_dir, RF_HOOK_TC_EGRESS);

@@ -20,6 +20,7 @@ CONFIGS = [
     ("nulltc", "control: the 7 empty cgroup programs + an empty tc egress filter"),
     ("loaded", "ringfence loaded, not isolated"),
     ("iso10", "ringfence isolated, peer allowed, 10 rules"),
+    ("iso10nowall", "ringfence isolated, 10 rules, without the second wall (tc filter removed)"),
     ("iso100k", "ringfence isolated, peer allowed, {rules} rules"),
     ("nft100k", "nftables: interval sets, {rules} prefixes"),
     ("ipt1k", "iptables: 1,000 rules per chain"),
@@ -29,6 +30,8 @@ PROG_CASES = [
     ("egress_allowed_v6", "egress, allowed, IPv6 peer (deep in the trie)"),
     ("ingress_allowed_v4", "ingress, allowed, IPv4 peer"),
     ("egress_denied_v4", "egress, denied, IPv4"),
+    ("wall_allowed_v4", "tc second wall, allowed, IPv4 peer"),
+    ("wall_denied_v4", "tc second wall, denied, IPv4"),
     ("egress_denied_v6", "egress, denied, IPv6 next to the rules"),
 ]
 TARGET_PCT = 3.0

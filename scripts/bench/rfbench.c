@@ -657,7 +657,7 @@ static int set_isolated(int fd, __u32 on)
 
 struct prun_case {
 	const char *name;
-	int prog; /* 0 empty, 1 egress, 2 ingress */
+	int prog; /* 0 empty, 1 egress, 2 ingress, 3 tc egress (the second wall, host target) */
 	const char *src, *dst;
 	int want;
 };
@@ -677,6 +677,8 @@ static int cmd_progrun(const char *netns, const char *ifname, long reps, long re
 	    {"ingress_allowed_v4", 2, "192.0.2.2", "192.0.2.1", 1},
 	    {"egress_denied_v4", 1, "192.0.2.1", "192.0.2.99", 0},
 	    {"egress_denied_v6", 1, "2001:db8::1", "2001:db8:1:ffff::1", 0},
+	    {"wall_allowed_v4", 3, "192.0.2.1", "192.0.2.2", 0 /* TC_ACT_OK */},
+	    {"wall_denied_v4", 3, "192.0.2.1", "192.0.2.99", 2 /* TC_ACT_SHOT */},
 	};
 	struct ringfence_bpf *skel[PRUN_SIZES] = {};
 	int empty = -1, ifindex, ret = 1;
@@ -742,6 +744,8 @@ static int cmd_progrun(const char *netns, const char *ifname, long reps, long re
 
 				if (k->prog == 2)
 					prog = skel[s]->progs.rf_ingress;
+				else if (k->prog == 3)
+					prog = skel[s]->progs.rf_tc_egress;
 
 				ns = run_avg(bpf_program__fd(prog), &p, ifindex, repeat, k->want);
 				if (ns < 0)

@@ -306,6 +306,11 @@ rf isolate --comment bench >/dev/null
 rec mem rf_allow_net_10 0 "$(memlock rf_allow_net)"
 log "ringfence isolated, 10 rules"
 pairs iso10 "$CG" "$DEVNS"
+# the same without the second wall: what the tc program costs a connection and a stream
+ip netns exec "$DEV" tc filter del dev "rfbrd$ID" egress
+log "ringfence isolated, 10 rules, without the second wall"
+pairs iso10nowall "$CG" "$DEVNS"
+rf load >/dev/null # the config's packet-guard on puts the tc program back
 
 t0=$(date +%s%N)
 drv fill "$PIN/rf_allow_net" 9 "$((NRULES - 1))" || die "fill failed"

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The second wall (tc egress, issue 12 item 9): traffic that changes shape after the cgroup hooks
+ * is judged again on the wire. An allowed inner destination routed into a VXLAN tunnel leaves as
+ * UDP to the tunnel's remote, which no rule allows: the peer must receive nothing, while the
+ * same destination reached directly still works. IPv4 and IPv6 inner traffic.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <criterion/criterion.h>
+#include "rf_proc.h"
+
+#define PORT_IN 8401 /* served behind the tunnel and directly */
+#define TUN4_DEV "198.51.100.1"
+#define TUN4_PEER "198.51.100.2"
+#define TUN6_DEV "2001:db8:7::1"
+#define TUN6_PEER "2001:db8:7::2"
+
+TestSuite(wall, .init = rfp_setup, .fini = rfp_teardown, .timeout = 90);
+
+static char *const guard_on[] = { "RINGFENCE_PACKET_GUARD=on", NULL };
+
+static void ip_in(const char *netns, const char *cmd)
+{
+	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
+	char *err = NULL;
+
+	cr_assert_eq(rft_exec(netns, argv, NULL, &err), 0, "%s: %s", cmd, err);
+	free(err);
+}
+
+/* A VXLAN tunnel between the two namespaces over the veth: 198.51.100.0/24, 2001:db8:7::/64. */
+static void tunnel(void)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd),
+		 "ip link add rfvx0 type vxlan id 42 dstport 4789 local %s remote %s && "
+		 "ip addr add %s/24 dev rfvx0 && ip addr add %s/64 dev rfvx0 nodad && "
+		 "ip link set rfvx0 up",
+		 RFT_DEV_IP4, RFT_PEER_IP4, TUN4_DEV, TUN6_DEV);
+	ip_in(rft.dev_ns, cmd);
+	snprintf(cmd, sizeof(cmd),
+		 "ip link add rfvx0 type vxlan id 42 dstport 4789 local %s remote %s && "
+		 "ip addr add %s/24 dev rfvx0 && ip addr add %s/64 dev rfvx0 nodad && "
+		 "ip link set rfvx0 up",
+		 RFT_PEER_IP4, RFT_DEV_IP4, TUN4_PEER, TUN6_PEER);
+	ip_in(rft.peer_ns, cmd);
+}
+
+static enum rft_outcome to(int family, const char *addr)
+{
+	return rft_client(rft.dev_ns, rft.cg, family, RFT_TCP, addr, PORT_IN, 1500).outcome;
+}
+
+static void allow(const char *addr)
+{
+	rft_cli_ok(0, "allow", "add", "net", addr, "proto", "tcp", "port", "8401", "dir", "out",
+		   NULL);
+}
+
+Test(wall, tunnel_to_an_allowed_inner_address_is_stopped_on_the_wire)
+{
+	static const unsigned short ports[] = { PORT_IN };
+	struct rft_server srv;
+	unsigned int before;
+	int st;
+
+	tunnel();
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 1), 0);
+	allow(TUN4_PEER);
+	allow(TUN6_PEER);
+	allow(RFT_PEER_IP4);
+	allow(RFT_PEER_IP6);
+	/* not isolated: the tunnel carries the connection */
+	cr_assert_eq(to(AF_INET, TUN4_PEER), RFT_OK, "the tunnel does not work");
+	cr_assert_eq(to(AF_INET6, TUN6_PEER), RFT_OK, "the v6 tunnel does not work");
+
+	st = rfp_cli_env(guard_on, NULL, NULL, "isolate", NULL);
+	cr_assert_eq(st, 0);
+	before = rft_server_stats(&srv, PORT_IN, AF_INET).conns +
+		 rft_server_stats(&srv, PORT_IN, AF_INET6).conns;
+	/* the cgroup layer allows the inner destination; on the wire it is UDP to 192.0.2.2:4789 */
+	cr_expect_neq(to(AF_INET, TUN4_PEER), RFT_OK, "v4: the tunnel carried isolated traffic");
+	cr_expect_neq(to(AF_INET6, TUN6_PEER), RFT_OK, "v6: the tunnel carried isolated traffic");
+	cr_expect_eq(rft_server_stats(&srv, PORT_IN, AF_INET).conns +
+			     rft_server_stats(&srv, PORT_IN, AF_INET6).conns,
+		     before, "the peer accepted a connection through the tunnel");
+	/* the same service reached directly is allowed on the wire too, after the neighbours had
+	 * to be found again: socket-less ARP and ND pass the wall */
+	ip_in(rft.dev_ns, "ip neigh flush all");
+	cr_expect_eq(to(AF_INET, RFT_PEER_IP4), RFT_OK, "v4: the wall cut an allowed flow");
+	cr_expect_eq(to(AF_INET6, RFT_PEER_IP6), RFT_OK, "v6: the wall cut an allowed flow");
+	rft_cli_ok(0, "release", NULL);
+	cr_expect_eq(to(AF_INET, TUN4_PEER), RFT_OK, "released: the tunnel stays cut");
+}
