@@ -99,11 +99,11 @@ int rf_probe_kernel(char *err, size_t errlen)
 		snprintf(err, errlen, "the kernel lacks BPF socket storage (needs Linux 5.2 or later)");
 		return cached = -ENOTSUP;
 	}
-	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_get_current_task_btf,
+	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_get_current_task,
 				    NULL) != 1) {
 		snprintf(err, errlen,
-			 "the kernel does not allow bpf_get_current_task_btf() in cgroup programs "
-			 "(needs Linux 5.11 or later, and CAP_BPF + CAP_PERFMON: run as root)");
+			 "the kernel does not allow bpf_get_current_task() in cgroup programs "
+			 "(needs Linux 5.10 or later, and CAP_BPF + CAP_PERFMON: run as root)");
 		return cached = -ENOTSUP;
 	}
 	return cached = 0;
