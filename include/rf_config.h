@@ -3,6 +3,7 @@
 #ifndef RF_CONFIG_H
 #define RF_CONFIG_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include "rf_rule.h"
@@ -19,6 +20,7 @@ struct rf_conf {
 	struct rf_net_key resolvers[RF_MAX_RESOLVERS]; /* explicit "dns IP,IP" */
 	size_t nresolvers;
 	int packet_guard; /* RF_GUARD_*: tc layer against packet sockets; default auto */
+	char btf[PATH_MAX]; /* "btf FILE": kernel BTF for CO-RE, "" = /sys/kernel/btf/vmlinux */
 };
 
 #define RF_GUARD_AUTO -1 /* on when enforcing on the cgroup2 root (the whole host), else off */

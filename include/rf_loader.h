@@ -40,18 +40,20 @@ struct rf_link_state {
 	__u32 prog_id;
 };
 
-/* Check the kernel can run ringfence: BTF, ring buffer, sk storage, task BTF in cgroup progs.
- * Returns 0 or -errno with a message in err naming what is missing and how to fix it. */
-int rf_probe_kernel(char *err, size_t errlen);
+/* Check the kernel can run ringfence: BTF (the kernel's, or the file btf if not NULL), ring
+ * buffer, sk storage, bpf_get_current_task() in cgroup progs. Returns 0 or -errno with a
+ * message in err naming what is missing and how to fix it. */
+int rf_probe_kernel(const char *btf, char *err, size_t errlen);
 
 /* Check pin_dir lives on a mounted bpffs (its parent if it does not exist yet). */
 int rf_check_bpffs(const char *pin_dir, char *err, size_t errlen);
 
 /* Load, attach to the cgroup and pin everything that is not already pinned and attached.
  * Existing pinned maps are reused (their contents survive). Links attached to another cgroup
- * are an error (-EBUSY) naming that cgroup. */
-int rf_load(const char *pin_dir, const char *cgroup_dir, __u64 cgroup_id, bool verbose,
-	    char *err, size_t errlen);
+ * are an error (-EBUSY) naming that cgroup. btf: a BTF file describing the running kernel for
+ * CO-RE (kernels without /sys/kernel/btf/vmlinux), NULL for the kernel's own. */
+int rf_load(const char *pin_dir, const char *cgroup_dir, __u64 cgroup_id, const char *btf,
+	    bool verbose, char *err, size_t errlen);
 
 /* Unpin every link and map under pin_dir (links detach when the last reference goes). */
 int rf_unload(const char *pin_dir);

@@ -15,7 +15,7 @@ _ringfence()
 	fi
 
 	local commands='isolate release unisolate status allow events history metrics load unload agent help'
-	local global_opts='--cgroup --pin-dir --state-dir --config --json --verbose -v --help -h --version -V'
+	local global_opts='--cgroup --pin-dir --state-dir --config --btf --json --verbose -v --help -h --version -V'
 
 	# values of global options
 	case $prev in
@@ -31,7 +31,7 @@ _ringfence()
 		COMPREPLY=($(compgen -d -- "$cur"))
 		return
 		;;
-	--config)
+	--config | --btf)
 		compopt -o filenames 2>/dev/null
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
@@ -42,7 +42,7 @@ _ringfence()
 	local i cmd='' cmd_at=0
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
-		--cgroup | --pin-dir | --state-dir | --config)
+		--cgroup | --pin-dir | --state-dir | --config | --btf)
 			((i++))
 			;;
 		-*) ;;

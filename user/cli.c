@@ -73,7 +73,17 @@ int rf_cli_ensure_loaded(struct rf_cli *cli, struct rf_maps *m, bool with_config
 	ret = rf_cli_resolve_cgroup(cli);
 	if (ret)
 		return -EINVAL;
-	ret = rf_load(cli->pin_dir, cli->cg_dir, cli->cg_id, cli->verbose, err, sizeof(err));
+	if (!cli->btf) {
+		struct rf_conf conf;
+
+		/* only for the btf setting: a broken config is reported when it is applied */
+		if (!rf_conf_load(cli->config, &conf, err, sizeof(err)) && conf.btf[0])
+			cli->btf = strdup(conf.btf);
+		rf_conf_free(&conf);
+		err[0] = '\0';
+	}
+	ret = rf_load(cli->pin_dir, cli->cg_dir, cli->cg_id, cli->btf, cli->verbose, err,
+		      sizeof(err));
 	if (ret) {
 		fprintf(stderr, "ringfence: %s\n", err[0] ? err : strerror(-ret));
 		return ret;

@@ -79,16 +79,23 @@ int rf_check_bpffs(const char *pin_dir, char *err, size_t errlen)
 	return 0;
 }
 
-int rf_probe_kernel(char *err, size_t errlen)
+int rf_probe_kernel(const char *btf, char *err, size_t errlen)
 {
 	static int cached = 1;
 
+	if (btf && access(btf, R_OK)) {
+		snprintf(err, errlen, "cannot read the BTF file %s (--btf, config 'btf'): %s", btf,
+			 strerror(errno));
+		return -errno;
+	}
 	if (cached <= 0)
 		return cached;
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+	if (!btf && access("/sys/kernel/btf/vmlinux", R_OK)) {
 		snprintf(err, errlen,
-			 "kernel BTF (/sys/kernel/btf/vmlinux) is missing: ringfence needs a kernel built "
-			 "with CONFIG_DEBUG_INFO_BTF=y (5.10 or later; see README 'Requirements')");
+			 "kernel BTF (/sys/kernel/btf/vmlinux) is missing: use a kernel built with "
+			 "CONFIG_DEBUG_INFO_BTF=y, or give ringfence a BTF file for this kernel with "
+			 "--btf FILE (config 'btf FILE'), made from the kernel's vmlinux with "
+			 "'pahole --btf_encode_detached FILE vmlinux' (see README 'Requirements')");
 		return cached = -ENOTSUP;
 	}
 	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1) {
@@ -177,9 +184,10 @@ static __u32 cgroup_level(const char *dir)
 	return level;
 }
 
-int rf_load(const char *pin_dir, const char *cgroup_dir, __u64 cgroup_id, bool verbose,
-	    char *err, size_t errlen)
+int rf_load(const char *pin_dir, const char *cgroup_dir, __u64 cgroup_id, const char *btf,
+	    bool verbose, char *err, size_t errlen)
 {
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = btf);
 	struct rf_link_state st[16];
 	struct ringfence_bpf *skel = NULL;
 	struct bpf_map *map;
@@ -209,7 +217,7 @@ int rf_load(const char *pin_dir, const char *cgroup_dir, __u64 cgroup_id, bool v
 	if (missing == 0)
 		return 0; /* already loaded and attached: adopt */
 
-	ret = rf_probe_kernel(err, errlen);
+	ret = rf_probe_kernel(btf, err, errlen);
 	if (ret)
 		return ret;
 	ret = rf_check_bpffs(pin_dir, err, errlen);
@@ -221,7 +229,7 @@ int rf_load(const char *pin_dir, const char *cgroup_dir, __u64 cgroup_id, bool v
 		return ret;
 	}
 
-	skel = ringfence_bpf__open();
+	skel = ringfence_bpf__open_opts(&open_opts);
 	if (!skel) {
 		ret = -errno;
 		snprintf(err, errlen, "failed to open BPF object: %s", strerror(-ret));
@@ -245,8 +253,9 @@ int rf_load(const char *pin_dir, const char *cgroup_dir, __u64 cgroup_id, bool v
 	if (ret) {
 		snprintf(err, errlen,
 			 "failed to load BPF programs: %s (run with -v for the verifier log; if pinned "
-			 "maps from another ringfence version exist, 'ringfence unload' first)",
-			 strerror(-ret));
+			 "maps from another ringfence version exist, 'ringfence unload' first)%s%s%s",
+			 strerror(-ret), btf ? "; is the BTF file " : "", btf ? btf : "",
+			 btf ? " (--btf) a valid BTF of this kernel?" : "");
 		goto cleanup;
 	}
 

@@ -55,6 +55,8 @@ static const char usage_text[] =
 	"                    /var/lib/ringfence) [RINGFENCE_STATE_DIR]\n"
 	"  --config FILE     configuration file (default /etc/ringfence/ringfence.conf)\n"
 	"                    [RINGFENCE_CONFIG]\n"
+	"  --btf FILE        BTF of the running kernel, for kernels without\n"
+	"                    /sys/kernel/btf/vmlinux (default: config 'btf') [RINGFENCE_BTF]\n"
 	"  --json            machine-readable output\n"
 	"  -v, --verbose     show libbpf and verifier messages\n"
 	"  -h, --help        this help; 'ringfence COMMAND --help' for a command\n"
@@ -1036,6 +1038,7 @@ int main(int argc, char **argv)
 		{ "pin-dir", required_argument, NULL, 'p' },
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "config", required_argument, NULL, 'C' },
+		{ "btf", required_argument, NULL, 'b' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -1050,6 +1053,7 @@ int main(int argc, char **argv)
 	cli.pin_dir = getenv("RINGFENCE_PIN_DIR");
 	cli.state_dir = getenv("RINGFENCE_STATE_DIR");
 	cli.config = getenv("RINGFENCE_CONFIG");
+	cli.btf = getenv("RINGFENCE_BTF");
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+vhVj", opts, NULL)) != -1) {
 		switch (opt) {
@@ -1064,6 +1068,9 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			cli.config = optarg;
+			break;
+		case 'b':
+			cli.btf = optarg;
 			break;
 		case 'j':
 			cli.json = true;
@@ -1091,6 +1098,8 @@ int main(int argc, char **argv)
 		cli.config = RF_CONFIG_DEFAULT;
 	if (cli.cgroup && !*cli.cgroup)
 		cli.cgroup = NULL;
+	if (cli.btf && !*cli.btf)
+		cli.btf = NULL;
 	if (optind >= argc)
 		return usage_error("%s", "missing command");
 	cmd = argv[optind];
