@@ -69,7 +69,8 @@ int rf_check_bpffs(const char *pin_dir, char *err, size_t errlen)
 		}
 		*slash = '\0';
 	}
-	if (sfs.f_type != BPF_FS_MAGIC) {
+	/* f_type is an int on 32-bit arches, where the magic does not fit */
+	if ((__u32)sfs.f_type != BPF_FS_MAGIC) {
 		snprintf(err, errlen,
 			 "%s is not on a BPF filesystem: mount one with 'mount -t bpf bpf /sys/fs/bpf' "
 			 "or choose another --pin-dir",

@@ -5,7 +5,8 @@
 # network device) and runs the whole kernel test suite inside: Debian's kernel package fetched
 # with apt-get download (fetch.sh), a Debian 12 userland for the guest's architecture
 # (rootfs.sh), the kernel's 9p/veth/tc/SCTP modules (modules.sh), the build tree shared
-# read-only over 9p. ringfence and the tests are built for the guest (the host build for the
+# read-only over 9p; for a kernel without BTF, a BTF file made with pahole (btf.sh) that the
+# guest hands ringfence as --btf (RINGFENCE_BTF). ringfence and the tests are built for the guest (the host build for the
 # host's architecture, a cross build against the guest userland otherwise). One line per kernel,
 # then 'N passed, M failed' over kernels (', K skipped' for kernels that could not be fetched
 # or built: never counted as passed). Guests run one at a time; each is killed after
@@ -67,11 +68,17 @@ build_for() {
 		root=$("$here/rootfs.sh" "$cache" "$arch") || return 1
 		lib=$(basename "$(dirname "$(ls "$root"/usr/lib/*/libbpf.so.1)")")
 		dir=$out/kernels/build-$arch
+		targets=("$dir/ringfence" "$dir/tests/kernel-tests")
+		if [[ -e $root/.no-criterion ]]; then
+			cat "$root/.no-criterion" >&2
+			targets=("$dir/ringfence")
+			rm -f "$dir/tests/kernel-tests"
+		fi
 		make --no-print-directory OUTPUT="$dir" ARCH=$targ CROSS_COMPILE=$cross \
 			CFLAGS="-g -O2 -idirafter $root/usr/include" \
 			LDFLAGS="-L$root/usr/lib/$lib -Wl,-rpath-link,$root/usr/lib/$lib -L$root/lib/$lib -Wl,-rpath-link,$root/lib/$lib" \
-			"$dir/ringfence" "$dir/tests/kernel-tests" 2>&1 | grep -v 'overriding recipe\|ignoring old recipe' >&2
-		[[ -x $dir/tests/kernel-tests ]] || return 1
+			"${targets[@]}" 2>&1 | grep -v 'overriding recipe\|ignoring old recipe' >&2
+		[[ -x ${targets[-1]} ]] || return 1
 	fi
 	built[$arch]=$dir
 	echo "$dir"
@@ -124,6 +131,16 @@ for entry in "${ids[@]}"; do
 		continue
 	fi
 	release=$(basename "$kdir")
+	append="quiet panic=-1"
+	if ! grep -q '^CONFIG_DEBUG_INFO_BTF=y' "$kdir"/boot/config-*; then
+		# a kernel without BTF, as on many boards: the README's recipe, then --btf
+		if ! btf=$("$here/btf.sh" "$cache" "$arch" "$kdir" 2>>"$log"); then
+			line SKIP "no BTF in the kernel, and none could be made: $(tail -1 "$log")" "$release"
+			skip=$((skip + 1))
+			continue
+		fi
+		append+=" rf.btf=${btf#"$PWD"/}"
+	fi
 	if ! bdir=$(build_for "$arch" 2>>"$log"); then
 		line SKIP "cannot build for $arch: $(tail -1 "$log")" "$release"
 		skip=$((skip + 1))
@@ -135,7 +152,7 @@ for entry in "${ids[@]}"; do
 		continue
 	fi
 	vmlinuz=$(ls "$kdir"/boot/vmlinuz-*)
-	append="quiet panic=-1 rf.bin=$bdir"
+	append+=" rf.bin=$bdir"
 	[[ -n ${CRITERION_ARGS:-} ]] && append+=" rf.args=\"$CRITERION_ARGS\""
 	qemu_cmd "$arch" "$vmlinuz" "$cache/$id.cpio" "$append"
 	"${cmd[@]}" </dev/null >>"$log" 2>&1 &
@@ -153,6 +170,14 @@ for entry in "${ids[@]}"; do
 	crashing=$(sed -n 's/.*Crashing: \([0-9]*\).*/\1/p' <<<"$synth")
 	skipped=$(grep -a '\[SKIP\]' "$log" | grep -vc 'Test is disabled' || true)
 	rc=$(grep -a '^RF-RESULT' "$log" | tail -1 | sed 's/^RF-RESULT //' || true)
+	smoke=$(grep -a '^RF-SMOKE [0-9]* passed' "$log" | tail -1 | sed 's/^RF-SMOKE //' || true)
+	if [[ -n $smoke || $rc == smoke* ]]; then
+		# not the suite: never a pass, whatever the smoke test says
+		line SKIP "no test suite for $arch ($(grep -a -m1 'no Criterion' "$log" || echo 'no kernel-tests')); smoke test: ${smoke:-no result}" "$release"
+		skip=$((skip + 1))
+		grep -a 'RF-SMOKE FAILED' "$log" | sed 's/^/    /' | head -20 || true
+		continue
+	fi
 	if [[ $timed_out -eq 1 ]]; then
 		line FAIL "timed out after ${timeout_s} s${synth:+ ($synth)}; log $log" "$release"
 		fail=$((fail + 1))
