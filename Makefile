@@ -143,5 +143,7 @@ clean:
 
 # Packaging, man page, completion, static and cross builds (issue: ship it).
 -include scripts/package.mk
+# Compatibility matrix under qemu: make test-kernels (issue 13).
+-include scripts/kernels.mk
 
 -include $(wildcard $(OUTPUT)/user/*.d) $(OUTPUT)/tests/unit-tests.d

@@ -183,9 +183,13 @@ static __always_inline bool event_rate_ok(void)
 	return true;
 }
 
+/*
+ * bpf_get_current_task() and CO-RE reads, not bpf_get_current_task_btf(): cgroup programs may
+ * call the BTF-typed helper only from Linux 5.11, the untyped one (root only) since 5.10.
+ */
 static __always_inline bool current_exe(struct rf_exe_key *k)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
 
 	if (!exe)
@@ -285,37 +289,69 @@ static __always_inline int refuse(enum rf_mode mode, const struct rf_flow *f, en
 
 /*
  * Global (non-inlined) functions are verified once on their own instead of in every caller's
- * state: without them the prefix walk times the entry loop exceeds the verifier's budget.
+ * state: without them the prefix walk times the entry loop exceeds the verifier's budget. Their
+ * arguments are scalars only, since Linux 5.10's verifier rejects pointer arguments of global
+ * functions: the remote address travels as two u64 (its 16 bytes as they are), the rest of the
+ * flow packed into a third (rf_flow_meta()).
  */
-__noinline int rf_val_allows(const struct rf_net_val *v, const struct rf_flow *f)
+static __always_inline __u64 rf_flow_meta(const struct rf_flow *f)
 {
-	if (!v || !f)
-		return 0;
-	return rf_net_val_allows(v, f->proto, f->rport, f->lport, f->match);
+	return (__u64)f->proto | (__u64)f->match << 8 | (__u64)f->rport << 16 |
+	       (__u64)f->lport << 32;
+}
+
+/*
+ * The rule covering the remote address at prefix length plen (LPM lookup): -1 if none, else its
+ * own prefix length, | 0x100 if one of its entries allows the flow.
+ */
+__noinline int rf_val_allows(__u64 addr_hi, __u64 addr_lo, __u64 meta, __u32 plen)
+{
+	struct rf_net_key key = { .prefixlen = plen };
+	const struct rf_net_val *v;
+	__u32 vlen;
+
+	__builtin_memcpy(key.addr, &addr_hi, 8);
+	__builtin_memcpy(key.addr + 8, &addr_lo, 8);
+	v = bpf_map_lookup_elem(&rf_allow_net, &key);
+	if (!v)
+		return -1;
+	vlen = v->prefixlen; /* untrusted: clamped as rf_lpm_next() would */
+	if (vlen > plen)
+		vlen = plen;
+	vlen &= 0xff; /* plen <= 128: a no-op that keeps the return value's encoding */
+	if (rf_net_val_allows(v, meta & 0xff, (meta >> 16) & 0xffff, (meta >> 32) & 0xffff,
+			      (meta >> 8) & 0xff))
+		return 0x100 | vlen;
+	return vlen;
 }
 
 /* Longest-prefix walk: try the most specific rule first, then each shorter covering prefix. */
-__noinline int rf_dest_allowed(const struct rf_flow *f)
+__noinline int rf_dest_allowed(__u64 addr_hi, __u64 addr_lo, __u64 meta)
 {
-	struct rf_net_key key = { .prefixlen = 128 };
-	int i, next;
+	__u32 plen = 128;
+	int i, r, next;
 
-	if (!f)
-		return 0;
-	__builtin_memcpy(key.addr, f->remote, 16);
 	for (i = 0; i < RF_LPM_WALK_MAX; i++) {
-		const struct rf_net_val *v = bpf_map_lookup_elem(&rf_allow_net, &key);
-
-		if (!v)
+		r = rf_val_allows(addr_hi, addr_lo, meta, plen);
+		if (r < 0)
 			return 0;
-		if (rf_val_allows(v, f))
+		if (r & 0x100)
 			return 1;
-		next = rf_lpm_next(v->prefixlen, key.prefixlen);
+		next = rf_lpm_next(r & 0xff, plen);
 		if (next < 0)
 			return 0;
-		key.prefixlen = next;
+		plen = next;
 	}
 	return 0;
+}
+
+static __always_inline bool flow_dest_allowed(const struct rf_flow *f)
+{
+	__u64 hi, lo;
+
+	__builtin_memcpy(&hi, f->remote, 8);
+	__builtin_memcpy(&lo, f->remote + 8, 8);
+	return rf_dest_allowed(hi, lo, rf_flow_meta(f));
 }
 
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
@@ -462,7 +498,7 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, enum rf_
 
 	if (rf_addr_is_loopback(f.remote))
 		return 1;
-	if (process_allowed(sk) || rf_dest_allowed(&f) || builtin_allowed(cfg, &f, NULL, false)) {
+	if (process_allowed(sk) || flow_dest_allowed(&f) || builtin_allowed(cfg, &f, NULL, false)) {
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(hook, false);
 		return 1;
@@ -871,15 +907,15 @@ static __always_inline bool peer_known(struct __sk_buff *skb, const struct rf_fl
 static __always_inline bool skb_dest_allowed(struct __sk_buff *skb, struct rf_flow *f, bool ingress)
 {
 	if (f->proto == RF_IPPROTO_TCP || f->match != RF_MATCH_FLOW)
-		return rf_dest_allowed(f);
+		return flow_dest_allowed(f);
 	if (ingress) {
 		f->match = RF_MATCH_IN_DATA;
-		if (rf_dest_allowed(f))
+		if (flow_dest_allowed(f))
 			return true;
 		f->match = RF_MATCH_FLOW;
-		return peer_known(skb, f) && rf_dest_allowed(f);
+		return peer_known(skb, f) && flow_dest_allowed(f);
 	}
-	if (!rf_dest_allowed(f))
+	if (!flow_dest_allowed(f))
 		return false;
 	peer_remember(skb, f);
 	return true;
@@ -1018,7 +1054,7 @@ static __always_inline int wall_verdict(struct __sk_buff *skb, const struct rf_c
 		reason = RF_REASON_MALFORMED;
 		goto refused;
 	}
-	if (rf_addr_is_loopback(f.remote) || skb_socket_allowed(skb) || rf_dest_allowed(&f) ||
+	if (rf_addr_is_loopback(f.remote) || skb_socket_allowed(skb) || flow_dest_allowed(&f) ||
 	    builtin_allowed(cfg, &f, skb, false)) {
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(RF_HOOK_WALL, false);

@@ -3,6 +3,7 @@
 #ifndef RF_CONFIG_H
 #define RF_CONFIG_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include "rf_rule.h"
@@ -21,6 +22,7 @@ struct rf_conf {
 	int packet_guard; /* RF_GUARD_*: tc layer against packet sockets; default auto */
 	struct rf_addr_key dhcp_servers[RF_MAX_DHCP_SERVERS]; /* "dhcp-server ADDR" lines */
 	size_t ndhcp_servers;
+	char btf[PATH_MAX]; /* "btf FILE": kernel BTF for CO-RE, "" = /sys/kernel/btf/vmlinux */
 };
 
 #define RF_GUARD_AUTO -1 /* on when enforcing on the cgroup2 root (the whole host), else off */

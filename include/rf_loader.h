@@ -36,9 +36,10 @@ struct rf_link_state {
 	__u32 prog_id;
 };
 
-/* Check the kernel can run ringfence: BTF, ring buffer, sk storage. Returns 0 or -errno with a
+/* Check the kernel can run ringfence: BTF (the kernel's, or the file btf if not NULL), ring
+ * buffer, sk storage, bpf_get_current_task() in cgroup progs. Returns 0 or -errno with a
  * message in err naming what is missing and how to fix it. */
-int rf_probe_kernel(char *err, size_t errlen);
+int rf_probe_kernel(const char *btf, char *err, size_t errlen);
 
 /*
  * Check pin_dir lives on a mounted bpffs (its parent if it does not exist yet). When it is below
@@ -51,6 +52,9 @@ struct rf_load_opts {
 	const char *cgroup_dir; /* the cgroup to attach to */
 	__u64 cgroup_id;
 	bool verbose; /* libbpf and verifier messages on stderr */
+	/* a BTF file describing the running kernel for CO-RE (kernels without
+	 * /sys/kernel/btf/vmlinux), NULL for the kernel's own */
+	const char *btf;
 };
 
 /* Load, attach to the cgroup and pin everything that is not already pinned and attached.

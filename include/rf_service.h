@@ -29,6 +29,7 @@ struct rf_ctx {
 	const char *pin_dir;
 	const char *state_dir;
 	const char *config;
+	const char *btf; /* --btf FILE, else the config's 'btf', else NULL: the kernel's BTF */
 	bool json;
 	bool verbose;
 	char cg_dir[PATH_MAX]; /* resolved target cgroup directory */

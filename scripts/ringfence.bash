@@ -15,7 +15,7 @@ _ringfence()
 	fi
 
 	local commands='isolate confirm release unisolate status allow events history metrics load unload agent help'
-	local global_opts='--cgroup --unit --container --pid --pin-dir --state-dir --config --json --verbose -v --help -h --version -V'
+	local global_opts='--cgroup --unit --container --pid --pin-dir --state-dir --config --btf --json --verbose -v --help -h --version -V'
 
 	# values of global options
 	case $prev in
@@ -54,7 +54,7 @@ _ringfence()
 		COMPREPLY=($(compgen -d -- "$cur"))
 		return
 		;;
-	--config)
+	--config | --btf)
 		compopt -o filenames 2>/dev/null
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
@@ -65,7 +65,7 @@ _ringfence()
 	local i cmd='' cmd_at=0
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
-		--cgroup | --unit | --container | --pid | --pin-dir | --state-dir | --config)
+		--cgroup | --unit | --container | --pid | --pin-dir | --state-dir | --config | --btf)
 			((i++))
 			;;
 		-*) ;;

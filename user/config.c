@@ -175,9 +175,19 @@ static int parse_line(char *line, struct rf_conf *c, char *err, size_t errlen)
 		}
 		return parse_dns(rest, c, err, errlen);
 	}
+	if (!strcmp(kw, "btf")) {
+		if (rest[0] != '/' || strlen(rest) >= sizeof(c->btf)) {
+			snprintf(err, errlen, "'btf' takes the absolute path of a BTF file, not '%s'",
+				 rest);
+			return -EINVAL;
+		}
+		snprintf(c->btf, sizeof(c->btf), "%s", rest);
+		return 0;
+	}
 	snprintf(err, errlen,
-		 "unknown setting '%s': expected allow, dhcp, dhcp-server, nd, dns or packet-guard",
-			 kw);
+		 "unknown setting '%s': expected allow, dhcp, dhcp-server, nd, dns, packet-guard or "
+		 "btf",
+		 kw);
 	return -EINVAL;
 }
 

@@ -75,7 +75,7 @@ static void mount_default_bpffs(const char *pin_dir)
 
 	if (strncmp(pin_dir, RF_BPFFS_DEFAULT, n) || (pin_dir[n] != '/' && pin_dir[n] != '\0'))
 		return;
-	if (statfs(RF_BPFFS_DEFAULT, &sfs) || sfs.f_type == BPF_FS_MAGIC)
+	if (statfs(RF_BPFFS_DEFAULT, &sfs) || (__u32)sfs.f_type == BPF_FS_MAGIC)
 		return;
 	if (mount("bpf", RF_BPFFS_DEFAULT, "bpf", 0, "mode=0700"))
 		rf_warn("cannot mount bpffs on %s: %s", RF_BPFFS_DEFAULT, strerror(errno));
@@ -93,7 +93,8 @@ int rf_check_bpffs(const char *pin_dir, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot inspect pin dir %s: %s", pin_dir, strerror(-ret));
 		return -ENOENT;
 	}
-	if (sfs.f_type != BPF_FS_MAGIC) {
+	/* f_type is an int on 32-bit arches, where the magic does not fit */
+	if ((__u32)sfs.f_type != BPF_FS_MAGIC) {
 		snprintf(err, errlen,
 			 "%s is not on a BPF filesystem: mount one with 'mount -t bpf bpf /sys/fs/bpf' "
 			 "or choose another --pin-dir",
@@ -103,16 +104,23 @@ int rf_check_bpffs(const char *pin_dir, char *err, size_t errlen)
 	return 0;
 }
 
-int rf_probe_kernel(char *err, size_t errlen)
+int rf_probe_kernel(const char *btf, char *err, size_t errlen)
 {
 	static int cached = 1;
 
+	if (btf && access(btf, R_OK)) {
+		snprintf(err, errlen, "cannot read the BTF file %s (--btf, config 'btf'): %s", btf,
+			 strerror(errno));
+		return -errno;
+	}
 	if (cached <= 0)
 		return cached;
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+	if (!btf && access("/sys/kernel/btf/vmlinux", R_OK)) {
 		snprintf(err, errlen,
-			 "kernel BTF (/sys/kernel/btf/vmlinux) is missing: ringfence needs a kernel built "
-			 "with CONFIG_DEBUG_INFO_BTF=y (5.10 or later; see README 'Requirements')");
+			 "kernel BTF (/sys/kernel/btf/vmlinux) is missing: use a kernel built with "
+			 "CONFIG_DEBUG_INFO_BTF=y, or give ringfence a BTF file for this kernel with "
+			 "--btf FILE (config 'btf FILE'), made from the kernel's vmlinux with "
+			 "'pahole --btf_encode_detached FILE vmlinux' (see README 'Requirements')");
 		return cached = -ENOTSUP;
 	}
 	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1) {
@@ -123,11 +131,11 @@ int rf_probe_kernel(char *err, size_t errlen)
 		snprintf(err, errlen, "the kernel lacks BPF socket storage (needs Linux 5.2 or later)");
 		return cached = -ENOTSUP;
 	}
-	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_get_current_task_btf,
+	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_get_current_task,
 				    NULL) != 1) {
 		snprintf(err, errlen,
-			 "the kernel does not allow bpf_get_current_task_btf() in cgroup programs "
-			 "(needs Linux 5.11 or later, and CAP_BPF + CAP_PERFMON: run as root)");
+			 "the kernel does not allow bpf_get_current_task() in cgroup programs "
+			 "(needs Linux 5.10 or later, and CAP_BPF + CAP_PERFMON: run as root)");
 		return cached = -ENOTSUP;
 	}
 	return cached = 0;
@@ -218,7 +226,9 @@ static int open_object(const struct rf_load_opts *o, struct ringfence_bpf **out,
 	char path[PATH_MAX], mnt[PATH_MAX];
 	int ret, level = 0;
 
-	skel = ringfence_bpf__open();
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = o->btf);
+
+	skel = ringfence_bpf__open_opts(&open_opts);
 	if (!skel) {
 		ret = -errno;
 		snprintf(err, errlen, "failed to open BPF object: %s", strerror(-ret));
@@ -342,7 +352,8 @@ int rf_load(const struct rf_load_opts *o, char *err, size_t errlen)
 	ret = links_missing(o, st, err, errlen);
 	if (ret <= 0)
 		return ret; /* an error, or already loaded and attached: adopt */
-	if ((ret = rf_probe_kernel(err, errlen)) || (ret = rf_check_bpffs(o->pin_dir, err, errlen)))
+	if ((ret = rf_probe_kernel(o->btf, err, errlen)) ||
+	    (ret = rf_check_bpffs(o->pin_dir, err, errlen)))
 		return ret;
 	ret = rf_mkdir_p(o->pin_dir, 0700);
 	if (ret) {
@@ -353,8 +364,9 @@ int rf_load(const struct rf_load_opts *o, char *err, size_t errlen)
 	if (!ret && (ret = ringfence_bpf__load(skel)))
 		snprintf(err, errlen,
 			 "failed to load BPF programs: %s (run with -v for the verifier log; if pinned "
-			 "maps from another ringfence version exist, 'ringfence unload' first)",
-			 strerror(-ret));
+			 "maps from another ringfence version exist, 'ringfence unload' first)%s%s%s",
+			 strerror(-ret), o->btf ? "; is the BTF file " : "", o->btf ? o->btf : "",
+			 o->btf ? " (--btf) a valid BTF of this kernel?" : "");
 	if (!ret)
 		ret = stamp_config(skel, err, errlen);
 	if (!ret)

@@ -53,6 +53,8 @@ static const char usage_text[] =
 	"                    /var/lib/ringfence) [RINGFENCE_STATE_DIR]\n"
 	"  --config FILE     configuration file (default /etc/ringfence/ringfence.conf)\n"
 	"                    [RINGFENCE_CONFIG]\n"
+	"  --btf FILE        BTF of the running kernel, for kernels without\n"
+	"                    /sys/kernel/btf/vmlinux (default: config 'btf') [RINGFENCE_BTF]\n"
 	"  --json            machine-readable output\n"
 	"  -v, --verbose     show libbpf and verifier messages\n"
 	"  -h, --help        this help; 'ringfence COMMAND --help' for a command\n"
@@ -267,6 +269,8 @@ static void ctx_defaults(struct rf_ctx *ctx)
 		ctx->config = RF_CONFIG_DEFAULT;
 	if (ctx->cgroup && !*ctx->cgroup)
 		ctx->cgroup = NULL;
+	if (ctx->btf && !*ctx->btf)
+		ctx->btf = NULL;
 }
 
 static void print_version(void)
@@ -350,6 +354,7 @@ int main(int argc, char **argv)
 	ctx.pin_dir = getenv("RINGFENCE_PIN_DIR");
 	ctx.state_dir = getenv("RINGFENCE_STATE_DIR");
 	ctx.config = getenv("RINGFENCE_CONFIG");
+	ctx.btf = getenv("RINGFENCE_BTF");
 	cl.rest = calloc((size_t)argc + 1, sizeof(*cl.rest));
 	if (!cl.rest)
 		return EXIT_OPFAIL;

@@ -208,14 +208,24 @@ int rf_svc_lock(struct rf_ctx *ctx)
 
 int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config)
 {
-	struct rf_load_opts o = { ctx->pin_dir, ctx->cg_dir, 0, ctx->verbose };
+	struct rf_load_opts o = { ctx->pin_dir, ctx->cg_dir, 0, ctx->verbose, NULL };
 	char err[RF_ERR_MAX] = "";
 	int ret;
 
 	ret = rf_svc_resolve_cgroup(ctx);
 	if (ret)
 		return ret;
+	if (!ctx->btf) {
+		struct rf_conf conf;
+
+		/* only for the btf setting: a broken config is reported when it is applied */
+		if (!rf_conf_load(ctx->config, &conf, err, sizeof(err)) && conf.btf[0])
+			ctx->btf = strdup(conf.btf);
+		rf_conf_free(&conf);
+		err[0] = '\0';
+	}
 	o.cgroup_id = ctx->cg_id;
+	o.btf = ctx->btf;
 	ret = rf_load(&o, err, sizeof(err));
 	if (ret) {
 		rf_err("%s", err[0] ? err : strerror(-ret));

@@ -198,12 +198,14 @@ Test(agent, agent_reattaches_a_removed_link)
 			seen_detached = true;
 		if (v == 1 && !access(pin, F_OK))
 			break;
-		cr_assert_lt(t, 3000, "connect4 not re-attached within 3 s");
+		/* the agent reloads the programs: seconds under emulation */
+		cr_assert_lt(t, rft_scaled_ms(3000), "connect4 not re-attached within %d ms",
+			     rft_scaled_ms(3000));
 		rft_msleep(50);
 	}
 	cr_log_info("connect4 re-attached after %ld ms (detached state seen: %d)", t,
 		    seen_detached);
-	cr_expect(history_has(2000, "reattach", "connect4"),
+	cr_expect(history_has(rft_scaled_ms(2000), "reattach", "connect4"),
 		  "no reattach action naming connect4 in the history");
 	/* EPERM (not a timeout from the skb layer) proves connect4 enforces again */
 	expect_isolated("after reattach");

@@ -810,11 +810,21 @@ static struct step mptcp_probe(int cmd, void *arg)
 	return s;
 }
 
-/* MPTCP sockets must be creatable in the device netns; else skip, or fail in CI. */
+/*
+ * MPTCP sockets must be creatable in the device netns; else skip, or fail in CI. A kernel built
+ * without MPTCP (no net.mptcp sysctls, e.g. Debian's 5.10) is not applicable, as for SCTP: skipped
+ * even under RINGFENCE_REQUIRE_KERNEL=1.
+ */
 static void require_mptcp(void)
 {
 	struct step s = run_in_dev(mptcp_probe, NULL);
 
+	if (s.err == EPROTONOSUPPORT && s.aux == -1) {
+		cr_log_info("MPTCP not applicable: the kernel has no MPTCP (CONFIG_MPTCP=n)");
+		rft_teardown(); /* a skipped test gets no .fini */
+		cr_skip_test("MPTCP not applicable: the kernel has no MPTCP (CONFIG_MPTCP=n: %s)",
+			     strerror(s.err));
+	}
 	if (s.err)
 		unavailable("MPTCP sockets cannot be created: %s (net.mptcp.enabled = %d, -1: "
 			    "no such sysctl, CONFIG_MPTCP=n)",

@@ -73,6 +73,14 @@ void rft_msleep(int ms)
 		;
 }
 
+int rft_scaled_ms(int ms)
+{
+	const char *s = getenv("RINGFENCE_TEST_TIME_SCALE");
+	int f = s ? atoi(s) : 1;
+
+	return f > 1 && f <= 100 ? ms * f : ms;
+}
+
 long rft_now_ms(void)
 {
 	struct timespec ts;

@@ -48,6 +48,9 @@ char *rft_slurp_fd(int fd);
 
 /* Milliseconds sleep. */
 void rft_msleep(int ms);
+/* ms times RINGFENCE_TEST_TIME_SCALE (an integer, default 1): the limit of a wait for a program
+ * load, which takes many times longer under emulation (make test-kernels sets 10). */
+int rft_scaled_ms(int ms);
 /* CLOCK_MONOTONIC in milliseconds. */
 long rft_now_ms(void);
 

@@ -92,7 +92,7 @@ int rft_cgroup2_mount(char *buf, size_t len)
 
 void rft_require_kernel(void)
 {
-	const char *bin = getenv("RINGFENCE_BIN");
+	const char *bin = getenv("RINGFENCE_BIN"), *btf;
 	struct statfs sfs;
 	char mnt[PATH_MAX];
 
@@ -106,8 +106,10 @@ void rft_require_kernel(void)
 				RFT_BPFFS, RFT_BPFFS);
 	if (rft_cgroup2_mount(mnt, sizeof(mnt)))
 		rft_unavailable("no cgroup2 filesystem mounted");
-	if (access("/sys/kernel/btf/vmlinux", R_OK))
-		rft_unavailable("no kernel BTF (/sys/kernel/btf/vmlinux; CONFIG_DEBUG_INFO_BTF=y)");
+	btf = getenv("RINGFENCE_BTF");
+	if (access("/sys/kernel/btf/vmlinux", R_OK) && (!btf || !*btf || access(btf, R_OK)))
+		rft_unavailable("no kernel BTF (/sys/kernel/btf/vmlinux; CONFIG_DEBUG_INFO_BTF=y) and "
+				"no RINGFENCE_BTF file for the CLI's --btf");
 	if (!bin || !*bin || access(bin, X_OK))
 		rft_unavailable("RINGFENCE_BIN is not set to the ringfence binary (use make "
 				"kernel-test)");

@@ -30,7 +30,8 @@ Test(config, every_setting)
 			   "dhcp off\n"
 			   "nd no\n"
 			   "dns 192.0.2.53,2001:db8::53\n"
-			   "packet-guard on\n";
+			   "packet-guard on\n"
+			   "btf /boot/vmlinux-5.10.btf\n";
 	struct rf_conf c;
 	char err[RF_ERR_MAX] = "";
 
@@ -44,7 +45,9 @@ Test(config, every_setting)
 	cr_assert(!c.dns_auto);
 	cr_assert_eq(c.nresolvers, 2);
 	cr_assert_eq(c.packet_guard, RF_GUARD_ON);
+	cr_assert_str_eq(c.btf, "/boot/vmlinux-5.10.btf");
 	rf_conf_free(&c);
+	cr_assert_str_eq(c.btf, "", "btf is reset with the rest");
 }
 
 Test(config, dns_off_and_auto)
@@ -79,6 +82,8 @@ static const struct bad_case bad_cases[] = {
 	{ "dns 192.0.2.1, 192.0.2.2\n", "bad.conf:1:", "dns" },
 	{ "dns 1,2,3,4,5,6,7,8,9\n", "bad.conf:1:", "1" },
 	{ "packet-guard sometimes\n", "bad.conf:1:", "sometimes" },
+	{ "btf vmlinux.btf\n", "bad.conf:1:", "vmlinux.btf" },
+	{ "btf\n", "bad.conf:1:", "btf" },
 	{ "# ok\nallow net 192.0.2.1\nisolate now\n", "bad.conf:3:", "isolate" },
 };
 

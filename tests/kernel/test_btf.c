@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * --btf FILE / config 'btf FILE': the BTF libbpf relocates the programs against, for kernels
+ * without /sys/kernel/btf/vmlinux. The same binary on the same kernel fails to load with a file
+ * that is not BTF and loads with a copy of the kernel's BTF (so the file is what libbpf used),
+ * a missing file is named, --btf wins over the config, and the programs relocated against the
+ * copy enforce: IPv4 and IPv6, allowed port open, other port EPERM with nothing received.
+ * On a kernel without BTF the copy is of $RINGFENCE_BTF (make test-kernels makes one).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <criterion/criterion.h>
+#include "rf_test.h"
+
+#define PORT_ALLOWED 8601
+#define PORT_OTHER   8602
+
+TestSuite(btf, .init = rft_setup, .fini = rft_teardown, .timeout = 120);
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+
+	cr_assert_not_null(f, "open %s: %s", path, strerror(errno));
+	cr_assert_eq(fputs(text, f) >= 0 && fclose(f) == 0, 1, "write %s", path);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	char buf[65536];
+	int in = open(from, O_RDONLY | O_CLOEXEC), out;
+	ssize_t n;
+
+	cr_assert_geq(in, 0, "open %s: %s", from, strerror(errno));
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	cr_assert_geq(out, 0, "open %s: %s", to, strerror(errno));
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		cr_assert_eq(write(out, buf, n), n);
+	cr_assert_eq(n, 0);
+	close(in);
+	close(out);
+}
+
+static bool attached(void)
+{
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/rf_link_connect4", rft.pin_dir);
+	return access(path, F_OK) == 0;
+}
+
+/* The CLI with up to 4 arguments (the rest NULL); asserts exit status want and that stderr
+ * names `names`. */
+static void load_expect(int want, const char *names, const char *a1, const char *a2,
+			const char *a3, const char *a4)
+{
+	/* an inherited RINGFENCE_BTF would hide the config's btf */
+	char *const env[] = {"RINGFENCE_BTF=", NULL};
+	char *args[] = {(char *)a1, (char *)a2, (char *)a3, (char *)a4, NULL};
+	char *err = NULL;
+	int st = rft_cli_argv(env, args, NULL, &err);
+
+	cr_assert_eq(st, want, "%s %s %s %s: exit %d, want %d: %s", a1, a2 ? a2 : "",
+		     a3 ? a3 : "", a4 ? a4 : "", st, want, err ? err : "");
+	if (names)
+		cr_expect(err && strstr(err, names), "'%s' should say '%s'", err ? err : "", names);
+	free(err);
+}
+
+Test(btf, custom_file_is_the_one_libbpf_uses)
+{
+	static const unsigned short ports[] = {PORT_ALLOWED, PORT_OTHER};
+	static const struct {
+		int family;
+		const char *addr;
+		unsigned short port;
+		bool allowed;
+	} cases[] = {
+	    {AF_INET, RFT_PEER_IP4, PORT_ALLOWED, true},
+	    {AF_INET, RFT_PEER_IP4, PORT_OTHER, false},
+	    {AF_INET6, RFT_PEER_IP6, PORT_ALLOWED, true},
+	    {AF_INET6, RFT_PEER_IP6, PORT_OTHER, false},
+	};
+	const char *kernel_btf = getenv("RINGFENCE_BTF");
+	char bogus[400], copy[400], missing[400], conf[500];
+	struct rft_server srv;
+	size_t i;
+
+	snprintf(bogus, sizeof(bogus), "%s/bogus.btf", rft.state_dir);
+	snprintf(copy, sizeof(copy), "%s/vmlinux.btf", rft.state_dir);
+	snprintf(missing, sizeof(missing), "%s/missing.btf", rft.state_dir);
+	write_text(bogus, "this is not BTF\n");
+	copy_file(kernel_btf && *kernel_btf ? kernel_btf : "/sys/kernel/btf/vmlinux", copy);
+
+	load_expect(1, missing, "--btf", missing, "load", NULL);
+	cr_expect(!attached(), "a load with a missing BTF file attached programs");
+	/* libbpf parses the file for CO-RE: garbage makes the load fail, naming the file */
+	load_expect(1, "failed to parse target BTF", "-v", "--btf", bogus, "load");
+	cr_expect(!attached(), "a load with a bogus BTF file attached programs");
+	load_expect(1, bogus, "--btf", bogus, "load", NULL);
+	/* the config's btf is used too, and --btf wins over it */
+	snprintf(conf, sizeof(conf), "dns off\npacket-guard off\nbtf %s\n", bogus);
+	write_text(rft.config, conf);
+	load_expect(1, bogus, "load", NULL, NULL, NULL);
+	cr_expect(!attached(), "a load with the config's bogus BTF file attached programs");
+	load_expect(0, NULL, "--btf", copy, "load", NULL);
+	cr_assert(attached(), "loaded with a copy of the kernel BTF but nothing is attached");
+
+	/* the programs relocated against the copy enforce */
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
+	rft_cli_ok(0, "--btf", copy, "allow", "add", "net", RFT_PEER_IP4, "proto", "tcp", "port",
+		   "8601", "dir", "out", NULL);
+	rft_cli_ok(0, "--btf", copy, "allow", "add", "net", RFT_PEER_IP6, "proto", "tcp", "port",
+		   "8601", "dir", "out", NULL);
+	rft_cli_ok(0, "--btf", copy, "isolate", "--force", NULL);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct rft_port_stats before = rft_server_stats(&srv, cases[i].port, cases[i].family);
+		struct rft_result r = rft_client(rft.dev_ns, rft.cg, cases[i].family, RFT_TCP,
+						 cases[i].addr, cases[i].port, 1500);
+		struct rft_port_stats after = rft_server_stats(&srv, cases[i].port, cases[i].family);
+
+		if (cases[i].allowed) {
+			cr_expect_eq(r.outcome, RFT_OK, "%s port %u: %s", cases[i].addr,
+				     cases[i].port, rft_outcome_name(r.outcome));
+		} else {
+			cr_expect_eq(r.outcome, RFT_EPERM, "%s port %u: %s", cases[i].addr,
+				     cases[i].port, rft_outcome_name(r.outcome));
+			cr_expect_eq(after.conns, before.conns, "%s port %u: the peer got a connection",
+				     cases[i].addr, cases[i].port);
+		}
+	}
+	rft_cli_ok(0, "--btf", copy, "release", NULL);
+	rft_server_stop(&srv);
+}
