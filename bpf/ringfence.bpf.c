@@ -52,7 +52,7 @@ struct {
 	__uint(max_entries, RF_MAX_PROC_RULES);
 	__type(key, struct rf_exe_key);
 	__type(value, struct rf_allow_val);
-} rf_allow_exe SEC(".maps");
+} rf_allow_exe_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -196,7 +196,18 @@ static __always_inline bool current_exe(struct rf_exe_key *k)
 		return false; /* kernel thread */
 	k->ino = BPF_CORE_READ(exe, f_inode, i_ino);
 	k->dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
+	k->gen = BPF_CORE_READ(exe, f_inode, i_generation);
 	return true;
+}
+
+/* Is executable k allowed: by its exact identity, or by device+inode where the rule's
+ * filesystem reports no generation (RF_EXE_GEN_ANY)? */
+static __always_inline bool exe_allowed(const struct rf_exe_key *k)
+{
+	struct rf_exe_key any = { .dev = k->dev, .ino = k->ino, .gen = RF_EXE_GEN_ANY };
+
+	return bpf_map_lookup_elem(&rf_allow_exe_v2, k) ||
+	       bpf_map_lookup_elem(&rf_allow_exe_v2, &any);
 }
 
 /*
@@ -440,15 +451,14 @@ static __always_inline bool process_allowed(struct bpf_sock *sk)
 {
 	struct rf_exe_key k = {};
 
-	if (current_exe(&k) && bpf_map_lookup_elem(&rf_allow_exe, &k)) {
+	if (current_exe(&k) && exe_allowed(&k)) {
 		struct rf_sk_mark *m = NULL;
 
 		if (sk)
 			m = bpf_sk_storage_get(&rf_sk_mark, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 		if (m) {
 			m->flags = RF_SK_EXE;
-			m->exe_dev = k.dev;
-			m->exe_ino = k.ino;
+			m->exe = k;
 		}
 		return true;
 	}
@@ -790,13 +800,9 @@ static __always_inline bool skb_socket_allowed(struct __sk_buff *skb)
 		if (sk) {
 			struct rf_sk_mark *m = bpf_sk_storage_get(&rf_sk_mark, sk, NULL, 0);
 
-			if (m && (m->flags & RF_SK_EXE)) {
-				struct rf_exe_key k = { .dev = m->exe_dev, .ino = m->exe_ino };
-
-				/* re-checked on every packet: deleting the rule cuts the socket */
-				if (bpf_map_lookup_elem(&rf_allow_exe, &k))
-					return true;
-			}
+			/* re-checked on every packet: deleting the rule cuts the socket */
+			if (m && (m->flags & RF_SK_EXE) && exe_allowed(&m->exe))
+				return true;
 		}
 	}
 	return cgroup_allowed(skb);

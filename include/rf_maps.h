@@ -14,7 +14,7 @@
 #define RF_MAP_LIST(X)                 \
 	X(config, rf_config)           \
 	X(net, rf_allow_net)           \
-	X(exe, rf_allow_exe)           \
+	X(exe, rf_allow_exe_v2)        \
 	X(cgroup, rf_allow_cgroup)     \
 	X(stats, rf_stats_v2)            \
 	X(events, rf_events)
@@ -24,7 +24,8 @@
 	X(ratelimit, rf_ratelimit)     \
 	X(dhcp_server, rf_dhcp_server) \
 	X(sk_peer, rf_sk_peer)         \
-	X(stats_v1, rf_stats) /* ABI 1's counters: only removed (unload) */
+	X(stats_v1, rf_stats) /* ABI 1's counters: only removed (unload) */ \
+	X(exe_v1, rf_allow_exe) /* ABI 1's exe rules (no generation): only removed */
 
 struct rf_maps {
 #define RF_X_FIELD(field, name) int field;

@@ -64,6 +64,12 @@ int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config
 int rf_svc_apply_config(struct rf_ctx *ctx, struct rf_maps *m);
 /* Re-apply the rules persisted in the state dir to freshly created maps. */
 int rf_svc_apply_persisted(struct rf_ctx *ctx, struct rf_maps *m);
+/*
+ * Keep exe rules on the file their path names now (an upgrade replaces the file): the new
+ * identity is allowed before the old one is dropped. *moved: how many rules moved. Under the
+ * state lock. Returns 0 or -errno.
+ */
+int rf_svc_refresh_exe(struct rf_ctx *ctx, struct rf_maps *m, int *moved);
 /* Keep rf_config.flags in step with the maps (RF_CFG_EXE_RULES). */
 int rf_svc_sync_flags(struct rf_maps *m);
 /* Attach the tc packet-socket guard to this namespace's interfaces if the mode (RF_GUARD_*,

@@ -14,7 +14,7 @@
 #include <linux/types.h>
 #endif
 
-#define RF_ABI_VERSION 2 /* 2: rf_stats_v2, RF_CFG_AUDIT, rf_event.flags and exe_path */
+#define RF_ABI_VERSION 2 /* 2: rf_stats_v2, rf_allow_exe_v2, RF_CFG_AUDIT, rf_event.flags+exe_path */
 
 /* ---- rf_config: BPF_MAP_TYPE_ARRAY, 1 entry, key __u32 0 ---------------------------------- */
 
@@ -107,17 +107,25 @@ _Static_assert(sizeof(struct rf_net_val) == 72, "rf_net_val ABI size");
 
 #define RF_NET_MAX_RULES_DEFAULT 262144 /* LPM tries allocate on insert: unused slots cost nothing */
 
-/* ---- rf_allow_exe: BPF_MAP_TYPE_HASH -------------------------------------------------------- */
+/* ---- rf_allow_exe_v2: BPF_MAP_TYPE_HASH ----------------------------------------------------- */
 
 /*
  * Executable identity of current->mm->exe_file: the kernel's s_dev (major << 20 | minor, NOT
- * glibc's makedev() encoding that stat() returns) and the inode number. Value: struct rf_allow_val.
+ * glibc's makedev() encoding that stat() returns), the inode number, and the inode's generation
+ * (i_generation, FS_IOC_GETVERSION): a file created later that reuses the inode number (after
+ * an upgrade replaced the allowed binary) has another generation, so it does not inherit the
+ * allowance. gen RF_EXE_GEN_ANY matches any generation, for filesystems that do not report it
+ * (tmpfs, overlayfs): there the inode number alone identifies the file. Value: rf_allow_val.
  */
 struct rf_exe_key {
 	__u64 dev;
 	__u64 ino;
+	__u32 gen;
+	__u32 pad; /* 0 */
 };
-_Static_assert(sizeof(struct rf_exe_key) == 16, "rf_exe_key ABI size");
+_Static_assert(sizeof(struct rf_exe_key) == 24, "rf_exe_key ABI size");
+
+#define RF_EXE_GEN_ANY 0xffffffffu
 
 /* ---- rf_allow_cgroup: BPF_MAP_TYPE_HASH, key __u64 cgroup id (cgroup2 dir inode) ------------- */
 
@@ -148,8 +156,7 @@ _Static_assert(sizeof(struct rf_addr_key) == 16, "rf_addr_key ABI size");
 struct rf_sk_mark {
 	__u32 flags;
 	__u32 pad;
-	__u64 exe_dev;
-	__u64 exe_ino;
+	struct rf_exe_key exe; /* with RF_SK_EXE: the allowed executable */
 };
 
 /* ---- rf_sk_peer: BPF_MAP_TYPE_SK_STORAGE ---------------------------------------------------- */

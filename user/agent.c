@@ -287,6 +287,20 @@ static void refresh_remaining(struct agent *ag)
 	rf_state_unlock(lock);
 }
 
+/* An upgrade replaced an allowed executable: its rule follows the path (under the lock). */
+static void follow_exe_upgrades(struct agent *ag)
+{
+	int moved, lock = rf_state_trylock(ag->ctx->state_dir);
+
+	if (lock < 0)
+		return; /* a CLI is at work: next time */
+	if (rf_svc_refresh_exe(ag->ctx, &ag->m, &moved))
+		rf_warn("cannot bring exe rules up to date with their files");
+	else if (moved)
+		rf_err("%d exe rule(s) moved to the upgraded file", moved);
+	rf_state_unlock(lock);
+}
+
 /* Hooks whose link is gone or detached, space-separated in which; returns how many. */
 static size_t missing_links(struct agent *ag, char *which, size_t len)
 {
@@ -320,6 +334,7 @@ static void periodic(struct agent *ag)
 	}
 	check_flag(ag);
 	refresh_remaining(ag);
+	follow_exe_upgrades(ag);
 	if (ag->ctx->packet_guard) { /* interfaces that appeared since */
 		rf_hook_pin_path(prog, sizeof(prog), ag->ctx->pin_dir, RF_HOOK_TC_EGRESS);
 		rf_tc_attach_all(prog, NULL, 0);

@@ -214,6 +214,12 @@ static int change_locked(struct rf_ctx *ctx, const void *arg)
 	if ((ret = persist_rule(ctx, text, add)))
 		rf_warn("rule applied but not saved in %s/rules: %s", ctx->state_dir,
 			strerror(-ret));
+	if (r->kind == RF_RULE_EXE) {
+		int moved;
+
+		if ((ret = rf_svc_refresh_exe(ctx, &m, &moved)))
+			rf_warn("exe rule identities not recorded: %s", strerror(-ret));
+	}
 	print_changed(ctx, text, add, err);
 	ret = 0;
 out:

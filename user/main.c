@@ -123,6 +123,7 @@ static const struct global_opt global_opts[] = {
 	{ "--pin-dir", offsetof(struct rf_ctx, pin_dir), false, NULL },
 	{ "--state-dir", offsetof(struct rf_ctx, state_dir), false, NULL },
 	{ "--config", offsetof(struct rf_ctx, config), false, NULL },
+	{ "--btf", offsetof(struct rf_ctx, btf), false, NULL },
 };
 
 static const char **ctx_field(struct rf_ctx *ctx, const struct global_opt *g)

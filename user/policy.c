@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <linux/fs.h>
+#include <unistd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +12,20 @@
 #include <bpf/bpf.h>
 #include "rf_policy.h"
 #include "rf_util.h"
+
+/* The file's inode generation, or RF_EXE_GEN_ANY where the filesystem does not tell. */
+static __u32 exe_generation(const char *path)
+{
+	unsigned int gen = RF_EXE_GEN_ANY;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return RF_EXE_GEN_ANY;
+	if (ioctl(fd, FS_IOC_GETVERSION, &gen))
+		gen = RF_EXE_GEN_ANY;
+	close(fd);
+	return gen;
+}
 
 int rf_exe_key_for(const char *path, struct rf_exe_key *k, char *err, size_t errlen)
 {
@@ -23,8 +41,10 @@ int rf_exe_key_for(const char *path, struct rf_exe_key *k, char *err, size_t err
 		snprintf(err, errlen, "%s is not a regular file", path);
 		return -EINVAL;
 	}
+	memset(k, 0, sizeof(*k));
 	k->dev = rf_kernel_dev(st.st_dev);
 	k->ino = st.st_ino;
+	k->gen = exe_generation(path);
 	return 0;
 }
 
@@ -112,7 +132,7 @@ int rf_policy_change(const struct rf_maps *m, const struct rf_rule *r, bool add,
 		ret = rf_exe_key_for(r->path, &k, err, errlen);
 		if (ret)
 			return ret;
-		return change_hash(m->exe, &k, add, "rf_allow_exe", err, errlen);
+		return change_hash(m->exe, &k, add, "rf_allow_exe_v2", err, errlen);
 	case RF_RULE_CGROUP:
 		ret = rf_cgroup_resolve(r->path, dir, sizeof(dir), &id);
 		if (ret) {

@@ -206,6 +206,15 @@ int rf_svc_lock(struct rf_ctx *ctx)
 	return fd;
 }
 
+/* exe rules onto the files their paths name now; a failure is reported, not fatal. */
+static void track_exe(struct rf_ctx *ctx, struct rf_maps *m)
+{
+	int moved, ret = rf_svc_refresh_exe(ctx, m, &moved);
+
+	if (ret)
+		rf_warn("cannot bring exe rules up to date with their files: %s", strerror(-ret));
+}
+
 int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config)
 {
 	struct rf_load_opts o = { ctx->pin_dir, ctx->cg_dir, 0, ctx->verbose, NULL };
@@ -240,6 +249,8 @@ int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config
 	if (!ret && with_config && rf_svc_apply_config(ctx, m) == -EINVAL)
 		rf_warn("the configuration was not applied: continuing with the last applied "
 			"policy; fix %s and run the command again", ctx->config);
+	if (!ret)
+		track_exe(ctx, m);
 	return ret;
 }
 
