@@ -83,11 +83,121 @@ static int parse_dns(char *v, struct rf_conf *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* One setting: its value (blanks trimmed) into c. 0 or -errno with err. */
+typedef int (*setting_fn)(const char *kw, char *v, struct rf_conf *c, char *err, size_t errlen);
+
+static int set_allow(const char *kw, char *v, struct rf_conf *c, char *err, size_t errlen)
+{
+	char text[RF_RULE_TEXT_MAX];
+	struct rf_rule r;
+
+	(void)kw;
+	if (rf_rule_parse_line(v, &r, err, errlen) || rf_rule_check_new(&r, err, errlen))
+		return -EINVAL;
+	if (c->nrules == c->cap) {
+		size_t ncap = c->cap ? c->cap * 2 : 16;
+		char **nr = realloc(c->rules, ncap * sizeof(*nr));
+
+		if (!nr) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		c->rules = nr;
+		c->cap = ncap;
+	}
+	rf_rule_format(&r, text, sizeof(text));
+	c->rules[c->nrules] = strdup(text);
+	if (!c->rules[c->nrules]) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	c->nrules++;
+	return 0;
+}
+
+static int set_switch(const char *kw, char *v, struct rf_conf *c, char *err, size_t errlen)
+{
+	bool b;
+
+	if (on_off(v, &b)) {
+		snprintf(err, errlen, "'%s' takes on or off, not '%s'", kw, v);
+		return -EINVAL;
+	}
+	if (!strcmp(kw, "dhcp"))
+		c->dhcp = b;
+	else
+		c->nd = b;
+	return 0;
+}
+
+static int set_dhcp_server(const char *kw, char *v, struct rf_conf *c, char *err, size_t errlen)
+{
+	struct rf_addr_key *k = &c->dhcp_servers[c->ndhcp_servers];
+
+	(void)kw;
+	if (c->ndhcp_servers == RF_MAX_DHCP_SERVERS) {
+		snprintf(err, errlen, "more than %d dhcp-server lines", RF_MAX_DHCP_SERVERS);
+		return -EINVAL;
+	}
+	memset(k, 0, sizeof(*k));
+	if (inet_pton(AF_INET, v, k->addr + 12) == 1) {
+		k->addr[10] = k->addr[11] = 0xff;
+	} else if (inet_pton(AF_INET6, v, k->addr) != 1) {
+		snprintf(err, errlen, "'dhcp-server' takes one IPv4 or IPv6 address, not '%s'", v);
+		return -EINVAL;
+	}
+	c->ndhcp_servers++;
+	return 0;
+}
+
+static int set_packet_guard(const char *kw, char *v, struct rf_conf *c, char *err, size_t errlen)
+{
+	int g = rf_conf_guard_word(v);
+
+	(void)kw;
+	if (g == -2) {
+		snprintf(err, errlen, "'packet-guard' takes auto, on or off, not '%s'", v);
+		return -EINVAL;
+	}
+	c->packet_guard = g;
+	return 0;
+}
+
+static int set_dns(const char *kw, char *v, struct rf_conf *c, char *err, size_t errlen)
+{
+	(void)kw;
+	if (!*v || strchr(v, ' ') || strchr(v, '\t')) {
+		snprintf(err, errlen, "'dns' takes auto, off or IP[,IP...] without blanks");
+		return -EINVAL;
+	}
+	return parse_dns(v, c, err, errlen);
+}
+
+static int set_btf(const char *kw, char *v, struct rf_conf *c, char *err, size_t errlen)
+{
+	(void)kw;
+	if (v[0] != '/' || strlen(v) >= sizeof(c->btf)) {
+		snprintf(err, errlen, "'btf' takes the absolute path of a BTF file, not '%s'", v);
+		return -EINVAL;
+	}
+	snprintf(c->btf, sizeof(c->btf), "%s", v);
+	return 0;
+}
+
+static const struct {
+	const char *kw;
+	setting_fn set;
+} settings[] = {
+	{ "allow", set_allow },	      { "dhcp", set_switch },	  { "nd", set_switch },
+	{ "dhcp-server", set_dhcp_server }, { "packet-guard", set_packet_guard },
+	{ "dns", set_dns },	      { "btf", set_btf },
+};
+
 /* Parse one logical line (comment already stripped). Returns 0 or -EINVAL with err. */
 static int parse_line(char *line, struct rf_conf *c, char *err, size_t errlen)
 {
 	char *kw, *rest;
-	bool b;
+	size_t n, i;
 
 	kw = line + strspn(line, " \t");
 	if (!*kw)
@@ -96,94 +206,12 @@ static int parse_line(char *line, struct rf_conf *c, char *err, size_t errlen)
 	if (*rest)
 		*rest++ = '\0';
 	rest += strspn(rest, " \t");
-	/* trim trailing blanks */
-	{
-		size_t n = strlen(rest);
-
-		while (n && (rest[n - 1] == ' ' || rest[n - 1] == '\t' || rest[n - 1] == '\r'))
-			rest[--n] = '\0';
-	}
-	if (!strcmp(kw, "allow")) {
-		char text[RF_RULE_TEXT_MAX];
-		struct rf_rule r;
-
-		if (rf_rule_parse_line(rest, &r, err, errlen) || rf_rule_check_new(&r, err, errlen))
-			return -EINVAL;
-		if (c->nrules == c->cap) {
-			size_t ncap = c->cap ? c->cap * 2 : 16;
-			char **nr = realloc(c->rules, ncap * sizeof(*nr));
-
-			if (!nr) {
-				snprintf(err, errlen, "out of memory");
-				return -ENOMEM;
-			}
-			c->rules = nr;
-			c->cap = ncap;
-		}
-		rf_rule_format(&r, text, sizeof(text));
-		c->rules[c->nrules] = strdup(text);
-		if (!c->rules[c->nrules]) {
-			snprintf(err, errlen, "out of memory");
-			return -ENOMEM;
-		}
-		c->nrules++;
-		return 0;
-	}
-	if (!strcmp(kw, "dhcp") || !strcmp(kw, "nd")) {
-		if (on_off(rest, &b)) {
-			snprintf(err, errlen, "'%s' takes on or off, not '%s'", kw, rest);
-			return -EINVAL;
-		}
-		if (kw[0] == 'd')
-			c->dhcp = b;
-		else
-			c->nd = b;
-		return 0;
-	}
-	if (!strcmp(kw, "dhcp-server")) {
-		struct rf_addr_key *k = &c->dhcp_servers[c->ndhcp_servers];
-
-		if (c->ndhcp_servers == RF_MAX_DHCP_SERVERS) {
-			snprintf(err, errlen, "more than %d dhcp-server lines", RF_MAX_DHCP_SERVERS);
-			return -EINVAL;
-		}
-		memset(k, 0, sizeof(*k));
-		if (inet_pton(AF_INET, rest, k->addr + 12) == 1) {
-			k->addr[10] = k->addr[11] = 0xff;
-		} else if (inet_pton(AF_INET6, rest, k->addr) != 1) {
-			snprintf(err, errlen, "'dhcp-server' takes one IPv4 or IPv6 address, not '%s'",
-				 rest);
-			return -EINVAL;
-		}
-		c->ndhcp_servers++;
-		return 0;
-	}
-	if (!strcmp(kw, "packet-guard")) {
-		int g = rf_conf_guard_word(rest);
-
-		if (g == -2) {
-			snprintf(err, errlen, "'packet-guard' takes auto, on or off, not '%s'", rest);
-			return -EINVAL;
-		}
-		c->packet_guard = g;
-		return 0;
-	}
-	if (!strcmp(kw, "dns")) {
-		if (!*rest || strchr(rest, ' ') || strchr(rest, '\t')) {
-			snprintf(err, errlen, "'dns' takes auto, off or IP[,IP...] without blanks");
-			return -EINVAL;
-		}
-		return parse_dns(rest, c, err, errlen);
-	}
-	if (!strcmp(kw, "btf")) {
-		if (rest[0] != '/' || strlen(rest) >= sizeof(c->btf)) {
-			snprintf(err, errlen, "'btf' takes the absolute path of a BTF file, not '%s'",
-				 rest);
-			return -EINVAL;
-		}
-		snprintf(c->btf, sizeof(c->btf), "%s", rest);
-		return 0;
-	}
+	n = strlen(rest); /* trim trailing blanks */
+	while (n && (rest[n - 1] == ' ' || rest[n - 1] == '\t' || rest[n - 1] == '\r'))
+		rest[--n] = '\0';
+	for (i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
+		if (!strcmp(kw, settings[i].kw))
+			return settings[i].set(kw, rest, c, err, errlen);
 	snprintf(err, errlen,
 		 "unknown setting '%s': expected allow, dhcp, dhcp-server, nd, dns, packet-guard or "
 		 "btf",
