@@ -75,6 +75,9 @@ int rf_svc_sync_flags(struct rf_maps *m);
 /* Attach the tc packet-socket guard to this namespace's interfaces if the mode (RF_GUARD_*,
  * overridden by $RINGFENCE_PACKET_GUARD) asks for it; auto = only when the target is the root. */
 void rf_svc_packet_guard(struct rf_ctx *ctx, int mode);
+/* The guard (and second wall) also in every other network namespace a process of the target
+ * is in: containers, services with PrivateNetwork=. Warns on failure. */
+void rf_svc_guard_target_netns(struct rf_ctx *ctx);
 
 enum rf_svc_mode {
 	RF_SVC_OFF,

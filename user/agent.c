@@ -28,6 +28,7 @@
 #define RF_RETRY_MIN_MS 500 /* first retry after a failed attach; doubles up to the max */
 #define RF_RETRY_MAX_MS 30000
 #define RF_POLL_MS 100
+#define RF_NETNS_WALK_MS 5000 /* new namespaces of the target get the guard within this */
 #define RF_REMAINING_STEP_NS (60ULL * 1000000000ULL) /* refresh of the time left, at most */
 
 static volatile sig_atomic_t agent_exiting;
@@ -48,6 +49,7 @@ struct agent {
 	char hostname[256];
 	int last_isolated; /* -1 unknown */
 	__u64 retry_at_ms, retry_delay_ms;
+	__u64 next_netns_ms; /* next walk of the target's network namespaces */
 };
 
 /* Append a completed action to the history; the caller holds the state lock. */
@@ -335,9 +337,12 @@ static void periodic(struct agent *ag)
 	check_flag(ag);
 	refresh_remaining(ag);
 	follow_exe_upgrades(ag);
-	if (ag->ctx->packet_guard) { /* interfaces that appeared since */
+	if (ag->ctx->packet_guard) { /* interfaces and namespaces that appeared since */
 		rf_hook_pin_path(prog, sizeof(prog), ag->ctx->pin_dir, RF_HOOK_TC_EGRESS);
 		rf_tc_attach_all(prog, NULL, 0);
+		/* walking every process of the target costs more: every few seconds */
+		if (rf_tick_due(&ag->next_netns_ms, rf_now_mono_ms(), RF_NETNS_WALK_MS))
+			rf_svc_guard_target_netns(ag->ctx);
 	}
 	if (ag->log)
 		fflush(ag->log);

@@ -369,6 +369,18 @@ bool rf_svc_note_lapse(struct rf_ctx *ctx, const struct rf_config *cfg)
 	return true;
 }
 
+void rf_svc_guard_target_netns(struct rf_ctx *ctx)
+{
+	char prog[PATH_MAX];
+	int ret;
+
+	rf_hook_pin_path(prog, sizeof(prog), ctx->pin_dir, RF_HOOK_TC_EGRESS);
+	ret = rf_tc_attach_cgroup_netns(prog, ctx->cg_dir);
+	if (ret < 0)
+		rf_warn("packet-socket guard not attached in every network namespace of %s: %s",
+			ctx->cg_dir, strerror(-ret));
+}
+
 void rf_svc_packet_guard(struct rf_ctx *ctx, int mode)
 {
 	const char *env = getenv("RINGFENCE_PACKET_GUARD");
@@ -392,4 +404,5 @@ void rf_svc_packet_guard(struct rf_ctx *ctx, int mode)
 			strerror(-ret));
 	else if (ret > 0 && ctx->verbose)
 		rf_err("packet-socket guard attached to %s", names);
+	rf_svc_guard_target_netns(ctx);
 }

@@ -1,6 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* The packet-socket guard's tc egress filters, through libbpf's netlink helpers. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <string.h>
@@ -137,4 +144,90 @@ int rf_tc_for_each(void (*fn)(const char *ifname, void *arg), void *arg)
 	}
 	if_freenameindex(ifs);
 	return n;
+}
+
+/* Network namespaces (device, inode of /proc/PID/ns/net) already handled in one walk. */
+struct ns_seen {
+	dev_t dev[RF_TC_MAX_NETNS];
+	ino_t ino[RF_TC_MAX_NETNS];
+	int n;
+};
+
+/* Attach in the namespace of pid unless seen; a forked child enters it, so this process stays
+ * where it is. Returns 1 if attached there, 0 if seen or gone, -errno on failure. */
+static int attach_in_netns_of(const char *prog_pin, pid_t pid, struct ns_seen *seen)
+{
+	char path[64];
+	struct stat st;
+	pid_t child;
+	int i, fd, status;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	if (stat(path, &st))
+		return 0; /* the process is gone */
+	for (i = 0; i < seen->n; i++)
+		if (seen->dev[i] == st.st_dev && seen->ino[i] == st.st_ino)
+			return 0;
+	if (seen->n == RF_TC_MAX_NETNS)
+		return -E2BIG;
+	seen->dev[seen->n] = st.st_dev;
+	seen->ino[seen->n++] = st.st_ino;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	child = fork();
+	if (child == 0)
+		_exit(setns(fd, CLONE_NEWNET) || rf_tc_attach_all(prog_pin, NULL, 0) < 0 ? 1 : 0);
+	close(fd);
+	if (child < 0)
+		return -errno;
+	if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status))
+		return -EIO;
+	return 1;
+}
+
+/* Every pid of cgroup dir and its descendants (bounded depth): attach in its namespace. */
+static int walk_cgroup(const char *prog_pin, const char *dir, int depth, struct ns_seen *seen)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	FILE *procs;
+	DIR *d;
+	int pid, ret = 0, r;
+
+	if (depth > 32)
+		return 0;
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	procs = fopen(path, "re");
+	while (procs && fscanf(procs, "%d", &pid) == 1)
+		if ((r = attach_in_netns_of(prog_pin, pid, seen)) < 0)
+			ret = r;
+	if (procs)
+		fclose(procs);
+	d = opendir(dir);
+	while (d && (de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if ((r = walk_cgroup(prog_pin, path, depth + 1, seen)) < 0)
+			ret = r;
+	}
+	if (d)
+		closedir(d);
+	return ret;
+}
+
+int rf_tc_attach_cgroup_netns(const char *prog_pin, const char *cg_dir)
+{
+	static struct ns_seen seen;
+	struct stat self;
+
+	seen.n = 0;
+	/* the caller's own namespace is rf_tc_attach_all()'s */
+	if (!stat("/proc/self/ns/net", &self)) {
+		seen.dev[0] = self.st_dev;
+		seen.ino[0] = self.st_ino;
+		seen.n = 1;
+	}
+	return walk_cgroup(prog_pin, cg_dir, 0, &seen);
 }

@@ -6,6 +6,10 @@
  * same destination reached directly still works. IPv4 and IPv6 inner traffic.
  */
 #include <errno.h>
+#include <net/if.h>
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,4 +100,90 @@ Test(wall, tunnel_to_an_allowed_inner_address_is_stopped_on_the_wire)
 	cr_expect_eq(to(AF_INET6, RFT_PEER_IP6), RFT_OK, "v6: the wall cut an allowed flow");
 	rft_cli_ok(0, "release", NULL);
 	cr_expect_eq(to(AF_INET, TUN4_PEER), RFT_OK, "released: the tunnel stays cut");
+}
+
+/* ---- the packet guard in the namespaces of the target's processes (issue 12 item 10) ---- */
+
+#define ETH_P_RFTEST 0x88b5 /* IEEE local experimental ethertype */
+#define MARK_NS_FRAME "rf-wall-netns-frame"
+
+static int frame_fd = -1, frame_ifindex;
+
+/* cmd 0: open an AF_PACKET socket on the namespace's first non-lo interface; else send a frame. */
+static int frame_worker(int cmd, void *arg)
+{
+	unsigned char frame[64] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 7 };
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET };
+
+	(void)arg;
+	if (cmd == 0) {
+		struct if_nameindex *ifs = if_nameindex(), *i;
+
+		for (i = ifs; i && i->if_index && !frame_ifindex; i++)
+			if (strcmp(i->if_name, "lo"))
+				frame_ifindex = (int)i->if_index;
+		if (ifs)
+			if_freenameindex(ifs);
+		frame_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_RFTEST));
+		return frame_fd < 0 ? -errno : frame_ifindex ? 0 : -ENODEV;
+	}
+	frame[12] = ETH_P_RFTEST >> 8;
+	frame[13] = ETH_P_RFTEST & 0xff;
+	memcpy(frame + 14, MARK_NS_FRAME, strlen(MARK_NS_FRAME));
+	sll.sll_ifindex = frame_ifindex;
+	sll.sll_halen = 6;
+	memset(sll.sll_addr, 0xff, 6);
+	sll.sll_protocol = htons(ETH_P_RFTEST);
+	return sendto(frame_fd, frame, sizeof(frame), 0, (struct sockaddr *)&sll, sizeof(sll)) < 0
+		       ? -errno
+		       : 1;
+}
+
+static unsigned int frames_after(struct rfp_sniffer *sn, unsigned int before, int ms)
+{
+	long t0 = rft_now_ms();
+
+	while (rfp_sniffer_count(sn) == before && rft_now_ms() - t0 < ms)
+		rft_msleep(50);
+	return rfp_sniffer_count(sn);
+}
+
+/*
+ * A process of the isolated cgroup in a network namespace of its own (a container's): the CLI
+ * runs in another namespace, yet the guard must cover the interfaces the process uses.
+ */
+Test(wall, packet_guard_covers_the_namespaces_of_the_targets_processes)
+{
+	char ns[80], cmd[600], *del[] = { "ip", "netns", "del", ns, NULL };
+	struct rfp_sniffer sn;
+	struct rfp_worker w;
+	unsigned int before;
+
+	snprintf(ns, sizeof(ns), "%s-c", rft.dev_ns);
+	snprintf(cmd, sizeof(cmd),
+		 "ip netns add %s && ip link add rfc0 netns %s type veth peer name rfc1 netns %s && "
+		 "ip -n %s link set rfc0 up && ip -n %s link set rfc1 up",
+		 ns, ns, rft.peer_ns, ns, rft.peer_ns);
+	ip_in(NULL, cmd);
+	cr_assert_eq(rfp_sniffer_start(&sn, rft.peer_ns, ETH_P_RFTEST, MARK_NS_FRAME), 0);
+	cr_assert_eq(rfp_worker_start(&w, ns, rft.cg, frame_worker, NULL), 0);
+	allow(RFT_PEER_IP4);
+	before = rfp_sniffer_count(&sn);
+	cr_assert_gt(rfp_worker_call(&w, 1), 0);
+	cr_assert_gt(frames_after(&sn, before, 2000), before, "not isolated: no frame arrived");
+
+	cr_assert_eq(rfp_cli_env(guard_on, NULL, NULL, "isolate", NULL), 0);
+	before = rfp_sniffer_count(&sn);
+	rfp_worker_call(&w, 1);
+	rfp_worker_call(&w, 1);
+	cr_expect_eq(frames_after(&sn, before, RFT_DENY_WAIT_MS), before,
+		     "isolated: frames from the target's own namespace reached the peer");
+
+	rft_cli_ok(0, "release", NULL);
+	before = rfp_sniffer_count(&sn);
+	cr_expect_gt(rfp_worker_call(&w, 1), 0);
+	cr_expect_gt(frames_after(&sn, before, 2000), before, "released: no frame arrived");
+	rfp_worker_stop(&w);
+	rfp_sniffer_stop(&sn);
+	rft_exec(NULL, del, NULL, NULL);
 }
