@@ -424,16 +424,33 @@ static __always_inline bool builtin_allowed(const struct rf_config *cfg, const s
 }
 
 /*
- * Is the cgroup of the skb's socket (packet hooks) or of the calling task (skb NULL: syscall
- * hooks), or one of its ancestors, allowed? The branch is resolved at compile time per caller.
+ * Is the calling task's cgroup, or one of its ancestors, allowed? The packet hooks ask the same
+ * of the socket's cgroup (skb_cgroup_allowed()): one function for both would compile the other
+ * hook's helper into each program, and Linux 5.10 refuses a helper a program type may not call
+ * even where it is never reached.
  */
-static __always_inline bool cgroup_allowed(struct __sk_buff *skb)
+static __always_inline bool current_cgroup_allowed(void)
 {
 	int level;
 
 	for (level = 0; level < RF_MAX_CGROUP_DEPTH; level++) {
-		__u64 id = skb ? bpf_skb_ancestor_cgroup_id(skb, level)
-			       : bpf_get_current_ancestor_cgroup_id(level);
+		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
+
+		if (!id)
+			break;
+		if (bpf_map_lookup_elem(&rf_allow_cgroup, &id))
+			return true;
+	}
+	return false;
+}
+
+/* Was the skb's socket created in an allowed cgroup (or below one)? */
+static __always_inline bool skb_cgroup_allowed(struct __sk_buff *skb)
+{
+	int level;
+
+	for (level = 0; level < RF_MAX_CGROUP_DEPTH; level++) {
+		__u64 id = bpf_skb_ancestor_cgroup_id(skb, level);
 
 		if (!id)
 			break;
@@ -462,7 +479,7 @@ static __always_inline bool process_allowed(struct bpf_sock *sk)
 		}
 		return true;
 	}
-	return cgroup_allowed(NULL);
+	return current_cgroup_allowed();
 }
 
 static __always_inline void addr4_mapped(__u8 out[16], __u32 be_addr)
@@ -690,6 +707,33 @@ static __always_inline bool ipv6_is_ext(__u8 proto)
 #define l3_load(skb, off, to, len) \
 	bpf_skb_load_bytes_relative(skb, off, to, len, BPF_HDR_START_NET)
 
+/*
+ * Skip one IPv6 extension header, if the chain has one here and this is the first fragment:
+ * off and proto move on. false when the header cannot be read (the packet is unparsable).
+ */
+static __always_inline bool ipv6_ext_step(struct __sk_buff *skb, __u32 *off, __u8 *proto,
+					  bool *first_fragment)
+{
+	struct {
+		__u8 nexthdr;
+		__u8 len;
+		__u16 frag_off;
+	} ext;
+
+	if (!*first_fragment || !ipv6_is_ext(*proto))
+		return true;
+	if (l3_load(skb, *off, &ext, sizeof(ext)))
+		return false;
+	if (*proto == IPV6_FRAGMENT) {
+		*first_fragment = (bpf_ntohs(ext.frag_off) & 0xfff8) == 0;
+		*off += 8;
+	} else {
+		*off += (ext.len + 1) * 8;
+	}
+	*proto = ext.nexthdr;
+	return true;
+}
+
 static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, bool ingress)
 {
 	__u8 src[16], dst[16];
@@ -713,7 +757,6 @@ static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, 
 		f->hop_limit = ip.ttl;
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr ip6;
-		int i;
 
 		if (l3_load(skb, 0, &ip6, sizeof(ip6)))
 			return false;
@@ -725,25 +768,12 @@ static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, 
 		proto = ip6.nexthdr;
 		f->family = AF_INET6;
 		f->hop_limit = ip6.hop_limit;
-		for (i = 0; i < RF_IPV6_EXT_MAX && first_fragment; i++) {
-			struct {
-				__u8 nexthdr;
-				__u8 len;
-				__u16 frag_off;
-			} ext;
-
-			if (!ipv6_is_ext(proto))
-				break;
-			if (l3_load(skb, off, &ext, sizeof(ext)))
-				return false;
-			if (proto == IPV6_FRAGMENT) {
-				first_fragment = (bpf_ntohs(ext.frag_off) & 0xfff8) == 0;
-				off += 8;
-			} else {
-				off += (ext.len + 1) * 8;
-			}
-			proto = ext.nexthdr;
-		}
+		/* RF_IPV6_EXT_MAX (4) steps, written out: no loop for 5.10's verifier to refuse */
+		if (!ipv6_ext_step(skb, &off, &proto, &first_fragment) ||
+		    !ipv6_ext_step(skb, &off, &proto, &first_fragment) ||
+		    !ipv6_ext_step(skb, &off, &proto, &first_fragment) ||
+		    !ipv6_ext_step(skb, &off, &proto, &first_fragment))
+			return false;
 		/* a later fragment carries no more headers; otherwise the chain must have ended */
 		if (first_fragment && ipv6_is_ext(proto))
 			return false;
@@ -805,7 +835,7 @@ static __always_inline bool skb_socket_allowed(struct __sk_buff *skb)
 				return true;
 		}
 	}
-	return cgroup_allowed(skb);
+	return skb_cgroup_allowed(skb);
 }
 
 /*
@@ -834,6 +864,7 @@ static __always_inline bool addr_eq(const __u8 *a, const __u8 *b)
 {
 	int i;
 
+	RF_UNROLL
 	for (i = 0; i < 16; i++)
 		if (a[i] != b[i])
 			return false;
@@ -855,6 +886,7 @@ static __always_inline void peer_remember(struct __sk_buff *skb, const struct rf
 	p = bpf_sk_storage_get(&rf_sk_peer, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!p)
 		return;
+	RF_UNROLL
 	for (i = 0; i < RF_SK_PEERS; i++)
 		if (p->port[i] == f->rport && addr_eq(p->addr[i], f->remote))
 			return;
@@ -897,6 +929,7 @@ static __always_inline bool peer_known(struct __sk_buff *skb, const struct rf_fl
 	p = bpf_sk_storage_get(&rf_sk_peer, sk, NULL, 0);
 	if (!p)
 		return false;
+	RF_UNROLL
 	for (i = 0; i < RF_SK_PEERS; i++)
 		if (p->port[i] == f->rport && addr_eq(p->addr[i], f->remote))
 			return true;
@@ -1022,7 +1055,7 @@ static __always_inline int packet_socket_verdict(struct __sk_buff *skb, struct b
 
 	if (bpf_skb_ancestor_cgroup_id(skb, rf_target_level) != rf_target_cgid)
 		return TC_ACT_OK; /* not a process of the isolated cgroup */
-	if (cgroup_allowed(skb) ||
+	if (skb_cgroup_allowed(skb) ||
 	    ((cfg->builtins & RF_BUILTIN_DHCP) && frame_is_dhcp_client(skb))) {
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(RF_HOOK_TC_EGRESS, false);

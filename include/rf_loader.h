@@ -27,6 +27,9 @@ struct rf_hook_desc {
 };
 extern const struct rf_hook_desc rf_hooks[RF_HOOK_MAX];
 
+/* Does this kernel run the hook? (false for setsockopt where its helpers are not allowed) */
+bool rf_hook_available(enum rf_hook hook);
+
 /* The user-facing name of a hook value from the kernel ("unknown" when out of range). */
 const char *rf_hook_name(unsigned int hook);
 

@@ -312,7 +312,8 @@ static size_t missing_links(struct agent *ag, char *which, size_t len)
 	which[0] = '\0';
 	rf_links_state(ag->ctx->pin_dir, st);
 	for (i = 0; i < RF_HOOK_MAX; i++) {
-		if (rf_hooks[i].kind != RF_ATTACH_CGROUP || st[i].attached)
+		if (rf_hooks[i].kind != RF_ATTACH_CGROUP || !rf_hook_available((enum rf_hook)i) ||
+		    st[i].attached)
 			continue;
 		missing++;
 		if (strlen(which) + strlen(rf_hooks[i].label) + 2 < len) {

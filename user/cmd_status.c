@@ -241,7 +241,10 @@ static void print_text(struct rf_ctx *ctx, struct status *s)
 	printf("hooks:    ");
 	for (i = 0; i < RF_HOOK_MAX; i++)
 		if (rf_hooks[i].kind == RF_ATTACH_CGROUP)
-			printf(" %s%s", rf_hooks[i].label, s->ls[i].attached ? "" : "(DETACHED)");
+			printf(" %s%s", rf_hooks[i].label,
+			       !rf_hook_available((enum rf_hook)i) ? "(unsupported by this kernel)"
+			       : s->ls[i].attached		     ? ""
+								     : "(DETACHED)");
 	printf("\n");
 	if (s->ls[0].cgroup_id)
 		printf("cgroup id: %llu\n", (unsigned long long)s->ls[0].cgroup_id);

@@ -29,6 +29,43 @@
 const struct rf_hook_desc rf_hooks[RF_HOOK_MAX] = { RF_HOOK_LIST(RF_X_HOOK) };
 #undef RF_X_HOOK
 
+/*
+ * The helpers the cgroup/setsockopt program calls. Before Linux 5.11 or so a sockopt program may
+ * not call some of them (bpf_get_current_ancestor_cgroup_id on 5.10): there the program is left
+ * out (the object loads without it) and multicast joins are not refused (THREAT-MODEL).
+ */
+static bool sockopt_helpers_ok(void)
+{
+	static const enum bpf_func_id ids[] = {
+		BPF_FUNC_get_current_ancestor_cgroup_id, BPF_FUNC_get_current_cgroup_id,
+		BPF_FUNC_get_current_pid_tgid, BPF_FUNC_get_current_uid_gid,
+		BPF_FUNC_get_current_comm, BPF_FUNC_get_current_task,
+		BPF_FUNC_probe_read_kernel, BPF_FUNC_probe_read_kernel_str,
+		BPF_FUNC_sk_storage_get, BPF_FUNC_ringbuf_reserve, BPF_FUNC_ktime_get_boot_ns,
+	};
+	static int cached = -1;
+	size_t i;
+
+	if (cached >= 0)
+		return cached;
+	cached = 1;
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCKOPT, ids[i], NULL) != 1)
+			cached = 0;
+	return cached;
+}
+
+bool rf_hook_available(enum rf_hook hook)
+{
+	return hook != RF_HOOK_SETSOCKOPT || sockopt_helpers_ok();
+}
+
+/* A cgroup hook this kernel runs: one link to attach and keep attached. */
+static bool hook_has_link(int hook)
+{
+	return rf_hooks[hook].kind == RF_ATTACH_CGROUP && rf_hook_available((enum rf_hook)hook);
+}
+
 const char *rf_hook_name(unsigned int hook)
 {
 	return hook < RF_HOOK_MAX ? rf_hooks[hook].label : "unknown";
@@ -164,7 +201,7 @@ void rf_links_state(const char *pin_dir, struct rf_link_state *st)
 		int fd;
 
 		memset(&st[i], 0, sizeof(st[i]));
-		if (rf_hooks[i].kind != RF_ATTACH_CGROUP)
+		if (!hook_has_link((int)i))
 			continue;
 		rf_hook_pin_path(path, sizeof(path), pin_dir, (enum rf_hook)i);
 		fd = bpf_obj_get(path);
@@ -200,7 +237,7 @@ static int links_missing(const struct rf_load_opts *o, const struct rf_link_stat
 	int i, missing = 0;
 
 	for (i = 0; i < RF_HOOK_MAX; i++) {
-		if (rf_hooks[i].kind != RF_ATTACH_CGROUP)
+		if (!hook_has_link(i))
 			continue;
 		if (!st[i].attached) {
 			missing++;
@@ -238,6 +275,8 @@ static int open_object(const struct rf_load_opts *o, struct ringfence_bpf **out,
 	/* scope the tc layer to the target cgroup: its id and depth below the cgroup2 root */
 	if (!rf_cgroup2_mount(mnt, sizeof(mnt)))
 		level = rf_cgroup_level(mnt, o->cgroup_dir);
+	if (!rf_hook_available(RF_HOOK_SETSOCKOPT))
+		bpf_program__set_autoload(skel->progs.rf_setsockopt, false);
 	skel->rodata->rf_target_cgid = o->cgroup_id;
 	skel->rodata->rf_target_level = level > 0 ? (__u32)level : 0;
 	/* reuse existing pinned maps so rules and the isolation flag survive a reload */
@@ -334,7 +373,7 @@ static int attach_missing(struct ringfence_bpf *skel, const struct rf_link_state
 		return ret;
 	}
 	for (i = 0; i < RF_HOOK_MAX && !ret; i++)
-		if (rf_hooks[i].kind == RF_ATTACH_CGROUP && !st[i].attached)
+		if (hook_has_link(i) && !st[i].attached)
 			ret = attach_hook(skel, (enum rf_hook)i, cgfd, o, err, errlen);
 	close(cgfd);
 	return ret;
