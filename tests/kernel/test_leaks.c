@@ -137,6 +137,23 @@ static void check_join(const struct join *j, const char *cgroup, int want_err, c
 	rfp_sniffer_stop(&s);
 }
 
+/* Kernels whose cgroup/setsockopt programs may not call the verdict's helpers (5.10) run
+ * without the hook (status says unsupported): not applicable there, like SCTP without SCTP. */
+static void require_setsockopt_hook(void)
+{
+	char *out = NULL;
+
+	rft_cli_ok(0, "load", NULL);
+	cr_assert_eq(rft_cli(&out, NULL, "status", NULL), 0);
+	if (out && strstr(out, "setsockopt(unsupported")) {
+		free(out);
+		rft_teardown(); /* a skipped test gets no .fini */
+		cr_skip_test("multicast join refusal not applicable: this kernel does not let "
+			     "cgroup/setsockopt programs call the helpers it needs");
+	}
+	free(out);
+}
+
 Test(leaks, multicast_joins_refused_while_isolated_v4_v6)
 {
 	/* distinct groups per case: a report is sent only when the host's membership changes */
@@ -161,6 +178,8 @@ Test(leaks, multicast_joins_refused_while_isolated_v4_v6)
 	char ok_cg[PATH_MAX];
 	char *out;
 	size_t i;
+
+	require_setsockopt_hook();
 
 	cr_assert_eq(rfp_cgroup_child("allowed", ok_cg, sizeof(ok_cg)), 0);
 	rft_cli_ok(0, "allow", "add", "cgroup", ok_cg, NULL);
