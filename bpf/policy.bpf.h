@@ -13,16 +13,6 @@
 #define RF_INLINE static inline __attribute__((always_inline))
 #endif
 
-/*
- * Small fixed loops are unrolled: Linux 5.10's verifier rejects a loop whose back edge is a
- * fall-through (newer kernels accept it), and clang lays some of them out that way.
- */
-#if defined(__clang__) && defined(__bpf__)
-#define RF_UNROLL _Pragma("unroll")
-#else
-#define RF_UNROLL
-#endif
-
 #define RF_IPPROTO_ICMP 1
 #define RF_IPPROTO_TCP 6
 #define RF_IPPROTO_UDP 17
@@ -125,7 +115,6 @@ RF_INLINE int rf_addr_is_loopback(const __u8 a[16])
 {
 	int i;
 
-	RF_UNROLL
 	for (i = 0; i < 10; i++)
 		if (a[i])
 			return 0;
@@ -151,7 +140,6 @@ RF_INLINE int rf_addr_is_unspecified(const __u8 a[16])
 {
 	int i;
 
-	RF_UNROLL
 	for (i = 0; i < 16; i++)
 		if (a[i])
 			return 0;
@@ -230,7 +218,6 @@ RF_INLINE int rf_dhcp_peer(__u16 lport, const __u8 remote[16], const __u8 local[
 	const __u8 *group = ingress ? local : remote;
 	int i, bcast = 1, servers = 1;
 
-	RF_UNROLL
 	for (i = 0; i < 16; i++)
 		if (group[i] != (i < 10 ? 0 : 0xff))
 			bcast = 0;
