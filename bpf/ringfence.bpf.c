@@ -184,19 +184,40 @@ static __always_inline bool event_rate_ok(void)
 }
 
 /*
+ * A kernel field read at the running kernel's size of it (bpf_core_field_size() is relocated),
+ * zero-extended: pointers and unsigned long are 4 bytes on 32-bit kernels (armhf), where a read
+ * of the 8 bytes vmlinux.h declares would take in the next field.
+ */
+#define RF_CORE_READ_SIZED(dst, ptr, field)                                                   \
+	({                                                                                    \
+		__u64 __v = 0;                                                                \
+		bpf_core_read(&__v, bpf_core_field_size((ptr)->field), &(ptr)->field);        \
+		(dst) = (typeof(dst))__v;                                                     \
+	})
+
+/*
  * bpf_get_current_task() and CO-RE reads, not bpf_get_current_task_btf(): cgroup programs may
  * call the BTF-typed helper only from Linux 5.11, the untyped one (root only) since 5.10.
  */
 static __always_inline bool current_exe(struct rf_exe_key *k)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+	struct mm_struct *mm;
+	struct file *exe;
+	struct inode *inode;
+	struct super_block *sb;
 
-	if (!exe)
+	RF_CORE_READ_SIZED(mm, task, mm);
+	if (!mm)
 		return false; /* kernel thread */
-	k->ino = BPF_CORE_READ(exe, f_inode, i_ino);
-	k->dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
-	k->gen = BPF_CORE_READ(exe, f_inode, i_generation);
+	RF_CORE_READ_SIZED(exe, mm, exe_file);
+	if (!exe)
+		return false;
+	RF_CORE_READ_SIZED(inode, exe, f_inode);
+	RF_CORE_READ_SIZED(k->ino, inode, i_ino);
+	RF_CORE_READ_SIZED(sb, inode, i_sb);
+	k->dev = BPF_CORE_READ(sb, s_dev);
+	k->gen = BPF_CORE_READ(inode, i_generation);
 	return true;
 }
 
@@ -217,13 +238,23 @@ static __always_inline bool exe_allowed(const struct rf_exe_key *k)
 static __always_inline void event_exe_path(struct rf_event *e)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct dentry *d = BPF_CORE_READ(task, mm, exe_file, f_path.dentry);
+	struct mm_struct *mm;
+	struct file *exe = NULL;
+	struct dentry *d = NULL;
 	int i;
 
+	/* pointer-sized reads at the running kernel's size (4 bytes on 32-bit kernels) */
+	RF_CORE_READ_SIZED(mm, task, mm);
+	if (mm)
+		RF_CORE_READ_SIZED(exe, mm, exe_file);
+	if (exe)
+		RF_CORE_READ_SIZED(d, exe, f_path.dentry);
 	for (i = 0; i < RF_EXE_PATH_DEPTH && d; i++) {
-		struct dentry *parent = BPF_CORE_READ(d, d_parent);
-		const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+		struct dentry *parent;
+		const unsigned char *name;
 
+		RF_CORE_READ_SIZED(parent, d, d_parent);
+		RF_CORE_READ_SIZED(name, d, d_name.name);
 		if (bpf_probe_read_kernel_str(e->exe_path[i], RF_EXE_NAME_LEN, name) < 0)
 			break;
 		if (parent == d)
