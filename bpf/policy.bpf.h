@@ -13,15 +13,15 @@
 #define RF_INLINE static inline __attribute__((always_inline))
 #endif
 
-#define RF_IPPROTO_ICMP 1
-#define RF_IPPROTO_TCP 6
-#define RF_IPPROTO_UDP 17
+#define RF_IPPROTO_ICMP	  1
+#define RF_IPPROTO_TCP	  6
+#define RF_IPPROTO_UDP	  17
 #define RF_IPPROTO_ICMPV6 58
 
 /* How a packet or call relates to a connection, which decides which rule direction applies. */
 enum rf_match {
 	RF_MATCH_OUT_INIT, /* the host opens a connection (connect, egress SYN) */
-	RF_MATCH_IN_INIT, /* the remote opens a connection (ingress TCP SYN without ACK) */
+	RF_MATCH_IN_INIT,  /* the remote opens a connection (ingress TCP SYN without ACK) */
 	/*
 	 * The host sends a datagram (sendmsg): an out rule on the remote port, or an in rule on the
 	 * socket's bound local port, since a UDP server answers its clients with sendmsg.
@@ -153,8 +153,8 @@ RF_INLINE int rf_addr_is_link_multicast(const __u8 a[16])
 }
 
 /* rf_nd_check() verdicts */
-#define RF_ND_DENY 0
-#define RF_ND_ALLOW 1
+#define RF_ND_DENY	0
+#define RF_ND_ALLOW	1
 #define RF_ND_IF_ONLINK 2 /* allowed only if the route to dst has no gateway (the caller knows) */
 
 /*
@@ -179,7 +179,7 @@ RF_INLINE int rf_nd_check(__u8 type, __u8 code, __u8 hop_limit, const __u8 src[1
 		if (hop_limit != 1 || dst[0] != 0xff)
 			return RF_ND_DENY;
 		return rf_addr_is_linklocal(src) || rf_addr_is_unspecified(src) ? RF_ND_ALLOW
-										 : RF_ND_DENY;
+										: RF_ND_DENY;
 	}
 	if (hop_limit != 255)
 		return RF_ND_DENY;
@@ -201,8 +201,8 @@ RF_INLINE int rf_is_dhcp_client(__u8 proto, __u16 lport, __u16 rport)
 }
 
 /* rf_dhcp_peer() verdicts */
-#define RF_DHCP_DENY 0
-#define RF_DHCP_ALLOW 1
+#define RF_DHCP_DENY	 0
+#define RF_DHCP_ALLOW	 1
 #define RF_DHCP_IF_KNOWN 2 /* allowed if the remote address is a known server (rf_dhcp_server) */
 
 /*

@@ -10,20 +10,20 @@
 #include <bpf/bpf_endian.h>
 #include "policy.bpf.h"
 
-#define AF_INET 2
-#define AF_INET6 10
-#define SOCK_DGRAM 2
-#define SOCK_RAW 3
-#define ETH_P_IP 0x0800
-#define ETH_P_IPV6 0x86DD
-#define ETH_P_ARP 0x0806
+#define AF_INET		 2
+#define AF_INET6	 10
+#define SOCK_DGRAM	 2
+#define SOCK_RAW	 3
+#define ETH_P_IP	 0x0800
+#define ETH_P_IPV6	 0x86DD
+#define ETH_P_ARP	 0x0806
 #define LOOPBACK_IFINDEX 1
-#define RF_LPM_WALK_MAX 32 /* nested prefixes tried for one address before denying */
-#define RF_IPV6_EXT_MAX 4 /* IPv6 extension headers skipped to find the transport header */
+#define RF_LPM_WALK_MAX	 32 /* nested prefixes tried for one address before denying */
+#define RF_IPV6_EXT_MAX	 4  /* IPv6 extension headers skipped to find the transport header */
 
-#define AF_PACKET 17
-#define ETH_HLEN 14
-#define TC_ACT_OK 0
+#define AF_PACKET   17
+#define ETH_HLEN    14
+#define TC_ACT_OK   0
 #define TC_ACT_SHOT 2
 
 char LICENSE[] SEC("license") = "GPL";
@@ -122,9 +122,9 @@ struct rf_flow {
 };
 
 enum rf_mode {
-	RF_MODE_OFF, /* allow everything, count nothing */
+	RF_MODE_OFF,	 /* allow everything, count nothing */
 	RF_MODE_ENFORCE, /* isolated: deny what the policy does not allow */
-	RF_MODE_AUDIT, /* deny nothing; report what enforcement would deny */
+	RF_MODE_AUDIT,	 /* deny nothing; report what enforcement would deny */
 };
 
 /*
@@ -188,11 +188,11 @@ static __always_inline bool event_rate_ok(void)
  * zero-extended: pointers and unsigned long are 4 bytes on 32-bit kernels (armhf), where a read
  * of the 8 bytes vmlinux.h declares would take in the next field.
  */
-#define RF_CORE_READ_SIZED(dst, ptr, field)                                                   \
-	({                                                                                    \
-		__u64 __v = 0;                                                                \
-		bpf_core_read(&__v, bpf_core_field_size((ptr)->field), &(ptr)->field);        \
-		(dst) = (typeof(dst))__v;                                                     \
+#define RF_CORE_READ_SIZED(dst, ptr, field)                                                        \
+	({                                                                                         \
+		__u64 __v = 0;                                                                     \
+		bpf_core_read(&__v, bpf_core_field_size((ptr)->field), &(ptr)->field);             \
+		(dst) = (typeof(dst))__v;                                                          \
 	})
 
 /*
@@ -225,7 +225,7 @@ static __always_inline bool current_exe(struct rf_exe_key *k)
  * filesystem reports no generation (RF_EXE_GEN_ANY)? */
 static __always_inline bool exe_allowed(const struct rf_exe_key *k)
 {
-	struct rf_exe_key any = { .dev = k->dev, .ino = k->ino, .gen = RF_EXE_GEN_ANY };
+	struct rf_exe_key any = {.dev = k->dev, .ino = k->ino, .gen = RF_EXE_GEN_ANY};
 
 	return bpf_map_lookup_elem(&rf_allow_exe_v2, k) ||
 	       bpf_map_lookup_elem(&rf_allow_exe_v2, &any);
@@ -263,8 +263,9 @@ static __always_inline void event_exe_path(struct rf_event *e)
 	}
 }
 
-static __always_inline void report(const struct rf_flow *f, enum rf_hook hook, enum rf_reason reason,
-				   __u64 cgroup_id, bool process_context, __u16 flags)
+static __always_inline void report(const struct rf_flow *f, enum rf_hook hook,
+				   enum rf_reason reason, __u64 cgroup_id, bool process_context,
+				   __u16 flags)
 {
 	struct rf_event *e;
 
@@ -348,7 +349,7 @@ static __always_inline __u64 rf_flow_meta(const struct rf_flow *f)
  */
 __noinline int rf_val_allows(__u64 addr_hi, __u64 addr_lo, __u64 meta, __u32 plen)
 {
-	struct rf_net_key key = { .prefixlen = plen };
+	struct rf_net_key key = {.prefixlen = plen};
 	const struct rf_net_val *v;
 	__u32 vlen;
 
@@ -565,11 +566,11 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, enum rf_
 }
 
 /* The four sock_addr programs: one verdict, each with its hook, family and match. */
-#define RF_SOCK_ADDR_PROG(name, hook, v6, match)                    \
-	SEC("cgroup/" #name)                                         \
-	int rf_##name(struct bpf_sock_addr *ctx)                     \
-	{                                                            \
-		return sock_addr_verdict(ctx, hook, v6, match);      \
+#define RF_SOCK_ADDR_PROG(name, hook, v6, match)                                                   \
+	SEC("cgroup/" #name)                                                                       \
+	int rf_##name(struct bpf_sock_addr *ctx)                                                   \
+	{                                                                                          \
+		return sock_addr_verdict(ctx, hook, v6, match);                                    \
 	}
 
 RF_SOCK_ADDR_PROG(connect4, RF_HOOK_CONNECT4, false, RF_MATCH_OUT_INIT)
@@ -618,16 +619,16 @@ int rf_sock_create(struct bpf_sock *ctx)
 		      bpf_get_current_cgroup_id(), true, true);
 }
 
-#define SOL_IP 0
-#define SOL_IPV6 41
-#define IP_ADD_MEMBERSHIP 35 /* ... through MCAST_MSFILTER 48: every membership option */
-#define MCAST_JOIN_GROUP 42
-#define MCAST_MSFILTER 48
-#define IPV6_ADD_MEMBERSHIP 20
+#define SOL_IP		     0
+#define SOL_IPV6	     41
+#define IP_ADD_MEMBERSHIP    35 /* ... through MCAST_MSFILTER 48: every membership option */
+#define MCAST_JOIN_GROUP     42
+#define MCAST_MSFILTER	     48
+#define IPV6_ADD_MEMBERSHIP  20
 #define IPV6_DROP_MEMBERSHIP 21
-#define IPV6_JOIN_ANYCAST 27
-#define IPV6_LEAVE_ANYCAST 28
-#define PAGE_SIZE_MIN 4096
+#define IPV6_JOIN_ANYCAST    27
+#define IPV6_LEAVE_ANYCAST   28
+#define PAGE_SIZE_MIN	     4096
 
 /*
  * Does this option change the host's multicast (or IPv6 anycast) memberships? Each change makes
@@ -713,10 +714,10 @@ int rf_setsockopt(struct bpf_sockopt *ctx)
 		      bpf_get_current_cgroup_id(), true, true);
 }
 
-#define IPV6_HOPOPTS 0
-#define IPV6_ROUTING 43
+#define IPV6_HOPOPTS  0
+#define IPV6_ROUTING  43
 #define IPV6_FRAGMENT 44
-#define IPV6_DSTOPTS 60
+#define IPV6_DSTOPTS  60
 
 static __always_inline bool ipv6_is_ext(__u8 proto)
 {
@@ -735,8 +736,7 @@ static __always_inline bool ipv6_is_ext(__u8 proto)
  * Bytes at off from the network header: at cgroup_skb that is the packet's start, at tc it
  * follows whatever link-layer header the device has (Ethernet, none on tun/WireGuard).
  */
-#define l3_load(skb, off, to, len) \
-	bpf_skb_load_bytes_relative(skb, off, to, len, BPF_HDR_START_NET)
+#define l3_load(skb, off, to, len) bpf_skb_load_bytes_relative(skb, off, to, len, BPF_HDR_START_NET)
 
 /*
  * Skip one IPv6 extension header, if the chain has one here and this is the first fragment:

@@ -14,11 +14,12 @@
 /* Options a command may accept (struct rf_cmd.options). */
 enum rf_cmd_opt {
 	RF_OPT_COMMENT = 1 << 0, /* --comment TEXT */
-	RF_OPT_FOR = 1 << 1, /* --for DURATION */
-	RF_OPT_FORCE = 1 << 2, /* --force */
-	RF_OPT_FOLLOW = 1 << 3, /* --follow */
-	RF_OPT_ARGS = 1 << 4, /* positional arguments (allow add RULE...) */
-	RF_OPT_SAFETY = 1 << 5, /* --audit, --confirm-within D, --verify H:P..., --verify-timeout D */
+	RF_OPT_FOR = 1 << 1,	 /* --for DURATION */
+	RF_OPT_FORCE = 1 << 2,	 /* --force */
+	RF_OPT_FOLLOW = 1 << 3,	 /* --follow */
+	RF_OPT_ARGS = 1 << 4,	 /* positional arguments (allow add RULE...) */
+	RF_OPT_SAFETY =
+	    1 << 5,	     /* --audit, --confirm-within D, --verify H:P..., --verify-timeout D */
 	RF_OPT_ALL = 1 << 6, /* --all */
 	RF_OPT_TARGET = 1 << 7, /* works on the target: --unit/--container/--pid resolved first */
 };

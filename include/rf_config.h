@@ -14,8 +14,8 @@ struct rf_conf {
 	char **rules; /* "allow RULE" lines, validated, as canonical rule text */
 	size_t nrules;
 	size_t cap;
-	bool dhcp; /* default on */
-	bool nd; /* default on */
+	bool dhcp;     /* default on */
+	bool nd;       /* default on */
 	bool dns_auto; /* default: resolvers from resolv.conf at isolate time */
 	struct rf_net_key resolvers[RF_MAX_RESOLVERS]; /* explicit "dns IP,IP" */
 	size_t nresolvers;
@@ -26,8 +26,8 @@ struct rf_conf {
 };
 
 #define RF_GUARD_AUTO -1 /* on when enforcing on the cgroup2 root (the whole host), else off */
-#define RF_GUARD_OFF 0
-#define RF_GUARD_ON 1
+#define RF_GUARD_OFF  0
+#define RF_GUARD_ON   1
 
 /* Defaults: no rules, dhcp on, nd on, dns auto. */
 void rf_conf_init(struct rf_conf *c);

@@ -11,7 +11,7 @@
 #include "rf_config.h"
 
 /* Where lease files are looked for, ':'-separated; RINGFENCE_DHCP_LEASES overrides it. */
-#define RF_DHCP_LEASE_DIRS \
+#define RF_DHCP_LEASE_DIRS                                                                         \
 	"/var/lib/dhcp:/var/lib/dhclient:/run/systemd/netif/leases:/var/lib/NetworkManager"
 
 /*

@@ -11,7 +11,7 @@ const char *rf_transport_name(unsigned int proto);
 /* Context the kernel cannot give: wall-clock offset and the resolved executable path. */
 struct rf_event_ctx {
 	__u64 boot_to_unix_ns; /* add to ts_boot_ns to get CLOCK_REALTIME */
-	const char *exe_path; /* NULL when unknown */
+	const char *exe_path;  /* NULL when unknown */
 	const char *hostname;
 	char exe_buf[4096]; /* where rf_event_prepare() resolves exe_path */
 };

@@ -10,18 +10,18 @@
 #include "rf_tc.h"
 
 #define RF_PIN_DIR_DEFAULT "/sys/fs/bpf/ringfence"
-#define RF_BPFFS_DEFAULT "/sys/fs/bpf"
+#define RF_BPFFS_DEFAULT   "/sys/fs/bpf"
 
 enum rf_attach_kind {
 	RF_ATTACH_CGROUP, /* a cgroup program; its link is pinned */
-	RF_ATTACH_TC, /* the tc program; the program is pinned and attached per interface */
+	RF_ATTACH_TC,	  /* the tc program; the program is pinned and attached per interface */
 	RF_ATTACH_SHARED, /* counted on its own, runs in the tc program: nothing to attach */
 };
 
 /* One per enum rf_hook, generated from RF_HOOK_LIST. */
 struct rf_hook_desc {
-	const char *prog; /* program name in the object */
-	const char *pin; /* file name under the pin dir: the link, or the tc program */
+	const char *prog;  /* program name in the object */
+	const char *pin;   /* file name under the pin dir: the link, or the tc program */
 	const char *label; /* user-facing hook name */
 	enum rf_attach_kind kind;
 };
@@ -34,7 +34,7 @@ bool rf_hook_available(enum rf_hook hook);
 const char *rf_hook_name(unsigned int hook);
 
 struct rf_link_state {
-	bool attached; /* pin present and the link is attached */
+	bool attached;	 /* pin present and the link is attached */
 	__u64 cgroup_id; /* where it is attached */
 	__u32 prog_id;
 };

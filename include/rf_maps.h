@@ -11,20 +11,20 @@
  * Maps userspace opens, X(field of struct rf_maps, pinned name). The names are the ABI: they
  * must match the maps in bpf/ringfence.bpf.c and docs/ABI.md.
  */
-#define RF_MAP_LIST(X)                 \
-	X(config, rf_config)           \
-	X(net, rf_allow_net)           \
-	X(exe, rf_allow_exe_v2)        \
-	X(cgroup, rf_allow_cgroup)     \
-	X(stats, rf_stats_v2)            \
+#define RF_MAP_LIST(X)                                                                             \
+	X(config, rf_config)                                                                       \
+	X(net, rf_allow_net)                                                                       \
+	X(exe, rf_allow_exe_v2)                                                                    \
+	X(cgroup, rf_allow_cgroup)                                                                 \
+	X(stats, rf_stats_v2)                                                                      \
 	X(events, rf_events)
 /* Maps only the programs use; pinned so a reload reuses them, removed by unload. */
-#define RF_MAP_PRIVATE_LIST(X)         \
-	X(sk_mark, rf_sk_mark)         \
-	X(ratelimit, rf_ratelimit)     \
-	X(dhcp_server, rf_dhcp_server) \
-	X(sk_peer, rf_sk_peer)         \
-	X(stats_v1, rf_stats) /* ABI 1's counters: only removed (unload) */ \
+#define RF_MAP_PRIVATE_LIST(X)                                                                     \
+	X(sk_mark, rf_sk_mark)                                                                     \
+	X(ratelimit, rf_ratelimit)                                                                 \
+	X(dhcp_server, rf_dhcp_server)                                                             \
+	X(sk_peer, rf_sk_peer)                                                                     \
+	X(stats_v1, rf_stats)	/* ABI 1's counters: only removed (unload) */                      \
 	X(exe_v1, rf_allow_exe) /* ABI 1's exe rules (no generation): only removed */
 
 struct rf_maps {
@@ -34,7 +34,10 @@ struct rf_maps {
 };
 /* Every fd -1: what rf_maps_close() leaves and what it accepts. */
 #define RF_X_CLOSED(field, name) .field = -1,
-#define RF_MAPS_INIT { RF_MAP_LIST(RF_X_CLOSED) }
+#define RF_MAPS_INIT                                                                               \
+	{                                                                                          \
+		RF_MAP_LIST(RF_X_CLOSED)                                                           \
+	}
 
 /* Every pinned map name (public and private), for unload and "anything pinned?". */
 extern const char *const rf_map_names[];
@@ -57,9 +60,9 @@ enum rf_config_field {
 };
 
 struct rf_config_change {
-	unsigned int fields; /* RF_CFG_F_* */
+	unsigned int fields;  /* RF_CFG_F_* */
 	struct rf_config val; /* the new values of those fields */
-	__u32 flags_mask; /* with RF_CFG_F_FLAGS: which RF_CFG_* bits to take from val.flags */
+	__u32 flags_mask;     /* with RF_CFG_F_FLAGS: which RF_CFG_* bits to take from val.flags */
 };
 
 /*

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 struct rf_reconcile {
-	bool unchanged; /* the maps hold exactly what the config wants: touch nothing */
+	bool unchanged;	  /* the maps hold exactly what the config wants: touch nothing */
 	const char **del; /* lines to remove (pointers into had), malloc'd array */
 	size_t ndel;
 };

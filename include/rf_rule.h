@@ -7,7 +7,7 @@
 #include "ringfence.h"
 
 #define RF_RULE_TEXT_MAX 4352 /* longest canonical rule text, including a PATH_MAX path */
-#define RF_ERR_MAX 512
+#define RF_ERR_MAX	 512
 
 enum rf_rule_kind {
 	RF_RULE_NET,
@@ -17,9 +17,9 @@ enum rf_rule_kind {
 
 struct rf_rule {
 	enum rf_rule_kind kind;
-	struct rf_net_key key; /* RF_RULE_NET: canonical prefix, host bits zero */
+	struct rf_net_key key;	   /* RF_RULE_NET: canonical prefix, host bits zero */
 	struct rf_net_entry entry; /* RF_RULE_NET */
-	char path[4096]; /* RF_RULE_EXE / RF_RULE_CGROUP, as given */
+	char path[4096];	   /* RF_RULE_EXE / RF_RULE_CGROUP, as given */
 };
 
 /*

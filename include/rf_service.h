@@ -16,7 +16,7 @@
 #define RF_CONFIG_DEFAULT "/etc/ringfence/ringfence.conf"
 
 #define EXIT_OPFAIL 1
-#define EXIT_USAGE 2
+#define EXIT_USAGE  2
 
 /* What every command and the agent work on: the global options and what they resolve to. */
 struct rf_ctx {
@@ -34,8 +34,8 @@ struct rf_ctx {
 	bool verbose;
 	char cg_dir[PATH_MAX]; /* resolved target cgroup directory */
 	__u64 cg_id;
-	bool packet_guard; /* tc layer wanted in this namespace (decided by the config) */
-	bool guard_decided; /* the config was applied, so packet_guard is meaningful */
+	bool packet_guard;	  /* tc layer wanted in this namespace (decided by the config) */
+	bool guard_decided;	  /* the config was applied, so packet_guard is meaningful */
 	char config_warning[512]; /* why the config file was not applied, "" when it was */
 };
 
@@ -82,7 +82,7 @@ void rf_svc_guard_target_netns(struct rf_ctx *ctx);
 enum rf_svc_mode {
 	RF_SVC_OFF,
 	RF_SVC_ENFORCE, /* isolated */
-	RF_SVC_AUDIT, /* audit mode: nothing blocked, would-be blocks reported */
+	RF_SVC_AUDIT,	/* audit mode: nothing blocked, would-be blocks reported */
 };
 /* The mode the programs apply now, by the same rules (isolated wins; both end at the deadline). */
 enum rf_svc_mode rf_svc_mode(const struct rf_config *cfg);

@@ -39,8 +39,9 @@ void rf_lines_free(char **lines, size_t n);
 struct rf_isolation {
 	bool isolated;
 	bool audit; /* audit mode: nothing blocked, would-be blocks reported */
-	__u64 confirm_unix_ns; /* isolate --confirm-within: lapses then unless confirmed; 0 = none */
-	__u64 for_unix_ns; /* the --for deadline that 'confirm' puts in place; 0 = none */
+	__u64
+	    confirm_unix_ns; /* isolate --confirm-within: lapses then unless confirmed; 0 = none */
+	__u64 for_unix_ns;   /* the --for deadline that 'confirm' puts in place; 0 = none */
 	/*
 	 * Time left before the deadline as of the last save (isolate, confirm, and the agent every
 	 * minute). A reboot restores the deadline from this, never from the wall clock, which root

@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #define RF_TC_HANDLE 0x5246 /* "RF" */
-#define RF_TC_PRIO 1
+#define RF_TC_PRIO   1
 
 /*
  * Attach the program pinned at prog_pin to every interface except lo that does not carry it

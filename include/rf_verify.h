@@ -12,7 +12,7 @@
 #include <sys/socket.h>
 #include "rf_maps.h"
 
-#define RF_VERIFY_MAX 16 /* --verify endpoints */
+#define RF_VERIFY_MAX		     16 /* --verify endpoints */
 #define RF_VERIFY_TIMEOUT_DEFAULT_MS 5000
 
 struct rf_endpoint {
@@ -28,7 +28,7 @@ struct rf_verify_check {
 	char what[96]; /* "connect 192.0.2.2:443", "deny 198.51.100.254:9" */
 	bool ok;
 	bool skipped; /* deny check: every candidate address is allowed by a rule */
-	int err; /* errno of the connect, 0 = connected */
+	int err;      /* errno of the connect, 0 = connected */
 	long ms;
 };
 
@@ -38,7 +38,7 @@ struct rf_verify_check {
  * IPv6 deny checks); *nchecks is set. Returns 0 when every check passed, -EPERM when one failed,
  * another -errno when the probe could not run.
  */
-int rf_verify_run(const char *cg_dir, const struct rf_maps *m, const struct rf_endpoint *eps,
-		  int n, int timeout_ms, struct rf_verify_check *checks, int *nchecks);
+int rf_verify_run(const char *cg_dir, const struct rf_maps *m, const struct rf_endpoint *eps, int n,
+		  int timeout_ms, struct rf_verify_check *checks, int *nchecks);
 
 #endif /* RF_VERIFY_H */

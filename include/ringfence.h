@@ -14,7 +14,8 @@
 #include <linux/types.h>
 #endif
 
-#define RF_ABI_VERSION 2 /* 2: rf_stats_v2, rf_allow_exe_v2, RF_CFG_AUDIT, rf_event.flags+exe_path */
+/* 2: rf_stats_v2, rf_allow_exe_v2, RF_CFG_AUDIT, rf_event.flags and exe_path */
+#define RF_ABI_VERSION 2
 
 /* ---- rf_config: BPF_MAP_TYPE_ARRAY, 1 entry, key __u32 0 ---------------------------------- */
 
@@ -28,8 +29,8 @@
  * 547->546 in from a known server, from a link-local address or to a multicast group.
  */
 #define RF_BUILTIN_DHCP 0x1
-#define RF_BUILTIN_ND 0x2 /* ICMPv6 router/neighbour solicitation/advertisement, MLD */
-#define RF_BUILTIN_ALL (RF_BUILTIN_DHCP | RF_BUILTIN_ND)
+#define RF_BUILTIN_ND	0x2 /* ICMPv6 router/neighbour solicitation/advertisement, MLD */
+#define RF_BUILTIN_ALL	(RF_BUILTIN_DHCP | RF_BUILTIN_ND)
 
 /* rf_config.flags */
 #define RF_CFG_EXE_RULES 0x1 /* rf_allow_exe is non-empty: mark sockets at creation */
@@ -42,7 +43,7 @@
 
 struct rf_config {
 	__u32 abi_version; /* RF_ABI_VERSION, written by the loader; informative for agents */
-	__u32 isolated; /* 0 = off, anything else = on */
+	__u32 isolated;	   /* 0 = off, anything else = on */
 	/*
 	 * Isolation deadline in CLOCK_BOOTTIME nanoseconds (bpf_ktime_get_boot_ns()); 0 = none.
 	 * Once now >= deadline the programs behave as if isolated == 0 and audit were off, even
@@ -50,8 +51,8 @@ struct rf_config {
 	 * Example: isolate for 2h at boot time T: deadline_ns = T + 7200e9.
 	 */
 	__u64 deadline_ns;
-	__u32 builtins; /* RF_BUILTIN_* */
-	__u32 flags; /* RF_CFG_* */
+	__u32 builtins;	     /* RF_BUILTIN_* */
+	__u32 flags;	     /* RF_CFG_* */
 	__u64 since_unix_ns; /* CLOCK_REALTIME of the isolate; informative (status) */
 };
 _Static_assert(sizeof(struct rf_config) == 32, "rf_config ABI size");
@@ -68,17 +69,17 @@ struct rf_net_key {
 };
 _Static_assert(sizeof(struct rf_net_key) == 20, "rf_net_key ABI size");
 
-#define RF_PROTO_ANY 0 /* any transport */
+#define RF_PROTO_ANY  0 /* any transport */
 #define RF_PROTO_ICMP 1 /* ICMP for IPv4, ICMPv6 for IPv6 */
-#define RF_PROTO_TCP 6
-#define RF_PROTO_UDP 17
+#define RF_PROTO_TCP  6
+#define RF_PROTO_UDP  17
 
-#define RF_DIR_OUT 0x1 /* the host may open connections to / send to the remote port */
-#define RF_DIR_IN 0x2 /* the remote may open connections to / send to the local port */
+#define RF_DIR_OUT  0x1 /* the host may open connections to / send to the remote port */
+#define RF_DIR_IN   0x2 /* the remote may open connections to / send to the local port */
 #define RF_DIR_BOTH (RF_DIR_OUT | RF_DIR_IN)
 
 #define RF_ENTRY_BUILTIN 0x1 /* a built-in network-keeping rule (DNS resolvers) */
-#define RF_ENTRY_CONFIG 0x2 /* an 'allow' line of the config file */
+#define RF_ENTRY_CONFIG	 0x2 /* an 'allow' line of the config file */
 
 /*
  * One allowed (protocol, port range, direction) for a prefix. port_lo == port_hi == 0 means any
@@ -86,8 +87,8 @@ _Static_assert(sizeof(struct rf_net_key) == 20, "rf_net_key ABI size");
  * local port. Example: "net 192.0.2.10/32 proto tcp port 22 dir in" = {6, 2, 0, 22, 22}.
  */
 struct rf_net_entry {
-	__u8 proto; /* RF_PROTO_* ; other values match nothing */
-	__u8 dir; /* RF_DIR_* ; 0 matches nothing */
+	__u8 proto;  /* RF_PROTO_* ; other values match nothing */
+	__u8 dir;    /* RF_DIR_* ; 0 matches nothing */
 	__u8 origin; /* RF_ENTRY_* ; informative */
 	__u8 pad;
 	__u16 port_lo;
@@ -99,13 +100,15 @@ _Static_assert(sizeof(struct rf_net_entry) == 8, "rf_net_entry ABI size");
 
 struct rf_net_val {
 	__u32 count; /* entries used; values above RF_NET_MAX_ENTRIES are clamped */
-	__u32 prefixlen; /* must equal the key's prefixlen: where the lookup continues when no
-			    entry allows (next try: prefixlen - 1). Larger values act as the key's. */
+	__u32
+	    prefixlen; /* must equal the key's prefixlen: where the lookup continues when no
+			  entry allows (next try: prefixlen - 1). Larger values act as the key's. */
 	struct rf_net_entry e[RF_NET_MAX_ENTRIES];
 };
 _Static_assert(sizeof(struct rf_net_val) == 72, "rf_net_val ABI size");
 
-#define RF_NET_MAX_RULES_DEFAULT 262144 /* LPM tries allocate on insert: unused slots cost nothing */
+#define RF_NET_MAX_RULES_DEFAULT                                                                   \
+	262144 /* LPM tries allocate on insert: unused slots cost nothing */
 
 /* ---- rf_allow_exe_v2: BPF_MAP_TYPE_HASH ----------------------------------------------------- */
 
@@ -134,7 +137,7 @@ struct rf_allow_val {
 	__u32 pad;
 };
 
-#define RF_MAX_PROC_RULES 4096
+#define RF_MAX_PROC_RULES   4096
 #define RF_MAX_CGROUP_DEPTH 32 /* ancestors walked when matching a cgroup rule */
 
 /* ---- rf_dhcp_server: BPF_MAP_TYPE_HASH, known DHCP servers for the DHCP built-in ---------- */
@@ -149,10 +152,11 @@ _Static_assert(sizeof(struct rf_addr_key) == 16, "rf_addr_key ABI size");
 
 /* ---- rf_sk_mark: BPF_MAP_TYPE_SK_STORAGE (BPF_F_CLONE) --------------------------------------- */
 
-#define RF_SK_EXE 0x1 /* opened by an allowed executable: exe_dev/exe_ino say which */
+#define RF_SK_EXE     0x1 /* opened by an allowed executable: exe_dev/exe_ino say which */
 #define RF_SK_AUDITED 0x2 /* audit mode: this socket's would-be block was reported already */
 
-/* Written only by the programs: socket opened by an allowed process. Children of accept() inherit. */
+/* Written only by the programs: socket opened by an allowed process. Children of accept() inherit.
+ */
 struct rf_sk_mark {
 	__u32 flags;
 	__u32 pad;
@@ -181,26 +185,29 @@ struct rf_sk_peer {
  * are appended, never inserted. X(ID, label, program, kind): kind CGROUP is a cgroup program
  * whose link is pinned as rf_link_<label>; TC is the tc egress program, pinned as rf_prog_<label>
  * and attached per interface; SHARED is a verdict counted on its own that runs inside another
- * hook's program (the second wall inside rf_tc_egress). Adding a hook: one line here, its SEC() program in
- * bpf/ringfence.bpf.c, a row in docs/ABI.md; the loader, status, metrics and events follow.
+ * hook's program (the second wall inside rf_tc_egress). Adding a hook: one line here, its SEC()
+ * program in bpf/ringfence.bpf.c, a row in docs/ABI.md; the loader, status, metrics and events
+ * follow.
  */
-#define RF_HOOK_LIST(X)                                  \
-	X(CONNECT4, connect4, rf_connect4, CGROUP)        \
-	X(CONNECT6, connect6, rf_connect6, CGROUP)        \
-	X(SENDMSG4, sendmsg4, rf_sendmsg4, CGROUP)        \
-	X(SENDMSG6, sendmsg6, rf_sendmsg6, CGROUP)        \
-	X(INGRESS, ingress, rf_ingress, CGROUP)           \
-	X(EGRESS, egress, rf_egress, CGROUP)              \
-	X(SOCK_CREATE, sock_create, rf_sock_create, CGROUP) \
-	X(TC_EGRESS, tc_egress, rf_tc_egress, TC) /* frames of packet sockets leaving an interface */ \
-	X(SETSOCKOPT, setsockopt, rf_setsockopt, CGROUP) /* multicast/anycast membership changes */ \
+#define RF_HOOK_LIST(X)                                                                            \
+	X(CONNECT4, connect4, rf_connect4, CGROUP)                                                 \
+	X(CONNECT6, connect6, rf_connect6, CGROUP)                                                 \
+	X(SENDMSG4, sendmsg4, rf_sendmsg4, CGROUP)                                                 \
+	X(SENDMSG6, sendmsg6, rf_sendmsg6, CGROUP)                                                 \
+	X(INGRESS, ingress, rf_ingress, CGROUP)                                                    \
+	X(EGRESS, egress, rf_egress, CGROUP)                                                       \
+	X(SOCK_CREATE, sock_create, rf_sock_create, CGROUP)                                        \
+	X(TC_EGRESS, tc_egress, rf_tc_egress,                                                      \
+	  TC) /* frames of packet sockets leaving an interface */                                  \
+	X(SETSOCKOPT, setsockopt, rf_setsockopt,                                                   \
+	  CGROUP)			    /* multicast/anycast membership changes */             \
 	X(WALL, wall, rf_tc_egress, SHARED) /* on-wire packets at tc egress (runs in tc_egress) */
 
 enum rf_hook {
 #define RF_X_ENUM(id, label, prog, kind) RF_HOOK_##id,
 	RF_HOOK_LIST(RF_X_ENUM)
 #undef RF_X_ENUM
-	RF_HOOK_MAX,
+	    RF_HOOK_MAX,
 };
 
 #define RF_HOOK_SLOTS 16 /* counter room per hook: indices stay put when hooks are added */
@@ -209,46 +216,47 @@ _Static_assert(RF_HOOK_MAX <= RF_HOOK_SLOTS, "rf_stats_v2 has room for 16 hooks"
 /* Fixed indices: allowed = hook * 2, denied = hook * 2 + 1 (counted while isolated); then: */
 enum rf_stat {
 	RF_STAT_EVENTS_SENT = RF_HOOK_SLOTS * 2, /* 32 */
-	RF_STAT_EVENTS_RATELIMITED, /* 33 */
-	RF_STAT_EVENTS_LOST, /* 34: ring buffer full */
+	RF_STAT_EVENTS_RATELIMITED,		 /* 33 */
+	RF_STAT_EVENTS_LOST,			 /* 34: ring buffer full */
 	RF_STAT_WOULD_BLOCK = 40, /* + hook: what isolation would have blocked, in audit mode */
 	RF_STAT_SLOTS = 64,
 };
 
-/* ---- rf_events: BPF_MAP_TYPE_RINGBUF of struct rf_event --------------------------------------- */
+/* ---- rf_events: BPF_MAP_TYPE_RINGBUF of struct rf_event ---------------------------------------
+ */
 
 enum rf_reason {
-	RF_REASON_NO_RULE = 0, /* no allow rule matched */
-	RF_REASON_SOCKET_TYPE, /* raw or ping socket creation while isolated */
+	RF_REASON_NO_RULE = 0,	 /* no allow rule matched */
+	RF_REASON_SOCKET_TYPE,	 /* raw or ping socket creation while isolated */
 	RF_REASON_PACKET_SOCKET, /* frame from a packet (AF_PACKET) socket of an isolated process */
-	RF_REASON_MALFORMED, /* a packet the programs cannot parse (dropped while isolated) */
+	RF_REASON_MALFORMED,	 /* a packet the programs cannot parse (dropped while isolated) */
 	RF_REASON_MULTICAST, /* a group join/leave: the kernel would announce it with IGMP/MLD */
 };
 
 #define RF_EVENT_WOULD_BLOCK 0x1 /* audit mode: reported, not blocked */
 
-#define RF_COMM_LEN 16
-#define RF_EXE_PATH_DEPTH 8 /* path components of the executable in an event */
-#define RF_EXE_NAME_LEN 32 /* bytes per component, NUL included */
+#define RF_COMM_LEN	  16
+#define RF_EXE_PATH_DEPTH 8  /* path components of the executable in an event */
+#define RF_EXE_NAME_LEN	  32 /* bytes per component, NUL included */
 
 struct rf_event {
 	__u64 ts_boot_ns; /* bpf_ktime_get_boot_ns() */
-	__u64 cgroup_id; /* of the task (syscall hooks) or of the socket (packet hooks) */
-	__u64 exe_dev; /* 0 in packet hooks (no process context) */
+	__u64 cgroup_id;  /* of the task (syscall hooks) or of the socket (packet hooks) */
+	__u64 exe_dev;	  /* 0 in packet hooks (no process context) */
 	__u64 exe_ino;
-	__u32 pid; /* thread id; 0 in packet hooks */
-	__u32 tgid; /* process id; 0 in packet hooks */
-	__u32 uid; /* 0 in packet hooks unless known */
-	__u8 hook; /* enum rf_hook */
-	__u8 reason; /* enum rf_reason */
-	__u8 family; /* 2 = AF_INET (addresses still stored mapped), 10 = AF_INET6 */
-	__u8 proto; /* IPPROTO_* ; for sock_create, the socket protocol */
-	__u8 saddr[16]; /* local address, IPv6 or IPv4-mapped; zero when unknown */
-	__u8 daddr[16]; /* remote address */
-	__u16 sport; /* local port, host order; 0 when unknown */
-	__u16 dport; /* remote port, host order */
-	__u16 sock_type; /* SOCK_* for sock_create and syscall hooks, 0 otherwise */
-	__u16 flags; /* RF_EVENT_* */
+	__u32 pid;		/* thread id; 0 in packet hooks */
+	__u32 tgid;		/* process id; 0 in packet hooks */
+	__u32 uid;		/* 0 in packet hooks unless known */
+	__u8 hook;		/* enum rf_hook */
+	__u8 reason;		/* enum rf_reason */
+	__u8 family;		/* 2 = AF_INET (addresses still stored mapped), 10 = AF_INET6 */
+	__u8 proto;		/* IPPROTO_* ; for sock_create, the socket protocol */
+	__u8 saddr[16];		/* local address, IPv6 or IPv4-mapped; zero when unknown */
+	__u8 daddr[16];		/* remote address */
+	__u16 sport;		/* local port, host order; 0 when unknown */
+	__u16 dport;		/* remote port, host order */
+	__u16 sock_type;	/* SOCK_* for sock_create and syscall hooks, 0 otherwise */
+	__u16 flags;		/* RF_EVENT_* */
 	char comm[RF_COMM_LEN]; /* thread comm; empty in packet hooks */
 	/*
 	 * Appended after the first 104 bytes (readers of the shorter record keep working): the
@@ -262,7 +270,7 @@ _Static_assert(sizeof(struct rf_event) == 104 + RF_EXE_PATH_DEPTH * RF_EXE_NAME_
 	       "rf_event ABI size");
 
 #define RF_EVENTS_RINGBUF_SIZE (256 * 1024)
-#define RF_EVENT_BURST 64 /* events per CPU before rate limiting starts */
-#define RF_EVENT_RATE 200 /* sustained events per second per CPU */
+#define RF_EVENT_BURST	       64  /* events per CPU before rate limiting starts */
+#define RF_EVENT_RATE	       200 /* sustained events per second per CPU */
 
 #endif /* RINGFENCE_H */

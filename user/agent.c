@@ -24,11 +24,11 @@
 #include "rf_service.h"
 #include "rf_util.h"
 
-#define RF_EVENTS_LOG_MAX (16 * 1024 * 1024) /* rotate events.jsonl to events.jsonl.1 */
-#define RF_RETRY_MIN_MS 500 /* first retry after a failed attach; doubles up to the max */
-#define RF_RETRY_MAX_MS 30000
-#define RF_POLL_MS 100
-#define RF_NETNS_WALK_MS 5000 /* new namespaces of the target get the guard within this */
+#define RF_EVENTS_LOG_MAX    (16 * 1024 * 1024) /* rotate events.jsonl to events.jsonl.1 */
+#define RF_RETRY_MIN_MS	     500 /* first retry after a failed attach; doubles up to the max */
+#define RF_RETRY_MAX_MS	     30000
+#define RF_POLL_MS	     100
+#define RF_NETNS_WALK_MS     5000 /* new namespaces of the target get the guard within this */
 #define RF_REMAINING_STEP_NS (60ULL * 1000000000ULL) /* refresh of the time left, at most */
 
 static volatile sig_atomic_t agent_exiting;
@@ -141,9 +141,9 @@ static __u64 restore_left(const struct rf_isolation *iso, __u64 now_unix)
  */
 static void restore_isolation_locked(struct agent *ag)
 {
-	struct rf_config_change c = { .fields = RF_CFG_F_ISOLATED | RF_CFG_F_SINCE |
-						RF_CFG_F_DEADLINE | RF_CFG_F_FLAGS,
-				      .flags_mask = RF_CFG_AUDIT };
+	struct rf_config_change c = {.fields = RF_CFG_F_ISOLATED | RF_CFG_F_SINCE |
+					       RF_CFG_F_DEADLINE | RF_CFG_F_FLAGS,
+				     .flags_mask = RF_CFG_AUDIT};
 	struct rf_isolation iso;
 	struct rf_config cfg;
 	__u64 now = rf_now_unix_ns();
@@ -172,8 +172,8 @@ static void restore_isolation_locked(struct agent *ag)
 	c.val.since_unix_ns = iso.since_unix_ns;
 	c.val.deadline_ns = iso.deadline_unix_ns ? rf_now_boot_ns() + restore_left(&iso, now) : 0;
 	ret = rf_config_update(&ag->m, &c, NULL);
-	record_locked(ag, iso.isolated ? "restore-isolation" : "restore-audit", "agent", iso.comment,
-		      ret ? "cannot write rf_config" : NULL);
+	record_locked(ag, iso.isolated ? "restore-isolation" : "restore-audit", "agent",
+		      iso.comment, ret ? "cannot write rf_config" : NULL);
 }
 
 /* (Re)load, attach, apply the config, restore isolation, open the ring buffer. 0 or -errno;
@@ -381,7 +381,7 @@ static void run_loop(struct agent *ag, int interval_ms)
 static void notify_ready(void)
 {
 	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	socklen_t len;
 	int fd;
 
@@ -413,7 +413,7 @@ static int take_agent_lock(struct rf_ctx *ctx)
 
 int rf_agent_run(struct rf_ctx *ctx, int interval_ms)
 {
-	struct agent ag = { .ctx = ctx, .m = RF_MAPS_INIT, .last_isolated = -1 };
+	struct agent ag = {.ctx = ctx, .m = RF_MAPS_INIT, .last_isolated = -1};
 	int ret, agent_lock;
 
 	rf_log_prefix("ringfence agent");

@@ -8,23 +8,24 @@
 #include "rf_cmd.h"
 #include "rf_util.h"
 
-const char rf_help_load[] = "Usage: ringfence load\nAttach and pin the programs without isolating.\n";
+const char rf_help_load[] =
+    "Usage: ringfence load\nAttach and pin the programs without isolating.\n";
 
 const char rf_help_unload[] =
-	"Usage: ringfence unload [--force]\n"
-	"Detach the programs and remove every pin. Refused while isolated unless --force.\n";
+    "Usage: ringfence unload [--force]\n"
+    "Detach the programs and remove every pin. Refused while isolated unless --force.\n";
 
 const char rf_help_history[] =
-	"Usage: ringfence history [--json]\n"
-	"Every isolate, release and rule change with requestor, comment, times and status.\n";
+    "Usage: ringfence history [--json]\n"
+    "Every isolate, release and rule change with requestor, comment, times and status.\n";
 
 const char rf_help_agent[] =
-	"Usage: ringfence agent\n"
-	"Run as the long-lived service (see the systemd unit): load or adopt the programs, apply\n"
-	"the config, isolate again after a reboot if the host was isolated, stream blocked\n"
-	"attempts as JSON lines to stdout and <state dir>/events.jsonl, re-attach detached hooks\n"
-	"and record isolation changes made by other agents or by the deadline. Stopping the\n"
-	"agent never ends isolation.\n";
+    "Usage: ringfence agent\n"
+    "Run as the long-lived service (see the systemd unit): load or adopt the programs, apply\n"
+    "the config, isolate again after a reboot if the host was isolated, stream blocked\n"
+    "attempts as JSON lines to stdout and <state dir>/events.jsonl, re-attach detached hooks\n"
+    "and record isolation changes made by other agents or by the deadline. Stopping the\n"
+    "agent never ends isolation.\n";
 
 static int load_locked(struct rf_ctx *ctx, const void *arg)
 {
@@ -52,7 +53,7 @@ int rf_cmd_load(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
  * namespace does not keep enforcing an orphaned one. */
 static int unload_check(struct rf_ctx *ctx, bool force)
 {
-	struct rf_config_change c = { .fields = RF_CFG_F_ISOLATED };
+	struct rf_config_change c = {.fields = RF_CFG_F_ISOLATED};
 	struct rf_maps m = RF_MAPS_INIT;
 	struct rf_config cfg;
 	int ret = 0;

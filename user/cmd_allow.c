@@ -10,20 +10,20 @@
 #include "rf_util.h"
 
 const char rf_help_allow[] =
-	"Usage: ringfence allow add RULE | allow del RULE | allow list\n"
-	"RULE:\n"
-	"  net CIDR [proto tcp|udp|icmp|any] [port N[-M]] [dir in|out|both]\n"
-	"      CIDR is IPv4 or IPv6 (192.0.2.0/24, 2001:db8::/32; no prefix = one host).\n"
-	"      dir out: the host may connect/send to the remote port; dir in: the remote may\n"
-	"      connect/send to the local port (and a UDP service may answer); default both.\n"
-	"      Replies of an allowed flow pass.\n"
-	"  exe PATH      processes running this executable (device+inode of the file)\n"
-	"  cgroup PATH   processes in this cgroup v2 or below it\n"
-	"Changes apply immediately (also while isolated) and persist in the state dir.\n"
-	"Examples:\n"
-	"  ringfence allow add net 203.0.113.10 proto tcp port 443 dir out\n"
-	"  ringfence allow add exe /opt/edr/bin/agent\n"
-	"  ringfence allow del net 203.0.113.10 proto tcp port 443 dir out\n";
+    "Usage: ringfence allow add RULE | allow del RULE | allow list\n"
+    "RULE:\n"
+    "  net CIDR [proto tcp|udp|icmp|any] [port N[-M]] [dir in|out|both]\n"
+    "      CIDR is IPv4 or IPv6 (192.0.2.0/24, 2001:db8::/32; no prefix = one host).\n"
+    "      dir out: the host may connect/send to the remote port; dir in: the remote may\n"
+    "      connect/send to the local port (and a UDP service may answer); default both.\n"
+    "      Replies of an allowed flow pass.\n"
+    "  exe PATH      processes running this executable (device+inode of the file)\n"
+    "  cgroup PATH   processes in this cgroup v2 or below it\n"
+    "Changes apply immediately (also while isolated) and persist in the state dir.\n"
+    "Examples:\n"
+    "  ringfence allow add net 203.0.113.10 proto tcp port 443 dir out\n"
+    "  ringfence allow add exe /opt/edr/bin/agent\n"
+    "  ringfence allow del net 203.0.113.10 proto tcp port 443 dir out\n";
 
 /* Add or remove `text` in the persisted rule list. */
 static int persist_rule(struct rf_ctx *ctx, const char *text, bool add)
@@ -83,7 +83,7 @@ static int list_net(const struct rf_net_key *k, const struct rf_net_entry *e, vo
 
 	rf_format_net(k, e, text, sizeof(text));
 	print_rule_line(arg, text,
-			e->origin & RF_ENTRY_BUILTIN ? "   (built-in)"
+			e->origin & RF_ENTRY_BUILTIN  ? "   (built-in)"
 			: e->origin & RF_ENTRY_CONFIG ? "   (config)"
 						      : "");
 	return 0;
@@ -107,7 +107,7 @@ static bool process_rule_in(char *const *lines, size_t n, const char *line)
 
 void rf_print_rules(struct rf_ctx *ctx, struct rf_maps *m)
 {
-	struct list_ctx lc = { ctx, 0 };
+	struct list_ctx lc = {ctx, 0};
 	char **conf = NULL, **user = NULL;
 	size_t nconf = 0, nuser = 0, i;
 
@@ -163,7 +163,8 @@ static void print_changed(struct rf_ctx *ctx, const char *text, bool add, const 
 		printf(",\"action\":\"%s\",\"changed\":%s}\n", add ? "add" : "del",
 		       note[0] ? "false" : "true");
 	} else {
-		printf("%s: %s%s%s\n", add ? "allowed" : "removed", text, note[0] ? " - " : "", note);
+		printf("%s: %s%s%s\n", add ? "allowed" : "removed", text, note[0] ? " - " : "",
+		       note);
 	}
 }
 

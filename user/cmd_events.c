@@ -12,9 +12,9 @@
 #include "rf_util.h"
 
 const char rf_help_events[] =
-	"Usage: ringfence events [--follow] [--json]\n"
-	"Print blocked attempts queued by the kernel (and wait for more with --follow).\n"
-	"--json prints one Elastic Common Schema object per line.\n";
+    "Usage: ringfence events [--follow] [--json]\n"
+    "Print blocked attempts queued by the kernel (and wait for more with --follow).\n"
+    "--json prints one Elastic Common Schema object per line.\n";
 
 static volatile sig_atomic_t exiting;
 
@@ -99,7 +99,7 @@ static int consume(struct ring_buffer *rb, bool follow)
 
 static int events_from_kernel(struct rf_ctx *ctx, bool follow)
 {
-	struct ev_ctx ev = { .ctx = ctx };
+	struct ev_ctx ev = {.ctx = ctx};
 	struct rf_maps m = RF_MAPS_INIT;
 	struct ring_buffer *rb;
 	int ret;

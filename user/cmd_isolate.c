@@ -10,46 +10,46 @@
 #include "rf_verify.h"
 
 const char rf_help_isolate[] =
-	"Usage: ringfence isolate [--comment TEXT] [--for DURATION] [--force]\n"
-	"                         [--audit] [--confirm-within DURATION]\n"
-	"                         [--verify HOST:PORT]... [--verify-timeout DURATION]\n"
-	"Isolate the target (the host, or the --cgroup, --unit, --container or --pid given): from\n"
-	"now on only loopback, allowed destinations, allowed processes and the built-in DHCP/ND\n"
-	"rules pass for its processes; existing connections to other peers stop too.\n"
-	"  --comment TEXT   recorded in the action history and shown by status\n"
-	"  --for DURATION   release automatically after DURATION (90s, 15m, 2h, 1d); enforced by\n"
-	"                   the kernel, so it holds even if no ringfence process runs\n"
-	"  --force          isolate even though no destination or process is allowed (the host\n"
-	"                   can then only be released from its console)\n"
-	"Making it safe to try on a remote host:\n"
-	"  --audit          block nothing; report every connection, datagram, packet and socket\n"
-	"                   that isolation would block as a 'would-block' event (see events,\n"
-	"                   status, metrics). A later 'isolate' enforces at once; 'release' ends it.\n"
-	"  --confirm-within DURATION\n"
-	"                   isolation ends by itself after DURATION unless 'ringfence confirm' runs\n"
-	"                   first (a kernel deadline: it holds if this shell, the CLI and the agent\n"
-	"                   all die); recorded as rolled-back, not confirmed\n"
-	"  --verify HOST:PORT\n"
-	"                   after isolating, a probe in the isolated cgroup must open a TCP\n"
-	"                   connection to HOST:PORT (IPv4, or [IPv6]:PORT; repeatable), and a\n"
-	"                   connect to an address no rule allows must fail with EPERM; otherwise\n"
-	"                   isolation is rolled back at once and the command exits 1\n"
-	"  --verify-timeout DURATION   per endpoint (default 5s)\n"
-	"Example: isolate --audit; ringfence events; then\n"
-	"  isolate --verify 203.0.113.10:443 --confirm-within 5m; then ringfence confirm\n"
-	"Running it while already isolated changes nothing and exits 0. A configuration file\n"
-	"with an error does not stop isolation: the last applied policy stays in force, and the\n"
-	"problem is printed and recorded in the history.\n";
+    "Usage: ringfence isolate [--comment TEXT] [--for DURATION] [--force]\n"
+    "                         [--audit] [--confirm-within DURATION]\n"
+    "                         [--verify HOST:PORT]... [--verify-timeout DURATION]\n"
+    "Isolate the target (the host, or the --cgroup, --unit, --container or --pid given): from\n"
+    "now on only loopback, allowed destinations, allowed processes and the built-in DHCP/ND\n"
+    "rules pass for its processes; existing connections to other peers stop too.\n"
+    "  --comment TEXT   recorded in the action history and shown by status\n"
+    "  --for DURATION   release automatically after DURATION (90s, 15m, 2h, 1d); enforced by\n"
+    "                   the kernel, so it holds even if no ringfence process runs\n"
+    "  --force          isolate even though no destination or process is allowed (the host\n"
+    "                   can then only be released from its console)\n"
+    "Making it safe to try on a remote host:\n"
+    "  --audit          block nothing; report every connection, datagram, packet and socket\n"
+    "                   that isolation would block as a 'would-block' event (see events,\n"
+    "                   status, metrics). A later 'isolate' enforces at once; 'release' ends it.\n"
+    "  --confirm-within DURATION\n"
+    "                   isolation ends by itself after DURATION unless 'ringfence confirm' runs\n"
+    "                   first (a kernel deadline: it holds if this shell, the CLI and the agent\n"
+    "                   all die); recorded as rolled-back, not confirmed\n"
+    "  --verify HOST:PORT\n"
+    "                   after isolating, a probe in the isolated cgroup must open a TCP\n"
+    "                   connection to HOST:PORT (IPv4, or [IPv6]:PORT; repeatable), and a\n"
+    "                   connect to an address no rule allows must fail with EPERM; otherwise\n"
+    "                   isolation is rolled back at once and the command exits 1\n"
+    "  --verify-timeout DURATION   per endpoint (default 5s)\n"
+    "Example: isolate --audit; ringfence events; then\n"
+    "  isolate --verify 203.0.113.10:443 --confirm-within 5m; then ringfence confirm\n"
+    "Running it while already isolated changes nothing and exits 0. A configuration file\n"
+    "with an error does not stop isolation: the last applied policy stays in force, and the\n"
+    "problem is printed and recorded in the history.\n";
 
 const char rf_help_confirm[] =
-	"Usage: ringfence confirm [--comment TEXT]\n"
-	"Keep an isolation started with --confirm-within: it becomes ordinary isolation (or runs\n"
-	"to its --for deadline). Exits 1 when it has already been rolled back.\n";
+    "Usage: ringfence confirm [--comment TEXT]\n"
+    "Keep an isolation started with --confirm-within: it becomes ordinary isolation (or runs\n"
+    "to its --for deadline). Exits 1 when it has already been rolled back.\n";
 
 const char rf_help_release[] =
-	"Usage: ringfence release [--comment TEXT]   (alias: unisolate)\n"
-	"End isolation (or audit mode); full connectivity returns at once. Exits 0 if not\n"
-	"isolated.\n";
+    "Usage: ringfence release [--comment TEXT]   (alias: unisolate)\n"
+    "End isolation (or audit mode); full connectivity returns at once. Exits 0 if not\n"
+    "isolated.\n";
 
 /* What isolate was asked to do, validated. */
 struct isolate_req {
@@ -126,9 +126,9 @@ static __u64 earliest(__u64 a, __u64 b)
  */
 static int set_mode(struct rf_ctx *ctx, struct rf_maps *m, const struct isolate_req *r)
 {
-	struct rf_config_change c = { .fields = RF_CFG_F_ABI | RF_CFG_F_DEADLINE | RF_CFG_F_SINCE };
-	struct rf_config_change clear = { .fields = RF_CFG_F_FLAGS, .flags_mask = RF_CFG_AUDIT };
-	struct rf_isolation iso = { .isolated = !r->o->audit, .audit = r->o->audit };
+	struct rf_config_change c = {.fields = RF_CFG_F_ABI | RF_CFG_F_DEADLINE | RF_CFG_F_SINCE};
+	struct rf_config_change clear = {.fields = RF_CFG_F_FLAGS, .flags_mask = RF_CFG_AUDIT};
+	struct rf_isolation iso = {.isolated = !r->o->audit, .audit = r->o->audit};
 	__u64 now_unix = rf_now_unix_ns(), secs = earliest(r->for_secs, r->confirm_secs);
 	int ret;
 
@@ -172,9 +172,9 @@ static void note_lapse(struct rf_ctx *ctx, const struct rf_maps *m)
 /* Clear the flag, the audit bit and the deadline, and the record; *was: what was in force. */
 static int clear_mode(struct rf_ctx *ctx, struct rf_maps *m, enum rf_svc_mode *was)
 {
-	struct rf_config_change c = { .fields = RF_CFG_F_ISOLATED | RF_CFG_F_DEADLINE |
-						RF_CFG_F_FLAGS,
-				      .flags_mask = RF_CFG_AUDIT };
+	struct rf_config_change c = {.fields =
+					 RF_CFG_F_ISOLATED | RF_CFG_F_DEADLINE | RF_CFG_F_FLAGS,
+				     .flags_mask = RF_CFG_AUDIT};
 	struct rf_isolation iso;
 	struct rf_config cfg;
 	int ret;
@@ -262,10 +262,11 @@ static void print_result(struct rf_ctx *ctx, const struct isolate_req *r, const 
 	}
 	text_checks(r);
 	if (!fail && ctx->guard_decided && !ctx->packet_guard)
-		rf_warn("the packet-socket guard and the second wall are off for this target "
-			"(packet-guard auto covers only the host): AF_PACKET sockets, tunnels and "
-			"NAT of its processes are not judged at the interfaces; set 'packet-guard on' "
-			"(see docs/THREAT-MODEL.md)");
+		rf_warn(
+		    "the packet-socket guard and the second wall are off for this target "
+		    "(packet-guard auto covers only the host): AF_PACKET sockets, tunnels and "
+		    "NAT of its processes are not judged at the interfaces; set 'packet-guard on' "
+		    "(see docs/THREAT-MODEL.md)");
 	if (fail) {
 		printf("rolled back: %s\n", fail);
 		return;
@@ -387,7 +388,7 @@ int rf_cmd_isolate(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 /* Make a pending commit-confirmed isolation ordinary (or run to its --for deadline). */
 static int confirm_locked(struct rf_ctx *ctx, struct rf_maps *m, const char **fail)
 {
-	struct rf_config_change c = { .fields = RF_CFG_F_DEADLINE };
+	struct rf_config_change c = {.fields = RF_CFG_F_DEADLINE};
 	struct rf_isolation iso;
 	struct rf_config cfg;
 	__u64 now = rf_now_unix_ns();

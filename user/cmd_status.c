@@ -7,11 +7,11 @@
 #include "rf_util.h"
 
 const char rf_help_status[] =
-	"Usage: ringfence status [--json]\n"
-	"Isolation state (or audit mode), since when and why, a pending confirmation, the target\n"
-	"(selector and the cgroup it resolved to), the hooks enforcing it, the rules and the\n"
-	"allow/deny/would-block counters. --json prints one object with at least \"isolated\",\n"
-	"\"audit\" and \"target\".\n";
+    "Usage: ringfence status [--json]\n"
+    "Isolation state (or audit mode), since when and why, a pending confirmation, the target\n"
+    "(selector and the cgroup it resolved to), the hooks enforcing it, the rules and the\n"
+    "allow/deny/would-block counters. --json prints one object with at least \"isolated\",\n"
+    "\"audit\" and \"target\".\n";
 
 const char rf_help_metrics[] = "Usage: ringfence metrics\n"
 			       "Allow/deny counters per hook and event counters in Prometheus text "
@@ -45,8 +45,8 @@ static void gather(struct rf_ctx *ctx, struct status *s)
 	if (s->isolated && s->iso.confirm_unix_ns)
 		rf_format_time(s->iso.confirm_unix_ns, s->confirm, sizeof(s->confirm));
 	if ((s->isolated || s->audit) && s->cfg.deadline_ns)
-		rf_format_time(rf_now_unix_ns() + (s->cfg.deadline_ns - rf_now_boot_ns()), s->deadline,
-			       sizeof(s->deadline));
+		rf_format_time(rf_now_unix_ns() + (s->cfg.deadline_ns - rf_now_boot_ns()),
+			       s->deadline, sizeof(s->deadline));
 }
 
 /* The warnings of status --json: what another agent wrote that we interpret, open paths. */
@@ -55,12 +55,14 @@ static void print_warnings(const struct rf_config *cfg)
 	const char *sep = "";
 
 	if (rf_svc_mode(cfg) != RF_SVC_OFF && !rf_tc_for_each(NULL, NULL)) {
-		printf("\"no packet-socket guard or second wall in this network namespace: AF_PACKET "
-		       "sockets, tunnels and NAT are not judged at the interfaces\"");
+		printf(
+		    "\"no packet-socket guard or second wall in this network namespace: AF_PACKET "
+		    "sockets, tunnels and NAT are not judged at the interfaces\"");
 		sep = ",";
 	}
 	if (cfg->isolated && cfg->isolated != RF_ISOLATED) {
-		printf("%s\"rf_config.isolated holds %u: treated as isolated\"", sep, cfg->isolated);
+		printf("%s\"rf_config.isolated holds %u: treated as isolated\"", sep,
+		       cfg->isolated);
 		sep = ",";
 	}
 	if (cfg->abi_version != RF_ABI_VERSION) {
@@ -226,7 +228,8 @@ static void print_text(struct rf_ctx *ctx, struct status *s)
 		printf(" (since %s)", s->since);
 	printf("\n");
 	if (s->audit)
-		printf("mode:      audit (nothing is blocked; would-be blocks are reported, since %s)\n",
+		printf("mode:      audit (nothing is blocked; would-be blocks are reported, since "
+		       "%s)\n",
 		       s->since);
 	if (s->confirm[0])
 		printf("confirm:   pending: rolled back at %s unless 'ringfence confirm' runs\n",
@@ -243,8 +246,8 @@ static void print_text(struct rf_ctx *ctx, struct status *s)
 		if (rf_hooks[i].kind == RF_ATTACH_CGROUP)
 			printf(" %s%s", rf_hooks[i].label,
 			       !rf_hook_available((enum rf_hook)i) ? "(unsupported by this kernel)"
-			       : s->ls[i].attached		     ? ""
-								     : "(DETACHED)");
+			       : s->ls[i].attached		   ? ""
+								   : "(DETACHED)");
 	printf("\n");
 	if (s->ls[0].cgroup_id)
 		printf("cgroup id: %llu\n", (unsigned long long)s->ls[0].cgroup_id);

@@ -74,8 +74,8 @@ static int parse_dns(char *v, struct rf_conf *c, char *err, size_t errlen)
 			return -EINVAL;
 		}
 		if (strchr(ip, '/') || rf_parse_cidr(ip, &k, e, sizeof(e))) {
-			snprintf(err, errlen, "invalid resolver '%s': expected auto, off or IP[,IP...]",
-				 ip);
+			snprintf(err, errlen,
+				 "invalid resolver '%s': expected auto, off or IP[,IP...]", ip);
 			return -EINVAL;
 		}
 		c->resolvers[c->nresolvers++] = k;
@@ -188,9 +188,13 @@ static const struct {
 	const char *kw;
 	setting_fn set;
 } settings[] = {
-	{ "allow", set_allow },	      { "dhcp", set_switch },	  { "nd", set_switch },
-	{ "dhcp-server", set_dhcp_server }, { "packet-guard", set_packet_guard },
-	{ "dns", set_dns },	      { "btf", set_btf },
+    {"allow", set_allow},
+    {"dhcp", set_switch},
+    {"nd", set_switch},
+    {"dhcp-server", set_dhcp_server},
+    {"packet-guard", set_packet_guard},
+    {"dns", set_dns},
+    {"btf", set_btf},
 };
 
 /* Parse one logical line (comment already stripped). Returns 0 or -EINVAL with err. */
@@ -212,10 +216,11 @@ static int parse_line(char *line, struct rf_conf *c, char *err, size_t errlen)
 	for (i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
 		if (!strcmp(kw, settings[i].kw))
 			return settings[i].set(kw, rest, c, err, errlen);
-	snprintf(err, errlen,
-		 "unknown setting '%s': expected allow, dhcp, dhcp-server, nd, dns, packet-guard or "
-		 "btf",
-		 kw);
+	snprintf(
+	    err, errlen,
+	    "unknown setting '%s': expected allow, dhcp, dhcp-server, nd, dns, packet-guard or "
+	    "btf",
+	    kw);
 	return -EINVAL;
 }
 

@@ -72,7 +72,7 @@ static int reconcile_rules(struct rf_ctx *ctx, struct rf_maps *m, char **want, s
 {
 	char header[64], **had = NULL, **user = NULL;
 	size_t nhad = 0, nuser = 0;
-	struct rf_reconcile rc = { 0 };
+	struct rf_reconcile rc = {0};
 	bool same_map;
 	int ret;
 
@@ -97,7 +97,7 @@ static int reconcile_rules(struct rf_ctx *ctx, struct rf_maps *m, char **want, s
 
 int rf_svc_apply_config(struct rf_ctx *ctx, struct rf_maps *m)
 {
-	struct rf_config_change c = { .fields = RF_CFG_F_BUILTINS };
+	struct rf_config_change c = {.fields = RF_CFG_F_BUILTINS};
 	const char *resolv = getenv("RINGFENCE_RESOLV_CONF");
 	char err[RF_ERR_MAX] = "", **want = NULL;
 	size_t nwant = 0;

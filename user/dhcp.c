@@ -54,7 +54,7 @@ static void take_word(const char *p, char *buf, size_t len)
 
 size_t rf_dhcp_lease_servers(const char *text, struct rf_addr_key *out, size_t *n, size_t max)
 {
-	static const char *const keys[] = { "option dhcp-server-identifier ", "SERVER_ADDRESS=" };
+	static const char *const keys[] = {"option dhcp-server-identifier ", "SERVER_ADDRESS="};
 	const char *line = text;
 	size_t added = 0, i;
 
@@ -132,7 +132,7 @@ static int dhcp_sync(int map_fd, const struct rf_conf *c)
 {
 	struct rf_addr_key want[RF_MAX_DHCP_SERVERS], cur, next, stale[RF_MAX_DHCP_SERVERS];
 	const char *dirs = getenv("RINGFENCE_DHCP_LEASES");
-	struct rf_allow_val v = { 0 };
+	struct rf_allow_val v = {0};
 	size_t n = 0, nstale = 0, i;
 	int ret = 0, more;
 

@@ -31,7 +31,7 @@ const char *rf_transport_name(unsigned int proto)
 
 void rf_event_addr(const __u8 a[16], char *buf, size_t len)
 {
-	static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	static const __u8 mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 	if (memcmp(a, mapped, 12) == 0)
 		inet_ntop(AF_INET, a + 12, buf, (socklen_t)len);
@@ -136,7 +136,10 @@ void rf_event_text(FILE *f, const struct rf_event *e, const struct rf_event_ctx 
 	rf_event_addr(e->daddr, addr, sizeof(addr));
 	if (e->hook == RF_HOOK_SOCK_CREATE || e->hook == RF_HOOK_TC_EGRESS)
 		snprintf(remote, sizeof(remote), "(%s socket type %u)",
-			 e->family == 17 ? "packet" : e->family == 10 ? "inet6" : "inet", e->sock_type);
+			 e->family == 17   ? "packet"
+			 : e->family == 10 ? "inet6"
+					   : "inet",
+			 e->sock_type);
 	else if (strchr(addr, ':'))
 		snprintf(remote, sizeof(remote), "[%s]:%u", addr, e->dport);
 	else
@@ -147,7 +150,9 @@ void rf_event_text(FILE *f, const struct rf_event *e, const struct rf_event_ctx 
 	fprintf(f, "%-24s %-11s %-11s %-5s %-7u %-16s %-7u %-40s %s\n", t,
 		e->flags & RF_EVENT_WOULD_BLOCK ? "would-block" : "blocked", rf_hook_name(e->hook),
 		rf_transport_name(e->proto), e->tgid, comm[0] ? comm : "-", e->uid, remote,
-		c->exe_path ? exe : e->exe_ino ? "?" : "-");
+		c->exe_path  ? exe
+		: e->exe_ino ? "?"
+			     : "-");
 }
 
 /* ECS event.action: what was blocked, or "would-block" in audit mode (nothing was). */
@@ -180,12 +185,14 @@ void rf_event_json(FILE *f, const struct rf_event *e, const struct rf_event_ctx 
 		"\"reason\":\"%s\",\"module\":\"ringfence\"},",
 		t, event_action(e), e->flags & RF_EVENT_WOULD_BLOCK ? "unknown" : "failure",
 		reason_name(e->reason));
-	fprintf(f, "\"ringfence\":{\"hook\":\"%s\",\"cgroup_id\":%llu,\"exe_dev\":%llu,"
-		   "\"exe_inode\":%llu,\"socket_type\":%u},",
+	fprintf(f,
+		"\"ringfence\":{\"hook\":\"%s\",\"cgroup_id\":%llu,\"exe_dev\":%llu,"
+		"\"exe_inode\":%llu,\"socket_type\":%u},",
 		rf_hook_name(e->hook), (unsigned long long)e->cgroup_id,
 		(unsigned long long)e->exe_dev, (unsigned long long)e->exe_ino, e->sock_type);
 	if (e->tgid) {
-		fprintf(f, "\"process\":{\"pid\":%u,\"thread\":{\"id\":%u},\"name\":", e->tgid, e->pid);
+		fprintf(f, "\"process\":{\"pid\":%u,\"thread\":{\"id\":%u},\"name\":", e->tgid,
+			e->pid);
 		rf_json_str(f, comm);
 		if (c->exe_path) {
 			fputs(",\"executable\":", f);
@@ -200,8 +207,8 @@ void rf_event_json(FILE *f, const struct rf_event *e, const struct rf_event_ctx 
 	}
 	if (e->hook != RF_HOOK_SOCK_CREATE && e->hook != RF_HOOK_TC_EGRESS) {
 		rf_event_addr(e->daddr, addr, sizeof(addr));
-		fprintf(f, "\"%s\":{\"ip\":\"%s\",\"port\":%u},", ingress ? "source" : "destination",
-			addr, e->dport);
+		fprintf(f, "\"%s\":{\"ip\":\"%s\",\"port\":%u},",
+			ingress ? "source" : "destination", addr, e->dport);
 		if (!is_zero(e->saddr) || e->sport) {
 			rf_event_addr(e->saddr, addr, sizeof(addr));
 			fprintf(f, "\"%s\":{\"ip\":\"%s\",\"port\":%u},",

@@ -75,7 +75,7 @@ static size_t load_entries(struct rf_ctx *ctx, struct exe_entry **out)
 
 		if (sscanf(lines[i], "%llu %llu %u %n", &dev, &ino, &gen, &off) != 3 || !off)
 			continue; /* damaged: the rule re-resolves from its path */
-		e->key = (struct rf_exe_key){ .dev = dev, .ino = ino, .gen = gen };
+		e->key = (struct rf_exe_key){.dev = dev, .ino = ino, .gen = gen};
 		snprintf(e->path, sizeof(e->path), "%s", lines[i] + off);
 		cnt++;
 	}
@@ -139,8 +139,8 @@ static void record_moves(struct rf_ctx *ctx, int moved)
 
 /* The identity path names now, allowed in the map (added first); the old one is dropped by the
  * caller. Returns 1 when it differs from *old (or there was none), 0 when unchanged, or -errno. */
-static int resolve_and_allow(const struct rf_maps *m, const char *path,
-			     const struct exe_entry *old, struct rf_exe_key *now)
+static int resolve_and_allow(const struct rf_maps *m, const char *path, const struct exe_entry *old,
+			     struct rf_exe_key *now)
 {
 	struct rf_allow_val v = {};
 	char err[RF_ERR_MAX];

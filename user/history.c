@@ -19,7 +19,7 @@
 
 #define RF_HISTORY_FIELDS 9 /* the 9th, the warning, is absent in records of older versions */
 
-static const char *const status_names[] = { "Pending", "InProgress", "Succeeded", "Failed" };
+static const char *const status_names[] = {"Pending", "InProgress", "Succeeded", "Failed"};
 
 const char *rf_action_status_name(enum rf_action_status s)
 {

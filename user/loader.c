@@ -22,11 +22,11 @@
 #endif
 
 #define RF_PIN_CGROUP(label) "rf_link_" #label
-#define RF_PIN_TC(label) "rf_prog_" #label
+#define RF_PIN_TC(label)     "rf_prog_" #label
 #define RF_PIN_SHARED(label) "rf_prog_tc_egress" /* the program it runs in */
-#define RF_X_HOOK(id, label, prog, kind) \
-	[RF_HOOK_##id] = { #prog, RF_PIN_##kind(label), #label, RF_ATTACH_##kind },
-const struct rf_hook_desc rf_hooks[RF_HOOK_MAX] = { RF_HOOK_LIST(RF_X_HOOK) };
+#define RF_X_HOOK(id, label, prog, kind)                                                           \
+	[RF_HOOK_##id] = {#prog, RF_PIN_##kind(label), #label, RF_ATTACH_##kind},
+const struct rf_hook_desc rf_hooks[RF_HOOK_MAX] = {RF_HOOK_LIST(RF_X_HOOK)};
 #undef RF_X_HOOK
 
 /*
@@ -37,11 +37,17 @@ const struct rf_hook_desc rf_hooks[RF_HOOK_MAX] = { RF_HOOK_LIST(RF_X_HOOK) };
 static bool sockopt_helpers_ok(void)
 {
 	static const enum bpf_func_id ids[] = {
-		BPF_FUNC_get_current_ancestor_cgroup_id, BPF_FUNC_get_current_cgroup_id,
-		BPF_FUNC_get_current_pid_tgid, BPF_FUNC_get_current_uid_gid,
-		BPF_FUNC_get_current_comm, BPF_FUNC_get_current_task,
-		BPF_FUNC_probe_read_kernel, BPF_FUNC_probe_read_kernel_str,
-		BPF_FUNC_sk_storage_get, BPF_FUNC_ringbuf_reserve, BPF_FUNC_ktime_get_boot_ns,
+	    BPF_FUNC_get_current_ancestor_cgroup_id,
+	    BPF_FUNC_get_current_cgroup_id,
+	    BPF_FUNC_get_current_pid_tgid,
+	    BPF_FUNC_get_current_uid_gid,
+	    BPF_FUNC_get_current_comm,
+	    BPF_FUNC_get_current_task,
+	    BPF_FUNC_probe_read_kernel,
+	    BPF_FUNC_probe_read_kernel_str,
+	    BPF_FUNC_sk_storage_get,
+	    BPF_FUNC_ringbuf_reserve,
+	    BPF_FUNC_ktime_get_boot_ns,
 	};
 	static int cached = -1;
 	size_t i;
@@ -132,10 +138,11 @@ int rf_check_bpffs(const char *pin_dir, char *err, size_t errlen)
 	}
 	/* f_type is an int on 32-bit arches, where the magic does not fit */
 	if ((__u32)sfs.f_type != BPF_FS_MAGIC) {
-		snprintf(err, errlen,
-			 "%s is not on a BPF filesystem: mount one with 'mount -t bpf bpf /sys/fs/bpf' "
-			 "or choose another --pin-dir",
-			 dir);
+		snprintf(
+		    err, errlen,
+		    "%s is not on a BPF filesystem: mount one with 'mount -t bpf bpf /sys/fs/bpf' "
+		    "or choose another --pin-dir",
+		    dir);
 		return -ENOTSUP;
 	}
 	return 0;
@@ -153,19 +160,22 @@ int rf_probe_kernel(const char *btf, char *err, size_t errlen)
 	if (cached <= 0)
 		return cached;
 	if (!btf && access("/sys/kernel/btf/vmlinux", R_OK)) {
-		snprintf(err, errlen,
-			 "kernel BTF (/sys/kernel/btf/vmlinux) is missing: use a kernel built with "
-			 "CONFIG_DEBUG_INFO_BTF=y, or give ringfence a BTF file for this kernel with "
-			 "--btf FILE (config 'btf FILE'), made from the kernel's vmlinux with "
-			 "'pahole --btf_encode_detached FILE vmlinux' (see README 'Requirements')");
+		snprintf(
+		    err, errlen,
+		    "kernel BTF (/sys/kernel/btf/vmlinux) is missing: use a kernel built with "
+		    "CONFIG_DEBUG_INFO_BTF=y, or give ringfence a BTF file for this kernel with "
+		    "--btf FILE (config 'btf FILE'), made from the kernel's vmlinux with "
+		    "'pahole --btf_encode_detached FILE vmlinux' (see README 'Requirements')");
 		return cached = -ENOTSUP;
 	}
 	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1) {
-		snprintf(err, errlen, "the kernel lacks BPF ring buffers (needs Linux 5.8 or later)");
+		snprintf(err, errlen,
+			 "the kernel lacks BPF ring buffers (needs Linux 5.8 or later)");
 		return cached = -ENOTSUP;
 	}
 	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SK_STORAGE, NULL) != 1) {
-		snprintf(err, errlen, "the kernel lacks BPF socket storage (needs Linux 5.2 or later)");
+		snprintf(err, errlen,
+			 "the kernel lacks BPF socket storage (needs Linux 5.2 or later)");
 		return cached = -ENOTSUP;
 	}
 	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_get_current_task,
@@ -244,10 +254,11 @@ static int links_missing(const struct rf_load_opts *o, const struct rf_link_stat
 			continue;
 		}
 		if (st[i].cgroup_id != o->cgroup_id) {
-			snprintf(err, errlen,
-				 "ringfence is already attached to another cgroup (id %llu), not %s: "
-				 "use that --cgroup, or run 'ringfence unload' first",
-				 (unsigned long long)st[i].cgroup_id, o->cgroup_dir);
+			snprintf(
+			    err, errlen,
+			    "ringfence is already attached to another cgroup (id %llu), not %s: "
+			    "use that --cgroup, or run 'ringfence unload' first",
+			    (unsigned long long)st[i].cgroup_id, o->cgroup_dir);
 			return -EBUSY;
 		}
 	}
@@ -280,13 +291,15 @@ static int open_object(const struct rf_load_opts *o, struct ringfence_bpf **out,
 	skel->rodata->rf_target_cgid = o->cgroup_id;
 	skel->rodata->rf_target_level = level > 0 ? (__u32)level : 0;
 	/* reuse existing pinned maps so rules and the isolation flag survive a reload */
-	bpf_object__for_each_map(map, skel->obj) {
+	bpf_object__for_each_map(map, skel->obj)
+	{
 		if (bpf_map__is_internal(map))
 			continue; /* .rodata is per load, not shared state */
 		pin_path(path, sizeof(path), o->pin_dir, bpf_map__name(map));
 		ret = bpf_map__set_pin_path(map, path);
 		if (ret) {
-			snprintf(err, errlen, "failed to set pin path %s: %s", path, strerror(-ret));
+			snprintf(err, errlen, "failed to set pin path %s: %s", path,
+				 strerror(-ret));
 			return ret;
 		}
 	}
@@ -315,8 +328,7 @@ fail:
 }
 
 /* Pin the tc program, which is attached per interface (rf_tc_attach_all). */
-static int pin_tc_program(struct ringfence_bpf *skel, const char *pin_dir, char *err,
-			  size_t errlen)
+static int pin_tc_program(struct ringfence_bpf *skel, const char *pin_dir, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	int ret;
@@ -369,7 +381,8 @@ static int attach_missing(struct ringfence_bpf *skel, const struct rf_link_state
 	cgfd = open(o->cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cgfd < 0) {
 		ret = -errno;
-		snprintf(err, errlen, "failed to open cgroup %s: %s", o->cgroup_dir, strerror(-ret));
+		snprintf(err, errlen, "failed to open cgroup %s: %s", o->cgroup_dir,
+			 strerror(-ret));
 		return ret;
 	}
 	for (i = 0; i < RF_HOOK_MAX && !ret; i++)
@@ -396,16 +409,18 @@ int rf_load(const struct rf_load_opts *o, char *err, size_t errlen)
 		return ret;
 	ret = rf_mkdir_p(o->pin_dir, 0700);
 	if (ret) {
-		snprintf(err, errlen, "failed to create pin dir %s: %s", o->pin_dir, strerror(-ret));
+		snprintf(err, errlen, "failed to create pin dir %s: %s", o->pin_dir,
+			 strerror(-ret));
 		return ret;
 	}
 	ret = open_object(o, &skel, err, errlen);
 	if (!ret && (ret = ringfence_bpf__load(skel)))
-		snprintf(err, errlen,
-			 "failed to load BPF programs: %s (run with -v for the verifier log; if pinned "
-			 "maps from another ringfence version exist, 'ringfence unload' first)%s%s%s",
-			 strerror(-ret), o->btf ? "; is the BTF file " : "", o->btf ? o->btf : "",
-			 o->btf ? " (--btf) a valid BTF of this kernel?" : "");
+		snprintf(
+		    err, errlen,
+		    "failed to load BPF programs: %s (run with -v for the verifier log; if pinned "
+		    "maps from another ringfence version exist, 'ringfence unload' first)%s%s%s",
+		    strerror(-ret), o->btf ? "; is the BTF file " : "", o->btf ? o->btf : "",
+		    o->btf ? " (--btf) a valid BTF of this kernel?" : "");
 	if (!ret)
 		ret = stamp_config(skel, err, errlen);
 	if (!ret)

@@ -25,7 +25,7 @@ static int lock_file(const char *state_dir, const char *name, int timeout_ms)
 	if (fd < 0)
 		return -errno;
 	while (flock(fd, LOCK_EX | LOCK_NB)) {
-		struct timespec ts = { 0, 50 * 1000000L };
+		struct timespec ts = {0, 50 * 1000000L};
 
 		if (errno != EWOULDBLOCK || waited >= timeout_ms) {
 			err = errno == EWOULDBLOCK ? -EBUSY : -errno;
@@ -82,4 +82,3 @@ void rf_state_unlock(int fd)
 	if (fd >= 0)
 		close(fd); /* releases the flock */
 }
-

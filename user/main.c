@@ -11,80 +11,79 @@
 #include "rf_util.h"
 
 static const char usage_text[] =
-	"Usage: ringfence [GLOBAL OPTIONS] COMMAND [ARGS]\n"
-	"\n"
-	"Cut a Linux host off the network with eBPF, except loopback, its management channel and\n"
-	"allowed processes and destinations. Enforcement lives in the kernel and outlasts this CLI.\n"
-	"\n"
-	"Commands:\n"
-	"  isolate [--comment TEXT] [--for DURATION] [--force]\n"
-	"          [--audit] [--confirm-within DURATION] [--verify HOST:PORT]...\n"
-	"          [--verify-timeout DURATION]\n"
-	"                          isolate now (loads and attaches first if needed); --audit\n"
-	"                          only reports what isolation would block\n"
-	"  confirm                 keep an isolation started with --confirm-within\n"
-	"  release [--comment TEXT]  end isolation (alias: unisolate)\n"
-	"  status                  isolation state, hooks, rules and counters\n"
-	"  allow add RULE | allow del RULE | allow list\n"
-	"                          change or show what stays reachable while isolated\n"
-	"  events [--follow]       blocked attempts reported by the kernel\n"
-	"  history                 isolate/release/rule actions with their outcome\n"
-	"  metrics                 counters in Prometheus text format\n"
-	"  load                    attach the programs without isolating\n"
-	"  agent                   long-running service: events, persistence, self-repair\n"
-	"  unload [--force]        detach and unpin everything (refused while isolated)\n"
-	"\n"
-	"RULE:\n"
-	"  net CIDR [proto tcp|udp|icmp|any] [port N[-M]] [dir in|out|both]\n"
-	"  exe PATH                an executable (matched by device+inode, not by name)\n"
-	"  cgroup PATH             a cgroup v2 and its descendants, e.g. /system.slice/edr.service\n"
-	"\n"
-	"Global options, before or after the command (environment variable in brackets):\n"
-	"  --cgroup PATH     cgroup v2 to enforce on (default: the cgroup2 root) [RINGFENCE_CGROUP]\n"
-	"  --unit NAME       the cgroup of systemd unit NAME (.service assumed), found anywhere\n"
-	"                    in the cgroup2 tree [RINGFENCE_UNIT]\n"
-	"  --container ID    the cgroup of a Docker, Podman, containerd or CRI-O container: its\n"
-	"                    id or a unique prefix of at least 4 hex digits [RINGFENCE_CONTAINER]\n"
-	"  --pid PID         the cgroup of process PID\n"
-	"                    (one target at most; one that matches nothing or several: exit 2)\n"
-	"  --pin-dir DIR     where maps and links are pinned (default /sys/fs/bpf/ringfence)\n"
-	"                    [RINGFENCE_PIN_DIR]\n"
-	"  --state-dir DIR   persisted rules, isolation record and history (default\n"
-	"                    /var/lib/ringfence) [RINGFENCE_STATE_DIR]\n"
-	"  --config FILE     configuration file (default /etc/ringfence/ringfence.conf)\n"
-	"                    [RINGFENCE_CONFIG]\n"
-	"  --btf FILE        BTF of the running kernel, for kernels without\n"
-	"                    /sys/kernel/btf/vmlinux (default: config 'btf') [RINGFENCE_BTF]\n"
-	"  --json            machine-readable output\n"
-	"  -v, --verbose     show libbpf and verifier messages\n"
-	"  -h, --help        this help; 'ringfence COMMAND --help' for a command\n"
-	"  -V, --version     version, git revision, libbpf and ABI version\n"
-	"\n"
-	"Examples:\n"
-	"  ringfence allow add net 203.0.113.10/32 proto tcp port 443 dir out   # EDR server\n"
-	"  ringfence allow add net 198.51.100.7/32 proto tcp port 22 dir in     # jump host\n"
-	"  ringfence isolate --comment 'INC-4711 reverse shell' --for 8h\n"
-	"  ringfence status --json\n"
-	"  ringfence --container 3f2a9c1d isolate --comment 'INC-4712 cryptominer'\n"
-	"  ringfence release --comment 'INC-4711 cleaned'\n"
-	"\n"
-	"Exit status: 0 success, 1 operational failure, 2 usage error.\n";
+    "Usage: ringfence [GLOBAL OPTIONS] COMMAND [ARGS]\n"
+    "\n"
+    "Cut a Linux host off the network with eBPF, except loopback, its management channel and\n"
+    "allowed processes and destinations. Enforcement lives in the kernel and outlasts this CLI.\n"
+    "\n"
+    "Commands:\n"
+    "  isolate [--comment TEXT] [--for DURATION] [--force]\n"
+    "          [--audit] [--confirm-within DURATION] [--verify HOST:PORT]...\n"
+    "          [--verify-timeout DURATION]\n"
+    "                          isolate now (loads and attaches first if needed); --audit\n"
+    "                          only reports what isolation would block\n"
+    "  confirm                 keep an isolation started with --confirm-within\n"
+    "  release [--comment TEXT]  end isolation (alias: unisolate)\n"
+    "  status                  isolation state, hooks, rules and counters\n"
+    "  allow add RULE | allow del RULE | allow list\n"
+    "                          change or show what stays reachable while isolated\n"
+    "  events [--follow]       blocked attempts reported by the kernel\n"
+    "  history                 isolate/release/rule actions with their outcome\n"
+    "  metrics                 counters in Prometheus text format\n"
+    "  load                    attach the programs without isolating\n"
+    "  agent                   long-running service: events, persistence, self-repair\n"
+    "  unload [--force]        detach and unpin everything (refused while isolated)\n"
+    "\n"
+    "RULE:\n"
+    "  net CIDR [proto tcp|udp|icmp|any] [port N[-M]] [dir in|out|both]\n"
+    "  exe PATH                an executable (matched by device+inode, not by name)\n"
+    "  cgroup PATH             a cgroup v2 and its descendants, e.g. /system.slice/edr.service\n"
+    "\n"
+    "Global options, before or after the command (environment variable in brackets):\n"
+    "  --cgroup PATH     cgroup v2 to enforce on (default: the cgroup2 root) [RINGFENCE_CGROUP]\n"
+    "  --unit NAME       the cgroup of systemd unit NAME (.service assumed), found anywhere\n"
+    "                    in the cgroup2 tree [RINGFENCE_UNIT]\n"
+    "  --container ID    the cgroup of a Docker, Podman, containerd or CRI-O container: its\n"
+    "                    id or a unique prefix of at least 4 hex digits [RINGFENCE_CONTAINER]\n"
+    "  --pid PID         the cgroup of process PID\n"
+    "                    (one target at most; one that matches nothing or several: exit 2)\n"
+    "  --pin-dir DIR     where maps and links are pinned (default /sys/fs/bpf/ringfence)\n"
+    "                    [RINGFENCE_PIN_DIR]\n"
+    "  --state-dir DIR   persisted rules, isolation record and history (default\n"
+    "                    /var/lib/ringfence) [RINGFENCE_STATE_DIR]\n"
+    "  --config FILE     configuration file (default /etc/ringfence/ringfence.conf)\n"
+    "                    [RINGFENCE_CONFIG]\n"
+    "  --btf FILE        BTF of the running kernel, for kernels without\n"
+    "                    /sys/kernel/btf/vmlinux (default: config 'btf') [RINGFENCE_BTF]\n"
+    "  --json            machine-readable output\n"
+    "  -v, --verbose     show libbpf and verifier messages\n"
+    "  -h, --help        this help; 'ringfence COMMAND --help' for a command\n"
+    "  -V, --version     version, git revision, libbpf and ABI version\n"
+    "\n"
+    "Examples:\n"
+    "  ringfence allow add net 203.0.113.10/32 proto tcp port 443 dir out   # EDR server\n"
+    "  ringfence allow add net 198.51.100.7/32 proto tcp port 22 dir in     # jump host\n"
+    "  ringfence isolate --comment 'INC-4711 reverse shell' --for 8h\n"
+    "  ringfence status --json\n"
+    "  ringfence --container 3f2a9c1d isolate --comment 'INC-4712 cryptominer'\n"
+    "  ringfence release --comment 'INC-4711 cleaned'\n"
+    "\n"
+    "Exit status: 0 success, 1 operational failure, 2 usage error.\n";
 
 static const struct rf_cmd cmds[] = {
-	{ "isolate", rf_cmd_isolate,
-	  RF_OPT_COMMENT | RF_OPT_FOR | RF_OPT_FORCE | RF_OPT_SAFETY | RF_OPT_TARGET,
-	  rf_help_isolate },
-	{ "confirm", rf_cmd_confirm, RF_OPT_COMMENT, rf_help_confirm },
-	{ "release", rf_cmd_release, RF_OPT_COMMENT, rf_help_release },
-	{ "unisolate", rf_cmd_release, RF_OPT_COMMENT, rf_help_release },
-	{ "status", rf_cmd_status, RF_OPT_TARGET, rf_help_status },
-	{ "allow", rf_cmd_allow, RF_OPT_ARGS | RF_OPT_TARGET, rf_help_allow },
-	{ "events", rf_cmd_events, RF_OPT_FOLLOW, rf_help_events },
-	{ "history", rf_cmd_history, 0, rf_help_history },
-	{ "metrics", rf_cmd_metrics, 0, rf_help_metrics },
-	{ "load", rf_cmd_load, RF_OPT_TARGET, rf_help_load },
-	{ "unload", rf_cmd_unload, RF_OPT_FORCE, rf_help_unload },
-	{ "agent", rf_cmd_agent, RF_OPT_TARGET, rf_help_agent },
+    {"isolate", rf_cmd_isolate,
+     RF_OPT_COMMENT | RF_OPT_FOR | RF_OPT_FORCE | RF_OPT_SAFETY | RF_OPT_TARGET, rf_help_isolate},
+    {"confirm", rf_cmd_confirm, RF_OPT_COMMENT, rf_help_confirm},
+    {"release", rf_cmd_release, RF_OPT_COMMENT, rf_help_release},
+    {"unisolate", rf_cmd_release, RF_OPT_COMMENT, rf_help_release},
+    {"status", rf_cmd_status, RF_OPT_TARGET, rf_help_status},
+    {"allow", rf_cmd_allow, RF_OPT_ARGS | RF_OPT_TARGET, rf_help_allow},
+    {"events", rf_cmd_events, RF_OPT_FOLLOW, rf_help_events},
+    {"history", rf_cmd_history, 0, rf_help_history},
+    {"metrics", rf_cmd_metrics, 0, rf_help_metrics},
+    {"load", rf_cmd_load, RF_OPT_TARGET, rf_help_load},
+    {"unload", rf_cmd_unload, RF_OPT_FORCE, rf_help_unload},
+    {"agent", rf_cmd_agent, RF_OPT_TARGET, rf_help_agent},
 };
 
 static const struct rf_cmd *find_cmd(const char *name)
@@ -108,22 +107,22 @@ static int print_help(const char *name)
 /* Global options with a value: where each one goes. */
 struct global_opt {
 	const char *name;
-	size_t offset; /* of the const char * in struct rf_ctx */
-	bool target;   /* a target selector: one at most */
+	size_t offset;	 /* of the const char * in struct rf_ctx */
+	bool target;	 /* a target selector: one at most */
 	const char *env; /* the environment variable that sets a selector, NULL: none */
 };
 
 static const struct global_opt global_opts[] = {
-	{ "--cgroup", offsetof(struct rf_ctx, cgroup), true, "RINGFENCE_CGROUP" },
-	{ "--unit", offsetof(struct rf_ctx, unit), true, "RINGFENCE_UNIT" },
-	{ "--container", offsetof(struct rf_ctx, container), true, "RINGFENCE_CONTAINER" },
-	/* no RINGFENCE_PID: a pid kept in an environment outlives its process and can be reused
-	 * by an unrelated one, which a later isolate would then cut off */
-	{ "--pid", offsetof(struct rf_ctx, pid), true, NULL },
-	{ "--pin-dir", offsetof(struct rf_ctx, pin_dir), false, NULL },
-	{ "--state-dir", offsetof(struct rf_ctx, state_dir), false, NULL },
-	{ "--config", offsetof(struct rf_ctx, config), false, NULL },
-	{ "--btf", offsetof(struct rf_ctx, btf), false, NULL },
+    {"--cgroup", offsetof(struct rf_ctx, cgroup), true, "RINGFENCE_CGROUP"},
+    {"--unit", offsetof(struct rf_ctx, unit), true, "RINGFENCE_UNIT"},
+    {"--container", offsetof(struct rf_ctx, container), true, "RINGFENCE_CONTAINER"},
+    /* no RINGFENCE_PID: a pid kept in an environment outlives its process and can be reused
+     * by an unrelated one, which a later isolate would then cut off */
+    {"--pid", offsetof(struct rf_ctx, pid), true, NULL},
+    {"--pin-dir", offsetof(struct rf_ctx, pin_dir), false, NULL},
+    {"--state-dir", offsetof(struct rf_ctx, state_dir), false, NULL},
+    {"--config", offsetof(struct rf_ctx, config), false, NULL},
+    {"--btf", offsetof(struct rf_ctx, btf), false, NULL},
 };
 
 static const char **ctx_field(struct rf_ctx *ctx, const struct global_opt *g)
@@ -175,7 +174,8 @@ static int option_value(int argc, char **argv, int *i, const char *opt, const ch
 	if (++*i >= argc)
 		return rf_usage_error("option '%s' needs a value", opt);
 	if (!strncmp(argv[*i], "--", 2))
-		return rf_usage_error("option '%s' needs a value, got the option '%s'", opt, argv[*i]);
+		return rf_usage_error("option '%s' needs a value, got the option '%s'", opt,
+				      argv[*i]);
 	*value = argv[*i];
 	return 0;
 }
@@ -207,7 +207,8 @@ static int global_option(struct rf_ctx *ctx, int argc, char **argv, int *i)
 			continue;
 		if (global_opts[k].target && one_target(ctx, global_opts[k].name))
 			return EXIT_USAGE + 1;
-		if (option_value(argc, argv, i, global_opts[k].name, ctx_field(ctx, &global_opts[k])))
+		if (option_value(argc, argv, i, global_opts[k].name,
+				 ctx_field(ctx, &global_opts[k])))
 			return EXIT_USAGE + 1;
 		return 1;
 	}
@@ -223,12 +224,12 @@ static int safety_option(struct rf_cmd_opts *o, int argc, char **argv, int *i)
 		return o->audit = true, 1;
 	if (is_opt(a, "--confirm-within"))
 		return option_value(argc, argv, i, "--confirm-within", &o->confirm_within)
-			       ? EXIT_USAGE + 1
-			       : 1;
+			   ? EXIT_USAGE + 1
+			   : 1;
 	if (is_opt(a, "--verify-timeout"))
 		return option_value(argc, argv, i, "--verify-timeout", &o->verify_timeout)
-			       ? EXIT_USAGE + 1
-			       : 1;
+			   ? EXIT_USAGE + 1
+			   : 1;
 	if (!is_opt(a, "--verify"))
 		return 0;
 	if (o->nverify == RF_CMD_VERIFY_MAX) {
@@ -236,7 +237,7 @@ static int safety_option(struct rf_cmd_opts *o, int argc, char **argv, int *i)
 		return EXIT_USAGE + 1;
 	}
 	return option_value(argc, argv, i, "--verify", &o->verify[o->nverify++]) ? EXIT_USAGE + 1
-										    : 1;
+										 : 1;
 }
 
 /* A command option at argv[*i], as cmd allows: 1 consumed, 0 not one, EXIT_USAGE + 1 error. */
@@ -317,7 +318,7 @@ static int parse_line(struct rf_ctx *ctx, int argc, char **argv, struct cmdline 
 static int run_command(struct rf_ctx *ctx, const struct cmdline *cl)
 {
 	const struct rf_cmd *cmd = find_cmd(cl->cmd);
-	struct rf_cmd_opts o = { .argv = cl->rest };
+	struct rf_cmd_opts o = {.argv = cl->rest};
 	int i, r;
 
 	if (!strcmp(cl->cmd, "help"))

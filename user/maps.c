@@ -10,7 +10,7 @@
 #include "rf_maps.h"
 
 #define RF_X_NAME(field, name) #name,
-const char *const rf_map_names[] = { RF_MAP_LIST(RF_X_NAME) RF_MAP_PRIVATE_LIST(RF_X_NAME) };
+const char *const rf_map_names[] = {RF_MAP_LIST(RF_X_NAME) RF_MAP_PRIVATE_LIST(RF_X_NAME)};
 #undef RF_X_NAME
 const size_t rf_nr_maps = sizeof(rf_map_names) / sizeof(rf_map_names[0]);
 
@@ -41,8 +41,8 @@ int rf_maps_open(const char *pin_dir, struct rf_maps *m)
 	int err = 0;
 
 	*m = (struct rf_maps)RF_MAPS_INIT;
-#define RF_X_OPEN(field, name)                                            \
-	if (!err && (m->field = open_map(pin_dir, #name)) < 0)            \
+#define RF_X_OPEN(field, name)                                                                     \
+	if (!err && (m->field = open_map(pin_dir, #name)) < 0)                                     \
 		err = errno == ENOENT ? -ENOENT : -errno;
 	RF_MAP_LIST(RF_X_OPEN)
 #undef RF_X_OPEN

@@ -141,10 +141,11 @@ int rf_policy_change(const struct rf_maps *m, const struct rf_rule *r, bool add,
 			return ret;
 		}
 		if (add && target_dir && cgroup_covers(dir, target_dir)) {
-			snprintf(err, errlen,
-				 "cgroup %s contains every isolated process: allowing it would turn "
-				 "isolation off; name a service's own cgroup instead",
-				 r->path);
+			snprintf(
+			    err, errlen,
+			    "cgroup %s contains every isolated process: allowing it would turn "
+			    "isolation off; name a service's own cgroup instead",
+			    r->path);
 			return -EINVAL;
 		}
 		return change_hash(m->cgroup, &id, add, "rf_allow_cgroup", err, errlen);

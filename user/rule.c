@@ -14,7 +14,7 @@
 #define RF_MAX_TOKENS 16
 
 __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-							  ...)
+						      ...)
 {
 	va_list ap;
 
@@ -44,7 +44,7 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 
 int rf_rule_check_new(const struct rf_rule *r, char *err, size_t errlen)
 {
-	static const __u8 mapped[16] = { [10] = 0xff, [11] = 0xff }; /* ::ffff:0:0/96 */
+	static const __u8 mapped[16] = {[10] = 0xff, [11] = 0xff}; /* ::ffff:0:0/96 */
 	__u32 plen = r->key.prefixlen, i;
 	char cidr[64];
 
@@ -78,7 +78,10 @@ int rf_parse_cidr(const char *s, struct rf_net_key *key, char *err, size_t errle
 
 	memset(key, 0, sizeof(*key));
 	if (alen == 0 || alen >= sizeof(addr))
-		return fail(err, errlen, "invalid address in '%s': expected an IPv4 or IPv6 CIDR such as 192.0.2.0/24 or 2001:db8::/32", s);
+		return fail(err, errlen,
+			    "invalid address in '%s': expected an IPv4 or IPv6 CIDR such as "
+			    "192.0.2.0/24 or 2001:db8::/32",
+			    s);
 	memcpy(addr, s, alen);
 	addr[alen] = '\0';
 	if (inet_pton(AF_INET, addr, &a4) == 1) {
@@ -91,26 +94,34 @@ int rf_parse_cidr(const char *s, struct rf_net_key *key, char *err, size_t errle
 		memcpy(key->addr, &a6, 16);
 		maxlen = 128;
 	} else {
-		return fail(err, errlen, "invalid address in '%s': expected an IPv4 or IPv6 CIDR such as 192.0.2.0/24 or 2001:db8::/32", s);
+		return fail(err, errlen,
+			    "invalid address in '%s': expected an IPv4 or IPv6 CIDR such as "
+			    "192.0.2.0/24 or 2001:db8::/32",
+			    s);
 	}
 	if (!slash)
 		plen = maxlen;
 	else if (parse_uint(slash + 1, maxlen, &plen))
-		return fail(err, errlen, "invalid prefix length in '%s': IPv4 takes /0 to /32, IPv6 /0 to /128", s);
+		return fail(err, errlen,
+			    "invalid prefix length in '%s': IPv4 takes /0 to /32, IPv6 /0 to /128",
+			    s);
 	key->prefixlen = (__u32)(v4 ? plen + 96 : plen);
 
 	for (i = 0; i < 128; i++) {
 		if ((__u32)i < key->prefixlen)
 			continue;
 		if (key->addr[i / 8] & (0x80 >> (i % 8)))
-			return fail(err, errlen, "'%s' has host bits set beyond the prefix length: give the network address (for example 192.0.2.0/24)", s);
+			return fail(err, errlen,
+				    "'%s' has host bits set beyond the prefix length: give the "
+				    "network address (for example 192.0.2.0/24)",
+				    s);
 	}
 	return 0;
 }
 
 static int key_is_v4(const struct rf_net_key *key)
 {
-	static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	static const __u8 mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 	return key->prefixlen >= 96 && memcmp(key->addr, mapped, 12) == 0;
 }
@@ -192,18 +203,29 @@ static int parse_ports(const char *s, struct rf_net_entry *e, char *err, size_t 
 		size_t n = (size_t)(dash - s);
 
 		if (n == 0 || n >= sizeof(lo))
-			return fail(err, errlen, "invalid port range '%s': expected N or N-M with 1 <= N <= M <= 65535", s);
+			return fail(
+			    err, errlen,
+			    "invalid port range '%s': expected N or N-M with 1 <= N <= M <= 65535",
+			    s);
 		memcpy(lo, s, n);
 		lo[n] = '\0';
 		if (parse_uint(lo, 65535, &a) || parse_uint(dash + 1, 65535, &b))
-			return fail(err, errlen, "invalid port range '%s': expected N or N-M with 1 <= N <= M <= 65535", s);
+			return fail(
+			    err, errlen,
+			    "invalid port range '%s': expected N or N-M with 1 <= N <= M <= 65535",
+			    s);
 	} else {
 		if (parse_uint(s, 65535, &a))
-			return fail(err, errlen, "invalid port '%s': expected a number from 1 to 65535 or a range N-M", s);
+			return fail(
+			    err, errlen,
+			    "invalid port '%s': expected a number from 1 to 65535 or a range N-M",
+			    s);
 		b = a;
 	}
 	if (a == 0 || a > b)
-		return fail(err, errlen, "invalid port range '%s': expected N or N-M with 1 <= N <= M <= 65535", s);
+		return fail(err, errlen,
+			    "invalid port range '%s': expected N or N-M with 1 <= N <= M <= 65535",
+			    s);
 	e->port_lo = (__u16)a;
 	e->port_hi = (__u16)b;
 	return 0;
@@ -214,10 +236,13 @@ struct word {
 	__u8 value;
 };
 
-static const struct word protos[] = { { "tcp", RF_PROTO_TCP }, { "udp", RF_PROTO_UDP },
-				      { "icmp", RF_PROTO_ICMP }, { "any", RF_PROTO_ANY }, { NULL, 0 } };
-static const struct word dirs[] = { { "in", RF_DIR_IN }, { "out", RF_DIR_OUT },
-				    { "both", RF_DIR_BOTH }, { NULL, 0 } };
+static const struct word protos[] = {{"tcp", RF_PROTO_TCP},
+				     {"udp", RF_PROTO_UDP},
+				     {"icmp", RF_PROTO_ICMP},
+				     {"any", RF_PROTO_ANY},
+				     {NULL, 0}};
+static const struct word dirs[] = {
+    {"in", RF_DIR_IN}, {"out", RF_DIR_OUT}, {"both", RF_DIR_BOTH}, {NULL, 0}};
 
 /* The value of word val in the NULL-terminated table: 0, or -1 when it is not there. */
 static int word_value(const struct word *w, const char *val, __u8 *out)
@@ -235,7 +260,9 @@ static int parse_net(int argc, char *const argv[], struct rf_rule *r, char *err,
 	int i, seen_proto = 0, seen_port = 0, seen_dir = 0, err_;
 
 	if (argc < 2)
-		return fail(err, errlen, "%s", "missing CIDR after 'net': e.g. net 192.0.2.0/24 [proto tcp|udp|icmp|any] [port N[-M]] [dir in|out|both]");
+		return fail(err, errlen, "%s",
+			    "missing CIDR after 'net': e.g. net 192.0.2.0/24 [proto "
+			    "tcp|udp|icmp|any] [port N[-M]] [dir in|out|both]");
 	err_ = rf_parse_cidr(argv[1], &r->key, err, errlen);
 	if (err_)
 		return err_;
@@ -245,14 +272,18 @@ static int parse_net(int argc, char *const argv[], struct rf_rule *r, char *err,
 		const char *kw = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (strcmp(kw, "proto") && strcmp(kw, "port") && strcmp(kw, "dir"))
-			return fail(err, errlen, "unknown keyword '%s' in net rule: expected proto, port or dir", kw);
+			return fail(err, errlen,
+				    "unknown keyword '%s' in net rule: expected proto, port or dir",
+				    kw);
 		if (!val)
 			return fail(err, errlen, "missing value after '%s'", kw);
 		if (!strcmp(kw, "proto")) {
 			if (seen_proto++)
 				return fail(err, errlen, "'%s' given twice", kw);
 			if (word_value(protos, val, &r->entry.proto))
-				return fail(err, errlen, "unknown protocol '%s': expected tcp, udp, icmp or any", val);
+				return fail(err, errlen,
+					    "unknown protocol '%s': expected tcp, udp, icmp or any",
+					    val);
 		} else if (!strcmp(kw, "port")) {
 			if (seen_port++)
 				return fail(err, errlen, "'%s' given twice", kw);
@@ -263,7 +294,9 @@ static int parse_net(int argc, char *const argv[], struct rf_rule *r, char *err,
 			if (seen_dir++)
 				return fail(err, errlen, "'%s' given twice", kw);
 			if (word_value(dirs, val, &r->entry.dir))
-				return fail(err, errlen, "unknown direction '%s': expected in, out or both", val);
+				return fail(err, errlen,
+					    "unknown direction '%s': expected in, out or both",
+					    val);
 		}
 	}
 	if (seen_port && r->entry.proto == RF_PROTO_ICMP)
@@ -275,18 +308,21 @@ int rf_rule_parse(int argc, char *const argv[], struct rf_rule *r, char *err, si
 {
 	memset(r, 0, sizeof(*r));
 	if (argc < 1)
-		return fail(err, errlen, "%s", "missing rule: expected 'net CIDR ...', 'exe PATH' or 'cgroup PATH'");
+		return fail(err, errlen, "%s",
+			    "missing rule: expected 'net CIDR ...', 'exe PATH' or 'cgroup PATH'");
 	if (!strcmp(argv[0], "net")) {
 		r->kind = RF_RULE_NET;
 		return parse_net(argc, argv, r, err, errlen);
 	}
 	if (strcmp(argv[0], "exe") && strcmp(argv[0], "cgroup"))
-		return fail(err, errlen, "unknown rule type '%s': expected net, exe or cgroup", argv[0]);
+		return fail(err, errlen, "unknown rule type '%s': expected net, exe or cgroup",
+			    argv[0]);
 	r->kind = argv[0][0] == 'e' ? RF_RULE_EXE : RF_RULE_CGROUP;
 	if (argc < 2)
 		return fail(err, errlen, "missing path after '%s'", argv[0]);
 	if (argc > 2)
-		return fail(err, errlen, "unexpected '%s' after the path (quote paths with spaces)", argv[2]);
+		return fail(err, errlen, "unexpected '%s' after the path (quote paths with spaces)",
+			    argv[2]);
 	if (argv[1][0] != '/')
 		return fail(err, errlen, "'%s' is not an absolute path", argv[1]);
 	if (strlen(argv[1]) >= sizeof(r->path))
@@ -359,7 +395,7 @@ static __u64 unit_seconds(char unit)
 	static const struct {
 		char unit;
 		__u64 secs;
-	} units[] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 } };
+	} units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
 	size_t i;
 
 	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)

@@ -26,8 +26,8 @@ int rf_svc_need_root(void)
 
 const char *rf_svc_target_kind(const struct rf_ctx *ctx, const char **value)
 {
-	static const char *const kinds[] = { "unit", "container", "pid", "cgroup" };
-	const char *const vals[] = { ctx->unit, ctx->container, ctx->pid, ctx->cgroup };
+	static const char *const kinds[] = {"unit", "container", "pid", "cgroup"};
+	const char *const vals[] = {ctx->unit, ctx->container, ctx->pid, ctx->cgroup};
 	size_t i;
 
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
@@ -186,10 +186,11 @@ int rf_svc_resolve_cgroup(struct rf_ctx *ctx)
 	err = rf_cgroup_resolve(ctx->cgroup ? ctx->cgroup : mnt, ctx->cg_dir, sizeof(ctx->cg_dir),
 				&ctx->cg_id);
 	if (err)
-		rf_err("cgroup %s is not usable: %s (cgroup2 is mounted at %s: give a directory below "
-		       "it, e.g. --cgroup %s/test, or a path relative to it)",
-		       ctx->cgroup ? ctx->cgroup : mnt,
-		       err == -ENOTDIR ? "not a cgroup2 directory" : strerror(-err), mnt, mnt);
+		rf_err(
+		    "cgroup %s is not usable: %s (cgroup2 is mounted at %s: give a directory below "
+		    "it, e.g. --cgroup %s/test, or a path relative to it)",
+		    ctx->cgroup ? ctx->cgroup : mnt,
+		    err == -ENOTDIR ? "not a cgroup2 directory" : strerror(-err), mnt, mnt);
 	return err;
 }
 
@@ -217,7 +218,7 @@ static void track_exe(struct rf_ctx *ctx, struct rf_maps *m)
 
 int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config)
 {
-	struct rf_load_opts o = { ctx->pin_dir, ctx->cg_dir, 0, ctx->verbose, NULL };
+	struct rf_load_opts o = {ctx->pin_dir, ctx->cg_dir, 0, ctx->verbose, NULL};
 	char err[RF_ERR_MAX] = "";
 	int ret;
 
@@ -248,7 +249,8 @@ int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config
 	ret = rf_svc_apply_persisted(ctx, m);
 	if (!ret && with_config && rf_svc_apply_config(ctx, m) == -EINVAL)
 		rf_warn("the configuration was not applied: continuing with the last applied "
-			"policy; fix %s and run the command again", ctx->config);
+			"policy; fix %s and run the command again",
+			ctx->config);
 	if (!ret)
 		track_exe(ctx, m);
 	return ret;
@@ -282,7 +284,7 @@ int rf_svc_apply_persisted(struct rf_ctx *ctx, struct rf_maps *m)
 
 int rf_svc_sync_flags(struct rf_maps *m)
 {
-	struct rf_config_change c = { .fields = RF_CFG_F_FLAGS, .flags_mask = RF_CFG_EXE_RULES };
+	struct rf_config_change c = {.fields = RF_CFG_F_FLAGS, .flags_mask = RF_CFG_EXE_RULES};
 	int ret;
 
 	if (rf_map_count(m->exe, sizeof(struct rf_exe_key), 1))
@@ -303,7 +305,8 @@ static void action_init(struct rf_action *a, const char *type, const char *comme
 static void history_warning(struct rf_ctx *ctx, int ret)
 {
 	if (ret)
-		rf_warn("failed to record action in %s/history: %s", ctx->state_dir, strerror(-ret));
+		rf_warn("failed to record action in %s/history: %s", ctx->state_dir,
+			strerror(-ret));
 }
 
 void rf_svc_action_start(struct rf_ctx *ctx, struct rf_action *a, const char *type,
@@ -390,8 +393,9 @@ void rf_svc_packet_guard(struct rf_ctx *ctx, int mode)
 	if (env && *env && rf_conf_guard_word(env) != -2)
 		mode = rf_conf_guard_word(env);
 	if (mode == RF_GUARD_AUTO)
-		mode = !rf_cgroup2_mount(mnt, sizeof(mnt)) && !strcmp(mnt, ctx->cg_dir) ? RF_GUARD_ON
-										       : RF_GUARD_OFF;
+		mode = !rf_cgroup2_mount(mnt, sizeof(mnt)) && !strcmp(mnt, ctx->cg_dir)
+			   ? RF_GUARD_ON
+			   : RF_GUARD_OFF;
 	ctx->packet_guard = mode == RF_GUARD_ON;
 	ctx->guard_decided = true;
 	if (!ctx->packet_guard)

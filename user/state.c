@@ -115,8 +115,9 @@ int rf_isolation_save(const char *state_dir, const struct rf_isolation *iso)
 		 "isolated=%d\naudit=%d\nsince=%llu\ndeadline=%llu\nconfirm=%llu\nfor=%llu\n"
 		 "remaining=%llu\ncomment=%s\n",
 		 iso->isolated ? 1 : 0, iso->audit ? 1 : 0, (unsigned long long)iso->since_unix_ns,
-		 (unsigned long long)iso->deadline_unix_ns, (unsigned long long)iso->confirm_unix_ns,
-		 (unsigned long long)iso->for_unix_ns, (unsigned long long)iso->remaining_ns, c);
+		 (unsigned long long)iso->deadline_unix_ns,
+		 (unsigned long long)iso->confirm_unix_ns, (unsigned long long)iso->for_unix_ns,
+		 (unsigned long long)iso->remaining_ns, c);
 	err = rf_mkdir_p(state_dir, 0700);
 	if (err)
 		return err;

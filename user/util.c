@@ -129,7 +129,8 @@ int rf_cgroup_resolve(const char *path, char *dir, size_t dirlen, __u64 *id)
 	if (strncmp(path, mnt, mlen) == 0 && (path[mlen] == '/' || path[mlen] == '\0'))
 		snprintf(dir, dirlen, "%s", path);
 	else if (strcmp(path, "/") && !stat(path, &st) && S_ISDIR(st.st_mode))
-		snprintf(dir, dirlen, "%s", path); /* an existing directory elsewhere: say what it is */
+		snprintf(dir, dirlen, "%s",
+			 path); /* an existing directory elsewhere: say what it is */
 	else
 		snprintf(dir, dirlen, "%s%s", mnt, strcmp(path, "/") ? path : "");
 	if (statfs(dir, &sfs) || stat(dir, &st))

@@ -82,7 +82,7 @@ bad:
 /* Would the policy let TCP to addr16:port through (destination rules only)? */
 static bool dest_allowed(const struct rf_maps *m, const __u8 addr16[16], __u16 port)
 {
-	struct rf_net_key key = { .prefixlen = 128 };
+	struct rf_net_key key = {.prefixlen = 128};
 	struct rf_net_val v;
 	int i, next;
 
@@ -103,14 +103,14 @@ static bool dest_allowed(const struct rf_maps *m, const __u8 addr16[16], __u16 p
 /* A documentation address of family that no rule allows, into e; false if every one is. */
 static bool unallowed_endpoint(const struct rf_maps *m, int family, struct rf_endpoint *e)
 {
-	static const char *const v4[] = { "198.51.100.254", "203.0.113.254", "192.0.2.254" };
-	static const char *const v6[] = { "2001:db8:ffff:ffff::9", "2001:db8::ffff:9" };
+	static const char *const v4[] = {"198.51.100.254", "203.0.113.254", "192.0.2.254"};
+	static const char *const v6[] = {"2001:db8:ffff:ffff::9", "2001:db8::ffff:9"};
 	const char *const *c = family == AF_INET ? v4 : v6;
 	size_t i, n = family == AF_INET ? 3 : 2;
 	char text[80], err[160];
 
 	for (i = 0; i < n; i++) {
-		__u8 a16[16] = { 0 };
+		__u8 a16[16] = {0};
 
 		snprintf(text, sizeof(text), family == AF_INET ? "%s:%d" : "[%s]:%d", c[i],
 			 RF_DENY_PORT);
@@ -211,7 +211,8 @@ static void probe_child(const char *cg_dir, const struct probe_plan *p, int fd, 
 		} else {
 			c.err = probe_connect(e, i < p->n ? p->timeout_ms : 1000);
 			c.ok = i < p->n ? c.err == 0 : c.err == EPERM;
-			snprintf(c.what, sizeof(c.what), "%s %s", i < p->n ? "connect" : "deny", e->text);
+			snprintf(c.what, sizeof(c.what), "%s %s", i < p->n ? "connect" : "deny",
+				 e->text);
 		}
 		c.ms = mono_ms() - t0;
 		if (write(fd, &c, sizeof(c)) != sizeof(c))
@@ -224,7 +225,7 @@ static void probe_child(const char *cg_dir, const struct probe_plan *p, int fd, 
 static int read_results(int fd, int expect, int timeout_ms, struct rf_verify_check *checks,
 			int *nchecks)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 	long deadline = mono_ms() + timeout_ms;
 	int setup = -EIO;
 
@@ -244,10 +245,10 @@ static int read_results(int fd, int expect, int timeout_ms, struct rf_verify_che
 	return 0;
 }
 
-int rf_verify_run(const char *cg_dir, const struct rf_maps *m, const struct rf_endpoint *eps,
-		  int n, int timeout_ms, struct rf_verify_check *checks, int *nchecks)
+int rf_verify_run(const char *cg_dir, const struct rf_maps *m, const struct rf_endpoint *eps, int n,
+		  int timeout_ms, struct rf_verify_check *checks, int *nchecks)
 {
-	struct probe_plan p = { .eps = eps, .n = n, .timeout_ms = timeout_ms };
+	struct probe_plan p = {.eps = eps, .n = n, .timeout_ms = timeout_ms};
 	char made[PATH_MAX + 64] = "";
 	int pfd[2], ret, i;
 	pid_t pid;

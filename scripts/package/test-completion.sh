@@ -39,7 +39,7 @@ run_suite() {
 	expect 'ringfence ' 'agent allow confirm events help history isolate load metrics release status unisolate unload'
 	expect 'ringfence is' 'isolate'
 	expect 'ringfence un' 'unisolate unload'
-	expect 'ringfence --' '--btf --cgroup --config --help --json --pin-dir --state-dir --verbose --version'
+	expect 'ringfence --' '--btf --cgroup --config --container --help --json --pid --pin-dir --state-dir --unit --verbose --version'
 	expect 'ringfence --json --pin-dir /tmp/x st' 'status'
 	expect 'ringfence isolate --' '--audit --comment --confirm-within --for --force --help --json --verify --verify-timeout'
 	expect 'ringfence isolate --for ' '15m 1d 1h 2h 30s 5m 5s 8h'

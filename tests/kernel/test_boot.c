@@ -18,7 +18,7 @@
 #include "rf_proc.h"
 
 #define PORT_WAY_BACK 8301
-#define PORT_OTHER 8302
+#define PORT_OTHER    8302
 
 TestSuite(boot, .init = rfp_setup, .fini = rfp_teardown, .timeout = 90);
 
@@ -26,7 +26,7 @@ static struct rft_server srv;
 
 static void start(void)
 {
-	static const unsigned short ports[] = { PORT_WAY_BACK, PORT_OTHER };
+	static const unsigned short ports[] = {PORT_WAY_BACK, PORT_OTHER};
 
 	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
 	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "tcp", "port", "8301", "dir",
@@ -39,14 +39,14 @@ static enum rft_outcome other(int family)
 {
 	return rft_client(rft.dev_ns, rft.cg, family, RFT_TCP,
 			  family == AF_INET ? RFT_PEER_IP4 : RFT_PEER_IP6, PORT_OTHER, 1500)
-		.outcome;
+	    .outcome;
 }
 
 /* What a reboot does to ringfence: the pins are gone (links detach), the state dir stays. */
 static void reboot(void)
 {
 	char cmd[PATH_MAX * 2];
-	char *argv[] = { "sh", "-c", cmd, NULL };
+	char *argv[] = {"sh", "-c", cmd, NULL};
 
 	snprintf(cmd, sizeof(cmd), "rm -f '%s'/rf_*", rft.pin_dir);
 	cr_assert_eq(rft_exec(NULL, argv, NULL, NULL), 0);
@@ -79,8 +79,8 @@ static void clock_forward_2h(void)
 
 Test(boot, clock_forward_and_reboot_keeps_a_timed_isolation)
 {
-	const char *needles[] = { "\"type\":\"restore-isolation\"", "\"status\":\"Succeeded\"",
-				  NULL };
+	const char *needles[] = {"\"type\":\"restore-isolation\"", "\"status\":\"Succeeded\"",
+				 NULL};
 	pid_t agent;
 
 	start();
@@ -103,7 +103,7 @@ Test(boot, clock_forward_and_reboot_keeps_a_timed_isolation)
 Test(boot, agent_is_ready_only_once_isolation_is_restored)
 {
 	char sockpath[400], *argv[16], env[420], buf[64];
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct pollfd p;
 	pid_t agent;
 	int fd, n = 0;

@@ -56,8 +56,8 @@ static bool attached(void)
 
 /* The CLI with up to 4 arguments (the rest NULL); asserts exit status want and that stderr
  * names `names`. */
-static void load_expect(int want, const char *names, const char *a1, const char *a2,
-			const char *a3, const char *a4)
+static void load_expect(int want, const char *names, const char *a1, const char *a2, const char *a3,
+			const char *a4)
 {
 	/* an inherited RINGFENCE_BTF would hide the config's btf */
 	char *const env[] = {"RINGFENCE_BTF=", NULL};
@@ -65,8 +65,8 @@ static void load_expect(int want, const char *names, const char *a1, const char 
 	char *err = NULL;
 	int st = rft_cli_argv(env, args, NULL, &err);
 
-	cr_assert_eq(st, want, "%s %s %s %s: exit %d, want %d: %s", a1, a2 ? a2 : "",
-		     a3 ? a3 : "", a4 ? a4 : "", st, want, err ? err : "");
+	cr_assert_eq(st, want, "%s %s %s %s: exit %d, want %d: %s", a1, a2 ? a2 : "", a3 ? a3 : "",
+		     a4 ? a4 : "", st, want, err ? err : "");
 	if (names)
 		cr_expect(err && strstr(err, names), "'%s' should say '%s'", err ? err : "", names);
 	free(err);
@@ -119,10 +119,12 @@ Test(btf, custom_file_is_the_one_libbpf_uses)
 		   "8601", "dir", "out", NULL);
 	rft_cli_ok(0, "--btf", copy, "isolate", "--force", NULL);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct rft_port_stats before = rft_server_stats(&srv, cases[i].port, cases[i].family);
+		struct rft_port_stats before =
+		    rft_server_stats(&srv, cases[i].port, cases[i].family);
 		struct rft_result r = rft_client(rft.dev_ns, rft.cg, cases[i].family, RFT_TCP,
 						 cases[i].addr, cases[i].port, 1500);
-		struct rft_port_stats after = rft_server_stats(&srv, cases[i].port, cases[i].family);
+		struct rft_port_stats after =
+		    rft_server_stats(&srv, cases[i].port, cases[i].family);
 
 		if (cases[i].allowed) {
 			cr_expect_eq(r.outcome, RFT_OK, "%s port %u: %s", cases[i].addr,
@@ -130,8 +132,9 @@ Test(btf, custom_file_is_the_one_libbpf_uses)
 		} else {
 			cr_expect_eq(r.outcome, RFT_EPERM, "%s port %u: %s", cases[i].addr,
 				     cases[i].port, rft_outcome_name(r.outcome));
-			cr_expect_eq(after.conns, before.conns, "%s port %u: the peer got a connection",
-				     cases[i].addr, cases[i].port);
+			cr_expect_eq(after.conns, before.conns,
+				     "%s port %u: the peer got a connection", cases[i].addr,
+				     cases[i].port);
 		}
 	}
 	rft_cli_ok(0, "--btf", copy, "release", NULL);

@@ -150,7 +150,8 @@ Test(cli, isolate_without_rules_refused_unless_force)
 	cr_assert_eq(rft_cli(NULL, &err, "isolate", NULL), 1, "isolate with no rules must exit 1");
 	cr_expect(strstr(err, "--force") != NULL, "the refusal should name --force: %s", err);
 	free(err);
-	cr_assert_eq(rft_status_isolated(), 0, "a refused isolate must leave the host not isolated");
+	cr_assert_eq(rft_status_isolated(), 0,
+		     "a refused isolate must leave the host not isolated");
 
 	rft_cli_ok(0, "isolate", "--force", NULL);
 	cr_assert_eq(rft_status_isolated(), 1);
@@ -263,8 +264,9 @@ Test(cli, process_rules_from_config_are_listed)
 {
 	char *conf, *out = NULL, cgtext[PATH_MAX + 16], cgrule[PATH_MAX + 32];
 
-	cr_assert(asprintf(&conf, "dns off\npacket-guard off\nallow exe /bin/true\n"
-				  "allow cgroup %s\n",
+	cr_assert(asprintf(&conf,
+			   "dns off\npacket-guard off\nallow exe /bin/true\n"
+			   "allow cgroup %s\n",
 			   rft.cg + strlen(rft.cg2)) > 0);
 	snprintf(cgtext, sizeof(cgtext), "cgroup %s", rft.cg + strlen(rft.cg2));
 	snprintf(cgrule, sizeof(cgrule), "\"%s\"", cgtext);
@@ -281,7 +283,7 @@ Test(cli, process_rules_from_config_are_listed)
 	free(out);
 	cr_assert_eq(rft_cli(&out, NULL, "status", NULL), 0);
 	cr_expect(strstr(out, "exe /bin/true") && strstr(out, "exe /bin/sleep") &&
-			  strstr(out, cgtext) != NULL,
+		      strstr(out, cgtext) != NULL,
 		  "status lists every process rule: %s", out);
 	free(out);
 

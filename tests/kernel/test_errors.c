@@ -37,10 +37,10 @@ static int run(char **err, char *const argv[])
 Test(errors, not_root_exits_1_and_says_so)
 {
 	char *err = NULL;
-	char *const argv[] = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-			      (char *)bin(), "--cgroup", rft.cg, "--pin-dir", rft.pin_dir,
-			      "--state-dir", rft.state_dir, "--config", rft.config, "isolate",
-			      "--force", NULL};
+	char *const argv[] = {"setpriv",     "--reuid=65534", "--regid=65534", "--clear-groups",
+			      (char *)bin(), "--cgroup",      rft.cg,	       "--pin-dir",
+			      rft.pin_dir,   "--state-dir",   rft.state_dir,   "--config",
+			      rft.config,    "isolate",	      "--force",       NULL};
 	struct stat st;
 
 	rft_require_tool("setpriv");
@@ -53,9 +53,9 @@ Test(errors, not_root_exits_1_and_says_so)
 Test(errors, pin_dir_not_on_bpffs)
 {
 	char *err = NULL, pins[300];
-	char *const argv[] = {(char *)bin(), "--cgroup",    rft.cg,	    "--pin-dir",
+	char *const argv[] = {(char *)bin(), "--cgroup",    rft.cg,	   "--pin-dir",
 			      pins,	     "--state-dir", rft.state_dir, "--config",
-			      rft.config,    "isolate",	    "--force",	    NULL};
+			      rft.config,    "isolate",	    "--force",	   NULL};
 	struct stat st;
 
 	snprintf(pins, sizeof(pins), "%s/pins", rft.state_dir); /* /tmp: not bpffs */
@@ -131,7 +131,8 @@ Test(errors, second_cli_waits_for_the_lock)
 	fd = hold_lock();
 	pid = isolate_in_child(fd);
 	rft_msleep(1500);
-	cr_expect_eq(rft_status_isolated(), 0, "isolate went ahead while another CLI held the lock");
+	cr_expect_eq(rft_status_isolated(), 0,
+		     "isolate went ahead while another CLI held the lock");
 	close(fd); /* releases the lock */
 	cr_expect_eq(reap(pid), 0, "isolate should succeed once the lock is free");
 	cr_expect_eq(rft_status_isolated(), 1);

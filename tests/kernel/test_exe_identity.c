@@ -15,7 +15,7 @@
 #include "ringfence.h"
 
 #define PORT_WAY_BACK 8501
-#define PORT_OTHER 8502
+#define PORT_OTHER    8502
 
 TestSuite(exe_identity, .init = rfp_setup, .fini = rfp_teardown, .timeout = 90);
 
@@ -23,7 +23,7 @@ static struct rft_server srv;
 
 static void start(char *allowed, size_t len)
 {
-	static const unsigned short ports[] = { PORT_OTHER };
+	static const unsigned short ports[] = {PORT_OTHER};
 
 	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 1), 0);
 	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "tcp", "port", "8501", "dir",
@@ -89,7 +89,7 @@ Test(exe_identity, generation_is_part_of_the_identity)
 	cr_expect_eq(from(allowed, AF_INET), RFT_EPERM, "v4: another generation was allowed");
 	cr_expect_eq(from(allowed, AF_INET6), RFT_EPERM, "v6: another generation was allowed");
 	cr_expect_eq(rft_server_stats(&srv, PORT_OTHER, AF_INET).conns +
-			     rft_server_stats(&srv, PORT_OTHER, AF_INET6).conns,
+			 rft_server_stats(&srv, PORT_OTHER, AF_INET6).conns,
 		     2, "the peer accepted a connection of the refused identity");
 	replace_key(&reused, &k[0]);
 	cr_expect_eq(from(allowed, AF_INET), RFT_OK, "restored: refused");
@@ -99,7 +99,7 @@ Test(exe_identity, generation_is_part_of_the_identity)
 /* Write new, rename over: the rule follows the path, the old identity stops matching. */
 Test(exe_identity, rule_follows_an_upgrade_of_the_allowed_file)
 {
-	const char *needles[] = { "\"type\":\"exe-rule-moved\"", NULL };
+	const char *needles[] = {"\"type\":\"exe-rule-moved\"", NULL};
 	char allowed[PATH_MAX], staged[PATH_MAX + 8];
 	struct rf_exe_key before[4], after[4];
 	pid_t agent;

@@ -264,8 +264,8 @@ static void expect_out(const struct rft_server *srv, int family, const char *add
 {
 	struct out_case c = {family, family, addr, proto, port, want};
 	unsigned long long before = received(srv, &c);
-	struct rft_result r = rft_client(rft.dev_ns, rft.cg, family, proto, addr, port,
-					 CLIENT_TIMEOUT_MS);
+	struct rft_result r =
+	    rft_client(rft.dev_ns, rft.cg, family, proto, addr, port, CLIENT_TIMEOUT_MS);
 
 	cr_expect_eq(r.outcome, want == ALLOW ? RFT_OK : RFT_EPERM,
 		     "%s: %s %s port %u: got %s (errno %d)", phase, proto_name(proto), addr, port,
@@ -310,7 +310,8 @@ Test(isolate, dns_builtin_only_to_resolvers)
 	rft_cli_ok(0, "load", NULL);
 	for (f = 0; f < 2; f++)
 		for (p = 0; p < 2; p++)
-			expect_out(&srv, res[f].family, res[f].addr, protos[p], 53, DENY, "dns off");
+			expect_out(&srv, res[f].family, res[f].addr, protos[p], 53, DENY,
+				   "dns off");
 
 	snprintf(resolv, sizeof(resolv), "%s/resolv.conf", rft.state_dir);
 	rf = fopen(resolv, "w");

@@ -306,10 +306,10 @@ static struct pkt nd6(const char *src, const char *dst, __u8 type, __u8 hops)
 	return p;
 }
 
-#define LL6   "fe80::1"
-#define LLR6  "fe80::2"
-#define SNM6  "ff02::1:ff00:2" /* solicited-node group of 2001:db8::2 */
-#define OFF6  "2001:db8:ffff::9" /* a global address no route puts on the link */
+#define LL6  "fe80::1"
+#define LLR6 "fe80::2"
+#define SNM6 "ff02::1:ff00:2"	/* solicited-node group of 2001:db8::2 */
+#define OFF6 "2001:db8:ffff::9" /* a global address no route puts on the link */
 
 Test(prog_run, builtin_nd_bit)
 {
@@ -598,8 +598,10 @@ Test(prog_run, unsolicited_datagrams_need_a_sender)
 	cr_expect_eq(EGRESS(UDP(L4, R4, 40000, 443)), 1);
 	cr_expect_eq(EGRESS(UDP(L6, R6, 40000, 443)), 1);
 	/* received from the out-rule peer's port without a socket that sent there: dropped */
-	cr_expect_eq(INGRESS(UDP(R4, L4, 443, 40000)), 0, "unsolicited datagram from 192.0.2.2:443");
-	cr_expect_eq(INGRESS(UDP(R6, L6, 443, 40000)), 0, "unsolicited datagram from [2001:db8::2]:443");
+	cr_expect_eq(INGRESS(UDP(R4, L4, 443, 40000)), 0,
+		     "unsolicited datagram from 192.0.2.2:443");
+	cr_expect_eq(INGRESS(UDP(R6, L6, 443, 40000)), 0,
+		     "unsolicited datagram from [2001:db8::2]:443");
 	cr_expect_eq(INGRESS(ICMP6("2001:db8::40", L6, 129)), 0);
 	cr_expect_eq(INGRESS(mkpkt("192.0.2.40", L4, IPPROTO_ICMP, 0, 0, 0, 0)), 0);
 	/* an in rule on the local port admits its peer without any record */
@@ -759,8 +761,8 @@ Test(prog_run, second_wall_judges_the_wire_for_the_host)
 	cr_expect_eq(WALL(TCP(L4, R4, 40000, 444, TCP_SYN)), TC_SHOT, "allowed host, other port");
 	/*
 	 * ARP is not tried here: BPF_PROG_TEST_RUN gives every skb a socket of the packet's family,
-	 * so an ARP frame looks like one from a packet socket of the isolated cgroup (dropped, as it
-	 * must be). Socket-less ARP is covered end to end by wall::* (neighbours resolve while
+	 * so an ARP frame looks like one from a packet socket of the isolated cgroup (dropped, as
+	 * it must be). Socket-less ARP is covered end to end by wall::* (neighbours resolve while
 	 * isolated).
 	 */
 	bad.b[14] = 0x44; /* IHL 4: shorter than the header itself */
@@ -768,12 +770,13 @@ Test(prog_run, second_wall_judges_the_wire_for_the_host)
 	/* audit mode: the same RST passes, counted as would-block */
 	set_config(0, 0, RF_BUILTIN_ALL);
 	{
-		struct rf_config c = { .abi_version = RF_ABI_VERSION, .flags = RF_CFG_AUDIT,
-				       .builtins = RF_BUILTIN_ALL };
+		struct rf_config c = {.abi_version = RF_ABI_VERSION,
+				      .flags = RF_CFG_AUDIT,
+				      .builtins = RF_BUILTIN_ALL};
 		__u32 zero = 0;
 
-		cr_assert_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.rf_config), &zero, &c,
-						 BPF_ANY), 0);
+		cr_assert_eq(
+		    bpf_map_update_elem(bpf_map__fd(skel->maps.rf_config), &zero, &c, BPF_ANY), 0);
 	}
 	cr_expect_eq(WALL(TCP(L4, X4, 80, 40000, TCP_RST)), TC_OK, "audit blocks nothing");
 }

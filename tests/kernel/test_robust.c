@@ -14,8 +14,8 @@
 #include <criterion/criterion.h>
 #include "rf_proc.h"
 
-#define PORT_WAY_BACK 8101
-#define PORT_OTHER 8102
+#define PORT_WAY_BACK	  8101
+#define PORT_OTHER	  8102
 #define CLIENT_TIMEOUT_MS 1500
 
 TestSuite(robust, .init = rfp_setup, .fini = rfp_teardown, .timeout = 90);
@@ -41,15 +41,15 @@ static void write_file(const char *path, const char *text)
 Test(robust, global_options_after_the_command)
 {
 	char cg[PATH_MAX + 16], *out = NULL, *err = NULL;
-	char *const iso[] = { (char *)bin(), "isolate", "--force", "--cgroup", rft.cg, "--pin-dir",
-			      rft.pin_dir, "--state-dir", rft.state_dir, "--config", rft.config,
-			      "--json", NULL };
-	char *const st[] = { (char *)bin(), "--pin-dir", rft.pin_dir, "status", cg,
-			     "--state-dir", rft.state_dir, "--json", NULL };
-	char *const rel[] = { (char *)bin(), "--cgroup", rft.cg, "release", "--pin-dir",
-			      rft.pin_dir, "--state-dir", rft.state_dir, "--config", rft.config,
-			      NULL };
-	char *const bad[] = { (char *)bin(), "status", "--pin-dir", rft.pin_dir, "--bogus", NULL };
+	char *const iso[] = {(char *)bin(), "isolate",	 "--force",	"--cgroup",    rft.cg,
+			     "--pin-dir",   rft.pin_dir, "--state-dir", rft.state_dir, "--config",
+			     rft.config,    "--json",	 NULL};
+	char *const st[] = {(char *)bin(), "--pin-dir",	  rft.pin_dir, "status", cg,
+			    "--state-dir", rft.state_dir, "--json",    NULL};
+	char *const rel[] = {(char *)bin(), "--cgroup",	 rft.cg,	"release",
+			     "--pin-dir",   rft.pin_dir, "--state-dir", rft.state_dir,
+			     "--config",    rft.config,	 NULL};
+	char *const bad[] = {(char *)bin(), "status", "--pin-dir", rft.pin_dir, "--bogus", NULL};
 
 	snprintf(cg, sizeof(cg), "--cgroup=%s", rft.cg);
 	cr_assert_eq(rft_exec(rft.dev_ns, iso, &out, &err), 0, "isolate with options after it: %s",
@@ -78,9 +78,9 @@ Test(robust, global_options_after_the_command)
  */
 Test(robust, config_typo_isolates_with_last_policy)
 {
-	static const unsigned short ports[] = { PORT_WAY_BACK, PORT_OTHER };
+	static const unsigned short ports[] = {PORT_WAY_BACK, PORT_OTHER};
 	char good[512], *out = NULL, *err = NULL, line[PATH_MAX + 8];
-	const char *needles[] = { "\"type\":\"isolate\"", "\"status\":\"Succeeded\"", line, NULL };
+	const char *needles[] = {"\"type\":\"isolate\"", "\"status\":\"Succeeded\"", line, NULL};
 	struct rft_server srv;
 	struct rft_result r;
 
@@ -120,14 +120,15 @@ Test(robust, config_typo_isolates_with_last_policy)
 /* status --json stays valid JSON whatever an interface is called (names may hold quotes). */
 Test(robust, status_json_escapes_interface_names)
 {
-	char *const add[] = { "ip", "link", "add", "rf\"q\\x", "type", "veth", "peer", "name", "rfq2", NULL };
-	char *const up[] = { "ip", "link", "set", "rf\"q\\x", "up", NULL };
-	char *const env[] = { "RINGFENCE_PACKET_GUARD=on", NULL };
+	char *const add[] = {"ip",   "link", "add",  "rf\"q\\x", "type",
+			     "veth", "peer", "name", "rfq2",	 NULL};
+	char *const up[] = {"ip", "link", "set", "rf\"q\\x", "up", NULL};
+	char *const env[] = {"RINGFENCE_PACKET_GUARD=on", NULL};
 	char path[PATH_MAX + 16], *out = NULL, *err = NULL;
-	char *py[] = { "python3", "-c",
-		       "import json,sys; d=json.load(open(sys.argv[1])); "
-		       "sys.exit(0 if 'rf\"q\\\\x' in d['packet_guard'] else 3)",
-		       path, NULL };
+	char *py[] = {"python3", "-c",
+		      "import json,sys; d=json.load(open(sys.argv[1])); "
+		      "sys.exit(0 if 'rf\"q\\\\x' in d['packet_guard'] else 3)",
+		      path, NULL};
 
 	rft_require_tool("python3");
 	cr_assert_eq(rft_exec(rft.dev_ns, add, NULL, NULL), 0, "cannot create the veth pair");
@@ -137,8 +138,10 @@ Test(robust, status_json_escapes_interface_names)
 	cr_assert_eq(rfp_cli_env(env, &out, &err, "status", "--json", NULL), 0, "status: %s", err);
 	snprintf(path, sizeof(path), "%s/status.json", rft.state_dir);
 	write_file(path, out);
-	cr_expect_eq(rft_exec(NULL, py, NULL, NULL), 0, "status --json is not valid JSON or lacks "
-		     "the interface: %s", out);
+	cr_expect_eq(rft_exec(NULL, py, NULL, NULL), 0,
+		     "status --json is not valid JSON or lacks "
+		     "the interface: %s",
+		     out);
 	free(out);
 	free(err);
 	rft_cli_ok(0, "unload", NULL);
@@ -159,10 +162,11 @@ static bool alive(pid_t pid)
 Test(robust, agent_survives_a_failed_reattach)
 {
 	char target[PATH_MAX];
-	const char *needles[] = { "\"type\":\"reattach\"", "\"status\":\"Failed\"", NULL };
-	char *argv[] = { (char *)bin(), "--cgroup", target, "--pin-dir", rft.pin_dir,
-			 "--state-dir", rft.state_dir, "--config", rft.config, "agent", NULL };
-	char *rm[] = { "sh", "-c", "rm -f \"$0\"/rf_*", rft.pin_dir, NULL };
+	const char *needles[] = {"\"type\":\"reattach\"", "\"status\":\"Failed\"", NULL};
+	char *argv[] = {(char *)bin(), "--cgroup",    target,	     "--pin-dir",
+			rft.pin_dir,   "--state-dir", rft.state_dir, "--config",
+			rft.config,    "agent",	      NULL};
+	char *rm[] = {"sh", "-c", "rm -f \"$0\"/rf_*", rft.pin_dir, NULL};
 	pid_t agent;
 
 	cr_assert_eq(rfp_cgroup_child("target", target, sizeof(target)), 0);
@@ -183,8 +187,7 @@ Test(robust, agent_survives_a_failed_reattach)
 Test(robust, cli_mounts_bpffs_where_missing)
 {
 	char pins[128], script[6 * PATH_MAX], *out = NULL, *err = NULL;
-	char *argv[] = { "unshare", "--mount", "--propagation", "private", "sh", "-c", script,
-			 NULL };
+	char *argv[] = {"unshare", "--mount", "--propagation", "private", "sh", "-c", script, NULL};
 
 	rft_require_tool("unshare");
 	snprintf(pins, sizeof(pins), "/sys/fs/bpf/rf-test-%d-mnt", (int)getpid());

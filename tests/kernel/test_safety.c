@@ -15,9 +15,9 @@
 #include "rf_proc.h"
 
 #define PORT_WAY_BACK 8201 /* allowed out */
-#define PORT_OTHER 8202
-#define PORT_INBOUND 8203 /* a server on the device, in the cgroup */
-#define CLIENT_MS 1500
+#define PORT_OTHER    8202
+#define PORT_INBOUND  8203 /* a server on the device, in the cgroup */
+#define CLIENT_MS     1500
 
 TestSuite(safety, .init = rfp_setup, .fini = rfp_teardown, .timeout = 90);
 
@@ -25,8 +25,8 @@ static struct rft_server peer, dev;
 
 static void start(void)
 {
-	static const unsigned short ports[] = { PORT_WAY_BACK, PORT_OTHER };
-	static const unsigned short in[] = { PORT_INBOUND };
+	static const unsigned short ports[] = {PORT_WAY_BACK, PORT_OTHER};
+	static const unsigned short in[] = {PORT_INBOUND};
 
 	cr_assert_eq(rft_server_start(&peer, rft.peer_ns, NULL, ports, 2), 0);
 	cr_assert_eq(rft_server_start(&dev, rft.dev_ns, rft.cg, in, 1), 0);
@@ -40,21 +40,21 @@ static enum rft_outcome out_tcp(int family, unsigned short port)
 {
 	return rft_client(rft.dev_ns, rft.cg, family, RFT_TCP,
 			  family == AF_INET ? RFT_PEER_IP4 : RFT_PEER_IP6, port, CLIENT_MS)
-		.outcome;
+	    .outcome;
 }
 
 static enum rft_outcome out_udp(int family, unsigned short port)
 {
 	return rft_client(rft.dev_ns, rft.cg, family, RFT_UDP,
 			  family == AF_INET ? RFT_PEER_IP4 : RFT_PEER_IP6, port, CLIENT_MS)
-		.outcome;
+	    .outcome;
 }
 
 static enum rft_outcome in_tcp(int family)
 {
 	return rft_client(rft.peer_ns, NULL, family, RFT_TCP,
 			  family == AF_INET ? RFT_DEV_IP4 : RFT_DEV_IP6, PORT_INBOUND, CLIENT_MS)
-		.outcome;
+	    .outcome;
 }
 
 static int make_raw(int cmd, void *arg)
@@ -87,11 +87,14 @@ Test(safety, audit_blocks_nothing_and_reports_each_case)
 	start();
 	rft_cli_ok(0, "isolate", "--audit", "--comment", "try first", NULL);
 	for (fam = AF_INET; fam; fam = fam == AF_INET ? AF_INET6 : 0) {
-		cr_expect_eq(out_tcp(fam, PORT_OTHER), RFT_OK, "audit blocked TCP (family %d)", fam);
-		cr_expect_eq(out_udp(fam, PORT_OTHER), RFT_OK, "audit blocked UDP (family %d)", fam);
+		cr_expect_eq(out_tcp(fam, PORT_OTHER), RFT_OK, "audit blocked TCP (family %d)",
+			     fam);
+		cr_expect_eq(out_udp(fam, PORT_OTHER), RFT_OK, "audit blocked UDP (family %d)",
+			     fam);
 		cr_expect_eq(in_tcp(fam), RFT_OK, "audit blocked inbound TCP (family %d)", fam);
 	}
-	cr_expect_eq(rfp_run_in(rft.dev_ns, rft.cg, make_raw, NULL), 0, "audit refused a raw socket");
+	cr_expect_eq(rfp_run_in(rft.dev_ns, rft.cg, make_raw, NULL), 0,
+		     "audit refused a raw socket");
 	cr_expect_gt(rft_server_stats(&peer, PORT_OTHER, AF_INET).conns, 0);
 	cr_expect_gt(rft_server_stats(&peer, PORT_OTHER, AF_INET6).dgrams, 0);
 
@@ -110,8 +113,9 @@ Test(safety, audit_blocks_nothing_and_reports_each_case)
 	st = rfp_cli_out("status", "--json", NULL);
 	cr_expect_eq(rft_json_bool(st, "isolated"), 0, "%s", st);
 	cr_expect_eq(rft_json_bool(st, "audit"), 1, "%s", st);
-	cr_expect(strstr(st, "\"would_block\":0") && count(st, "\"would_block\":") >
-		  count(st, "\"would_block\":0"), "no would-block counted: %s", st);
+	cr_expect(strstr(st, "\"would_block\":0") &&
+		      count(st, "\"would_block\":") > count(st, "\"would_block\":0"),
+		  "no would-block counted: %s", st);
 	free(st);
 
 	/* the same cases, enforced: each is blocked now */
@@ -136,8 +140,9 @@ Test(safety, audit_reports_an_established_flow_once)
 	int i;
 
 	start();
-	cr_assert_eq(rft_conn_open(&c, rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4,
-				   PORT_OTHER, 2000), 0);
+	cr_assert_eq(
+	    rft_conn_open(&c, rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, PORT_OTHER, 2000),
+	    0);
 	rft_cli_ok(0, "isolate", "--audit", NULL);
 	for (i = 0; i < 5; i++) {
 		cr_assert_eq(rft_conn_send(&c, 10), 10);
@@ -163,9 +168,11 @@ Test(safety, audit_to_enforce_leaves_no_gap)
 	start();
 	rft_cli_ok(0, "isolate", "--audit", NULL);
 	cr_assert_eq(rft_conn_open(&ok, rft.dev_ns, rft.cg, AF_INET6, RFT_TCP, RFT_PEER_IP6,
-				   PORT_WAY_BACK, 2000), 0);
+				   PORT_WAY_BACK, 2000),
+		     0);
 	cr_assert_eq(rft_conn_open(&bad, rft.dev_ns, rft.cg, AF_INET6, RFT_TCP, RFT_PEER_IP6,
-				   PORT_OTHER, 2000), 0);
+				   PORT_OTHER, 2000),
+		     0);
 	rft_cli_ok(0, "isolate", "--comment", "enforce now", NULL);
 	st = rfp_cli_out("status", "--json", NULL);
 	cr_expect_eq(rft_json_bool(st, "isolated"), 1, "%s", st);
@@ -186,7 +193,7 @@ Test(safety, audit_to_enforce_leaves_no_gap)
 static bool history_has(const char *type, const char *extra)
 {
 	char t[96];
-	const char *needles[] = { t, extra, NULL };
+	const char *needles[] = {t, extra, NULL};
 
 	snprintf(t, sizeof(t), "\"type\":\"%s\"", type);
 	return rfp_history_wait(0, needles);
@@ -241,8 +248,8 @@ Test(safety, verify_passes_for_an_allowed_endpoint)
 	start();
 	snprintf(v4, sizeof(v4), "%s:%d", RFT_PEER_IP4, PORT_WAY_BACK);
 	snprintf(v6, sizeof(v6), "[%s]:%d", RFT_PEER_IP6, PORT_WAY_BACK);
-	cr_assert_eq(rft_cli(&out, &err, "isolate", "--verify", v4, "--verify", v6, "--json",
-			     NULL), 0, "verify failed: %s %s", out, err);
+	cr_assert_eq(rft_cli(&out, &err, "isolate", "--verify", v4, "--verify", v6, "--json", NULL),
+		     0, "verify failed: %s %s", out, err);
 	cr_expect_eq(rft_json_bool(out, "isolated"), 1, "%s", out);
 	cr_expect_eq(count(out, "\"ok\":true"), 4, "2 endpoints + 2 deny checks: %s", out);
 	cr_expect(strstr(out, "\"check\":\"deny 198.51.100.254:9\",\"ok\":true,\"skipped\":false"),
@@ -261,9 +268,10 @@ Test(safety, verify_rolls_back_when_an_endpoint_is_cut)
 	start();
 	snprintf(bad, sizeof(bad), "%s:%d", RFT_PEER_IP4, PORT_OTHER);
 	cr_assert_eq(rft_cli(&out, &err, "isolate", "--verify", bad, "--verify-timeout", "2s",
-			     "--comment", "verify me", NULL), 1, "%s %s", out, err);
-	cr_expect(strstr(err, "connect 192.0.2.2:8202") != NULL, "the failed check is not named: %s",
-		  err);
+			     "--comment", "verify me", NULL),
+		     1, "%s %s", out, err);
+	cr_expect(strstr(err, "connect 192.0.2.2:8202") != NULL,
+		  "the failed check is not named: %s", err);
 	free(out);
 	free(err);
 	cr_expect_eq(rft_status_isolated(), 0, "not rolled back");

@@ -17,19 +17,19 @@
 #include <criterion/criterion.h>
 #include "rf_proc.h"
 
-#define PORT_IN 8401 /* served behind the tunnel and directly */
-#define TUN4_DEV "198.51.100.1"
+#define PORT_IN	  8401 /* served behind the tunnel and directly */
+#define TUN4_DEV  "198.51.100.1"
 #define TUN4_PEER "198.51.100.2"
-#define TUN6_DEV "2001:db8:7::1"
+#define TUN6_DEV  "2001:db8:7::1"
 #define TUN6_PEER "2001:db8:7::2"
 
 TestSuite(wall, .init = rfp_setup, .fini = rfp_teardown, .timeout = 90);
 
-static char *const guard_on[] = { "RINGFENCE_PACKET_GUARD=on", NULL };
+static char *const guard_on[] = {"RINGFENCE_PACKET_GUARD=on", NULL};
 
 static void ip_in(const char *netns, const char *cmd)
 {
-	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
+	char *argv[] = {"sh", "-c", (char *)cmd, NULL};
 	char *err = NULL;
 
 	cr_assert_eq(rft_exec(netns, argv, NULL, &err), 0, "%s: %s", cmd, err);
@@ -68,7 +68,7 @@ static void allow(const char *addr)
 
 Test(wall, tunnel_to_an_allowed_inner_address_is_stopped_on_the_wire)
 {
-	static const unsigned short ports[] = { PORT_IN };
+	static const unsigned short ports[] = {PORT_IN};
 	struct rft_server srv;
 	unsigned int before;
 	int st;
@@ -91,7 +91,7 @@ Test(wall, tunnel_to_an_allowed_inner_address_is_stopped_on_the_wire)
 	cr_expect_neq(to(AF_INET, TUN4_PEER), RFT_OK, "v4: the tunnel carried isolated traffic");
 	cr_expect_neq(to(AF_INET6, TUN6_PEER), RFT_OK, "v6: the tunnel carried isolated traffic");
 	cr_expect_eq(rft_server_stats(&srv, PORT_IN, AF_INET).conns +
-			     rft_server_stats(&srv, PORT_IN, AF_INET6).conns,
+			 rft_server_stats(&srv, PORT_IN, AF_INET6).conns,
 		     before, "the peer accepted a connection through the tunnel");
 	/* the same service reached directly is allowed on the wire too, after the neighbours had
 	 * to be found again: socket-less ARP and ND pass the wall */
@@ -104,7 +104,7 @@ Test(wall, tunnel_to_an_allowed_inner_address_is_stopped_on_the_wire)
 
 /* ---- the packet guard in the namespaces of the target's processes (issue 12 item 10) ---- */
 
-#define ETH_P_RFTEST 0x88b5 /* IEEE local experimental ethertype */
+#define ETH_P_RFTEST  0x88b5 /* IEEE local experimental ethertype */
 #define MARK_NS_FRAME "rf-wall-netns-frame"
 
 static int frame_fd = -1, frame_ifindex;
@@ -112,8 +112,8 @@ static int frame_fd = -1, frame_ifindex;
 /* cmd 0: open an AF_PACKET socket on the namespace's first non-lo interface; else send a frame. */
 static int frame_worker(int cmd, void *arg)
 {
-	unsigned char frame[64] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 7 };
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET };
+	unsigned char frame[64] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 7};
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET};
 
 	(void)arg;
 	if (cmd == 0) {
@@ -135,8 +135,8 @@ static int frame_worker(int cmd, void *arg)
 	memset(sll.sll_addr, 0xff, 6);
 	sll.sll_protocol = htons(ETH_P_RFTEST);
 	return sendto(frame_fd, frame, sizeof(frame), 0, (struct sockaddr *)&sll, sizeof(sll)) < 0
-		       ? -errno
-		       : 1;
+		   ? -errno
+		   : 1;
 }
 
 static unsigned int frames_after(struct rfp_sniffer *sn, unsigned int before, int ms)
@@ -154,16 +154,17 @@ static unsigned int frames_after(struct rfp_sniffer *sn, unsigned int before, in
  */
 Test(wall, packet_guard_covers_the_namespaces_of_the_targets_processes)
 {
-	char ns[80], cmd[600], *del[] = { "ip", "netns", "del", ns, NULL };
+	char ns[80], cmd[600], *del[] = {"ip", "netns", "del", ns, NULL};
 	struct rfp_sniffer sn;
 	struct rfp_worker w;
 	unsigned int before;
 
 	snprintf(ns, sizeof(ns), "%s-c", rft.dev_ns);
-	snprintf(cmd, sizeof(cmd),
-		 "ip netns add %s && ip link add rfc0 netns %s type veth peer name rfc1 netns %s && "
-		 "ip -n %s link set rfc0 up && ip -n %s link set rfc1 up",
-		 ns, ns, rft.peer_ns, ns, rft.peer_ns);
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "ip netns add %s && ip link add rfc0 netns %s type veth peer name rfc1 netns %s && "
+	    "ip -n %s link set rfc0 up && ip -n %s link set rfc1 up",
+	    ns, ns, rft.peer_ns, ns, rft.peer_ns);
 	ip_in(NULL, cmd);
 	cr_assert_eq(rfp_sniffer_start(&sn, rft.peer_ns, ETH_P_RFTEST, MARK_NS_FRAME), 0);
 	cr_assert_eq(rfp_worker_start(&w, ns, rft.cg, frame_worker, NULL), 0);

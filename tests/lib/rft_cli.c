@@ -26,8 +26,8 @@ static int cli_cmd_init(struct cli_cmd *c, char *const env[], char *const args[]
 {
 	/* the CLI must never see the host's ringfence settings or touch its interfaces */
 	static char *const own_env[] = {
-	    "RINGFENCE_CGROUP=", "RINGFENCE_PIN_DIR=",	"RINGFENCE_STATE_DIR=",
-	    "RINGFENCE_CONFIG=", "RINGFENCE_REQUESTOR", "RINGFENCE_PACKET_GUARD=off",
+	    "RINGFENCE_CGROUP=", "RINGFENCE_PIN_DIR=",	 "RINGFENCE_STATE_DIR=",
+	    "RINGFENCE_CONFIG=", "RINGFENCE_REQUESTOR",	 "RINGFENCE_PACKET_GUARD=off",
 	    "RINGFENCE_UNIT=",	 "RINGFENCE_CONTAINER=",
 	};
 	char *bin = getenv("RINGFENCE_BIN");
@@ -89,8 +89,7 @@ pid_t rft_cli_start(char *const env[], char *const args[], int ofd, int efd)
 	return rft_exec_start(rft.dev_ns, c.argv, c.env, ofd, efd);
 }
 
-static int cli_argv(char *const env[], char *const args[], bool own_target, char **out,
-		    char **err)
+static int cli_argv(char *const env[], char *const args[], bool own_target, char **out, char **err)
 {
 	struct cli_cmd c;
 

@@ -108,8 +108,9 @@ void rft_require_kernel(void)
 		rft_unavailable("no cgroup2 filesystem mounted");
 	btf = getenv("RINGFENCE_BTF");
 	if (access("/sys/kernel/btf/vmlinux", R_OK) && (!btf || !*btf || access(btf, R_OK)))
-		rft_unavailable("no kernel BTF (/sys/kernel/btf/vmlinux; CONFIG_DEBUG_INFO_BTF=y) and "
-				"no RINGFENCE_BTF file for the CLI's --btf");
+		rft_unavailable(
+		    "no kernel BTF (/sys/kernel/btf/vmlinux; CONFIG_DEBUG_INFO_BTF=y) and "
+		    "no RINGFENCE_BTF file for the CLI's --btf");
 	if (!bin || !*bin || access(bin, X_OK))
 		rft_unavailable("RINGFENCE_BIN is not set to the ringfence binary (use make "
 				"kernel-test)");

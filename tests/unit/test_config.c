@@ -71,20 +71,20 @@ struct bad_case {
 };
 
 static const struct bad_case bad_cases[] = {
-	{ "allow net 192.0.2.0/33\n", "bad.conf:1:", "192.0.2.0/33" },
-	{ "dhcp on\n\nallow net 192.0.2.1 port 70000\n", "bad.conf:3:", "70000" },
-	{ "allow net 192.0.2.1 proto gre\n", "bad.conf:1:", "gre" },
-	{ "allow exe relative/path\n", "bad.conf:1:", "relative/path" },
-	{ "allow\n", "bad.conf:1:", "missing rule" },
-	{ "dhcp maybe\n", "bad.conf:1:", "maybe" },
-	{ "nd\n", "bad.conf:1:", "nd" },
-	{ "dns 192.0.2.0/24\n", "bad.conf:1:", "192.0.2.0/24" },
-	{ "dns 192.0.2.1, 192.0.2.2\n", "bad.conf:1:", "dns" },
-	{ "dns 1,2,3,4,5,6,7,8,9\n", "bad.conf:1:", "1" },
-	{ "packet-guard sometimes\n", "bad.conf:1:", "sometimes" },
-	{ "btf vmlinux.btf\n", "bad.conf:1:", "vmlinux.btf" },
-	{ "btf\n", "bad.conf:1:", "btf" },
-	{ "# ok\nallow net 192.0.2.1\nisolate now\n", "bad.conf:3:", "isolate" },
+    {"allow net 192.0.2.0/33\n", "bad.conf:1:", "192.0.2.0/33"},
+    {"dhcp on\n\nallow net 192.0.2.1 port 70000\n", "bad.conf:3:", "70000"},
+    {"allow net 192.0.2.1 proto gre\n", "bad.conf:1:", "gre"},
+    {"allow exe relative/path\n", "bad.conf:1:", "relative/path"},
+    {"allow\n", "bad.conf:1:", "missing rule"},
+    {"dhcp maybe\n", "bad.conf:1:", "maybe"},
+    {"nd\n", "bad.conf:1:", "nd"},
+    {"dns 192.0.2.0/24\n", "bad.conf:1:", "192.0.2.0/24"},
+    {"dns 192.0.2.1, 192.0.2.2\n", "bad.conf:1:", "dns"},
+    {"dns 1,2,3,4,5,6,7,8,9\n", "bad.conf:1:", "1"},
+    {"packet-guard sometimes\n", "bad.conf:1:", "sometimes"},
+    {"btf vmlinux.btf\n", "bad.conf:1:", "vmlinux.btf"},
+    {"btf\n", "bad.conf:1:", "btf"},
+    {"# ok\nallow net 192.0.2.1\nisolate now\n", "bad.conf:3:", "isolate"},
 };
 
 Test(config, malformed_names_file_line_and_applies_nothing)
@@ -98,8 +98,8 @@ Test(config, malformed_names_file_line_and_applies_nothing)
 
 		cr_assert_neq(rf_conf_parse(bc->text, "bad.conf", &c, err, sizeof(err)), 0,
 			      "accepted: %s", bc->text);
-		cr_assert(!strncmp(err, bc->where, strlen(bc->where)), "'%s' does not start with %s",
-			  err, bc->where);
+		cr_assert(!strncmp(err, bc->where, strlen(bc->where)),
+			  "'%s' does not start with %s", err, bc->where);
 		cr_assert(strstr(err, bc->names), "'%s' does not name '%s'", err, bc->names);
 		/* nothing half-applied: back to the defaults, no rules kept */
 		cr_assert_eq(c.nrules, 0);

@@ -546,11 +546,11 @@ Test(events_exe, unknown_path_shown_as_question_mark)
 
 	self_identity(&e);
 	e.hook = RF_HOOK_CONNECT4;
-	out = event_text(&e, &(struct rf_event_ctx){ .exe_path = NULL });
+	out = event_text(&e, &(struct rf_event_ctx){.exe_path = NULL});
 	cr_assert(strstr(out, " ?\n"), "an unverified executable must show '?': %s", out);
 	free(out);
 	e.exe_ino = 0;
-	out = event_text(&e, &(struct rf_event_ctx){ .exe_path = NULL });
+	out = event_text(&e, &(struct rf_event_ctx){.exe_path = NULL});
 	cr_assert(strstr(out, " -\n"), "no executable at all shows '-': %s", out);
 	free(out);
 }

@@ -17,8 +17,8 @@ static bool has(const struct rf_reconcile *r, const char *line)
 
 Test(reconcile, same_lines_same_map_is_unchanged)
 {
-	char *want[] = { "net 192.0.2.0/24", "exe /bin/true" };
-	char *had[] = { "net 192.0.2.0/24", "exe /bin/true" };
+	char *want[] = {"net 192.0.2.0/24", "exe /bin/true"};
+	char *had[] = {"net 192.0.2.0/24", "exe /bin/true"};
 	struct rf_reconcile r;
 
 	cr_assert_eq(rf_reconcile(want, 2, had, 2, true, NULL, 0, &r), 0);
@@ -29,8 +29,8 @@ Test(reconcile, same_lines_same_map_is_unchanged)
 
 Test(reconcile, new_map_refills_and_removes_nothing)
 {
-	char *want[] = { "net 192.0.2.0/24" };
-	char *had[] = { "net 192.0.2.0/24", "net 198.51.100.0/24" };
+	char *want[] = {"net 192.0.2.0/24"};
+	char *had[] = {"net 192.0.2.0/24", "net 198.51.100.0/24"};
 	struct rf_reconcile r;
 
 	cr_assert_eq(rf_reconcile(want, 1, had, 1, false, NULL, 0, &r), 0);
@@ -42,10 +42,10 @@ Test(reconcile, new_map_refills_and_removes_nothing)
 
 Test(reconcile, removes_what_only_the_old_config_allowed)
 {
-	char *want[] = { "net 192.0.2.0/24", "net 2001:db8::/32" };
-	char *had[] = { "net 203.0.113.0/24", "net 192.0.2.0/24", "exe /bin/false",
-			"net 198.51.100.7/32 proto tcp port 22 dir in" };
-	char *user[] = { "net 198.51.100.7/32 proto tcp port 22 dir in" };
+	char *want[] = {"net 192.0.2.0/24", "net 2001:db8::/32"};
+	char *had[] = {"net 203.0.113.0/24", "net 192.0.2.0/24", "exe /bin/false",
+		       "net 198.51.100.7/32 proto tcp port 22 dir in"};
+	char *user[] = {"net 198.51.100.7/32 proto tcp port 22 dir in"};
 	struct rf_reconcile r;
 
 	cr_assert_eq(rf_reconcile(want, 2, had, 4, true, user, 1, &r), 0);
@@ -61,8 +61,8 @@ Test(reconcile, removes_what_only_the_old_config_allowed)
 
 Test(reconcile, order_change_is_a_change_but_deletes_nothing)
 {
-	char *want[] = { "b", "a" };
-	char *had[] = { "a", "b" };
+	char *want[] = {"b", "a"};
+	char *had[] = {"a", "b"};
 	struct rf_reconcile r;
 
 	cr_assert_eq(rf_reconcile(want, 2, had, 2, true, NULL, 0, &r), 0);
@@ -73,7 +73,7 @@ Test(reconcile, order_change_is_a_change_but_deletes_nothing)
 
 Test(reconcile, empty_config_removes_everything_applied)
 {
-	char *had[] = { "a", "b", "c" };
+	char *had[] = {"a", "b", "c"};
 	struct rf_reconcile r;
 
 	cr_assert_eq(rf_reconcile(NULL, 0, had, 3, true, NULL, 0, &r), 0);

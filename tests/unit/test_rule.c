@@ -673,34 +673,11 @@ Test(duration, valid)
 Test(duration, invalid)
 {
 	static const char *const bad[] = {
-	    "",
-	    "0",
-	    "0s",
-	    "0d",
-	    "-1",
-	    "+5",
-	    "2x",
-	    "s",
-	    "h",
-	    "1.5h",
-	    " 5",
-	    "5 ",
-	    "5S",
-	    "1w",
-	    "367d",
-	    "8785h",
-	    "31622401",
-	    "527041m",
-	    "1hm",
-	    "1h30m",
-	    "99999999999",
-	    "4294967297",
-	    "18446744073709551617",
-	    "9999999999d",
-	    "0x10",
+	    "", "0", "0s", "0d", "-1", "+5", "2x", "s", "h", "1.5h", " 5", "5 ", "5S", "1w", "367d",
+	    "8785h", "31622401", "527041m", "1hm", "1h30m", "99999999999", "4294967297",
+	    "18446744073709551617", "9999999999d", "0x10",
 	    /* v * 86400 wraps a 32-bit unsigned long to 63104 s, under the cap (32-bit boards) */
-	    "49711d",
-	    "1193047h", /* 1193047 * 3600 wraps to 2960 */
+	    "49711d", "1193047h", /* 1193047 * 3600 wraps to 2960 */
 	};
 	size_t i;
 
@@ -744,7 +721,7 @@ Test(rule, ipv6_prefix_covering_ipv4_refused_on_add)
 		cr_expect_eq(rf_rule_check_new(&r, err, sizeof(err)) == 0, cases[i].ok, "%s: %s",
 			     cases[i].line, err);
 		if (!cases[i].ok)
-			cr_expect(strstr(err, "every IPv4 address") && strstr(err, "0.0.0.0/0"), "%s",
-				  err);
+			cr_expect(strstr(err, "every IPv4 address") && strstr(err, "0.0.0.0/0"),
+				  "%s", err);
 	}
 }

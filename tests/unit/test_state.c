@@ -95,7 +95,8 @@ Test(action_codec, longest_fields_round_trip)
 	struct rf_action a, b;
 	char line[4096];
 
-	fill_action(&a, 18446744073709551614ULL, "", ""); /* 2^64-1 is refused: next id would wrap */
+	fill_action(&a, 18446744073709551614ULL, "",
+		    ""); /* 2^64-1 is refused: next id would wrap */
 	memset(a.type, '\t', sizeof(a.type) - 1);
 	memset(a.requestor, '\\', sizeof(a.requestor) - 1);
 	memset(a.comment, '\n', sizeof(a.comment) - 1);
@@ -112,15 +113,15 @@ Test(action_codec, decode_rejects_damaged_lines)
 	    "",
 	    "garbage",
 	    "1",
-	    "1\tisolate\tSucceeded\tuser:a\t1\t2\tcomment",		/* 7 fields: truncated */
+	    "1\tisolate\tSucceeded\tuser:a\t1\t2\tcomment", /* 7 fields: truncated */
 	    "1\tisolate\tSucceeded\tuser:a\t1\t2\tcomment\terr\twarn\textra", /* 10 fields */
 	    "1\tisolate\tInPro",
-	    "0\tisolate\tSucceeded\tuser:a\t1\t2\tc\te", /* id 0 */
+	    "0\tisolate\tSucceeded\tuser:a\t1\t2\tc\te",		    /* id 0 */
 	    "18446744073709551615\tisolate\tSucceeded\tuser:a\t1\t2\tc\te", /* id 2^64-1 */
 	    "-1\tisolate\tSucceeded\tuser:a\t1\t2\tc\te",
 	    "+1\tisolate\tSucceeded\tuser:a\t1\t2\tc\te",
 	    "1\tisolate\tSucceeded\tuser:a\t-5\t2\tc\te", /* negative time */
-	    "\tisolate\tSucceeded\tuser:a\t1\t2\tc\te",	 /* empty id */
+	    "\tisolate\tSucceeded\tuser:a\t1\t2\tc\te",	  /* empty id */
 	    "abc\tisolate\tSucceeded\tuser:a\t1\t2\tc\te",
 	    "12x\tisolate\tSucceeded\tuser:a\t1\t2\tc\te",
 	    "1\tisolate\tDone\tuser:a\t1\t2\tc\te", /* unknown status */
