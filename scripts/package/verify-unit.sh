@@ -22,7 +22,7 @@ if grep -i 'ringfence' <<<"$out"; then
 fi
 [[ -n $out ]] && echo "(unrelated systemd-analyze output: $out)"
 # the properties this unit promises
-for want in 'Type=simple' 'Restart=always' 'DefaultDependencies=no' 'Before=network-pre.target' \
+for want in 'Type=notify' 'Restart=always' 'DefaultDependencies=no' 'Before=network-pre.target' \
 	'Wants=network-pre.target' 'Conflicts=shutdown.target' 'After=local-fs.target'; do
 	key=${want%%=*} val=${want#*=}
 	grep -qE "^$key=.*\b${val//./\\.}\b" "$tmp/unit/ringfence.service" ||
