@@ -155,6 +155,7 @@ Test(robust, agent_survives_a_failed_reattach)
 {
 	char target[PATH_MAX];
 	const char *needles[] = {"\"type\":\"reattach\"", "\"status\":\"Failed\"", NULL};
+	const char *started[] = {"\"type\":\"agent-start\"", NULL};
 	char *argv[] = {(char *)bin(), "--cgroup",    target,	     "--pin-dir",
 			rft.pin_dir,   "--state-dir", rft.state_dir, "--config",
 			rft.config,    "agent",	      NULL};
@@ -164,7 +165,8 @@ Test(robust, agent_survives_a_failed_reattach)
 	cr_assert_eq(rfp_cgroup_child("target", target, sizeof(target)), 0);
 	agent = rfp_spawn(rft.dev_ns, NULL, argv, NULL, NULL);
 	cr_assert_gt(agent, 0);
-	rft_msleep(1500); /* attached and polling */
+	/* attached and polling (a load takes seconds under emulation) */
+	cr_assert(rfp_history_wait(rft_scaled_ms(5000), started), "the agent did not start");
 	cr_assert(alive(agent), "the agent exited early");
 	cr_assert_eq(rft_exec(NULL, rm, NULL, NULL), 0);
 	cr_assert_eq(rmdir(target), 0, "rmdir %s: %s", target, strerror(errno));
