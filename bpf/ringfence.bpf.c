@@ -158,6 +158,15 @@ static __always_inline bool event_rate_ok(void)
 }
 
 /*
+ * ctx->sk of the UAPI contexts (a __bpf_md_ptr): the verifier accepts only an 8-byte load of it,
+ * but read through vmlinux.h's types (CO-RE) libbpf shrinks the load to a 32-bit kernel's
+ * pointer size. The offset is UAPI, so read it as the u64 it is.
+ */
+#define RF_CTX_SK(ctx)                                                                        \
+	((struct bpf_sock *)(unsigned long)*(volatile __u64 *)((void *)(ctx) +                \
+							       __builtin_offsetof(typeof(*(ctx)), sk)))
+
+/*
  * A kernel field read at the running kernel's size of it (bpf_core_field_size() is relocated),
  * zero-extended: pointers and unsigned long are 4 bytes on 32-bit kernels (armhf), where a read
  * of the 8 bytes vmlinux.h declares would take in the next field.
@@ -388,7 +397,7 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, enum rf_
 	f.proto = ctx->protocol;
 	f.sock_type = ctx->type;
 	f.match = match;
-	sk = ctx->sk;
+	sk = RF_CTX_SK(ctx);
 	if (sk)
 		f.lport = sk->src_port;
 
@@ -573,7 +582,7 @@ static __always_inline bool skb_cgroup_allowed(struct __sk_buff *skb)
 /* Allowed by who owns the socket: marked by an allowed executable, or in an allowed cgroup. */
 static __always_inline bool skb_socket_allowed(struct __sk_buff *skb)
 {
-	struct bpf_sock *sk = skb->sk;
+	struct bpf_sock *sk = RF_CTX_SK(skb);
 
 	if (sk) {
 		sk = bpf_sk_fullsock(sk);
@@ -675,7 +684,7 @@ int rf_tc_egress(struct __sk_buff *skb)
 
 	if (!cfg || !cfg_isolated(cfg))
 		return TC_ACT_OK;
-	sk = skb->sk;
+	sk = RF_CTX_SK(skb);
 	if (!sk)
 		return TC_ACT_OK;
 	sk = bpf_sk_fullsock(sk);
