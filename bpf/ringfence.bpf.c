@@ -184,6 +184,15 @@ static __always_inline bool event_rate_ok(void)
 }
 
 /*
+ * ctx->sk of the UAPI contexts (a __bpf_md_ptr): the verifier accepts only an 8-byte load of it,
+ * but read through vmlinux.h's types (CO-RE) libbpf shrinks the load to a 32-bit kernel's
+ * pointer size. The offset is UAPI, so read it as the u64 it is.
+ */
+#define RF_CTX_SK(ctx)                                                                             \
+	((struct bpf_sock *)(unsigned long)*(                                                      \
+	    volatile __u64 *)((void *)(ctx) + __builtin_offsetof(typeof(*(ctx)), sk)))
+
+/*
  * A kernel field read at the running kernel's size of it (bpf_core_field_size() is relocated),
  * zero-extended: pointers and unsigned long are 4 bytes on 32-bit kernels (armhf), where a read
  * of the 8 bytes vmlinux.h declares would take in the next field.
@@ -551,7 +560,7 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, enum rf_
 	f.proto = ctx->protocol;
 	f.sock_type = ctx->type;
 	f.match = match;
-	sk = ctx->sk;
+	sk = RF_CTX_SK(ctx);
 	if (sk)
 		f.lport = sk->src_port;
 
@@ -687,7 +696,7 @@ SEC("cgroup/setsockopt")
 int rf_setsockopt(struct bpf_sockopt *ctx)
 {
 	const struct rf_config *cfg;
-	struct bpf_sock *sk = ctx->sk;
+	struct bpf_sock *sk = RF_CTX_SK(ctx);
 	struct rf_flow f = {};
 	enum rf_mode mode;
 
@@ -854,7 +863,7 @@ static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, 
 /* Allowed by who owns the socket: marked by an allowed executable, or in an allowed cgroup. */
 static __always_inline bool skb_socket_allowed(struct __sk_buff *skb)
 {
-	struct bpf_sock *sk = skb->sk;
+	struct bpf_sock *sk = RF_CTX_SK(skb);
 
 	if (sk) {
 		sk = bpf_sk_fullsock(sk);
@@ -875,7 +884,7 @@ static __always_inline bool skb_socket_allowed(struct __sk_buff *skb)
  */
 static __always_inline bool audit_first_report(struct __sk_buff *skb)
 {
-	struct bpf_sock *sk = skb->sk;
+	struct bpf_sock *sk = RF_CTX_SK(skb);
 	struct rf_sk_mark *m;
 
 	if (sk)
@@ -904,7 +913,7 @@ static __always_inline bool addr_eq(const __u8 *a, const __u8 *b)
 /* Remember that this (non-TCP) socket sent to f's remote under an out rule. */
 static __always_inline void peer_remember(struct __sk_buff *skb, const struct rf_flow *f)
 {
-	struct bpf_sock *sk = skb->sk;
+	struct bpf_sock *sk = RF_CTX_SK(skb);
 	struct rf_sk_peer *p;
 	__u32 i;
 
@@ -928,7 +937,7 @@ static __always_inline void peer_remember(struct __sk_buff *skb, const struct rf
 /* Is f's remote the connected peer of the receiving socket, or one it sent to under a rule? */
 static __always_inline bool peer_known(struct __sk_buff *skb, const struct rf_flow *f)
 {
-	struct bpf_sock *sk = skb->sk;
+	struct bpf_sock *sk = RF_CTX_SK(skb);
 	struct rf_sk_peer *p;
 	__u8 dst[16];
 	__u32 i;
@@ -1140,7 +1149,7 @@ SEC("tc")
 int rf_tc_egress(struct __sk_buff *skb)
 {
 	const struct rf_config *cfg = get_config();
-	struct bpf_sock *sk = skb->sk;
+	struct bpf_sock *sk = RF_CTX_SK(skb);
 	enum rf_mode mode;
 
 	if (!cfg || (mode = cfg_mode(cfg)) == RF_MODE_OFF)

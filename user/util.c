@@ -137,7 +137,19 @@ int rf_cgroup_resolve(const char *path, char *dir, size_t dirlen, __u64 *id)
 		return -errno;
 	if (sfs.f_type != CGROUP2_SUPER_MAGIC || !S_ISDIR(st.st_mode))
 		return -ENOTDIR;
-	*id = st.st_ino; /* a cgroup2 directory's inode number is its cgroup id */
+	*id = st.st_ino; /* a cgroup2 directory's inode number is its cgroup id on 64-bit */
+	/* the file handle is the whole 64-bit id: on 32-bit kernels it is generation << 32 | ino */
+	{
+		struct {
+			struct file_handle fh;
+			__u64 id;
+		} h = {.fh.handle_bytes = sizeof(__u64)};
+		int mount_id;
+
+		if (!name_to_handle_at(AT_FDCWD, dir, &h.fh, &mount_id, 0) &&
+		    h.fh.handle_bytes == sizeof(__u64))
+			memcpy(id, h.fh.f_handle, sizeof(__u64));
+	}
 	return 0;
 }
 

@@ -17,11 +17,12 @@ client() {
 }
 mkdir -p "$cg" /tmp/rf-smoke
 printf 'dns off\npacket-guard off\n' >/tmp/rf-smoke.conf
-ip netns add rfp
-ip link add rfa type veth peer name rfb netns rfp
-ip addr add 192.0.2.1/24 dev rfa && ip link set rfa up
-ip -n rfp addr add 192.0.2.2/24 dev rfb && ip -n rfp link set rfb up && ip -n rfp link set lo up
-for p in 8001 8002; do ip netns exec rfp busybox nc -ll -p $p -e /bin/cat & done
+IP=/bin/ip # not the busybox applet, which ash prefers to PATH
+$IP netns add rfp
+$IP link add rfa type veth peer name rfb netns rfp
+$IP addr add 192.0.2.1/24 dev rfa && $IP link set rfa up
+$IP -n rfp addr add 192.0.2.2/24 dev rfb && $IP -n rfp link set rfb up && $IP -n rfp link set lo up
+for p in 8001 8002; do $IP netns exec rfp busybox nc -ll -p $p -e /bin/cat & done
 sleep 1
 cp /bin/busybox /opt/busybox-copy
 

@@ -79,9 +79,11 @@ Test(exe_identity, generation_is_part_of_the_identity)
 	start(allowed, sizeof(allowed));
 	rft_cli_ok(0, "isolate", NULL);
 	cr_assert_eq(exe_keys(k, 4), 1);
-	if (k[0].gen == RF_EXE_GEN_ANY) { /* tmpfs, overlayfs: not applicable, as SCTP without SCTP */
+	if (k[0].gen ==
+	    RF_EXE_GEN_ANY) {	/* tmpfs, overlayfs: not applicable, as SCTP without SCTP */
 		rft_teardown(); /* a skipped test gets no .fini */
-		cr_skip_test("not applicable: the test dir's filesystem reports no inode generation");
+		cr_skip_test(
+		    "not applicable: the test dir's filesystem reports no inode generation");
 	}
 	cr_expect_eq(from(allowed, AF_INET), RFT_OK, "v4: the allowed file is refused");
 	cr_expect_eq(from(allowed, AF_INET6), RFT_OK, "v6: the allowed file is refused");
