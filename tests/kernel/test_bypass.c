@@ -29,7 +29,6 @@
 #define PORT_OTHER	  8002 /* allowed by nothing */
 #define PORT_LOOP	  7000 /* loopback listener */
 #define CLIENT_TIMEOUT_MS 1500
-#define ETH_P_RFTEST	  0x88b5 /* IEEE local experimental ethertype */
 
 TestSuite(bypass, .init = rfp_setup, .fini = rfp_teardown, .timeout = 90);
 
@@ -351,41 +350,6 @@ ParameterizedTest(const size_t *row, bypass, tcp_fast_open_denied)
 
 #define MARK_FRAME "rfp-packet-frame-marker"
 
-static int pkt_fd = -1, pkt_ifindex;
-
-/* cmd 0: open an AF_PACKET socket on the first non-loopback interface; 1: send one frame. */
-static int packet_worker(int cmd, void *arg)
-{
-	unsigned char frame[64] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 1};
-	struct sockaddr_ll sll = {.sll_family = AF_PACKET};
-	ssize_t r;
-
-	(void)arg;
-	if (cmd == 0) {
-		struct if_nameindex *ifs = if_nameindex(), *i;
-
-		for (i = ifs; i && i->if_index; i++) {
-			if (strcmp(i->if_name, "lo")) {
-				pkt_ifindex = (int)i->if_index;
-				break;
-			}
-		}
-		if (ifs)
-			if_freenameindex(ifs);
-		pkt_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_RFTEST));
-		return pkt_fd < 0 ? -errno : pkt_ifindex ? 0 : -ENODEV;
-	}
-	frame[12] = ETH_P_RFTEST >> 8;
-	frame[13] = ETH_P_RFTEST & 0xff;
-	memcpy(frame + 14, MARK_FRAME, strlen(MARK_FRAME));
-	sll.sll_ifindex = pkt_ifindex;
-	sll.sll_halen = 6;
-	memset(sll.sll_addr, 0xff, 6);
-	sll.sll_protocol = htons(ETH_P_RFTEST);
-	r = sendto(pkt_fd, frame, sizeof(frame), 0, (struct sockaddr *)&sll, sizeof(sll));
-	return r < 0 ? -errno : (int)r;
-}
-
 Test(bypass, af_packet_frames_stopped_by_the_packet_guard)
 {
 	static char *guard_on[] = {"RINGFENCE_PACKET_GUARD=on", NULL};
@@ -395,7 +359,7 @@ Test(bypass, af_packet_frames_stopped_by_the_packet_guard)
 	char *out = NULL, *err = NULL;
 	int st;
 
-	cr_assert_eq(rfp_sniffer_start(&sn, rft.peer_ns, ETH_P_RFTEST, MARK_FRAME), 0);
+	cr_assert_eq(rfp_sniffer_start(&sn, rft.peer_ns, RFP_ETH_P_TEST, MARK_FRAME), 0);
 	way_back();
 	/* the CLI runs inside the device netns: the guard attaches only to its interfaces */
 	st = rfp_cli_env(guard_on, &out, &err, "load", NULL);
@@ -407,7 +371,8 @@ Test(bypass, af_packet_frames_stopped_by_the_packet_guard)
 		  "status shows no interface with the packet guard: %s", out);
 	free(out);
 
-	cr_assert_eq(rfp_worker_start(&old, rft.dev_ns, rft.cg, packet_worker, NULL), 0);
+	cr_assert_eq(
+	    rfp_worker_start(&old, rft.dev_ns, rft.cg, rfp_frame_worker, (void *)MARK_FRAME), 0);
 	before = rfp_sniffer_count(&sn);
 	cr_expect_gt(rfp_worker_call(&old, 1), 0);
 	cr_expect_gt(wait_above(sniffed, &sn, before, 2000), before,
@@ -415,8 +380,9 @@ Test(bypass, af_packet_frames_stopped_by_the_packet_guard)
 
 	st = rfp_cli_env(guard_on, NULL, NULL, "isolate", NULL);
 	cr_assert_eq(st, 0);
-	cr_assert_eq(rfp_worker_start(&fresh, rft.dev_ns, rft.cg, packet_worker, NULL), 0,
-		     "AF_PACKET sockets are not refused at creation (no hook): got an error");
+	cr_assert_eq(
+	    rfp_worker_start(&fresh, rft.dev_ns, rft.cg, rfp_frame_worker, (void *)MARK_FRAME), 0,
+	    "AF_PACKET sockets are not refused at creation (no hook): got an error");
 	before = rfp_sniffer_count(&sn);
 	rfp_worker_call(&old, 1);   /* socket opened before isolate */
 	rfp_worker_call(&fresh, 1); /* socket opened while isolated */

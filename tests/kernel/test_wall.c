@@ -49,10 +49,24 @@ static void ip_in(const char *netns, const char *cmd)
 	free(err);
 }
 
+/* One end of the tunnel in netns: local/remote outer addresses, inner addresses v4 and v6. */
+static void vxlan_end(const char *netns, const char *local, const char *remote, const char *in4,
+		      const char *in6)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd),
+		 "ip link add rfvx0 type vxlan id 42 dstport 4789 local %s remote %s && "
+		 "ip addr add %s/24 dev rfvx0 && ip addr add %s/64 dev rfvx0 nodad && "
+		 "ip link set rfvx0 up",
+		 local, remote, in4, in6);
+	ip_in(netns, cmd);
+}
+
 /* A VXLAN tunnel between the two namespaces over the veth: 198.51.100.0/24, 2001:db8:7::/64. */
 static void tunnel(void)
 {
-	char cmd[512], probe[160], *err = NULL;
+	char probe[160], *err = NULL;
 	char *argv[] = {"sh", "-c", probe, NULL};
 
 	/* a kernel without VXLAN (a module the guest did not load) cannot build this tunnel */
@@ -67,18 +81,8 @@ static void tunnel(void)
 	}
 	free(err);
 
-	snprintf(cmd, sizeof(cmd),
-		 "ip link add rfvx0 type vxlan id 42 dstport 4789 local %s remote %s && "
-		 "ip addr add %s/24 dev rfvx0 && ip addr add %s/64 dev rfvx0 nodad && "
-		 "ip link set rfvx0 up",
-		 RFT_DEV_IP4, RFT_PEER_IP4, TUN4_DEV, TUN6_DEV);
-	ip_in(rft.dev_ns, cmd);
-	snprintf(cmd, sizeof(cmd),
-		 "ip link add rfvx0 type vxlan id 42 dstport 4789 local %s remote %s && "
-		 "ip addr add %s/24 dev rfvx0 && ip addr add %s/64 dev rfvx0 nodad && "
-		 "ip link set rfvx0 up",
-		 RFT_PEER_IP4, RFT_DEV_IP4, TUN4_PEER, TUN6_PEER);
-	ip_in(rft.peer_ns, cmd);
+	vxlan_end(rft.dev_ns, RFT_DEV_IP4, RFT_PEER_IP4, TUN4_DEV, TUN6_DEV);
+	vxlan_end(rft.peer_ns, RFT_PEER_IP4, RFT_DEV_IP4, TUN4_PEER, TUN6_PEER);
 }
 
 static enum rft_outcome to(int family, const char *addr)
@@ -130,40 +134,7 @@ Test(wall, tunnel_to_an_allowed_inner_address_is_stopped_on_the_wire)
 
 /* ---- the packet guard in the namespaces of the target's processes (issue 12 item 10) ---- */
 
-#define ETH_P_RFTEST  0x88b5 /* IEEE local experimental ethertype */
 #define MARK_NS_FRAME "rf-wall-netns-frame"
-
-static int frame_fd = -1, frame_ifindex;
-
-/* cmd 0: open an AF_PACKET socket on the namespace's first non-lo interface; else send a frame. */
-static int frame_worker(int cmd, void *arg)
-{
-	unsigned char frame[64] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 7};
-	struct sockaddr_ll sll = {.sll_family = AF_PACKET};
-
-	(void)arg;
-	if (cmd == 0) {
-		struct if_nameindex *ifs = if_nameindex(), *i;
-
-		for (i = ifs; i && i->if_index && !frame_ifindex; i++)
-			if (strcmp(i->if_name, "lo"))
-				frame_ifindex = (int)i->if_index;
-		if (ifs)
-			if_freenameindex(ifs);
-		frame_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_RFTEST));
-		return frame_fd < 0 ? -errno : frame_ifindex ? 0 : -ENODEV;
-	}
-	frame[12] = ETH_P_RFTEST >> 8;
-	frame[13] = ETH_P_RFTEST & 0xff;
-	memcpy(frame + 14, MARK_NS_FRAME, strlen(MARK_NS_FRAME));
-	sll.sll_ifindex = frame_ifindex;
-	sll.sll_halen = 6;
-	memset(sll.sll_addr, 0xff, 6);
-	sll.sll_protocol = htons(ETH_P_RFTEST);
-	return sendto(frame_fd, frame, sizeof(frame), 0, (struct sockaddr *)&sll, sizeof(sll)) < 0
-		   ? -errno
-		   : 1;
-}
 
 static unsigned int frames_after(struct rfp_sniffer *sn, unsigned int before, int ms)
 {
@@ -192,8 +163,8 @@ Test(wall, packet_guard_covers_the_namespaces_of_the_targets_processes)
 	    "ip -n %s link set rfc0 up && ip -n %s link set rfc1 up",
 	    ns, ns, rft.peer_ns, ns, rft.peer_ns);
 	ip_in(NULL, cmd);
-	cr_assert_eq(rfp_sniffer_start(&sn, rft.peer_ns, ETH_P_RFTEST, MARK_NS_FRAME), 0);
-	cr_assert_eq(rfp_worker_start(&w, ns, rft.cg, frame_worker, NULL), 0);
+	cr_assert_eq(rfp_sniffer_start(&sn, rft.peer_ns, RFP_ETH_P_TEST, MARK_NS_FRAME), 0);
+	cr_assert_eq(rfp_worker_start(&w, ns, rft.cg, rfp_frame_worker, (void *)MARK_NS_FRAME), 0);
 	allow(RFT_PEER_IP4);
 	before = rfp_sniffer_count(&sn);
 	cr_assert_gt(rfp_worker_call(&w, 1), 0);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Process-level kernel-test helpers; contracts in rf_proc.h. */
 #include <errno.h>
+#include <arpa/inet.h>
+#include <net/if.h>
 #include <fcntl.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
@@ -541,4 +543,34 @@ bool rfp_history_wait(int timeout_ms, const char *const needles[])
 			return found;
 		rft_msleep(100);
 	}
+}
+
+int rfp_frame_worker(int cmd, void *arg)
+{
+	static int fd = -1, ifindex;
+	unsigned char frame[64] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 1};
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET};
+	const char *marker = arg;
+
+	if (cmd == 0) {
+		struct if_nameindex *ifs = if_nameindex(), *i;
+
+		for (i = ifs; i && i->if_index && !ifindex; i++)
+			if (strcmp(i->if_name, "lo"))
+				ifindex = (int)i->if_index;
+		if (ifs)
+			if_freenameindex(ifs);
+		fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(RFP_ETH_P_TEST));
+		return fd < 0 ? -errno : ifindex ? 0 : -ENODEV;
+	}
+	frame[12] = RFP_ETH_P_TEST >> 8;
+	frame[13] = RFP_ETH_P_TEST & 0xff;
+	memcpy(frame + 14, marker, strnlen(marker, sizeof(frame) - 14));
+	sll.sll_ifindex = ifindex;
+	sll.sll_halen = 6;
+	memset(sll.sll_addr, 0xff, 6);
+	sll.sll_protocol = htons(RFP_ETH_P_TEST);
+	return sendto(fd, frame, sizeof(frame), 0, (struct sockaddr *)&sll, sizeof(sll)) < 0
+		   ? -errno
+		   : (int)sizeof(frame);
 }

@@ -90,6 +90,18 @@ int rfp_run_in(const char *netns, const char *cgroup, rfp_fn fn, void *arg);
 /* Write `value` to /proc/sys/<key path> as seen from netns (per-namespace sysctls). 0/-errno. */
 int rfp_sysctl_in(const char *netns, const char *path, const char *value);
 
+/* ---- raw frames ------------------------------------------------------------------------ */
+
+#define RFP_ETH_P_TEST 0x88b5 /* IEEE local experimental ethertype */
+
+/*
+ * A worker function (rfp_worker_start()) sending raw frames from an AF_PACKET socket: cmd 0
+ * opens the socket on the first non-loopback interface of the worker's namespace (0 or -errno);
+ * any other cmd sends one broadcast frame of ethertype RFP_ETH_P_TEST that carries the marker
+ * string arg (the bytes sent, or -errno).
+ */
+int rfp_frame_worker(int cmd, void *arg);
+
 /* ---- frame counter ----------------------------------------------------------------------- */
 
 struct rfp_sniffer {
