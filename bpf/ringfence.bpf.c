@@ -23,7 +23,11 @@
 
 #define AF_PACKET   17
 #define ETH_HLEN    14
-#define TC_ACT_OK   0
+/*
+ * A pass is TC_ACT_UNSPEC, not TC_ACT_OK: in direct-action mode OK ends the filter chain, so the
+ * filters after ours (another target's instance of these programs, other tools) would not run.
+ */
+#define TC_ACT_UNSPEC (-1)
 #define TC_ACT_SHOT 2
 
 char LICENSE[] SEC("license") = "GPL";
@@ -1092,19 +1096,19 @@ static __always_inline int packet_socket_verdict(struct __sk_buff *skb, struct b
 	struct rf_flow f = {};
 
 	if (bpf_skb_ancestor_cgroup_id(skb, rf_target_level) != rf_target_cgid)
-		return TC_ACT_OK; /* not a process of the isolated cgroup */
+		return TC_ACT_UNSPEC; /* not a process of the isolated cgroup */
 	if (skb_cgroup_allowed(skb) ||
 	    ((cfg->builtins & RF_BUILTIN_DHCP) && frame_is_dhcp_client(skb))) {
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(RF_HOOK_TC_EGRESS, false);
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	}
 	f.family = sk->family;
 	f.sock_type = sk->type;
 	f.proto = sk->protocol;
 	if (refuse(mode, &f, RF_HOOK_TC_EGRESS, RF_REASON_PACKET_SOCKET, bpf_skb_cgroup_id(skb),
 		   false, mode == RF_MODE_ENFORCE || audit_first_report(skb)))
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	return TC_ACT_SHOT;
 }
 
@@ -1124,9 +1128,9 @@ static __always_inline int wall_verdict(struct __sk_buff *skb, const struct rf_c
 	struct rf_flow f = {};
 
 	if (rf_target_level && bpf_skb_ancestor_cgroup_id(skb, rf_target_level) != rf_target_cgid)
-		return TC_ACT_OK; /* not a packet of the isolated cgroup (or no socket) */
+		return TC_ACT_UNSPEC; /* not a packet of the isolated cgroup (or no socket) */
 	if (skb->protocol == bpf_htons(ETH_P_ARP))
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	if (!parse_skb(skb, &f, false)) {
 		reason = RF_REASON_MALFORMED;
 		goto refused;
@@ -1135,12 +1139,12 @@ static __always_inline int wall_verdict(struct __sk_buff *skb, const struct rf_c
 	    builtin_allowed(cfg, &f, skb, false)) {
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(RF_HOOK_WALL, false);
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	}
 refused:
 	if (refuse(mode, &f, RF_HOOK_WALL, reason, bpf_skb_cgroup_id(skb), false,
 		   mode == RF_MODE_ENFORCE || audit_first_report(skb)))
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	return TC_ACT_SHOT;
 }
 
@@ -1153,7 +1157,7 @@ int rf_tc_egress(struct __sk_buff *skb)
 	enum rf_mode mode;
 
 	if (!cfg || (mode = cfg_mode(cfg)) == RF_MODE_OFF)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	if (sk)
 		sk = bpf_sk_fullsock(sk);
 	if (sk && sk->family != AF_INET && sk->family != AF_INET6)

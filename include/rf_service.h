@@ -26,14 +26,28 @@ struct rf_ctx {
 	const char *container;	/* --container ID: a container's cgroup, by id or unique prefix */
 	const char *pid;	/* --pid PID: the cgroup of that process */
 	const char *target_opt; /* the option or variable that chose it ("--unit"), NULL: none */
+	/*
+	 * The selected target's own pin and state dirs (rf_svc_select_target()): the top level of
+	 * pin_base/state_base for the home target, else a subdirectory of each.
+	 */
 	const char *pin_dir;
 	const char *state_dir;
+	const char *pin_base;	/* --pin-dir, RINGFENCE_PIN_DIR or the default */
+	const char *state_base; /* --state-dir, RINGFENCE_STATE_DIR or the default */
+	/* RINGFENCE_HOME_CGROUP: the target that owns the top level; NULL = the cgroup2 root */
+	const char *home;
 	const char *config;
 	const char *btf; /* --btf FILE, else the config's 'btf', else NULL: the kernel's BTF */
 	bool json;
 	bool verbose;
 	char cg_dir[PATH_MAX]; /* resolved target cgroup directory */
 	__u64 cg_id;
+	char cg_rel[PATH_MAX]; /* its path below the cgroup2 mount: "/", "/system.slice/x.service" */
+	bool is_home;	       /* the home target: its pins and state are the dirs' top level */
+	bool selected;	       /* pin_dir and state_dir point at the target's own dirs */
+	char pin_buf[PATH_MAX];
+	char state_buf[PATH_MAX];
+	char sel_buf[PATH_MAX]; /* the --cgroup of a context made by rf_svc_target_ctx() */
 	bool packet_guard;	  /* tc layer wanted in this namespace (decided by the config) */
 	bool guard_decided;	  /* the config was applied, so packet_guard is meaningful */
 	char config_warning[512]; /* why the config file was not applied, "" when it was */
@@ -50,6 +64,23 @@ int rf_svc_resolve_cgroup(struct rf_ctx *ctx);
 /* The selector in use: kind "host", "cgroup", "unit", "container" or "pid", and its value
  * (NULL for the host). */
 const char *rf_svc_target_kind(const struct rf_ctx *ctx, const char **value);
+/*
+ * Resolve the target and point ctx->pin_dir / ctx->state_dir at its own dirs: the top level of
+ * the pin and state dirs for the home target (RINGFENCE_HOME_CGROUP, default the cgroup2 root:
+ * the host), else <pin>/targets/<cgroup id> and <state>/targets/<path, escaped>. Errors as
+ * rf_svc_resolve_cgroup(); on error the dirs stay the top level.
+ */
+int rf_svc_select_target(struct rf_ctx *ctx);
+/*
+ * A context for the target whose state dir is <state_base>/targets/NAME (or the home, NAME
+ * NULL), from base's global options: its cgroup is the path recorded there. Fails (-ENOENT)
+ * when the record is missing or its cgroup is gone (record->cg_rel still names it).
+ */
+int rf_svc_target_ctx(const struct rf_ctx *base, const char *name, struct rf_ctx *out);
+/* Call fn for the home target and every target recorded under <state_base>/targets, each
+ * with its own context (ok: its cgroup resolved). Returns how many were visited. */
+int rf_svc_for_each_target(const struct rf_ctx *base,
+			   void (*fn)(struct rf_ctx *t, bool ok, void *arg), void *arg);
 /* Take the state-dir lock; prints the problem and returns < 0 on failure. */
 int rf_svc_lock(struct rf_ctx *ctx);
 

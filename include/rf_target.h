@@ -111,4 +111,12 @@ int rf_target_parse_proc_cgroup(const char *text, char *path, size_t len);
  */
 int rf_target_pid_cgroup(const char *proc, const char *pid, char *path, size_t len);
 
+/*
+ * The directory name under <state>/targets of the target whose cgroup is `rel` (a path below the
+ * cgroup2 mount, starting with '/'): the path without its leading '/', each '/' written '+',
+ * '+', '%' and bytes outside [A-Za-z0-9._-] as %XX. "/system.slice/a b.service" is
+ * "system.slice+a%20b.service"; "/" is "+". 0, or -ENAMETOOLONG / -EINVAL (not starting with '/').
+ */
+int rf_target_state_name(const char *rel, char *out, size_t len);
+
 #endif /* RF_TARGET_H */

@@ -7,25 +7,41 @@
 #define RF_TC_H
 
 #include <stddef.h>
+#include <linux/types.h>
 
-#define RF_TC_HANDLE 0x5246 /* "RF" */
-#define RF_TC_PRIO   1
+#define RF_TC_HANDLE_LEGACY 0x5246 /* "RF": the one filter handle of versions before targets */
+#define RF_TC_PRIO	    1
+
+/*
+ * Each target's instance of the tc program is its own filter on an interface, told apart by its
+ * handle: the low 32 bits of the target's cgroup id (the cgroup directory's inode number, unique
+ * among live cgroups). A pass returns TC_ACT_UNSPEC, so every target's filter judges the packet.
+ */
+static inline __u32 rf_tc_handle(__u64 cg_id)
+{
+	__u32 h = (__u32)cg_id;
+
+	return h ? h : 1;
+}
 
 /*
  * Attach the program pinned at prog_pin to every interface except lo that does not carry it
  * yet. Returns how many were attached (their names, space-separated, in names) or -errno.
  */
-int rf_tc_attach_all(const char *prog_pin, char *names, size_t nameslen);
+int rf_tc_attach_all(const char *prog_pin, __u32 handle, char *names, size_t nameslen);
 #define RF_TC_MAX_NETNS 1024 /* namespaces guarded in one walk of a target */
 
 /*
  * The same in every other network namespace that a process of cgroup cg_dir (or below) is in:
  * containers and services with namespaces of their own. Returns 0, or the last -errno.
  */
-int rf_tc_attach_cgroup_netns(const char *prog_pin, const char *cg_dir);
-/* Remove our filter from every interface of the current namespace. */
-void rf_tc_detach_all(void);
-/* Call fn for each interface carrying our filter; returns how many there are. */
-int rf_tc_for_each(void (*fn)(const char *ifname, void *arg), void *arg);
+int rf_tc_attach_cgroup_netns(const char *prog_pin, __u32 handle, const char *cg_dir);
+/*
+ * Remove the filter `handle` from every interface of the current namespace, and the legacy
+ * filter of older versions where it runs the program pinned at prog_pin (NULL: not that).
+ */
+void rf_tc_detach_all(__u32 handle, const char *prog_pin);
+/* Call fn for each interface carrying the filter `handle`; returns how many there are. */
+int rf_tc_for_each(__u32 handle, void (*fn)(const char *ifname, void *arg), void *arg);
 
 #endif /* RF_TC_H */

@@ -14,6 +14,8 @@
  * the message where an errno explains it: rf_err("failed to X: %s", strerror(-err)).
  */
 void rf_log_prefix(const char *prefix);
+/* While true, rf_err() and rf_warn() print nothing (probing targets that may be gone). */
+void rf_err_quiet(bool quiet);
 __attribute__((format(printf, 1, 2))) void rf_err(const char *fmt, ...);
 __attribute__((format(printf, 1, 2))) void rf_warn(const char *fmt, ...);
 

@@ -340,7 +340,7 @@ static void periodic(struct agent *ag)
 	follow_exe_upgrades(ag);
 	if (ag->ctx->packet_guard) { /* interfaces and namespaces that appeared since */
 		rf_hook_pin_path(prog, sizeof(prog), ag->ctx->pin_dir, RF_HOOK_TC_EGRESS);
-		rf_tc_attach_all(prog, NULL, 0);
+		rf_tc_attach_all(prog, rf_tc_handle(ag->ctx->cg_id), NULL, 0);
 		/* walking every process of the target costs more: every few seconds */
 		if (rf_tick_due(&ag->next_netns_ms, rf_now_mono_ms(), RF_NETNS_WALK_MS))
 			rf_svc_guard_target_netns(ag->ctx);

@@ -75,6 +75,7 @@ out:
 static int unload_locked(struct rf_ctx *ctx, const void *arg)
 {
 	const struct rf_cmd_opts *o = arg;
+	char prog[PATH_MAX];
 	struct rf_isolation iso = {};
 	struct rf_action a;
 	int ret;
@@ -83,7 +84,8 @@ static int unload_locked(struct rf_ctx *ctx, const void *arg)
 	if (ret)
 		return ret;
 	rf_svc_action_start(ctx, &a, "unload", NULL);
-	rf_tc_detach_all();
+	rf_hook_pin_path(prog, sizeof(prog), ctx->pin_dir, RF_HOOK_TC_EGRESS);
+	rf_tc_detach_all(rf_tc_handle(ctx->cg_id), prog);
 	ret = rf_unload(ctx->pin_dir);
 	if (ret)
 		rf_err("failed to remove pins in %s: %s", ctx->pin_dir, strerror(-ret));

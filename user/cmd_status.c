@@ -50,11 +50,11 @@ static void gather(struct rf_ctx *ctx, struct status *s)
 }
 
 /* The warnings of status --json: what another agent wrote that we interpret, open paths. */
-static void print_warnings(const struct rf_config *cfg)
+static void print_warnings(const struct rf_ctx *ctx, const struct rf_config *cfg)
 {
 	const char *sep = "";
 
-	if (rf_svc_mode(cfg) != RF_SVC_OFF && !rf_tc_for_each(NULL, NULL)) {
+	if (rf_svc_mode(cfg) != RF_SVC_OFF && !rf_tc_for_each(rf_tc_handle(ctx->cg_id), NULL, NULL)) {
 		printf(
 		    "\"no packet-socket guard or second wall in this network namespace: AF_PACKET "
 		    "sockets, tunnels and NAT are not judged at the interfaces\"");
@@ -157,7 +157,7 @@ static void print_json(struct rf_ctx *ctx, struct status *s)
 			       s->ls[i].attached ? "true" : "false");
 	printf("},\"cgroup_id\":%llu,\"packet_guard\":[", (unsigned long long)s->ls[0].cgroup_id);
 	k = 0;
-	rf_tc_for_each(json_ifname, &k);
+	rf_tc_for_each(rf_tc_handle(ctx->cg_id), json_ifname, &k);
 	printf("],\"builtins\":{\"dhcp\":%s,\"nd\":%s}",
 	       s->cfg.builtins & RF_BUILTIN_DHCP ? "true" : "false",
 	       s->cfg.builtins & RF_BUILTIN_ND ? "true" : "false");
@@ -169,7 +169,7 @@ static void print_json(struct rf_ctx *ctx, struct status *s)
 	json_counters(s);
 	printf(",\"warnings\":[");
 	if (s->loaded)
-		print_warnings(&s->cfg);
+		print_warnings(ctx, &s->cfg);
 	printf("]}\n");
 }
 
@@ -199,7 +199,7 @@ static void print_text_loaded(struct rf_ctx *ctx, struct status *s)
 	if (s->cfg.isolated && s->cfg.isolated != RF_ISOLATED)
 		printf("warning:   rf_config.isolated holds %u (treated as isolated)\n",
 		       s->cfg.isolated);
-	if ((s->isolated || s->audit) && !rf_tc_for_each(NULL, NULL))
+	if ((s->isolated || s->audit) && !rf_tc_for_each(rf_tc_handle(ctx->cg_id), NULL, NULL))
 		printf("warning:   no packet-socket guard or second wall in this network namespace "
 		       "(packet-guard on attaches them)\n");
 }
@@ -251,7 +251,7 @@ static void print_text(struct rf_ctx *ctx, struct status *s)
 	printf("\n");
 	if (s->ls[0].cgroup_id)
 		printf("cgroup id: %llu\n", (unsigned long long)s->ls[0].cgroup_id);
-	if (rf_tc_for_each(text_ifname, &k))
+	if (rf_tc_for_each(rf_tc_handle(ctx->cg_id), text_ifname, &k))
 		printf("\n");
 	if (s->loaded)
 		print_text_loaded(ctx, s);

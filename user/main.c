@@ -73,16 +73,16 @@ static const char usage_text[] =
 static const struct rf_cmd cmds[] = {
     {"isolate", rf_cmd_isolate,
      RF_OPT_COMMENT | RF_OPT_FOR | RF_OPT_FORCE | RF_OPT_SAFETY | RF_OPT_TARGET, rf_help_isolate},
-    {"confirm", rf_cmd_confirm, RF_OPT_COMMENT, rf_help_confirm},
-    {"release", rf_cmd_release, RF_OPT_COMMENT, rf_help_release},
-    {"unisolate", rf_cmd_release, RF_OPT_COMMENT, rf_help_release},
+    {"confirm", rf_cmd_confirm, RF_OPT_COMMENT | RF_OPT_TARGET, rf_help_confirm},
+    {"release", rf_cmd_release, RF_OPT_COMMENT | RF_OPT_TARGET, rf_help_release},
+    {"unisolate", rf_cmd_release, RF_OPT_COMMENT | RF_OPT_TARGET, rf_help_release},
     {"status", rf_cmd_status, RF_OPT_TARGET, rf_help_status},
     {"allow", rf_cmd_allow, RF_OPT_ARGS | RF_OPT_TARGET, rf_help_allow},
-    {"events", rf_cmd_events, RF_OPT_FOLLOW, rf_help_events},
-    {"history", rf_cmd_history, 0, rf_help_history},
+    {"events", rf_cmd_events, RF_OPT_FOLLOW | RF_OPT_TARGET, rf_help_events},
+    {"history", rf_cmd_history, RF_OPT_TARGET, rf_help_history},
     {"metrics", rf_cmd_metrics, 0, rf_help_metrics},
     {"load", rf_cmd_load, RF_OPT_TARGET, rf_help_load},
-    {"unload", rf_cmd_unload, RF_OPT_FORCE, rf_help_unload},
+    {"unload", rf_cmd_unload, RF_OPT_FORCE | RF_OPT_TARGET, rf_help_unload},
     {"agent", rf_cmd_agent, RF_OPT_TARGET, rf_help_agent},
 };
 
@@ -267,6 +267,10 @@ static void ctx_defaults(struct rf_ctx *ctx)
 		ctx->pin_dir = RF_PIN_DIR_DEFAULT;
 	if (!ctx->state_dir || !*ctx->state_dir)
 		ctx->state_dir = RF_STATE_DIR_DEFAULT;
+	ctx->pin_base = ctx->pin_dir;
+	ctx->state_base = ctx->state_dir;
+	if (ctx->home && !*ctx->home)
+		ctx->home = NULL;
 	if (!ctx->config || !*ctx->config)
 		ctx->config = RF_CONFIG_DEFAULT;
 	if (ctx->cgroup && !*ctx->cgroup)
@@ -340,9 +344,10 @@ static int run_command(struct rf_ctx *ctx, const struct cmdline *cl)
 	if (o.comment && strlen(o.comment) > 1000)
 		return rf_usage_error("%s", "comment longer than 1000 characters");
 	/* a unit, container or pid that names no cgroup or several is a usage error, found before
-	 * the command takes the lock or records anything */
-	if ((cmd->options & RF_OPT_TARGET) && (ctx->unit || ctx->container || ctx->pid) &&
-	    (r = rf_svc_resolve_cgroup(ctx)))
+	 * the command takes the lock or records anything; a --cgroup that is not usable is the
+	 * command's to report */
+	if ((cmd->options & RF_OPT_TARGET) && (r = rf_svc_select_target(ctx)) &&
+	    (ctx->unit || ctx->container || ctx->pid))
 		return r == -EINVAL ? EXIT_USAGE : EXIT_OPFAIL;
 	return cmd->handler(ctx, &o);
 }
@@ -357,6 +362,7 @@ int main(int argc, char **argv)
 	ctx.state_dir = getenv("RINGFENCE_STATE_DIR");
 	ctx.config = getenv("RINGFENCE_CONFIG");
 	ctx.btf = getenv("RINGFENCE_BTF");
+	ctx.home = getenv("RINGFENCE_HOME_CGROUP");
 	cl.rest = calloc((size_t)argc + 1, sizeof(*cl.rest));
 	if (!cl.rest)
 		return EXIT_OPFAIL;

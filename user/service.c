@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* The service layer shared by the CLI commands and the agent (see rf_service.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -194,6 +195,148 @@ int rf_svc_resolve_cgroup(struct rf_ctx *ctx)
 	return err;
 }
 
+/* Is the resolved target the home target (RINGFENCE_HOME_CGROUP, default the cgroup2 root)? */
+static bool target_is_home(const struct rf_ctx *ctx, const char *mnt)
+{
+	char dir[PATH_MAX];
+	__u64 id;
+
+	if (!ctx->home || !*ctx->home)
+		return ctx->cg_rel[0] == '/' && !ctx->cg_rel[1];
+	if (rf_cgroup_resolve(ctx->home[0] == '/' ? ctx->home : mnt, dir, sizeof(dir), &id))
+		return false; /* a home that does not exist (yet) is no target's */
+	if (ctx->home[0] != '/') {
+		char rel[PATH_MAX * 2];
+
+		snprintf(rel, sizeof(rel), "%s/%s", mnt, ctx->home);
+		if (rf_cgroup_resolve(rel, dir, sizeof(dir), &id))
+			return false;
+	}
+	return id == ctx->cg_id;
+}
+
+int rf_svc_select_target(struct rf_ctx *ctx)
+{
+	char mnt[PATH_MAX], name[NAME_MAX + 1];
+	size_t n;
+	int ret;
+
+	ctx->pin_dir = ctx->pin_base;
+	ctx->state_dir = ctx->state_base;
+	ctx->selected = false;
+	if ((ret = rf_svc_resolve_cgroup(ctx)))
+		return ret;
+	if (rf_cgroup2_mount(mnt, sizeof(mnt)))
+		return -ENOENT;
+	n = strlen(mnt);
+	snprintf(ctx->cg_rel, sizeof(ctx->cg_rel), "%s",
+		 strncmp(ctx->cg_dir, mnt, n) || !ctx->cg_dir[n] ? "/" : ctx->cg_dir + n);
+	ctx->is_home = target_is_home(ctx, mnt);
+	ctx->selected = true;
+	if (ctx->is_home)
+		return 0;
+	if ((ret = rf_target_state_name(ctx->cg_rel, name, sizeof(name)))) {
+		rf_err("cgroup path %s is too long to keep state for", ctx->cg_dir);
+		return ret;
+	}
+	snprintf(ctx->pin_buf, sizeof(ctx->pin_buf), "%s/targets/%llu", ctx->pin_base,
+		 (unsigned long long)ctx->cg_id);
+	snprintf(ctx->state_buf, sizeof(ctx->state_buf), "%s/targets/%s", ctx->state_base, name);
+	ctx->pin_dir = ctx->pin_buf;
+	ctx->state_dir = ctx->state_buf;
+	return 0;
+}
+
+#define RF_TARGET_RECORD "target" /* <state>/target: "path /REL" (the target's cgroup) */
+
+/* Remember which cgroup this state dir belongs to (the agent finds targets by it). */
+static void record_target(struct rf_ctx *ctx)
+{
+	char line[PATH_MAX + 8];
+	char *lines[1] = {line};
+
+	if (!ctx->selected)
+		return;
+	snprintf(line, sizeof(line), "path %s", ctx->cg_rel);
+	if (rf_state_lines_save(ctx->state_dir, RF_TARGET_RECORD, NULL, lines, 1))
+		rf_warn("cannot write %s/%s", ctx->state_dir, RF_TARGET_RECORD);
+}
+
+int rf_svc_target_ctx(const struct rf_ctx *base, const char *name, struct rf_ctx *out)
+{
+	char dir[PATH_MAX], mnt[PATH_MAX], **lines = NULL;
+	size_t n = 0;
+	int ret;
+
+	*out = *base;
+	out->cgroup = out->unit = out->container = out->pid = out->target_opt = NULL;
+	out->cg_id = 0;
+	out->cg_rel[0] = '\0';
+	out->selected = false;
+	out->pin_dir = out->pin_base;
+	out->state_dir = out->state_base;
+	if (name) {
+		snprintf(dir, sizeof(dir), "%s/targets/%s", base->state_base, name);
+		ret = rf_state_lines_load(dir, RF_TARGET_RECORD, &lines, &n);
+		if (!ret && (n < 1 || strncmp(lines[0], "path /", 6)))
+			ret = -ENOENT;
+		if (!ret)
+			snprintf(out->cg_rel, sizeof(out->cg_rel), "%s", lines[0] + 5);
+		rf_lines_free(lines, n);
+		if (ret)
+			return ret;
+		if (rf_cgroup2_mount(mnt, sizeof(mnt)))
+			return -ENOENT;
+		if ((size_t)snprintf(out->sel_buf, sizeof(out->sel_buf), "%.2047s%.2047s", mnt,
+				     out->cg_rel) >= sizeof(out->sel_buf))
+			return -ENAMETOOLONG;
+		out->cgroup = out->sel_buf;
+	} else if (base->home && *base->home) {
+		out->cgroup = base->home;
+	}
+	rf_err_quiet(true);
+	ret = rf_svc_select_target(out);
+	rf_err_quiet(false);
+	if (ret)
+		return ret;
+	if (name && out->is_home)
+		return -EEXIST; /* a stale record of what is now the home target */
+	return 0;
+}
+
+int rf_svc_for_each_target(const struct rf_ctx *base,
+			   void (*fn)(struct rf_ctx *t, bool ok, void *arg), void *arg)
+{
+	char dir[PATH_MAX];
+	struct rf_ctx *t = malloc(sizeof(*t));
+	struct dirent **names = NULL;
+	int i, n, visited = 0;
+
+	if (!t)
+		return -ENOMEM;
+	if (rf_svc_target_ctx(base, NULL, t) == 0) {
+		fn(t, true, arg);
+		visited++;
+	}
+	snprintf(dir, sizeof(dir), "%s/targets", base->state_base);
+	n = scandir(dir, &names, NULL, alphasort);
+	for (i = 0; i < n; i++) {
+		int ret;
+
+		if (names[i]->d_name[0] != '.') {
+			ret = rf_svc_target_ctx(base, names[i]->d_name, t);
+			if (ret != -EEXIST && (ret == 0 || t->cg_rel[0])) {
+				fn(t, ret == 0, arg);
+				visited++;
+			}
+		}
+		free(names[i]);
+	}
+	free(names);
+	free(t);
+	return visited;
+}
+
 int rf_svc_lock(struct rf_ctx *ctx)
 {
 	int fd = rf_state_lock(ctx->state_dir);
@@ -204,6 +347,8 @@ int rf_svc_lock(struct rf_ctx *ctx)
 	else if (fd < 0)
 		rf_err("failed to lock state dir %s: %s (set --state-dir)", ctx->state_dir,
 		       strerror(-fd));
+	else
+		record_target(ctx);
 	return fd;
 }
 
@@ -378,7 +523,7 @@ void rf_svc_guard_target_netns(struct rf_ctx *ctx)
 	int ret;
 
 	rf_hook_pin_path(prog, sizeof(prog), ctx->pin_dir, RF_HOOK_TC_EGRESS);
-	ret = rf_tc_attach_cgroup_netns(prog, ctx->cg_dir);
+	ret = rf_tc_attach_cgroup_netns(prog, rf_tc_handle(ctx->cg_id), ctx->cg_dir);
 	if (ret < 0)
 		rf_warn("packet-socket guard not attached in every network namespace of %s: %s",
 			ctx->cg_dir, strerror(-ret));
@@ -401,7 +546,7 @@ void rf_svc_packet_guard(struct rf_ctx *ctx, int mode)
 	if (!ctx->packet_guard)
 		return;
 	rf_hook_pin_path(prog, sizeof(prog), ctx->pin_dir, RF_HOOK_TC_EGRESS);
-	ret = rf_tc_attach_all(prog, names, sizeof(names));
+	ret = rf_tc_attach_all(prog, rf_tc_handle(ctx->cg_id), names, sizeof(names));
 	if (ret < 0)
 		rf_warn("packet-socket guard not attached everywhere: %s (AF_PACKET sockets may "
 			"bypass isolation on those interfaces)",

@@ -447,3 +447,33 @@ int rf_target_pid_cgroup(const char *proc, const char *pid, char *path, size_t l
 	buf[n] = '\0';
 	return rf_target_parse_proc_cgroup(buf, path, len);
 }
+
+int rf_target_state_name(const char *rel, char *out, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+	const char *p;
+
+	if (!rel || rel[0] != '/')
+		return -EINVAL;
+	if (!rel[1])
+		return snprintf(out, len, "+") < (int)len ? 0 : -ENAMETOOLONG;
+	for (p = rel + 1; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		bool plain = isalnum(c) || c == '.' || c == '_' || c == '-';
+
+		if (o + (plain || c == '/' ? 1 : 3) >= len || o + 3 > NAME_MAX)
+			return -ENAMETOOLONG;
+		if (c == '/') {
+			out[o++] = '+';
+		} else if (plain) {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+	return 0;
+}

@@ -33,10 +33,10 @@ static void tc_hook_for(struct bpf_tc_hook *h, int ifindex)
 	h->attach_point = BPF_TC_EGRESS;
 }
 
-/* Is our filter on this interface's egress? */
-static bool tc_present(int ifindex)
+/* Is the filter `handle` on this interface's egress? Its program id into *prog_id (if set). */
+static bool tc_present(int ifindex, __u32 handle, __u32 *prog_id)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = RF_TC_HANDLE, .priority = RF_TC_PRIO);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = handle, .priority = RF_TC_PRIO);
 	libbpf_print_fn_t old = libbpf_set_print(quiet_print); /* "no qdisc" is an answer here */
 	struct bpf_tc_hook h;
 	int ret;
@@ -44,6 +44,8 @@ static bool tc_present(int ifindex)
 	tc_hook_for(&h, ifindex);
 	ret = bpf_tc_query(&h, &o);
 	libbpf_set_print(old);
+	if (prog_id)
+		*prog_id = ret == 0 ? o.prog_id : 0;
 	return ret == 0;
 }
 
@@ -55,9 +57,9 @@ static void append_name(char *names, size_t nameslen, const char *name)
 	}
 }
 
-static int attach_one(int ifindex, int prog)
+static int attach_one(int ifindex, int prog, __u32 handle)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = RF_TC_HANDLE, .priority = RF_TC_PRIO,
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = handle, .priority = RF_TC_PRIO,
 			    .prog_fd = prog, .flags = BPF_TC_F_REPLACE);
 	libbpf_print_fn_t old_print;
 	struct bpf_tc_hook h;
@@ -76,7 +78,7 @@ static int attach_one(int ifindex, int prog)
 	return bpf_tc_attach(&h, &o);
 }
 
-int rf_tc_attach_all(const char *prog_pin, char *names, size_t nameslen)
+int rf_tc_attach_all(const char *prog_pin, __u32 handle, char *names, size_t nameslen)
 {
 	struct if_nameindex *ifs, *i;
 	int prog, n = 0, ret = 0;
@@ -95,9 +97,9 @@ int rf_tc_attach_all(const char *prog_pin, char *names, size_t nameslen)
 	for (i = ifs; i->if_index; i++) {
 		int err;
 
-		if (!strcmp(i->if_name, "lo") || tc_present((int)i->if_index))
+		if (!strcmp(i->if_name, "lo") || tc_present((int)i->if_index, handle, NULL))
 			continue;
-		err = attach_one((int)i->if_index, prog);
+		err = attach_one((int)i->if_index, prog, handle);
 		if (err) {
 			ret = err;
 			continue;
@@ -110,25 +112,48 @@ int rf_tc_attach_all(const char *prog_pin, char *names, size_t nameslen)
 	return ret ? ret : n;
 }
 
-void rf_tc_detach_all(void)
+static void detach_one(int ifindex, __u32 handle)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = handle, .priority = RF_TC_PRIO);
+	struct bpf_tc_hook h;
+
+	tc_hook_for(&h, ifindex);
+	bpf_tc_detach(&h, &o);
+}
+
+/* The id of the program pinned at path, 0 if none. */
+static __u32 pinned_prog_id(const char *path)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int fd = path ? bpf_obj_get(path) : -1;
+
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.id = 0;
+	close(fd);
+	return info.id;
+}
+
+void rf_tc_detach_all(__u32 handle, const char *prog_pin)
 {
 	struct if_nameindex *ifs = if_nameindex(), *i;
+	__u32 ours = pinned_prog_id(prog_pin), id;
 
 	if (!ifs)
 		return;
 	for (i = ifs; i->if_index; i++) {
-		DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = RF_TC_HANDLE, .priority = RF_TC_PRIO);
-		struct bpf_tc_hook h;
-
-		if (!tc_present((int)i->if_index))
-			continue;
-		tc_hook_for(&h, (int)i->if_index);
-		bpf_tc_detach(&h, &o);
+		if (tc_present((int)i->if_index, handle, NULL))
+			detach_one((int)i->if_index, handle);
+		if (ours && handle != RF_TC_HANDLE_LEGACY &&
+		    tc_present((int)i->if_index, RF_TC_HANDLE_LEGACY, &id) && id == ours)
+			detach_one((int)i->if_index, RF_TC_HANDLE_LEGACY);
 	}
 	if_freenameindex(ifs);
 }
 
-int rf_tc_for_each(void (*fn)(const char *ifname, void *arg), void *arg)
+int rf_tc_for_each(__u32 handle, void (*fn)(const char *ifname, void *arg), void *arg)
 {
 	struct if_nameindex *ifs = if_nameindex(), *i;
 	int n = 0;
@@ -136,7 +161,7 @@ int rf_tc_for_each(void (*fn)(const char *ifname, void *arg), void *arg)
 	if (!ifs)
 		return 0;
 	for (i = ifs; i->if_index; i++) {
-		if (!tc_present((int)i->if_index))
+		if (!tc_present((int)i->if_index, handle, NULL))
 			continue;
 		n++;
 		if (fn)
@@ -155,7 +180,8 @@ struct ns_seen {
 
 /* Attach in the namespace of pid unless seen; a forked child enters it, so this process stays
  * where it is. Returns 1 if attached there, 0 if seen or gone, -errno on failure. */
-static int attach_in_netns_of(const char *prog_pin, pid_t pid, struct ns_seen *seen)
+static int attach_in_netns_of(const char *prog_pin, __u32 handle, pid_t pid,
+			      struct ns_seen *seen)
 {
 	char path[64];
 	struct stat st;
@@ -177,7 +203,7 @@ static int attach_in_netns_of(const char *prog_pin, pid_t pid, struct ns_seen *s
 		return 0;
 	child = fork();
 	if (child == 0)
-		_exit(setns(fd, CLONE_NEWNET) || rf_tc_attach_all(prog_pin, NULL, 0) < 0 ? 1 : 0);
+		_exit(setns(fd, CLONE_NEWNET) || rf_tc_attach_all(prog_pin, handle, NULL, 0) < 0 ? 1 : 0);
 	close(fd);
 	if (child < 0)
 		return -errno;
@@ -187,7 +213,8 @@ static int attach_in_netns_of(const char *prog_pin, pid_t pid, struct ns_seen *s
 }
 
 /* Every pid of cgroup dir and its descendants (bounded depth): attach in its namespace. */
-static int walk_cgroup(const char *prog_pin, const char *dir, int depth, struct ns_seen *seen)
+static int walk_cgroup(const char *prog_pin, __u32 handle, const char *dir, int depth,
+		       struct ns_seen *seen)
 {
 	char path[PATH_MAX];
 	struct dirent *de;
@@ -200,7 +227,7 @@ static int walk_cgroup(const char *prog_pin, const char *dir, int depth, struct 
 	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
 	procs = fopen(path, "re");
 	while (procs && fscanf(procs, "%d", &pid) == 1)
-		if ((r = attach_in_netns_of(prog_pin, pid, seen)) < 0)
+		if ((r = attach_in_netns_of(prog_pin, handle, pid, seen)) < 0)
 			ret = r;
 	if (procs)
 		fclose(procs);
@@ -209,7 +236,7 @@ static int walk_cgroup(const char *prog_pin, const char *dir, int depth, struct 
 		if (de->d_type != DT_DIR || de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if ((r = walk_cgroup(prog_pin, path, depth + 1, seen)) < 0)
+		if ((r = walk_cgroup(prog_pin, handle, path, depth + 1, seen)) < 0)
 			ret = r;
 	}
 	if (d)
@@ -217,7 +244,7 @@ static int walk_cgroup(const char *prog_pin, const char *dir, int depth, struct 
 	return ret;
 }
 
-int rf_tc_attach_cgroup_netns(const char *prog_pin, const char *cg_dir)
+int rf_tc_attach_cgroup_netns(const char *prog_pin, __u32 handle, const char *cg_dir)
 {
 	static struct ns_seen seen;
 	struct stat self;
@@ -229,5 +256,5 @@ int rf_tc_attach_cgroup_netns(const char *prog_pin, const char *cg_dir)
 		seen.ino[0] = self.st_ino;
 		seen.n = 1;
 	}
-	return walk_cgroup(prog_pin, cg_dir, 0, &seen);
+	return walk_cgroup(prog_pin, handle, cg_dir, 0, &seen);
 }

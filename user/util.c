@@ -176,8 +176,17 @@ void rf_log_prefix(const char *prefix)
 	log_prefix = prefix;
 }
 
+static bool log_quiet;
+
+void rf_err_quiet(bool quiet)
+{
+	log_quiet = quiet;
+}
+
 static void log_v(const char *what, const char *fmt, va_list ap)
 {
+	if (log_quiet)
+		return;
 	fprintf(stderr, "%s: %s", log_prefix, what);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);

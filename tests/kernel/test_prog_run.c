@@ -730,7 +730,7 @@ Test(prog_run, unparsable_packets_fail_closed)
 
 /* ---- the second wall (tc egress) with the host as the target --------------------------- */
 
-#define TC_OK	0
+#define TC_OK	(-1) /* TC_ACT_UNSPEC: pass, and let the next filter run */
 #define TC_SHOT 2
 #define TCP_RST 0x04
 #define WALL(p) run_on(skel->progs.rf_tc_egress, p, ifindex)

@@ -16,7 +16,7 @@
 /* argv and environment of one CLI run (see rft_cli_start()). */
 struct cli_cmd {
 	char *argv[RFT_CLI_MAX_ARGS + 10];
-	char *env[RFT_CLI_MAX_ENV + 11];
+	char *env[RFT_CLI_MAX_ENV + 12];
 	char resolv[PATH_MAX + 32];
 	char leases[PATH_MAX + 32];
 };
@@ -30,6 +30,7 @@ static int cli_cmd_init(struct cli_cmd *c, char *const env[], char *const args[]
 	    "RINGFENCE_CONFIG=", "RINGFENCE_REQUESTOR",	 "RINGFENCE_PACKET_GUARD=off",
 	    "RINGFENCE_UNIT=",	 "RINGFENCE_CONTAINER=",
 	};
+	static char home[PATH_MAX + 32];
 	char *bin = getenv("RINGFENCE_BIN");
 	int n = 0, e = 0, i;
 
@@ -51,6 +52,9 @@ static int cli_cmd_init(struct cli_cmd *c, char *const env[], char *const args[]
 	c->argv[n] = NULL;
 	for (i = 0; i < (int)(sizeof(own_env) / sizeof(own_env[0])); i++)
 		c->env[e++] = own_env[i];
+	/* the test's cgroup owns the top level of the private pin and state dirs */
+	snprintf(home, sizeof(home), "RINGFENCE_HOME_CGROUP=%s", rft.cg);
+	c->env[e++] = home;
 	snprintf(c->resolv, sizeof(c->resolv), "RINGFENCE_RESOLV_CONF=%s/resolv.conf",
 		 rft.state_dir);
 	c->env[e++] = c->resolv;
