@@ -92,10 +92,11 @@ $(UNIT_BIN): $(UNIT_SRC) $(LIB_OBJ) | $(OUTPUT)/tests
 	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LDFLAGS) $(LIBS) -lcriterion -o $@
 
 # One compiler run for all sources: -MMD would record only the last source's headers (and a
-# stale list names deleted files), so the harness headers are listed here instead.
-$(KTEST_BIN): $(KTEST_SRC) $(KTEST_HDR) $(LIB_OBJ) | $(OUTPUT)/tests
+# stale list names deleted files), so the harness headers are listed here instead. docs/ABI.md
+# is embedded (.incbin): a test runs its bpftool recipe verbatim.
+$(KTEST_BIN): $(KTEST_SRC) $(KTEST_HDR) docs/ABI.md $(LIB_OBJ) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -Itests/lib $(filter-out %.h,$^) $(LDFLAGS) \
+	$(Q)$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -Itests/lib $(filter-out %.h %.md,$^) $(LDFLAGS) \
 		$(LIBS) -lcriterion -o $@
 
 unit-test: $(UNIT_BIN)

@@ -144,6 +144,14 @@ int rft_cli_target(char **out, char **err, ...)
 	return cli_argv(NULL, args, true, out, err);
 }
 
+int rft_cli_target_env(char *const env[], char **out, char **err, ...)
+{
+	char *args[RFT_CLI_MAX_ARGS + 1];
+
+	CLI_ARGS(args, err);
+	return cli_argv(env, args, true, out, err);
+}
+
 int rft_cli(char **out, char **err, ...)
 {
 	char *args[RFT_CLI_MAX_ARGS + 1];

@@ -19,6 +19,8 @@ int rft_cli(char **out, char **err, ...) __attribute__((sentinel));
 /* rft_cli() without the --cgroup <cg>: the arguments name the target (--unit, --container,
  * --pid), which must resolve to a cgroup below rft.cg. */
 int rft_cli_target(char **out, char **err, ...) __attribute__((sentinel));
+/* rft_cli_target() with extra environment entries on top, as rfp_cli_env(). */
+int rft_cli_target_env(char *const env[], char **out, char **err, ...) __attribute__((sentinel));
 /* rft_cli() without capture that asserts the exit status `want`. */
 void rft_cli_ok(int want, ...) __attribute__((sentinel));
 

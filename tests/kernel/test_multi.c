@@ -1,0 +1,391 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Many targets at once (issue 15): each target (a cgroup) is its own instance of the programs
+ * with its own allow-list. Two sibling targets A and B below a parent P that is no target hold
+ * their own allow-lists, P's own process is not affected, and releasing one leaves the other
+ * isolated. Nested targets N > C: traffic of C passes only if both allow it. The packet guard
+ * of one target drops its AF_PACKET frames and not the sibling's. Another agent toggles one
+ * target with the bpftool recipe of docs/ABI.md, run verbatim. Every allow case has its deny
+ * case (EPERM, and the peer received nothing); IPv4 and IPv6, TCP and UDP.
+ *
+ * Safety: every target is a cgroup made below rft.cg; nothing is attached at rft.cg or above
+ * (asserted: rft.cg and P carry no program).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <criterion/criterion.h>
+#include "rf_proc.h"
+
+#define PORT_X		  8601
+#define PORT_Y		  8602
+#define PORT_Z		  8603
+#define CLIENT_TIMEOUT_MS 1500
+
+TestSuite(multi, .init = rfp_setup, .fini = rfp_teardown, .timeout = 120);
+
+static char *const guard_on[] = {"RINGFENCE_PACKET_GUARD=on", NULL};
+
+/* ringfence --cgroup CG ARGS... (env on top of the test's, NULL = none) must exit 0. */
+#define ON(env, cg, ...)                                                                           \
+	do {                                                                                       \
+		char *o_ = NULL, *e_ = NULL;                                                       \
+		int r_ = rft_cli_target_env(env, &o_, &e_, "--cgroup", cg, __VA_ARGS__, NULL);     \
+                                                                                                   \
+		cr_assert_eq(r_, 0, "--cgroup %s %s: exit %d\nstdout: %s\nstderr: %s", cg,         \
+			     #__VA_ARGS__, r_, o_, e_);                                            \
+		free(o_);                                                                          \
+		free(e_);                                                                          \
+	} while (0)
+
+/* Make <rft.cg>/rel (its parent must exist); the path into out (PATH_MAX). */
+static void child_cg(char *out, const char *rel)
+{
+	cr_assert_eq(rfp_cgroup_child(rel, out, PATH_MAX), 0, "mkdir %s/%s", rft.cg, rel);
+}
+
+/* `--cgroup cg status --json` says isolated (1) or not (0). */
+static int target_isolated(const char *cg)
+{
+	char *out = NULL, *err = NULL;
+	int ret = rft_cli_target(&out, &err, "--cgroup", cg, "status", "--json", NULL), v;
+
+	cr_assert_eq(ret, 0, "--cgroup %s status --json: exit %d: %s", cg, ret, err);
+	v = rft_json_bool(out, "isolated");
+	cr_assert_neq(v, -1, "no \"isolated\": %s", out);
+	free(out);
+	free(err);
+	return v;
+}
+
+/* No ringfence program is attached directly at cg (rft.cg, or a parent that is no target). */
+static void nothing_attached(const char *cg)
+{
+	cr_expect_eq(rft_cgroup_wait_detached(cg, 0), 0, "a program is attached at %s", cg);
+}
+
+/* Target cg allows the peer's port, v4 and v6, any protocol, outbound. */
+static void allow_port(const char *cg, unsigned short port)
+{
+	char p[8];
+
+	snprintf(p, sizeof(p), "%u", port);
+	ON(NULL, cg, "allow", "add", "net", RFT_PEER_IP4, "port", p, "dir", "out");
+	ON(NULL, cg, "allow", "add", "net", RFT_PEER_IP6, "port", p, "dir", "out");
+}
+
+struct flow {
+	int family;
+	const char *addr;
+	enum rft_proto proto;
+};
+
+static const struct flow flows[] = {
+    {AF_INET, RFT_PEER_IP4, RFT_TCP},
+    {AF_INET, RFT_PEER_IP4, RFT_UDP},
+    {AF_INET6, RFT_PEER_IP6, RFT_TCP},
+    {AF_INET6, RFT_PEER_IP6, RFT_UDP},
+};
+
+static unsigned long long received(const struct rft_server *s, const struct flow *f,
+				   unsigned short port)
+{
+	struct rft_port_stats st = rft_server_stats(s, port, f->family);
+
+	return f->proto == RFT_TCP ? st.conns + st.tcp_bytes : st.dgrams + st.udp_bytes;
+}
+
+/* One exchange from cgroup cg: OK and counted by the peer, or EPERM and nothing counted. */
+static void expect_flow(const struct rft_server *s, const struct flow *f, const char *cg,
+			unsigned short port, bool deny, const char *what)
+{
+	const char *proto = f->proto == RFT_TCP ? "tcp" : "udp";
+	unsigned long long before = received(s, f, port);
+	struct rft_result r =
+	    rft_client(rft.dev_ns, cg, f->family, f->proto, f->addr, port, CLIENT_TIMEOUT_MS);
+
+	if (deny) {
+		cr_expect_eq(r.outcome, RFT_EPERM, "%s: %s %s port %u: expected EPERM, got %s (%d)",
+			     what, proto, f->addr, port, rft_outcome_name(r.outcome), r.err);
+		rft_msleep(100);
+		cr_expect_eq(received(s, f, port), before,
+			     "%s: %s %s port %u denied, but the peer received something", what,
+			     proto, f->addr, port);
+	} else {
+		cr_expect_eq(r.outcome, RFT_OK, "%s: %s %s port %u: expected OK, got %s (%d)", what,
+			     proto, f->addr, port, rft_outcome_name(r.outcome), r.err);
+		cr_expect_gt(received(s, f, port), before,
+			     "%s: %s %s port %u: peer counted nothing", what, proto, f->addr, port);
+	}
+}
+
+/* expect_flow() for every flow (v4/v6, tcp/udp). */
+static void expect_all(const struct rft_server *s, const char *cg, unsigned short port, bool deny,
+		       const char *what)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(flows) / sizeof(flows[0]); i++)
+		expect_flow(s, &flows[i], cg, port, deny, what);
+}
+
+/* P (no target) with targets A and B below it. */
+static void siblings(char *p, char *a, char *b)
+{
+	child_cg(p, "p");
+	child_cg(a, "p/a");
+	child_cg(b, "p/b");
+}
+
+Test(multi, siblings_hold_their_own_allow_lists_and_release_alone)
+{
+	static const unsigned short ports[] = {PORT_X, PORT_Y};
+	char p[PATH_MAX], a[PATH_MAX], b[PATH_MAX];
+	struct rft_server srv;
+
+	siblings(p, a, b);
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
+	allow_port(a, PORT_X);
+	allow_port(b, PORT_Y);
+	ON(NULL, a, "isolate", "--comment", "A");
+	ON(NULL, b, "isolate", "--comment", "B");
+	cr_expect_eq(target_isolated(a), 1, "A not isolated");
+	cr_expect_eq(target_isolated(b), 1, "B not isolated");
+
+	expect_all(&srv, a, PORT_X, false, "A, its port");
+	expect_all(&srv, a, PORT_Y, true, "A, B's port");
+	expect_all(&srv, b, PORT_Y, false, "B, its port");
+	expect_all(&srv, b, PORT_X, true, "B, A's port");
+	expect_all(&srv, p, PORT_X, false, "P (no target)");
+	expect_all(&srv, p, PORT_Y, false, "P (no target)");
+	nothing_attached(p);
+	nothing_attached(rft.cg);
+
+	ON(NULL, a, "release", "--comment", "A done");
+	cr_expect_eq(target_isolated(a), 0, "A still isolated after its release");
+	cr_expect_eq(target_isolated(b), 1, "releasing A released B");
+	expect_all(&srv, a, PORT_Y, false, "A released");
+	expect_all(&srv, b, PORT_X, true, "B after A's release");
+	expect_all(&srv, b, PORT_Y, false, "B after A's release, its port");
+
+	ON(NULL, b, "release", NULL);
+	expect_all(&srv, b, PORT_X, false, "B released");
+	rft_server_stop(&srv);
+}
+
+/*
+ * N isolated allows X and Z; C (below N) isolated allows X and Y: C's traffic needs both, so
+ * X passes and Y, Z (allowed by only one of them) are denied; N's own process is held to N's
+ * list alone. Releasing C leaves N's list on C, releasing N frees both.
+ */
+Test(multi, nested_targets_pass_only_what_both_allow)
+{
+	static const unsigned short ports[] = {PORT_X, PORT_Y, PORT_Z};
+	char n[PATH_MAX], c[PATH_MAX];
+	struct rft_server srv;
+
+	child_cg(n, "n");
+	child_cg(c, "n/c");
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 3), 0);
+	allow_port(n, PORT_X);
+	allow_port(n, PORT_Z);
+	allow_port(c, PORT_X);
+	allow_port(c, PORT_Y);
+	ON(NULL, n, "isolate", NULL);
+	ON(NULL, c, "isolate", NULL);
+
+	expect_all(&srv, c, PORT_X, false, "C, allowed by N and C");
+	expect_all(&srv, c, PORT_Y, true, "C, allowed by C only");
+	expect_all(&srv, c, PORT_Z, true, "C, allowed by N only");
+	expect_all(&srv, n, PORT_Z, false, "N, allowed by N");
+	expect_all(&srv, n, PORT_Y, true, "N, allowed by C only");
+	nothing_attached(rft.cg);
+
+	ON(NULL, c, "release", NULL);
+	cr_expect_eq(target_isolated(n), 1, "releasing C released N");
+	expect_all(&srv, c, PORT_Z, false, "C released, N allows");
+	expect_all(&srv, c, PORT_Y, true, "C released, N denies");
+	ON(NULL, n, "release", NULL);
+	expect_all(&srv, c, PORT_Y, false, "both released");
+	rft_server_stop(&srv);
+}
+
+/* ---- the packet guard: one filter per target on the same interface ----------------------- */
+
+#define MARK_A "rf-multi-frame-a"
+#define MARK_B "rf-multi-frame-b"
+
+static unsigned int frames_after(struct rfp_sniffer *sn, unsigned int before, int ms)
+{
+	long t0 = rft_now_ms();
+
+	while (rfp_sniffer_count(sn) == before && rft_now_ms() - t0 < ms)
+		rft_msleep(50);
+	return rfp_sniffer_count(sn);
+}
+
+/* Does one frame sent by worker w reach sniffer sn within ms? A send that fails (the guard's
+ * drop may come back as ENOBUFS) is a frame that did not arrive. */
+static bool frame_arrives(struct rfp_worker *w, struct rfp_sniffer *sn, int ms)
+{
+	unsigned int before = rfp_sniffer_count(sn);
+	int sent = rfp_worker_call(w, 1);
+
+	if (sent <= 0)
+		cr_log_info("sendto on the packet socket: %s", strerror(-sent));
+	return frames_after(sn, before, ms) != before;
+}
+
+/*
+ * A isolated with the packet guard, then B loaded with its own (newer, so first-running) filter
+ * on the same interface, not isolated: B's filter must pass A's frames on to A's filter, which
+ * drops them; B's frames reach the peer.
+ */
+Test(multi, packet_guard_of_one_target_spares_its_sibling)
+{
+	char p[PATH_MAX], a[PATH_MAX], b[PATH_MAX];
+	struct rfp_sniffer sa, sb;
+	struct rfp_worker wa, wb;
+
+	siblings(p, a, b);
+	cr_assert_eq(rfp_sniffer_start(&sa, rft.peer_ns, RFP_ETH_P_TEST, MARK_A), 0);
+	cr_assert_eq(rfp_sniffer_start(&sb, rft.peer_ns, RFP_ETH_P_TEST, MARK_B), 0);
+	/* the packet sockets exist before isolation, as a running process's would */
+	cr_assert_eq(rfp_worker_start(&wa, rft.dev_ns, a, rfp_frame_worker, (void *)MARK_A), 0);
+	cr_assert_eq(rfp_worker_start(&wb, rft.dev_ns, b, rfp_frame_worker, (void *)MARK_B), 0);
+	cr_assert(frame_arrives(&wa, &sa, 2000), "not isolated: no frame of A arrived");
+	cr_assert(frame_arrives(&wb, &sb, 2000), "not isolated: no frame of B arrived");
+
+	allow_port(a, PORT_X);
+	ON(guard_on, a, "isolate", NULL);
+	ON(guard_on, b, "load", NULL);
+	cr_expect(!frame_arrives(&wa, &sa, RFT_DENY_WAIT_MS),
+		  "A isolated: its frame reached the peer");
+	cr_expect(!frame_arrives(&wa, &sa, RFT_DENY_WAIT_MS),
+		  "A isolated: its frame reached the peer");
+	cr_expect(frame_arrives(&wb, &sb, 2000), "B not isolated: its frame was dropped");
+	nothing_attached(p);
+	nothing_attached(rft.cg);
+
+	ON(guard_on, a, "release", NULL);
+	cr_expect(frame_arrives(&wa, &sa, 2000), "A released: its frame was dropped");
+	rfp_worker_stop(&wa);
+	rfp_worker_stop(&wb);
+	rfp_sniffer_stop(&sa);
+	rfp_sniffer_stop(&sb);
+}
+
+/* ---- another agent toggles one target: the recipe of docs/ABI.md, run verbatim ---------- */
+
+/* docs/ABI.md as it was when the test binary was built (a prerequisite in the Makefile), so the
+ * test runs the recipe the docs show wherever the binary is copied. */
+extern const char rft_abi_md[];
+__asm__(".pushsection .rodata\n"
+	".global rft_abi_md\n"
+	"rft_abi_md:\n"
+	".incbin \"docs/ABI.md\"\n"
+	".byte 0\n"
+	".popsection\n");
+
+/* The nth (from 0) ```sh block of section `heading` of docs/ABI.md; caller frees. */
+static char *abi_block(const char *heading, int nth)
+{
+	const char *s = strstr(rft_abi_md, heading), *end, *b;
+
+	cr_assert_not_null(s, "docs/ABI.md has no section \"%s\"", heading);
+	end = strstr(s + 1, "\n## ");
+	for (b = s; nth >= 0; nth--) {
+		b = strstr(b, "\n```sh\n");
+		cr_assert(b && (!end || b < end), "section \"%s\" has no sh block %d", heading,
+			  nth);
+		b += 7;
+	}
+	end = strstr(b, "\n```");
+	cr_assert_not_null(end, "unterminated sh block in \"%s\"", heading);
+	return strndup(b, (size_t)(end - b) + 1);
+}
+
+/* Run block with sh -e in the device netns, as an operator with CG set and the private pin,
+ * state and config in the variables the CLI reads; `ringfence` is $RINGFENCE_BIN. */
+static void run_block(const char *block, const char *cg)
+{
+	static char env[10][PATH_MAX + 64];
+	char bindir[PATH_MAX], link[PATH_MAX + 16], bin[PATH_MAX], *out = NULL, *err = NULL;
+	char *argv[] = {"sh", "-ec", (char *)block, NULL};
+	char *envp[16];
+	int n = 0, i, ret;
+
+	cr_assert_not_null(realpath(getenv("RINGFENCE_BIN"), bin));
+	snprintf(bindir, sizeof(bindir), "%s/bin", rft.state_dir);
+	snprintf(link, sizeof(link), "%s/ringfence", bindir);
+	if (access(link, X_OK)) {
+		cr_assert(!mkdir(bindir, 0755) || errno == EEXIST);
+		cr_assert_eq(symlink(bin, link), 0, "symlink %s: %s", link, strerror(errno));
+	}
+	snprintf(env[0], sizeof(env[0]), "RINGFENCE_PIN_DIR=%s", rft.pin_dir);
+	snprintf(env[1], sizeof(env[1]), "RINGFENCE_STATE_DIR=%s", rft.state_dir);
+	snprintf(env[2], sizeof(env[2]), "RINGFENCE_CONFIG=%s", rft.config);
+	snprintf(env[3], sizeof(env[3]), "RINGFENCE_HOME_CGROUP=%s", rft.cg);
+	snprintf(env[4], sizeof(env[4]), "RINGFENCE_RESOLV_CONF=%s/resolv.conf", rft.state_dir);
+	snprintf(env[5], sizeof(env[5]), "RINGFENCE_DHCP_LEASES=%s/dhcp-leases", rft.state_dir);
+	snprintf(env[6], sizeof(env[6]), "PATH=%s:%s", bindir,
+		 getenv("PATH") ? getenv("PATH") : "/usr/sbin:/usr/bin:/sbin:/bin");
+	snprintf(env[7], sizeof(env[7]), "CG=%s", cg);
+	for (i = 0; i < 8; i++)
+		envp[n++] = env[i];
+	envp[n++] = "RINGFENCE_PACKET_GUARD=off";
+	envp[n++] = "RINGFENCE_CGROUP=";
+	envp[n++] = "RINGFENCE_UNIT=";
+	envp[n++] = "RINGFENCE_CONTAINER=";
+	envp[n++] = "RINGFENCE_REQUESTOR";
+	envp[n] = NULL;
+	ret = rft_exec_env(rft.dev_ns, argv, envp, &out, &err);
+	cr_assert_eq(ret, 0, "the docs/ABI.md recipe failed (%d):\n%s\nstdout: %s\nstderr: %s", ret,
+		     block, out, err);
+	free(out);
+	free(err);
+}
+
+/* After the suite's setup: skip without bpftool, tearing down first (a skip runs no .fini). */
+static void need_bpftool(void)
+{
+	char *argv[] = {"bpftool", "version", NULL};
+
+	if (rft_exec(NULL, argv, NULL, NULL) != 0) {
+		rft_teardown();
+		rft_require_tool("bpftool");
+	}
+}
+
+Test(multi, per_target_toggle_by_another_agent_from_the_abi_doc, .init = need_bpftool)
+{
+	static const unsigned short ports[] = {PORT_Y};
+	char p[PATH_MAX], x[PATH_MAX], s[PATH_MAX], *isolate, *release;
+	struct rft_server srv;
+
+	siblings(p, x, s);
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 1), 0);
+	ON(NULL, s, "load", NULL); /* a loaded sibling, not isolated: its switch stays off */
+	isolate = abi_block("\n## Per-target toggle", 0);
+	release = abi_block("\n## Per-target toggle", 1);
+
+	run_block(isolate, x);
+	cr_expect_eq(target_isolated(x), 1, "status does not see the bpftool isolate of X");
+	cr_expect_eq(target_isolated(s), 0, "the sibling was isolated too");
+	expect_all(&srv, x, PORT_Y, true, "X isolated by bpftool");
+	expect_all(&srv, s, PORT_Y, false, "sibling of X");
+	expect_all(&srv, p, PORT_Y, false, "parent of X");
+	nothing_attached(p);
+	nothing_attached(rft.cg);
+
+	run_block(release, x);
+	cr_expect_eq(target_isolated(x), 0, "status does not see the bpftool release of X");
+	expect_all(&srv, x, PORT_Y, false, "X released by bpftool");
+	free(isolate);
+	free(release);
+	rft_server_stop(&srv);
+}
