@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* load, unload, history and agent. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "rf_agent.h"
 #include "rf_cmd.h"
 #include "rf_util.h"
@@ -72,6 +74,18 @@ out:
 	return ret;
 }
 
+/* The last target gone: <pin>/targets and then <pin> itself, if nothing else is left there. */
+static void unload_remove_empty_base(const struct rf_ctx *ctx)
+{
+	char dir[PATH_MAX];
+
+	if (!ctx->pin_base)
+		return;
+	snprintf(dir, sizeof(dir), "%s/targets", ctx->pin_base);
+	rmdir(dir);
+	rmdir(ctx->pin_base);
+}
+
 static int unload_locked(struct rf_ctx *ctx, const void *arg)
 {
 	const struct rf_cmd_opts *o = arg;
@@ -87,6 +101,8 @@ static int unload_locked(struct rf_ctx *ctx, const void *arg)
 	rf_hook_pin_path(prog, sizeof(prog), ctx->pin_dir, RF_HOOK_TC_EGRESS);
 	rf_tc_detach_all(rf_tc_handle(ctx->cg_id), prog);
 	ret = rf_unload(ctx->pin_dir);
+	if (!ret)
+		unload_remove_empty_base(ctx);
 	if (ret)
 		rf_err("failed to remove pins in %s: %s", ctx->pin_dir, strerror(-ret));
 	else if ((ret = rf_isolation_save(ctx->state_dir, &iso)))

@@ -146,6 +146,7 @@ Test(multi, siblings_hold_their_own_allow_lists_and_release_alone)
 	static const unsigned short ports[] = {PORT_X, PORT_Y};
 	char p[PATH_MAX], a[PATH_MAX], b[PATH_MAX];
 	struct rft_server srv;
+	struct stat st;
 
 	siblings(p, a, b);
 	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
@@ -175,6 +176,14 @@ Test(multi, siblings_hold_their_own_allow_lists_and_release_alone)
 	ON(NULL, b, "release", NULL);
 	expect_all(&srv, b, PORT_X, false, "B released");
 	rft_server_stop(&srv);
+
+	/* the last target unloaded takes the pin dir with it (nothing was loaded at rft.cg) */
+	ON(NULL, a, "unload", NULL);
+	cr_expect_eq(stat(rft.pin_dir, &st), 0, "unloading A removed B's pins");
+	ON(NULL, b, "unload", NULL);
+	cr_expect_neq(stat(rft.pin_dir, &st), 0, "%s left behind by the last unload", rft.pin_dir);
+	cr_expect_eq(rft_cgroup_wait_detached(a, 2000), 0, "A's programs still attached");
+	cr_expect_eq(rft_cgroup_wait_detached(b, 2000), 0, "B's programs still attached");
 }
 
 /*
