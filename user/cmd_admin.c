@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "rf_agent.h"
 #include "rf_cmd.h"
 #include "rf_util.h"
@@ -87,6 +88,8 @@ static int unload_locked(struct rf_ctx *ctx, const void *arg)
 	rf_hook_pin_path(prog, sizeof(prog), ctx->pin_dir, RF_HOOK_TC_EGRESS);
 	rf_tc_detach_all(rf_tc_handle(ctx->cg_id), prog);
 	ret = rf_unload(ctx->pin_dir);
+	if (!ret && ctx->selected && !ctx->is_home && rmdir(ctx->pin_dir) && errno != ENOENT)
+		rf_warn("cannot remove %s: %s", ctx->pin_dir, strerror(errno));
 	if (ret)
 		rf_err("failed to remove pins in %s: %s", ctx->pin_dir, strerror(-ret));
 	else if ((ret = rf_isolation_save(ctx->state_dir, &iso)))
