@@ -21,14 +21,14 @@
 #define RF_LPM_WALK_MAX	 32 /* nested prefixes tried for one address before denying */
 #define RF_IPV6_EXT_MAX	 4  /* IPv6 extension headers skipped to find the transport header */
 
-#define AF_PACKET   17
-#define ETH_HLEN    14
+#define AF_PACKET 17
+#define ETH_HLEN  14
 /*
  * A pass is TC_ACT_UNSPEC, not TC_ACT_OK: in direct-action mode OK ends the filter chain, so the
  * filters after ours (another target's instance of these programs, other tools) would not run.
  */
 #define TC_ACT_UNSPEC (-1)
-#define TC_ACT_SHOT 2
+#define TC_ACT_SHOT   2
 
 char LICENSE[] SEC("license") = "GPL";
 

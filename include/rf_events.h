@@ -13,6 +13,7 @@ struct rf_event_ctx {
 	__u64 boot_to_unix_ns; /* add to ts_boot_ns to get CLOCK_REALTIME */
 	const char *exe_path;  /* NULL when unknown */
 	const char *hostname;
+	const char *target; /* the target's cgroup path ("/", "/system.slice/x.service") or NULL */
 	char exe_buf[4096]; /* where rf_event_prepare() resolves exe_path */
 };
 

@@ -42,13 +42,16 @@ struct rf_ctx {
 	bool verbose;
 	char cg_dir[PATH_MAX]; /* resolved target cgroup directory */
 	__u64 cg_id;
-	char cg_rel[PATH_MAX]; /* its path below the cgroup2 mount: "/", "/system.slice/x.service" */
-	bool is_home;	       /* the home target: its pins and state are the dirs' top level */
-	bool selected;	       /* pin_dir and state_dir point at the target's own dirs */
+	char
+	    cg_rel[PATH_MAX]; /* its path below the cgroup2 mount: "/", "/system.slice/x.service" */
+	bool is_home;	      /* the home target: its pins and state are the dirs' top level */
+	bool selected;	      /* pin_dir and state_dir point at the target's own dirs */
 	char pin_buf[PATH_MAX];
 	char state_buf[PATH_MAX];
-	char sel_buf[PATH_MAX]; /* the --cgroup of a context made by rf_svc_target_ctx() */
-	bool packet_guard;	  /* tc layer wanted in this namespace (decided by the config) */
+	char sel_buf[PATH_MAX];	  /* the --cgroup of a context made by rf_svc_target_ctx() */
+	bool packet_guard;	  /* tc layer wanted (decided by the config) */
+	bool guard_self;	  /* ... on every interface of this namespace, not only where the
+				     target's processes are */
 	bool guard_decided;	  /* the config was applied, so packet_guard is meaningful */
 	char config_warning[512]; /* why the config file was not applied, "" when it was */
 };
@@ -103,11 +106,14 @@ int rf_svc_apply_persisted(struct rf_ctx *ctx, struct rf_maps *m);
 int rf_svc_refresh_exe(struct rf_ctx *ctx, struct rf_maps *m, int *moved);
 /* Keep rf_config.flags in step with the maps (RF_CFG_EXE_RULES). */
 int rf_svc_sync_flags(struct rf_maps *m);
-/* Attach the tc packet-socket guard to this namespace's interfaces if the mode (RF_GUARD_*,
- * overridden by $RINGFENCE_PACKET_GUARD) asks for it; auto = only when the target is the root. */
+/* Attach the tc packet-socket guard if the mode (RF_GUARD_*, overridden by
+ * $RINGFENCE_PACKET_GUARD) asks for it: on = every interface of this namespace and of the
+ * target's processes' namespaces; auto = the same for the host target, only the namespaces of
+ * the target's processes for a narrower one. */
 void rf_svc_packet_guard(struct rf_ctx *ctx, int mode);
-/* The guard (and second wall) also in every other network namespace a process of the target
- * is in: containers, services with PrivateNetwork=. Warns on failure. */
+/* The guard (and second wall) in every network namespace a process of the target is in:
+ * containers, services with PrivateNetwork= (and this one unless ctx->guard_self, where
+ * rf_svc_packet_guard() covers it). Warns on failure. */
 void rf_svc_guard_target_netns(struct rf_ctx *ctx);
 
 enum rf_svc_mode {

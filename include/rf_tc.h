@@ -6,6 +6,7 @@
 #ifndef RF_TC_H
 #define RF_TC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
 
@@ -32,10 +33,11 @@ int rf_tc_attach_all(const char *prog_pin, __u32 handle, char *names, size_t nam
 #define RF_TC_MAX_NETNS 1024 /* namespaces guarded in one walk of a target */
 
 /*
- * The same in every other network namespace that a process of cgroup cg_dir (or below) is in:
- * containers and services with namespaces of their own. Returns 0, or the last -errno.
+ * The same in every network namespace that a process of cgroup cg_dir (or below) is in:
+ * containers and services with namespaces of their own; the caller's own namespace only with
+ * self. Returns 0, or the last -errno.
  */
-int rf_tc_attach_cgroup_netns(const char *prog_pin, __u32 handle, const char *cg_dir);
+int rf_tc_attach_cgroup_netns(const char *prog_pin, __u32 handle, const char *cg_dir, bool self);
 /*
  * Remove the filter `handle` from every interface of the current namespace, and the legacy
  * filter of older versions where it runs the program pinned at prog_pin (NULL: not that).

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,8 +40,11 @@ static void on_term(int sig)
 	agent_exiting = 1;
 }
 
+/* One target the agent serves. */
 struct agent {
-	struct rf_ctx *ctx;
+	struct rf_ctx *ctx; /* the agent's own target: the caller's; others: &own_ctx */
+	struct rf_ctx own_ctx;
+	bool own; /* the target the agent was started for: always served */
 	struct rf_maps m;
 	struct ring_buffer *rb; /* NULL while not attached: the loop retries */
 	FILE *log;
@@ -50,6 +54,19 @@ struct agent {
 	int last_isolated; /* -1 unknown */
 	__u64 retry_at_ms, retry_delay_ms;
 	__u64 next_netns_ms; /* next walk of the target's network namespaces */
+	bool seen;	     /* found by the last scan of the recorded targets */
+};
+
+#define RF_AGENT_MAX_TARGETS 256
+
+/* Every target the agent serves: its own, and each recorded under <state>/targets. */
+struct fleet {
+	struct rf_ctx *base;
+	struct agent *ag[RF_AGENT_MAX_TARGETS];
+	size_t n;
+	char hostname[256];
+	__u64 boot_to_unix_ns;
+	bool full_warned;
 };
 
 /* Append a completed action to the history; the caller holds the state lock. */
@@ -176,6 +193,8 @@ static void restore_isolation_locked(struct agent *ag)
 		      iso.comment, ret ? "cannot write rf_config" : NULL);
 }
 
+static bool wanted(const struct rf_ctx *t);
+
 /* (Re)load, attach, apply the config, restore isolation, open the ring buffer. 0 or -errno;
  * on failure nothing is attached (ag->rb is NULL) and the loop retries later. */
 static int attach(struct agent *ag)
@@ -187,6 +206,10 @@ static int attach(struct agent *ag)
 	lock = rf_svc_lock(ctx);
 	if (lock < 0)
 		return lock;
+	if (!ag->own && !wanted(ctx)) { /* released and unloaded meanwhile: not ours to load */
+		rf_state_unlock(lock);
+		return -ESRCH;
+	}
 	ret = rf_svc_ensure_loaded(ctx, &ag->m, false);
 	if (!ret && rf_svc_apply_config(ctx, &ag->m))
 		rf_warn("configuration not applied; running with the persisted rules");
@@ -340,7 +363,8 @@ static void periodic(struct agent *ag)
 	follow_exe_upgrades(ag);
 	if (ag->ctx->packet_guard) { /* interfaces and namespaces that appeared since */
 		rf_hook_pin_path(prog, sizeof(prog), ag->ctx->pin_dir, RF_HOOK_TC_EGRESS);
-		rf_tc_attach_all(prog, rf_tc_handle(ag->ctx->cg_id), NULL, 0);
+		if (ag->ctx->guard_self)
+			rf_tc_attach_all(prog, rf_tc_handle(ag->ctx->cg_id), NULL, 0);
 		/* walking every process of the target costs more: every few seconds */
 		if (rf_tick_due(&ag->next_netns_ms, rf_now_mono_ms(), RF_NETNS_WALK_MS))
 			rf_svc_guard_target_netns(ag->ctx);
@@ -349,28 +373,152 @@ static void periodic(struct agent *ag)
 		fflush(ag->log);
 }
 
-static void run_loop(struct agent *ag, int interval_ms)
+/* A target recorded in the state dir is served while it is isolated, audited or loaded. */
+static bool wanted(const struct rf_ctx *t)
 {
-	__u64 next_check = 0;
-	int ret;
+	struct rf_isolation iso;
+	char path[PATH_MAX + 16];
 
-	while (!agent_exiting) {
-		if (!ag->rb) {
-			retry_attach(ag, "not attached");
-			if (!ag->rb) {
-				usleep(RF_POLL_MS * 1000);
-				continue;
-			}
+	if (!rf_isolation_load(t->state_dir, &iso) && (iso.isolated || iso.audit))
+		return true;
+	snprintf(path, sizeof(path), "%s/rf_config", t->pin_dir);
+	return access(path, F_OK) == 0;
+}
+
+static void agent_free(struct agent *ag)
+{
+	detach_maps(ag);
+	if (ag->log)
+		fclose(ag->log);
+	free(ag);
+}
+
+/* Serve one more target: attach now, or retry from the loop. */
+static struct agent *fleet_add(struct fleet *fl, const struct rf_ctx *t, bool own)
+{
+	struct agent *ag;
+
+	if (fl->n == RF_AGENT_MAX_TARGETS) {
+		if (!fl->full_warned)
+			rf_warn("serving %d targets already: %s is not served",
+				RF_AGENT_MAX_TARGETS, t->cg_dir);
+		fl->full_warned = true;
+		return NULL;
+	}
+	ag = calloc(1, sizeof(*ag));
+	if (!ag)
+		return NULL;
+	ag->m = (struct rf_maps)RF_MAPS_INIT;
+	ag->last_isolated = -1;
+	ag->own = own;
+	ag->own_ctx = *t;
+	if (t->selected && !t->is_home) { /* the copy's dirs point into its own buffers */
+		ag->own_ctx.pin_dir = ag->own_ctx.pin_buf;
+		ag->own_ctx.state_dir = ag->own_ctx.state_buf;
+	}
+	if (t->cgroup == t->sel_buf)
+		ag->own_ctx.cgroup = ag->own_ctx.sel_buf;
+	ag->ctx = &ag->own_ctx;
+	ag->ec.boot_to_unix_ns = fl->boot_to_unix_ns;
+	ag->ec.hostname = fl->hostname;
+	ag->ec.target = ag->ctx->cg_rel;
+	ag->seen = true;
+	fl->ag[fl->n++] = ag;
+	if (attach(ag) == 0) {
+		open_log(ag);
+		check_flag(ag);
+		if (!own)
+			record(ag, "agent-adopt", "agent", ag->ctx->cg_dir, NULL);
+	} else {
+		ag->retry_at_ms = rf_now_mono_ms() + RF_RETRY_MIN_MS;
+	}
+	return ag;
+}
+
+static void scan_one(struct rf_ctx *t, bool ok, void *arg)
+{
+	struct fleet *fl = arg;
+	size_t i;
+
+	if (!ok)
+		return; /* its cgroup is gone: served again once it is back */
+	for (i = 0; i < fl->n; i++)
+		if (!strcmp(fl->ag[i]->ctx->state_dir, t->state_dir)) {
+			fl->ag[i]->seen = true;
+			return;
 		}
-		ret = ring_buffer__poll(ag->rb, RF_POLL_MS);
-		if (ret < 0 && ret != -EINTR) {
-			rf_err("ring buffer poll failed (%s); re-attaching", strerror(-ret));
-			detach_maps(ag);
-			ag->retry_at_ms = 0;
+	if (wanted(t))
+		fleet_add(fl, t, false);
+}
+
+/* Pick up targets isolated since the last scan; drop released and unloaded ones. */
+static void fleet_scan(struct fleet *fl)
+{
+	size_t i, j;
+
+	for (i = 0; i < fl->n; i++)
+		fl->ag[i]->seen = fl->ag[i]->own;
+	rf_svc_for_each_target(fl->base, scan_one, fl);
+	for (i = j = 0; i < fl->n; i++) {
+		struct agent *ag = fl->ag[i];
+
+		if (!ag->own && (!ag->seen || !wanted(ag->ctx))) {
+			rf_err(
+			    "no longer serving %s (released and unloaded, or its record is gone)",
+			    ag->ctx->cg_dir);
+			agent_free(ag);
 			continue;
 		}
-		if (rf_tick_due(&next_check, rf_now_mono_ms(), (__u64)interval_ms))
-			periodic(ag);
+		fl->ag[j++] = ag;
+	}
+	fl->n = j;
+}
+
+/* Wait up to RF_POLL_MS for events of any attached target and hand them on. */
+static void fleet_poll(struct fleet *fl)
+{
+	struct pollfd pfd[RF_AGENT_MAX_TARGETS];
+	struct agent *who[RF_AGENT_MAX_TARGETS];
+	size_t i, n = 0;
+	int ret;
+
+	for (i = 0; i < fl->n; i++)
+		if (fl->ag[i]->rb) {
+			pfd[n].fd = ring_buffer__epoll_fd(fl->ag[i]->rb);
+			pfd[n].events = POLLIN;
+			who[n++] = fl->ag[i];
+		}
+	if (poll(pfd, n, RF_POLL_MS) <= 0)
+		return;
+	for (i = 0; i < n; i++) {
+		if (!pfd[i].revents)
+			continue;
+		ret = ring_buffer__consume(who[i]->rb);
+		if (ret < 0 && ret != -EINTR) {
+			rf_err("ring buffer of %s failed (%s); re-attaching", who[i]->ctx->cg_dir,
+			       strerror(-ret));
+			detach_maps(who[i]);
+			who[i]->retry_at_ms = 0;
+		}
+	}
+}
+
+static void run_loop(struct fleet *fl, int interval_ms)
+{
+	__u64 next_check = 0;
+	size_t i;
+
+	while (!agent_exiting) {
+		for (i = 0; i < fl->n; i++)
+			if (!fl->ag[i]->rb)
+				retry_attach(fl->ag[i], "not attached");
+		fleet_poll(fl);
+		if (!rf_tick_due(&next_check, rf_now_mono_ms(), (__u64)interval_ms))
+			continue;
+		fleet_scan(fl);
+		for (i = 0; i < fl->n; i++)
+			if (fl->ag[i]->rb)
+				periodic(fl->ag[i]);
 	}
 }
 
@@ -399,22 +547,25 @@ static void notify_ready(void)
 	close(fd);
 }
 
+/* One agent per state dir serves all its targets: it holds <state>/agent.lock. */
 static int take_agent_lock(struct rf_ctx *ctx)
 {
-	int fd = rf_agent_lock(ctx->state_dir);
+	int fd = rf_agent_lock(ctx->state_base);
 
 	if (fd == -EBUSY)
-		rf_err("another agent is running for %s (see %s/agent.lock)", ctx->state_dir,
-		       ctx->state_dir);
+		rf_err("another agent is running for %s (see %s/agent.lock)", ctx->state_base,
+		       ctx->state_base);
 	else if (fd < 0)
-		rf_err("cannot use state dir %s: %s", ctx->state_dir, strerror(-fd));
+		rf_err("cannot use state dir %s: %s", ctx->state_base, strerror(-fd));
 	return fd;
 }
 
 int rf_agent_run(struct rf_ctx *ctx, int interval_ms)
 {
-	struct agent ag = {.ctx = ctx, .m = RF_MAPS_INIT, .last_isolated = -1};
-	int ret, agent_lock;
+	struct fleet fl = {.base = ctx};
+	struct agent *own;
+	int agent_lock;
+	size_t i;
 
 	rf_log_prefix("ringfence agent");
 	if (rf_svc_need_root())
@@ -428,24 +579,24 @@ int rf_agent_run(struct rf_ctx *ctx, int interval_ms)
 	agent_lock = take_agent_lock(ctx);
 	if (agent_lock < 0)
 		return EXIT_OPFAIL;
-	ret = attach(&ag);
-	if (ret) {
-		rf_err("cannot load: %s", strerror(-ret));
+	fl.boot_to_unix_ns = rf_now_unix_ns() - rf_now_boot_ns();
+	gethostname(fl.hostname, sizeof(fl.hostname) - 1);
+	own = fleet_add(&fl, ctx, true);
+	if (!own || !own->rb) {
+		rf_err("cannot load %s", ctx->cg_dir);
+		for (i = 0; i < fl.n; i++)
+			agent_free(fl.ag[i]);
 		rf_state_unlock(agent_lock);
 		return EXIT_OPFAIL;
 	}
-	open_log(&ag);
-	ag.ec.boot_to_unix_ns = rf_now_unix_ns() - rf_now_boot_ns();
-	gethostname(ag.hostname, sizeof(ag.hostname) - 1);
-	ag.ec.hostname = ag.hostname;
-	check_flag(&ag);
-	record(&ag, "agent-start", "agent", ctx->cg_dir, NULL);
+	/* every other isolated target is restored before systemd hears "ready" */
+	fleet_scan(&fl);
+	record(own, "agent-start", "agent", ctx->cg_dir, NULL);
 	notify_ready();
-	run_loop(&ag, interval_ms);
+	run_loop(&fl, interval_ms);
 	/* leaving isolation exactly as it is: only an explicit release ends it */
-	detach_maps(&ag);
-	if (ag.log)
-		fclose(ag.log);
+	for (i = 0; i < fl.n; i++)
+		agent_free(fl.ag[i]);
 	rf_state_unlock(agent_lock);
 	return 0;
 }

@@ -101,6 +101,8 @@ static int unload_locked(struct rf_ctx *ctx, const void *arg)
 	rf_hook_pin_path(prog, sizeof(prog), ctx->pin_dir, RF_HOOK_TC_EGRESS);
 	rf_tc_detach_all(rf_tc_handle(ctx->cg_id), prog);
 	ret = rf_unload(ctx->pin_dir);
+	if (!ret && ctx->selected && !ctx->is_home && rmdir(ctx->pin_dir) && errno != ENOENT)
+		rf_warn("cannot remove %s: %s", ctx->pin_dir, strerror(errno));
 	if (!ret)
 		unload_remove_empty_base(ctx);
 	if (ret)

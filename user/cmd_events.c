@@ -138,7 +138,7 @@ int rf_cmd_events(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 		return EXIT_OPFAIL;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	if (rf_agent_running(ctx->state_dir))
+	if (rf_agent_running(ctx->state_base))
 		return events_from_agent_log(ctx, o->follow);
 	return events_from_kernel(ctx, o->follow);
 }

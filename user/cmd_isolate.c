@@ -262,11 +262,10 @@ static void print_result(struct rf_ctx *ctx, const struct isolate_req *r, const 
 	}
 	text_checks(r);
 	if (!fail && ctx->guard_decided && !ctx->packet_guard)
-		rf_warn(
-		    "the packet-socket guard and the second wall are off for this target "
-		    "(packet-guard auto covers only the host): AF_PACKET sockets, tunnels and "
-		    "NAT of its processes are not judged at the interfaces; set 'packet-guard on' "
-		    "(see docs/THREAT-MODEL.md)");
+		rf_warn("the packet-socket guard and the second wall are off for this target "
+			"('packet-guard off'): AF_PACKET sockets, tunnels and NAT of its processes "
+			"are not judged at the interfaces; set 'packet-guard auto' or 'on' (see "
+			"docs/THREAT-MODEL.md)");
 	if (fail) {
 		printf("rolled back: %s\n", fail);
 		return;
@@ -323,7 +322,9 @@ static int check_mode(struct rf_ctx *ctx, struct rf_maps *m, const struct isolat
 			printf("already %s; nothing changed\n", iso ? "isolated" : "auditing");
 		return 1;
 	}
-	if (!r->o->audit && !has_way_back(m) && !r->o->force) {
+	/* a container or service cut off entirely is still released from the host: only the host
+	 * (the home target) can lock its responder out */
+	if (!r->o->audit && ctx->is_home && !has_way_back(m) && !r->o->force) {
 		rf_err("refusing to isolate: no destination and no process is allowed, so nothing "
 		       "could reach this host to release it. Allow the management channel first "
 		       "(e.g. 'ringfence allow add net 203.0.113.10 proto tcp port 443 dir out' or "

@@ -7,11 +7,14 @@
 #include "rf_util.h"
 
 const char rf_help_status[] =
-    "Usage: ringfence status [--json]\n"
+    "Usage: ringfence status [--all] [--json]\n"
     "Isolation state (or audit mode), since when and why, a pending confirmation, the target\n"
     "(selector and the cgroup it resolved to), the hooks enforcing it, the rules and the\n"
     "allow/deny/would-block counters. --json prints one object with at least \"isolated\",\n"
-    "\"audit\" and \"target\".\n";
+    "\"audit\" and \"target\".\n"
+    "--all: every target of this pin dir (the host or home target, and each container,\n"
+    "unit or cgroup isolated or loaded with its own selector), one after the other;\n"
+    "with --json one object {\"targets\": [...]} holding each target's status object.\n";
 
 const char rf_help_metrics[] = "Usage: ringfence metrics\n"
 			       "Allow/deny counters per hook and event counters in Prometheus text "
@@ -54,7 +57,8 @@ static void print_warnings(const struct rf_ctx *ctx, const struct rf_config *cfg
 {
 	const char *sep = "";
 
-	if (rf_svc_mode(cfg) != RF_SVC_OFF && !rf_tc_for_each(rf_tc_handle(ctx->cg_id), NULL, NULL)) {
+	if (rf_svc_mode(cfg) != RF_SVC_OFF &&
+	    !rf_tc_for_each(rf_tc_handle(ctx->cg_id), NULL, NULL)) {
 		printf(
 		    "\"no packet-socket guard or second wall in this network namespace: AF_PACKET "
 		    "sockets, tunnels and NAT are not judged at the interfaces\"");
@@ -170,7 +174,7 @@ static void print_json(struct rf_ctx *ctx, struct status *s)
 	printf(",\"warnings\":[");
 	if (s->loaded)
 		print_warnings(ctx, &s->cfg);
-	printf("]}\n");
+	printf("]}");
 }
 
 static void text_ifname(const char *ifname, void *arg)
@@ -257,19 +261,63 @@ static void print_text(struct rf_ctx *ctx, struct status *s)
 		print_text_loaded(ctx, s);
 }
 
-int rf_cmd_status(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
+static void status_one(struct rf_ctx *ctx)
 {
 	struct status s;
 
-	(void)o;
-	if (rf_svc_need_root())
-		return EXIT_OPFAIL;
 	gather(ctx, &s);
 	if (ctx->json)
 		print_json(ctx, &s);
 	else
 		print_text(ctx, &s);
 	rf_maps_close(&s.m);
+}
+
+struct all_status {
+	int n;
+};
+
+static void status_each(struct rf_ctx *t, bool ok, void *arg)
+{
+	struct all_status *a = arg;
+	char safe[PATH_MAX];
+
+	if (!ok) { /* the record of a target whose cgroup is gone */
+		rf_safe_str(t->cg_rel, strlen(t->cg_rel), safe, sizeof(safe));
+		if (!t->json)
+			printf("%starget:    cgroup %s (gone)\n", a->n++ ? "\n" : "", safe);
+		return;
+	}
+	if (t->json)
+		printf("%s", a->n ? "," : "");
+	else if (a->n)
+		printf("\n");
+	a->n++;
+	status_one(t);
+	if (t->json)
+		fflush(stdout);
+}
+
+int rf_cmd_status(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
+{
+	struct all_status a = {0};
+
+	if (rf_svc_need_root())
+		return EXIT_OPFAIL;
+	if (!o->all) {
+		status_one(ctx);
+		if (ctx->json)
+			printf("\n");
+		return 0;
+	}
+	if (ctx->json)
+		printf("{\"targets\":[");
+	if (rf_svc_for_each_target(ctx, status_each, &a) < 0) {
+		rf_err("out of memory");
+		return EXIT_OPFAIL;
+	}
+	if (ctx->json)
+		printf("]}\n");
 	return 0;
 }
 

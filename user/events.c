@@ -205,6 +205,11 @@ void rf_event_json(FILE *f, const struct rf_event *e, const struct rf_event_ctx 
 		rf_json_str(f, c->hostname);
 		fputs("},", f);
 	}
+	if (c->target) {
+		fputs("\"ringfence\":{\"target\":", f);
+		rf_json_str(f, c->target);
+		fputs("},", f);
+	}
 	if (e->hook != RF_HOOK_SOCK_CREATE && e->hook != RF_HOOK_TC_EGRESS) {
 		rf_event_addr(e->daddr, addr, sizeof(addr));
 		fprintf(f, "\"%s\":{\"ip\":\"%s\",\"port\":%u},",

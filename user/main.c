@@ -76,7 +76,7 @@ static const struct rf_cmd cmds[] = {
     {"confirm", rf_cmd_confirm, RF_OPT_COMMENT | RF_OPT_TARGET, rf_help_confirm},
     {"release", rf_cmd_release, RF_OPT_COMMENT | RF_OPT_TARGET, rf_help_release},
     {"unisolate", rf_cmd_release, RF_OPT_COMMENT | RF_OPT_TARGET, rf_help_release},
-    {"status", rf_cmd_status, RF_OPT_TARGET, rf_help_status},
+    {"status", rf_cmd_status, RF_OPT_TARGET | RF_OPT_ALL, rf_help_status},
     {"allow", rf_cmd_allow, RF_OPT_ARGS | RF_OPT_TARGET, rf_help_allow},
     {"events", rf_cmd_events, RF_OPT_FOLLOW | RF_OPT_TARGET, rf_help_events},
     {"history", rf_cmd_history, RF_OPT_TARGET, rf_help_history},

@@ -523,7 +523,8 @@ void rf_svc_guard_target_netns(struct rf_ctx *ctx)
 	int ret;
 
 	rf_hook_pin_path(prog, sizeof(prog), ctx->pin_dir, RF_HOOK_TC_EGRESS);
-	ret = rf_tc_attach_cgroup_netns(prog, rf_tc_handle(ctx->cg_id), ctx->cg_dir);
+	ret = rf_tc_attach_cgroup_netns(prog, rf_tc_handle(ctx->cg_id), ctx->cg_dir,
+					!ctx->guard_self);
 	if (ret < 0)
 		rf_warn("packet-socket guard not attached in every network namespace of %s: %s",
 			ctx->cg_dir, strerror(-ret));
@@ -537,14 +538,21 @@ void rf_svc_packet_guard(struct rf_ctx *ctx, int mode)
 
 	if (env && *env && rf_conf_guard_word(env) != -2)
 		mode = rf_conf_guard_word(env);
-	if (mode == RF_GUARD_AUTO)
-		mode = !rf_cgroup2_mount(mnt, sizeof(mnt)) && !strcmp(mnt, ctx->cg_dir)
-			   ? RF_GUARD_ON
-			   : RF_GUARD_OFF;
-	ctx->packet_guard = mode == RF_GUARD_ON;
+	/*
+	 * auto: the host target guards every interface of this namespace; a narrower target the
+	 * interfaces of the namespaces its processes are in (this one only if one of them is), so
+	 * the rest of the host does not run a filter for it.
+	 */
+	ctx->guard_self = mode == RF_GUARD_ON ||
+			  (!rf_cgroup2_mount(mnt, sizeof(mnt)) && !strcmp(mnt, ctx->cg_dir));
+	ctx->packet_guard = mode != RF_GUARD_OFF;
 	ctx->guard_decided = true;
 	if (!ctx->packet_guard)
 		return;
+	if (!ctx->guard_self) {
+		rf_svc_guard_target_netns(ctx);
+		return;
+	}
 	rf_hook_pin_path(prog, sizeof(prog), ctx->pin_dir, RF_HOOK_TC_EGRESS);
 	ret = rf_tc_attach_all(prog, rf_tc_handle(ctx->cg_id), names, sizeof(names));
 	if (ret < 0)

@@ -180,8 +180,7 @@ struct ns_seen {
 
 /* Attach in the namespace of pid unless seen; a forked child enters it, so this process stays
  * where it is. Returns 1 if attached there, 0 if seen or gone, -errno on failure. */
-static int attach_in_netns_of(const char *prog_pin, __u32 handle, pid_t pid,
-			      struct ns_seen *seen)
+static int attach_in_netns_of(const char *prog_pin, __u32 handle, pid_t pid, struct ns_seen *seen)
 {
 	char path[64];
 	struct stat st;
@@ -203,7 +202,9 @@ static int attach_in_netns_of(const char *prog_pin, __u32 handle, pid_t pid,
 		return 0;
 	child = fork();
 	if (child == 0)
-		_exit(setns(fd, CLONE_NEWNET) || rf_tc_attach_all(prog_pin, handle, NULL, 0) < 0 ? 1 : 0);
+		_exit(setns(fd, CLONE_NEWNET) || rf_tc_attach_all(prog_pin, handle, NULL, 0) < 0
+			  ? 1
+			  : 0);
 	close(fd);
 	if (child < 0)
 		return -errno;
@@ -244,16 +245,16 @@ static int walk_cgroup(const char *prog_pin, __u32 handle, const char *dir, int 
 	return ret;
 }
 
-int rf_tc_attach_cgroup_netns(const char *prog_pin, __u32 handle, const char *cg_dir)
+int rf_tc_attach_cgroup_netns(const char *prog_pin, __u32 handle, const char *cg_dir, bool self)
 {
 	static struct ns_seen seen;
-	struct stat self;
+	struct stat own;
 
 	seen.n = 0;
 	/* the caller's own namespace is rf_tc_attach_all()'s */
-	if (!stat("/proc/self/ns/net", &self)) {
-		seen.dev[0] = self.st_dev;
-		seen.ino[0] = self.st_ino;
+	if (!self && !stat("/proc/self/ns/net", &own)) {
+		seen.dev[0] = own.st_dev;
+		seen.ino[0] = own.st_ino;
 		seen.n = 1;
 	}
 	return walk_cgroup(prog_pin, handle, cg_dir, 0, &seen);

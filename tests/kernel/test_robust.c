@@ -156,13 +156,16 @@ Test(robust, agent_survives_a_failed_reattach)
 	char target[PATH_MAX];
 	const char *needles[] = {"\"type\":\"reattach\"", "\"status\":\"Failed\"", NULL};
 	const char *started[] = {"\"type\":\"agent-start\"", NULL};
-	char *argv[] = {(char *)bin(), "--cgroup",    target,	     "--pin-dir",
-			rft.pin_dir,   "--state-dir", rft.state_dir, "--config",
-			rft.config,    "agent",	      NULL};
+	char home[PATH_MAX + 32];
+	/* the target is the home of the pin and state dirs: pins and history at their top level */
+	char *argv[] = {"/usr/bin/env", home,	     (char *)bin(), "--cgroup",	   target,
+			"--pin-dir",	rft.pin_dir, "--state-dir", rft.state_dir, "--config",
+			rft.config,	"agent",     NULL};
 	char *rm[] = {"sh", "-c", "rm -f \"$0\"/rf_*", rft.pin_dir, NULL};
 	pid_t agent;
 
 	cr_assert_eq(rfp_cgroup_child("target", target, sizeof(target)), 0);
+	snprintf(home, sizeof(home), "RINGFENCE_HOME_CGROUP=%s", target);
 	agent = rfp_spawn(rft.dev_ns, NULL, argv, NULL, NULL);
 	cr_assert_gt(agent, 0);
 	/* attached and polling (a load takes seconds under emulation) */

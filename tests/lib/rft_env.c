@@ -433,6 +433,9 @@ void rft_setup(void)
 		goto fail;
 	if ((ret = rft_cgroup_create(rft.cg)))
 		goto fail;
+	/* the test's cgroup owns the top level of the private pin and state dirs, for every CLI
+	 * this process starts (rft_cli sets it too, for calls with an environment of their own) */
+	setenv("RINGFENCE_HOME_CGROUP", rft.cg, 1);
 	if (rft_netns_create(rft.dev_ns, rft.peer_ns)) {
 		ret = -EIO;
 		goto fail;

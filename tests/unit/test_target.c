@@ -589,3 +589,41 @@ Test(target_pid_proc, own_process_matches_proc_self)
 	cr_expect_eq(rf_target_pid_cgroup(NULL, pid, mine, sizeof(mine)), 0);
 	cr_expect_str_eq(mine, self);
 }
+
+/* The state dir name of a target: one directory level, readable, and distinct for distinct
+ * paths (the escapes cannot collide with a '/' or with each other). */
+Test(target_state_name, paths_become_one_distinct_directory_name)
+{
+	static const struct {
+		const char *rel, *want;
+	} rows[] = {
+	    {"/", "+"},
+	    {"/system.slice/nginx.service", "system.slice+nginx.service"},
+	    {"/a b/c+d", "a%20b+c%2Bd"},
+	    {"/a/b", "a+b"},
+	    {"/a+b", "a%2Bb"},
+	    {"/x%2F", "x%252F"},
+	    {"/system.slice/foo\\x2dbar.service", "system.slice+foo%5Cx2dbar.service"},
+	};
+	char out[NAME_MAX + 1];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(rows); i++) {
+		cr_expect_eq(rf_target_state_name(rows[i].rel, out, sizeof(out)), 0, "%s",
+			     rows[i].rel);
+		cr_expect_str_eq(out, rows[i].want, "%s", rows[i].rel);
+	}
+}
+
+Test(target_state_name, relative_and_too_long_paths_refused)
+{
+	char out[NAME_MAX + 1], longp[400];
+
+	cr_expect_eq(rf_target_state_name("system.slice", out, sizeof(out)), -EINVAL);
+	cr_expect_eq(rf_target_state_name("", out, sizeof(out)), -EINVAL);
+	memset(longp, '%', sizeof(longp) - 1);
+	longp[0] = '/';
+	longp[sizeof(longp) - 1] = '\0';
+	cr_expect_eq(rf_target_state_name(longp, out, sizeof(out)), -ENAMETOOLONG);
+	cr_expect_eq(rf_target_state_name("/abc", out, 3), -ENAMETOOLONG);
+}
