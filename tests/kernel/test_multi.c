@@ -223,6 +223,173 @@ Test(multi, nested_targets_pass_only_what_both_allow)
 	rft_server_stop(&srv);
 }
 
+/* ---- status --all and the agent ------------------------------------------------------- */
+
+#define MAX_TARGETS 16
+
+/* The objects of the "targets" array of `status --all --json`, each malloc'd into objs. */
+static int split_targets(const char *json, char *objs[], int max)
+{
+	const char *p = strstr(json, "\"targets\":["), *start = NULL;
+	int depth = 0, n = 0;
+	bool str = false;
+
+	cr_assert_not_null(p, "no \"targets\" array: %s", json);
+	for (p += 11; *p && !(depth == 0 && *p == ']'); p++) {
+		if (str) {
+			if (*p == '\\' && p[1])
+				p++;
+			else if (*p == '"')
+				str = false;
+			continue;
+		}
+		if (*p == '"') {
+			str = true;
+		} else if (*p == '{') {
+			if (depth++ == 0)
+				start = p;
+		} else if (*p == '}' && --depth == 0) {
+			cr_assert_lt(n, max, "more than %d targets: %s", max, json);
+			objs[n++] = strndup(start, (size_t)(p - start) + 1);
+		}
+	}
+	cr_assert_eq(*p, ']', "unterminated \"targets\" array: %s", json);
+	return n;
+}
+
+/* Is cgroup cg one of the n target objects? */
+static bool listed(char *const objs[], int n, const char *cg)
+{
+	char buf[PATH_MAX];
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (rfp_json_str(objs[i], "cgroup", buf, sizeof(buf)) && !strcmp(buf, cg))
+			return true;
+	return false;
+}
+
+/*
+ * status --all --json: every cgroup of isolated[] is listed as isolated, every one of free_[]
+ * as not isolated, and no other target is isolated. NULL-terminated lists.
+ */
+static void expect_all_status(const char *const isolated[], const char *const free_[],
+			      const char *what)
+{
+	char *out = NULL, *err = NULL, *objs[MAX_TARGETS], cg[PATH_MAX];
+	int ret = rft_cli(&out, &err, "status", "--all", "--json", NULL), n, i, j;
+
+	cr_assert_eq(ret, 0, "status --all --json: exit %d: %s", ret, err);
+	n = split_targets(out, objs, MAX_TARGETS);
+	for (i = 0; i < n; i++) {
+		int iso = rft_json_bool(objs[i], "isolated");
+		bool want = false;
+
+		cr_assert_not_null(rfp_json_str(objs[i], "cgroup", cg, sizeof(cg)),
+				   "%s: a target without its cgroup: %s", what, objs[i]);
+		for (j = 0; isolated[j]; j++)
+			want |= !strcmp(cg, isolated[j]);
+		cr_expect_eq(iso, want, "%s: %s listed with isolated %d, expected %d", what, cg,
+			     iso, want);
+	}
+	for (j = 0; isolated[j]; j++)
+		cr_expect(listed(objs, n, isolated[j]), "%s: %s is not listed: %s", what,
+			  isolated[j], out);
+	for (j = 0; free_[j]; j++)
+		cr_expect(listed(objs, n, free_[j]), "%s: %s is not listed: %s", what, free_[j],
+			  out);
+	for (i = 0; i < n; i++)
+		free(objs[i]);
+	free(out);
+	free(err);
+}
+
+/*
+ * Siblings A and B isolated, C loaded and not isolated, P never a target: status --all lists
+ * A and B as isolated and nothing else (the home target rft.cg and C as not isolated).
+ */
+Test(multi, status_all_lists_exactly_the_isolated_targets)
+{
+	char p[PATH_MAX], a[PATH_MAX], b[PATH_MAX], c[PATH_MAX];
+
+	siblings(p, a, b);
+	child_cg(c, "p/c");
+	allow_port(a, PORT_X);
+	allow_port(b, PORT_Y);
+	ON(NULL, c, "load", NULL);
+	ON(NULL, a, "isolate", NULL);
+	ON(NULL, b, "isolate", NULL);
+	expect_all_status((const char *const[]){a, b, NULL}, (const char *const[]){rft.cg, c, NULL},
+			  "A and B isolated");
+	ON(NULL, a, "release", NULL);
+	expect_all_status((const char *const[]){b, NULL}, (const char *const[]){rft.cg, a, c, NULL},
+			  "A released");
+	ON(NULL, b, "release", NULL);
+	expect_all_status((const char *const[]){NULL}, (const char *const[]){rft.cg, a, b, c, NULL},
+			  "both released");
+}
+
+/* What a reboot does: every pin is gone (links detach), the state dir stays. */
+static void reboot(const char *const cgs[])
+{
+	char cmd[PATH_MAX * 2];
+	char *argv[] = {"sh", "-c", cmd, NULL};
+	int i;
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", rft.pin_dir);
+	cr_assert_eq(rft_exec(NULL, argv, NULL, NULL), 0);
+	for (i = 0; cgs[i]; i++)
+		cr_assert_eq(rft_cgroup_wait_detached(cgs[i], 3000), 0,
+			     "links of %s still attached", cgs[i]);
+}
+
+/*
+ * A and B isolated with their own lists, C only loaded; after a simulated reboot the agent
+ * (started for the home target) restores A and B, each with its own list, before it reports
+ * its start; C stays free, P unaffected.
+ */
+Test(multi, agent_restores_every_target_after_a_reboot)
+{
+	static const unsigned short ports[] = {PORT_X, PORT_Y};
+	char p[PATH_MAX], a[PATH_MAX], b[PATH_MAX], c[PATH_MAX];
+	struct rft_server srv;
+	pid_t agent;
+
+	siblings(p, a, b);
+	child_cg(c, "p/c");
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
+	allow_port(a, PORT_X);
+	allow_port(b, PORT_Y);
+	ON(NULL, c, "load", NULL);
+	ON(NULL, a, "isolate", "--comment", "before reboot");
+	ON(NULL, b, "isolate", "--for", "1h", "--comment", "before reboot, timed");
+	reboot((const char *const[]){a, b, c, NULL});
+	expect_all(&srv, a, PORT_Y, false, "A after the reboot, no agent yet");
+	expect_all(&srv, b, PORT_X, false, "B after the reboot, no agent yet");
+
+	agent = rfp_agent_start();
+	cr_assert_gt(agent, 0, "the agent did not start: %d", agent);
+	/* restored before agent-start is recorded: no waiting */
+	expect_all(&srv, a, PORT_X, false, "A restored, its port");
+	expect_all(&srv, a, PORT_Y, true, "A restored, B's port");
+	expect_all(&srv, b, PORT_Y, false, "B restored, its port");
+	expect_all(&srv, b, PORT_X, true, "B restored, A's port");
+	expect_all(&srv, c, PORT_Y, false, "C (loaded, not isolated before the reboot)");
+	expect_all(&srv, p, PORT_X, false, "P (no target)");
+	expect_all(&srv, rft.cg, PORT_Y, false, "the home target (not isolated)");
+	nothing_attached(p); /* the agent loads its own target, rft.cg: nothing above it */
+	expect_all_status((const char *const[]){a, b, NULL}, (const char *const[]){rft.cg, NULL},
+			  "after the agent's restore");
+
+	/* the agent keeps serving: a release through the CLI ends only that target */
+	ON(NULL, a, "release", NULL);
+	expect_all(&srv, a, PORT_Y, false, "A released under the agent");
+	expect_all(&srv, b, PORT_X, true, "B under the agent after A's release");
+	rfp_kill(agent);
+	ON(NULL, b, "release", NULL);
+	rft_server_stop(&srv);
+}
+
 /* ---- the packet guard: one filter per target on the same interface ----------------------- */
 
 #define MARK_A "rf-multi-frame-a"
