@@ -5,11 +5,13 @@
  * their own allow-lists, P's own process is not affected, and releasing one leaves the other
  * isolated. Nested targets N > C: traffic of C passes only if both allow it. The packet guard
  * of one target drops its AF_PACKET frames and not the sibling's. Another agent toggles one
- * target with the bpftool recipe of docs/ABI.md, run verbatim. Every allow case has its deny
- * case (EPERM, and the peer received nothing); IPv4 and IPv6, TCP and UDP.
+ * target with the bpftool recipe of docs/ABI.md, run verbatim. status --all lists exactly the
+ * isolated targets, and the agent restores every isolated target after a simulated reboot.
+ * Every allow case has its deny case (EPERM, and the peer received nothing); IPv4 and IPv6, TCP
+ * and UDP.
  *
- * Safety: every target is a cgroup made below rft.cg; nothing is attached at rft.cg or above
- * (asserted: rft.cg and P carry no program).
+ * Safety: every target is a cgroup made below rft.cg; nothing is attached above rft.cg
+ * (asserted: rft.cg and P carry no program, except that the agent loads its own target rft.cg).
  */
 #include <errno.h>
 #include <limits.h>
