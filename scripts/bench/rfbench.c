@@ -10,7 +10,9 @@
  *   rfbench gen N                         the N-2 filler prefixes (one CIDR a line)
  *   rfbench fill MAP FROM TO              filler prefixes FROM..TO-1 into a pinned rf_allow_net
  *   rfbench progrun NETNS IFNAME REPS REPEAT
- *                                         BPF_PROG_TEST_RUN cost table (ns per run)
+ *                                         BPF_PROG_TEST_RUN cost table (ns per run), including
+ *                                         the tc filter of another isolated target on a packet
+ *                                         that is not its cgroup's
  *   rfbench server CLOSEPORT SINKPORT SECS
  *                                         accept-and-close and accept-and-drain servers
  *   rfbench rate CG NETNS DST PORT MS     TCP connect+close per second
@@ -668,6 +670,28 @@ struct prun_case {
  */
 #define PRUN_SIZES 3
 
+/*
+ * A private copy of the object as the loader sets it up for a target below the root (level 1,
+ * some cgroup id), isolated: its tc filter sees every packet of the interface, and a packet that
+ * is not its cgroup's (here: no socket at all) must pass at once. What each isolated target on
+ * an interface costs everyone else's packets. NULL on failure.
+ */
+static struct ringfence_bpf *other_target_skel(void)
+{
+	struct ringfence_bpf *skel = ringfence_bpf__open();
+
+	if (!skel)
+		return NULL;
+	skel->rodata->rf_target_cgid = 0x7ffffff0ULL; /* no live cgroup of this run */
+	skel->rodata->rf_target_level = 1;
+	if (ringfence_bpf__load(skel) ||
+	    set_isolated(bpf_map__fd(skel->maps.rf_config), RF_ISOLATED)) {
+		ringfence_bpf__destroy(skel);
+		return NULL;
+	}
+	return skel;
+}
+
 static int cmd_progrun(const char *netns, const char *ifname, long reps, long repeat)
 {
 	static const long sizes[PRUN_SIZES] = {10, 1000, 100000};
@@ -677,10 +701,10 @@ static int cmd_progrun(const char *netns, const char *ifname, long reps, long re
 	    {"ingress_allowed_v4", 2, "192.0.2.2", "192.0.2.1", 1},
 	    {"egress_denied_v4", 1, "192.0.2.1", "192.0.2.99", 0},
 	    {"egress_denied_v6", 1, "2001:db8::1", "2001:db8:1:ffff::1", 0},
-	    {"wall_allowed_v4", 3, "192.0.2.1", "192.0.2.2", 0 /* TC_ACT_OK */},
+	    {"wall_allowed_v4", 3, "192.0.2.1", "192.0.2.2", TC_ACT_UNSPEC},
 	    {"wall_denied_v4", 3, "192.0.2.1", "192.0.2.99", 2 /* TC_ACT_SHOT */},
 	};
-	struct ringfence_bpf *skel[PRUN_SIZES] = {};
+	struct ringfence_bpf *skel[PRUN_SIZES] = {}, *other = NULL;
 	int empty = -1, ifindex, ret = 1;
 	size_t s, c;
 	struct pkt p;
@@ -714,6 +738,12 @@ static int cmd_progrun(const char *netns, const char *ifname, long reps, long re
 		    set_isolated(bpf_map__fd(skel[s]->maps.rf_config), s ? RF_ISOLATED : 0))
 			goto out;
 	}
+	other = other_target_skel();
+	if (!other) {
+		fprintf(stderr, "rfbench: cannot load the programs for a target: %s\n",
+			strerror(errno));
+		goto out;
+	}
 
 	for (r = 0; r < reps; r++) {
 		int egress = bpf_program__fd(skel[0]->progs.rf_egress);
@@ -730,6 +760,10 @@ static int cmd_progrun(const char *netns, const char *ifname, long reps, long re
 		if ((ns = run_avg(ingress, &p, ifindex, repeat, 1)) < 0)
 			goto out;
 		printf("progrun ingress_not_isolated - %ld %.2f\n", r, ns);
+		if ((ns = run_avg(bpf_program__fd(other->progs.rf_tc_egress), &p, ifindex, repeat,
+				  TC_ACT_UNSPEC)) < 0)
+			goto out;
+		printf("progrun wall_other_target - %ld %.2f\n", r, ns);
 		if (set_isolated(bpf_map__fd(skel[0]->maps.rf_config), RF_ISOLATED))
 			goto out;
 		for (c = 0; c < sizeof(iso_cases) / sizeof(iso_cases[0]); c++) {
@@ -763,6 +797,7 @@ out:
 		close(empty);
 	for (s = 0; s < PRUN_SIZES; s++)
 		ringfence_bpf__destroy(skel[s]);
+	ringfence_bpf__destroy(other);
 	return ret;
 }
 
@@ -783,7 +818,7 @@ static const struct null_hook {
     {"sendmsg6", BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_UDP6_SENDMSG},
 };
 #define NULL_HOOKS     (sizeof(null_hooks) / sizeof(null_hooks[0]))
-#define NULL_TC_HANDLE 0x4e4c /* "NL"; ringfence's filter is 0x5246 */
+#define NULL_TC_HANDLE 0x4e4c /* "NL"; removed before ringfence attaches its own filters */
 #define NULL_TC_PRIO   1
 
 static void null_unpin(const char *dir, size_t n)

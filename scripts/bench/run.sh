@@ -11,6 +11,7 @@
 # Knobs: RFBENCH_REPS (repetitions, default 5), RFBENCH_PAIRS (baseline/configuration sample
 # pairs for rate and throughput, default 21), RFBENCH_MS (ms per sample, default 200),
 # RFBENCH_REPEAT (BPF_PROG_TEST_RUN repeat, default 500000), RFBENCH_RULES (default 100000),
+# RFBENCH_TARGETS (sibling targets isolated next to the measured cgroup, default 10),
 # RFBENCH_DOC (where the report goes, default docs/PERFORMANCE.md), RFBENCH_SAVE (a file that
 # keeps the raw samples for rerunning report.py).
 set -euo pipefail
@@ -23,6 +24,7 @@ PAIRS=${RFBENCH_PAIRS:-21}
 MS=${RFBENCH_MS:-200}
 REPEAT=${RFBENCH_REPEAT:-500000}
 NRULES=${RFBENCH_RULES:-100000}
+NTARGETS=${RFBENCH_TARGETS:-10}
 OUT_DOC=${RFBENCH_DOC:-$ROOT/docs/PERFORMANCE.md}
 
 die() { echo "bench: $*" >&2; exit 1; }
@@ -40,11 +42,13 @@ CG2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
 { [ "$PAIRS" -ge 1 ] && [ "$PAIRS" -le 100 ]; } || die "RFBENCH_PAIRS must be 1..100"
 { [ "$MS" -ge 100 ] && [ "$MS" -le 10000 ]; } || die "RFBENCH_MS must be 100..10000"
 { [ "$NRULES" -ge 20 ] && [ "$NRULES" -le 250000 ]; } || die "RFBENCH_RULES must be 20..250000"
+{ [ "$NTARGETS" -ge 2 ] && [ "$NTARGETS" -le 50 ]; } || die "RFBENCH_TARGETS must be 2..50"
 
 ID=$$
 CG=$CG2/rf-bench-$ID                 # ringfence enforces here
 CGB=$CG2/rf-bench-$ID-base           # no programs: baseline and firewall samples
 AUX=$CG2/rf-bench-$ID-aux            # servers and the event reader (never enforced)
+TGT=$CG2/rf-bench-$ID-t              # + 1..NTARGETS: other targets, isolated beside $CG
 PIN=/sys/fs/bpf/rf-bench-$ID
 NULLPIN=/sys/fs/bpf/rf-bench-$ID-null # the control's empty programs (links pinned here)
 WORK=/tmp/rf-bench-$ID               # state dir, config, rule files, raw results
@@ -96,6 +100,9 @@ cleanup() {
 	fi
 	[ -e "$NULLPIN" ] && rm -rf "$NULLPIN" # detaches the control's empty programs
 	kill_cgroup "$CG"
+	for p in $(seq "$NTARGETS"); do
+		kill_cgroup "$TGT$p"
+	done
 	kill_cgroup "$CGB"
 	kill_cgroup "$AUX"
 	# nft and iptables rules, the veth pairs and the tc filters go with the namespaces
@@ -103,17 +110,26 @@ cleanup() {
 		ip netns del "$NS_PREFIX-${p}dev" 2>/dev/null
 		ip netns del "$NS_PREFIX-${p}peer" 2>/dev/null
 	done
-	[ -e "$PIN" ] && rm -rf "$PIN"
+	[ -e "$PIN" ] && rm -rf "$PIN" # with targets/<id>/: their links detach
 	rm -rf "$WORK"
 	exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# ringfence, always with this run's private paths and inside the ringfence device namespace
+# ringfence, always with this run's private paths and inside the ringfence device namespace;
+# $CG is the home target, so its pins are the top level of $PIN (other targets: $PIN/targets/ID)
+export RINGFENCE_HOME_CGROUP=$CG
 RF=(nsenter --net="$DEVNS" "$RF_BIN" --cgroup "$CG" --pin-dir "$PIN" --state-dir "$STATE"
 	--config "$CONF")
 rf() { timeout 120 "${RF[@]}" "$@"; }
+# the same for another target: rft CGROUP ARGS...
+rft() {
+	local cg=$1
+	shift
+	timeout 120 nsenter --net="$DEVNS" "$RF_BIN" --cgroup "$cg" --pin-dir "$PIN" \
+		--state-dir "$STATE" --config "$CONF" "$@"
+}
 fwns() { timeout 120 ip netns exec "$FDEV" "$@"; }
 drv() { timeout 90 "$DRIVER" "$@"; }
 rec() { echo "$*" >>"$RESULTS"; }
@@ -242,6 +258,15 @@ latency() {
 cg_progs() { bpftool -j cgroup show "$1" 2>/dev/null | grep -o '"id":' | wc -l; }
 memlock() { bpftool -j map show pinned "$PIN/$1" | python3 -c \
 	'import json,sys; print(json.load(sys.stdin).get("bytes_memlock", 0))'; }
+# sum of memlock of the maps pinned in directory $1
+memlock_dir() {
+	local total=0 m
+	for m in "$1"/rf_*; do
+		bpftool map show pinned "$m" >/dev/null 2>&1 || continue
+		total=$((total + $(memlock "${m#"$PIN"/}")))
+	done
+	echo "$total"
+}
 rss_kb() { awk -v k="$2" '$1 == k ":" { print $2 }' "/proc/$1/status"; }
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
@@ -302,6 +327,34 @@ done
 
 log "ringfence loaded, not isolated"
 pairs loaded "$CG" "$DEVNS"
+
+# Many targets: NTARGETS sibling cgroups of $CG, each its own target isolated with one rule,
+# each isolate cold (its own programs loaded, verified, attached and pinned, and its own tc
+# filter on the device's veth); then $CG's process, outside all of them, is measured again
+log "$NTARGETS other targets isolated beside the measured cgroup"
+root_progs=$(cg_progs "$CG2" || true) # grep finds no id: 0, status 1
+for i in $(seq "$NTARGETS"); do
+	mkdir "$TGT$i"
+	# the rule persists in the target's state dir; unload, so that its isolate is cold
+	rft "$TGT$i" allow add net "$PEER4/32" proto tcp port 5001 dir out >/dev/null
+	rft "$TGT$i" unload >/dev/null
+	t0=$(date +%s%N)
+	rft "$TGT$i" isolate --comment "bench target $i" >/dev/null
+	rec load target_isolate "$i" "$(ms_since "$t0")"
+done
+[ "$(cg_progs "$CG2" || true)" = "$root_progs" ] || die "a target attached programs at the cgroup2 root"
+id1=$(stat -c %i "${TGT}1")
+[ -d "$PIN/targets/$id1" ] || die "no pins of target 1 in $PIN/targets/$id1"
+rec mem target_maps 0 "$(memlock_dir "$PIN/targets/$id1")"
+rec meta tc_filters 0 "$(ip netns exec "$DEV" tc filter show dev "rfbrd$ID" egress |
+	grep -c ' handle ')"
+pairs multi "$CG" "$DEVNS"
+for i in $(seq "$NTARGETS"); do
+	rft "$TGT$i" release --comment bench >/dev/null
+	rft "$TGT$i" unload >/dev/null
+	rmdir "$TGT$i"
+done
+[ ! -e "$PIN/targets/$id1" ] || die "unload left $PIN/targets/$id1 behind"
 rf isolate --comment bench >/dev/null
 rec mem rf_allow_net_10 0 "$(memlock rf_allow_net)"
 log "ringfence isolated, 10 rules"
@@ -319,12 +372,7 @@ log "ringfence isolated, $NRULES rules"
 pairs iso100k "$CG" "$DEVNS"
 
 rec mem rf_allow_net_100k 0 "$(memlock rf_allow_net)"
-total=0
-for m in "$PIN"/rf_*; do
-	bpftool map show pinned "$m" >/dev/null 2>&1 || continue
-	total=$((total + $(memlock "$(basename "$m")")))
-done
-rec mem all_maps_100k 0 "$total"
+rec mem all_maps_100k 0 "$(memlock_dir "$PIN")"
 # the long-running processes, idle and under a flood of denied connects: the event reader and
 # the agent (one at a time: while the agent runs it is the ring buffer's consumer)
 footprint() {
@@ -374,15 +422,16 @@ pairs ipt1k "$CGB" "$FDEVNS"
 rec meta bin_size 0 "$(stat -c %s "$RF_BIN")"
 rec meta bpf_obj_size 0 "$(stat -c %s "$ROOT/.output/ringfence.bpf.o" 2>/dev/null || echo 0)"
 rec meta runtime_s 0 "$(($(date +%s) - START))"
+# RFBENCH_SAVE=file keeps the raw samples, so report.py can be rerun on them without measuring
+[ -z "${RFBENCH_SAVE:-}" ] || cp "$RESULTS" "$RFBENCH_SAVE"
 python3 -B scripts/bench/report.py "$RESULTS" "$OUT_DOC" \
 	--nproc "$(nproc)" \
 	--cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
 	--kernel "$(uname -r)" --date "$(date -u '+%Y-%m-%d %H:%M UTC')" \
 	--reps "$REPS" --pairs "$PAIRS" --ms "$MS" --repeat "$REPEAT" --rules "$NRULES" \
+	--targets "$NTARGETS" \
 	--foreign "$FOREIGN" --iptables "${IPT_BACKEND:-unknown}" \
 	--libbpf "$(pkg-config --modversion libbpf 2>/dev/null || echo unknown)" \
 	--nft "$(nft --version | awk '{ print $2 }')" \
 	--rev "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-# RFBENCH_SAVE=file keeps the raw samples, so report.py can be rerun on them without measuring
-[ -z "${RFBENCH_SAVE:-}" ] || cp "$RESULTS" "$RFBENCH_SAVE"
 log "wrote $OUT_DOC in $(($(date +%s) - START)) s"
