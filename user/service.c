@@ -247,18 +247,20 @@ int rf_svc_select_target(struct rf_ctx *ctx)
 	return 0;
 }
 
-#define RF_TARGET_RECORD "target" /* <state>/target: "path /REL" (the target's cgroup) */
+/* <state>/target: "path /REL" (the target's cgroup) and "pins DIR" (its pin dir) */
+#define RF_TARGET_RECORD "target"
 
 /* Remember which cgroup this state dir belongs to (the agent finds targets by it). */
 static void record_target(struct rf_ctx *ctx)
 {
-	char line[PATH_MAX + 8];
-	char *lines[1] = {line};
+	char path[PATH_MAX + 8], pins[PATH_MAX + 8];
+	char *lines[2] = {path, pins};
 
 	if (!ctx->selected)
 		return;
-	snprintf(line, sizeof(line), "path %s", ctx->cg_rel);
-	if (rf_state_lines_save(ctx->state_dir, RF_TARGET_RECORD, NULL, lines, 1))
+	snprintf(path, sizeof(path), "path %s", ctx->cg_rel);
+	snprintf(pins, sizeof(pins), "pins %s", ctx->pin_dir);
+	if (rf_state_lines_save(ctx->state_dir, RF_TARGET_RECORD, NULL, lines, 2))
 		rf_warn("cannot write %s/%s", ctx->state_dir, RF_TARGET_RECORD);
 }
 
@@ -280,8 +282,13 @@ int rf_svc_target_ctx(const struct rf_ctx *base, const char *name, struct rf_ctx
 		ret = rf_state_lines_load(dir, RF_TARGET_RECORD, &lines, &n);
 		if (!ret && (n < 1 || strncmp(lines[0], "path /", 6)))
 			ret = -ENOENT;
-		if (!ret)
+		if (!ret) {
 			snprintf(out->cg_rel, sizeof(out->cg_rel), "%s", lines[0] + 5);
+			/* where its state and pins are, even when its cgroup is gone */
+			snprintf(out->state_buf, sizeof(out->state_buf), "%s", dir);
+			snprintf(out->pin_buf, sizeof(out->pin_buf), "%s",
+				 n > 1 && !strncmp(lines[1], "pins /", 6) ? lines[1] + 5 : "");
+		}
 		rf_lines_free(lines, n);
 		if (ret)
 			return ret;
@@ -297,6 +304,10 @@ int rf_svc_target_ctx(const struct rf_ctx *base, const char *name, struct rf_ctx
 	rf_err_quiet(true);
 	ret = rf_svc_select_target(out);
 	rf_err_quiet(false);
+	if (ret && name) {
+		out->state_dir = out->state_buf;
+		out->pin_dir = out->pin_buf; /* "" if the record has none */
+	}
 	if (ret)
 		return ret;
 	if (name && out->is_home)
