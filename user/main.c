@@ -80,7 +80,7 @@ static const struct rf_cmd cmds[] = {
     {"allow", rf_cmd_allow, RF_OPT_ARGS | RF_OPT_TARGET, rf_help_allow},
     {"events", rf_cmd_events, RF_OPT_FOLLOW | RF_OPT_TARGET, rf_help_events},
     {"history", rf_cmd_history, RF_OPT_TARGET | RF_OPT_ALL, rf_help_history},
-    {"metrics", rf_cmd_metrics, 0, rf_help_metrics},
+    {"metrics", rf_cmd_metrics, RF_OPT_TARGET | RF_OPT_ALL, rf_help_metrics},
     {"load", rf_cmd_load, RF_OPT_TARGET, rf_help_load},
     {"unload", rf_cmd_unload, RF_OPT_FORCE | RF_OPT_TARGET, rf_help_unload},
     {"agent", rf_cmd_agent, RF_OPT_TARGET, rf_help_agent},
