@@ -200,3 +200,30 @@ int rf_svc_refresh_exe(struct rf_ctx *ctx, struct rf_maps *m, int *moved)
 	free(now);
 	return ret;
 }
+
+void rf_exe_drop_migrated(const struct rf_maps *m)
+{
+	struct rf_exe_key *keys, k, *prev = NULL;
+	size_t n = 0, i, j;
+
+	keys = calloc(RF_MAX_PROC_RULES, sizeof(*keys));
+	if (!keys)
+		return;
+	while (n < RF_MAX_PROC_RULES && !bpf_map_get_next_key(m->exe, prev, &keys[n])) {
+		prev = &keys[n];
+		n++;
+	}
+	for (i = 0; i < n; i++) {
+		if (keys[i].gen != RF_EXE_GEN_ANY)
+			continue;
+		for (j = 0; j < n; j++) {
+			if (keys[j].gen == RF_EXE_GEN_ANY || keys[j].dev != keys[i].dev ||
+			    keys[j].ino != keys[i].ino)
+				continue;
+			k = keys[i];
+			bpf_map_delete_elem(m->exe, &k);
+			break;
+		}
+	}
+	free(keys);
+}
