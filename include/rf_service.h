@@ -101,11 +101,6 @@ int rf_svc_apply_persisted(struct rf_ctx *ctx, struct rf_maps *m);
  * state lock. Returns 0 or -errno.
  */
 int rf_svc_refresh_exe(struct rf_ctx *ctx, struct rf_maps *m, int *moved);
-/*
- * After an upgrade from ABI 1: drop each exe key copied with any generation (ABI 1 had none)
- * once the rule has been allowed again by its file's full identity (same dev and inode).
- */
-void rf_exe_drop_migrated(const struct rf_maps *m);
 /* Keep rf_config.flags in step with the maps (RF_CFG_EXE_RULES). */
 int rf_svc_sync_flags(struct rf_maps *m);
 /* Attach the tc packet-socket guard to this namespace's interfaces if the mode (RF_GUARD_*,

@@ -111,16 +111,25 @@ static const struct exe_entry *find(const struct exe_entry *e, size_t n, const c
 	return NULL;
 }
 
-/* Drop identity k from the map unless a path still names it (two paths, one file). */
+/*
+ * Drop identity k from the map unless a path still names it (two paths, one file); with it the
+ * any-generation copy of the same file that an upgrade from ABI 1 made (ABI 1 had no generation),
+ * unless a path still names that device and inode.
+ */
 static void drop_key(const struct rf_maps *m, const struct exe_entry *now, size_t nnow,
 		     const struct rf_exe_key *k)
 {
+	struct rf_exe_key any = {.dev = k->dev, .ino = k->ino, .gen = RF_EXE_GEN_ANY};
 	size_t i;
 
 	for (i = 0; i < nnow; i++)
 		if (!memcmp(&now[i].key, k, sizeof(*k)))
 			return;
 	bpf_map_delete_elem(m->exe, k);
+	for (i = 0; i < nnow; i++)
+		if (now[i].key.dev == k->dev && now[i].key.ino == k->ino)
+			return;
+	bpf_map_delete_elem(m->exe, &any);
 }
 
 /* The history says when an upgrade moved a rule: the allowance changed files. */
@@ -199,31 +208,4 @@ int rf_svc_refresh_exe(struct rf_ctx *ctx, struct rf_maps *m, int *moved)
 	free(old);
 	free(now);
 	return ret;
-}
-
-void rf_exe_drop_migrated(const struct rf_maps *m)
-{
-	struct rf_exe_key *keys, k, *prev = NULL;
-	size_t n = 0, i, j;
-
-	keys = calloc(RF_MAX_PROC_RULES, sizeof(*keys));
-	if (!keys)
-		return;
-	while (n < RF_MAX_PROC_RULES && !bpf_map_get_next_key(m->exe, prev, &keys[n])) {
-		prev = &keys[n];
-		n++;
-	}
-	for (i = 0; i < n; i++) {
-		if (keys[i].gen != RF_EXE_GEN_ANY)
-			continue;
-		for (j = 0; j < n; j++) {
-			if (keys[j].gen == RF_EXE_GEN_ANY || keys[j].dev != keys[i].dev ||
-			    keys[j].ino != keys[i].ino)
-				continue;
-			k = keys[i];
-			bpf_map_delete_elem(m->exe, &k);
-			break;
-		}
-	}
-	free(keys);
 }

@@ -443,50 +443,72 @@ static bool pinned(const char *pin_dir, const char *name)
 	return !access(path, F_OK);
 }
 
+/* Does the map pinned at path have map's type and layout? 1 yes, 0 no, -errno (-ENOENT: none). */
+static int pin_matches(const struct bpf_map *map, const char *path)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(path), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : 0;
+	close(fd);
+	if (ret)
+		return ret;
+	return info.type == (__u32)bpf_map__type(map) && info.key_size == bpf_map__key_size(map) &&
+	       info.value_size == bpf_map__value_size(map) &&
+	       info.max_entries == bpf_map__max_entries(map) &&
+	       info.map_flags == bpf_map__map_flags(map);
+}
+
 /*
- * Pinned maps whose type or layout differs from the object's (ABI 1's rf_sk_mark held 24-byte
- * marks) cannot be reused: the object gets a new, unpinned map, pinned in place of the old one
- * once every link runs the new programs (repin_replaced). The old programs keep their own map.
+ * Maps that hold nothing worth keeping across a reload: replaced when their layout changed.
+ * rf_sk_mark: pre-release ABI 2 builds pinned 32-byte marks under ABI 1's name (now
+ * rf_sk_mark_v2); losing those marks can only deny more.
+ */
+static bool replaceable(const char *name)
+{
+	return !strcmp(name, "rf_ratelimit") || !strcmp(name, "rf_events") ||
+	       !strcmp(name, "rf_stats_v2") || !strcmp(name, "rf_sk_mark");
+}
+
+/*
+ * A pinned map of another type or layout than the object's cannot be reused. One without state
+ * worth keeping is replaced: the object gets a new, unpinned map, pinned in place of the old one
+ * once every link runs the new programs (repin_replaced; the old programs keep theirs). Any
+ * other is an error before anything changed: its contents (rules, the isolation flag) would be
+ * lost, and a layout change gets a new map name (docs/ABI.md).
  */
 static int skip_incompatible_pins(struct ringfence_bpf *skel, const char *pin_dir, bool *replaced,
 				  char *err, size_t errlen)
 {
 	struct bpf_map *map;
 	char path[PATH_MAX];
-	int i = 0;
+	int i = -1, ret;
 
 	bpf_object__for_each_map(map, skel->obj)
 	{
-		struct bpf_map_info info = {};
-		__u32 len = sizeof(info);
-		int fd, ret;
-
-		if (bpf_map__is_internal(map) || i >= RF_MAX_OBJ_MAPS) {
-			i++;
+		if (++i >= RF_MAX_OBJ_MAPS || bpf_map__is_internal(map))
 			continue;
-		}
 		pin_path(path, sizeof(path), pin_dir, bpf_map__name(map));
-		fd = bpf_obj_get(path);
-		if (fd < 0) {
-			i++;
+		ret = pin_matches(map, path);
+		if (ret == 1 || ret == -ENOENT)
 			continue;
-		}
-		ret = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : 0;
-		close(fd);
-		if (ret) {
-			snprintf(err, errlen, "failed to inspect pinned map %s: %s", path,
-				 strerror(-ret));
-			return ret;
-		}
-		if (info.type != (__u32)bpf_map__type(map) ||
-		    info.key_size != bpf_map__key_size(map) ||
-		    info.value_size != bpf_map__value_size(map) ||
-		    info.max_entries != bpf_map__max_entries(map) ||
-		    info.map_flags != bpf_map__map_flags(map)) {
+		if (ret == 0 && replaceable(bpf_map__name(map))) {
 			bpf_map__set_pin_path(map, NULL);
 			replaced[i] = true;
+			continue;
 		}
-		i++;
+		if (ret)
+			snprintf(err, errlen, "failed to inspect pinned map %s: %s", path,
+				 strerror(-ret));
+		else
+			snprintf(err, errlen,
+				 "pinned map %s has another type or layout than this ringfence's: "
+				 "nothing was changed (use the ringfence that pinned it)",
+				 path);
+		return ret ? ret : -EPROTO;
 	}
 	return 0;
 }
@@ -634,10 +656,11 @@ static void upgrade_incomplete(char *err, size_t errlen, __u32 from, bool swappe
 	size_t n = strlen(err);
 
 	if (swapped)
-		snprintf(err + n, errlen - n,
-			 " (upgrade from ABI %u incomplete: every pinned link runs the new programs "
-			 "and enforces; ABI %u's pins are kept; run the command again to finish)",
-			 from, from);
+		snprintf(
+		    err + n, errlen - n,
+		    " (upgrade from ABI %u incomplete: every pinned link runs the new programs "
+		    "and enforces; ABI %u's pins are kept; run the command again to finish)",
+		    from, from);
 	else
 		snprintf(err + n, errlen - n,
 			 " (upgrade from ABI %u not done: its programs are still attached and "

@@ -412,8 +412,6 @@ int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config
 			ctx->config);
 	if (!ret)
 		track_exe(ctx, m);
-	if (!ret && upgraded_from)
-		rf_exe_drop_migrated(m);
 	return ret;
 }
 

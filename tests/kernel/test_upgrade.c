@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <criterion/criterion.h>
 #include "rf_proc.h"
@@ -164,13 +165,60 @@ static unsigned int pinned_prog_id(const char *name)
 	return info.id;
 }
 
+/* A TCP connection to PORT_OTHER held by executable exe (helper "conn"): stdin/stdout fds. */
+struct exe_conn {
+	pid_t pid;
+	int in, out;
+};
+
+static int read_byte(int fd, int timeout_ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	unsigned char c;
+
+	if (poll(&p, 1, timeout_ms) != 1 || read(fd, &c, 1) != 1)
+		return -1;
+	return c;
+}
+
+static void exe_conn_open(struct exe_conn *c, const char *exe, int family)
+{
+	char *argv[] = {(char *)exe,
+			RFP_HELPER_ARG,
+			"conn",
+			family == AF_INET6 ? "6" : "4",
+			family == AF_INET6 ? RFT_PEER_IP6 : RFT_PEER_IP4,
+			"8602",
+			NULL};
+
+	c->pid = rfp_spawn(rft.dev_ns, rft.cg, argv, &c->in, &c->out);
+	cr_assert_gt(c->pid, 0);
+	cr_assert_eq(read_byte(c->out, 5000), 'R', "%s: connection failed", exe);
+}
+
+/* Bytes echoed for one RFT_PAYLOAD_LEN send, -1 when nothing came back. */
+static int exe_conn_echo(struct exe_conn *c)
+{
+	if (write(c->in, "S", 1) != 1)
+		return -1;
+	return read_byte(c->out, 5000);
+}
+
+static void exe_conn_close(struct exe_conn *c)
+{
+	close(c->in);
+	close(c->out);
+	rfp_kill(c->pid);
+}
+
 Test(upgrade, abi1_isolation_holds_through_the_upgrade)
 {
 	static const unsigned short ports[] = {PORT_ALLOWED, PORT_OTHER};
 	static char *guard_on[] = {"RINGFENCE_PACKET_GUARD=on", NULL};
 	unsigned int old_tc;
 	struct rft_server srv;
-	struct rft_conn held;
+	struct rft_conn held, cut;
+	struct exe_conn ec[2];
 	struct probe_stats st = {};
 	struct rft_port_stats o4, o6, b4, b6;
 	char edr[PATH_MAX], bad_btf[PATH_MAX], *out = NULL, *err = NULL;
@@ -192,6 +240,11 @@ Test(upgrade, abi1_isolation_holds_through_the_upgrade)
 	    rft_client(rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, PORT_ALLOWED, 1000)
 		.outcome,
 	    RFT_OK);
+
+	/* a connection of a process no rule allows, opened before isolating: cut from then on */
+	cr_assert_eq(rft_conn_open(&cut, rft.dev_ns, rft.cg, AF_INET6, RFT_TCP, RFT_PEER_IP6,
+				   PORT_OTHER, 2000),
+		     0);
 
 	/* the previous release isolates the host, as a user would run it */
 	cr_assert_eq(prev_cli(NULL, &out, &err, "allow", "add", "net", "192.0.2.0/24", "proto",
@@ -225,6 +278,11 @@ Test(upgrade, abi1_isolation_holds_through_the_upgrade)
 		cr_assert_eq(
 		    rft_client(rft.dev_ns, rft.cg, fam, RFT_TCP, addr, PORT_OTHER, 1000).outcome,
 		    RFT_EPERM, "ABI 1: denied %s", addr);
+	}
+	/* the EDR agent's channel, allowed only by its exe rule (socket marked by ABI 1) */
+	for (i = 0; i < 2; i++) {
+		exe_conn_open(&ec[i], edr, i ? AF_INET6 : AF_INET);
+		cr_assert_eq(exe_conn_echo(&ec[i]), RFT_PAYLOAD_LEN, "ABI 1: exe connection");
 	}
 	b4 = rft_server_stats(&srv, PORT_OTHER, AF_INET);
 	b6 = rft_server_stats(&srv, PORT_OTHER, AF_INET6);
@@ -277,18 +335,29 @@ Test(upgrade, abi1_isolation_holds_through_the_upgrade)
 	cr_expect_gt(st.allowed, 3);
 	cr_expect_eq(st.refused, 0, "%lu of %lu allowed connects failed during the upgrade",
 		     st.refused, st.allowed);
+	rft_conn_send(&cut, 4);
+	cr_expect_eq(rft_conn_recv(&cut, 500), 0, "a connection cut under ABI 1 moved bytes");
+	rft_conn_close(&cut);
 	o4 = rft_server_stats(&srv, PORT_OTHER, AF_INET);
 	o6 = rft_server_stats(&srv, PORT_OTHER, AF_INET6);
 	cr_expect(
 	    o4.conns == b4.conns && o4.dgrams == b4.dgrams && o6.conns == b6.conns &&
-		o6.dgrams == b6.dgrams,
-	    "the peer received denied traffic during the upgrade (v4 %llu+%llu, v6 %llu+%llu)",
+		o6.dgrams == b6.dgrams && o6.tcp_bytes == b6.tcp_bytes,
+	    "the peer received denied traffic during the upgrade (v4 %llu+%llu, v6 "
+	    "%llu+%llu+%llu bytes)",
 	    (unsigned long long)(o4.conns - b4.conns), (unsigned long long)(o4.dgrams - b4.dgrams),
-	    (unsigned long long)(o6.conns - b6.conns), (unsigned long long)(o6.dgrams - b6.dgrams));
+	    (unsigned long long)(o6.conns - b6.conns), (unsigned long long)(o6.dgrams - b6.dgrams),
+	    (unsigned long long)(o6.tcp_bytes - b6.tcp_bytes));
 	cr_expect_eq(rft_conn_send(&held, RFT_PAYLOAD_LEN), RFT_PAYLOAD_LEN);
 	cr_expect_eq(rft_conn_recv(&held, 1000), RFT_PAYLOAD_LEN,
 		     "the allowed connection opened before the upgrade must still work");
 	rft_conn_close(&held);
+	for (i = 0; i < 2; i++) {
+		cr_expect_eq(exe_conn_echo(&ec[i]), RFT_PAYLOAD_LEN,
+			     "IPv%d: the exe-allowed connection opened under ABI 1 must still work",
+			     i ? 6 : 4);
+		exe_conn_close(&ec[i]);
+	}
 
 	/* ABI 2 now, still isolated, rules kept, ABI 1's pins gone, the upgrade recorded */
 	cr_assert_eq(rft_cli(&out, NULL, "status", "--json", NULL), 0);
@@ -356,4 +425,26 @@ Test(upgrade, future_abi_is_refused_untouched)
 	cr_expect(err && strstr(err, "ABI 3") && strstr(err, "nothing was changed"), "%s", err);
 	free(out), free(err);
 	pinned("rf_link_connect4", false);
+}
+
+/* A pinned map with state (here rf_allow_cgroup) of another layout is refused, not replaced. */
+Test(upgrade, incompatible_stateful_map_is_refused_untouched)
+{
+	char *out = NULL, *err = NULL;
+
+	cr_assert_eq(mkdir(rft.pin_dir, 0700), 0);
+	cr_assert_eq(rft_exec(NULL,
+			      (char *[]){"bpftool", "map", "create", (char *)pin("rf_allow_cgroup"),
+					 "type", "hash", "key", "8", "value", "16", "entries", "16",
+					 "name", "rf_allow_cgroup", NULL},
+			      NULL, NULL),
+		     0);
+	cr_assert_eq(rft_cli(&out, &err, "load", NULL), 1, "%s", err);
+	cr_expect(err && strstr(err, "rf_allow_cgroup has another type or layout") &&
+		      strstr(err, "nothing was changed"),
+		  "%s", err);
+	free(out), free(err);
+	pinned("rf_allow_cgroup", true);
+	pinned("rf_link_connect4", false);
+	pinned("rf_config", false);
 }
