@@ -525,7 +525,8 @@ static __always_inline bool process_allowed(struct bpf_sock *sk)
 		struct rf_sk_mark *m = NULL;
 
 		if (sk)
-			m = bpf_sk_storage_get(&rf_sk_mark_v2, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+			m = bpf_sk_storage_get(&rf_sk_mark_v2, sk, NULL,
+					       BPF_SK_STORAGE_GET_F_CREATE);
 		if (m) {
 			m->flags = RF_SK_EXE;
 			m->exe = k;
@@ -888,8 +889,8 @@ static __always_inline bool skb_socket_allowed(struct __sk_buff *skb)
 				return true;
 			m1 = bpf_sk_storage_get(&rf_sk_mark, sk, NULL, 0);
 			if (m1 && (m1->flags & RF_SK_EXE)) {
-				struct rf_exe_key k = {.dev = m1->exe_dev, .ino = m1->exe_ino,
-						       .gen = RF_EXE_GEN_ANY};
+				struct rf_exe_key k = {
+				    .dev = m1->exe_dev, .ino = m1->exe_ino, .gen = RF_EXE_GEN_ANY};
 
 				if (exe_allowed(&k))
 					return true;
