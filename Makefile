@@ -103,12 +103,12 @@ $(KTEST_BIN): $(KTEST_SRC) $(KTEST_HDR) $(LIB_OBJ) | $(OUTPUT)/tests
 # upgrade test must not pass by skipping.
 PREV_REV := 5fae8ca
 PREV_BIN := $(OUTPUT)/prev/ringfence
+PREV_MISSING := cannot build the previous release: commit $(PREV_REV) is not in the git \
+	history (a shallow clone or a tarball?). The upgrade kernel test needs it: fetch the \
+	history (git fetch --unshallow) and run make again.
 $(PREV_BIN): | $(OUTPUT)
 	$(call msg,PREV,$@ (ABI 1, git $(PREV_REV)))
-	$(Q)git cat-file -e '$(PREV_REV)^{commit}' 2>/dev/null || { echo "cannot build the \
-		previous release: commit $(PREV_REV) is not in this tree's git history (a \
-		shallow clone or a tarball); the upgrade kernel test needs it: fetch the full \
-		history (git fetch --unshallow)" >&2; exit 1; }
+	$(Q)git cat-file -e '$(PREV_REV)^{commit}' 2>/dev/null || { echo '$(PREV_MISSING)' >&2; exit 1; }
 	$(Q)rm -rf $(OUTPUT)/prev && mkdir -p $(OUTPUT)/prev/src
 	$(Q)git archive $(PREV_REV) | tar -x -C $(OUTPUT)/prev/src
 	$(Q)$(MAKE) --no-print-directory -C $(OUTPUT)/prev/src OUTPUT=.output CFLAGS='$(CFLAGS)' \
