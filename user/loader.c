@@ -400,26 +400,6 @@ static int attach_missing(struct ringfence_bpf *skel, const struct rf_link_state
 #define RF_PIN_EXE_V1	"rf_allow_exe"
 #define RF_PIN_STATS_V1 "rf_stats"
 
-/* rf_config.abi_version of the pins under pin_dir; 0 when rf_config is not pinned. */
-static int pinned_abi(const char *pin_dir, __u32 *abi)
-{
-	struct rf_maps m = RF_MAPS_INIT;
-	struct rf_config cfg = {};
-	char path[PATH_MAX];
-	int ret;
-
-	*abi = 0;
-	pin_path(path, sizeof(path), pin_dir, "rf_config");
-	m.config = bpf_obj_get(path);
-	if (m.config < 0)
-		return errno == ENOENT ? 0 : -errno;
-	ret = rf_config_get(&m, &cfg);
-	close(m.config);
-	if (!ret)
-		*abi = cfg.abi_version;
-	return ret;
-}
-
 int rf_pinned_config(const char *pin_dir, struct rf_config *cfg)
 {
 	struct rf_maps m = RF_MAPS_INIT;
@@ -433,6 +413,16 @@ int rf_pinned_config(const char *pin_dir, struct rf_config *cfg)
 	ret = rf_config_get(&m, cfg);
 	close(m.config);
 	return ret;
+}
+
+/* rf_config.abi_version of the pins under pin_dir; 0 when rf_config is not pinned. */
+static int pinned_abi(const char *pin_dir, __u32 *abi)
+{
+	struct rf_config cfg = {};
+	int ret = rf_pinned_config(pin_dir, &cfg);
+
+	*abi = cfg.abi_version;
+	return ret == -ENOENT ? 0 : ret;
 }
 
 static bool pinned(const char *pin_dir, const char *name)
@@ -625,15 +615,17 @@ static int upgrade_tc(struct ringfence_bpf *skel, const char *pin_dir, char *err
 		close(fd);
 	}
 	ret = pin_tc_program(skel, pin_dir, err, errlen);
-	if (!ret && old_id)
-		ret = rf_tc_replace_prog(RF_TC_HANDLE_LEGACY, old_id,
-					 bpf_program__fd(skel->progs.rf_tc_egress));
-	if (ret < 0)
-		snprintf(err, errlen,
-			 "failed to replace the old packet-socket guard filters: %s (they still "
-			 "run the old program)",
-			 strerror(-ret));
-	return ret < 0 ? ret : 0;
+	if (ret || !old_id)
+		return ret;
+	ret = rf_tc_replace_prog(RF_TC_HANDLE_LEGACY, old_id,
+				 bpf_program__fd(skel->progs.rf_tc_egress));
+	if (ret >= 0)
+		return 0;
+	snprintf(err, errlen,
+		 "failed to put the new program into the old packet-socket guard filters: %s (they "
+		 "still run the old one)",
+		 strerror(-ret));
+	return ret;
 }
 
 /* After a complete upgrade: ABI 1's maps are no longer read by any program. */
