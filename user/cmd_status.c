@@ -26,6 +26,7 @@ const char rf_help_metrics[] =
 /* Everything status reports, gathered once. */
 struct status {
 	bool loaded, isolated, audit, target_ok;
+	bool old_abi; /* pins of an older ABI, which the next load upgrades: only rf_config read */
 	struct rf_maps m;
 	struct rf_config cfg;
 	struct rf_link_state ls[RF_HOOK_MAX];
@@ -41,8 +42,10 @@ static void gather(struct rf_ctx *ctx, struct status *s)
 	 * --cgroup that is not usable is reported (the message is printed) and status goes on */
 	s->target_ok = rf_svc_resolve_cgroup(ctx) == 0;
 	s->loaded = rf_maps_open(ctx->pin_dir, &s->m) == 0 && rf_config_get(&s->m, &s->cfg) == 0;
-	s->isolated = s->loaded && rf_svc_mode(&s->cfg) == RF_SVC_ENFORCE;
-	s->audit = s->loaded && rf_svc_mode(&s->cfg) == RF_SVC_AUDIT;
+	s->old_abi = !s->loaded && !rf_pinned_config(ctx->pin_dir, &s->cfg) &&
+		     s->cfg.abi_version < RF_ABI_VERSION;
+	s->isolated = (s->loaded || s->old_abi) && rf_svc_mode(&s->cfg) == RF_SVC_ENFORCE;
+	s->audit = (s->loaded || s->old_abi) && rf_svc_mode(&s->cfg) == RF_SVC_AUDIT;
 	rf_links_state(ctx->pin_dir, s->ls);
 	if (rf_isolation_load(ctx->state_dir, &s->iso))
 		rf_warn("cannot read %s/isolation", ctx->state_dir);
@@ -177,6 +180,11 @@ static void print_json(struct rf_ctx *ctx, struct status *s)
 	printf(",\"warnings\":[");
 	if (s->loaded)
 		print_warnings(ctx, &s->cfg);
+	if (s->old_abi)
+		printf(
+		    "\"pins of ringfence ABI %u: the next load, isolate, allow or agent upgrades "
+		    "them in place\"",
+		    s->cfg.abi_version);
 	printf("]}");
 }
 
@@ -249,6 +257,11 @@ static void print_text(struct rf_ctx *ctx, struct status *s)
 	print_text_target(ctx, s);
 	printf("loaded:    %s (pin dir %s)\n", s->loaded ? "yes" : "no", ctx->pin_dir);
 	printf("hooks:    ");
+	if (s->old_abi)
+		printf(
+		    "warning:   pins of ringfence ABI %u: the next load, isolate, allow or agent "
+		    "upgrades them in place\n",
+		    s->cfg.abi_version);
 	for (i = 0; i < RF_HOOK_MAX; i++)
 		if (rf_hooks[i].kind == RF_ATTACH_CGROUP)
 			printf(" %s%s", rf_hooks[i].label,

@@ -424,9 +424,21 @@ static void track_exe(struct rf_ctx *ctx, struct rf_maps *m)
 		rf_warn("cannot bring exe rules up to date with their files: %s", strerror(-ret));
 }
 
+/* An in-place upgrade of older pins (rf_load) in the history: "ABI 1 -> 2". */
+static void record_upgrade(struct rf_ctx *ctx, __u32 from, const char *error)
+{
+	struct rf_action a;
+	char what[32];
+
+	snprintf(what, sizeof(what), "ABI %u -> %u", from, RF_ABI_VERSION);
+	rf_svc_action_start(ctx, &a, "upgrade", what);
+	rf_svc_action_finish(ctx, &a, error, 0);
+}
+
 int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config)
 {
-	struct rf_load_opts o = {ctx->pin_dir, ctx->cg_dir, 0, ctx->verbose, NULL};
+	__u32 upgraded_from = 0;
+	struct rf_load_opts o = {ctx->pin_dir, ctx->cg_dir, 0, ctx->verbose, NULL, &upgraded_from};
 	char err[RF_ERR_MAX] = "";
 	int ret;
 
@@ -445,6 +457,8 @@ int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config
 	o.cgroup_id = ctx->cg_id;
 	o.btf = ctx->btf;
 	ret = rf_load(&o, err, sizeof(err));
+	if (upgraded_from)
+		record_upgrade(ctx, upgraded_from, ret ? (err[0] ? err : strerror(-ret)) : NULL);
 	if (ret) {
 		rf_err("%s", err[0] ? err : strerror(-ret));
 		return ret;
