@@ -92,8 +92,16 @@ static int unload_locked(struct rf_ctx *ctx, const void *arg)
 	rf_hook_pin_path(prog, sizeof(prog), ctx->pin_dir, RF_HOOK_TC_EGRESS);
 	rf_tc_detach_all(rf_tc_handle(ctx->cg_id), prog);
 	ret = rf_unload(ctx->pin_dir);
-	if (!ret && ctx->selected && !ctx->is_home && rmdir(ctx->pin_dir) && errno != ENOENT)
-		rf_warn("cannot remove %s: %s", ctx->pin_dir, strerror(errno));
+	if (!ret && ctx->selected && !ctx->is_home) {
+		char dir[PATH_MAX + 16];
+
+		if (rmdir(ctx->pin_dir) && errno != ENOENT)
+			rf_warn("cannot remove %s: %s", ctx->pin_dir, strerror(errno));
+		/* the last target gone from a pin dir that holds nothing else: leave no trace */
+		snprintf(dir, sizeof(dir), "%s/targets", ctx->pin_base);
+		if (!rmdir(dir))
+			rmdir(ctx->pin_base);
+	}
 	if (ret)
 		rf_err("failed to remove pins in %s: %s", ctx->pin_dir, strerror(-ret));
 	else if ((ret = rf_isolation_save(ctx->state_dir, &iso)))
