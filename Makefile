@@ -54,7 +54,7 @@ KTEST_HDR := $(wildcard tests/lib/*.h)
 KTEST_BIN := $(OUTPUT)/tests/kernel-tests
 
 .DELETE_ON_ERROR:
-.PHONY: all test unit-test kernel-test asan clean deps bench vmlinux format format-check lint FORCE
+.PHONY: all prev test unit-test kernel-test asan clean deps bench vmlinux format format-check lint FORCE
 
 all: $(BIN)
 
@@ -99,16 +99,35 @@ $(KTEST_BIN): $(KTEST_SRC) $(KTEST_HDR) docs/ABI.md $(LIB_OBJ) | $(OUTPUT)/tests
 	$(Q)$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -Itests/lib $(filter-out %.h %.md,$^) $(LDFLAGS) \
 		$(LIBS) -lcriterion -o $@
 
+# The previous release's CLI (ABI 1), built from git history for the upgrade test
+# (tests/kernel/test_upgrade.c); cached in $(OUTPUT)/prev. Without git history this fails: the
+# upgrade test must not pass by skipping.
+PREV_REV := 5fae8ca
+PREV_BIN := $(OUTPUT)/prev/ringfence
+PREV_MISSING := cannot build the previous release: commit $(PREV_REV) is not in the git \
+	history (a shallow clone or a tarball?). The upgrade kernel test needs it: fetch the \
+	history (git fetch --unshallow) and run make again.
+$(PREV_BIN): | $(OUTPUT)
+	$(call msg,PREV,$@ (ABI 1, git $(PREV_REV)))
+	$(Q)git cat-file -e '$(PREV_REV)^{commit}' 2>/dev/null || { echo '$(PREV_MISSING)' >&2; exit 1; }
+	$(Q)rm -rf $(OUTPUT)/prev && mkdir -p $(OUTPUT)/prev/src
+	$(Q)git archive $(PREV_REV) | tar -x -C $(OUTPUT)/prev/src
+	$(Q)$(MAKE) --no-print-directory -C $(OUTPUT)/prev/src OUTPUT=.output CFLAGS='$(CFLAGS)' \
+		>$(OUTPUT)/prev/build.log 2>&1 || { cat $(OUTPUT)/prev/build.log >&2; exit 1; }
+	$(Q)cp $(OUTPUT)/prev/src/.output/ringfence $@
+
+prev: $(PREV_BIN)
+
 unit-test: $(UNIT_BIN)
 	$(Q)$(UNIT_BIN) $(CRITERION_ARGS)
 
 # Kernel tests need root, bpffs and cgroup2; they skip with a reason otherwise, and fail
 # instead when RINGFENCE_REQUIRE_KERNEL=1 (CI).
 # As a user with sudo, only the kernel tests run as root.
-kernel-test: $(KTEST_BIN) $(BIN)
+kernel-test: $(KTEST_BIN) $(BIN) $(PREV_BIN)
 	$(Q)as_root=; if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then \
 		as_root=sudo; fi; \
-	$$as_root env RINGFENCE_BIN=$(abspath $(BIN)) \
+	$$as_root env RINGFENCE_BIN=$(abspath $(BIN)) RINGFENCE_PREV_BIN=$(abspath $(PREV_BIN)) \
 		RINGFENCE_REQUIRE_KERNEL=$(RINGFENCE_REQUIRE_KERNEL) $(KTEST_BIN) -j1 $(CRITERION_ARGS)
 
 test: unit-test kernel-test

@@ -77,6 +77,14 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
 	__type(key, int);
 	__type(value, struct rf_sk_mark);
+} rf_sk_mark_v2 SEC(".maps");
+
+/* ABI 1's marks, only read: kept so an in-place upgrade does not cut marked sockets */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__type(key, int);
+	__type(value, struct rf_sk_mark_v1);
 } rf_sk_mark SEC(".maps");
 
 struct {
@@ -517,7 +525,8 @@ static __always_inline bool process_allowed(struct bpf_sock *sk)
 		struct rf_sk_mark *m = NULL;
 
 		if (sk)
-			m = bpf_sk_storage_get(&rf_sk_mark, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+			m = bpf_sk_storage_get(&rf_sk_mark_v2, sk, NULL,
+					       BPF_SK_STORAGE_GET_F_CREATE);
 		if (m) {
 			m->flags = RF_SK_EXE;
 			m->exe = k;
@@ -872,11 +881,20 @@ static __always_inline bool skb_socket_allowed(struct __sk_buff *skb)
 	if (sk) {
 		sk = bpf_sk_fullsock(sk);
 		if (sk) {
-			struct rf_sk_mark *m = bpf_sk_storage_get(&rf_sk_mark, sk, NULL, 0);
+			struct rf_sk_mark *m = bpf_sk_storage_get(&rf_sk_mark_v2, sk, NULL, 0);
+			struct rf_sk_mark_v1 *m1;
 
 			/* re-checked on every packet: deleting the rule cuts the socket */
 			if (m && (m->flags & RF_SK_EXE) && exe_allowed(&m->exe))
 				return true;
+			m1 = bpf_sk_storage_get(&rf_sk_mark, sk, NULL, 0);
+			if (m1 && (m1->flags & RF_SK_EXE)) {
+				struct rf_exe_key k = {
+				    .dev = m1->exe_dev, .ino = m1->exe_ino, .gen = RF_EXE_GEN_ANY};
+
+				if (exe_allowed(&k))
+					return true;
+			}
 		}
 	}
 	return skb_cgroup_allowed(skb);
@@ -895,7 +913,7 @@ static __always_inline bool audit_first_report(struct __sk_buff *skb)
 		sk = bpf_sk_fullsock(sk);
 	if (!sk)
 		return true;
-	m = bpf_sk_storage_get(&rf_sk_mark, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	m = bpf_sk_storage_get(&rf_sk_mark_v2, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!m)
 		return true;
 	if (m->flags & RF_SK_AUDITED)

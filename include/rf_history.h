@@ -34,8 +34,8 @@ int rf_action_end(const char *state_dir, struct rf_action *a, const char *error)
 int rf_action_record(const char *state_dir, struct rf_action *a, const char *error);
 /* Read all actions, oldest first. A damaged line is skipped, never fatal. */
 int rf_history_load(const char *state_dir, struct rf_action **acts, size_t *n);
-/* One action as a JSON object (no newline). */
-void rf_action_json(FILE *f, const struct rf_action *a);
+/* One action as a JSON object (no newline), with "target" first unless target is NULL. */
+void rf_action_json(FILE *f, const struct rf_action *a, const char *target);
 
 /* Who asks: $RINGFENCE_REQUESTOR, else "user:<SUDO_USER or login name or uid>". */
 void rf_requestor(char *buf, size_t len);

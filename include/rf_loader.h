@@ -58,15 +58,26 @@ struct rf_load_opts {
 	/* a BTF file describing the running kernel for CO-RE (kernels without
 	 * /sys/kernel/btf/vmlinux), NULL for the kernel's own */
 	const char *btf;
+	/* out, optional: the ABI version of older pins this load upgraded in place (or tried
+	 * to: see the error), 0 when there was nothing to upgrade */
+	__u32 *upgraded_from;
 };
 
 /* Load, attach to the cgroup and pin everything that is not already pinned and attached.
  * Existing pinned maps are reused (their contents survive). Links attached to another cgroup
- * are an error (-EBUSY) naming that cgroup. */
+ * are an error (-EBUSY) naming that cgroup.
+ * Pins of an older ABI are upgraded in place without a moment unenforced: maps of unchanged
+ * layout are reused, new ones created, ABI 1's exe rules copied (any generation), the program
+ * inside each pinned link swapped (bpf_link_update), new hooks attached, the ABI version
+ * written, the obsolete pins removed (docs/ABI.md "Upgrading"). Pins of a newer ABI are an
+ * error (-EPROTO) and left untouched. */
 int rf_load(const struct rf_load_opts *o, char *err, size_t errlen);
 
 /* Detach and unpin every link, unpin every map and program under pin_dir. */
 int rf_unload(const char *pin_dir);
+
+/* rf_config as pinned under pin_dir (whatever the ABI of the other pins); 0 or -errno. */
+int rf_pinned_config(const char *pin_dir, struct rf_config *cfg);
 
 /* Is anything pinned under pin_dir? */
 bool rf_pins_present(const char *pin_dir);

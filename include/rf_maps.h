@@ -20,7 +20,8 @@
 	X(events, rf_events)
 /* Maps only the programs use; pinned so a reload reuses them, removed by unload. */
 #define RF_MAP_PRIVATE_LIST(X)                                                                     \
-	X(sk_mark, rf_sk_mark)                                                                     \
+	X(sk_mark, rf_sk_mark_v2)                                                                  \
+	X(sk_mark_v1, rf_sk_mark) /* ABI 1's socket marks: only read (upgraded hosts) */           \
 	X(ratelimit, rf_ratelimit)                                                                 \
 	X(dhcp_server, rf_dhcp_server)                                                             \
 	X(sk_peer, rf_sk_peer)                                                                     \

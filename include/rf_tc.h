@@ -43,6 +43,13 @@ int rf_tc_attach_cgroup_netns(const char *prog_pin, __u32 handle, const char *cg
  * filter of older versions where it runs the program pinned at prog_pin (NULL: not that).
  */
 void rf_tc_detach_all(__u32 handle, const char *prog_pin);
+
+/*
+ * Where the filter `handle` runs program old_id on an interface of this namespace, put program
+ * prog_fd in its place (one netlink replace: the interface is never unguarded). Returns how many
+ * were replaced or -errno (the first failure; the others are still tried).
+ */
+int rf_tc_replace_prog(__u32 handle, __u32 old_id, int prog_fd);
 /* Call fn for each interface carrying the filter `handle`; returns how many there are. */
 int rf_tc_for_each(__u32 handle, void (*fn)(const char *ifname, void *arg), void *arg);
 

@@ -150,7 +150,7 @@ _Static_assert(sizeof(struct rf_addr_key) == 16, "rf_addr_key ABI size");
 
 #define RF_MAX_DHCP_SERVERS 64
 
-/* ---- rf_sk_mark: BPF_MAP_TYPE_SK_STORAGE (BPF_F_CLONE) --------------------------------------- */
+/* ---- rf_sk_mark_v2: BPF_MAP_TYPE_SK_STORAGE (BPF_F_CLONE) ------------------------------------ */
 
 #define RF_SK_EXE     0x1 /* opened by an allowed executable: exe_dev/exe_ino say which */
 #define RF_SK_AUDITED 0x2 /* audit mode: this socket's would-be block was reported already */
@@ -162,6 +162,19 @@ struct rf_sk_mark {
 	__u32 pad;
 	struct rf_exe_key exe; /* with RF_SK_EXE: the allowed executable */
 };
+_Static_assert(sizeof(struct rf_sk_mark) == 32, "rf_sk_mark_v2 value size");
+
+/*
+ * rf_sk_mark: ABI 1's marks (no generation), read only. Sockets an ABI 1 program marked before an
+ * in-place upgrade keep their allowance while (exe_dev, exe_ino, RF_EXE_GEN_ANY) is allowed.
+ */
+struct rf_sk_mark_v1 {
+	__u32 flags; /* RF_SK_EXE */
+	__u32 pad;
+	__u64 exe_dev;
+	__u64 exe_ino;
+};
+_Static_assert(sizeof(struct rf_sk_mark_v1) == 24, "rf_sk_mark (ABI 1) value size");
 
 /* ---- rf_sk_peer: BPF_MAP_TYPE_SK_STORAGE ---------------------------------------------------- */
 

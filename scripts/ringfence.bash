@@ -104,11 +104,14 @@ _ringfence()
 		[[ $prev == --comment ]] && return
 		COMPREPLY=($(compgen -W '--comment --json --help' -- "$cur"))
 		;;
-	status | history | load | agent)
+	status | history)
+		COMPREPLY=($(compgen -W '--all --json --help' -- "$cur"))
+		;;
+	load | agent)
 		COMPREPLY=($(compgen -W '--json --help' -- "$cur"))
 		;;
 	metrics)
-		COMPREPLY=($(compgen -W '--help' -- "$cur"))
+		COMPREPLY=($(compgen -W '--all --help' -- "$cur"))
 		;;
 	events)
 		COMPREPLY=($(compgen -W '--follow --json --help' -- "$cur"))

@@ -55,6 +55,7 @@ struct agent {
 	__u64 retry_at_ms, retry_delay_ms;
 	__u64 next_netns_ms; /* next walk of the target's network namespaces */
 	bool seen;	     /* found by the last scan of the recorded targets */
+	bool gone;	     /* its cgroup was removed (or replaced by a new one of that path) */
 };
 
 #define RF_AGENT_MAX_TARGETS 256
@@ -440,15 +441,32 @@ static void scan_one(struct rf_ctx *t, bool ok, void *arg)
 	struct fleet *fl = arg;
 	size_t i;
 
-	if (!ok)
-		return; /* its cgroup is gone: served again once it is back */
-	for (i = 0; i < fl->n; i++)
-		if (!strcmp(fl->ag[i]->ctx->state_dir, t->state_dir)) {
-			fl->ag[i]->seen = true;
+	for (i = 0; i < fl->n; i++) {
+		struct agent *ag = fl->ag[i];
+
+		if (strcmp(ag->ctx->state_dir, t->state_dir))
+			continue;
+		ag->seen = true;
+		if ((ok && ag->ctx->cg_id == t->cg_id) || ag->own)
 			return;
-		}
-	if (wanted(t))
+		ag->gone = true; /* removed, or a new cgroup of that path (a restart) */
+		break;
+	}
+	if (ok && wanted(t)) /* isolated again as soon as its cgroup exists */
 		fleet_add(fl, t, false);
+}
+
+/* A target's cgroup went away: its links enforce nothing any more; drop its pins. Its record
+ * stays, so the target is isolated again when a cgroup of that path appears. */
+static void drop_gone(struct agent *ag)
+{
+	char pins[PATH_MAX];
+
+	snprintf(pins, sizeof(pins), "%s", ag->ctx->pin_dir);
+	record(ag, "target-gone", "agent", ag->ctx->cg_dir, NULL);
+	detach_maps(ag);
+	if (!rf_unload(pins))
+		rmdir(pins);
 }
 
 /* Pick up targets isolated since the last scan; drop released and unloaded ones. */
@@ -462,6 +480,11 @@ static void fleet_scan(struct fleet *fl)
 	for (i = j = 0; i < fl->n; i++) {
 		struct agent *ag = fl->ag[i];
 
+		if (ag->gone) {
+			drop_gone(ag);
+			agent_free(ag);
+			continue;
+		}
 		if (!ag->own && (!ag->seen || !wanted(ag->ctx))) {
 			rf_err(
 			    "no longer serving %s (released and unloaded, or its record is gone)",

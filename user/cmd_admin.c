@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* load, unload, history and agent. */
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,16 +17,20 @@ const char rf_help_unload[] =
     "Detach the programs and remove every pin. Refused while isolated unless --force.\n";
 
 const char rf_help_history[] =
-    "Usage: ringfence history [--json]\n"
-    "Every isolate, release and rule change with requestor, comment, times and status.\n";
+    "Usage: ringfence history [--all] [--json]\n"
+    "Every isolate, release and rule change of the target with requestor, comment, times and\n"
+    "status. --all: the entries of every target, oldest first, with a TARGET column (each\n"
+    "JSON entry has \"target\", the cgroup path below the cgroup2 mount).\n";
 
 const char rf_help_agent[] =
     "Usage: ringfence agent\n"
     "Run as the long-lived service (see the systemd unit): load or adopt the programs, apply\n"
     "the config, isolate again after a reboot if the host was isolated, stream blocked\n"
     "attempts as JSON lines to stdout and <state dir>/events.jsonl, re-attach detached hooks\n"
-    "and record isolation changes made by other agents or by the deadline. Stopping the\n"
-    "agent never ends isolation.\n";
+    "and record isolation changes made by other agents or by the deadline. It serves its own\n"
+    "target (the host by default) and every container, unit or cgroup target of the same\n"
+    "state dir that is isolated, audited or loaded, restoring each after a reboot. Stopping\n"
+    "the agent never ends isolation.\n";
 
 static int load_locked(struct rf_ctx *ctx, const void *arg)
 {
@@ -74,18 +77,6 @@ out:
 	return ret;
 }
 
-/* The last target gone: <pin>/targets and then <pin> itself, if nothing else is left there. */
-static void unload_remove_empty_base(const struct rf_ctx *ctx)
-{
-	char dir[PATH_MAX];
-
-	if (!ctx->pin_base)
-		return;
-	snprintf(dir, sizeof(dir), "%s/targets", ctx->pin_base);
-	rmdir(dir);
-	rmdir(ctx->pin_base);
-}
-
 static int unload_locked(struct rf_ctx *ctx, const void *arg)
 {
 	const struct rf_cmd_opts *o = arg;
@@ -101,10 +92,16 @@ static int unload_locked(struct rf_ctx *ctx, const void *arg)
 	rf_hook_pin_path(prog, sizeof(prog), ctx->pin_dir, RF_HOOK_TC_EGRESS);
 	rf_tc_detach_all(rf_tc_handle(ctx->cg_id), prog);
 	ret = rf_unload(ctx->pin_dir);
-	if (!ret && ctx->selected && !ctx->is_home && rmdir(ctx->pin_dir) && errno != ENOENT)
-		rf_warn("cannot remove %s: %s", ctx->pin_dir, strerror(errno));
-	if (!ret)
-		unload_remove_empty_base(ctx);
+	if (!ret && ctx->selected && !ctx->is_home) {
+		char dir[PATH_MAX + 16];
+
+		if (rmdir(ctx->pin_dir) && errno != ENOENT)
+			rf_warn("cannot remove %s: %s", ctx->pin_dir, strerror(errno));
+		/* the last target gone from a pin dir that holds nothing else: leave no trace */
+		snprintf(dir, sizeof(dir), "%s/targets", ctx->pin_base);
+		if (!rmdir(dir))
+			rmdir(ctx->pin_base);
+	}
 	if (ret)
 		rf_err("failed to remove pins in %s: %s", ctx->pin_dir, strerror(-ret));
 	else if ((ret = rf_isolation_save(ctx->state_dir, &iso)))
@@ -121,42 +118,110 @@ int rf_cmd_unload(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 	return rf_cmd_locked(ctx, unload_locked, o);
 }
 
-int rf_cmd_history(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
+/* One history entry and the target it belongs to. */
+struct hist_row {
+	struct rf_action a;
+	char target[PATH_MAX];
+};
+
+struct hist {
+	struct hist_row *rows;
+	size_t n;
+	int err;
+};
+
+static int hist_add(struct hist *h, const struct rf_ctx *t)
 {
 	struct rf_action *acts;
+	struct hist_row *more;
 	size_t n, i;
+	int ret = rf_history_load(t->state_dir, &acts, &n);
+
+	if (ret) {
+		rf_err("failed to read %s/history: %s", t->state_dir, strerror(-ret));
+		return ret;
+	}
+	more = n ? realloc(h->rows, (h->n + n) * sizeof(*more)) : h->rows;
+	if (n && !more) {
+		free(acts);
+		return -ENOMEM;
+	}
+	h->rows = more;
+	for (i = 0; i < n; i++) {
+		h->rows[h->n].a = acts[i];
+		snprintf(h->rows[h->n++].target, PATH_MAX, "%s", t->cg_rel[0] ? t->cg_rel : "?");
+	}
+	free(acts);
+	return 0;
+}
+
+static void hist_each(struct rf_ctx *t, bool ok, void *arg)
+{
+	struct hist *h = arg;
 	int ret;
 
-	(void)o;
-	ret = rf_history_load(ctx->state_dir, &acts, &n);
-	if (ret) {
-		rf_err("failed to read %s/history: %s", ctx->state_dir, strerror(-ret));
-		return EXIT_OPFAIL;
-	}
+	(void)ok; /* a target whose cgroup is gone still has its history */
+	if ((ret = hist_add(h, t)))
+		h->err = ret;
+}
+
+static int by_time(const void *x, const void *y)
+{
+	const struct hist_row *a = x, *b = y;
+
+	if (a->a.requested_unix_ns != b->a.requested_unix_ns)
+		return a->a.requested_unix_ns < b->a.requested_unix_ns ? -1 : 1;
+	return strcmp(a->target, b->target);
+}
+
+static void hist_print(const struct rf_ctx *ctx, const struct hist *h, bool all)
+{
+	size_t i;
+
 	if (ctx->json)
 		printf("[");
 	else
-		printf("%-5s %-12s %-10s %-24s %-20s %s\n", "ID", "TYPE", "STATUS", "REQUESTED",
-		       "REQUESTOR", "COMMENT");
-	for (i = 0; i < n; i++) {
-		const struct rf_action *x = &acts[i];
-		char t[40];
+		printf("%-5s %-12s %-10s %-24s %-20s %s%s\n", "ID", "TYPE", "STATUS", "REQUESTED",
+		       "REQUESTOR", all ? "TARGET  " : "", "COMMENT");
+	for (i = 0; i < h->n; i++) {
+		const struct rf_action *x = &h->rows[i].a;
+		char t[40], safe[PATH_MAX];
 
 		if (ctx->json) {
 			printf("%s", i ? "," : "");
-			rf_action_json(stdout, x);
+			rf_action_json(stdout, x, h->rows[i].target);
 			continue;
 		}
 		rf_format_time(x->requested_unix_ns, t, sizeof(t));
-		printf("%-5llu %-12s %-10s %-24s %-20s %s%s%s%s%s\n", (unsigned long long)x->id,
-		       x->type, rf_action_status_name(x->status), t, x->requestor, x->comment,
-		       x->error[0] ? " | error: " : "", x->error,
+		rf_safe_str(h->rows[i].target, strlen(h->rows[i].target), safe, sizeof(safe));
+		printf("%-5llu %-12s %-10s %-24s %-20s %s%s%s%s%s%s%s\n", (unsigned long long)x->id,
+		       x->type, rf_action_status_name(x->status), t, x->requestor, all ? safe : "",
+		       all ? "  " : "", x->comment, x->error[0] ? " | error: " : "", x->error,
 		       x->warning[0] ? " | warning: " : "", x->warning);
 	}
 	if (ctx->json)
 		printf("]\n");
-	free(acts);
-	return 0;
+}
+
+int rf_cmd_history(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
+{
+	struct hist h = {0};
+
+	if (o->all) {
+		if (rf_svc_for_each_target(ctx, hist_each, &h) < 0)
+			h.err = -ENOMEM;
+		if (h.n)
+			qsort(h.rows, h.n, sizeof(*h.rows), by_time);
+	} else {
+		h.err = hist_add(&h, ctx);
+	}
+	if (h.err && !h.n) {
+		free(h.rows);
+		return EXIT_OPFAIL;
+	}
+	hist_print(ctx, &h, o->all);
+	free(h.rows);
+	return h.err ? EXIT_OPFAIL : 0;
 }
 
 int rf_cmd_agent(struct rf_ctx *ctx, const struct rf_cmd_opts *o)

@@ -113,6 +113,7 @@ static int events_from_kernel(struct rf_ctx *ctx, bool follow)
 	ev.ec.boot_to_unix_ns = rf_now_unix_ns() - rf_now_boot_ns();
 	gethostname(ev.hostname, sizeof(ev.hostname) - 1);
 	ev.ec.hostname = ev.hostname;
+	ev.ec.target = ctx->selected ? ctx->cg_rel : NULL;
 	rb = ring_buffer__new(m.events, on_event, &ev, NULL);
 	if (!rb) {
 		ret = -errno;

@@ -2,6 +2,7 @@
 /* status and metrics. */
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "rf_cmd.h"
 #include "rf_util.h"
@@ -16,13 +17,16 @@ const char rf_help_status[] =
     "unit or cgroup isolated or loaded with its own selector), one after the other;\n"
     "with --json one object {\"targets\": [...]} holding each target's status object.\n";
 
-const char rf_help_metrics[] = "Usage: ringfence metrics\n"
-			       "Allow/deny counters per hook and event counters in Prometheus text "
-			       "format.\n";
+const char rf_help_metrics[] =
+    "Usage: ringfence metrics [--all]\n"
+    "Loaded/isolated/audit gauges, allow/deny counters per hook and event counters in\n"
+    "Prometheus text format, each labelled target=\"CGROUP PATH\" (\"/\" is the host).\n"
+    "--all: every target of this pin dir.\n";
 
 /* Everything status reports, gathered once. */
 struct status {
 	bool loaded, isolated, audit, target_ok;
+	bool old_abi; /* pins of an older ABI, which the next load upgrades: only rf_config read */
 	struct rf_maps m;
 	struct rf_config cfg;
 	struct rf_link_state ls[RF_HOOK_MAX];
@@ -38,8 +42,10 @@ static void gather(struct rf_ctx *ctx, struct status *s)
 	 * --cgroup that is not usable is reported (the message is printed) and status goes on */
 	s->target_ok = rf_svc_resolve_cgroup(ctx) == 0;
 	s->loaded = rf_maps_open(ctx->pin_dir, &s->m) == 0 && rf_config_get(&s->m, &s->cfg) == 0;
-	s->isolated = s->loaded && rf_svc_mode(&s->cfg) == RF_SVC_ENFORCE;
-	s->audit = s->loaded && rf_svc_mode(&s->cfg) == RF_SVC_AUDIT;
+	s->old_abi = !s->loaded && !rf_pinned_config(ctx->pin_dir, &s->cfg) &&
+		     s->cfg.abi_version < RF_ABI_VERSION;
+	s->isolated = (s->loaded || s->old_abi) && rf_svc_mode(&s->cfg) == RF_SVC_ENFORCE;
+	s->audit = (s->loaded || s->old_abi) && rf_svc_mode(&s->cfg) == RF_SVC_AUDIT;
 	rf_links_state(ctx->pin_dir, s->ls);
 	if (rf_isolation_load(ctx->state_dir, &s->iso))
 		rf_warn("cannot read %s/isolation", ctx->state_dir);
@@ -174,6 +180,11 @@ static void print_json(struct rf_ctx *ctx, struct status *s)
 	printf(",\"warnings\":[");
 	if (s->loaded)
 		print_warnings(ctx, &s->cfg);
+	if (s->old_abi)
+		printf(
+		    "\"pins of ringfence ABI %u: the next load, isolate, allow or agent upgrades "
+		    "them in place\"",
+		    s->cfg.abi_version);
 	printf("]}");
 }
 
@@ -246,6 +257,11 @@ static void print_text(struct rf_ctx *ctx, struct status *s)
 	print_text_target(ctx, s);
 	printf("loaded:    %s (pin dir %s)\n", s->loaded ? "yes" : "no", ctx->pin_dir);
 	printf("hooks:    ");
+	if (s->old_abi)
+		printf(
+		    "warning:   pins of ringfence ABI %u: the next load, isolate, allow or agent "
+		    "upgrades them in place\n",
+		    s->cfg.abi_version);
 	for (i = 0; i < RF_HOOK_MAX; i++)
 		if (rf_hooks[i].kind == RF_ATTACH_CGROUP)
 			printf(" %s%s", rf_hooks[i].label,
@@ -321,56 +337,113 @@ int rf_cmd_status(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 	return 0;
 }
 
-static void metric_counters(const struct rf_maps *m)
+/* One target's maps for metrics. */
+struct metric_target {
+	struct rf_maps m;
+	struct rf_config cfg;
+	bool loaded;
+	char label[PATH_MAX * 2]; /* target="/path", escaped for the text format */
+};
+
+struct metric_set {
+	struct metric_target *t;
+	size_t n, cap;
+};
+
+static void metric_add(struct rf_ctx *ctx, bool ok, void *arg)
 {
-	unsigned int i;
+	struct metric_set *ms = arg;
+	struct metric_target *t;
+	const char *p;
+	size_t o;
+
+	if (!ok || ms->n == ms->cap)
+		return;
+	t = &ms->t[ms->n++];
+	t->m = (struct rf_maps)RF_MAPS_INIT;
+	t->loaded = rf_maps_open(ctx->pin_dir, &t->m) == 0;
+	if (t->loaded && rf_config_get(&t->m, &t->cfg))
+		rf_warn("cannot read rf_config of %s", ctx->cg_dir);
+	o = (size_t)snprintf(t->label, sizeof(t->label), "target=\"");
+	for (p = ctx->cg_rel[0] ? ctx->cg_rel : "/"; *p && o + 3 < sizeof(t->label); p++) {
+		if (*p == '\\' || *p == '"' || *p == '\n')
+			t->label[o++] = '\\';
+		t->label[o++] = *p == '\n' ? 'n' : *p;
+	}
+	snprintf(t->label + o, sizeof(t->label) - o, "\"");
+}
+
+static void metric_gauges(const struct metric_set *ms)
+{
+	size_t i;
+
+	printf("# HELP ringfence_loaded Whether the ringfence programs are pinned.\n"
+	       "# TYPE ringfence_loaded gauge\n");
+	for (i = 0; i < ms->n; i++)
+		printf("ringfence_loaded{%s} %d\n", ms->t[i].label, ms->t[i].loaded);
+	printf("# HELP ringfence_isolated Whether the target is isolated now.\n"
+	       "# TYPE ringfence_isolated gauge\n");
+	for (i = 0; i < ms->n; i++)
+		printf("ringfence_isolated{%s} %d\n", ms->t[i].label,
+		       ms->t[i].loaded && rf_svc_mode(&ms->t[i].cfg) == RF_SVC_ENFORCE);
+	printf("# HELP ringfence_audit Whether audit mode is on (nothing blocked, reported).\n"
+	       "# TYPE ringfence_audit gauge\n");
+	for (i = 0; i < ms->n; i++)
+		printf("ringfence_audit{%s} %d\n", ms->t[i].label,
+		       ms->t[i].loaded && rf_svc_mode(&ms->t[i].cfg) == RF_SVC_AUDIT);
+}
+
+static void metric_counters(const struct metric_set *ms)
+{
+	static const char *const fates[] = {"sent", "ratelimited", "lost"};
+	unsigned int i, k;
+	size_t t;
 
 	printf("# HELP ringfence_verdicts_total Verdicts while isolated, by hook.\n"
 	       "# TYPE ringfence_verdicts_total counter\n");
-	for (i = 0; i < RF_HOOK_MAX; i++) {
-		printf("ringfence_verdicts_total{hook=\"%s\",verdict=\"allow\"} %llu\n",
-		       rf_hook_name(i), (unsigned long long)rf_stat_sum(m, i * 2));
-		printf("ringfence_verdicts_total{hook=\"%s\",verdict=\"deny\"} %llu\n",
-		       rf_hook_name(i), (unsigned long long)rf_stat_sum(m, i * 2 + 1));
-	}
+	for (t = 0; t < ms->n; t++)
+		for (i = 0; ms->t[t].loaded && i < RF_HOOK_MAX; i++)
+			for (k = 0; k < 2; k++)
+				printf("ringfence_verdicts_total{%s,hook=\"%s\",verdict=\"%s\"} "
+				       "%llu\n",
+				       ms->t[t].label, rf_hook_name(i), k ? "deny" : "allow",
+				       (unsigned long long)rf_stat_sum(&ms->t[t].m, i * 2 + k));
 	printf("# HELP ringfence_would_block_total What isolation would have blocked, in audit "
 	       "mode, by hook.\n# TYPE ringfence_would_block_total counter\n");
-	for (i = 0; i < RF_HOOK_MAX; i++)
-		printf("ringfence_would_block_total{hook=\"%s\"} %llu\n", rf_hook_name(i),
-		       (unsigned long long)rf_stat_sum(m, RF_STAT_WOULD_BLOCK + i));
+	for (t = 0; t < ms->n; t++)
+		for (i = 0; ms->t[t].loaded && i < RF_HOOK_MAX; i++)
+			printf(
+			    "ringfence_would_block_total{%s,hook=\"%s\"} %llu\n", ms->t[t].label,
+			    rf_hook_name(i),
+			    (unsigned long long)rf_stat_sum(&ms->t[t].m, RF_STAT_WOULD_BLOCK + i));
 	printf("# HELP ringfence_events_total Blocked-attempt events by fate.\n"
-	       "# TYPE ringfence_events_total counter\n"
-	       "ringfence_events_total{fate=\"sent\"} %llu\n"
-	       "ringfence_events_total{fate=\"ratelimited\"} %llu\n"
-	       "ringfence_events_total{fate=\"lost\"} %llu\n",
-	       (unsigned long long)rf_stat_sum(m, RF_STAT_EVENTS_SENT),
-	       (unsigned long long)rf_stat_sum(m, RF_STAT_EVENTS_RATELIMITED),
-	       (unsigned long long)rf_stat_sum(m, RF_STAT_EVENTS_LOST));
+	       "# TYPE ringfence_events_total counter\n");
+	for (t = 0; t < ms->n; t++)
+		for (k = 0; ms->t[t].loaded && k < 3; k++)
+			printf(
+			    "ringfence_events_total{%s,fate=\"%s\"} %llu\n", ms->t[t].label,
+			    fates[k],
+			    (unsigned long long)rf_stat_sum(&ms->t[t].m, RF_STAT_EVENTS_SENT + k));
 }
 
 int rf_cmd_metrics(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 {
-	struct rf_maps m = RF_MAPS_INIT;
-	struct rf_config cfg = {};
-	int ret;
+	struct metric_set ms = {.cap = o->all ? 256 : 1};
+	size_t i;
 
-	(void)o;
 	if (rf_svc_need_root())
 		return EXIT_OPFAIL;
-	ret = rf_maps_open(ctx->pin_dir, &m);
-	printf("# HELP ringfence_loaded Whether the ringfence programs are pinned.\n"
-	       "# TYPE ringfence_loaded gauge\nringfence_loaded %d\n",
-	       ret == 0);
-	if (ret)
-		return 0;
-	if (rf_config_get(&m, &cfg))
-		rf_warn("cannot read rf_config");
-	printf("# HELP ringfence_isolated Whether the host is isolated now.\n"
-	       "# TYPE ringfence_isolated gauge\nringfence_isolated %d\n"
-	       "# HELP ringfence_audit Whether audit mode is on (nothing blocked, reported).\n"
-	       "# TYPE ringfence_audit gauge\nringfence_audit %d\n",
-	       rf_svc_mode(&cfg) == RF_SVC_ENFORCE, rf_svc_mode(&cfg) == RF_SVC_AUDIT);
-	metric_counters(&m);
-	rf_maps_close(&m);
+	ms.t = calloc(ms.cap, sizeof(*ms.t));
+	if (!ms.t)
+		return EXIT_OPFAIL;
+	if (o->all)
+		rf_svc_for_each_target(ctx, metric_add, &ms);
+	else
+		metric_add(ctx, true, &ms);
+	metric_gauges(&ms);
+	metric_counters(&ms);
+	for (i = 0; i < ms.n; i++)
+		rf_maps_close(&ms.t[i].m);
+	free(ms.t);
 	return 0;
 }

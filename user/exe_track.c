@@ -111,16 +111,25 @@ static const struct exe_entry *find(const struct exe_entry *e, size_t n, const c
 	return NULL;
 }
 
-/* Drop identity k from the map unless a path still names it (two paths, one file). */
+/*
+ * Drop identity k from the map unless a path still names it (two paths, one file); with it the
+ * any-generation copy of the same file that an upgrade from ABI 1 made (ABI 1 had no generation),
+ * unless a path still names that device and inode.
+ */
 static void drop_key(const struct rf_maps *m, const struct exe_entry *now, size_t nnow,
 		     const struct rf_exe_key *k)
 {
+	struct rf_exe_key any = {.dev = k->dev, .ino = k->ino, .gen = RF_EXE_GEN_ANY};
 	size_t i;
 
 	for (i = 0; i < nnow; i++)
 		if (!memcmp(&now[i].key, k, sizeof(*k)))
 			return;
 	bpf_map_delete_elem(m->exe, k);
+	for (i = 0; i < nnow; i++)
+		if (now[i].key.dev == k->dev && now[i].key.ino == k->ino)
+			return;
+	bpf_map_delete_elem(m->exe, &any);
 }
 
 /* The history says when an upgrade moved a rule: the allowance changed files. */

@@ -259,13 +259,19 @@ static void json_str_or_null(FILE *f, const char *name, const char *s)
 		fputs("null", f);
 }
 
-void rf_action_json(FILE *f, const struct rf_action *a)
+void rf_action_json(FILE *f, const struct rf_action *a, const char *target)
 {
 	char req[40], done[40];
 
 	rf_format_time(a->requested_unix_ns, req, sizeof(req));
 	rf_format_time(a->completed_unix_ns, done, sizeof(done));
-	fprintf(f, "{\"id\":%llu,\"type\":", (unsigned long long)a->id);
+	fputc('{', f);
+	if (target) {
+		fputs("\"target\":", f);
+		rf_json_str(f, target);
+		fputc(',', f);
+	}
+	fprintf(f, "\"id\":%llu,\"type\":", (unsigned long long)a->id);
 	rf_json_str(f, a->type);
 	fprintf(f, ",\"status\":\"%s\",\"requestor\":", rf_action_status_name(a->status));
 	rf_json_str(f, a->requestor);

@@ -21,6 +21,8 @@
 #define BPF_FS_MAGIC 0xcafe4a11
 #endif
 
+#define RF_MAX_OBJ_MAPS 32 /* maps in the object, .rodata included */
+
 #define RF_PIN_CGROUP(label) "rf_link_" #label
 #define RF_PIN_TC(label)     "rf_prog_" #label
 #define RF_PIN_SHARED(label) "rf_prog_tc_egress" /* the program it runs in */
@@ -306,25 +308,27 @@ static int open_object(const struct rf_load_opts *o, struct ringfence_bpf **out,
 	return 0;
 }
 
-/* Stamp the ABI version (and default built-ins into a new map) without touching the rest. */
+/* Stamp the ABI version (and default built-ins into a new map) through the one rf_config writer. */
 static int stamp_config(struct ringfence_bpf *skel, char *err, size_t errlen)
 {
+	struct rf_maps m = RF_MAPS_INIT;
+	struct rf_config_change c = {.fields = RF_CFG_F_ABI, .val.abi_version = RF_ABI_VERSION};
 	struct rf_config cfg = {};
-	__u32 zero = 0;
-	int fd = bpf_map__fd(skel->maps.rf_config);
+	int ret;
 
-	if (bpf_map_lookup_elem(fd, &zero, &cfg))
-		goto fail;
-	if (cfg.abi_version == RF_ABI_VERSION)
+	m.config = bpf_map__fd(skel->maps.rf_config);
+	ret = rf_config_get(&m, &cfg);
+	if (!ret && cfg.abi_version == RF_ABI_VERSION)
 		return 0;
-	cfg.abi_version = RF_ABI_VERSION;
-	if (!cfg.isolated && !cfg.builtins)
-		cfg.builtins = RF_BUILTIN_ALL;
-	if (!bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY))
-		return 0;
-fail:
-	snprintf(err, errlen, "failed to initialise rf_config: %s", strerror(errno));
-	return -errno;
+	if (!ret && !cfg.abi_version && !cfg.isolated && !cfg.builtins) {
+		c.fields |= RF_CFG_F_BUILTINS; /* a new map */
+		c.val.builtins = RF_BUILTIN_ALL;
+	}
+	if (!ret)
+		ret = rf_config_update(&m, &c, NULL);
+	if (ret)
+		snprintf(err, errlen, "failed to write rf_config.abi_version: %s", strerror(-ret));
+	return ret;
 }
 
 /* Pin the tc program, which is attached per interface (rf_tc_attach_all). */
@@ -392,18 +396,319 @@ static int attach_missing(struct ringfence_bpf *skel, const struct rf_link_state
 	return ret;
 }
 
+/* ABI 1's maps that ABI 2 replaced by new names: copied from (exe) and unpinned by an upgrade. */
+#define RF_PIN_EXE_V1	"rf_allow_exe"
+#define RF_PIN_STATS_V1 "rf_stats"
+
+int rf_pinned_config(const char *pin_dir, struct rf_config *cfg)
+{
+	struct rf_maps m = RF_MAPS_INIT;
+	char path[PATH_MAX];
+	int ret;
+
+	pin_path(path, sizeof(path), pin_dir, "rf_config");
+	m.config = bpf_obj_get(path);
+	if (m.config < 0)
+		return -errno;
+	ret = rf_config_get(&m, cfg);
+	close(m.config);
+	return ret;
+}
+
+/* rf_config.abi_version of the pins under pin_dir; 0 when rf_config is not pinned. */
+static int pinned_abi(const char *pin_dir, __u32 *abi)
+{
+	struct rf_config cfg = {};
+	int ret = rf_pinned_config(pin_dir, &cfg);
+
+	*abi = cfg.abi_version;
+	return ret == -ENOENT ? 0 : ret;
+}
+
+static bool pinned(const char *pin_dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	pin_path(path, sizeof(path), pin_dir, name);
+	return !access(path, F_OK);
+}
+
+/* Does the map pinned at path have map's type and layout? 1 yes, 0 no, -errno (-ENOENT: none). */
+static int pin_matches(const struct bpf_map *map, const char *path)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(path), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : 0;
+	close(fd);
+	if (ret)
+		return ret;
+	return info.type == (__u32)bpf_map__type(map) && info.key_size == bpf_map__key_size(map) &&
+	       info.value_size == bpf_map__value_size(map) &&
+	       info.max_entries == bpf_map__max_entries(map) &&
+	       info.map_flags == bpf_map__map_flags(map);
+}
+
+/*
+ * Maps that hold nothing worth keeping across a reload: replaced when their layout changed.
+ * rf_sk_mark: pre-release ABI 2 builds pinned 32-byte marks under ABI 1's name (now
+ * rf_sk_mark_v2); losing those marks can only deny more.
+ */
+static bool replaceable(const char *name)
+{
+	return !strcmp(name, "rf_ratelimit") || !strcmp(name, "rf_events") ||
+	       !strcmp(name, "rf_stats_v2") || !strcmp(name, "rf_sk_mark");
+}
+
+/*
+ * A pinned map of another type or layout than the object's cannot be reused. One without state
+ * worth keeping is replaced: the object gets a new, unpinned map, pinned in place of the old one
+ * once every link runs the new programs (repin_replaced; the old programs keep theirs). Any
+ * other is an error before anything changed: its contents (rules, the isolation flag) would be
+ * lost, and a layout change gets a new map name (docs/ABI.md).
+ */
+static int skip_incompatible_pins(struct ringfence_bpf *skel, const char *pin_dir, bool *replaced,
+				  char *err, size_t errlen)
+{
+	struct bpf_map *map;
+	char path[PATH_MAX];
+	int i = -1, ret;
+
+	bpf_object__for_each_map(map, skel->obj)
+	{
+		if (++i >= RF_MAX_OBJ_MAPS || bpf_map__is_internal(map))
+			continue;
+		pin_path(path, sizeof(path), pin_dir, bpf_map__name(map));
+		ret = pin_matches(map, path);
+		if (ret == 1 || ret == -ENOENT)
+			continue;
+		if (ret == 0 && replaceable(bpf_map__name(map))) {
+			bpf_map__set_pin_path(map, NULL);
+			replaced[i] = true;
+			continue;
+		}
+		if (ret)
+			snprintf(err, errlen, "failed to inspect pinned map %s: %s", path,
+				 strerror(-ret));
+		else
+			snprintf(err, errlen,
+				 "pinned map %s has another type or layout than this ringfence's: "
+				 "nothing was changed (use the ringfence that pinned it)",
+				 path);
+		return ret ? ret : -EPROTO;
+	}
+	return 0;
+}
+
+static int repin_replaced(struct ringfence_bpf *skel, const char *pin_dir, const bool *replaced,
+			  char *err, size_t errlen)
+{
+	struct bpf_map *map;
+	char path[PATH_MAX];
+	int i = 0, ret;
+
+	bpf_object__for_each_map(map, skel->obj)
+	{
+		if (i < RF_MAX_OBJ_MAPS && replaced[i]) {
+			pin_path(path, sizeof(path), pin_dir, bpf_map__name(map));
+			unlink(path);
+			ret = bpf_map__pin(map, path);
+			if (ret) {
+				snprintf(err, errlen, "failed to pin %s: %s", path, strerror(-ret));
+				return ret;
+			}
+		}
+		i++;
+	}
+	return 0;
+}
+
+/* ABI 1's exe rules (dev, ino) into rf_allow_exe_v2 as (dev, ino, any generation). */
+static int copy_exe_v1(struct ringfence_bpf *skel, const char *pin_dir, char *err, size_t errlen)
+{
+	struct rf_exe_v1_key {
+		__u64 dev, ino;
+	} key, next, *prev = NULL;
+	struct rf_allow_val val = {};
+	char path[PATH_MAX];
+	int old, ret = 0, to = bpf_map__fd(skel->maps.rf_allow_exe_v2);
+
+	pin_path(path, sizeof(path), pin_dir, RF_PIN_EXE_V1);
+	old = bpf_obj_get(path);
+	if (old < 0)
+		return errno == ENOENT ? 0 : -errno;
+	while (!bpf_map_get_next_key(old, prev, &next)) {
+		struct rf_exe_key k = {.dev = next.dev, .ino = next.ino, .gen = RF_EXE_GEN_ANY};
+
+		if (bpf_map_update_elem(to, &k, &val, BPF_ANY)) {
+			ret = -errno;
+			snprintf(err, errlen, "failed to copy %s into rf_allow_exe_v2: %s", path,
+				 strerror(-ret));
+			break;
+		}
+		key = next;
+		prev = &key;
+	}
+	close(old);
+	return ret;
+}
+
+/*
+ * Put the new programs into the links that are pinned and attached: bpf_link_update() swaps the
+ * program inside the link, so the cgroup never runs without one. Stops at the first failure:
+ * the hooks before it run the new programs, the others still the old ones, all attached.
+ */
+static int swap_links(struct ringfence_bpf *skel, const struct rf_link_state *st,
+		      const struct rf_load_opts *o, __u32 from, char *err, size_t errlen)
+{
+	char path[PATH_MAX], done[256] = "";
+	int i, fd, ret;
+
+	for (i = 0; i < RF_HOOK_MAX; i++) {
+		struct bpf_program *prog;
+
+		if (!hook_has_link(i) || !st[i].attached)
+			continue;
+		prog = bpf_object__find_program_by_name(skel->obj, rf_hooks[i].prog);
+		rf_hook_pin_path(path, sizeof(path), o->pin_dir, (enum rf_hook)i);
+		fd = bpf_obj_get(path);
+		ret = fd < 0 ? -errno : 0;
+		if (!ret && !prog)
+			ret = -ENOENT;
+		if (!ret && bpf_link_update(fd, bpf_program__fd(prog), NULL))
+			ret = -errno;
+		if (fd >= 0)
+			close(fd);
+		if (ret) {
+			snprintf(err, errlen,
+				 "upgrade from ABI %u stopped: failed to put the new program into "
+				 "%s: %s. Every hook is still attached and enforcing (new "
+				 "programs in: %s; ABI %u programs in the rest); run the command "
+				 "again to finish",
+				 from, path, strerror(-ret), done[0] ? done : "none", from);
+			return ret;
+		}
+		snprintf(done + strlen(done), sizeof(done) - strlen(done), "%s%s",
+			 done[0] ? " " : "", rf_hooks[i].label);
+	}
+	return 0;
+}
+
+/* The tc program: the pin, and ABI 1's filters (legacy handle) in this namespace, in place. */
+static int upgrade_tc(struct ringfence_bpf *skel, const char *pin_dir, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	__u32 old_id = 0;
+	int fd, ret;
+
+	rf_hook_pin_path(path, sizeof(path), pin_dir, RF_HOOK_TC_EGRESS);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+			old_id = info.id;
+		close(fd);
+	}
+	ret = pin_tc_program(skel, pin_dir, err, errlen);
+	if (ret || !old_id)
+		return ret;
+	ret = rf_tc_replace_prog(RF_TC_HANDLE_LEGACY, old_id,
+				 bpf_program__fd(skel->progs.rf_tc_egress));
+	if (ret >= 0)
+		return 0;
+	snprintf(err, errlen,
+		 "failed to put the new program into the old packet-socket guard filters: %s (they "
+		 "still run the old one)",
+		 strerror(-ret));
+	return ret;
+}
+
+/* After a complete upgrade: ABI 1's maps are no longer read by any program. */
+static void remove_obsolete_pins(const char *pin_dir)
+{
+	static const char *const names[] = {RF_PIN_EXE_V1, RF_PIN_STATS_V1};
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		pin_path(path, sizeof(path), pin_dir, names[i]);
+		if (unlink(path) && errno != ENOENT)
+			rf_warn("cannot remove the obsolete pin %s: %s", path, strerror(errno));
+	}
+}
+
+/* A step of an upgrade failed: say where it stands (swap_links() says it for its own failure). */
+static void upgrade_incomplete(char *err, size_t errlen, __u32 from, bool swapped)
+{
+	size_t n = strlen(err);
+
+	if (swapped)
+		snprintf(
+		    err + n, errlen - n,
+		    " (upgrade from ABI %u incomplete: every pinned link runs the new programs "
+		    "and enforces; ABI %u's pins are kept; run the command again to finish)",
+		    from, from);
+	else
+		snprintf(err + n, errlen - n,
+			 " (upgrade from ABI %u not done: its programs are still attached and "
+			 "enforce as before)",
+			 from);
+}
+
+/*
+ * The pins under pin_dir before loading: which ABI (into *from when an upgrade is due), or an
+ * error for a newer ABI, whose pins this version must not touch.
+ */
+static int check_pinned_abi(const char *pin_dir, __u32 *from, char *err, size_t errlen)
+{
+	__u32 abi;
+	int ret = pinned_abi(pin_dir, &abi);
+
+	*from = 0;
+	if (ret) {
+		snprintf(err, errlen, "failed to read %s/rf_config: %s", pin_dir, strerror(-ret));
+		return ret;
+	}
+	if (abi > RF_ABI_VERSION) {
+		snprintf(err, errlen,
+			 "the pins under %s are of ringfence ABI %u, newer than this ringfence "
+			 "(ABI %u): nothing was changed; use the newer ringfence",
+			 pin_dir, abi, RF_ABI_VERSION);
+		return -EPROTO;
+	}
+	if ((abi && abi < RF_ABI_VERSION) || pinned(pin_dir, RF_PIN_EXE_V1) ||
+	    pinned(pin_dir, RF_PIN_STATS_V1))
+		*from = abi && abi < RF_ABI_VERSION ? abi : 1;
+	return 0;
+}
+
 int rf_load(const struct rf_load_opts *o, char *err, size_t errlen)
 {
 	struct rf_link_state st[RF_HOOK_MAX];
 	struct ringfence_bpf *skel = NULL;
+	bool replaced[RF_MAX_OBJ_MAPS] = {};
+	bool swapped = false;
+	__u32 from;
 	int ret;
 
 	verbose_libbpf = o->verbose;
 	libbpf_set_print(libbpf_print);
+	if (o->upgraded_from)
+		*o->upgraded_from = 0;
+	ret = check_pinned_abi(o->pin_dir, &from, err, errlen);
+	if (ret)
+		return ret;
 	rf_links_state(o->pin_dir, st);
 	ret = links_missing(o, st, err, errlen);
-	if (ret <= 0)
+	if (ret < 0 || (ret == 0 && !from))
 		return ret; /* an error, or already loaded and attached: adopt */
+	if (o->upgraded_from)
+		*o->upgraded_from = from;
 	if ((ret = rf_probe_kernel(o->btf, err, errlen)) ||
 	    (ret = rf_check_bpffs(o->pin_dir, err, errlen)))
 		return ret;
@@ -414,19 +719,34 @@ int rf_load(const struct rf_load_opts *o, char *err, size_t errlen)
 		return ret;
 	}
 	ret = open_object(o, &skel, err, errlen);
+	if (!ret)
+		ret = skip_incompatible_pins(skel, o->pin_dir, replaced, err, errlen);
 	if (!ret && (ret = ringfence_bpf__load(skel)))
-		snprintf(
-		    err, errlen,
-		    "failed to load BPF programs: %s (run with -v for the verifier log; if pinned "
-		    "maps from another ringfence version exist, 'ringfence unload' first)%s%s%s",
-		    strerror(-ret), o->btf ? "; is the BTF file " : "", o->btf ? o->btf : "",
-		    o->btf ? " (--btf) a valid BTF of this kernel?" : "");
+		snprintf(err, errlen,
+			 "failed to load BPF programs: %s (run with -v for the verifier log)%s%s%s",
+			 strerror(-ret), o->btf ? "; is the BTF file " : "", o->btf ? o->btf : "",
+			 o->btf ? " (--btf) a valid BTF of this kernel?" : "");
+	if (!ret && from)
+		ret = copy_exe_v1(skel, o->pin_dir, err, errlen);
+	if (!ret && from) {
+		ret = swap_links(skel, st, o, from, err, errlen);
+		if (ret)
+			from = 0; /* its message says where the upgrade stands */
+	}
+	swapped = from && !ret;
 	if (!ret)
-		ret = stamp_config(skel, err, errlen);
-	if (!ret)
-		ret = pin_tc_program(skel, o->pin_dir, err, errlen);
+		ret = from ? upgrade_tc(skel, o->pin_dir, err, errlen)
+			   : pin_tc_program(skel, o->pin_dir, err, errlen);
 	if (!ret)
 		ret = attach_missing(skel, st, o, err, errlen);
+	if (!ret)
+		ret = repin_replaced(skel, o->pin_dir, replaced, err, errlen);
+	if (!ret)
+		ret = stamp_config(skel, err, errlen);
+	if (!ret && from)
+		remove_obsolete_pins(o->pin_dir);
+	else if (ret && from)
+		upgrade_incomplete(err, errlen, from, swapped);
 	ringfence_bpf__destroy(skel);
 	return ret;
 }

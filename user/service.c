@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "rf_config.h"
@@ -215,6 +216,43 @@ static bool target_is_home(const struct rf_ctx *ctx, const char *mnt)
 	return id == ctx->cg_id;
 }
 
+static int load_record(const char *dir, char *rel, size_t rellen, char *pins, size_t pinslen);
+
+/*
+ * A --cgroup that no longer exists but was a target (the container stopped): select its record,
+ * so that release and unload still work on it. ctx->cg_id stays 0.
+ */
+static bool select_gone(struct rf_ctx *ctx, const char *mnt)
+{
+	char abs[PATH_MAX * 2], name[NAME_MAX + 1], *rel;
+	size_t n = strlen(mnt), len;
+	struct stat st;
+
+	if (!ctx->cgroup || ctx->unit || ctx->container || ctx->pid)
+		return false;
+	snprintf(abs, sizeof(abs), ctx->cgroup[0] == '/' ? "%s" : "%s/%s",
+		 ctx->cgroup[0] == '/' ? ctx->cgroup : mnt, ctx->cgroup);
+	len = strlen(abs);
+	while (len > 1 && abs[len - 1] == '/')
+		abs[--len] = '\0';
+	if (!stat(abs, &st) || strncmp(abs, mnt, n) || abs[n] != '/')
+		return false;
+	rel = abs + n;
+	if (rf_target_state_name(rel, name, sizeof(name)))
+		return false;
+	snprintf(ctx->state_buf, sizeof(ctx->state_buf), "%s/targets/%s", ctx->state_base, name);
+	if (load_record(ctx->state_buf, ctx->cg_rel, sizeof(ctx->cg_rel), ctx->pin_buf,
+			sizeof(ctx->pin_buf)) ||
+	    strcmp(ctx->cg_rel, rel))
+		return false;
+	snprintf(ctx->cg_dir, sizeof(ctx->cg_dir), "%s", abs);
+	ctx->state_dir = ctx->state_buf;
+	ctx->pin_dir = ctx->pin_buf;
+	ctx->selected = true;
+	ctx->is_home = false;
+	return true;
+}
+
 int rf_svc_select_target(struct rf_ctx *ctx)
 {
 	char mnt[PATH_MAX], name[NAME_MAX + 1];
@@ -224,6 +262,8 @@ int rf_svc_select_target(struct rf_ctx *ctx)
 	ctx->pin_dir = ctx->pin_base;
 	ctx->state_dir = ctx->state_base;
 	ctx->selected = false;
+	if (!ctx->cg_id && !rf_cgroup2_mount(mnt, sizeof(mnt)) && select_gone(ctx, mnt))
+		return 0;
 	if ((ret = rf_svc_resolve_cgroup(ctx)))
 		return ret;
 	if (rf_cgroup2_mount(mnt, sizeof(mnt)))
@@ -247,25 +287,44 @@ int rf_svc_select_target(struct rf_ctx *ctx)
 	return 0;
 }
 
-#define RF_TARGET_RECORD "target" /* <state>/target: "path /REL" (the target's cgroup) */
+/* <state>/target: "path /REL" (the target's cgroup) and "pins DIR" (its pin dir) */
+#define RF_TARGET_RECORD "target"
 
 /* Remember which cgroup this state dir belongs to (the agent finds targets by it). */
 static void record_target(struct rf_ctx *ctx)
 {
-	char line[PATH_MAX + 8];
-	char *lines[1] = {line};
+	char path[PATH_MAX + 8], pins[PATH_MAX + 8];
+	char *lines[2] = {path, pins};
 
 	if (!ctx->selected)
 		return;
-	snprintf(line, sizeof(line), "path %s", ctx->cg_rel);
-	if (rf_state_lines_save(ctx->state_dir, RF_TARGET_RECORD, NULL, lines, 1))
+	snprintf(path, sizeof(path), "path %s", ctx->cg_rel);
+	snprintf(pins, sizeof(pins), "pins %s", ctx->pin_dir);
+	if (rf_state_lines_save(ctx->state_dir, RF_TARGET_RECORD, NULL, lines, 2))
 		rf_warn("cannot write %s/%s", ctx->state_dir, RF_TARGET_RECORD);
+}
+
+/* The cgroup path and pin dir a target record names; -ENOENT when there is none. */
+static int load_record(const char *dir, char *rel, size_t rellen, char *pins, size_t pinslen)
+{
+	char **lines = NULL;
+	size_t n = 0;
+	int ret = rf_state_lines_load(dir, RF_TARGET_RECORD, &lines, &n);
+
+	if (!ret && (n < 1 || strncmp(lines[0], "path /", 6)))
+		ret = -ENOENT;
+	if (!ret) {
+		snprintf(rel, rellen, "%s", lines[0] + 5);
+		snprintf(pins, pinslen, "%s",
+			 n > 1 && !strncmp(lines[1], "pins /", 6) ? lines[1] + 5 : "");
+	}
+	rf_lines_free(lines, n);
+	return ret;
 }
 
 int rf_svc_target_ctx(const struct rf_ctx *base, const char *name, struct rf_ctx *out)
 {
-	char dir[PATH_MAX], mnt[PATH_MAX], **lines = NULL;
-	size_t n = 0;
+	char dir[PATH_MAX], mnt[PATH_MAX];
 	int ret;
 
 	*out = *base;
@@ -277,14 +336,12 @@ int rf_svc_target_ctx(const struct rf_ctx *base, const char *name, struct rf_ctx
 	out->state_dir = out->state_base;
 	if (name) {
 		snprintf(dir, sizeof(dir), "%s/targets/%s", base->state_base, name);
-		ret = rf_state_lines_load(dir, RF_TARGET_RECORD, &lines, &n);
-		if (!ret && (n < 1 || strncmp(lines[0], "path /", 6)))
-			ret = -ENOENT;
-		if (!ret)
-			snprintf(out->cg_rel, sizeof(out->cg_rel), "%s", lines[0] + 5);
-		rf_lines_free(lines, n);
+		/* where its state and pins are, even when its cgroup is gone */
+		ret = load_record(dir, out->cg_rel, sizeof(out->cg_rel), out->pin_buf,
+				  sizeof(out->pin_buf));
 		if (ret)
 			return ret;
+		snprintf(out->state_buf, sizeof(out->state_buf), "%s", dir);
 		if (rf_cgroup2_mount(mnt, sizeof(mnt)))
 			return -ENOENT;
 		if ((size_t)snprintf(out->sel_buf, sizeof(out->sel_buf), "%.2047s%.2047s", mnt,
@@ -297,6 +354,12 @@ int rf_svc_target_ctx(const struct rf_ctx *base, const char *name, struct rf_ctx
 	rf_err_quiet(true);
 	ret = rf_svc_select_target(out);
 	rf_err_quiet(false);
+	if (!ret && !out->cg_id)
+		ret = -ENOENT; /* selected by its record: the cgroup is gone */
+	if (ret && name) {
+		out->state_dir = out->state_buf;
+		out->pin_dir = out->pin_buf; /* "" if the record has none */
+	}
 	if (ret)
 		return ret;
 	if (name && out->is_home)
@@ -361,9 +424,21 @@ static void track_exe(struct rf_ctx *ctx, struct rf_maps *m)
 		rf_warn("cannot bring exe rules up to date with their files: %s", strerror(-ret));
 }
 
+/* An in-place upgrade of older pins (rf_load) in the history: "ABI 1 -> 2". */
+static void record_upgrade(struct rf_ctx *ctx, __u32 from, const char *error)
+{
+	struct rf_action a;
+	char what[32];
+
+	snprintf(what, sizeof(what), "ABI %u -> %u", from, RF_ABI_VERSION);
+	rf_svc_action_start(ctx, &a, "upgrade", what);
+	rf_svc_action_finish(ctx, &a, error, 0);
+}
+
 int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config)
 {
-	struct rf_load_opts o = {ctx->pin_dir, ctx->cg_dir, 0, ctx->verbose, NULL};
+	__u32 upgraded_from = 0;
+	struct rf_load_opts o = {ctx->pin_dir, ctx->cg_dir, 0, ctx->verbose, NULL, &upgraded_from};
 	char err[RF_ERR_MAX] = "";
 	int ret;
 
@@ -382,6 +457,8 @@ int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config
 	o.cgroup_id = ctx->cg_id;
 	o.btf = ctx->btf;
 	ret = rf_load(&o, err, sizeof(err));
+	if (upgraded_from)
+		record_upgrade(ctx, upgraded_from, ret ? (err[0] ? err : strerror(-ret)) : NULL);
 	if (ret) {
 		rf_err("%s", err[0] ? err : strerror(-ret));
 		return ret;

@@ -112,6 +112,33 @@ int rf_tc_attach_all(const char *prog_pin, __u32 handle, char *names, size_t nam
 	return ret ? ret : n;
 }
 
+int rf_tc_replace_prog(__u32 handle, __u32 old_id, int prog_fd)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+	int n = 0, ret = 0;
+	__u32 id;
+
+	if (!ifs)
+		return -errno;
+	for (i = ifs; i->if_index; i++) {
+		DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = handle, .priority = RF_TC_PRIO,
+				    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
+		struct bpf_tc_hook h;
+		int err;
+
+		if (!tc_present((int)i->if_index, handle, &id) || id != old_id)
+			continue;
+		tc_hook_for(&h, (int)i->if_index);
+		err = bpf_tc_attach(&h, &o);
+		if (err)
+			ret = ret ? ret : err;
+		else
+			n++;
+	}
+	if_freenameindex(ifs);
+	return ret ? ret : n;
+}
+
 static void detach_one(int ifindex, __u32 handle)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = handle, .priority = RF_TC_PRIO);

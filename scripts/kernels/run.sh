@@ -57,7 +57,9 @@ build_for() {
 	if [[ -n ${built[$arch]:-} ]]; then echo "${built[$arch]}"; return 0; fi
 	if [[ $arch == "$host_arch" ]]; then
 		dir=$out
-		make --no-print-directory OUTPUT="$dir" "$dir/ringfence" "$dir/tests/kernel-tests" >&2 || return 1
+		# the previous release too, for the upgrade suite (RINGFENCE_PREV_BIN in the guest)
+		make --no-print-directory OUTPUT="$dir" "$dir/ringfence" "$dir/tests/kernel-tests" \
+			"$dir/prev/ringfence" >&2 || return 1
 	else
 		case $arch in
 		arm64) cross=aarch64-linux-gnu- targ=arm64 ;;
@@ -68,7 +70,7 @@ build_for() {
 		root=$("$here/rootfs.sh" "$cache" "$arch") || return 1
 		lib=$(basename "$(dirname "$(ls "$root"/usr/lib/*/libbpf.so.1)")")
 		dir=$out/kernels/build-$arch
-		targets=("$dir/ringfence" "$dir/tests/kernel-tests")
+		targets=("$dir/ringfence" "$dir/prev/ringfence" "$dir/tests/kernel-tests")
 		if [[ -e $root/.no-criterion ]]; then
 			cat "$root/.no-criterion" >&2
 			targets=("$dir/ringfence")

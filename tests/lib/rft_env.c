@@ -323,21 +323,10 @@ static void each_entry(const char *dir, bool (*want)(const char *name),
 	closedir(d);
 }
 
-static bool not_hidden(const char *name)
-{
-	return name[0] != '.';
-}
-
-static void unlink_path(const char *path)
-{
-	unlink(path);
-}
-
-/* Unpin everything in a pin dir: links detach when their pin goes. */
+/* Unpin everything in a pin dir, targets/<id>/ included: links detach when their pin goes. */
 static void remove_pins(const char *dir)
 {
-	each_entry(dir, not_hidden, unlink_path);
-	rmdir(dir);
+	rm_rf(dir);
 }
 
 static bool pid_alive(pid_t pid)

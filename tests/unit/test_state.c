@@ -337,7 +337,7 @@ Test(history, action_json)
 
 	fill_action(&a, 7, "isolate", "evil\"}\n{\"x\":1");
 	f = open_memstream(&doc, &len);
-	rf_action_json(f, &a);
+	rf_action_json(f, &a, NULL);
 	fclose(f);
 	cr_assert(json_valid(doc), "%s", doc);
 	cr_assert_null(strchr(doc, '\n'));
@@ -357,7 +357,7 @@ Test(history, action_json)
 	a.completed_unix_ns = 1795416782000000000ULL;
 	strcpy(a.error, "boom");
 	f = open_memstream(&doc, &len);
-	rf_action_json(f, &a);
+	rf_action_json(f, &a, NULL);
 	fclose(f);
 	cr_assert(json_valid(doc), "%s", doc);
 	cr_assert_eq(json_get(doc, "error", val, sizeof(val)), 0);

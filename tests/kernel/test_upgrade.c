@@ -1,0 +1,450 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * In-place upgrade (issue 15): a host isolated by the previous release (ABI 1 pins, built from
+ * git history as $RINGFENCE_PREV_BIN by `make kernel-test`) stays isolated while this version
+ * takes over. A prober in the isolated cgroup tries denied connections every few milliseconds
+ * and an allowed one keeps working through the whole upgrade; afterwards the pins are ABI 2, the
+ * exe rule still allows its executable, ABI 1's pins are gone and the history has the upgrade.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+#include <criterion/criterion.h>
+#include "rf_proc.h"
+
+#define PORT_ALLOWED 8601
+#define PORT_OTHER   8602
+#define RF_TC_LEGACY 0x5246 /* the previous release's tc filter handle */
+
+TestSuite(upgrade, .init = rfp_setup, .fini = rfp_teardown, .timeout = 120);
+
+/* What the prober saw: denied attempts must all fail with EPERM, allowed ones must connect. */
+struct probe_stats {
+	unsigned long tries;   /* denied attempts (each of the three kinds counts) */
+	unsigned long leaks;   /* denied attempts that did not fail with EPERM */
+	int leak_err;	       /* the first leak's result (0 = it connected / was sent) */
+	unsigned long allowed; /* allowed connects tried */
+	unsigned long refused; /* allowed connects that failed */
+};
+
+/* One denied attempt: 0 when the kernel said EPERM, else the result (0 is success: a leak). */
+static int denied_attempt(int family, enum rft_proto proto)
+{
+	const char *addr = family == AF_INET ? RFT_PEER_IP4 : RFT_PEER_IP6;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, ret;
+
+	fd = rft_connect(family, proto, addr, PORT_OTHER, 200);
+	if (proto != RFT_UDP || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		return fd == -EPERM ? 0 : (fd < 0 ? fd : 1);
+	}
+	rft_sockaddr(&ss, &len, family, addr, PORT_OTHER);
+	ret = sendto(fd, "x", 1, 0, (struct sockaddr *)&ss, len) < 0 ? -errno : 1;
+	close(fd);
+	return ret == -EPERM ? 0 : ret;
+}
+
+/* The prober, in the test cgroup and device netns, until the parent writes to ctl. */
+static void prober(int ctl)
+{
+	struct probe_stats st = {};
+	struct pollfd p = {.fd = ctl, .events = POLLIN};
+
+	rft_ready(ctl, 0);
+	while (poll(&p, 1, 0) == 0) {
+		static const struct {
+			int family;
+			enum rft_proto proto;
+		} kinds[] = {{AF_INET, RFT_TCP}, {AF_INET6, RFT_TCP}, {AF_INET, RFT_UDP}};
+		size_t i;
+
+		for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+			int r = denied_attempt(kinds[i].family, kinds[i].proto);
+
+			st.tries++;
+			if (r && !st.leaks++)
+				st.leak_err = r > 0 ? 0 : -r;
+		}
+		if (st.tries % 15 == 0) {
+			int fd = rft_connect(AF_INET6, RFT_TCP, RFT_PEER_IP6, PORT_ALLOWED, 1000);
+
+			st.allowed++;
+			if (fd < 0)
+				st.refused++;
+			else
+				close(fd);
+		}
+		usleep(3000);
+	}
+	/* read the request first: unread data at close would reset the parent's end */
+	if (read(ctl, &p, 1) != 1 || write(ctl, &st, sizeof(st)) != (ssize_t)sizeof(st))
+		_exit(1);
+	_exit(0);
+}
+
+/* The previous release's CLI with the test's paths (it has no targets: the top-level pins). */
+static int prev_cli(char *const env[], char **out, char **err, ...)
+{
+	char *args[RFT_CLI_MAX_ARGS + 1], *saved = getenv("RINGFENCE_BIN"), *prev;
+	va_list ap;
+	int ret;
+
+	prev = getenv("RINGFENCE_PREV_BIN");
+	cr_assert(prev && *prev && access(prev, X_OK) == 0,
+		  "RINGFENCE_PREV_BIN (the previous release's CLI, ABI 1) is not set or not "
+		  "executable: run 'make kernel-test', which builds it from git history into "
+		  ".output/prev/ringfence, or set it to that file");
+	saved = saved ? strdup(saved) : NULL;
+	va_start(ap, err);
+	rft_cli_args(args, va_arg(ap, const char *), &ap);
+	va_end(ap);
+	setenv("RINGFENCE_BIN", prev, 1);
+	ret = rft_cli_argv(env, args, out, err);
+	if (saved)
+		setenv("RINGFENCE_BIN", saved, 1);
+	free(saved);
+	return ret;
+}
+
+static const char *pin(const char *name)
+{
+	static char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", rft.pin_dir, name);
+	return path;
+}
+
+static void pinned(const char *name, bool want)
+{
+	cr_expect_eq(access(pin(name), F_OK) == 0, want, "%s: expected %s", pin(name),
+		     want ? "pinned" : "gone");
+}
+
+static enum rft_outcome exe_client(const char *exe, int family)
+{
+	return rfp_exe_client(exe, rft.cg, family, RFT_TCP,
+			      family == AF_INET ? RFT_PEER_IP4 : RFT_PEER_IP6, PORT_OTHER, NULL);
+}
+
+/* The program id of the packet-guard filter `handle` on the device's veth, 0 if none. */
+static unsigned int tc_filter_prog(unsigned int handle)
+{
+	char ifname[16], want[32], *out = NULL, *at;
+	unsigned int id = 0;
+
+	snprintf(ifname, sizeof(ifname), "rft%dd", (int)getpid() % 10000000);
+	snprintf(want, sizeof(want), "handle 0x%x ", handle);
+	if (rft_exec(rft.dev_ns, (char *[]){"tc", "filter", "show", "dev", ifname, "egress", NULL},
+		     &out, NULL) == 0 &&
+	    (at = strstr(out, want)) && (at = strstr(at, " id ")))
+		id = (unsigned int)strtoul(at + 4, NULL, 10);
+	free(out);
+	return id;
+}
+
+static unsigned int pinned_prog_id(const char *name)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(pin(name));
+
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.id = 0;
+	close(fd);
+	return info.id;
+}
+
+/* A TCP connection to PORT_OTHER held by executable exe (helper "conn"): stdin/stdout fds. */
+struct exe_conn {
+	pid_t pid;
+	int in, out;
+};
+
+static int read_byte(int fd, int timeout_ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	unsigned char c;
+
+	if (poll(&p, 1, timeout_ms) != 1 || read(fd, &c, 1) != 1)
+		return -1;
+	return c;
+}
+
+static void exe_conn_open(struct exe_conn *c, const char *exe, int family)
+{
+	char *argv[] = {(char *)exe,
+			RFP_HELPER_ARG,
+			"conn",
+			family == AF_INET6 ? "6" : "4",
+			family == AF_INET6 ? RFT_PEER_IP6 : RFT_PEER_IP4,
+			"8602",
+			NULL};
+
+	c->pid = rfp_spawn(rft.dev_ns, rft.cg, argv, &c->in, &c->out);
+	cr_assert_gt(c->pid, 0);
+	cr_assert_eq(read_byte(c->out, 5000), 'R', "%s: connection failed", exe);
+}
+
+/* Bytes echoed for one RFT_PAYLOAD_LEN send, -1 when nothing came back. */
+static int exe_conn_echo(struct exe_conn *c)
+{
+	if (write(c->in, "S", 1) != 1)
+		return -1;
+	return read_byte(c->out, 5000);
+}
+
+static void exe_conn_close(struct exe_conn *c)
+{
+	close(c->in);
+	close(c->out);
+	rfp_kill(c->pid);
+}
+
+Test(upgrade, abi1_isolation_holds_through_the_upgrade)
+{
+	static const unsigned short ports[] = {PORT_ALLOWED, PORT_OTHER};
+	static char *guard_on[] = {"RINGFENCE_PACKET_GUARD=on", NULL};
+	unsigned int old_tc;
+	struct rft_server srv;
+	struct rft_conn held, cut;
+	struct exe_conn ec[2];
+	struct probe_stats st = {};
+	struct rft_port_stats o4, o6, b4, b6;
+	char edr[PATH_MAX], bad_btf[PATH_MAX], *out = NULL, *err = NULL;
+	FILE *f;
+	pid_t pid;
+	int ctl, i;
+
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
+	cr_assert_eq(rfp_copy_self("rf-edr-agent", edr, sizeof(edr)), 0);
+
+	/* the link and neighbours ready before isolating: ND under the old release is not tested */
+	for (i = 0; i < 10 && rft_client(rft.dev_ns, rft.cg, AF_INET6, RFT_TCP, RFT_PEER_IP6,
+					 PORT_ALLOWED, 500)
+				      .outcome != RFT_OK;
+	     i++)
+		;
+	cr_assert_lt(i, 10, "IPv6 between the namespaces does not work");
+	cr_assert_eq(
+	    rft_client(rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, PORT_ALLOWED, 1000)
+		.outcome,
+	    RFT_OK);
+
+	/* a connection of a process no rule allows, opened before isolating: cut from then on */
+	cr_assert_eq(rft_conn_open(&cut, rft.dev_ns, rft.cg, AF_INET6, RFT_TCP, RFT_PEER_IP6,
+				   PORT_OTHER, 2000),
+		     0);
+
+	/* the previous release isolates the host, as a user would run it */
+	cr_assert_eq(prev_cli(NULL, &out, &err, "allow", "add", "net", "192.0.2.0/24", "proto",
+			      "tcp", "port", "8601", NULL),
+		     0, "old allow net: %s", err);
+	free(out), free(err);
+	cr_assert_eq(prev_cli(NULL, &out, &err, "allow", "add", "net", "2001:db8::/64", "proto",
+			      "tcp", "port", "8601", NULL),
+		     0, "old allow net6: %s", err);
+	free(out), free(err);
+	cr_assert_eq(prev_cli(NULL, &out, &err, "allow", "add", "exe", edr, NULL), 0,
+		     "old allow exe: %s", err);
+	free(out), free(err);
+	cr_assert_eq(prev_cli(guard_on, &out, &err, "isolate", "--comment", "incident 15", NULL), 0,
+		     "old isolate: %s", err);
+	free(out), free(err);
+	pinned("rf_allow_exe", true);
+	pinned("rf_stats", true);
+	pinned("rf_allow_exe_v2", false);
+	old_tc = pinned_prog_id("rf_prog_tc_egress");
+	cr_assert(old_tc && tc_filter_prog(RF_TC_LEGACY) == old_tc,
+		  "the old packet guard is not on the veth");
+	cr_assert_eq(exe_client(edr, AF_INET), RFT_OK, "ABI 1: the exe rule must allow");
+	for (i = 0; i < 2; i++) {
+		int fam = i ? AF_INET6 : AF_INET;
+		const char *addr = i ? RFT_PEER_IP6 : RFT_PEER_IP4;
+
+		cr_assert_eq(
+		    rft_client(rft.dev_ns, rft.cg, fam, RFT_TCP, addr, PORT_ALLOWED, 1000).outcome,
+		    RFT_OK, "ABI 1: allowed %s", addr);
+		cr_assert_eq(
+		    rft_client(rft.dev_ns, rft.cg, fam, RFT_TCP, addr, PORT_OTHER, 1000).outcome,
+		    RFT_EPERM, "ABI 1: denied %s", addr);
+	}
+	/* the EDR agent's channel, allowed only by its exe rule (socket marked by ABI 1) */
+	for (i = 0; i < 2; i++) {
+		exe_conn_open(&ec[i], edr, i ? AF_INET6 : AF_INET);
+		cr_assert_eq(exe_conn_echo(&ec[i]), RFT_PAYLOAD_LEN, "ABI 1: exe connection");
+	}
+	b4 = rft_server_stats(&srv, PORT_OTHER, AF_INET);
+	b6 = rft_server_stats(&srv, PORT_OTHER, AF_INET6);
+
+	cr_assert_eq(rft_conn_open(&held, rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4,
+				   PORT_ALLOWED, 2000),
+		     0, "the allowed connection must open under ABI 1");
+	pid = rft_fork_in(rft.dev_ns, rft.cg, &ctl);
+	if (pid == 0)
+		prober(ctl);
+	cr_assert_gt(pid, 0, "prober: %s", strerror(-pid));
+	cr_assert_eq(rft_ready_wait(ctl), 0);
+	rft_msleep(200);
+
+	/* this version: status first (it must not call the host unisolated), then isolate */
+	cr_assert_eq(rft_cli(&out, NULL, "status", "--json", NULL), 0);
+	cr_expect_eq(rft_json_bool(out, "isolated"), 1, "status over ABI 1 pins: %s", out);
+	free(out);
+	/* a failed upgrade (a BTF file that is not one) leaves the old programs enforcing */
+	snprintf(bad_btf, sizeof(bad_btf), "%s/not-a-btf", rft.state_dir);
+	f = fopen(bad_btf, "w");
+	cr_assert(f && fputs("not BTF\n", f) >= 0 && fclose(f) == 0);
+	cr_assert_eq(rft_cli(&out, &err, "--btf", bad_btf, "isolate", NULL), 1,
+		     "a broken upgrade must fail: %s", out);
+	cr_expect(err && strstr(err, "upgrade from ABI 1 not done") &&
+		      strstr(err, "still attached and enforce"),
+		  "the error must say where the upgrade stands: %s", err);
+	free(out), free(err);
+	pinned("rf_allow_exe", true);
+	cr_assert_eq(rft_cli(&out, NULL, "status", "--json", NULL), 0);
+	cr_expect_eq(rft_json_bool(out, "isolated"), 1, "after a failed upgrade: %s", out);
+	cr_expect(strstr(out, "\"abi_version\":1,") && strstr(out, "\"connect4\":true"),
+		  "after a failed upgrade: %s", out);
+	free(out);
+
+	cr_assert_eq(rft_cli(&out, &err, "isolate", NULL), 0, "isolate over ABI 1 pins: %s\n%s",
+		     out, err);
+	free(out), free(err);
+	rft_msleep(300);
+
+	cr_assert_eq(write(ctl, "q", 1), 1);
+	cr_assert_eq(read(ctl, &st, sizeof(st)), (ssize_t)sizeof(st), "the prober died");
+	rft_child_close(&pid, &ctl);
+	cr_log_info("prober: %lu denied attempts, %lu allowed connects", st.tries, st.allowed);
+	cr_expect_gt(st.tries, 60, "the prober made only %lu attempts", st.tries);
+	cr_expect_eq(st.leaks, 0,
+		     "%lu of %lu denied attempts were not refused with EPERM during the upgrade "
+		     "(first: errno %d)",
+		     st.leaks, st.tries, st.leak_err);
+	cr_expect_gt(st.allowed, 3);
+	cr_expect_eq(st.refused, 0, "%lu of %lu allowed connects failed during the upgrade",
+		     st.refused, st.allowed);
+	rft_conn_send(&cut, 4);
+	cr_expect_eq(rft_conn_recv(&cut, 500), 0, "a connection cut under ABI 1 moved bytes");
+	rft_conn_close(&cut);
+	o4 = rft_server_stats(&srv, PORT_OTHER, AF_INET);
+	o6 = rft_server_stats(&srv, PORT_OTHER, AF_INET6);
+	cr_expect(
+	    o4.conns == b4.conns && o4.dgrams == b4.dgrams && o6.conns == b6.conns &&
+		o6.dgrams == b6.dgrams && o6.tcp_bytes == b6.tcp_bytes,
+	    "the peer received denied traffic during the upgrade (v4 %llu+%llu, v6 "
+	    "%llu+%llu+%llu bytes)",
+	    (unsigned long long)(o4.conns - b4.conns), (unsigned long long)(o4.dgrams - b4.dgrams),
+	    (unsigned long long)(o6.conns - b6.conns), (unsigned long long)(o6.dgrams - b6.dgrams),
+	    (unsigned long long)(o6.tcp_bytes - b6.tcp_bytes));
+	cr_expect_eq(rft_conn_send(&held, RFT_PAYLOAD_LEN), RFT_PAYLOAD_LEN);
+	cr_expect_eq(rft_conn_recv(&held, 1000), RFT_PAYLOAD_LEN,
+		     "the allowed connection opened before the upgrade must still work");
+	rft_conn_close(&held);
+	for (i = 0; i < 2; i++) {
+		cr_expect_eq(exe_conn_echo(&ec[i]), RFT_PAYLOAD_LEN,
+			     "IPv%d: the exe-allowed connection opened under ABI 1 must still work",
+			     i ? 6 : 4);
+		exe_conn_close(&ec[i]);
+	}
+
+	/* ABI 2 now, still isolated, rules kept, ABI 1's pins gone, the upgrade recorded */
+	cr_assert_eq(rft_cli(&out, NULL, "status", "--json", NULL), 0);
+	cr_expect_eq(rft_json_bool(out, "isolated"), 1, "%s", out);
+	cr_expect(strstr(out, "\"abi_version\":2,") != NULL, "not ABI 2: %s", out);
+	cr_expect(strstr(out, "\"setsockopt\":true") != NULL, "new hook not attached: %s", out);
+	free(out);
+	pinned("rf_allow_exe", false);
+	pinned("rf_stats", false);
+	pinned("rf_allow_exe_v2", true);
+	pinned("rf_stats_v2", true);
+	pinned("rf_link_setsockopt", true);
+	cr_expect_neq(pinned_prog_id("rf_prog_tc_egress"), old_tc, "tc program not re-pinned");
+	cr_expect_eq(tc_filter_prog(RF_TC_LEGACY), pinned_prog_id("rf_prog_tc_egress"),
+		     "the old packet-guard filter must run the new program");
+	cr_expect_eq(exe_client(edr, AF_INET), RFT_OK, "ABI 2: the exe rule must still allow");
+	cr_expect_eq(exe_client(edr, AF_INET6), RFT_OK, "ABI 2: the exe rule must still allow");
+	cr_expect_eq(
+	    rft_client(rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, PORT_OTHER, 1000)
+		.outcome,
+	    RFT_EPERM, "another executable must still be denied");
+	cr_assert_eq(rft_cli(&out, NULL, "history", NULL), 0);
+	{
+		static const char *const done[] = {"upgrade", "Succeeded", "ABI 1 -> 2", NULL};
+		static const char *const failed[] = {"upgrade", "Failed", "ABI 1 -> 2", NULL};
+		char line[512];
+
+		cr_expect(rfp_find_line(out, done, line, sizeof(line)) != NULL,
+			  "no successful upgrade in the history: %s", out);
+		cr_expect(rfp_find_line(out, failed, line, sizeof(line)) != NULL,
+			  "the failed attempt is not in the history: %s", out);
+	}
+	free(out);
+
+	rft_cli_ok(0, "release", NULL);
+	cr_expect_eq(
+	    rft_client(rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, PORT_OTHER, 1000)
+		.outcome,
+	    RFT_OK, "released");
+	rft_server_stop(&srv);
+}
+
+/* Pins of a newer ABI are refused and left exactly as they are. */
+Test(upgrade, future_abi_is_refused_untouched)
+{
+	char *out = NULL, *err = NULL;
+
+	rft_cli_ok(0, "load", NULL);
+	cr_assert_eq(
+	    rft_exec(NULL,
+		     (char *[]){"bpftool", "map", "update", "pinned", (char *)pin("rf_config"),
+				"key",	   "0",	  "0",	    "0",      "0",
+				"value",   "3",	  "0",	    "0",      "0",
+				"0",	   "0",	  "0",	    "0",      "0",
+				"0",	   "0",	  "0",	    "0",      "0",
+				"0",	   "0",	  "3",	    "0",      "0",
+				"0",	   "1",	  "0",	    "0",      "0",
+				"0",	   "0",	  "0",	    "0",      "0",
+				"0",	   "0",	  "0",	    NULL},
+		     NULL, NULL),
+	    0);
+	/* something to do for load: a missing link */
+	unlink(pin("rf_link_connect4"));
+	cr_assert_eq(rft_cli(&out, &err, "load", NULL), 1, "%s", err);
+	cr_expect(err && strstr(err, "ABI 3") && strstr(err, "nothing was changed"), "%s", err);
+	free(out), free(err);
+	pinned("rf_link_connect4", false);
+}
+
+/* A pinned map with state (here rf_allow_cgroup) of another layout is refused, not replaced. */
+Test(upgrade, incompatible_stateful_map_is_refused_untouched)
+{
+	char *out = NULL, *err = NULL;
+
+	cr_assert_eq(mkdir(rft.pin_dir, 0700), 0);
+	cr_assert_eq(rft_exec(NULL,
+			      (char *[]){"bpftool", "map", "create", (char *)pin("rf_allow_cgroup"),
+					 "type", "hash", "key", "8", "value", "16", "entries", "16",
+					 "name", "rf_allow_cgroup", NULL},
+			      NULL, NULL),
+		     0);
+	cr_assert_eq(rft_cli(&out, &err, "load", NULL), 1, "%s", err);
+	cr_expect(err && strstr(err, "rf_allow_cgroup has another type or layout") &&
+		      strstr(err, "nothing was changed"),
+		  "%s", err);
+	free(out), free(err);
+	pinned("rf_allow_cgroup", true);
+	pinned("rf_link_connect4", false);
+	pinned("rf_config", false);
+}
