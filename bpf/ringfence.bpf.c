@@ -1113,8 +1113,6 @@ static __always_inline int packet_socket_verdict(struct __sk_buff *skb, struct b
 {
 	struct rf_flow f = {};
 
-	if (bpf_skb_ancestor_cgroup_id(skb, rf_target_level) != rf_target_cgid)
-		return TC_ACT_UNSPEC; /* not a process of the isolated cgroup */
 	if (skb_cgroup_allowed(skb) ||
 	    ((cfg->builtins & RF_BUILTIN_DHCP) && frame_is_dhcp_client(skb))) {
 		if (mode == RF_MODE_ENFORCE)
@@ -1145,8 +1143,6 @@ static __always_inline int wall_verdict(struct __sk_buff *skb, const struct rf_c
 	enum rf_reason reason = RF_REASON_NO_RULE;
 	struct rf_flow f = {};
 
-	if (rf_target_level && bpf_skb_ancestor_cgroup_id(skb, rf_target_level) != rf_target_cgid)
-		return TC_ACT_UNSPEC; /* not a packet of the isolated cgroup (or no socket) */
 	if (skb->protocol == bpf_htons(ETH_P_ARP))
 		return TC_ACT_UNSPEC;
 	if (!parse_skb(skb, &f, false)) {
@@ -1170,12 +1166,21 @@ refused:
 SEC("tc")
 int rf_tc_egress(struct __sk_buff *skb)
 {
-	const struct rf_config *cfg = get_config();
-	struct bpf_sock *sk = RF_CTX_SK(skb);
+	const struct rf_config *cfg;
+	struct bpf_sock *sk;
 	enum rf_mode mode;
 
+	/*
+	 * A narrower target judges only the packets of its own sockets (packet sockets included):
+	 * everyone else's leave after this one helper call, first, since the filter of every
+	 * target sharing the interface runs on every packet. The host target judges them all.
+	 */
+	if (rf_target_level && bpf_skb_ancestor_cgroup_id(skb, rf_target_level) != rf_target_cgid)
+		return TC_ACT_UNSPEC;
+	cfg = get_config();
 	if (!cfg || (mode = cfg_mode(cfg)) == RF_MODE_OFF)
 		return TC_ACT_UNSPEC;
+	sk = RF_CTX_SK(skb);
 	if (sk)
 		sk = bpf_sk_fullsock(sk);
 	if (sk && sk->family != AF_INET && sk->family != AF_INET6)

@@ -61,6 +61,12 @@ struct rf_load_opts {
 	/* out, optional: the ABI version of older pins this load upgraded in place (or tried
 	 * to: see the error), 0 when there was nothing to upgrade */
 	__u32 *upgraded_from;
+	/*
+	 * A target other than the home: its hash maps allocate on insert (BPF_F_NO_PREALLOC) and
+	 * its event ring buffer is RF_EVENTS_RINGBUF_SIZE_TARGET, so dozens of container targets
+	 * cost kilobytes, not a megabyte each.
+	 */
+	bool lean;
 };
 
 /* Load, attach to the cgroup and pin everything that is not already pinned and attached.

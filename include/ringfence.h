@@ -283,7 +283,9 @@ _Static_assert(sizeof(struct rf_event) == 104 + RF_EXE_PATH_DEPTH * RF_EXE_NAME_
 	       "rf_event ABI size");
 
 #define RF_EVENTS_RINGBUF_SIZE (256 * 1024)
-#define RF_EVENT_BURST	       64  /* events per CPU before rate limiting starts */
-#define RF_EVENT_RATE	       200 /* sustained events per second per CPU */
+#define RF_EVENTS_RINGBUF_SIZE_TARGET                                                              \
+	(64 * 1024)	   /* a target other than the home (targets/<id>/rf_events) */
+#define RF_EVENT_BURST 64  /* events per CPU before rate limiting starts */
+#define RF_EVENT_RATE  200 /* sustained events per second per CPU */
 
 #endif /* RINGFENCE_H */

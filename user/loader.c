@@ -267,6 +267,22 @@ static int links_missing(const struct rf_load_opts *o, const struct rf_link_stat
 	return missing;
 }
 
+/* A narrower target's maps: allocated on insert, a smaller event ring buffer. */
+static int set_lean(struct ringfence_bpf *skel, char *err, size_t errlen)
+{
+	struct bpf_map *hashes[] = {skel->maps.rf_allow_exe_v2, skel->maps.rf_allow_cgroup,
+				    skel->maps.rf_dhcp_server};
+	size_t i;
+	int ret = bpf_map__set_max_entries(skel->maps.rf_events, RF_EVENTS_RINGBUF_SIZE_TARGET);
+
+	for (i = 0; !ret && i < sizeof(hashes) / sizeof(hashes[0]); i++)
+		ret = bpf_map__set_map_flags(hashes[i],
+					     bpf_map__map_flags(hashes[i]) | BPF_F_NO_PREALLOC);
+	if (ret)
+		snprintf(err, errlen, "failed to size the target's maps: %s", strerror(-ret));
+	return ret;
+}
+
 /* Open the object, scope it to the target cgroup and point its maps at the pins. */
 static int open_object(const struct rf_load_opts *o, struct ringfence_bpf **out, char *err,
 		       size_t errlen)
@@ -292,6 +308,8 @@ static int open_object(const struct rf_load_opts *o, struct ringfence_bpf **out,
 		bpf_program__set_autoload(skel->progs.rf_setsockopt, false);
 	skel->rodata->rf_target_cgid = o->cgroup_id;
 	skel->rodata->rf_target_level = level > 0 ? (__u32)level : 0;
+	if (o->lean && (set_lean(skel, err, errlen)))
+		return -EINVAL;
 	/* reuse existing pinned maps so rules and the isolation flag survive a reload */
 	bpf_object__for_each_map(map, skel->obj)
 	{

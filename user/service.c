@@ -438,7 +438,13 @@ static void record_upgrade(struct rf_ctx *ctx, __u32 from, const char *error)
 int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config)
 {
 	__u32 upgraded_from = 0;
-	struct rf_load_opts o = {ctx->pin_dir, ctx->cg_dir, 0, ctx->verbose, NULL, &upgraded_from};
+	struct rf_load_opts o = {ctx->pin_dir,
+				 ctx->cg_dir,
+				 0,
+				 ctx->verbose,
+				 NULL,
+				 &upgraded_from,
+				 ctx->selected && !ctx->is_home};
 	char err[RF_ERR_MAX] = "";
 	int ret;
 
