@@ -256,13 +256,15 @@ static void print_text(struct rf_ctx *ctx, struct status *s)
 		printf("comment:   %s\n", s->iso.comment);
 	print_text_target(ctx, s);
 	printf("loaded:    %s (pin dir %s)\n", s->loaded ? "yes" : "no", ctx->pin_dir);
-	printf("hooks:    ");
 	if (s->old_abi)
 		printf(
 		    "warning:   pins of ringfence ABI %u: the next load, isolate, allow or agent "
 		    "upgrades them in place\n",
 		    s->cfg.abi_version);
-	for (i = 0; i < RF_HOOK_MAX; i++)
+	printf("hooks:    ");
+	if (!s->loaded && !s->old_abi && !s->ls[0].cgroup_id)
+		printf(" none (not loaded)");
+	for (i = 0; (s->loaded || s->old_abi || s->ls[0].cgroup_id) && i < RF_HOOK_MAX; i++)
 		if (rf_hooks[i].kind == RF_ATTACH_CGROUP)
 			printf(" %s%s", rf_hooks[i].label,
 			       !rf_hook_available((enum rf_hook)i) ? "(unsupported by this kernel)"
