@@ -197,22 +197,25 @@ int rf_svc_resolve_cgroup(struct rf_ctx *ctx)
 }
 
 /* Is the resolved target the home target (RINGFENCE_HOME_CGROUP, default the cgroup2 root)? */
+/* A cgroup path as --cgroup takes it (absolute, or relative to the cgroup2 mount), absolute. */
+static void cgroup_abs(const char *mnt, const char *path, char *out, size_t len)
+{
+	if (path[0] == '/')
+		snprintf(out, len, "%s", path);
+	else
+		snprintf(out, len, "%s/%s", mnt, path);
+}
+
 static bool target_is_home(const struct rf_ctx *ctx, const char *mnt)
 {
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], path[PATH_MAX * 2];
 	__u64 id;
 
 	if (!ctx->home || !*ctx->home)
 		return ctx->cg_rel[0] == '/' && !ctx->cg_rel[1];
-	if (rf_cgroup_resolve(ctx->home[0] == '/' ? ctx->home : mnt, dir, sizeof(dir), &id))
+	cgroup_abs(mnt, ctx->home, path, sizeof(path));
+	if (rf_cgroup_resolve(path, dir, sizeof(dir), &id))
 		return false; /* a home that does not exist (yet) is no target's */
-	if (ctx->home[0] != '/') {
-		char rel[PATH_MAX * 2];
-
-		snprintf(rel, sizeof(rel), "%s/%s", mnt, ctx->home);
-		if (rf_cgroup_resolve(rel, dir, sizeof(dir), &id))
-			return false;
-	}
 	return id == ctx->cg_id;
 }
 
@@ -230,8 +233,7 @@ static bool select_gone(struct rf_ctx *ctx, const char *mnt)
 
 	if (!ctx->cgroup || ctx->unit || ctx->container || ctx->pid)
 		return false;
-	snprintf(abs, sizeof(abs), ctx->cgroup[0] == '/' ? "%s" : "%s/%s",
-		 ctx->cgroup[0] == '/' ? ctx->cgroup : mnt, ctx->cgroup);
+	cgroup_abs(mnt, ctx->cgroup, abs, sizeof(abs));
 	len = strlen(abs);
 	while (len > 1 && abs[len - 1] == '/')
 		abs[--len] = '\0';
