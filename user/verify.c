@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* isolate --verify: probe the management endpoints from inside the isolated cgroup. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,6 +184,57 @@ static int enter_cgroup(const char *cg_dir, char *made, size_t madelen)
 	}
 }
 
+/* A process of cg_dir or of a cgroup below it (depth-limited), other than us; 0 if none. */
+static pid_t target_process(const char *cg_dir, int depth)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	pid_t found = 0;
+	FILE *procs;
+	DIR *d;
+	int pid;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg_dir);
+	procs = fopen(path, "re");
+	while (procs && !found && fscanf(procs, "%d", &pid) == 1)
+		if (pid != getpid())
+			found = pid;
+	if (procs)
+		fclose(procs);
+	d = found || depth > 8 ? NULL : opendir(cg_dir);
+	while (d && !found && (de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", cg_dir, de->d_name);
+		found = target_process(path, depth + 1);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/*
+ * Probe from where the target's processes are: a container has a network namespace (routes,
+ * addresses) of its own. Joins the namespace of one of its processes; none (an empty cgroup):
+ * stays in ours. 0 or -errno.
+ */
+static int enter_target_netns(const char *cg_dir)
+{
+	pid_t pid = target_process(cg_dir, 0);
+	char path[64];
+	int fd, ret;
+
+	if (!pid)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno; /* it exited meanwhile */
+	ret = setns(fd, CLONE_NEWNET) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
 struct probe_plan {
 	const struct rf_endpoint *eps;
 	int n;
@@ -197,7 +250,9 @@ static void probe_child(const char *cg_dir, const struct probe_plan *p, int fd, 
 	struct rf_verify_check c;
 	int i, ret;
 
-	ret = enter_cgroup(cg_dir, made, madelen);
+	ret = enter_target_netns(cg_dir);
+	if (!ret)
+		ret = enter_cgroup(cg_dir, made, madelen);
 	if (write(fd, &ret, sizeof(ret)) != sizeof(ret) || ret)
 		_exit(1);
 	for (i = 0; i < p->n + 2; i++) {

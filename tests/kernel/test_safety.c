@@ -280,3 +280,44 @@ Test(safety, verify_rolls_back_when_an_endpoint_is_cut)
 	cr_expect(history_has("isolate", "verify failed: connect 192.0.2.2:8202"),
 		  "no Failed isolate with the reason in the history");
 }
+
+/*
+ * A container has a network namespace of its own: --verify probes from the namespace the
+ * target's processes are in, not from the one the CLI runs in. Here the CLI runs in an empty
+ * namespace (only lo: the peer is unreachable from it) and the target's process in the device
+ * namespace: the probe must reach the peer, and the deny check must still hold.
+ */
+Test(safety, verify_probes_from_the_targets_network_namespace)
+{
+	char cli_ns[64], v4[64], *out = NULL, *err = NULL;
+	char *const mk[] = {"ip", "netns", "add", cli_ns, NULL};
+	char *const argv[] = {getenv("RINGFENCE_BIN"),
+			      "--cgroup",
+			      rft.cg,
+			      "--pin-dir",
+			      rft.pin_dir,
+			      "--state-dir",
+			      rft.state_dir,
+			      "--config",
+			      rft.config,
+			      "isolate",
+			      "--verify",
+			      v4,
+			      "--json",
+			      NULL};
+
+	start(); /* a server of the target in the device namespace */
+	snprintf(cli_ns, sizeof(cli_ns), "rf-test-%d-cli", (int)getpid());
+	snprintf(v4, sizeof(v4), "%s:%d", RFT_PEER_IP4, PORT_WAY_BACK);
+	cr_assert_eq(rft_exec(NULL, mk, NULL, NULL), 0, "ip netns add %s", cli_ns);
+	cr_expect_eq(rft_exec(cli_ns, argv, &out, &err), 0,
+		     "verify from the CLI's namespace: %s %s", out, err);
+	cr_expect_eq(rft_json_bool(out, "isolated"), 1, "%s", out);
+	cr_expect(strstr(out, "\"check\":\"deny 198.51.100.254:9\",\"ok\":true"),
+		  "the deny check did not hold: %s", out);
+	free(out);
+	free(err);
+	rft_netns_remove(cli_ns);
+	cr_expect_eq(out_tcp(AF_INET, PORT_OTHER), RFT_EPERM, "isolated after verify");
+	rft_cli_ok(0, "release", NULL);
+}
