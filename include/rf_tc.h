@@ -14,15 +14,15 @@
 #define RF_TC_PRIO	    1
 
 /*
- * Each target's instance of the tc program is its own filter on an interface, told apart by its
- * handle: the low 32 bits of the target's cgroup id (the cgroup directory's inode number, unique
- * among live cgroups). A pass returns TC_ACT_UNSPEC, so every target's filter judges the packet.
+ * Each target's instance of the tc program is its own filter on an interface (prio 1), told apart
+ * by its handle: the top bit set (other tools number their filters from 1) and the low 31 bits
+ * of the target's cgroup id (the cgroup directory's inode number, unique among live cgroups). A
+ * pass returns TC_ACT_UNSPEC, so every target's filter judges the packet. A filter of another
+ * program at our handle is never replaced or removed (rf_tc_attach_all() warns).
  */
 static inline __u32 rf_tc_handle(__u64 cg_id)
 {
-	__u32 h = (__u32)cg_id;
-
-	return h ? h : 1;
+	return 0x80000000u | ((__u32)cg_id & 0x7fffffffu);
 }
 
 /*

@@ -78,9 +78,44 @@ static int attach_one(int ifindex, int prog, __u32 handle)
 	return bpf_tc_attach(&h, &o);
 }
 
+/* Is program id one of ringfence's tc programs (of any version or target)? */
+static bool prog_is_ours(__u32 id)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id);
+	bool ours;
+
+	if (fd < 0)
+		return false;
+	ours = !bpf_obj_get_info_by_fd(fd, &info, &len) && !strcmp(info.name, "rf_tc_egress");
+	close(fd);
+	return ours;
+}
+
+/*
+ * Attach on one interface unless the filter `handle` runs our program already (0). A filter of
+ * ours with another program (an earlier load of this target) is replaced; one of another tool
+ * that happens to have our handle is left alone: -EEXIST. 1 when attached.
+ */
+static int attach_if_needed(int ifindex, int prog, __u32 prog_id, __u32 handle)
+{
+	__u32 id;
+	int err;
+
+	if (tc_present(ifindex, handle, &id) && id == prog_id)
+		return 0;
+	if (id && !prog_is_ours(id))
+		return -EEXIST;
+	err = attach_one(ifindex, prog, handle);
+	return err ? err : 1;
+}
+
 int rf_tc_attach_all(const char *prog_pin, __u32 handle, char *names, size_t nameslen)
 {
+	struct bpf_prog_info info = {};
 	struct if_nameindex *ifs, *i;
+	__u32 len = sizeof(info);
 	int prog, n = 0, ret = 0;
 
 	if (names && nameslen)
@@ -89,18 +124,27 @@ int rf_tc_attach_all(const char *prog_pin, __u32 handle, char *names, size_t nam
 	if (prog < 0)
 		return -errno;
 	ifs = if_nameindex();
-	if (!ifs) {
+	if (!ifs || bpf_obj_get_info_by_fd(prog, &info, &len)) {
 		ret = -errno;
+		if (ifs)
+			if_freenameindex(ifs);
 		close(prog);
 		return ret;
 	}
 	for (i = ifs; i->if_index; i++) {
 		int err;
 
-		if (!strcmp(i->if_name, "lo") || tc_present((int)i->if_index, handle, NULL))
+		if (!strcmp(i->if_name, "lo"))
 			continue;
-		err = attach_one((int)i->if_index, prog, handle);
-		if (err) {
+		err = attach_if_needed((int)i->if_index, prog, info.id, handle);
+		if (!err)
+			continue;
+		if (err == -EEXIST)
+			fprintf(stderr,
+				"ringfence: warning: tc egress filter prio %d handle 0x%x on %s "
+				"belongs to another program: the packet guard is not on %s\n",
+				RF_TC_PRIO, handle, i->if_name, i->if_name);
+		if (err < 0) {
 			ret = err;
 			continue;
 		}
@@ -171,7 +215,7 @@ void rf_tc_detach_all(__u32 handle, const char *prog_pin)
 	if (!ifs)
 		return;
 	for (i = ifs; i->if_index; i++) {
-		if (tc_present((int)i->if_index, handle, NULL))
+		if (tc_present((int)i->if_index, handle, &id) && prog_is_ours(id))
 			detach_one((int)i->if_index, handle);
 		if (ours && handle != RF_TC_HANDLE_LEGACY &&
 		    tc_present((int)i->if_index, RF_TC_HANDLE_LEGACY, &id) && id == ours)
@@ -188,7 +232,9 @@ int rf_tc_for_each(__u32 handle, void (*fn)(const char *ifname, void *arg), void
 	if (!ifs)
 		return 0;
 	for (i = ifs; i->if_index; i++) {
-		if (!tc_present((int)i->if_index, handle, NULL))
+		__u32 id;
+
+		if (!tc_present((int)i->if_index, handle, &id) || !prog_is_ours(id))
 			continue;
 		n++;
 		if (fn)
