@@ -140,7 +140,8 @@ Test(errors, second_cli_waits_for_the_lock)
 }
 
 /* A lock that is never released: the CLI gives up after its timeout, exit 1, nothing changed. */
-Test(errors, lock_never_released_fails_cleanly, .timeout = 40)
+/* the lock wait plus a CLI start, with room for a slow emulated kernel */
+Test(errors, lock_never_released_fails_cleanly, .timeout = 90)
 {
 	long t0;
 	int fd;
