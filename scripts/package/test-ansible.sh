@@ -93,7 +93,7 @@ pb --limit localhost deploy/ansible/isolate.yml -e "ringfence_comment='INC-0000 
 	>"$tmp/log" 2>&1 && ok || bad "isolate.yml failed"
 grep -E 'localhost: (ISOLATED|not isolated)' "$tmp/log" | sed 's/^ *"msg": /  /'
 grep -q 'localhost: ISOLATED' "$tmp/log" && ok || { cat "$tmp/log"; bad "isolate.yml did not report ISOLATED"; }
-RINGFENCE_PIN_DIR=$pins RINGFENCE_STATE_DIR=$tmp/state "$bin" --json status | grep -q '"isolated":true' && ok ||
+RINGFENCE_CGROUP=$cg RINGFENCE_PIN_DIR=$pins RINGFENCE_STATE_DIR=$tmp/state "$bin" --json status | grep -q '"isolated":true' && ok ||
 	bad "the cgroup is not isolated"
 pb --limit localhost deploy/ansible/isolate.yml -e ringfence_comment='again' >"$tmp/log" 2>&1 &&
 	grep -q 'changed=0' "$tmp/log" && ok || { cat "$tmp/log"; bad "second isolate not idempotent"; }
@@ -103,7 +103,7 @@ pb --limit localhost deploy/ansible/release.yml -e "ringfence_comment='INC-0000 
 	{ cat "$tmp/log"; bad "release.yml failed"; }
 grep -E 'localhost: (ISOLATED|not isolated)' "$tmp/log" | sed 's/^ *"msg": /  /'
 grep -q 'localhost: not isolated' "$tmp/log" && ok || bad "release.yml did not report 'not isolated'"
-hist=$(RINGFENCE_PIN_DIR=$pins RINGFENCE_STATE_DIR=$tmp/state "$bin" --json history)
+hist=$(RINGFENCE_CGROUP=$cg RINGFENCE_PIN_DIR=$pins RINGFENCE_STATE_DIR=$tmp/state "$bin" --json history)
 grep -q '"requestor":"ansible:test-ansible"' <<<"$hist" && ok || bad "requestor not in history"
 grep -q '"comment":"INC-0000 ansible test"' <<<"$hist" && ok || bad "isolate comment not in history"
 
