@@ -28,7 +28,8 @@
 #define PORT_Z		  8603
 #define CLIENT_TIMEOUT_MS 1500
 
-TestSuite(multi, .init = rfp_setup, .fini = rfp_teardown, .timeout = 120);
+/* every case loads two to four targets: minutes under emulation */
+TestSuite(multi, .init = rfp_setup, .fini = rfp_teardown, .timeout = 240);
 
 static char *const guard_on[] = {"RINGFENCE_PACKET_GUARD=on", NULL};
 

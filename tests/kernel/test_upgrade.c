@@ -16,6 +16,9 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <sys/wait.h>
+#include <net/if.h>
 #include <criterion/criterion.h>
 #include "rf_proc.h"
 
@@ -139,16 +142,34 @@ static enum rft_outcome exe_client(const char *exe, int family)
 /* The program id of the packet-guard filter `handle` on the device's veth, 0 if none. */
 static unsigned int tc_filter_prog(unsigned int handle)
 {
-	char ifname[16], want[32], *out = NULL, *at;
 	unsigned int id = 0;
+	int pfd[2];
+	pid_t pid;
 
-	snprintf(ifname, sizeof(ifname), "rft%dd", (int)getpid() % 10000000);
-	snprintf(want, sizeof(want), "handle 0x%x ", handle);
-	if (rft_exec(rft.dev_ns, (char *[]){"tc", "filter", "show", "dev", ifname, "egress", NULL},
-		     &out, NULL) == 0 &&
-	    (at = strstr(out, want)) && (at = strstr(at, " id ")))
-		id = (unsigned int)strtoul(at + 4, NULL, 10);
-	free(out);
+	/* libbpf's query in a child in the device namespace: no tc binary needed (the qemu
+	 * guests have none) */
+	if (pipe(pfd))
+		return 0;
+	pid = fork();
+	if (pid == 0) {
+		DECLARE_LIBBPF_OPTS(bpf_tc_hook, h, .attach_point = BPF_TC_EGRESS);
+		DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = handle, .priority = 1);
+		char ifname[16];
+
+		snprintf(ifname, sizeof(ifname), "rft%dd", (int)rft.owner % 10000000);
+		if (rft_netns_enter(rft.dev_ns))
+			_exit(1);
+		h.ifindex = (int)if_nametoindex(ifname);
+		if (bpf_tc_query(&h, &o))
+			o.prog_id = 0;
+		_exit(write(pfd[1], &o.prog_id, sizeof(o.prog_id)) == sizeof(o.prog_id) ? 0 : 1);
+	}
+	close(pfd[1]);
+	if (pid > 0 && read(pfd[0], &id, sizeof(id)) != sizeof(id))
+		id = 0;
+	close(pfd[0]);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
 	return id;
 }
 

@@ -515,7 +515,8 @@ pid_t rfp_agent_start(void)
 	if (pid < 0)
 		return pid;
 	rft_track_child(pid);
-	for (i = 0; i < 100; i++) {
+	/* 5 s here; under emulation the agent loads every target it restores first: up to 60 s */
+	for (i = 0; i < (rft_scaled_ms(5000) < 60000 ? rft_scaled_ms(5000) : 60000) / 50; i++) {
 		if (waitpid(pid, NULL, WNOHANG) == pid) {
 			rft_untrack_child(pid);
 			return -ECHILD;
