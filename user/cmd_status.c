@@ -23,6 +23,10 @@ const char rf_help_metrics[] =
     "Prometheus text format, each labelled target=\"CGROUP PATH\" (\"/\" is the host).\n"
     "--all: every target of this pin dir.\n";
 
+/* status over pins of an older ABI (printf format, the ABI version) */
+#define RF_OLD_ABI_WARNING                                                                         \
+	"pins of ringfence ABI %u: the next load, isolate, allow or agent upgrades them in place"
+
 /* Everything status reports, gathered once. */
 struct status {
 	bool loaded, isolated, audit, target_ok;
@@ -181,10 +185,7 @@ static void print_json(struct rf_ctx *ctx, struct status *s)
 	if (s->loaded)
 		print_warnings(ctx, &s->cfg);
 	if (s->old_abi)
-		printf(
-		    "\"pins of ringfence ABI %u: the next load, isolate, allow or agent upgrades "
-		    "them in place\"",
-		    s->cfg.abi_version);
+		printf("\"" RF_OLD_ABI_WARNING "\"", s->cfg.abi_version);
 	printf("]}");
 }
 
@@ -257,10 +258,7 @@ static void print_text(struct rf_ctx *ctx, struct status *s)
 	print_text_target(ctx, s);
 	printf("loaded:    %s (pin dir %s)\n", s->loaded ? "yes" : "no", ctx->pin_dir);
 	if (s->old_abi)
-		printf(
-		    "warning:   pins of ringfence ABI %u: the next load, isolate, allow or agent "
-		    "upgrades them in place\n",
-		    s->cfg.abi_version);
+		printf("warning:   " RF_OLD_ABI_WARNING "\n", s->cfg.abi_version);
 	printf("hooks:    ");
 	if (!s->loaded && !s->old_abi && !s->ls[0].cgroup_id)
 		printf(" none (not loaded)");

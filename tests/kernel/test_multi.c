@@ -23,10 +23,9 @@
 #include <criterion/criterion.h>
 #include "rf_proc.h"
 
-#define PORT_X		  8601
-#define PORT_Y		  8602
-#define PORT_Z		  8603
-#define CLIENT_TIMEOUT_MS 1500
+#define PORT_X 8601
+#define PORT_Y 8602
+#define PORT_Z 8603
 
 /* every case loads two to four targets: minutes under emulation */
 TestSuite(multi, .init = rfp_setup, .fini = rfp_teardown, .timeout = 240);
@@ -81,59 +80,14 @@ static void allow_port(const char *cg, unsigned short port)
 	ON(NULL, cg, "allow", "add", "net", RFT_PEER_IP6, "port", p, "dir", "out");
 }
 
-struct flow {
-	int family;
-	const char *addr;
-	enum rft_proto proto;
-};
-
-static const struct flow flows[] = {
-    {AF_INET, RFT_PEER_IP4, RFT_TCP},
-    {AF_INET, RFT_PEER_IP4, RFT_UDP},
-    {AF_INET6, RFT_PEER_IP6, RFT_TCP},
-    {AF_INET6, RFT_PEER_IP6, RFT_UDP},
-};
-
-static unsigned long long received(const struct rft_server *s, const struct flow *f,
-				   unsigned short port)
-{
-	struct rft_port_stats st = rft_server_stats(s, port, f->family);
-
-	return f->proto == RFT_TCP ? st.conns + st.tcp_bytes : st.dgrams + st.udp_bytes;
-}
-
-/* One exchange from cgroup cg: OK and counted by the peer, or EPERM and nothing counted. */
-static void expect_flow(const struct rft_server *s, const struct flow *f, const char *cg,
-			unsigned short port, bool deny, const char *what)
-{
-	const char *proto = f->proto == RFT_TCP ? "tcp" : "udp";
-	unsigned long long before = received(s, f, port);
-	struct rft_result r =
-	    rft_client(rft.dev_ns, cg, f->family, f->proto, f->addr, port, CLIENT_TIMEOUT_MS);
-
-	if (deny) {
-		cr_expect_eq(r.outcome, RFT_EPERM, "%s: %s %s port %u: expected EPERM, got %s (%d)",
-			     what, proto, f->addr, port, rft_outcome_name(r.outcome), r.err);
-		rft_msleep(100);
-		cr_expect_eq(received(s, f, port), before,
-			     "%s: %s %s port %u denied, but the peer received something", what,
-			     proto, f->addr, port);
-	} else {
-		cr_expect_eq(r.outcome, RFT_OK, "%s: %s %s port %u: expected OK, got %s (%d)", what,
-			     proto, f->addr, port, rft_outcome_name(r.outcome), r.err);
-		cr_expect_gt(received(s, f, port), before,
-			     "%s: %s %s port %u: peer counted nothing", what, proto, f->addr, port);
-	}
-}
-
-/* expect_flow() for every flow (v4/v6, tcp/udp). */
+/* rfp_expect_flow() for every flow (v4/v6, tcp/udp). */
 static void expect_all(const struct rft_server *s, const char *cg, unsigned short port, bool deny,
 		       const char *what)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(flows) / sizeof(flows[0]); i++)
-		expect_flow(s, &flows[i], cg, port, deny, what);
+	for (i = 0; i < RFP_NFLOWS; i++)
+		rfp_expect_flow(s, &rfp_flows[i], cg, port, deny, what);
 }
 
 /* P (no target) with targets A and B below it. */

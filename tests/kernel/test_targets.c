@@ -19,11 +19,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <criterion/criterion.h>
-#include "rf_test.h"
+#include "rf_proc.h"
 
-#define PORT_ALLOWED	  8101
-#define PORT_OTHER	  8102
-#define CLIENT_TIMEOUT_MS 1500
+#define PORT_ALLOWED 8101
+#define PORT_OTHER   8102
 
 TestSuite(targets, .init = rft_setup, .fini = rft_teardown, .timeout = 90);
 
@@ -98,53 +97,6 @@ static char *cli_target(int want, const char *opt, const char *val, const char *
 	return err;
 }
 
-struct flow {
-	int family;
-	const char *addr;
-	enum rft_proto proto;
-};
-
-static const struct flow flows[] = {
-    {AF_INET, RFT_PEER_IP4, RFT_TCP},
-    {AF_INET, RFT_PEER_IP4, RFT_UDP},
-    {AF_INET6, RFT_PEER_IP6, RFT_TCP},
-    {AF_INET6, RFT_PEER_IP6, RFT_UDP},
-};
-
-static unsigned long long received(const struct rft_server *s, const struct flow *f,
-				   unsigned short port)
-{
-	struct rft_port_stats st = rft_server_stats(s, port, f->family);
-
-	return f->proto == RFT_TCP ? st.conns + st.tcp_bytes : st.dgrams + st.udp_bytes;
-}
-
-/* One exchange from cgroup cg; OK (and counted by the peer) or EPERM (and nothing counted). */
-static void expect_flow(const struct rft_server *s, const struct flow *f, const char *cg,
-			unsigned short port, bool deny, const char *what)
-{
-	unsigned long long before = received(s, f, port);
-	struct rft_result r =
-	    rft_client(rft.dev_ns, cg, f->family, f->proto, f->addr, port, CLIENT_TIMEOUT_MS);
-
-	if (deny) {
-		cr_expect_eq(r.outcome, RFT_EPERM, "%s: %s %s port %u: expected EPERM, got %s (%d)",
-			     what, f->proto == RFT_TCP ? "tcp" : "udp", f->addr, port,
-			     rft_outcome_name(r.outcome), r.err);
-		rft_msleep(100);
-		cr_expect_eq(received(s, f, port), before,
-			     "%s: %s %s port %u denied, but the peer received something", what,
-			     f->proto == RFT_TCP ? "tcp" : "udp", f->addr, port);
-	} else {
-		cr_expect_eq(r.outcome, RFT_OK, "%s: %s %s port %u: expected OK, got %s (%d)", what,
-			     f->proto == RFT_TCP ? "tcp" : "udp", f->addr, port,
-			     rft_outcome_name(r.outcome), r.err);
-		cr_expect_gt(received(s, f, port), before,
-			     "%s: %s %s port %u: peer counted nothing", what,
-			     f->proto == RFT_TCP ? "tcp" : "udp", f->addr, port);
-	}
-}
-
 /*
  * The whole story for one selector: it resolves to `target` (below rft.cg); allow rules and
  * isolate go through the selector; then `target` is held to the allow-list while rft.cg (its
@@ -179,15 +131,18 @@ static void isolate_through(const char *opt, const char *val, const char *target
 	free(out);
 	free(err);
 
-	for (i = 0; i < sizeof(flows) / sizeof(flows[0]); i++) {
-		expect_flow(&srv, &flows[i], target, PORT_ALLOWED, false, "target, allowed port");
-		expect_flow(&srv, &flows[i], target, PORT_OTHER, true, "target, other port");
-		expect_flow(&srv, &flows[i], rft.cg, PORT_OTHER, false, "outside the target");
+	for (i = 0; i < RFP_NFLOWS; i++) {
+		rfp_expect_flow(&srv, &rfp_flows[i], target, PORT_ALLOWED, false,
+				"target, allowed port");
+		rfp_expect_flow(&srv, &rfp_flows[i], target, PORT_OTHER, true,
+				"target, other port");
+		rfp_expect_flow(&srv, &rfp_flows[i], rft.cg, PORT_OTHER, false,
+				"outside the target");
 	}
 
 	free(cli_target(0, opt, val, "release", NULL));
-	for (i = 0; i < sizeof(flows) / sizeof(flows[0]); i++)
-		expect_flow(&srv, &flows[i], target, PORT_OTHER, false, "target, released");
+	for (i = 0; i < RFP_NFLOWS; i++)
+		rfp_expect_flow(&srv, &rfp_flows[i], target, PORT_OTHER, false, "target, released");
 	rft_server_stop(&srv);
 }
 

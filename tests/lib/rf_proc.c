@@ -575,3 +575,40 @@ int rfp_frame_worker(int cmd, void *arg)
 		   ? -errno
 		   : (int)sizeof(frame);
 }
+
+const struct rfp_flow rfp_flows[RFP_NFLOWS] = {
+    {AF_INET, RFT_PEER_IP4, RFT_TCP},
+    {AF_INET, RFT_PEER_IP4, RFT_UDP},
+    {AF_INET6, RFT_PEER_IP6, RFT_TCP},
+    {AF_INET6, RFT_PEER_IP6, RFT_UDP},
+};
+
+static unsigned long long received(const struct rft_server *s, const struct rfp_flow *f,
+				   unsigned short port)
+{
+	struct rft_port_stats st = rft_server_stats(s, port, f->family);
+
+	return f->proto == RFT_TCP ? st.conns + st.tcp_bytes : st.dgrams + st.udp_bytes;
+}
+
+void rfp_expect_flow(const struct rft_server *s, const struct rfp_flow *f, const char *cg,
+		     unsigned short port, bool deny, const char *what)
+{
+	const char *proto = f->proto == RFT_TCP ? "tcp" : "udp";
+	unsigned long long before = received(s, f, port);
+	struct rft_result r = rft_client(rft.dev_ns, cg, f->family, f->proto, f->addr, port, 1500);
+
+	if (deny) {
+		cr_expect_eq(r.outcome, RFT_EPERM, "%s: %s %s port %u: expected EPERM, got %s (%d)",
+			     what, proto, f->addr, port, rft_outcome_name(r.outcome), r.err);
+		rft_msleep(100);
+		cr_expect_eq(received(s, f, port), before,
+			     "%s: %s %s port %u denied, but the peer received something", what,
+			     proto, f->addr, port);
+	} else {
+		cr_expect_eq(r.outcome, RFT_OK, "%s: %s %s port %u: expected OK, got %s (%d)", what,
+			     proto, f->addr, port, rft_outcome_name(r.outcome), r.err);
+		cr_expect_gt(received(s, f, port), before,
+			     "%s: %s %s port %u: peer counted nothing", what, proto, f->addr, port);
+	}
+}

@@ -127,4 +127,22 @@ pid_t rfp_agent_start(void);
  * (NULL-terminated) or timeout_ms passes. Returns true if found. */
 bool rfp_history_wait(int timeout_ms, const char *const needles[]);
 
+/* One kind of exchange with the peer: family, peer address, TCP or UDP. */
+struct rfp_flow {
+	int family;
+	const char *addr;
+	enum rft_proto proto;
+};
+
+#define RFP_NFLOWS 4
+/* The peer over IPv4 and IPv6, TCP and UDP. */
+extern const struct rfp_flow rfp_flows[RFP_NFLOWS];
+
+/*
+ * One exchange from a process in cgroup cg (device namespace) to the peer's port: with deny,
+ * EPERM and the peer counted nothing; else OK and counted by the peer. what names the case.
+ */
+void rfp_expect_flow(const struct rft_server *s, const struct rfp_flow *f, const char *cg,
+		     unsigned short port, bool deny, const char *what);
+
 #endif /* RF_PROC_H */
