@@ -33,7 +33,7 @@ static unsigned int dev_ifindex(void)
 {
 	char name[IF_NAMESIZE];
 
-	snprintf(name, sizeof(name), "rft%dd", (int)rft.owner % 10000000);
+	rft_dev_ifname(name, sizeof(name), rft.owner);
 	return if_nametoindex(name);
 }
 

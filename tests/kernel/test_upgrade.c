@@ -139,40 +139,6 @@ static enum rft_outcome exe_client(const char *exe, int family)
 			      family == AF_INET ? RFT_PEER_IP4 : RFT_PEER_IP6, PORT_OTHER, NULL);
 }
 
-/* The program id of the packet-guard filter `handle` on the device's veth, 0 if none. */
-static unsigned int tc_filter_prog(unsigned int handle)
-{
-	unsigned int id = 0;
-	int pfd[2];
-	pid_t pid;
-
-	/* libbpf's query in a child in the device namespace: no tc binary needed (the qemu
-	 * guests have none) */
-	if (pipe(pfd))
-		return 0;
-	pid = fork();
-	if (pid == 0) {
-		DECLARE_LIBBPF_OPTS(bpf_tc_hook, h, .attach_point = BPF_TC_EGRESS);
-		DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = handle, .priority = 1);
-		char ifname[16];
-
-		snprintf(ifname, sizeof(ifname), "rft%dd", (int)rft.owner % 10000000);
-		if (rft_netns_enter(rft.dev_ns))
-			_exit(1);
-		h.ifindex = (int)if_nametoindex(ifname);
-		if (bpf_tc_query(&h, &o))
-			o.prog_id = 0;
-		_exit(write(pfd[1], &o.prog_id, sizeof(o.prog_id)) == sizeof(o.prog_id) ? 0 : 1);
-	}
-	close(pfd[1]);
-	if (pid > 0 && read(pfd[0], &id, sizeof(id)) != sizeof(id))
-		id = 0;
-	close(pfd[0]);
-	if (pid > 0)
-		waitpid(pid, NULL, 0);
-	return id;
-}
-
 static unsigned int pinned_prog_id(const char *name)
 {
 	struct bpf_prog_info info = {};
@@ -307,7 +273,7 @@ Test(upgrade, abi1_isolation_holds_through_the_upgrade)
 	pinned("rf_stats", true);
 	pinned("rf_allow_exe_v2", false);
 	old_tc = pinned_prog_id("rf_prog_tc_egress");
-	cr_assert(old_tc && tc_filter_prog(RF_TC_LEGACY) == old_tc,
+	cr_assert(old_tc && rft_dev_tc_filter(RF_TC_LEGACY, -1) == old_tc,
 		  "the old packet guard is not on the veth");
 	cr_assert_eq(exe_client(edr, AF_INET), RFT_OK, "ABI 1: the exe rule must allow");
 	for (i = 0; i < 2; i++) {
@@ -413,7 +379,7 @@ Test(upgrade, abi1_isolation_holds_through_the_upgrade)
 	pinned("rf_stats_v2", true);
 	pinned("rf_link_setsockopt", true);
 	cr_expect_neq(pinned_prog_id("rf_prog_tc_egress"), old_tc, "tc program not re-pinned");
-	cr_expect_eq(tc_filter_prog(RF_TC_LEGACY), pinned_prog_id("rf_prog_tc_egress"),
+	cr_expect_eq(rft_dev_tc_filter(RF_TC_LEGACY, -1), pinned_prog_id("rf_prog_tc_egress"),
 		     "the old packet-guard filter must run the new program");
 	cr_expect_eq(exe_client(edr, AF_INET), RFT_OK, "ABI 2: the exe rule must still allow");
 	cr_expect_eq(exe_client(edr, AF_INET6), RFT_OK, "ABI 2: the exe rule must still allow");

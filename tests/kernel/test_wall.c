@@ -194,73 +194,32 @@ Test(wall, packet_guard_covers_the_namespaces_of_the_targets_processes)
 /*
  * Another tool's tc filter that happens to sit at the handle of our target's filter (prio 1) is
  * never replaced or removed: isolate warns that the guard is not on that interface, and unload
- * leaves the filter as it was. Run in a child in the device namespace; the program id goes back
- * through a pipe (0 = no filter).
+ * leaves the filter as it was.
  */
-static __u32 foreign_filter(int cmd, __u32 handle)
-{
-	int pfd[2];
-	__u32 id = 0;
-	pid_t pid;
-
-	cr_assert_eq(pipe(pfd), 0);
-	pid = fork();
-	if (pid == 0) {
-		struct bpf_insn ret_unspec[] = {
-		    {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = -1},
-		    {.code = BPF_JMP | BPF_EXIT},
-		};
-		DECLARE_LIBBPF_OPTS(bpf_tc_hook, h, .attach_point = BPF_TC_EGRESS);
-		DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = handle, .priority = 1);
-		int prog;
-
-		if (rft_netns_enter(rft.dev_ns))
-			_exit(1);
-		char ifname[IF_NAMESIZE];
-
-		/* the device end of the veth, as rft_netns_create() names it */
-		snprintf(ifname, sizeof(ifname), "rft%dd", (int)rft.owner % 10000000);
-		h.ifindex = (int)if_nametoindex(ifname);
-		if (cmd == 0) { /* put a foreign filter there */
-			prog = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "other_tool", "GPL",
-					     ret_unspec, 2, NULL);
-			bpf_tc_hook_create(&h);
-			o.prog_fd = prog;
-			if (prog < 0 || bpf_tc_attach(&h, &o))
-				_exit(1);
-			o.prog_fd = 0;
-			o.prog_id = 0;
-			o.flags = 0;
-		}
-		if (bpf_tc_query(&h, &o))
-			o.prog_id = 0;
-		_exit(write(pfd[1], &o.prog_id, sizeof(o.prog_id)) == sizeof(o.prog_id) ? 0 : 1);
-	}
-	close(pfd[1]);
-	cr_assert_gt(pid, 0);
-	if (read(pfd[0], &id, sizeof(id)) != sizeof(id))
-		id = 0;
-	close(pfd[0]);
-	waitpid(pid, NULL, 0);
-	return id;
-}
-
 Test(wall, another_tools_filter_at_our_handle_is_left_alone)
 {
 	struct stat st;
 	char *err = NULL;
+	struct bpf_insn ret_unspec[] = {
+	    {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = -1},
+	    {.code = BPF_JMP | BPF_EXIT},
+	};
 	__u32 handle, id;
+	int prog;
 
 	cr_assert_eq(stat(rft.cg, &st), 0);
 	handle = 0x80000000u | ((__u32)st.st_ino & 0x7fffffffu); /* the test cgroup's filter */
-	id = foreign_filter(0, handle);
+	prog = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "other_tool", "GPL", ret_unspec, 2, NULL);
+	cr_assert_geq(prog, 0, "could not load the other tool's program");
+	id = rft_dev_tc_filter(handle, prog);
+	close(prog); /* the filter holds it */
 	cr_assert_neq(id, 0, "could not put the other tool's filter in place");
 	cr_assert_eq(rfp_cli_env(guard_on, NULL, &err, "isolate", "--force", NULL), 0, "%s", err);
 	cr_expect(strstr(err, "belongs to another program") != NULL,
 		  "isolate did not say the guard is missing: %s", err);
 	free(err);
-	cr_expect_eq(foreign_filter(1, handle), id, "isolate replaced the other tool's filter");
+	cr_expect_eq(rft_dev_tc_filter(handle, -1), id, "isolate replaced the other tool's filter");
 	rft_cli_ok(0, "release", NULL);
 	rft_cli_ok(0, "unload", NULL);
-	cr_expect_eq(foreign_filter(1, handle), id, "unload removed the other tool's filter");
+	cr_expect_eq(rft_dev_tc_filter(handle, -1), id, "unload removed the other tool's filter");
 }

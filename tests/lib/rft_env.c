@@ -15,7 +15,10 @@
 #include <sys/mount.h>
 #include <sys/statfs.h>
 #include <unistd.h>
+#include <net/if.h>
+#include <sys/wait.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>
 #include "rft_child.h"
@@ -252,11 +255,56 @@ int rft_cgroup_remove(const char *path)
 	return -EBUSY;
 }
 
+void rft_dev_ifname(char *buf, size_t len, pid_t creator)
+{
+	snprintf(buf, len, "rft%dd", (int)creator % 10000000);
+}
+
+unsigned int rft_dev_tc_filter(unsigned int handle, int attach_fd)
+{
+	unsigned int id = 0;
+	int pfd[2];
+	pid_t pid;
+
+	if (pipe(pfd))
+		return 0;
+	pid = fork();
+	if (pid == 0) {
+		DECLARE_LIBBPF_OPTS(bpf_tc_hook, h, .attach_point = BPF_TC_EGRESS);
+		DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = handle, .priority = 1);
+		char ifname[IF_NAMESIZE];
+
+		rft_dev_ifname(ifname, sizeof(ifname), rft.owner);
+		if (rft_netns_enter(rft.dev_ns))
+			_exit(1);
+		h.ifindex = (int)if_nametoindex(ifname);
+		if (attach_fd >= 0) {
+			bpf_tc_hook_create(&h); /* EEXIST when clsact is there already */
+			o.prog_fd = attach_fd;
+			if (bpf_tc_attach(&h, &o))
+				_exit(1);
+			o.prog_fd = 0;
+			o.prog_id = 0;
+			o.flags = 0;
+		}
+		if (bpf_tc_query(&h, &o))
+			o.prog_id = 0;
+		_exit(write(pfd[1], &o.prog_id, sizeof(o.prog_id)) == sizeof(o.prog_id) ? 0 : 1);
+	}
+	close(pfd[1]);
+	if (pid > 0 && read(pfd[0], &id, sizeof(id)) != sizeof(id))
+		id = 0;
+	close(pfd[0]);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	return id;
+}
+
 int rft_netns_create(const char *dev, const char *peer)
 {
 	char dif[16], pif[16];
 
-	snprintf(dif, sizeof(dif), "rft%dd", (int)getpid() % 10000000);
+	rft_dev_ifname(dif, sizeof(dif), getpid());
 	snprintf(pif, sizeof(pif), "rft%dp", (int)getpid() % 10000000);
 	if (run(NULL, "ip", "netns", "add", dev, NULL) ||
 	    run(NULL, "ip", "netns", "add", peer, NULL))

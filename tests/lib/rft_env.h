@@ -80,5 +80,12 @@ int rft_netns_create(const char *dev, const char *peer);
 void rft_netns_remove(const char *name);
 /* setns() the calling thread into /run/netns/<name>. Returns 0 or -errno. */
 int rft_netns_enter(const char *name);
+/* The name of the device end of the veth that rft_netns_create() made in process `creator`. */
+void rft_dev_ifname(char *buf, size_t len, pid_t creator);
+/* The program id of the egress tc filter `handle` (prio 1) on the device end of the test's veth,
+ * 0 if there is none. With attach_fd >= 0, that program is first attached there as the filter.
+ * Runs libbpf's query in a child in the device namespace (no tc binary needed: the qemu guests
+ * have none). */
+unsigned int rft_dev_tc_filter(unsigned int handle, int attach_fd);
 
 #endif /* RFT_ENV_H */
