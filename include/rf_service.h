@@ -80,6 +80,9 @@ int rf_svc_select_target(struct rf_ctx *ctx);
  * when the record is missing or its cgroup is gone (record->cg_rel still names it).
  */
 int rf_svc_target_ctx(const struct rf_ctx *base, const char *name, struct rf_ctx *out);
+/* *dst = *src, with the dirs and --cgroup that point into src's own buffers pointing at dst's
+ * (a context outlives the one it was copied from). */
+void rf_svc_ctx_copy(struct rf_ctx *dst, const struct rf_ctx *src);
 /* Call fn for the home target and every target recorded under <state_base>/targets, each
  * with its own context (ok: its cgroup resolved). Returns how many were visited. */
 int rf_svc_for_each_target(const struct rf_ctx *base,

@@ -412,13 +412,7 @@ static struct agent *fleet_add(struct fleet *fl, const struct rf_ctx *t, bool ow
 	ag->m = (struct rf_maps)RF_MAPS_INIT;
 	ag->last_isolated = -1;
 	ag->own = own;
-	ag->own_ctx = *t;
-	if (t->selected && !t->is_home) { /* the copy's dirs point into its own buffers */
-		ag->own_ctx.pin_dir = ag->own_ctx.pin_buf;
-		ag->own_ctx.state_dir = ag->own_ctx.state_buf;
-	}
-	if (t->cgroup == t->sel_buf)
-		ag->own_ctx.cgroup = ag->own_ctx.sel_buf;
+	rf_svc_ctx_copy(&ag->own_ctx, t);
 	ag->ctx = &ag->own_ctx;
 	ag->ec.boot_to_unix_ns = fl->boot_to_unix_ns;
 	ag->ec.hostname = fl->hostname;

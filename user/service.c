@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -322,6 +323,22 @@ static int load_record(const char *dir, char *rel, size_t rellen, char *pins, si
 	}
 	rf_lines_free(lines, n);
 	return ret;
+}
+
+/* p re-pointed from inside src's struct to the same place in dst; elsewhere unchanged. */
+static const char *rebase(const char *p, const struct rf_ctx *src, struct rf_ctx *dst)
+{
+	uintptr_t lo = (uintptr_t)src, at = (uintptr_t)p;
+
+	return at >= lo && at < lo + sizeof(*src) ? (const char *)dst + (at - lo) : p;
+}
+
+void rf_svc_ctx_copy(struct rf_ctx *dst, const struct rf_ctx *src)
+{
+	*dst = *src;
+	dst->pin_dir = rebase(src->pin_dir, src, dst);
+	dst->state_dir = rebase(src->state_dir, src, dst);
+	dst->cgroup = rebase(src->cgroup, src, dst);
 }
 
 int rf_svc_target_ctx(const struct rf_ctx *base, const char *name, struct rf_ctx *out)

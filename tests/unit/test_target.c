@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <criterion/criterion.h>
+#include "rf_service.h"
 #include "rf_target.h"
 #include "rf_util.h"
 #include "helpers.h"
@@ -626,4 +627,28 @@ Test(target_state_name, relative_and_too_long_paths_refused)
 	longp[sizeof(longp) - 1] = '\0';
 	cr_expect_eq(rf_target_state_name(longp, out, sizeof(out)), -ENAMETOOLONG);
 	cr_expect_eq(rf_target_state_name("/abc", out, 3), -ENAMETOOLONG);
+}
+
+/* A copied context's dirs point into its own buffers, so it outlives the one it came from. */
+Test(ctx_copy, dirs_that_pointed_into_the_source_follow_the_copy)
+{
+	static const char base[] = "/sys/fs/bpf/ringfence";
+	struct rf_ctx *src = calloc(1, sizeof(*src)), dst;
+
+	cr_assert_not_null(src);
+	snprintf(src->pin_buf, sizeof(src->pin_buf), "%s/targets/42", base);
+	snprintf(src->state_buf, sizeof(src->state_buf), "/var/lib/ringfence/targets/a+b");
+	snprintf(src->sel_buf, sizeof(src->sel_buf), "/sys/fs/cgroup/a/b");
+	src->pin_dir = src->pin_buf;
+	src->state_dir = src->state_buf;
+	src->cgroup = src->sel_buf;
+	src->pin_base = base;
+	rf_svc_ctx_copy(&dst, src);
+	memset(src, 0, sizeof(*src));
+	free(src);
+	cr_expect_eq(dst.pin_dir, dst.pin_buf);
+	cr_expect_eq(dst.state_dir, dst.state_buf);
+	cr_expect_eq(dst.cgroup, dst.sel_buf);
+	cr_expect_str_eq(dst.pin_dir, "/sys/fs/bpf/ringfence/targets/42");
+	cr_expect_eq(dst.pin_base, base, "a pointer outside the context is kept");
 }
