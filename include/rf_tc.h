@@ -43,6 +43,8 @@ int rf_tc_attach_cgroup_netns(const char *prog_pin, __u32 handle, const char *cg
  * filter of older versions where it runs the program pinned at prog_pin (NULL: not that).
  */
 void rf_tc_detach_all(__u32 handle, const char *prog_pin);
+/* The id of the program pinned at path, 0 if none (or path NULL). */
+__u32 rf_pinned_prog_id(const char *path);
 
 /*
  * Where the filter `handle` runs program old_id on an interface of this namespace, put program

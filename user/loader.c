@@ -619,19 +619,11 @@ static int swap_links(struct ringfence_bpf *skel, const struct rf_link_state *st
 static int upgrade_tc(struct ringfence_bpf *skel, const char *pin_dir, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
-	__u32 old_id = 0;
-	int fd, ret;
+	__u32 old_id;
+	int ret;
 
 	rf_hook_pin_path(path, sizeof(path), pin_dir, RF_HOOK_TC_EGRESS);
-	fd = bpf_obj_get(path);
-	if (fd >= 0) {
-		struct bpf_prog_info info = {};
-		__u32 len = sizeof(info);
-
-		if (!bpf_obj_get_info_by_fd(fd, &info, &len))
-			old_id = info.id;
-		close(fd);
-	}
+	old_id = rf_pinned_prog_id(path);
 	ret = pin_tc_program(skel, pin_dir, err, errlen);
 	if (ret || !old_id)
 		return ret;

@@ -192,8 +192,7 @@ static void detach_one(int ifindex, __u32 handle)
 	bpf_tc_detach(&h, &o);
 }
 
-/* The id of the program pinned at path, 0 if none. */
-static __u32 pinned_prog_id(const char *path)
+__u32 rf_pinned_prog_id(const char *path)
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
@@ -210,7 +209,7 @@ static __u32 pinned_prog_id(const char *path)
 void rf_tc_detach_all(__u32 handle, const char *prog_pin)
 {
 	struct if_nameindex *ifs = if_nameindex(), *i;
-	__u32 ours = pinned_prog_id(prog_pin), id;
+	__u32 ours = rf_pinned_prog_id(prog_pin), id;
 
 	if (!ifs)
 		return;

@@ -319,60 +319,12 @@ Test(procs, cgroup_rule_for_isolated_cgroup_or_root_is_refused)
 	cr_expect_eq(r.outcome, RFT_OK, "after release: %s", rft_outcome_name(r.outcome));
 }
 
-/* A long-lived TCP connection held by helper `conn` of executable exe. */
-struct exe_conn {
-	pid_t pid;
-	int in, out;
-};
-
-static int read_byte(int fd, int timeout_ms)
-{
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	unsigned char c;
-
-	if (poll(&p, 1, timeout_ms) != 1 || read(fd, &c, 1) != 1)
-		return -1;
-	return c;
-}
-
-static void exe_conn_open(struct exe_conn *c, const char *exe, int family, unsigned short port)
-{
-	char portbuf[8];
-	char *argv[] = {(char *)exe,
-			RFP_HELPER_ARG,
-			"conn",
-			family == AF_INET6 ? "6" : "4",
-			(char *)peer_addr(family),
-			portbuf,
-			NULL};
-
-	snprintf(portbuf, sizeof(portbuf), "%u", port);
-	c->pid = rfp_spawn(rft.dev_ns, rft.cg, argv, &c->in, &c->out);
-	cr_assert_gt(c->pid, 0);
-	cr_assert_eq(read_byte(c->out, 5000), 'R', "%s: connection to port %u failed", exe, port);
-}
-
-/* Send RFT_PAYLOAD_LEN bytes and return how many were echoed within 1 s. */
-static int exe_conn_echo(struct exe_conn *c)
-{
-	if (write(c->in, "S", 1) != 1)
-		return -1;
-	return read_byte(c->out, 5000);
-}
-
-static void exe_conn_close(struct exe_conn *c)
-{
-	close(c->in);
-	close(c->out);
-	rfp_kill(c->pid);
-}
-
 Test(procs, exe_socket_opened_before_isolate_lives_until_rule_deleted)
 {
 	static const unsigned short ports[] = {PORT_OTHER, PORT_OTHER2};
 	static const int fams[] = {AF_INET, AF_INET6};
 	char allowed[PATH_MAX];
-	struct exe_conn ec[2];
+	struct rfp_exe_conn ec[2];
 	struct rft_conn other[2];
 	unsigned long long before;
 	struct rft_server srv;
@@ -386,8 +338,8 @@ Test(procs, exe_socket_opened_before_isolate_lives_until_rule_deleted)
 	/* before isolate: the allowed exe and the test binary (not allowed) each hold a connection
 	 */
 	for (f = 0; f < 2; f++) {
-		exe_conn_open(&ec[f], allowed, fams[f], PORT_OTHER);
-		cr_assert_eq(exe_conn_echo(&ec[f]), RFT_PAYLOAD_LEN);
+		rfp_exe_conn_open(&ec[f], allowed, fams[f], PORT_OTHER);
+		cr_assert_eq(rfp_exe_conn_echo(&ec[f]), RFT_PAYLOAD_LEN);
 		cr_assert_eq(rft_conn_open(&other[f], rft.dev_ns, rft.cg, fams[f], RFT_TCP,
 					   peer_addr(fams[f]), PORT_OTHER2, 2000),
 			     0);
@@ -399,7 +351,7 @@ Test(procs, exe_socket_opened_before_isolate_lives_until_rule_deleted)
 	for (f = 0; f < 2; f++) {
 		const char *v = fams[f] == AF_INET6 ? "v6" : "v4";
 
-		cr_expect_eq(exe_conn_echo(&ec[f]), RFT_PAYLOAD_LEN,
+		cr_expect_eq(rfp_exe_conn_echo(&ec[f]), RFT_PAYLOAD_LEN,
 			     "%s: the allowed exe's connection stopped at isolate", v);
 		before = rft_server_stats(&srv, PORT_OTHER2, fams[f]).tcp_bytes;
 		rft_conn_send(&other[f], 4);
@@ -415,14 +367,14 @@ Test(procs, exe_socket_opened_before_isolate_lives_until_rule_deleted)
 		const char *v = fams[f] == AF_INET6 ? "v6" : "v4";
 
 		before = rft_server_stats(&srv, PORT_OTHER, fams[f]).tcp_bytes;
-		cr_expect_eq(exe_conn_echo(&ec[f]), 0,
+		cr_expect_eq(rfp_exe_conn_echo(&ec[f]), 0,
 			     "%s: the connection still works after allow del exe", v);
 		cr_expect_eq(rft_server_stats(&srv, PORT_OTHER, fams[f]).tcp_bytes, before,
 			     "%s: the peer received bytes after allow del exe", v);
 	}
 	rft_cli_ok(0, "release", NULL);
 	for (f = 0; f < 2; f++) {
-		exe_conn_close(&ec[f]);
+		rfp_exe_conn_close(&ec[f]);
 		rft_conn_close(&other[f]);
 	}
 }
@@ -436,7 +388,7 @@ static pid_t start_listener(const char *exe, unsigned short port, int *out)
 	snprintf(portbuf, sizeof(portbuf), "%u", port);
 	pid = rfp_spawn(rft.dev_ns, rft.cg, argv, NULL, out);
 	cr_assert_gt(pid, 0);
-	cr_assert_eq(read_byte(*out, 5000), 'R', "%s: listener on %u did not start", exe, port);
+	cr_assert_eq(rfp_read_byte(*out, 5000), 'R', "%s: listener on %u did not start", exe, port);
 	return pid;
 }
 
@@ -445,7 +397,7 @@ static int accepted(int out)
 {
 	int n = 0;
 
-	while (read_byte(out, 0) == 'A')
+	while (rfp_read_byte(out, 0) == 'A')
 		n++;
 	return n;
 }

@@ -21,6 +21,7 @@
 #include <net/if.h>
 #include <criterion/criterion.h>
 #include "rf_proc.h"
+#include "rf_tc.h"
 
 #define PORT_ALLOWED 8601
 #define PORT_OTHER   8602
@@ -139,66 +140,6 @@ static enum rft_outcome exe_client(const char *exe, int family)
 			      family == AF_INET ? RFT_PEER_IP4 : RFT_PEER_IP6, PORT_OTHER, NULL);
 }
 
-static unsigned int pinned_prog_id(const char *name)
-{
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
-	int fd = bpf_obj_get(pin(name));
-
-	if (fd < 0)
-		return 0;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		info.id = 0;
-	close(fd);
-	return info.id;
-}
-
-/* A TCP connection to PORT_OTHER held by executable exe (helper "conn"): stdin/stdout fds. */
-struct exe_conn {
-	pid_t pid;
-	int in, out;
-};
-
-static int read_byte(int fd, int timeout_ms)
-{
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	unsigned char c;
-
-	if (poll(&p, 1, timeout_ms) != 1 || read(fd, &c, 1) != 1)
-		return -1;
-	return c;
-}
-
-static void exe_conn_open(struct exe_conn *c, const char *exe, int family)
-{
-	char *argv[] = {(char *)exe,
-			RFP_HELPER_ARG,
-			"conn",
-			family == AF_INET6 ? "6" : "4",
-			family == AF_INET6 ? RFT_PEER_IP6 : RFT_PEER_IP4,
-			"8602",
-			NULL};
-
-	c->pid = rfp_spawn(rft.dev_ns, rft.cg, argv, &c->in, &c->out);
-	cr_assert_gt(c->pid, 0);
-	cr_assert_eq(read_byte(c->out, 5000), 'R', "%s: connection failed", exe);
-}
-
-/* Bytes echoed for one RFT_PAYLOAD_LEN send, -1 when nothing came back. */
-static int exe_conn_echo(struct exe_conn *c)
-{
-	if (write(c->in, "S", 1) != 1)
-		return -1;
-	return read_byte(c->out, 5000);
-}
-
-static void exe_conn_close(struct exe_conn *c)
-{
-	close(c->in);
-	close(c->out);
-	rfp_kill(c->pid);
-}
-
 /*
  * The previous release needed bpf_get_current_task_btf() in cgroup programs (Linux 5.11): on an
  * older kernel it never loaded, so no host there carries its pins to upgrade.
@@ -224,7 +165,7 @@ Test(upgrade, abi1_isolation_holds_through_the_upgrade)
 	unsigned int old_tc;
 	struct rft_server srv;
 	struct rft_conn held, cut;
-	struct exe_conn ec[2];
+	struct rfp_exe_conn ec[2];
 	struct probe_stats st = {};
 	struct rft_port_stats o4, o6, b4, b6;
 	char edr[PATH_MAX], bad_btf[PATH_MAX], *out = NULL, *err = NULL;
@@ -272,7 +213,7 @@ Test(upgrade, abi1_isolation_holds_through_the_upgrade)
 	pinned("rf_allow_exe", true);
 	pinned("rf_stats", true);
 	pinned("rf_allow_exe_v2", false);
-	old_tc = pinned_prog_id("rf_prog_tc_egress");
+	old_tc = rf_pinned_prog_id(pin("rf_prog_tc_egress"));
 	cr_assert(old_tc && rft_dev_tc_filter(RF_TC_LEGACY, -1) == old_tc,
 		  "the old packet guard is not on the veth");
 	cr_assert_eq(exe_client(edr, AF_INET), RFT_OK, "ABI 1: the exe rule must allow");
@@ -289,8 +230,8 @@ Test(upgrade, abi1_isolation_holds_through_the_upgrade)
 	}
 	/* the EDR agent's channel, allowed only by its exe rule (socket marked by ABI 1) */
 	for (i = 0; i < 2; i++) {
-		exe_conn_open(&ec[i], edr, i ? AF_INET6 : AF_INET);
-		cr_assert_eq(exe_conn_echo(&ec[i]), RFT_PAYLOAD_LEN, "ABI 1: exe connection");
+		rfp_exe_conn_open(&ec[i], edr, i ? AF_INET6 : AF_INET, PORT_OTHER);
+		cr_assert_eq(rfp_exe_conn_echo(&ec[i]), RFT_PAYLOAD_LEN, "ABI 1: exe connection");
 	}
 	b4 = rft_server_stats(&srv, PORT_OTHER, AF_INET);
 	b6 = rft_server_stats(&srv, PORT_OTHER, AF_INET6);
@@ -361,10 +302,10 @@ Test(upgrade, abi1_isolation_holds_through_the_upgrade)
 		     "the allowed connection opened before the upgrade must still work");
 	rft_conn_close(&held);
 	for (i = 0; i < 2; i++) {
-		cr_expect_eq(exe_conn_echo(&ec[i]), RFT_PAYLOAD_LEN,
+		cr_expect_eq(rfp_exe_conn_echo(&ec[i]), RFT_PAYLOAD_LEN,
 			     "IPv%d: the exe-allowed connection opened under ABI 1 must still work",
 			     i ? 6 : 4);
-		exe_conn_close(&ec[i]);
+		rfp_exe_conn_close(&ec[i]);
 	}
 
 	/* ABI 2 now, still isolated, rules kept, ABI 1's pins gone, the upgrade recorded */
@@ -378,8 +319,10 @@ Test(upgrade, abi1_isolation_holds_through_the_upgrade)
 	pinned("rf_allow_exe_v2", true);
 	pinned("rf_stats_v2", true);
 	pinned("rf_link_setsockopt", true);
-	cr_expect_neq(pinned_prog_id("rf_prog_tc_egress"), old_tc, "tc program not re-pinned");
-	cr_expect_eq(rft_dev_tc_filter(RF_TC_LEGACY, -1), pinned_prog_id("rf_prog_tc_egress"),
+	cr_expect_neq(rf_pinned_prog_id(pin("rf_prog_tc_egress")), old_tc,
+		      "tc program not re-pinned");
+	cr_expect_eq(rft_dev_tc_filter(RF_TC_LEGACY, -1),
+		     rf_pinned_prog_id(pin("rf_prog_tc_egress")),
 		     "the old packet-guard filter must run the new program");
 	cr_expect_eq(exe_client(edr, AF_INET), RFT_OK, "ABI 2: the exe rule must still allow");
 	cr_expect_eq(exe_client(edr, AF_INET6), RFT_OK, "ABI 2: the exe rule must still allow");

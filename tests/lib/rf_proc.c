@@ -308,6 +308,48 @@ enum rft_outcome rfp_exe_client(const char *exe, const char *cgroup, int family,
 	return st >= RFT_OK && st <= RFT_ERROR ? (enum rft_outcome)st : RFT_ERROR;
 }
 
+int rfp_read_byte(int fd, int timeout_ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	unsigned char c;
+
+	if (poll(&p, 1, timeout_ms) != 1 || read(fd, &c, 1) != 1)
+		return -1;
+	return c;
+}
+
+void rfp_exe_conn_open(struct rfp_exe_conn *c, const char *exe, int family, unsigned short port)
+{
+	char portbuf[8];
+	char *argv[] = {(char *)exe,
+			RFP_HELPER_ARG,
+			"conn",
+			family == AF_INET6 ? "6" : "4",
+			family == AF_INET6 ? RFT_PEER_IP6 : RFT_PEER_IP4,
+			portbuf,
+			NULL};
+
+	snprintf(portbuf, sizeof(portbuf), "%u", port);
+	c->pid = rfp_spawn(rft.dev_ns, rft.cg, argv, &c->in, &c->out);
+	cr_assert_gt(c->pid, 0);
+	cr_assert_eq(rfp_read_byte(c->out, 5000), 'R', "%s: connection to port %u failed", exe,
+		     port);
+}
+
+int rfp_exe_conn_echo(struct rfp_exe_conn *c)
+{
+	if (write(c->in, "S", 1) != 1)
+		return -1;
+	return rfp_read_byte(c->out, 5000);
+}
+
+void rfp_exe_conn_close(struct rfp_exe_conn *c)
+{
+	close(c->in);
+	close(c->out);
+	rfp_kill(c->pid);
+}
+
 /* ---- workers ----------------------------------------------------------------------------- */
 
 int rfp_worker_start_res(struct rfp_worker *w, const char *netns, const char *cgroup, rfp_res_fn fn,

@@ -57,6 +57,22 @@ enum rft_outcome rfp_exe_client(const char *exe, const char *cgroup, int family,
 				enum rft_proto proto, const char *addr, unsigned short port,
 				const char *comm);
 
+/* One byte from fd within timeout_ms (0: only if one is there already), -1 when none came. */
+int rfp_read_byte(int fd, int timeout_ms);
+
+/* A long-lived TCP connection to the peer's port, held by helper `conn` of executable exe in
+ * the test's cgroup and device netns. */
+struct rfp_exe_conn {
+	pid_t pid;
+	int in, out; /* the helper's stdin and stdout */
+};
+
+/* Spawn it and wait until it is connected (asserts). */
+void rfp_exe_conn_open(struct rfp_exe_conn *c, const char *exe, int family, unsigned short port);
+/* Send RFT_PAYLOAD_LEN bytes: how many were echoed within 1 s, -1 when the helper is gone. */
+int rfp_exe_conn_echo(struct rfp_exe_conn *c);
+void rfp_exe_conn_close(struct rfp_exe_conn *c);
+
 /* ---- workers: forked children that keep state (sockets) between calls -------------------- */
 
 typedef int (*rfp_fn)(int cmd, void *arg);
