@@ -71,6 +71,15 @@ $(SKEL): $(BPF_OBJ)
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name ringfence_bpf > $@
 
+# The object's identity (include/ringfence.h, struct rf_build): when it was built
+# (SOURCE_DATE_EPOCH for reproducible packages, else now) and its hash. A loader that finds the
+# links running an earlier build's programs puts its own in place.
+BUILD_ID := $(OUTPUT)/rf_build_id.h
+$(BUILD_ID): $(BPF_OBJ)
+	$(call msg,GEN,$@)
+	$(Q)printf '#define RF_BUILD_TIME %sULL\n#define RF_BUILD_HASH 0x%sULL\n' \
+		"$${SOURCE_DATE_EPOCH:-$$(date +%s)}" "$$(sha256sum $< | cut -c1-16)" >$@
+
 # The git revision is baked into main.o; the stamp changes only when the revision does, so a new
 # commit rebuilds main.o and nothing else.
 GIT_REV_STAMP := $(OUTPUT)/git-rev
@@ -79,7 +88,7 @@ $(GIT_REV_STAMP): FORCE | $(OUTPUT)
 $(MAIN_OBJ): $(GIT_REV_STAMP)
 FORCE:
 
-$(OUTPUT)/user/%.o: user/%.c $(SKEL) | $(OUTPUT)/user
+$(OUTPUT)/user/%.o: user/%.c $(SKEL) $(BUILD_ID) | $(OUTPUT)/user
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 

@@ -113,6 +113,14 @@ struct {
 	__type(value, struct rf_bucket);
 } rf_ratelimit SEC(".maps");
 
+/* Which build's programs are attached: written by the loader, read by no program. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rf_build);
+} rf_build SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, RF_EVENTS_RINGBUF_SIZE);

@@ -61,6 +61,9 @@ struct rf_load_opts {
 	/* out, optional: the ABI version of older pins this load upgraded in place (or tried
 	 * to: see the error), 0 when there was nothing to upgrade */
 	__u32 *upgraded_from;
+	/* out, optional: the attached links ran an earlier build's programs (same ABI) and now
+	 * run this build's, swapped in place */
+	bool *programs_replaced;
 	/*
 	 * A target other than the home: its hash maps allocate on insert (BPF_F_NO_PREALLOC) and
 	 * its event ring buffer is RF_EVENTS_RINGBUF_SIZE_TARGET, so dozens of container targets
@@ -76,8 +79,15 @@ struct rf_load_opts {
  * layout are reused, new ones created, ABI 1's exe rules copied (any generation), the program
  * inside each pinned link swapped (bpf_link_update), new hooks attached, the ABI version
  * written, the obsolete pins removed (docs/ABI.md "Upgrading"). Pins of a newer ABI are an
- * error (-EPROTO) and left untouched. */
+ * error (-EPROTO) and left untouched. Links of the same ABI that run an earlier build's programs
+ * (rf_build) get this build's the same way (bpf_link_update); a later build's are kept. */
 int rf_load(const struct rf_load_opts *o, char *err, size_t errlen);
+
+/* This build's identity (include/ringfence.h, struct rf_build). */
+void rf_this_build(struct rf_build *b);
+/* The build recorded in the pinned rf_build: 0, or -ENOENT when there is none (nothing loaded,
+ * or loaded by a build from before rf_build). */
+int rf_pinned_build(const char *pin_dir, struct rf_build *b);
 
 /* Detach and unpin every link, unpin every map and program under pin_dir. */
 int rf_unload(const char *pin_dir);

@@ -87,6 +87,9 @@ void rf_svc_ctx_copy(struct rf_ctx *dst, const struct rf_ctx *src);
  * with its own context (ok: its cgroup resolved). Returns how many were visited. */
 int rf_svc_for_each_target(const struct rf_ctx *base,
 			   void (*fn)(struct rf_ctx *t, bool ok, void *arg), void *arg);
+/* A build (rf_build) for people: "2026-12-01T07:00:00Z/0123456789abcdef", "unknown" if b is NULL or
+ * unset. */
+void rf_svc_build_str(char *buf, size_t len, const struct rf_build *b);
 /* Take the state-dir lock; prints the problem and returns < 0 on failure. */
 int rf_svc_lock(struct rf_ctx *ctx);
 

@@ -191,6 +191,21 @@ struct rf_sk_peer {
 	__u32 next; /* slot written next, modulo RF_SK_PEERS */
 };
 
+/* ---- rf_build: BPF_MAP_TYPE_ARRAY, 1 entry (key 0) ----------------------------------------- */
+
+/*
+ * Which build of the programs the links run: written by the loader once every link runs the
+ * programs of its object (no program reads it). A later build of the same ABI that finds an
+ * earlier one here (or nothing: a build from before this map) puts its programs into the links
+ * in place (bpf_link_update), so a package upgrade brings fixed programs without an unload.
+ */
+struct rf_build {
+	__u64
+	    built;  /* when the object was built: SOURCE_DATE_EPOCH if set, else the build's time */
+	__u64 hash; /* the first 64 bits of the object file's SHA-256 */
+};
+_Static_assert(sizeof(struct rf_build) == 16, "rf_build ABI size");
+
 /* ---- rf_stats_v2: BPF_MAP_TYPE_PERCPU_ARRAY of __u64, RF_STAT_SLOTS entries ---------------- */
 
 /*

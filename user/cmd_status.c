@@ -36,7 +36,25 @@ struct status {
 	struct rf_link_state ls[RF_HOOK_MAX];
 	struct rf_isolation iso;
 	char since[40], deadline[40], confirm[40];
+	/* the build whose programs the links run ("unknown": a build before rf_build), this one's,
+	 * and how they compare: < 0 theirs is earlier (the next load replaces them), 0 the same */
+	char build[64], this_build[64];
+	int build_cmp;
 };
+
+static void gather_build(struct rf_ctx *ctx, struct status *s)
+{
+	struct rf_build pinned, ours;
+	bool known = rf_pinned_build(ctx->pin_dir, &pinned) == 0 && pinned.built;
+
+	rf_this_build(&ours);
+	rf_svc_build_str(s->build, sizeof(s->build), known ? &pinned : NULL);
+	rf_svc_build_str(s->this_build, sizeof(s->this_build), &ours);
+	if (!known || (pinned.hash != ours.hash && pinned.built < ours.built))
+		s->build_cmp = -1;
+	else
+		s->build_cmp = pinned.hash == ours.hash ? 0 : 1;
+}
 
 static void gather(struct rf_ctx *ctx, struct status *s)
 {
@@ -51,6 +69,7 @@ static void gather(struct rf_ctx *ctx, struct status *s)
 	s->isolated = (s->loaded || s->old_abi) && rf_svc_mode(&s->cfg) == RF_SVC_ENFORCE;
 	s->audit = (s->loaded || s->old_abi) && rf_svc_mode(&s->cfg) == RF_SVC_AUDIT;
 	rf_links_state(ctx->pin_dir, s->ls);
+	gather_build(ctx, s);
 	if (rf_isolation_load(ctx->state_dir, &s->iso))
 		rf_warn("cannot read %s/isolation", ctx->state_dir);
 	if (s->cfg.since_unix_ns)
@@ -162,7 +181,14 @@ static void print_json(struct rf_ctx *ctx, struct status *s)
 	else
 		printf("null");
 	json_target(ctx, s);
-	printf(",\"abi_version\":%u,\"pin_dir\":", s->cfg.abi_version);
+	printf(",\"abi_version\":%u,\"programs_build\":", s->cfg.abi_version);
+	if (s->loaded)
+		rf_json_str(stdout, s->build);
+	else
+		printf("null");
+	printf(",\"this_build\":");
+	rf_json_str(stdout, s->this_build);
+	printf(",\"pin_dir\":");
 	rf_json_str(stdout, ctx->pin_dir);
 	printf(",\"hooks\":{");
 	for (i = 0; i < RF_HOOK_MAX; i++)
@@ -259,6 +285,13 @@ static void print_text(struct rf_ctx *ctx, struct status *s)
 	printf("loaded:    %s (pin dir %s)\n", s->loaded ? "yes" : "no", ctx->pin_dir);
 	if (s->old_abi)
 		printf("warning:   " RF_OLD_ABI_WARNING "\n", s->cfg.abi_version);
+	if (s->loaded)
+		printf("programs:  build %s (%s)\n", s->build,
+		       s->build_cmp == 0 ? "this ringfence's"
+		       : s->build_cmp < 0
+			   ? "earlier than this ringfence's: the next load, isolate, "
+			     "allow or agent puts this build's in place"
+			   : "a later build than this ringfence's: kept");
 	printf("hooks:    ");
 	if (!s->loaded && !s->old_abi && !s->ls[0].cgroup_id)
 		printf(" none (not loaded)");

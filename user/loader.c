@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "rf_build_id.h"
 #include "rf_loader.h"
 #include "rf_util.h"
 #include "ringfence.skel.h"
@@ -265,6 +266,16 @@ static int links_missing(const struct rf_load_opts *o, const struct rf_link_stat
 		}
 	}
 	return missing;
+}
+
+static bool any_attached(const struct rf_link_state *st)
+{
+	int i;
+
+	for (i = 0; i < RF_HOOK_MAX; i++)
+		if (hook_has_link(i) && st[i].attached)
+			return true;
+	return false;
 }
 
 /* A narrower target's maps: allocated on insert, a smaller event ring buffer. */
@@ -580,7 +591,7 @@ static int copy_exe_v1(struct ringfence_bpf *skel, const char *pin_dir, char *er
  * the hooks before it run the new programs, the others still the old ones, all attached.
  */
 static int swap_links(struct ringfence_bpf *skel, const struct rf_link_state *st,
-		      const struct rf_load_opts *o, __u32 from, char *err, size_t errlen)
+		      const struct rf_load_opts *o, const char *what, char *err, size_t errlen)
 {
 	char path[PATH_MAX], done[256] = "";
 	int i, fd, ret;
@@ -602,11 +613,10 @@ static int swap_links(struct ringfence_bpf *skel, const struct rf_link_state *st
 			close(fd);
 		if (ret) {
 			snprintf(err, errlen,
-				 "upgrade from ABI %u stopped: failed to put the new program into "
-				 "%s: %s. Every hook is still attached and enforcing (new "
-				 "programs in: %s; ABI %u programs in the rest); run the command "
-				 "again to finish",
-				 from, path, strerror(-ret), done[0] ? done : "none", from);
+				 "%s stopped: failed to put the new program into %s: %s. Every "
+				 "hook is still attached and enforcing (new programs in: %s; the "
+				 "old ones in the rest); run the command again to finish",
+				 what, path, strerror(-ret), done[0] ? done : "none");
 			return ret;
 		}
 		snprintf(done + strlen(done), sizeof(done) - strlen(done), "%s%s",
@@ -697,28 +707,151 @@ static int check_pinned_abi(const char *pin_dir, __u32 *from, char *err, size_t 
 	return 0;
 }
 
+void rf_this_build(struct rf_build *b)
+{
+	b->built = RF_BUILD_TIME;
+	b->hash = RF_BUILD_HASH;
+}
+
+int rf_pinned_build(const char *pin_dir, struct rf_build *b)
+{
+	char path[PATH_MAX];
+	__u32 key = 0;
+	int fd, ret;
+
+	memset(b, 0, sizeof(*b));
+	pin_path(path, sizeof(path), pin_dir, "rf_build");
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	ret = bpf_map_lookup_elem(fd, &key, b) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+/*
+ * Do the attached links run an earlier build's programs than this one (or one from before
+ * rf_build)? Programs of the same or a later build are kept, and so are they when the record
+ * cannot be read.
+ */
+static bool programs_earlier(const char *pin_dir)
+{
+	struct rf_build pinned, ours;
+	int ret = rf_pinned_build(pin_dir, &pinned);
+
+	rf_this_build(&ours);
+	if (ret)
+		return ret == -ENOENT;
+	return pinned.hash != ours.hash && pinned.built < ours.built;
+}
+
+/* Record this build as the one whose programs the links run (the last step of a load). */
+static int stamp_build(struct ringfence_bpf *skel, char *err, size_t errlen)
+{
+	struct rf_build ours;
+	__u32 key = 0;
+	int ret;
+
+	rf_this_build(&ours);
+	ret = bpf_map_update_elem(bpf_map__fd(skel->maps.rf_build), &key, &ours, 0) ? -errno : 0;
+	if (ret)
+		snprintf(err, errlen, "failed to write rf_build: %s", strerror(-ret));
+	return ret;
+}
+
+/* What a load does over the pins it finds. */
+struct load_plan {
+	struct rf_link_state st[RF_HOOK_MAX];
+	int missing;  /* cgroup hooks to attach */
+	__u32 from;   /* an older ABI to upgrade from, 0: none */
+	bool earlier; /* same ABI, links running an earlier build's programs: swap them */
+	char what[64];
+};
+
+/* 1 when there is something to do, 0 to adopt what is there, -errno (err set) on a conflict. */
+static int plan_load(const struct rf_load_opts *o, struct load_plan *p, char *err, size_t errlen)
+{
+	int ret = check_pinned_abi(o->pin_dir, &p->from, err, errlen);
+
+	if (ret)
+		return ret;
+	rf_links_state(o->pin_dir, p->st);
+	p->missing = links_missing(o, p->st, err, errlen);
+	if (p->missing < 0)
+		return p->missing;
+	p->earlier = !p->from && any_attached(p->st) && programs_earlier(o->pin_dir);
+	if (p->from)
+		snprintf(p->what, sizeof(p->what), "upgrade from ABI %u", p->from);
+	else
+		snprintf(p->what, sizeof(p->what), "putting this build's programs in place");
+	return p->missing || p->from || p->earlier;
+}
+
+/*
+ * Swap the programs of the attached links. An upgrade from an older ABI must finish (its
+ * failure is the load's); a newer build of the same ABI is optional: the links keep the earlier
+ * build's programs (they enforce the same maps), a warning says so and *stamp becomes false so
+ * that the next load tries again.
+ */
+static int swap_attached(struct ringfence_bpf *skel, struct load_plan *p,
+			 const struct rf_load_opts *o, bool *stamp, char *err, size_t errlen)
+{
+	int ret;
+
+	*stamp = true;
+	if (!p->from && !p->earlier)
+		return 0;
+	if (p->from && (ret = copy_exe_v1(skel, o->pin_dir, err, errlen)))
+		return ret;
+	ret = swap_links(skel, p->st, o, p->what, err, errlen);
+	if (ret && p->earlier) {
+		rf_warn("%s", err);
+		err[0] = '\0';
+		*stamp = false;
+		return 0;
+	}
+	if (ret)
+		p->from = 0; /* swap_links() said where the upgrade stands */
+	else if (p->earlier && o->programs_replaced)
+		*o->programs_replaced = true;
+	return ret;
+}
+
+static int load_object(const struct rf_load_opts *o, struct ringfence_bpf **skel, bool *replaced,
+		       char *err, size_t errlen)
+{
+	int ret = open_object(o, skel, err, errlen);
+
+	if (!ret)
+		ret = skip_incompatible_pins(*skel, o->pin_dir, replaced, err, errlen);
+	if (!ret && (ret = ringfence_bpf__load(*skel)))
+		snprintf(err, errlen,
+			 "failed to load BPF programs: %s (run with -v for the verifier log)%s%s%s",
+			 strerror(-ret), o->btf ? "; is the BTF file " : "", o->btf ? o->btf : "",
+			 o->btf ? " (--btf) a valid BTF of this kernel?" : "");
+	return ret;
+}
+
 int rf_load(const struct rf_load_opts *o, char *err, size_t errlen)
 {
-	struct rf_link_state st[RF_HOOK_MAX];
+	struct load_plan p = {};
 	struct ringfence_bpf *skel = NULL;
 	bool replaced[RF_MAX_OBJ_MAPS] = {};
-	bool swapped = false;
-	__u32 from;
+	bool swapped, stamp = true;
 	int ret;
 
 	verbose_libbpf = o->verbose;
 	libbpf_set_print(libbpf_print);
 	if (o->upgraded_from)
 		*o->upgraded_from = 0;
-	ret = check_pinned_abi(o->pin_dir, &from, err, errlen);
-	if (ret)
-		return ret;
-	rf_links_state(o->pin_dir, st);
-	ret = links_missing(o, st, err, errlen);
-	if (ret < 0 || (ret == 0 && !from))
-		return ret; /* an error, or already loaded and attached: adopt */
+	if (o->programs_replaced)
+		*o->programs_replaced = false;
+	ret = plan_load(o, &p, err, errlen);
+	if (ret <= 0)
+		return ret; /* a conflict, or attached with this build's programs or a later one's
+			     */
 	if (o->upgraded_from)
-		*o->upgraded_from = from;
+		*o->upgraded_from = p.from;
 	if ((ret = rf_probe_kernel(o->btf, err, errlen)) ||
 	    (ret = rf_check_bpffs(o->pin_dir, err, errlen)))
 		return ret;
@@ -728,35 +861,32 @@ int rf_load(const struct rf_load_opts *o, char *err, size_t errlen)
 			 strerror(-ret));
 		return ret;
 	}
-	ret = open_object(o, &skel, err, errlen);
-	if (!ret)
-		ret = skip_incompatible_pins(skel, o->pin_dir, replaced, err, errlen);
-	if (!ret && (ret = ringfence_bpf__load(skel)))
-		snprintf(err, errlen,
-			 "failed to load BPF programs: %s (run with -v for the verifier log)%s%s%s",
-			 strerror(-ret), o->btf ? "; is the BTF file " : "", o->btf ? o->btf : "",
-			 o->btf ? " (--btf) a valid BTF of this kernel?" : "");
-	if (!ret && from)
-		ret = copy_exe_v1(skel, o->pin_dir, err, errlen);
-	if (!ret && from) {
-		ret = swap_links(skel, st, o, from, err, errlen);
-		if (ret)
-			from = 0; /* its message says where the upgrade stands */
+	ret = load_object(o, &skel, replaced, err, errlen);
+	if (ret && p.earlier && !p.missing) {
+		/* only a newer build to put in place: the attached programs go on enforcing */
+		rf_warn("kept the attached programs of an earlier build: %s", err);
+		err[0] = '\0';
+		ringfence_bpf__destroy(skel);
+		return 0;
 	}
-	swapped = from && !ret;
 	if (!ret)
-		ret = from ? upgrade_tc(skel, o->pin_dir, err, errlen)
-			   : pin_tc_program(skel, o->pin_dir, err, errlen);
+		ret = swap_attached(skel, &p, o, &stamp, err, errlen);
+	swapped = p.from && !ret;
 	if (!ret)
-		ret = attach_missing(skel, st, o, err, errlen);
+		ret = swapped ? upgrade_tc(skel, o->pin_dir, err, errlen)
+			      : pin_tc_program(skel, o->pin_dir, err, errlen);
+	if (!ret)
+		ret = attach_missing(skel, p.st, o, err, errlen);
 	if (!ret)
 		ret = repin_replaced(skel, o->pin_dir, replaced, err, errlen);
 	if (!ret)
 		ret = stamp_config(skel, err, errlen);
-	if (!ret && from)
+	if (!ret && stamp)
+		ret = stamp_build(skel, err, errlen);
+	if (!ret && p.from)
 		remove_obsolete_pins(o->pin_dir);
-	else if (ret && from)
-		upgrade_incomplete(err, errlen, from, swapped);
+	else if (ret && p.from)
+		upgrade_incomplete(err, errlen, p.from, swapped);
 	ringfence_bpf__destroy(skel);
 	return ret;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "rf_config.h"
@@ -443,28 +444,52 @@ static void track_exe(struct rf_ctx *ctx, struct rf_maps *m)
 		rf_warn("cannot bring exe rules up to date with their files: %s", strerror(-ret));
 }
 
-/* An in-place upgrade of older pins (rf_load) in the history: "ABI 1 -> 2". */
-static void record_upgrade(struct rf_ctx *ctx, __u32 from, const char *error)
+/* An in-place upgrade (rf_load) in the history: "ABI 1 -> 2", or "programs of build X -> Y". */
+static void record_upgrade(struct rf_ctx *ctx, const char *what, const char *error)
 {
 	struct rf_action a;
-	char what[32];
 
-	snprintf(what, sizeof(what), "ABI %u -> %u", from, RF_ABI_VERSION);
 	rf_svc_action_start(ctx, &a, "upgrade", what);
 	rf_svc_action_finish(ctx, &a, error, 0);
+}
+
+void rf_svc_build_str(char *buf, size_t len, const struct rf_build *b)
+{
+	time_t t = b ? (time_t)b->built : 0;
+	struct tm tm;
+
+	if (!b || !b->built || !gmtime_r(&t, &tm))
+		snprintf(buf, len, "unknown");
+	else
+		snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ/%016llx", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			 (unsigned long long)b->hash);
+}
+
+/* "programs of build X -> Y" for the history, from the build pinned before the load. */
+static void describe_swap(char *buf, size_t len, const struct rf_build *before)
+{
+	char a[64], b[64];
+	struct rf_build ours;
+
+	rf_this_build(&ours);
+	rf_svc_build_str(a, sizeof(a), before);
+	rf_svc_build_str(b, sizeof(b), &ours);
+	snprintf(buf, len, "programs of build %s -> %s", a, b);
 }
 
 int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config)
 {
 	__u32 upgraded_from = 0;
-	struct rf_load_opts o = {ctx->pin_dir,
-				 ctx->cg_dir,
-				 0,
-				 ctx->verbose,
-				 NULL,
-				 &upgraded_from,
-				 ctx->selected && !ctx->is_home};
-	char err[RF_ERR_MAX] = "";
+	bool replaced = false;
+	struct rf_build before;
+	struct rf_load_opts o = {.pin_dir = ctx->pin_dir,
+				 .cgroup_dir = ctx->cg_dir,
+				 .verbose = ctx->verbose,
+				 .upgraded_from = &upgraded_from,
+				 .programs_replaced = &replaced,
+				 .lean = ctx->selected && !ctx->is_home};
+	char err[RF_ERR_MAX] = "", what[160];
 	int ret;
 
 	ret = rf_svc_resolve_cgroup(ctx);
@@ -481,9 +506,15 @@ int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config
 	}
 	o.cgroup_id = ctx->cg_id;
 	o.btf = ctx->btf;
+	rf_pinned_build(ctx->pin_dir, &before);
 	ret = rf_load(&o, err, sizeof(err));
-	if (upgraded_from)
-		record_upgrade(ctx, upgraded_from, ret ? (err[0] ? err : strerror(-ret)) : NULL);
+	if (upgraded_from) {
+		snprintf(what, sizeof(what), "ABI %u -> %u", upgraded_from, RF_ABI_VERSION);
+		record_upgrade(ctx, what, ret ? (err[0] ? err : strerror(-ret)) : NULL);
+	} else if (replaced) {
+		describe_swap(what, sizeof(what), &before);
+		record_upgrade(ctx, what, NULL);
+	}
 	if (ret) {
 		rf_err("%s", err[0] ? err : strerror(-ret));
 		return ret;

@@ -21,6 +21,7 @@
 #include <net/if.h>
 #include <criterion/criterion.h>
 #include "rf_proc.h"
+#include "rf_loader.h"
 #include "rf_tc.h"
 
 #define PORT_ALLOWED 8601
@@ -96,6 +97,43 @@ static void prober(int ctl)
 	_exit(0);
 }
 
+/* The prober running in the test cgroup and device netns. */
+struct probing {
+	pid_t pid;
+	int ctl;
+};
+
+static void probing_start(struct probing *p)
+{
+	p->pid = rft_fork_in(rft.dev_ns, rft.cg, &p->ctl);
+	if (p->pid == 0)
+		prober(p->ctl);
+	cr_assert_gt(p->pid, 0, "prober: %s", strerror(-p->pid));
+	cr_assert_eq(rft_ready_wait(p->ctl), 0);
+	rft_msleep(200);
+}
+
+/* Stop the prober: during `what` every denied attempt got EPERM and every allowed one worked. */
+static void probing_stop(struct probing *p, const char *what)
+{
+	struct probe_stats st = {};
+
+	rft_msleep(300);
+	cr_assert_eq(write(p->ctl, "q", 1), 1);
+	cr_assert_eq(read(p->ctl, &st, sizeof(st)), (ssize_t)sizeof(st), "the prober died");
+	rft_child_close(&p->pid, &p->ctl);
+	cr_log_info("prober during %s: %lu denied attempts, %lu allowed connects", what, st.tries,
+		    st.allowed);
+	cr_expect_gt(st.tries, 60, "the prober made only %lu attempts", st.tries);
+	cr_expect_eq(st.leaks, 0,
+		     "%lu of %lu denied attempts were not refused with EPERM during %s (first: "
+		     "errno %d)",
+		     st.leaks, st.tries, what, st.leak_err);
+	cr_expect_gt(st.allowed, 3);
+	cr_expect_eq(st.refused, 0, "%lu of %lu allowed connects failed during %s", st.refused,
+		     st.allowed, what);
+}
+
 /* The previous release's CLI with the test's paths (it has no targets: the top-level pins). */
 static int prev_cli(char *const env[], char **out, char **err, ...)
 {
@@ -166,14 +204,14 @@ Test(upgrade, abi1_isolation_holds_through_the_upgrade)
 	struct rft_server srv;
 	struct rft_conn held, cut;
 	struct rfp_exe_conn ec[2];
-	struct probe_stats st = {};
+	struct probing probe;
 	struct rft_port_stats o4, o6, b4, b6;
 	char edr[PATH_MAX], bad_btf[PATH_MAX], *out = NULL, *err = NULL;
 	FILE *f;
 
+	int i;
+
 	prev_release_ran_here();
-	pid_t pid;
-	int ctl, i;
 
 	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
 	cr_assert_eq(rfp_copy_self("rf-edr-agent", edr, sizeof(edr)), 0);
@@ -239,12 +277,7 @@ Test(upgrade, abi1_isolation_holds_through_the_upgrade)
 	cr_assert_eq(rft_conn_open(&held, rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4,
 				   PORT_ALLOWED, 2000),
 		     0, "the allowed connection must open under ABI 1");
-	pid = rft_fork_in(rft.dev_ns, rft.cg, &ctl);
-	if (pid == 0)
-		prober(ctl);
-	cr_assert_gt(pid, 0, "prober: %s", strerror(-pid));
-	cr_assert_eq(rft_ready_wait(ctl), 0);
-	rft_msleep(200);
+	probing_start(&probe);
 
 	/* this version: status first (it must not call the host unisolated), then isolate */
 	cr_assert_eq(rft_cli(&out, NULL, "status", "--json", NULL), 0);
@@ -270,20 +303,7 @@ Test(upgrade, abi1_isolation_holds_through_the_upgrade)
 	cr_assert_eq(rft_cli(&out, &err, "isolate", NULL), 0, "isolate over ABI 1 pins: %s\n%s",
 		     out, err);
 	free(out), free(err);
-	rft_msleep(300);
-
-	cr_assert_eq(write(ctl, "q", 1), 1);
-	cr_assert_eq(read(ctl, &st, sizeof(st)), (ssize_t)sizeof(st), "the prober died");
-	rft_child_close(&pid, &ctl);
-	cr_log_info("prober: %lu denied attempts, %lu allowed connects", st.tries, st.allowed);
-	cr_expect_gt(st.tries, 60, "the prober made only %lu attempts", st.tries);
-	cr_expect_eq(st.leaks, 0,
-		     "%lu of %lu denied attempts were not refused with EPERM during the upgrade "
-		     "(first: errno %d)",
-		     st.leaks, st.tries, st.leak_err);
-	cr_expect_gt(st.allowed, 3);
-	cr_expect_eq(st.refused, 0, "%lu of %lu allowed connects failed during the upgrade",
-		     st.refused, st.allowed);
+	probing_stop(&probe, "the upgrade");
 	rft_conn_send(&cut, 4);
 	cr_expect_eq(rft_conn_recv(&cut, 500), 0, "a connection cut under ABI 1 moved bytes");
 	rft_conn_close(&cut);
@@ -398,4 +418,166 @@ Test(upgrade, incompatible_stateful_map_is_refused_untouched)
 	pinned("rf_allow_cgroup", true);
 	pinned("rf_link_connect4", false);
 	pinned("rf_config", false);
+}
+
+/* The programs each pinned link runs, and the pinned tc program. */
+struct prog_ids {
+	__u32 link[RF_HOOK_MAX];
+	__u32 tc;
+};
+
+static void prog_ids(struct prog_ids *p)
+{
+	struct rf_link_state st[RF_HOOK_MAX];
+	int i;
+
+	rf_links_state(rft.pin_dir, st);
+	for (i = 0; i < RF_HOOK_MAX; i++)
+		p->link[i] = st[i].attached ? st[i].prog_id : 0;
+	p->tc = rf_pinned_prog_id(pin("rf_prog_tc_egress"));
+}
+
+/* How many attached links run another program in b than in a (-1: a link came or went). */
+static int links_changed(const struct prog_ids *a, const struct prog_ids *b)
+{
+	int i, n = 0;
+
+	for (i = 0; i < RF_HOOK_MAX; i++) {
+		if (!a->link[i] != !b->link[i])
+			return -1;
+		n += a->link[i] != b->link[i];
+	}
+	return n;
+}
+
+static int attached_links(const struct prog_ids *a)
+{
+	int i, n = 0;
+
+	for (i = 0; i < RF_HOOK_MAX; i++)
+		n += a->link[i] != 0;
+	return n;
+}
+
+/* Pretend the links run the programs of another build of the same ABI. */
+static void pin_build(__u64 built, __u64 hash)
+{
+	struct rf_build b = {.built = built, .hash = hash};
+	__u32 key = 0;
+	int fd = bpf_obj_get(pin("rf_build"));
+
+	cr_assert_geq(fd, 0, "rf_build is not pinned");
+	cr_assert_eq(bpf_map_update_elem(fd, &key, &b, 0), 0);
+	close(fd);
+}
+
+/* status --json: is programs_build the same as this_build? */
+static bool status_says_this_build(void)
+{
+	char *out = NULL, a[80] = "", b[80] = "";
+	bool same;
+
+	cr_assert_eq(rft_cli(&out, NULL, "status", "--json", NULL), 0);
+	cr_assert(rfp_json_str(out, "programs_build", a, sizeof(a)) &&
+		      rfp_json_str(out, "this_build", b, sizeof(b)),
+		  "%s", out);
+	same = !strcmp(a, b);
+	free(out);
+	return same;
+}
+
+/*
+ * A later build of the same ABI (a package upgrade of a fix in the programs) puts its programs
+ * into the pinned links in place, with no moment unenforced; the same build or a later one's
+ * programs are adopted as they are, and a build from before rf_build counts as earlier.
+ */
+Test(upgrade, a_later_build_puts_its_programs_in_place)
+{
+	static const unsigned short ports[] = {PORT_ALLOWED, PORT_OTHER};
+	static char *guard_on[] = {"RINGFENCE_PACKET_GUARD=on", NULL};
+	struct rf_build ours, now;
+	struct prog_ids first, again, after;
+	struct probing probe;
+	struct rft_server srv;
+	struct stat cg;
+	char *out = NULL, *err = NULL;
+
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
+	cr_assert_eq(stat(rft.cg, &cg), 0);
+	rft_cli_ok(0, "allow", "add", "net", "192.0.2.0/24", "proto", "tcp", "port", "8601", NULL);
+	rft_cli_ok(0, "allow", "add", "net", "2001:db8::/64", "proto", "tcp", "port", "8601", NULL);
+	cr_assert_eq(rfp_cli_env(guard_on, NULL, &err, "isolate", NULL), 0, "%s", err);
+	free(err);
+	prog_ids(&first);
+	cr_assert_gt(attached_links(&first), 5);
+	cr_assert_eq(rf_pinned_build(rft.pin_dir, &ours), 0, "rf_build not written by a load");
+	cr_assert_neq(ours.built, 0);
+	cr_expect(status_says_this_build());
+
+	/* the same build: adopted, nothing swapped */
+	cr_assert_eq(rfp_cli_env(guard_on, NULL, &err, "load", NULL), 0, "%s", err);
+	free(err);
+	prog_ids(&again);
+	cr_expect_eq(links_changed(&first, &again), 0, "the same build swapped programs");
+	cr_expect_eq(again.tc, first.tc, "the same build re-pinned the tc program");
+
+	/* a later build's programs are kept */
+	pin_build(ours.built + 3600, ours.hash ^ 1);
+	cr_expect(!status_says_this_build());
+	cr_assert_eq(rfp_cli_env(guard_on, NULL, &err, "load", NULL), 0, "%s", err);
+	free(err);
+	prog_ids(&again);
+	cr_expect_eq(links_changed(&first, &again), 0, "a later build's programs were replaced");
+	cr_expect_eq(again.tc, first.tc);
+	cr_expect_eq(rf_pinned_build(rft.pin_dir, &now), 0);
+	cr_expect_eq(now.built, ours.built + 3600, "a later build's record was overwritten");
+
+	/* an earlier build's: replaced in every link while a prober tries denied traffic */
+	pin_build(ours.built - 3600, ours.hash ^ 1);
+	probing_start(&probe);
+	cr_assert_eq(rfp_cli_env(guard_on, &out, &err, "load", NULL), 0, "%s", err);
+	free(out), free(err);
+	probing_stop(&probe, "the swap of an earlier build's programs");
+	prog_ids(&after);
+	cr_expect_eq(links_changed(&first, &after), attached_links(&first),
+		     "not every link got this build's programs");
+	cr_expect_neq(after.tc, first.tc, "the tc program was not re-pinned");
+	cr_expect_eq(rft_dev_tc_filter(rf_tc_handle(cg.st_ino), -1), after.tc,
+		     "the packet guard on the veth must run the new tc program");
+	cr_expect_eq(rf_pinned_build(rft.pin_dir, &now), 0);
+	cr_expect(now.built == ours.built && now.hash == ours.hash, "rf_build not this build's");
+	cr_expect(status_says_this_build());
+	cr_assert_eq(rft_cli(&out, NULL, "history", NULL), 0);
+	{
+		static const char *const done[] = {"upgrade", "Succeeded", "programs of build",
+						   NULL};
+		char line[512];
+
+		cr_expect(rfp_find_line(out, done, line, sizeof(line)) != NULL,
+			  "the swap is not in the history: %s", out);
+	}
+	free(out);
+	for (int i = 0; i < 2; i++) {
+		int fam = i ? AF_INET6 : AF_INET;
+		const char *addr = i ? RFT_PEER_IP6 : RFT_PEER_IP4;
+
+		cr_expect_eq(
+		    rft_client(rft.dev_ns, rft.cg, fam, RFT_TCP, addr, PORT_ALLOWED, 2000).outcome,
+		    RFT_OK, "the new programs: allowed %s", addr);
+		cr_expect_eq(
+		    rft_client(rft.dev_ns, rft.cg, fam, RFT_TCP, addr, PORT_OTHER, 1000).outcome,
+		    RFT_EPERM, "the new programs: denied %s", addr);
+	}
+
+	/* links of a build from before rf_build (no pin): replaced too, and the pin is back */
+	cr_assert_eq(unlink(pin("rf_build")), 0);
+	cr_assert_eq(rfp_cli_env(guard_on, NULL, &err, "load", NULL), 0, "%s", err);
+	free(err);
+	prog_ids(&again);
+	cr_expect_eq(links_changed(&after, &again), attached_links(&after),
+		     "a build without rf_build was not replaced");
+	cr_expect_eq(rf_pinned_build(rft.pin_dir, &now), 0, "rf_build not pinned again");
+	cr_expect_eq(now.hash, ours.hash);
+	rft_cli_ok(0, "release", NULL);
+	rft_server_stop(&srv);
 }
