@@ -134,6 +134,26 @@ static void probing_stop(struct probing *p, const char *what)
 		     st.allowed, what);
 }
 
+/*
+ * The link and neighbours ready before isolating: the prober's allowed connects must not wait
+ * for a fresh namespace's IPv6 (and ND under the old release is not what is tested).
+ */
+static void link_ready(void)
+{
+	int i;
+
+	for (i = 0; i < 10 && rft_client(rft.dev_ns, rft.cg, AF_INET6, RFT_TCP, RFT_PEER_IP6,
+					 PORT_ALLOWED, 500)
+				      .outcome != RFT_OK;
+	     i++)
+		;
+	cr_assert_lt(i, 10, "IPv6 between the namespaces does not work");
+	cr_assert_eq(
+	    rft_client(rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, PORT_ALLOWED, 1000)
+		.outcome,
+	    RFT_OK);
+}
+
 /* The previous release's CLI with the test's paths (it has no targets: the top-level pins). */
 static int prev_cli(char *const env[], char **out, char **err, ...)
 {
@@ -216,17 +236,7 @@ Test(upgrade, abi1_isolation_holds_through_the_upgrade)
 	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
 	cr_assert_eq(rfp_copy_self("rf-edr-agent", edr, sizeof(edr)), 0);
 
-	/* the link and neighbours ready before isolating: ND under the old release is not tested */
-	for (i = 0; i < 10 && rft_client(rft.dev_ns, rft.cg, AF_INET6, RFT_TCP, RFT_PEER_IP6,
-					 PORT_ALLOWED, 500)
-				      .outcome != RFT_OK;
-	     i++)
-		;
-	cr_assert_lt(i, 10, "IPv6 between the namespaces does not work");
-	cr_assert_eq(
-	    rft_client(rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, PORT_ALLOWED, 1000)
-		.outcome,
-	    RFT_OK);
+	link_ready();
 
 	/* a connection of a process no rule allows, opened before isolating: cut from then on */
 	cr_assert_eq(rft_conn_open(&cut, rft.dev_ns, rft.cg, AF_INET6, RFT_TCP, RFT_PEER_IP6,
@@ -504,6 +514,7 @@ Test(upgrade, a_later_build_puts_its_programs_in_place)
 
 	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
 	cr_assert_eq(stat(rft.cg, &cg), 0);
+	link_ready();
 	rft_cli_ok(0, "allow", "add", "net", "192.0.2.0/24", "proto", "tcp", "port", "8601", NULL);
 	rft_cli_ok(0, "allow", "add", "net", "2001:db8::/64", "proto", "tcp", "port", "8601", NULL);
 	cr_assert_eq(rfp_cli_env(guard_on, NULL, &err, "isolate", NULL), 0, "%s", err);
