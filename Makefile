@@ -43,6 +43,8 @@ LDFLAGS ?=
 BPF_SRC := bpf/ringfence.bpf.c
 BPF_OBJ := $(OUTPUT)/ringfence.bpf.o
 SKEL := $(OUTPUT)/ringfence.skel.h
+BPF_OBJ_NOKF := $(OUTPUT)/ringfence_nokf.bpf.o
+SKEL_NOKF := $(OUTPUT)/ringfence_nokf.skel.h
 LIB_SRC := $(filter-out user/main.c,$(wildcard user/*.c))
 LIB_OBJ := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRC))
 MAIN_OBJ := $(OUTPUT)/user/main.o
@@ -61,24 +63,37 @@ all: $(BIN)
 $(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
 
+BPF_CC = $(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	-I. -Iinclude -Ibpf $(CLANG_BPF_SYS_INCLUDES)
 $(BPF_OBJ): $(BPF_SRC) bpf/policy.bpf.h include/ringfence.h vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
-		-I. -Iinclude -Ibpf $(CLANG_BPF_SYS_INCLUDES) -c $< -o $@
+	$(Q)$(BPF_CC) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
+
+# The same programs without a kfunc, for kernels without BTF: libbpf resolves a kfunc (even a
+# weak one) against the running kernel's own BTF, which --btf cannot stand in for. Only its
+# bytes are used, opened through ringfence_bpf's skeleton (user/loader.c).
+$(BPF_OBJ_NOKF): $(BPF_SRC) bpf/policy.bpf.h include/ringfence.h vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(BPF_CC) -DRF_NO_KFUNC -c $< -o $@
 	$(Q)$(LLVM_STRIP) -g $@
 
 $(SKEL): $(BPF_OBJ)
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name ringfence_bpf > $@
 
+$(SKEL_NOKF): $(BPF_OBJ_NOKF)
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name ringfence_nokf_bpf > $@
+
 # The object's identity (include/ringfence.h, struct rf_build): when it was built
 # (SOURCE_DATE_EPOCH for reproducible packages, else now) and its hash. A loader that finds the
 # links running an earlier build's programs puts its own in place.
 BUILD_ID := $(OUTPUT)/rf_build_id.h
-$(BUILD_ID): $(BPF_OBJ)
+$(BUILD_ID): $(BPF_OBJ) $(BPF_OBJ_NOKF)
 	$(call msg,GEN,$@)
 	$(Q)printf '#define RF_BUILD_TIME %sULL\n#define RF_BUILD_HASH 0x%sULL\n' \
-		"$${SOURCE_DATE_EPOCH:-$$(date +%s)}" "$$(sha256sum $< | cut -c1-16)" >$@
+		"$${SOURCE_DATE_EPOCH:-$$(date +%s)}" "$$(cat $^ | sha256sum | cut -c1-16)" >$@
 
 # The git revision is baked into main.o; the stamp changes only when the revision does, so a new
 # commit rebuilds main.o and nothing else.
@@ -88,7 +103,7 @@ $(GIT_REV_STAMP): FORCE | $(OUTPUT)
 $(MAIN_OBJ): $(GIT_REV_STAMP)
 FORCE:
 
-$(OUTPUT)/user/%.o: user/%.c $(SKEL) $(BUILD_ID) | $(OUTPUT)/user
+$(OUTPUT)/user/%.o: user/%.c $(SKEL) $(SKEL_NOKF) $(BUILD_ID) | $(OUTPUT)/user
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 

@@ -426,7 +426,9 @@ static __always_inline bool flow_dest_allowed(const struct rf_flow *f)
 	return rf_dest_allowed(hi, lo, rf_flow_meta(f));
 }
 
+#ifndef RF_NO_KFUNC
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
+#endif
 
 #define RTF_GATEWAY 0x0002
 
@@ -434,10 +436,14 @@ extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
  * Does the IPv6 route this skb leaves by reach its destination directly (no gateway), i.e. is
  * the destination on the link? Read from the skb's dst (an rt6_info) through the kernel's
  * sk_buff, which only bpf_cast_to_kern_ctx() (Linux 6.2+) exposes to a cgroup_skb program.
- * false when that is not available or the skb has no plain IPv6 route (fail closed).
+ * false when that is not available or the skb has no plain IPv6 route (fail closed). Built
+ * without it (RF_NO_KFUNC) for kernels without BTF, where no kfunc can be called.
  */
 static __always_inline bool skb_route_onlink(struct __sk_buff *skb)
 {
+#ifdef RF_NO_KFUNC
+	return false;
+#else
 	struct dst_entry *dst;
 	struct sk_buff *kskb;
 
@@ -452,6 +458,7 @@ static __always_inline bool skb_route_onlink(struct __sk_buff *skb)
 	if (bpf_core_field_exists(dst->xfrm) && BPF_CORE_READ(dst, xfrm))
 		return false; /* an IPsec bundle, not an rt6_info */
 	return !(BPF_CORE_READ((struct rt6_info *)dst, rt6i_flags) & RTF_GATEWAY);
+#endif
 }
 
 static __always_inline bool dhcp_peer_allowed(__u16 lport, const __u8 *remote, const __u8 *local,

@@ -17,11 +17,13 @@
 #include "rf_loader.h"
 #include "rf_util.h"
 #include "ringfence.skel.h"
+#include "ringfence_nokf.skel.h"
 
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11
 #endif
 
+#define RF_KERNEL_BTF	"/sys/kernel/btf/vmlinux"
 #define RF_MAX_OBJ_MAPS 32 /* maps in the object, .rodata included */
 
 #define RF_PIN_CGROUP(label) "rf_link_" #label
@@ -162,7 +164,7 @@ int rf_probe_kernel(const char *btf, char *err, size_t errlen)
 	}
 	if (cached <= 0)
 		return cached;
-	if (!btf && access("/sys/kernel/btf/vmlinux", R_OK)) {
+	if (!btf && access(RF_KERNEL_BTF, R_OK)) {
 		snprintf(
 		    err, errlen,
 		    "kernel BTF (/sys/kernel/btf/vmlinux) is missing: use a kernel built with "
@@ -294,6 +296,40 @@ static int set_lean(struct ringfence_bpf *skel, char *err, size_t errlen)
 	return ret;
 }
 
+/*
+ * ringfence_bpf__open_opts(), with the object built without a kfunc where the kernel has no BTF
+ * of its own: libbpf needs the kernel's BTF for any kfunc, even a weak one that is never called,
+ * and no --btf file stands in for it there. Same programs, maps and .rodata, so the skeleton
+ * of one serves the other.
+ */
+_Static_assert(sizeof(struct ringfence_bpf) == sizeof(struct ringfence_nokf_bpf) &&
+		   sizeof(*((struct ringfence_bpf *)0)->rodata) ==
+		       sizeof(*((struct ringfence_nokf_bpf *)0)->rodata),
+	       "the two objects must have the same programs, maps and .rodata");
+
+static struct ringfence_bpf *open_skeleton(const struct bpf_object_open_opts *opts)
+{
+	struct ringfence_bpf *skel;
+	int err;
+
+	if (!access(RF_KERNEL_BTF, R_OK))
+		return ringfence_bpf__open_opts(opts);
+	skel = calloc(1, sizeof(*skel));
+	if (!skel)
+		return NULL;
+	err = ringfence_bpf__create_skeleton(skel);
+	if (!err) {
+		skel->skeleton->data = ringfence_nokf_bpf__elf_bytes(&skel->skeleton->data_sz);
+		err = bpf_object__open_skeleton(skel->skeleton, opts);
+	}
+	if (err) {
+		ringfence_bpf__destroy(skel);
+		errno = -err;
+		return NULL;
+	}
+	return skel;
+}
+
 /* Open the object, scope it to the target cgroup and point its maps at the pins. */
 static int open_object(const struct rf_load_opts *o, struct ringfence_bpf **out, char *err,
 		       size_t errlen)
@@ -305,7 +341,7 @@ static int open_object(const struct rf_load_opts *o, struct ringfence_bpf **out,
 
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = o->btf);
 
-	skel = ringfence_bpf__open_opts(&open_opts);
+	skel = open_skeleton(&open_opts);
 	if (!skel) {
 		ret = -errno;
 		snprintf(err, errlen, "failed to open BPF object: %s", strerror(-ret));

@@ -14,6 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <netinet/in.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 #include <criterion/criterion.h>
 #include "rf_test.h"
 
@@ -138,5 +142,88 @@ Test(btf, custom_file_is_the_one_libbpf_uses)
 		}
 	}
 	rft_cli_ok(0, "--btf", copy, "release", NULL);
+	rft_server_stop(&srv);
+}
+
+/*
+ * The CLI with --btf FILE and the arguments given, as on a kernel without BTF of its own: in a
+ * child with a private mount namespace where a tmpfs hides /sys/kernel/btf (a kernel that has
+ * none already needs no hiding). Returns the exit status; stderr goes to the test's log.
+ */
+static int cli_without_kernel_btf(const char *btf, ...)
+{
+	char *args[RFT_CLI_MAX_ARGS + 3], *err = NULL; /* --btf FILE and rft_cli_args()'s */
+	char *const env[] = {"RINGFENCE_BTF=", NULL};
+	va_list ap;
+	int st = -1;
+	pid_t pid;
+
+	args[0] = "--btf";
+	args[1] = (char *)btf;
+	va_start(ap, btf);
+	rft_cli_args(args + 2, va_arg(ap, const char *), &ap);
+	va_end(ap);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+			_exit(125);
+		if (!access("/sys/kernel/btf/vmlinux", F_OK) &&
+		    (mount("none", "/sys/kernel/btf", "tmpfs", 0, "size=64k") ||
+		     !access("/sys/kernel/btf/vmlinux", F_OK)))
+			_exit(126);
+		st = rft_cli_argv(env, args, NULL, &err);
+		if (st)
+			fprintf(stderr, "ringfence %s: exit %d: %s\n", args[2], st, err ? err : "");
+		_exit(st < 0 || st > 124 ? 124 : st);
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st));
+	cr_assert_lt(WEXITSTATUS(st), 125, "could not hide /sys/kernel/btf (%d)", WEXITSTATUS(st));
+	return WEXITSTATUS(st);
+}
+
+/*
+ * A kernel without BTF of its own (boards): libbpf needs the running kernel's BTF for any kfunc,
+ * even a weak one never called, and a --btf file does not stand in for it, so the loader takes
+ * the same programs built without the kfunc there. They load from the --btf file and enforce,
+ * IPv4 and IPv6: allowed port open, other port EPERM with nothing received.
+ */
+Test(btf, loads_and_enforces_where_the_kernel_has_no_btf)
+{
+	static const unsigned short ports[] = {PORT_ALLOWED, PORT_OTHER};
+	const char *kernel_btf = getenv("RINGFENCE_BTF");
+	char copy[400];
+	struct rft_server srv;
+	int i;
+
+	snprintf(copy, sizeof(copy), "%s/vmlinux.btf", rft.state_dir);
+	copy_file(kernel_btf && *kernel_btf ? kernel_btf : "/sys/kernel/btf/vmlinux", copy);
+	cr_assert_eq(cli_without_kernel_btf(copy, "load", NULL), 0,
+		     "no load without the kernel's BTF (see the log)");
+	cr_assert(attached());
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
+	cr_assert_eq(cli_without_kernel_btf(copy, "allow", "add", "net", RFT_PEER_IP4, "proto",
+					    "tcp", "port", "8601", NULL),
+		     0);
+	cr_assert_eq(cli_without_kernel_btf(copy, "allow", "add", "net", RFT_PEER_IP6, "proto",
+					    "tcp", "port", "8601", NULL),
+		     0);
+	cr_assert_eq(cli_without_kernel_btf(copy, "isolate", "--force", NULL), 0);
+	for (i = 0; i < 4; i++) {
+		int family = i < 2 ? AF_INET : AF_INET6;
+		const char *addr = i < 2 ? RFT_PEER_IP4 : RFT_PEER_IP6;
+		unsigned short port = i % 2 ? PORT_OTHER : PORT_ALLOWED;
+		struct rft_port_stats before = rft_server_stats(&srv, port, family);
+		struct rft_result r =
+		    rft_client(rft.dev_ns, rft.cg, family, RFT_TCP, addr, port, 1500);
+
+		cr_expect_eq(r.outcome, port == PORT_ALLOWED ? RFT_OK : RFT_EPERM, "%s port %u: %s",
+			     addr, port, rft_outcome_name(r.outcome));
+		if (port == PORT_OTHER)
+			cr_expect_eq(rft_server_stats(&srv, port, family).conns, before.conns,
+				     "%s port %u: the peer got a connection", addr, port);
+	}
+	cr_assert_eq(cli_without_kernel_btf(copy, "release", NULL), 0);
 	rft_server_stop(&srv);
 }
