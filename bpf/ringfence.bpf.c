@@ -204,13 +204,15 @@ static __always_inline bool event_rate_ok(void)
 }
 
 /*
- * ctx->sk of the UAPI contexts (a __bpf_md_ptr): the verifier accepts only an 8-byte load of it,
- * but read through vmlinux.h's types (CO-RE) libbpf shrinks the load to a 32-bit kernel's
- * pointer size. The offset is UAPI, so read it as the u64 it is.
+ * A pointer field of a UAPI context (a __bpf_md_ptr: ctx->sk, bpf_sockopt's optval and
+ * optval_end): the verifier accepts only an 8-byte load of it, but read through vmlinux.h's types
+ * (CO-RE) libbpf shrinks the load to a 32-bit kernel's pointer size. The offset is UAPI, so read
+ * it as the u64 it is.
  */
-#define RF_CTX_SK(ctx)                                                                             \
-	((struct bpf_sock *)(unsigned long)*(                                                      \
-	    volatile __u64 *)((void *)(ctx) + __builtin_offsetof(typeof(*(ctx)), sk)))
+#define RF_CTX_PTR(ctx, field)                                                                     \
+	((void *)(unsigned long)*(                                                                 \
+	    volatile __u64 *)((void *)(ctx) + __builtin_offsetof(typeof(*(ctx)), field)))
+#define RF_CTX_SK(ctx) ((struct bpf_sock *)RF_CTX_PTR(ctx, sk))
 
 /*
  * A kernel field read at the running kernel's size of it (bpf_core_field_size() is relocated),
@@ -689,7 +691,7 @@ static __always_inline bool sockopt_changes_membership(int level, int optname)
 /* The group named by a membership option, into f->remote (IPv6 or IPv4-mapped) when readable. */
 static __always_inline void sockopt_group(struct bpf_sockopt *ctx, struct rf_flow *f)
 {
-	__u8 *p = ctx->optval, *end = ctx->optval_end;
+	__u8 *p = RF_CTX_PTR(ctx, optval), *end = RF_CTX_PTR(ctx, optval_end);
 
 	if (ctx->optname >= MCAST_JOIN_GROUP && ctx->optname <= MCAST_MSFILTER) {
 		/* struct group_req / group_source_req / group_filter: __u32 interface, then a
