@@ -202,7 +202,7 @@ struct rf_sk_peer {
 struct rf_build {
 	__u64
 	    built;  /* when the object was built: SOURCE_DATE_EPOCH if set, else the build's time */
-	__u64 hash; /* the first 64 bits of the object file's SHA-256 */
+	__u64 hash; /* the first 64 bits of the SHA-256 of the object files (both variants) */
 };
 _Static_assert(sizeof(struct rf_build) == 16, "rf_build ABI size");
 
