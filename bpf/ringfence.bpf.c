@@ -210,8 +210,8 @@ static __always_inline bool event_rate_ok(void)
  * it as the u64 it is.
  */
 #define RF_CTX_PTR(ctx, field)                                                                     \
-	((void *)(unsigned long)*(                                                                 \
-	    volatile __u64 *)((void *)(ctx) + __builtin_offsetof(typeof(*(ctx)), field)))
+	((void *)(unsigned long)*(volatile __u64 *)((void *)(ctx) +                                \
+						    __builtin_offsetof(typeof(*(ctx)), field)))
 #define RF_CTX_SK(ctx) ((struct bpf_sock *)RF_CTX_PTR(ctx, sk))
 
 /*
