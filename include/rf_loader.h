@@ -64,6 +64,9 @@ struct rf_load_opts {
 	/* out, optional: the attached links ran an earlier build's programs (same ABI) and now
 	 * run this build's, swapped in place */
 	bool *programs_replaced;
+	/* out, optional: with *programs_replaced, the build they ran (zero: from before rf_build)
+	 */
+	struct rf_build *replaced_build;
 	/*
 	 * A target other than the home: its hash maps allocate on insert (BPF_F_NO_PREALLOC) and
 	 * its event ring buffer is RF_EVENTS_RINGBUF_SIZE_TARGET, so dozens of container targets
@@ -88,6 +91,13 @@ void rf_this_build(struct rf_build *b);
 /* The build recorded in the pinned rf_build: 0, or -ENOENT when there is none (nothing loaded,
  * or loaded by a build from before rf_build). */
 int rf_pinned_build(const char *pin_dir, struct rf_build *b);
+/*
+ * The programs the links under pin_dir run, against this build's (the one rule the loader and
+ * status share): < 0 an earlier build's, or one from before rf_build (the next load replaces
+ * them); 0 this build's; > 0 a later build's, or a record that cannot be read (kept).
+ * *pinned gets the record (zero when there is none).
+ */
+int rf_build_cmp(const char *pin_dir, struct rf_build *pinned);
 
 /* Detach and unpin every link, unpin every map and program under pin_dir. */
 int rf_unload(const char *pin_dir);

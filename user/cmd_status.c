@@ -37,7 +37,7 @@ struct status {
 	struct rf_isolation iso;
 	char since[40], deadline[40], confirm[40];
 	/* the build whose programs the links run ("unknown": a build before rf_build), this one's,
-	 * and how they compare: < 0 theirs is earlier (the next load replaces them), 0 the same */
+	 * and how they compare (rf_build_cmp()) */
 	char build[64], this_build[64];
 	int build_cmp;
 };
@@ -45,15 +45,11 @@ struct status {
 static void gather_build(struct rf_ctx *ctx, struct status *s)
 {
 	struct rf_build pinned, ours;
-	bool known = rf_pinned_build(ctx->pin_dir, &pinned) == 0 && pinned.built;
 
+	s->build_cmp = rf_build_cmp(ctx->pin_dir, &pinned);
 	rf_this_build(&ours);
-	rf_svc_build_str(s->build, sizeof(s->build), known ? &pinned : NULL);
+	rf_svc_build_str(s->build, sizeof(s->build), &pinned);
 	rf_svc_build_str(s->this_build, sizeof(s->this_build), &ours);
-	if (!known || (pinned.hash != ours.hash && pinned.built < ours.built))
-		s->build_cmp = -1;
-	else
-		s->build_cmp = pinned.hash == ours.hash ? 0 : 1;
 }
 
 static void gather(struct rf_ctx *ctx, struct status *s)
@@ -286,12 +282,13 @@ static void print_text(struct rf_ctx *ctx, struct status *s)
 	if (s->old_abi)
 		printf("warning:   " RF_OLD_ABI_WARNING "\n", s->cfg.abi_version);
 	if (s->loaded)
-		printf("programs:  build %s (%s)\n", s->build,
-		       s->build_cmp == 0 ? "this ringfence's"
-		       : s->build_cmp < 0
-			   ? "earlier than this ringfence's: the next load, isolate, "
-			     "allow or agent puts this build's in place"
-			   : "a later build than this ringfence's: kept");
+		printf(
+		    "programs:  build %s (%s)\n", s->build,
+		    s->build_cmp == 0 ? "this ringfence's"
+		    : s->build_cmp < 0
+			? "earlier than this ringfence's: the next load, isolate, "
+			  "allow or agent puts this build's in place"
+			: "not earlier than this ringfence's (a later build, or unreadable): kept");
 	printf("hooks:    ");
 	if (!s->loaded && !s->old_abi && !s->ls[0].cgroup_id)
 		printf(" none (not loaded)");

@@ -765,20 +765,17 @@ int rf_pinned_build(const char *pin_dir, struct rf_build *b)
 	return ret;
 }
 
-/*
- * Do the attached links run an earlier build's programs than this one (or one from before
- * rf_build)? Programs of the same or a later build are kept, and so are they when the record
- * cannot be read.
- */
-static bool programs_earlier(const char *pin_dir)
+int rf_build_cmp(const char *pin_dir, struct rf_build *pinned)
 {
-	struct rf_build pinned, ours;
-	int ret = rf_pinned_build(pin_dir, &pinned);
+	struct rf_build ours;
+	int ret = rf_pinned_build(pin_dir, pinned);
 
 	rf_this_build(&ours);
 	if (ret)
-		return ret == -ENOENT;
-	return pinned.hash != ours.hash && pinned.built < ours.built;
+		return ret == -ENOENT ? -1 : 1;
+	if (pinned->hash == ours.hash)
+		return 0;
+	return pinned->built < ours.built ? -1 : 1;
 }
 
 /* Record this build as the one whose programs the links run (the last step of a load). */
@@ -798,9 +795,10 @@ static int stamp_build(struct ringfence_bpf *skel, char *err, size_t errlen)
 /* What a load does over the pins it finds. */
 struct load_plan {
 	struct rf_link_state st[RF_HOOK_MAX];
-	int missing;  /* cgroup hooks to attach */
-	__u32 from;   /* an older ABI to upgrade from, 0: none */
-	bool earlier; /* same ABI, links running an earlier build's programs: swap them */
+	int missing;		/* cgroup hooks to attach */
+	__u32 from;		/* an older ABI to upgrade from, 0: none */
+	bool earlier;		/* same ABI, links running an earlier build's programs: swap them */
+	struct rf_build pinned; /* the build rf_build names (zero: none) */
 	char what[64];
 };
 
@@ -815,7 +813,7 @@ static int plan_load(const struct rf_load_opts *o, struct load_plan *p, char *er
 	p->missing = links_missing(o, p->st, err, errlen);
 	if (p->missing < 0)
 		return p->missing;
-	p->earlier = !p->from && any_attached(p->st) && programs_earlier(o->pin_dir);
+	p->earlier = !p->from && any_attached(p->st) && rf_build_cmp(o->pin_dir, &p->pinned) < 0;
 	if (p->from)
 		snprintf(p->what, sizeof(p->what), "upgrade from ABI %u", p->from);
 	else
@@ -846,11 +844,15 @@ static int swap_attached(struct ringfence_bpf *skel, struct load_plan *p,
 		*stamp = false;
 		return 0;
 	}
-	if (ret)
+	if (ret) {
 		p->from = 0; /* swap_links() said where the upgrade stands */
-	else if (p->earlier && o->programs_replaced)
+		return ret;
+	}
+	if (p->earlier && o->programs_replaced)
 		*o->programs_replaced = true;
-	return ret;
+	if (p->earlier && o->replaced_build)
+		*o->replaced_build = p->pinned;
+	return 0;
 }
 
 static int load_object(const struct rf_load_opts *o, struct ringfence_bpf **skel, bool *replaced,
@@ -884,8 +886,7 @@ int rf_load(const struct rf_load_opts *o, char *err, size_t errlen)
 		*o->programs_replaced = false;
 	ret = plan_load(o, &p, err, errlen);
 	if (ret <= 0)
-		return ret; /* a conflict, or attached with this build's programs or a later one's
-			     */
+		return ret; /* a conflict, or attached with programs not earlier than these */
 	if (o->upgraded_from)
 		*o->upgraded_from = p.from;
 	if ((ret = rf_probe_kernel(o->btf, err, errlen)) ||

@@ -466,7 +466,7 @@ void rf_svc_build_str(char *buf, size_t len, const struct rf_build *b)
 			 (unsigned long long)b->hash);
 }
 
-/* "programs of build X -> Y" for the history, from the build pinned before the load. */
+/* "programs of build X -> Y" for the history, from the build the load replaced. */
 static void describe_swap(char *buf, size_t len, const struct rf_build *before)
 {
 	char a[64], b[64];
@@ -482,12 +482,13 @@ int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config
 {
 	__u32 upgraded_from = 0;
 	bool replaced = false;
-	struct rf_build before;
+	struct rf_build before = {};
 	struct rf_load_opts o = {.pin_dir = ctx->pin_dir,
 				 .cgroup_dir = ctx->cg_dir,
 				 .verbose = ctx->verbose,
 				 .upgraded_from = &upgraded_from,
 				 .programs_replaced = &replaced,
+				 .replaced_build = &before,
 				 .lean = ctx->selected && !ctx->is_home};
 	char err[RF_ERR_MAX] = "", what[160];
 	int ret;
@@ -506,7 +507,6 @@ int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config
 	}
 	o.cgroup_id = ctx->cg_id;
 	o.btf = ctx->btf;
-	rf_pinned_build(ctx->pin_dir, &before);
 	ret = rf_load(&o, err, sizeof(err));
 	if (upgraded_from) {
 		snprintf(what, sizeof(what), "ABI %u -> %u", upgraded_from, RF_ABI_VERSION);
