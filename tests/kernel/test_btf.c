@@ -19,7 +19,7 @@
 #include <sys/mount.h>
 #include <sys/wait.h>
 #include <criterion/criterion.h>
-#include "rf_test.h"
+#include "rf_proc.h"
 
 #define PORT_ALLOWED 8601
 #define PORT_OTHER   8602
@@ -79,21 +79,9 @@ static void load_expect(int want, const char *names, const char *a1, const char 
 Test(btf, custom_file_is_the_one_libbpf_uses)
 {
 	static const unsigned short ports[] = {PORT_ALLOWED, PORT_OTHER};
-	static const struct {
-		int family;
-		const char *addr;
-		unsigned short port;
-		bool allowed;
-	} cases[] = {
-	    {AF_INET, RFT_PEER_IP4, PORT_ALLOWED, true},
-	    {AF_INET, RFT_PEER_IP4, PORT_OTHER, false},
-	    {AF_INET6, RFT_PEER_IP6, PORT_ALLOWED, true},
-	    {AF_INET6, RFT_PEER_IP6, PORT_OTHER, false},
-	};
 	const char *kernel_btf = getenv("RINGFENCE_BTF");
 	char bogus[400], copy[400], missing[400], conf[500];
 	struct rft_server srv;
-	size_t i;
 
 	snprintf(bogus, sizeof(bogus), "%s/bogus.btf", rft.state_dir);
 	snprintf(copy, sizeof(copy), "%s/vmlinux.btf", rft.state_dir);
@@ -122,25 +110,7 @@ Test(btf, custom_file_is_the_one_libbpf_uses)
 	rft_cli_ok(0, "--btf", copy, "allow", "add", "net", RFT_PEER_IP6, "proto", "tcp", "port",
 		   "8601", "dir", "out", NULL);
 	rft_cli_ok(0, "--btf", copy, "isolate", "--force", NULL);
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct rft_port_stats before =
-		    rft_server_stats(&srv, cases[i].port, cases[i].family);
-		struct rft_result r = rft_client(rft.dev_ns, rft.cg, cases[i].family, RFT_TCP,
-						 cases[i].addr, cases[i].port, 1500);
-		struct rft_port_stats after =
-		    rft_server_stats(&srv, cases[i].port, cases[i].family);
-
-		if (cases[i].allowed) {
-			cr_expect_eq(r.outcome, RFT_OK, "%s port %u: %s", cases[i].addr,
-				     cases[i].port, rft_outcome_name(r.outcome));
-		} else {
-			cr_expect_eq(r.outcome, RFT_EPERM, "%s port %u: %s", cases[i].addr,
-				     cases[i].port, rft_outcome_name(r.outcome));
-			cr_expect_eq(after.conns, before.conns,
-				     "%s port %u: the peer got a connection", cases[i].addr,
-				     cases[i].port);
-		}
-	}
+	rfp_expect_tcp_ports(&srv, PORT_ALLOWED, PORT_OTHER, "relocated against the copy");
 	rft_cli_ok(0, "--btf", copy, "release", NULL);
 	rft_server_stop(&srv);
 }
@@ -195,7 +165,6 @@ Test(btf, loads_and_enforces_where_the_kernel_has_no_btf)
 	const char *kernel_btf = getenv("RINGFENCE_BTF");
 	char copy[400];
 	struct rft_server srv;
-	int i;
 
 	snprintf(copy, sizeof(copy), "%s/vmlinux.btf", rft.state_dir);
 	copy_file(kernel_btf && *kernel_btf ? kernel_btf : "/sys/kernel/btf/vmlinux", copy);
@@ -210,20 +179,7 @@ Test(btf, loads_and_enforces_where_the_kernel_has_no_btf)
 					    "tcp", "port", "8601", NULL),
 		     0);
 	cr_assert_eq(cli_without_kernel_btf(copy, "isolate", "--force", NULL), 0);
-	for (i = 0; i < 4; i++) {
-		int family = i < 2 ? AF_INET : AF_INET6;
-		const char *addr = i < 2 ? RFT_PEER_IP4 : RFT_PEER_IP6;
-		unsigned short port = i % 2 ? PORT_OTHER : PORT_ALLOWED;
-		struct rft_port_stats before = rft_server_stats(&srv, port, family);
-		struct rft_result r =
-		    rft_client(rft.dev_ns, rft.cg, family, RFT_TCP, addr, port, 1500);
-
-		cr_expect_eq(r.outcome, port == PORT_ALLOWED ? RFT_OK : RFT_EPERM, "%s port %u: %s",
-			     addr, port, rft_outcome_name(r.outcome));
-		if (port == PORT_OTHER)
-			cr_expect_eq(rft_server_stats(&srv, port, family).conns, before.conns,
-				     "%s port %u: the peer got a connection", addr, port);
-	}
+	rfp_expect_tcp_ports(&srv, PORT_ALLOWED, PORT_OTHER, "without the kernel's BTF");
 	cr_assert_eq(cli_without_kernel_btf(copy, "release", NULL), 0);
 	rft_server_stop(&srv);
 }

@@ -154,25 +154,6 @@ static void link_ready(void)
 	    RFT_OK);
 }
 
-/* While isolated with the port rules of these tests: PORT_ALLOWED connects, PORT_OTHER gets
- * EPERM, IPv4 and IPv6. */
-static void allowed_and_denied(const char *when)
-{
-	int i;
-
-	for (i = 0; i < 2; i++) {
-		int fam = i ? AF_INET6 : AF_INET;
-		const char *addr = i ? RFT_PEER_IP6 : RFT_PEER_IP4;
-
-		cr_assert_eq(
-		    rft_client(rft.dev_ns, rft.cg, fam, RFT_TCP, addr, PORT_ALLOWED, 2000).outcome,
-		    RFT_OK, "%s: allowed %s", when, addr);
-		cr_assert_eq(
-		    rft_client(rft.dev_ns, rft.cg, fam, RFT_TCP, addr, PORT_OTHER, 1000).outcome,
-		    RFT_EPERM, "%s: denied %s", when, addr);
-	}
-}
-
 /* The previous release's CLI with the test's paths (it has no targets: the top-level pins). */
 static int prev_cli(char *const env[], char **out, char **err, ...)
 {
@@ -284,7 +265,7 @@ Test(upgrade, abi1_isolation_holds_through_the_upgrade)
 	cr_assert(old_tc && rft_dev_tc_filter(RF_TC_LEGACY, -1) == old_tc,
 		  "the old packet guard is not on the veth");
 	cr_assert_eq(exe_client(edr, AF_INET), RFT_OK, "ABI 1: the exe rule must allow");
-	allowed_and_denied("ABI 1");
+	rfp_expect_tcp_ports(&srv, PORT_ALLOWED, PORT_OTHER, "ABI 1");
 	/* the EDR agent's channel, allowed only by its exe rule (socket marked by ABI 1) */
 	for (i = 0; i < 2; i++) {
 		rfp_exe_conn_open(&ec[i], edr, i ? AF_INET6 : AF_INET, PORT_OTHER);
@@ -577,7 +558,7 @@ Test(upgrade, a_later_build_puts_its_programs_in_place)
 			  "the swap is not in the history: %s", out);
 	}
 	free(out);
-	allowed_and_denied("the new programs");
+	rfp_expect_tcp_ports(&srv, PORT_ALLOWED, PORT_OTHER, "the new programs");
 
 	/* links of a build from before rf_build (no pin): replaced too, and the pin is back */
 	cr_assert_eq(unlink(pin("rf_build")), 0);

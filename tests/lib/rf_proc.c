@@ -654,3 +654,16 @@ void rfp_expect_flow(const struct rft_server *s, const struct rfp_flow *f, const
 			     "%s: %s %s port %u: peer counted nothing", what, proto, f->addr, port);
 	}
 }
+
+void rfp_expect_tcp_ports(const struct rft_server *s, unsigned short allowed, unsigned short denied,
+			  const char *what)
+{
+	size_t i;
+
+	for (i = 0; i < RFP_NFLOWS; i++) {
+		if (rfp_flows[i].proto != RFT_TCP)
+			continue;
+		rfp_expect_flow(s, &rfp_flows[i], rft.cg, allowed, false, what);
+		rfp_expect_flow(s, &rfp_flows[i], rft.cg, denied, true, what);
+	}
+}

@@ -160,5 +160,9 @@ extern const struct rfp_flow rfp_flows[RFP_NFLOWS];
  */
 void rfp_expect_flow(const struct rft_server *s, const struct rfp_flow *f, const char *cg,
 		     unsigned short port, bool deny, const char *what);
+/* rfp_expect_flow() from the test cgroup for the TCP flows (IPv4 and IPv6): port `allowed`
+ * connects, port `denied` gets EPERM. */
+void rfp_expect_tcp_ports(const struct rft_server *s, unsigned short allowed, unsigned short denied,
+			  const char *what);
 
 #endif /* RF_PROC_H */
