@@ -32,8 +32,12 @@ const char rf_help_isolate[] =
     "  --verify HOST:PORT\n"
     "                   after isolating, a probe in the isolated cgroup must open a TCP\n"
     "                   connection to HOST:PORT (IPv4, or [IPv6]:PORT; repeatable), and a\n"
-    "                   connect to an address no rule allows must fail with EPERM; otherwise\n"
-    "                   isolation is rolled back at once and the command exits 1\n"
+    "                   connect to an address no rule allows must fail with EPERM; when a\n"
+    "                   check proves the isolation cut an endpoint (the same connect works\n"
+    "                   from outside the target, or the hook refused it), isolation is rolled\n"
+    "                   back at once and the command exits 1. A failure the host's state\n"
+    "                   explains (no free port, no route, no IPv6) keeps the isolation and\n"
+    "                   warns: nothing the target's processes do can end it\n"
     "  --verify-timeout DURATION   per endpoint (default 5s)\n"
     "Example: isolate --audit; ringfence events; then\n"
     "  isolate --verify 203.0.113.10:443 --confirm-within 5m; then ringfence confirm\n"
@@ -60,6 +64,7 @@ struct isolate_req {
 	int neps;
 	struct rf_verify_check checks[RF_VERIFY_MAX + 2];
 	int nchecks;
+	char warn[RF_ERR_MAX]; /* verify inconclusive: isolation kept */
 };
 
 static int duration_arg(const char *opt, const char *v, __u64 *secs)
@@ -211,6 +216,7 @@ static void json_checks(const struct isolate_req *r)
 		rf_json_str(stdout, c->what);
 		printf(",\"ok\":%s,\"skipped\":%s,\"ms\":%ld,\"error\":", c->ok ? "true" : "false",
 		       c->skipped ? "true" : "false", c->ms);
+		printf(",\"inconclusive\":%s", c->inconclusive ? "true" : "false");
 		if (c->err)
 			rf_json_str(stdout, strerror(c->err));
 		else
@@ -228,9 +234,10 @@ static void text_checks(const struct isolate_req *r)
 		const struct rf_verify_check *c = &r->checks[i];
 
 		printf("verify: %-40s %s", c->what,
-		       c->skipped ? "skipped (every candidate address is allowed by a rule)"
-		       : c->ok	  ? "ok"
-				  : "FAILED");
+		       c->skipped	 ? "skipped (every candidate address is allowed by a rule)"
+		       : c->ok		 ? "ok"
+		       : c->inconclusive ? "INCONCLUSIVE (isolation kept)"
+					 : "FAILED");
 		if (!c->skipped)
 			printf(" (%s, %ld ms)", c->err ? strerror(c->err) : "connected", c->ms);
 		printf("\n");
@@ -256,6 +263,8 @@ static void print_result(struct rf_ctx *ctx, const struct isolate_req *r, const 
 		ctx->config_warning[0] ? rf_json_str(stdout, ctx->config_warning)
 				       : (void)printf("null");
 		printf(",\"packet_guard\":%s", ctx->packet_guard ? "true" : "false");
+		printf(",\"verify_warning\":");
+		r->warn[0] ? rf_json_str(stdout, r->warn) : (void)printf("null");
 		json_checks(r);
 		printf("}\n");
 		return;
@@ -279,20 +288,37 @@ static void print_result(struct rf_ctx *ctx, const struct isolate_req *r, const 
 	printf("\n");
 }
 
-/* After isolating: the probe's checks; on failure roll back at once. fail names the check. */
+/*
+ * After isolating: the probe's checks; when one proves the isolation cut an endpoint, roll back
+ * at once (fail names the check). A probe that could not run or checks that the host's state
+ * explains leave the isolation in force, with a warning (warn): a process of the target must
+ * not be able to end its isolation by making the probe fail.
+ */
 static int verify_or_roll_back(struct rf_ctx *ctx, struct rf_maps *m, struct isolate_req *r,
-			       char *fail, size_t faillen)
+			       char *fail, size_t faillen, char *warn, size_t warnlen)
 {
 	enum rf_svc_mode was;
 	int ret, i;
 
 	ret = rf_verify_run(ctx->cg_dir, m, r->eps, r->neps, r->verify_timeout_ms, r->checks,
 			    &r->nchecks);
-	if (!ret)
+	for (i = 0; ret != -EPERM && i < r->nchecks; i++)
+		if (r->checks[i].inconclusive && !warn[0])
+			snprintf(warn, warnlen,
+				 "verify inconclusive: %s: %s, also from outside the target or "
+				 "explained by the host's state; isolation kept",
+				 r->checks[i].what, strerror(r->checks[i].err));
+	if (ret && ret != -EPERM)
+		snprintf(warn, warnlen,
+			 "verify inconclusive: the probe could not run (%s); "
+			 "isolation kept",
+			 strerror(-ret));
+	if (warn[0])
+		rf_warn("%s", warn);
+	if (ret != -EPERM)
 		return 0;
-	snprintf(fail, faillen, "verify failed: the probe could not run (%s)", strerror(-ret));
 	for (i = 0; i < r->nchecks; i++)
-		if (!r->checks[i].ok) {
+		if (!r->checks[i].ok && !r->checks[i].inconclusive) {
 			snprintf(fail, faillen, "verify failed: %s: %s", r->checks[i].what,
 				 r->checks[i].err ? strerror(r->checks[i].err) : "connected");
 			break;
@@ -365,8 +391,14 @@ static int isolate_locked(struct rf_ctx *ctx, const void *arg)
 	}
 	if ((ret = set_mode(ctx, &m, r)))
 		fail = "cannot write rf_config";
-	else if (r->neps && (ret = verify_or_roll_back(ctx, &m, r, vfail, sizeof(vfail))))
+	else if (r->neps && (ret = verify_or_roll_back(ctx, &m, r, vfail, sizeof(vfail), r->warn,
+						       sizeof(r->warn))))
 		fail = vfail;
+	if (r->warn[0]) { /* the history says the isolation stood unverified */
+		size_t l = strlen(a.comment);
+
+		snprintf(a.comment + l, sizeof(a.comment) - l, "%s[%s]", l ? " " : "", r->warn);
+	}
 done:
 	rf_svc_action_finish(ctx, &a, fail, 0);
 	if (!fail || vfail[0])

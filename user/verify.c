@@ -1,12 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* isolate --verify: probe the management endpoints from inside the isolated cgroup. */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,13 +133,17 @@ static long mono_ms(void)
 	return (long)rf_now_mono_ms();
 }
 
-/* One TCP connect within timeout_ms: 0 when connected, else the errno (ETIMEDOUT on timeout). */
-static int probe_connect(const struct rf_endpoint *e, int timeout_ms)
+/*
+ * One TCP connect within timeout_ms: 0 when connected, else the errno (ETIMEDOUT on timeout).
+ * *no_socket: the socket could not even be made (no IPv6 on this host, no file descriptors).
+ */
+static int probe_connect(const struct rf_endpoint *e, int timeout_ms, bool *no_socket)
 {
 	int fd = socket(e->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), err = 0;
 	struct pollfd p;
 	socklen_t el = sizeof(err);
 
+	*no_socket = fd < 0;
 	if (fd < 0)
 		return errno;
 	if (connect(fd, (const struct sockaddr *)&e->ss, e->len) == 0)
@@ -184,55 +186,52 @@ static int enter_cgroup(const char *cg_dir, char *made, size_t madelen)
 	}
 }
 
-/* A process of cg_dir or of a cgroup below it (depth-limited), other than us; 0 if none. */
-static pid_t target_process(const char *cg_dir, int depth)
+enum rf_check_verdict rf_verify_judge(bool deny, int inside, bool no_socket, int outside)
 {
-	char path[PATH_MAX];
-	struct dirent *de;
-	pid_t found = 0;
-	FILE *procs;
-	DIR *d;
-	int pid;
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", cg_dir);
-	procs = fopen(path, "re");
-	while (procs && !found && fscanf(procs, "%d", &pid) == 1)
-		if (pid != getpid())
-			found = pid;
-	if (procs)
-		fclose(procs);
-	d = found || depth > 8 ? NULL : opendir(cg_dir);
-	while (d && !found && (de = readdir(d))) {
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", cg_dir, de->d_name);
-		found = target_process(path, depth + 1);
+	if (deny) {
+		if (inside == EPERM)
+			return RF_CHECK_OK;
+		/* no IPv6 (ipv6.disable=1), no descriptor: the host's state, not the policy */
+		return no_socket ? RF_CHECK_INCONCLUSIVE : RF_CHECK_FAILED;
 	}
-	if (d)
-		closedir(d);
-	return found;
+	if (inside == 0)
+		return RF_CHECK_OK;
+	if (outside == RF_VERIFY_NO_OUTSIDE)
+		/* the connect hook's refusal is the one failure only the policy makes */
+		return inside == EPERM && !no_socket ? RF_CHECK_FAILED : RF_CHECK_INCONCLUSIVE;
+	/* the same connect from outside the target tells the isolation from the host's state */
+	return outside == 0 ? RF_CHECK_FAILED : RF_CHECK_INCONCLUSIVE;
 }
 
 /*
- * Probe from where the target's processes are: a container has a network namespace (routes,
- * addresses) of its own. Joins the namespace of one of its processes; none (an empty cgroup):
- * stays in ours. 0 or -errno.
+ * Is the calling process outside the target cgroup cg_dir (so a probe from here is not judged
+ * by the target's policy)? false when it cannot tell.
  */
-static int enter_target_netns(const char *cg_dir)
+static bool self_outside(const char *cg_dir)
 {
-	pid_t pid = target_process(cg_dir, 0);
-	char path[64];
-	int fd, ret;
+	char line[PATH_MAX + 8], mnt[PATH_MAX], mine[2 * PATH_MAX + 8];
+	size_t ml;
+	FILE *f;
+	bool found = false;
 
-	if (!pid)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno; /* it exited meanwhile */
-	ret = setns(fd, CLONE_NEWNET) ? -errno : 0;
-	close(fd);
-	return ret;
+	if (rf_cgroup2_mount(mnt, sizeof(mnt)))
+		return false;
+	f = fopen("/proc/self/cgroup", "re");
+	while (f && !found && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "0::", 3)) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(mine, sizeof(mine), "%s%s", mnt,
+				 strcmp(line + 3, "/") ? line + 3 : "");
+			found = true;
+		}
+	if (f)
+		fclose(f);
+	if (!found)
+		return false;
+	ml = strlen(cg_dir);
+	while (ml > 1 && cg_dir[ml - 1] == '/')
+		ml--;
+	return !(strncmp(mine, cg_dir, ml) == 0 && (mine[ml] == '\0' || mine[ml] == '/'));
 }
 
 struct probe_plan {
@@ -250,9 +249,9 @@ static void probe_child(const char *cg_dir, const struct probe_plan *p, int fd, 
 	struct rf_verify_check c;
 	int i, ret;
 
-	ret = enter_target_netns(cg_dir);
-	if (!ret)
-		ret = enter_cgroup(cg_dir, made, madelen);
+	/* in the caller's network namespace: the target's processes choose theirs, so a probe
+	 * from there would let them decide the outcome (an empty one, routes of their own) */
+	ret = enter_cgroup(cg_dir, made, madelen);
 	if (write(fd, &ret, sizeof(ret)) != sizeof(ret) || ret)
 		_exit(1);
 	for (i = 0; i < p->n + 2; i++) {
@@ -264,7 +263,8 @@ static void probe_child(const char *cg_dir, const struct probe_plan *p, int fd, 
 			snprintf(c.what, sizeof(c.what), "deny IPv%c", i == p->n ? '4' : '6');
 			c.ok = c.skipped = true;
 		} else {
-			c.err = probe_connect(e, i < p->n ? p->timeout_ms : 1000);
+			c.err = probe_connect(e, i < p->n ? p->timeout_ms : 1000, &c.no_socket);
+			c.outside_err = RF_VERIFY_NO_OUTSIDE;
 			c.ok = i < p->n ? c.err == 0 : c.err == EPERM;
 			snprintf(c.what, sizeof(c.what), "%s %s", i < p->n ? "connect" : "deny",
 				 e->text);
@@ -300,12 +300,40 @@ static int read_results(int fd, int expect, int timeout_ms, struct rf_verify_che
 	return 0;
 }
 
+/*
+ * Each check's verdict. A failed endpoint is tried again from outside the target (this process,
+ * when it is outside): only a connect that works from there and not from inside is the
+ * isolation's doing. -EPERM when a check failed, else 0 (inconclusive ones included).
+ */
+static int judge_checks(const char *cg_dir, const struct rf_endpoint *eps, int n, int timeout_ms,
+			struct rf_verify_check *checks, int nchecks)
+{
+	bool outside = self_outside(cg_dir), no_sock;
+	int i, ret = 0;
+
+	for (i = 0; i < nchecks; i++) {
+		struct rf_verify_check *c = &checks[i];
+		enum rf_check_verdict v;
+
+		if (c->skipped)
+			continue;
+		if (i < n && c->err && outside)
+			c->outside_err = probe_connect(&eps[i], timeout_ms, &no_sock);
+		v = rf_verify_judge(i >= n, c->err, c->no_socket, c->outside_err);
+		c->ok = v == RF_CHECK_OK;
+		c->inconclusive = v == RF_CHECK_INCONCLUSIVE;
+		if (v == RF_CHECK_FAILED)
+			ret = -EPERM;
+	}
+	return ret;
+}
+
 int rf_verify_run(const char *cg_dir, const struct rf_maps *m, const struct rf_endpoint *eps, int n,
 		  int timeout_ms, struct rf_verify_check *checks, int *nchecks)
 {
 	struct probe_plan p = {.eps = eps, .n = n, .timeout_ms = timeout_ms};
 	char made[PATH_MAX + 64] = "";
-	int pfd[2], ret, i;
+	int pfd[2], ret;
 	pid_t pid;
 
 	p.have_deny[0] = unallowed_endpoint(m, AF_INET, &p.deny[0]);
@@ -330,8 +358,7 @@ int rf_verify_run(const char *cg_dir, const struct rf_maps *m, const struct rf_e
 	waitpid(pid, NULL, 0);
 	snprintf(made, sizeof(made), "%s/ringfence-verify-%d", cg_dir, (int)pid);
 	rmdir(made); /* only exists where the probe needed it */
-	for (i = 0; !ret && i < *nchecks; i++)
-		if (!checks[i].ok)
-			ret = -EPERM;
-	return ret;
+	if (ret)
+		return ret; /* the probe could not run or finish: it proved nothing */
+	return judge_checks(cg_dir, eps, n, timeout_ms, checks, *nchecks);
 }

@@ -2,14 +2,17 @@
 /*
  * Responder safety against the real kernel: audit mode blocks nothing and reports what isolation
  * would block (once per flow); audit -> enforce; commit-confirmed isolation lapses in the kernel
- * unless confirmed; verify passes for a reachable endpoint and rolls back for one isolation cuts.
+ * unless confirmed; verify passes for a reachable endpoint and rolls back for one isolation cuts,
+ * and only for that: nothing a process of the target does makes it lift the isolation.
  */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sched.h>
 #include <unistd.h>
 #include <criterion/criterion.h>
 #include "rf_proc.h"
@@ -281,43 +284,107 @@ Test(safety, verify_rolls_back_when_an_endpoint_is_cut)
 		  "no Failed isolate with the reason in the history");
 }
 
-/*
- * A container has a network namespace of its own: --verify probes from the namespace the
- * target's processes are in, not from the one the CLI runs in. Here the CLI runs in an empty
- * namespace (only lo: the peer is unreachable from it) and the target's process in the device
- * namespace: the probe must reach the peer, and the deny check must still hold.
- */
-Test(safety, verify_probes_from_the_targets_network_namespace)
+/* In a target process: move into a new, empty network namespace (only lo, down). */
+static int unshare_net(int cmd, void *arg)
 {
-	char cli_ns[64], v4[64], *out = NULL, *err = NULL;
-	char *const mk[] = {"ip", "netns", "add", cli_ns, NULL};
-	char *const argv[] = {getenv("RINGFENCE_BIN"),
-			      "--cgroup",
-			      rft.cg,
-			      "--pin-dir",
-			      rft.pin_dir,
-			      "--state-dir",
-			      rft.state_dir,
-			      "--config",
-			      rft.config,
-			      "isolate",
-			      "--verify",
-			      v4,
-			      "--json",
-			      NULL};
+	(void)arg;
+	if (cmd == 0 && unshare(CLONE_NEWNET))
+		return -errno;
+	return 0;
+}
 
-	start(); /* a server of the target in the device namespace */
-	snprintf(cli_ns, sizeof(cli_ns), "rf-test-%d-cli", (int)getpid());
+static void peer_and_rules(void)
+{
+	static const unsigned short ports[] = {PORT_WAY_BACK, PORT_OTHER};
+
+	cr_assert_eq(rft_server_start(&peer, rft.peer_ns, NULL, ports, 2), 0);
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "tcp", "port", "8201", "dir",
+		   "out", NULL);
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP6, "proto", "tcp", "port", "8201", "dir",
+		   "out", NULL);
+}
+
+/*
+ * Issue 21 item 3 (V2): the target's only process moves itself into an empty network namespace
+ * (`unshare -Urn`). The probe used to join the namespace of the target's first process, fail
+ * there (no route) and lift the isolation. It now probes from the CLI's namespace, which the
+ * target cannot choose: the check passes and the host stays isolated.
+ */
+Test(safety, verify_ignores_the_namespace_a_target_process_chooses)
+{
+	char *out = NULL, *err = NULL, v4[64], v6[64];
+	struct rfp_worker w;
+
+	peer_and_rules();
+	cr_assert_eq(rfp_worker_start(&w, rft.dev_ns, rft.cg, unshare_net, NULL), 0);
 	snprintf(v4, sizeof(v4), "%s:%d", RFT_PEER_IP4, PORT_WAY_BACK);
-	cr_assert_eq(rft_exec(NULL, mk, NULL, NULL), 0, "ip netns add %s", cli_ns);
-	cr_expect_eq(rft_exec(cli_ns, argv, &out, &err), 0,
-		     "verify from the CLI's namespace: %s %s", out, err);
+	snprintf(v6, sizeof(v6), "[%s]:%d", RFT_PEER_IP6, PORT_WAY_BACK);
+	cr_expect_eq(rft_cli(&out, &err, "isolate", "--verify", v4, "--verify", v6, "--json", NULL),
+		     0, "%s %s", out, err);
 	cr_expect_eq(rft_json_bool(out, "isolated"), 1, "%s", out);
-	cr_expect(strstr(out, "\"check\":\"deny 198.51.100.254:9\",\"ok\":true"),
-		  "the deny check did not hold: %s", out);
+	cr_expect_eq(count(out, "\"ok\":true"), 4, "2 endpoints + 2 deny checks: %s", out);
 	free(out);
 	free(err);
-	rft_netns_remove(cli_ns);
-	cr_expect_eq(out_tcp(AF_INET, PORT_OTHER), RFT_EPERM, "isolated after verify");
+	rfp_worker_stop(&w);
+	cr_expect_eq(rft_status_isolated(), 1, "rolled back");
+	cr_expect_eq(out_tcp(AF_INET, PORT_OTHER), RFT_EPERM, "v4: isolation lifted");
+	cr_expect_eq(out_tcp(AF_INET6, PORT_OTHER), RFT_EPERM, "v6: isolation lifted");
+	cr_expect_eq(out_tcp(AF_INET, PORT_WAY_BACK), RFT_OK);
+	cr_expect_eq(out_tcp(AF_INET6, PORT_WAY_BACK), RFT_OK);
+	rft_cli_ok(0, "release", NULL);
+}
+
+/* In a target process: bind every local port of the namespace's (narrowed) ephemeral range. */
+static int take_ports(int cmd, void *arg)
+{
+	static int fds[2];
+	int i;
+
+	(void)arg;
+	if (cmd != 0)
+		return 0;
+	for (i = 0; i < 2; i++) {
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(40000 + i)};
+
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&a, sizeof(a)))
+			return -errno;
+	}
+	return 0;
+}
+
+/*
+ * Issue 21 item 3 (V1): a process of the target binds every ephemeral port (here the range is
+ * narrowed to two ports so that two sockets do it), so the probe's connect fails with
+ * EADDRNOTAVAIL. That used to roll back; the same connect from outside the target fails the same
+ * way, so it is the host's state: reported as inconclusive (exit 0, a warning), isolation kept.
+ * The deny checks still hold (the hook refuses before a port is picked).
+ */
+Test(safety, verify_keeps_isolation_when_the_target_takes_every_port)
+{
+	char *out = NULL, *err = NULL, v4[64], v6[64];
+	struct rfp_worker w;
+
+	peer_and_rules();
+	cr_assert_eq(rfp_sysctl_in(rft.dev_ns, "net/ipv4/ip_local_port_range", "40000 40001"), 0);
+	cr_assert_eq(rfp_worker_start(&w, rft.dev_ns, rft.cg, take_ports, NULL), 0);
+	snprintf(v4, sizeof(v4), "%s:%d", RFT_PEER_IP4, PORT_WAY_BACK);
+	snprintf(v6, sizeof(v6), "[%s]:%d", RFT_PEER_IP6, PORT_WAY_BACK);
+	cr_expect_eq(rft_cli(&out, &err, "isolate", "--verify", v4, "--verify", v6,
+			     "--verify-timeout", "2s", "--json", NULL),
+		     0, "%s %s", out, err);
+	cr_expect_eq(rft_json_bool(out, "isolated"), 1, "%s", out);
+	cr_expect_eq(count(out, "\"inconclusive\":true"), 2, "both endpoints: %s", out);
+	cr_expect(strstr(out, "\"check\":\"deny 198.51.100.254:9\",\"ok\":true"),
+		  "the deny check did not hold: %s", out);
+	cr_expect(strstr(err, "verify inconclusive") != NULL, "no warning: %s", err);
+	free(out);
+	free(err);
+	rfp_worker_stop(&w);
+	cr_expect_eq(rft_status_isolated(), 1, "rolled back");
+	cr_expect_eq(out_tcp(AF_INET, PORT_OTHER), RFT_EPERM, "v4: isolation lifted");
+	cr_expect_eq(out_tcp(AF_INET6, PORT_OTHER), RFT_EPERM, "v6: isolation lifted");
+	cr_expect(history_has("isolate", "verify inconclusive"),
+		  "the history does not say the isolation stood unverified");
 	rft_cli_ok(0, "release", NULL);
 }
