@@ -126,6 +126,15 @@ struct {
 	__uint(max_entries, RF_EVENTS_RINGBUF_SIZE);
 } rf_events SEC(".maps");
 
+/* Flows whose events the rate limit (or a full ring buffer) held back: drained by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RF_SUPPRESSED_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct rf_flow_key);
+	__type(value, struct rf_flow_count);
+} rf_suppressed SEC(".maps");
+
 /* What one packet or call looks like to the policy. Addresses are IPv6 / IPv4-mapped. */
 struct rf_flow {
 	__u8 remote[16];
@@ -294,6 +303,58 @@ static __always_inline void event_exe_path(struct rf_event *e)
 	}
 }
 
+/*
+ * An attempt that cannot become an event of its own is counted under its flow in rf_suppressed,
+ * never dropped: a flood of one flow keeps the token bucket empty, and the attempts of another
+ * flow must still be reported (the agent turns each entry into a summary event).
+ */
+static __always_inline void hold_back(const struct rf_flow *f, enum rf_hook hook,
+				      enum rf_reason reason, __u64 cgroup_id, bool process_context,
+				      __u16 flags)
+{
+	struct rf_flow_key k = {};
+	struct rf_flow_count *c, n = {};
+	__u64 now = bpf_ktime_get_boot_ns();
+
+	k.cgroup_id = cgroup_id;
+	__builtin_memcpy(k.remote, f->remote, 16);
+	k.hook = hook;
+	k.reason = reason;
+	k.proto = f->proto;
+	k.flags = (__u8)flags;
+	if (process_context) {
+		struct rf_exe_key x = {};
+
+		k.uid = (__u32)bpf_get_current_uid_gid();
+		if (current_exe(&x)) {
+			k.exe_dev = x.dev;
+			k.exe_ino = x.ino;
+		}
+	}
+	c = bpf_map_lookup_elem(&rf_suppressed, &k);
+	if (c) {
+		__sync_fetch_and_add(&c->count, 1);
+		c->last_ns = now;
+		return;
+	}
+	n.count = 1;
+	n.first_ns = n.last_ns = now;
+	n.rport = f->rport;
+	n.family = f->family;
+	if (process_context) {
+		n.tgid = bpf_get_current_pid_tgid() >> 32;
+		bpf_get_current_comm(n.comm, sizeof(n.comm));
+	}
+	/* another CPU may have added it meanwhile: then count there */
+	if (bpf_map_update_elem(&rf_suppressed, &k, &n, BPF_NOEXIST)) {
+		c = bpf_map_lookup_elem(&rf_suppressed, &k);
+		if (c)
+			__sync_fetch_and_add(&c->count, 1);
+		else
+			stat_inc(RF_STAT_FLOWS_UNRECORDED);
+	}
+}
+
 static __always_inline void report(const struct rf_flow *f, enum rf_hook hook,
 				   enum rf_reason reason, __u64 cgroup_id, bool process_context,
 				   __u16 flags)
@@ -302,11 +363,13 @@ static __always_inline void report(const struct rf_flow *f, enum rf_hook hook,
 
 	if (!event_rate_ok()) {
 		stat_inc(RF_STAT_EVENTS_RATELIMITED);
+		hold_back(f, hook, reason, cgroup_id, process_context, flags);
 		return;
 	}
 	e = bpf_ringbuf_reserve(&rf_events, sizeof(*e), 0);
 	if (!e) {
 		stat_inc(RF_STAT_EVENTS_LOST);
+		hold_back(f, hook, reason, cgroup_id, process_context, flags);
 		return;
 	}
 	__builtin_memset(e, 0, sizeof(*e));

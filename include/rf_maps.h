@@ -25,9 +25,10 @@
 	X(ratelimit, rf_ratelimit)                                                                 \
 	X(dhcp_server, rf_dhcp_server)                                                             \
 	X(sk_peer, rf_sk_peer)                                                                     \
-	X(build, rf_build)	/* which build's programs the links run */                         \
-	X(stats_v1, rf_stats)	/* ABI 1's counters: only removed (unload) */                      \
-	X(exe_v1, rf_allow_exe) /* ABI 1's exe rules (no generation): only removed */
+	X(build, rf_build)	     /* which build's programs the links run */                    \
+	X(stats_v1, rf_stats)	     /* ABI 1's counters: only removed (unload) */                 \
+	X(exe_v1, rf_allow_exe)	     /* ABI 1's exe rules (no generation): only removed */         \
+	X(suppressed, rf_suppressed) /* held-back flows: the agent drains them */
 
 struct rf_maps {
 #define RF_X_FIELD(field, name) int field;
@@ -48,6 +49,8 @@ extern const size_t rf_nr_maps;
 /* Open the pinned maps; -ENOENT when not loaded. rf_maps_close() closes what is open. */
 int rf_maps_open(const char *pin_dir, struct rf_maps *m);
 void rf_maps_close(struct rf_maps *m);
+/* One pinned map by name (a private one, which older pins may lack): its fd, or -errno. */
+int rf_map_open_private(const char *pin_dir, const char *name);
 
 int rf_config_get(const struct rf_maps *m, struct rf_config *cfg);
 

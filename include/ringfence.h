@@ -246,6 +246,7 @@ enum rf_stat {
 	RF_STAT_EVENTS_SENT = RF_HOOK_SLOTS * 2, /* 32 */
 	RF_STAT_EVENTS_RATELIMITED,		 /* 33 */
 	RF_STAT_EVENTS_LOST,			 /* 34: ring buffer full */
+	RF_STAT_FLOWS_UNRECORDED,		 /* 35: not evented, rf_suppressed full too */
 	RF_STAT_WOULD_BLOCK = 40, /* + hook: what isolation would have blocked, in audit mode */
 	RF_STAT_SLOTS = 64,
 };
@@ -296,6 +297,42 @@ struct rf_event {
 };
 _Static_assert(sizeof(struct rf_event) == 104 + RF_EXE_PATH_DEPTH * RF_EXE_NAME_LEN,
 	       "rf_event ABI size");
+
+/* ---- rf_suppressed: BPF_MAP_TYPE_HASH, flows whose events the rate limit held back ---------- */
+
+/*
+ * A blocked attempt that could not become an event (the per-CPU token bucket was empty, or the
+ * ring buffer full) is not dropped: it is counted under its flow here, and the agent drains the
+ * map every second into one summary event per flow (docs/ABI.md). So a flood of one flow cannot
+ * hide another: each distinct (cgroup, executable, uid, remote address, protocol, hook, reason)
+ * is reported. Key fields that a hook does not know are 0 (packet hooks: exe, uid).
+ */
+struct rf_flow_key {
+	__u64 cgroup_id;
+	__u64 exe_dev; /* kernel s_dev, as in rf_event */
+	__u64 exe_ino;
+	__u8 remote[16]; /* IPv6 or IPv4-mapped; zero for sock_create and packet sockets */
+	__u32 uid;
+	__u8 hook;   /* enum rf_hook */
+	__u8 reason; /* enum rf_reason */
+	__u8 proto;
+	__u8 flags; /* RF_EVENT_WOULD_BLOCK */
+};
+_Static_assert(sizeof(struct rf_flow_key) == 48, "rf_flow_key ABI size");
+
+struct rf_flow_count {
+	__u64 count;	/* attempts held back since the agent last drained the entry */
+	__u64 first_ns; /* bpf_ktime_get_boot_ns() of the first and the last of them */
+	__u64 last_ns;
+	__u32 tgid;  /* the process of the first one (0 in packet hooks) */
+	__u16 rport; /* remote port of the first one, host order */
+	__u8 family; /* as rf_event.family */
+	__u8 pad;    /* 0 */
+	char comm[RF_COMM_LEN];
+};
+_Static_assert(sizeof(struct rf_flow_count) == 48, "rf_flow_count ABI size");
+
+#define RF_SUPPRESSED_MAX 8192 /* distinct flows per drain interval; beyond: only counted */
 
 #define RF_EVENTS_RINGBUF_SIZE (256 * 1024)
 #define RF_EVENTS_RINGBUF_SIZE_TARGET                                                              \

@@ -21,11 +21,11 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "rf_agent.h"
+#include "rf_event_summary.h"
 #include "rf_events.h"
 #include "rf_service.h"
 #include "rf_util.h"
 
-#define RF_EVENTS_LOG_MAX    (16 * 1024 * 1024) /* rotate events.jsonl to events.jsonl.1 */
 #define RF_RETRY_MIN_MS	     500 /* first retry after a failed attach; doubles up to the max */
 #define RF_RETRY_MAX_MS	     30000
 #define RF_POLL_MS	     100
@@ -46,9 +46,9 @@ struct agent {
 	struct rf_ctx own_ctx;
 	bool own; /* the target the agent was started for: always served */
 	struct rf_maps m;
-	struct ring_buffer *rb; /* NULL while not attached: the loop retries */
-	FILE *log;
-	char log_path[PATH_MAX];
+	struct ring_buffer *rb;	 /* NULL while not attached: the loop retries */
+	struct rf_event_log log; /* <state>/events.jsonl */
+	int suppressed;		 /* rf_suppressed: flows the rate limit held back; -1 if none */
 	struct rf_event_ctx ec;
 	char hostname[256];
 	int last_isolated; /* -1 unknown */
@@ -98,22 +98,7 @@ static void record(struct agent *ag, const char *type, const char *requestor, co
 
 static void open_log(struct agent *ag)
 {
-	struct stat st;
-
-	if (ag->log)
-		fclose(ag->log);
-	snprintf(ag->log_path, sizeof(ag->log_path), "%s/events.jsonl", ag->ctx->state_dir);
-	if (!stat(ag->log_path, &st) && st.st_size > RF_EVENTS_LOG_MAX) {
-		char old[PATH_MAX + 4];
-
-		snprintf(old, sizeof(old), "%s.1", ag->log_path);
-		if (rename(ag->log_path, old))
-			rf_warn("cannot rotate %s: %s", ag->log_path, strerror(errno));
-	}
-	ag->log = fopen(ag->log_path, "ae");
-	if (!ag->log)
-		rf_warn("cannot open %s: %s (events go to stdout only)", ag->log_path,
-			strerror(errno));
+	rf_event_log_open(&ag->log, ag->ctx->state_dir, &ag->ec);
 }
 
 static int on_event(void *arg, void *data, size_t len)
@@ -124,19 +109,37 @@ static int on_event(void *arg, void *data, size_t len)
 	if (!e)
 		return 0;
 	rf_event_json(stdout, e, &ag->ec);
-	if (ag->log) {
-		rf_event_json(ag->log, e, &ag->ec);
-		fflush(ag->log); /* readers ('ringfence events') follow the file */
-		if (ftell(ag->log) > RF_EVENTS_LOG_MAX)
-			open_log(ag);
-	}
+	rf_event_log_event(&ag->log, e);
 	return 0;
+}
+
+static void on_held_back(const struct rf_flow_key *k, const struct rf_flow_count *c, void *arg)
+{
+	struct agent *ag = arg;
+
+	rf_flow_summary_json(stdout, k, c, &ag->ec, "rate_limited");
+	rf_event_log_flow(&ag->log, k, c);
+}
+
+/* Every flow the kernel held back since the last call becomes a summary event. */
+static void drain_held_back(struct agent *ag)
+{
+	int n;
+
+	if (ag->suppressed < 0)
+		return;
+	n = rf_suppressed_drain(ag->suppressed, RF_SUPPRESSED_MAX, on_held_back, ag);
+	if (n < 0)
+		rf_warn("cannot read rf_suppressed: %s", strerror(-n));
 }
 
 static void detach_maps(struct agent *ag)
 {
 	ring_buffer__free(ag->rb);
 	ag->rb = NULL;
+	if (ag->suppressed >= 0)
+		close(ag->suppressed);
+	ag->suppressed = -1;
 	rf_maps_close(&ag->m);
 }
 
@@ -220,6 +223,7 @@ static int attach(struct agent *ag)
 	if (ret)
 		return ret;
 	ag->rb = ring_buffer__new(ag->m.events, on_event, ag, NULL);
+	ag->suppressed = rf_map_open_private(ctx->pin_dir, "rf_suppressed");
 	if (!ag->rb) {
 		ret = -errno;
 		rf_err("cannot open the event ring buffer: %s", strerror(-ret));
@@ -370,8 +374,7 @@ static void periodic(struct agent *ag)
 		if (rf_tick_due(&ag->next_netns_ms, rf_now_mono_ms(), RF_NETNS_WALK_MS))
 			rf_svc_guard_target_netns(ag->ctx);
 	}
-	if (ag->log)
-		fflush(ag->log);
+	drain_held_back(ag);
 }
 
 /* A target recorded in the state dir is served while it is isolated, audited or loaded. */
@@ -389,8 +392,7 @@ static bool wanted(const struct rf_ctx *t)
 static void agent_free(struct agent *ag)
 {
 	detach_maps(ag);
-	if (ag->log)
-		fclose(ag->log);
+	rf_event_log_close(&ag->log);
 	free(ag);
 }
 
@@ -410,6 +412,7 @@ static struct agent *fleet_add(struct fleet *fl, const struct rf_ctx *t, bool ow
 	if (!ag)
 		return NULL;
 	ag->m = (struct rf_maps)RF_MAPS_INIT;
+	ag->suppressed = -1;
 	ag->last_isolated = -1;
 	ag->own = own;
 	rf_svc_ctx_copy(&ag->own_ctx, t);

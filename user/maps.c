@@ -22,6 +22,13 @@ static int open_map(const char *pin_dir, const char *name)
 	return bpf_obj_get(path);
 }
 
+int rf_map_open_private(const char *pin_dir, const char *name)
+{
+	int fd = open_map(pin_dir, name);
+
+	return fd < 0 ? -errno : fd;
+}
+
 static void close_fd(int *fd)
 {
 	if (*fd >= 0)
