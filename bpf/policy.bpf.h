@@ -237,4 +237,29 @@ RF_INLINE int rf_dhcp_peer(__u16 lport, const __u8 remote[16], const __u8 local[
 	return RF_DHCP_IF_KNOWN;
 }
 
+#define RF_UID_UNKNOWN 0xffffffffu /* a socket marked before marks carried the uid */
+
+/*
+ * Does an rf_allow_exe_v3 value allow uid? RF_EXE_ANY_USER, or uid among the first count
+ * (clamped) entries. RF_UID_UNKNOWN (a socket an earlier build marked, with no uid) is allowed
+ * by any entry that allows someone: that build checked the executable when it marked it.
+ */
+RF_INLINE int rf_exe_users_allow(const struct rf_exe_users *v, __u32 uid)
+{
+	__u32 n = v->count;
+	int i;
+
+	if (v->flags & RF_EXE_ANY_USER)
+		return 1;
+	if (uid == RF_UID_UNKNOWN)
+		return n > 0;
+	for (i = 0; i < RF_EXE_MAX_USERS; i++) {
+		if ((__u32)i >= n)
+			break;
+		if (v->uid[i] == uid)
+			return 1;
+	}
+	return 0;
+}
+
 #endif /* RF_POLICY_BPF_H */

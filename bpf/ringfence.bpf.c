@@ -58,6 +58,14 @@ struct {
 	__type(value, struct rf_allow_val);
 } rf_allow_exe_v2 SEC(".maps");
 
+/* exe rules with the users they allow (issue 21 item 5) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RF_MAX_PROC_RULES);
+	__type(key, struct rf_exe_key);
+	__type(value, struct rf_exe_users);
+} rf_allow_exe_v3 SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, RF_MAX_PROC_RULES);
@@ -261,13 +269,25 @@ static __always_inline bool current_exe(struct rf_exe_key *k)
 	return true;
 }
 
-/* Is executable k allowed: by its exact identity, or by device+inode where the rule's
- * filesystem reports no generation (RF_EXE_GEN_ANY)? */
-static __always_inline bool exe_allowed(const struct rf_exe_key *k)
+/* Does rf_allow_exe_v3 allow identity k for uid? */
+static __always_inline bool exe_users_allow(const struct rf_exe_key *k, __u32 uid)
+{
+	const struct rf_exe_users *v = bpf_map_lookup_elem(&rf_allow_exe_v3, k);
+
+	return v && rf_exe_users_allow(v, uid);
+}
+
+/*
+ * Is executable k allowed for a process of real uid `uid`: by its exact identity, or by
+ * device+inode where the rule's filesystem reports no generation (RF_EXE_GEN_ANY)? In
+ * rf_allow_exe_v3 for the users it lists; in rf_allow_exe_v2 (entries of other agents) for any.
+ */
+static __always_inline bool exe_allowed(const struct rf_exe_key *k, __u32 uid)
 {
 	struct rf_exe_key any = {.dev = k->dev, .ino = k->ino, .gen = RF_EXE_GEN_ANY};
 
-	return bpf_map_lookup_elem(&rf_allow_exe_v2, k) ||
+	return exe_users_allow(k, uid) || exe_users_allow(&any, uid) ||
+	       bpf_map_lookup_elem(&rf_allow_exe_v2, k) ||
 	       bpf_map_lookup_elem(&rf_allow_exe_v2, &any);
 }
 
@@ -600,16 +620,18 @@ static __always_inline bool skb_cgroup_allowed(struct __sk_buff *skb)
 static __always_inline bool process_allowed(struct bpf_sock *sk)
 {
 	struct rf_exe_key k = {};
+	__u32 uid = (__u32)bpf_get_current_uid_gid();
 
-	if (current_exe(&k) && exe_allowed(&k)) {
+	if (current_exe(&k) && exe_allowed(&k, uid)) {
 		struct rf_sk_mark *m = NULL;
 
 		if (sk)
 			m = bpf_sk_storage_get(&rf_sk_mark_v2, sk, NULL,
 					       BPF_SK_STORAGE_GET_F_CREATE);
 		if (m) {
-			m->flags = RF_SK_EXE;
+			m->flags = RF_SK_EXE | RF_SK_UID;
 			m->exe = k;
+			m->exe.pad = uid; /* the user the allowance was checked for */
 		}
 		return true;
 	}
@@ -953,6 +975,16 @@ static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, 
 	return true;
 }
 
+/* Is the executable (and user) a socket was marked with still allowed? */
+static __always_inline bool exe_marked_allowed(const struct rf_sk_mark *m)
+{
+	struct rf_exe_key k = m->exe;
+	__u32 uid = (m->flags & RF_SK_UID) ? k.pad : RF_UID_UNKNOWN;
+
+	k.pad = 0;
+	return exe_allowed(&k, uid);
+}
+
 /* Allowed by who owns the socket: marked by an allowed executable, or in an allowed cgroup. */
 static __always_inline bool skb_socket_allowed(struct __sk_buff *skb)
 {
@@ -965,14 +997,14 @@ static __always_inline bool skb_socket_allowed(struct __sk_buff *skb)
 			struct rf_sk_mark_v1 *m1;
 
 			/* re-checked on every packet: deleting the rule cuts the socket */
-			if (m && (m->flags & RF_SK_EXE) && exe_allowed(&m->exe))
+			if (m && (m->flags & RF_SK_EXE) && exe_marked_allowed(m))
 				return true;
 			m1 = bpf_sk_storage_get(&rf_sk_mark, sk, NULL, 0);
 			if (m1 && (m1->flags & RF_SK_EXE)) {
 				struct rf_exe_key k = {
 				    .dev = m1->exe_dev, .ino = m1->exe_ino, .gen = RF_EXE_GEN_ANY};
 
-				if (exe_allowed(&k))
+				if (exe_allowed(&k, RF_UID_UNKNOWN))
 					return true;
 			}
 		}

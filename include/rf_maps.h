@@ -14,7 +14,8 @@
 #define RF_MAP_LIST(X)                                                                             \
 	X(config, rf_config)                                                                       \
 	X(net, rf_allow_net)                                                                       \
-	X(exe, rf_allow_exe_v2)                                                                    \
+	X(exe, rf_allow_exe_v2)	 /* other agents' exe rules (any user) */                          \
+	X(exe3, rf_allow_exe_v3) /* exe rules with their users */                                  \
 	X(cgroup, rf_allow_cgroup)                                                                 \
 	X(stats, rf_stats_v2)                                                                      \
 	X(events, rf_events)

@@ -12,6 +12,19 @@
 int rf_exe_key_for(const char *path, struct rf_exe_key *k, char *err, size_t errlen);
 
 /*
+ * The user an exe rule allows: user "" = the owner of the file at path, "any" (*any set), a uid
+ * or a user name. 0, or -errno with err set.
+ */
+int rf_exe_user_resolve(const char *path, const char *user, __u32 *uid, bool *any, char *err,
+			size_t errlen);
+
+/*
+ * Add (or remove) one user (or, with any, RF_EXE_ANY_USER) in an rf_allow_exe_v3 value: 0,
+ * -EEXIST / -ENOENT when already there / absent, -ENOSPC when RF_EXE_MAX_USERS are used. Pure.
+ */
+int rf_exe_users_change(struct rf_exe_users *v, __u32 uid, bool any, bool add);
+
+/*
  * Add or delete one rule in the maps. Resolves exe and cgroup paths. Returns 0, -EEXIST (add of
  * a rule already present), -ENOENT (del of a rule not present), or -errno with err set.
  * target_dir: the cgroup directory ringfence enforces on; a cgroup rule for it or an ancestor

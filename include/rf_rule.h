@@ -20,6 +20,7 @@ struct rf_rule {
 	struct rf_net_key key;	   /* RF_RULE_NET: canonical prefix, host bits zero */
 	struct rf_net_entry entry; /* RF_RULE_NET */
 	char path[4096];	   /* RF_RULE_EXE / RF_RULE_CGROUP, as given */
+	char user[64]; /* RF_RULE_EXE: "user NAME|UID|any" as given; "" = the file's owner */
 };
 
 /*

@@ -130,6 +130,27 @@ _Static_assert(sizeof(struct rf_exe_key) == 24, "rf_exe_key ABI size");
 
 #define RF_EXE_GEN_ANY 0xffffffffu
 
+/* ---- rf_allow_exe_v3: BPF_MAP_TYPE_HASH, key struct rf_exe_key, value rf_exe_users ---------- */
+
+/*
+ * Which users an allowed executable is allowed for (issue 21 item 5): a world-executable allowed
+ * binary run by anyone with LD_PRELOAD (or ptrace, or a crafted argv) would otherwise carry
+ * anyone's code onto the network. A process matches when its real uid (init namespace) is one
+ * of uid[0 .. count-1], or any uid with RF_EXE_ANY_USER. `exe PATH` means the file's owner;
+ * `exe PATH user NAME|UID|any` names it. Example: "exe /opt/edr/agent user root" = key of the
+ * file, {0, 1, {0}}. rf_allow_exe_v2 keeps its meaning (any user) for entries other agents
+ * write; ringfence moves the identities of its own rules from there into this map.
+ */
+#define RF_EXE_ANY_USER	 0x1
+#define RF_EXE_MAX_USERS 6
+
+struct rf_exe_users {
+	__u32 flags; /* RF_EXE_ANY_USER; other bits ignored */
+	__u32 count; /* entries of uid used; values above RF_EXE_MAX_USERS are clamped */
+	__u32 uid[RF_EXE_MAX_USERS];
+};
+_Static_assert(sizeof(struct rf_exe_users) == 32, "rf_exe_users ABI size");
+
 /* ---- rf_allow_cgroup: BPF_MAP_TYPE_HASH, key __u64 cgroup id (cgroup2 dir inode) ------------- */
 
 struct rf_allow_val {
@@ -154,6 +175,7 @@ _Static_assert(sizeof(struct rf_addr_key) == 16, "rf_addr_key ABI size");
 
 #define RF_SK_EXE     0x1 /* opened by an allowed executable: exe_dev/exe_ino say which */
 #define RF_SK_AUDITED 0x2 /* audit mode: this socket's would-be block was reported already */
+#define RF_SK_UID     0x4 /* with RF_SK_EXE: exe.pad holds the opener's uid (rf_allow_exe_v3) */
 
 /* Written only by the programs: socket opened by an allowed process. Children of accept() inherit.
  */

@@ -116,6 +116,7 @@ static bool has_way_back(const struct rf_maps *m)
 
 	rf_policy_for_each_net(m, count_way_back, &nnet);
 	return nnet || rf_map_count(m->exe, sizeof(struct rf_exe_key), 1) ||
+	       rf_map_count(m->exe3, sizeof(struct rf_exe_key), 1) ||
 	       rf_map_count(m->cgroup, sizeof(__u64), 1);
 }
 

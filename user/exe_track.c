@@ -24,33 +24,62 @@ struct exe_entry {
 	char path[PATH_MAX];
 };
 
-/* "exe PATH" lines of the persisted rules and of the applied config. */
-static int exe_paths(struct rf_ctx *ctx, char ***paths, size_t *n)
+/* A path of the rules, with the users its rules allow it for (rf_allow_exe_v3's value). */
+struct exe_rule {
+	char path[PATH_MAX];
+	struct rf_exe_users users;
+	bool resolved; /* every user of its rules resolved */
+};
+
+/* Add the user of rule line l ("exe PATH [user U]") to its path's entry in rules. */
+static int add_rule(struct exe_rule **rules, size_t *n, const char *l)
+{
+	char err[RF_ERR_MAX];
+	struct rf_rule r;
+	struct exe_rule *e = NULL, *nr;
+	bool any;
+	__u32 uid = 0;
+	size_t i;
+
+	if (rf_rule_parse_line(l, &r, err, sizeof(err)) || r.kind != RF_RULE_EXE)
+		return 0; /* not for here: the config and the CLI checked their rules */
+	for (i = 0; i < *n && !e; i++)
+		if (!strcmp((*rules)[i].path, r.path))
+			e = &(*rules)[i];
+	if (!e) {
+		nr = realloc(*rules, (*n + 1) * sizeof(**rules));
+		if (!nr)
+			return -ENOMEM;
+		*rules = nr;
+		e = &nr[(*n)++];
+		memset(e, 0, sizeof(*e));
+		snprintf(e->path, sizeof(e->path), "%s", r.path);
+		e->resolved = true;
+	}
+	if (rf_exe_user_resolve(r.path, r.user, &uid, &any, err, sizeof(err)))
+		e->resolved = false; /* unknown user, file gone: keep what the map has */
+	else
+		rf_exe_users_change(&e->users, uid, any, true);
+	return 0;
+}
+
+/* The exe rules (persisted and of the applied config), one entry per path with its users. */
+static int exe_rules(struct rf_ctx *ctx, struct exe_rule **rules, size_t *n)
 {
 	char **user = NULL, **conf = NULL;
 	size_t nuser = 0, nconf = 0, i;
 	int ret;
 
-	*paths = NULL;
+	*rules = NULL;
 	*n = 0;
 	ret = rf_rules_load(ctx->state_dir, &user, &nuser);
 	if (!ret)
 		ret = rf_state_lines_load(ctx->state_dir, RF_CONFIG_APPLIED, &conf, &nconf);
 	for (i = 0; !ret && i < nuser + nconf; i++) {
 		const char *l = i < nuser ? user[i] : conf[i - nuser];
-		char **np;
 
-		if (strncmp(l, "exe ", 4))
-			continue;
-		np = realloc(*paths, (*n + 1) * sizeof(**paths));
-		if (!np || !(np[*n] = strdup(l + 4))) {
-			if (np)
-				*paths = np;
-			ret = -ENOMEM;
-			break;
-		}
-		*paths = np;
-		(*n)++;
+		if (!strncmp(l, "exe ", 4))
+			ret = add_rule(rules, n, l);
 	}
 	rf_lines_free(user, nuser);
 	rf_lines_free(conf, nconf);
@@ -111,8 +140,15 @@ static const struct exe_entry *find(const struct exe_entry *e, size_t n, const c
 	return NULL;
 }
 
+/* Delete identity k from both exe maps (rf_allow_exe_v2 may hold it from an older build). */
+static void delete_key(const struct rf_maps *m, const struct rf_exe_key *k)
+{
+	bpf_map_delete_elem(m->exe3, k);
+	bpf_map_delete_elem(m->exe, k);
+}
+
 /*
- * Drop identity k from the map unless a path still names it (two paths, one file); with it the
+ * Drop identity k from the maps unless a path still names it (two paths, one file); with it the
  * any-generation copy of the same file that an upgrade from ABI 1 made (ABI 1 had no generation),
  * unless a path still names that device and inode.
  */
@@ -125,11 +161,11 @@ static void drop_key(const struct rf_maps *m, const struct exe_entry *now, size_
 	for (i = 0; i < nnow; i++)
 		if (!memcmp(&now[i].key, k, sizeof(*k)))
 			return;
-	bpf_map_delete_elem(m->exe, k);
+	delete_key(m, k);
 	for (i = 0; i < nnow; i++)
 		if (now[i].key.dev == k->dev && now[i].key.ino == k->ino)
 			return;
-	bpf_map_delete_elem(m->exe, &any);
+	delete_key(m, &any);
 }
 
 /* The history says when an upgrade moved a rule: the allowance changed files. */
@@ -146,49 +182,92 @@ static void record_moves(struct rf_ctx *ctx, int moved)
 		rf_warn("cannot record the moved exe rules in the history");
 }
 
-/* The identity path names now, allowed in the map (added first); the old one is dropped by the
- * caller. Returns 1 when it differs from *old (or there was none), 0 when unchanged, or -errno. */
-static int resolve_and_allow(const struct rf_maps *m, const char *path, const struct exe_entry *old,
-			     struct rf_exe_key *now)
+/*
+ * The any-generation copy an upgrade from ABI 1 put into rf_allow_exe_v2 (for every user) moves
+ * into rf_allow_exe_v3 with the rule's users: sockets ABI 1 marked keep working, and a process
+ * of another user no longer matches it.
+ */
+static bool any_gen_in_v2(const struct rf_maps *m, const struct rf_exe_key *now)
 {
-	struct rf_allow_val v = {};
-	char err[RF_ERR_MAX];
+	struct rf_exe_key any = {.dev = now->dev, .ino = now->ino, .gen = RF_EXE_GEN_ANY};
+	struct rf_allow_val v2;
 
-	if (rf_exe_key_for(path, now, err, sizeof(err)))
+	return now->gen != RF_EXE_GEN_ANY && !bpf_map_lookup_elem(m->exe, &any, &v2);
+}
+
+static void move_any_generation(const struct rf_maps *m, const struct exe_rule *rule,
+				const struct rf_exe_key *now)
+{
+	struct rf_exe_key any = {.dev = now->dev, .ino = now->ino, .gen = RF_EXE_GEN_ANY};
+	struct rf_allow_val v2;
+
+	if (now->gen == RF_EXE_GEN_ANY || bpf_map_lookup_elem(m->exe, &any, &v2))
+		return;
+	if (!bpf_map_update_elem(m->exe3, &any, &rule->users, BPF_ANY))
+		bpf_map_delete_elem(m->exe, &any);
+}
+
+/*
+ * The identity the rule's path names now, allowed in rf_allow_exe_v3 for the rule's users
+ * (added first; the old identity is dropped by the caller). An identity of the path still in
+ * rf_allow_exe_v2, where an older build put it for every user, moves over (issue 21 item 5).
+ * Returns 1 when the identity differs from *old (or there was none), 2 when only its users
+ * changed, 0 when unchanged, or -errno.
+ */
+static int resolve_and_allow(const struct rf_maps *m, const struct exe_rule *rule,
+			     const struct exe_entry *old, struct rf_exe_key *now)
+{
+	struct rf_exe_users cur;
+	struct rf_allow_val v2;
+	char err[RF_ERR_MAX];
+	bool same_key, same_users, in_v2;
+
+	if (rf_exe_key_for(rule->path, now, err, sizeof(err)))
 		return -ENOENT; /* mid-upgrade or gone: keep what there is */
-	if (old && !memcmp(&old->key, now, sizeof(*now)))
+	same_key = old && !memcmp(&old->key, now, sizeof(*now));
+	same_users =
+	    !bpf_map_lookup_elem(m->exe3, now, &cur) && !memcmp(&cur, &rule->users, sizeof(cur));
+	in_v2 = !bpf_map_lookup_elem(m->exe, now, &v2);
+	if (!rule->resolved && !same_key && !bpf_map_lookup_elem(m->exe3, now, &cur))
+		same_users = true; /* a user cannot be resolved now: leave the value */
+	if (same_key && (same_users || !rule->resolved) && !in_v2 && !any_gen_in_v2(m, now))
 		return 0;
-	if (bpf_map_update_elem(m->exe, now, &v, BPF_ANY))
+	if (rule->resolved && !same_users &&
+	    bpf_map_update_elem(m->exe3, now, &rule->users, BPF_ANY))
 		return -errno;
-	return 1;
+	if (in_v2 && rule->resolved)
+		bpf_map_delete_elem(m->exe, now);
+	if (rule->resolved)
+		move_any_generation(m, rule, now);
+	return same_key ? 2 : 1;
 }
 
 int rf_svc_refresh_exe(struct rf_ctx *ctx, struct rf_maps *m, int *moved)
 {
 	struct exe_entry *old = NULL, *now = NULL;
-	char **paths = NULL;
-	size_t nold, npaths = 0, i, nnow = 0;
+	struct exe_rule *rules = NULL;
+	size_t nold, nrules = 0, i, nnow = 0;
 	int ret, changed = 0;
 
 	*moved = 0;
-	ret = exe_paths(ctx, &paths, &npaths);
+	ret = exe_rules(ctx, &rules, &nrules);
 	nold = load_entries(ctx, &old);
-	now = calloc(npaths ? npaths : 1, sizeof(*now));
+	now = calloc(nrules ? nrules : 1, sizeof(*now));
 	if (!ret && !now)
 		ret = -ENOMEM;
-	for (i = 0; !ret && i < npaths; i++) {
-		const struct exe_entry *o = find(old, nold, paths[i]);
+	for (i = 0; !ret && i < nrules; i++) {
+		const struct exe_entry *o = find(old, nold, rules[i].path);
 		struct exe_entry *e = &now[nnow];
-		int r = resolve_and_allow(m, paths[i], o, &e->key);
+		int r = resolve_and_allow(m, &rules[i], o, &e->key);
 
 		if (r < 0 && o)
 			e->key = o->key; /* cannot resolve now: keep the last identity */
 		else if (r < 0)
 			continue;
-		snprintf(e->path, sizeof(e->path), "%s", paths[i]);
+		snprintf(e->path, sizeof(e->path), "%s", rules[i].path);
 		nnow++;
 		changed |= r > 0;
-		if (r > 0 && o)
+		if (r == 1 && o)
 			(*moved)++;
 	}
 	/* old identities no path names any more: a moved rule's, or a deleted rule's */
@@ -204,7 +283,7 @@ int rf_svc_refresh_exe(struct rf_ctx *ctx, struct rf_maps *m, int *moved)
 		ret = save_entries(ctx, now, nnow);
 	if (!ret && *moved)
 		record_moves(ctx, *moved);
-	rf_lines_free(paths, npaths);
+	free(rules);
 	free(old);
 	free(now);
 	return ret;

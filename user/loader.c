@@ -283,8 +283,8 @@ static bool any_attached(const struct rf_link_state *st)
 /* A narrower target's maps: allocated on insert, a smaller event ring buffer. */
 static int set_lean(struct ringfence_bpf *skel, char *err, size_t errlen)
 {
-	struct bpf_map *hashes[] = {skel->maps.rf_allow_exe_v2, skel->maps.rf_allow_cgroup,
-				    skel->maps.rf_dhcp_server};
+	struct bpf_map *hashes[] = {skel->maps.rf_allow_exe_v2, skel->maps.rf_allow_exe_v3,
+				    skel->maps.rf_allow_cgroup, skel->maps.rf_dhcp_server};
 	size_t i;
 	int ret = bpf_map__set_max_entries(skel->maps.rf_events, RF_EVENTS_RINGBUF_SIZE_TARGET);
 

@@ -5,6 +5,7 @@
 #include <linux/fs.h>
 #include <unistd.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,109 @@ int rf_exe_key_for(const char *path, struct rf_exe_key *k, char *err, size_t err
 	k->dev = rf_kernel_dev(st.st_dev);
 	k->ino = st.st_ino;
 	k->gen = exe_generation(path);
+	return 0;
+}
+
+int rf_exe_user_resolve(const char *path, const char *user, __u32 *uid, bool *any, char *err,
+			size_t errlen)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096], *end;
+	unsigned long v;
+	struct stat st;
+
+	*any = false;
+	if (!user[0]) { /* the operator meant the file's owner (root for a packaged binary) */
+		if (stat(path, &st)) {
+			int e = errno;
+
+			snprintf(err, errlen, "cannot use executable %s: %s", path, strerror(e));
+			return -e;
+		}
+		*uid = st.st_uid;
+		return 0;
+	}
+	if (!strcmp(user, "any")) {
+		*any = true;
+		return 0;
+	}
+	errno = 0;
+	v = strtoul(user, &end, 10);
+	if (!*end && !errno && v < 0xffffffffUL) {
+		*uid = (__u32)v;
+		return 0;
+	}
+	if (getpwnam_r(user, &pw, buf, sizeof(buf), &res) || !res) {
+		snprintf(err, errlen,
+			 "unknown user '%s' in 'exe %s user %s': give a user name, a "
+			 "uid or 'any'",
+			 user, path, user);
+		return -ENOENT;
+	}
+	*uid = res->pw_uid;
+	return 0;
+}
+
+int rf_exe_users_change(struct rf_exe_users *v, __u32 uid, bool any, bool add)
+{
+	__u32 n = v->count > RF_EXE_MAX_USERS ? RF_EXE_MAX_USERS : v->count, i;
+
+	v->count = n;
+	if (any) {
+		if (add == !!(v->flags & RF_EXE_ANY_USER))
+			return add ? -EEXIST : -ENOENT;
+		v->flags = add ? v->flags | RF_EXE_ANY_USER : v->flags & ~RF_EXE_ANY_USER;
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+		if (v->uid[i] == uid)
+			break;
+	if (add) {
+		if (i < n)
+			return -EEXIST;
+		if (n == RF_EXE_MAX_USERS)
+			return -ENOSPC;
+		v->uid[v->count++] = uid;
+		return 0;
+	}
+	if (i == n)
+		return -ENOENT;
+	memmove(&v->uid[i], &v->uid[i + 1], (n - i - 1) * sizeof(v->uid[0]));
+	v->uid[--v->count] = 0;
+	return 0;
+}
+
+/*
+ * Allow (or stop allowing) executable k for one user (or any) in rf_allow_exe_v3. Adding also
+ * moves k out of rf_allow_exe_v2, where it allowed every user (an older build's rule).
+ */
+static int change_exe(const struct rf_maps *m, const struct rf_exe_key *k, __u32 uid, bool any,
+		      bool add, char *err, size_t errlen)
+{
+	struct rf_exe_users v = {};
+	int ret;
+
+	if (bpf_map_lookup_elem(m->exe3, k, &v))
+		memset(&v, 0, sizeof(v));
+	ret = rf_exe_users_change(&v, uid, any, add);
+	if (ret == -ENOSPC)
+		snprintf(err, errlen,
+			 "this executable is allowed for %d users already: use 'user any' "
+			 "or a cgroup rule",
+			 RF_EXE_MAX_USERS);
+	if (ret)
+		return ret;
+	if (!v.count && !(v.flags & RF_EXE_ANY_USER))
+		ret = bpf_map_delete_elem(m->exe3, k) ? -errno : 0;
+	else
+		ret = bpf_map_update_elem(m->exe3, k, &v, BPF_ANY) ? -errno : 0;
+	if (ret) {
+		snprintf(err, errlen, "failed to update rf_allow_exe_v3: %s%s", strerror(-ret),
+			 ret == -E2BIG ? " (map full)" : "");
+		return ret;
+	}
+	if (add)
+		bpf_map_delete_elem(m->exe, k); /* now allowed for the users named, no longer all */
 	return 0;
 }
 
@@ -122,6 +226,8 @@ int rf_policy_change(const struct rf_maps *m, const struct rf_rule *r, bool add,
 {
 	char dir[PATH_MAX];
 	struct rf_exe_key k;
+	__u32 uid = 0;
+	bool any;
 	__u64 id;
 	int ret;
 
@@ -130,9 +236,15 @@ int rf_policy_change(const struct rf_maps *m, const struct rf_rule *r, bool add,
 		return change_net(m, r, add, err, errlen);
 	case RF_RULE_EXE:
 		ret = rf_exe_key_for(r->path, &k, err, errlen);
+		if (!ret)
+			ret = rf_exe_user_resolve(r->path, r->user, &uid, &any, err, errlen);
 		if (ret)
 			return ret;
-		return change_hash(m->exe, &k, add, "rf_allow_exe_v2", err, errlen);
+		ret = change_exe(m, &k, uid, any, add, err, errlen);
+		/* a rule of an older build, still in rf_allow_exe_v2 (any user): delete it there */
+		if (ret == -ENOENT && !add && !bpf_map_delete_elem(m->exe, &k))
+			ret = 0;
+		return ret;
 	case RF_RULE_CGROUP:
 		ret = rf_cgroup_resolve(r->path, dir, sizeof(dir), &id);
 		if (ret) {

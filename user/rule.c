@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* Allow-rule grammar: RULE := net CIDR [proto P] [port N[-M]] [dir D] | exe PATH | cgroup PATH */
+/* Allow-rule grammar: RULE := net CIDR [proto P] [port N[-M]] [dir D] | exe PATH [user U] |
+ * cgroup PATH */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -185,7 +186,10 @@ void rf_rule_format(const struct rf_rule *r, char *buf, size_t len)
 		rf_format_net(&r->key, &r->entry, buf, len);
 		break;
 	case RF_RULE_EXE:
-		snprintf(buf, len, "exe %s", r->path);
+		if (r->user[0])
+			snprintf(buf, len, "exe %s user %s", r->path, r->user);
+		else
+			snprintf(buf, len, "exe %s", r->path);
 		break;
 	case RF_RULE_CGROUP:
 		snprintf(buf, len, "cgroup %s", r->path);
@@ -304,6 +308,32 @@ static int parse_net(int argc, char *const argv[], struct rf_rule *r, char *err,
 	return 0;
 }
 
+/* "exe PATH user NAME|UID|any": the user the rule allows the executable for. */
+static int parse_exe_user(int argc, char *const argv[], struct rf_rule *r, char *err, size_t errlen)
+{
+	const char *u = argc > 3 ? argv[3] : "";
+	size_t i;
+
+	if (argc < 4)
+		return fail(err, errlen, "%s",
+			    "missing user after 'user' (a name, a uid or 'any')");
+	if (argc > 4)
+		return fail(err, errlen, "unexpected '%s' after the user", argv[4]);
+	if (strlen(u) >= sizeof(r->user))
+		return fail(err, errlen, "user '%s' too long", u);
+	for (i = 0; u[i]; i++)
+		if (!((u[i] >= 'a' && u[i] <= 'z') || (u[i] >= 'A' && u[i] <= 'Z') ||
+		      (u[i] >= '0' && u[i] <= '9') || strchr("._-$", u[i])))
+			return fail(err, errlen, "'%s' is not a user name, a uid or 'any'", u);
+	if (argv[1][0] != '/')
+		return fail(err, errlen, "'%s' is not an absolute path", argv[1]);
+	if (strlen(argv[1]) >= sizeof(r->path))
+		return fail(err, errlen, "%s", "path too long");
+	strcpy(r->path, argv[1]);
+	strcpy(r->user, u);
+	return 0;
+}
+
 int rf_rule_parse(int argc, char *const argv[], struct rf_rule *r, char *err, size_t errlen)
 {
 	memset(r, 0, sizeof(*r));
@@ -320,6 +350,8 @@ int rf_rule_parse(int argc, char *const argv[], struct rf_rule *r, char *err, si
 	r->kind = argv[0][0] == 'e' ? RF_RULE_EXE : RF_RULE_CGROUP;
 	if (argc < 2)
 		return fail(err, errlen, "missing path after '%s'", argv[0]);
+	if (argc > 2 && r->kind == RF_RULE_EXE && !strcmp(argv[2], "user"))
+		return parse_exe_user(argc, argv, r, err, errlen);
 	if (argc > 2)
 		return fail(err, errlen, "unexpected '%s' after the path (quote paths with spaces)",
 			    argv[2]);

@@ -565,7 +565,8 @@ int rf_svc_sync_flags(struct rf_maps *m)
 	struct rf_config_change c = {.fields = RF_CFG_F_FLAGS, .flags_mask = RF_CFG_EXE_RULES};
 	int ret;
 
-	if (rf_map_count(m->exe, sizeof(struct rf_exe_key), 1))
+	if (rf_map_count(m->exe, sizeof(struct rf_exe_key), 1) ||
+	    rf_map_count(m->exe3, sizeof(struct rf_exe_key), 1))
 		c.val.flags = RF_CFG_EXE_RULES;
 	ret = rf_config_update(m, &c, NULL);
 	if (ret)

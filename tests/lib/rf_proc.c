@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Process-level kernel-test helpers; contracts in rf_proc.h. */
 #include <errno.h>
+#include <grp.h>
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <fcntl.h>
@@ -50,9 +51,23 @@ static int helper_client(int argc, char **argv)
 	proto = !strcmp(argv[2], "tcp")	  ? RFT_TCP
 		: !strcmp(argv[2], "udp") ? RFT_UDP
 					  : RFT_UDP_CONNECTED;
-	r = rft_client(argv[0], NULL, argv[1][0] == '6' ? AF_INET6 : AF_INET, proto, argv[3],
+	r = rft_client(strcmp(argv[0], "-") ? argv[0] : NULL, NULL,
+		       argv[1][0] == '6' ? AF_INET6 : AF_INET, proto, argv[3],
 		       (unsigned short)atoi(argv[4]), atoi(argv[5]));
 	return r.outcome;
+}
+
+/* client-as UID ...: the client run as user UID (real, effective and saved; no groups). */
+static int helper_client_as(int argc, char **argv)
+{
+	uid_t uid;
+
+	if (argc < 1)
+		return RFT_ERROR;
+	uid = (uid_t)atoi(argv[0]);
+	if (setgroups(0, NULL) || setresgid(uid, uid, uid) || setresuid(uid, uid, uid))
+		return RFT_ERROR;
+	return helper_client(argc - 1, argv + 1);
 }
 
 static int helper_forkexec(int argc, char **argv)
@@ -158,6 +173,8 @@ __attribute__((constructor(101))) static void rfp_helper_main(int argc, char **a
 	rft_child_init();
 	if (!strcmp(argv[2], "client"))
 		ret = helper_client(argc - 3, argv + 3);
+	else if (!strcmp(argv[2], "client-as"))
+		ret = helper_client_as(argc - 3, argv + 3);
 	else if (!strcmp(argv[2], "forkexec"))
 		ret = helper_forkexec(argc - 3, argv + 3);
 	else if (!strcmp(argv[2], "echo-server"))

@@ -31,7 +31,9 @@ int rfp_copy_self(const char *name, char *buf, size_t len);
  * exits before Criterion starts:
  *   client NETNS 4|6 tcp|udp ADDR PORT TIMEOUT_MS [COMM]  one rft_client() exchange (forked, so
  *                                        same executable) after prctl(PR_SET_NAME, COMM);
- *                                        exit status = enum rft_outcome
+ *                                        exit status = enum rft_outcome; NETNS "-": the
+ *                                        namespace it runs in
+ *   client-as UID NETNS ...              client, run as user UID (setresuid, no groups)
  *   forkexec PATH ARG...                 fork, exec PATH ARG..., exit with the child's status
  *   echo-server PORT                     TCP echo on 0.0.0.0 and [::]:PORT; writes 'R' to stdout
  *                                        when listening and 'A' for every accepted connection
