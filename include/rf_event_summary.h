@@ -32,6 +32,10 @@ int rf_suppressed_drain(int map_fd, size_t max, rf_flow_fn fn, void *arg);
 void rf_flow_summary_json(FILE *f, const struct rf_flow_key *k, const struct rf_flow_count *c,
 			  const struct rf_event_ctx *ec, const char *cause);
 
+struct rf_foreign_sock;
+/* One ECS JSON line: a socket made outside the target, held inside it, cut (issue 21 item 2). */
+void rf_foreign_json(FILE *f, const struct rf_foreign_sock *s, const struct rf_event_ctx *ec);
+
 /* The flow an event belongs to (the key rf_suppressed uses). */
 void rf_event_flow(const struct rf_event *e, struct rf_flow_key *k, struct rf_flow_count *c);
 

@@ -22,6 +22,7 @@
 #include <bpf/libbpf.h>
 #include "rf_agent.h"
 #include "rf_event_summary.h"
+#include "rf_foreign.h"
 #include "rf_events.h"
 #include "rf_service.h"
 #include "rf_util.h"
@@ -119,6 +120,26 @@ static void on_held_back(const struct rf_flow_key *k, const struct rf_flow_count
 
 	rf_flow_summary_json(stdout, k, c, &ag->ec, "rate_limited");
 	rf_event_log_flow(&ag->log, k, c);
+}
+
+static void on_cut(const struct rf_foreign_sock *s, void *arg)
+{
+	struct agent *ag = arg;
+
+	rf_foreign_json(stdout, s, &ag->ec);
+	if (ag->log.f) {
+		rf_foreign_json(ag->log.f, s, &ag->ec);
+		fflush(ag->log.f);
+	}
+}
+
+/* While isolated: sockets made outside the target that its processes hold are cut. */
+static void cut_foreign(struct agent *ag)
+{
+	struct rf_config cfg;
+
+	if (!rf_config_get(&ag->m, &cfg) && rf_svc_mode(&cfg) == RF_SVC_ENFORCE)
+		rf_svc_cut_foreign(ag->ctx, &ag->m, on_cut, ag);
 }
 
 /* Every flow the kernel held back since the last call becomes a summary event. */
@@ -375,6 +396,7 @@ static void periodic(struct agent *ag)
 			rf_svc_guard_target_netns(ag->ctx);
 	}
 	drain_held_back(ag);
+	cut_foreign(ag);
 }
 
 /* A target recorded in the state dir is served while it is isolated, audited or loaded. */

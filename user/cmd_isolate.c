@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "rf_cmd.h"
+#include "rf_foreign.h"
 #include "rf_policy.h"
 #include "rf_rule.h"
 #include "rf_util.h"
@@ -390,10 +391,14 @@ static int isolate_locked(struct rf_ctx *ctx, const void *arg)
 		ret = ret > 0 ? 0 : ret;
 		goto out;
 	}
-	if ((ret = set_mode(ctx, &m, r)))
+	if ((ret = set_mode(ctx, &m, r))) {
 		fail = "cannot write rf_config";
-	else if (r->neps && (ret = verify_or_roll_back(ctx, &m, r, vfail, sizeof(vfail), r->warn,
-						       sizeof(r->warn))))
+		goto done;
+	}
+	if (!r->o->audit) /* sockets made outside the target: never judged by it */
+		rf_svc_cut_foreign(ctx, &m, NULL, NULL);
+	if (r->neps &&
+	    (ret = verify_or_roll_back(ctx, &m, r, vfail, sizeof(vfail), r->warn, sizeof(r->warn))))
 		fail = vfail;
 	if (r->warn[0]) { /* the history says the isolation stood unverified */
 		size_t l = strlen(a.comment);

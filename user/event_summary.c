@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Summary events: flows the event rate limit held back, and the summary of a rotated log. */
 #include <errno.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -8,6 +10,7 @@
 #include <bpf/bpf.h>
 #include <jansson.h>
 #include "rf_event_summary.h"
+#include "rf_foreign.h"
 #include "rf_loader.h"
 #include "rf_util.h"
 
@@ -342,4 +345,32 @@ void rf_event_log_close(struct rf_event_log *l)
 		fclose(l->f);
 	l->f = NULL;
 	rf_flow_table_free(&l->flows);
+}
+
+void rf_foreign_json(FILE *f, const struct rf_foreign_sock *s, const struct rf_event_ctx *ec)
+{
+	char t[40], l[INET6_ADDRSTRLEN], r[INET6_ADDRSTRLEN], d[256];
+	bool v6 = s->family == AF_INET6;
+	json_t *j;
+
+	rf_format_time(rf_now_unix_ns(), t, sizeof(t));
+	rf_event_addr(s->local, l, sizeof(l));
+	rf_event_addr(s->remote, r, sizeof(r));
+	rf_foreign_describe(s, d, sizeof(d));
+	j = json_pack("{s:s,s:{s:s,s:[s],s:[s,s],s:s,s:s,s:s,s:s},s:{s:i},s:{s:s,s:i},"
+		      "s:{s:s,s:s,s:s},s:{s:I,s:s,s:s*}}",
+		      "@timestamp", t, "event", "kind", "event", "category", "network", "type",
+		      "denied", "connection", "action", "socket-cut", "outcome",
+		      s->err ? "failure" : "success", "reason", "created_outside_target", "module",
+		      "ringfence", "process", "pid", (int)s->pid, "source", "ip", l, "port",
+		      (int)s->lport, "network", "transport",
+		      s->proto == IPPROTO_TCP ? "tcp" : "udp", "type", v6 ? "ipv6" : "ipv4",
+		      "direction", "egress", "ringfence", "cgroup_id", (json_int_t)s->cgroup_id,
+		      "description", d, "target", ec->target);
+	if (j && s->rport)
+		json_object_set_new(j, "destination",
+				    json_pack("{s:s,s:i}", "ip", r, "port", (int)s->rport));
+	if (j && json_dumpf(j, f, JSON_COMPACT) == 0)
+		fputc('\n', f);
+	json_decref(j);
 }
