@@ -334,6 +334,8 @@ static int dump_and_cut(const struct scan *s, ino_t netns, __u8 family, __u8 pro
 			break;
 		}
 		for (; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type == NLMSG_ERROR) /* no handler for it (module missing) */
+				ret = ((struct nlmsgerr *)NLMSG_DATA(h))->error ?: -EIO;
 			if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
 				done = true;
 				break;
@@ -484,8 +486,13 @@ int rf_svc_cut_foreign(struct rf_ctx *ctx, const struct rf_maps *m, rf_foreign_f
 	char err[128];
 	int n = rf_foreign_sockets_cut(ctx->cg_dir, m, log_cut, &l);
 
-	if (n < 0)
-		rf_warn("cannot look for sockets made outside %s: %s", ctx->cg_dir, strerror(-n));
+	static int last_err; /* the agent scans every second: say a failure once */
+
+	if (n < 0 && n != last_err)
+		rf_warn("cannot look for sockets made outside %s: %s (is the inet_diag module "
+			"available?); sockets passed into the target are not cut",
+			ctx->cg_dir, strerror(-n));
+	last_err = n < 0 ? n : 0;
 	if (n <= 0)
 		return n;
 	snprintf(a.type, sizeof(a.type), "socket-cut");

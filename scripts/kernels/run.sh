@@ -20,7 +20,7 @@ out=${OUTPUT:-.output}
 cache=$PWD/$out/kernels
 timeout_s=${RF_KERNEL_TIMEOUT:-1800}
 mem=${RF_KERNEL_MEM:-2048}
-modules="virtio_pci virtio_mmio 9pnet_virtio 9p veth sch_ingress cls_bpf crc32c_generic sctp udp_tunnel ip6_udp_tunnel vxlan"
+modules="virtio_pci virtio_mmio 9pnet_virtio 9p veth sch_ingress cls_bpf crc32c_generic sctp udp_tunnel ip6_udp_tunnel vxlan inet_diag tcp_diag udp_diag"
 mkdir -p "$cache/results" "$cache/logs"
 host_arch=$(dpkg --print-architecture)
 

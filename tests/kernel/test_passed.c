@@ -130,7 +130,7 @@ Test(passed, sockets_passed_in_later_are_cut_by_the_agent_v4_v6)
 	char path[PATH_MAX + 32], line[4096], *log = NULL;
 	struct rft_conn ok[2], bad[2], lo;
 	pid_t agent;
-	int i;
+	long t0;
 
 	setup_servers();
 	agent = rfp_agent_start();
@@ -143,7 +143,7 @@ Test(passed, sockets_passed_in_later_are_cut_by_the_agent_v4_v6)
 	foreign_conn(&bad[1], AF_INET6, RFT_PEER_IP6, PORT_OTHER);
 	foreign_conn(&lo, AF_INET, "127.0.0.1", PORT_INSIDE);
 	snprintf(path, sizeof(path), "%s/events.jsonl", rft.state_dir);
-	for (i = 0; i < 50; i++) {
+	for (t0 = rft_now_ms(); rft_now_ms() - t0 < rft_scaled_ms(5000);) {
 		free(log);
 		log = rfp_read_file(path);
 		if (log && strstr(log, "\"port\":8402") && rfp_find_line(log, needles, line, 4096))

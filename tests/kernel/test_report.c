@@ -120,7 +120,8 @@ Test(report, a_flood_does_not_hide_other_flows_v4_v6)
 				       "\"transport\":\"udp\"", NULL};
 	struct rfp_worker w;
 	pid_t agent;
-	int i, refused, n = 0;
+	int refused, n = 0;
+	long t0;
 
 	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 1), 0);
 	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "tcp", "port", "8301", "dir",
@@ -132,7 +133,8 @@ Test(report, a_flood_does_not_hide_other_flows_v4_v6)
 	refused = rfp_worker_call(&w, 1);
 	cr_assert_eq(refused, 2 * REAL_PER_FAM, "real attempts refused: %d", refused);
 	snprintf(path, sizeof(path), "%s/events.jsonl", rft.state_dir);
-	for (i = 0; i < 50; i++) { /* the agent drains held-back flows every second */
+	for (t0 = rft_now_ms(); rft_now_ms() - t0 < rft_scaled_ms(5000);) {
+		/* the agent drains held-back flows every second */
 		free(log);
 		log = rfp_read_file(path);
 		n = reported(log);
