@@ -10,8 +10,10 @@
 #ifndef RF_TARGET_H
 #define RF_TARGET_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <linux/types.h>
 
 /*
  * Bounds of one search, so a huge or hostile tree cannot hang the CLI. Directories deeper than
@@ -118,5 +120,47 @@ int rf_target_pid_cgroup(const char *proc, const char *pid, char *path, size_t l
  * "system.slice+a%20b.service"; "/" is "+". 0, or -ENAMETOOLONG / -EINVAL (not starting with '/').
  */
 int rf_target_state_name(const char *rel, char *out, size_t len);
+
+/* ---- a cgroup as a target: known by its id, never by the spelling of its path ---------------- */
+
+/* A cgroup identified (rf_target_cgroup()). */
+struct rf_cgroup_ref {
+	__u64 id;	    /* the kernel's cgroup id (the directory's file handle) */
+	char dir[PATH_MAX]; /* canonical directory: "/sys/fs/cgroup/system.slice/x.service" */
+	char rel[PATH_MAX]; /* its path below the cgroup2 mount: "/system.slice/x.service", "/" */
+};
+
+/*
+ * Where --cgroup SEL points, as a path to open, into out: SEL itself when it is absolute and at
+ * or below the cgroup2 mount mnt, or an existing path elsewhere (a symlink into the tree, or a
+ * directory that is then reported as no cgroup); otherwise SEL relative to mnt, with or without
+ * its leading '/' ("/system.slice/x.service" and "system.slice/x.service" alike). 0, -EINVAL
+ * (empty), -ENAMETOOLONG.
+ */
+int rf_target_cgroup_path(const char *mnt, const char *sel, char *out, size_t len);
+
+/*
+ * The absolute path `in` with "//", "/./" and a trailing '/' removed and each ".." taking off the
+ * component before it (never above '/'), into out: how a cgroup that no longer exists is named.
+ * "/a//b/./c/../" is "/a/b". 0, -EINVAL (not absolute), -ENAMETOOLONG.
+ */
+int rf_target_path_clean(const char *in, char *out, size_t len);
+
+/*
+ * Identify the cgroup that --cgroup SEL names (rf_target_cgroup_path()): the directory is opened
+ * (symlinks followed), must be on the cgroup2 filesystem mounted at mnt, and its id and
+ * canonical path come from the kernel, so "X", "X/", "X/." and a symlink to X are one cgroup and
+ * "MNT//" is the root. 0; -ENOTDIR when it is no cgroup2 directory; -EXDEV when it is not below
+ * mnt (another cgroup2 hierarchy or namespace); -ENOENT when it does not exist (or was removed
+ * meanwhile); another -errno of opening it.
+ */
+int rf_target_cgroup(const char *mnt, const char *sel, struct rf_cgroup_ref *ref);
+
+/*
+ * Is cgroup `id` the cgroup at directory dir or one of its ancestors? Compared by id, walking
+ * up from dir through the kernel's ".." to the top of the cgroup2 mount, so no spelling of a
+ * path ("MNT/.", "X/..") can hide an ancestor. 1 yes, 0 no, -errno when dir cannot be opened.
+ */
+int rf_target_covers(const char *dir, __u64 id);
 
 #endif /* RF_TARGET_H */

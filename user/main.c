@@ -343,11 +343,10 @@ static int run_command(struct rf_ctx *ctx, const struct cmdline *cl)
 	}
 	if (o.comment && strlen(o.comment) > 1000)
 		return rf_usage_error("%s", "comment longer than 1000 characters");
-	/* a unit, container or pid that names no cgroup or several is a usage error, found before
-	 * the command takes the lock or records anything; a --cgroup that is not usable is the
-	 * command's to report */
-	if ((cmd->options & RF_OPT_TARGET) && (r = rf_svc_select_target(ctx)) &&
-	    (ctx->unit || ctx->container || ctx->pid))
+	/* every command acts on the target it was given, or on none: a selector that names no
+	 * cgroup (or several) is a usage error, found before the command takes a lock or records
+	 * anything, never a fallback to the home target */
+	if ((cmd->options & RF_OPT_TARGET) && (r = rf_svc_select_target(ctx)))
 		return r == -EINVAL ? EXIT_USAGE : EXIT_OPFAIL;
 	return cmd->handler(ctx, &o);
 }

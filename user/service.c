@@ -159,10 +159,62 @@ static int pid_cgroup(struct rf_ctx *ctx, char *rel, size_t len)
 	return ret;
 }
 
+/* The errors of resolving a --cgroup that mean it names no usable cgroup: a usage error. */
+static bool selector_error(int err)
+{
+	return err == -ENOENT || err == -ENOTDIR || err == -EXDEV || err == -ELOOP ||
+	       err == -ENAMETOOLONG || err == -EINVAL;
+}
+
+/* --cgroup (none: the cgroup2 root) identified; the problem printed. -EINVAL: no usable cgroup. */
+static int cgroup_selector(const struct rf_ctx *ctx, const char *mnt, struct rf_cgroup_ref *ref)
+{
+	const char *sel = ctx->cgroup ? ctx->cgroup : mnt;
+	char safe[PATH_MAX];
+	int err = rf_target_cgroup(mnt, sel, ref);
+
+	if (!err)
+		return 0;
+	rf_safe_str(sel, strlen(sel), safe, sizeof(safe));
+	if (err == -EXDEV)
+		rf_err("cgroup %s is not usable: it is not below the cgroup2 mount %s (another "
+		       "cgroup namespace or mount): give a path below %s",
+		       safe, mnt, mnt);
+	else
+		rf_err("cgroup %s is not usable: %s (cgroup2 is mounted at %s: give a directory "
+		       "below it, e.g. --cgroup %s/system.slice/x.service, or a path relative to "
+		       "it, e.g. --cgroup system.slice/x.service)",
+		       safe, err == -ENOTDIR ? "not a cgroup2 directory" : strerror(-err), mnt,
+		       mnt);
+	return selector_error(err) ? -EINVAL : err;
+}
+
+/* The unit, container or pid selector identified; the problem printed. */
+static int search_selector(struct rf_ctx *ctx, const char *mnt, struct rf_cgroup_ref *ref)
+{
+	char rel[PATH_MAX], safe[256], where[PATH_MAX];
+	const char *value;
+	int err;
+
+	err =
+	    ctx->pid ? pid_cgroup(ctx, rel, sizeof(rel)) : search_tree(ctx, mnt, rel, sizeof(rel));
+	if (err)
+		return err;
+	err = rf_target_cgroup(mnt, rel, ref);
+	if (err) {
+		rf_svc_target_kind(ctx, &value);
+		rf_safe_str(value, strlen(value), safe, sizeof(safe));
+		rf_safe_str(rel, strlen(rel), where, sizeof(where));
+		rf_err("%s %s resolved to %s%s, which is not usable: %s (did it just exit?)",
+		       ctx->target_opt, safe, mnt, where, strerror(-err));
+	}
+	return err ? -EINVAL : 0;
+}
+
 int rf_svc_resolve_cgroup(struct rf_ctx *ctx)
 {
-	char mnt[PATH_MAX], rel[PATH_MAX], dir[PATH_MAX * 2], safe[256];
-	const char *value;
+	struct rf_cgroup_ref ref;
+	char mnt[PATH_MAX];
 	int err;
 
 	if (ctx->cg_id)
@@ -172,74 +224,65 @@ int rf_svc_resolve_cgroup(struct rf_ctx *ctx)
 		       "/sys/fs/cgroup' (or /sys/fs/cgroup/unified on hybrid hosts)");
 		return -ENOENT;
 	}
-	if (ctx->unit || ctx->container || ctx->pid) {
-		err = ctx->pid ? pid_cgroup(ctx, rel, sizeof(rel))
-			       : search_tree(ctx, mnt, rel, sizeof(rel));
-		if (err)
-			return err;
-		snprintf(dir, sizeof(dir), "%s%s", mnt, rel);
-		err = rf_cgroup_resolve(dir, ctx->cg_dir, sizeof(ctx->cg_dir), &ctx->cg_id);
-		rf_svc_target_kind(ctx, &value);
-		rf_safe_str(value, strlen(value), safe, sizeof(safe));
-		rf_safe_str(dir, strlen(dir), rel, sizeof(rel));
-		if (err)
-			rf_err("%s %s resolved to %s, which is not usable: %s (did it just exit?)",
-			       ctx->target_opt, safe, rel, strerror(-err));
-		return err ? -EINVAL : 0;
-	}
-	err = rf_cgroup_resolve(ctx->cgroup ? ctx->cgroup : mnt, ctx->cg_dir, sizeof(ctx->cg_dir),
-				&ctx->cg_id);
+	err = ctx->unit || ctx->container || ctx->pid ? search_selector(ctx, mnt, &ref)
+						      : cgroup_selector(ctx, mnt, &ref);
 	if (err)
-		rf_err(
-		    "cgroup %s is not usable: %s (cgroup2 is mounted at %s: give a directory below "
-		    "it, e.g. --cgroup %s/test, or a path relative to it)",
-		    ctx->cgroup ? ctx->cgroup : mnt,
-		    err == -ENOTDIR ? "not a cgroup2 directory" : strerror(-err), mnt, mnt);
-	return err;
+		return err;
+	snprintf(ctx->cg_dir, sizeof(ctx->cg_dir), "%s", ref.dir);
+	snprintf(ctx->cg_rel, sizeof(ctx->cg_rel), "%s", ref.rel);
+	ctx->cg_id = ref.id;
+	return 0;
 }
 
-/* Is the resolved target the home target (RINGFENCE_HOME_CGROUP, default the cgroup2 root)? */
-/* A cgroup path as --cgroup takes it (absolute, or relative to the cgroup2 mount), absolute. */
-static void cgroup_abs(const char *mnt, const char *path, char *out, size_t len)
+/* The home target (RINGFENCE_HOME_CGROUP, default the cgroup2 root) identified; -errno when the
+ * home does not exist (yet): then no target is the home. */
+static int home_ref(const struct rf_ctx *ctx, const char *mnt, struct rf_cgroup_ref *ref)
 {
-	if (path[0] == '/')
-		snprintf(out, len, "%s", path);
-	else
-		snprintf(out, len, "%s/%s", mnt, path);
+	return rf_target_cgroup(mnt, ctx->home && *ctx->home ? ctx->home : "/", ref);
 }
 
-static bool target_is_home(const struct rf_ctx *ctx, const char *mnt)
+/*
+ * Decide by id whether the resolved target is the home target, and refuse one that contains
+ * the home (an ancestor of RINGFENCE_HOME_CGROUP): ringfence never attaches above the top-most
+ * target. 0 or -EINVAL (printed).
+ */
+static int check_home(struct rf_ctx *ctx, const char *mnt)
 {
-	char dir[PATH_MAX], path[PATH_MAX * 2];
-	__u64 id;
+	struct rf_cgroup_ref home;
+	char safe[PATH_MAX];
 
-	if (!ctx->home || !*ctx->home)
-		return ctx->cg_rel[0] == '/' && !ctx->cg_rel[1];
-	cgroup_abs(mnt, ctx->home, path, sizeof(path));
-	if (rf_cgroup_resolve(path, dir, sizeof(dir), &id))
-		return false; /* a home that does not exist (yet) is no target's */
-	return id == ctx->cg_id;
+	ctx->is_home = false;
+	if (home_ref(ctx, mnt, &home))
+		return 0;
+	ctx->is_home = home.id == ctx->cg_id;
+	if (ctx->is_home || rf_target_covers(home.dir, ctx->cg_id) != 1)
+		return 0;
+	rf_safe_str(ctx->cg_dir, strlen(ctx->cg_dir), safe, sizeof(safe));
+	rf_err("cgroup %s contains the home target %s (RINGFENCE_HOME_CGROUP): ringfence never "
+	       "works above its top-most target; give that cgroup or one below it",
+	       safe, home.dir);
+	return -EINVAL;
 }
 
 static int load_record(const char *dir, char *rel, size_t rellen, char *pins, size_t pinslen);
 
 /*
  * A --cgroup that no longer exists but was a target (the container stopped): select its record,
- * so that release and unload still work on it. ctx->cg_id stays 0.
+ * so that release and unload still work on it. The path is named as the record names it ("X/."
+ * and "X//" are "X"). ctx->cg_id stays 0.
  */
 static bool select_gone(struct rf_ctx *ctx, const char *mnt)
 {
-	char abs[PATH_MAX * 2], name[NAME_MAX + 1], *rel;
-	size_t n = strlen(mnt), len;
+	char path[PATH_MAX], abs[PATH_MAX], name[NAME_MAX + 1], *rel;
+	size_t n = strlen(mnt);
 	struct stat st;
 
 	if (!ctx->cgroup || ctx->unit || ctx->container || ctx->pid)
 		return false;
-	cgroup_abs(mnt, ctx->cgroup, abs, sizeof(abs));
-	len = strlen(abs);
-	while (len > 1 && abs[len - 1] == '/')
-		abs[--len] = '\0';
-	if (!stat(abs, &st) || strncmp(abs, mnt, n) || abs[n] != '/')
+	if (rf_target_cgroup_path(mnt, ctx->cgroup, path, sizeof(path)) ||
+	    rf_target_path_clean(path, abs, sizeof(abs)))
+		return false;
+	if (!stat(path, &st) || errno != ENOENT || strncmp(abs, mnt, n) || abs[n] != '/')
 		return false;
 	rel = abs + n;
 	if (rf_target_state_name(rel, name, sizeof(name)))
@@ -260,7 +303,6 @@ static bool select_gone(struct rf_ctx *ctx, const char *mnt)
 int rf_svc_select_target(struct rf_ctx *ctx)
 {
 	char mnt[PATH_MAX], name[NAME_MAX + 1];
-	size_t n;
 	int ret;
 
 	ctx->pin_dir = ctx->pin_base;
@@ -272,10 +314,8 @@ int rf_svc_select_target(struct rf_ctx *ctx)
 		return ret;
 	if (rf_cgroup2_mount(mnt, sizeof(mnt)))
 		return -ENOENT;
-	n = strlen(mnt);
-	snprintf(ctx->cg_rel, sizeof(ctx->cg_rel), "%s",
-		 strncmp(ctx->cg_dir, mnt, n) || !ctx->cg_dir[n] ? "/" : ctx->cg_dir + n);
-	ctx->is_home = target_is_home(ctx, mnt);
+	if ((ret = check_home(ctx, mnt)))
+		return ret;
 	ctx->selected = true;
 	if (ctx->is_home)
 		return 0;

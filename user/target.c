@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 #include "rf_target.h"
 
@@ -476,4 +477,184 @@ int rf_target_state_name(const char *rel, char *out, size_t len)
 	}
 	out[o] = '\0';
 	return 0;
+}
+
+/* ---- a cgroup as a target -------------------------------------------------------------------- */
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+/* Is path p at or below directory mnt (string prefix at a component boundary)? */
+static bool at_or_below(const char *p, const char *mnt)
+{
+	size_t n = strlen(mnt);
+
+	while (n > 1 && mnt[n - 1] == '/')
+		n--;
+	return !strncmp(p, mnt, n) && (p[n] == '/' || p[n] == '\0');
+}
+
+int rf_target_cgroup_path(const char *mnt, const char *sel, char *out, size_t len)
+{
+	struct stat st;
+	int n;
+
+	if (!sel || !*sel)
+		return -EINVAL;
+	if (sel[0] == '/' && (at_or_below(sel, mnt) || (strcmp(sel, "/") && !stat(sel, &st))))
+		n = snprintf(out, len, "%s", sel);
+	else
+		n = snprintf(out, len, "%s%s%s", mnt, sel[0] == '/' ? "" : "/",
+			     strcmp(sel, "/") ? sel : "");
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int rf_target_path_clean(const char *in, char *out, size_t len)
+{
+	size_t o = 0, n;
+	const char *p = in, *e;
+
+	if (!in || in[0] != '/')
+		return -EINVAL;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		e = strchrnul(p, '/');
+		n = (size_t)(e - p);
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			while (o > 0 && out[--o] != '/') /* drop the last component */
+				;
+		} else if (n && !(n == 1 && p[0] == '.')) {
+			if (o + 1 + n >= len)
+				return -ENAMETOOLONG;
+			out[o++] = '/';
+			memcpy(out + o, p, n);
+			o += n;
+		}
+		p = e;
+	}
+	if (len < 2)
+		return -ENAMETOOLONG;
+	if (!o)
+		out[o++] = '/';
+	out[o] = '\0';
+	return 0;
+}
+
+/* The cgroup id of the directory open at fd: its 64-bit file handle (generation << 32 | inode
+ * on 32-bit kernels), else its inode number (the id on 64-bit kernels). */
+static __u64 fd_cgroup_id(int fd, const struct stat *st)
+{
+	struct {
+		struct file_handle fh;
+		__u64 id;
+	} h = {.fh.handle_bytes = sizeof(__u64)};
+	__u64 id = st->st_ino;
+	int mount_id;
+
+	if (!name_to_handle_at(fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) &&
+	    h.fh.handle_bytes == sizeof(__u64))
+		memcpy(&id, h.fh.f_handle, sizeof(id));
+	return id;
+}
+
+/* The path the kernel gives the directory open at fd, into out; -ENOENT once it was removed. */
+static int fd_path(int fd, char *out, size_t len)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, out, len - 1);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n >= len - 1)
+		return -ENAMETOOLONG;
+	out[n] = '\0';
+	if (n > 10 && !strcmp(out + n - 10, " (deleted)"))
+		return -ENOENT;
+	return out[0] == '/' ? 0 : -EXDEV; /* outside our root */
+}
+
+/* Canonical dir and rel of the cgroup open at fd, which lies on mnt's filesystem. */
+static int fd_canonical(const char *mnt, int fd, struct rf_cgroup_ref *ref)
+{
+	char path[PATH_MAX];
+	size_t n = strlen(mnt);
+	int ret;
+
+	while (n > 1 && mnt[n - 1] == '/')
+		n--;
+	ret = fd_path(fd, path, sizeof(path));
+	if (ret)
+		return ret;
+	if (!at_or_below(path, mnt))
+		return -EXDEV; /* the same hierarchy mounted elsewhere, or another namespace's */
+	snprintf(ref->dir, sizeof(ref->dir), "%s", path);
+	snprintf(ref->rel, sizeof(ref->rel), "%s", path[n] ? path + n : "/");
+	return 0;
+}
+
+int rf_target_cgroup(const char *mnt, const char *sel, struct rf_cgroup_ref *ref)
+{
+	char path[PATH_MAX];
+	struct stat st, mst;
+	struct statfs sfs;
+	int fd, ret;
+
+	memset(ref, 0, sizeof(*ref));
+	if ((ret = rf_target_cgroup_path(mnt, sel, path, sizeof(path))))
+		return ret;
+	if (stat(mnt, &mst))
+		return -errno;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstatfs(fd, &sfs) || fstat(fd, &st))
+		ret = -errno;
+	else if (sfs.f_type != CGROUP2_SUPER_MAGIC)
+		ret = -ENOTDIR;
+	else if (st.st_dev != mst.st_dev)
+		ret = -EXDEV;
+	else
+		ret = fd_canonical(mnt, fd, ref);
+	if (!ret)
+		ref->id = fd_cgroup_id(fd, &st);
+	close(fd);
+	return ret;
+}
+
+int rf_target_covers(const char *dir, __u64 id)
+{
+	struct statfs sfs;
+	struct stat st;
+	dev_t dev = 0;
+	int fd, up, i, ret = 0;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (i = 0; i < 4096; i++) {
+		if (fstatfs(fd, &sfs) || fstat(fd, &st)) {
+			ret = -errno;
+			break;
+		}
+		if (sfs.f_type != CGROUP2_SUPER_MAGIC || (i && st.st_dev != dev))
+			break; /* above the top of the cgroup2 mount */
+		dev = st.st_dev;
+		if (fd_cgroup_id(fd, &st) == id) {
+			ret = 1;
+			break;
+		}
+		up = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (up < 0) {
+			ret = -errno;
+			break;
+		}
+		close(fd);
+		fd = up;
+	}
+	close(fd);
+	return ret;
 }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -347,4 +348,308 @@ Test(targets, environment_selectors)
 	unsetenv("RINGFENCE_UNIT");
 	unsetenv("RINGFENCE_CONTAINER");
 	unsetenv("RINGFENCE_CGROUP");
+}
+
+/* ---- a target is its cgroup (by id), never the spelling of its path ------------------------- */
+
+#define SEL_MAX (PATH_MAX + 64) /* a cgroup path spelled with a suffix */
+
+/* `status --json` through --cgroup sel: exit 0, the "isolated" value; the output into *out
+ * (free it) when out is not NULL. */
+static int isolated_via(const char *sel, char **out)
+{
+	char *o = NULL, *err = NULL;
+	int ret = rft_cli_target(&o, &err, "--cgroup", sel, "status", "--json", NULL), v;
+
+	cr_assert_eq(ret, 0, "--cgroup %s status: exit %d\n%s", sel, ret, err);
+	v = rft_json_bool(o, "isolated");
+	cr_assert_neq(v, -1, "%s", o);
+	free(err);
+	if (out)
+		*out = o;
+	else
+		free(o);
+	return v;
+}
+
+/* Entries of directory <base>/targets (0 when it does not exist). */
+static int count_targets(const char *base)
+{
+	char dir[PATH_MAX];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/targets", base);
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/*
+ * Issue 20.1: a --cgroup (or RINGFENCE_CGROUP) that names no cgroup is exit 2 for every command
+ * and touches nothing: the home target stays isolated, its confirmation pending, its history
+ * and rules as they were (before: release released the home target and exited 0).
+ */
+Test(targets, unresolvable_cgroup_touches_nothing_for_every_command)
+{
+	static const char *const cmds[][5] = {
+	    {"release"},
+	    {"unisolate", "--comment", "typo"},
+	    {"confirm"},
+	    {"unload", "--force"},
+	    {"isolate", "--force"},
+	    {"load"},
+	    {"allow", "add", "net", "198.51.100.7/32"},
+	    {"allow", "del", "net", RFT_PEER_IP4},
+	    {"allow", "list"},
+	    {"status"},
+	    {"history"},
+	    {"events"},
+	    {"metrics"},
+	};
+	char typo[SEL_MAX], rel[SEL_MAX], env[SEL_MAX + 32], *before, *after, *hb, *ha;
+	char *out = NULL, *err = NULL;
+	char *const envs[] = {env, NULL};
+	const char *sels[2];
+	size_t i, k;
+
+	snprintf(typo, sizeof(typo), "%s/docker-typo.scope", rft.cg);
+	snprintf(rel, sizeof(rel), "%s/typo", rft.cg + strlen(rft.cg2) + 1); /* no leading '/' */
+	sels[0] = typo;
+	sels[1] = rel;
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, NULL);
+	rft_cli_ok(0, "isolate", "--confirm-within", "10m", "--comment", "home", NULL);
+	cr_assert_eq(rft_cli(&before, NULL, "status", "--json", NULL), 0);
+	cr_assert(strstr(before, "\"confirm_deadline\":\""), "confirmation pending: %s", before);
+	cr_assert_eq(rft_cli(&hb, NULL, "history", "--json", NULL), 0);
+
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+			int ret = rft_cli_target(&out, &err, "--cgroup", sels[k], cmds[i][0],
+						 cmds[i][1], cmds[i][2], cmds[i][3], NULL);
+
+			cr_expect_eq(ret, 2, "--cgroup %s %s: exit %d\nstdout: %s\nstderr: %s",
+				     sels[k], cmds[i][0], ret, out, err);
+			cr_expect(strstr(err, "not usable") && strstr(err, "--cgroup"),
+				  "names the problem and the fix: %s", err);
+			free(out);
+			free(err);
+		}
+	snprintf(env, sizeof(env), "RINGFENCE_CGROUP=%s", typo);
+	cr_expect_eq(rft_cli_target_env(envs, &out, &err, "release", NULL), 2,
+		     "RINGFENCE_CGROUP: %s", err);
+	free(out);
+	free(err);
+
+	cr_assert_eq(rft_cli(&after, NULL, "status", "--json", NULL), 0);
+	cr_expect(rft_json_bool(after, "isolated") == 1 && strstr(after, "\"confirm_deadline\":\""),
+		  "the home target stays isolated and its confirmation pending: %s", after);
+	cr_assert_eq(rft_cli(&ha, NULL, "history", "--json", NULL), 0);
+	cr_expect_str_eq(ha, hb, "the home target's history is untouched");
+	cr_expect_eq(count_targets(rft.state_dir), 0, "no state made for the typo");
+	cr_expect_eq(count_targets(rft.pin_dir), 0, "no pins made for the typo");
+	free(before);
+	free(after);
+	free(hb);
+	free(ha);
+}
+
+/*
+ * Issue 20.2: "X", "X/", "X/.", "X//" and X relative to the cgroup2 mount without a leading '/'
+ * (issue 16) are one target: isolated through one spelling, it is isolated through every
+ * other, released through another, with one state dir and one pin dir; IPv4 and IPv6.
+ */
+Test(targets, spellings_of_one_cgroup_are_one_target)
+{
+	static const unsigned short ports[] = {PORT_ALLOWED, PORT_OTHER};
+	char x[PATH_MAX], slash[SEL_MAX], dot[SEL_MAX], dslash[SEL_MAX], rel[SEL_MAX];
+	const char *spellings[] = {x, slash, dot, dslash, rel};
+	char *out = NULL, *err = NULL;
+	struct rft_server srv;
+	size_t i;
+
+	cr_assert_eq(rfp_cgroup_child("one", x, sizeof(x)), 0);
+	snprintf(slash, sizeof(slash), "%s/", x);
+	snprintf(dot, sizeof(dot), "%s/.", x);
+	snprintf(dslash, sizeof(dslash), "%s//", x);
+	snprintf(rel, sizeof(rel), "%s", x + strlen(rft.cg2) + 1);
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
+
+	cr_assert_eq(rft_cli_target(&out, &err, "--cgroup", slash, "allow", "add", "net",
+				    RFT_PEER_IP4, "port", "8101", NULL),
+		     0, "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(rft_cli_target(&out, &err, "--cgroup", rel, "allow", "add", "net",
+				    RFT_PEER_IP6, "port", "8101", NULL),
+		     0, "a path relative to the cgroup2 mount: %s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(rft_cli_target(&out, &err, "--cgroup", dot, "isolate", NULL), 0,
+		     "the rules added through two other spellings are this target's: %s", err);
+	free(out);
+	free(err);
+	for (i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++) {
+		char *o, want[SEL_MAX];
+
+		cr_expect_eq(isolated_via(spellings[i], &o), 1, "isolated through %s",
+			     spellings[i]);
+		snprintf(want, sizeof(want), "\"cgroup\":\"%s\"", x);
+		cr_expect(strstr(o, want) != NULL, "canonical cgroup %s: %s", x, o);
+		free(o);
+	}
+	cr_expect_eq(count_targets(rft.state_dir), 1, "one state dir for every spelling");
+	cr_expect_eq(count_targets(rft.pin_dir), 1, "one pin dir for every spelling");
+	cr_expect_eq(rft_status_isolated(), 0, "the home target is not isolated");
+	for (i = 0; i < RFP_NFLOWS; i++) {
+		rfp_expect_flow(&srv, &rfp_flows[i], x, PORT_ALLOWED, false, "allowed port");
+		rfp_expect_flow(&srv, &rfp_flows[i], x, PORT_OTHER, true, "other port");
+	}
+
+	cr_assert_eq(rft_cli_target(&out, &err, "--cgroup", dslash, "release", NULL), 0, "%s", err);
+	cr_expect(strstr(out, "released") != NULL, "released through X//: %s", out);
+	free(out);
+	free(err);
+	for (i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++)
+		cr_expect_eq(isolated_via(spellings[i], NULL), 0, "released through %s",
+			     spellings[i]);
+	for (i = 0; i < RFP_NFLOWS; i++)
+		rfp_expect_flow(&srv, &rfp_flows[i], x, PORT_OTHER, false, "released");
+	rft_server_stop(&srv);
+}
+
+/* The home target spelled "HOME/." or "HOME//" is the home target: its rules, its state. */
+Test(targets, home_spelled_oddly_is_the_home_target)
+{
+	char dot[SEL_MAX], dslash[SEL_MAX], *out = NULL, *err = NULL;
+
+	snprintf(dot, sizeof(dot), "%s/.", rft.cg);
+	snprintf(dslash, sizeof(dslash), "%s//", rft.cg);
+	cr_assert_eq(rft_cli_target(&out, &err, "--cgroup", dot, "allow", "add", "net",
+				    "198.51.100.9/32", NULL),
+		     0, "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(rft_cli_target(&out, &err, "--cgroup", dslash, "allow", "add", "net",
+				    "2001:db8:9::/48", NULL),
+		     0, "%s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(rft_cli(&out, NULL, "allow", "list", NULL), 0);
+	cr_expect(strstr(out, "198.51.100.9/32") && strstr(out, "2001:db8:9::/48"),
+		  "rules added through HOME/. and HOME// are the home target's: %s", out);
+	free(out);
+	cr_expect_eq(count_targets(rft.state_dir), 0, "no second target for the home");
+	cr_expect_eq(count_targets(rft.pin_dir), 0, "no second pin dir for the home");
+}
+
+/*
+ * The cgroup2 root spelled "MNT//", "MNT/." or "HOME/.." contains the home target: refused
+ * (exit 2) for every command, never a second target on the root (checked with status only,
+ * which attaches nothing).
+ */
+Test(targets, root_spelled_oddly_is_refused_above_the_home)
+{
+	char sels[3][SEL_MAX], *out = NULL, *err = NULL;
+	struct stat st;
+	size_t i;
+
+	snprintf(sels[0], sizeof(sels[0]), "%s//", rft.cg2);
+	snprintf(sels[1], sizeof(sels[1]), "%s/.", rft.cg2);
+	snprintf(sels[2], sizeof(sels[2]), "%s/..", rft.cg);
+	for (i = 0; i < 3; i++) {
+		int ret = rft_cli_target(&out, &err, "--cgroup", sels[i], "status", "--json", NULL);
+
+		cr_expect_eq(ret, 2, "--cgroup %s: exit %d\n%s%s", sels[i], ret, out, err);
+		cr_expect(strstr(err, "contains the home target") != NULL, "%s", err);
+		free(out);
+		free(err);
+	}
+	cr_expect_neq(stat(rft.pin_dir, &st), 0, "nothing pinned");
+}
+
+/* A symlink to a cgroup selects that cgroup (not the home target); IPv4 and IPv6. */
+Test(targets, symlink_to_a_cgroup_is_that_cgroup)
+{
+	static const unsigned short ports[] = {PORT_OTHER};
+	char x[PATH_MAX], link[SEL_MAX], *out = NULL, *err = NULL;
+	struct rft_server srv;
+	size_t i;
+
+	cr_assert_eq(rfp_cgroup_child("linked", x, sizeof(x)), 0);
+	snprintf(link, sizeof(link), "%s/cg-link", rft.state_dir);
+	cr_assert_eq(symlink(x, link), 0, "symlink: %s", strerror(errno));
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 1), 0);
+	cr_assert_eq(rft_cli_target(&out, &err, "--cgroup", link, "isolate", "--force", NULL), 0,
+		     "%s", err);
+	free(out);
+	free(err);
+	cr_expect_eq(isolated_via(x, NULL), 1, "the linked cgroup is isolated");
+	cr_expect_eq(rft_status_isolated(), 0, "the home target is not");
+	cr_expect_eq(count_targets(rft.pin_dir), 1, "pins of its own");
+	for (i = 0; i < RFP_NFLOWS; i++) {
+		rfp_expect_flow(&srv, &rfp_flows[i], x, PORT_OTHER, true, "linked cgroup");
+		rfp_expect_flow(&srv, &rfp_flows[i], rft.cg, PORT_OTHER, false, "home target");
+	}
+	cr_assert_eq(rft_cli_target(&out, &err, "--cgroup", link, "release", NULL), 0, "%s", err);
+	free(out);
+	free(err);
+	cr_expect_eq(isolated_via(x, NULL), 0, "released through the link");
+	rft_server_stop(&srv);
+}
+
+/*
+ * Issue 20.3: `allow add cgroup` of the target or an ancestor, however spelled ("MNT/.",
+ * "X/..", "HOME/./X"), is refused by id; a sibling spelled "Y/." is allowed. The refused
+ * rules allowed nothing: the target stays cut off (IPv4 and IPv6).
+ */
+Test(targets, allow_cgroup_refuses_ancestors_however_spelled)
+{
+	static const unsigned short ports[] = {PORT_OTHER};
+	char x[PATH_MAX], y[PATH_MAX], bad[4][SEL_MAX], ok[SEL_MAX];
+	char *out = NULL, *err = NULL;
+	struct rft_server srv;
+	size_t i;
+
+	cr_assert_eq(rfp_cgroup_child("x", x, sizeof(x)), 0);
+	cr_assert_eq(rfp_cgroup_child("y", y, sizeof(y)), 0);
+	snprintf(bad[0], sizeof(bad[0]), "%s/.", rft.cg2);
+	snprintf(bad[1], sizeof(bad[1]), "%s//", rft.cg2);
+	snprintf(bad[2], sizeof(bad[2]), "%s/..", x);
+	snprintf(bad[3], sizeof(bad[3]), "%s/./x/", rft.cg);
+	snprintf(ok, sizeof(ok), "%s/.", y);
+	for (i = 0; i < 4; i++) {
+		int ret = rft_cli_target(&out, &err, "--cgroup", x, "allow", "add", "cgroup",
+					 bad[i], NULL);
+
+		cr_expect_neq(ret, 0, "allow add cgroup %s must be refused: %s", bad[i], out);
+		cr_expect(strstr(err, "contains every isolated process") != NULL, "%s", err);
+		free(out);
+		free(err);
+	}
+	cr_assert_eq(rft_cli_target(&out, &err, "--cgroup", x, "allow", "add", "cgroup", ok, NULL),
+		     0, "a sibling is allowed: %s", err);
+	free(out);
+	free(err);
+	cr_assert_eq(rft_cli_target(&out, &err, "--cgroup", x, "allow", "list", NULL), 0);
+	cr_expect(strstr(out, "cgroup") && strstr(out, y) && !strstr(out, bad[0]) &&
+		      !strstr(out, bad[2]),
+		  "only the sibling is listed: %s", out);
+	free(out);
+	free(err);
+
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 1), 0);
+	cr_assert_eq(rft_cli_target(&out, &err, "--cgroup", x, "isolate", NULL), 0, "%s", err);
+	free(out);
+	free(err);
+	for (i = 0; i < RFP_NFLOWS; i++) {
+		rfp_expect_flow(&srv, &rfp_flows[i], x, PORT_OTHER, true, "target");
+		rfp_expect_flow(&srv, &rfp_flows[i], y, PORT_OTHER, false, "allowed sibling");
+	}
+	rft_server_stop(&srv);
 }

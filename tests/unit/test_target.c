@@ -652,3 +652,96 @@ Test(ctx_copy, dirs_that_pointed_into_the_source_follow_the_copy)
 	cr_expect_str_eq(dst.pin_dir, "/sys/fs/bpf/ringfence/targets/42");
 	cr_expect_eq(dst.pin_base, base, "a pointer outside the context is kept");
 }
+
+/* ---- --cgroup spellings ---------------------------------------------------------------------- */
+
+TestSuite(target_cgroup_path, .init = tree_setup, .fini = tmpdir_teardown);
+
+/* Where --cgroup points: the mount's own paths as given, anything else relative to the mount,
+ * with or without a leading '/' (issue 16), and an existing path elsewhere as given. */
+Test(target_cgroup_path, relative_to_the_mount_with_or_without_a_slash)
+{
+	char out[PATH_MAX * 2], want[PATH_MAX * 2], elsewhere[PATH_MAX + 16];
+
+	cr_expect_eq(rf_target_cgroup_path(root, "system.slice/x.service", out, sizeof(out)), 0);
+	snprintf(want, sizeof(want), "%s/system.slice/x.service", root);
+	cr_expect_str_eq(out, want, "relative, no leading '/'");
+	cr_expect_eq(rf_target_cgroup_path(root, "/system.slice/x.service", out, sizeof(out)), 0);
+	cr_expect_str_eq(out, want, "relative to the mount, with a leading '/'");
+	cr_expect_eq(rf_target_cgroup_path(root, want, out, sizeof(out)), 0);
+	cr_expect_str_eq(out, want, "absolute below the mount, even before it exists");
+	cr_expect_eq(rf_target_cgroup_path(root, "/", out, sizeof(out)), 0);
+	cr_expect_str_eq(out, root, "'/' is the mount");
+	snprintf(elsewhere, sizeof(elsewhere), "%s", test_tmpdir);
+	cr_expect_eq(rf_target_cgroup_path(root, elsewhere, out, sizeof(out)), 0);
+	cr_expect_str_eq(out, elsewhere, "an existing path elsewhere is taken as given");
+	cr_expect_eq(rf_target_cgroup_path(root, "", out, sizeof(out)), -EINVAL);
+	cr_expect_eq(rf_target_cgroup_path(root, "a", out, 4), -ENAMETOOLONG);
+}
+
+Test(target_cgroup_path, a_directory_that_is_no_cgroup_is_refused)
+{
+	struct rf_cgroup_ref ref;
+	char missing[PATH_MAX + 16];
+
+	mk("system.slice/x.service");
+	cr_expect_eq(rf_target_cgroup(root, "system.slice/x.service", &ref), -ENOTDIR,
+		     "a tmpfs directory is no cgroup");
+	snprintf(missing, sizeof(missing), "%s/none", root);
+	cr_expect_eq(rf_target_cgroup(root, missing, &ref), -ENOENT);
+	cr_expect_eq(ref.id, 0);
+}
+
+/* How a cgroup that no longer exists is named: one spelling for X, X/, X/., X//, Y/../X. */
+Test(target_path_clean, one_spelling_per_path)
+{
+	static const struct {
+		const char *in, *want;
+	} rows[] = {
+	    {"/", "/"},		 {"//", "/"},	       {"/.", "/"},
+	    {"/..", "/"},	 {"/a", "/a"},	       {"/a/", "/a"},
+	    {"/a/.", "/a"},	 {"/a//b///", "/a/b"}, {"/a/./b/../c", "/a/c"},
+	    {"/a/b/../..", "/"}, {"/a/../../b", "/b"}, {"/a/.b/..c", "/a/.b/..c"},
+	};
+	char out[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(rows); i++) {
+		cr_expect_eq(rf_target_path_clean(rows[i].in, out, sizeof(out)), 0, "%s",
+			     rows[i].in);
+		cr_expect_str_eq(out, rows[i].want, "%s", rows[i].in);
+	}
+	cr_expect_eq(rf_target_path_clean("a/b", out, sizeof(out)), -EINVAL);
+	cr_expect_eq(rf_target_path_clean("/abcdef", out, 4), -ENAMETOOLONG);
+}
+
+/* On the machine's cgroup2 mount (read only): every spelling of the root is the root, by id,
+ * and an ancestor is found by id however it is spelled. */
+Test(target_cgroup_real, spellings_of_the_root_are_one_cgroup_by_id)
+{
+	struct rf_cgroup_ref a, b, self;
+	char mnt[PATH_MAX], sel[PATH_MAX + 8], rel[PATH_MAX];
+	const char *const suffixes[] = {"/", "/.", "//", "/./."};
+	size_t i;
+
+	if (rf_cgroup2_mount(mnt, sizeof(mnt)))
+		cr_skip_test("no cgroup2 mount");
+	cr_assert_eq(rf_target_cgroup(mnt, mnt, &a), 0);
+	cr_expect_str_eq(a.rel, "/");
+	cr_expect_str_eq(a.dir, mnt);
+	for (i = 0; i < ARRAY_SIZE(suffixes); i++) {
+		snprintf(sel, sizeof(sel), "%s%s", mnt, suffixes[i]);
+		cr_assert_eq(rf_target_cgroup(mnt, sel, &b), 0, "%s", sel);
+		cr_expect_eq(b.id, a.id, "%s", sel);
+		cr_expect_str_eq(b.rel, "/", "%s", sel);
+		cr_expect_str_eq(b.dir, mnt, "%s", sel);
+	}
+	snprintf(sel, sizeof(sel), "%d", (int)getpid());
+	if (rf_target_pid_cgroup(NULL, sel, rel, sizeof(rel)) || rf_target_cgroup(mnt, rel, &self))
+		return; /* a cgroup v1 host, or outside this cgroup namespace */
+	cr_expect_eq(rf_target_covers(self.dir, a.id), 1, "the root is an ancestor of %s",
+		     self.dir);
+	cr_expect_eq(rf_target_covers(self.dir, self.id), 1, "a cgroup covers itself");
+	cr_expect_eq(rf_target_covers(mnt, self.id), strcmp(self.rel, "/") ? 0 : 1,
+		     "a descendant is no ancestor");
+}
