@@ -27,6 +27,13 @@ struct rf_target_limits {
 	unsigned long max_entries;
 };
 
+/*
+ * Delegated subtrees (a directory whose owner is not the root's, e.g. user@UID.service with
+ * rootless Podman, and everything below it) are searched with bounds of their own, so their
+ * owner cannot exhaust the search for the administrator's cgroups; and a match there counts
+ * only when no cgroup of the root's owner matches (rf_target_found.ignored counts the others).
+ */
+
 /* 32 levels (Kubernetes pods sit at 4, user units at about 7), 100k cgroups, 20M entries. */
 #define RF_TARGET_LIMITS_DEFAULT                                                                   \
 	{                                                                                          \
@@ -46,6 +53,7 @@ struct rf_target_found {
 	size_t nsimilar;
 	unsigned long dirs; /* directories searched */
 	bool incomplete;    /* a limit stopped the search */
+	size_t ignored;	    /* matches in delegated subtrees, not counted (see below) */
 };
 
 void rf_target_found_free(struct rf_target_found *f);

@@ -30,13 +30,29 @@ struct walk;
 /* Does directory `name` match? 1 match, 2 near miss (similar), 0 neither. */
 typedef int (*walk_match_fn)(const struct walk *w, const char *name);
 
+/*
+ * The walk keeps two classes of directories apart, each with its own bounds and matches: those
+ * owned, with every ancestor below the root, by the root's owner (the administrator's
+ * cgroups), and delegated ones (a directory of another owner and everything below it:
+ * user@UID.service, rootless Podman). A subtree owner can fill its own subtree, never the
+ * administrator's budget, and its matches count only when none of the administrator's do.
+ */
+enum { WALK_OWN, WALK_DELEGATED };
+
+struct walk_class {
+	unsigned long dirs, entries;
+	bool incomplete, stop;
+	char *paths[RF_TARGET_MAX_MATCHES];
+	size_t n, total;
+};
+
 struct walk {
 	struct rf_target_limits lim;
 	walk_match_fn match;
 	const char *want; /* what match() compares with */
 	struct rf_target_found *f;
-	unsigned long entries;
-	bool stop;
+	struct walk_class cls[2];
+	uid_t owner;	     /* the root's owner */
 	dev_t dev;	     /* the root's filesystem: mounts below it are not entered */
 	char path[PATH_MAX]; /* the directory being looked at, relative to the root */
 };
@@ -55,16 +71,49 @@ static bool is_dot(const char *name)
 	return name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2]));
 }
 
-/*
- * Enumerate the subdirectories of dfd (at `depth` below the root, its path in w->path[0..plen))
- * and descend. Consumes dfd. Entries are opened with O_NOFOLLOW | O_DIRECTORY, so symlinks and
- * files are never followed whatever d_type says, and a directory on another filesystem (a
- * mount inside the tree) is not entered.
- */
-static void walk_dir(struct walk *w, int dfd, size_t plen, unsigned int depth)
+/* Open subdirectory name of d for the walk: never a symlink, a file or another filesystem.
+ * Its class into *c (delegated below a delegated one, or when another owner has it). */
+static int open_sub(const struct walk *w, DIR *d, const char *name, int parent, int *c)
 {
-	struct dirent *de;
 	struct stat st;
+	int fd;
+
+	fd = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1; /* a symlink (ELOOP), a file (ENOTDIR), gone, or unreadable */
+	if (fstat(fd, &st) || st.st_dev != w->dev) {
+		close(fd);
+		return -1;
+	}
+	*c = parent == WALK_DELEGATED || st.st_uid != w->owner ? WALK_DELEGATED : WALK_OWN;
+	return fd;
+}
+
+/* Count a directory of class c against its bound; false when the bound is reached. */
+static bool count_dir(struct walk *w, int c)
+{
+	struct walk_class *k = &w->cls[c];
+
+	if (k->stop)
+		return false;
+	if (k->dirs + 1 > w->lim.max_dirs) {
+		k->incomplete = k->stop = true;
+		return false;
+	}
+	k->dirs++;
+	return true;
+}
+
+/*
+ * Enumerate the subdirectories of dfd (of class c, at `depth` below the root, its path in
+ * w->path[0..plen)) and descend. Consumes dfd. Entries are opened with O_NOFOLLOW |
+ * O_DIRECTORY, so symlinks and files are never followed whatever d_type says, and a directory
+ * on another filesystem (a mount inside the tree) is not entered.
+ */
+static void walk_dir(struct walk *w, int dfd, size_t plen, unsigned int depth, int c)
+{
+	struct walk_class *k = &w->cls[c];
+	struct dirent *de;
 	DIR *d;
 
 	d = fdopendir(dfd);
@@ -72,43 +121,34 @@ static void walk_dir(struct walk *w, int dfd, size_t plen, unsigned int depth)
 		close(dfd);
 		return;
 	}
-	while (!w->stop && (de = readdir(d))) {
+	while (!w->cls[WALK_OWN].stop && !k->stop && (de = readdir(d))) {
 		size_t n = strlen(de->d_name);
-		int cfd, m;
+		int cfd, cc, m;
 
-		if (++w->entries > w->lim.max_entries) {
-			w->f->incomplete = w->stop = true;
+		if (++k->entries > w->lim.max_entries) {
+			k->incomplete = k->stop = true;
 			break;
 		}
 		if (is_dot(de->d_name) || (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
 			continue;
-		if (depth + 1 > w->lim.max_depth || plen + 1 + n >= sizeof(w->path)) {
-			w->f->incomplete = true; /* a cgroup left unsearched */
+		if ((cfd = open_sub(w, d, de->d_name, c, &cc)) < 0)
 			continue;
-		}
-		cfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (cfd < 0)
-			continue; /* a symlink (ELOOP), a file (ENOTDIR), gone, or unreadable */
-		if (fstat(cfd, &st) || st.st_dev != w->dev) {
+		if (depth + 1 > w->lim.max_depth || plen + 1 + n >= sizeof(w->path) ||
+		    !count_dir(w, cc)) {
+			w->cls[cc].incomplete = true; /* a cgroup left unsearched */
 			close(cfd);
 			continue;
-		}
-		if (++w->f->dirs > w->lim.max_dirs) {
-			close(cfd);
-			w->f->dirs--;
-			w->f->incomplete = w->stop = true;
-			break;
 		}
 		w->path[plen] = '/';
 		memcpy(w->path + plen + 1, de->d_name, n + 1);
 		m = w->match(w, de->d_name);
 		if (m == 1) {
-			keep(w->f->paths, &w->f->n, RF_TARGET_MAX_MATCHES, w->path);
-			w->f->total++;
+			keep(w->cls[cc].paths, &w->cls[cc].n, RF_TARGET_MAX_MATCHES, w->path);
+			w->cls[cc].total++;
 		} else if (m == 2) {
 			keep(w->f->similar, &w->f->nsimilar, RF_TARGET_MAX_MATCHES, w->path);
 		}
-		walk_dir(w, cfd, plen + 1 + n, depth + 1);
+		walk_dir(w, cfd, plen + 1 + n, depth + 1, cc);
 		w->path[plen] = '\0';
 	}
 	closedir(d);
@@ -117,6 +157,24 @@ static void walk_dir(struct walk *w, int dfd, size_t plen, unsigned int depth)
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The walk's result into f: the administrator's matches, or the delegated ones if there are
+ * none (then incomplete when either class is). */
+static void walk_result(struct walk *w, struct rf_target_found *f)
+{
+	struct walk_class *own = &w->cls[WALK_OWN], *del = &w->cls[WALK_DELEGATED];
+	struct walk_class *use = own->total ? own : del, *drop = own->total ? del : own;
+	size_t i;
+
+	f->dirs = own->dirs + del->dirs;
+	f->incomplete = own->incomplete || (!own->total && del->incomplete);
+	f->ignored = own->total ? del->total : 0;
+	memcpy(f->paths, use->paths, sizeof(f->paths));
+	f->n = use->n;
+	f->total = use->total;
+	for (i = 0; i < drop->n; i++)
+		free(drop->paths[i]);
 }
 
 /* Search the tree below root with match(); f is reset first. 0 or the -errno of opening root. */
@@ -148,7 +206,9 @@ static int walk(const char *root, const struct rf_target_limits *lim, walk_match
 	w->want = want;
 	w->f = f;
 	w->dev = st.st_dev;
-	walk_dir(w, fd, 0, 0);
+	w->owner = st.st_uid;
+	walk_dir(w, fd, 0, 0, WALK_OWN);
+	walk_result(w, f);
 	free(w);
 	qsort(f->paths, f->n, sizeof(f->paths[0]), cmp_str);
 	qsort(f->similar, f->nsimilar, sizeof(f->similar[0]), cmp_str);

@@ -278,6 +278,77 @@ Test(target_unit, dir_and_entry_limits_stop_a_huge_tree)
 	rf_target_found_free(&f);
 }
 
+/* Hand directory root/rel and everything below it to uid 1000, as systemd's Delegate= does. */
+static void delegate(const char *rel)
+{
+	char cmd[PATH_MAX * 2 + 32];
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root to chown a delegated subtree");
+	snprintf(cmd, sizeof(cmd), "chown -R 1000:1000 '%s/%s'", root, rel);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+/* Make a chain of n nested directories below root/rel. */
+static void mk_chain(const char *rel, int n)
+{
+	char p[PATH_MAX];
+	size_t len = (size_t)snprintf(p, sizeof(p), "%s", rel);
+	int i;
+
+	for (i = 0; i < n && len + 4 < sizeof(p); i++)
+		len += (size_t)snprintf(p + len, sizeof(p) - len, "/n%d", i % 10);
+	mk(p);
+}
+
+/*
+ * Issue 21.4 (V3): 40 nested cgroups and 100 more in a delegated subtree (user@1000.service),
+ * and a forged "nginx.service" in it, neither exhaust nor confuse the search for a unit or
+ * container of the administrator; a container in the subtree (rootless Podman) is still found
+ * when nothing of the administrator's matches, and not when its owner made the subtree too big
+ * to tell.
+ */
+Test(target_unit, delegated_subtree_cannot_exhaust_or_confuse_the_search)
+{
+	struct rf_target_limits lim = {.max_depth = 32, .max_dirs = 60, .max_entries = 100000};
+	const char *user = "user.slice/user-1000.slice/user@1000.service";
+	struct rf_target_found f;
+	char name[PATH_MAX];
+	int i;
+
+	mk("system.slice/nginx.service");
+	snprintf(name, sizeof(name), "system.slice/docker-%s.scope", ID_A);
+	mk(name);
+	mk_chain(user, 40);
+	for (i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "%s/app.slice/s%d.scope", user, i);
+		mk(name);
+	}
+	snprintf(name, sizeof(name), "%s/app.slice/nginx.service", user);
+	mk(name);
+	snprintf(name, sizeof(name), "%s/user.slice/libpod-%s.scope", user, ID_C);
+	mk(name);
+	delegate("user.slice/user-1000.slice/user@1000.service");
+
+	expect_one(rf_target_find_unit(root, "nginx", &lim, &f), &f, "/system.slice/nginx.service",
+		   "the administrator's unit, beside a forged one and an exhausted subtree");
+	snprintf(name, sizeof(name), "/system.slice/docker-%s.scope", ID_A);
+	expect_one(rf_target_find_container(root, ID_A, &lim, &f), &f, name, "a root container");
+	/* the rootless container: only when its owner's subtree could be searched in full */
+	cr_expect_eq(rf_target_find_container(root, ID_C, &lim, &f), -E2BIG);
+	rf_target_found_free(&f);
+	lim.max_dirs = 1000;
+	cr_expect_eq(rf_target_find_unit(root, "nginx", &lim, &f), 0);
+	cr_expect_eq(f.ignored, 1, "the forged unit was seen and not counted");
+	rf_target_found_free(&f);
+	cr_expect_eq(rf_target_find_container(root, ID_C, &lim, &f), -E2BIG, "40 levels deep");
+	rf_target_found_free(&f);
+	lim.max_depth = 64;
+	snprintf(name, sizeof(name), "/%s/user.slice/libpod-%s.scope", user, ID_C);
+	expect_one(rf_target_find_container(root, ID_C, &lim, &f), &f, name,
+		   "a rootless container");
+}
+
 Test(target_unit, unreadable_root)
 {
 	struct rf_target_found f;
