@@ -171,4 +171,12 @@ int rf_target_cgroup(const char *mnt, const char *sel, struct rf_cgroup_ref *ref
  */
 int rf_target_covers(const char *dir, __u64 id);
 
+/*
+ * Run argv (argv[0] looked up in PATH) with stdin and stderr on /dev/null and its stdout into
+ * out (NUL-terminated, cut at len - 1), for at most timeout_ms: how a selector asks systemd or
+ * a container runtime. 0 when it exited 0; -ECHILD when it failed; -ETIMEDOUT (then it is
+ * killed); another -errno.
+ */
+int rf_target_run(char *const argv[], char *out, size_t len, int timeout_ms);
+
 #endif /* RF_TARGET_H */

@@ -59,23 +59,121 @@ static void err_with_paths(const char *msg, char *const *paths, size_t n, size_t
 	rf_err("%s", buf);
 }
 
-/* Search the cgroup2 tree for the unit or container; the match's path into rel. */
-static int search_tree(struct rf_ctx *ctx, const char *mnt, char *rel, size_t len)
+#define RF_SYSTEMCTL_TIMEOUT_MS 3000
+#define RF_RECORDS_MAX		10000 /* target records looked at for one selector */
+
+/*
+ * The cgroup systemd gives unit ctx->unit (its ControlGroup property), into rel: the system
+ * manager is the authority on its units, and asking it walks no tree that a subtree owner
+ * could fill. -ENOENT when systemd is not there, does not answer in time, or names no cgroup
+ * that exists (a unit that is not running, a user manager's unit): then the tree is searched.
+ * $RINGFENCE_SYSTEMCTL names another systemctl (the tests' stand-in).
+ */
+static int unit_from_systemd(const struct rf_ctx *ctx, const char *mnt, char *rel, size_t len)
+{
+	const char *bin = getenv("RINGFENCE_SYSTEMCTL");
+	char name[NAME_MAX + 1], out[PATH_MAX], abs[PATH_MAX * 2];
+	char *argv[] = {(char *)(bin && *bin ? bin : "systemctl"),
+			"show",
+			"--property=ControlGroup",
+			"--value",
+			"--",
+			name,
+			NULL};
+	struct rf_cgroup_ref ref;
+	size_t n;
+
+	if (rf_target_unit_name(ctx->unit, name, sizeof(name)) ||
+	    rf_target_run(argv, out, sizeof(out), RF_SYSTEMCTL_TIMEOUT_MS))
+		return -ENOENT;
+	n = strcspn(out, "\n");
+	out[n] = '\0';
+	if (out[0] != '/' || strstr(out, "/../") || (n >= 3 && !strcmp(out + n - 3, "/..")))
+		return -ENOENT;
+	snprintf(abs, sizeof(abs), "%s%s", mnt, strcmp(out, "/") ? out : "");
+	if (rf_target_cgroup(mnt, abs, &ref) || !strcmp(ref.rel, "/"))
+		return -ENOENT;
+	snprintf(rel, len, "%s", ref.rel);
+	return 0;
+}
+
+static int load_record(const char *dir, char *rel, size_t rellen, char *pins, size_t pinslen,
+		       __u64 *id);
+
+/* Does the target recorded at cgroup path rel carry the name the selector gives? */
+static bool record_named(const struct rf_ctx *ctx, const char *rel)
+{
+	char want[RF_TARGET_ID_LEN + 1], id[RF_TARGET_ID_LEN + 1], name[NAME_MAX + 1];
+	const char *base = strrchr(rel, '/') + 1;
+
+	if (ctx->unit)
+		return !rf_target_unit_name(ctx->unit, name, sizeof(name)) && !strcmp(base, name);
+	return !rf_target_container_id(ctx->container, want, sizeof(want)) &&
+	       rf_target_container_of(base, id, sizeof(id)) && !strncmp(id, want, strlen(want));
+}
+
+/* Is the target recorded in state dir `dir` isolated (or audited), named by the selector, and
+ * its cgroup still the one recorded (the same path and id)? Its path into rel. */
+static bool record_usable(const struct rf_ctx *ctx, const char *mnt, const char *dir, char *rel,
+			  size_t len)
+{
+	char pins[PATH_MAX], abs[PATH_MAX * 2];
+	struct rf_cgroup_ref ref;
+	struct rf_isolation iso;
+	__u64 id = 0;
+
+	if (load_record(dir, rel, len, pins, sizeof(pins), &id) || !id || !record_named(ctx, rel) ||
+	    rf_isolation_load(dir, &iso) || !(iso.isolated || iso.audit))
+		return false;
+	snprintf(abs, sizeof(abs), "%s%s", mnt, rel);
+	return !rf_target_cgroup(mnt, abs, &ref) && ref.id == id && !strcmp(ref.rel, rel);
+}
+
+/*
+ * When a search of the tree cannot decide (a subtree owner filled or forged its part), the
+ * isolated target recorded under <state>/targets for that unit or container name, still the
+ * same cgroup (path and id): so confirm, release and every other command reach what was
+ * isolated. Returns how many such targets there are; the one's path into rel.
+ */
+static int recorded_target(const struct rf_ctx *ctx, const char *mnt, char *rel, size_t len)
+{
+	char dir[PATH_MAX + NAME_MAX + 16], path[PATH_MAX], safe[PATH_MAX];
+	struct dirent *de;
+	int n = 0, seen = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/targets", ctx->state_base);
+	d = opendir(dir);
+	while (d && (de = readdir(d)) && seen++ < RF_RECORDS_MAX) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(dir, sizeof(dir), "%s/targets/%s", ctx->state_base, de->d_name);
+		if (record_usable(ctx, mnt, dir, path, sizeof(path)) && ++n == 1)
+			snprintf(rel, len, "%s", path);
+	}
+	if (d)
+		closedir(d);
+	if (n == 1) {
+		rf_safe_str(rel, strlen(rel), safe, sizeof(safe));
+		rf_warn("the search of the cgroup tree could not decide; using the target recorded "
+			"when it was isolated: %s%s",
+			mnt, safe);
+	}
+	return n;
+}
+
+/* Why the search for the unit or container found no single cgroup (ret), printed. */
+static void search_error(const struct rf_ctx *ctx, const char *mnt, int ret,
+			 const struct rf_target_found *f)
 {
 	bool unit = ctx->unit != NULL;
 	const char *what = unit ? ctx->unit : ctx->container;
 	char msg[PATH_MAX + 1024], safe[256], name[NAME_MAX + 1];
-	struct rf_target_found f;
-	int ret;
 
-	ret = unit ? rf_target_find_unit(mnt, what, NULL, &f)
-		   : rf_target_find_container(mnt, what, NULL, &f);
 	if (unit && !rf_target_unit_name(what, name, sizeof(name)))
 		what = name; /* messages name the unit that was looked for: "nginx.service" */
 	rf_safe_str(what, strlen(what), safe, sizeof(safe));
-	if (ret == 0) {
-		snprintf(rel, len, "%s", f.paths[0]);
-	} else if (ret == -EINVAL && unit) {
+	if (ret == -EINVAL && unit) {
 		rf_err("%s '%s' is not a unit name: give one such as nginx or nginx.service (a "
 		       "cgroup path goes to --cgroup)",
 		       ctx->target_opt, safe);
@@ -85,32 +183,31 @@ static int search_tree(struct rf_ctx *ctx, const char *mnt, char *rel, size_t le
 		       "'crictl ps'), or --pid of one of its processes",
 		       ctx->target_opt, safe, RF_TARGET_ID_MIN);
 	} else if (ret == -ENOENT && unit) {
-		const char *near = f.nsimilar ? ". Units of that name once \\xNN escapes are "
-						"decoded:"
-					      : "";
+		const char *near = f->nsimilar ? ". Units of that name once \\xNN escapes are "
+						 "decoded:"
+					       : "";
 
 		snprintf(
 		    msg, sizeof(msg),
 		    "no cgroup of unit '%s' below %s (searched %lu cgroups): a unit that is not "
 		    "running has none; check 'systemctl status %s', or give the cgroup with "
 		    "--cgroup PATH%s",
-		    safe, mnt, f.dirs, safe, near);
-		err_with_paths(msg, f.similar, f.nsimilar, f.nsimilar);
+		    safe, mnt, f->dirs, safe, near);
+		err_with_paths(msg, f->similar, f->nsimilar, f->nsimilar);
 	} else if (ret == -ENOENT) {
 		rf_err("no container with an id starting with '%s' has a cgroup below %s (searched "
 		       "%lu cgroups for ID, RUNTIME-ID and RUNTIME-ID.scope, e.g. docker-ID.scope, "
 		       "libpod-ID.scope, cri-containerd-ID.scope, crio-ID.scope): check the id, or "
 		       "give --pid of one of its processes",
-		       safe, mnt, f.dirs);
+		       safe, mnt, f->dirs);
 	} else if (ret == -ENOTUNIQ) {
 		snprintf(msg, sizeof(msg),
 			 unit ? "unit '%s' matches %zu cgroups below %s; choose "
 				"one with --cgroup PATH:"
 			      : "container id '%s' matches %zu cgroups below %s; give "
 				"more of the id, or --cgroup PATH:",
-			 safe, f.total, mnt);
-		err_with_paths(msg, f.paths, f.n, f.total);
-		ret = -EINVAL;
+			 safe, f->total, mnt);
+		err_with_paths(msg, f->paths, f->n, f->total);
 	} else if (ret == -E2BIG) {
 		rf_err("the search below %s for %s '%s' stopped at its limits (32 levels, 100000 "
 		       "cgroups) before it could tell: give the cgroup with --cgroup PATH",
@@ -118,8 +215,38 @@ static int search_tree(struct rf_ctx *ctx, const char *mnt, char *rel, size_t le
 	} else {
 		rf_err("cannot search %s: %s", mnt, strerror(-ret));
 	}
+}
+
+/* Does the selector name one thing, however many cgroups carry that name: a unit name, a full
+ * container id (several cgroups of one full id are forged), not an id prefix? */
+static bool names_one(const struct rf_ctx *ctx)
+{
+	char id[RF_TARGET_ID_LEN + 1];
+
+	return ctx->unit || (!rf_target_container_id(ctx->container, id, sizeof(id)) &&
+			     strlen(id) == RF_TARGET_ID_LEN);
+}
+
+/* Search the cgroup2 tree for the unit or container; the match's path into rel. A search that
+ * cannot decide falls back to the isolated target recorded for that name. */
+static int search_tree(struct rf_ctx *ctx, const char *mnt, char *rel, size_t len)
+{
+	struct rf_target_found f;
+	int ret;
+
+	if (ctx->unit && !unit_from_systemd(ctx, mnt, rel, len))
+		return 0;
+	ret = ctx->unit ? rf_target_find_unit(mnt, ctx->unit, NULL, &f)
+			: rf_target_find_container(mnt, ctx->container, NULL, &f);
+	if (ret == 0)
+		snprintf(rel, len, "%s", f.paths[0]);
+	else if ((ret == -E2BIG || (ret == -ENOTUNIQ && names_one(ctx))) &&
+		 recorded_target(ctx, mnt, rel, len) == 1)
+		ret = 0;
+	else
+		search_error(ctx, mnt, ret, &f);
 	rf_target_found_free(&f);
-	return ret == -ENOENT ? -EINVAL : ret;
+	return ret == -ENOENT || ret == -ENOTUNIQ ? -EINVAL : ret;
 }
 
 /* The cgroup of --pid, relative to the cgroup2 mount, into rel. */
@@ -264,8 +391,6 @@ static int check_home(struct rf_ctx *ctx, const char *mnt)
 	return -EINVAL;
 }
 
-static int load_record(const char *dir, char *rel, size_t rellen, char *pins, size_t pinslen);
-
 /*
  * A --cgroup that no longer exists but was a target (the container stopped): select its record,
  * so that release and unload still work on it. The path is named as the record names it ("X/."
@@ -289,7 +414,7 @@ static bool select_gone(struct rf_ctx *ctx, const char *mnt)
 		return false;
 	snprintf(ctx->state_buf, sizeof(ctx->state_buf), "%s/targets/%s", ctx->state_base, name);
 	if (load_record(ctx->state_buf, ctx->cg_rel, sizeof(ctx->cg_rel), ctx->pin_buf,
-			sizeof(ctx->pin_buf)) ||
+			sizeof(ctx->pin_buf), NULL) ||
 	    strcmp(ctx->cg_rel, rel))
 		return false;
 	snprintf(ctx->cg_dir, sizeof(ctx->cg_dir), "%s", abs);
@@ -331,28 +456,32 @@ int rf_svc_select_target(struct rf_ctx *ctx)
 	return 0;
 }
 
-/* <state>/target: "path /REL" (the target's cgroup) and "pins DIR" (its pin dir) */
+/* <state>/target: "path /REL" (the target's cgroup), "pins DIR" (its pin dir) and "id N" (its
+ * cgroup id when it was last selected; older records have none) */
 #define RF_TARGET_RECORD "target"
 
 /* Remember which cgroup this state dir belongs to (the agent finds targets by it). */
 static void record_target(struct rf_ctx *ctx)
 {
-	char path[PATH_MAX + 8], pins[PATH_MAX + 8];
-	char *lines[2] = {path, pins};
+	char path[PATH_MAX + 8], pins[PATH_MAX + 8], id[32];
+	char *lines[3] = {path, pins, id};
 
-	if (!ctx->selected)
-		return;
+	if (!ctx->selected || !ctx->cg_id)
+		return; /* a target whose cgroup is gone keeps the record it has */
 	snprintf(path, sizeof(path), "path %s", ctx->cg_rel);
 	snprintf(pins, sizeof(pins), "pins %s", ctx->pin_dir);
-	if (rf_state_lines_save(ctx->state_dir, RF_TARGET_RECORD, NULL, lines, 2))
+	snprintf(id, sizeof(id), "id %llu", (unsigned long long)ctx->cg_id);
+	if (rf_state_lines_save(ctx->state_dir, RF_TARGET_RECORD, NULL, lines, 3))
 		rf_warn("cannot write %s/%s", ctx->state_dir, RF_TARGET_RECORD);
 }
 
-/* The cgroup path and pin dir a target record names; -ENOENT when there is none. */
-static int load_record(const char *dir, char *rel, size_t rellen, char *pins, size_t pinslen)
+/* The cgroup path, pin dir and (id not NULL) cgroup id a target record names (id 0: none
+ * recorded); -ENOENT when there is no record. */
+static int load_record(const char *dir, char *rel, size_t rellen, char *pins, size_t pinslen,
+		       __u64 *id)
 {
 	char **lines = NULL;
-	size_t n = 0;
+	size_t n = 0, i;
 	int ret = rf_state_lines_load(dir, RF_TARGET_RECORD, &lines, &n);
 
 	if (!ret && (n < 1 || strncmp(lines[0], "path /", 6)))
@@ -362,6 +491,11 @@ static int load_record(const char *dir, char *rel, size_t rellen, char *pins, si
 		snprintf(pins, pinslen, "%s",
 			 n > 1 && !strncmp(lines[1], "pins /", 6) ? lines[1] + 5 : "");
 	}
+	if (id)
+		*id = 0;
+	for (i = 2; !ret && id && i < n; i++)
+		if (!strncmp(lines[i], "id ", 3))
+			*id = strtoull(lines[i] + 3, NULL, 10);
 	rf_lines_free(lines, n);
 	return ret;
 }
@@ -398,7 +532,7 @@ int rf_svc_target_ctx(const struct rf_ctx *base, const char *name, struct rf_ctx
 		snprintf(dir, sizeof(dir), "%s/targets/%s", base->state_base, name);
 		/* where its state and pins are, even when its cgroup is gone */
 		ret = load_record(dir, out->cg_rel, sizeof(out->cg_rel), out->pin_buf,
-				  sizeof(out->pin_buf));
+				  sizeof(out->pin_buf), NULL);
 		if (ret)
 			return ret;
 		snprintf(out->state_buf, sizeof(out->state_buf), "%s", dir);

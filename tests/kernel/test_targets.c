@@ -653,3 +653,127 @@ Test(targets, allow_cgroup_refuses_ancestors_however_spelled)
 	}
 	rft_server_stop(&srv);
 }
+
+/* ---- selectors a subtree owner cannot exhaust (issue 21.4) ----------------------------------- */
+
+/* Hand cgroup dir and everything below it to uid 1000, as systemd's Delegate= does. */
+static void delegate(const char *dir)
+{
+	char *const argv[] = {"chown", "-R", "1000:1000", (char *)dir, NULL};
+
+	cr_assert_eq(rft_exec(NULL, argv, NULL, NULL), 0, "chown -R %s", dir);
+}
+
+/* n nested cgroups below dir (n0/n1/...): deeper than the search goes. */
+static void nest(const char *dir, int n)
+{
+	char p[PATH_MAX];
+	size_t len = (size_t)snprintf(p, sizeof(p), "%s", dir);
+	int i;
+
+	for (i = 0; i < n && len + 4 < sizeof(p); i++) {
+		len += (size_t)snprintf(p + len, sizeof(p) - len, "/n%d", i % 10);
+		cr_assert_eq(rft_cgroup_create(p), 0, "mkdir %s", p);
+	}
+}
+
+/*
+ * V3: a rootless container (in a delegated subtree) isolated with --confirm-within; its owner
+ * then nests 40 cgroups so that no search of the subtree can decide. confirm and release by
+ * --container still reach the isolated container, by the cgroup id recorded at isolate time
+ * (before: "stopped at its limits", exit 1, and the isolation lapsed). A container of that
+ * subtree that was never isolated is honestly not found (exit 1). IPv4 and IPv6.
+ */
+Test(targets, isolated_container_in_an_exhausted_subtree_is_found_by_its_record)
+{
+	static const unsigned short ports[] = {PORT_OTHER};
+	char id[65], id2[65], user[SEL_MAX], rel[200], dir[PATH_MAX], dir2[PATH_MAX], *err;
+	char *out = NULL;
+	struct rft_server srv;
+	size_t i;
+	int ret;
+
+	random_hex(id, 64);
+	random_hex(id2, 64);
+	snprintf(rel, sizeof(rel), "user@1000.service/user.slice/libpod-%s.scope", id);
+	make_cg(dir, sizeof(dir), rel);
+	snprintf(rel, sizeof(rel), "user@1000.service/user.slice/libpod-%s.scope", id2);
+	make_cg(dir2, sizeof(dir2), rel);
+	snprintf(user, sizeof(user), "%s/user@1000.service", rft.cg);
+	delegate(user);
+	expect_resolves("--container", id, dir);
+	free(cli_target(0, "--container", id, "isolate", "--confirm-within=10m"));
+
+	nest(user, 40);
+	ret = rft_cli_target(&out, &err, "--container", id, "confirm", NULL);
+	cr_expect_eq(ret, 0, "confirm by --container: exit %d\n%s", ret, err);
+	cr_expect(strstr(err, "recorded when it was isolated") && strstr(err, dir),
+		  "says it used the record: %s", err);
+	free(out);
+	free(err);
+	ret = rft_cli_target(&out, &err, "--container", id, "status", "--json", NULL);
+	cr_expect_eq(ret, 0, "%s", err);
+	cr_expect(rft_json_bool(out, "isolated") == 1 && strstr(out, "\"confirm_deadline\":null"),
+		  "isolated and confirmed: %s", out);
+	free(out);
+	free(err);
+	err = cli_target(1, "--container", id2, "status", NULL);
+	cr_expect(strstr(err, "stopped at its limits") != NULL, "%s", err);
+	free(err);
+
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 1), 0);
+	for (i = 0; i < RFP_NFLOWS; i++) {
+		rfp_expect_flow(&srv, &rfp_flows[i], dir, PORT_OTHER, true, "isolated container");
+		rfp_expect_flow(&srv, &rfp_flows[i], dir2, PORT_OTHER, false, "its neighbour");
+	}
+	free(cli_target(0, "--container", id, "release", NULL));
+	for (i = 0; i < RFP_NFLOWS; i++)
+		rfp_expect_flow(&srv, &rfp_flows[i], dir, PORT_OTHER, false, "released");
+	rft_server_stop(&srv);
+}
+
+/*
+ * --unit asks systemd first (the unit's ControlGroup), so a name that two cgroups carry still
+ * selects the unit's own; when systemd names nothing usable, the search decides (here:
+ * ambiguous, exit 2). systemctl is a stand-in script ($RINGFENCE_SYSTEMCTL).
+ */
+Test(targets, unit_cgroup_comes_from_systemd)
+{
+	char unit[64], rel[200], a[PATH_MAX], b[PATH_MAX], script[PATH_MAX], env[PATH_MAX + 32];
+	char *const envs[] = {env, NULL};
+	char *out = NULL, *err = NULL, *body;
+	FILE *f;
+	int ret;
+
+	snprintf(unit, sizeof(unit), "rf-web-%d", (int)getpid());
+	snprintf(rel, sizeof(rel), "a.slice/%s.service", unit);
+	make_cg(a, sizeof(a), rel);
+	snprintf(rel, sizeof(rel), "b.slice/%s.service", unit);
+	make_cg(b, sizeof(b), rel);
+	snprintf(script, sizeof(script), "%s/systemctl", rft.state_dir);
+	snprintf(env, sizeof(env), "RINGFENCE_SYSTEMCTL=%s", script);
+	for (int round = 0; round < 2; round++) {
+		cr_assert(
+		    asprintf(&body,
+			     "#!/bin/sh\n[ \"$1 $2 $3 $4 $5\" = \"show --property=ControlGroup "
+			     "--value -- %s.service\" ] && echo '%s'\n",
+			     unit, round ? "/no/such/unit.service" : a + strlen(rft.cg2)) > 0);
+		f = fopen(script, "w");
+		cr_assert_not_null(f);
+		fputs(body, f);
+		fclose(f);
+		free(body);
+		cr_assert_eq(chmod(script, 0755), 0);
+		ret =
+		    rft_cli_target_env(envs, &out, &err, "--unit", unit, "status", "--json", NULL);
+		if (round == 0) {
+			cr_expect_eq(ret, 0, "systemd's answer: %s", err);
+			cr_expect(strstr(out, a) && !strstr(out, b), "%s", out);
+		} else {
+			cr_expect_eq(ret, 2, "no usable answer, an ambiguous search: %s", out);
+			cr_expect(strstr(err, "matches 2 cgroups") != NULL, "%s", err);
+		}
+		free(out);
+		free(err);
+	}
+}
