@@ -33,6 +33,8 @@ static const char usage_text[] =
     "  load                    attach the programs without isolating\n"
     "  agent                   long-running service: events, persistence, self-repair\n"
     "  unload [--force]        detach and unpin everything (refused while isolated)\n"
+    "  oci-hook [STATE-FILE]   OCI createRuntime hook: isolate a restarted container again\n"
+    "                          before its first process runs\n"
     "\n"
     "RULE:\n"
     "  net CIDR [proto tcp|udp|icmp|any] [port N[-M]] [dir in|out|both]\n"
@@ -84,6 +86,7 @@ static const struct rf_cmd cmds[] = {
     {"load", rf_cmd_load, RF_OPT_TARGET, rf_help_load},
     {"unload", rf_cmd_unload, RF_OPT_FORCE | RF_OPT_TARGET, rf_help_unload},
     {"agent", rf_cmd_agent, RF_OPT_TARGET, rf_help_agent},
+    {"oci-hook", rf_cmd_oci_hook, RF_OPT_ARGS, rf_help_oci_hook},
 };
 
 static const struct rf_cmd *find_cmd(const char *name)

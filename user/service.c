@@ -162,6 +162,38 @@ static int recorded_target(const struct rf_ctx *ctx, const char *mnt, char *rel,
 	return n;
 }
 
+int rf_svc_find_record(const struct rf_ctx *base, const char *rel, const char *cid, char *name,
+		       size_t len)
+{
+	char dir[PATH_MAX + NAME_MAX + 16], path[PATH_MAX], pins[PATH_MAX],
+	    id[RF_TARGET_ID_LEN + 1];
+	struct rf_isolation iso;
+	struct dirent *de;
+	int n = 0, seen = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/targets", base->state_base);
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d)) && seen++ < RF_RECORDS_MAX) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(dir, sizeof(dir), "%s/targets/%s", base->state_base, de->d_name);
+		if (load_record(dir, path, sizeof(path), pins, sizeof(pins), NULL) ||
+		    rf_isolation_load(dir, &iso) || !(iso.isolated || iso.audit))
+			continue;
+		if (rel ? strcmp(path, rel)
+			: !rf_target_container_of(strrchr(path, '/') + 1, id, sizeof(id)) ||
+			      strcmp(id, cid))
+			continue;
+		if (++n == 1)
+			snprintf(name, len, "%s", de->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
 /* Why the search for the unit or container found no single cgroup (ret), printed. */
 static void search_error(const struct rf_ctx *ctx, const char *mnt, int ret,
 			 const struct rf_target_found *f)
@@ -869,4 +901,63 @@ void rf_svc_packet_guard(struct rf_ctx *ctx, int mode)
 	else if (ret > 0 && ctx->verbose)
 		rf_err("packet-socket guard attached to %s", names);
 	rf_svc_guard_target_netns(ctx);
+}
+
+/* What is left of a persisted deadline: the time the record kept (refreshed by the agent every
+ * minute), else what the wall clock says (records of older versions). */
+static __u64 deadline_left(const struct rf_isolation *iso, __u64 now_unix)
+{
+	if (iso->remaining_ns)
+		return iso->remaining_ns;
+	return iso->deadline_unix_ns > now_unix ? iso->deadline_unix_ns - now_unix : 0;
+}
+
+/* Record a restore (or a deadline found passed) in ctx's history. */
+static void restore_record(struct rf_ctx *ctx, const char *type, const char *requestor,
+			   const char *comment, const char *error)
+{
+	struct rf_action a = {};
+
+	snprintf(a.type, sizeof(a.type), "%s", type);
+	snprintf(a.requestor, sizeof(a.requestor), "%s", requestor);
+	snprintf(a.comment, sizeof(a.comment), "%s", comment);
+	history_warning(ctx, rf_action_record(ctx->state_dir, &a, error));
+}
+
+int rf_svc_restore_isolation(struct rf_ctx *ctx, struct rf_maps *m, const char *requestor)
+{
+	struct rf_config_change c = {.fields = RF_CFG_F_ISOLATED | RF_CFG_F_SINCE |
+					       RF_CFG_F_DEADLINE | RF_CFG_F_FLAGS,
+				     .flags_mask = RF_CFG_AUDIT};
+	struct rf_isolation iso;
+	struct rf_config cfg;
+	__u64 now = rf_now_unix_ns();
+	int ret;
+
+	if ((ret = rf_isolation_load(ctx->state_dir, &iso)) || (ret = rf_config_get(m, &cfg)))
+		return ret;
+	if (!iso.isolated && !iso.audit)
+		return 0;
+	if (rf_svc_mode(&cfg) != RF_SVC_OFF)
+		return 1; /* in force already */
+	if (rf_svc_note_lapse(ctx, &cfg))
+		return 0;
+	if (iso.deadline_unix_ns && !deadline_left(&iso, now)) {
+		bool pending = iso.confirm_unix_ns && iso.deadline_unix_ns == iso.confirm_unix_ns;
+
+		iso.isolated = iso.audit = false;
+		if (rf_isolation_save(ctx->state_dir, &iso))
+			rf_warn("cannot update %s/isolation", ctx->state_dir);
+		restore_record(ctx, pending ? "rolled-back" : "auto-release", requestor,
+			       pending ? "not confirmed" : "deadline passed", NULL);
+		return 0;
+	}
+	c.val.isolated = iso.isolated ? RF_ISOLATED : 0;
+	c.val.flags = iso.audit && !iso.isolated ? RF_CFG_AUDIT : 0;
+	c.val.since_unix_ns = iso.since_unix_ns;
+	c.val.deadline_ns = iso.deadline_unix_ns ? rf_now_boot_ns() + deadline_left(&iso, now) : 0;
+	ret = rf_config_update(m, &c, NULL);
+	restore_record(ctx, iso.isolated ? "restore-isolation" : "restore-audit", requestor,
+		       iso.comment, ret ? "cannot write rf_config" : NULL);
+	return ret ? ret : 1;
 }

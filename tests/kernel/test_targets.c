@@ -777,3 +777,116 @@ Test(targets, unit_cgroup_comes_from_systemd)
 		free(err);
 	}
 }
+
+/* ---- the OCI hook (issue 21.8) --------------------------------------------------------------- */
+
+/* Write an OCI state document for container id (pid 0: none given) to <state_dir>/name; its
+ * path into out. */
+static void oci_state(char *out, size_t len, const char *name, const char *id, pid_t pid)
+{
+	FILE *f;
+
+	snprintf(out, len, "%s/%s", rft.state_dir, name);
+	f = fopen(out, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "{\"ociVersion\":\"1.0.2\",\"id\":\"%s\",\"status\":\"creating\",", id);
+	if (pid)
+		fprintf(f, "\"pid\":%d,", (int)pid);
+	fprintf(f, "\"bundle\":\"/nonexistent\",\"annotations\":{}}\n");
+	fclose(f);
+}
+
+/* The container's cgroup made again, as a runtime does on a restart: a new cgroup id. */
+static void restart_cgroup(const char *dir)
+{
+	cr_assert_eq(rft_cgroup_remove(dir), 0, "rmdir %s", dir);
+	cr_assert_eq(rft_cgroup_create(dir), 0, "mkdir %s", dir);
+}
+
+/*
+ * A restarted container gets a new cgroup at the same path, which no program is attached to:
+ * open until the agent's next scan. The createRuntime hook, fed the runtime's state, isolates
+ * the new cgroup before the hook returns, i.e. before the container's process runs: the first
+ * connection of a process that joins afterwards is already held to the allow-list (IPv4 and
+ * IPv6). A container that was never isolated is left alone; garbage is exit 2; an isolated
+ * container whose cgroup cannot be found is exit 1 (the runtime then does not start it).
+ */
+Test(targets, oci_hook_isolates_a_restarted_container_before_it_runs)
+{
+	static const unsigned short ports[] = {PORT_ALLOWED, PORT_OTHER};
+	char id[65], id2[65], rel[200], dir[PATH_MAX], dir2[PATH_MAX], state[PATH_MAX + 32];
+	char *out = NULL, *err = NULL;
+	struct rft_server srv;
+	pid_t init;
+	size_t i;
+	int ctl, ret;
+
+	random_hex(id, 64);
+	random_hex(id2, 64);
+	snprintf(rel, sizeof(rel), "system.slice/docker-%s.scope", id);
+	make_cg(dir, sizeof(dir), rel);
+	snprintf(rel, sizeof(rel), "system.slice/docker-%s.scope", id2);
+	make_cg(dir2, sizeof(dir2), rel);
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
+	expect_resolves("--container", id, dir);
+	for (i = 0; i < 2; i++) {
+		ret = rft_cli_target(&out, &err, "--container", id, "allow", "add", "net",
+				     i ? RFT_PEER_IP6 : RFT_PEER_IP4, "port", "8101", NULL);
+		cr_assert_eq(ret, 0, "%s", err);
+		free(out);
+		free(err);
+	}
+	free(cli_target(0, "--container", id, "isolate", NULL));
+
+	restart_cgroup(dir);
+	rfp_expect_flow(&srv, &rfp_flows[0], dir, PORT_OTHER, false, "the window without the hook");
+	init = rft_fork_in(NULL, dir, &ctl); /* the runtime's init, waiting to exec */
+	if (init == 0) {
+		char c;
+
+		while (read(ctl, &c, 1) > 0)
+			;
+		_exit(0);
+	}
+	cr_assert_gt(init, 0);
+	oci_state(state, sizeof(state), "state.json", id, init);
+	ret = rft_cli_target(&out, &err, "oci-hook", state, NULL);
+	cr_assert_eq(ret, 0, "oci-hook: exit %d\n%s", ret, err);
+	cr_expect(strstr(out, "isolated again") != NULL, "%s", out);
+	free(out);
+	free(err);
+	for (i = 0; i < RFP_NFLOWS; i++) {
+		rfp_expect_flow(&srv, &rfp_flows[i], dir, PORT_ALLOWED, false,
+				"allowed, restarted");
+		rfp_expect_flow(&srv, &rfp_flows[i], dir, PORT_OTHER, true, "other, restarted");
+	}
+	rft_child_close(&init, &ctl);
+
+	/* a container never isolated: nothing loaded for it, its traffic passes */
+	oci_state(state, sizeof(state), "state2.json", id2, 0);
+	ret = rft_cli_target(&out, &err, "oci-hook", state, NULL);
+	cr_expect_eq(ret, 0, "%s", err);
+	cr_expect_str_eq(out, "", "nothing done");
+	free(out);
+	free(err);
+	cr_expect_eq(count_targets(rft.state_dir), 1, "no record made for it");
+	for (i = 0; i < RFP_NFLOWS; i++)
+		rfp_expect_flow(&srv, &rfp_flows[i], dir2, PORT_OTHER, false, "never isolated");
+
+	/* restarted again, and the state names no process: found by its id */
+	restart_cgroup(dir);
+	oci_state(state, sizeof(state), "state3.json", id, 0);
+	free(cli_target(0, "oci-hook", state, NULL, NULL));
+	cr_expect_eq(isolated_via(dir, NULL), 1, "isolated again by id");
+	rfp_expect_flow(&srv, &rfp_flows[1], dir, PORT_OTHER, true, "restarted again");
+	rft_server_stop(&srv);
+
+	/* its cgroup gone when the hook runs: refused, so the runtime does not start it */
+	cr_assert_eq(rft_cgroup_remove(dir), 0);
+	err = cli_target(1, "oci-hook", state, NULL, NULL);
+	cr_expect(strstr(err, "was isolated") != NULL, "%s", err);
+	free(err);
+	oci_state(state, sizeof(state), "bad.json", "x\"", 0);
+	err = cli_target(2, "oci-hook", state, NULL, NULL);
+	free(err);
+}
