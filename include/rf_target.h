@@ -179,4 +179,13 @@ int rf_target_covers(const char *dir, __u64 id);
  */
 int rf_target_run(char *const argv[], char *out, size_t len, int timeout_ms);
 
+/*
+ * The cgroup of container id (64 lower-case hex digits) that cgroup path rel lies in: rel cut
+ * after its outermost directory named for that id (rf_target_container_of()), into out.
+ * "/machine.slice/libpod-ID.scope/container" gives "/machine.slice/libpod-ID.scope", as
+ * --container selects it. 0; -ENOENT when no directory of rel is named for id; -EINVAL,
+ * -ENAMETOOLONG.
+ */
+int rf_target_container_cgroup(const char *rel, const char *id, char *out, size_t len);
+
 #endif /* RF_TARGET_H */

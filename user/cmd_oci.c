@@ -101,29 +101,21 @@ static int read_state(const char *path, struct oci_state *st)
 
 /*
  * The container's cgroup, below the cgroup2 mount, into rel: the cgroup of its init process cut
- * at the outermost directory named for its id (Podman's "libpod-ID.scope/container" is
- * "libpod-ID.scope", as --container selects it). -ENOENT without a pid.
+ * at the outermost directory named for its id (rf_target_container_cgroup()), or the init
+ * process's own cgroup when none is. -ENOENT without a pid.
  */
 static int container_cgroup(const struct oci_state *st, char *rel, size_t len)
 {
-	char pid[24], cid[RF_TARGET_ID_LEN + 1], *p, *end, c;
+	char pid[24], own[PATH_MAX];
 	int ret;
 
 	if (!st->pid)
 		return -ENOENT;
 	snprintf(pid, sizeof(pid), "%lld", st->pid);
-	if ((ret = rf_target_pid_cgroup(NULL, pid, rel, len)))
+	if ((ret = rf_target_pid_cgroup(NULL, pid, own, sizeof(own))))
 		return ret;
-	for (p = rel + 1; st->id[0] && *p; p = end + 1) {
-		end = strchrnul(p, '/');
-		c = *end;
-		*end = '\0';
-		if (rf_target_container_of(p, cid, sizeof(cid)) && !strcmp(cid, st->id))
-			return 0; /* cut here: the outermost */
-		*end = c;
-		if (!c)
-			break;
-	}
+	if (!st->id[0] || rf_target_container_cgroup(own, st->id, rel, len))
+		snprintf(rel, len, "%s", own);
 	return 0;
 }
 

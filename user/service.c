@@ -61,6 +61,7 @@ static void err_with_paths(const char *msg, char *const *paths, size_t n, size_t
 
 #define RF_SYSTEMCTL_TIMEOUT_MS 3000
 #define RF_RECORDS_MAX		10000 /* target records looked at for one selector */
+#define RF_RUNTIME_TIMEOUT_MS	3000
 
 /*
  * The cgroup systemd gives unit ctx->unit (its ControlGroup property), into rel: the system
@@ -95,6 +96,57 @@ static int unit_from_systemd(const struct rf_ctx *ctx, const char *mnt, char *re
 		return -ENOENT;
 	snprintf(rel, len, "%s", ref.rel);
 	return 0;
+}
+
+/*
+ * One runtime's answer for container prefix want: its full id and init pid ("ID PID"), and the
+ * pid's cgroup cut at the outermost directory named for that id, into rel. -ENOENT when the
+ * runtime is not there, knows no such container, is not running it, or its answer leads to no
+ * cgroup named for the container.
+ */
+static int ask_runtime(const char *runtime, const char *want, char *id, char *rel, size_t len)
+{
+	char out[256], pid[24], own[PATH_MAX];
+	char *argv[] = {(char *)runtime,	  "inspect",	"--type", "container", "--format",
+			"{{.Id}} {{.State.Pid}}", (char *)want, NULL};
+	long long p;
+
+	if (rf_target_run(argv, out, sizeof(out), RF_RUNTIME_TIMEOUT_MS) ||
+	    sscanf(out, "%64[0-9a-f] %lld", id, &p) != 2 || strlen(id) != RF_TARGET_ID_LEN ||
+	    strncmp(id, want, strlen(want)) || p <= 0 || p > INT_MAX)
+		return -ENOENT; /* also a container whose *name* is these hex digits */
+	snprintf(pid, sizeof(pid), "%lld", p);
+	if (rf_target_pid_cgroup(NULL, pid, own, sizeof(own)) ||
+	    rf_target_container_cgroup(own, id, rel, len))
+		return -ENOENT;
+	return 0;
+}
+
+/*
+ * The cgroup of container ctx->container as its runtimes know it (docker, podman: `inspect`),
+ * into rel: asking them walks no tree. -ENOENT when none knows it, or they name different
+ * containers (an ambiguous prefix: the search reports it). $RINGFENCE_CONTAINER_RUNTIMES: the
+ * runtimes asked (default "docker podman"; empty: none).
+ */
+static int container_from_runtime(const struct rf_ctx *ctx, char *rel, size_t len)
+{
+	const char *env = getenv("RINGFENCE_CONTAINER_RUNTIMES");
+	char list[512], want[RF_TARGET_ID_LEN + 1], id[RF_TARGET_ID_LEN + 1] = "";
+	char found[RF_TARGET_ID_LEN + 1] = "", path[PATH_MAX], *save = NULL, *r;
+
+	if (rf_target_container_id(ctx->container, want, sizeof(want)))
+		return -EINVAL;
+	snprintf(list, sizeof(list), "%s", env ? env : "docker podman");
+	for (r = strtok_r(list, " ", &save); r; r = strtok_r(NULL, " ", &save)) {
+		if (ask_runtime(r, want, id, path, sizeof(path)))
+			continue;
+		if (found[0] && strcmp(found, id))
+			return -ENOENT;
+		if (!found[0])
+			snprintf(rel, len, "%s", path);
+		snprintf(found, sizeof(found), "%s", id);
+	}
+	return found[0] ? 0 : -ENOENT;
 }
 
 static int load_record(const char *dir, char *rel, size_t rellen, char *pins, size_t pinslen,
@@ -266,7 +318,8 @@ static int search_tree(struct rf_ctx *ctx, const char *mnt, char *rel, size_t le
 	struct rf_target_found f;
 	int ret;
 
-	if (ctx->unit && !unit_from_systemd(ctx, mnt, rel, len))
+	if (ctx->unit ? !unit_from_systemd(ctx, mnt, rel, len)
+		      : !container_from_runtime(ctx, rel, len))
 		return 0;
 	ret = ctx->unit ? rf_target_find_unit(mnt, ctx->unit, NULL, &f)
 			: rf_target_find_container(mnt, ctx->container, NULL, &f);
@@ -351,7 +404,7 @@ static int cgroup_selector(const struct rf_ctx *ctx, const char *mnt, struct rf_
 /* The unit, container or pid selector identified; the problem printed. */
 static int search_selector(struct rf_ctx *ctx, const char *mnt, struct rf_cgroup_ref *ref)
 {
-	char rel[PATH_MAX], safe[256], where[PATH_MAX];
+	char rel[PATH_MAX], safe[256], where[PATH_MAX], abs[PATH_MAX * 2];
 	const char *value;
 	int err;
 
@@ -359,7 +412,8 @@ static int search_selector(struct rf_ctx *ctx, const char *mnt, struct rf_cgroup
 	    ctx->pid ? pid_cgroup(ctx, rel, sizeof(rel)) : search_tree(ctx, mnt, rel, sizeof(rel));
 	if (err)
 		return err;
-	err = rf_target_cgroup(mnt, rel, ref);
+	snprintf(abs, sizeof(abs), "%s%s", mnt, rel); /* below the mount, whatever else exists */
+	err = rf_target_cgroup(mnt, abs, ref);
 	if (err) {
 		rf_svc_target_kind(ctx, &value);
 		rf_safe_str(value, strlen(value), safe, sizeof(safe));

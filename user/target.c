@@ -799,3 +799,29 @@ int rf_target_run(char *const argv[], char *out, size_t len, int timeout_ms)
 		ret = -ECHILD;
 	return ret;
 }
+
+int rf_target_container_cgroup(const char *rel, const char *id, char *out, size_t len)
+{
+	char name[NAME_MAX + 1], cid[RF_TARGET_ID_LEN + 1];
+	const char *p, *end;
+	size_t n;
+
+	if (!rel || rel[0] != '/')
+		return -EINVAL;
+	for (p = rel + 1; *p; p = *end ? end + 1 : end) {
+		end = strchrnul(p, '/');
+		n = (size_t)(end - p);
+		if (!n || n > NAME_MAX)
+			continue;
+		memcpy(name, p, n);
+		name[n] = '\0';
+		if (!rf_target_container_of(name, cid, sizeof(cid)) || strcmp(cid, id))
+			continue;
+		if ((size_t)(end - rel) >= len)
+			return -ENAMETOOLONG;
+		memcpy(out, rel, (size_t)(end - rel));
+		out[end - rel] = '\0';
+		return 0; /* the outermost */
+	}
+	return -ENOENT;
+}

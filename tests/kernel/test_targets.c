@@ -687,8 +687,9 @@ static void nest(const char *dir, int n)
 Test(targets, isolated_container_in_an_exhausted_subtree_is_found_by_its_record)
 {
 	static const unsigned short ports[] = {PORT_OTHER};
-	char id[65], id2[65], user[SEL_MAX], rel[200], dir[PATH_MAX], dir2[PATH_MAX], *err;
-	char *out = NULL;
+	char id[65], id2[65], user[SEL_MAX], chain[SEL_MAX + 8], rel[200], dir[PATH_MAX],
+	    dir2[PATH_MAX];
+	char *out = NULL, *err;
 	struct rft_server srv;
 	size_t i;
 	int ret;
@@ -703,7 +704,13 @@ Test(targets, isolated_container_in_an_exhausted_subtree_is_found_by_its_record)
 	delegate(user);
 	expect_resolves("--container", id, dir);
 	free(cli_target(0, "--container", id, "isolate", "--confirm-within=10m"));
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 1), 0);
+	for (i = 0; i < RFP_NFLOWS; i++) {
+		rfp_expect_flow(&srv, &rfp_flows[i], dir, PORT_OTHER, true, "isolated container");
+		rfp_expect_flow(&srv, &rfp_flows[i], dir2, PORT_OTHER, false, "its neighbour");
+	}
 
+	/* kept short: other test runs on this machine search the whole tree too */
 	nest(user, 40);
 	ret = rft_cli_target(&out, &err, "--container", id, "confirm", NULL);
 	cr_expect_eq(ret, 0, "confirm by --container: exit %d\n%s", ret, err);
@@ -720,16 +727,72 @@ Test(targets, isolated_container_in_an_exhausted_subtree_is_found_by_its_record)
 	err = cli_target(1, "--container", id2, "status", NULL);
 	cr_expect(strstr(err, "stopped at its limits") != NULL, "%s", err);
 	free(err);
-
-	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 1), 0);
-	for (i = 0; i < RFP_NFLOWS; i++) {
-		rfp_expect_flow(&srv, &rfp_flows[i], dir, PORT_OTHER, true, "isolated container");
-		rfp_expect_flow(&srv, &rfp_flows[i], dir2, PORT_OTHER, false, "its neighbour");
-	}
 	free(cli_target(0, "--container", id, "release", NULL));
+	snprintf(chain, sizeof(chain), "%s/n0", user);
+	cr_expect_eq(rft_cgroup_remove(chain), 0);
+
 	for (i = 0; i < RFP_NFLOWS; i++)
 		rfp_expect_flow(&srv, &rfp_flows[i], dir, PORT_OTHER, false, "released");
 	rft_server_stop(&srv);
+}
+
+/*
+ * --container asks the container runtimes first (`inspect`: full id and init pid), so a
+ * container whose id also names a stale cgroup elsewhere still selects its own; an answer
+ * for another container is not taken (the search decides: ambiguous, exit 2). The runtime is
+ * a stand-in script ($RINGFENCE_CONTAINER_RUNTIMES).
+ */
+Test(targets, container_cgroup_comes_from_its_runtime)
+{
+	char id[65], other[65], prefix[13], rel[200], a[PATH_MAX], b[PATH_MAX], script[PATH_MAX];
+	char env[PATH_MAX + 40], *out = NULL, *err = NULL, *body;
+	char *const envs[] = {env, NULL};
+	pid_t init;
+	FILE *f;
+	int ctl, ret, round;
+
+	random_hex(id, 64);
+	random_hex(other, 64);
+	snprintf(prefix, sizeof(prefix), "%.12s", id);
+	snprintf(rel, sizeof(rel), "system.slice/docker-%s.scope", id);
+	make_cg(a, sizeof(a), rel);
+	snprintf(rel, sizeof(rel), "docker/%s", id); /* a stale cgroupfs directory of that id */
+	make_cg(b, sizeof(b), rel);
+	init = rft_fork_in(NULL, a, &ctl);
+	if (init == 0) {
+		char c;
+
+		while (read(ctl, &c, 1) > 0)
+			;
+		_exit(0);
+	}
+	cr_assert_gt(init, 0);
+	snprintf(script, sizeof(script), "%s/docker", rft.state_dir);
+	snprintf(env, sizeof(env), "RINGFENCE_CONTAINER_RUNTIMES=%s", script);
+	for (round = 0; round < 2; round++) {
+		cr_assert(asprintf(&body,
+				   "#!/bin/sh\n[ \"$1 $2 $3 $4 $6\" = \"inspect --type container "
+				   "--format %s\" ] && echo '%s %d'\n",
+				   prefix, round ? other : id, (int)init) > 0);
+		f = fopen(script, "w");
+		cr_assert_not_null(f);
+		fputs(body, f);
+		fclose(f);
+		free(body);
+		cr_assert_eq(chmod(script, 0755), 0);
+		ret = rft_cli_target_env(envs, &out, &err, "--container", prefix, "status",
+					 "--json", NULL);
+		if (round == 0) {
+			cr_expect_eq(ret, 0, "the runtime's answer: %s", err);
+			cr_expect(strstr(out, a) && !strstr(out, b), "%s", out);
+		} else {
+			cr_expect_eq(ret, 2, "another container's answer is not taken: %s", out);
+			cr_expect(strstr(err, "matches 2 cgroups") != NULL, "%s", err);
+		}
+		free(out);
+		free(err);
+	}
+	rft_child_close(&init, &ctl);
 }
 
 /*

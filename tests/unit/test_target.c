@@ -816,3 +816,36 @@ Test(target_cgroup_real, spellings_of_the_root_are_one_cgroup_by_id)
 	cr_expect_eq(rf_target_covers(mnt, self.id), strcmp(self.rel, "/") ? 0 : 1,
 		     "a descendant is no ancestor");
 }
+
+/* The cgroup of a container from one of its processes' cgroups: cut after the outermost
+ * directory named for its id, whatever runtime layout. */
+Test(target_container_cgroup, outermost_directory_named_for_the_id)
+{
+	static const struct {
+		const char *rel, *want;
+	} rows[] = {
+	    {"/system.slice/docker-" ID_A ".scope", "/system.slice/docker-" ID_A ".scope"},
+	    {"/machine.slice/libpod-" ID_A ".scope/container",
+	     "/machine.slice/libpod-" ID_A ".scope"},
+	    {"/docker/" ID_A, "/docker/" ID_A},
+	    {"/kubepods/besteffort/pod1/" ID_A "/inner", "/kubepods/besteffort/pod1/" ID_A},
+	    {"/a/docker-" ID_A ".scope/b/" ID_A, "/a/docker-" ID_A ".scope"},
+	};
+	char out[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(rows); i++) {
+		cr_expect_eq(rf_target_container_cgroup(rows[i].rel, ID_A, out, sizeof(out)), 0,
+			     "%s", rows[i].rel);
+		cr_expect_str_eq(out, rows[i].want);
+	}
+	cr_expect_eq(rf_target_container_cgroup("/system.slice/docker-" ID_B ".scope", ID_A, out,
+						sizeof(out)),
+		     -ENOENT, "another container's");
+	cr_expect_eq(rf_target_container_cgroup("/machine.slice/libpod-conmon-" ID_A ".scope", ID_A,
+						out, sizeof(out)),
+		     -ENOENT, "its monitor is not the container");
+	cr_expect_eq(rf_target_container_cgroup("/", ID_A, out, sizeof(out)), -ENOENT);
+	cr_expect_eq(rf_target_container_cgroup("docker/" ID_A, ID_A, out, sizeof(out)), -EINVAL);
+	cr_expect_eq(rf_target_container_cgroup("/docker/" ID_A, ID_A, out, 8), -ENAMETOOLONG);
+}
