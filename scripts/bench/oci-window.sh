@@ -40,11 +40,11 @@ cleanup() {
 trap cleanup EXIT
 now_us() { echo $(($(date +%s%N) / 1000)); }
 isolated() { "${RF[@]}" --cgroup "$CG" status --json 2>/dev/null | grep -q '"isolated":true'; }
-restart() { rmdir "$CG" && mkdir "$CG"; }
-median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+restart() { rmdir "$CG" && mkdir "$CG" || { echo "oci-window: cannot remake $CG" >&2; exit 1; }; }
+median() { sort -n | awk '{ a[NR] = $1 } END { printf "%d\n", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 mkdir -p "$CG" "$STATE"
-"${RF[@]}" --container "$ID" isolate >/dev/null || exit 1
+"${RF[@]}" --container "$ID" isolate >/dev/null 2>&1 || exit 1
 printf '{"ociVersion":"1.0.2","id":"%s","status":"creating","bundle":"/nonexistent"}\n' "$ID" \
 	>"$STATE/state.json"
 
@@ -70,14 +70,15 @@ for ((i = 0; i < N; i++)); do
 		(($(now_us) - t0 > 10000000)) && { echo "oci-window: agent took over 10 s" >&2; exit 1; }
 	done
 	agent+=($(($(now_us) - t0)))
+	[[ -n ${DEBUG:-} ]] && echo "agent: ${agent[-1]} us" >&2
 	sleep 0.$((RANDOM % 10)) # restarts at any point of the agent's scan interval
 done
-"${RF[@]}" --cgroup "$CG" release >/dev/null
+"${RF[@]}" --cgroup "$CG" release >/dev/null 2>&1
 
 printf 'restarts: %d each\n' "$N"
 printf 'hook (delays the start, no window): median %d ms, max %d ms\n' \
-	$(($(printf '%s\n' "${hook[@]}" | median | cut -d. -f1) / 1000)) \
+	$(($(printf '%s\n' "${hook[@]}" | median) / 1000)) \
 	$(($(printf '%s\n' "${hook[@]}" | sort -n | tail -1) / 1000))
 printf 'agent only (open window):           median %d ms, max %d ms\n' \
-	$(($(printf '%s\n' "${agent[@]}" | median | cut -d. -f1) / 1000)) \
+	$(($(printf '%s\n' "${agent[@]}" | median) / 1000)) \
 	$(($(printf '%s\n' "${agent[@]}" | sort -n | tail -1) / 1000))
