@@ -88,6 +88,10 @@ int rf_svc_target_ctx(const struct rf_ctx *base, const char *name, struct rf_ctx
  */
 int rf_svc_find_record(const struct rf_ctx *base, const char *rel, const char *cid, char *name,
 		       size_t len);
+/* The pin dir and cgroup id (0: none recorded) that the record of target NAME (a directory of
+ * <state_base>/targets) names. 0 or -ENOENT. */
+int rf_svc_record_pins(const struct rf_ctx *base, const char *name, char *pins, size_t len,
+		       __u64 *id);
 /*
  * Under the state lock, with the maps of a target loaded afresh (a reboot, a restarted
  * container): isolate or audit it again as its persisted record says, with what is left of its

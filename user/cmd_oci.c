@@ -134,12 +134,21 @@ static int find_target(const struct rf_ctx *ctx, const struct oci_state *st, cha
 	return n;
 }
 
-/* Load the programs on the target's new cgroup and isolate it again, under its lock. */
-static int isolate_again(struct rf_ctx *t)
+/*
+ * Load the programs on the target's new cgroup and isolate it again, under its lock. Then the
+ * pins of the cgroup it had (gone: cgroup ids are not reused) are removed, so a crash-looping
+ * container does not pile up instances that enforce on nothing.
+ */
+static int isolate_again(const struct rf_ctx *base, const char *name, struct rf_ctx *t)
 {
 	struct rf_maps m = RF_MAPS_INIT;
+	char old[PATH_MAX] = "";
+	__u64 old_id = 0;
 	int lock, ret;
 
+	/* the pins it had: read before the lock, which records the new ones */
+	if (rf_svc_record_pins(base, name, old, sizeof(old), &old_id))
+		old[0] = '\0';
 	lock = rf_svc_lock(t);
 	if (lock < 0)
 		return lock;
@@ -147,6 +156,9 @@ static int isolate_again(struct rf_ctx *t)
 	if (!ret)
 		ret = rf_svc_restore_isolation(t, &m, "oci-hook");
 	rf_maps_close(&m);
+	if (ret >= 0 && old[0] && old_id && old_id != t->cg_id && strcmp(old, t->pin_dir) &&
+	    !rf_unload(old))
+		rmdir(old);
 	rf_state_unlock(lock);
 	return ret < 0 ? ret : 0;
 }
@@ -180,7 +192,7 @@ int rf_cmd_oci_hook(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 	if (ret)
 		rf_err("container %s was isolated, but its cgroup %s is not usable: %s", safe,
 		       t->cg_rel, strerror(-ret));
-	else if ((ret = isolate_again(t)))
+	else if ((ret = isolate_again(ctx, name, t)))
 		rf_err("container %s was isolated, but isolating its new cgroup %s failed: %s",
 		       safe, t->cg_dir, strerror(-ret));
 	else if (ctx->json)

@@ -214,6 +214,15 @@ static int recorded_target(const struct rf_ctx *ctx, const char *mnt, char *rel,
 	return n;
 }
 
+int rf_svc_record_pins(const struct rf_ctx *base, const char *name, char *pins, size_t len,
+		       __u64 *id)
+{
+	char dir[PATH_MAX + NAME_MAX + 16], rel[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s/targets/%s", base->state_base, name);
+	return load_record(dir, rel, sizeof(rel), pins, len, id);
+}
+
 int rf_svc_find_record(const struct rf_ctx *base, const char *rel, const char *cid, char *name,
 		       size_t len)
 {

@@ -924,6 +924,7 @@ Test(targets, oci_hook_isolates_a_restarted_container_before_it_runs)
 		rfp_expect_flow(&srv, &rfp_flows[i], dir, PORT_OTHER, true, "other, restarted");
 	}
 	rft_child_close(&init, &ctl);
+	cr_expect_eq(count_targets(rft.pin_dir), 1, "the pins of the gone cgroup are removed");
 
 	/* a container never isolated: nothing loaded for it, its traffic passes */
 	oci_state(state, sizeof(state), "state2.json", id2, 0);
@@ -941,6 +942,7 @@ Test(targets, oci_hook_isolates_a_restarted_container_before_it_runs)
 	oci_state(state, sizeof(state), "state3.json", id, 0);
 	free(cli_target(0, "oci-hook", state, NULL, NULL));
 	cr_expect_eq(isolated_via(dir, NULL), 1, "isolated again by id");
+	cr_expect_eq(count_targets(rft.pin_dir), 1, "one pin dir, however many restarts");
 	rfp_expect_flow(&srv, &rfp_flows[1], dir, PORT_OTHER, true, "restarted again");
 	rft_server_stop(&srv);
 
