@@ -611,6 +611,23 @@ void rf_svc_ctx_copy(struct rf_ctx *dst, const struct rf_ctx *src)
 	dst->cgroup = rebase(src->cgroup, src, dst);
 }
 
+/*
+ * A record that an older version kept under another spelling of its cgroup's path ("X/." beside
+ * "X"): it becomes the target's own state when the target has none yet (its isolation is then
+ * restored, never lost in an upgrade); otherwise it is left alone and ignored, since the
+ * target's own record is the one every command now keeps. Returns -EEXIST: visit the target
+ * by its own name.
+ */
+static int adopt_alias(const char *alias, const char *own)
+{
+	struct stat st;
+
+	if (stat(own, &st) && errno == ENOENT && rename(alias, own) == 0)
+		rf_warn("state of %s moved to %s, the name of its cgroup's canonical path", alias,
+			own);
+	return -EEXIST;
+}
+
 int rf_svc_target_ctx(const struct rf_ctx *base, const char *name, struct rf_ctx *out)
 {
 	char dir[PATH_MAX], mnt[PATH_MAX];
@@ -653,6 +670,8 @@ int rf_svc_target_ctx(const struct rf_ctx *base, const char *name, struct rf_ctx
 		return ret;
 	if (name && out->is_home)
 		return -EEXIST; /* a stale record of what is now the home target */
+	if (name && strcmp(dir, out->state_dir))
+		return adopt_alias(dir, out->state_dir);
 	return 0;
 }
 

@@ -21,6 +21,8 @@
 #include <unistd.h>
 #include <criterion/criterion.h>
 #include "rf_proc.h"
+#include "rf_target.h"
+#include "rf_util.h"
 
 #define PORT_ALLOWED 8101
 #define PORT_OTHER   8102
@@ -954,4 +956,52 @@ Test(targets, oci_hook_isolates_a_restarted_container_before_it_runs)
 	oci_state(state, sizeof(state), "bad.json", "x\"", 0);
 	err = cli_target(2, "oci-hook", state, NULL, NULL);
 	free(err);
+}
+
+/*
+ * Upgrade: an older version kept the state of "X/." apart from "X". Such a record, isolated,
+ * becomes X's own state when X has none, so the agent restores the isolation (before: it was
+ * served under X's empty state and the isolation was lost); IPv4 and IPv6.
+ */
+Test(targets, isolated_record_of_an_old_spelling_is_adopted)
+{
+	static const unsigned short ports[] = {PORT_OTHER};
+	char x[PATH_MAX], alias[SEL_MAX + 300], file[SEL_MAX + 400], name[NAME_MAX + 1];
+	char rel[SEL_MAX];
+	struct rft_server srv;
+	struct stat st;
+	FILE *f;
+	size_t i;
+	pid_t agent;
+
+	cr_assert_eq(rfp_cgroup_child("aliased", x, sizeof(x)), 0);
+	cr_assert_eq(stat(x, &st), 0);
+	snprintf(rel, sizeof(rel), "%s/.", x + strlen(rft.cg2));
+	cr_assert_eq(rf_target_state_name(rel, name, sizeof(name)), 0);
+	snprintf(alias, sizeof(alias), "%s/targets/%s", rft.state_dir, name);
+	cr_assert_eq(rf_mkdir_p(alias, 0700), 0, "mkdir %s", alias);
+	snprintf(file, sizeof(file), "%s/target", alias);
+	f = fopen(file, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "path %s\npins %s/targets/%llu\n", rel, rft.pin_dir,
+		(unsigned long long)st.st_ino);
+	fclose(f);
+	snprintf(file, sizeof(file), "%s/isolation", alias);
+	f = fopen(file, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "isolated=1\naudit=0\nsince=0\ndeadline=0\nconfirm=0\nfor=0\n");
+	fclose(f);
+
+	agent = rfp_agent_start();
+	cr_assert_gt(agent, 0);
+	for (i = 0; i < 100 && isolated_via(x, NULL) != 1; i++)
+		rft_msleep(100);
+	cr_expect_eq(isolated_via(x, NULL), 1, "the agent restored the isolation of X/.");
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 1), 0);
+	for (i = 0; i < RFP_NFLOWS; i++) {
+		rfp_expect_flow(&srv, &rfp_flows[i], x, PORT_OTHER, true, "restored");
+		rfp_expect_flow(&srv, &rfp_flows[i], rft.cg, PORT_OTHER, false, "beside it");
+	}
+	rft_server_stop(&srv);
+	rfp_kill(agent);
 }
