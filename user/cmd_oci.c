@@ -119,7 +119,12 @@ static int container_cgroup(const struct oci_state *st, char *rel, size_t len)
 	return 0;
 }
 
-/* The recorded target of this container into name: by its cgroup path, else by its id. */
+/*
+ * The recorded target of this container into name: by its cgroup path, else (no process given)
+ * by its id. 1 found, 0 none; -EXDEV when an isolated target of its id was recorded at another
+ * path than the one it runs in, -ENOTUNIQ when several are (fail closed: it is not started
+ * unisolated); another -errno when the records cannot be read.
+ */
 static int find_target(const struct rf_ctx *ctx, const struct oci_state *st, char *name, size_t len)
 {
 	char rel[PATH_MAX];
@@ -129,9 +134,28 @@ static int find_target(const struct rf_ctx *ctx, const struct oci_state *st, cha
 		rf_warn("cannot tell the cgroup of process %lld: %s", st->pid, strerror(-ret));
 	if (!ret)
 		n = rf_svc_find_record(ctx, rel, NULL, name, len);
-	if (n == 0 && st->id[0])
-		n = rf_svc_find_record(ctx, NULL, st->id, name, len);
-	return n;
+	if (n || !st->id[0])
+		return n;
+	n = rf_svc_find_record(ctx, NULL, st->id, name, len);
+	if (n > 0 && !ret)
+		return -EXDEV;
+	return n > 1 ? -ENOTUNIQ : n;
+}
+
+/* What the hook did, for a runtime's log: {"container": ID, "cgroup": DIR, "isolated": true}. */
+static void print_done(const struct rf_ctx *ctx, const struct oci_state *st, const char *dir,
+		       const char *safe_id)
+{
+	json_t *o;
+
+	if (!ctx->json) {
+		printf("container %s: isolated again (%s)\n", safe_id, dir);
+		return;
+	}
+	o = json_pack("{s:s, s:s, s:b}", "container", st->raw_id, "cgroup", dir, "isolated", 1);
+	if (o && !json_dumpf(o, stdout, JSON_COMPACT))
+		putchar('\n');
+	json_decref(o);
 }
 
 /*
@@ -176,11 +200,17 @@ int rf_cmd_oci_hook(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 		return EXIT_USAGE;
 	rf_safe_str(st.raw_id, strlen(st.raw_id), safe, sizeof(safe));
 	n = find_target(ctx, &st, name, sizeof(name));
-	if (n < 0) {
+	if (n == -EXDEV || n == -ENOTUNIQ)
+		rf_err("container %s was isolated, but %s: isolate it again by --cgroup or --pid "
+		       "once it runs, or release its old target (see 'ringfence status --all')",
+		       safe,
+		       n == -EXDEV ? "at another cgroup path than the one it now runs in"
+				   : "several isolated targets carry its id");
+	else if (n < 0)
 		rf_err("cannot read the target records in %s/targets: %s", ctx->state_base,
 		       strerror(-n));
+	if (n < 0)
 		return EXIT_OPFAIL; /* it may be an isolated one: do not let it start */
-	}
 	if (n == 0)
 		return 0; /* not an isolated container: nothing to do */
 	if (rf_svc_need_root())
@@ -195,10 +225,8 @@ int rf_cmd_oci_hook(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 	else if ((ret = isolate_again(ctx, name, t)))
 		rf_err("container %s was isolated, but isolating its new cgroup %s failed: %s",
 		       safe, t->cg_dir, strerror(-ret));
-	else if (ctx->json)
-		printf("{\"container\":\"%s\",\"isolated\":true}\n", st.id[0] ? st.id : "");
 	else
-		printf("container %s: isolated again (%s)\n", safe, t->cg_dir);
+		print_done(ctx, &st, t->cg_dir, safe);
 	free(t);
 	return ret ? EXIT_OPFAIL : 0;
 }

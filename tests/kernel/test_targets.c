@@ -942,11 +942,34 @@ Test(targets, oci_hook_isolates_a_restarted_container_before_it_runs)
 	/* restarted again, and the state names no process: found by its id */
 	restart_cgroup(dir);
 	oci_state(state, sizeof(state), "state3.json", id, 0);
-	free(cli_target(0, "oci-hook", state, NULL, NULL));
+	ret = rft_cli_target(&out, &err, "--json", "oci-hook", state, NULL);
+	cr_expect_eq(ret, 0, "%s", err);
+	cr_expect(rft_json_bool(out, "isolated") == 1 && strstr(out, dir), "%s", out);
+	free(out);
+	free(err);
 	cr_expect_eq(isolated_via(dir, NULL), 1, "isolated again by id");
 	cr_expect_eq(count_targets(rft.pin_dir), 1, "one pin dir, however many restarts");
 	rfp_expect_flow(&srv, &rfp_flows[1], dir, PORT_OTHER, true, "restarted again");
 	rft_server_stop(&srv);
+
+	/* it now runs at another path than the one recorded: refused, not left unisolated */
+	snprintf(rel, sizeof(rel), "other.slice/docker-%s.scope", id);
+	make_cg(dir2, sizeof(dir2), rel);
+	init = rft_fork_in(NULL, dir2, &ctl);
+	if (init == 0) {
+		char c;
+
+		while (read(ctl, &c, 1) > 0)
+			;
+		_exit(0);
+	}
+	cr_assert_gt(init, 0);
+	oci_state(state, sizeof(state), "state4.json", id, init);
+	err = cli_target(1, "oci-hook", state, NULL, NULL);
+	cr_expect(strstr(err, "another cgroup path") != NULL, "%s", err);
+	free(err);
+	rft_child_close(&init, &ctl);
+	oci_state(state, sizeof(state), "state3.json", id, 0);
 
 	/* its cgroup gone when the hook runs: refused, so the runtime does not start it */
 	cr_assert_eq(rft_cgroup_remove(dir), 0);
