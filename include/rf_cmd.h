@@ -88,4 +88,7 @@ int rf_cmd_history(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
 int rf_cmd_agent(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
 extern const char rf_help_load[], rf_help_unload[], rf_help_history[], rf_help_agent[];
 
+int rf_cmd_remote(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
+extern const char rf_help_remote[];
+
 #endif /* RF_CMD_H */

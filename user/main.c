@@ -33,6 +33,8 @@ static const char usage_text[] =
     "  load                    attach the programs without isolating\n"
     "  agent                   long-running service: events, persistence, self-repair\n"
     "  unload [--force]        detach and unpin everything (refused while isolated)\n"
+    "  remote isolate|release|status|actions DEVICE | remote devices\n"
+    "                          drive other devices' agents through the MQTT broker\n"
     "\n"
     "RULE:\n"
     "  net CIDR [proto tcp|udp|icmp|any] [port N[-M]] [dir in|out|both]\n"
@@ -84,6 +86,7 @@ static const struct rf_cmd cmds[] = {
     {"load", rf_cmd_load, RF_OPT_TARGET, rf_help_load},
     {"unload", rf_cmd_unload, RF_OPT_FORCE | RF_OPT_TARGET, rf_help_unload},
     {"agent", rf_cmd_agent, RF_OPT_TARGET, rf_help_agent},
+    {"remote", rf_cmd_remote, RF_OPT_ARGS | RF_OPT_COMMENT | RF_OPT_FOR, rf_help_remote},
 };
 
 static const struct rf_cmd *find_cmd(const char *name)
@@ -281,8 +284,9 @@ static void ctx_defaults(struct rf_ctx *ctx)
 
 static void print_version(void)
 {
-	printf("ringfence %s (git %s), libbpf %u.%u, ABI %d\n", RF_VERSION, RF_GIT_REV,
-	       libbpf_major_version(), libbpf_minor_version(), RF_ABI_VERSION);
+	printf("ringfence %s (git %s), libbpf %u.%u, ABI %d, mqtt %s\n", RF_VERSION, RF_GIT_REV,
+	       libbpf_major_version(), libbpf_minor_version(), RF_ABI_VERSION,
+	       RF_MQTT ? "yes" : "no");
 }
 
 struct cmdline {
