@@ -74,7 +74,7 @@ KTEST_HDR := $(wildcard tests/lib/*.h)
 KTEST_BIN := $(OUTPUT)/tests/kernel-tests
 
 .DELETE_ON_ERROR:
-.PHONY: all prev test unit-test kernel-test asan clean deps bench vmlinux format format-check lint FORCE
+.PHONY: all prev test unit-test kernel-test asan clean deps bench bench-mqtt vmlinux format format-check lint FORCE
 
 all: $(BIN)
 
@@ -181,6 +181,10 @@ asan:
 
 bench: $(BIN)
 	$(Q)RINGFENCE_BIN=$(abspath $(BIN)) scripts/bench/run.sh
+
+# Only the remote-control rows of the bench (printed, not written to docs/PERFORMANCE.md).
+bench-mqtt: $(BIN)
+	$(Q)RINGFENCE_BIN=$(abspath $(BIN)) scripts/bench/mqtt.sh
 
 deps:
 	sh scripts/deps.sh
