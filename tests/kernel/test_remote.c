@@ -389,6 +389,80 @@ static int history_count(const char *needle)
 	return n;
 }
 
+/* While isolated, a denied connect reaches PREFIX/DEVICE/events. */
+static void expect_denied_event(void)
+{
+	char topic[128], path[PATH_MAX + 64], *text = NULL;
+	char *argv[] = {"mosquitto_sub",
+			"-h",
+			RFT_PEER_IP4,
+			"-p",
+			BROKER_PORT,
+			"--cafile",
+			NULL,
+			"--cert",
+			NULL,
+			"--key",
+			NULL,
+			"-t",
+			topic,
+			"-C",
+			"1",
+			"-W",
+			"10",
+			NULL};
+	char ca[PATH_MAX + 16], cert[PATH_MAX + 32], key[PATH_MAX + 32];
+	int fd, i;
+	pid_t pid;
+
+	snprintf(topic, sizeof(topic), "ringfence/%s/events", device);
+	snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
+	snprintf(cert, sizeof(cert), "%s/responder.crt", dir);
+	snprintf(key, sizeof(key), "%s/responder.key", dir);
+	argv[6] = ca;
+	argv[8] = cert;
+	argv[10] = key;
+	snprintf(path, sizeof(path), "%s/events.out", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	cr_assert_geq(fd, 0);
+	pid = rft_exec_start(rft.peer_ns, argv, NULL, fd, -1);
+	cr_assert_gt(pid, 0);
+	rft_track_child(pid);
+	for (i = 0; i < 20 && !text; i++) { /* until the subscription is in place */
+		rft_client(rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, PORT_OTHER, 500);
+		rft_msleep(250);
+		text = rft_slurp_fd(fd);
+		if (text && !strstr(text, RFT_PEER_IP4)) {
+			free(text);
+			text = NULL;
+		}
+	}
+	rfp_kill(pid);
+	close(fd);
+	cr_expect_not_null(text, "no event for a denied connect on %s", topic);
+	free(text);
+}
+
+/* AllowAdd and AllowDel over MQTT, proved in the kernel: v4 to PORT_OTHER only while the rule
+ * stands, v6 never. */
+static void allow_over_mqtt(void)
+{
+	struct rft_result r;
+
+	publish_doc("{\"id\":\"allow-1\",\"type\":\"AllowAdd\",\"rule\":\"net " RFT_PEER_IP4
+		    "/32 proto tcp port 8002 dir out\"}");
+	expect_action("allow-1", "Succeeded");
+	r = rft_client(rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, PORT_OTHER, 1500);
+	cr_expect_eq(r.outcome, RFT_OK, "AllowAdd over mqtt: %s", rft_outcome_name(r.outcome));
+	r = rft_client(rft.dev_ns, rft.cg, AF_INET6, RFT_TCP, RFT_PEER_IP6, PORT_OTHER, 1500);
+	cr_expect_eq(r.outcome, RFT_EPERM, "AllowAdd v4 let v6 through: %s",
+		     rft_outcome_name(r.outcome));
+	publish_doc("{\"id\":\"allow-2\",\"type\":\"AllowDel\",\"rule\":\"net " RFT_PEER_IP4
+		    "/32 proto tcp port 8002 dir out\"}");
+	expect_action("allow-2", "Succeeded");
+	expect_cut(true, "AllowDel over mqtt");
+}
+
 Test(remote, isolate_and_release_over_mqtt_while_the_broker_stays_reachable)
 {
 	char *out = NULL;
@@ -414,6 +488,8 @@ Test(remote, isolate_and_release_over_mqtt_while_the_broker_stays_reachable)
 		     rft_outcome_name(r.outcome));
 	cr_expect_eq(history_count("via mqtt"), 1, "isolate not recorded with its requestor");
 	cr_expect_eq(history_count("INC-1 over mqtt"), 1, "comment not recorded");
+	expect_denied_event();
+	allow_over_mqtt();
 	out = NULL;
 	cr_expect_eq(remote(&out, "status", NULL, NULL, NULL, NULL), 0);
 	cr_expect(out && strstr(out, "\"isolated\":true") && strstr(out, "\"online\":true"),
