@@ -40,21 +40,22 @@ LIBS := -lbpf -lelf -lz
 endif
 LDFLAGS ?=
 
-# Remote control over MQTT (user/mqtt.c, user/cmd_remote.c): libmosquitto and jansson. Debian
-# ships no static libmosquitto, so a static build leaves it out, as does a cross build (no
-# libmosquitto for the target in the sysroot); RF_MQTT=1 or 0 decides explicitly. Without it,
-# 'ringfence remote' and the agent's mqtt-* settings say so, and --version shows "mqtt no".
+# Remote control over MQTT (user/mqtt.c, user/cmd_remote.c): libmosquitto, jansson and libcrypto
+# (for the CN of the responder's certificate). Debian ships no static libmosquitto, so a static
+# build leaves it out, as does a cross build (no libmosquitto for the target in the sysroot);
+# RF_MQTT=1 or 0 decides explicitly. Without it, 'ringfence remote' and the agent's mqtt-*
+# settings say so, and --version shows "mqtt no".
 ifneq ($(STATIC)$(CROSS_COMPILE),)
 RF_MQTT ?= 0
 endif
-RF_MQTT ?= $(shell $(PKG_CONFIG) --exists libmosquitto jansson 2>/dev/null && echo 1 || echo 0)
+RF_MQTT ?= $(shell $(PKG_CONFIG) --exists libmosquitto jansson libcrypto 2>/dev/null && echo 1 || echo 0)
 ifeq ($(RF_MQTT),1)
 ALL_CFLAGS += -DRF_MQTT=1
-LIBS += -lmosquitto -ljansson
+LIBS += -lmosquitto -ljansson -lcrypto
 else
 ALL_CFLAGS += -DRF_MQTT=0
 ifeq ($(filter clean format format-check lint deps vmlinux,$(MAKECMDGOALS)),)
-$(info ringfence: building without MQTT remote control (RF_MQTT=0: $(if $(STATIC)$(CROSS_COMPILE),static or cross build,libmosquitto-dev or libjansson-dev missing: make deps)))
+$(info ringfence: building without MQTT remote control (RF_MQTT=0: $(if $(STATIC)$(CROSS_COMPILE),static or cross build,libmosquitto-dev or libjansson-dev or libssl-dev missing: make deps)))
 endif
 endif
 

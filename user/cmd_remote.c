@@ -35,6 +35,8 @@ const char rf_help_remote[] =
 #if RF_MQTT
 #include <mosquitto.h>
 #include <jansson.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #define RF_REMOTE_WAIT_DEFAULT 30
 #define RF_REMOTE_RETAINED_MS  1500 /* retained messages: collected until this long passes */
@@ -112,6 +114,23 @@ static int parse_flags(struct remote *r, int argc, char **argv, const char **wai
 	return 0;
 }
 
+/* Our MQTT identity as the broker sees it (use_identity_as_username): the certificate's CN. */
+static void cert_identity(const char *path, char *out, size_t len)
+{
+	FILE *f = path[0] ? fopen(path, "re") : NULL;
+	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	char cn[128] = "";
+
+	if (f)
+		fclose(f);
+	if (x &&
+	    X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, sizeof(cn)) > 0)
+		snprintf(out, len, "CN=%s", cn);
+	else
+		snprintf(out, len, "%s", path[0] ? "unreadable certificate" : "no certificate");
+	X509_free(x);
+}
+
 /* The action document's fields from the options; validated by the device's own parser. */
 static int build_action(struct remote *r, const struct rf_cmd_opts *o, const char *not_after)
 {
@@ -123,8 +142,7 @@ static int build_action(struct remote *r, const struct rf_cmd_opts *o, const cha
 		snprintf(r->a.id, sizeof(r->a.id), "rf-%llu-%d",
 			 (unsigned long long)(rf_now_unix_ns() / 1000000), getpid());
 	rf_requestor(r->a.requestor, sizeof(r->a.requestor));
-	snprintf(r->a.identity, sizeof(r->a.identity), "%.127s",
-		 r->conf.cert[0] ? r->conf.cert : "no client certificate");
+	cert_identity(r->conf.cert, r->a.identity, sizeof(r->a.identity));
 	snprintf(r->a.comment, sizeof(r->a.comment), "%s", o->comment ? o->comment : "");
 	snprintf(r->a.for_, sizeof(r->a.for_), "%s", o->duration ? o->duration : "");
 	if (r->a.target[0] && (colon = strchr(r->a.target, ':'))) {

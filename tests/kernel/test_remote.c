@@ -486,7 +486,8 @@ Test(remote, isolate_and_release_over_mqtt_while_the_broker_stays_reachable)
 	r = rft_client(rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, 8883, 1500);
 	cr_expect_eq(r.outcome, RFT_EPERM, "another process reached the broker: %s",
 		     rft_outcome_name(r.outcome));
-	cr_expect_eq(history_count("via mqtt"), 1, "isolate not recorded with its requestor");
+	cr_expect_eq(history_count("alice@soc via mqtt (identity CN=responder)"), 1,
+		     "isolate not recorded with its requestor and identity");
 	cr_expect_eq(history_count("INC-1 over mqtt"), 1, "comment not recorded");
 	expect_denied_event();
 	allow_over_mqtt();
