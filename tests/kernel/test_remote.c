@@ -283,20 +283,42 @@ static const char *wait_opt(void)
 	return opt;
 }
 
+/* The responder's --ca, --cert and --key options. */
+static const char *ca_opt(void)
+{
+	static char o[PATH_MAX + 16];
+
+	snprintf(o, sizeof(o), "--ca=%s/ca.crt", dir);
+	return o;
+}
+
+static const char *cert_opt(void)
+{
+	static char o[PATH_MAX + 32];
+
+	snprintf(o, sizeof(o), "--cert=%s/responder.crt", dir);
+	return o;
+}
+
+static const char *key_opt(void)
+{
+	static char o[PATH_MAX + 32];
+
+	snprintf(o, sizeof(o), "--key=%s/responder.key", dir);
+	return o;
+}
+
 /* ringfence remote ... (the responder, outside the isolated cgroup) with the responder's
  * certificate; its stdout into *out if not NULL. Returns the exit status. */
 static int remote(char **out, const char *verb, const char *a1, const char *a2, const char *a3,
 		  const char *a4)
 {
-	char ca[PATH_MAX + 16], cert[PATH_MAX + 32], key[PATH_MAX + 32], *err = NULL;
+	char *err = NULL;
 	int ret;
 
-	snprintf(ca, sizeof(ca), "--ca=%s/ca.crt", dir);
-	snprintf(cert, sizeof(cert), "--cert=%s/responder.crt", dir);
-	snprintf(key, sizeof(key), "--key=%s/responder.key", dir);
-	ret =
-	    rfp_cli_env((char *[]){"RINGFENCE_REQUESTOR=alice@soc", NULL}, out, &err, "remote",
-			verb, device, "--broker", broker_url, ca, cert, key, a1, a2, a3, a4, NULL);
+	ret = rfp_cli_env((char *[]){"RINGFENCE_REQUESTOR=alice@soc", NULL}, out, &err, "remote",
+			  verb, device, "--broker", broker_url, ca_opt(), cert_opt(), key_opt(), a1,
+			  a2, a3, a4, NULL);
 	if (ret && err)
 		fprintf(stderr, "remote %s: %s", verb, err);
 	free(err);
@@ -515,6 +537,28 @@ Test(remote, isolate_and_release_over_mqtt_while_the_broker_stays_reachable)
 	agent_stop(agent);
 }
 
+/* remote devices lists this device in state (from its retained status document) */
+static void expect_listed(const char *state)
+{
+	char *out = NULL, line[256];
+	int i;
+
+	snprintf(line, sizeof(line), "%s ", device);
+	for (i = 0; i < 20; i++) { /* the status is published right after connecting */
+		free(out);
+		out = NULL;
+		cr_assert_eq(rfp_cli_env(NULL, &out, NULL, "remote", "devices", "--broker",
+					 broker_url, ca_opt(), cert_opt(), key_opt(), NULL),
+			     0, "remote devices failed");
+		if (strstr(out, line) && strstr(strstr(out, line), state))
+			break;
+		rft_msleep(250);
+	}
+	cr_expect(out && strstr(out, line) && strstr(strstr(out, line), state),
+		  "remote devices does not list %s as %s: %s", device, state, out);
+	free(out);
+}
+
 Test(remote, queued_timed_out_and_duplicate_actions)
 {
 	char doc[512], *out = NULL;
@@ -522,7 +566,9 @@ Test(remote, queued_timed_out_and_duplicate_actions)
 
 	start();
 	agent = agent_start(); /* the persistent session exists from here on */
+	expect_listed("online");
 	agent_stop(agent);
+	expect_listed("offline");
 	/* the agent is down: the action waits in the broker for it */
 	cr_expect_eq(remote(&out, "isolate", "--wait=2s", "--id=queued-1", NULL, NULL), 1,
 		     "remote isolate to a stopped agent did not exit 1");
