@@ -630,6 +630,21 @@ Test(remote, refused_documents_fail_and_change_nothing)
 	expect_action("bad-4", "Failed");
 	expect_cut(false, "after refused documents");
 	cr_expect_eq(history_count("\"id\""), before, "a refused document changed the history");
+
+	/* the other types: Audit blocks nothing; Isolate with confirmWithin, then Confirm */
+	publish_doc("{\"id\":\"audit-1\",\"type\":\"Audit\"}");
+	expect_action("audit-1", "Succeeded");
+	expect_cut(false, "audit over mqtt");
+	cr_expect_eq(history_count("\"type\":\"audit\""), 1, "no audit in the history");
+	publish_doc("{\"id\":\"iso-2\",\"type\":\"Isolate\",\"confirmWithin\":\"10m\"}");
+	expect_action("iso-2", "Succeeded");
+	expect_cut(true, "isolated, confirmation pending");
+	publish_doc("{\"id\":\"confirm-1\",\"type\":\"Confirm\"}");
+	expect_action("confirm-1", "Succeeded");
+	cr_expect_eq(history_count("\"type\":\"confirm\""), 1, "no confirm in the history");
+	publish_doc("{\"id\":\"rel-2\",\"type\":\"Unisolate\"}");
+	expect_action("rel-2", "Succeeded");
+	expect_cut(false, "released");
 	agent_stop(agent);
 }
 
