@@ -542,15 +542,14 @@ static void handle_action(struct rf_mqtt_agent *ma, const char *doc, size_t len)
 		publish_action(ma, a, "InProgress", NULL, created);
 		rf_err("mqtt: action %s: %s by %s", a->id, rf_remote_type_name(a->type),
 		       a->requestor[0] ? a->requestor : "unknown");
-		if (run_action(ma, a, err, sizeof(err)))
-			err[sizeof(err) - 1] = '\0';
-		else
-			err[0] = '\0';
-		mgmt_refresh(ma); /* a target loaded by the action allows the broker too */
+		if (!run_action(ma, a, err, sizeof(err)))
+			err[0] = '\0'; /* what a successful command printed is no error */
+		/* a target the action loaded allows the broker before anyone hears of it */
+		mgmt_refresh(ma);
 		seen_set(ma, a->id, err[0] ? "Failed" : "Succeeded", err);
 		publish_action(ma, a, err[0] ? "Failed" : "Succeeded", err[0] ? err : NULL,
 			       created);
-		rf_err("mqtt: action %s %s%s%s", a->id, err[0] ? "failed: " : "succeeded", err, "");
+		rf_err("mqtt: action %s %s%s", a->id, err[0] ? "failed: " : "succeeded", err);
 		publish_status(ma, false);
 	}
 	free(a);
