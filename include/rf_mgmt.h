@@ -13,7 +13,8 @@
 /*
  * Make <pin_dir>/rf_mgmt allow process tgid, running exe, to reach each of addrs (IPv6 or
  * IPv4-mapped) on TCP port: the new entries are added first, then the other entries of tgid
- * and the entries of earlier processes of the same executable (a previous agent) are removed.
+ * and the entries of earlier processes of the same executable (a previous agent) or of
+ * processes that no longer exist are removed.
  * Returns 0 or -errno (-ENOENT: not loaded).
  */
 int rf_mgmt_set(const char *pin_dir, __u32 tgid, const struct rf_exe_key *exe,

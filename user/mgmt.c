@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,7 +31,8 @@ static bool wanted(const struct rf_mgmt_key *k, const struct rf_addr_key *addrs,
 	return false;
 }
 
-/* Delete the entries of tgid (all, or those not in addrs) and of other processes of exe. */
+/* Delete the entries of tgid (all, or those not in addrs); with exe also those of other
+ * processes of exe and of processes that are gone. */
 static int prune(int fd, __u32 tgid, const struct rf_exe_key *exe, const struct rf_addr_key *addrs,
 		 size_t n, __u16 port)
 {
@@ -50,8 +52,9 @@ static int prune(int fd, __u32 tgid, const struct rf_exe_key *exe, const struct 
 			continue;
 		if (keys[i].tgid == tgid)
 			drop = !wanted(&keys[i], addrs, n, port);
-		else
-			drop = exe && !memcmp(&v.exe, exe, sizeof(*exe));
+		else /* an earlier agent's (restarted, or upgraded: its process is gone) */
+			drop = (exe && !memcmp(&v.exe, exe, sizeof(*exe))) ||
+			       (exe && kill((pid_t)keys[i].tgid, 0) && errno == ESRCH);
 		if (drop && bpf_map_delete_elem(fd, &keys[i]) && errno != ENOENT)
 			ret = -errno;
 	}
