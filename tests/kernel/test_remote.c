@@ -422,6 +422,23 @@ static int history_count(const char *needle)
 	return n;
 }
 
+/* 'ringfence remote status' run inside the isolated cgroup: the same executable as the agent,
+ * another process: its connect to the broker is refused. */
+static void expect_same_exe_refused(void)
+{
+	char script[PATH_MAX + 64], *err = NULL;
+	char *argv[] = {"/bin/sh",   "-c",	 script,   "sh",     getenv("RINGFENCE_BIN"),
+			"--config",  rft.config, "remote", "status", device,
+			"--wait=3s", NULL};
+	int ret;
+
+	snprintf(script, sizeof(script), "echo $$ >%s/cgroup.procs && exec \"$@\"", rft.cg);
+	ret = rft_exec(rft.dev_ns, argv, NULL, &err);
+	cr_expect_eq(ret, 1, "remote from inside the isolated cgroup exited %d: %s", ret, err);
+	cr_expect(err && strstr(err, "not permitted"), "not refused by the kernel: %s", err);
+	free(err);
+}
+
 /* While isolated, a denied connect reaches PREFIX/DEVICE/events. */
 static void expect_denied_event(void)
 {
@@ -515,10 +532,12 @@ Test(remote, isolate_and_release_over_mqtt_while_the_broker_stays_reachable)
 		  "Pending -> InProgress -> Succeeded not seen: %s", out);
 	free(out);
 	expect_cut(true, "isolated over mqtt");
-	/* the allowance is the agent's own: another process of the target reaches no broker */
+	/* the allowance is the agent's own: another process of the target reaches no broker, nor
+	 * does another process of the agent's own executable */
 	r = rft_client(rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, 8883, 1500);
 	cr_expect_eq(r.outcome, RFT_EPERM, "another process reached the broker: %s",
 		     rft_outcome_name(r.outcome));
+	expect_same_exe_refused();
 	cr_expect_eq(history_count("alice@soc via mqtt (identity CN=responder)"), 1,
 		     "isolate not recorded with its requestor and identity");
 	cr_expect_eq(history_count("INC-1 over mqtt"), 1, "comment not recorded");
