@@ -193,6 +193,16 @@ static void on_subscribe(struct mosquitto *m, void *arg, int mid, int n, const i
 	free(doc);
 }
 
+/* s with control characters replaced: what devices publish is theirs to choose, and must not
+ * drive the responder's terminal. slot: one of four buffers, for several in one printf. */
+static const char *safe(const char *s, int slot)
+{
+	static char buf[4][1024];
+
+	rf_safe_str(s, strlen(s), buf[slot], sizeof(buf[slot]));
+	return buf[slot];
+}
+
 /* A status of our action: print it; a final one ends the wait. */
 static void on_status(struct remote *r, json_t *o, const char *text)
 {
@@ -204,7 +214,8 @@ static void on_status(struct remote *r, json_t *o, const char *text)
 	if (r->ctx->json)
 		printf("%s\n", text);
 	else
-		printf("%s %s: %s%s%s\n", r->device, r->a.id, st, err ? ": " : "", err ? err : "");
+		printf("%s %s: %s%s%s\n", r->device, r->a.id, safe(st, 0), err ? ": " : "",
+		       err ? safe(err, 1) : "");
 	fflush(stdout);
 	if (strcmp(st, "Pending") && strcmp(st, "InProgress")) {
 		r->done = true;
@@ -224,7 +235,7 @@ static void on_listing(struct remote *r, const struct mosquitto_message *msg, js
 	} else if (!strcmp(r->verb, "devices")) {
 		const char *dev = json_string_value(json_object_get(o, "device"));
 
-		printf("%-40s %-8s %s\n", dev ? dev : msg->topic,
+		printf("%-40s %-8s %s\n", safe(dev ? dev : msg->topic, 0),
 		       json_is_false(on) ? "offline" : "online",
 		       json_is_true(iso)    ? "isolated"
 		       : json_is_false(iso) ? "not isolated"
@@ -235,8 +246,8 @@ static void on_listing(struct remote *r, const struct mosquitto_message *msg, js
 		const char *st = json_string_value(json_object_get(o, "status"));
 		const char *c = json_string_value(json_object_get(o, "requestorComment"));
 
-		printf("%-28s %-10s %-11s %s\n", id ? id : "?", t ? t : "?", st ? st : "?",
-		       c ? c : "");
+		printf("%-28s %-10s %-11s %s\n", safe(id ? id : "?", 0), safe(t ? t : "?", 1),
+		       safe(st ? st : "?", 2), safe(c ? c : "", 3));
 	}
 	fflush(stdout);
 	if (!strcmp(r->verb, "status"))

@@ -693,7 +693,8 @@ static int setup_names(struct rf_mqtt_agent *ma)
 /* TLS with the CA, our certificate and key; the will; the persistent session. */
 static int setup_session(struct rf_mqtt_agent *ma)
 {
-	char client_id[RF_MQTT_NAME_MAX + 16], will[RF_MQTT_NAME_MAX + 64];
+	char client_id[RF_MQTT_NAME_MAX + 16], *will;
+	json_t *w;
 	int rc;
 
 	snprintf(client_id, sizeof(client_id), "ringfence-%s", ma->device);
@@ -701,8 +702,13 @@ static int setup_session(struct rf_mqtt_agent *ma)
 	if (!ma->mosq)
 		return -ENOMEM;
 	mosquitto_int_option(ma->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
-	snprintf(will, sizeof(will), "{\"device\":\"%s\",\"online\":false}", ma->device);
-	rc = mosquitto_will_set(ma->mosq, ma->t_status, (int)strlen(will), will, 1, true);
+	/* the last will: what the broker publishes when the session dies without a goodbye */
+	w = json_pack("{s:s, s:b}", "device", ma->device, "online", 0);
+	will = w ? json_dumps(w, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(w);
+	rc = will ? mosquitto_will_set(ma->mosq, ma->t_status, (int)strlen(will), will, 1, true)
+		  : MOSQ_ERR_NOMEM;
+	free(will);
 	if (!rc && ma->url.tls)
 		rc = mosquitto_tls_set(ma->mosq, ma->conf.ca[0] ? ma->conf.ca : NULL,
 				       ma->conf.ca[0] ? NULL : "/etc/ssl/certs",
