@@ -36,6 +36,7 @@ extern const char rft_remote_md[];
 
 static struct rft_server srv;
 static char dir[1024], device[64], broker_url[64];
+static pid_t broker;
 
 /* The block of docs/REMOTE.md that opens with fence (```conf, ```acl); caller frees. */
 static char *doc_block(const char *fence)
@@ -112,6 +113,22 @@ static void make_certs(void)
 	sh(NULL, script);
 }
 
+/* How often needle occurs in the file at path (0 when it cannot be read). */
+static int count_lines(const char *path, const char *needle)
+{
+	char *data, *p;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), n = 0;
+
+	if (fd < 0)
+		return 0;
+	data = rft_slurp_fd(fd);
+	close(fd);
+	for (p = data; p && (p = strstr(p, needle)); p++)
+		n++;
+	free(data);
+	return n;
+}
+
 /* The agent's and the broker's logs on stderr, to explain a failure. */
 static void dump_logs(void)
 {
@@ -136,9 +153,9 @@ static void dump_logs(void)
 static void start_broker(void)
 {
 	char *conf = doc_block("```conf\n"), *acl = doc_block("```acl\n"), path[PATH_MAX + 64],
-	     log[PATH_MAX + 64], sub[PATH_MAX + 8], *out;
+	     log[PATH_MAX + 64], sub[PATH_MAX + 8];
 	char *argv[] = {"mosquitto", "-c", path, NULL};
-	int fd, i;
+	int fd, i, before;
 	pid_t pid;
 
 	snprintf(sub, sizeof(sub), "%s/", dir);
@@ -160,15 +177,15 @@ static void start_broker(void)
 	sh(NULL, log);
 	snprintf(log, sizeof(log), "%s/mosquitto.log", dir);
 	fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	before = count_lines(log, " running");
 	pid = rft_exec_start(rft.peer_ns, argv, NULL, fd, fd);
 	close(fd);
 	cr_assert_gt(pid, 0, "cannot start mosquitto: %d", pid);
 	rft_track_child(pid);
+	broker = pid;
 	for (i = 0; i < 100; i++) {
-		int n = rft_exec(NULL, (char *[]){"cat", log, NULL}, &out, NULL);
-		bool up = n == 0 && out && strstr(out, " running");
+		bool up = count_lines(log, " running") > before;
 
-		free(out);
 		if (up)
 			return;
 		rft_msleep(50);
@@ -209,19 +226,10 @@ static void start(void)
 
 static int count_in_file(const char *name, const char *needle)
 {
-	char path[PATH_MAX + 64], *data, *p;
-	int fd, n = 0;
+	char path[PATH_MAX + 64];
 
 	snprintf(path, sizeof(path), "%s/%s", rft.state_dir, name);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	data = rft_slurp_fd(fd);
-	close(fd);
-	for (p = data; p && (p = strstr(p, needle)); p++)
-		n++;
-	free(data);
-	return n;
+	return count_lines(path, needle);
 }
 
 /* The agent inside the isolated cgroup (its broker connection is judged like any other), in
@@ -695,5 +703,36 @@ Test(remote, the_broker_refuses_clients_without_a_certificate)
 	rft_msleep(1500);
 	expect_cut(false, "action from another device");
 	cr_expect_eq(history_count("evil"), 0);
+	agent_stop(agent);
+}
+
+Test(remote, the_agent_reconnects_while_isolated)
+{
+	int before;
+	pid_t agent;
+
+	start();
+	agent = agent_start();
+	cr_assert_eq(remote(NULL, "isolate", wait_opt(), NULL, NULL, NULL), 0);
+	expect_cut(true, "isolated over mqtt");
+	/* the broker goes away and comes back: the agent's new connect, made while isolated,
+	 * passes by its rf_mgmt entries (process and destination) */
+	before = count_in_file("agent.log", "mqtt: connected");
+	kill(broker, SIGTERM);
+	cr_assert_geq(rfp_wait(broker, 10000), 0, "mosquitto did not stop");
+	start_broker();
+	for (int i = 0; i < rft_scaled_ms(15000) / 100; i++) {
+		if (count_in_file("agent.log", "mqtt: connected") > before)
+			break;
+		rft_msleep(100);
+	}
+	if (count_in_file("agent.log", "mqtt: connected") <= before)
+		dump_logs();
+	cr_assert_gt(count_in_file("agent.log", "mqtt: connected"), before,
+		     "the agent did not reconnect while isolated");
+	expect_cut(true, "still isolated after the reconnect");
+	cr_assert_eq(remote(NULL, "release", wait_opt(), NULL, NULL, NULL), 0,
+		     "release over the new connection failed");
+	expect_cut(false, "released after the reconnect");
 	agent_stop(agent);
 }
