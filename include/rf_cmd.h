@@ -76,6 +76,9 @@ extern const char rf_help_allow[];
 void rf_print_rules(struct rf_ctx *ctx, struct rf_maps *m);
 
 int rf_cmd_status(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
+/* The status --json document of ctx's target as a string (malloc'd; NULL when out of memory),
+ * for the agent's remote control (user/mqtt.c). */
+char *rf_status_json_doc(struct rf_ctx *ctx);
 int rf_cmd_metrics(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
 extern const char rf_help_status[], rf_help_metrics[];
 

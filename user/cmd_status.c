@@ -319,11 +319,7 @@ static void status_one(struct rf_ctx *ctx)
 	rf_maps_close(&s.m);
 }
 
-/*
- * The status --json document of ctx's target as a string (malloc'd), for the agent's remote
- * control: the same printer, its output caught in memory. NULL when out of memory.
- */
-char *rf_status_json_doc(struct rf_ctx *ctx);
+/* The same printer as status --json, its output caught in memory (see rf_cmd.h). */
 char *rf_status_json_doc(struct rf_ctx *ctx)
 {
 	FILE *saved = stdout, *mem;

@@ -25,6 +25,7 @@
 #include <jansson.h>
 #include <mosquitto.h>
 #include <netinet/in.h>
+#include "rf_cmd.h"
 #include "rf_mgmt.h"
 #include "rf_mqtt.h"
 #include "rf_policy.h"
@@ -73,8 +74,6 @@ struct rf_mqtt_agent {
 	struct seen *seen;
 	size_t nseen;
 };
-
-char *rf_status_json_doc(struct rf_ctx *ctx); /* user/cmd_status.c */
 
 /* ---- processed action ids ------------------------------------------------------------------ */
 
