@@ -110,6 +110,14 @@ Test(remote, action_documents)
 	    -EINVAL);
 	cr_expect_eq(parse("{\"id\":\"b7\",\"id\":\"b8\",\"type\":\"Isolate\"}", &a, err), -EINVAL);
 	cr_expect_eq(parse("[1]", &a, err), -EINVAL);
+	/* the rule's words become the command's arguments: no option may hide among them */
+	cr_expect_eq(parse("{\"id\":\"b10\",\"type\":\"AllowAdd\",\"rule\":\"net 192.0.2.9 "
+			   "--state-dir /etc\"}",
+			   &a, err),
+		     -EINVAL);
+	cr_expect_eq(
+	    parse("{\"id\":\"b11\",\"type\":\"AllowAdd\",\"rule\":\"exe --config\"}", &a, err),
+	    -EINVAL);
 	cr_expect_eq(
 	    parse("{\"id\":\"b9\",\"type\":\"Isolate\",\"requestor\":\"a\\u0000b\"}", &a, err),
 	    -EINVAL);
