@@ -24,6 +24,7 @@
 #include "rf_event_summary.h"
 #include "rf_foreign.h"
 #include "rf_events.h"
+#include "rf_mqtt.h"
 #include "rf_service.h"
 #include "rf_util.h"
 
@@ -34,6 +35,7 @@
 #define RF_REMAINING_STEP_NS (60ULL * 1000000000ULL) /* refresh of the time left, at most */
 
 static volatile sig_atomic_t agent_exiting;
+static struct rf_mqtt_agent *agent_mqtt; /* remote control (user/mqtt.c), NULL: off */
 
 static void on_term(int sig)
 {
@@ -110,23 +112,57 @@ static int on_event(void *arg, void *data, size_t len)
 	if (!e)
 		return 0;
 	rf_event_json(stdout, e, &ag->ec);
+	if (agent_mqtt) {
+		char *json = NULL;
+		size_t n = 0;
+		FILE *mem = open_memstream(&json, &n);
+
+		if (mem) {
+			rf_event_json(mem, e, &ag->ec);
+			if (!fclose(mem))
+				rf_mqtt_agent_event(agent_mqtt, json, n);
+			free(json);
+		}
+	}
 	rf_event_log_event(&ag->log, e);
 	return 0;
+}
+
+/* A line of mem (an open_memstream() of json) to the broker's events topic; closes mem. */
+static void mqtt_publish(FILE *mem, char *json, const size_t *n)
+{
+	if (!fclose(mem))
+		rf_mqtt_agent_event(agent_mqtt, json, *n);
+	free(json);
 }
 
 static void on_held_back(const struct rf_flow_key *k, const struct rf_flow_count *c, void *arg)
 {
 	struct agent *ag = arg;
+	char *json = NULL;
+	size_t n = 0;
+	FILE *mem;
 
 	rf_flow_summary_json(stdout, k, c, &ag->ec, "rate_limited");
+	if (agent_mqtt && (mem = open_memstream(&json, &n))) {
+		rf_flow_summary_json(mem, k, c, &ag->ec, "rate_limited");
+		mqtt_publish(mem, json, &n);
+	}
 	rf_event_log_flow(&ag->log, k, c);
 }
 
 static void on_cut(const struct rf_foreign_sock *s, void *arg)
 {
 	struct agent *ag = arg;
+	char *json = NULL;
+	size_t n = 0;
+	FILE *mem;
 
 	rf_foreign_json(stdout, s, &ag->ec);
+	if (agent_mqtt && (mem = open_memstream(&json, &n))) {
+		rf_foreign_json(mem, s, &ag->ec);
+		mqtt_publish(mem, json, &n);
+	}
 	if (ag->log.f) {
 		rf_foreign_json(ag->log.f, s, &ag->ec);
 		fflush(ag->log.f);
@@ -519,10 +555,11 @@ static void fleet_scan(struct fleet *fl)
 /* Wait up to RF_POLL_MS for events of any attached target and hand them on. */
 static void fleet_poll(struct fleet *fl)
 {
-	struct pollfd pfd[RF_AGENT_MAX_TARGETS];
+	struct pollfd pfd[RF_AGENT_MAX_TARGETS + 1];
 	struct agent *who[RF_AGENT_MAX_TARGETS];
 	size_t i, n = 0;
-	int ret;
+	bool want_write;
+	int ret, mfd = rf_mqtt_agent_fd(agent_mqtt, &want_write);
 
 	for (i = 0; i < fl->n; i++)
 		if (fl->ag[i]->rb) {
@@ -530,7 +567,13 @@ static void fleet_poll(struct fleet *fl)
 			pfd[n].events = POLLIN;
 			who[n++] = fl->ag[i];
 		}
-	if (poll(pfd, n, RF_POLL_MS) <= 0)
+	if (mfd >= 0) { /* the broker's messages wake the loop too (the last slot) */
+		pfd[n].fd = mfd;
+		pfd[n].events = (short)(POLLIN | (want_write ? POLLOUT : 0));
+	}
+	ret = poll(pfd, n + (mfd >= 0), RF_POLL_MS);
+	rf_mqtt_agent_tick(agent_mqtt);
+	if (ret <= 0)
 		return;
 	for (i = 0; i < n; i++) {
 		if (!pfd[i].revents)
@@ -635,7 +678,11 @@ int rf_agent_run(struct rf_ctx *ctx, int interval_ms)
 	fleet_scan(&fl);
 	record(own, "agent-start", "agent", ctx->cg_dir, NULL);
 	notify_ready();
+	if (rf_mqtt_agent_start(ctx, &agent_mqtt))
+		rf_warn("remote control is off; the agent runs on without it");
 	run_loop(&fl, interval_ms);
+	rf_mqtt_agent_stop(agent_mqtt);
+	agent_mqtt = NULL;
 	/* leaving isolation exactly as it is: only an explicit release ends it */
 	for (i = 0; i < fl.n; i++)
 		agent_free(fl.ag[i]);
