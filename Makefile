@@ -34,9 +34,10 @@ SAN ?=
 ALL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -MMD -MP $(INCLUDES) $(SAN) \
 	-DRF_VERSION='"$(VERSION)"' -DRF_GIT_REV='"$(GIT_REV)"'
 ifeq ($(STATIC),1)
-LIBS := -static $(shell $(PKG_CONFIG) --static --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz) -lzstd
+LIBS := -static $(shell $(PKG_CONFIG) --static --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz) -lzstd \
+	-ljansson
 else
-LIBS := -lbpf -lelf -lz
+LIBS := -lbpf -lelf -lz -ljansson
 endif
 LDFLAGS ?=
 

@@ -428,8 +428,7 @@ int rf_svc_lock(struct rf_ctx *ctx)
 		rf_err("another ringfence command holds %s/lock; try again when it has finished",
 		       ctx->state_dir);
 	else if (fd < 0)
-		rf_err("failed to lock state dir %s: %s (set --state-dir)", ctx->state_dir,
-		       strerror(-fd));
+		rf_err("cannot use state dir %s: %s", ctx->state_dir, rf_state_problem(fd));
 	else
 		record_target(ctx);
 	return fd;
