@@ -5,6 +5,7 @@
 #define RF_HISTORY_H
 
 #include <stdio.h>
+#include <jansson.h>
 #include <linux/types.h>
 
 /* The longest record line, for the encoder and the decoder alike: every field at its size limit
@@ -46,6 +47,10 @@ int rf_action_record(const char *state_dir, struct rf_action *a, const char *err
 int rf_history_load(const char *state_dir, struct rf_action **acts, size_t *n);
 /* One action as a JSON object (no newline), with "target" first unless target is NULL. */
 void rf_action_json(FILE *f, const struct rf_action *a, const char *target);
+
+/* An action as the JSON object of its history record, and back (-EINVAL: not one). */
+json_t *rf_action_to_json(const struct rf_action *a);
+int rf_action_from_json(const json_t *o, struct rf_action *a);
 
 /* Who asks: $RINGFENCE_REQUESTOR, else "user:<SUDO_USER or login name or uid>". */
 void rf_requestor(char *buf, size_t len);

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 
 #define RF_LOCK_TIMEOUT_MS 10000
+/* isolate waits this long for the lock, then isolates through the kernel and records later */
+#define RF_ISOLATE_LOCK_WAIT_MS 3000
 
 /* Take the state-dir lock (waits up to RF_LOCK_TIMEOUT_MS). Returns an fd >= 0 or -errno. */
 int rf_state_lock(const char *state_dir);

@@ -86,6 +86,9 @@ struct rf_isolation {
 	 * can set forward: the downtime does not count (fail closed).
 	 */
 	__u64 remaining_ns;
+	/* how far the --for deadline lies beyond the --confirm-within one (0: not beyond), so
+	 * that confirm moves the kernel deadline on the kernel's own clock */
+	__u64 for_after_confirm_ns;
 	__u64 since_unix_ns;
 	__u64 deadline_unix_ns; /* 0 = none */
 	/* the kernel deadline (CLOCK_BOOTTIME) in the boot that boot_id names, and that boot's
@@ -96,9 +99,35 @@ struct rf_isolation {
 	char boot_id[40];
 	char comment[1024];
 };
+/* The record as JSON (the isolation file's document) and back. */
+json_t *rf_isolation_json(const struct rf_isolation *iso);
+int rf_isolation_from_json(const json_t *doc, struct rf_isolation *iso);
 /* <state>/isolation (JSON; the previous release's key=value file is still read). A missing
  * file is "not isolated"; a damaged one -EBADMSG. */
 int rf_isolation_load(const char *state_dir, struct rf_isolation *iso);
 int rf_isolation_save(const char *state_dir, const struct rf_isolation *iso);
+
+/* Add (if missing) or remove `text` in the persisted rules. */
+int rf_rules_change(const char *state_dir, const char *text, bool add);
+
+/*
+ * The journal, <state>/journal: what a command is about to do, written before it touches the
+ * kernel and removed once its effect is recorded. A command killed in between leaves it behind,
+ * and the next command (or the agent) finishes or fails it (rf_svc_recover()). intent gets
+ * format, version and the boot id added.
+ */
+#define RF_JOURNAL "journal"
+int rf_journal_write(const char *state_dir, json_t *intent);
+/* The pending intent, or -ENOENT; -EBADMSG when damaged. */
+int rf_journal_read(const char *state_dir, json_t **intent);
+int rf_journal_clear(const char *state_dir);
+/* /proc/sys/kernel/random/boot_id: which boot this is. */
+int rf_boot_id(char *buf, size_t len);
+
+/*
+ * Test only: a command SIGKILLs itself at the step that $RINGFENCE_TEST_CRASH_AT names
+ * ("intent", "applied", "recorded"), so tests prove that the next command converges.
+ */
+void rf_crash_point(const char *step);
 
 #endif /* RF_STATE_H */

@@ -212,6 +212,8 @@ static int attach(struct agent *ag)
 		return -ESRCH;
 	}
 	ret = rf_svc_ensure_loaded(ctx, &ag->m, false);
+	if (!ret)
+		rf_svc_recover(ctx); /* a killed command's intent before the restore */
 	if (!ret && rf_svc_apply_config(ctx, &ag->m))
 		rf_warn("configuration not applied; running with the persisted rules");
 	if (!ret)
@@ -268,6 +270,7 @@ static void check_flag(struct agent *ag)
 	lock = rf_state_trylock(ag->ctx->state_dir);
 	if (lock < 0)
 		return;
+	rf_svc_recover(ag->ctx); /* a killed CLI's isolate or release is its own, not external */
 	ag->last_isolated = now;
 	if (!now && rf_svc_note_lapse(ag->ctx, &cfg))
 		goto out; /* the kernel deadline ended it */
@@ -532,6 +535,10 @@ static void run_loop(struct fleet *fl, int interval_ms)
 		fleet_poll(fl);
 		if (!rf_tick_due(&next_check, rf_now_mono_ms(), (__u64)interval_ms))
 			continue;
+		/* event times follow the wall clock as NTP sets it, not as it was at start */
+		fl->boot_to_unix_ns = rf_now_unix_ns() - rf_now_boot_ns();
+		for (i = 0; i < fl->n; i++)
+			fl->ag[i]->ec.boot_to_unix_ns = fl->boot_to_unix_ns;
 		fleet_scan(fl);
 		for (i = 0; i < fl->n; i++)
 			if (fl->ag[i]->rb)

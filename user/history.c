@@ -39,23 +39,34 @@ static int status_of(const char *name)
 	return -1;
 }
 
-int rf_action_encode(const struct rf_action *a, char *buf, size_t len)
+json_t *rf_action_to_json(const struct rf_action *a)
 {
 	json_t *o = json_pack("{s:I,s:s,s:I,s:I}", "id", (json_int_t)a->id, "status",
 			      rf_action_status_name(a->status), "requested",
 			      (json_int_t)a->requested_unix_ns, "completed",
 			      (json_int_t)a->completed_unix_ns);
-	int err = o ? 0 : -ENOMEM;
-	char *text;
 
-	if (!err)
-		err = rf_state_str_set(o, "type", a->type) ?: rf_state_str_set(o, "requestor", a->requestor)
-		      ?: rf_state_str_set(o, "comment", a->comment) ?: rf_state_str_set(o, "error", a->error)
-		      ?: rf_state_str_set(o, "warning", a->warning);
-	text = err ? NULL : json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
+	if (o &&
+	    (rf_state_str_set(o, "type", a->type) ||
+	     rf_state_str_set(o, "requestor", a->requestor) ||
+	     rf_state_str_set(o, "comment", a->comment) || rf_state_str_set(o, "error", a->error) ||
+	     rf_state_str_set(o, "warning", a->warning))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+int rf_action_encode(const struct rf_action *a, char *buf, size_t len)
+{
+	json_t *o = rf_action_to_json(a);
+	char *text =
+	    o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER) : NULL;
+	int err;
+
 	json_decref(o);
 	if (!text)
-		return err ?: -ENOMEM;
+		return -ENOMEM;
 	err = strlen(text) < len && strlen(text) < RF_HISTORY_LINE_MAX ? 0 : -E2BIG;
 	if (!err)
 		strcpy(buf, text);
@@ -125,30 +136,34 @@ static int decode_tabs(const char *line, struct rf_action *a)
 	return 0;
 }
 
-static int decode_json(const char *line, struct rf_action *a)
+int rf_action_from_json(const json_t *o, struct rf_action *a)
 {
-	json_t *o = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
 	json_t *id = json_object_get(o, "id");
-	int st = status_of(json_string_value(json_object_get(o, "status"))), err = -EINVAL;
+	int st = status_of(json_string_value(json_object_get(o, "status")));
 
-	if (!json_is_integer(id) || st < 0)
-		goto out;
+	memset(a, 0, sizeof(*a));
+	if (!json_is_integer(id) || st < 0 || json_integer_value(id) < 0)
+		return -EINVAL;
 	a->id = (__u64)json_integer_value(id);
 	a->status = (enum rf_action_status)st;
 	a->requested_unix_ns = (__u64)json_integer_value(json_object_get(o, "requested"));
 	a->completed_unix_ns = (__u64)json_integer_value(json_object_get(o, "completed"));
-	if (!id_valid(a->id) || json_integer_value(id) < 0)
-		goto out;
 	if (rf_state_str_get(o, "type", a->type, sizeof(a->type)) ||
 	    rf_state_str_get(o, "requestor", a->requestor, sizeof(a->requestor)) ||
 	    rf_state_str_get(o, "comment", a->comment, sizeof(a->comment)) ||
 	    rf_state_str_get(o, "error", a->error, sizeof(a->error)) ||
 	    rf_state_str_get(o, "warning", a->warning, sizeof(a->warning)))
-		goto out;
-	err = 0;
-out:
+		return -EINVAL;
+	return 0;
+}
+
+static int decode_json(const char *line, struct rf_action *a)
+{
+	json_t *o = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
+	int err = rf_action_from_json(o, a);
+
 	json_decref(o);
-	return err;
+	return !err && id_valid(a->id) ? 0 : -EINVAL;
 }
 
 int rf_action_decode(const char *line, struct rf_action *a)
@@ -345,7 +360,8 @@ static void action_close(struct rf_action *a, const char *error)
 {
 	a->status = error ? RF_ACT_FAILED : RF_ACT_SUCCEEDED;
 	snprintf(a->error, sizeof(a->error), "%s", error ? error : "");
-	a->completed_unix_ns = rf_now_unix_ns();
+	if (!a->completed_unix_ns) /* else when it happened (a lapse: the kernel's deadline) */
+		a->completed_unix_ns = rf_now_unix_ns();
 }
 
 int rf_action_begin(const char *state_dir, struct rf_action *a)

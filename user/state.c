@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -559,10 +560,11 @@ int rf_rules_save(const char *state_dir, char *const *lines, size_t n)
 	X(confirm, confirm_unix_ns)                                                                \
 	X(for, for_unix_ns)                                                                        \
 	X(remaining, remaining_ns)                                                                 \
+	X(for_after_confirm, for_after_confirm_ns)                                                 \
 	X(deadline_boot, deadline_boot_ns)                                                         \
 	X(boot_to_unix, boot_to_unix_ns)
 
-int rf_isolation_save(const char *state_dir, const struct rf_isolation *iso)
+json_t *rf_isolation_json(const struct rf_isolation *iso)
 {
 	json_t *doc = json_pack("{s:s,s:i,s:b,s:b,s:s}", "format", "ringfence-isolation", "version",
 				RF_STATE_VERSION, "isolated", iso->isolated, "audit", iso->audit,
@@ -576,20 +578,29 @@ int rf_isolation_save(const char *state_dir, const struct rf_isolation *iso)
 #undef SET
 	if (!err)
 		err = rf_state_str_set(doc, "comment", iso->comment);
-	if (!err)
-		err = rf_state_json_write(state_dir, "isolation", doc);
+	if (err) {
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+int rf_isolation_save(const char *state_dir, const struct rf_isolation *iso)
+{
+	json_t *doc = rf_isolation_json(iso);
+	int err = doc ? rf_state_json_write(state_dir, "isolation", doc) : -ENOMEM;
+
 	json_decref(doc);
 	return err;
 }
 
-static int isolation_from_json(const char *data, struct rf_isolation *iso)
+int rf_isolation_from_json(const json_t *doc, struct rf_isolation *iso)
 {
-	json_t *doc, *v;
-	int err = 0;
+	json_t *v;
 
-	doc = parse_doc(data, "ringfence-isolation", &err);
-	if (!doc)
-		return err;
+	memset(iso, 0, sizeof(*iso));
+	if (!json_is_object(doc))
+		return -EBADMSG;
 	iso->isolated = json_is_true(json_object_get(doc, "isolated"));
 	iso->audit = json_is_true(json_object_get(doc, "audit"));
 	snprintf(iso->boot_id, sizeof(iso->boot_id), "%s",
@@ -599,7 +610,18 @@ static int isolation_from_json(const char *data, struct rf_isolation *iso)
 		iso->field = (__u64)json_integer_value(v);
 	ISO_U64(GET)
 #undef GET
-	err = rf_state_str_get(doc, "comment", iso->comment, sizeof(iso->comment));
+	return rf_state_str_get(doc, "comment", iso->comment, sizeof(iso->comment));
+}
+
+static int isolation_from_json(const char *data, struct rf_isolation *iso)
+{
+	json_t *doc;
+	int err = 0;
+
+	doc = parse_doc(data, "ringfence-isolation", &err);
+	if (!doc)
+		return err;
+	err = rf_isolation_from_json(doc, iso);
 	json_decref(doc);
 	return err;
 }
@@ -644,4 +666,107 @@ int rf_isolation_load(const char *state_dir, struct rf_isolation *iso)
 	}
 	free(data);
 	return err;
+}
+
+/* ---- rules -----------------------------------------------------------------------------------
+ */
+
+int rf_rules_change(const char *state_dir, const char *text, bool add)
+{
+	char **lines = NULL, **nl;
+	size_t n = 0, i, w = 0;
+	int ret;
+
+	ret = rf_rules_load(state_dir, &lines, &n);
+	if (ret)
+		return ret;
+	for (i = 0; i < n; i++) {
+		if (!strcmp(lines[i], text)) {
+			if (add) {
+				rf_lines_free(lines, n);
+				return 0;
+			}
+			free(lines[i]);
+			continue;
+		}
+		lines[w++] = lines[i];
+	}
+	n = w;
+	if (add) {
+		nl = realloc(lines, (n + 1) * sizeof(*lines));
+		if (!nl || !(nl[n] = strdup(text))) {
+			rf_lines_free(nl ? nl : lines, n);
+			return -ENOMEM;
+		}
+		lines = nl;
+		n++;
+	}
+	ret = rf_rules_save(state_dir, lines, n);
+	rf_lines_free(lines, n);
+	return ret;
+}
+
+/* ---- the journal -----------------------------------------------------------------------------
+ */
+
+int rf_boot_id(char *buf, size_t len)
+{
+	char *data = NULL;
+	int err = rf_read_file("/proc/sys/kernel/random/boot_id", &data, NULL);
+
+	buf[0] = '\0';
+	if (err)
+		return err;
+	data[strcspn(data, "\n")] = '\0';
+	snprintf(buf, len, "%s", data);
+	free(data);
+	return 0;
+}
+
+int rf_journal_write(const char *state_dir, json_t *intent)
+{
+	char boot[40];
+
+	rf_boot_id(boot, sizeof(boot));
+	if (json_object_set_new(intent, "format", json_string("ringfence-journal")) ||
+	    json_object_set_new(intent, "version", json_integer(RF_STATE_VERSION)) ||
+	    json_object_set_new(intent, "boot_id", json_string(boot)))
+		return -ENOMEM;
+	return rf_state_json_write(state_dir, RF_JOURNAL, intent);
+}
+
+int rf_journal_read(const char *state_dir, json_t **intent)
+{
+	char *data;
+	int err;
+
+	*intent = NULL;
+	err = rf_state_read(state_dir, RF_JOURNAL, &data, NULL);
+	if (err)
+		return err;
+	*intent = parse_doc(data, "ringfence-journal", &err);
+	free(data);
+	return err;
+}
+
+int rf_journal_clear(const char *state_dir)
+{
+	int dfd = rf_state_dir_open(state_dir, false), err = 0;
+
+	if (dfd < 0)
+		return dfd == -ENOENT ? 0 : dfd;
+	if (unlinkat(dfd, RF_JOURNAL, 0) && errno != ENOENT)
+		err = -errno;
+	else if (fsync(dfd))
+		err = -errno;
+	close(dfd);
+	return err;
+}
+
+void rf_crash_point(const char *step)
+{
+	const char *at = getenv("RINGFENCE_TEST_CRASH_AT");
+
+	if (at && !strcmp(at, step))
+		raise(SIGKILL);
 }
