@@ -59,7 +59,8 @@ struct rf_ctx {
 	 * and writes nothing in the state dir until it has the lock.
 	 */
 	bool unlocked;
-	int state_err; /* the first state write that failed (-errno), 0 when all were recorded */
+	int state_err;	  /* the first state write that failed (-errno), 0 when all were recorded */
+	bool intent_open; /* rf_svc_intent() wrote the journal; rf_svc_intent_done() removes it */
 };
 
 /* 0 when running as root; otherwise prints why and returns -EPERM. */

@@ -164,7 +164,7 @@ static int change_locked(struct rf_ctx *ctx, const void *arg)
 	struct rf_maps m = RF_MAPS_INIT;
 	const char *fail = NULL;
 	struct rf_action a;
-	bool gone = false, journal = false;
+	bool gone = false;
 	json_t *intent;
 	int ret;
 
@@ -177,7 +177,6 @@ static int change_locked(struct rf_ctx *ctx, const void *arg)
 	intent = json_object();
 	rf_state_str_set(intent, "rule", text);
 	rf_svc_intent(ctx, a.type, &a, intent);
-	journal = true;
 	ret = rf_policy_change(&m, r, add, ctx->cg_dir, err, sizeof(err));
 	if (ret && ret != -EEXIST && !add && r->kind != RF_RULE_NET && persisted(ctx, text)) {
 		/* its file or cgroup is gone, so its path names nothing: the rule is still
@@ -221,8 +220,7 @@ static int change_locked(struct rf_ctx *ctx, const void *arg)
 	ret = 0;
 out:
 	rf_svc_action_finish(ctx, &a, fail, 0);
-	if (journal)
-		rf_svc_intent_done(ctx);
+	rf_svc_intent_done(ctx);
 	rf_maps_close(&m);
 	return ret;
 }

@@ -384,8 +384,7 @@ static void record_isolate(struct rf_ctx *ctx, struct isolate_req *r, const char
 	if (r->applied && !fail)
 		save_record(ctx, &r->iso);
 	rf_svc_action_finish(ctx, &r->action, fail, 0);
-	if (r->applied)
-		rf_svc_intent_done(ctx);
+	rf_svc_intent_done(ctx);
 }
 
 /* The kernel side of isolate: load, check, journal, flag, verify. Records nothing yet. */
@@ -395,7 +394,7 @@ static int isolate_kernel(struct rf_ctx *ctx, struct rf_maps *m, struct isolate_
 	struct rf_config cfg;
 	int ret;
 
-	if ((ret = rf_svc_ensure_loaded(ctx, m, !ctx->unlocked))) {
+	if ((ret = rf_svc_ensure_loaded(ctx, m, true))) {
 		*fail = "load or configuration failed";
 		return ret;
 	}
@@ -521,7 +520,8 @@ static bool last_was_rollback(struct rf_ctx *ctx)
 }
 
 /* Make a pending commit-confirmed isolation ordinary (or run to its --for deadline). */
-static int confirm_locked(struct rf_ctx *ctx, struct rf_maps *m, const char **fail)
+static int confirm_locked(struct rf_ctx *ctx, struct rf_maps *m, const struct rf_action *a,
+			  const char **fail)
 {
 	struct rf_config_change c = {.fields = RF_CFG_F_DEADLINE};
 	struct rf_isolation iso;
@@ -559,16 +559,20 @@ static int confirm_locked(struct rf_ctx *ctx, struct rf_maps *m, const char **fa
 	else
 		c.val.deadline_ns =
 		    rf_now_boot_ns() + (iso.for_unix_ns > now ? iso.for_unix_ns - now : 0);
-	if ((ret = rf_config_update(m, &c, NULL))) {
-		rf_err("failed to update the deadline: %s", strerror(-ret));
-		*fail = "cannot write rf_config";
-		return ret;
-	}
 	iso.deadline_boot_ns = c.val.deadline_ns;
 	iso.deadline_unix_ns = c.val.deadline_ns ? rf_svc_boot_to_unix(c.val.deadline_ns) : 0;
 	iso.remaining_ns = c.val.deadline_ns ? c.val.deadline_ns - rf_now_boot_ns() : 0;
 	iso.confirm_unix_ns = iso.for_after_confirm_ns = 0;
 	rf_boot_id(iso.boot_id, sizeof(iso.boot_id));
+	rf_svc_intent(ctx, "confirm", a,
+		      json_pack("{s:I,s:o}", "deadline_boot", (json_int_t)c.val.deadline_ns,
+				"isolation", rf_isolation_json(&iso)));
+	if ((ret = rf_config_update(m, &c, NULL))) {
+		rf_err("failed to update the deadline: %s", strerror(-ret));
+		*fail = "cannot write rf_config";
+		return ret;
+	}
+	rf_crash_point("applied");
 	rf_svc_state_error(ctx,
 			   "the isolation record (confirmed, but a reboot would restore the "
 			   "pending confirmation)",
@@ -583,41 +587,37 @@ static int confirm_locked(struct rf_ctx *ctx, struct rf_maps *m, const char **fa
  * An action on the pinned maps, under the state lock: recorded in the history, the maps opened
  * (fn gets the open result: -ENOENT when ringfence is not loaded), fn's failure recorded.
  */
-static int maps_action(struct rf_ctx *ctx, const char *type, const char *comment, bool journal,
+static int maps_action(struct rf_ctx *ctx, const char *type, const char *comment,
 		       int (*fn)(struct rf_ctx *ctx, struct rf_maps *m, int open_err,
-				 const char **fail))
+				 const struct rf_action *a, const char **fail))
 {
 	struct rf_maps m = RF_MAPS_INIT;
 	const char *fail = NULL;
 	struct rf_action a;
-	int ret, open_err;
+	int ret;
 
 	rf_svc_action_start(ctx, &a, type, comment);
-	open_err = rf_maps_open(ctx->pin_dir, &m);
-	journal = journal && !open_err;
-	if (journal)
-		rf_svc_intent(ctx, type, &a, NULL);
-	ret = fn(ctx, &m, open_err, &fail);
+	ret = fn(ctx, &m, rf_maps_open(ctx->pin_dir, &m), &a, &fail);
 	rf_svc_action_finish(ctx, &a, fail, 0);
-	if (journal)
-		rf_svc_intent_done(ctx);
+	rf_svc_intent_done(ctx); /* fn's intent, if it wrote one, is recorded now */
 	rf_maps_close(&m);
 	return ret;
 }
 
-static int confirm_maps(struct rf_ctx *ctx, struct rf_maps *m, int open_err, const char **fail)
+static int confirm_maps(struct rf_ctx *ctx, struct rf_maps *m, int open_err,
+			const struct rf_action *a, const char **fail)
 {
 	if (open_err) {
 		rf_err("nothing to confirm: ringfence is not loaded (%s)", strerror(-open_err));
 		*fail = "not loaded";
 		return open_err;
 	}
-	return confirm_locked(ctx, m, fail);
+	return confirm_locked(ctx, m, a, fail);
 }
 
 static int confirm_cmd_locked(struct rf_ctx *ctx, const void *arg)
 {
-	return maps_action(ctx, "confirm", ((const struct rf_cmd_opts *)arg)->comment, false,
+	return maps_action(ctx, "confirm", ((const struct rf_cmd_opts *)arg)->comment,
 			   confirm_maps);
 }
 
@@ -626,7 +626,8 @@ int rf_cmd_confirm(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 	return rf_cmd_locked(ctx, confirm_cmd_locked, o);
 }
 
-static int release_maps(struct rf_ctx *ctx, struct rf_maps *m, int open_err, const char **fail)
+static int release_maps(struct rf_ctx *ctx, struct rf_maps *m, int open_err,
+			const struct rf_action *a, const char **fail)
 {
 	enum rf_svc_mode was = RF_SVC_OFF;
 	int ret;
@@ -641,6 +642,7 @@ static int release_maps(struct rf_ctx *ctx, struct rf_maps *m, int open_err, con
 		*fail = "cannot open maps";
 		return open_err;
 	}
+	rf_svc_intent(ctx, "release", a, NULL);
 	if ((ret = clear_mode(ctx, m, &was))) {
 		*fail = "cannot write rf_config";
 		return ret;
@@ -657,7 +659,7 @@ static int release_maps(struct rf_ctx *ctx, struct rf_maps *m, int open_err, con
 
 static int release_locked(struct rf_ctx *ctx, const void *arg)
 {
-	return maps_action(ctx, "release", ((const struct rf_cmd_opts *)arg)->comment, true,
+	return maps_action(ctx, "release", ((const struct rf_cmd_opts *)arg)->comment,
 			   release_maps);
 }
 

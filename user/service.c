@@ -746,12 +746,16 @@ void rf_svc_intent(struct rf_ctx *ctx, const char *op, const struct rf_action *a
 		ret = rf_journal_write(ctx->state_dir, j);
 	json_decref(j);
 	rf_svc_state_error(ctx, "the journal", ret);
+	ctx->intent_open = !ret;
 	rf_crash_point("intent");
 }
 
 void rf_svc_intent_done(struct rf_ctx *ctx)
 {
+	if (!ctx->intent_open)
+		return;
 	rf_crash_point("recorded");
+	ctx->intent_open = false;
 	rf_svc_state_error(ctx, "the journal", rf_journal_clear(ctx->state_dir));
 }
 
@@ -834,6 +838,25 @@ static void recover_release(struct rf_ctx *ctx, const json_t *j, const struct rf
 		       "recorded by the next command: the command was interrupted after releasing");
 }
 
+/* A confirm that was killed: recorded if the kernel has its deadline, else Failed (still
+ * waiting for confirmation: confirm again). */
+static void recover_confirm(struct rf_ctx *ctx, const json_t *j, const struct rf_config *cfg,
+			    bool same_boot)
+{
+	__u64 deadline = (__u64)json_integer_value(json_object_get(j, "deadline_boot"));
+	struct rf_isolation iso;
+
+	if (!same_boot || !cfg || cfg->deadline_ns != deadline ||
+	    rf_isolation_from_json(json_object_get(j, "isolation"), &iso)) {
+		recover_action(ctx, j, "interrupted before it took effect: confirm again", "");
+		return;
+	}
+	rf_svc_state_error(ctx, "the isolation record", rf_isolation_save(ctx->state_dir, &iso));
+	recover_action(
+	    ctx, j, NULL,
+	    "recorded by the next command: the command was interrupted after confirming");
+}
+
 /* An allow change that was killed is finished: in the kernel (when loaded) and saved. */
 static void recover_rule(struct rf_ctx *ctx, const json_t *j, struct rf_maps *m, bool add)
 {
@@ -909,6 +932,8 @@ void rf_svc_recover(struct rf_ctx *ctx)
 			recover_isolate(ctx, j, c, !strcmp(boot, was));
 		else if (!strcmp(op, "release"))
 			recover_release(ctx, j, c, !strcmp(boot, was));
+		else if (!strcmp(op, "confirm"))
+			recover_confirm(ctx, j, c, !strcmp(boot, was));
 		else if (!strcmp(op, "allow-add") || !strcmp(op, "allow-del"))
 			recover_rule(ctx, j, &m, op[6] == 'a');
 	}

@@ -275,7 +275,10 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-int rf_state_write(const char *state_dir, const char *name, const char *data, size_t len)
+/* rf_state_write(); without sync, nothing is fsync'ed: the rename is atomic for a process
+ * that is killed, not for a power cut (for the journal: isolation must not wait for a disk). */
+static int state_write(const char *state_dir, const char *name, const char *data, size_t len,
+		       bool sync)
 {
 	char tmp[NAME_MAX + 1];
 	int dfd, fd, err;
@@ -293,7 +296,7 @@ int rf_state_write(const char *state_dir, const char *name, const char *data, si
 		return err;
 	}
 	err = write_all(fd, data, len);
-	if (!err && fsync(fd))
+	if (!err && sync && fsync(fd))
 		err = -errno;
 	if (close(fd) && !err)
 		err = -errno;
@@ -301,10 +304,15 @@ int rf_state_write(const char *state_dir, const char *name, const char *data, si
 		err = -errno;
 	if (err)
 		unlinkat(dfd, tmp, 0);
-	else if (fsync(dfd))
+	else if (sync && fsync(dfd))
 		err = -errno; /* the rename itself must survive a power cut */
 	close(dfd);
 	return err;
+}
+
+int rf_state_write(const char *state_dir, const char *name, const char *data, size_t len)
+{
+	return state_write(state_dir, name, data, len, true);
 }
 
 /* ---- strings in JSON, byte-exact -------------------------------------------------------------
@@ -425,18 +433,21 @@ int rf_state_str_set(json_t *obj, const char *key, const char *s)
 	return j && !json_object_set_new(obj, key, j) ? 0 : -ENOMEM;
 }
 
-int rf_state_json_write(const char *state_dir, const char *name, const json_t *doc)
+static int json_write(const char *state_dir, const char *name, const json_t *doc, bool sync)
 {
 	char *text = json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII);
-	size_t len;
 	int err;
 
 	if (!text)
 		return -ENOMEM;
-	len = strlen(text);
-	err = rf_state_write(state_dir, name, text, len);
+	err = state_write(state_dir, name, text, strlen(text), sync);
 	free(text);
 	return err;
+}
+
+int rf_state_json_write(const char *state_dir, const char *name, const json_t *doc)
+{
+	return json_write(state_dir, name, doc, true);
 }
 
 /* A JSON document of kind `format` from data, or NULL with *err set (-EBADMSG: damaged). */
@@ -732,7 +743,9 @@ int rf_journal_write(const char *state_dir, json_t *intent)
 	    json_object_set_new(intent, "version", json_integer(RF_STATE_VERSION)) ||
 	    json_object_set_new(intent, "boot_id", json_string(boot)))
 		return -ENOMEM;
-	return rf_state_json_write(state_dir, RF_JOURNAL, intent);
+	/* not fsync'ed: a killed command's intent survives in the page cache, and the flag
+	 * must not wait for a disk (the record written after it is fsync'ed) */
+	return json_write(state_dir, RF_JOURNAL, intent, false);
 }
 
 int rf_journal_read(const char *state_dir, json_t **intent)
@@ -756,8 +769,6 @@ int rf_journal_clear(const char *state_dir)
 	if (dfd < 0)
 		return dfd == -ENOENT ? 0 : dfd;
 	if (unlinkat(dfd, RF_JOURNAL, 0) && errno != ENOENT)
-		err = -errno;
-	else if (fsync(dfd))
 		err = -errno;
 	close(dfd);
 	return err;

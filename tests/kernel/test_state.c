@@ -331,6 +331,27 @@ Test(state, a_stuck_lock_holder_does_not_stop_isolate)
 	expect_open("released");
 }
 
+/* The agent still starts, restores and enforces when its locks cannot be used. */
+Test(state, the_agent_starts_with_a_broken_state_dir)
+{
+	pid_t agent;
+
+	start();
+	rft_cli_ok(0, "isolate", "--comment", "before reboot", NULL);
+	reboot();
+	make_fault(F_LOCK_DIR);
+	cr_assert_eq(mkdir(state_path("agent.lock"), 0700), 0);
+	agent = rfp_agent_start();
+	cr_expect_gt(agent, 0, "the agent did not start: %d", agent);
+	expect_isolated("restored with a broken state dir");
+	if (agent > 0)
+		rfp_kill(agent);
+	clear_fault(F_LOCK_DIR);
+	rmdir(state_path("agent.lock"));
+	rft_cli_ok(0, "release", NULL);
+	expect_open("released");
+}
+
 /* ---- item 10: a killed command is finished or failed by the next one ------------------------ */
 
 struct kill_case {
@@ -349,6 +370,8 @@ static const struct kill_case kills[] = {
     {"add", "intent", 0, "allow-add", "Succeeded"},
     {"add", "applied", 0, "allow-add", "Succeeded"},
     {"del", "applied", 0, "allow-del", "Succeeded"},
+    {"confirm", "intent", 1, "confirm", "Failed"},
+    {"confirm", "applied", 1, "confirm", "Succeeded"},
 };
 RFT_TABLE_PARAMS(state, killed_commands_converge, kills)
 
@@ -360,8 +383,8 @@ static int run_killed(const struct kill_case *k)
 	snprintf(env, sizeof(env), "RINGFENCE_TEST_CRASH_AT=%s", k->step);
 	if (!strcmp(k->cmd, "isolate"))
 		return rfp_cli_env(envp, NULL, NULL, "isolate", "--comment", "killed", NULL);
-	if (!strcmp(k->cmd, "release"))
-		return rfp_cli_env(envp, NULL, NULL, "release", NULL);
+	if (!strcmp(k->cmd, "release") || !strcmp(k->cmd, "confirm"))
+		return rfp_cli_env(envp, NULL, NULL, k->cmd, NULL);
 	return rfp_cli_env(envp, NULL, NULL, "allow", k->cmd, "net", RFT_PEER_IP4, "proto", "tcp",
 			   "port", "8402", NULL);
 }
@@ -378,6 +401,8 @@ ParameterizedTest(const size_t *row, state, killed_commands_converge)
 	start();
 	if (!strcmp(k->cmd, "release"))
 		rft_cli_ok(0, "isolate", NULL);
+	if (!strcmp(k->cmd, "confirm")) /* a confirm that did not take must be visible */
+		rft_cli_ok(0, "isolate", "--confirm-within", "1h", NULL);
 	if (!strcmp(k->cmd, "del"))
 		rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "tcp", "port", "8402",
 			   NULL);
@@ -398,6 +423,13 @@ ParameterizedTest(const size_t *row, state, killed_commands_converge)
 	cr_assert_gt(agent, 0);
 	cr_expect_eq(out_tcp(AF_INET6, PORT_OTHER), k->isolated ? RFT_EPERM : RFT_OK,
 		     "%s at %s: after a reboot", k->cmd, k->step);
+	if (!strcmp(k->cmd, "confirm")) {
+		char *st = rfp_cli_out("status", "--json", NULL);
+
+		cr_expect_eq(strstr(st, "\"confirm_deadline\":null") != NULL,
+			     !strcmp(k->step, "applied"), "confirm at %s: %s", k->step, st);
+		free(st);
+	}
 	if (!k->isolated)
 		rft_cli_ok(0, "isolate", NULL);
 	cr_expect_eq(out_tcp(AF_INET, PORT_OTHER), rule ? RFT_OK : RFT_EPERM,
