@@ -99,6 +99,7 @@ static void record(struct agent *ag, const char *type, const char *requestor, co
 static void open_log(struct agent *ag)
 {
 	struct stat st;
+	int fd;
 
 	if (ag->log)
 		fclose(ag->log);
@@ -110,10 +111,15 @@ static void open_log(struct agent *ag)
 		if (rename(ag->log_path, old))
 			rf_warn("cannot rotate %s: %s", ag->log_path, strerror(errno));
 	}
-	ag->log = fopen(ag->log_path, "ae");
-	if (!ag->log)
+	/* in the checked state dir, never through a planted symlink */
+	fd = rf_state_open_file(ag->ctx->state_dir, "events.jsonl", O_WRONLY | O_APPEND | O_CREAT);
+	ag->log = fd >= 0 ? fdopen(fd, "ae") : NULL;
+	if (!ag->log) {
 		rf_warn("cannot open %s: %s (events go to stdout only)", ag->log_path,
-			strerror(errno));
+			fd < 0 ? rf_state_problem(fd) : strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
 }
 
 static int on_event(void *arg, void *data, size_t len)

@@ -300,11 +300,19 @@ static void record_target(struct rf_ctx *ctx)
 	char path[PATH_MAX + 8], pins[PATH_MAX + 8];
 	char *lines[2] = {path, pins};
 
+	char **had = NULL;
+	size_t nhad = 0;
+	bool same;
+
 	if (!ctx->selected)
 		return;
 	snprintf(path, sizeof(path), "path %s", ctx->cg_rel);
 	snprintf(pins, sizeof(pins), "pins %s", ctx->pin_dir);
-	if (rf_state_lines_save(ctx->state_dir, RF_TARGET_RECORD, NULL, lines, 2))
+	/* unchanged (the usual case): no write, so no fsync ahead of the command's work */
+	same = !rf_state_lines_load(ctx->state_dir, RF_TARGET_RECORD, &had, &nhad) && nhad == 2 &&
+	       !strcmp(had[0], path) && !strcmp(had[1], pins);
+	rf_lines_free(had, nhad);
+	if (!same && rf_state_lines_save(ctx->state_dir, RF_TARGET_RECORD, NULL, lines, 2))
 		rf_warn("cannot write %s/%s", ctx->state_dir, RF_TARGET_RECORD);
 }
 
