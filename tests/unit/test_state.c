@@ -938,3 +938,86 @@ Test(history, rotates_and_keeps_ids_going, .timeout = 60)
 	cr_assert_eq(acts[n - 1].id, total);
 	free(acts);
 }
+
+/* ---- journal and rule changes (issue 20, item 10) --------------------------------------------
+ */
+
+TestSuite(journal, .init = tmpdir_setup, .fini = tmpdir_teardown);
+
+Test(journal, write_read_clear)
+{
+	json_t *in = json_pack("{s:s,s:s}", "op", "isolate", "rule", "x"), *out = NULL;
+	char boot[40];
+
+	cr_assert_eq(rf_journal_read(test_tmpdir, &out), -ENOENT);
+	cr_assert_eq(rf_journal_write(test_tmpdir, in), 0);
+	json_decref(in);
+	cr_assert_eq(rf_journal_read(test_tmpdir, &out), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(out, "op")), "isolate");
+	cr_assert_eq(rf_boot_id(boot, sizeof(boot)), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(out, "boot_id")), boot,
+			 "the intent names the boot it was made in");
+	json_decref(out);
+	cr_assert_eq(rf_journal_clear(test_tmpdir), 0);
+	cr_assert_eq(rf_journal_read(test_tmpdir, &out), -ENOENT);
+	cr_assert_eq(rf_journal_clear(test_tmpdir), 0, "clearing twice is fine");
+}
+
+Test(journal, damaged_is_an_error)
+{
+	json_t *out = NULL;
+
+	append_file(tmp_path("journal"), "{\"format\":\"ringfence-journal\",\"op\":");
+	cr_assert_eq(rf_journal_read(test_tmpdir, &out), -EBADMSG);
+	cr_assert_null(out);
+}
+
+Test(journal, rules_change_is_idempotent)
+{
+	char **got;
+	size_t n;
+
+	cr_assert_eq(rf_rules_change(test_tmpdir, "exe \"/opt/a b\"", true), 0);
+	cr_assert_eq(rf_rules_change(test_tmpdir, "exe \"/opt/a b\"", true), 0);
+	cr_assert_eq(rf_rules_change(test_tmpdir, "net 192.0.2.0/24", true), 0);
+	cr_assert_eq(rf_rules_load(test_tmpdir, &got, &n), 0);
+	cr_assert_eq(n, 2, "added twice: %zu", n);
+	rf_lines_free(got, n);
+	cr_assert_eq(rf_rules_change(test_tmpdir, "exe \"/opt/a b\"", false), 0);
+	cr_assert_eq(rf_rules_change(test_tmpdir, "exe \"/opt/a b\"", false), 0);
+	cr_assert_eq(rf_rules_load(test_tmpdir, &got, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(got[0], "net 192.0.2.0/24");
+	rf_lines_free(got, n);
+}
+
+Test(isolation, json_record_round_trips_every_field)
+{
+	struct rf_isolation iso = {.isolated = true,
+				   .audit = false,
+				   .confirm_unix_ns = 3,
+				   .for_unix_ns = 4,
+				   .remaining_ns = 5,
+				   .for_after_confirm_ns = 6,
+				   .since_unix_ns = 7,
+				   .deadline_unix_ns = 8,
+				   .deadline_boot_ns = 9,
+				   .boot_to_unix_ns = 10},
+			    got;
+
+	snprintf(iso.boot_id, sizeof(iso.boot_id), "0f1e2d3c-0000-4000-8000-123456789abc");
+	snprintf(iso.comment, sizeof(iso.comment), "caf\xe9 \\x41\n\"}");
+	cr_assert_eq(rf_isolation_save(test_tmpdir, &iso), 0);
+	cr_assert_eq(rf_isolation_load(test_tmpdir, &got), 0);
+	cr_assert(got.isolated && !got.audit);
+	cr_assert_eq(got.confirm_unix_ns, 3);
+	cr_assert_eq(got.for_unix_ns, 4);
+	cr_assert_eq(got.remaining_ns, 5);
+	cr_assert_eq(got.for_after_confirm_ns, 6);
+	cr_assert_eq(got.since_unix_ns, 7);
+	cr_assert_eq(got.deadline_unix_ns, 8);
+	cr_assert_eq(got.deadline_boot_ns, 9);
+	cr_assert_eq(got.boot_to_unix_ns, 10);
+	cr_assert_str_eq(got.boot_id, iso.boot_id);
+	cr_assert_str_eq(got.comment, iso.comment);
+}
