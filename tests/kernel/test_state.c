@@ -439,6 +439,34 @@ ParameterizedTest(const size_t *row, state, killed_commands_converge)
 	rft_cli_ok(0, "release", NULL);
 }
 
+/* With the agent running, a killed isolate is its own (with its deadline), not external. */
+Test(state, a_killed_isolate_is_finished_with_its_deadline_under_the_agent)
+{
+	const char *needles[] = {"\"type\":\"isolate\"", "\"status\":\"Succeeded\"", NULL};
+	char *const envp[] = {"RINGFENCE_TEST_CRASH_AT=applied", NULL};
+	char *hist, *st;
+	pid_t agent;
+
+	start();
+	agent = rfp_agent_start();
+	cr_assert_gt(agent, 0);
+	cr_assert_eq(rfp_cli_env(envp, NULL, NULL, "isolate", "--for", "1h", NULL), -1);
+	rft_msleep(2500); /* the agent's loop looks every second */
+	cr_expect(rfp_history_wait(3000, needles), "the isolate was not recorded");
+	hist = rfp_cli_out("history", "--json", NULL);
+	cr_expect_null(strstr(hist, "external-isolate"), "recorded as external: %s", hist);
+	free(hist);
+	st = rfp_read_file(state_path("isolation")); /* what a reboot restores */
+	cr_assert_not_null(st);
+	cr_expect(strstr(st, "\"deadline\":") &&
+		      strtoull(strstr(st, "\"deadline\":") + 11, NULL, 10),
+		  "its deadline was lost: %s", st);
+	free(st);
+	expect_isolated("killed isolate");
+	rfp_kill(agent);
+	rft_cli_ok(0, "release", NULL);
+}
+
 /* ---- items 11, 12, 16 ------------------------------------------------------------------------ */
 
 /* "2026-12-06T07:00:01.234Z" in ms since the epoch. */
