@@ -518,6 +518,46 @@ Test(state, a_lapse_is_recorded_with_the_kernel_deadline)
 	free(hist);
 }
 
+/* Replace the number after "key": in the isolation record by its value minus delta_ns. */
+static void record_shift(const char *key, unsigned long long delta_ns)
+{
+	char *text = rfp_read_file(state_path("isolation")), *at, out[8192], k[64];
+	unsigned long long v;
+
+	cr_assert_not_null(text);
+	snprintf(k, sizeof(k), "\"%s\":", key);
+	at = strstr(text, k);
+	cr_assert_not_null(at, "no %s in %s", key, text);
+	v = strtoull(at + strlen(k), NULL, 10);
+	*at = '\0';
+	snprintf(out, sizeof(out), "%s%s%llu%s", text, k, v - delta_ns,
+		 at + strlen(k) + strspn(at + strlen(k), "0123456789"));
+	write_text(state_path("isolation"), out);
+	free(text);
+}
+
+/* confirm puts the --for deadline in place on the kernel's clock, whatever the wall clock did. */
+Test(state, confirm_keeps_the_for_deadline_on_the_kernel_clock)
+{
+	const char *needles[] = {"\"isolated\":true", NULL};
+	char *st, obj[8192], deadline[64];
+	long long left;
+
+	start();
+	rft_cli_ok(0, "isolate", "--confirm-within", "1h", "--for", "2h", NULL);
+	record_shift("for", 3ULL * 3600 * 1000000000ULL); /* as if the clock jumped 3 h ahead */
+	rft_cli_ok(0, "confirm", NULL);
+	st = rfp_cli_out("status", "--json", NULL);
+	cr_assert_not_null(rfp_find_object(st, needles, obj, sizeof(obj)), "%s", st);
+	cr_assert_not_null(rfp_json_str(obj, "deadline", deadline, sizeof(deadline)),
+			   "confirm dropped the --for deadline: %s", st);
+	left = time_ms(deadline) - (long long)time(NULL) * 1000;
+	cr_expect(left > 7200000 - 300000 && left < 7200000 + 60000,
+		  "the --for deadline is %lld ms away, not 2 h: %s", left, st);
+	expect_isolated("confirmed");
+	rft_cli_ok(0, "release", NULL);
+}
+
 /* --for on an isolated target is refused with exit 2, never ignored. */
 Test(state, a_new_deadline_on_an_isolated_target_is_refused)
 {
