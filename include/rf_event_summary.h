@@ -77,14 +77,16 @@ void rf_flow_table_free(struct rf_flow_table *t);
 #define RF_EVENTS_LOG_KEEP  4
 
 struct rf_event_log {
-	FILE *f; /* NULL: events go to stdout only */
-	char path[4096];
+	FILE *f;	 /* NULL: events go to stdout only */
+	char dir[4096];	 /* the state dir */
+	char path[4200]; /* <dir>/events.jsonl */
 	__u64 lines;
 	struct rf_flow_table flows;
 	const struct rf_event_ctx *ec;
 };
 
-/* Open (append) <state_dir>/events.jsonl, rotating first if it is full. Warns on failure. */
+/* Open (append) <state_dir>/events.jsonl in the checked state dir, never through a symlink
+ * (rf_state_open_file()), rotating first if it is full. Warns on failure. */
 void rf_event_log_open(struct rf_event_log *l, const char *state_dir,
 		       const struct rf_event_ctx *ec);
 /* Append an event (and rotate when full). */

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Summary events: flows the event rate limit held back, and the summary of a rotated log. */
 #include <errno.h>
+#include <fcntl.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
@@ -12,6 +14,7 @@
 #include "rf_event_summary.h"
 #include "rf_foreign.h"
 #include "rf_loader.h"
+#include "rf_state.h"
 #include "rf_util.h"
 
 #define RF_ENOTSUPP 524 /* the kernel's "operation not supported" for a map type */
@@ -258,9 +261,15 @@ static void write_summary(const struct rf_flow_key *k, const struct rf_flow_coun
 
 static void open_file(struct rf_event_log *l)
 {
-	l->f = fopen(l->path, "a+e");
+	/* in the checked state dir, never through a planted symlink */
+	int fd = rf_state_open_file(l->dir, "events.jsonl", O_RDWR | O_APPEND | O_CREAT);
+
+	l->f = fd >= 0 ? fdopen(fd, "a+e") : NULL;
 	if (!l->f) {
-		rf_warn("cannot open %s: %s (events go to stdout only)", l->path, strerror(errno));
+		rf_warn("cannot open %s: %s (events go to stdout only)", l->path,
+			fd < 0 ? rf_state_problem(fd) : strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return;
 	}
 	l->lines = count_lines(l->f);
@@ -306,7 +315,8 @@ void rf_event_log_open(struct rf_event_log *l, const char *state_dir, const stru
 {
 	rf_event_log_close(l);
 	l->ec = ec;
-	snprintf(l->path, sizeof(l->path), "%s/events.jsonl", state_dir);
+	snprintf(l->dir, sizeof(l->dir), "%s", state_dir);
+	snprintf(l->path, sizeof(l->path), "%s/events.jsonl", l->dir);
 	open_file(l);
 	if (l->f)
 		maybe_rotate(l);

@@ -31,34 +31,6 @@ struct exe_rule {
 	bool resolved; /* every user of its rules resolved */
 };
 
-/*
- * "exe PATH [user U]" into r->path and r->user. The path may hold blanks ('allow add exe "/opt/my
- * agent"' is persisted as it was given), so the user is only the last word after a last
- * " user ". 0, or -EINVAL.
- */
-static int split_exe_line(const char *l, struct rf_rule *r)
-{
-	const char *p = l + 4, *u = strstr(p, " user "), *next;
-	size_t plen;
-
-	memset(r, 0, sizeof(*r));
-	r->kind = RF_RULE_EXE;
-	if (strncmp(l, "exe ", 4) || p[0] != '/')
-		return -EINVAL;
-	while (u && (next = strstr(u + 1, " user ")))
-		u = next;
-	if (u && (!u[6] || strchr(u + 6, ' ') || strlen(u + 6) >= sizeof(r->user)))
-		u = NULL; /* " user " inside the path */
-	plen = u ? (size_t)(u - p) : strlen(p);
-	if (plen >= sizeof(r->path))
-		return -EINVAL;
-	memcpy(r->path, p, plen);
-	r->path[plen] = '\0';
-	if (u)
-		snprintf(r->user, sizeof(r->user), "%s", u + 6);
-	return 0;
-}
-
 /* Add the user of rule line l ("exe PATH [user U]") to its path's entry in rules. */
 static int add_rule(struct exe_rule **rules, size_t *n, const char *l)
 {
@@ -69,7 +41,8 @@ static int add_rule(struct exe_rule **rules, size_t *n, const char *l)
 	__u32 uid = 0;
 	size_t i;
 
-	if (split_exe_line(l, &r))
+	/* the path as the rule names it: a quoted one unquoted (rf_rule_format()) */
+	if (rf_rule_parse_line(l, &r, err, sizeof(err)) || r.kind != RF_RULE_EXE)
 		return 0; /* not for here: the config and the CLI checked their rules */
 	for (i = 0; i < *n && !e; i++)
 		if (!strcmp((*rules)[i].path, r.path))

@@ -502,6 +502,8 @@ int rf_svc_cut_foreign(struct rf_ctx *ctx, const struct rf_maps *m, rf_foreign_f
 		 "never judge them): %s",
 		 n, l.text);
 	snprintf(err, sizeof(err), "%d could not be cut", l.failed);
+	if (ctx->unlocked) /* another command holds the state: stderr said it */
+		return n;
 	if (rf_action_record(ctx->state_dir, &a, l.failed ? err : NULL))
 		rf_warn("cannot record the cut sockets in the history");
 	return n;
