@@ -20,6 +20,7 @@ Test(exe_users, rule_grammar_and_canonical_text)
 	    {"exe /usr/bin/edr user root", "exe /usr/bin/edr user root"},
 	    {"exe /usr/bin/edr user 998", "exe /usr/bin/edr user 998"},
 	    {"exe /usr/bin/edr user any", "exe /usr/bin/edr user any"},
+	    {"exe \"/opt/my agent\" user root", "exe \"/opt/my agent\" user root"},
 	    {"exe /usr/bin/edr user", NULL},
 	    {"exe /usr/bin/edr user root extra", NULL},
 	    {"exe /usr/bin/edr user ro;ot", NULL},
