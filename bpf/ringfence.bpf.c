@@ -1046,6 +1046,10 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
 
 	if (!cfg || (mode = cfg_mode(cfg)) == RF_MODE_OFF)
 		return 1;
+	/*
+	 * Loopback is the interface, not the address: 127/8 or ::1 on another device (a route with
+	 * route_localnet, a mirred copy of lo) leaves the host and is judged like any address.
+	 */
 	if (skb->ifindex == LOOPBACK_IFINDEX)
 		return 1;
 	if (!parse_skb(skb, &f, ingress)) {
@@ -1053,8 +1057,6 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
 		reason = RF_REASON_MALFORMED;
 		goto refused;
 	}
-	if (rf_addr_is_loopback(f.remote))
-		return 1;
 	/* the destination first: one LPM walk, cheaper than the socket's mark and cgroup walk */
 	if (skb_dest_allowed(skb, &f, ingress) || skb_socket_allowed(skb) ||
 	    builtin_allowed(cfg, &f, skb, ingress)) {
@@ -1166,7 +1168,8 @@ static __always_inline int wall_verdict(struct __sk_buff *skb, const struct rf_c
 		reason = RF_REASON_MALFORMED;
 		goto refused;
 	}
-	if (rf_addr_is_loopback(f.remote) || flow_dest_allowed(&f) || skb_socket_allowed(skb) ||
+	/* no loopback exemption: the wall is never on lo, so 127/8 or ::1 here leaves the host */
+	if (flow_dest_allowed(&f) || skb_socket_allowed(skb) ||
 	    builtin_allowed(cfg, &f, skb, false)) {
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(RF_HOOK_WALL, false);

@@ -870,3 +870,103 @@ Test(leaks, received_nd_must_come_from_the_link_v6)
 	}
 	rfp_worker_stop(&w);
 }
+
+/* ---- issue 21: side doors, round 3 --------------------------------------------------------- */
+
+/* Run the shell command cmd (iproute2, sysctl) in netns; assert it succeeded. */
+static void sh_in(const char *netns, const char *cmd)
+{
+	char *err = NULL;
+	char *argv[] = {"sh", "-c", (char *)cmd, NULL};
+
+	cr_assert_eq(rft_exec(netns, argv, NULL, &err), 0, "%s: %s", cmd, err ? err : "");
+	free(err);
+}
+
+/* A loopback address that the test's routing sends to the peer, per family, and its marker. */
+static const char *const loop_dst[2] = {"127.1.2.3", "::1"};
+static const char *const loop_mark[2] = {"rf-leak-loopback-v4-on-the-link",
+					 "rf-leak-loopback-v6-on-the-link"};
+
+/* Send the marker of family *arg (0 v4, 1 v6) in a UDP datagram to its loopback address, port 9
+ * (as if to a local service): bytes or -errno. */
+static int loop_send(int cmd, void *arg)
+{
+	int v6 = *(const int *)arg, fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_storage ss;
+	socklen_t len;
+	ssize_t r;
+
+	(void)cmd;
+	if (fd < 0)
+		return -errno;
+	rft_sockaddr(&ss, &len, v6 ? AF_INET6 : AF_INET, loop_dst[v6], 9);
+	r = sendto(fd, loop_mark[v6], strlen(loop_mark[v6]), 0, (struct sockaddr *)&ss, len);
+	close(fd);
+	return r < 0 ? -errno : (int)r;
+}
+
+/* Send both families' datagrams; with `want`, expect each to reach the peer, else neither. */
+static void loop_expect(struct rfp_sniffer sn[2], bool want, const char *pname)
+{
+	unsigned int before[2];
+	int v6, r;
+
+	for (v6 = 0; v6 < 2; v6++) {
+		before[v6] = rfp_sniffer_count(&sn[v6]);
+		r = rfp_run_in(rft.dev_ns, rft.cg, loop_send, &v6);
+		cr_expect(r > 0 || (!want && r == -EPERM), "%s: send to %s: %d", pname,
+			  loop_dst[v6], r);
+	}
+	if (!want)
+		rft_msleep(DENY_WAIT_MS);
+	for (v6 = 0; v6 < 2; v6++) {
+		unsigned int got = sniffed_above(&sn[v6], before[v6], want ? ALLOW_WAIT_MS : 0);
+
+		if (want)
+			cr_expect_gt(got, before[v6],
+				     "%s: the datagram to %s did not reach the peer", pname,
+				     loop_dst[v6]);
+		else
+			cr_expect_eq(got, before[v6], "%s: a datagram to %s left by the veth",
+				     pname, loop_dst[v6]);
+	}
+}
+
+/*
+ * Issue 21 item 11: loopback is an interface, not an address. With route_localnet and routing
+ * rules ahead of the local table (root), a datagram "to a local service" at 127.1.2.3 or ::1
+ * leaves by the veth: the hooks exempted 127/8 and ::1 by address, so it reached the peer while
+ * isolated. Only what stays on lo is exempt now.
+ */
+Test(leaks, loopback_address_routed_onto_the_link_is_judged_v4_v6)
+{
+	char ifname[IF_NAMESIZE], cmd[1024];
+	struct rfp_sniffer sn[2];
+
+	rft_dev_ifname(ifname, sizeof(ifname), rft.owner);
+	snprintf(cmd, sizeof(cmd),
+		 "sysctl -qw net.ipv4.conf.all.route_localnet=1 net.ipv4.conf.%s.route_localnet=1 "
+		 "&& ip rule add pref 100 lookup local && ip rule del pref 0 && "
+		 "ip rule add to %s lookup 100 pref 10 && "
+		 "ip route add %s/32 via %s dev %s table 100 && "
+		 "ip -6 rule add pref 100 lookup local && ip -6 rule del pref 0 && "
+		 "ip -6 rule add to ::1 lookup 100 pref 10 && "
+		 "ip -6 route add ::1/128 via %s dev %s table 100",
+		 ifname, loop_dst[0], loop_dst[0], RFT_PEER_IP4, ifname, RFT_PEER_IP6, ifname);
+	sh_in(rft.dev_ns, cmd);
+	cr_assert_eq(rfp_sniffer_start(&sn[0], rft.peer_ns, 0x0800, loop_mark[0]), 0);
+	cr_assert_eq(rfp_sniffer_start(&sn[1], rft.peer_ns, 0x86dd, loop_mark[1]), 0);
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "tcp", "port", "8001", NULL);
+
+	loop_expect(sn, true, "not isolated");
+	rft_cli_ok(0, "isolate", NULL);
+	loop_expect(sn, false, "isolated");
+	/* 127.0.0.1 still stays on lo, and lo stays open */
+	cr_expect_neq(rft_client(rft.dev_ns, rft.cg, AF_INET, RFT_UDP, "127.0.0.1", 9, 300).outcome,
+		      RFT_EPERM, "isolated: a datagram on lo was refused");
+	rft_cli_ok(0, "release", NULL);
+	loop_expect(sn, true, "released");
+	rfp_sniffer_stop(&sn[0]);
+	rfp_sniffer_stop(&sn[1]);
+}

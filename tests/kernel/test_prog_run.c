@@ -423,21 +423,36 @@ Test(prog_run, builtin_dhcp_checks_the_peer)
 	cr_expect_eq(EGRESS(UDP(L6, J6, 546, 547)), 0, "another address");
 }
 
-Test(prog_run, loopback_allowed)
+/*
+ * Issue 21 item 11: loopback is the interface, not the address. On lo everything passes; 127/8
+ * or ::1 on a real interface (route_localnet and a route, a mirred copy of lo) leaves the host
+ * and is judged like any other address, by the cgroup layer and by the wall.
+ */
+Test(prog_run, loopback_is_the_interface_not_the_address)
 {
 	set_config(RF_ISOLATED, 0, 0);
-	/* loopback addresses on a real interface */
-	cr_expect_eq(EGRESS(TCP("127.0.0.1", "127.0.0.1", 40000, 80, TCP_SYN)), 1);
-	cr_expect_eq(EGRESS(TCP("127.0.0.1", "127.1.2.3", 40000, 80, TCP_SYN)), 1);
-	cr_expect_eq(INGRESS(UDP("127.0.0.1", "127.0.0.1", 53, 40000)), 1);
-	cr_expect_eq(EGRESS(TCP("::1", "::1", 40000, 80, TCP_SYN)), 1);
-	cr_expect_eq(INGRESS(UDP("::1", "::1", 53, 40000)), 1);
 	/* anything on the loopback device (ifindex 1, the test-run default) */
+	cr_expect_eq(
+	    run_on(skel->progs.rf_egress, TCP("127.0.0.1", "127.0.0.1", 40000, 80, TCP_SYN), 0), 1);
+	cr_expect_eq(run_on(skel->progs.rf_ingress, UDP("::1", "::1", 53, 40000), 0), 1);
 	cr_expect_eq(run_on(skel->progs.rf_egress, TCP(L4, X4, 40000, 80, TCP_SYN), 0), 1);
 	cr_expect_eq(run_on(skel->progs.rf_ingress, TCP(X6, L6, 80, 40000, TCP_SYN), 0), 1);
-	/* but not ::2 or 128.0.0.1 */
+	/* loopback addresses on a real interface */
+	cr_expect_eq(EGRESS(TCP(L4, "127.0.0.1", 40000, 80, TCP_SYN)), 0, "127.0.0.1 on the veth");
+	cr_expect_eq(EGRESS(UDP(L4, "127.1.2.3", 40000, 53)), 0, "127.1.2.3 on the veth");
+	cr_expect_eq(INGRESS(UDP("127.0.0.1", L4, 53, 40000)), 0, "from 127.0.0.1 on the veth");
+	cr_expect_eq(EGRESS(TCP(L6, "::1", 40000, 80, TCP_SYN)), 0, "::1 on the veth");
+	cr_expect_eq(INGRESS(UDP("::1", L6, 53, 40000)), 0, "from ::1 on the veth");
+	cr_expect_eq(run_on(skel->progs.rf_tc_egress, UDP(L4, "127.1.2.3", 40000, 53), ifindex), 2,
+		     "the wall passed 127.1.2.3");
+	cr_expect_eq(run_on(skel->progs.rf_tc_egress, UDP(L6, "::1", 40000, 53), ifindex), 2,
+		     "the wall passed ::1");
+	/* not ::2 or 128.0.0.1 either */
 	cr_expect_eq(EGRESS(TCP(L6, "::2", 40000, 80, TCP_SYN)), 0);
 	cr_expect_eq(EGRESS(TCP(L4, "128.0.0.1", 40000, 80, TCP_SYN)), 0);
+	/* a rule for it is honoured like any other: the verdicts above were not by accident */
+	put_net("127.1.2.3", 32, RF_PROTO_UDP, RF_DIR_OUT, 53, 53);
+	cr_expect_eq(EGRESS(UDP(L4, "127.1.2.3", 40000, 53)), 1);
 }
 
 Test(prog_run, allowed_cgroup_passes)
