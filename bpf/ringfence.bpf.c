@@ -1207,3 +1207,262 @@ int rf_tc_egress(struct __sk_buff *skb)
 		return packet_socket_verdict(skb, sk, cfg, mode);
 	return wall_verdict(skb, cfg, mode);
 }
+
+/* ---- ICMP errors on the way in (tc ingress) --------------------------------------------- */
+
+#define ICMPV6_REDIRECT 137
+
+/* ICMP errors the kernel hands to the socket of the flow they quote (icmp_socket_deliver). */
+static __always_inline bool icmp_is_error(bool v6, __u8 type)
+{
+	if (v6)
+		return type >= 1 && type <= 4; /* unreachable, too big, time exceeded, parameter */
+	return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
+}
+
+/*
+ * The flow an ICMP error quotes (the IP header at off and the 8 bytes after it), seen from this
+ * host: the quoted packet is one the host sent, so its source is local and its destination
+ * remote. false when it cannot be read (the caller drops the error).
+ */
+static __always_inline bool parse_quoted(struct __sk_buff *skb, __u32 off, bool v6,
+					 struct rf_flow *f)
+{
+	bool first_fragment = true;
+	__u8 proto, l4[4];
+
+	if (!v6) {
+		struct iphdr ip;
+
+		if (l3_load(skb, off, &ip, sizeof(ip)) || ip.version != 4 || ip.ihl < 5)
+			return false;
+		addr4_mapped(f->local, ip.saddr);
+		addr4_mapped(f->remote, ip.daddr);
+		proto = ip.protocol;
+		first_fragment = (bpf_ntohs(ip.frag_off) & 0x1fff) == 0;
+		off += ip.ihl * 4;
+		f->family = AF_INET;
+	} else {
+		struct ipv6hdr ip6;
+
+		if (l3_load(skb, off, &ip6, sizeof(ip6)) || ip6.version != 6)
+			return false;
+		__builtin_memcpy(f->local, &ip6.saddr, 16);
+		__builtin_memcpy(f->remote, &ip6.daddr, 16);
+		proto = ip6.nexthdr;
+		off += sizeof(ip6);
+		f->family = AF_INET6;
+		if (!ipv6_ext_step(skb, &off, &proto, &first_fragment) ||
+		    !ipv6_ext_step(skb, &off, &proto, &first_fragment) ||
+		    !ipv6_ext_step(skb, &off, &proto, &first_fragment) ||
+		    !ipv6_ext_step(skb, &off, &proto, &first_fragment))
+			return false;
+		if (first_fragment && ipv6_is_ext(proto))
+			return false;
+	}
+	f->proto = proto;
+	f->match = RF_MATCH_FLOW;
+	if (!first_fragment)
+		return true;
+	if (proto != RF_IPPROTO_TCP && proto != RF_IPPROTO_UDP && proto != RF_IPPROTO_ICMP &&
+	    proto != RF_IPPROTO_ICMPV6)
+		return true;
+	if (l3_load(skb, off, l4, sizeof(l4)))
+		return false;
+	if (proto == RF_IPPROTO_TCP || proto == RF_IPPROTO_UDP) {
+		f->lport = (__u16)(l4[0] << 8 | l4[1]);
+		f->rport = (__u16)(l4[2] << 8 | l4[3]);
+	} else {
+		f->icmp_type = l4[0];
+		f->icmp_code = l4[1];
+	}
+	return true;
+}
+
+/*
+ * A received packet: is it an ICMP error, and which flow does it quote? 0: not an ICMP error
+ * (the cgroup layer judges it, if it reaches a socket); 1: an error quoting q; -1: what cannot be
+ * parsed, including an ICMPv6 redirect (its redirected header reaches sockets too, and no
+ * isolated host needs a redirect). outer gets the packet itself, for the report.
+ */
+static __always_inline int parse_icmp_error(struct __sk_buff *skb, struct rf_flow *outer,
+					    struct rf_flow *q)
+{
+	bool v6 = skb->protocol == bpf_htons(ETH_P_IPV6), first_fragment = true;
+	__u8 proto, ih[8];
+	__u32 off;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr ip;
+
+		if (l3_load(skb, 0, &ip, sizeof(ip)) || ip.version != 4 || ip.ihl < 5)
+			return -1;
+		addr4_mapped(outer->remote, ip.saddr);
+		addr4_mapped(outer->local, ip.daddr);
+		outer->family = AF_INET;
+		proto = ip.protocol;
+		first_fragment = (bpf_ntohs(ip.frag_off) & 0x1fff) == 0;
+		off = ip.ihl * 4;
+	} else if (v6) {
+		struct ipv6hdr ip6;
+
+		if (l3_load(skb, 0, &ip6, sizeof(ip6)) || ip6.version != 6)
+			return -1;
+		__builtin_memcpy(outer->remote, &ip6.saddr, 16);
+		__builtin_memcpy(outer->local, &ip6.daddr, 16);
+		outer->family = AF_INET6;
+		proto = ip6.nexthdr;
+		off = sizeof(ip6);
+		if (!ipv6_ext_step(skb, &off, &proto, &first_fragment) ||
+		    !ipv6_ext_step(skb, &off, &proto, &first_fragment) ||
+		    !ipv6_ext_step(skb, &off, &proto, &first_fragment) ||
+		    !ipv6_ext_step(skb, &off, &proto, &first_fragment))
+			return -1;
+		if (first_fragment && ipv6_is_ext(proto))
+			return -1;
+	} else {
+		return 0; /* ARP and other protocols: no socket gets them as an IP error */
+	}
+	outer->proto = proto;
+	/* a later fragment is reassembled behind its first one, which is judged here */
+	if (!first_fragment || proto != (v6 ? RF_IPPROTO_ICMPV6 : RF_IPPROTO_ICMP))
+		return 0;
+	if (l3_load(skb, off, ih, sizeof(ih)))
+		return -1;
+	outer->icmp_type = ih[0];
+	outer->icmp_code = ih[1];
+	if (v6 && ih[0] == ICMPV6_REDIRECT)
+		return -1;
+	if (!icmp_is_error(v6, ih[0]))
+		return 0;
+	return parse_quoted(skb, off + sizeof(ih), v6, q) ? 1 : -1;
+}
+
+/* The TCP or UDP socket the kernel would hand the error quoting q to (a reference), or NULL. */
+static __always_inline struct bpf_sock *quoted_socket(struct __sk_buff *skb,
+						      const struct rf_flow *q)
+{
+	struct bpf_sock_tuple t = {};
+	__u32 len;
+
+	if (q->proto != RF_IPPROTO_TCP && q->proto != RF_IPPROTO_UDP)
+		return NULL;
+	if (q->family == AF_INET) {
+		__builtin_memcpy(&t.ipv4.saddr, q->remote + 12, 4);
+		__builtin_memcpy(&t.ipv4.daddr, q->local + 12, 4);
+		t.ipv4.sport = bpf_htons(q->rport);
+		t.ipv4.dport = bpf_htons(q->lport);
+		len = sizeof(t.ipv4);
+	} else {
+		__builtin_memcpy(t.ipv6.saddr, q->remote, 16);
+		__builtin_memcpy(t.ipv6.daddr, q->local, 16);
+		t.ipv6.sport = bpf_htons(q->rport);
+		t.ipv6.dport = bpf_htons(q->lport);
+		len = sizeof(t.ipv6);
+	}
+	if (q->proto == RF_IPPROTO_TCP)
+		return bpf_sk_lookup_tcp(skb, &t, len, BPF_F_CURRENT_NETNS, 0);
+	return bpf_sk_lookup_udp(skb, &t, len, BPF_F_CURRENT_NETNS, 0);
+}
+
+#ifndef RF_NO_KFUNC
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+#endif
+
+/*
+ * Where sk (a looked-up socket) was created: *in_target if in the target cgroup or below,
+ * *allowed if in an allowed cgroup or below. tc has no helper for a socket's cgroup: it is read
+ * from the kernel's struct sock through bpf_rdonly_cast() (Linux 6.2+), walking up to the root.
+ * Neither is set where that kfunc is missing or with RF_NO_KFUNC: a narrower target then leaves
+ * the error alone (THREAT-MODEL).
+ */
+static __always_inline void sock_cgroup_check(struct bpf_sock *sk, bool *in_target, bool *allowed)
+{
+#ifndef RF_NO_KFUNC
+	struct cgroup *cg;
+	struct sock *s;
+	int i;
+
+	if (!bpf_rdonly_cast)
+		return;
+	s = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct sock));
+	cg = bpf_rdonly_cast(s->sk_cgrp_data.cgroup, bpf_core_type_id_kernel(struct cgroup));
+	for (i = 0; i < RF_MAX_CGROUP_DEPTH; i++) {
+		__u64 id = cg->kn->id;
+		int level = cg->level;
+
+		if (!id)
+			break;
+		if (level == (int)rf_target_level && id == rf_target_cgid)
+			*in_target = true;
+		if (bpf_map_lookup_elem(&rf_allow_cgroup, &id))
+			*allowed = true;
+		if (level <= 0)
+			break;
+		cg = bpf_rdonly_cast(cg->self.parent, bpf_core_type_id_kernel(struct cgroup));
+	}
+#endif
+}
+
+/* Opened by an allowed executable (its mark)? */
+static __always_inline bool sock_exe_allowed(struct bpf_sock *sk)
+{
+	struct rf_sk_mark *m = bpf_sk_storage_get(&rf_sk_mark_v2, sk, NULL, 0);
+
+	return m && (m->flags & RF_SK_EXE) && exe_allowed(&m->exe);
+}
+
+/*
+ * An ICMP error reaches the socket of the flow it quotes (its error queue with IP_RECVERR,
+ * payload included) without passing cgroup_skb/ingress: judged here by the quoted flow, which
+ * must be one the policy allows (or a socket of an allowed process). The host target judges
+ * every error; a narrower target those quoting a TCP or UDP socket of its own (the interface is
+ * shared). An error that cannot be parsed is dropped.
+ */
+static __always_inline int icmp_error_verdict(struct __sk_buff *skb, const struct rf_config *cfg,
+					      enum rf_mode mode)
+{
+	enum rf_reason reason = RF_REASON_MALFORMED;
+	struct rf_flow outer = {}, q = {};
+	bool ours = rf_target_level == 0, allowed = false;
+	struct bpf_sock *sk;
+	int r;
+
+	r = parse_icmp_error(skb, &outer, &q);
+	if (r == 0)
+		return TC_ACT_UNSPEC;
+	if (r > 0) {
+		sk = quoted_socket(skb, &q);
+		if (sk) {
+			bool in_target = false;
+
+			sock_cgroup_check(sk, &in_target, &allowed);
+			ours = ours || in_target;
+			allowed = allowed || sock_exe_allowed(sk);
+			bpf_sk_release(sk);
+		}
+		if (!ours)
+			return TC_ACT_UNSPEC;
+		reason = RF_REASON_NO_RULE;
+		if (allowed || flow_dest_allowed(&q) || builtin_allowed(cfg, &q, NULL, false)) {
+			if (mode == RF_MODE_ENFORCE)
+				count_verdict(RF_HOOK_TC_INGRESS, false);
+			return TC_ACT_UNSPEC;
+		}
+	}
+	if (refuse(mode, &outer, RF_HOOK_TC_INGRESS, reason, 0, false, true))
+		return TC_ACT_UNSPEC;
+	return TC_ACT_SHOT;
+}
+
+/* tc ingress on the interfaces: ICMP errors, which no cgroup hook sees on their way in. */
+SEC("tc")
+int rf_tc_ingress(struct __sk_buff *skb)
+{
+	const struct rf_config *cfg = get_config();
+	enum rf_mode mode;
+
+	if (!cfg || (mode = cfg_mode(cfg)) == RF_MODE_OFF)
+		return TC_ACT_UNSPEC;
+	return icmp_error_verdict(skb, cfg, mode);
+}

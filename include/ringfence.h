@@ -229,7 +229,8 @@ _Static_assert(sizeof(struct rf_build) == 16, "rf_build ABI size");
 	  TC) /* frames of packet sockets leaving an interface */                                  \
 	X(SETSOCKOPT, setsockopt, rf_setsockopt,                                                   \
 	  CGROUP)			    /* multicast/anycast membership changes */             \
-	X(WALL, wall, rf_tc_egress, SHARED) /* on-wire packets at tc egress (runs in tc_egress) */
+	X(WALL, wall, rf_tc_egress, SHARED) /* on-wire packets at tc egress (runs in tc_egress) */ \
+	X(TC_INGRESS, tc_ingress, rf_tc_ingress, TC) /* ICMP errors arriving on an interface */
 
 enum rf_hook {
 #define RF_X_ENUM(id, label, prog, kind) RF_HOOK_##id,

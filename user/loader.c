@@ -396,17 +396,22 @@ static int stamp_config(struct ringfence_bpf *skel, char *err, size_t errlen)
 	return ret;
 }
 
-/* Pin the tc program, which is attached per interface (rf_tc_attach_all). */
+/* Pin the tc programs (egress, ingress), attached per interface (rf_tc_attach_all). */
 static int pin_tc_program(struct ringfence_bpf *skel, const char *pin_dir, char *err, size_t errlen)
 {
+	static const enum rf_hook hooks[] = {RF_HOOK_TC_EGRESS, RF_HOOK_TC_INGRESS};
+	struct bpf_program *progs[] = {skel->progs.rf_tc_egress, skel->progs.rf_tc_ingress};
 	char path[PATH_MAX];
-	int ret;
+	size_t i;
+	int ret = 0;
 
-	rf_hook_pin_path(path, sizeof(path), pin_dir, RF_HOOK_TC_EGRESS);
-	unlink(path);
-	ret = bpf_program__pin(skel->progs.rf_tc_egress, path);
-	if (ret)
-		snprintf(err, errlen, "failed to pin %s: %s", path, strerror(-ret));
+	for (i = 0; i < 2 && !ret; i++) {
+		rf_hook_pin_path(path, sizeof(path), pin_dir, hooks[i]);
+		unlink(path);
+		ret = bpf_program__pin(progs[i], path);
+		if (ret)
+			snprintf(err, errlen, "failed to pin %s: %s", path, strerror(-ret));
+	}
 	return ret;
 }
 

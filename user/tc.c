@@ -25,28 +25,39 @@ static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list a
 	return 0;
 }
 
-static void tc_hook_for(struct bpf_tc_hook *h, int ifindex)
+static void tc_hook_at(struct bpf_tc_hook *h, int ifindex, enum bpf_tc_attach_point point)
 {
 	memset(h, 0, sizeof(*h));
 	h->sz = sizeof(*h);
 	h->ifindex = ifindex;
-	h->attach_point = BPF_TC_EGRESS;
+	h->attach_point = point;
 }
 
-/* Is the filter `handle` on this interface's egress? Its program id into *prog_id (if set). */
-static bool tc_present(int ifindex, __u32 handle, __u32 *prog_id)
+static void tc_hook_for(struct bpf_tc_hook *h, int ifindex)
+{
+	tc_hook_at(h, ifindex, BPF_TC_EGRESS);
+}
+
+/* Is the filter `handle` on this interface's hook `point`? Its program id into *prog_id. */
+static bool tc_present_at(int ifindex, __u32 handle, __u32 *prog_id, enum bpf_tc_attach_point point)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = handle, .priority = RF_TC_PRIO);
 	libbpf_print_fn_t old = libbpf_set_print(quiet_print); /* "no qdisc" is an answer here */
 	struct bpf_tc_hook h;
 	int ret;
 
-	tc_hook_for(&h, ifindex);
+	tc_hook_at(&h, ifindex, point);
 	ret = bpf_tc_query(&h, &o);
 	libbpf_set_print(old);
 	if (prog_id)
 		*prog_id = ret == 0 ? o.prog_id : 0;
 	return ret == 0;
+}
+
+/* Is the filter `handle` on this interface's egress? Its program id into *prog_id (if set). */
+static bool tc_present(int ifindex, __u32 handle, __u32 *prog_id)
+{
+	return tc_present_at(ifindex, handle, prog_id, BPF_TC_EGRESS);
 }
 
 static void append_name(char *names, size_t nameslen, const char *name)
@@ -57,7 +68,7 @@ static void append_name(char *names, size_t nameslen, const char *name)
 	}
 }
 
-static int attach_one(int ifindex, int prog, __u32 handle)
+static int attach_one_at(int ifindex, int prog, __u32 handle, enum bpf_tc_attach_point point)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = handle, .priority = RF_TC_PRIO,
 			    .prog_fd = prog, .flags = BPF_TC_F_REPLACE);
@@ -65,7 +76,7 @@ static int attach_one(int ifindex, int prog, __u32 handle)
 	struct bpf_tc_hook h;
 	int err;
 
-	tc_hook_for(&h, ifindex);
+	tc_hook_at(&h, ifindex, point);
 	/*
 	 * An existing clsact qdisc is fine (libbpf would log "Exclusivity flag on"). It is left in
 	 * place on detach: other tools' filters may hang off it, and an empty clsact costs nothing.
@@ -75,7 +86,13 @@ static int attach_one(int ifindex, int prog, __u32 handle)
 	libbpf_set_print(old_print);
 	if (err && err != -EEXIST)
 		return err;
+	h.attach_point = point; /* the clsact qdisc serves both points */
 	return bpf_tc_attach(&h, &o);
+}
+
+static int attach_one(int ifindex, int prog, __u32 handle)
+{
+	return attach_one_at(ifindex, prog, handle, BPF_TC_EGRESS);
 }
 
 /* Is program id one of ringfence's tc programs (of any version or target)? */
@@ -88,7 +105,8 @@ static bool prog_is_ours(__u32 id)
 
 	if (fd < 0)
 		return false;
-	ours = !bpf_obj_get_info_by_fd(fd, &info, &len) && !strcmp(info.name, "rf_tc_egress");
+	ours = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	       (!strcmp(info.name, "rf_tc_egress") || !strcmp(info.name, "rf_tc_ingress"));
 	close(fd);
 	return ours;
 }
@@ -111,47 +129,102 @@ static int attach_if_needed(int ifindex, int prog, __u32 prog_id, __u32 handle)
 	return err ? err : 1;
 }
 
-int rf_tc_attach_all(const char *prog_pin, __u32 handle, char *names, size_t nameslen)
+/* The program pinned at path and its id: the fd, or -errno. */
+static int prog_and_id(const char *path, __u32 *id)
 {
 	struct bpf_prog_info info = {};
-	struct if_nameindex *ifs, *i;
 	__u32 len = sizeof(info);
-	int prog, n = 0, ret = 0;
+	int fd = bpf_obj_get(path), ret;
+
+	if (fd < 0)
+		return -errno;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	*id = info.id;
+	return fd;
+}
+
+/* The ICMP-error program pinned beside the egress one (rf_prog_tc_ingress in the same dir). */
+static int ingress_prog_beside(const char *prog_pin, __u32 *id)
+{
+	const char *slash = strrchr(prog_pin, '/');
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%.*s%s", slash ? (int)(slash - prog_pin + 1) : 0, prog_pin,
+		 "rf_prog_tc_ingress");
+	return prog_and_id(path, id);
+}
+
+/* The ingress filter `handle` on ifindex, as attach_if_needed() does at egress. */
+static int attach_ingress_if_needed(int ifindex, int prog, __u32 prog_id, __u32 handle)
+{
+	__u32 id;
+	int err;
+
+	if (tc_present_at(ifindex, handle, &id, BPF_TC_INGRESS) && id == prog_id)
+		return 0;
+	if (id && !prog_is_ours(id))
+		return -EEXIST;
+	err = attach_one_at(ifindex, prog, handle, BPF_TC_INGRESS);
+	return err ? err : 1;
+}
+
+/* Egress (the guard and the wall) and ingress (ICMP errors) on one interface: as attach_if_needed;
+ * the ingress program only where pinned (in_prog >= 0) and the egress filter is ours. */
+static int attach_both(const char *ifname, int ifindex, int prog, __u32 id, int in_prog,
+		       __u32 in_id, __u32 handle)
+{
+	int err = attach_if_needed(ifindex, prog, id, handle), ierr = 0;
+
+	if (err >= 0 && in_prog >= 0)
+		ierr = attach_ingress_if_needed(ifindex, in_prog, in_id, handle);
+	if (err == -EEXIST || ierr == -EEXIST)
+		fprintf(stderr,
+			"ringfence: warning: tc %s filter prio %d handle 0x%x on %s belongs to "
+			"another program: the packet guard is not on %s\n",
+			err == -EEXIST ? "egress" : "ingress", RF_TC_PRIO, handle, ifname, ifname);
+	return err < 0 ? err : ierr < 0 ? ierr : err;
+}
+
+int rf_tc_attach_all(const char *prog_pin, __u32 handle, char *names, size_t nameslen)
+{
+	struct if_nameindex *ifs, *i;
+	__u32 id = 0, in_id = 0;
+	int prog, in_prog, n = 0, ret = 0;
 
 	if (names && nameslen)
 		names[0] = '\0';
-	prog = bpf_obj_get(prog_pin);
+	prog = prog_and_id(prog_pin, &id);
 	if (prog < 0)
-		return -errno;
+		return prog;
+	in_prog = ingress_prog_beside(prog_pin, &in_id);
 	ifs = if_nameindex();
-	if (!ifs || bpf_obj_get_info_by_fd(prog, &info, &len)) {
+	if (!ifs) {
 		ret = -errno;
-		if (ifs)
-			if_freenameindex(ifs);
-		close(prog);
-		return ret;
+		goto out;
 	}
 	for (i = ifs; i->if_index; i++) {
 		int err;
 
 		if (!strcmp(i->if_name, "lo"))
 			continue;
-		err = attach_if_needed((int)i->if_index, prog, info.id, handle);
-		if (!err)
-			continue;
-		if (err == -EEXIST)
-			fprintf(stderr,
-				"ringfence: warning: tc egress filter prio %d handle 0x%x on %s "
-				"belongs to another program: the packet guard is not on %s\n",
-				RF_TC_PRIO, handle, i->if_name, i->if_name);
+		err = attach_both(i->if_name, (int)i->if_index, prog, id, in_prog, in_id, handle);
 		if (err < 0) {
 			ret = err;
 			continue;
 		}
-		n++;
-		append_name(names, nameslen, i->if_name);
+		if (err > 0) {
+			n++;
+			append_name(names, nameslen, i->if_name);
+		}
 	}
 	if_freenameindex(ifs);
+out:
+	if (in_prog >= 0)
+		close(in_prog);
 	close(prog);
 	return ret ? ret : n;
 }
@@ -216,6 +289,15 @@ void rf_tc_detach_all(__u32 handle, const char *prog_pin)
 	for (i = ifs; i->if_index; i++) {
 		if (tc_present((int)i->if_index, handle, &id) && prog_is_ours(id))
 			detach_one((int)i->if_index, handle);
+		if (tc_present_at((int)i->if_index, handle, &id, BPF_TC_INGRESS) &&
+		    prog_is_ours(id)) {
+			DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = handle,
+					    .priority = RF_TC_PRIO);
+			struct bpf_tc_hook h;
+
+			tc_hook_at(&h, (int)i->if_index, BPF_TC_INGRESS);
+			bpf_tc_detach(&h, &o);
+		}
 		if (ours && handle != RF_TC_HANDLE_LEGACY &&
 		    tc_present((int)i->if_index, RF_TC_HANDLE_LEGACY, &id) && id == ours)
 			detach_one((int)i->if_index, RF_TC_HANDLE_LEGACY);

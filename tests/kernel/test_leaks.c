@@ -970,3 +970,184 @@ Test(leaks, loopback_address_routed_onto_the_link_is_judged_v4_v6)
 	rfp_sniffer_stop(&sn[0]);
 	rfp_sniffer_stop(&sn[1]);
 }
+
+/* ---- issue 21 item 1: ICMP errors carry a payload to the error queue ------------------------ */
+
+#define ERR_PORT  8411
+#define MERR_DENY "rf-leak-icmp-error-quoting-any-host"
+#define MERR_OK	  "rf-leak-icmp-error-quoting-an-allowed-flow"
+
+static int err_fd[2] = {-1, -1};
+static int err_seen[2][2]; /* [v6][allowed marker] */
+
+/* cmd 0: UDP sockets on ERR_PORT (v4, v6) with IP_RECVERR / IPV6_RECVERR; cmd 1 + v6: drain
+ * that family's error queue and return (count of MERR_OK) * 1000 + count of MERR_DENY. */
+static int errq_worker(int cmd, void *arg)
+{
+	unsigned char buf[2048], ctl[512];
+	int v6, one = 1;
+
+	(void)arg;
+	if (cmd == 0) {
+		err_fd[0] = rft_listen(AF_INET, SOCK_DGRAM, ERR_PORT);
+		err_fd[1] = rft_listen(AF_INET6, SOCK_DGRAM, ERR_PORT);
+		if (err_fd[0] < 0 || err_fd[1] < 0)
+			return -EBADF;
+		if (setsockopt(err_fd[0], IPPROTO_IP, IP_RECVERR, &one, sizeof(one)) ||
+		    setsockopt(err_fd[1], IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one)))
+			return -errno;
+		return 0;
+	}
+	v6 = cmd - 1;
+	for (;;) {
+		struct iovec iov = {buf, sizeof(buf) - 1};
+		struct msghdr m = {.msg_iov = &iov,
+				   .msg_iovlen = 1,
+				   .msg_control = ctl,
+				   .msg_controllen = sizeof(ctl)};
+		ssize_t n = recvmsg(err_fd[v6], &m, MSG_ERRQUEUE | MSG_DONTWAIT);
+
+		if (n < 0)
+			break;
+		buf[n] = 0;
+		if (memmem(buf, (size_t)n, MERR_OK, strlen(MERR_OK)))
+			err_seen[v6][1]++;
+		else if (memmem(buf, (size_t)n, MERR_DENY, strlen(MERR_DENY)))
+			err_seen[v6][0]++;
+	}
+	return err_seen[v6][1] * 1000 + err_seen[v6][0];
+}
+
+struct icmp_err_spec {
+	int v6;
+	const char *quoted_dst; /* the quoted datagram went from the device's ERR_PORT to here */
+	unsigned short quoted_dport;
+	const char *marker; /* its payload */
+};
+
+static unsigned short csum(const unsigned char *p, size_t n)
+{
+	unsigned long s = 0;
+	size_t i;
+
+	for (i = 0; i + 1 < n; i += 2)
+		s += (unsigned long)(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		s += (unsigned long)p[n - 1] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return htons((unsigned short)~s);
+}
+
+/* From the peer: a port unreachable to the device quoting spec's datagram, payload included. */
+static int send_icmp_err(int cmd, void *arg)
+{
+	const struct icmp_err_spec *e = arg;
+	unsigned char p[256] = {0}, *in = p + 8, *udp;
+	size_t iphl = e->v6 ? 40 : 20, mlen = strlen(e->marker), n = 8 + iphl + 8 + mlen;
+	int fd =
+	    socket(e->v6 ? AF_INET6 : AF_INET, SOCK_RAW, e->v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP);
+	int r;
+
+	(void)cmd;
+	if (fd < 0)
+		return -errno;
+	p[0] = e->v6 ? 1 : 3; /* destination unreachable */
+	p[1] = e->v6 ? 4 : 3; /* port unreachable */
+	if (e->v6) {
+		in[0] = 0x60;
+		in[4] = 0, in[5] = (unsigned char)(8 + mlen);
+		in[6] = IPPROTO_UDP, in[7] = 64;
+		inet_pton(AF_INET6, RFT_DEV_IP6, in + 8);
+		inet_pton(AF_INET6, e->quoted_dst, in + 24);
+	} else {
+		in[0] = 0x45;
+		in[2] = 0, in[3] = (unsigned char)(20 + 8 + mlen);
+		in[8] = 64, in[9] = IPPROTO_UDP;
+		inet_pton(AF_INET, RFT_DEV_IP4, in + 12);
+		inet_pton(AF_INET, e->quoted_dst, in + 16);
+	}
+	udp = in + iphl;
+	udp[0] = ERR_PORT >> 8, udp[1] = ERR_PORT & 0xff;
+	udp[2] = (unsigned char)(e->quoted_dport >> 8), udp[3] = (unsigned char)e->quoted_dport;
+	udp[4] = 0, udp[5] = (unsigned char)(8 + mlen);
+	memcpy(udp + 8, e->marker, mlen);
+	if (!e->v6) {
+		unsigned short c = csum(in, 20);
+
+		memcpy(in + 10, &c, 2);
+		c = csum(p, n);
+		memcpy(p + 2, &c, 2);
+	}
+	r = raw_send(fd, e->v6 ? AF_INET6 : AF_INET, e->v6 ? RFT_DEV_IP6 : RFT_DEV_IP4, p, n);
+	close(fd);
+	return r;
+}
+
+static char *const guard_on_env[] = {"RINGFENCE_PACKET_GUARD=on", NULL};
+
+/* Send the denied and the allowed error of one family; wait for the allowed one to be queued
+ * (or the deadline); the worker's count after. */
+static int errq_round(struct rfp_worker *w, int v6, const struct icmp_err_spec *deny,
+		      const struct icmp_err_spec *ok, int before)
+{
+	long t0 = rft_now_ms();
+	int got;
+
+	cr_assert_gt(rfp_run_in(rft.peer_ns, NULL, send_icmp_err, (void *)deny), 0);
+	cr_assert_gt(rfp_run_in(rft.peer_ns, NULL, send_icmp_err, (void *)ok), 0);
+	do {
+		rft_msleep(50);
+		got = rfp_worker_call(w, 1 + v6);
+	} while (got / 1000 == before / 1000 && rft_now_ms() - t0 < ALLOW_WAIT_MS);
+	rft_msleep(200); /* the denied one was sent first: it had its chance */
+	return rfp_worker_call(w, 1 + v6);
+}
+
+/*
+ * Issue 21 item 1: an ICMP error quoting a datagram "from" the isolated socket's port reaches
+ * its error queue (IP_RECVERR, MSG_ERRQUEUE) with the payload the sender chose, and no
+ * cgroup_skb/ingress runs for it: inbound C2 from any host. While isolated the tc ingress
+ * program passes an error only if the flow it quotes is one the policy allows.
+ */
+Test(leaks, icmp_error_payloads_reach_only_allowed_flows_v4_v6)
+{
+	const struct icmp_err_spec deny[2] = {{0, "192.0.2.99", 9, MERR_DENY},
+					      {1, "2001:db8::99", 9, MERR_DENY}};
+	const struct icmp_err_spec ok[2] = {{0, RFT_PEER_IP4, 514, MERR_OK},
+					    {1, RFT_PEER_IP6, 514, MERR_OK}};
+	struct rfp_worker w;
+	int phase, v6;
+
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "udp", "port", "514", "dir",
+		   "out", NULL);
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP6, "proto", "udp", "port", "514", "dir",
+		   "out", NULL);
+	cr_assert_eq(rfp_worker_start(&w, rft.dev_ns, rft.cg, errq_worker, NULL), 0);
+	for (phase = 0; phase < 3; phase++) {
+		const char *pname = phase == 1 ? "isolated" : phase ? "released" : "not isolated";
+
+		if (phase == 1)
+			cr_assert_eq(rfp_cli_env(guard_on_env, NULL, NULL, "isolate", NULL), 0);
+		if (phase == 2)
+			rft_cli_ok(0, "release", NULL);
+		for (v6 = 0; v6 < 2; v6++) {
+			int before = rfp_worker_call(&w, 1 + v6);
+			int got = errq_round(&w, v6, &deny[v6], &ok[v6], before);
+
+			cr_expect_gt(got / 1000, before / 1000,
+				     "%s v%d: the error quoting an allowed flow was not queued",
+				     pname, v6 ? 6 : 4);
+			if (phase == 1)
+				cr_expect_eq(got % 1000, before % 1000,
+					     "isolated v%d: an error quoting a flow to any host "
+					     "delivered its payload",
+					     v6 ? 6 : 4);
+			else
+				cr_expect_gt(got % 1000, before % 1000,
+					     "%s v%d: the error quoting any host was not queued",
+					     pname, v6 ? 6 : 4);
+		}
+	}
+	rfp_worker_stop(&w);
+}

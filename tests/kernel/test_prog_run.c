@@ -798,3 +798,93 @@ Test(prog_run, second_wall_judges_the_wire_for_the_host)
 	}
 	cr_expect_eq(WALL(TCP(L4, X4, 80, 40000, TCP_RST)), TC_OK, "audit blocks nothing");
 }
+
+/* ---- ICMP errors on the way in (tc ingress, issue 21 item 1) -------------------------- */
+
+#define TC_IN(p) run_on(skel->progs.rf_tc_ingress, p, ifindex)
+#define U4	 "192.0.2.50" /* a UDP out rule */
+#define U6	 "2001:db8::50"
+
+/*
+ * An ICMP (type, code) error from `from` to the local address of `quoted`, a packet the host
+ * "sent" (built by mkpkt with the local address as source), quoted whole after the 8-byte ICMP
+ * header, as the kernel quotes it.
+ */
+static struct pkt icmp_err(const char *from, __u8 type, __u8 code, struct pkt quoted)
+{
+	bool v6 = quoted.b[12] == 0x86;
+	__u32 qlen = quoted.len - 14, iphl = v6 ? 40 : 20;
+	struct pkt p =
+	    mkpkt(from, v6 ? L6 : L4, v6 ? IPPROTO_ICMPV6_ : IPPROTO_ICMP, 0, 0, 0, type);
+	__u8 *ip = p.b + 14, *icmp = ip + iphl;
+
+	if (qlen > sizeof(p.b) - 14 - iphl - 8)
+		qlen = sizeof(p.b) - 14 - iphl - 8;
+	icmp[1] = code;
+	memset(icmp + 2, 0, 6);
+	memcpy(icmp + 8, quoted.b + 14, qlen);
+	p.len = 14 + iphl + 8 + qlen;
+	if (v6) {
+		ip[4] = (__u8)((8 + qlen) >> 8);
+		ip[5] = (__u8)(8 + qlen);
+	} else {
+		ip[2] = (__u8)((20 + 8 + qlen) >> 8);
+		ip[3] = (__u8)(20 + 8 + qlen);
+		ip[10] = ip[11] = 0;
+		memcpy(ip + 10, &(__u16){csum16(ip, 20)}, 2);
+	}
+	return p;
+}
+
+/*
+ * An ICMP error reaches the socket of the flow it quotes (with IP_RECVERR, payload included)
+ * without cgroup_skb/ingress: the tc ingress program passes it only if the quoted flow is one
+ * the policy allows. Other ICMP and non-ICMP packets are left to the cgroup layer.
+ */
+Test(prog_run, icmp_errors_are_judged_by_the_quoted_flow)
+{
+	struct pkt q;
+
+	standard_rules();
+	put_net(U4, 32, RF_PROTO_UDP, RF_DIR_OUT, 514, 514);
+	put_net(U6, 128, RF_PROTO_UDP, RF_DIR_OUT, 514, 514);
+	set_config(0, 0, RF_BUILTIN_ALL);
+	cr_expect_eq(TC_IN(icmp_err(X4, 3, 3, UDP(L4, X4, 40000, 9))), TC_OK, "not isolated");
+	set_config(RF_ISOLATED, 0, RF_BUILTIN_ALL);
+	/* port unreachable quoting a datagram to a host no rule allows: dropped, any sender */
+	cr_expect_eq(TC_IN(icmp_err(X4, 3, 3, UDP(L4, X4, 40000, 9))), TC_SHOT, "v4 to any host");
+	cr_expect_eq(TC_IN(icmp_err(X6, 1, 4, UDP(L6, X6, 40000, 9))), TC_SHOT, "v6 to any host");
+	cr_expect_eq(TC_IN(icmp_err(R4, 3, 3, UDP(L4, X4, 40000, 9))), TC_SHOT,
+		     "from an allowed host");
+	cr_expect_eq(TC_IN(icmp_err(X4, 11, 0, TCP(L4, X4, 40000, 80, TCP_SYN))), TC_SHOT,
+		     "time exceeded v4");
+	cr_expect_eq(TC_IN(icmp_err(X6, 3, 0, TCP(L6, X6, 40000, 80, TCP_SYN))), TC_SHOT,
+		     "time exceeded v6");
+	cr_expect_eq(TC_IN(icmp_err(X6, 2, 0, UDP(L6, X6, 40000, 9))), TC_SHOT, "too big v6");
+	cr_expect_eq(TC_IN(icmp_err(X4, 12, 0, UDP(L4, X4, 40000, 9))), TC_SHOT, "parameter v4");
+	cr_expect_eq(TC_IN(icmp_err(X4, 5, 1, UDP(L4, X4, 40000, 9))), TC_SHOT, "redirect v4");
+	/* the same errors quoting allowed flows pass (path MTU, unreachable management host) */
+	cr_expect_eq(TC_IN(icmp_err(X4, 3, 4, TCP(L4, R4, 40000, 443, TCP_ACK))), TC_OK,
+		     "frag needed for an allowed TCP flow v4");
+	cr_expect_eq(TC_IN(icmp_err(X6, 2, 0, TCP(L6, R6, 40000, 443, TCP_ACK))), TC_OK,
+		     "too big for an allowed TCP flow v6");
+	cr_expect_eq(TC_IN(icmp_err(U4, 3, 3, UDP(L4, U4, 40000, 514))), TC_OK, "v4 allowed UDP");
+	cr_expect_eq(TC_IN(icmp_err(U6, 1, 4, UDP(L6, U6, 40000, 514))), TC_OK, "v6 allowed UDP");
+	/* the allowed host, another port or protocol */
+	cr_expect_eq(TC_IN(icmp_err(U4, 3, 3, UDP(L4, U4, 40000, 515))), TC_SHOT);
+	cr_expect_eq(TC_IN(icmp_err(R6, 1, 4, UDP(L6, R6, 40000, 443))), TC_SHOT);
+	/* a quoted header cut short (no ports), or with a bad version: dropped */
+	q = UDP(L4, X4, 40000, 9);
+	q.len = 14 + 20 + 2;
+	cr_expect_eq(TC_IN(icmp_err(R4, 3, 3, q)), TC_SHOT, "v4 quote without ports");
+	q = UDP(L6, U6, 40000, 514);
+	q.b[14] = 0x40;
+	cr_expect_eq(TC_IN(icmp_err(U6, 1, 4, q)), TC_SHOT, "v6 quote with version 4");
+	/* ICMPv6 redirects are dropped while isolated (their redirected header reaches sockets) */
+	cr_expect_eq(TC_IN(nd6(LLR6, L6, 137, 255)), TC_SHOT, "redirect v6");
+	/* not errors: left to the cgroup layer */
+	cr_expect_eq(TC_IN(ICMP6(X6, L6, 128)), TC_OK, "echo request v6");
+	cr_expect_eq(TC_IN(mkpkt(X4, L4, IPPROTO_ICMP, 0, 0, 0, 8)), TC_OK, "echo request v4");
+	cr_expect_eq(TC_IN(UDP(X4, L4, 9, 40000)), TC_OK, "UDP");
+	cr_expect_eq(TC_IN(nd6(LLR6, L6, 136, 255)), TC_OK, "neighbour advertisement");
+}
