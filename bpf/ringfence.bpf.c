@@ -139,6 +139,7 @@ struct rf_flow {
 	__u16 sock_type;
 	__u8 icmp_code;
 	__u8 hop_limit; /* IPv4 TTL or IPv6 hop limit; packet hooks only */
+	__u8 srcroute;	/* an IPv6 routing header or IPv4 LSRR/SSRR: the route visits more hosts */
 };
 
 enum rf_mode {
@@ -804,6 +805,39 @@ static __always_inline bool ipv6_ext_step(struct __sk_buff *skb, __u32 *off, __u
 	return true;
 }
 
+/* Skip one IPv6 extension header as ipv6_ext_step() does, noting a routing header in *rt. */
+static __always_inline bool ipv6_ext_step_rt(struct __sk_buff *skb, __u32 *off, __u8 *proto,
+					     bool *first_fragment, __u8 *rt)
+{
+	if (*first_fragment && *proto == IPV6_ROUTING)
+		*rt = 1;
+	return ipv6_ext_step(skb, off, proto, first_fragment);
+}
+
+#define IPOPT_LSRR 131
+#define IPOPT_SSRR 137
+
+/*
+ * Do the optlen (1..40) option bytes of an IPv4 header hold a loose or strict source route
+ * (every address on it is visited; the hooks see only the first)? Every byte is compared, not
+ * the parsed option list: a loop whose index follows option lengths defeats the verifier's
+ * pruning. So a byte 131 or 137 inside another option's data counts too: such packets are
+ * dropped as well (fail closed; only timestamp or record-route data could hold one).
+ */
+static __always_inline bool ipv4_options_srcroute(struct __sk_buff *skb, __u32 optlen)
+{
+	__u32 len = optlen & 0x3f; /* bounded for the verifier */
+	__u8 o[40] = {};
+	int k;
+
+	if (len == 0 || len > sizeof(o) || l3_load(skb, 20, o, len))
+		return true; /* not readable: treated as a source route (dropped) */
+	for (k = 0; k < (int)sizeof(o); k++)
+		if (o[k] == IPOPT_LSRR || o[k] == IPOPT_SSRR)
+			return true;
+	return false;
+}
+
 static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, bool ingress)
 {
 	__u8 src[16], dst[16];
@@ -818,6 +852,8 @@ static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, 
 			return false;
 		if (ip.version != 4 || ip.ihl < 5)
 			return false;
+		if (ip.ihl > 5)
+			f->srcroute = ipv4_options_srcroute(skb, ip.ihl * 4 - 20);
 		addr4_mapped(src, ip.saddr);
 		addr4_mapped(dst, ip.daddr);
 		off = ip.ihl * 4;
@@ -839,10 +875,10 @@ static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, 
 		f->family = AF_INET6;
 		f->hop_limit = ip6.hop_limit;
 		/* RF_IPV6_EXT_MAX (4) steps, written out: no loop for 5.10's verifier to refuse */
-		if (!ipv6_ext_step(skb, &off, &proto, &first_fragment) ||
-		    !ipv6_ext_step(skb, &off, &proto, &first_fragment) ||
-		    !ipv6_ext_step(skb, &off, &proto, &first_fragment) ||
-		    !ipv6_ext_step(skb, &off, &proto, &first_fragment))
+		if (!ipv6_ext_step_rt(skb, &off, &proto, &first_fragment, &f->srcroute) ||
+		    !ipv6_ext_step_rt(skb, &off, &proto, &first_fragment, &f->srcroute) ||
+		    !ipv6_ext_step_rt(skb, &off, &proto, &first_fragment, &f->srcroute) ||
+		    !ipv6_ext_step_rt(skb, &off, &proto, &first_fragment, &f->srcroute))
 			return false;
 		/* a later fragment carries no more headers; otherwise the chain must have ended */
 		if (first_fragment && ipv6_is_ext(proto))
@@ -1057,9 +1093,19 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
 		reason = RF_REASON_MALFORMED;
 		goto refused;
 	}
+	/*
+	 * A source-routed packet visits hosts the hooks never judged (SRv6 segments, LSRR/SSRR
+	 * hops): only an allowed process's socket may send or receive one.
+	 */
+	if (f.srcroute) {
+		if (skb_socket_allowed(skb))
+			goto allowed;
+		goto refused;
+	}
 	/* the destination first: one LPM walk, cheaper than the socket's mark and cgroup walk */
 	if (skb_dest_allowed(skb, &f, ingress) || skb_socket_allowed(skb) ||
 	    builtin_allowed(cfg, &f, skb, ingress)) {
+	allowed:
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(hook, false);
 		return 1;
@@ -1169,8 +1215,9 @@ static __always_inline int wall_verdict(struct __sk_buff *skb, const struct rf_c
 		goto refused;
 	}
 	/* no loopback exemption: the wall is never on lo, so 127/8 or ::1 here leaves the host */
-	if (flow_dest_allowed(&f) || skb_socket_allowed(skb) ||
-	    builtin_allowed(cfg, &f, skb, false)) {
+	if (f.srcroute ? skb_socket_allowed(skb)
+		       : flow_dest_allowed(&f) || skb_socket_allowed(skb) ||
+			     builtin_allowed(cfg, &f, skb, false)) {
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(RF_HOOK_WALL, false);
 		return TC_ACT_UNSPEC;

@@ -1151,3 +1151,126 @@ Test(leaks, icmp_error_payloads_reach_only_allowed_flows_v4_v6)
 	}
 	rfp_worker_stop(&w);
 }
+
+/* ---- issue 21 item 7: source routes through an allowed host --------------------------------- */
+
+#define SR_PORT	   514
+#define SR_MIDDLE4 "192.0.2.99"
+#define SR_MIDDLE6 "2001:db8:ffff::9"
+
+/* [v6][routed] */
+static const char *const sr_mark[2][2] = {{"rf-leak-v4-plain", "rf-leak-v4-lsrr-via-any-host"},
+					  {"rf-leak-v6-plain", "rf-leak-v6-srh-via-any-host"}};
+static int sr_fd[2][2] = {{-1, -1}, {-1, -1}};
+
+/* IPv4 LSRR: first hop the peer (the wire destination), then SR_MIDDLE4, then the final one. */
+static int set_lsrr(int fd)
+{
+	unsigned char o[12] = {1, 131, 11, 4};
+
+	inet_pton(AF_INET, RFT_PEER_IP4, o + 4);
+	inet_pton(AF_INET, SR_MIDDLE4, o + 8);
+	return setsockopt(fd, IPPROTO_IP, IP_OPTIONS, o, sizeof(o));
+}
+
+/* SRv6 (IPV6_RTHDR type 4, no privilege needed): first segment the peer, then SR_MIDDLE6, then
+ * the final destination (segment 0, filled in by the kernel from sendto). */
+static int set_srh(int fd)
+{
+	unsigned char h[56] = {0, 6, 4, 2, 2};
+
+	inet_pton(AF_INET6, SR_MIDDLE6, h + 8 + 16);
+	inet_pton(AF_INET6, RFT_PEER_IP6, h + 8 + 32);
+	return setsockopt(fd, IPPROTO_IPV6, IPV6_RTHDR, h, sizeof(h));
+}
+
+/* cmd 0: the four UDP sockets; cmd 1 + v6 * 2 + routed: send that one's marker to the peer. */
+static int sr_worker(int cmd, void *arg)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int v6, routed;
+	const char *m;
+
+	(void)arg;
+	if (cmd == 0) {
+		for (v6 = 0; v6 < 2; v6++)
+			for (routed = 0; routed < 2; routed++) {
+				sr_fd[v6][routed] = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
+				if (sr_fd[v6][routed] < 0)
+					return -errno;
+			}
+		if (set_lsrr(sr_fd[0][1]) || set_srh(sr_fd[1][1]))
+			return -errno;
+		return 0;
+	}
+	v6 = (cmd - 1) / 2;
+	routed = (cmd - 1) % 2;
+	m = sr_mark[v6][routed];
+	rft_sockaddr(&ss, &len, v6 ? AF_INET6 : AF_INET, v6 ? RFT_PEER_IP6 : RFT_PEER_IP4, SR_PORT);
+	return sendto(sr_fd[v6][routed], m, strlen(m), 0, (struct sockaddr *)&ss, len) < 0
+		   ? -errno
+		   : (int)strlen(m);
+}
+
+/*
+ * Issue 21 item 7: connect/sendmsg judge the final destination, the packet hooks the first hop;
+ * the hops between (SRv6 segments, which IPV6_RTHDR sets without privilege; IPv4 LSRR) were
+ * never judged. Final destination and first hop are the allowed peer here, the middle one is a
+ * host no rule allows: isolated, the routed datagrams do not leave; the plain ones do.
+ */
+Test(leaks, source_routes_through_an_allowed_host_v4_v6)
+{
+	struct rfp_sniffer sn[2][2];
+	struct rfp_worker w;
+	int phase, v6, routed;
+
+	for (v6 = 0; v6 < 2; v6++)
+		for (routed = 0; routed < 2; routed++)
+			cr_assert_eq(rfp_sniffer_start(&sn[v6][routed], rft.peer_ns,
+						       v6 ? 0x86dd : 0x0800, sr_mark[v6][routed]),
+				     0);
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "udp", "port", "514", "dir",
+		   "out", NULL);
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP6, "proto", "udp", "port", "514", "dir",
+		   "out", NULL);
+	cr_assert_eq(rfp_worker_start(&w, rft.dev_ns, rft.cg, sr_worker, NULL), 0,
+		     "cannot set IP_OPTIONS LSRR / IPV6_RTHDR type 4");
+	for (phase = 0; phase < 2; phase++) {
+		unsigned int before[2][2];
+
+		if (phase)
+			rft_cli_ok(0, "isolate", NULL);
+		for (v6 = 0; v6 < 2; v6++)
+			for (routed = 0; routed < 2; routed++) {
+				int r;
+
+				before[v6][routed] = rfp_sniffer_count(&sn[v6][routed]);
+				r = rfp_worker_call(&w, 1 + v6 * 2 + routed);
+				cr_expect(r > 0 || (phase && routed && r == -EPERM),
+					  "phase %d v%d routed %d: send %d", phase, v6 ? 6 : 4,
+					  routed, r);
+			}
+		rft_msleep(DENY_WAIT_MS);
+		for (v6 = 0; v6 < 2; v6++)
+			for (routed = 0; routed < 2; routed++) {
+				bool want = !phase || !routed;
+				unsigned int got = sniffed_above(
+				    &sn[v6][routed], before[v6][routed], want ? ALLOW_WAIT_MS : 0);
+
+				if (want)
+					cr_expect_gt(got, before[v6][routed],
+						     "%s: %s did not arrive",
+						     phase ? "isolated" : "not isolated",
+						     sr_mark[v6][routed]);
+				else
+					cr_expect_eq(got, before[v6][routed],
+						     "isolated: %s reached the peer",
+						     sr_mark[v6][routed]);
+			}
+	}
+	rfp_worker_stop(&w);
+	for (v6 = 0; v6 < 2; v6++)
+		for (routed = 0; routed < 2; routed++)
+			rfp_sniffer_stop(&sn[v6][routed]);
+}

@@ -801,9 +801,10 @@ Test(prog_run, second_wall_judges_the_wire_for_the_host)
 
 /* ---- ICMP errors on the way in (tc ingress, issue 21 item 1) -------------------------- */
 
-#define TC_IN(p) run_on(skel->progs.rf_tc_ingress, p, ifindex)
-#define U4	 "192.0.2.50" /* a UDP out rule */
-#define U6	 "2001:db8::50"
+#define TC_IN(p)    run_on(skel->progs.rf_tc_ingress, p, ifindex)
+#define IPOPT_NOOP_ 1
+#define U4	    "192.0.2.50" /* a UDP out rule */
+#define U6	    "2001:db8::50"
 
 /*
  * An ICMP (type, code) error from `from` to the local address of `quoted`, a packet the host
@@ -887,4 +888,85 @@ Test(prog_run, icmp_errors_are_judged_by_the_quoted_flow)
 	cr_expect_eq(TC_IN(mkpkt(X4, L4, IPPROTO_ICMP, 0, 0, 0, 8)), TC_OK, "echo request v4");
 	cr_expect_eq(TC_IN(UDP(X4, L4, 9, 40000)), TC_OK, "UDP");
 	cr_expect_eq(TC_IN(nd6(LLR6, L6, 136, 255)), TC_OK, "neighbour advertisement");
+}
+
+/* ---- source routes (issue 21 item 7) ------------------------------------------------- */
+
+/* UDP over IPv6 behind a type-4 routing header (SRv6) listing `via` as its one other segment. */
+static struct pkt udp6_srh(const char *src, const char *dst, const char *via, __u16 dport)
+{
+	struct pkt u = UDP(src, dst, 40000, dport), p = u;
+	__u8 *ip = p.b + 14, *rh = ip + 40;
+
+	memcpy(rh + 24, u.b + 14 + 40, u.len - 14 - 40);
+	memset(rh, 0, 24);
+	rh[0] = IPPROTO_UDP;
+	rh[1] = 2; /* (2 + 1) * 8 bytes */
+	rh[2] = 4; /* segment routing */
+	rh[3] = 1; /* segments left */
+	addr16(via, rh + 8);
+	ip[6] = 43;
+	p.len = u.len + 24;
+	ip[4] = (__u8)((p.len - 14 - 40) >> 8);
+	ip[5] = (__u8)(p.len - 14 - 40);
+	return p;
+}
+
+/* UDP over IPv4 with the options `opt` (a multiple of 4 bytes) between header and payload. */
+static struct pkt udp4_opts(const char *src, const char *dst, __u16 dport, const __u8 *opt,
+			    __u32 olen)
+{
+	struct pkt u = UDP(src, dst, 40000, dport), p = u;
+	__u8 *ip = p.b + 14;
+
+	memcpy(ip + 20 + olen, u.b + 14 + 20, u.len - 14 - 20);
+	memcpy(ip + 20, opt, olen);
+	p.len = u.len + olen;
+	ip[0] = (__u8)(0x40 | (5 + olen / 4));
+	ip[2] = (__u8)((p.len - 14) >> 8);
+	ip[3] = (__u8)(p.len - 14);
+	ip[10] = ip[11] = 0;
+	memcpy(ip + 10, &(__u16){csum16(ip, 20 + olen)}, 2);
+	return p;
+}
+
+/*
+ * A source-routed packet visits hosts that neither connect/sendmsg (the final destination) nor
+ * the packet hooks (the first hop) judge: while isolated, IPv6 packets with a routing header and
+ * IPv4 packets with LSRR/SSRR are dropped unless an allowed process sends or receives them.
+ */
+Test(prog_run, source_routed_packets_are_dropped)
+{
+	static const __u8 lsrr[8] = {IPOPT_NOOP_, 131, 7, 4, 192, 0, 2, 99};
+	static const __u8 ssrr[8] = {IPOPT_NOOP_, 137, 7, 4, 192, 0, 2, 99};
+	static const __u8 nops[4] = {IPOPT_NOOP_, IPOPT_NOOP_, IPOPT_NOOP_, 0};
+	static const __u8 ra[4] = {148, 4, 0, 0}; /* router alert, as IGMP sends it */
+	__u64 root_id = 1;
+	struct rf_allow_val v = {};
+
+	put_net(U4, 32, RF_PROTO_UDP, RF_DIR_BOTH, 514, 514);
+	put_net(U6, 128, RF_PROTO_UDP, RF_DIR_BOTH, 514, 514);
+	set_config(RF_ISOLATED, 0, RF_BUILTIN_ALL);
+	/* the allowed flow itself, plain and with harmless options */
+	cr_expect_eq(EGRESS(UDP(L6, U6, 40000, 514)), 1);
+	cr_expect_eq(EGRESS(udp6_ext(L6, U6, 2, 40000, 514)), 1, "destination options");
+	cr_expect_eq(EGRESS(udp4_opts(L4, U4, 514, nops, 4)), 1, "IPv4 NOPs");
+	cr_expect_eq(EGRESS(udp4_opts(L4, U4, 514, ra, 4)), 1, "IPv4 router alert");
+	/* the same flow source-routed through a host no rule allows */
+	cr_expect_eq(EGRESS(udp6_srh(L6, U6, X6, 514)), 0, "SRv6 egress");
+	cr_expect_eq(INGRESS(udp6_srh(U6, L6, X6, 514)), 0, "SRv6 ingress");
+	cr_expect_eq(WALL(udp6_srh(L6, U6, X6, 514)), TC_SHOT, "SRv6 on the wire");
+	cr_expect_eq(EGRESS(udp4_opts(L4, U4, 514, lsrr, 8)), 0, "LSRR egress");
+	cr_expect_eq(EGRESS(udp4_opts(L4, U4, 514, ssrr, 8)), 0, "SSRR egress");
+	cr_expect_eq(INGRESS(udp4_opts(U4, L4, 514, lsrr, 8)), 0, "LSRR ingress");
+	cr_expect_eq(WALL(udp4_opts(L4, U4, 514, lsrr, 8)), TC_SHOT, "LSRR on the wire");
+	cr_expect_eq(WALL(udp4_opts(L4, U4, 514, nops, 4)), TC_OK, "NOPs on the wire");
+	/* an allowed process's socket may */
+	cr_assert_eq(
+	    bpf_map_update_elem(bpf_map__fd(skel->maps.rf_allow_cgroup), &root_id, &v, BPF_ANY), 0);
+	cr_expect_eq(EGRESS(udp6_srh(L6, U6, X6, 514)), 1, "SRv6 of an allowed cgroup");
+	cr_expect_eq(EGRESS(udp4_opts(L4, U4, 514, lsrr, 8)), 1, "LSRR of an allowed cgroup");
+	/* not isolated: nothing is judged */
+	set_config(0, 0, RF_BUILTIN_ALL);
+	cr_expect_eq(EGRESS(udp6_srh(L6, X6, X6, 9)), 1);
 }
