@@ -1128,44 +1128,53 @@ int rf_egress(struct __sk_buff *skb)
 }
 
 /*
- * DHCP client frames sent by packet sockets (dhclient, systemd-networkd): eth + IP + UDP ports,
- * to a destination the DHCP built-in allows. Anything unparsable is not DHCP (dropped).
+ * DHCP client frames sent by packet sockets (dhclient, systemd-networkd): Ethernet + IP + UDP
+ * ports, to a destination the DHCP built-in allows. Parsed from the frame's real headers, not
+ * from skb->protocol (the sender chooses it) or a fixed offset: the Ethernet type must be IPv4 or
+ * IPv6 itself (an 802.1Q tag is not DHCP), no VLAN tag may be added on the way out, the kernel's
+ * network header must be where Ethernet puts it (the header bytes read there and at offset 14
+ * are the same, so the packet the device sends is the one judged, whatever its link type), the
+ * IP header plain (no IPv4 options or fragments, no IPv6 extension header). Anything else is not
+ * DHCP (dropped).
  */
 static __always_inline bool frame_is_dhcp_client(struct __sk_buff *skb)
 {
-	__u8 dst[16];
-	__u16 ports[2];
-	__u32 off;
+	__u64 w[6], n[6]; /* 48 bytes: IPv6 + UDP (IPv4 + UDP fits in the first 28) */
+	__u8 eth[14], *h = (__u8 *)w, dst[16];
+	__u16 type, sport, dport;
 	__u8 proto;
+	int i;
 
-	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		struct iphdr ip;
-
-		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)))
+	if (skb->vlan_present || bpf_skb_load_bytes(skb, 0, eth, sizeof(eth)))
+		return false;
+	type = (__u16)(eth[12] << 8 | eth[13]);
+	if ((type != ETH_P_IP && type != ETH_P_IPV6) || skb->protocol != bpf_htons(type))
+		return false;
+	if (bpf_skb_load_bytes(skb, ETH_HLEN, w, type == ETH_P_IP ? 32 : 48) ||
+	    l3_load(skb, 0, n, type == ETH_P_IP ? 32 : 48))
+		return false;
+	for (i = 0; i < 6; i++)
+		if ((type == ETH_P_IPV6 || i < 4) && w[i] != n[i])
 			return false;
-		if (ip.version != 4 || ip.ihl < 5)
+	if (type == ETH_P_IP) {
+		/* version 4, IHL 5; no fragment (MF or an offset); UDP */
+		if (h[0] != 0x45 || (h[6] & 0x3f) || h[7] || h[9] != RF_IPPROTO_UDP)
 			return false;
-		proto = ip.protocol;
-		off = ETH_HLEN + ip.ihl * 4;
-		addr4_mapped(dst, ip.daddr);
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr ip6;
-
-		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip6, sizeof(ip6)))
-			return false;
-		if (ip6.version != 6)
-			return false;
-		proto = ip6.nexthdr;
-		off = ETH_HLEN + sizeof(ip6);
-		__builtin_memcpy(dst, &ip6.daddr, 16);
+		addr4_mapped(dst, *(__u32 *)(h + 16));
+		proto = h[9];
+		sport = (__u16)(h[20] << 8 | h[21]);
+		dport = (__u16)(h[22] << 8 | h[23]);
 	} else {
-		return false;
+		if ((h[0] >> 4) != 6 || h[6] != RF_IPPROTO_UDP)
+			return false;
+		__builtin_memcpy(dst, h + 24, 16);
+		proto = h[6];
+		sport = (__u16)(h[40] << 8 | h[41]);
+		dport = (__u16)(h[42] << 8 | h[43]);
 	}
-	if (bpf_skb_load_bytes(skb, off, ports, sizeof(ports)))
+	if (!rf_is_dhcp_client(proto, sport, dport))
 		return false;
-	if (!rf_is_dhcp_client(proto, bpf_ntohs(ports[0]), bpf_ntohs(ports[1])))
-		return false;
-	return dhcp_peer_allowed(bpf_ntohs(ports[0]), dst, dst, false);
+	return dhcp_peer_allowed(sport, dst, dst, false);
 }
 
 /*

@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/if_packet.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
@@ -1273,4 +1274,116 @@ Test(leaks, source_routes_through_an_allowed_host_v4_v6)
 	for (v6 = 0; v6 < 2; v6++)
 		for (routed = 0; routed < 2; routed++)
 			rfp_sniffer_stop(&sn[v6][routed]);
+}
+
+/* ---- issue 21 item 13: the guard's DHCP exemption parses the frame's real headers ----------- */
+
+#define MVLAN "rf-leak-8021q-tagged-tcp-syn"
+#define MDHCP "rf-leak-dhcp-frame-from-a-packet-socket"
+
+static int pkt_fd = -1;
+static struct sockaddr_ll pkt_to;
+
+/*
+ * An 802.1Q-tagged TCP SYN whose bytes at offset 14 (the tag, then the real IP header) read as
+ * an IPv4 UDP 68 -> 67 broadcast to a parser that assumes Ethernet + IP at a fixed offset: TCI
+ * 0x4500 is "version 4, IHL 5", the real IP id's low byte "UDP", the real source
+ * 255.255.255.255 the "destination", the real destination 0.68.0.67 the "ports".
+ */
+static size_t vlan_syn(unsigned char *f)
+{
+	static const unsigned char hdr[] = {
+	    0xff, 0xff, 0xff, 0xff,    0xff, 0xff, 0x02, 0,    0,  0, 0, 1,
+	    0x81, 0x00, 0x45, 0x00,    0x08, 0x00, /* the real type: IPv4 */
+	    0x45, 0x00, 0x00, 40 + 32, 0x00, 17,   0x00, 0x00, 64, 6, 0, 0, /* id 17, TCP */
+	    0xff, 0xff, 0xff, 0xff,    0,    68,   0,	 67, /* source, destination */
+	    0x9c, 0x40, 0x00, 0x50,    0,    0,	   0,	 1,    0,  0, 0, 0,
+	    0x50, 0x02, 0xff, 0xff,    0,    0,	   0,	 0};
+
+	memcpy(f, hdr, sizeof(hdr));
+	memset(f + sizeof(hdr), 0, 32);
+	memcpy(f + sizeof(hdr), MVLAN, strlen(MVLAN));
+	return sizeof(hdr) + 32;
+}
+
+/* A DHCPv4 client broadcast (68 -> 255.255.255.255:67) as dhclient sends it. */
+static size_t dhcp_frame(unsigned char *f)
+{
+	static const unsigned char hdr[] = {
+	    0xff, 0xff, 0xff, 0xff,	   0xff, 0xff, 0x02, 0,	 0,  0,	 0, 1,	    0x08, 0x00,
+	    0x45, 0x00, 0x00, 20 + 8 + 64, 0,	 0,    0,    0,	 64, 17, 0, 0,	    0,	  0,
+	    0,	  0,	0xff, 0xff,	   0xff, 0xff, 0,    68, 0,  67, 0, 8 + 64, 0,	  0};
+
+	memcpy(f, hdr, sizeof(hdr));
+	memset(f + sizeof(hdr), 0, 64);
+	memcpy(f + sizeof(hdr), MDHCP, strlen(MDHCP));
+	return sizeof(hdr) + 64;
+}
+
+/* cmd 0: a packet socket on the veth; 1: send the tagged SYN, 2: the DHCP frame, both with
+ * sll_protocol ETH_P_IP (skb->protocol says IPv4 either way). Bytes sent or -errno. */
+static int pkt_worker(int cmd, void *arg)
+{
+	unsigned char f[256];
+	size_t n;
+
+	(void)arg;
+	if (cmd == 0) {
+		pkt_fd = socket(AF_PACKET, SOCK_RAW, 0);
+		pkt_to = (struct sockaddr_ll){.sll_family = AF_PACKET,
+					      .sll_protocol = htons(0x0800),
+					      .sll_ifindex = (int)dev_ifindex(),
+					      .sll_halen = 6};
+		memset(pkt_to.sll_addr, 0xff, 6);
+		return pkt_fd < 0 ? -errno : 0;
+	}
+	n = cmd == 1 ? vlan_syn(f) : dhcp_frame(f);
+	return sendto(pkt_fd, f, n, 0, (struct sockaddr *)&pkt_to, sizeof(pkt_to)) < 0 ? -errno
+										       : (int)n;
+}
+
+/*
+ * Issue 21 item 13 (R13): the packet guard let a frame pass as DHCP by skb->protocol (the
+ * sender's sll_protocol) and an IP header assumed at offset 14, so a tagged TCP SYN shaped to
+ * read as a DHCP broadcast there left the host. Isolated, it is dropped now; the real DHCP
+ * broadcast from the same socket still leaves.
+ */
+Test(leaks, packet_guard_dhcp_exemption_parses_real_headers)
+{
+	struct rfp_sniffer sn[2];
+	struct rfp_worker w;
+	int phase, c;
+
+	cr_assert_eq(rfp_sniffer_start(&sn[0], rft.peer_ns, 0x0800, MVLAN), 0);
+	cr_assert_eq(rfp_sniffer_start(&sn[1], rft.peer_ns, 0x0800, MDHCP), 0);
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "tcp", "port", "8001", NULL);
+	cr_assert_eq(rfp_worker_start(&w, rft.dev_ns, rft.cg, pkt_worker, NULL), 0);
+	for (phase = 0; phase < 2; phase++) {
+		unsigned int before[2];
+
+		if (phase)
+			cr_assert_eq(rfp_cli_env(guard_on_env, NULL, NULL, "isolate", NULL), 0);
+		for (c = 0; c < 2; c++) {
+			int r;
+
+			before[c] = rfp_sniffer_count(&sn[c]);
+			r = rfp_worker_call(&w, 1 + c);
+			/* a frame dropped at tc comes back to a packet socket as ENOBUFS */
+			cr_expect(r > 0 || (phase && c == 0 && r == -ENOBUFS), "%s frame %d: %d",
+				  phase ? "isolated" : "before", c, r);
+		}
+		rft_msleep(DENY_WAIT_MS);
+		cr_expect_gt(sniffed_above(&sn[1], before[1], ALLOW_WAIT_MS), before[1],
+			     "%s: the DHCP broadcast did not arrive",
+			     phase ? "isolated" : "before");
+		if (phase)
+			cr_expect_eq(rfp_sniffer_count(&sn[0]), before[0],
+				     "isolated: the tagged TCP SYN passed as DHCP");
+		else
+			cr_expect_gt(sniffed_above(&sn[0], before[0], ALLOW_WAIT_MS), before[0],
+				     "not isolated: the tagged frame did not arrive");
+	}
+	rfp_worker_stop(&w);
+	rfp_sniffer_stop(&sn[0]);
+	rfp_sniffer_stop(&sn[1]);
 }
