@@ -142,7 +142,14 @@ struct rf_allow_val {
 
 /* ---- rf_dhcp_server: BPF_MAP_TYPE_HASH, known DHCP servers for the DHCP built-in ---------- */
 
-/* Key: the server's address, IPv6 or IPv4-mapped, network byte order. Value: rf_allow_val. */
+/*
+ * Key: the server's address, IPv6 or IPv4-mapped, network byte order. Value: rf_allow_val, whose
+ * flags say (informatively; the programs do not read them) where the entry came from:
+ * RF_DHCP_SERVER_CONFIG a "dhcp-server" line, RF_DHCP_SERVER_LEASE a lease file read while not
+ * isolated (kept as it is while isolated). 0: another agent's entry, kept like a lease one.
+ */
+#define RF_DHCP_SERVER_CONFIG 0x1
+#define RF_DHCP_SERVER_LEASE  0x2
 struct rf_addr_key {
 	__u8 addr[16];
 };

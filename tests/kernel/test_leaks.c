@@ -1387,3 +1387,64 @@ Test(leaks, packet_guard_dhcp_exemption_parses_real_headers)
 	rfp_sniffer_stop(&sn[0]);
 	rfp_sniffer_stop(&sn[1]);
 }
+
+/* ---- issue 21 item 13: the built-ins' peers are frozen at isolate -------------------------- */
+
+/*
+ * R11, R12: lease files and resolv.conf are written from DHCP answers, i.e. by whoever answers
+ * DHCP on the link. They were re-read on every config apply, so a lease naming the peer as
+ * "dhcp-server-identifier", or a resolv.conf naming it as nameserver, planted while isolated,
+ * opened UDP 68 -> 67 / port 53 to it at the next command. While isolated they are not read
+ * now: the peers are those of isolate time, until the next isolate.
+ */
+Test(leaks, builtin_peers_are_frozen_while_isolated)
+{
+	static const struct dhcp_send to_peer4 = {AF_INET, RFT_PEER_IP4, MD4_SRV, true};
+	static const char dhclient[] =
+	    "lease {\n  option dhcp-server-identifier " RFT_PEER_IP4 ";\n}\n";
+	static const char other_ns[] = "nameserver 198.51.100.53\n";
+	static const char peer_ns[] = "nameserver " RFT_PEER_IP4 "\n";
+	static const unsigned short ports[] = {53};
+	char dir[300], lease[340], resolv[300];
+	struct rft_server srv;
+	int r, phase;
+
+	snprintf(dir, sizeof(dir), "%s/dhcp-leases", rft.state_dir);
+	snprintf(lease, sizeof(lease), "%s/dhclient.leases", dir);
+	snprintf(resolv, sizeof(resolv), "%s/resolv.conf", rft.state_dir);
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	cr_assert_eq(rfp_sysctl_in(rft.dev_ns, "net/ipv4/ip_unprivileged_port_start", "0"), 0);
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 1), 0);
+	cr_assert_eq(rf_write_file_atomic(rft.config, "dns auto\npacket-guard off\n", 26), 0);
+	cr_assert_eq(rf_write_file_atomic(resolv, other_ns, strlen(other_ns)), 0);
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "tcp", "port", "8001", NULL);
+
+	/* phase 0: planted while isolated, then a command applies the config; 1: isolated again
+	 * with them in place: now they are the host's own */
+	for (phase = 0; phase < 2; phase++) {
+		const char *pname = phase ? "re-isolated" : "planted while isolated";
+		struct rft_result res;
+
+		rft_cli_ok(0, "isolate", NULL);
+		if (!phase) {
+			cr_assert_eq(rf_write_file_atomic(lease, dhclient, strlen(dhclient)), 0);
+			cr_assert_eq(rf_write_file_atomic(resolv, peer_ns, strlen(peer_ns)), 0);
+			rft_cli_ok(0, "load", NULL); /* applies the config */
+		}
+		r = rfp_run_in(rft.dev_ns, rft.cg, dhcp_send, (void *)&to_peer4);
+		res = rft_client(rft.dev_ns, rft.cg, AF_INET, RFT_UDP, RFT_PEER_IP4, 53, 1000);
+		if (phase) {
+			cr_expect_eq(r, (int)strlen(MD4_SRV), "%s: 68 -> peer:67: %d", pname, r);
+			cr_expect_eq(res.outcome, RFT_OK, "%s: DNS to the peer: %s", pname,
+				     rft_outcome_name(res.outcome));
+		} else {
+			cr_expect_eq(r, -EPERM, "%s: the lease opened 68 -> peer:67 (%d)", pname,
+				     r);
+			cr_expect_eq(res.outcome, RFT_EPERM,
+				     "%s: resolv.conf opened port 53 to the peer (%s)", pname,
+				     rft_outcome_name(res.outcome));
+		}
+		rft_cli_ok(0, "release", NULL);
+	}
+	rft_server_stop(&srv);
+}
