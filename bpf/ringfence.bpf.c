@@ -474,9 +474,58 @@ static __always_inline bool dhcp_peer_allowed(__u16 lport, const __u8 *remote, c
 	return v == RF_DHCP_ALLOW;
 }
 
-/* skb: the packet (packet hooks) for the ND on-link check, NULL in the syscall hooks. */
+#define ND_OPT_SOURCE_LL 1
+#define ND_OPT_TARGET_LL 2
+
+/*
+ * "On-link" is only what the route table says: a /128 device route and a permanent neighbour
+ * entry (or any point-to-point route) make an off-link host on-link (issue 21 item 12). So a
+ * unicast NS/NA to a global address must also have the protocol's exact shape, which leaves no
+ * room for data: ICMPv6 right after the IPv6 header, 24 bytes, or 32 with one link-layer address
+ * option (NS: source, NA: target; length 1); an NS's target is its destination (a reachability
+ * probe), an NA's its source (the address it answers for). At tc (l2), where the frame has its
+ * Ethernet header, the option must carry the frame's own source MAC.
+ */
+static __always_inline bool nd_unicast_shape(struct __sk_buff *skb, const struct rf_flow *f,
+					     bool l2)
+{
+	__u8 h[8], nd[32], eth[14];
+	const __u8 *want = f->icmp_type == 135 ? f->remote : f->local;
+	__u16 plen;
+	int i;
+
+	if (bpf_skb_load_bytes_relative(skb, 0, h, sizeof(h), BPF_HDR_START_NET) ||
+	    h[6] != RF_IPPROTO_ICMPV6)
+		return false;
+	plen = (__u16)(h[4] << 8 | h[5]);
+	if (plen != 24 && plen != 32)
+		return false;
+	__builtin_memset(nd, 0, sizeof(nd));
+	if (bpf_skb_load_bytes_relative(skb, 40, nd, plen == 32 ? 32 : 24, BPF_HDR_START_NET))
+		return false;
+	for (i = 0; i < 16; i++)
+		if (nd[8 + i] != want[i])
+			return false;
+	if (plen == 24)
+		return true;
+	if (nd[24] != (f->icmp_type == 135 ? ND_OPT_SOURCE_LL : ND_OPT_TARGET_LL) || nd[25] != 1)
+		return false;
+	if (!l2)
+		return true;
+	if (bpf_skb_load_bytes(skb, 0, eth, sizeof(eth)) || eth[12] != 0x86 || eth[13] != 0xdd)
+		return false;
+	for (i = 0; i < 6; i++)
+		if (nd[26 + i] != eth[6 + i])
+			return false;
+	return true;
+}
+
+/*
+ * skb: the packet (packet hooks) for the ND on-link check, NULL in the syscall hooks; at_tc: it
+ * is a frame at tc (with its link-layer header).
+ */
 static __always_inline bool builtin_allowed(const struct rf_config *cfg, const struct rf_flow *f,
-					    struct __sk_buff *skb, bool ingress)
+					    struct __sk_buff *skb, bool ingress, bool at_tc)
 {
 	if ((cfg->builtins & RF_BUILTIN_DHCP) && rf_is_dhcp_client(f->proto, f->lport, f->rport))
 		return dhcp_peer_allowed(f->lport, f->remote, f->local, ingress);
@@ -488,7 +537,8 @@ static __always_inline bool builtin_allowed(const struct rf_config *cfg, const s
 
 		if (v == RF_ND_ALLOW)
 			return true;
-		if (v == RF_ND_IF_ONLINK && skb && skb_route_onlink(skb))
+		if (v == RF_ND_IF_ONLINK && skb && skb_route_onlink(skb) &&
+		    nd_unicast_shape(skb, f, at_tc))
 			return true;
 	}
 	return false;
@@ -597,7 +647,8 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, enum rf_
 
 	if (rf_addr_is_loopback(f.remote))
 		return 1;
-	if (process_allowed(sk) || flow_dest_allowed(&f) || builtin_allowed(cfg, &f, NULL, false)) {
+	if (process_allowed(sk) || flow_dest_allowed(&f) ||
+	    builtin_allowed(cfg, &f, NULL, false, false)) {
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(hook, false);
 		return 1;
@@ -1104,7 +1155,7 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
 	}
 	/* the destination first: one LPM walk, cheaper than the socket's mark and cgroup walk */
 	if (skb_dest_allowed(skb, &f, ingress) || skb_socket_allowed(skb) ||
-	    builtin_allowed(cfg, &f, skb, ingress)) {
+	    builtin_allowed(cfg, &f, skb, ingress, false)) {
 	allowed:
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(hook, false);
@@ -1226,7 +1277,7 @@ static __always_inline int wall_verdict(struct __sk_buff *skb, const struct rf_c
 	/* no loopback exemption: the wall is never on lo, so 127/8 or ::1 here leaves the host */
 	if (f.srcroute ? skb_socket_allowed(skb)
 		       : flow_dest_allowed(&f) || skb_socket_allowed(skb) ||
-			     builtin_allowed(cfg, &f, skb, false)) {
+			     builtin_allowed(cfg, &f, skb, false, true)) {
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(RF_HOOK_WALL, false);
 		return TC_ACT_UNSPEC;
@@ -1500,7 +1551,8 @@ static __always_inline int icmp_error_verdict(struct __sk_buff *skb, const struc
 		if (!ours)
 			return TC_ACT_UNSPEC;
 		reason = RF_REASON_NO_RULE;
-		if (allowed || flow_dest_allowed(&q) || builtin_allowed(cfg, &q, NULL, false)) {
+		if (allowed || flow_dest_allowed(&q) ||
+		    builtin_allowed(cfg, &q, NULL, false, false)) {
 			if (mode == RF_MODE_ENFORCE)
 				count_verdict(RF_HOOK_TC_INGRESS, false);
 			return TC_ACT_UNSPEC;

@@ -29,6 +29,8 @@
 
 TestSuite(leaks, .init = rfp_setup, .fini = rfp_teardown, .timeout = 90);
 
+static void sh_in(const char *netns, const char *cmd);
+
 /* The device end of the veth (rf_test.c names it after the owning test process). */
 static unsigned int dev_ifindex(void)
 {
@@ -218,7 +220,10 @@ Test(leaks, multicast_joins_refused_while_isolated_v4_v6)
 #define MND_ON	 "rf-leak-nd-onlink-target"
 #define MND_OFF	 "rf-leak-nd-offlink-target"
 #define MND_HOP	 "rf-leak-nd-hoplimit-64"
+#define MND_DEV	 "rf-leak-nd-devroute-target"
+#define MND_OK	 "rfNDok"	    /* 6 bytes: the link-layer address option of a well-shaped NS */
 #define OFFLINK6 "2001:db8:ffff::9" /* routed via the peer (a gateway) */
+#define DEVRT6	 "2001:db8:fffe::9" /* off-link, made "on-link" by a /128 device route */
 
 enum raw_cmd {
 	RAW_OPEN,
@@ -227,6 +232,8 @@ enum raw_cmd {
 	RAW6_PAST,   /* IPv6 + destination options whose length points past the packet */
 	ND_ONLINK,   /* NS, hop limit 255, to the on-link 2001:db8::2 (target = destination) */
 	ND_OFFLINK,  /* the same to OFFLINK6 */
+	ND_SHAPED,   /* NS to 2001:db8::2 in the protocol's shape: 24 bytes + one SLLA option */
+	ND_DEVROUTE, /* NS with a payload to DEVRT6 (device route + permanent neighbour) */
 	ND_HOP64,    /* to 2001:db8::2 with hop limit 64 */
 	UDP4_OPT_OK, /* connected UDP with IP options / IPv6 extension headers (setsockopt) */
 	UDP4_OPT_OTHER,
@@ -295,6 +302,22 @@ static int send_ns(const char *dst, const char *target, int hops, const char *ma
 	return raw_send(fd_icmp6, AF_INET6, dst, p, n); /* the kernel fills the checksum */
 }
 
+/* A neighbour solicitation in its exact shape (target = dst, one source link-layer address
+ * option), whose 6 address bytes are MND_OK for the sniffer. */
+static int send_ns_shaped(const char *dst)
+{
+	unsigned char p[32] = {135, 0};
+	int hops = 255;
+
+	inet_pton(AF_INET6, dst, p + 8);
+	p[24] = 1; /* source link-layer address */
+	p[25] = 1; /* 8 bytes */
+	memcpy(p + 26, MND_OK, 6);
+	if (setsockopt(fd_icmp6, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops, sizeof(hops)))
+		return -errno;
+	return raw_send(fd_icmp6, AF_INET6, dst, p, sizeof(p));
+}
+
 static int raw_worker(int cmd, void *arg)
 {
 	unsigned char p[128];
@@ -358,6 +381,10 @@ static int raw_worker(int cmd, void *arg)
 		return send_ns(RFT_PEER_IP6, RFT_PEER_IP6, 255, MND_ON);
 	case ND_OFFLINK:
 		return send_ns(OFFLINK6, OFFLINK6, 255, MND_OFF);
+	case ND_SHAPED:
+		return send_ns_shaped(RFT_PEER_IP6);
+	case ND_DEVROUTE:
+		return send_ns(DEVRT6, DEVRT6, 255, MND_DEV);
 	case ND_HOP64:
 		return send_ns(RFT_PEER_IP6, RFT_PEER_IP6, 64, MND_HOP);
 	default:
@@ -381,8 +408,10 @@ static const struct raw_case raw_cases[] = {
     {RAW4_OK, 0x0800, M4_OK, true, "IPv4 well-formed, allowed port"},
     {RAW6_OK, 0x86dd, M6_OK, true, "IPv6 destination options, allowed port"},
     {RAW6_PAST, 0x86dd, M6_BAD, false, "IPv6 extension header past the packet"},
-    {ND_ONLINK, 0x86dd, MND_ON, true, "NS to an on-link global address"},
+    {ND_SHAPED, 0x86dd, MND_OK, true, "NS in its shape to an on-link global address"},
+    {ND_ONLINK, 0x86dd, MND_ON, false, "NS with payload to an on-link global address"},
     {ND_OFFLINK, 0x86dd, MND_OFF, false, "NS with payload to an off-link address"},
+    {ND_DEVROUTE, 0x86dd, MND_DEV, false, "NS with payload over a /128 device route"},
     {ND_HOP64, 0x86dd, MND_HOP, false, "NS with hop limit 64"},
 };
 
@@ -395,7 +424,7 @@ static bool allowed_isolated(const struct raw_case *c)
 	struct utsname u;
 	int major = 0, minor = 0;
 
-	if (c->cmd != ND_ONLINK || !c->allowed_isolated)
+	if (c->cmd != ND_SHAPED || !c->allowed_isolated)
 		return c->allowed_isolated;
 	if (uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2)
 		return true;
@@ -419,7 +448,18 @@ Test(leaks, unparsable_and_off_link_nd_from_raw_sockets_v4_v6)
 	size_t i;
 	int phase;
 
+	char devroute[600], dif[IF_NAMESIZE];
+
 	cr_assert_eq(rft_exec(rft.dev_ns, route, NULL, NULL), 0, "cannot add the off-link route");
+	/* issue 21 item 12: a /128 device route and a permanent neighbour entry (the peer's MAC)
+	 * make DEVRT6 "on-link" as far as the route table can tell */
+	rft_dev_ifname(dif, sizeof(dif), rft.owner);
+	snprintf(devroute, sizeof(devroute),
+		 "m=$(ip -n %s -br link show rft%dp | awk '{print $3}') && "
+		 "ip -6 route add %s/128 dev %s && "
+		 "ip -6 neigh add %s lladdr \"$m\" dev %s nud permanent",
+		 rft.peer_ns, (int)rft.owner % 10000000, DEVRT6, dif, DEVRT6, dif);
+	sh_in(rft.dev_ns, devroute);
 	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
 	for (i = 0; i < N_RAW_CASES; i++)
 		cr_assert_eq(rfp_sniffer_start(&sn[i], rft.peer_ns, raw_cases[i].ethertype,
