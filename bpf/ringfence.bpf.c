@@ -770,9 +770,36 @@ static __always_inline void sockopt_group(struct bpf_sockopt *ctx, struct rf_flo
 	}
 }
 
+#define IP_FREEBIND	 15
+#define IP_TRANSPARENT	 19
+#define IPV6_TRANSPARENT 75
+#define IPV6_FREEBIND	 78
+
+/*
+ * Does this option let the socket send from an address that is not the host's own? With one,
+ * an unprivileged process (IPV6_FREEBIND needs no privilege) binds a victim's address and sends
+ * a query to an allowed peer (the resolver), which answers the victim: a reflection of
+ * attacker-chosen data to any host (issue 21 item 13, R14). Setting it to 0 is harmless.
+ */
+static __always_inline bool sockopt_frees_source(struct bpf_sockopt *ctx)
+{
+	__u8 *p = RF_CTX_PTR(ctx, optval), *end = RF_CTX_PTR(ctx, optval_end);
+	int level = ctx->level, optname = ctx->optname;
+
+	if (!(level == SOL_IP && (optname == IP_FREEBIND || optname == IP_TRANSPARENT)) &&
+	    !(level == SOL_IPV6 && (optname == IPV6_FREEBIND || optname == IPV6_TRANSPARENT)))
+		return false;
+	if (p + 1 <= end && ctx->optlen == 1 && !*p)
+		return false;
+	if (p + 4 <= end && ctx->optlen >= 4 && !*(__u32 *)p)
+		return false;
+	return true;
+}
+
 /*
  * Multicast joins as a covert channel (THREAT-MODEL): while isolated, a non-allowed process may
- * not change group memberships; the setsockopt fails with EPERM.
+ * not change group memberships; the setsockopt fails with EPERM. Nor may it let a socket send
+ * from addresses that are not the host's (sockopt_frees_source()).
  */
 SEC("cgroup/setsockopt")
 int rf_setsockopt(struct bpf_sockopt *ctx)
@@ -781,11 +808,13 @@ int rf_setsockopt(struct bpf_sockopt *ctx)
 	struct bpf_sock *sk = RF_CTX_SK(ctx);
 	struct rf_flow f = {};
 	enum rf_mode mode;
+	bool member;
 
 	/* an option larger than a page is not copied for us: hand the kernel the original */
 	if (ctx->optlen > PAGE_SIZE_MIN)
 		ctx->optlen = 0;
-	if (!sockopt_changes_membership(ctx->level, ctx->optname))
+	member = sockopt_changes_membership(ctx->level, ctx->optname);
+	if (!member && !sockopt_frees_source(ctx))
 		return 1;
 	cfg = get_config();
 	if (!cfg || (mode = cfg_mode(cfg)) == RF_MODE_OFF)
@@ -800,9 +829,11 @@ int rf_setsockopt(struct bpf_sockopt *ctx)
 		f.proto = sk->protocol;
 		f.sock_type = sk->type;
 	}
-	sockopt_group(ctx, &f);
-	return refuse(mode, &f, RF_HOOK_SETSOCKOPT, RF_REASON_MULTICAST,
-		      bpf_get_current_cgroup_id(), true, true);
+	if (member)
+		sockopt_group(ctx, &f);
+	return refuse(mode, &f, RF_HOOK_SETSOCKOPT,
+		      member ? RF_REASON_MULTICAST : RF_REASON_NO_RULE, bpf_get_current_cgroup_id(),
+		      true, true);
 }
 
 #define IPV6_HOPOPTS  0

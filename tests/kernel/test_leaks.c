@@ -1488,3 +1488,63 @@ Test(leaks, builtin_peers_are_frozen_while_isolated)
 	}
 	rft_server_stop(&srv);
 }
+
+/* ---- issue 21 item 13: sockets may not send from addresses that are not the host's --------- */
+
+struct freebind_case {
+	int family, level, opt, value;
+	const char *name;
+};
+
+static const struct freebind_case freebind_cases[] = {
+    {AF_INET, IPPROTO_IP, 15, 1, "IP_FREEBIND"},
+    {AF_INET, IPPROTO_IP, 19, 1, "IP_TRANSPARENT"},
+    {AF_INET6, IPPROTO_IPV6, 78, 1, "IPV6_FREEBIND"},
+    {AF_INET6, IPPROTO_IPV6, 75, 1, "IPV6_TRANSPARENT"},
+    {AF_INET6, IPPROTO_IPV6, 78, 0, "IPV6_FREEBIND off"},
+};
+#define N_FREEBIND (sizeof(freebind_cases) / sizeof(freebind_cases[0]))
+
+/* Set case arg on a fresh UDP socket: 0 or -errno. */
+static int set_freebind(int cmd, void *arg)
+{
+	const struct freebind_case *c = arg;
+	int fd = socket(c->family, SOCK_DGRAM, 0), r;
+
+	(void)cmd;
+	if (fd < 0)
+		return -errno;
+	r = setsockopt(fd, c->level, c->opt, &c->value, sizeof(c->value)) ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+/*
+ * R14: with IPV6_FREEBIND (no privilege needed) or IP(V6)_TRANSPARENT a socket binds any address
+ * and sends "from" it: a query to the allowed resolver then reflects attacker-chosen data to any
+ * host. While isolated, a process outside the allowed ones cannot turn them on (EPERM); turning
+ * them off, and everything before isolation, is unchanged.
+ */
+Test(leaks, sockets_cannot_free_their_source_address_while_isolated)
+{
+	size_t i;
+	int phase;
+
+	require_setsockopt_hook();
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "tcp", "port", "8001", NULL);
+	for (phase = 0; phase < 3; phase++) {
+		const char *pname = phase == 1 ? "isolated" : phase ? "released" : "not isolated";
+
+		if (phase == 1)
+			rft_cli_ok(0, "isolate", NULL);
+		if (phase == 2)
+			rft_cli_ok(0, "release", NULL);
+		for (i = 0; i < N_FREEBIND; i++) {
+			const struct freebind_case *c = &freebind_cases[i];
+			int want = phase == 1 && c->value ? -EPERM : 0;
+			int r = rfp_run_in(rft.dev_ns, rft.cg, set_freebind, (void *)c);
+
+			cr_expect_eq(r, want, "%s: %s: %d (want %d)", pname, c->name, r, want);
+		}
+	}
+}
