@@ -1320,9 +1320,11 @@ refused:
 	return TC_ACT_SHOT;
 }
 
-/* tc egress on the interfaces: the packet-socket guard, then the second wall. */
-SEC("tc")
-int rf_tc_egress(struct __sk_buff *skb)
+/*
+ * tc egress on the interfaces: the packet-socket guard, then the second wall. scoped: judge only
+ * the target's own sockets' packets (a narrower target on a shared interface), else all.
+ */
+static __always_inline int tc_egress_verdict(struct __sk_buff *skb, bool scoped)
 {
 	const struct rf_config *cfg;
 	struct bpf_sock *sk;
@@ -1333,7 +1335,8 @@ int rf_tc_egress(struct __sk_buff *skb)
 	 * everyone else's leave after this one helper call, first, since the filter of every
 	 * target sharing the interface runs on every packet. The host target judges them all.
 	 */
-	if (rf_target_level && bpf_skb_ancestor_cgroup_id(skb, rf_target_level) != rf_target_cgid)
+	if (scoped && rf_target_level &&
+	    bpf_skb_ancestor_cgroup_id(skb, rf_target_level) != rf_target_cgid)
 		return TC_ACT_UNSPEC;
 	cfg = get_config();
 	if (!cfg || (mode = cfg_mode(cfg)) == RF_MODE_OFF)
@@ -1344,6 +1347,24 @@ int rf_tc_egress(struct __sk_buff *skb)
 	if (sk && sk->family != AF_INET && sk->family != AF_INET6)
 		return packet_socket_verdict(skb, sk, cfg, mode);
 	return wall_verdict(skb, cfg, mode);
+}
+
+SEC("tc")
+int rf_tc_egress(struct __sk_buff *skb)
+{
+	return tc_egress_verdict(skb, true);
+}
+
+/*
+ * The same for the interfaces of a network namespace that only the target's processes use (a
+ * container's own, issue 21 item 10): every packet leaving them is the target's, with a socket
+ * or without (kernel RSTs, forwarded copies, tun writes), so every packet is judged, as for the
+ * host. The loader pins it; userspace attaches it instead of rf_tc_egress there.
+ */
+SEC("tc")
+int rf_tcns_egress(struct __sk_buff *skb)
+{
+	return tc_egress_verdict(skb, false);
 }
 
 /* ---- ICMP errors on the way in (tc ingress) --------------------------------------------- */
@@ -1558,11 +1579,11 @@ static __always_inline bool sock_exe_allowed(struct bpf_sock *sk)
  * shared). An error that cannot be parsed is dropped.
  */
 static __always_inline int icmp_error_verdict(struct __sk_buff *skb, const struct rf_config *cfg,
-					      enum rf_mode mode)
+					      enum rf_mode mode, bool all)
 {
 	enum rf_reason reason = RF_REASON_MALFORMED;
 	struct rf_flow outer = {}, q = {};
-	bool ours = rf_target_level == 0, allowed = false;
+	bool ours = all, allowed = false;
 	struct bpf_sock *sk;
 	int r;
 
@@ -1595,13 +1616,25 @@ static __always_inline int icmp_error_verdict(struct __sk_buff *skb, const struc
 }
 
 /* tc ingress on the interfaces: ICMP errors, which no cgroup hook sees on their way in. */
-SEC("tc")
-int rf_tc_ingress(struct __sk_buff *skb)
+static __always_inline int tc_ingress_verdict(struct __sk_buff *skb, bool all)
 {
 	const struct rf_config *cfg = get_config();
 	enum rf_mode mode;
 
 	if (!cfg || (mode = cfg_mode(cfg)) == RF_MODE_OFF)
 		return TC_ACT_UNSPEC;
-	return icmp_error_verdict(skb, cfg, mode);
+	return icmp_error_verdict(skb, cfg, mode, all);
+}
+
+SEC("tc")
+int rf_tc_ingress(struct __sk_buff *skb)
+{
+	return tc_ingress_verdict(skb, rf_target_level == 0);
+}
+
+/* rf_tc_ingress for a namespace of the target's own (rf_tcns_egress): every error is judged. */
+SEC("tc")
+int rf_tcns_ingress(struct __sk_buff *skb)
+{
+	return tc_ingress_verdict(skb, true);
 }

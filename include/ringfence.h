@@ -237,7 +237,10 @@ _Static_assert(sizeof(struct rf_build) == 16, "rf_build ABI size");
 	X(SETSOCKOPT, setsockopt, rf_setsockopt,                                                   \
 	  CGROUP)			    /* multicast/anycast membership changes */             \
 	X(WALL, wall, rf_tc_egress, SHARED) /* on-wire packets at tc egress (runs in tc_egress) */ \
-	X(TC_INGRESS, tc_ingress, rf_tc_ingress, TC) /* ICMP errors arriving on an interface */
+	X(TC_INGRESS, tc_ingress, rf_tc_ingress, TC) /* ICMP errors arriving on an interface */    \
+	/* the tc pair for a namespace of the target's own: verdicts counted as the three above */ \
+	X(TCNS_EGRESS, tcns_egress, rf_tcns_egress, TC)                                            \
+	X(TCNS_INGRESS, tcns_ingress, rf_tcns_ingress, TC)
 
 enum rf_hook {
 #define RF_X_ENUM(id, label, prog, kind) RF_HOOK_##id,

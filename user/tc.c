@@ -10,12 +10,14 @@
 #include <sys/wait.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <net/if.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "rf_tc.h"
+#include "rf_util.h"
 
 static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
@@ -106,7 +108,8 @@ static bool prog_is_ours(__u32 id)
 	if (fd < 0)
 		return false;
 	ours = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
-	       (!strcmp(info.name, "rf_tc_egress") || !strcmp(info.name, "rf_tc_ingress"));
+	       (!strcmp(info.name, "rf_tc_egress") || !strcmp(info.name, "rf_tc_ingress") ||
+		!strcmp(info.name, "rf_tcns_egress") || !strcmp(info.name, "rf_tcns_ingress"));
 	close(fd);
 	return ours;
 }
@@ -147,14 +150,27 @@ static int prog_and_id(const char *path, __u32 *id)
 	return fd;
 }
 
-/* The ICMP-error program pinned beside the egress one (rf_prog_tc_ingress in the same dir). */
+/* prog_pin with the last `from` in its file name replaced by `to`, into buf. */
+static void pin_beside(char *buf, size_t len, const char *prog_pin, const char *from,
+		       const char *to)
+{
+	const char *slash = strrchr(prog_pin, '/'), *base = slash ? slash + 1 : prog_pin;
+	const char *at = strstr(base, from);
+
+	if (!at)
+		snprintf(buf, len, "%s", prog_pin);
+	else
+		snprintf(buf, len, "%.*s%s%s", (int)(at - prog_pin), prog_pin, to,
+			 at + strlen(from));
+}
+
+/* The ICMP-error program pinned beside the egress one (rf_prog_tc_ingress for
+ * rf_prog_tc_egress, rf_prog_tcns_ingress for rf_prog_tcns_egress). */
 static int ingress_prog_beside(const char *prog_pin, __u32 *id)
 {
-	const char *slash = strrchr(prog_pin, '/');
 	char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%.*s%s", slash ? (int)(slash - prog_pin + 1) : 0, prog_pin,
-		 "rf_prog_tc_ingress");
+	pin_beside(path, sizeof(path), prog_pin, "egress", "ingress");
 	return prog_and_id(path, id);
 }
 
@@ -332,11 +348,115 @@ struct ns_seen {
 	int n;
 };
 
+/* A network namespace in use, from one scan of /proc: is it used by a process of the target,
+ * by one outside it? */
+struct ns_use {
+	dev_t dev;
+	ino_t ino;
+	pid_t pid; /* a process of the target in it */
+	bool target, foreign;
+};
+
+static struct ns_use ns_use[RF_TC_MAX_NETNS];
+static int n_ns_use;
+
+/* Is process pid in cgroup directory cg_dir (under the cgroup2 mount mnt) or below? */
+static bool pid_in_cgroup(pid_t pid, const char *mnt, const char *cg_dir)
+{
+	char path[64], line[PATH_MAX], full[2 * PATH_MAX];
+	size_t n = strlen(cg_dir);
+	bool in = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(full, sizeof(full), "%s%s", mnt, strcmp(line + 3, "/") ? line + 3 : "");
+		in = !strncmp(full, cg_dir, n) && (full[n] == '\0' || full[n] == '/');
+	}
+	if (f)
+		fclose(f);
+	return in;
+}
+
+/*
+ * Scan /proc once: every network namespace in use, and whether processes of cg_dir (or below)
+ * and processes outside it use it. Without the cgroup2 mount nothing is recorded (every
+ * namespace then gets the scoped programs, as before).
+ */
+static void scan_ns_use(const char *cg_dir)
+{
+	char mnt[PATH_MAX], path[64];
+	struct dirent *de;
+	DIR *d;
+
+	n_ns_use = 0;
+	if (rf_cgroup2_mount(mnt, sizeof(mnt)) || !(d = opendir("/proc")))
+		return;
+	while ((de = readdir(d))) {
+		pid_t pid = (pid_t)atoi(de->d_name);
+		struct stat st;
+		bool in;
+		int i;
+
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+		if (pid <= 0 || stat(path, &st))
+			continue;
+		in = pid_in_cgroup(pid, mnt, cg_dir);
+		for (i = 0; i < n_ns_use; i++)
+			if (ns_use[i].dev == st.st_dev && ns_use[i].ino == st.st_ino)
+				break;
+		if (i == n_ns_use) {
+			if (n_ns_use == RF_TC_MAX_NETNS)
+				continue;
+			ns_use[n_ns_use++] = (struct ns_use){.dev = st.st_dev, .ino = st.st_ino};
+		}
+		if (in && !ns_use[i].target)
+			ns_use[i].pid = pid;
+		ns_use[i].target |= in;
+		ns_use[i].foreign |= !in;
+	}
+	closedir(d);
+}
+
+/* Does only the target use the namespace (dev, ino), as the last scan_ns_use() saw it? */
+static bool ns_owned(dev_t dev, ino_t ino)
+{
+	int i;
+
+	for (i = 0; i < n_ns_use; i++)
+		if (ns_use[i].dev == dev && ns_use[i].ino == ino)
+			return ns_use[i].target && !ns_use[i].foreign;
+	return false;
+}
+
+int rf_tc_netns_modes(const char *cg_dir,
+		      void (*fn)(unsigned long netns, int pid, bool owned, void *arg), void *arg)
+{
+	int i, n = 0;
+
+	scan_ns_use(cg_dir);
+	for (i = 0; i < n_ns_use; i++) {
+		if (!ns_use[i].target)
+			continue;
+		n++;
+		if (fn)
+			fn((unsigned long)ns_use[i].ino, (int)ns_use[i].pid, !ns_use[i].foreign,
+			   arg);
+	}
+	return n;
+}
+
 /* Attach in the namespace of pid unless seen; a forked child enters it, so this process stays
- * where it is. Returns 1 if attached there, 0 if seen or gone, -errno on failure. */
+ * where it is. In a namespace only the target uses, the programs that judge every packet
+ * (rf_prog_tcns_*, beside prog_pin) go in instead, at the same handle (one replace, no gap).
+ * Returns 1 if attached there, 0 if seen or gone, -errno on failure. */
 static int attach_in_netns_of(const char *prog_pin, __u32 handle, pid_t pid, struct ns_seen *seen)
 {
-	char path[64];
+	char path[64], own[PATH_MAX];
 	struct stat st;
 	pid_t child;
 	int i, fd, status;
@@ -354,6 +474,9 @@ static int attach_in_netns_of(const char *prog_pin, __u32 handle, pid_t pid, str
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
+	pin_beside(own, sizeof(own), prog_pin, "rf_prog_tc_", "rf_prog_tcns_");
+	if (ns_owned(st.st_dev, st.st_ino) && !access(own, F_OK))
+		prog_pin = own;
 	child = fork();
 	if (child == 0)
 		_exit(setns(fd, CLONE_NEWNET) || rf_tc_attach_all(prog_pin, handle, NULL, 0) < 0
@@ -405,6 +528,7 @@ int rf_tc_attach_cgroup_netns(const char *prog_pin, __u32 handle, const char *cg
 	struct stat own;
 
 	seen.n = 0;
+	scan_ns_use(cg_dir);
 	/* the caller's own namespace is rf_tc_attach_all()'s */
 	if (!self && !stat("/proc/self/ns/net", &own)) {
 		seen.dev[0] = own.st_dev;
