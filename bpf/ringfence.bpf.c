@@ -501,7 +501,10 @@ static __always_inline bool nd_unicast_shape(struct __sk_buff *skb, const struct
 	if (plen != 24 && plen != 32)
 		return false;
 	__builtin_memset(nd, 0, sizeof(nd));
-	if (bpf_skb_load_bytes_relative(skb, 40, nd, plen == 32 ? 32 : 24, BPF_HDR_START_NET))
+	/* constant sizes: Linux 5.10's verifier cannot bound a computed one */
+	if (bpf_skb_load_bytes_relative(skb, 40, nd, 24, BPF_HDR_START_NET))
+		return false;
+	if (plen == 32 && bpf_skb_load_bytes_relative(skb, 64, nd + 24, 8, BPF_HDR_START_NET))
 		return false;
 	for (i = 0; i < 16; i++)
 		if (nd[8 + i] != want[i])
@@ -900,23 +903,28 @@ static __always_inline bool ipv6_ext_step_rt(struct __sk_buff *skb, __u32 *off, 
 #define IPOPT_SSRR 137
 
 /*
- * Do the optlen (1..40) option bytes of an IPv4 header hold a loose or strict source route
- * (every address on it is visited; the hooks see only the first)? Every byte is compared, not
- * the parsed option list: a loop whose index follows option lengths defeats the verifier's
- * pruning. So a byte 131 or 137 inside another option's data counts too: such packets are
- * dropped as well (fail closed; only timestamp or record-route data could hold one).
+ * Do the optlen (4..40, a multiple of 4) option bytes of an IPv4 header hold a loose or strict
+ * source route (every address on it is visited; the hooks see only the first)? Every byte is
+ * compared, not the parsed option list: a loop whose index follows option lengths defeats the
+ * verifier's pruning. So a byte 131 or 137 inside another option's data counts too: such packets
+ * are dropped as well (fail closed; only timestamp or record-route data could hold one). Read in
+ * 4-byte words at constant offsets: Linux 5.10's verifier cannot bound a computed length.
  */
 static __always_inline bool ipv4_options_srcroute(struct __sk_buff *skb, __u32 optlen)
 {
-	__u32 len = optlen & 0x3f; /* bounded for the verifier */
-	__u8 o[40] = {};
-	int k;
+	int c, k;
 
-	if (len == 0 || len > sizeof(o) || l3_load(skb, 20, o, len))
-		return true; /* not readable: treated as a source route (dropped) */
-	for (k = 0; k < (int)sizeof(o); k++)
-		if (o[k] == IPOPT_LSRR || o[k] == IPOPT_SSRR)
-			return true;
+	for (c = 0; c < 10; c++) {
+		__u8 o[4];
+
+		if ((__u32)c * 4 >= optlen)
+			break;
+		if (l3_load(skb, 20 + c * 4, o, sizeof(o)))
+			return true; /* not readable: treated as a source route (dropped) */
+		for (k = 0; k < 4; k++)
+			if (o[k] == IPOPT_LSRR || o[k] == IPOPT_SSRR)
+				return true;
+	}
 	return false;
 }
 
@@ -1221,7 +1229,7 @@ int rf_egress(struct __sk_buff *skb)
  */
 static __always_inline bool frame_is_dhcp_client(struct __sk_buff *skb)
 {
-	__u64 w[6], n[6]; /* 48 bytes: IPv6 + UDP (IPv4 + UDP fits in the first 28) */
+	__u64 w[6] = {}, n[6] = {}; /* 48 bytes: IPv6 + UDP (IPv4 + UDP fits in the first 28) */
 	__u8 eth[14], *h = (__u8 *)w, dst[16];
 	__u16 type, sport, dport;
 	__u8 proto;
@@ -1232,9 +1240,13 @@ static __always_inline bool frame_is_dhcp_client(struct __sk_buff *skb)
 	type = (__u16)(eth[12] << 8 | eth[13]);
 	if ((type != ETH_P_IP && type != ETH_P_IPV6) || skb->protocol != bpf_htons(type))
 		return false;
-	if (bpf_skb_load_bytes(skb, ETH_HLEN, w, type == ETH_P_IP ? 32 : 48) ||
-	    l3_load(skb, 0, n, type == ETH_P_IP ? 32 : 48))
+	/* constant sizes: Linux 5.10's verifier cannot bound a computed one */
+	if (type == ETH_P_IP) {
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, w, 32) || l3_load(skb, 0, n, 32))
+			return false;
+	} else if (bpf_skb_load_bytes(skb, ETH_HLEN, w, 48) || l3_load(skb, 0, n, 48)) {
 		return false;
+	}
 	for (i = 0; i < 6; i++)
 		if ((type == ETH_P_IPV6 || i < 4) && w[i] != n[i])
 			return false;
