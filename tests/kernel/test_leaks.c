@@ -415,20 +415,26 @@ static const struct raw_case raw_cases[] = {
     {ND_HOP64, 0x86dd, MND_HOP, false, "NS with hop limit 64"},
 };
 
+/* Is the running kernel at least major.minor (true when uname cannot tell)? */
+static bool kernel_at_least(int want_major, int want_minor)
+{
+	struct utsname u;
+	int major = 0, minor = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2)
+		return true;
+	return major > want_major || (major == want_major && minor >= want_minor);
+}
+
 /*
  * NS/NA to an on-link global address pass only where the program can read the route
  * (bpf_cast_to_kern_ctx, Linux 6.2+); older kernels drop them, as THREAT-MODEL says.
  */
 static bool allowed_isolated(const struct raw_case *c)
 {
-	struct utsname u;
-	int major = 0, minor = 0;
-
 	if (c->cmd != ND_SHAPED || !c->allowed_isolated)
 		return c->allowed_isolated;
-	if (uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2)
-		return true;
-	return major > 6 || (major == 6 && minor >= 2);
+	return kernel_at_least(6, 2);
 }
 #define N_RAW_CASES (sizeof(raw_cases) / sizeof(raw_cases[0]))
 
@@ -1157,6 +1163,9 @@ Test(leaks, icmp_error_payloads_reach_only_allowed_flows_v4_v6)
 					      {1, "2001:db8::99", 9, MERR_DENY}};
 	const struct icmp_err_spec ok[2] = {{0, RFT_PEER_IP4, 514, MERR_OK},
 					    {1, RFT_PEER_IP6, 514, MERR_OK}};
+	/* the test cgroup is a narrower target: its errors are told apart through the kernel's
+	 * struct sock, read with bpf_rdonly_cast (Linux 6.2+) */
+	bool judged = kernel_at_least(6, 2);
 	struct rfp_worker w;
 	int phase, v6;
 
@@ -1179,7 +1188,12 @@ Test(leaks, icmp_error_payloads_reach_only_allowed_flows_v4_v6)
 			cr_expect_gt(got / 1000, before / 1000,
 				     "%s v%d: the error quoting an allowed flow was not queued",
 				     pname, v6 ? 6 : 4);
-			if (phase == 1)
+			if (phase == 1 && !judged)
+				cr_log_info(
+				    "isolated v%d: not judged for a narrower target on this "
+				    "kernel (no bpf_rdonly_cast before Linux 6.2: THREAT-MODEL)",
+				    v6 ? 6 : 4);
+			else if (phase == 1)
 				cr_expect_eq(got % 1000, before % 1000,
 					     "isolated v%d: an error quoting a flow to any host "
 					     "delivered its payload",
