@@ -920,12 +920,26 @@ Test(leaks, received_nd_must_come_from_the_link_v6)
 
 /* ---- issue 21: side doors, round 3 --------------------------------------------------------- */
 
-/* Run the shell command cmd (iproute2, sysctl) in netns; assert it succeeded. */
+/* iproute2's ip by its path: a busybox sh (the qemu guests') runs its own, smaller applet for a
+ * bare "ip" */
+static const char *ip_path(void)
+{
+	static const char *const paths[] = {"/usr/sbin/ip", "/usr/bin/ip", "/sbin/ip", "/bin/ip"};
+	size_t i;
+
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (!access(paths[i], X_OK))
+			return paths[i];
+	return "ip";
+}
+
+/* Run the shell command cmd (iproute2's ip, sysctl) in netns; assert it succeeded. */
 static void sh_in(const char *netns, const char *cmd)
 {
-	char *err = NULL;
-	char *argv[] = {"sh", "-c", (char *)cmd, NULL};
+	char script[2048], *err = NULL;
+	char *argv[] = {"sh", "-c", script, NULL};
 
+	snprintf(script, sizeof(script), "ip() { \"%s\" \"$@\"; }; %s", ip_path(), cmd);
 	cr_assert_eq(rft_exec(netns, argv, NULL, &err), 0, "%s: %s", cmd, err ? err : "");
 	free(err);
 }
