@@ -95,6 +95,13 @@ struct {
 } rf_sk_peer SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RF_MAX_MGMT);
+	__type(key, struct rf_mgmt_key);
+	__type(value, struct rf_mgmt_val);
+} rf_mgmt SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, RF_STAT_SLOTS);
 	__type(key, __u32);
@@ -615,6 +622,47 @@ static __always_inline void addr4_mapped(__u8 out[16], __u32 be_addr)
 	__builtin_memcpy(&out[12], &be_addr, 4);
 }
 
+/* The rf_mgmt entry for a TCP flow to f's remote from process tgid, or NULL. */
+static __always_inline const struct rf_mgmt_val *mgmt_entry(const struct rf_flow *f, __u32 tgid)
+{
+	struct rf_mgmt_key key = {};
+
+	if (f->proto != RF_IPPROTO_TCP)
+		return NULL;
+	__builtin_memcpy(key.addr, f->remote, 16);
+	key.port = f->rport;
+	key.tgid = tgid;
+	return bpf_map_lookup_elem(&rf_mgmt, &key);
+}
+
+/*
+ * A management channel (rf_mgmt): the calling process, by thread group id and executable, may
+ * connect to this destination. The socket is marked so the packet hooks let its packets pass
+ * while the entry exists.
+ */
+static __always_inline bool mgmt_connect_allowed(struct bpf_sock *sk, const struct rf_flow *f)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	const struct rf_mgmt_val *v;
+	struct rf_exe_key k = {};
+	struct rf_sk_mark *m;
+	__u32 tgid;
+
+	if (!sk || f->proto != RF_IPPROTO_TCP)
+		return false;
+	tgid = (__u32)BPF_CORE_READ(task, tgid);
+	v = mgmt_entry(f, tgid);
+	if (!v || !current_exe(&k) || k.dev != v->exe.dev || k.ino != v->exe.ino ||
+	    k.gen != v->exe.gen)
+		return false;
+	m = bpf_sk_storage_get(&rf_sk_mark_v2, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!m)
+		return false;
+	m->flags |= RF_SK_MGMT;
+	m->tgid = tgid;
+	return true;
+}
+
 /* Verdict for connect()/sendmsg(): 1 allow, 0 deny (the syscall fails with EPERM). */
 static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, enum rf_hook hook, bool v6,
 					     enum rf_match match)
@@ -650,7 +698,7 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, enum rf_
 
 	if (rf_addr_is_loopback(f.remote))
 		return 1;
-	if (process_allowed(sk) || flow_dest_allowed(&f) ||
+	if (process_allowed(sk) || flow_dest_allowed(&f) || mgmt_connect_allowed(sk, &f) ||
 	    builtin_allowed(cfg, &f, NULL, false, false)) {
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(hook, false);
@@ -1016,8 +1064,11 @@ static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, 
 	return true;
 }
 
-/* Allowed by who owns the socket: marked by an allowed executable, or in an allowed cgroup. */
-static __always_inline bool skb_socket_allowed(struct __sk_buff *skb)
+/*
+ * Allowed by who owns the socket: marked by an allowed executable, a management channel whose
+ * rf_mgmt entry still stands for this flow, or in an allowed cgroup.
+ */
+static __always_inline bool skb_socket_allowed(struct __sk_buff *skb, const struct rf_flow *f)
 {
 	struct bpf_sock *sk = RF_CTX_SK(skb);
 
@@ -1029,6 +1080,8 @@ static __always_inline bool skb_socket_allowed(struct __sk_buff *skb)
 
 			/* re-checked on every packet: deleting the rule cuts the socket */
 			if (m && (m->flags & RF_SK_EXE) && exe_allowed(&m->exe))
+				return true;
+			if (m && (m->flags & RF_SK_MGMT) && mgmt_entry(f, m->tgid))
 				return true;
 			m1 = bpf_sk_storage_get(&rf_sk_mark, sk, NULL, 0);
 			if (m1 && (m1->flags & RF_SK_EXE)) {
@@ -1188,12 +1241,12 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
 	 * hops): only an allowed process's socket may send or receive one.
 	 */
 	if (f.srcroute) {
-		if (skb_socket_allowed(skb))
+		if (skb_socket_allowed(skb, &f))
 			goto allowed;
 		goto refused;
 	}
 	/* the destination first: one LPM walk, cheaper than the socket's mark and cgroup walk */
-	if (skb_dest_allowed(skb, &f, ingress) || skb_socket_allowed(skb) ||
+	if (skb_dest_allowed(skb, &f, ingress) || skb_socket_allowed(skb, &f) ||
 	    builtin_allowed(cfg, &f, skb, ingress, false)) {
 	allowed:
 		if (mode == RF_MODE_ENFORCE)
@@ -1318,8 +1371,8 @@ static __always_inline int wall_verdict(struct __sk_buff *skb, const struct rf_c
 		goto refused;
 	}
 	/* no loopback exemption: the wall is never on lo, so 127/8 or ::1 here leaves the host */
-	if (f.srcroute ? skb_socket_allowed(skb)
-		       : flow_dest_allowed(&f) || skb_socket_allowed(skb) ||
+	if (f.srcroute ? skb_socket_allowed(skb, &f)
+		       : flow_dest_allowed(&f) || skb_socket_allowed(skb, &f) ||
 			     builtin_allowed(cfg, &f, skb, false, true)) {
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(RF_HOOK_WALL, false);
@@ -1575,12 +1628,17 @@ static __always_inline void sock_cgroup_check(struct bpf_sock *sk, bool *in_targ
 #endif
 }
 
-/* Opened by an allowed executable (its mark)? */
-static __always_inline bool sock_exe_allowed(struct bpf_sock *sk)
+/* Allowed by the socket's mark: an allowed executable's, or a management channel whose rf_mgmt
+ * entry stands for the quoted flow q? */
+static __always_inline bool sock_mark_allowed(struct bpf_sock *sk, const struct rf_flow *q)
 {
 	struct rf_sk_mark *m = bpf_sk_storage_get(&rf_sk_mark_v2, sk, NULL, 0);
 
-	return m && (m->flags & RF_SK_EXE) && exe_allowed(&m->exe);
+	if (!m)
+		return false;
+	if ((m->flags & RF_SK_EXE) && exe_allowed(&m->exe))
+		return true;
+	return (m->flags & RF_SK_MGMT) && mgmt_entry(q, m->tgid);
 }
 
 /*
@@ -1609,7 +1667,7 @@ static __always_inline int icmp_error_verdict(struct __sk_buff *skb, const struc
 
 			sock_cgroup_check(sk, &in_target, &allowed);
 			ours = ours || in_target;
-			allowed = allowed || sock_exe_allowed(sk);
+			allowed = allowed || sock_mark_allowed(sk, &q);
 			bpf_sk_release(sk);
 		}
 		if (!ours)

@@ -22,6 +22,7 @@
 #include <bpf/libbpf.h>
 #include "rf_agent.h"
 #include "rf_events.h"
+#include "rf_mqtt.h"
 #include "rf_service.h"
 #include "rf_util.h"
 
@@ -33,6 +34,7 @@
 #define RF_REMAINING_STEP_NS (60ULL * 1000000000ULL) /* refresh of the time left, at most */
 
 static volatile sig_atomic_t agent_exiting;
+static struct rf_mqtt_agent *agent_mqtt; /* remote control (user/mqtt.c), NULL: off */
 
 static void on_term(int sig)
 {
@@ -99,6 +101,7 @@ static void record(struct agent *ag, const char *type, const char *requestor, co
 static void open_log(struct agent *ag)
 {
 	struct stat st;
+	int fd;
 
 	if (ag->log)
 		fclose(ag->log);
@@ -110,10 +113,15 @@ static void open_log(struct agent *ag)
 		if (rename(ag->log_path, old))
 			rf_warn("cannot rotate %s: %s", ag->log_path, strerror(errno));
 	}
-	ag->log = fopen(ag->log_path, "ae");
-	if (!ag->log)
+	/* in the checked state dir, never through a planted symlink */
+	fd = rf_state_open_file(ag->ctx->state_dir, "events.jsonl", O_WRONLY | O_APPEND | O_CREAT);
+	ag->log = fd >= 0 ? fdopen(fd, "ae") : NULL;
+	if (!ag->log) {
 		rf_warn("cannot open %s: %s (events go to stdout only)", ag->log_path,
-			strerror(errno));
+			fd < 0 ? rf_state_problem(fd) : strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
 }
 
 static int on_event(void *arg, void *data, size_t len)
@@ -124,6 +132,18 @@ static int on_event(void *arg, void *data, size_t len)
 	if (!e)
 		return 0;
 	rf_event_json(stdout, e, &ag->ec);
+	if (agent_mqtt) {
+		char *json = NULL;
+		size_t n = 0;
+		FILE *mem = open_memstream(&json, &n);
+
+		if (mem) {
+			rf_event_json(mem, e, &ag->ec);
+			if (!fclose(mem))
+				rf_mqtt_agent_event(agent_mqtt, json, n);
+			free(json);
+		}
+	}
 	if (ag->log) {
 		rf_event_json(ag->log, e, &ag->ec);
 		fflush(ag->log); /* readers ('ringfence events') follow the file */
@@ -205,13 +225,18 @@ static int attach(struct agent *ag)
 
 	detach_maps(ag);
 	lock = rf_svc_lock(ctx);
-	if (lock < 0)
+	if (lock == -EBUSY)
 		return lock;
+	/* a broken state dir (read-only, a directory or dangling link as its lock) must not keep
+	 * the agent from enforcing: it serves what it can read and records what it can write */
+	ctx->unlocked = lock < 0;
 	if (!ag->own && !wanted(ctx)) { /* released and unloaded meanwhile: not ours to load */
 		rf_state_unlock(lock);
 		return -ESRCH;
 	}
 	ret = rf_svc_ensure_loaded(ctx, &ag->m, false);
+	if (!ret && !ctx->unlocked)
+		rf_svc_recover(ctx); /* a killed command's intent before the restore */
 	if (!ret && rf_svc_apply_config(ctx, &ag->m))
 		rf_warn("configuration not applied; running with the persisted rules");
 	if (!ret)
@@ -259,7 +284,10 @@ static void check_flag(struct agent *ag)
 	if (rf_config_get(&ag->m, &cfg))
 		return;
 	now = rf_svc_isolated_now(&cfg);
-	if (now == ag->last_isolated)
+	/* also when the record disagrees: a command may have recorded a flip that this loop
+	 * did not see (and missed the flip back) */
+	if (now == ag->last_isolated &&
+	    (rf_isolation_load(ag->ctx->state_dir, &iso) || iso.isolated == (now != 0)))
 		return;
 	/*
 	 * A CLI that holds the state lock sets the flag first and writes the state file after it:
@@ -268,6 +296,7 @@ static void check_flag(struct agent *ag)
 	lock = rf_state_trylock(ag->ctx->state_dir);
 	if (lock < 0)
 		return;
+	rf_svc_recover(ag->ctx); /* a killed CLI's isolate or release is its own, not external */
 	ag->last_isolated = now;
 	if (!now && rf_svc_note_lapse(ag->ctx, &cfg))
 		goto out; /* the kernel deadline ended it */
@@ -494,10 +523,11 @@ static void fleet_scan(struct fleet *fl)
 /* Wait up to RF_POLL_MS for events of any attached target and hand them on. */
 static void fleet_poll(struct fleet *fl)
 {
-	struct pollfd pfd[RF_AGENT_MAX_TARGETS];
+	struct pollfd pfd[RF_AGENT_MAX_TARGETS + 1];
 	struct agent *who[RF_AGENT_MAX_TARGETS];
 	size_t i, n = 0;
-	int ret;
+	bool want_write;
+	int ret, mfd = rf_mqtt_agent_fd(agent_mqtt, &want_write);
 
 	for (i = 0; i < fl->n; i++)
 		if (fl->ag[i]->rb) {
@@ -505,7 +535,13 @@ static void fleet_poll(struct fleet *fl)
 			pfd[n].events = POLLIN;
 			who[n++] = fl->ag[i];
 		}
-	if (poll(pfd, n, RF_POLL_MS) <= 0)
+	if (mfd >= 0) { /* the broker's messages wake the loop too (the last slot) */
+		pfd[n].fd = mfd;
+		pfd[n].events = (short)(POLLIN | (want_write ? POLLOUT : 0));
+	}
+	ret = poll(pfd, n + (mfd >= 0), RF_POLL_MS);
+	rf_mqtt_agent_tick(agent_mqtt);
+	if (ret <= 0)
 		return;
 	for (i = 0; i < n; i++) {
 		if (!pfd[i].revents)
@@ -532,6 +568,10 @@ static void run_loop(struct fleet *fl, int interval_ms)
 		fleet_poll(fl);
 		if (!rf_tick_due(&next_check, rf_now_mono_ms(), (__u64)interval_ms))
 			continue;
+		/* event times follow the wall clock as NTP sets it, not as it was at start */
+		fl->boot_to_unix_ns = rf_now_unix_ns() - rf_now_boot_ns();
+		for (i = 0; i < fl->n; i++)
+			fl->ag[i]->ec.boot_to_unix_ns = fl->boot_to_unix_ns;
 		fleet_scan(fl);
 		for (i = 0; i < fl->n; i++)
 			if (fl->ag[i]->rb)
@@ -573,7 +613,7 @@ static int take_agent_lock(struct rf_ctx *ctx)
 		rf_err("another agent is running for %s (see %s/agent.lock)", ctx->state_base,
 		       ctx->state_base);
 	else if (fd < 0)
-		rf_err("cannot use state dir %s: %s", ctx->state_base, strerror(-fd));
+		rf_warn("running without %s/agent.lock: %s", ctx->state_base, rf_state_problem(fd));
 	return fd;
 }
 
@@ -594,8 +634,8 @@ int rf_agent_run(struct rf_ctx *ctx, int interval_ms)
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	agent_lock = take_agent_lock(ctx);
-	if (agent_lock < 0)
-		return EXIT_OPFAIL;
+	if (agent_lock == -EBUSY)
+		return EXIT_OPFAIL; /* a broken state dir (another error) is served anyway */
 	fl.boot_to_unix_ns = rf_now_unix_ns() - rf_now_boot_ns();
 	gethostname(fl.hostname, sizeof(fl.hostname) - 1);
 	own = fleet_add(&fl, ctx, true);
@@ -610,7 +650,11 @@ int rf_agent_run(struct rf_ctx *ctx, int interval_ms)
 	fleet_scan(&fl);
 	record(own, "agent-start", "agent", ctx->cg_dir, NULL);
 	notify_ready();
+	if (rf_mqtt_agent_start(ctx, &agent_mqtt))
+		rf_warn("remote control is off; the agent runs on without it");
 	run_loop(&fl, interval_ms);
+	rf_mqtt_agent_stop(agent_mqtt);
+	agent_mqtt = NULL;
 	/* leaving isolation exactly as it is: only an explicit release ends it */
 	for (i = 0; i < fl.n; i++)
 		agent_free(fl.ag[i]);

@@ -30,7 +30,10 @@ const char rf_help_agent[] =
     "and record isolation changes made by other agents or by the deadline. It serves its own\n"
     "target (the host by default) and every container, unit or cgroup target of the same\n"
     "state dir that is isolated, audited or loaded, restoring each after a reboot. Stopping\n"
-    "the agent never ends isolation.\n";
+    "the agent never ends isolation.\n"
+    "With mqtt-broker in the config it also keeps an MQTT session with that broker and carries\n"
+    "out the actions published for this device (remote control, docs/REMOTE.md); its own\n"
+    "broker connection stays allowed while isolated.\n";
 
 static int load_locked(struct rf_ctx *ctx, const void *arg)
 {
@@ -135,8 +138,10 @@ static int hist_add(struct hist *h, const struct rf_ctx *t)
 	struct rf_action *acts;
 	struct hist_row *more;
 	size_t n, i;
-	int ret = rf_history_load(t->state_dir, &acts, &n);
+	int ret;
 
+	rf_svc_catch_up((struct rf_ctx *)t); /* a lapse nobody saw yet is listed too */
+	ret = rf_history_load(t->state_dir, &acts, &n);
 	if (ret) {
 		rf_err("failed to read %s/history: %s", t->state_dir, strerror(-ret));
 		return ret;
