@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The console's command line and config file: one table of keys serves both. */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "console.h"
+
+enum opt_kind { OPT_STR, OPT_FLAG, OPT_LISTEN, OPT_BROKER, OPT_DURATION };
+
+struct opt_def {
+	const char *key;
+	enum opt_kind kind;
+	size_t off, len;
+};
+
+#define STR_OPT(k, field)                                                                          \
+	{                                                                                          \
+		k, OPT_STR, offsetof(struct rfc_opts, field),                                      \
+		    sizeof(((struct rfc_opts *)0)->field)                                          \
+	}
+static const struct opt_def opt_defs[] = {
+    {"listen", OPT_LISTEN, 0, 0},
+    {"broker", OPT_BROKER, 0, 0},
+    STR_OPT("tokens", tokens),
+    STR_OPT("tls-cert", tls_cert),
+    STR_OPT("tls-key", tls_key),
+    {"insecure-http", OPT_FLAG, offsetof(struct rfc_opts, insecure_http), 0},
+    STR_OPT("topic-prefix", prefix),
+    STR_OPT("mqtt-ca", mqtt_ca),
+    STR_OPT("mqtt-cert", mqtt_cert),
+    STR_OPT("mqtt-key", mqtt_key),
+    {"action-timeout", OPT_DURATION, offsetof(struct rfc_opts, action_timeout), 0},
+};
+#define N_OPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))
+
+int rfc_parse_duration(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || v <= 0)
+		return -1;
+	if (!strcmp(end, "d"))
+		v *= 86400;
+	else if (!strcmp(end, "h"))
+		v *= 3600;
+	else if (!strcmp(end, "m"))
+		v *= 60;
+	else if (*end && strcmp(end, "s"))
+		return -1;
+	return v > 30L * 86400 ? -1 : (int)v;
+}
+
+int rfc_parse_hostport(const char *s, char *host, size_t hostlen, unsigned short *port)
+{
+	const char *colon, *h = s;
+	size_t hl;
+	char *end;
+	long p;
+
+	if (*s == '[') {
+		colon = strstr(s, "]:");
+		h = s + 1;
+		hl = colon ? (size_t)(colon - h) : 0;
+		colon = colon ? colon + 1 : NULL;
+	} else {
+		colon = strrchr(s, ':');
+		hl = colon ? (size_t)(colon - s) : 0;
+		if (colon && memchr(s, ':', hl))
+			return -EINVAL; /* a bare IPv6 address: brackets needed */
+	}
+	if (!colon || !hl || hl >= hostlen)
+		return -EINVAL;
+	errno = 0;
+	p = strtol(colon + 1, &end, 10);
+	if (errno || *end || end == colon + 1 || p <= 0 || p > 65535)
+		return -EINVAL;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = (unsigned short)p;
+	return 0;
+}
+
+int rfc_parse_broker(const char *url, char *host, size_t hostlen, unsigned short *port, bool *tls)
+{
+	if (!strncmp(url, "mqtt://", 7)) {
+		*tls = false;
+		return rfc_parse_hostport(url + 7, host, hostlen, port);
+	}
+	if (!strncmp(url, "mqtts://", 8)) {
+		*tls = true;
+		return rfc_parse_hostport(url + 8, host, hostlen, port);
+	}
+	return -EINVAL;
+}
+
+static int opt_apply(struct rfc_opts *o, const struct opt_def *d, const char *value)
+{
+	char *field = (char *)o + d->off;
+	int secs;
+
+	switch (d->kind) {
+	case OPT_FLAG:
+		*(bool *)field = true;
+		return 0;
+	case OPT_LISTEN:
+		return rfc_parse_hostport(value, o->listen_host, sizeof(o->listen_host),
+					  &o->listen_port);
+	case OPT_BROKER:
+		return rfc_parse_broker(value, o->broker_host, sizeof(o->broker_host),
+					&o->broker_port, &o->broker_tls);
+	case OPT_DURATION:
+		secs = rfc_parse_duration(value);
+		if (secs < 0)
+			return -EINVAL;
+		*(int *)field = secs;
+		return 0;
+	case OPT_STR:
+		if (!*value || strlen(value) >= d->len)
+			return -EINVAL;
+		strcpy(field, value);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int rfc_opt_set(struct rfc_opts *o, const char *key, const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < N_OPTS; i++) {
+		if (strcmp(opt_defs[i].key, key))
+			continue;
+		if ((opt_defs[i].kind == OPT_FLAG) != !value)
+			return -EINVAL;
+		return opt_apply(o, &opt_defs[i], value);
+	}
+	return -EINVAL;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int rfc_opt_file(struct rfc_opts *o, const char *path)
+{
+	char line[8192], *key, *value;
+	int n = 0, err = 0;
+	FILE *f;
+
+	f = fopen(path, "re");
+	if (!f) {
+		err = -errno;
+		fprintf(stderr, "ringfence-console: cannot read config %s: %s\n", path,
+			strerror(-err));
+		return err;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		n++;
+		key = trim(line);
+		if (!*key || *key == '#')
+			continue;
+		value = key + strcspn(key, " \t");
+		if (*value)
+			*value++ = '\0';
+		value = trim(value);
+		if (rfc_opt_set(o, key, *value ? value : NULL)) {
+			fprintf(stderr, "ringfence-console: %s:%d: bad setting '%s'%s%s\n", path, n,
+				key, *value ? " " : "", value);
+			err = -EINVAL;
+			break;
+		}
+	}
+	fclose(f);
+	return err;
+}
+
+int rfc_opt_check(const struct rfc_opts *o)
+{
+	const char *missing = !o->listen_port	? "--listen ADDR:PORT"
+			      : !o->broker_port ? "--broker mqtt[s]://HOST:PORT"
+			      : !*o->tokens	? "--tokens FILE"
+						: NULL;
+
+	if (missing) {
+		fprintf(stderr, "ringfence-console: %s is required (see --help)\n", missing);
+		return -EINVAL;
+	}
+	if (!*o->tls_cert != !*o->tls_key) {
+		fprintf(stderr, "ringfence-console: --tls-cert and --tls-key go together\n");
+		return -EINVAL;
+	}
+	if (!*o->tls_cert && !o->insecure_http) {
+		fprintf(stderr,
+			"ringfence-console: no TLS certificate: give --tls-cert FILE "
+			"--tls-key FILE, or --insecure-http for plain HTTP (bearer tokens then "
+			"cross the network in clear: only behind a TLS proxy or on loopback)\n");
+		return -EINVAL;
+	}
+	if (*o->tls_cert && o->insecure_http) {
+		fprintf(stderr, "ringfence-console: --insecure-http and --tls-cert exclude each "
+				"other\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: ringfence-console --listen ADDR:PORT --broker mqtt[s]://HOST:PORT "
+		   "--tokens FILE\n"
+		   "         [--tls-cert FILE --tls-key FILE | --insecure-http]\n"
+		   "         [--topic-prefix P] [--mqtt-ca F] [--mqtt-cert F --mqtt-key F]\n"
+		   "         [--action-timeout D] [--config FILE]\n"
+		   "The responders' HTTP API (MDE machine-action shapes) and web page for the "
+		   "devices on an MQTT broker.\n"
+		   "Token file: one 'NAME TOKEN' line per responder or playbook (mode 0600).\n"
+		   "Config file: the same keys without '--', one 'KEY VALUE' per line.\n");
+}
+
+static const struct option long_opts[] = {
+    {"listen", required_argument, 0, 0},
+    {"broker", required_argument, 0, 0},
+    {"tokens", required_argument, 0, 0},
+    {"tls-cert", required_argument, 0, 0},
+    {"tls-key", required_argument, 0, 0},
+    {"insecure-http", no_argument, 0, 0},
+    {"topic-prefix", required_argument, 0, 0},
+    {"mqtt-ca", required_argument, 0, 0},
+    {"mqtt-cert", required_argument, 0, 0},
+    {"mqtt-key", required_argument, 0, 0},
+    {"action-timeout", required_argument, 0, 0},
+    {"config", required_argument, 0, 'c'},
+    {"help", no_argument, 0, 'h'},
+    {0, 0, 0, 0},
+};
+
+static void opts_default(struct rfc_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	strcpy(o->prefix, "ringfence");
+	o->action_timeout = 3600;
+}
+
+int rfc_parse_args(struct rfc_opts *o, int argc, char **argv)
+{
+	int c, idx, i;
+
+	opts_default(o);
+	/* the config file first, so the command line overrides it */
+	for (i = 1; i < argc - 1; i++)
+		if (!strcmp(argv[i], "--config") && rfc_opt_file(o, argv[i + 1]))
+			return -EINVAL;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", long_opts, &idx)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			exit(0);
+		}
+		if (c == 'c')
+			continue;
+		if (c != 0 || rfc_opt_set(o, long_opts[idx].name, optarg)) {
+			if (c == 0)
+				fprintf(stderr, "ringfence-console: bad value for --%s: '%s'\n",
+					long_opts[idx].name, optarg ? optarg : "");
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ringfence-console: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return rfc_opt_check(o);
+}
