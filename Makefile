@@ -67,7 +67,7 @@ CONSOLE_LIBS := -static $(shell $(PKG_CONFIG) --static --libs libmicrohttpd libm
 else
 CONSOLE_LIBS := -lmicrohttpd -lmosquitto -ljansson -lpthread
 endif
-CTEST_SRC := $(wildcard tests/console/*.c) tests/lib/rft_child.c tests/lib/rft_env.c
+CTEST_SRC := $(wildcard tests/console/*.c) $(wildcard tests/lib/*.c)
 CTEST_HDR := $(wildcard tests/console/*.h) $(wildcard tests/lib/*.h) console/console.h
 CTEST_BIN := $(OUTPUT)/tests/console-tests
 
