@@ -141,7 +141,7 @@ const char *rfc_tokens_find(struct rfc_tokens *ts, const char *token)
 
 static unsigned int window_count(time_t *start, unsigned int *count, time_t now, int len)
 {
-	if (now - *start >= len || now < *start) {
+	if (!*start || now - *start >= len || now < *start) {
 		*start = now;
 		*count = 0;
 	}

@@ -41,6 +41,12 @@ void ctest_broker_start(void);
  * "2s"); plain HTTP with --insecure-http unless ct.tls. Waits until it serves and sees the
  * broker. Returns its pid. */
 int ctest_console_start(const char *first, ...);
+/* Start the console with exactly argv (ct.console_port set by the caller); waits as above. */
+int ctest_console_spawn(char *const argv[]);
+/* Kill mosquitto (the console loses its broker). */
+void ctest_broker_stop(void);
+/* A TCP port on 127.0.0.1 that is free now. */
+int ctest_free_port(void);
 /* Kill the console started last (to start another). */
 void ctest_console_stop(void);
 /* Everything down, files removed. */

@@ -168,10 +168,27 @@ int ctest_console_start(const char *first, ...)
 		argv[n++] = (char *)a;
 	va_end(ap);
 	argv[n] = NULL;
+	return ctest_console_spawn(argv);
+}
+
+int ctest_console_spawn(char *const argv[])
+{
 	snprintf(ct.console_log, sizeof(ct.console_log), "%s/console.log", ct.dir);
 	console_pid = spawn_logged(argv, "console.log");
 	console_wait();
 	return console_pid;
+}
+
+void ctest_broker_stop(void)
+{
+	if (broker_pid > 0)
+		rft_kill_child(broker_pid);
+	broker_pid = -1;
+}
+
+int ctest_free_port(void)
+{
+	return free_port();
 }
 
 void ctest_console_stop(void)
