@@ -61,12 +61,8 @@ CONSOLE_OBJ := $(patsubst console/%.c,$(OUTPUT)/console/%.o,$(CONSOLE_SRC))
 CONSOLE_LIB_OBJ := $(filter-out $(OUTPUT)/console/main.o,$(CONSOLE_OBJ))
 CONSOLE_WEB := $(wildcard console/web/*)
 CONSOLE_BIN := $(OUTPUT)/ringfence-console
-ifeq ($(STATIC),1)
-CONSOLE_LIBS := -static $(shell $(PKG_CONFIG) --static --libs libmicrohttpd libmosquitto jansson \
-	2>/dev/null || echo -lmicrohttpd -lmosquitto -ljansson) -lpthread
-else
+# Always dynamic (STATIC=1 is for the device binary on boards; the console runs on a server).
 CONSOLE_LIBS := -lmicrohttpd -lmosquitto -ljansson -lpthread
-endif
 CTEST_SRC := $(wildcard tests/console/*.c) $(wildcard tests/lib/*.c)
 CTEST_HDR := $(wildcard tests/console/*.h) $(wildcard tests/lib/*.h) console/console.h
 CTEST_BIN := $(OUTPUT)/tests/console-tests
