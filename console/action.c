@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* machineAction documents (DESIGN.md "Remote control"; MDE's machineAction entity) and the rules
  * that keep one device from getting the same request twice. */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,7 +16,7 @@ bool rfc_valid_id(const char *id)
 	if (!id || !strcmp(id, ".") || !strcmp(id, ".."))
 		return false;
 	for (; id[n]; n++)
-		if (!isalnum((unsigned char)id[n]) && !strchr("._-", id[n]))
+		if (id[n] <= ' ' || id[n] >= 0x7f || strchr("+#/", id[n]))
 			return false;
 	return n >= 1 && n <= RFC_MAX_ID;
 }
@@ -50,15 +49,18 @@ int rfc_uuid(char *buf, size_t len)
 
 json_t *rfc_action_new(const char *id, const char *type, const char *device, const char *name,
 		       const char *requestor, const char *comment, const char *scope,
-		       const struct timespec *now)
+		       const struct timespec *now, int timeout)
 {
-	char t[40];
+	struct timespec end = {.tv_sec = now->tv_sec + timeout};
+	char t[40], until[40];
 
 	rfc_time_iso(t, sizeof(t), now);
-	return json_pack("{s:s, s:s, s:s*, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:n}", "id", id,
+	rfc_time_iso(until, sizeof(until), &end);
+	return json_pack("{s:s, s:s, s:s*, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:n}", "id", id,
 			 "type", type, "scope", scope, "requestor", requestor, "requestorComment",
 			 comment, "status", "Pending", "machineId", device, "computerDnsName", name,
-			 "creationDateTimeUtc", t, "lastUpdateDateTimeUtc", t, "error");
+			 "creationDateTimeUtc", t, "lastUpdateDateTimeUtc", t, "notAfter", until,
+			 "error");
 }
 
 static int bad(char *err, size_t len, const char *msg)

@@ -130,7 +130,8 @@ static void action_create(struct rfc_ctx *c, const char *requestor, const char *
 		return d ? rfc_reply_error(r, 400, code, why)
 			 : rfc_reply_error(r, 404, "ResourceNotFound", "Machine not found");
 	}
-	doc = rfc_action_new(id, type, d->id, rfc_dev_name(d), requestor, comment, scope, &now);
+	doc = rfc_action_new(id, type, d->id, rfc_dev_name(d), requestor, comment, scope, &now,
+			     c->opts->action_timeout);
 	err =
 	    doc ? rfc_broker_send_action(c->broker, d->id, doc, c->opts->action_timeout) : -ENOMEM;
 	if (!err)
@@ -169,7 +170,7 @@ static int split_url(const char *url, char *coll, char *id, char *verb)
 	*coll = *id = *verb = '\0';
 	if (strncmp(url, "/api/", 5) || strstr(url, "//"))
 		return -EINVAL;
-	n = sscanf(url + 5, "%31[^/]/%64[^/]/%31[^/]/%1s", coll, id, verb, extra);
+	n = sscanf(url + 5, "%31[^/]/%129[^/]/%31[^/]/%1s", coll, id, verb, extra);
 	if (n < 1 || n > 3)
 		return -EINVAL;
 	if (url[strlen(url) - 1] == '/')

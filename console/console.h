@@ -20,7 +20,7 @@
 
 #define RFC_MAX_BODY	    16384 /* request bodies (a comment and a type) */
 #define RFC_MAX_COMMENT	    1000  /* characters of a requestorComment */
-#define RFC_MAX_ID	    64	  /* device and action ids: [A-Za-z0-9._-], see rfc_valid_id() */
+#define RFC_MAX_ID	    128	  /* device and action ids, see rfc_valid_id() */
 #define RFC_MAX_TOKENS	    256
 #define RFC_RATE_PER_MINUTE 100 /* per token, as MDE's machine-action API */
 #define RFC_RATE_PER_HOUR   1500
@@ -126,17 +126,19 @@ json_t *rfc_machine_json(const struct rfc_device *d, bool with_status);
 bool rfc_status_final(const char *status);
 
 /* --- action.c --------------------------------------------------------------------------------- */
-/* Device and action ids: 1..64 of [A-Za-z0-9._-], not "." or "..": never an MQTT wildcard or a
- * topic level separator. */
+/* Device and action ids as the agent takes them (mqtt-device-id): 1..128 printable ASCII
+ * characters without space, '+', '#' and '/' (never an MQTT wildcard or a topic level
+ * separator), and not "." or "..". */
 bool rfc_valid_id(const char *id);
 /* ISO 8601 UTC with milliseconds, as MDE writes it: 2026-12-06T06:46:13.123Z. */
 void rfc_time_iso(char *buf, size_t len, const struct timespec *ts);
 /* A random (v4) UUID, the action's id. 0 or -errno. */
 int rfc_uuid(char *buf, size_t len);
 /* A new Pending machineAction. New reference, or NULL (ENOMEM). */
+/* notAfter = now + timeout: a device that sees it later answers TimeOut instead of acting. */
 json_t *rfc_action_new(const char *id, const char *type, const char *device, const char *name,
 		       const char *requestor, const char *comment, const char *scope,
-		       const struct timespec *now);
+		       const struct timespec *now, int timeout);
 /* Parse an isolate/unisolate body: {"Comment": "...", "IsolationType": "Full"}. 0, or -EINVAL
  * with an MDE-style message in err. *comment and *scope point into *root (caller json_decref). */
 int rfc_action_request(const char *body, size_t len, bool isolate, json_t **root,

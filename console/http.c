@@ -179,7 +179,7 @@ static int machine_filter(struct MHD_Connection *conn, char *out, size_t len, co
 	v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "$filter");
 	if (!v)
 		return 0;
-	if (sscanf(v, "machineId eq '%65[^']'%1s", id, tail) != 1 || strlen(v) < 15 ||
+	if (sscanf(v, "machineId eq '%129[^']'%1s", id, tail) != 1 || strlen(v) < 15 ||
 	    v[strlen(v) - 1] != '\'')
 		return -EINVAL;
 	snprintf(out, len, "%s", id);

@@ -43,6 +43,8 @@ static char *post_action(const char *device, const char *verb, const char *token
 	cr_assert(strlen(str(a, "creationDateTimeUtc")) == 24, "ISO 8601 with ms and Z");
 	cr_assert_str_eq(str(a, "lastUpdateDateTimeUtc"), str(a, "creationDateTimeUtc"));
 	cr_assert(json_is_null(json_object_get(a, "error")));
+	cr_assert_gt(strcmp(str(a, "notAfter"), str(a, "creationDateTimeUtc")), 0,
+		     "notAfter: the device runs it only until the action times out");
 	id = strdup(str(a, "id"));
 	json_decref(a);
 	return id;

@@ -40,19 +40,23 @@ Test(logic, durations_and_addresses)
 
 Test(logic, ids_never_carry_topic_syntax)
 {
-	char id[80];
+	char id[140];
 
 	cr_assert(rfc_valid_id("web-1.example_a"));
+	cr_assert(rfc_valid_id("INC-4711:1"), "the agent's action ids may have ':'");
+	cr_assert(rfc_valid_id("0123456789abcdef0123456789abcdef"), "a machine-id");
 	cr_assert_not(rfc_valid_id("a/b"));
 	cr_assert_not(rfc_valid_id("+"));
 	cr_assert_not(rfc_valid_id("#"));
 	cr_assert_not(rfc_valid_id(".."));
 	cr_assert_not(rfc_valid_id(""));
 	cr_assert_not(rfc_valid_id("a b"));
-	memset(id, 'a', 65);
-	id[65] = '\0';
+	cr_assert_not(rfc_valid_id("a\tb"));
+	cr_assert_not(rfc_valid_id("caf\xc3\xa9"));
+	memset(id, 'a', 129);
+	id[129] = '\0';
 	cr_assert_not(rfc_valid_id(id));
-	id[64] = '\0';
+	id[128] = '\0';
 	cr_assert(rfc_valid_id(id));
 }
 
