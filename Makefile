@@ -68,7 +68,7 @@ CTEST_HDR := $(wildcard tests/console/*.h) $(wildcard tests/lib/*.h) console/con
 CTEST_BIN := $(OUTPUT)/tests/console-tests
 
 .DELETE_ON_ERROR:
-.PHONY: all prev test unit-test kernel-test console-test asan clean deps bench vmlinux format format-check lint FORCE
+.PHONY: all prev test unit-test kernel-test console-test asan clean deps bench bench-console vmlinux format format-check lint FORCE
 
 all: $(BIN) $(CONSOLE_BIN)
 
@@ -196,8 +196,13 @@ asan:
 	$(Q)$(MAKE) --no-print-directory OUTPUT=.output-asan \
 		SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' test
 
-bench: $(BIN)
+bench: $(BIN) $(CONSOLE_BIN)
 	$(Q)RINGFENCE_BIN=$(abspath $(BIN)) scripts/bench/run.sh
+	$(Q)RINGFENCE_CONSOLE_BIN=$(abspath $(CONSOLE_BIN)) scripts/bench/console.sh
+
+# The console's rows of make bench alone (docs/PERFORMANCE.md, "Console").
+bench-console: $(CONSOLE_BIN)
+	$(Q)RINGFENCE_CONSOLE_BIN=$(abspath $(CONSOLE_BIN)) scripts/bench/console.sh
 
 deps:
 	sh scripts/deps.sh

@@ -41,6 +41,7 @@ struct rfc_opts {
 	char mqtt_cert[4096];
 	char mqtt_key[4096];
 	int action_timeout; /* seconds a Pending/InProgress action may take before TimeOut */
+	unsigned int rate_minute, rate_hour; /* per token; default MDE's 100 and 1,500 */
 };
 
 /* Parse argv (and a --config FILE it names) into *o. 0, or -EINVAL after printing the problem
@@ -54,6 +55,8 @@ int rfc_opt_file(struct rfc_opts *o, const char *path);
 int rfc_opt_check(const struct rfc_opts *o);
 /* "2h", "90s", "5m", "1d", "30" (seconds) -> seconds; -1 if invalid. */
 int rfc_parse_duration(const char *s);
+/* "N/M": N calls per minute and M per hour (M >= N). 0 or -EINVAL. */
+int rfc_parse_rate(const char *s, unsigned int *per_minute, unsigned int *per_hour);
 /* "mqtt://HOST:PORT", "mqtts://HOST:PORT" ([v6]:PORT too). 0 or -EINVAL. */
 int rfc_parse_broker(const char *url, char *host, size_t hostlen, unsigned short *port, bool *tls);
 /* "ADDR:PORT" or "[V6]:PORT". 0 or -EINVAL. */
@@ -73,7 +76,8 @@ struct rfc_tokens {
 	unsigned int per_minute, per_hour;
 };
 /* Load "NAME TOKEN" lines (# comments). Refuses a file others can read or write, a token shorter
- * than 16 characters, a duplicate name or token. 0 or -errno/-EINVAL (message on stderr). */
+ * than 16 characters, a duplicate name or token. 0 or -errno/-EINVAL (message on stderr). Limits
+ * start at RFC_RATE_PER_MINUTE/RFC_RATE_PER_HOUR. */
 int rfc_tokens_load(struct rfc_tokens *ts, const char *path);
 /* The name of the token's owner (constant-time compare), or NULL. */
 const char *rfc_tokens_find(struct rfc_tokens *ts, const char *token);

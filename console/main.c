@@ -60,6 +60,8 @@ int main(int argc, char **argv)
 		return 2;
 	if (rfc_tokens_load(&tokens, opts.tokens))
 		return 1;
+	tokens.per_minute = opts.rate_minute;
+	tokens.per_hour = opts.rate_hour;
 	signal(SIGPIPE, SIG_IGN);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

@@ -8,7 +8,7 @@
 #include <string.h>
 #include "console.h"
 
-enum opt_kind { OPT_STR, OPT_FLAG, OPT_LISTEN, OPT_BROKER, OPT_DURATION };
+enum opt_kind { OPT_STR, OPT_FLAG, OPT_LISTEN, OPT_BROKER, OPT_DURATION, OPT_RATE };
 
 struct opt_def {
 	const char *key;
@@ -33,6 +33,7 @@ static const struct opt_def opt_defs[] = {
     STR_OPT("mqtt-cert", mqtt_cert),
     STR_OPT("mqtt-key", mqtt_key),
     {"action-timeout", OPT_DURATION, offsetof(struct rfc_opts, action_timeout), 0},
+    {"rate-limit", OPT_RATE, 0, 0},
 };
 #define N_OPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))
 
@@ -54,6 +55,24 @@ int rfc_parse_duration(const char *s)
 	else if (*end && strcmp(end, "s"))
 		return -1;
 	return v > 30L * 86400 ? -1 : (int)v;
+}
+
+int rfc_parse_rate(const char *s, unsigned int *per_minute, unsigned int *per_hour)
+{
+	unsigned long m, h;
+	char *end;
+
+	errno = 0;
+	m = strtoul(s, &end, 10);
+	if (errno || end == s || *end != '/' || !m)
+		return -EINVAL;
+	s = end + 1;
+	h = strtoul(s, &end, 10);
+	if (errno || end == s || *end || h < m || h > 10000000)
+		return -EINVAL;
+	*per_minute = (unsigned int)m;
+	*per_hour = (unsigned int)h;
+	return 0;
 }
 
 int rfc_parse_hostport(const char *s, char *host, size_t hostlen, unsigned short *port)
@@ -114,6 +133,8 @@ static int opt_apply(struct rfc_opts *o, const struct opt_def *d, const char *va
 	case OPT_BROKER:
 		return rfc_parse_broker(value, o->broker_host, sizeof(o->broker_host),
 					&o->broker_port, &o->broker_tls);
+	case OPT_RATE:
+		return rfc_parse_rate(value, &o->rate_minute, &o->rate_hour);
 	case OPT_DURATION:
 		secs = rfc_parse_duration(value);
 		if (secs < 0)
@@ -224,42 +245,43 @@ static void usage(FILE *f)
 		   "--tokens FILE\n"
 		   "         [--tls-cert FILE --tls-key FILE | --insecure-http]\n"
 		   "         [--topic-prefix P] [--mqtt-ca F] [--mqtt-cert F --mqtt-key F]\n"
-		   "         [--action-timeout D] [--config FILE]\n"
+		   "         [--action-timeout D] [--rate-limit PER_MIN/PER_HOUR] [--config FILE]\n"
 		   "The responders' HTTP API (MDE machine-action shapes) and web page for the "
 		   "devices on an MQTT broker.\n"
 		   "Token file: one 'NAME TOKEN' line per responder or playbook (mode 0600).\n"
 		   "Config file: the same keys without '--', one 'KEY VALUE' per line.\n");
 }
 
-static const struct option long_opts[] = {
-    {"listen", required_argument, 0, 0},
-    {"broker", required_argument, 0, 0},
-    {"tokens", required_argument, 0, 0},
-    {"tls-cert", required_argument, 0, 0},
-    {"tls-key", required_argument, 0, 0},
-    {"insecure-http", no_argument, 0, 0},
-    {"topic-prefix", required_argument, 0, 0},
-    {"mqtt-ca", required_argument, 0, 0},
-    {"mqtt-cert", required_argument, 0, 0},
-    {"mqtt-key", required_argument, 0, 0},
-    {"action-timeout", required_argument, 0, 0},
-    {"config", required_argument, 0, 'c'},
-    {"help", no_argument, 0, 'h'},
-    {0, 0, 0, 0},
-};
+/* getopt's table, from opt_defs: one table for the command line and the config file. */
+static void long_opts_fill(struct option *lo)
+{
+	size_t i;
+
+	for (i = 0; i < N_OPTS; i++)
+		lo[i] = (struct option){
+		    opt_defs[i].key, opt_defs[i].kind == OPT_FLAG ? no_argument : required_argument,
+		    0, 0};
+	lo[i++] = (struct option){"config", required_argument, 0, 'c'};
+	lo[i++] = (struct option){"help", no_argument, 0, 'h'};
+	lo[i] = (struct option){0, 0, 0, 0};
+}
 
 static void opts_default(struct rfc_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	strcpy(o->prefix, "ringfence");
 	o->action_timeout = 3600;
+	o->rate_minute = RFC_RATE_PER_MINUTE;
+	o->rate_hour = RFC_RATE_PER_HOUR;
 }
 
 int rfc_parse_args(struct rfc_opts *o, int argc, char **argv)
 {
+	struct option long_opts[N_OPTS + 3];
 	int c, idx, i;
 
 	opts_default(o);
+	long_opts_fill(long_opts);
 	/* the config file first, so the command line overrides it */
 	for (i = 1; i < argc - 1; i++)
 		if (!strcmp(argv[i], "--config") && rfc_opt_file(o, argv[i + 1]))

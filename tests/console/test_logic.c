@@ -36,6 +36,14 @@ Test(logic, durations_and_addresses)
 	cr_assert_eq(rfc_parse_broker("mqtt://b:1883", host, sizeof(host), &port, &tls), 0);
 	cr_assert_not(tls);
 	cr_assert_neq(rfc_parse_broker("tcp://b:1883", host, sizeof(host), &port, &tls), 0);
+	unsigned int m, h;
+
+	cr_assert_eq(rfc_parse_rate("100/1500", &m, &h), 0);
+	cr_assert_eq(m, 100);
+	cr_assert_eq(h, 1500);
+	cr_assert_neq(rfc_parse_rate("100/50", &m, &h), 0, "an hour holds at least a minute");
+	cr_assert_neq(rfc_parse_rate("0/10", &m, &h), 0);
+	cr_assert_neq(rfc_parse_rate("10", &m, &h), 0);
 }
 
 Test(logic, ids_never_carry_topic_syntax)
