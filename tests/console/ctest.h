@@ -47,7 +47,7 @@ int ctest_console_spawn(char *const argv[]);
 void ctest_broker_stop(void);
 /* A TCP port on 127.0.0.1 that is free now. */
 int ctest_free_port(void);
-/* Kill the console started last (to start another). */
+/* Stop the console started last (SIGTERM; it must exit 0), e.g. to start another. */
 void ctest_console_stop(void);
 /* Everything down, files removed. */
 void ctest_stop(void);
@@ -62,7 +62,8 @@ int ctest_sim_actions(const char *device);
 void ctest_sim_kill(const char *device);
 
 /* HTTP request to the console: returns the status code (0 if curl failed), body in *out (may be
- * NULL; caller frees). token NULL: no Authorization header. body NULL: none; "@FILE": a file. */
+ * NULL; caller frees). token NULL: no Authorization header. body NULL: none; "@FILE": a file;
+ * "chunked@FILE": a file sent chunked (no Content-Length). */
 int ctest_http(const char *method, const char *path, const char *token, const char *body,
 	       char **out);
 /* ctest_http() and parse the JSON body; asserts it is JSON. Caller json_decref()s. */

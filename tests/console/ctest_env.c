@@ -191,11 +191,38 @@ int ctest_free_port(void)
 	return free_port();
 }
 
+/* SIGTERM the console: its wait status, or -1 if it had to be killed after 5 s. */
+static int console_term(pid_t pid)
+{
+	int status = -1, i;
+
+	kill(pid, SIGTERM);
+	for (i = 0; i < 250 && waitpid(pid, &status, WNOHANG) == 0; i++)
+		rft_msleep(20);
+	if (i == 250) {
+		rft_kill_child(pid);
+		return -1;
+	}
+	rft_untrack_child(pid);
+	return status;
+}
+
+static void console_exit_ok(int status)
+{
+	cr_assert_neq(status, -1, "the console did not exit on SIGTERM within 5 s (see %s)",
+		      ct.console_log);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "the console ended with status 0x%x on SIGTERM (see %s)", status, ct.console_log);
+}
+
+/* SIGTERM, and the console must exit 0 (under ASan: with no leak either). */
 void ctest_console_stop(void)
 {
-	if (console_pid > 0)
-		rft_kill_child(console_pid);
+	pid_t pid = console_pid;
+
 	console_pid = -1;
+	if (pid > 0)
+		console_exit_ok(console_term(pid));
 }
 
 void ctest_stop(void)
@@ -236,6 +263,11 @@ int ctest_http(const char *method, const char *path, const char *token, const ch
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
 		argv[n++] = "-H";
 		argv[n++] = auth;
+	}
+	if (body && !strncmp(body, "chunked", 7)) { /* "chunked@FILE": no Content-Length */
+		body += 7;
+		argv[n++] = "-H";
+		argv[n++] = "Transfer-Encoding: chunked";
 	}
 	if (body) {
 		argv[n++] = "-H";
