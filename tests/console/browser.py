@@ -17,6 +17,7 @@ import time
 try:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 except ImportError:
@@ -41,10 +42,19 @@ class Page:
     def __init__(self, url, token, shots):
         self.url, self.token, self.shots = url.rstrip("/"), token, shots
         self.d = browser(1280, 860)
-        self.wait = WebDriverWait(self.d, 20, poll_frequency=0.1)
+        # the page redraws its tables every few seconds: an element found a moment ago may be
+        # gone, so every wait retries on a stale element and clicks go through click()
+        self.wait = WebDriverWait(self.d, 20, poll_frequency=0.1,
+                                  ignored_exceptions=(StaleElementReferenceException,))
 
     def el(self, css):
         return self.d.find_element(By.CSS_SELECTOR, css)
+
+    def click(self, css):
+        def attempt(d):
+            self.el(css).click()
+            return True
+        self.wait.until(attempt, f"cannot click {css}")
 
     def text_is(self, css, want):
         self.wait.until(lambda d: self.el(css).text.strip() == want,
@@ -57,13 +67,13 @@ class Page:
         self.d.get(self.url + "/")
         self.wait.until(lambda d: self.el("#login").is_displayed(), "no sign-in form")
         self.el("#token").send_keys(self.token)
-        self.el("#signin").click()
+        self.click("#signin")
         self.wait.until(lambda d: self.el("#devices").is_displayed(), "the token was refused")
 
     def device_list(self, device, shot):
         row = f'#machines tr[data-id="{device}"]'
         self.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, row), "device not listed")
-        name = self.el(row + " a").text
+        name = self.wait.until(lambda d: self.el(row + " a").text, "no device name")
         # the filter box: the device's name keeps it, a name no device has hides it
         self.el("#filter").send_keys("no-such-device-name")
         self.wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, row), "filter ignored")
@@ -75,15 +85,15 @@ class Page:
         if shot:
             time.sleep(0.3)
             self.shot(shot)
-        self.el(row + " a").click()
+        self.click(row + " a")
         self.wait.until(lambda d: self.el("#device").is_displayed(), "no device page")
 
     def act(self, button, comment, want_state, shot):
         self.wait.until(lambda d: self.el(button).is_enabled(), f"{button} stays disabled")
-        self.el(button).click()
+        self.click(button)
         self.wait.until(lambda d: self.el("#comment-dialog").is_displayed(), "no comment box")
         self.el("#comment").send_keys(comment)
-        self.el("#comment-ok").click()
+        self.click("#comment-ok")
         seen = []
 
         def final(d):
@@ -123,12 +133,12 @@ def main():
             p.text_is("#isolation-state", "Isolated")
             p.act("#release-btn", "INC-4711 closed (browser test)", "Not isolated",
                   "4-released")
-            p.el("#nav-actions").click()
+            p.click("#nav-actions")
             p.wait.until(lambda d: "INC-4711 closed" in p.el("#fleet-actions tbody").text,
                          "the fleet's action list lacks the release")
             p.shot("5-actions")
             p.d.set_window_size(390, 844)
-            p.el("#nav-devices").click()
+            p.click("#nav-devices")
             p.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#machines tbody tr"),
                          "no device list on a phone")
             time.sleep(0.3)

@@ -17,10 +17,12 @@
 #define CT_READY  "ready-probe-00000000000000"	   /* requestor "probe": readiness polls */
 
 struct ct_env {
-	char dir[256];	  /* /tmp/rf-test-<pid>-console */
-	int broker_port;  /* mosquitto on 127.0.0.1 */
-	int console_port; /* ringfence-console on 127.0.0.1 */
-	bool tls;	  /* the console serves HTTPS with dir/cert.pem */
+	char dir[256];	   /* /tmp/rf-test-<pid>-console */
+	int broker_port;   /* mosquitto on 127.0.0.1 */
+	int console_port;  /* ringfence-console on 127.0.0.1 */
+	bool tls;	   /* the console serves HTTPS with dir/cert.pem */
+	const char *netns; /* NULL, or the namespace broker, console, curl and the browser run in
+			      (ports 1883 and 8443 there; set it after ctest_require()) */
 	char console_log[300];
 };
 extern struct ct_env ct;
@@ -74,6 +76,9 @@ json_t *ctest_json(const char *method, const char *path, const char *token, cons
 char *ctest_wait_action(const char *id, int timeout_ms);
 /* Poll until GET /api/machines/DEV says isolated == want (probe token). 0 or -ETIMEDOUT. */
 int ctest_wait_isolated(const char *device, bool want, int timeout_ms);
+/* Run one phase of tests/console/browser.py ("isolate" or "release") on DEVICE in ct.netns; a
+ * failure names the step; skipped (failed under RINGFENCE_REQUIRE_KERNEL=1) without Chromium. */
+void ctest_browser(const char *device, const char *phase);
 /* The error code of an MDE-style error body; asserts the shape. */
 const char *ctest_error_code(json_t *j);
 

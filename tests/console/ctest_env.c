@@ -16,11 +16,12 @@
 #include "ctest.h"
 #include "rft_child.h"
 #include "rft_env.h"
+#include "rf_proc.h"
 
 struct ct_env ct;
 static pid_t broker_pid = -1, console_pid = -1;
 
-static int free_port(void)
+static int free_port_here(void)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(a);
@@ -32,6 +33,13 @@ static int free_port(void)
 	port = ntohs(a.sin_port);
 	close(fd);
 	return port;
+}
+
+static int free_port(void)
+{
+	if (ct.netns) /* a namespace of the test's own: every port is free */
+		return ct.broker_port ? 8443 : 1883;
+	return free_port_here();
 }
 
 static void write_file(const char *name, const char *text, mode_t mode)
@@ -73,24 +81,32 @@ static pid_t spawn_logged(char *const argv[], const char *log)
 	snprintf(path, sizeof(path), "%s/%s", ct.dir, log);
 	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	cr_assert(fd >= 0);
-	pid = rft_exec_start(NULL, argv, NULL, fd, fd);
+	pid = rft_exec_start(ct.netns, argv, NULL, fd, fd);
 	close(fd);
 	cr_assert(pid > 0, "cannot start %s", argv[0]);
 	rft_track_child(pid);
 	return pid;
 }
 
-static bool port_open(int port)
+static int port_open_fn(int cmd, void *arg)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET,
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-				.sin_port = htons(port)};
+				.sin_port = htons(*(int *)arg)};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool ok = fd >= 0 && !connect(fd, (struct sockaddr *)&a, sizeof(a));
+	int ok = fd >= 0 && !connect(fd, (struct sockaddr *)&a, sizeof(a));
 
+	(void)cmd;
 	if (fd >= 0)
 		close(fd);
-	return ok;
+	return ok ? 0 : -ECONNREFUSED;
+}
+
+static bool port_open(int port)
+{
+	if (ct.netns)
+		return rfp_run_in(ct.netns, NULL, port_open_fn, &port) == 0;
+	return port_open_fn(0, &port) == 0;
 }
 
 void ctest_broker_start(void)
@@ -101,9 +117,9 @@ void ctest_broker_start(void)
 
 	ct.broker_port = free_port();
 	snprintf(conf, sizeof(conf),
-		 "listener %d 127.0.0.1\nallow_anonymous true\npersistence true\n"
+		 "listener %d%s\nallow_anonymous true\npersistence true\n"
 		 "persistence_location %s/\nlog_dest stderr\n",
-		 ct.broker_port, ct.dir);
+		 ct.broker_port, ct.netns ? "" : " 127.0.0.1", ct.dir);
 	write_file("mosquitto.conf", conf, 0600);
 	snprintf(path, sizeof(path), "%s/mosquitto.conf", ct.dir);
 	broker_pid = spawn_logged(argv, "mosquitto.log");
@@ -277,7 +293,7 @@ int ctest_http(const char *method, const char *path, const char *token, const ch
 	}
 	argv[n++] = url;
 	argv[n] = NULL;
-	rft_exec(NULL, argv, &o, NULL);
+	rft_exec(ct.netns, argv, &o, NULL);
 	nl = o ? strrchr(o, '\n') : NULL;
 	if (nl) {
 		code = atoi(nl + 1);
@@ -354,4 +370,28 @@ int ctest_wait_isolated(const char *device, bool want, int timeout_ms)
 		rft_msleep(200);
 	} while (rft_now_ms() < end);
 	return -ETIMEDOUT;
+}
+
+void ctest_browser(const char *device, const char *phase)
+{
+	char url[64], script[512], shots[512], *err = NULL;
+	const char *src = getenv("RINGFENCE_SRC"), *out = getenv("RINGFENCE_OUTPUT");
+	char *argv[] = {"/usr/bin/python3", script,	   url,	  CT_TOKEN,
+			(char *)device,	    (char *)phase, shots, NULL};
+	int rc;
+
+	if (access("/usr/bin/python3", X_OK))
+		rft_unavailable(
+		    "/usr/bin/python3 is missing (the browser test needs python3-selenium)");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", ct.console_port);
+	snprintf(script, sizeof(script), "%s/tests/console/browser.py", src ? src : ".");
+	snprintf(shots, sizeof(shots), "%s/console-screenshots", out ? out : ".output");
+	rc = rft_exec(ct.netns, argv, NULL, &err);
+	if (rc == 77)
+		rft_unavailable("browser test: %s (make deps installs chromium, chromium-driver, "
+				"python3-selenium)",
+				err ? strtok(err, "\n") : "?");
+	cr_assert_eq(rc, 0, "browser test, %s phase, exit %d:\n%s", phase, rc, err ? err : "");
+	fprintf(stderr, "%s", err ? err : "");
+	free(err);
 }
