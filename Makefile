@@ -196,13 +196,15 @@ asan:
 	$(Q)$(MAKE) --no-print-directory OUTPUT=.output-asan \
 		SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' test
 
-bench: $(BIN) $(CONSOLE_BIN)
+bench: $(BIN) $(CONSOLE_BIN) $(CTEST_BIN)
 	$(Q)RINGFENCE_BIN=$(abspath $(BIN)) scripts/bench/run.sh
-	$(Q)RINGFENCE_CONSOLE_BIN=$(abspath $(CONSOLE_BIN)) scripts/bench/console.sh
+	$(Q)RINGFENCE_BIN=$(abspath $(BIN)) RINGFENCE_CONSOLE_BIN=$(abspath $(CONSOLE_BIN)) \
+		scripts/bench/console.sh
 
 # The console's rows of make bench alone (docs/PERFORMANCE.md, "Console").
-bench-console: $(CONSOLE_BIN)
-	$(Q)RINGFENCE_CONSOLE_BIN=$(abspath $(CONSOLE_BIN)) scripts/bench/console.sh
+bench-console: $(BIN) $(CONSOLE_BIN) $(CTEST_BIN)
+	$(Q)RINGFENCE_BIN=$(abspath $(BIN)) RINGFENCE_CONSOLE_BIN=$(abspath $(CONSOLE_BIN)) \
+		scripts/bench/console.sh
 
 deps:
 	sh scripts/deps.sh
