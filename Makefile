@@ -128,6 +128,7 @@ $(OUTPUT)/console/%.o: console/%.c | $(OUTPUT)/console
 	$(Q)$(CC) $(ALL_CFLAGS) -Iconsole -c $< -o $@
 
 $(OUTPUT)/console/web.o: $(CONSOLE_WEB)
+$(OUTPUT)/console/options.o: $(GIT_REV_STAMP)
 
 $(CONSOLE_BIN): $(CONSOLE_OBJ)
 	$(call msg,BINARY,$@)

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <microhttpd.h>
+#include <mosquitto.h>
 #include "console.h"
 
 enum opt_kind { OPT_STR, OPT_FLAG, OPT_LISTEN, OPT_BROKER, OPT_DURATION, OPT_RATE };
@@ -246,6 +248,7 @@ static void usage(FILE *f)
 		   "         [--tls-cert FILE --tls-key FILE | --insecure-http]\n"
 		   "         [--topic-prefix P] [--mqtt-ca F] [--mqtt-cert F --mqtt-key F]\n"
 		   "         [--action-timeout D] [--rate-limit PER_MIN/PER_HOUR] [--config FILE]\n"
+		   "       ringfence-console --help | --version\n"
 		   "The responders' HTTP API (MDE machine-action shapes) and web page for the "
 		   "devices on an MQTT broker.\n"
 		   "Token file: one 'NAME TOKEN' line per responder or playbook (mode 0600).\n"
@@ -263,7 +266,18 @@ static void long_opts_fill(struct option *lo)
 		    0, 0};
 	lo[i++] = (struct option){"config", required_argument, 0, 'c'};
 	lo[i++] = (struct option){"help", no_argument, 0, 'h'};
+	lo[i++] = (struct option){"version", no_argument, 0, 'V'};
 	lo[i] = (struct option){0, 0, 0, 0};
+}
+
+static void print_version(void)
+{
+	int maj, min, rev;
+
+	mosquitto_lib_version(&maj, &min, &rev);
+	printf(
+	    "ringfence-console %s (git %s), libmicrohttpd %s, libmosquitto %d.%d.%d, jansson %s\n",
+	    RF_VERSION, RF_GIT_REV, MHD_get_version(), maj, min, rev, jansson_version_str());
 }
 
 static void opts_default(struct rfc_opts *o)
@@ -277,7 +291,7 @@ static void opts_default(struct rfc_opts *o)
 
 int rfc_parse_args(struct rfc_opts *o, int argc, char **argv)
 {
-	struct option long_opts[N_OPTS + 3];
+	struct option long_opts[N_OPTS + 4];
 	int c, idx, i;
 
 	opts_default(o);
@@ -290,6 +304,10 @@ int rfc_parse_args(struct rfc_opts *o, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", long_opts, &idx)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
+			exit(0);
+		}
+		if (c == 'V') {
+			print_version();
 			exit(0);
 		}
 		if (c == 'c')

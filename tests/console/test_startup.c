@@ -157,3 +157,18 @@ Test(startup, a_broker_that_is_down_is_a_503_and_nothing_is_queued)
 	cr_assert_eq(json_array_size(json_object_get(j, "value")), 0, "no action recorded");
 	json_decref(j);
 }
+
+Test(startup, help_and_version_exit_0)
+{
+	char *out = NULL, *argv[] = {getenv("RINGFENCE_CONSOLE_BIN"), "--version", NULL};
+
+	cr_assert_eq(rft_exec(NULL, argv, &out, NULL), 0);
+	cr_assert(!strncmp(out, "ringfence-console ", 18) && strstr(out, "libmicrohttpd") &&
+		      strstr(out, "libmosquitto") && strstr(out, "jansson"),
+		  "%s", out);
+	free(out);
+	argv[1] = "--help";
+	cr_assert_eq(rft_exec(NULL, argv, &out, NULL), 0);
+	cr_assert(strstr(out, "Usage: ringfence-console --listen"), "%s", out);
+	free(out);
+}
