@@ -37,8 +37,10 @@ enum ct_mode {
 /* Skip (or fail under RINGFENCE_REQUIRE_KERNEL=1) unless mosquitto, curl and the console are
  * there; then create the test dir. */
 void ctest_require(void);
-/* Start mosquitto on a free port. */
+/* Start mosquitto on a free port (ct.broker_port). */
 void ctest_broker_start(void);
+/* The same with `extra` appended to its configuration (another listener, say). */
+void ctest_broker_start_with(const char *extra);
 /* Start the console on a free port with extra args (NULL-terminated; e.g. "--action-timeout",
  * "2s"); plain HTTP with --insecure-http unless ct.tls. Waits until it serves and sees the
  * broker. Returns its pid. */
@@ -47,6 +49,8 @@ int ctest_console_start(const char *first, ...);
 int ctest_console_spawn(char *const argv[]);
 /* Kill mosquitto (the console loses its broker). */
 void ctest_broker_stop(void);
+/* A throw-away self-signed certificate for 127.0.0.1: ct.dir/cert.pem and key.pem. */
+void ctest_make_cert(void);
 /* A TCP port on 127.0.0.1 that is free now. */
 int ctest_free_port(void);
 /* Stop the console started last (SIGTERM; it must exit 0), e.g. to start another. */

@@ -111,15 +111,20 @@ static bool port_open(int port)
 
 void ctest_broker_start(void)
 {
-	char conf[1024], path[300];
+	ctest_broker_start_with(NULL);
+}
+
+void ctest_broker_start_with(const char *extra)
+{
+	char conf[2048], path[300];
 	char *argv[] = {"mosquitto", "-c", path, NULL};
 	int i;
 
 	ct.broker_port = free_port();
 	snprintf(conf, sizeof(conf),
-		 "listener %d%s\nallow_anonymous true\npersistence true\n"
-		 "persistence_location %s/\nlog_dest stderr\n",
-		 ct.broker_port, ct.netns ? "" : " 127.0.0.1", ct.dir);
+		 "per_listener_settings false\nallow_anonymous true\npersistence true\nuser root\n"
+		 "persistence_location %s/\nlog_dest stderr\nlistener %d%s\n%s",
+		 ct.dir, ct.broker_port, ct.netns ? "" : " 127.0.0.1", extra ? extra : "");
 	write_file("mosquitto.conf", conf, 0600);
 	snprintf(path, sizeof(path), "%s/mosquitto.conf", ct.dir);
 	broker_pid = spawn_logged(argv, "mosquitto.log");
@@ -394,4 +399,34 @@ void ctest_browser(const char *device, const char *phase)
 	cr_assert_eq(rc, 0, "browser test, %s phase, exit %d:\n%s", phase, rc, err ? err : "");
 	fprintf(stderr, "%s", err ? err : "");
 	free(err);
+}
+
+void ctest_make_cert(void)
+{
+	char key[300], cert[300];
+	char *argv[] = {"openssl",
+			"req",
+			"-x509",
+			"-newkey",
+			"ec",
+			"-pkeyopt",
+			"ec_paramgen_curve:prime256v1",
+			"-nodes",
+			"-keyout",
+			key,
+			"-out",
+			cert,
+			"-days",
+			"1",
+			"-subj",
+			"/CN=127.0.0.1",
+			"-addext",
+			"subjectAltName=IP:127.0.0.1",
+			NULL};
+
+	rft_require_tool("openssl");
+	snprintf(key, sizeof(key), "%s/key.pem", ct.dir);
+	snprintf(cert, sizeof(cert), "%s/cert.pem", ct.dir);
+	cr_assert_eq(rft_exec(NULL, argv, NULL, NULL), 0, "openssl could not make a certificate");
+	chmod(key, 0600);
 }
