@@ -233,6 +233,11 @@ int rfc_opt_check(const struct rfc_opts *o)
 			"cross the network in clear: only behind a TLS proxy or on loopback)\n");
 		return -EINVAL;
 	}
+	if (o->insecure_http && strncmp(o->listen_host, "127.", 4) && strcmp(o->listen_host, "::1"))
+		fprintf(stderr,
+			"ringfence-console: warning: plain HTTP on %s, not loopback: bearer "
+			"tokens cross the network in clear (use only behind a TLS proxy)\n",
+			o->listen_host);
 	if (*o->tls_cert && o->insecure_http) {
 		fprintf(stderr, "ringfence-console: --insecure-http and --tls-cert exclude each "
 				"other\n");
