@@ -236,7 +236,7 @@ static void console_exit_ok(int status)
 		  "the console ended with status 0x%x on SIGTERM (see %s)", status, ct.console_log);
 }
 
-/* SIGTERM, and the console must exit 0 (under ASan: with no leak either). */
+/* SIGTERM, and the console must exit 0 (under make asan LeakSanitizer checks that exit). */
 void ctest_console_stop(void)
 {
 	pid_t pid = console_pid;
