@@ -109,7 +109,7 @@ LAT="not measured: this tree's ringfence has no MQTT agent ('ringfence remote'; 
 CTESTS=${RINGFENCE_CONSOLE_TESTS:-$ROOT/.output/tests/console-tests}
 RF_BIN=${RINGFENCE_BIN:-$ROOT/.output/ringfence}
 if [ -x "$CTESTS" ] && "$CTESTS" --list 2>/dev/null | grep -q api_isolate_to_first_denied_connect &&
-	[ "$(id -u)" = 0 ]; then
+	[ "$(id -u)" = 0 ] && "$RF_BIN" --version 2>/dev/null | grep -q 'mqtt yes'; then
 	log "API isolate -> first denied connect (the real agent, ${RFBENCH_LAT_REPS:-5} runs)"
 	for _ in $(seq 1 "${RFBENCH_LAT_REPS:-5}"); do
 		RINGFENCE_BENCH_OUT=$WORK/lat RINGFENCE_BIN=$RF_BIN RINGFENCE_CONSOLE_BIN=$CONSOLE \
@@ -117,6 +117,7 @@ if [ -x "$CTESTS" ] && "$CTESTS" --list 2>/dev/null | grep -q api_isolate_to_fir
 			"$CTESTS" -j1 --filter='agent/api_isolate_to_first_denied_connect' >/dev/null 2>&1 ||
 			die "the latency run failed: $CTESTS --filter='agent/api_isolate_to_first_denied_connect'"
 	done
+	[ -s "$WORK/lat" ] || die "the latency runs measured nothing (skipped?)"
 	LAT=$(sort -n "$WORK/lat" | python3 -c 'import sys; v=[int(x) for x in sys.stdin]; v.sort(); print(f"{v[len(v)//2]} ms median of {len(v)} (min {v[0]}, max {v[-1]}; POST through curl to EPERM, agent and broker on this machine)")')
 fi
 
