@@ -34,7 +34,7 @@ if [[ $deps -eq 1 ]]; then
 	# not libcriterion-dev:arm64: its libnanomsg5 dependency is not Multi-Arch: same, so apt
 	# would remove the host's libcriterion-dev (and break 'make test')
 	apt-get install -y -qq --no-remove --no-install-recommends gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
-		libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64 libzstd-dev:arm64 qemu-user \
+		libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64 libzstd-dev:arm64 libjansson-dev:arm64 qemu-user \
 		file >/dev/null
 	lap
 fi
@@ -63,7 +63,7 @@ export RINGFENCE_CGROUP=$tmp/no-such-cgroup RINGFENCE_PIN_DIR=$tmp/pins RINGFENC
 echo "== run under qemu-aarch64"
 v=$(rf --version) && ok || bad "--version"
 echo "  $v"
-grep -q '^ringfence .*libbpf [0-9.]*, ABI [0-9]*$' <<<"$v" && ok || bad "--version output"
+grep -Eq '^ringfence .*libbpf [0-9.]*, ABI [0-9]*, mqtt (yes|no)$' <<<"$v" && ok || bad "--version output"
 rf --help | grep -q '^Usage: ringfence' && ok || bad "--help"
 for c in isolate release unisolate status allow events history metrics load unload agent; do
 	rf "$c" --help >/dev/null && ok || bad "$c --help"
