@@ -80,9 +80,10 @@ json_t *ctest_json(const char *method, const char *path, const char *token, cons
 char *ctest_wait_action(const char *id, int timeout_ms);
 /* Poll until GET /api/machines/DEV says isolated == want (probe token). 0 or -ETIMEDOUT. */
 int ctest_wait_isolated(const char *device, bool want, int timeout_ms);
-/* Run one phase of tests/console/browser.py ("isolate" or "release") on DEVICE in ct.netns; a
- * failure names the step; skipped (failed under RINGFENCE_REQUIRE_KERNEL=1) without Chromium. */
-void ctest_browser(const char *device, const char *phase);
+/* Run one phase of tests/console/browser.py ("isolate" or "release") on DEVICE in ct.netns,
+ * screenshots into $RINGFENCE_OUTPUT/console-screenshots/SHOTS_DIR; a failure names the step;
+ * skipped (failed under RINGFENCE_REQUIRE_KERNEL=1) without Chromium. */
+void ctest_browser(const char *device, const char *phase, const char *shots_dir);
 /* The error code of an MDE-style error body; asserts the shape. */
 const char *ctest_error_code(json_t *j);
 

@@ -392,7 +392,7 @@ int ctest_wait_isolated(const char *device, bool want, int timeout_ms)
 	return -ETIMEDOUT;
 }
 
-void ctest_browser(const char *device, const char *phase)
+void ctest_browser(const char *device, const char *phase, const char *shots_dir)
 {
 	char url[64], script[512], shots[512], *err = NULL;
 	const char *src = getenv("RINGFENCE_SRC"), *out = getenv("RINGFENCE_OUTPUT");
@@ -405,7 +405,8 @@ void ctest_browser(const char *device, const char *phase)
 		    "/usr/bin/python3 is missing (the browser test needs python3-selenium)");
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", ct.console_port);
 	snprintf(script, sizeof(script), "%s/tests/console/browser.py", src ? src : ".");
-	snprintf(shots, sizeof(shots), "%s/console-screenshots", out ? out : ".output");
+	snprintf(shots, sizeof(shots), "%s/console-screenshots/%s", out ? out : ".output",
+		 shots_dir);
 	rc = rft_exec(ct.netns, argv, NULL, &err);
 	if (rc == 77)
 		rft_unavailable("browser test: %s (make deps installs chromium, chromium-driver, "

@@ -170,10 +170,10 @@ Test(agent, isolate_and_release_through_the_api_hold_in_the_kernel)
 
 Test(agent, isolate_and_release_from_the_page_hold_in_the_kernel)
 {
-	ctest_browser(device, "isolate");
+	ctest_browser(device, "isolate", "agent");
 	cr_assert_eq(ctest_wait_isolated(device, true, 5000), 0);
 	expect_isolated(true, "isolated from the page");
-	ctest_browser(device, "release");
+	ctest_browser(device, "release", "agent");
 	expect_isolated(false, "released from the page");
 }
 
