@@ -138,7 +138,11 @@ machine ($(nproc) cores, shared), $(date -u +%Y-%m-%d):
 
 The machine list is serialized once per change of the fleet and copied per request; the memory
 is the parsed status documents (jansson) plus that cache. Rate limits were raised for the run
-(\`--rate-limit\`); a single token is held to 100 calls a minute by default.
+(\`--rate-limit\`); a single token is held to 100 calls a minute by default. The latency is
+the end-to-end test's (tests/console/test_agent.c): curl's POST, the console's publish, plain
+MQTT to the agent in a test namespace, \`ringfence isolate\` on the device and the prober's
+next connect; "Remote control" above measures the same path over TLS from \`mosquitto_pub\`
+(a process start and a TLS handshake more).
 <!-- console-bench:end -->
 EOF
 )
