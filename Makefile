@@ -33,10 +33,12 @@ CFLAGS ?= -g -O2
 SAN ?=
 ALL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -MMD -MP $(INCLUDES) $(SAN) \
 	-DRF_VERSION='"$(VERSION)"' -DRF_GIT_REV='"$(GIT_REV)"'
+# jansson: every JSON document the product writes, and the tests' strict parser.
 ifeq ($(STATIC),1)
-LIBS := -static $(shell $(PKG_CONFIG) --static --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz) -lzstd
+LIBS := -static $(shell $(PKG_CONFIG) --static --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz) -lzstd \
+	-ljansson
 else
-LIBS := -lbpf -lelf -lz
+LIBS := -lbpf -lelf -lz -ljansson
 endif
 LDFLAGS ?=
 
@@ -49,7 +51,8 @@ LIB_SRC := $(filter-out user/main.c,$(wildcard user/*.c))
 LIB_OBJ := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRC))
 MAIN_OBJ := $(OUTPUT)/user/main.o
 BIN := $(OUTPUT)/ringfence
-UNIT_SRC := $(wildcard tests/unit/*.c)
+# the strict JSON reader (tests/lib/rft_jansson.c) serves the unit tests too
+UNIT_SRC := $(wildcard tests/unit/*.c) tests/lib/rft_jansson.c
 UNIT_BIN := $(OUTPUT)/tests/unit-tests
 KTEST_SRC := $(wildcard tests/kernel/*.c) $(wildcard tests/lib/*.c)
 KTEST_HDR := $(wildcard tests/lib/*.h)
@@ -113,7 +116,7 @@ $(BIN): $(MAIN_OBJ) $(LIB_OBJ)
 
 $(UNIT_BIN): $(UNIT_SRC) $(LIB_OBJ) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LDFLAGS) $(LIBS) -lcriterion -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/lib $^ $(LDFLAGS) $(LIBS) -lcriterion -o $@
 
 # One compiler run for all sources: -MMD would record only the last source's headers (and a
 # stale list names deleted files), so the harness headers are listed here instead. docs/ABI.md

@@ -4,6 +4,7 @@
 #define RF_HISTORY_H
 
 #include <stdio.h>
+#include <jansson.h>
 #include <linux/types.h>
 
 enum rf_action_status { RF_ACT_PENDING, RF_ACT_IN_PROGRESS, RF_ACT_SUCCEEDED, RF_ACT_FAILED };
@@ -34,8 +35,11 @@ int rf_action_end(const char *state_dir, struct rf_action *a, const char *error)
 int rf_action_record(const char *state_dir, struct rf_action *a, const char *error);
 /* Read all actions, oldest first. A damaged line is skipped, never fatal. */
 int rf_history_load(const char *state_dir, struct rf_action **acts, size_t *n);
-/* One action as a JSON object (no newline), with "target" first unless target is NULL. */
-void rf_action_json(FILE *f, const struct rf_action *a, const char *target);
+/* One action as a JSON document (jansson; the caller releases it), with "target" first unless
+ * target is NULL; NULL when out of memory. */
+json_t *rf_action_doc(const struct rf_action *a, const char *target);
+/* rf_action_doc() written to f on one line, no newline. 0 or -errno (rf_json_write()). */
+int rf_action_json(FILE *f, const struct rf_action *a, const char *target);
 
 /* Who asks: $RINGFENCE_REQUESTOR, else "user:<SUDO_USER or login name or uid>". */
 void rf_requestor(char *buf, size_t len);

@@ -51,7 +51,7 @@ static int on_event(void *arg, void *data, size_t len)
  */
 static int events_from_agent_log(struct rf_ctx *ctx, bool follow)
 {
-	char path[PATH_MAX], buf[8192];
+	char path[PATH_MAX], buf[8192], safe[sizeof(buf)];
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/events.jsonl", ctx->state_dir);
@@ -68,7 +68,14 @@ static int events_from_agent_log(struct rf_ctx *ctx, bool follow)
 	}
 	while (!exiting) {
 		if (fgets(buf, sizeof(buf), f)) {
-			fputs(buf, stdout);
+			/* the agent writes ASCII; a log edited by hand must not drive the terminal
+			 */
+			size_t n = strcspn(buf, "\n");
+			bool nl = buf[n] == '\n';
+
+			buf[n] = '\0';
+			printf("%s%s", ctx->json ? buf : rf_safe(buf, safe, sizeof(safe)),
+			       nl ? "\n" : "");
 			continue;
 		}
 		if (!follow)

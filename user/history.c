@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "rf_json.h"
 #include "rf_state.h"
 #include "rf_util.h"
 
@@ -250,41 +251,25 @@ int rf_action_record(const char *state_dir, struct rf_action *a, const char *err
 	return history_append(state_dir, a);
 }
 
-static void json_str_or_null(FILE *f, const char *name, const char *s)
-{
-	fprintf(f, ",\"%s\":", name);
-	if (s[0])
-		rf_json_str(f, s);
-	else
-		fputs("null", f);
-}
-
-void rf_action_json(FILE *f, const struct rf_action *a, const char *target)
+json_t *rf_action_doc(const struct rf_action *a, const char *target)
 {
 	char req[40], done[40];
+	json_t *doc;
 
 	rf_format_time(a->requested_unix_ns, req, sizeof(req));
 	rf_format_time(a->completed_unix_ns, done, sizeof(done));
-	fputc('{', f);
-	if (target) {
-		fputs("\"target\":", f);
-		rf_json_str(f, target);
-		fputc(',', f);
-	}
-	fprintf(f, "\"id\":%llu,\"type\":", (unsigned long long)a->id);
-	rf_json_str(f, a->type);
-	fprintf(f, ",\"status\":\"%s\",\"requestor\":", rf_action_status_name(a->status));
-	rf_json_str(f, a->requestor);
-	fprintf(f, ",\"comment\":");
-	rf_json_str(f, a->comment);
-	fprintf(f, ",\"requested\":\"%s\",\"completed\":", req);
-	if (a->completed_unix_ns)
-		fprintf(f, "\"%s\"", done);
-	else
-		fputs("null", f);
-	json_str_or_null(f, "error", a->error);
-	json_str_or_null(f, "warning", a->warning);
-	fputc('}', f);
+	doc = json_pack("{s:o*,s:o,s:o,s:s,s:o,s:o,s:s,s:o,s:o,s:o}", "target",
+			target ? rf_jstr(target) : NULL, "id", rf_ju64(a->id), "type",
+			rf_jstr(a->type), "status", rf_action_status_name(a->status), "requestor",
+			rf_jstr(a->requestor), "comment", rf_jstr(a->comment), "requested", req,
+			"completed", a->completed_unix_ns ? json_string(done) : json_null(),
+			"error", rf_jstr_or_null(a->error), "warning", rf_jstr_or_null(a->warning));
+	return doc;
+}
+
+int rf_action_json(FILE *f, const struct rf_action *a, const char *target)
+{
+	return rf_json_write(f, rf_action_doc(a, target), false);
 }
 
 void rf_requestor(char *buf, size_t len)

@@ -34,14 +34,16 @@ if [[ $deps -eq 1 ]]; then
 	# not libcriterion-dev:arm64: its libnanomsg5 dependency is not Multi-Arch: same, so apt
 	# would remove the host's libcriterion-dev (and break 'make test')
 	apt-get install -y -qq --no-remove --no-install-recommends gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
-		libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64 libzstd-dev:arm64 qemu-user \
+		libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64 libzstd-dev:arm64 libjansson-dev:arm64 qemu-user \
 		file >/dev/null
 	lap
 fi
 for t in ${CROSS}gcc qemu-aarch64 clang bpftool file; do
 	command -v "$t" >/dev/null || { echo "missing $t: run $0 --install-deps"; exit 1; }
 done
-[[ -e /usr/lib/aarch64-linux-gnu/libbpf.so ]] || { echo "missing libbpf-dev:arm64: run $0 --install-deps"; exit 1; }
+for l in libbpf libjansson; do
+	[[ -e /usr/lib/aarch64-linux-gnu/$l.so ]] || { echo "missing $l-dev:arm64: run $0 --install-deps"; exit 1; }
+done
 
 echo "== build ($OUT, ARCH=arm64 CROSS_COMPILE=$CROSS)"
 make --no-print-directory OUTPUT=$OUT ARCH=arm64 CROSS_COMPILE=$CROSS $OUT/ringfence $OUT/conf-check \

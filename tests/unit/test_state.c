@@ -12,7 +12,7 @@
 #include "rf_state.h"
 #include "rf_util.h"
 #include "helpers.h"
-#include "json_lite.h"
+#include "rft_json.h"
 
 static void fill_action(struct rf_action *a, __u64 id, const char *type, const char *comment)
 {
@@ -328,45 +328,48 @@ Test(history, begin_creates_state_dir)
 	free(acts);
 }
 
+/* rf_action_json() on one line, parsed strictly. */
+static json_t *action_doc(const struct rf_action *a, const char *target)
+{
+	char *text;
+	size_t len;
+	json_t *doc;
+	FILE *f = open_memstream(&text, &len);
+
+	cr_assert_eq(rf_action_json(f, a, target), 0);
+	fclose(f);
+	cr_assert_null(strchr(text, '\n'), "%s", text);
+	doc = rft_json_load(text);
+	free(text);
+	return doc;
+}
+
 Test(history, action_json)
 {
 	struct rf_action a;
-	char val[256], *doc;
-	FILE *f;
-	size_t len;
+	json_t *doc;
 
 	fill_action(&a, 7, "isolate", "evil\"}\n{\"x\":1");
-	f = open_memstream(&doc, &len);
-	rf_action_json(f, &a, NULL);
-	fclose(f);
-	cr_assert(json_valid(doc), "%s", doc);
-	cr_assert_null(strchr(doc, '\n'));
-	cr_assert_eq(json_get(doc, "comment", val, sizeof(val)), 0);
-	cr_assert_str_eq(val, "evil\"}\n{\"x\":1");
-	cr_assert_eq(json_get(doc, "status", val, sizeof(val)), 0);
-	cr_assert_str_eq(val, "InProgress");
-	cr_assert_eq(json_get(doc, "completed", val, sizeof(val)), 0);
-	cr_assert_str_eq(val, "null");
-	cr_assert_eq(json_get(doc, "error", val, sizeof(val)), 0);
-	cr_assert_str_eq(val, "null");
-	cr_assert_eq(json_get(doc, "requested", val, sizeof(val)), 0);
-	cr_assert_str_eq(val, "2026-11-23T06:53:01.123Z");
-	free(doc);
+	doc = action_doc(&a, NULL);
+	cr_assert_str_eq(rft_json_str_at(doc, "comment"), "evil\"}\n{\"x\":1");
+	cr_assert_str_eq(rft_json_str_at(doc, "status"), "InProgress");
+	cr_assert(json_is_null(rft_json_at(doc, "completed")));
+	cr_assert(json_is_null(rft_json_at(doc, "error")));
+	cr_assert(json_is_null(rft_json_at(doc, "warning")));
+	cr_assert_null(rft_json_at(doc, "target"));
+	cr_assert_str_eq(rft_json_str_at(doc, "requested"), "2026-11-23T06:53:01.123Z");
+	json_decref(doc);
 
 	a.status = RF_ACT_FAILED;
 	a.completed_unix_ns = 1795416782000000000ULL;
 	strcpy(a.error, "boom");
-	f = open_memstream(&doc, &len);
-	rf_action_json(f, &a, NULL);
-	fclose(f);
-	cr_assert(json_valid(doc), "%s", doc);
-	cr_assert_eq(json_get(doc, "error", val, sizeof(val)), 0);
-	cr_assert_str_eq(val, "boom");
-	cr_assert_eq(json_get(doc, "completed", val, sizeof(val)), 0);
-	cr_assert_str_eq(val, "2026-11-23T06:53:02.000Z");
-	cr_assert_eq(json_get(doc, "id", val, sizeof(val)), 0);
-	cr_assert_str_eq(val, "7");
-	free(doc);
+	doc = action_doc(&a, "/system.slice/x.service");
+	cr_assert_str_eq(rft_json_str_at(doc, "error"), "boom");
+	cr_assert_str_eq(rft_json_str_at(doc, "completed"), "2026-11-23T06:53:02.000Z");
+	cr_assert_eq(rft_json_int_at(doc, "id", -1), 7);
+	cr_assert_str_eq(rft_json_str_at(doc, "target"), "/system.slice/x.service");
+	cr_assert_str_eq(rft_json_str_at(doc, "type"), "isolate");
+	json_decref(doc);
 }
 
 Test(history, requestor)
