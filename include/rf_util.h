@@ -35,6 +35,14 @@ int rf_cgroup_resolve(const char *path, char *dir, size_t dirlen, __u64 *id);
  * not mnt or below it. Pure string logic: "/sys/fs/cgroup/a//b/" is 2 below "/sys/fs/cgroup". */
 int rf_cgroup_level(const char *mnt, const char *dir);
 
+/*
+ * Every number from outside (ports, durations, ids, pids, sizes, config and state values): plain
+ * decimal digits only (no blank, sign, 0x or trailing byte), through strtoull with its overflow
+ * check, and at most max; the same on 32- and 64-bit (never wraps: "4294967318" is not 22).
+ * 0, -EINVAL (not a number) or -ERANGE (above max).
+ */
+int rf_parse_u64(const char *s, __u64 max, __u64 *out);
+
 /* Wall clock and CLOCK_BOOTTIME in nanoseconds. */
 __u64 rf_now_unix_ns(void);
 __u64 rf_now_boot_ns(void);

@@ -59,19 +59,9 @@ static int split_fields(char *buf, char **f, int max)
 	return n;
 }
 
-static bool all_digits(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return false;
-	return true;
-}
-
 int rf_action_decode(const char *line, struct rf_action *a)
 {
-	char buf[4096], *f[RF_HISTORY_FIELDS], *p;
+	char buf[4096], *f[RF_HISTORY_FIELDS];
 	int i, n;
 
 	if (strlen(line) >= sizeof(buf))
@@ -80,12 +70,11 @@ int rf_action_decode(const char *line, struct rf_action *a)
 	n = split_fields(buf, f, RF_HISTORY_FIELDS);
 	if (n != 8 && n != RF_HISTORY_FIELDS)
 		return -EINVAL;
-	if (!all_digits(f[0]) || !all_digits(f[4]) || !all_digits(f[5]))
-		return -EINVAL; /* id and the two times: plain decimal digits only */
 	memset(a, 0, sizeof(*a));
-	errno = 0;
-	a->id = strtoull(f[0], &p, 10);
-	if (errno || !a->id || a->id == ULLONG_MAX)
+	/* id and the two times: plain decimal digits, in range (a damaged line is skipped) */
+	if (rf_parse_u64(f[0], ULLONG_MAX - 1, &a->id) || !a->id ||
+	    rf_parse_u64(f[4], ULLONG_MAX, &a->requested_unix_ns) ||
+	    rf_parse_u64(f[5], ULLONG_MAX, &a->completed_unix_ns))
 		return -EINVAL;
 	for (i = 1; i < n; i++)
 		rf_unescape_field(f[i]);
@@ -97,8 +86,6 @@ int rf_action_decode(const char *line, struct rf_action *a)
 		return -EINVAL;
 	snprintf(a->type, sizeof(a->type), "%s", f[1]);
 	snprintf(a->requestor, sizeof(a->requestor), "%s", f[3]);
-	a->requested_unix_ns = strtoull(f[4], NULL, 10);
-	a->completed_unix_ns = strtoull(f[5], NULL, 10);
 	snprintf(a->comment, sizeof(a->comment), "%s", f[6]);
 	snprintf(a->error, sizeof(a->error), "%s", f[7]);
 	if (n == RF_HISTORY_FIELDS)

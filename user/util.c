@@ -130,6 +130,24 @@ int rf_cgroup_level(const char *mnt, const char *dir)
 	return level;
 }
 
+int rf_parse_u64(const char *s, __u64 max, __u64 *out)
+{
+	unsigned long long v;
+	char *end;
+
+	/* strtoull alone takes blanks, a sign ("-1" is ULLONG_MAX) and saturates silently */
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end)
+		return -EINVAL;
+	if (errno == ERANGE || v > max)
+		return -ERANGE;
+	*out = (__u64)v;
+	return 0;
+}
+
 static const char *log_prefix = "ringfence";
 
 void rf_log_prefix(const char *prefix)

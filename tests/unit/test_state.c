@@ -121,7 +121,10 @@ Test(action_codec, decode_rejects_damaged_lines)
 	    "-1\tisolate\tSucceeded\tuser:a\t1\t2\tc\te",
 	    "+1\tisolate\tSucceeded\tuser:a\t1\t2\tc\te",
 	    "1\tisolate\tSucceeded\tuser:a\t-5\t2\tc\te", /* negative time */
-	    "\tisolate\tSucceeded\tuser:a\t1\t2\tc\te",	  /* empty id */
+	    /* times beyond 2^64-1: strtoull saturated them to 2^64-1 */
+	    "1\tisolate\tSucceeded\tuser:a\t18446744073709551616\t2\tc\te",
+	    "1\tisolate\tSucceeded\tuser:a\t1\t99999999999999999999999\tc\te",
+	    "\tisolate\tSucceeded\tuser:a\t1\t2\tc\te", /* empty id */
 	    "abc\tisolate\tSucceeded\tuser:a\t1\t2\tc\te",
 	    "12x\tisolate\tSucceeded\tuser:a\t1\t2\tc\te",
 	    "1\tisolate\tDone\tuser:a\t1\t2\tc\te", /* unknown status */
@@ -486,6 +489,33 @@ Test(isolation, not_isolated_and_longest_comment)
 	cr_assert_eq(got.since_unix_ns, 1);
 	cr_assert_eq(got.deadline_unix_ns, 0);
 	cr_assert_str_eq(got.comment, iso.comment);
+}
+
+/* A damaged record fails closed: a flag is off only when it says 0, a damaged number is 0 (no
+ * deadline, no lapse); it used to be atoi(), so "isolated=yes" restored nothing. */
+Test(isolation, damaged_values_fail_closed)
+{
+	static const char *const records[] = {
+	    "isolated=yes\ndeadline=12x\n",
+	    "isolated=1 \ndeadline=-5\n",
+	    "isolated=\ndeadline=18446744073709551616\n",
+	    "isolated=0x0\ndeadline=+7\n",
+	};
+	char path[4200];
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/isolation", test_tmpdir);
+	for (i = 0; i < ARRAY_SIZE(records); i++) {
+		struct rf_isolation got;
+		FILE *f = fopen(path, "we");
+
+		cr_assert_not_null(f);
+		fputs(records[i], f);
+		cr_assert_eq(fclose(f), 0);
+		cr_assert_eq(rf_isolation_load(test_tmpdir, &got), 0);
+		cr_expect(got.isolated, "record %zu: not isolated", i);
+		cr_expect_eq(got.deadline_unix_ns, 0, "record %zu: a deadline from garbage", i);
+	}
 }
 
 Test(isolation, missing_file_means_not_isolated)

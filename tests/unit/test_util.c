@@ -271,6 +271,51 @@ Test(json_strict, path_lookups)
 	json_decref(lines);
 }
 
+/* ---- rf_parse_u64: every number from outside --------------------------------------------------
+ */
+
+Test(parse_u64, strict_decimal_in_range)
+{
+	static const struct {
+		const char *in;
+		__u64 max;
+		int ret;
+		__u64 v;
+	} cases[] = {
+	    {"0", 10, 0, 0},
+	    {"22", 65535, 0, 22},
+	    {"0022", 65535, 0, 22},
+	    {"65535", 65535, 0, 65535},
+	    {"65536", 65535, -ERANGE, 0},
+	    {"4294967318", 65535, -ERANGE, 0}, /* 2^32 + 22: never 22 */
+	    {"4294967296", 4294967295ULL, -ERANGE, 0},
+	    {"18446744073709551615", ~0ULL, 0, ~0ULL},
+	    {"18446744073709551616", ~0ULL, -ERANGE, 0}, /* 2^64: strtoull saturates */
+	    {"18446744073709551638", ~0ULL, -ERANGE, 0},
+	    {"99999999999999999999999999", ~0ULL, -ERANGE, 0},
+	    {"", 10, -EINVAL, 0},
+	    {" 1", 10, -EINVAL, 0},
+	    {"1 ", 10, -EINVAL, 0},
+	    {"+1", 10, -EINVAL, 0},
+	    {"-1", ~0ULL, -EINVAL, 0}, /* strtoull: ULLONG_MAX */
+	    {"0x10", ~0ULL, -EINVAL, 0},
+	    {"1e3", ~0ULL, -EINVAL, 0},
+	    {"12\n", ~0ULL, -EINVAL, 0},
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		__u64 v = 777;
+		int ret = rf_parse_u64(cases[i].in, cases[i].max, &v);
+
+		cr_expect_eq(ret, cases[i].ret, "'%s': %d, want %d", cases[i].in, ret,
+			     cases[i].ret);
+		cr_expect_eq(v, ret ? 777 : cases[i].v, "'%s' -> %llu", cases[i].in,
+			     (unsigned long long)v);
+	}
+	cr_assert_eq(rf_parse_u64(NULL, 1, NULL), -EINVAL);
+}
+
 /* ---- rf_safe_str: text for a terminal --------------------------------------------------------
  */
 
