@@ -192,5 +192,7 @@ clean:
 -include scripts/package.mk
 # Compatibility matrix under qemu: make test-kernels (issue 13).
 -include scripts/kernels.mk
+# libFuzzer targets for the parsers: make fuzz (tests/fuzz/fuzz.mk).
+-include tests/fuzz/fuzz.mk
 
 -include $(wildcard $(OUTPUT)/user/*.d) $(OUTPUT)/tests/unit-tests.d
