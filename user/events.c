@@ -256,3 +256,28 @@ int rf_event_json(FILE *f, const struct rf_event *e, const struct rf_event_ctx *
 {
 	return rf_json_write(f, rf_event_doc(e, c), true);
 }
+
+int rf_event_log_line(FILE *out, const char *line, bool json)
+{
+	char safe[8192];
+	json_t *doc;
+
+	if (!json) {
+		fprintf(out, "%s\n", rf_safe(line, safe, sizeof(safe)));
+		return 0;
+	}
+	doc = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
+	if (json_is_object(doc)) { /* as the agent wrote it */
+		json_decref(doc);
+		fprintf(out, "%s\n", line);
+		return 0;
+	}
+	json_decref(doc);
+	/* an earlier agent's line with "ringfence" twice: the last one kept, written strictly */
+	doc = json_loads(line, 0, NULL);
+	if (!json_is_object(doc)) {
+		json_decref(doc);
+		return -EINVAL;
+	}
+	return rf_json_write(out, doc, true);
+}

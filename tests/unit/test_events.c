@@ -691,3 +691,63 @@ Test(events_json, would_block_in_audit_mode)
 	cr_assert(strstr(out, " blocked "), "%s", out);
 	free(out);
 }
+
+/* ---- rf_event_log_line: the agent's events.jsonl as events shows it -------------------------
+ */
+
+static char *log_line(const char *line, bool json, int *ret)
+{
+	char *out;
+	size_t len;
+	FILE *f = open_memstream(&out, &len);
+
+	*ret = rf_event_log_line(f, line, json);
+	fclose(f);
+	return out;
+}
+
+/* A torn or damaged line never reaches a JSON consumer; every line printed is strict JSON. */
+Test(events_log, json_lines_are_checked)
+{
+	static const char *const bad[] = {
+	    "{\"@timestamp\":\"2026-11-23T06:53:01.123Z\",\"event\":{\"kind\"", /* torn */
+	    "garbage",
+	    "",
+	    "[1,2]",
+	    "\"s\"",
+	    "{\"a\":1}{\"b\":2}",
+	    "{\"a\":\"\xff\"}",
+	};
+	const char *good = "{\"event\":{\"action\":\"connection-blocked\"},\"ringfence\":{\"hook\":"
+			   "\"connect4\",\"target\":\"/t\"}}";
+	char *out;
+	json_t *doc;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		out = log_line(bad[i], true, &ret);
+		cr_expect_eq(ret, -EINVAL, "line %zu accepted", i);
+		cr_expect_str_eq(out, "", "line %zu written", i);
+		free(out);
+	}
+	out = log_line(good, true, &ret);
+	cr_expect_eq(ret, 0);
+	doc = rft_json_load(out);
+	cr_expect_str_eq(rft_json_str_at(doc, "ringfence.hook") ?: "", "connect4");
+	json_decref(doc);
+	free(out);
+	/* an earlier agent's line with "ringfence" twice comes out without the duplicate */
+	out = log_line("{\"ringfence\":{\"hook\":\"connect4\"},\"ringfence\":{\"target\":\"/t\"}}",
+		       true, &ret);
+	cr_expect_eq(ret, 0);
+	doc = rft_json_load(out); /* strict */
+	cr_expect_str_eq(rft_json_str_at(doc, "ringfence.target") ?: "", "/t");
+	json_decref(doc);
+	free(out);
+	/* text: made safe for a terminal */
+	out = log_line("{\"x\":\"\x1b[2J\xc2\x9b\"}", false, &ret);
+	cr_expect_eq(ret, 0);
+	cr_expect_str_eq(out, "{\"x\":\"?[2J?\"}\n");
+	free(out);
+}
