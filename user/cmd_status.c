@@ -413,6 +413,7 @@ static void metric_add(struct rf_ctx *ctx, bool ok, void *arg)
 {
 	struct metric_set *ms = arg;
 	struct metric_target *t;
+	char safe[PATH_MAX];
 	const char *p;
 	size_t o;
 
@@ -423,11 +424,13 @@ static void metric_add(struct rf_ctx *ctx, bool ok, void *arg)
 	t->loaded = rf_maps_open(ctx->pin_dir, &t->m) == 0;
 	if (t->loaded && rf_config_get(&t->m, &t->cfg))
 		rf_warn("cannot read rf_config of %s", ctx->cg_dir);
+	/* a label value is UTF-8 with \\ and " escaped; controls and bad bytes become '?' */
 	o = (size_t)snprintf(t->label, sizeof(t->label), "target=\"");
-	for (p = ctx->cg_rel[0] ? ctx->cg_rel : "/"; *p && o + 3 < sizeof(t->label); p++) {
-		if (*p == '\\' || *p == '"' || *p == '\n')
+	for (p = rf_safe(ctx->cg_rel[0] ? ctx->cg_rel : "/", safe, sizeof(safe));
+	     *p && o + 3 < sizeof(t->label); p++) {
+		if (*p == '\\' || *p == '"')
 			t->label[o++] = '\\';
-		t->label[o++] = *p == '\n' ? 'n' : *p;
+		t->label[o++] = *p;
 	}
 	snprintf(t->label + o, sizeof(t->label) - o, "\"");
 }

@@ -245,3 +245,35 @@ Test(robust, events_name_the_executable_of_exited_processes)
 	free(err);
 	rft_cli_ok(0, "release", NULL);
 }
+
+/*
+ * metrics labels each target with its cgroup path: a name with a quote, a backslash, ESC, a C1
+ * control and a byte that is not UTF-8 gives one well-formed label (quote and backslash escaped,
+ * the rest '?'), never raw control bytes on a terminal or a line a Prometheus parser rejects.
+ */
+Test(robust, metrics_label_is_escaped_and_terminal_safe)
+{
+	static const char name[] = "rf\"q\\x\x1b[2J\xc2\x9b\xff";
+	char child[PATH_MAX], *out = NULL, *err = NULL, want[PATH_MAX + 64], plain[PATH_MAX + 64];
+	const char *rel;
+	const unsigned char *p;
+
+	cr_assert_eq(rfp_cgroup_child(name, child, sizeof(child)), 0, "mkdir %s", child);
+	rel = child + strlen(rft.cg2);
+	cr_assert_eq(rft_cli_target(&out, &err, "--cgroup", child, "metrics", NULL), 0, "%s", err);
+	snprintf(want, sizeof(want), "ringfence_loaded{target=\"%.*s/rf\\\"q\\\\x?[2J??\"} 0",
+		 (int)(strlen(rel) - strlen(name) - 1), rel);
+	cr_expect(strstr(out, want) != NULL, "no label %s in:\n%s", want, out);
+	for (p = (const unsigned char *)out; *p; p++)
+		cr_expect(*p == '\n' || (*p >= 0x20 && *p < 0x7f), "a raw byte %#x in:\n%s", *p,
+			  out);
+	free(out);
+	free(err);
+	/* a plain target keeps its path as it is */
+	cr_assert_eq(rft_cli(&out, &err, "metrics", NULL), 0, "%s", err);
+	snprintf(plain, sizeof(plain), "ringfence_loaded{target=\"%s\"} 0",
+		 rft.cg + strlen(rft.cg2));
+	cr_expect(strstr(out, plain) != NULL, "no label %s in:\n%s", plain, out);
+	free(out);
+	free(err);
+}
