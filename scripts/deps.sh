@@ -14,5 +14,5 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $as_root apt-get update
 $as_root apt-get install -y --no-install-recommends make gcc clang llvm libbpf-dev libelf-dev \
-	zlib1g-dev libzstd-dev libjansson-dev bpftool libcriterion-dev pkg-config iproute2 git ca-certificates \
-	python3 util-linux procps nftables iptables clang-format
+	zlib1g-dev libzstd-dev bpftool libcriterion-dev pkg-config iproute2 git ca-certificates \
+	python3 util-linux procps nftables iptables clang-format libjansson-dev
