@@ -343,6 +343,21 @@ static int status_one(struct rf_ctx *ctx, json_t *arr)
 	return err;
 }
 
+/* The status --json document of ctx's target as a string (see rf_cmd.h). */
+char *rf_status_json_doc(struct rf_ctx *ctx)
+{
+	struct status s;
+	json_t *doc;
+	char *text;
+
+	gather(ctx, &s);
+	doc = status_doc(ctx, &s);
+	rf_maps_close(&s.m);
+	text = doc ? json_dumps(doc, RF_JSON_DUMP_FLAGS) : NULL;
+	json_decref(doc);
+	return text;
+}
+
 struct all_status {
 	int n, err;
 	json_t *targets; /* --json: the status documents */
