@@ -218,3 +218,17 @@ Test(config, nul_byte_is_an_error_naming_the_line)
 	cr_expect_eq(c.nrules, 1);
 	rf_conf_free(&c);
 }
+
+/* A path with a blank is written quoted in the config, and kept quoted (canonical) in its rules. */
+Test(config, quoted_exe_path)
+{
+	struct rf_conf c;
+	char err[RF_ERR_MAX] = "";
+
+	cr_assert_eq(
+	    rf_conf_parse("allow exe \"/opt/my agent/run\"\n", "t.conf", &c, err, sizeof(err)), 0,
+	    "%s", err);
+	cr_assert_eq(c.nrules, 1);
+	cr_assert_str_eq(c.rules[0], "exe \"/opt/my agent/run\"");
+	rf_conf_free(&c);
+}
