@@ -201,38 +201,23 @@ static bool has_all(const char *s, size_t len, const char *const needles[])
 	return true;
 }
 
-/* An object none of whose values is an object or an array. */
-static bool is_flat(json_t *v)
-{
-	const char *k;
-	json_t *child;
-
-	if (!json_is_object(v))
-		return false;
-	json_object_foreach(v, k,
-			    child) if (json_is_object(child) || json_is_array(child)) return false;
-	return true;
-}
-
-static json_t *find_flat(json_t *v, const char *const needles[], char **text)
+/* Depth first, the object before its members: the first object whose compact form holds every
+ * needle (so a document's outermost object, or an element of a top-level array). */
+static json_t *find_obj(json_t *v, const char *const needles[], char **text)
 {
 	const char *k;
 	json_t *child, *r;
 	size_t i;
 
-	if (is_flat(v)) {
+	if (json_is_object(v)) {
 		*text = json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII);
 		if (*text && has_all(*text, strlen(*text), needles))
 			return v;
 		free(*text);
 		*text = NULL;
-		return NULL;
-	}
-	if (json_is_object(v)) {
-		json_object_foreach(v, k,
-				    child) if ((r = find_flat(child, needles, text))) return r;
+		json_object_foreach(v, k, child) if ((r = find_obj(child, needles, text))) return r;
 	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, child) if ((r = find_flat(child, needles, text))) return r;
+		json_array_foreach(v, i, child) if ((r = find_obj(child, needles, text))) return r;
 	}
 	return NULL;
 }
@@ -246,7 +231,7 @@ const char *rfp_find_object(const char *text, const char *const needles[], char 
 	if (!text)
 		return NULL;
 	docs = rft_json_lines(text);
-	if (find_flat(docs, needles, &found))
+	if (find_obj(docs, needles, &found))
 		r = copy_out(found, strlen(found), buf, len);
 	free(found);
 	json_decref(docs);

@@ -46,9 +46,10 @@ int rft_json_bool(const char *json, const char *key);
 /* The first string value of "key" copied to buf (decoded); NULL if there is none. */
 const char *rfp_json_str(const char *obj, const char *key, char *buf, size_t len);
 /*
- * The first object (depth first) of the JSON documents in text that holds no object or array
- * itself and whose compact form (as the CLI writes it: "key":"value") contains every needle
- * (NULL-terminated), in that form copied to buf; NULL if none. For `history --json`.
+ * The first object of the JSON documents in text (depth first, an object before its members)
+ * whose compact form (as the CLI writes it: "key":"value") contains every needle
+ * (NULL-terminated), in that form copied to buf; NULL if none. For `history --json` (an action
+ * of the array) and `status --json` (the document).
  */
 const char *rfp_find_object(const char *text, const char *const needles[], char *buf, size_t len);
 /* The first line of text holding every needle (NULL-terminated) copied to buf; NULL if none. */
