@@ -127,6 +127,39 @@ static void json_ifname(const char *ifname, void *arg)
 	}
 }
 
+/* The wall's mode in a network namespace of the target's processes (rf_tc_netns_modes()). */
+#define RF_WALL_EVERY_PACKET "every-packet" /* only the target's processes use the namespace */
+#define RF_WALL_OWN_SOCKETS  "own-sockets"  /* shared: only the target's sockets' packets */
+
+static void json_netns(unsigned long netns, int pid, bool owned, void *arg)
+{
+	json_t **arr = arg;
+
+	if (*arr &&
+	    rf_jappend(*arr,
+		       json_pack("{s:o,s:I,s:s}", "netns", rf_ju64(netns), "pid", (json_int_t)pid,
+				 "mode", owned ? RF_WALL_EVERY_PACKET : RF_WALL_OWN_SOCKETS))) {
+		json_decref(*arr);
+		*arr = NULL;
+	}
+}
+
+static void text_netns(unsigned long netns, int pid, bool owned, void *arg)
+{
+	(void)arg;
+	printf("wall:      net namespace %lu (pid %d): %s\n", netns, pid,
+	       owned ? RF_WALL_EVERY_PACKET " (only the target's processes use it)"
+		     : RF_WALL_OWN_SOCKETS " (shared: the target's sockets' packets only)");
+}
+
+/* A target narrower than the host: its namespaces' wall modes are worth listing. */
+static bool narrower_target(const struct rf_ctx *ctx)
+{
+	char mnt[PATH_MAX];
+
+	return !rf_cgroup2_mount(mnt, sizeof(mnt)) && strcmp(mnt, ctx->cg_dir);
+}
+
 static const char *mode_name(const struct status *s)
 {
 	return s->isolated ? "isolated" : s->audit ? "audit" : "off";
@@ -186,18 +219,21 @@ static json_t *json_hooks(struct status *s)
 /* The parts of the status document after "target": programs, hooks, rules and counters. */
 static int json_status_rest(struct rf_ctx *ctx, struct status *s, json_t *doc)
 {
-	json_t *guard = json_array(), *warnings = json_array();
+	json_t *guard = json_array(), *walls = json_array(), *warnings = json_array();
 	int err;
 
 	if (guard)
 		rf_tc_for_each(rf_tc_handle(ctx->cg_id), json_ifname, &guard);
+	if (walls && s->loaded && narrower_target(ctx))
+		rf_tc_netns_modes(ctx->cg_dir, json_netns, &walls);
 	err = json_object_update_new(
-	    doc, json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:b,s:b},s:o,s:o}", "abi_version",
+	    doc, json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:b,s:b},s:o,s:o}", "abi_version",
 			   (json_int_t)s->cfg.abi_version, "programs_build",
 			   s->loaded ? rf_jstr(s->build) : json_null(), "this_build",
 			   rf_jstr(s->this_build), "pin_dir", rf_jstr(ctx->pin_dir), "hooks",
 			   json_hooks(s), "cgroup_id", rf_ju64(s->ls[0].cgroup_id), "packet_guard",
-			   guard, "builtins", "dhcp", !!(s->cfg.builtins & RF_BUILTIN_DHCP), "nd",
+			   guard, "wall_netns", walls, "builtins", "dhcp",
+			   !!(s->cfg.builtins & RF_BUILTIN_DHCP), "nd",
 			   !!(s->cfg.builtins & RF_BUILTIN_ND), "rules",
 			   s->loaded ? rf_rules_json(ctx, &s->m) : json_array(), "counters",
 			   json_counters(s)));
@@ -322,6 +358,8 @@ static void print_text(struct rf_ctx *ctx, struct status *s)
 		printf("cgroup id: %llu\n", (unsigned long long)s->ls[0].cgroup_id);
 	if (rf_tc_for_each(rf_tc_handle(ctx->cg_id), text_ifname, &k))
 		printf("\n");
+	if (s->loaded && narrower_target(ctx))
+		rf_tc_netns_modes(ctx->cg_dir, text_netns, NULL);
 	if (s->loaded)
 		print_text_loaded(ctx, s);
 }
