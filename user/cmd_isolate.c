@@ -474,6 +474,9 @@ static int release_maps(struct rf_ctx *ctx, struct rf_maps *m, int open_err, con
 	enum rf_svc_mode was = RF_SVC_OFF;
 	int ret;
 
+	/* pins of an older ABI (not upgraded yet): its rf_config is all a release writes */
+	if (open_err == -EPROTO)
+		open_err = rf_maps_open_config(ctx->pin_dir, m);
 	if (open_err == -ENOENT) {
 		printf(ctx->json ? "{\"isolated\":false,\"changed\":false}\n"
 				 : "not isolated (ringfence is not loaded)\n");

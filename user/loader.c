@@ -467,14 +467,11 @@ static int attach_missing(struct ringfence_bpf *skel, const struct rf_link_state
 
 int rf_pinned_config(const char *pin_dir, struct rf_config *cfg)
 {
-	struct rf_maps m = RF_MAPS_INIT;
-	char path[PATH_MAX];
-	int ret;
+	struct rf_maps m;
+	int ret = rf_maps_open_config(pin_dir, &m);
 
-	pin_path(path, sizeof(path), pin_dir, "rf_config");
-	m.config = bpf_obj_get(path);
-	if (m.config < 0)
-		return -errno;
+	if (ret)
+		return ret;
 	ret = rf_config_get(&m, cfg);
 	close(m.config);
 	return ret;

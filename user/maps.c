@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -14,12 +15,55 @@ const char *const rf_map_names[] = {RF_MAP_LIST(RF_X_NAME) RF_MAP_PRIVATE_LIST(R
 #undef RF_X_NAME
 const size_t rf_nr_maps = sizeof(rf_map_names) / sizeof(rf_map_names[0]);
 
+/* The type and sizes of each map in RF_MAP_LIST, as bpf/ringfence.bpf.c defines them. */
+static const struct map_layout {
+	const char *name;
+	enum bpf_map_type type;
+	__u32 key, value;
+} layouts[] = {
+    {"rf_config", BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct rf_config)},
+    {"rf_allow_net", BPF_MAP_TYPE_LPM_TRIE, sizeof(struct rf_net_key), sizeof(struct rf_net_val)},
+    {"rf_allow_exe_v2", BPF_MAP_TYPE_HASH, sizeof(struct rf_exe_key), sizeof(struct rf_allow_val)},
+    {"rf_allow_cgroup", BPF_MAP_TYPE_HASH, sizeof(__u64), sizeof(struct rf_allow_val)},
+    {"rf_stats_v2", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u64)},
+    {"rf_events", BPF_MAP_TYPE_RINGBUF, 0, 0},
+};
+
+int rf_map_layout_check(const char *name, int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	size_t i;
+
+	for (i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++) {
+		if (strcmp(layouts[i].name, name))
+			continue;
+		if (bpf_obj_get_info_by_fd(fd, &info, &len))
+			return errno == EINVAL ? -EMEDIUMTYPE : -errno; /* not a map at all */
+		if (info.type != (__u32)layouts[i].type || info.key_size != layouts[i].key ||
+		    info.value_size != layouts[i].value)
+			return -EMEDIUMTYPE;
+		return 0;
+	}
+	return 0;
+}
+
+/* The pinned map, if it has the layout this build reads and writes (-EMEDIUMTYPE: foreign). */
 static int open_map(const char *pin_dir, const char *name)
 {
 	char path[PATH_MAX];
+	int fd, ret;
 
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
-	return bpf_obj_get(path);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	ret = rf_map_layout_check(name, fd);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return fd;
 }
 
 static void close_fd(int *fd)
@@ -43,12 +87,22 @@ int rf_maps_open(const char *pin_dir, struct rf_maps *m)
 	*m = (struct rf_maps)RF_MAPS_INIT;
 #define RF_X_OPEN(field, name)                                                                     \
 	if (!err && (m->field = open_map(pin_dir, #name)) < 0)                                     \
-		err = errno == ENOENT ? -ENOENT : -errno;
+		err = m->field;
 	RF_MAP_LIST(RF_X_OPEN)
 #undef RF_X_OPEN
+	/* rf_config is there but not the rest of this ABI's set: pins of an older ABI */
+	if (err == -ENOENT && m->config >= 0)
+		err = -EPROTO;
 	if (err)
 		rf_maps_close(m);
 	return err;
+}
+
+int rf_maps_open_config(const char *pin_dir, struct rf_maps *m)
+{
+	*m = (struct rf_maps)RF_MAPS_INIT;
+	m->config = open_map(pin_dir, "rf_config");
+	return m->config < 0 ? m->config : 0;
 }
 
 int rf_config_get(const struct rf_maps *m, struct rf_config *cfg)
@@ -98,7 +152,7 @@ __u64 rf_stat_sum(const struct rf_maps *m, __u32 idx)
 	__u64 *vals, sum = 0;
 	int i;
 
-	if (ncpu <= 0)
+	if (ncpu <= 0 || m->stats < 0)
 		return 0;
 	vals = calloc((size_t)ncpu, sizeof(*vals));
 	if (!vals)

@@ -572,3 +572,77 @@ Test(upgrade, a_later_build_puts_its_programs_in_place)
 	rft_cli_ok(0, "release", NULL);
 	rft_server_stop(&srv);
 }
+
+/* The line of out that starts with prefix, or NULL. */
+static const char *line_starting(const char *out, const char *prefix)
+{
+	const char *p = out;
+
+	for (; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, prefix, strlen(prefix)))
+			return p;
+	return NULL;
+}
+
+/* metrics' ringfence_isolated gauge of the test's target: 1, 0, or -1 when missing. */
+static int metrics_isolated(void)
+{
+	char *out = NULL;
+	const char *l;
+	int v = -1;
+
+	cr_assert_eq(rft_cli(&out, NULL, "metrics", NULL), 0);
+	l = line_starting(out, "ringfence_isolated{");
+	if (l && strchr(l, '}'))
+		v = atoi(strchr(l, '}') + 1);
+	free(out);
+	return v;
+}
+
+/*
+ * Pins the previous release left isolated and nothing upgraded yet: release, unload and metrics
+ * read its rf_config (the same layout in both ABIs) instead of taking the missing ABI 2 maps for
+ * "not loaded" (which printed "not isolated" and exited 0 with the host still isolated).
+ */
+Test(upgrade, release_and_metrics_over_abi1_pins)
+{
+	static const unsigned short ports[] = {PORT_ALLOWED, PORT_OTHER};
+	struct rft_server srv;
+	char *out = NULL, *err = NULL;
+	size_t i;
+
+	prev_release_ran_here();
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
+	link_ready();
+	cr_assert_eq(prev_cli(NULL, &out, &err, "allow", "add", "net", "192.0.2.0/24", "proto",
+			      "tcp", "port", "8601", NULL),
+		     0, "old allow net: %s", err);
+	free(out), free(err);
+	cr_assert_eq(prev_cli(NULL, &out, &err, "allow", "add", "net", "2001:db8::/64", "proto",
+			      "tcp", "port", "8601", NULL),
+		     0, "old allow net6: %s", err);
+	free(out), free(err);
+	cr_assert_eq(prev_cli(NULL, &out, &err, "isolate", NULL), 0, "old isolate: %s", err);
+	free(out), free(err);
+	pinned("rf_allow_exe_v2", false);
+	rfp_expect_tcp_ports(&srv, PORT_ALLOWED, PORT_OTHER, "isolated by ABI 1");
+
+	cr_expect_eq(metrics_isolated(), 1, "metrics over ABI 1 pins must say isolated");
+	cr_assert_eq(rft_cli(&out, &err, "unload", NULL), 1, "unload of an isolated ABI 1 host");
+	cr_expect(err && strstr(err, "isolated"), "%s", err);
+	free(out), free(err);
+	pinned("rf_config", true);
+	rfp_expect_tcp_ports(&srv, PORT_ALLOWED, PORT_OTHER, "after a refused unload");
+
+	cr_assert_eq(rft_cli(&out, &err, "release", NULL), 0, "release over ABI 1: %s", err);
+	cr_expect(out && strstr(out, "released") && !strstr(out, "not isolated"), "%s", out);
+	free(out), free(err);
+	for (i = 0; i < RFP_NFLOWS; i++)
+		if (rfp_flows[i].proto == RFT_TCP)
+			rfp_expect_flow(&srv, &rfp_flows[i], rft.cg, PORT_OTHER, false,
+					"released over ABI 1 pins");
+	cr_expect_eq(rft_status_isolated(), 0);
+	cr_expect_eq(metrics_isolated(), 0);
+	pinned("rf_allow_exe_v2", false); /* a release does not upgrade */
+	rft_server_stop(&srv);
+}
