@@ -100,6 +100,14 @@ int rf_svc_lock(struct rf_ctx *ctx);
  * ctx->config_warning for the history. Prints the problem on failure.
  */
 int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config);
+/*
+ * Under the state lock: remember the rf_config map (boot id and map id, <state>/maps-seen) when
+ * the isolation record agrees with it, so that a record saying isolated over the same map, now
+ * off, is told (rf_svc_maps_seen()) from one whose maps are new after a reboot.
+ */
+void rf_svc_maps_agree(const struct rf_ctx *ctx, const struct rf_maps *m);
+/* Is m's rf_config the map the record last agreed with (same boot, same map)? */
+bool rf_svc_maps_seen(const struct rf_ctx *ctx, const struct rf_maps *m);
 /* Make the maps match the config file (add first, then remove); nothing changes on error. */
 int rf_svc_apply_config(struct rf_ctx *ctx, struct rf_maps *m);
 /* Re-apply the rules persisted in the state dir to freshly created maps. */

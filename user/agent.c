@@ -153,6 +153,23 @@ static __u64 restore_left(const struct rf_isolation *iso, __u64 now_unix)
 }
 
 /*
+ * The record says isolated (or audit) but the very rf_config it last agreed with is off: another
+ * agent released through the map (docs/ABI.md) while this one was not running. Not a reboot:
+ * the record follows the kernel, as check_flag() does while the agent runs.
+ */
+static void note_release_while_down_locked(struct agent *ag, struct rf_isolation *iso)
+{
+	iso->isolated = iso->audit = false;
+	iso->deadline_unix_ns = iso->confirm_unix_ns = iso->for_unix_ns = iso->remaining_ns = 0;
+	if (rf_isolation_save(ag->ctx->state_dir, iso))
+		rf_warn("cannot update %s/isolation", ag->ctx->state_dir);
+	record_locked(ag, "external-release", "external",
+		      "rf_config was cleared outside the ringfence CLI while the agent was not "
+		      "running (same boot, same map): not restored",
+		      NULL);
+}
+
+/*
  * After a reboot the maps are new: isolate again if the persisted state says so. Runs under the
  * state lock, so a concurrent release (which clears the record under the same lock) is never
  * undone; writes only the isolation fields.
@@ -173,6 +190,10 @@ static void restore_isolation_locked(struct agent *ag)
 		return;
 	if (rf_svc_note_lapse(ag->ctx, &cfg))
 		return; /* the kernel deadline passed while we watched */
+	if (rf_svc_maps_seen(ag->ctx, &ag->m)) {
+		note_release_while_down_locked(ag, &iso);
+		return;
+	}
 	if (iso.deadline_unix_ns && !restore_left(&iso, now)) {
 		bool pending = iso.confirm_unix_ns && iso.deadline_unix_ns == iso.confirm_unix_ns;
 
@@ -214,8 +235,10 @@ static int attach(struct agent *ag)
 	ret = rf_svc_ensure_loaded(ctx, &ag->m, false);
 	if (!ret && rf_svc_apply_config(ctx, &ag->m))
 		rf_warn("configuration not applied; running with the persisted rules");
-	if (!ret)
+	if (!ret) {
 		restore_isolation_locked(ag);
+		rf_svc_maps_agree(ctx, &ag->m);
+	}
 	rf_state_unlock(lock);
 	if (ret)
 		return ret;
@@ -284,6 +307,7 @@ static void check_flag(struct agent *ag)
 	record_locked(ag, now ? "external-isolate" : "external-release", "external",
 		      "rf_config changed outside the ringfence CLI", NULL);
 out:
+	rf_svc_maps_agree(ag->ctx, &ag->m);
 	rf_state_unlock(lock);
 }
 

@@ -478,6 +478,65 @@ static void describe_swap(char *buf, size_t len, const struct rf_build *before)
 	snprintf(buf, len, "programs of build %s -> %s", a, b);
 }
 
+/*
+ * <state>/maps-seen: "BOOT-ID MAP-ID" of the rf_config on which the isolation record was last
+ * seen to agree with the kernel. A record that says isolated over that very map, now off, was
+ * released by someone else (another agent, docs/ABI.md); over another map (a reboot, or the
+ * pins were removed) it is to be restored.
+ */
+#define RF_MAPS_SEEN	"maps-seen"
+#define RF_BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
+
+static int maps_identity(const struct rf_maps *m, char *buf, size_t len)
+{
+	struct bpf_map_info info = {};
+	__u32 ilen = sizeof(info);
+	char *boot = NULL;
+	int ret = rf_read_file(RF_BOOT_ID_PATH, &boot, NULL);
+
+	if (!ret && bpf_obj_get_info_by_fd(m->config, &info, &ilen))
+		ret = -errno;
+	if (!ret) {
+		boot[strcspn(boot, "\n")] = '\0';
+		snprintf(buf, len, "%.64s %u", boot, info.id);
+	}
+	free(boot);
+	return ret;
+}
+
+bool rf_svc_maps_seen(const struct rf_ctx *ctx, const struct rf_maps *m)
+{
+	char now[96], **lines = NULL;
+	size_t n = 0;
+	bool seen;
+
+	if (maps_identity(m, now, sizeof(now)) ||
+	    rf_state_lines_load(ctx->state_dir, RF_MAPS_SEEN, &lines, &n))
+		return false; /* unknown: take it for new maps (restore: fail closed) */
+	seen = n == 1 && !strcmp(lines[0], now);
+	rf_lines_free(lines, n);
+	return seen;
+}
+
+void rf_svc_maps_agree(const struct rf_ctx *ctx, const struct rf_maps *m)
+{
+	char now[96], *line = now;
+	struct rf_isolation iso;
+	struct rf_config cfg;
+	enum rf_svc_mode mode;
+
+	if (rf_isolation_load(ctx->state_dir, &iso) || rf_config_get(m, &cfg))
+		return;
+	mode = rf_svc_mode(&cfg);
+	if (iso.isolated != (mode == RF_SVC_ENFORCE) ||
+	    (iso.audit && !iso.isolated) != (mode == RF_SVC_AUDIT))
+		return;
+	if (rf_svc_maps_seen(ctx, m) || maps_identity(m, now, sizeof(now)))
+		return;
+	if (rf_state_lines_save(ctx->state_dir, RF_MAPS_SEEN, NULL, &line, 1))
+		rf_warn("cannot write %s/%s", ctx->state_dir, RF_MAPS_SEEN);
+}
+
 int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config)
 {
 	__u32 upgraded_from = 0;
@@ -531,6 +590,8 @@ int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config
 			ctx->config);
 	if (!ret)
 		track_exe(ctx, m);
+	if (!ret)
+		rf_svc_maps_agree(ctx, m);
 	return ret;
 }
 

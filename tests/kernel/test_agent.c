@@ -255,6 +255,45 @@ Test(agent, external_flip_with_bpftool_is_recorded)
 	rfp_kill(agent);
 }
 
+/*
+ * Another agent releases through rf_config (the bpftool recipe) while ringfence's agent is down:
+ * the agent that starts later records the release and leaves the host free, where it used to
+ * take "record says isolated, kernel says off" for a reboot and isolate again. The pins removed
+ * (new maps, as after a reboot) are still restored.
+ */
+Test(agent, release_by_another_agent_while_down_is_not_undone)
+{
+	pid_t agent;
+
+	rft_require_tool("bpftool");
+	start();
+	rft_cli_ok(0, "isolate", "--comment", "no agent", NULL);
+	expect_isolated("isolated by the CLI");
+	cr_assert_eq(bpftool_config(0), 0);
+	expect_free("released by bpftool, no agent");
+
+	agent = rfp_agent_start();
+	cr_assert_gt(agent, 0, "agent did not start: %d", agent);
+	cr_expect(history_has(3000, "external-release", "not restored"),
+		  "the agent did not record the release it found");
+	expect_free("agent started after another agent's release");
+	cr_expect_eq(rft_status_isolated(), 0);
+	cr_expect(!history_has(0, "restore-isolation", NULL), "the agent isolated again");
+	rfp_kill(agent);
+
+	/* new maps (a reboot): restored */
+	rft_cli_ok(0, "isolate", "--comment", "before reboot", NULL);
+	remove_all_pins();
+	cr_assert_eq(rft_cgroup_wait_detached(rft.cg, 3000), 0);
+	expect_free("pins removed");
+	agent = rfp_agent_start();
+	cr_assert_gt(agent, 0, "agent did not start: %d", agent);
+	expect_isolated("agent started after a reboot");
+	cr_expect(history_has(0, "restore-isolation", "\"status\":\"Succeeded\""));
+	rfp_kill(agent);
+	rft_cli_ok(0, "release", NULL);
+}
+
 Test(agent, timed_isolation_ends_in_the_kernel)
 {
 	long t0;
