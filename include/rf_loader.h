@@ -73,6 +73,13 @@ struct rf_load_opts {
 	 * cost kilobytes, not a megabyte each.
 	 */
 	bool lean;
+	/*
+	 * out, optional: pins under ringfence's map names that were not ringfence's (another type
+	 * or layout), renamed to NAME_foreign_<unix time> so that the load could go on: "PATH ->
+	 * NEWPATH; ...", "" when there were none.
+	 */
+	char *foreign;
+	size_t foreign_len;
 };
 
 /* Load, attach to the cgroup and pin everything that is not already pinned and attached.

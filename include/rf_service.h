@@ -54,6 +54,10 @@ struct rf_ctx {
 				     target's processes are */
 	bool guard_decided;	  /* the config was applied, so packet_guard is meaningful */
 	char config_warning[512]; /* why the config file was not applied, "" when it was */
+	/* what the load found wrong but worked around (a foreign pin moved aside), "" if nothing:
+	 * also in the history entry's warning; the command exits 1 (degraded) */
+	char load_warning[512];
+	bool degraded;
 };
 
 /* 0 when running as root; otherwise prints why and returns -EPERM. */

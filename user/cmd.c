@@ -28,5 +28,7 @@ int rf_cmd_locked(struct rf_ctx *ctx, int (*fn)(struct rf_ctx *ctx, const void *
 		return EXIT_OPFAIL;
 	ret = fn(ctx, arg);
 	rf_state_unlock(lock);
+	if (!ret && ctx->degraded)
+		return EXIT_OPFAIL; /* done, but with a fault worked around (said on stderr) */
 	return rf_exit_code(ret);
 }

@@ -537,12 +537,37 @@ void rf_svc_maps_agree(const struct rf_ctx *ctx, const struct rf_maps *m)
 		rf_warn("cannot write %s/%s", ctx->state_dir, RF_MAPS_SEEN);
 }
 
+/*
+ * The load found a map that is not ringfence's under one of its names and moved it aside: it
+ * went on (isolation first), but someone or something pinned it there, perhaps to switch
+ * isolation off. Said loudly, recorded, and the command exits 1 (degraded).
+ */
+static void report_foreign(struct rf_ctx *ctx, const char *moved)
+{
+	struct rf_action a;
+
+	rf_warn(
+	    "a map that is not ringfence's was pinned under its name, so ringfence pinned its "
+	    "own maps there and moved that one aside (%s). Isolation is in force; find out "
+	    "what pinned it (another tool, or an attempt to turn isolation off), and remove the "
+	    "_foreign_ pins once inspected",
+	    moved);
+	snprintf(ctx->load_warning, sizeof(ctx->load_warning), "foreign pin moved aside: %s",
+		 moved);
+	ctx->degraded = true;
+	rf_svc_action_start(ctx, &a, "foreign-pin", moved);
+	rf_svc_action_finish(ctx, &a, "a map that is not ringfence's was pinned under its name", 0);
+}
+
 int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config)
 {
 	__u32 upgraded_from = 0;
 	bool replaced = false;
+	char foreign[2048] = "";
 	struct rf_build before = {};
 	struct rf_load_opts o = {.pin_dir = ctx->pin_dir,
+				 .foreign = foreign,
+				 .foreign_len = sizeof(foreign),
 				 .cgroup_dir = ctx->cg_dir,
 				 .verbose = ctx->verbose,
 				 .upgraded_from = &upgraded_from,
@@ -567,6 +592,8 @@ int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config
 	o.cgroup_id = ctx->cg_id;
 	o.btf = ctx->btf;
 	ret = rf_load(&o, err, sizeof(err));
+	if (foreign[0])
+		report_foreign(ctx, foreign);
 	if (upgraded_from) {
 		snprintf(what, sizeof(what), "ABI %u -> %u", upgraded_from, RF_ABI_VERSION);
 		record_upgrade(ctx, what, ret ? (err[0] ? err : strerror(-ret)) : NULL);
@@ -664,7 +691,12 @@ void rf_svc_action_defer(struct rf_action *a, const char *type, const char *comm
 
 int rf_svc_action_finish(struct rf_ctx *ctx, struct rf_action *a, const char *error, int code)
 {
-	snprintf(a->warning, sizeof(a->warning), "%s", ctx->config_warning);
+	size_t n = (size_t)snprintf(a->warning, sizeof(a->warning), "%s", ctx->config_warning);
+
+	if (ctx->load_warning[0] && n + 2 < sizeof(a->warning) &&
+	    snprintf(a->warning + n, sizeof(a->warning) - n, "%s%s", n ? "; " : "",
+		     ctx->load_warning) < 0)
+		a->warning[n] = '\0';
 	if (a->status == RF_ACT_PENDING)
 		history_warning(ctx, rf_action_record(ctx->state_dir, a, error));
 	else if (a->id)

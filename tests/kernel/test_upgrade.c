@@ -398,8 +398,11 @@ Test(upgrade, future_abi_is_refused_untouched)
 	pinned("rf_link_connect4", false);
 }
 
-/* A pinned map with state (here rf_allow_cgroup) of another layout is refused, not replaced. */
-Test(upgrade, incompatible_stateful_map_is_refused_untouched)
+/*
+ * A pinned map with state (here rf_allow_cgroup) of another layout is not ringfence's: the load
+ * moves it aside (rf_allow_cgroup_foreign_<time>), goes on with its own and exits 1 (degraded).
+ */
+Test(upgrade, incompatible_stateful_map_is_moved_aside)
 {
 	char *out = NULL, *err = NULL;
 
@@ -411,13 +414,15 @@ Test(upgrade, incompatible_stateful_map_is_refused_untouched)
 			      NULL, NULL),
 		     0);
 	cr_assert_eq(rft_cli(&out, &err, "load", NULL), 1, "%s", err);
-	cr_expect(err && strstr(err, "rf_allow_cgroup has another type or layout") &&
-		      strstr(err, "nothing was changed"),
-		  "%s", err);
+	cr_expect(err && strstr(err, "rf_allow_cgroup -> ") && strstr(err, "not ringfence's"), "%s",
+		  err);
 	free(out), free(err);
 	pinned("rf_allow_cgroup", true);
-	pinned("rf_link_connect4", false);
-	pinned("rf_config", false);
+	pinned("rf_link_connect4", true);
+	pinned("rf_config", true);
+	cr_assert_eq(rft_cli(&out, &err, "load", NULL), 0, "a second load has nothing to fix: %s",
+		     err);
+	free(out), free(err);
 }
 
 /* The programs each pinned link runs, and the pinned tc program. */

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Faults of the pins themselves (issue 20): a map that is not ringfence's pinned under one of its
+ * names must not stop isolation (it is moved aside, isolation goes ahead, the command exits 1 and
+ * the history says so), nor be written in place of the map the programs enforce.
+ */
+#include <errno.h>
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+#include <criterion/criterion.h>
+#include "rf_proc.h"
+#include "ringfence.h"
+
+#define PORT_WAY_BACK 8701
+#define PORT_OTHER    8702
+
+TestSuite(pins, .init = rfp_setup, .fini = rfp_teardown, .timeout = 120);
+
+static const char *pin(const char *name)
+{
+	static char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", rft.pin_dir, name);
+	return path;
+}
+
+/* Pin a map of the given type and sizes at <pin dir>/name (replacing what is there). */
+static void pin_foreign(const char *name, enum bpf_map_type type, __u32 key, __u32 value,
+			__u32 entries)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o,
+		    .map_flags = type == BPF_MAP_TYPE_LPM_TRIE ? BPF_F_NO_PREALLOC : 0);
+	int fd = bpf_map_create(type, name, key, value, entries, &o);
+
+	cr_assert_geq(fd, 0, "cannot create a map like %s: %s", name, strerror(errno));
+	unlink(pin(name));
+	cr_assert_eq(bpf_obj_pin(fd, pin(name)), 0, "pin %s: %s", pin(name), strerror(errno));
+	close(fd);
+}
+
+/* How many <pin dir>/name_foreign_* there are. */
+static size_t moved_aside(const char *name)
+{
+	char pat[PATH_MAX + 32];
+	glob_t g;
+	size_t n;
+
+	snprintf(pat, sizeof(pat), "%s_foreign_*", pin(name));
+	if (glob(pat, 0, NULL, &g))
+		return 0;
+	n = g.gl_pathc;
+	globfree(&g);
+	return n;
+}
+
+static void allow_way_back(void)
+{
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "tcp", "port", "8701", "dir",
+		   "out", NULL);
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP6, "proto", "tcp", "port", "8701", "dir",
+		   "out", NULL);
+}
+
+/* isolate over the foreign pin: exit 1 with a loud warning, and isolated all the same. */
+static void isolate_degraded(const struct rft_server *srv, const char *name)
+{
+	char *out = NULL, *err = NULL;
+
+	cr_assert_eq(rft_cli(&out, &err, "isolate", "--comment", name, NULL), 1,
+		     "isolate over a foreign %s must exit 1 (degraded): %s%s", name, out, err);
+	cr_expect(err && strstr(err, "not ringfence's") && strstr(err, pin(name)),
+		  "the warning must name the foreign pin: %s", err);
+	free(out), free(err);
+	cr_expect_eq(moved_aside(name), 1, "%s was not moved aside", name);
+	rfp_expect_tcp_ports(srv, PORT_WAY_BACK, PORT_OTHER, name);
+	cr_expect_eq(rft_status_isolated(), 1, "status after isolating over a foreign %s", name);
+	cr_assert_eq(rft_cli(&out, NULL, "history", "--json", NULL), 0);
+	cr_expect(strstr(out, "\"type\":\"foreign-pin\"") && strstr(out, "foreign pin moved aside"),
+		  "the history must have the foreign pin: %s", out);
+	free(out);
+}
+
+/*
+ * Nothing attached, a foreign map pinned as each of the maps with state: isolate goes ahead on
+ * fresh maps (the persisted rules applied), moves the foreign pin aside and exits 1; the agent
+ * starts over it too.
+ */
+Test(pins, foreign_pin_moved_aside_and_isolated_anyway)
+{
+	static const unsigned short ports[] = {PORT_WAY_BACK, PORT_OTHER};
+	static const struct {
+		const char *name;
+		enum bpf_map_type type;
+		__u32 key, value;
+	} cases[] = {
+	    {"rf_config", BPF_MAP_TYPE_ARRAY, 4, 256},
+	    {"rf_allow_net", BPF_MAP_TYPE_HASH, 8, 8},
+	    {"rf_allow_exe_v2", BPF_MAP_TYPE_HASH, 16, 8},
+	};
+	struct rft_server srv;
+	size_t i;
+	pid_t agent;
+
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
+	allow_way_back();
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		rft_cli_ok(0, "unload", "--force", NULL);
+		cr_assert_eq(mkdir(rft.pin_dir, 0700) == 0 || errno == EEXIST, 1);
+		pin_foreign(cases[i].name, cases[i].type, cases[i].key, cases[i].value, 4);
+		isolate_degraded(&srv, cases[i].name);
+		rft_cli_ok(0, "release", NULL);
+	}
+
+	/* the agent starts over a foreign pin (it used to exit: "cannot load") */
+	rft_cli_ok(0, "unload", NULL);
+	cr_assert_eq(mkdir(rft.pin_dir, 0700) == 0 || errno == EEXIST, 1); /* _foreign_ pins */
+	pin_foreign("rf_config", BPF_MAP_TYPE_HASH, 4, 4, 4);
+	agent = rfp_agent_start();
+	cr_assert_gt(agent, 0, "the agent did not start over a foreign rf_config: %d", agent);
+	cr_expect_eq(moved_aside("rf_config"), 2);
+	cr_expect_eq(access(pin("rf_link_connect4"), F_OK), 0, "the agent did not load");
+	rfp_kill(agent);
+	rft_server_stop(&srv);
+}
+
+/*
+ * Loaded and attached, and a map of the very same layout pinned as rf_config: writing it would
+ * change nothing the programs enforce. isolate takes the name back for the map the programs use
+ * (so the host really is isolated), moves the other aside and exits 1.
+ */
+Test(pins, same_layout_map_pinned_over_rf_config_is_not_written)
+{
+	static const unsigned short ports[] = {PORT_WAY_BACK, PORT_OTHER};
+	struct rft_server srv;
+
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
+	allow_way_back();
+	rft_cli_ok(0, "load", NULL);
+	pin_foreign("rf_config", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct rf_config), 1);
+	isolate_degraded(&srv, "rf_config");
+	rft_cli_ok(0, "release", NULL);
+	rft_server_stop(&srv);
+}
