@@ -56,6 +56,8 @@ struct agent {
 	__u64 next_netns_ms; /* next walk of the target's network namespaces */
 	bool seen;	     /* found by the last scan of the recorded targets */
 	bool gone;	     /* its cgroup was removed (or replaced by a new one of that path) */
+	struct rf_held held; /* links and programs held open: isolation outlives their pins */
+	bool pins_lost;	     /* held objects lost their pins and could not be pinned again yet */
 };
 
 #define RF_AGENT_MAX_TARGETS 256
@@ -217,6 +219,47 @@ static void restore_isolation_locked(struct agent *ag)
 
 static bool wanted(const struct rf_ctx *t);
 
+/*
+ * Hold what is pinned (links, the tc program): a pinned link whose pin goes away (bpffs
+ * unmounted, pins removed) detaches within milliseconds unless someone holds it.
+ */
+static void hold_pins(struct agent *ag)
+{
+	int ret = rf_hold(ag->ctx->pin_dir, &ag->held);
+
+	if (ret)
+		rf_warn("cannot hold the links of %s: %s (isolation then depends on the pins)",
+			ag->ctx->cg_dir, strerror(-ret));
+}
+
+/*
+ * The pins of what the agent holds are gone (bpffs unmounted, pins removed): the held links go
+ * on enforcing; pin them again, with their maps. True while that cannot be done yet (no bpffs
+ * there): then nothing may be loaded either, which would attach a second set of programs.
+ */
+static bool keep_pinned(struct agent *ag)
+{
+	char err[512] = "", what[64];
+	int n;
+
+	if (!rf_held_unpinned(ag->ctx->pin_dir, &ag->held))
+		return false;
+	n = rf_repin(ag->ctx->pin_dir, &ag->held, err, sizeof(err));
+	if (n < 0) {
+		if (!ag->pins_lost)
+			record(
+			    ag, "pins-lost", "agent", err,
+			    "the pins are gone; the agent holds the programs, so isolation holds "
+			    "while it runs; pinning again as soon as it can");
+		ag->pins_lost = true;
+		return true;
+	}
+	ag->pins_lost = false;
+	snprintf(what, sizeof(what), "%d pin(s) made again from what the agent holds", n);
+	record(ag, "repin", "agent", what, NULL);
+	return false;
+}
+
 /* (Re)load, attach, apply the config, restore isolation, open the ring buffer. 0 or -errno;
  * on failure nothing is attached (ag->rb is NULL) and the loop retries later. */
 static int attach(struct agent *ag)
@@ -242,6 +285,7 @@ static int attach(struct agent *ag)
 	rf_state_unlock(lock);
 	if (ret)
 		return ret;
+	hold_pins(ag);
 	ag->rb = ring_buffer__new(ag->m.events, on_event, ag, NULL);
 	if (!ag->rb) {
 		ret = -errno;
@@ -377,7 +421,7 @@ static void periodic(struct agent *ag)
 {
 	char which[256], prog[PATH_MAX];
 
-	if (missing_links(ag, which, sizeof(which))) {
+	if (!keep_pinned(ag) && missing_links(ag, which, sizeof(which))) {
 		ag->retry_at_ms = 0;
 		retry_attach(ag, which);
 		if (!ag->rb)
@@ -413,6 +457,7 @@ static bool wanted(const struct rf_ctx *t)
 static void agent_free(struct agent *ag)
 {
 	detach_maps(ag);
+	rf_held_close(&ag->held);
 	if (ag->log)
 		fclose(ag->log);
 	free(ag);
@@ -434,6 +479,7 @@ static struct agent *fleet_add(struct fleet *fl, const struct rf_ctx *t, bool ow
 	if (!ag)
 		return NULL;
 	ag->m = (struct rf_maps)RF_MAPS_INIT;
+	rf_held_init(&ag->held);
 	ag->last_isolated = -1;
 	ag->own = own;
 	rf_svc_ctx_copy(&ag->own_ctx, t);

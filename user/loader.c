@@ -1154,3 +1154,149 @@ int rf_unload(const char *pin_dir)
 		ret = -errno;
 	return ret;
 }
+
+void rf_held_init(struct rf_held *h)
+{
+	size_t i;
+
+	for (i = 0; i < RF_HOOK_MAX; i++)
+		h->fd[i] = -1;
+	h->build = -1;
+}
+
+void rf_held_close(struct rf_held *h)
+{
+	size_t i;
+
+	for (i = 0; i < RF_HOOK_MAX; i++)
+		if (h->fd[i] >= 0)
+			close(h->fd[i]);
+	if (h->build >= 0)
+		close(h->build);
+	rf_held_init(h);
+}
+
+int rf_hold(const char *pin_dir, struct rf_held *h)
+{
+	char path[PATH_MAX];
+	size_t i;
+	int ret = 0;
+
+	rf_held_close(h);
+	for (i = 0; i < RF_HOOK_MAX; i++) {
+		if (!hook_has_link((int)i) && rf_hooks[i].kind != RF_ATTACH_TC)
+			continue;
+		rf_hook_pin_path(path, sizeof(path), pin_dir, (enum rf_hook)i);
+		h->fd[i] = bpf_obj_get(path);
+		if (h->fd[i] < 0 && errno != ENOENT && !ret)
+			ret = -errno;
+	}
+	pin_path(path, sizeof(path), pin_dir, "rf_build");
+	h->build = bpf_obj_get(path);
+	return ret;
+}
+
+/* A held cgroup link that is still attached somewhere (one that was detached enforces nothing). */
+static bool held_link_live(const struct rf_held *h, int hook)
+{
+	struct rf_link_state st = {};
+
+	return h->fd[hook] >= 0 && rf_hooks[hook].kind == RF_ATTACH_CGROUP &&
+	       !link_cgroup(h->fd[hook], &st) && st.attached;
+}
+
+bool rf_held_unpinned(const char *pin_dir, const struct rf_held *h)
+{
+	char path[PATH_MAX];
+	int i;
+
+	for (i = 0; i < RF_HOOK_MAX; i++) {
+		if (h->fd[i] < 0)
+			continue;
+		rf_hook_pin_path(path, sizeof(path), pin_dir, (enum rf_hook)i);
+		if (access(path, F_OK) &&
+		    (rf_hooks[i].kind == RF_ATTACH_TC || held_link_live(h, i)))
+			return true;
+	}
+	return false;
+}
+
+/* Pin fd at <pin_dir>/name unless something is pinned there; 1 pinned, 0 there, -errno. */
+static int pin_if_missing(int fd, const char *pin_dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	pin_path(path, sizeof(path), pin_dir, name);
+	if (!access(path, F_OK))
+		return 0;
+	return bpf_obj_pin(fd, path) ? -errno : 1;
+}
+
+/* The maps of the program behind a held link, pinned under their names where missing. */
+static int repin_maps(const char *pin_dir, int link)
+{
+	struct bpf_link_info li = {};
+	__u32 len = sizeof(li), ids[RF_MAX_OBJ_MAPS], j;
+	struct bpf_prog_info pi = {.nr_map_ids = RF_MAX_OBJ_MAPS,
+				   .map_ids = (__u64)(unsigned long)ids};
+	int pfd, n = 0, ret = 0;
+	size_t k;
+
+	if (bpf_obj_get_info_by_fd(link, &li, &len))
+		return -errno;
+	pfd = bpf_prog_get_fd_by_id(li.prog_id);
+	if (pfd < 0)
+		return -errno;
+	len = sizeof(pi);
+	if (bpf_obj_get_info_by_fd(pfd, &pi, &len))
+		pi.nr_map_ids = 0;
+	close(pfd);
+	for (j = 0; j < pi.nr_map_ids && j < RF_MAX_OBJ_MAPS && ret >= 0; j++) {
+		struct bpf_map_info mi = {};
+		int fd = bpf_map_get_fd_by_id(ids[j]);
+
+		len = sizeof(mi);
+		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &mi, &len)) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		for (k = 0; k < rf_nr_maps; k++)
+			if (!strncmp(mi.name, rf_map_names[k], sizeof(mi.name) - 1)) {
+				ret = pin_if_missing(fd, pin_dir, rf_map_names[k]);
+				n += ret > 0;
+				break;
+			}
+		close(fd);
+	}
+	return ret < 0 ? ret : n;
+}
+
+int rf_repin(const char *pin_dir, const struct rf_held *h, char *err, size_t errlen)
+{
+	int i, ret, n = 0;
+
+	if ((ret = rf_check_bpffs(pin_dir, err, errlen)))
+		return ret;
+	if ((ret = rf_mkdir_p(pin_dir, 0700))) {
+		snprintf(err, errlen, "cannot create pin dir %s: %s", pin_dir, strerror(-ret));
+		return ret;
+	}
+	for (i = 0; i < RF_HOOK_MAX; i++) {
+		if (h->fd[i] < 0 || (rf_hooks[i].kind == RF_ATTACH_CGROUP && !held_link_live(h, i)))
+			continue;
+		if (rf_hooks[i].kind == RF_ATTACH_CGROUP &&
+		    (ret = repin_maps(pin_dir, h->fd[i])) > 0)
+			n += ret;
+		if (ret >= 0 && (ret = pin_if_missing(h->fd[i], pin_dir, rf_hooks[i].pin)) > 0)
+			n++;
+		if (ret < 0) {
+			snprintf(err, errlen, "cannot pin %s again under %s: %s", rf_hooks[i].label,
+				 pin_dir, strerror(-ret));
+			return ret;
+		}
+	}
+	if (h->build >= 0 && pin_if_missing(h->build, pin_dir, "rf_build") > 0)
+		n++;
+	return n;
+}

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include <criterion/criterion.h>
 #include "rf_proc.h"
 
@@ -171,22 +172,13 @@ Test(agent, reboot_restores_isolation)
 	rft_cli_ok(0, "release", NULL);
 }
 
-Test(agent, agent_reattaches_a_removed_link)
+/* status --json says connect4 is attached and its pin is there, within 3 s (scaled). */
+static void wait_connect4(const char *pin, const char *what)
 {
-	char pin[PATH_MAX + 32], *out;
 	bool seen_detached = false;
-	long t0, t;
-	pid_t agent;
+	long t0 = rft_now_ms(), t;
+	char *out;
 
-	start();
-	agent = rfp_agent_start();
-	cr_assert_gt(agent, 0, "agent did not start: %d", agent);
-	rft_cli_ok(0, "isolate", NULL);
-	expect_isolated("isolated");
-
-	snprintf(pin, sizeof(pin), "%s/rf_link_connect4", rft.pin_dir);
-	cr_assert_eq(unlink(pin), 0, "unlink %s: %s", pin, strerror(errno));
-	t0 = rft_now_ms();
 	for (;;) {
 		int v;
 
@@ -199,16 +191,45 @@ Test(agent, agent_reattaches_a_removed_link)
 		if (v == 1 && !access(pin, F_OK))
 			break;
 		/* the agent reloads the programs: seconds under emulation */
-		cr_assert_lt(t, rft_scaled_ms(3000), "connect4 not re-attached within %d ms",
+		cr_assert_lt(t, rft_scaled_ms(3000), "%s: connect4 not back within %d ms", what,
 			     rft_scaled_ms(3000));
 		rft_msleep(50);
 	}
-	cr_log_info("connect4 re-attached after %ld ms (detached state seen: %d)", t,
+	cr_log_info("%s: connect4 back after %ld ms (detached state seen: %d)", what, t,
 		    seen_detached);
+}
+
+/*
+ * A link detached from its cgroup (its pin still there) is attached again; a link whose pin was
+ * removed never detaches while the agent holds it, and is pinned again.
+ */
+Test(agent, agent_reattaches_a_detached_link_and_repins_a_removed_pin)
+{
+	char pin[PATH_MAX + 32];
+	pid_t agent;
+	int fd;
+
+	start();
+	agent = rfp_agent_start();
+	cr_assert_gt(agent, 0, "agent did not start: %d", agent);
+	rft_cli_ok(0, "isolate", NULL);
+	expect_isolated("isolated");
+
+	snprintf(pin, sizeof(pin), "%s/rf_link_connect4", rft.pin_dir);
+	fd = bpf_obj_get(pin);
+	cr_assert_geq(fd, 0, "%s: %s", pin, strerror(errno));
+	cr_assert_eq(bpf_link_detach(fd), 0, "detach %s: %s", pin, strerror(errno));
+	close(fd);
+	wait_connect4(pin, "detached");
 	cr_expect(history_has(rft_scaled_ms(2000), "reattach", "connect4"),
 		  "no reattach action naming connect4 in the history");
 	/* EPERM (not a timeout from the skb layer) proves connect4 enforces again */
 	expect_isolated("after reattach");
+
+	cr_assert_eq(unlink(pin), 0, "unlink %s: %s", pin, strerror(errno));
+	wait_connect4(pin, "pin removed");
+	cr_expect(history_has(rft_scaled_ms(2000), "repin", NULL), "no repin in the history");
+	expect_isolated("after repin");
 	rfp_kill(agent);
 	rft_cli_ok(0, "release", NULL);
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <criterion/criterion.h>
@@ -144,5 +145,83 @@ Test(pins, same_layout_map_pinned_over_rf_config_is_not_written)
 	pin_foreign("rf_config", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct rf_config), 1);
 	isolate_degraded(&srv, "rf_config");
 	rft_cli_ok(0, "release", NULL);
+	rft_server_stop(&srv);
+}
+
+/* ---- the bpffs that holds the pins unmounted -------------------------------------------- */
+
+static char bpffs_dir[PATH_MAX];
+
+static void private_bpffs_fini(void)
+{
+	if (bpffs_dir[0] && umount2(bpffs_dir, MNT_DETACH) == 0)
+		rmdir(bpffs_dir);
+	rfp_teardown();
+}
+
+/* A private bpffs on <state dir>/bpffs, holding the test's pin dir (never /sys/fs/bpf). */
+static void private_bpffs(void)
+{
+	snprintf(bpffs_dir, sizeof(bpffs_dir), "%s/bpffs", rft.state_dir);
+	cr_assert_eq(mkdir(bpffs_dir, 0700), 0, "%s: %s", bpffs_dir, strerror(errno));
+	cr_assert_eq(mount("bpf", bpffs_dir, "bpf", 0, "mode=0700"), 0, "mount bpffs: %s",
+		     strerror(errno));
+	cr_assert_lt((size_t)snprintf(rft.pin_dir, sizeof(rft.pin_dir), "%s/pins", bpffs_dir),
+		     sizeof(rft.pin_dir));
+}
+
+static bool pinned_again(int timeout_ms)
+{
+	long t0 = rft_now_ms();
+
+	while (rft_now_ms() - t0 < timeout_ms) {
+		if (!access(pin("rf_config"), F_OK) && !access(pin("rf_link_connect4"), F_OK) &&
+		    !access(pin("rf_link_egress"), F_OK) && !access(pin("rf_allow_net"), F_OK))
+			return true;
+		rft_msleep(50);
+	}
+	return false;
+}
+
+/*
+ * Unmounting the bpffs that holds the pins drops the pinned links' last reference: without a
+ * holder, isolation ends within milliseconds (THREAT-MODEL). The agent holds every link, so
+ * isolation holds; when a bpffs is there again it pins everything again and records it.
+ */
+Test(pins, bpffs_unmounted_under_the_agent_isolation_holds, .fini = private_bpffs_fini)
+{
+	static const unsigned short ports[] = {PORT_WAY_BACK, PORT_OTHER};
+	struct rft_server srv;
+	char *out = NULL;
+	pid_t agent;
+
+	private_bpffs();
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
+	allow_way_back();
+	agent = rfp_agent_start();
+	cr_assert_gt(agent, 0, "agent did not start: %d", agent);
+	rft_cli_ok(0, "isolate", NULL);
+	rfp_expect_tcp_ports(&srv, PORT_WAY_BACK, PORT_OTHER, "isolated");
+
+	cr_assert_eq(umount2(bpffs_dir, 0), 0, "umount %s: %s", bpffs_dir, strerror(errno));
+	rft_msleep(500); /* the links of a dropped pin detach within ~11 ms */
+	rfp_expect_tcp_ports(&srv, PORT_WAY_BACK, PORT_OTHER, "bpffs unmounted, agent running");
+	cr_expect(rfp_history_wait(rft_scaled_ms(3000),
+				   (const char *const[]){"\"type\":\"pins-lost\"", NULL}),
+		  "the agent did not record that the pins are gone");
+	rfp_expect_tcp_ports(&srv, PORT_WAY_BACK, PORT_OTHER, "pins lost for a while");
+
+	cr_assert_eq(mount("bpf", bpffs_dir, "bpf", 0, "mode=0700"), 0, "remount: %s",
+		     strerror(errno));
+	cr_assert(pinned_again(rft_scaled_ms(5000)), "the agent did not pin again");
+	cr_expect_eq(rft_status_isolated(), 1, "status after the agent pinned again");
+	cr_assert_eq(rft_cli(&out, NULL, "history", "--json", NULL), 0);
+	cr_expect(strstr(out, "\"type\":\"repin\"") != NULL,
+		  "the history must have the pins made again: %s", out);
+	free(out);
+	rfp_expect_tcp_ports(&srv, PORT_WAY_BACK, PORT_OTHER, "pinned again");
+	rfp_kill(agent);
+	rft_cli_ok(0, "release", NULL);
+	rft_cli_ok(0, "unload", NULL);
 	rft_server_stop(&srv);
 }
