@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stddef.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -634,6 +635,39 @@ static void notify_ready(void)
 	close(fd);
 }
 
+/* Descriptors the agent keeps per target (maps, links, tc program, ring buffer, log), and the
+ * headroom a load needs (the object's maps and programs, BTF). */
+#define RF_FDS_PER_TARGET 20
+#define RF_FDS_LOAD	  64
+
+/*
+ * Each target costs descriptors: past the soft limit (1024 by default) attaching the next one
+ * fails with EMFILE and it is not restored after a reboot. Take the hard limit (systemd's
+ * LimitNOFILE= sets it), and say so when even that is short of what RF_AGENT_MAX_TARGETS need.
+ */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)RF_AGENT_MAX_TARGETS * RF_FDS_PER_TARGET + RF_FDS_LOAD;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			rf_warn("cannot raise the open file limit to %llu: %s",
+				(unsigned long long)rl.rlim_max, strerror(errno));
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+		rf_warn("the open file limit (%llu) serves about %llu targets, not %d: raise it "
+			"(LimitNOFILE= in the unit, ulimit -Hn)",
+			(unsigned long long)rl.rlim_cur,
+			(unsigned long long)((rl.rlim_cur > RF_FDS_LOAD ? rl.rlim_cur - RF_FDS_LOAD
+									: 0) /
+					     RF_FDS_PER_TARGET),
+			RF_AGENT_MAX_TARGETS);
+}
+
 /* One agent per state dir serves all its targets: it holds <state>/agent.lock. */
 static int take_agent_lock(struct rf_ctx *ctx)
 {
@@ -666,6 +700,7 @@ int rf_agent_run(struct rf_ctx *ctx, int interval_ms)
 	agent_lock = take_agent_lock(ctx);
 	if (agent_lock < 0)
 		return EXIT_OPFAIL;
+	raise_nofile();
 	fl.boot_to_unix_ns = rf_now_unix_ns() - rf_now_boot_ns();
 	gethostname(fl.hostname, sizeof(fl.hostname) - 1);
 	own = fleet_add(&fl, ctx, true);

@@ -4,6 +4,7 @@
  * names must not stop isolation (it is moved aside, isolation goes ahead, the command exits 1 and
  * the history says so), nor be written in place of the map the programs enforce.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <glob.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <criterion/criterion.h>
@@ -223,5 +225,97 @@ Test(pins, bpffs_unmounted_under_the_agent_isolation_holds, .fini = private_bpff
 	rfp_kill(agent);
 	rft_cli_ok(0, "release", NULL);
 	rft_cli_ok(0, "unload", NULL);
+	rft_server_stop(&srv);
+}
+
+/* ---- many targets: the agent's open file limit ------------------------------------------- */
+
+#define NTARGETS 5
+
+/* Remove every pin below dir (the home's and every target's): what a reboot leaves. */
+static void remove_pins_below(const char *dir)
+{
+	char p[PATH_MAX];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		if (!lstat(p, &st) && S_ISDIR(st.st_mode)) {
+			remove_pins_below(p);
+			rmdir(p);
+		} else {
+			unlink(p);
+		}
+	}
+	closedir(d);
+}
+
+/* From a process in cg: EPERM to PORT_OTHER within timeout_ms (the target was isolated again). */
+static bool denied_within(const char *cg, int timeout_ms)
+{
+	long t0 = rft_now_ms();
+
+	do {
+		if (rft_client(rft.dev_ns, cg, AF_INET, RFT_TCP, RFT_PEER_IP4, PORT_OTHER, 500)
+			.outcome == RFT_EPERM)
+			return true;
+		rft_msleep(200);
+	} while (rft_now_ms() - t0 < timeout_ms);
+	return false;
+}
+
+/*
+ * An agent started with a low soft limit on open files (a shell's 1024, or 64 here) restores
+ * every isolated target after a reboot: it raises the soft limit to the hard one at start
+ * (before, the targets past the limit failed with EMFILE and stayed open).
+ */
+Test(pins, agent_raises_its_open_file_limit_for_many_targets)
+{
+	static const unsigned short ports[] = {PORT_WAY_BACK, PORT_OTHER};
+	char cg[NTARGETS][PATH_MAX], rel[32];
+	struct rft_server srv;
+	struct rlimit saved, low;
+	pid_t agent;
+	int i;
+
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
+	for (i = 0; i < NTARGETS; i++) {
+		snprintf(rel, sizeof(rel), "t%d", i);
+		cr_assert_eq(rfp_cgroup_child(rel, cg[i], PATH_MAX), 0);
+		cr_assert_eq(rft_cli_target(NULL, NULL, "--cgroup", cg[i], "allow", "add", "net",
+					    RFT_PEER_IP4, "proto", "tcp", "port", "8701", NULL),
+			     0);
+		cr_assert_eq(rft_cli_target(NULL, NULL, "--cgroup", cg[i], "isolate", NULL), 0);
+	}
+	cr_assert(denied_within(cg[NTARGETS - 1], 0), "not isolated");
+	remove_pins_below(rft.pin_dir);
+	for (i = 0; i < NTARGETS; i++)
+		cr_assert_eq(rft_cgroup_wait_detached(cg[i], 3000), 0);
+
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	low = saved;
+	low.rlim_cur = 64;
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	agent = rfp_agent_start(); /* inherits the low soft limit */
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	cr_assert_gt(agent, 0, "agent did not start: %d", agent);
+	for (i = 0; i < NTARGETS; i++) {
+		cr_expect(denied_within(cg[i], rft_scaled_ms(5000)),
+			  "target %d of %d not isolated again by the agent", i + 1, NTARGETS);
+		cr_expect_eq(rft_client(rft.dev_ns, cg[i], AF_INET, RFT_TCP, RFT_PEER_IP4,
+					PORT_WAY_BACK, 1000)
+				 .outcome,
+			     RFT_OK, "target %d: its way back", i + 1);
+	}
+	rfp_kill(agent);
+	for (i = 0; i < NTARGETS; i++)
+		rft_cli_target(NULL, NULL, "--cgroup", cg[i], "release", NULL);
 	rft_server_stop(&srv);
 }
