@@ -559,6 +559,58 @@ static void report_foreign(struct rf_ctx *ctx, const char *moved)
 	rf_svc_action_finish(ctx, &a, "a map that is not ringfence's was pinned under its name", 0);
 }
 
+/* Does <state>/exe-keys (the identity each exe rule's path was last allowed by) name dev/ino? */
+static bool exe_key_named(char *const *lines, size_t n, __u64 dev, __u64 ino)
+{
+	unsigned long long d, i;
+	size_t k;
+
+	for (k = 0; k < n; k++)
+		if (sscanf(lines[k], "%llu %llu", &d, &i) == 2 && d == dev && i == ino)
+			return true;
+	return false;
+}
+
+/*
+ * After an upgrade from ABI 1: its exe rules were copied as (dev, ino, any generation), so that
+ * nothing allowed was cut while the programs were swapped. Every exe rule's path has since been
+ * looked up again (track_exe(): its current identity, with its generation, is allowed and in
+ * <state>/exe-keys), so a copy whose file no path names now goes: a binary replaced while ABI 1
+ * ran left a freed inode that an attacker's file may get, allowed for ever (issue 21, U3b).
+ * The copy of a file a path still names stays (its ABI 1 socket marks keep working).
+ */
+static void drop_carried_exe(struct rf_ctx *ctx, struct rf_maps *m)
+{
+	struct rf_exe_key key, *prev = NULL, *drop = NULL, *more;
+	char **lines = NULL, what[96];
+	size_t n = 0, ndrop = 0, i;
+	struct rf_action a;
+
+	if (rf_state_lines_load(ctx->state_dir, "exe-keys", &lines, &n))
+		return;
+	while (!bpf_map_get_next_key(m->exe, prev, &key)) {
+		if (key.gen == RF_EXE_GEN_ANY && !exe_key_named(lines, n, key.dev, key.ino) &&
+		    (more = realloc(drop, (ndrop + 1) * sizeof(*drop)))) {
+			drop = more;
+			drop[ndrop++] = key;
+		}
+		prev = prev ? prev : &key; /* key is the cursor: prev points at it from now on */
+	}
+	for (i = 0; i < ndrop; i++)
+		bpf_map_delete_elem(m->exe, &drop[i]);
+	rf_lines_free(lines, n);
+	free(drop);
+	if (!ndrop)
+		return;
+	rf_svc_sync_flags(m);
+	snprintf(what, sizeof(what),
+		 "%zu exe identit%s carried over from ABI 1 that no rule's path names now", ndrop,
+		 ndrop == 1 ? "y" : "ies");
+	rf_err("dropped %s", what);
+	rf_svc_action_start(ctx, &a, "exe-carry-drop", what);
+	rf_svc_action_finish(ctx, &a, NULL, 0);
+}
+
 int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config)
 {
 	__u32 upgraded_from = 0;
@@ -617,6 +669,8 @@ int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config
 			ctx->config);
 	if (!ret)
 		track_exe(ctx, m);
+	if (!ret && upgraded_from)
+		drop_carried_exe(ctx, m);
 	if (!ret)
 		rf_svc_maps_agree(ctx, m);
 	return ret;

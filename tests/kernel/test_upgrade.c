@@ -651,3 +651,79 @@ Test(upgrade, release_and_metrics_over_abi1_pins)
 	pinned("rf_allow_exe_v2", false); /* a release does not upgrade */
 	rft_server_stop(&srv);
 }
+
+/* Is an entry of rf_allow_exe_v2 on inode ino (any device, any generation)? */
+static bool exe_map_has_ino(__u64 ino)
+{
+	struct rf_exe_key key, *prev = NULL;
+	int fd = bpf_obj_get(pin("rf_allow_exe_v2"));
+	bool found = false;
+
+	cr_assert_geq(fd, 0, "rf_allow_exe_v2 is not pinned");
+	while (!found && !bpf_map_get_next_key(fd, prev, &key)) {
+		found = key.ino == ino;
+		prev = &key;
+	}
+	close(fd);
+	return found;
+}
+
+/*
+ * Issue 21 item 9 (U3b): an exe rule carried over from ABI 1 as "any generation" must not outlive
+ * its file. The allowed binary is replaced while ABI 1 runs (its old inode freed, for another
+ * file to get); the upgrade looks the rule's path up again, allows the new file by its full
+ * identity and drops the carried copy of the old inode.
+ */
+Test(upgrade, abi1_exe_rule_of_a_replaced_binary_is_looked_up_again)
+{
+	static const unsigned short ports[] = {PORT_ALLOWED, PORT_OTHER};
+	char edr[PATH_MAX], other[PATH_MAX], fresh[PATH_MAX], attacker[PATH_MAX];
+	char *out = NULL, *err = NULL;
+	struct rft_server srv;
+	struct stat before, after, st;
+	bool reused;
+
+	prev_release_ran_here();
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
+	cr_assert_eq(rfp_copy_self("rf-edr-agent", edr, sizeof(edr)), 0);
+	cr_assert_eq(rfp_copy_self("rf-other", other, sizeof(other)), 0);
+	cr_assert_eq(stat(edr, &before), 0);
+	cr_assert_eq(prev_cli(NULL, &out, &err, "allow", "add", "exe", edr, NULL), 0,
+		     "old allow exe: %s", err);
+	free(out), free(err);
+	cr_assert_eq(prev_cli(NULL, &out, &err, "isolate", NULL), 0, "old isolate: %s", err);
+	free(out), free(err);
+	cr_assert_eq(exe_client(edr, AF_INET), RFT_OK, "ABI 1: the exe rule must allow");
+
+	/* a package upgrade of the allowed binary while ABI 1 runs: a new file renamed over it */
+	cr_assert_eq(rfp_copy_self("rf-edr-agent.new", fresh, sizeof(fresh)), 0);
+	cr_assert_eq(rename(fresh, edr), 0);
+	cr_assert_eq(stat(edr, &after), 0);
+	cr_assert_neq(after.st_ino, before.st_ino);
+	/* the attacker's file, which may get the freed inode (ext4 hands it out again at once) */
+	cr_assert_eq(rfp_copy_self("rf-attacker", attacker, sizeof(attacker)), 0);
+	cr_assert_eq(stat(attacker, &st), 0);
+	reused = st.st_ino == before.st_ino;
+	cr_log_info("the attacker's file %s the freed inode", reused ? "got" : "did not get");
+
+	cr_assert_eq(rft_cli(&out, &err, "load", NULL), 0, "upgrade: %s", err);
+	free(out), free(err);
+	pinned("rf_allow_exe", false);
+	cr_expect(!exe_map_has_ino(before.st_ino),
+		  "the replaced file's inode %llu is still allowed (any generation) after the "
+		  "upgrade",
+		  (unsigned long long)before.st_ino);
+	cr_expect(exe_map_has_ino(after.st_ino),
+		  "the rule's file is not allowed after the upgrade");
+	cr_expect_eq(exe_client(edr, AF_INET), RFT_OK, "ABI 2: the rule's file (IPv4)");
+	cr_expect_eq(exe_client(edr, AF_INET6), RFT_OK, "ABI 2: the rule's file (IPv6)");
+	cr_expect_eq(exe_client(other, AF_INET), RFT_EPERM, "another executable (IPv4)");
+	cr_expect_eq(exe_client(other, AF_INET6), RFT_EPERM, "another executable (IPv6)");
+	cr_expect_eq(exe_client(attacker, AF_INET), RFT_EPERM,
+		     "a file on the freed inode (reused: %d) is allowed", reused);
+	cr_assert_eq(rft_cli(&out, NULL, "history", NULL), 0);
+	cr_expect(strstr(out, "exe-carry-drop") != NULL, "the drop is not in the history: %s", out);
+	free(out);
+	rft_cli_ok(0, "release", NULL);
+	rft_server_stop(&srv);
+}
