@@ -119,6 +119,17 @@ static void open_log(struct agent *ag)
 			strerror(errno));
 }
 
+/* logrotate (or an admin) moved events.jsonl away: write to a new file at its path again. */
+static void reopen_moved_log(struct agent *ag)
+{
+	struct stat open_st, path_st;
+
+	if (ag->log && !fstat(fileno(ag->log), &open_st) &&
+	    (stat(ag->log_path, &path_st) || open_st.st_ino != path_st.st_ino ||
+	     open_st.st_dev != path_st.st_dev))
+		open_log(ag);
+}
+
 static int on_event(void *arg, void *data, size_t len)
 {
 	struct agent *ag = arg;
@@ -441,6 +452,7 @@ static void periodic(struct agent *ag)
 	}
 	if (ag->log)
 		fflush(ag->log);
+	reopen_moved_log(ag);
 }
 
 /* A target recorded in the state dir is served while it is isolated, audited or loaded. */

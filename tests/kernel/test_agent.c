@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -575,4 +576,79 @@ Test(agent, history_records_isolate_and_release)
 	check_action(hist, "isolate", "INC-42 contain", true);
 	check_action(hist, "release", "INC-42 closed", true);
 	free(hist);
+}
+
+/* Does file path contain needle (within timeout_ms)? */
+static bool file_has(const char *path, const char *needle, int timeout_ms)
+{
+	long t0 = rft_now_ms();
+
+	do {
+		char *data = rfp_read_file(path);
+		bool found;
+
+		found = data && strstr(data, needle);
+		free(data);
+		if (found)
+			return true;
+		rft_msleep(100);
+	} while (rft_now_ms() - t0 < timeout_ms);
+	return false;
+}
+
+/*
+ * The events log is rotated (the agent renames it to events.jsonl.1 past 16 MiB; logrotate moves
+ * it away): `events --follow` goes on with the new file, and the agent writes to a new file at
+ * the path when the one it had open was moved away.
+ */
+Test(agent, events_follow_goes_on_after_the_log_rotates)
+{
+	char log[PATH_MAX + 32], old[PATH_MAX + 64], out[PATH_MAX + 32], marker[64];
+	char *const args[] = {"events", "--follow", "--json", NULL};
+	pid_t agent, reader;
+	int ofd, fd;
+
+	start();
+	agent = rfp_agent_start();
+	cr_assert_gt(agent, 0, "agent did not start: %d", agent);
+	rft_cli_ok(0, "isolate", NULL);
+	snprintf(log, sizeof(log), "%s/events.jsonl", rft.state_dir);
+	snprintf(old, sizeof(old), "%s.1", log);
+	snprintf(out, sizeof(out), "%s/follow.out", rft.state_dir);
+	ofd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	cr_assert_geq(ofd, 0);
+	reader = rft_cli_start(NULL, args, ofd, -1);
+	close(ofd);
+	cr_assert_gt(reader, 0);
+	rft_track_child(reader);
+
+	cr_expect_eq(rft_client(rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, PORT_OTHER,
+				CLIENT_TIMEOUT_MS)
+			 .outcome,
+		     RFT_EPERM);
+	cr_assert(file_has(out, "\"ip\":\"192.0.2.2\",\"port\":8002", 3000),
+		  "events --follow did not show the first event");
+
+	/* rotated: what the agent does past 16 MiB, written by hand */
+	cr_assert_eq(rename(log, old), 0);
+	snprintf(marker, sizeof(marker), "{\"marker\":\"rotated-%d\"}\n", (int)getpid());
+	fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, marker, strlen(marker)), (ssize_t)strlen(marker));
+	close(fd);
+	cr_expect(file_has(out, "rotated-", 3000), "events --follow stayed on the rotated file");
+
+	/* the agent follows a log moved away by someone else */
+	rft_msleep(1500);
+	cr_expect_eq(rft_client(rft.dev_ns, rft.cg, AF_INET6, RFT_TCP, RFT_PEER_IP6, PORT_OTHER,
+				CLIENT_TIMEOUT_MS)
+			 .outcome,
+		     RFT_EPERM);
+	cr_expect(file_has(log, "\"ip\":\"2001:db8::2\",\"port\":8002", 3000),
+		  "the agent still writes to the file that was moved away");
+	cr_expect(file_has(out, "\"ip\":\"2001:db8::2\",\"port\":8002", 3000),
+		  "events --follow did not show the event after the rotation");
+	rfp_kill(reader);
+	rfp_kill(agent);
+	rft_cli_ok(0, "release", NULL);
 }
