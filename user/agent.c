@@ -537,11 +537,15 @@ static void scan_one(struct rf_ctx *t, bool ok, void *arg)
  * stays, so the target is isolated again when a cgroup of that path appears. */
 static void drop_gone(struct agent *ag)
 {
-	char pins[PATH_MAX];
+	char pins[PATH_MAX], prog[PATH_MAX];
 
 	snprintf(pins, sizeof(pins), "%s", ag->ctx->pin_dir);
 	record(ag, "target-gone", "agent", ag->ctx->cg_dir, NULL);
+	/* its tc filters would run on every packet of this namespace's interfaces for ever */
+	rf_hook_pin_path(prog, sizeof(prog), pins, RF_HOOK_TC_EGRESS);
+	rf_tc_detach_all(rf_tc_handle(ag->ctx->cg_id), prog);
 	detach_maps(ag);
+	rf_held_close(&ag->held);
 	if (!rf_unload(pins))
 		rmdir(pins);
 }

@@ -319,3 +319,37 @@ Test(pins, agent_raises_its_open_file_limit_for_many_targets)
 		rft_cli_target(NULL, NULL, "--cgroup", cg[i], "release", NULL);
 	rft_server_stop(&srv);
 }
+
+/*
+ * A target whose cgroup goes away (a container removed) is dropped by the agent: its pins, and
+ * its tc filters on this namespace's interfaces, which would otherwise run on every packet for
+ * ever.
+ */
+Test(pins, agent_detaches_the_tc_filters_of_a_gone_target)
+{
+	static char *guard_on[] = {"RINGFENCE_PACKET_GUARD=on", NULL};
+	char cg[PATH_MAX], *err = NULL;
+	struct stat st;
+	__u32 handle;
+	pid_t agent;
+	long t0;
+
+	cr_assert_eq(rfp_cgroup_child("gone", cg, sizeof(cg)), 0);
+	cr_assert_eq(stat(cg, &st), 0);
+	handle = 0x80000000u | ((__u32)st.st_ino & 0x7fffffffu); /* rf_tc_handle() */
+	cr_assert_eq(
+	    rft_cli_target_env(guard_on, NULL, &err, "--cgroup", cg, "isolate", "--force", NULL), 0,
+	    "%s", err);
+	free(err);
+	cr_assert_neq(rft_dev_tc_filter(handle, -1), 0, "no tc filter of the target on the veth");
+	agent = rfp_agent_start();
+	cr_assert_gt(agent, 0, "agent did not start: %d", agent);
+
+	cr_assert_eq(rft_cgroup_remove(cg), 0);
+	t0 = rft_now_ms();
+	while (rft_dev_tc_filter(handle, -1) && rft_now_ms() - t0 < rft_scaled_ms(5000))
+		rft_msleep(100);
+	cr_expect_eq(rft_dev_tc_filter(handle, -1), 0,
+		     "the tc filter of the removed target is still on the veth");
+	rfp_kill(agent);
+}
