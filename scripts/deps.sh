@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Install what ringfence needs to build and test on Debian/Ubuntu: as root, or through sudo when
 # run as a user (minimal hosts and containers often have no sudo: run it as root there).
+# 'deps.sh kernels' also installs what 'make test-kernels' needs (qemu, cross compilers, ...).
 set -e
 if [ "$(id -u)" -eq 0 ]; then
 	as_root=""
@@ -16,3 +17,8 @@ $as_root apt-get update
 $as_root apt-get install -y --no-install-recommends make gcc clang llvm libbpf-dev libelf-dev \
 	zlib1g-dev libzstd-dev bpftool libcriterion-dev pkg-config iproute2 git ca-certificates \
 	python3 util-linux procps nftables iptables clang-format
+if [ "${1:-}" = kernels ]; then
+	$as_root apt-get install -y --no-install-recommends qemu-system-x86 qemu-system-arm \
+		gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf busybox-static dpkg pahole \
+		debian-archive-keyring
+fi
