@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
+#include <bpf/bpf.h>
 #include "rf_cmd.h"
 #include "rf_policy.h"
 #include "rf_rule.h"
@@ -105,6 +107,40 @@ static bool process_rule_in(char *const *lines, size_t n, const char *line)
 	return false;
 }
 
+/*
+ * Is the process rule of this line in the kernel map (the file's identity, or the cgroup's id)?
+ * A persisted rule that did not fit (a full map) or whose path is gone is not in force.
+ */
+static bool process_rule_in_force(const struct rf_maps *m, const char *line)
+{
+	struct rf_allow_val v;
+	struct rf_exe_key k;
+	char err[RF_ERR_MAX], dir[PATH_MAX];
+	__u64 id;
+
+	if (!strncmp(line, "exe ", 4)) {
+		if (rf_exe_key_for(line + 4, &k, err, sizeof(err)))
+			return false;
+		if (!bpf_map_lookup_elem(m->exe, &k, &v))
+			return true;
+		k.gen = RF_EXE_GEN_ANY;
+		return !bpf_map_lookup_elem(m->exe, &k, &v);
+	}
+	return !rf_cgroup_resolve(line + 7, dir, sizeof(dir), &id) &&
+	       !bpf_map_lookup_elem(m->cgroup, &id, &v);
+}
+
+/* A process rule as listed: in JSON only when in force (the list is what the kernel allows). */
+static void print_process_rule(struct list_ctx *lc, const struct rf_maps *m, const char *line)
+{
+	if (process_rule_in_force(m, line))
+		print_rule_line(lc, line, "");
+	else if (!lc->ctx->json)
+		print_rule_line(lc, line, "   (NOT in force: not in the kernel map; see history)");
+	else
+		rf_warn("rule '%s' is not in force (not in the kernel map)", line);
+}
+
 void rf_print_rules(struct rf_ctx *ctx, struct rf_maps *m)
 {
 	struct list_ctx lc = {ctx, 0};
@@ -123,10 +159,10 @@ void rf_print_rules(struct rf_ctx *ctx, struct rf_maps *m)
 		rf_warn("cannot read the process rules in %s", ctx->state_dir);
 	for (i = 0; i < nconf; i++)
 		if (is_process_rule(conf[i]))
-			print_rule_line(&lc, conf[i], "");
+			print_process_rule(&lc, m, conf[i]);
 	for (i = 0; i < nuser; i++)
 		if (is_process_rule(user[i]) && !process_rule_in(conf, nconf, user[i]))
-			print_rule_line(&lc, user[i], "");
+			print_process_rule(&lc, m, user[i]);
 	rf_lines_free(conf, nconf);
 	rf_lines_free(user, nuser);
 	if (ctx->json)

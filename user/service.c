@@ -676,10 +676,24 @@ int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config
 	return ret;
 }
 
+/* Persisted rules the maps did not take (a full map, a file gone): said in the history too. */
+static void record_not_applied(struct rf_ctx *ctx, size_t n, const char *first, const char *err)
+{
+	char what[RF_ERR_MAX];
+	struct rf_action a;
+
+	if (!n)
+		return;
+	snprintf(what, sizeof(what), "%zu persisted rule(s) not in force, first '%.200s'", n,
+		 first);
+	rf_svc_action_start(ctx, &a, "rules-not-applied", what);
+	rf_svc_action_finish(ctx, &a, err, 0);
+}
+
 int rf_svc_apply_persisted(struct rf_ctx *ctx, struct rf_maps *m)
 {
-	char **lines = NULL, err[RF_ERR_MAX];
-	size_t n = 0, i;
+	char **lines = NULL, err[RF_ERR_MAX], first[RF_ERR_MAX] = "", first_err[RF_ERR_MAX] = "";
+	size_t n = 0, i, failed = 0;
 	int ret;
 
 	ret = rf_rules_load(ctx->state_dir, &lines, &n);
@@ -695,9 +709,15 @@ int rf_svc_apply_persisted(struct rf_ctx *ctx, struct rf_maps *m)
 			continue;
 		}
 		ret = rf_policy_change(m, &r, true, ctx->cg_dir, err, sizeof(err));
-		if (ret && ret != -EEXIST)
+		if (ret && ret != -EEXIST) {
 			rf_warn("persisted rule '%s' not applied: %s", lines[i], err);
+			if (!failed++) {
+				snprintf(first, sizeof(first), "%s", lines[i]);
+				snprintf(first_err, sizeof(first_err), "%s", err);
+			}
+		}
 	}
+	record_not_applied(ctx, failed, first, first_err);
 	rf_lines_free(lines, n);
 	return rf_svc_sync_flags(m);
 }

@@ -353,3 +353,53 @@ Test(pins, agent_detaches_the_tc_filters_of_a_gone_target)
 		     "the tc filter of the removed target is still on the veth");
 	rfp_kill(agent);
 }
+
+/* ---- rules that do not fit ------------------------------------------------------------------ */
+
+/*
+ * A persisted exe rule that the kernel map does not take when it is applied again (here the
+ * map is full: another agent filled it) is not listed as in force by 'allow list', and the
+ * history says it was not applied (before, only a warning on stderr said so).
+ */
+Test(pins, a_persisted_rule_that_did_not_fit_is_not_listed_as_in_force)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o);
+	char edr[PATH_MAX], *out = NULL;
+	struct rf_allow_val v = {};
+	__u32 i;
+	int fd;
+
+	cr_assert_eq(rfp_copy_self("rf-edr", edr, sizeof(edr)), 0);
+	rft_cli_ok(0, "allow", "add", "exe", edr, NULL);
+	out = rfp_cli_out("allow", "list", NULL);
+	cr_expect(strstr(out, edr) && !strstr(out, "NOT in force"), "%s", out);
+	free(out);
+	rft_cli_ok(0, "unload", NULL);
+
+	/* the map as ringfence makes it, pinned full before the rules are applied again */
+	cr_assert_eq(mkdir(rft.pin_dir, 0700) == 0 || errno == EEXIST, 1);
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "rf_allow_exe_v2", sizeof(struct rf_exe_key),
+			    sizeof(v), 4096, &o);
+	cr_assert_geq(fd, 0, "%s", strerror(errno));
+	for (i = 0; i < 4096; i++) {
+		struct rf_exe_key k = {.dev = 0xfffff, .ino = i + 1, .gen = 7};
+
+		cr_assert_eq(bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST), 0, "entry %u: %s", i,
+			     strerror(errno));
+	}
+	cr_assert_eq(bpf_obj_pin(fd, pin("rf_allow_exe_v2")), 0);
+	close(fd);
+	rft_cli_ok(0, "load", NULL);
+
+	out = rfp_cli_out("allow", "list", NULL);
+	cr_expect(strstr(out, edr) && strstr(out, "NOT in force"),
+		  "a rule not in the map is listed as in force: %s", out);
+	free(out);
+	out = rfp_cli_out("--json", "allow", "list", NULL);
+	cr_expect(!strstr(out, edr), "JSON lists a rule that is not in force: %s", out);
+	free(out);
+	out = rfp_cli_out("history", "--json", NULL);
+	cr_expect(strstr(out, "\"type\":\"rules-not-applied\"") && strstr(out, "rf-edr"),
+		  "the history does not say the rule was not applied: %s", out);
+	free(out);
+}
