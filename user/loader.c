@@ -1205,11 +1205,24 @@ static bool held_link_live(const struct rf_held *h, int hook)
 	       !link_cgroup(h->fd[hook], &st) && st.attached;
 }
 
+/* Does a held link still enforce? (None: 'unload' detached them, or the cgroup is gone.) */
+static bool held_any_live(const struct rf_held *h)
+{
+	int i;
+
+	for (i = 0; i < RF_HOOK_MAX; i++)
+		if (held_link_live(h, i))
+			return true;
+	return false;
+}
+
 bool rf_held_unpinned(const char *pin_dir, const struct rf_held *h)
 {
 	char path[PATH_MAX];
 	int i;
 
+	if (!held_any_live(h))
+		return false; /* nothing held enforces: not the pins' business (re-attach) */
 	for (i = 0; i < RF_HOOK_MAX; i++) {
 		if (h->fd[i] < 0)
 			continue;
@@ -1276,6 +1289,8 @@ int rf_repin(const char *pin_dir, const struct rf_held *h, char *err, size_t err
 {
 	int i, ret, n = 0;
 
+	if (!held_any_live(h))
+		return 0;
 	if ((ret = rf_check_bpffs(pin_dir, err, errlen)))
 		return ret;
 	if ((ret = rf_mkdir_p(pin_dir, 0700))) {
