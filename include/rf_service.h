@@ -114,6 +114,10 @@ void rf_svc_maps_agree(const struct rf_ctx *ctx, const struct rf_maps *m);
 bool rf_svc_maps_seen(const struct rf_ctx *ctx, const struct rf_maps *m);
 /* Make the maps match the config file (add first, then remove); nothing changes on error. */
 int rf_svc_apply_config(struct rf_ctx *ctx, struct rf_maps *m);
+/* Rules the maps did not take (a full map, a file gone), said in the history too: an action
+ * "rules-not-applied" with how many, the first and its error; nothing when n is 0. */
+void rf_svc_record_not_applied(struct rf_ctx *ctx, const char *whose, size_t n, const char *first,
+			       const char *err);
 /* Re-apply the rules persisted in the state dir to freshly created maps. */
 int rf_svc_apply_persisted(struct rf_ctx *ctx, struct rf_maps *m);
 /*

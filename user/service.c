@@ -676,15 +676,15 @@ int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config
 	return ret;
 }
 
-/* Persisted rules the maps did not take (a full map, a file gone): said in the history too. */
-static void record_not_applied(struct rf_ctx *ctx, size_t n, const char *first, const char *err)
+void rf_svc_record_not_applied(struct rf_ctx *ctx, const char *whose, size_t n, const char *first,
+			       const char *err)
 {
 	char what[RF_ERR_MAX];
 	struct rf_action a;
 
 	if (!n)
 		return;
-	snprintf(what, sizeof(what), "%zu persisted rule(s) not in force, first '%.200s'", n,
+	snprintf(what, sizeof(what), "%zu %s rule(s) not in force, first '%.200s'", n, whose,
 		 first);
 	rf_svc_action_start(ctx, &a, "rules-not-applied", what);
 	rf_svc_action_finish(ctx, &a, err, 0);
@@ -717,7 +717,7 @@ int rf_svc_apply_persisted(struct rf_ctx *ctx, struct rf_maps *m)
 			}
 		}
 	}
-	record_not_applied(ctx, failed, first, first_err);
+	rf_svc_record_not_applied(ctx, "persisted", failed, first, first_err);
 	rf_lines_free(lines, n);
 	return rf_svc_sync_flags(m);
 }

@@ -290,6 +290,11 @@ Test(cli, process_rules_from_config_are_listed)
 	cr_assert_eq(rft_cli(&out, NULL, "allow", "list", NULL), 0);
 	cr_expect(strstr(out, "NOT in force") != NULL, "the refused rule is not marked: %s", out);
 	free(out);
+	cr_assert_eq(rft_cli(&out, NULL, "history", "--json", NULL), 0);
+	cr_expect(strstr(out, "\"type\":\"rules-not-applied\"") &&
+		      strstr(out, "1 config rule(s) not in force"),
+		  "the refused config rule is not in the history: %s", out);
+	free(out);
 	cr_assert_eq(rft_cli(&out, NULL, "status", NULL), 0);
 	cr_expect(strstr(out, "exe /bin/true") && strstr(out, "exe /bin/sleep") &&
 		      strstr(out, cgtext) != NULL,
