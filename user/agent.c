@@ -669,10 +669,13 @@ static void raise_nofile(void)
 	if (getrlimit(RLIMIT_NOFILE, &rl))
 		return;
 	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl))
+		struct rlimit up = {.rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max};
+
+		if (setrlimit(RLIMIT_NOFILE, &up))
 			rf_warn("cannot raise the open file limit to %llu: %s",
 				(unsigned long long)rl.rlim_max, strerror(errno));
+		else
+			rl = up;
 	}
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
 		rf_warn("the open file limit (%llu) serves about %llu targets, not %d: raise it "

@@ -634,10 +634,10 @@ struct foreign {
  * A pin of another type or layout under the name of a map with state (rf_config, rf_allow_*),
  * or of the same layout but not the map the attached programs use: not ringfence's (writing
  * it would change nothing they enforce). Isolation comes first: the pin is renamed to
- * NAME_foreign_<unix time> (bpffs allows no dots in names) (kept for whoever investigates) and the
- * name pinned again, with the map the attached programs use (so nothing of their state is lost), or
- * a fresh one when no link is attached. With links attached but no such map in their programs,
- * nothing is changed (an error).
+ * NAME_foreign_<unix time> (bpffs allows no dots in names), kept for whoever investigates, and
+ * the name pinned again with the map the attached programs use (so nothing of their state is
+ * lost), or a fresh one when no link is attached. With links attached but no such map in their
+ * programs, nothing is changed (an error).
  */
 static int take_name_back(struct bpf_map *map, const char *path, struct foreign *f, char *err,
 			  size_t errlen)
@@ -647,11 +647,12 @@ static int take_name_back(struct bpf_map *map, const char *path, struct foreign 
 	int fd = running_map(&f->run, map), ret;
 
 	if (fd < 0 && any_attached(f->st)) {
-		snprintf(err, errlen,
-			 "pinned map %s is not ringfence's (another type or layout), and the "
-			 "attached programs have no map of that name to pin there instead: nothing "
-			 "was changed; move %s away (or 'ringfence unload --force')",
-			 path, path);
+		snprintf(
+		    err, errlen,
+		    "pinned map %s is not ringfence's (another type or layout, or not the map "
+		    "the attached programs use), and they have no map of that name to pin there "
+		    "instead: nothing was changed; move %s away (or 'ringfence unload --force')",
+		    path, path);
 		return -EPROTO;
 	}
 	snprintf(to, sizeof(to), "%s_foreign_%lld", path, (long long)time(NULL));
@@ -708,18 +709,16 @@ static int skip_incompatible_pins(struct ringfence_bpf *skel, const char *pin_di
 			continue;
 		pin_path(path, sizeof(path), pin_dir, bpf_map__name(map));
 		ret = pin_matches(map, path);
-		if (ret == 1 && !not_the_running_map(&f->run, bpf_map__name(map), path))
+		if (ret == -ENOENT ||
+		    (ret == 1 && !not_the_running_map(&f->run, bpf_map__name(map), path)))
 			continue;
-		if (ret == -ENOENT)
-			continue;
-		if (ret == 1)
-			ret = 0; /* the same layout, another map: foreign all the same */
 		if (ret == 0 && replaceable(bpf_map__name(map))) {
 			bpf_map__set_pin_path(map, NULL);
 			replaced[i] = true;
 			continue;
 		}
-		if (ret == 0)
+		/* another layout, or the same layout but not the map the programs use: foreign */
+		if (ret >= 0)
 			ret = take_name_back(map, path, f, err, errlen);
 		else
 			snprintf(err, errlen, "failed to inspect pinned map %s: %s", path,

@@ -403,3 +403,33 @@ Test(pins, a_persisted_rule_that_did_not_fit_is_not_listed_as_in_force)
 		  "the history does not say the rule was not applied: %s", out);
 	free(out);
 }
+
+/*
+ * A ring buffer of the same size pinned over rf_events while the programs run: the pin is taken
+ * back for the ring buffer the programs write (not a fresh one nobody writes), so blocked
+ * attempts still reach 'events'.
+ */
+Test(pins, same_layout_ring_buffer_over_rf_events_is_taken_back)
+{
+	static const unsigned short ports[] = {PORT_WAY_BACK, PORT_OTHER};
+	struct rft_server srv;
+	char *out = NULL, *err = NULL;
+
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
+	allow_way_back();
+	rft_cli_ok(0, "isolate", NULL);
+	pin_foreign("rf_events", BPF_MAP_TYPE_RINGBUF, 0, 0, RF_EVENTS_RINGBUF_SIZE);
+	cr_assert_eq(rft_cli(&out, &err, "load", NULL), 1, "%s%s", out, err);
+	free(out), free(err);
+	cr_expect_eq(moved_aside("rf_events"), 1);
+	cr_expect_eq(
+	    rft_client(rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, PORT_OTHER, 1000)
+		.outcome,
+	    RFT_EPERM);
+	cr_assert_eq(rft_cli(&out, NULL, "--json", "events", NULL), 0);
+	cr_expect(strstr(out, "\"port\":8702") != NULL,
+		  "the blocked attempt did not reach the pinned rf_events: %s", out);
+	free(out);
+	rft_cli_ok(0, "release", NULL);
+	rft_server_stop(&srv);
+}
