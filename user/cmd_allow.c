@@ -172,14 +172,19 @@ void rf_print_rules(struct rf_ctx *ctx, struct rf_maps *m)
 static int allow_list(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 {
 	struct rf_maps m = RF_MAPS_INIT;
+	int ret;
 
 	if (o->argc > 1)
 		return rf_usage_error("unexpected argument '%s'", o->argv[1]);
 	if (rf_svc_need_root())
 		return EXIT_OPFAIL;
-	if (rf_maps_open(ctx->pin_dir, &m)) {
+	if ((ret = rf_maps_open(ctx->pin_dir, &m))) {
 		if (ctx->json)
 			printf("[]\n");
+		else if (ret == -EPROTO)
+			rf_err("the pins in %s are of an older ringfence ABI: run 'ringfence load' "
+			       "to upgrade them in place, then list the rules",
+			       ctx->pin_dir);
 		else
 			rf_err("not loaded: no rules in the kernel");
 		return 0;

@@ -147,9 +147,18 @@ static int events_from_kernel(struct rf_ctx *ctx, bool follow)
 	int ret;
 
 	if ((ret = rf_maps_open(ctx->pin_dir, &m))) {
-		rf_err("not loaded (no pinned maps in %s): run 'ringfence load' or 'ringfence "
-		       "isolate' first",
-		       ctx->pin_dir);
+		if (ret == -EPROTO)
+			rf_err("the pins in %s are of an older ringfence ABI: run 'ringfence load' "
+			       "to upgrade them in place",
+			       ctx->pin_dir);
+		else if (ret == -EMEDIUMTYPE)
+			rf_err("a map in %s is not ringfence's: run 'ringfence load' (it moves it "
+			       "aside)",
+			       ctx->pin_dir);
+		else
+			rf_err("not loaded (no pinned maps in %s): run 'ringfence load' or "
+			       "'ringfence isolate' first",
+			       ctx->pin_dir);
 		return EXIT_OPFAIL;
 	}
 	ev.ec.boot_to_unix_ns = rf_now_unix_ns() - rf_now_boot_ns();

@@ -633,6 +633,9 @@ Test(upgrade, release_and_metrics_over_abi1_pins)
 	rfp_expect_tcp_ports(&srv, PORT_ALLOWED, PORT_OTHER, "isolated by ABI 1");
 
 	cr_expect_eq(metrics_isolated(), 1, "metrics over ABI 1 pins must say isolated");
+	cr_assert_eq(rft_cli(&out, &err, "allow", "list", NULL), 0);
+	cr_expect(err && strstr(err, "older ringfence ABI"), "allow list over ABI 1: %s", err);
+	free(out), free(err);
 	cr_assert_eq(rft_cli(&out, &err, "unload", NULL), 1, "unload of an isolated ABI 1 host");
 	cr_expect(err && strstr(err, "isolated"), "%s", err);
 	free(out), free(err);
