@@ -1220,15 +1220,15 @@ bool rf_held_unpinned(const char *pin_dir, const struct rf_held *h)
 	char path[PATH_MAX];
 	int i;
 
-	if (!held_any_live(h))
-		return false; /* nothing held enforces: not the pins' business (re-attach) */
+	/* asked every second for every target: the pins first, the kernel only when one is gone */
 	for (i = 0; i < RF_HOOK_MAX; i++) {
 		if (h->fd[i] < 0)
 			continue;
 		rf_hook_pin_path(path, sizeof(path), pin_dir, (enum rf_hook)i);
 		if (access(path, F_OK) &&
 		    (rf_hooks[i].kind == RF_ATTACH_TC || held_link_live(h, i)))
-			return true;
+			/* nothing held enforces: not the pins' business (re-attach) */
+			return held_any_live(h);
 	}
 	return false;
 }
