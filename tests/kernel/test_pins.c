@@ -433,3 +433,35 @@ Test(pins, same_layout_ring_buffer_over_rf_events_is_taken_back)
 	rft_cli_ok(0, "release", NULL);
 	rft_server_stop(&srv);
 }
+
+/*
+ * Isolated, then a map of the same layout (saying "not isolated") pinned over rf_config: status
+ * and release work on the map the programs use, so status says isolated and release really
+ * releases (before: "not isolated; nothing changed", exit 0, the host still isolated).
+ */
+Test(pins, release_over_a_same_layout_rf_config_pin_releases_the_enforced_map)
+{
+	static const unsigned short ports[] = {PORT_WAY_BACK, PORT_OTHER};
+	struct rft_server srv;
+	char *out = NULL, *err = NULL;
+	size_t i;
+
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
+	allow_way_back();
+	rft_cli_ok(0, "isolate", NULL);
+	pin_foreign("rf_config", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct rf_config), 1);
+	cr_assert_eq(rft_cli(&out, &err, "status", "--json", NULL), 0);
+	cr_expect_eq(rft_json_bool(out, "isolated"), 1, "status read the foreign map: %s", out);
+	cr_expect(err && strstr(err, "not the map the attached programs use"), "%s", err);
+	free(out), free(err);
+	rfp_expect_tcp_ports(&srv, PORT_WAY_BACK, PORT_OTHER, "isolated, foreign rf_config pin");
+
+	cr_assert_eq(rft_cli(&out, &err, "release", NULL), 0, "%s", err);
+	cr_expect(out && strstr(out, "released") && !strstr(out, "not isolated"), "%s", out);
+	free(out), free(err);
+	for (i = 0; i < RFP_NFLOWS; i++)
+		if (rfp_flows[i].proto == RFT_TCP)
+			rfp_expect_flow(&srv, &rfp_flows[i], rft.cg, PORT_OTHER, false,
+					"released over a foreign rf_config pin");
+	rft_server_stop(&srv);
+}
