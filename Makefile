@@ -34,9 +34,9 @@ SAN ?=
 ALL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -MMD -MP $(INCLUDES) $(SAN) \
 	-DRF_VERSION='"$(VERSION)"' -DRF_GIT_REV='"$(GIT_REV)"'
 ifeq ($(STATIC),1)
-LIBS := -static $(shell $(PKG_CONFIG) --static --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz) -lzstd
+LIBS := -static $(shell $(PKG_CONFIG) --static --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz) -lzstd -ljansson
 else
-LIBS := -lbpf -lelf -lz
+LIBS := -lbpf -lelf -lz -ljansson
 endif
 LDFLAGS ?=
 
@@ -56,7 +56,7 @@ KTEST_HDR := $(wildcard tests/lib/*.h)
 KTEST_BIN := $(OUTPUT)/tests/kernel-tests
 
 .DELETE_ON_ERROR:
-.PHONY: all prev test unit-test kernel-test asan clean deps bench vmlinux format format-check lint FORCE
+.PHONY: all prev test unit-test kernel-test asan clean deps bench bench-restart vmlinux format format-check lint FORCE
 
 all: $(BIN)
 
@@ -162,6 +162,10 @@ asan:
 
 bench: $(BIN)
 	$(Q)RINGFENCE_BIN=$(abspath $(BIN)) scripts/bench/run.sh
+
+# How long a restarted container is open, with the OCI hook and with the agent alone (root).
+bench-restart: $(BIN)
+	$(Q)RINGFENCE_BIN=$(abspath $(BIN)) scripts/bench/oci-window.sh
 
 deps:
 	sh scripts/deps.sh

@@ -88,4 +88,7 @@ int rf_cmd_history(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
 int rf_cmd_agent(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
 extern const char rf_help_load[], rf_help_unload[], rf_help_history[], rf_help_agent[];
 
+int rf_cmd_oci_hook(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
+extern const char rf_help_oci_hook[];
+
 #endif /* RF_CMD_H */

@@ -84,6 +84,26 @@ int rf_svc_select_target(struct rf_ctx *ctx);
  * when the record is missing or its cgroup is gone (record->cg_rel still names it).
  */
 int rf_svc_target_ctx(const struct rf_ctx *base, const char *name, struct rf_ctx *out);
+/*
+ * The isolated (or audited) target recorded under <state_base>/targets whose cgroup path is rel
+ * (below the cgroup2 mount), or with rel NULL whose cgroup is named for container id cid (64
+ * lower-case hex digits): its directory name into name. Returns how many match (0: none),
+ * or -errno when the records cannot be read.
+ */
+int rf_svc_find_record(const struct rf_ctx *base, const char *rel, const char *cid, char *name,
+		       size_t len);
+/* The pin dir and cgroup id (0: none recorded) that the record of target NAME (a directory of
+ * <state_base>/targets) names. 0 or -ENOENT. */
+int rf_svc_record_pins(const struct rf_ctx *base, const char *name, char *pins, size_t len,
+		       __u64 *id);
+/*
+ * Under the state lock, with the maps of a target loaded afresh (a reboot, a restarted
+ * container): isolate or audit it again as its persisted record says, with what is left of its
+ * deadline, and record it in the history as done by requestor. 1 when isolation (or audit) is
+ * in force afterwards, 0 when the record asks for none (or its deadline passed: recorded), or
+ * -errno.
+ */
+int rf_svc_restore_isolation(struct rf_ctx *ctx, struct rf_maps *m, const char *requestor);
 /* *dst = *src, with the dirs and --cgroup that point into src's own buffers pointing at dst's
  * (a context outlives the one it was copied from). */
 void rf_svc_ctx_copy(struct rf_ctx *dst, const struct rf_ctx *src);

@@ -10,8 +10,10 @@
 #ifndef RF_TARGET_H
 #define RF_TARGET_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <linux/types.h>
 
 /*
  * Bounds of one search, so a huge or hostile tree cannot hang the CLI. Directories deeper than
@@ -24,6 +26,13 @@ struct rf_target_limits {
 	unsigned long max_dirs;
 	unsigned long max_entries;
 };
+
+/*
+ * Delegated subtrees (a directory whose owner is not the root's, e.g. user@UID.service with
+ * rootless Podman, and everything below it) are searched with bounds of their own, so their
+ * owner cannot exhaust the search for the administrator's cgroups; and a match there counts
+ * only when no cgroup of the root's owner matches (rf_target_found.ignored counts the others).
+ */
 
 /* 32 levels (Kubernetes pods sit at 4, user units at about 7), 100k cgroups, 20M entries. */
 #define RF_TARGET_LIMITS_DEFAULT                                                                   \
@@ -44,6 +53,7 @@ struct rf_target_found {
 	size_t nsimilar;
 	unsigned long dirs; /* directories searched */
 	bool incomplete;    /* a limit stopped the search */
+	size_t ignored;	    /* matches in delegated subtrees, not counted (see below) */
 };
 
 void rf_target_found_free(struct rf_target_found *f);
@@ -118,5 +128,64 @@ int rf_target_pid_cgroup(const char *proc, const char *pid, char *path, size_t l
  * "system.slice+a%20b.service"; "/" is "+". 0, or -ENAMETOOLONG / -EINVAL (not starting with '/').
  */
 int rf_target_state_name(const char *rel, char *out, size_t len);
+
+/* ---- a cgroup as a target: known by its id, never by the spelling of its path ---------------- */
+
+/* A cgroup identified (rf_target_cgroup()). */
+struct rf_cgroup_ref {
+	__u64 id;	    /* the kernel's cgroup id (the directory's file handle) */
+	char dir[PATH_MAX]; /* canonical directory: "/sys/fs/cgroup/system.slice/x.service" */
+	char rel[PATH_MAX]; /* its path below the cgroup2 mount: "/system.slice/x.service", "/" */
+};
+
+/*
+ * Where --cgroup SEL points, as a path to open, into out: SEL itself when it is absolute and at
+ * or below the cgroup2 mount mnt, or an existing path elsewhere (a symlink into the tree, or a
+ * directory that is then reported as no cgroup); otherwise SEL relative to mnt, with or without
+ * its leading '/' ("/system.slice/x.service" and "system.slice/x.service" alike). 0, -EINVAL
+ * (empty), -ENAMETOOLONG.
+ */
+int rf_target_cgroup_path(const char *mnt, const char *sel, char *out, size_t len);
+
+/*
+ * The absolute path `in` with "//", "/./" and a trailing '/' removed and each ".." taking off the
+ * component before it (never above '/'), into out: how a cgroup that no longer exists is named.
+ * "/a//b/./c/../" is "/a/b". 0, -EINVAL (not absolute), -ENAMETOOLONG.
+ */
+int rf_target_path_clean(const char *in, char *out, size_t len);
+
+/*
+ * Identify the cgroup that --cgroup SEL names (rf_target_cgroup_path()): the directory is opened
+ * (symlinks followed), must be on the cgroup2 filesystem mounted at mnt, and its id and
+ * canonical path come from the kernel, so "X", "X/", "X/." and a symlink to X are one cgroup and
+ * "MNT//" is the root. 0; -ENOTDIR when it is no cgroup2 directory; -EXDEV when it is not below
+ * mnt (another cgroup2 hierarchy or namespace); -ENOENT when it does not exist (or was removed
+ * meanwhile); another -errno of opening it.
+ */
+int rf_target_cgroup(const char *mnt, const char *sel, struct rf_cgroup_ref *ref);
+
+/*
+ * Is cgroup `id` the cgroup at directory dir or one of its ancestors? Compared by id, walking
+ * up from dir through the kernel's ".." to the top of the cgroup2 mount, so no spelling of a
+ * path ("MNT/.", "X/..") can hide an ancestor. 1 yes, 0 no, -errno when dir cannot be opened.
+ */
+int rf_target_covers(const char *dir, __u64 id);
+
+/*
+ * Run argv (argv[0] looked up in PATH) with stdin and stderr on /dev/null and its stdout into
+ * out (NUL-terminated, cut at len - 1), for at most timeout_ms: how a selector asks systemd or
+ * a container runtime. 0 when it exited 0; -ECHILD when it failed; -ETIMEDOUT (then it is
+ * killed); another -errno.
+ */
+int rf_target_run(char *const argv[], char *out, size_t len, int timeout_ms);
+
+/*
+ * The cgroup of container id (64 lower-case hex digits) that cgroup path rel lies in: rel cut
+ * after its outermost directory named for that id (rf_target_container_of()), into out.
+ * "/machine.slice/libpod-ID.scope/container" gives "/machine.slice/libpod-ID.scope", as
+ * --container selects it. 0; -ENOENT when no directory of rel is named for id; -EINVAL,
+ * -ENAMETOOLONG.
+ */
+int rf_target_container_cgroup(const char *rel, const char *id, char *out, size_t len);
 
 #endif /* RF_TARGET_H */

@@ -26,8 +26,9 @@ void rf_json_str(FILE *f, const char *s);
  * "/sys/fs/cgroup/unified" on hybrid hosts). Returns 0 or -ENOENT. */
 int rf_cgroup2_mount(char *buf, size_t len);
 
-/* Resolve a cgroup given as a path under the cgroup2 mount ("/system.slice/x.service") or as
- * an absolute filesystem path below the mount, to its directory path and cgroup id. */
+/* Resolve a cgroup given as a path under the cgroup2 mount ("/system.slice/x.service", with or
+ * without the leading '/') or as a filesystem path, to its canonical directory and cgroup id
+ * (rf_target_cgroup()). */
 int rf_cgroup_resolve(const char *path, char *dir, size_t dirlen, __u64 *id);
 
 /* Depth of cgroup directory dir below the cgroup2 mount mnt (mnt itself is 0); -1 when dir is

@@ -14,7 +14,7 @@ _ringfence()
 		cword=$COMP_CWORD
 	fi
 
-	local commands='isolate confirm release unisolate status allow events history metrics load unload agent help'
+	local commands='isolate confirm release unisolate status allow events history metrics load unload agent oci-hook help'
 	local global_opts='--cgroup --unit --container --pid --pin-dir --state-dir --config --btf --json --verbose -v --help -h --version -V'
 
 	# values of global options
@@ -118,6 +118,10 @@ _ringfence()
 		;;
 	unload)
 		COMPREPLY=($(compgen -W '--force --json --help' -- "$cur"))
+		;;
+	oci-hook)
+		# the OCI state: a file (a runtime passes it on stdin)
+		COMPREPLY=($(compgen -f -- "$cur"))
 		;;
 	help)
 		((cword == cmd_at + 1)) && COMPREPLY=($(compgen -W "$commands" -- "$cur"))

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* ringfence CLI: global options and the command table; each command family has its own file. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,8 @@ static const char usage_text[] =
     "  load                    attach the programs without isolating\n"
     "  agent                   long-running service: events, persistence, self-repair\n"
     "  unload [--force]        detach and unpin everything (refused while isolated)\n"
+    "  oci-hook [STATE-FILE]   OCI createRuntime hook: isolate a restarted container again\n"
+    "                          before its first process runs\n"
     "\n"
     "RULE:\n"
     "  net CIDR [proto tcp|udp|icmp|any] [port N[-M]] [dir in|out|both]\n"
@@ -40,7 +44,9 @@ static const char usage_text[] =
     "  cgroup PATH             a cgroup v2 and its descendants, e.g. /system.slice/edr.service\n"
     "\n"
     "Global options, before or after the command (environment variable in brackets):\n"
-    "  --cgroup PATH     cgroup v2 to enforce on (default: the cgroup2 root) [RINGFENCE_CGROUP]\n"
+    "  --cgroup PATH     cgroup v2 to enforce on (default: the cgroup2 root), below the cgroup2\n"
+    "                    mount or relative to it; known by its id, so X, X/. and a symlink to X\n"
+    "                    are one target [RINGFENCE_CGROUP]\n"
     "  --unit NAME       the cgroup of systemd unit NAME (.service assumed), found anywhere\n"
     "                    in the cgroup2 tree [RINGFENCE_UNIT]\n"
     "  --container ID    the cgroup of a Docker, Podman, containerd or CRI-O container: its\n"
@@ -84,6 +90,7 @@ static const struct rf_cmd cmds[] = {
     {"load", rf_cmd_load, RF_OPT_TARGET, rf_help_load},
     {"unload", rf_cmd_unload, RF_OPT_FORCE | RF_OPT_TARGET, rf_help_unload},
     {"agent", rf_cmd_agent, RF_OPT_TARGET, rf_help_agent},
+    {"oci-hook", rf_cmd_oci_hook, RF_OPT_ARGS, rf_help_oci_hook},
 };
 
 static const struct rf_cmd *find_cmd(const char *name)
@@ -104,30 +111,67 @@ static int print_help(const char *name)
 	return 0;
 }
 
-/* Global options with a value: where each one goes. */
-struct global_opt {
-	const char *name;
-	size_t offset;	 /* of the const char * in struct rf_ctx */
-	bool target;	 /* a target selector: one at most */
-	const char *env; /* the environment variable that sets a selector, NULL: none */
+/*
+ * Every option, global or a command's, in one table from which getopt_long's is made (so
+ * global options may stand anywhere, and "--" ends the options). A global option sets a field
+ * of the context; a command option one of struct rf_cmd_opts, and only a command whose table
+ * entry has `needs` accepts it.
+ */
+enum opt_place { IN_CTX, IN_CMD };
+
+struct opt {
+	const char *name; /* "--cgroup"; getopt_long gets it without the dashes */
+	bool value;	  /* takes a value (a const char * field), else sets a bool field */
+	enum opt_place place;
+	size_t offset;	    /* of the field in struct rf_ctx or struct rf_cmd_opts */
+	unsigned int needs; /* command option: the RF_OPT_* a command must accept */
+	bool target;	    /* a target selector: one at most */
+	const char *env;    /* the environment variable that sets a selector, NULL: none */
 };
 
-static const struct global_opt global_opts[] = {
-    {"--cgroup", offsetof(struct rf_ctx, cgroup), true, "RINGFENCE_CGROUP"},
-    {"--unit", offsetof(struct rf_ctx, unit), true, "RINGFENCE_UNIT"},
-    {"--container", offsetof(struct rf_ctx, container), true, "RINGFENCE_CONTAINER"},
+#define CTX(f)		  IN_CTX, offsetof(struct rf_ctx, f)
+#define CMD(f)		  IN_CMD, offsetof(struct rf_cmd_opts, f)
+#define OPT_VERIFY_APPEND SIZE_MAX /* --verify: appended to rf_cmd_opts.verify */
+
+static const struct opt opts[] = {
+    {"--cgroup", true, CTX(cgroup), 0, true, "RINGFENCE_CGROUP"},
+    {"--unit", true, CTX(unit), 0, true, "RINGFENCE_UNIT"},
+    {"--container", true, CTX(container), 0, true, "RINGFENCE_CONTAINER"},
     /* no RINGFENCE_PID: a pid kept in an environment outlives its process and can be reused
      * by an unrelated one, which a later isolate would then cut off */
-    {"--pid", offsetof(struct rf_ctx, pid), true, NULL},
-    {"--pin-dir", offsetof(struct rf_ctx, pin_dir), false, NULL},
-    {"--state-dir", offsetof(struct rf_ctx, state_dir), false, NULL},
-    {"--config", offsetof(struct rf_ctx, config), false, NULL},
-    {"--btf", offsetof(struct rf_ctx, btf), false, NULL},
+    {"--pid", true, CTX(pid), 0, true, NULL},
+    {"--pin-dir", true, CTX(pin_dir), 0, false, NULL},
+    {"--state-dir", true, CTX(state_dir), 0, false, NULL},
+    {"--config", true, CTX(config), 0, false, NULL},
+    {"--btf", true, CTX(btf), 0, false, NULL},
+    {"--json", false, CTX(json), 0, false, NULL},
+    {"--verbose", false, CTX(verbose), 0, false, NULL},
+    {"--comment", true, CMD(comment), RF_OPT_COMMENT, false, NULL},
+    {"--for", true, CMD(duration), RF_OPT_FOR, false, NULL},
+    {"--force", false, CMD(force), RF_OPT_FORCE, false, NULL},
+    {"--follow", false, CMD(follow), RF_OPT_FOLLOW, false, NULL},
+    {"--all", false, CMD(all), RF_OPT_ALL, false, NULL},
+    {"--audit", false, CMD(audit), RF_OPT_SAFETY, false, NULL},
+    {"--confirm-within", true, CMD(confirm_within), RF_OPT_SAFETY, false, NULL},
+    {"--verify-timeout", true, CMD(verify_timeout), RF_OPT_SAFETY, false, NULL},
+    {"--verify", true, IN_CMD, OPT_VERIFY_APPEND, RF_OPT_SAFETY, false, NULL},
 };
 
-static const char **ctx_field(struct rf_ctx *ctx, const struct global_opt *g)
+#define NOPTS	  (sizeof(opts) / sizeof(opts[0]))
+#define OPT_FIRST 256 /* getopt_long's value of opts[i] is OPT_FIRST + i */
+
+/* What the command line asks besides the global options. */
+struct cmdline {
+	const char *cmd;
+	bool help, version;
+	unsigned int needs; /* RF_OPT_* of the command options given */
+	struct rf_cmd_opts o;
+};
+
+/* The field opt sets. */
+static void *opt_field(const struct opt *opt, struct rf_ctx *ctx, struct rf_cmd_opts *o)
 {
-	return (const char **)((char *)ctx + g->offset);
+	return (char *)(opt->place == IN_CTX ? (void *)ctx : (void *)o) + opt->offset;
 }
 
 /* Take the selector that opt (an option or a variable) sets: one at most. */
@@ -147,117 +191,121 @@ static int target_from_env(struct rf_ctx *ctx)
 
 	if (ctx->target_opt)
 		return 0; /* the command line wins */
-	for (k = 0; k < sizeof(global_opts) / sizeof(global_opts[0]); k++) {
-		const char *v = global_opts[k].env ? getenv(global_opts[k].env) : NULL;
+	for (k = 0; k < NOPTS; k++) {
+		const char *v = opts[k].env ? getenv(opts[k].env) : NULL;
 
 		if (!v || !*v)
 			continue; /* empty: unset */
-		if (one_target(ctx, global_opts[k].env))
+		if (one_target(ctx, opts[k].env))
 			return EXIT_USAGE;
-		*ctx_field(ctx, &global_opts[k]) = v;
+		*(const char **)opt_field(&opts[k], ctx, NULL) = v;
 	}
 	return 0;
 }
 
 /*
- * The value of option opt: "--opt=VALUE" or the next argument. A value that looks like an
- * option ('--comment --force') is almost always a forgotten value, so it is refused.
+ * Apply opts[k] with value (NULL when it takes none). A value that looks like an option
+ * ('--comment --force') is almost always a forgotten value, so it is refused. 0 or EXIT_USAGE.
  */
-static int option_value(int argc, char **argv, int *i, const char *opt, const char **value)
+static int take_option(struct rf_ctx *ctx, struct cmdline *cl, size_t k, const char *value)
 {
-	size_t n = strlen(opt);
+	const struct opt *opt = &opts[k];
+	struct rf_cmd_opts *o = &cl->o;
 
-	if (argv[*i][n] == '=') {
-		*value = argv[*i] + n + 1;
-		return 0;
+	if (value && !strncmp(value, "--", 2))
+		return rf_usage_error("option '%s' needs a value, got the option '%s'",
+				      opts[k].name, value);
+	if (opt->target && one_target(ctx, opts[k].name))
+		return EXIT_USAGE;
+	if (opt->target && !*value) /* never "no target", which would be the home target */
+		return rf_usage_error("option '%s' needs a value, got an empty one", opts[k].name);
+	cl->needs |= opt->needs;
+	if (opt->offset == OPT_VERIFY_APPEND) {
+		if (o->nverify == RF_CMD_VERIFY_MAX)
+			return rf_usage_error("at most %d --verify endpoints", RF_CMD_VERIFY_MAX);
+		o->verify[o->nverify++] = value;
+	} else if (opt->value) {
+		*(const char **)opt_field(opt, ctx, o) = value;
+	} else {
+		*(bool *)opt_field(opt, ctx, o) = true;
 	}
-	if (++*i >= argc)
-		return rf_usage_error("option '%s' needs a value", opt);
-	if (!strncmp(argv[*i], "--", 2))
-		return rf_usage_error("option '%s' needs a value, got the option '%s'", opt,
-				      argv[*i]);
-	*value = argv[*i];
 	return 0;
 }
 
-/* Does argument a name option opt ("--opt" or "--opt=...")? */
-static bool is_opt(const char *a, const char *opt)
+/* getopt_long's table, made from opts. */
+static void long_options(struct option *lo)
 {
-	size_t n = strlen(opt);
-
-	return !strncmp(a, opt, n) && (a[n] == '\0' || a[n] == '=');
-}
-
-/* A global option at argv[*i]: 1 when consumed, 0 when it is not one, EXIT_USAGE + 1 on error. */
-static int global_option(struct rf_ctx *ctx, int argc, char **argv, int *i)
-{
-	const char *a = argv[*i];
 	size_t k;
 
-	if (!strcmp(a, "--json")) {
-		ctx->json = true;
-		return 1;
-	}
-	if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-		ctx->verbose = true;
-		return 1;
-	}
-	for (k = 0; k < sizeof(global_opts) / sizeof(global_opts[0]); k++) {
-		if (!is_opt(a, global_opts[k].name))
-			continue;
-		if (global_opts[k].target && one_target(ctx, global_opts[k].name))
-			return EXIT_USAGE + 1;
-		if (option_value(argc, argv, i, global_opts[k].name,
-				 ctx_field(ctx, &global_opts[k])))
-			return EXIT_USAGE + 1;
-		return 1;
-	}
-	return 0;
+	for (k = 0; k < NOPTS; k++)
+		lo[k] = (struct option){opts[k].name + 2,
+					opts[k].value ? required_argument : no_argument, NULL,
+					(int)(OPT_FIRST + k)};
+	lo[k++] = (struct option){"help", no_argument, NULL, 'h'};
+	lo[k++] = (struct option){"version", no_argument, NULL, 'V'};
+	lo[k] = (struct option){NULL, 0, NULL, 0};
 }
 
-/* isolate's responder-safety options at argv[*i]: 1 consumed, 0 not one, EXIT_USAGE + 1 error. */
-static int safety_option(struct rf_cmd_opts *o, int argc, char **argv, int *i)
+/* A word that is no option: the command, then its arguments (into cl->o.argv, which has room
+ * for every word of the line). */
+static void take_word(struct cmdline *cl, char *word)
 {
-	const char *a = argv[*i];
-
-	if (!strcmp(a, "--audit"))
-		return o->audit = true, 1;
-	if (is_opt(a, "--confirm-within"))
-		return option_value(argc, argv, i, "--confirm-within", &o->confirm_within)
-			   ? EXIT_USAGE + 1
-			   : 1;
-	if (is_opt(a, "--verify-timeout"))
-		return option_value(argc, argv, i, "--verify-timeout", &o->verify_timeout)
-			   ? EXIT_USAGE + 1
-			   : 1;
-	if (!is_opt(a, "--verify"))
-		return 0;
-	if (o->nverify == RF_CMD_VERIFY_MAX) {
-		rf_usage_error("at most %d --verify endpoints", RF_CMD_VERIFY_MAX);
-		return EXIT_USAGE + 1;
-	}
-	return option_value(argc, argv, i, "--verify", &o->verify[o->nverify++]) ? EXIT_USAGE + 1
-										 : 1;
+	if (!cl->cmd)
+		cl->cmd = word;
+	else
+		cl->o.argv[cl->o.argc++] = word;
 }
 
-/* A command option at argv[*i], as cmd allows: 1 consumed, 0 not one, EXIT_USAGE + 1 error. */
-static int command_option(const struct rf_cmd *cmd, struct rf_cmd_opts *o, int argc, char **argv,
-			  int *i)
+/* Does the line ask for help (-h or --help before any "--")? Then nothing else is parsed
+ * ("isolate --help --verify" shows isolate's help). */
+static bool wants_help(int argc, char **argv)
 {
-	const char *a = argv[*i];
+	int i;
 
-	if ((cmd->options & RF_OPT_COMMENT) && is_opt(a, "--comment"))
-		return option_value(argc, argv, i, "--comment", &o->comment) ? EXIT_USAGE + 1 : 1;
-	if ((cmd->options & RF_OPT_FOR) && is_opt(a, "--for"))
-		return option_value(argc, argv, i, "--for", &o->duration) ? EXIT_USAGE + 1 : 1;
-	if ((cmd->options & RF_OPT_FORCE) && !strcmp(a, "--force"))
-		return o->force = true, 1;
-	if ((cmd->options & RF_OPT_FOLLOW) && !strcmp(a, "--follow"))
-		return o->follow = true, 1;
-	if ((cmd->options & RF_OPT_ALL) && !strcmp(a, "--all"))
-		return o->all = true, 1;
-	if (cmd->options & RF_OPT_SAFETY)
-		return safety_option(o, argc, argv, i);
+	for (i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return true;
+	return false;
+}
+
+/* Options from anywhere on the line (whatever POSIXLY_CORRECT says: getopt_long hands the other
+ * words back in order), "--" ending them; the first other word is the command. 0 or
+ * EXIT_USAGE. */
+static int parse_line(struct rf_ctx *ctx, int argc, char **argv, struct cmdline *cl)
+{
+	struct option lo[NOPTS + 3];
+	int c;
+
+	long_options(lo);
+	opterr = 0; /* our messages, with the hint */
+	cl->help = wants_help(argc, argv);
+	while ((c = getopt_long(argc, argv, "-:hvV", lo, NULL)) != -1) {
+		const char *a = argv[optind - 1];
+
+		if (c == 1)
+			take_word(cl, optarg);
+		else if (cl->help)
+			continue; /* only the command matters, whatever else the line holds */
+		else if (c == 'h')
+			cl->help = true;
+		else if (c == 'V')
+			cl->version = true;
+		else if (c == 'v')
+			ctx->verbose = true;
+		else if (c == ':')
+			return rf_usage_error("option '%s' needs a value", a);
+		else if (c == '?' && optopt >= OPT_FIRST)
+			return rf_usage_error("option '%s' takes no value",
+					      opts[optopt - OPT_FIRST].name);
+		else if (c == '?' && optopt)
+			return rf_usage_error("unknown option '-%c'", optopt);
+		else if (c == '?')
+			return rf_usage_error("unknown option '%s'", a);
+		else if (take_option(ctx, cl, (size_t)(c - OPT_FIRST), optarg))
+			return EXIT_USAGE;
+	}
+	while (optind < argc) /* after "--" */
+		take_word(cl, argv[optind++]);
 	return 0;
 }
 
@@ -285,71 +333,31 @@ static void print_version(void)
 	       libbpf_major_version(), libbpf_minor_version(), RF_ABI_VERSION);
 }
 
-struct cmdline {
-	const char *cmd;
-	bool help, version;
-	int nrest;
-	char **rest; /* arguments after the command that are not global options */
-};
-
-/* Take the global options from anywhere on the line; the first other word is the command. */
-static int parse_line(struct rf_ctx *ctx, int argc, char **argv, struct cmdline *cl)
-{
-	int i, r;
-
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if ((r = global_option(ctx, argc, argv, &i)))
-			if (r > 1)
-				return EXIT_USAGE;
-		if (r)
-			continue;
-		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
-			cl->help = true;
-		else if (!strcmp(a, "-V") || !strcmp(a, "--version"))
-			cl->version = true;
-		else if (!cl->cmd && a[0] == '-')
-			return rf_usage_error("unknown option '%s'", a);
-		else if (!cl->cmd)
-			cl->cmd = a;
-		else
-			cl->rest[cl->nrest++] = argv[i];
-	}
-	return 0;
-}
-
-static int run_command(struct rf_ctx *ctx, const struct cmdline *cl)
+static int run_command(struct rf_ctx *ctx, struct cmdline *cl)
 {
 	const struct rf_cmd *cmd = find_cmd(cl->cmd);
-	struct rf_cmd_opts o = {.argv = cl->rest};
-	int i, r;
+	size_t k;
+	int r;
 
 	if (!strcmp(cl->cmd, "help"))
-		return print_help(cl->nrest ? cl->rest[0] : NULL);
+		return print_help(cl->o.argc ? cl->o.argv[0] : NULL);
 	if (!cmd)
 		return rf_usage_error("unknown command '%s'", cl->cmd);
 	if (cl->help)
 		return print_help(cmd->name);
-	for (i = 0; i < cl->nrest; i++) {
-		if ((r = command_option(cmd, &o, cl->nrest, cl->rest, &i)))
-			if (r > 1)
-				return EXIT_USAGE;
-		if (r)
-			continue;
-		if (!(cmd->options & RF_OPT_ARGS))
-			return rf_usage_error("unexpected argument '%s'", cl->rest[i]);
-		o.argv[o.argc++] = cl->rest[i]; /* compacts in place: o.argc <= i */
-	}
-	if (o.comment && strlen(o.comment) > 1000)
+	for (k = 0; k < NOPTS; k++)
+		if (opts[k].needs & cl->needs & ~cmd->options)
+			return rf_usage_error("'%s' takes no option %s", cmd->name, opts[k].name);
+	if (cl->o.argc && !(cmd->options & RF_OPT_ARGS))
+		return rf_usage_error("unexpected argument '%s'", cl->o.argv[0]);
+	if (cl->o.comment && strlen(cl->o.comment) > 1000)
 		return rf_usage_error("%s", "comment longer than 1000 characters");
-	/* a unit, container or pid that names no cgroup or several is a usage error, found before
-	 * the command takes the lock or records anything; a --cgroup that is not usable is the
-	 * command's to report */
-	if ((cmd->options & RF_OPT_TARGET) && (r = rf_svc_select_target(ctx)) &&
-	    (ctx->unit || ctx->container || ctx->pid))
+	/* every command acts on the target it was given, or on none: a selector that names no
+	 * cgroup (or several) is a usage error, found before the command takes a lock or records
+	 * anything, never a fallback to the home target */
+	if ((cmd->options & RF_OPT_TARGET) && (r = rf_svc_select_target(ctx)))
 		return r == -EINVAL ? EXIT_USAGE : EXIT_OPFAIL;
-	return cmd->handler(ctx, &o);
+	return cmd->handler(ctx, &cl->o);
 }
 
 int main(int argc, char **argv)
@@ -363,8 +371,8 @@ int main(int argc, char **argv)
 	ctx.config = getenv("RINGFENCE_CONFIG");
 	ctx.btf = getenv("RINGFENCE_BTF");
 	ctx.home = getenv("RINGFENCE_HOME_CGROUP");
-	cl.rest = calloc((size_t)argc + 1, sizeof(*cl.rest));
-	if (!cl.rest)
+	cl.o.argv = calloc((size_t)argc + 1, sizeof(*cl.o.argv));
+	if (!cl.o.argv)
 		return EXIT_OPFAIL;
 	ret = parse_line(&ctx, argc, argv, &cl);
 	if (!ret)
@@ -378,6 +386,6 @@ int main(int argc, char **argv)
 		ret = rf_usage_error("%s", "missing command");
 	else if (!ret)
 		ret = run_command(&ctx, &cl);
-	free(cl.rest);
+	free(cl.o.argv);
 	return ret;
 }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 #include "rf_policy.h"
+#include "rf_target.h"
 #include "rf_util.h"
 
 /* The file's inode generation, or RF_EXE_GEN_ANY where the filesystem does not tell. */
@@ -107,16 +108,6 @@ static int change_hash(int fd, const void *key, bool add, const char *map, char 
 	return ret;
 }
 
-/* Is cgroup dir `rule` the target dir or one of its ancestors (a path prefix of it)? */
-static int cgroup_covers(const char *rule, const char *target)
-{
-	size_t n = strlen(rule);
-
-	while (n > 1 && rule[n - 1] == '/')
-		n--;
-	return strncmp(rule, target, n) == 0 && (target[n] == '\0' || target[n] == '/');
-}
-
 int rf_policy_change(const struct rf_maps *m, const struct rf_rule *r, bool add,
 		     const char *target_dir, char *err, size_t errlen)
 {
@@ -140,12 +131,17 @@ int rf_policy_change(const struct rf_maps *m, const struct rf_rule *r, bool add,
 				 ret == -ENOTDIR ? "not a cgroup2 directory" : strerror(-ret));
 			return ret;
 		}
-		if (add && target_dir && cgroup_covers(dir, target_dir)) {
-			snprintf(
-			    err, errlen,
-			    "cgroup %s contains every isolated process: allowing it would turn "
-			    "isolation off; name a service's own cgroup instead",
-			    r->path);
+		/* by id along the target's ancestry: "MNT/." or "X/.." is the ancestor it names */
+		ret = add && target_dir ? rf_target_covers(target_dir, id) : 0;
+		if (ret) {
+			snprintf(err, errlen,
+				 ret > 0
+				     ? "cgroup %s contains every isolated process: allowing it "
+				       "would turn isolation off; name a service's own cgroup "
+				       "instead"
+				     : "cgroup %s: cannot tell whether it contains the target, so "
+				       "it is not allowed (is the target's cgroup gone?)",
+				 r->path);
 			return -EINVAL;
 		}
 		return change_hash(m->cgroup, &id, add, "rf_allow_cgroup", err, errlen);

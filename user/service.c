@@ -59,23 +59,214 @@ static void err_with_paths(const char *msg, char *const *paths, size_t n, size_t
 	rf_err("%s", buf);
 }
 
-/* Search the cgroup2 tree for the unit or container; the match's path into rel. */
-static int search_tree(struct rf_ctx *ctx, const char *mnt, char *rel, size_t len)
+#define RF_SYSTEMCTL_TIMEOUT_MS 3000
+#define RF_RECORDS_MAX		10000 /* target records looked at for one selector */
+#define RF_RUNTIME_TIMEOUT_MS	3000
+
+/*
+ * The cgroup systemd gives unit ctx->unit (its ControlGroup property), into rel: the system
+ * manager is the authority on its units, and asking it walks no tree that a subtree owner
+ * could fill. -ENOENT when systemd is not there, does not answer in time, or names no cgroup
+ * that exists (a unit that is not running, a user manager's unit): then the tree is searched.
+ * $RINGFENCE_SYSTEMCTL names another systemctl (the tests' stand-in).
+ */
+static int unit_from_systemd(const struct rf_ctx *ctx, const char *mnt, char *rel, size_t len)
+{
+	const char *bin = getenv("RINGFENCE_SYSTEMCTL");
+	char name[NAME_MAX + 1], out[PATH_MAX], abs[PATH_MAX * 2];
+	char *argv[] = {(char *)(bin && *bin ? bin : "systemctl"),
+			"show",
+			"--property=ControlGroup",
+			"--value",
+			"--",
+			name,
+			NULL};
+	struct rf_cgroup_ref ref;
+	size_t n;
+
+	if (rf_target_unit_name(ctx->unit, name, sizeof(name)) ||
+	    rf_target_run(argv, out, sizeof(out), RF_SYSTEMCTL_TIMEOUT_MS))
+		return -ENOENT;
+	n = strcspn(out, "\n");
+	out[n] = '\0';
+	if (out[0] != '/' || strstr(out, "/../") || (n >= 3 && !strcmp(out + n - 3, "/..")))
+		return -ENOENT;
+	snprintf(abs, sizeof(abs), "%s%s", mnt, strcmp(out, "/") ? out : "");
+	if (rf_target_cgroup(mnt, abs, &ref) || !strcmp(ref.rel, "/"))
+		return -ENOENT;
+	snprintf(rel, len, "%s", ref.rel);
+	return 0;
+}
+
+/*
+ * One runtime's answer for container prefix want: its full id and init pid ("ID PID"), and the
+ * pid's cgroup cut at the outermost directory named for that id, into rel. -ENOENT when the
+ * runtime is not there, knows no such container, is not running it, or its answer leads to no
+ * cgroup named for the container.
+ */
+static int ask_runtime(const char *runtime, const char *want, char *id, char *rel, size_t len)
+{
+	char out[256], pid[24], own[PATH_MAX];
+	char *argv[] = {(char *)runtime,	  "inspect",	"--type", "container", "--format",
+			"{{.Id}} {{.State.Pid}}", (char *)want, NULL};
+	long long p;
+
+	if (rf_target_run(argv, out, sizeof(out), RF_RUNTIME_TIMEOUT_MS) ||
+	    sscanf(out, "%64[0-9a-f] %lld", id, &p) != 2 || strlen(id) != RF_TARGET_ID_LEN ||
+	    strncmp(id, want, strlen(want)) || p <= 0 || p > INT_MAX)
+		return -ENOENT; /* also a container whose *name* is these hex digits */
+	snprintf(pid, sizeof(pid), "%lld", p);
+	if (rf_target_pid_cgroup(NULL, pid, own, sizeof(own)) ||
+	    rf_target_container_cgroup(own, id, rel, len))
+		return -ENOENT;
+	return 0;
+}
+
+/*
+ * The cgroup of container ctx->container as its runtimes know it (docker, podman: `inspect`),
+ * into rel: asking them walks no tree. -ENOENT when none knows it, or they name different
+ * containers (an ambiguous prefix: the search reports it). $RINGFENCE_CONTAINER_RUNTIMES: the
+ * runtimes asked (default "docker podman"; empty: none).
+ */
+static int container_from_runtime(const struct rf_ctx *ctx, char *rel, size_t len)
+{
+	const char *env = getenv("RINGFENCE_CONTAINER_RUNTIMES");
+	char list[512], want[RF_TARGET_ID_LEN + 1], id[RF_TARGET_ID_LEN + 1] = "";
+	char found[RF_TARGET_ID_LEN + 1] = "", path[PATH_MAX], *save = NULL, *r;
+
+	if (rf_target_container_id(ctx->container, want, sizeof(want)))
+		return -EINVAL;
+	snprintf(list, sizeof(list), "%s", env ? env : "docker podman");
+	for (r = strtok_r(list, " ", &save); r; r = strtok_r(NULL, " ", &save)) {
+		if (ask_runtime(r, want, id, path, sizeof(path)))
+			continue;
+		if (found[0] && strcmp(found, id))
+			return -ENOENT;
+		if (!found[0])
+			snprintf(rel, len, "%s", path);
+		snprintf(found, sizeof(found), "%s", id);
+	}
+	return found[0] ? 0 : -ENOENT;
+}
+
+static int load_record(const char *dir, char *rel, size_t rellen, char *pins, size_t pinslen,
+		       __u64 *id);
+
+/* Does the target recorded at cgroup path rel carry the name the selector gives? */
+static bool record_named(const struct rf_ctx *ctx, const char *rel)
+{
+	char want[RF_TARGET_ID_LEN + 1], id[RF_TARGET_ID_LEN + 1], name[NAME_MAX + 1];
+	const char *base = strrchr(rel, '/') + 1;
+
+	if (ctx->unit)
+		return !rf_target_unit_name(ctx->unit, name, sizeof(name)) && !strcmp(base, name);
+	return !rf_target_container_id(ctx->container, want, sizeof(want)) &&
+	       rf_target_container_of(base, id, sizeof(id)) && !strncmp(id, want, strlen(want));
+}
+
+/* Is the target recorded in state dir `dir` isolated (or audited), named by the selector, and
+ * its cgroup still the one recorded (the same path and id)? Its path into rel. */
+static bool record_usable(const struct rf_ctx *ctx, const char *mnt, const char *dir, char *rel,
+			  size_t len)
+{
+	char pins[PATH_MAX], abs[PATH_MAX * 2];
+	struct rf_cgroup_ref ref;
+	struct rf_isolation iso;
+	__u64 id = 0;
+
+	if (load_record(dir, rel, len, pins, sizeof(pins), &id) || !id || !record_named(ctx, rel) ||
+	    rf_isolation_load(dir, &iso) || !(iso.isolated || iso.audit))
+		return false;
+	snprintf(abs, sizeof(abs), "%s%s", mnt, rel);
+	return !rf_target_cgroup(mnt, abs, &ref) && ref.id == id && !strcmp(ref.rel, rel);
+}
+
+/*
+ * When a search of the tree cannot decide (a subtree owner filled or forged its part), the
+ * isolated target recorded under <state>/targets for that unit or container name, still the
+ * same cgroup (path and id): so confirm, release and every other command reach what was
+ * isolated. Returns how many such targets there are; the one's path into rel.
+ */
+static int recorded_target(const struct rf_ctx *ctx, const char *mnt, char *rel, size_t len)
+{
+	char dir[PATH_MAX + NAME_MAX + 16], path[PATH_MAX], safe[PATH_MAX];
+	struct dirent *de;
+	int n = 0, seen = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/targets", ctx->state_base);
+	d = opendir(dir);
+	while (d && (de = readdir(d)) && seen++ < RF_RECORDS_MAX) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(dir, sizeof(dir), "%s/targets/%s", ctx->state_base, de->d_name);
+		if (record_usable(ctx, mnt, dir, path, sizeof(path)) && ++n == 1)
+			snprintf(rel, len, "%s", path);
+	}
+	if (d)
+		closedir(d);
+	if (n == 1) {
+		rf_safe_str(rel, strlen(rel), safe, sizeof(safe));
+		rf_warn("the search of the cgroup tree could not decide; using the target recorded "
+			"when it was isolated: %s%s",
+			mnt, safe);
+	}
+	return n;
+}
+
+int rf_svc_record_pins(const struct rf_ctx *base, const char *name, char *pins, size_t len,
+		       __u64 *id)
+{
+	char dir[PATH_MAX + NAME_MAX + 16], rel[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s/targets/%s", base->state_base, name);
+	return load_record(dir, rel, sizeof(rel), pins, len, id);
+}
+
+int rf_svc_find_record(const struct rf_ctx *base, const char *rel, const char *cid, char *name,
+		       size_t len)
+{
+	char dir[PATH_MAX + NAME_MAX + 16], path[PATH_MAX], pins[PATH_MAX],
+	    id[RF_TARGET_ID_LEN + 1];
+	struct rf_isolation iso;
+	struct dirent *de;
+	int n = 0, seen = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/targets", base->state_base);
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d)) && seen++ < RF_RECORDS_MAX) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(dir, sizeof(dir), "%s/targets/%s", base->state_base, de->d_name);
+		if (load_record(dir, path, sizeof(path), pins, sizeof(pins), NULL) ||
+		    rf_isolation_load(dir, &iso) || !(iso.isolated || iso.audit))
+			continue;
+		if (rel ? strcmp(path, rel)
+			: !rf_target_container_of(strrchr(path, '/') + 1, id, sizeof(id)) ||
+			      strcmp(id, cid))
+			continue;
+		if (++n == 1)
+			snprintf(name, len, "%s", de->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Why the search for the unit or container found no single cgroup (ret), printed. */
+static void search_error(const struct rf_ctx *ctx, const char *mnt, int ret,
+			 const struct rf_target_found *f)
 {
 	bool unit = ctx->unit != NULL;
 	const char *what = unit ? ctx->unit : ctx->container;
 	char msg[PATH_MAX + 1024], safe[256], name[NAME_MAX + 1];
-	struct rf_target_found f;
-	int ret;
 
-	ret = unit ? rf_target_find_unit(mnt, what, NULL, &f)
-		   : rf_target_find_container(mnt, what, NULL, &f);
 	if (unit && !rf_target_unit_name(what, name, sizeof(name)))
 		what = name; /* messages name the unit that was looked for: "nginx.service" */
 	rf_safe_str(what, strlen(what), safe, sizeof(safe));
-	if (ret == 0) {
-		snprintf(rel, len, "%s", f.paths[0]);
-	} else if (ret == -EINVAL && unit) {
+	if (ret == -EINVAL && unit) {
 		rf_err("%s '%s' is not a unit name: give one such as nginx or nginx.service (a "
 		       "cgroup path goes to --cgroup)",
 		       ctx->target_opt, safe);
@@ -85,32 +276,31 @@ static int search_tree(struct rf_ctx *ctx, const char *mnt, char *rel, size_t le
 		       "'crictl ps'), or --pid of one of its processes",
 		       ctx->target_opt, safe, RF_TARGET_ID_MIN);
 	} else if (ret == -ENOENT && unit) {
-		const char *near = f.nsimilar ? ". Units of that name once \\xNN escapes are "
-						"decoded:"
-					      : "";
+		const char *near = f->nsimilar ? ". Units of that name once \\xNN escapes are "
+						 "decoded:"
+					       : "";
 
 		snprintf(
 		    msg, sizeof(msg),
 		    "no cgroup of unit '%s' below %s (searched %lu cgroups): a unit that is not "
 		    "running has none; check 'systemctl status %s', or give the cgroup with "
 		    "--cgroup PATH%s",
-		    safe, mnt, f.dirs, safe, near);
-		err_with_paths(msg, f.similar, f.nsimilar, f.nsimilar);
+		    safe, mnt, f->dirs, safe, near);
+		err_with_paths(msg, f->similar, f->nsimilar, f->nsimilar);
 	} else if (ret == -ENOENT) {
 		rf_err("no container with an id starting with '%s' has a cgroup below %s (searched "
 		       "%lu cgroups for ID, RUNTIME-ID and RUNTIME-ID.scope, e.g. docker-ID.scope, "
 		       "libpod-ID.scope, cri-containerd-ID.scope, crio-ID.scope): check the id, or "
 		       "give --pid of one of its processes",
-		       safe, mnt, f.dirs);
+		       safe, mnt, f->dirs);
 	} else if (ret == -ENOTUNIQ) {
 		snprintf(msg, sizeof(msg),
 			 unit ? "unit '%s' matches %zu cgroups below %s; choose "
 				"one with --cgroup PATH:"
 			      : "container id '%s' matches %zu cgroups below %s; give "
 				"more of the id, or --cgroup PATH:",
-			 safe, f.total, mnt);
-		err_with_paths(msg, f.paths, f.n, f.total);
-		ret = -EINVAL;
+			 safe, f->total, mnt);
+		err_with_paths(msg, f->paths, f->n, f->total);
 	} else if (ret == -E2BIG) {
 		rf_err("the search below %s for %s '%s' stopped at its limits (32 levels, 100000 "
 		       "cgroups) before it could tell: give the cgroup with --cgroup PATH",
@@ -118,8 +308,39 @@ static int search_tree(struct rf_ctx *ctx, const char *mnt, char *rel, size_t le
 	} else {
 		rf_err("cannot search %s: %s", mnt, strerror(-ret));
 	}
+}
+
+/* Does the selector name one thing, however many cgroups carry that name: a unit name, a full
+ * container id (several cgroups of one full id are forged), not an id prefix? */
+static bool names_one(const struct rf_ctx *ctx)
+{
+	char id[RF_TARGET_ID_LEN + 1];
+
+	return ctx->unit || (!rf_target_container_id(ctx->container, id, sizeof(id)) &&
+			     strlen(id) == RF_TARGET_ID_LEN);
+}
+
+/* Search the cgroup2 tree for the unit or container; the match's path into rel. A search that
+ * cannot decide falls back to the isolated target recorded for that name. */
+static int search_tree(struct rf_ctx *ctx, const char *mnt, char *rel, size_t len)
+{
+	struct rf_target_found f;
+	int ret;
+
+	if (ctx->unit ? !unit_from_systemd(ctx, mnt, rel, len)
+		      : !container_from_runtime(ctx, rel, len))
+		return 0;
+	ret = ctx->unit ? rf_target_find_unit(mnt, ctx->unit, NULL, &f)
+			: rf_target_find_container(mnt, ctx->container, NULL, &f);
+	if (ret == 0)
+		snprintf(rel, len, "%s", f.paths[0]);
+	else if ((ret == -E2BIG || (ret == -ENOTUNIQ && names_one(ctx))) &&
+		 recorded_target(ctx, mnt, rel, len) == 1)
+		ret = 0;
+	else
+		search_error(ctx, mnt, ret, &f);
 	rf_target_found_free(&f);
-	return ret == -ENOENT ? -EINVAL : ret;
+	return ret == -ENOENT || ret == -ENOTUNIQ ? -EINVAL : ret;
 }
 
 /* The cgroup of --pid, relative to the cgroup2 mount, into rel. */
@@ -159,10 +380,63 @@ static int pid_cgroup(struct rf_ctx *ctx, char *rel, size_t len)
 	return ret;
 }
 
+/* The errors of resolving a --cgroup that mean it names no usable cgroup: a usage error. */
+static bool selector_error(int err)
+{
+	return err == -ENOENT || err == -ENOTDIR || err == -EXDEV || err == -ELOOP ||
+	       err == -ENAMETOOLONG || err == -EINVAL;
+}
+
+/* --cgroup (none: the cgroup2 root) identified; the problem printed. -EINVAL: no usable cgroup. */
+static int cgroup_selector(const struct rf_ctx *ctx, const char *mnt, struct rf_cgroup_ref *ref)
+{
+	const char *sel = ctx->cgroup ? ctx->cgroup : mnt;
+	char safe[PATH_MAX];
+	int err = rf_target_cgroup(mnt, sel, ref);
+
+	if (!err)
+		return 0;
+	rf_safe_str(sel, strlen(sel), safe, sizeof(safe));
+	if (err == -EXDEV)
+		rf_err("cgroup %s is not usable: it is not below the cgroup2 mount %s (another "
+		       "cgroup namespace or mount): give a path below %s",
+		       safe, mnt, mnt);
+	else
+		rf_err("cgroup %s is not usable: %s (cgroup2 is mounted at %s: give a directory "
+		       "below it, e.g. --cgroup %s/system.slice/x.service, or a path relative to "
+		       "it, e.g. --cgroup system.slice/x.service)",
+		       safe, err == -ENOTDIR ? "not a cgroup2 directory" : strerror(-err), mnt,
+		       mnt);
+	return selector_error(err) ? -EINVAL : err;
+}
+
+/* The unit, container or pid selector identified; the problem printed. */
+static int search_selector(struct rf_ctx *ctx, const char *mnt, struct rf_cgroup_ref *ref)
+{
+	char rel[PATH_MAX], safe[256], where[PATH_MAX], abs[PATH_MAX * 2];
+	const char *value;
+	int err;
+
+	err =
+	    ctx->pid ? pid_cgroup(ctx, rel, sizeof(rel)) : search_tree(ctx, mnt, rel, sizeof(rel));
+	if (err)
+		return err;
+	snprintf(abs, sizeof(abs), "%s%s", mnt, rel); /* below the mount, whatever else exists */
+	err = rf_target_cgroup(mnt, abs, ref);
+	if (err) {
+		rf_svc_target_kind(ctx, &value);
+		rf_safe_str(value, strlen(value), safe, sizeof(safe));
+		rf_safe_str(rel, strlen(rel), where, sizeof(where));
+		rf_err("%s %s resolved to %s%s, which is not usable: %s (did it just exit?)",
+		       ctx->target_opt, safe, mnt, where, strerror(-err));
+	}
+	return err ? -EINVAL : 0;
+}
+
 int rf_svc_resolve_cgroup(struct rf_ctx *ctx)
 {
-	char mnt[PATH_MAX], rel[PATH_MAX], dir[PATH_MAX * 2], safe[256];
-	const char *value;
+	struct rf_cgroup_ref ref;
+	char mnt[PATH_MAX];
 	int err;
 
 	if (ctx->cg_id)
@@ -172,81 +446,70 @@ int rf_svc_resolve_cgroup(struct rf_ctx *ctx)
 		       "/sys/fs/cgroup' (or /sys/fs/cgroup/unified on hybrid hosts)");
 		return -ENOENT;
 	}
-	if (ctx->unit || ctx->container || ctx->pid) {
-		err = ctx->pid ? pid_cgroup(ctx, rel, sizeof(rel))
-			       : search_tree(ctx, mnt, rel, sizeof(rel));
-		if (err)
-			return err;
-		snprintf(dir, sizeof(dir), "%s%s", mnt, rel);
-		err = rf_cgroup_resolve(dir, ctx->cg_dir, sizeof(ctx->cg_dir), &ctx->cg_id);
-		rf_svc_target_kind(ctx, &value);
-		rf_safe_str(value, strlen(value), safe, sizeof(safe));
-		rf_safe_str(dir, strlen(dir), rel, sizeof(rel));
-		if (err)
-			rf_err("%s %s resolved to %s, which is not usable: %s (did it just exit?)",
-			       ctx->target_opt, safe, rel, strerror(-err));
-		return err ? -EINVAL : 0;
-	}
-	err = rf_cgroup_resolve(ctx->cgroup ? ctx->cgroup : mnt, ctx->cg_dir, sizeof(ctx->cg_dir),
-				&ctx->cg_id);
+	err = ctx->unit || ctx->container || ctx->pid ? search_selector(ctx, mnt, &ref)
+						      : cgroup_selector(ctx, mnt, &ref);
 	if (err)
-		rf_err(
-		    "cgroup %s is not usable: %s (cgroup2 is mounted at %s: give a directory below "
-		    "it, e.g. --cgroup %s/test, or a path relative to it)",
-		    ctx->cgroup ? ctx->cgroup : mnt,
-		    err == -ENOTDIR ? "not a cgroup2 directory" : strerror(-err), mnt, mnt);
-	return err;
+		return err;
+	snprintf(ctx->cg_dir, sizeof(ctx->cg_dir), "%s", ref.dir);
+	snprintf(ctx->cg_rel, sizeof(ctx->cg_rel), "%s", ref.rel);
+	ctx->cg_id = ref.id;
+	return 0;
 }
 
-/* Is the resolved target the home target (RINGFENCE_HOME_CGROUP, default the cgroup2 root)? */
-/* A cgroup path as --cgroup takes it (absolute, or relative to the cgroup2 mount), absolute. */
-static void cgroup_abs(const char *mnt, const char *path, char *out, size_t len)
+/* The home target (RINGFENCE_HOME_CGROUP, default the cgroup2 root) identified; -errno when the
+ * home does not exist (yet): then no target is the home. */
+static int home_ref(const struct rf_ctx *ctx, const char *mnt, struct rf_cgroup_ref *ref)
 {
-	if (path[0] == '/')
-		snprintf(out, len, "%s", path);
-	else
-		snprintf(out, len, "%s/%s", mnt, path);
+	return rf_target_cgroup(mnt, ctx->home && *ctx->home ? ctx->home : "/", ref);
 }
 
-static bool target_is_home(const struct rf_ctx *ctx, const char *mnt)
+/*
+ * Decide by id whether the resolved target is the home target, and refuse one that contains
+ * the home (an ancestor of RINGFENCE_HOME_CGROUP): ringfence never attaches above the top-most
+ * target. 0 or -EINVAL (printed).
+ */
+static int check_home(struct rf_ctx *ctx, const char *mnt)
 {
-	char dir[PATH_MAX], path[PATH_MAX * 2];
-	__u64 id;
+	struct rf_cgroup_ref home;
+	char safe[PATH_MAX];
 
-	if (!ctx->home || !*ctx->home)
-		return ctx->cg_rel[0] == '/' && !ctx->cg_rel[1];
-	cgroup_abs(mnt, ctx->home, path, sizeof(path));
-	if (rf_cgroup_resolve(path, dir, sizeof(dir), &id))
-		return false; /* a home that does not exist (yet) is no target's */
-	return id == ctx->cg_id;
+	ctx->is_home = false;
+	if (home_ref(ctx, mnt, &home))
+		return 0;
+	ctx->is_home = home.id == ctx->cg_id;
+	if (ctx->is_home || rf_target_covers(home.dir, ctx->cg_id) != 1)
+		return 0;
+	rf_safe_str(ctx->cg_dir, strlen(ctx->cg_dir), safe, sizeof(safe));
+	rf_err("cgroup %s contains the home target %s (RINGFENCE_HOME_CGROUP): ringfence never "
+	       "works above its top-most target; give that cgroup or one below it",
+	       safe, home.dir);
+	return -EINVAL;
 }
-
-static int load_record(const char *dir, char *rel, size_t rellen, char *pins, size_t pinslen);
 
 /*
  * A --cgroup that no longer exists but was a target (the container stopped): select its record,
- * so that release and unload still work on it. ctx->cg_id stays 0.
+ * so that release and unload still work on it. The path is named as the record names it ("X/."
+ * and "X//" are "X"). ctx->cg_id stays 0.
  */
 static bool select_gone(struct rf_ctx *ctx, const char *mnt)
 {
-	char abs[PATH_MAX * 2], name[NAME_MAX + 1], *rel;
-	size_t n = strlen(mnt), len;
+	char path[PATH_MAX], abs[PATH_MAX], name[NAME_MAX + 1], *rel;
+	size_t n = strlen(mnt);
 	struct stat st;
 
 	if (!ctx->cgroup || ctx->unit || ctx->container || ctx->pid)
 		return false;
-	cgroup_abs(mnt, ctx->cgroup, abs, sizeof(abs));
-	len = strlen(abs);
-	while (len > 1 && abs[len - 1] == '/')
-		abs[--len] = '\0';
-	if (!stat(abs, &st) || strncmp(abs, mnt, n) || abs[n] != '/')
+	if (rf_target_cgroup_path(mnt, ctx->cgroup, path, sizeof(path)) ||
+	    rf_target_path_clean(path, abs, sizeof(abs)))
+		return false;
+	if (!stat(path, &st) || errno != ENOENT || strncmp(abs, mnt, n) || abs[n] != '/')
 		return false;
 	rel = abs + n;
 	if (rf_target_state_name(rel, name, sizeof(name)))
 		return false;
 	snprintf(ctx->state_buf, sizeof(ctx->state_buf), "%s/targets/%s", ctx->state_base, name);
 	if (load_record(ctx->state_buf, ctx->cg_rel, sizeof(ctx->cg_rel), ctx->pin_buf,
-			sizeof(ctx->pin_buf)) ||
+			sizeof(ctx->pin_buf), NULL) ||
 	    strcmp(ctx->cg_rel, rel))
 		return false;
 	snprintf(ctx->cg_dir, sizeof(ctx->cg_dir), "%s", abs);
@@ -260,7 +523,6 @@ static bool select_gone(struct rf_ctx *ctx, const char *mnt)
 int rf_svc_select_target(struct rf_ctx *ctx)
 {
 	char mnt[PATH_MAX], name[NAME_MAX + 1];
-	size_t n;
 	int ret;
 
 	ctx->pin_dir = ctx->pin_base;
@@ -272,10 +534,8 @@ int rf_svc_select_target(struct rf_ctx *ctx)
 		return ret;
 	if (rf_cgroup2_mount(mnt, sizeof(mnt)))
 		return -ENOENT;
-	n = strlen(mnt);
-	snprintf(ctx->cg_rel, sizeof(ctx->cg_rel), "%s",
-		 strncmp(ctx->cg_dir, mnt, n) || !ctx->cg_dir[n] ? "/" : ctx->cg_dir + n);
-	ctx->is_home = target_is_home(ctx, mnt);
+	if ((ret = check_home(ctx, mnt)))
+		return ret;
 	ctx->selected = true;
 	if (ctx->is_home)
 		return 0;
@@ -291,28 +551,32 @@ int rf_svc_select_target(struct rf_ctx *ctx)
 	return 0;
 }
 
-/* <state>/target: "path /REL" (the target's cgroup) and "pins DIR" (its pin dir) */
+/* <state>/target: "path /REL" (the target's cgroup), "pins DIR" (its pin dir) and "id N" (its
+ * cgroup id when it was last selected; older records have none) */
 #define RF_TARGET_RECORD "target"
 
 /* Remember which cgroup this state dir belongs to (the agent finds targets by it). */
 static void record_target(struct rf_ctx *ctx)
 {
-	char path[PATH_MAX + 8], pins[PATH_MAX + 8];
-	char *lines[2] = {path, pins};
+	char path[PATH_MAX + 8], pins[PATH_MAX + 8], id[32];
+	char *lines[3] = {path, pins, id};
 
-	if (!ctx->selected)
-		return;
+	if (!ctx->selected || !ctx->cg_id)
+		return; /* a target whose cgroup is gone keeps the record it has */
 	snprintf(path, sizeof(path), "path %s", ctx->cg_rel);
 	snprintf(pins, sizeof(pins), "pins %s", ctx->pin_dir);
-	if (rf_state_lines_save(ctx->state_dir, RF_TARGET_RECORD, NULL, lines, 2))
+	snprintf(id, sizeof(id), "id %llu", (unsigned long long)ctx->cg_id);
+	if (rf_state_lines_save(ctx->state_dir, RF_TARGET_RECORD, NULL, lines, 3))
 		rf_warn("cannot write %s/%s", ctx->state_dir, RF_TARGET_RECORD);
 }
 
-/* The cgroup path and pin dir a target record names; -ENOENT when there is none. */
-static int load_record(const char *dir, char *rel, size_t rellen, char *pins, size_t pinslen)
+/* The cgroup path, pin dir and (id not NULL) cgroup id a target record names (id 0: none
+ * recorded); -ENOENT when there is no record. */
+static int load_record(const char *dir, char *rel, size_t rellen, char *pins, size_t pinslen,
+		       __u64 *id)
 {
 	char **lines = NULL;
-	size_t n = 0;
+	size_t n = 0, i;
 	int ret = rf_state_lines_load(dir, RF_TARGET_RECORD, &lines, &n);
 
 	if (!ret && (n < 1 || strncmp(lines[0], "path /", 6)))
@@ -322,6 +586,11 @@ static int load_record(const char *dir, char *rel, size_t rellen, char *pins, si
 		snprintf(pins, pinslen, "%s",
 			 n > 1 && !strncmp(lines[1], "pins /", 6) ? lines[1] + 5 : "");
 	}
+	if (id)
+		*id = 0;
+	for (i = 2; !ret && id && i < n; i++)
+		if (!strncmp(lines[i], "id ", 3))
+			*id = strtoull(lines[i] + 3, NULL, 10);
 	rf_lines_free(lines, n);
 	return ret;
 }
@@ -342,6 +611,23 @@ void rf_svc_ctx_copy(struct rf_ctx *dst, const struct rf_ctx *src)
 	dst->cgroup = rebase(src->cgroup, src, dst);
 }
 
+/*
+ * A record that an older version kept under another spelling of its cgroup's path ("X/." beside
+ * "X"): it becomes the target's own state when the target has none yet (its isolation is then
+ * restored, never lost in an upgrade); otherwise it is left alone and ignored, since the
+ * target's own record is the one every command now keeps. Returns -EEXIST: visit the target
+ * by its own name.
+ */
+static int adopt_alias(const char *alias, const char *own)
+{
+	struct stat st;
+
+	if (stat(own, &st) && errno == ENOENT && rename(alias, own) == 0)
+		rf_warn("state of %s moved to %s, the name of its cgroup's canonical path", alias,
+			own);
+	return -EEXIST;
+}
+
 int rf_svc_target_ctx(const struct rf_ctx *base, const char *name, struct rf_ctx *out)
 {
 	char dir[PATH_MAX], mnt[PATH_MAX];
@@ -358,7 +644,7 @@ int rf_svc_target_ctx(const struct rf_ctx *base, const char *name, struct rf_ctx
 		snprintf(dir, sizeof(dir), "%s/targets/%s", base->state_base, name);
 		/* where its state and pins are, even when its cgroup is gone */
 		ret = load_record(dir, out->cg_rel, sizeof(out->cg_rel), out->pin_buf,
-				  sizeof(out->pin_buf));
+				  sizeof(out->pin_buf), NULL);
 		if (ret)
 			return ret;
 		snprintf(out->state_buf, sizeof(out->state_buf), "%s", dir);
@@ -384,6 +670,8 @@ int rf_svc_target_ctx(const struct rf_ctx *base, const char *name, struct rf_ctx
 		return ret;
 	if (name && out->is_home)
 		return -EEXIST; /* a stale record of what is now the home target */
+	if (name && strcmp(dir, out->state_dir))
+		return adopt_alias(dir, out->state_dir);
 	return 0;
 }
 
@@ -862,4 +1150,63 @@ void rf_svc_packet_guard(struct rf_ctx *ctx, int mode)
 	else if (ret > 0 && ctx->verbose)
 		rf_err("packet-socket guard attached to %s", names);
 	rf_svc_guard_target_netns(ctx);
+}
+
+/* What is left of a persisted deadline: the time the record kept (refreshed by the agent every
+ * minute), else what the wall clock says (records of older versions). */
+static __u64 deadline_left(const struct rf_isolation *iso, __u64 now_unix)
+{
+	if (iso->remaining_ns)
+		return iso->remaining_ns;
+	return iso->deadline_unix_ns > now_unix ? iso->deadline_unix_ns - now_unix : 0;
+}
+
+/* Record a restore (or a deadline found passed) in ctx's history. */
+static void restore_record(struct rf_ctx *ctx, const char *type, const char *requestor,
+			   const char *comment, const char *error)
+{
+	struct rf_action a = {};
+
+	snprintf(a.type, sizeof(a.type), "%s", type);
+	snprintf(a.requestor, sizeof(a.requestor), "%s", requestor);
+	snprintf(a.comment, sizeof(a.comment), "%s", comment);
+	history_warning(ctx, rf_action_record(ctx->state_dir, &a, error));
+}
+
+int rf_svc_restore_isolation(struct rf_ctx *ctx, struct rf_maps *m, const char *requestor)
+{
+	struct rf_config_change c = {.fields = RF_CFG_F_ISOLATED | RF_CFG_F_SINCE |
+					       RF_CFG_F_DEADLINE | RF_CFG_F_FLAGS,
+				     .flags_mask = RF_CFG_AUDIT};
+	struct rf_isolation iso;
+	struct rf_config cfg;
+	__u64 now = rf_now_unix_ns();
+	int ret;
+
+	if ((ret = rf_isolation_load(ctx->state_dir, &iso)) || (ret = rf_config_get(m, &cfg)))
+		return ret;
+	if (!iso.isolated && !iso.audit)
+		return 0;
+	if (rf_svc_mode(&cfg) != RF_SVC_OFF)
+		return 1; /* in force already */
+	if (rf_svc_note_lapse(ctx, &cfg))
+		return 0;
+	if (iso.deadline_unix_ns && !deadline_left(&iso, now)) {
+		bool pending = iso.confirm_unix_ns && iso.deadline_unix_ns == iso.confirm_unix_ns;
+
+		iso.isolated = iso.audit = false;
+		if (rf_isolation_save(ctx->state_dir, &iso))
+			rf_warn("cannot update %s/isolation", ctx->state_dir);
+		restore_record(ctx, pending ? "rolled-back" : "auto-release", requestor,
+			       pending ? "not confirmed" : "deadline passed", NULL);
+		return 0;
+	}
+	c.val.isolated = iso.isolated ? RF_ISOLATED : 0;
+	c.val.flags = iso.audit && !iso.isolated ? RF_CFG_AUDIT : 0;
+	c.val.since_unix_ns = iso.since_unix_ns;
+	c.val.deadline_ns = iso.deadline_unix_ns ? rf_now_boot_ns() + deadline_left(&iso, now) : 0;
+	ret = rf_config_update(m, &c, NULL);
+	restore_record(ctx, iso.isolated ? "restore-isolation" : "restore-audit", requestor,
+		       iso.comment, ret ? "cannot write rf_config" : NULL);
+	return ret ? ret : 1;
 }

@@ -6,14 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
+#include "rf_target.h"
 #include "rf_util.h"
-
-#ifndef CGROUP2_SUPER_MAGIC
-#define CGROUP2_SUPER_MAGIC 0x63677270
-#endif
 
 /* Length of the valid UTF-8 sequence at s, or 0 if it is not one (RFC 3629: no overlong forms,
  * no surrogates, nothing above U+10FFFF). */
@@ -116,40 +112,17 @@ int rf_cgroup2_mount(char *buf, size_t len)
 
 int rf_cgroup_resolve(const char *path, char *dir, size_t dirlen, __u64 *id)
 {
+	struct rf_cgroup_ref ref;
 	char mnt[PATH_MAX];
-	struct statfs sfs;
-	struct stat st;
-	size_t mlen;
 	int err;
 
 	err = rf_cgroup2_mount(mnt, sizeof(mnt));
+	if (!err)
+		err = rf_target_cgroup(mnt, path, &ref); /* by id: every spelling is one cgroup */
 	if (err)
 		return err;
-	mlen = strlen(mnt);
-	if (strncmp(path, mnt, mlen) == 0 && (path[mlen] == '/' || path[mlen] == '\0'))
-		snprintf(dir, dirlen, "%s", path);
-	else if (strcmp(path, "/") && !stat(path, &st) && S_ISDIR(st.st_mode))
-		snprintf(dir, dirlen, "%s",
-			 path); /* an existing directory elsewhere: say what it is */
-	else
-		snprintf(dir, dirlen, "%s%s", mnt, strcmp(path, "/") ? path : "");
-	if (statfs(dir, &sfs) || stat(dir, &st))
-		return -errno;
-	if (sfs.f_type != CGROUP2_SUPER_MAGIC || !S_ISDIR(st.st_mode))
-		return -ENOTDIR;
-	*id = st.st_ino; /* a cgroup2 directory's inode number is its cgroup id on 64-bit */
-	/* the file handle is the whole 64-bit id: on 32-bit kernels it is generation << 32 | ino */
-	{
-		struct {
-			struct file_handle fh;
-			__u64 id;
-		} h = {.fh.handle_bytes = sizeof(__u64)};
-		int mount_id;
-
-		if (!name_to_handle_at(AT_FDCWD, dir, &h.fh, &mount_id, 0) &&
-		    h.fh.handle_bytes == sizeof(__u64))
-			memcpy(id, h.fh.f_handle, sizeof(__u64));
-	}
+	snprintf(dir, dirlen, "%s", ref.dir);
+	*id = ref.id;
 	return 0;
 }
 

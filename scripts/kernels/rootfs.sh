@@ -16,8 +16,8 @@ root=$cache/rootfs-$arch
 debs=$cache/debs-$arch
 tools=(/usr/bin/busybox /usr/sbin/ip /usr/sbin/bpftool /usr/bin/setpriv /usr/bin/sleep /usr/bin/true)
 # what the test binary and ringfence link (the host build has the same -l flags)
-libs=(libbpf.so.1 libelf.so.1 libz.so.1 libcriterion.so.3 libc.so.6)
-dev=(libbpf-dev libelf-dev zlib1g-dev libzstd-dev libcriterion-dev)
+libs=(libbpf.so.1 libelf.so.1 libz.so.1 libjansson.so.4 libcriterion.so.3 libc.so.6)
+dev=(libbpf-dev libelf-dev zlib1g-dev libzstd-dev libjansson-dev libcriterion-dev)
 
 owner() { # the package that owns a host path (usrmerge: try the /lib and /usr/lib spellings)
 	local p=$1

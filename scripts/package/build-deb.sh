@@ -36,7 +36,7 @@ if [[ $static != 1 ]] && file -L "$bin" | grep -q 'dynamically linked'; then
 		:
 	else
 		# cross builds: dpkg-shlibdeps may not see the foreign libraries; same sonames as amd64
-		depends='libbpf1 (>= 1:1.1), libc6 (>= 2.34), libelf1 (>= 0.144), zlib1g (>= 1:1.1.4)'
+		depends='libbpf1 (>= 1:1.1), libc6 (>= 2.34), libelf1 (>= 0.144), libjansson4 (>= 2.14), zlib1g (>= 1:1.1.4)'
 	fi
 fi
 

@@ -34,7 +34,7 @@ if [[ $deps -eq 1 ]]; then
 	# not libcriterion-dev:arm64: its libnanomsg5 dependency is not Multi-Arch: same, so apt
 	# would remove the host's libcriterion-dev (and break 'make test')
 	apt-get install -y -qq --no-remove --no-install-recommends gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
-		libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64 libzstd-dev:arm64 qemu-user \
+		libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64 libzstd-dev:arm64 libjansson-dev:arm64 qemu-user \
 		file >/dev/null
 	lap
 fi

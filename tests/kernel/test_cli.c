@@ -309,3 +309,46 @@ Test(cli, process_rules_from_config_are_listed)
 	cr_expect_eq(count(out, "\"exe /bin/sleep\""), 1, "%s", out);
 	free(out);
 }
+
+/*
+ * The global options are parsed with getopt_long: anywhere on the line (also when
+ * POSIXLY_CORRECT is set), "--opt=VALUE", "--" ends the options; an empty target selector is a
+ * usage error (it would have been the home target), and a flag given a value is refused.
+ */
+Test(cli, options_anywhere_and_empty_selectors_refused)
+{
+	char *const posix[] = {"POSIXLY_CORRECT=1", NULL};
+	char *out = NULL, *err = NULL;
+	int ret;
+
+	ret = rfp_cli_env(posix, &out, &err, "status", "--json", NULL);
+	cr_expect_eq(ret, 0, "%s", err);
+	cr_expect_eq(rft_json_bool(out, "isolated"), 0, "--json after the command: %s", out);
+	free(out);
+	free(err);
+	ret = rft_cli_target(&out, &err, "--cgroup=", "status", NULL);
+	cr_expect_eq(ret, 2, "an empty --cgroup: %s", out);
+	cr_expect(strstr(err, "empty") != NULL, "%s", err);
+	free(out);
+	free(err);
+	ret = rft_cli_target(&out, &err, "--unit", "", "release", NULL);
+	cr_expect_eq(ret, 2, "an empty --unit: %s", out);
+	free(out);
+	free(err);
+	ret = rft_cli(&out, &err, "status", "--json=yes", NULL);
+	cr_expect_eq(ret, 2, "%s", out);
+	cr_expect(strstr(err, "takes no value") != NULL, "%s", err);
+	free(out);
+	free(err);
+	ret = rft_cli(&out, &err, "release", "--", "--comment", "x", NULL);
+	cr_expect_eq(ret, 2, "after --, --comment is an argument: %s", out);
+	cr_expect(strstr(err, "unexpected argument '--comment'") != NULL, "%s", err);
+	free(out);
+	free(err);
+	ret = rft_cli(&out, &err, "status", "--comment", "x", NULL);
+	cr_expect_eq(ret, 2, "%s", out);
+	cr_expect(strstr(err, "'status' takes no option --comment") != NULL, "%s", err);
+	free(out);
+	free(err);
+	cr_expect_eq(access(rft.pin_dir, F_OK), -1, "nothing loaded");
+}

@@ -74,7 +74,8 @@ Test(errors, cgroup_not_cgroup2)
 			      rft.config,    "isolate",	    "--force",	   NULL};
 	struct stat st;
 
-	cr_assert_eq(run(&err, argv), 1, "isolate on a non-cgroup2 dir must exit 1: %s", err);
+	/* a selector that names no cgroup is a usage error, like every other (issue 20.1) */
+	cr_assert_eq(run(&err, argv), 2, "isolate on a non-cgroup2 dir must exit 2: %s", err);
 	cr_expect(strstr(err, "not a cgroup2 directory") && strstr(err, "--cgroup"),
 		  "the message should name the problem and the fix: %s", err);
 	free(err);

@@ -16,7 +16,7 @@
 /* argv and environment of one CLI run (see rft_cli_start()). */
 struct cli_cmd {
 	char *argv[RFT_CLI_MAX_ARGS + 10];
-	char *env[RFT_CLI_MAX_ENV + 12];
+	char *env[RFT_CLI_MAX_ENV + 16];
 	char resolv[PATH_MAX + 32];
 	char leases[PATH_MAX + 32];
 };
@@ -26,9 +26,17 @@ static int cli_cmd_init(struct cli_cmd *c, char *const env[], char *const args[]
 {
 	/* the CLI must never see the host's ringfence settings or touch its interfaces */
 	static char *const own_env[] = {
-	    "RINGFENCE_CGROUP=", "RINGFENCE_PIN_DIR=",	 "RINGFENCE_STATE_DIR=",
-	    "RINGFENCE_CONFIG=", "RINGFENCE_REQUESTOR",	 "RINGFENCE_PACKET_GUARD=off",
-	    "RINGFENCE_UNIT=",	 "RINGFENCE_CONTAINER=",
+	    "RINGFENCE_CGROUP=",
+	    "RINGFENCE_PIN_DIR=",
+	    "RINGFENCE_STATE_DIR=",
+	    "RINGFENCE_CONFIG=",
+	    "RINGFENCE_REQUESTOR",
+	    "RINGFENCE_PACKET_GUARD=off",
+	    "RINGFENCE_UNIT=",
+	    "RINGFENCE_CONTAINER=",
+	    /* selectors ask no systemd or container runtime of the host (tests set stand-ins) */
+	    "RINGFENCE_SYSTEMCTL=/bin/false",
+	    "RINGFENCE_CONTAINER_RUNTIMES=",
 	};
 	static char home[PATH_MAX + 32];
 	char *bin = getenv("RINGFENCE_BIN");

@@ -29,7 +29,8 @@ void rft_cli_ok(int want, ...) __attribute__((sentinel));
  * then well defined where va_list is a struct (arm64). */
 void rft_cli_args(char *args[], const char *first, va_list *ap);
 /* Start the CLI of rft_cli() with args (NULL-terminated) in the device netns, never with the
- * host's settings: RINGFENCE_CGROUP, _UNIT, _CONTAINER, _PIN_DIR, _STATE_DIR and _CONFIG empty,
+ * host's settings: RINGFENCE_CGROUP, _UNIT, _CONTAINER, _PIN_DIR, _STATE_DIR, _CONFIG and
+ * _CONTAINER_RUNTIMES empty, RINGFENCE_SYSTEMCTL=/bin/false (no host systemd or runtime asked),
  * RINGFENCE_REQUESTOR unset, RINGFENCE_PACKET_GUARD=off,
  * RINGFENCE_RESOLV_CONF=<state_dir>/resolv.conf,
  * RINGFENCE_DHCP_LEASES=<state_dir>/dhcp-leases; then env

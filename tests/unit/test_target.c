@@ -278,6 +278,77 @@ Test(target_unit, dir_and_entry_limits_stop_a_huge_tree)
 	rf_target_found_free(&f);
 }
 
+/* Hand directory root/rel and everything below it to uid 1000, as systemd's Delegate= does. */
+static void delegate(const char *rel)
+{
+	char cmd[PATH_MAX * 2 + 32];
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root to chown a delegated subtree");
+	snprintf(cmd, sizeof(cmd), "chown -R 1000:1000 '%s/%s'", root, rel);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+/* Make a chain of n nested directories below root/rel. */
+static void mk_chain(const char *rel, int n)
+{
+	char p[PATH_MAX];
+	size_t len = (size_t)snprintf(p, sizeof(p), "%s", rel);
+	int i;
+
+	for (i = 0; i < n && len + 4 < sizeof(p); i++)
+		len += (size_t)snprintf(p + len, sizeof(p) - len, "/n%d", i % 10);
+	mk(p);
+}
+
+/*
+ * Issue 21.4 (V3): 40 nested cgroups and 100 more in a delegated subtree (user@1000.service),
+ * and a forged "nginx.service" in it, neither exhaust nor confuse the search for a unit or
+ * container of the administrator; a container in the subtree (rootless Podman) is still found
+ * when nothing of the administrator's matches, and not when its owner made the subtree too big
+ * to tell.
+ */
+Test(target_unit, delegated_subtree_cannot_exhaust_or_confuse_the_search)
+{
+	struct rf_target_limits lim = {.max_depth = 32, .max_dirs = 60, .max_entries = 100000};
+	const char *user = "user.slice/user-1000.slice/user@1000.service";
+	struct rf_target_found f;
+	char name[PATH_MAX];
+	int i;
+
+	mk("system.slice/nginx.service");
+	snprintf(name, sizeof(name), "system.slice/docker-%s.scope", ID_A);
+	mk(name);
+	mk_chain(user, 40);
+	for (i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "%s/app.slice/s%d.scope", user, i);
+		mk(name);
+	}
+	snprintf(name, sizeof(name), "%s/app.slice/nginx.service", user);
+	mk(name);
+	snprintf(name, sizeof(name), "%s/user.slice/libpod-%s.scope", user, ID_C);
+	mk(name);
+	delegate("user.slice/user-1000.slice/user@1000.service");
+
+	expect_one(rf_target_find_unit(root, "nginx", &lim, &f), &f, "/system.slice/nginx.service",
+		   "the administrator's unit, beside a forged one and an exhausted subtree");
+	snprintf(name, sizeof(name), "/system.slice/docker-%s.scope", ID_A);
+	expect_one(rf_target_find_container(root, ID_A, &lim, &f), &f, name, "a root container");
+	/* the rootless container: only when its owner's subtree could be searched in full */
+	cr_expect_eq(rf_target_find_container(root, ID_C, &lim, &f), -E2BIG);
+	rf_target_found_free(&f);
+	lim.max_dirs = 1000;
+	cr_expect_eq(rf_target_find_unit(root, "nginx", &lim, &f), 0);
+	cr_expect_eq(f.ignored, 1, "the forged unit was seen and not counted");
+	rf_target_found_free(&f);
+	cr_expect_eq(rf_target_find_container(root, ID_C, &lim, &f), -E2BIG, "40 levels deep");
+	rf_target_found_free(&f);
+	lim.max_depth = 64;
+	snprintf(name, sizeof(name), "/%s/user.slice/libpod-%s.scope", user, ID_C);
+	expect_one(rf_target_find_container(root, ID_C, &lim, &f), &f, name,
+		   "a rootless container");
+}
+
 Test(target_unit, unreadable_root)
 {
 	struct rf_target_found f;
@@ -651,4 +722,130 @@ Test(ctx_copy, dirs_that_pointed_into_the_source_follow_the_copy)
 	cr_expect_eq(dst.cgroup, dst.sel_buf);
 	cr_expect_str_eq(dst.pin_dir, "/sys/fs/bpf/ringfence/targets/42");
 	cr_expect_eq(dst.pin_base, base, "a pointer outside the context is kept");
+}
+
+/* ---- --cgroup spellings ---------------------------------------------------------------------- */
+
+TestSuite(target_cgroup_path, .init = tree_setup, .fini = tmpdir_teardown);
+
+/* Where --cgroup points: the mount's own paths as given, anything else relative to the mount,
+ * with or without a leading '/' (issue 16), and an existing path elsewhere as given. */
+Test(target_cgroup_path, relative_to_the_mount_with_or_without_a_slash)
+{
+	char out[PATH_MAX * 2], want[PATH_MAX * 2], elsewhere[PATH_MAX + 16];
+
+	cr_expect_eq(rf_target_cgroup_path(root, "system.slice/x.service", out, sizeof(out)), 0);
+	snprintf(want, sizeof(want), "%s/system.slice/x.service", root);
+	cr_expect_str_eq(out, want, "relative, no leading '/'");
+	cr_expect_eq(rf_target_cgroup_path(root, "/system.slice/x.service", out, sizeof(out)), 0);
+	cr_expect_str_eq(out, want, "relative to the mount, with a leading '/'");
+	cr_expect_eq(rf_target_cgroup_path(root, want, out, sizeof(out)), 0);
+	cr_expect_str_eq(out, want, "absolute below the mount, even before it exists");
+	cr_expect_eq(rf_target_cgroup_path(root, "/", out, sizeof(out)), 0);
+	cr_expect_str_eq(out, root, "'/' is the mount");
+	snprintf(elsewhere, sizeof(elsewhere), "%s", test_tmpdir);
+	cr_expect_eq(rf_target_cgroup_path(root, elsewhere, out, sizeof(out)), 0);
+	cr_expect_str_eq(out, elsewhere, "an existing path elsewhere is taken as given");
+	cr_expect_eq(rf_target_cgroup_path(root, "", out, sizeof(out)), -EINVAL);
+	cr_expect_eq(rf_target_cgroup_path(root, "a", out, 4), -ENAMETOOLONG);
+}
+
+Test(target_cgroup_path, a_directory_that_is_no_cgroup_is_refused)
+{
+	struct rf_cgroup_ref ref;
+	char missing[PATH_MAX + 16];
+
+	mk("system.slice/x.service");
+	cr_expect_eq(rf_target_cgroup(root, "system.slice/x.service", &ref), -ENOTDIR,
+		     "a tmpfs directory is no cgroup");
+	snprintf(missing, sizeof(missing), "%s/none", root);
+	cr_expect_eq(rf_target_cgroup(root, missing, &ref), -ENOENT);
+	cr_expect_eq(ref.id, 0);
+}
+
+/* How a cgroup that no longer exists is named: one spelling for X, X/, X/., X//, Y/../X. */
+Test(target_path_clean, one_spelling_per_path)
+{
+	static const struct {
+		const char *in, *want;
+	} rows[] = {
+	    {"/", "/"},		 {"//", "/"},	       {"/.", "/"},
+	    {"/..", "/"},	 {"/a", "/a"},	       {"/a/", "/a"},
+	    {"/a/.", "/a"},	 {"/a//b///", "/a/b"}, {"/a/./b/../c", "/a/c"},
+	    {"/a/b/../..", "/"}, {"/a/../../b", "/b"}, {"/a/.b/..c", "/a/.b/..c"},
+	};
+	char out[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(rows); i++) {
+		cr_expect_eq(rf_target_path_clean(rows[i].in, out, sizeof(out)), 0, "%s",
+			     rows[i].in);
+		cr_expect_str_eq(out, rows[i].want, "%s", rows[i].in);
+	}
+	cr_expect_eq(rf_target_path_clean("a/b", out, sizeof(out)), -EINVAL);
+	cr_expect_eq(rf_target_path_clean("/abcdef", out, 4), -ENAMETOOLONG);
+}
+
+/* On the machine's cgroup2 mount (read only): every spelling of the root is the root, by id,
+ * and an ancestor is found by id however it is spelled. */
+Test(target_cgroup_real, spellings_of_the_root_are_one_cgroup_by_id)
+{
+	struct rf_cgroup_ref a, b, self;
+	char mnt[PATH_MAX], sel[PATH_MAX + 8], rel[PATH_MAX];
+	const char *const suffixes[] = {"/", "/.", "//", "/./."};
+	size_t i;
+
+	if (rf_cgroup2_mount(mnt, sizeof(mnt)))
+		cr_skip_test("no cgroup2 mount");
+	cr_assert_eq(rf_target_cgroup(mnt, mnt, &a), 0);
+	cr_expect_str_eq(a.rel, "/");
+	cr_expect_str_eq(a.dir, mnt);
+	for (i = 0; i < ARRAY_SIZE(suffixes); i++) {
+		snprintf(sel, sizeof(sel), "%s%s", mnt, suffixes[i]);
+		cr_assert_eq(rf_target_cgroup(mnt, sel, &b), 0, "%s", sel);
+		cr_expect_eq(b.id, a.id, "%s", sel);
+		cr_expect_str_eq(b.rel, "/", "%s", sel);
+		cr_expect_str_eq(b.dir, mnt, "%s", sel);
+	}
+	snprintf(sel, sizeof(sel), "%d", (int)getpid());
+	if (rf_target_pid_cgroup(NULL, sel, rel, sizeof(rel)) || rf_target_cgroup(mnt, rel, &self))
+		return; /* a cgroup v1 host, or outside this cgroup namespace */
+	cr_expect_eq(rf_target_covers(self.dir, a.id), 1, "the root is an ancestor of %s",
+		     self.dir);
+	cr_expect_eq(rf_target_covers(self.dir, self.id), 1, "a cgroup covers itself");
+	cr_expect_eq(rf_target_covers(mnt, self.id), strcmp(self.rel, "/") ? 0 : 1,
+		     "a descendant is no ancestor");
+}
+
+/* The cgroup of a container from one of its processes' cgroups: cut after the outermost
+ * directory named for its id, whatever runtime layout. */
+Test(target_container_cgroup, outermost_directory_named_for_the_id)
+{
+	static const struct {
+		const char *rel, *want;
+	} rows[] = {
+	    {"/system.slice/docker-" ID_A ".scope", "/system.slice/docker-" ID_A ".scope"},
+	    {"/machine.slice/libpod-" ID_A ".scope/container",
+	     "/machine.slice/libpod-" ID_A ".scope"},
+	    {"/docker/" ID_A, "/docker/" ID_A},
+	    {"/kubepods/besteffort/pod1/" ID_A "/inner", "/kubepods/besteffort/pod1/" ID_A},
+	    {"/a/docker-" ID_A ".scope/b/" ID_A, "/a/docker-" ID_A ".scope"},
+	};
+	char out[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(rows); i++) {
+		cr_expect_eq(rf_target_container_cgroup(rows[i].rel, ID_A, out, sizeof(out)), 0,
+			     "%s", rows[i].rel);
+		cr_expect_str_eq(out, rows[i].want);
+	}
+	cr_expect_eq(rf_target_container_cgroup("/system.slice/docker-" ID_B ".scope", ID_A, out,
+						sizeof(out)),
+		     -ENOENT, "another container's");
+	cr_expect_eq(rf_target_container_cgroup("/machine.slice/libpod-conmon-" ID_A ".scope", ID_A,
+						out, sizeof(out)),
+		     -ENOENT, "its monitor is not the container");
+	cr_expect_eq(rf_target_container_cgroup("/", ID_A, out, sizeof(out)), -ENOENT);
+	cr_expect_eq(rf_target_container_cgroup("docker/" ID_A, ID_A, out, sizeof(out)), -EINVAL);
+	cr_expect_eq(rf_target_container_cgroup("/docker/" ID_A, ID_A, out, 8), -ENAMETOOLONG);
 }
