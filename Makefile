@@ -40,6 +40,25 @@ LIBS := -lbpf -lelf -lz -ljansson
 endif
 LDFLAGS ?=
 
+# Remote control over MQTT (user/mqtt.c, user/cmd_remote.c): libmosquitto, jansson and libcrypto
+# (for the CN of the responder's certificate). Debian ships no static libmosquitto, so a static
+# build leaves it out, as does a cross build (no libmosquitto for the target in the sysroot);
+# RF_MQTT=1 or 0 decides explicitly. Without it, 'ringfence remote' and the agent's mqtt-*
+# settings say so, and --version shows "mqtt no".
+ifneq ($(STATIC)$(CROSS_COMPILE),)
+RF_MQTT ?= 0
+endif
+RF_MQTT ?= $(shell $(PKG_CONFIG) --exists libmosquitto jansson libcrypto 2>/dev/null && echo 1 || echo 0)
+ifeq ($(RF_MQTT),1)
+ALL_CFLAGS += -DRF_MQTT=1
+LIBS += -lmosquitto -lcrypto
+else
+ALL_CFLAGS += -DRF_MQTT=0
+ifeq ($(filter clean format format-check lint deps vmlinux,$(MAKECMDGOALS)),)
+$(info ringfence: building without MQTT remote control (RF_MQTT=0: $(if $(STATIC)$(CROSS_COMPILE),static or cross build,libmosquitto-dev or libjansson-dev or libssl-dev missing: make deps)))
+endif
+endif
+
 BPF_SRC := bpf/ringfence.bpf.c
 BPF_OBJ := $(OUTPUT)/ringfence.bpf.o
 SKEL := $(OUTPUT)/ringfence.skel.h
@@ -56,7 +75,8 @@ KTEST_HDR := $(wildcard tests/lib/*.h)
 KTEST_BIN := $(OUTPUT)/tests/kernel-tests
 
 .DELETE_ON_ERROR:
-.PHONY: all prev test unit-test kernel-test asan clean deps bench bench-restart vmlinux format format-check lint FORCE
+.PHONY: all prev test unit-test kernel-test asan clean deps bench bench-restart bench-mqtt vmlinux \
+	format format-check lint FORCE
 
 all: $(BIN)
 
@@ -117,8 +137,9 @@ $(UNIT_BIN): $(UNIT_SRC) $(LIB_OBJ) | $(OUTPUT)/tests
 
 # One compiler run for all sources: -MMD would record only the last source's headers (and a
 # stale list names deleted files), so the harness headers are listed here instead. docs/ABI.md
-# is embedded (.incbin): a test runs its bpftool recipe verbatim.
-$(KTEST_BIN): $(KTEST_SRC) $(KTEST_HDR) docs/ABI.md $(LIB_OBJ) | $(OUTPUT)/tests
+# is embedded (.incbin): a test runs its bpftool recipe verbatim; docs/REMOTE.md too (its
+# mosquitto configuration).
+$(KTEST_BIN): $(KTEST_SRC) $(KTEST_HDR) docs/ABI.md docs/REMOTE.md $(LIB_OBJ) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -Itests/lib $(filter-out %.h %.md,$^) $(LDFLAGS) \
 		$(LIBS) -lcriterion -o $@
@@ -166,6 +187,10 @@ bench: $(BIN)
 # How long a restarted container is open, with the OCI hook and with the agent alone (root).
 bench-restart: $(BIN)
 	$(Q)RINGFENCE_BIN=$(abspath $(BIN)) scripts/bench/oci-window.sh
+
+# Only the remote-control rows of the bench (printed, not written to docs/PERFORMANCE.md).
+bench-mqtt: $(BIN)
+	$(Q)RINGFENCE_BIN=$(abspath $(BIN)) scripts/bench/mqtt.sh
 
 deps:
 	sh scripts/deps.sh

@@ -95,6 +95,13 @@ struct {
 } rf_sk_peer SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RF_MAX_MGMT);
+	__type(key, struct rf_mgmt_key);
+	__type(value, struct rf_mgmt_val);
+} rf_mgmt SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, RF_STAT_SLOTS);
 	__type(key, __u32);
@@ -561,6 +568,47 @@ static __always_inline void addr4_mapped(__u8 out[16], __u32 be_addr)
 	__builtin_memcpy(&out[12], &be_addr, 4);
 }
 
+/* The rf_mgmt entry for a TCP flow to f's remote from process tgid, or NULL. */
+static __always_inline const struct rf_mgmt_val *mgmt_entry(const struct rf_flow *f, __u32 tgid)
+{
+	struct rf_mgmt_key key = {};
+
+	if (f->proto != RF_IPPROTO_TCP)
+		return NULL;
+	__builtin_memcpy(key.addr, f->remote, 16);
+	key.port = f->rport;
+	key.tgid = tgid;
+	return bpf_map_lookup_elem(&rf_mgmt, &key);
+}
+
+/*
+ * A management channel (rf_mgmt): the calling process, by thread group id and executable, may
+ * connect to this destination. The socket is marked so the packet hooks let its packets pass
+ * while the entry exists.
+ */
+static __always_inline bool mgmt_connect_allowed(struct bpf_sock *sk, const struct rf_flow *f)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	const struct rf_mgmt_val *v;
+	struct rf_exe_key k = {};
+	struct rf_sk_mark *m;
+	__u32 tgid;
+
+	if (!sk || f->proto != RF_IPPROTO_TCP)
+		return false;
+	tgid = (__u32)BPF_CORE_READ(task, tgid);
+	v = mgmt_entry(f, tgid);
+	if (!v || !current_exe(&k) || k.dev != v->exe.dev || k.ino != v->exe.ino ||
+	    k.gen != v->exe.gen)
+		return false;
+	m = bpf_sk_storage_get(&rf_sk_mark_v2, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!m)
+		return false;
+	m->flags |= RF_SK_MGMT;
+	m->tgid = tgid;
+	return true;
+}
+
 /* Verdict for connect()/sendmsg(): 1 allow, 0 deny (the syscall fails with EPERM). */
 static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, enum rf_hook hook, bool v6,
 					     enum rf_match match)
@@ -596,7 +644,8 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, enum rf_
 
 	if (rf_addr_is_loopback(f.remote))
 		return 1;
-	if (process_allowed(sk) || flow_dest_allowed(&f) || builtin_allowed(cfg, &f, NULL, false)) {
+	if (process_allowed(sk) || flow_dest_allowed(&f) || mgmt_connect_allowed(sk, &f) ||
+	    builtin_allowed(cfg, &f, NULL, false)) {
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(hook, false);
 		return 1;
@@ -890,8 +939,11 @@ static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, 
 	return true;
 }
 
-/* Allowed by who owns the socket: marked by an allowed executable, or in an allowed cgroup. */
-static __always_inline bool skb_socket_allowed(struct __sk_buff *skb)
+/*
+ * Allowed by who owns the socket: marked by an allowed executable, a management channel whose
+ * rf_mgmt entry still stands for this flow, or in an allowed cgroup.
+ */
+static __always_inline bool skb_socket_allowed(struct __sk_buff *skb, const struct rf_flow *f)
 {
 	struct bpf_sock *sk = RF_CTX_SK(skb);
 
@@ -903,6 +955,8 @@ static __always_inline bool skb_socket_allowed(struct __sk_buff *skb)
 
 			/* re-checked on every packet: deleting the rule cuts the socket */
 			if (m && (m->flags & RF_SK_EXE) && exe_allowed(&m->exe))
+				return true;
+			if (m && (m->flags & RF_SK_MGMT) && mgmt_entry(f, m->tgid))
 				return true;
 			m1 = bpf_sk_storage_get(&rf_sk_mark, sk, NULL, 0);
 			if (m1 && (m1->flags & RF_SK_EXE)) {
@@ -1056,7 +1110,7 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
 	if (rf_addr_is_loopback(f.remote))
 		return 1;
 	/* the destination first: one LPM walk, cheaper than the socket's mark and cgroup walk */
-	if (skb_dest_allowed(skb, &f, ingress) || skb_socket_allowed(skb) ||
+	if (skb_dest_allowed(skb, &f, ingress) || skb_socket_allowed(skb, &f) ||
 	    builtin_allowed(cfg, &f, skb, ingress)) {
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(hook, false);
@@ -1166,7 +1220,7 @@ static __always_inline int wall_verdict(struct __sk_buff *skb, const struct rf_c
 		reason = RF_REASON_MALFORMED;
 		goto refused;
 	}
-	if (rf_addr_is_loopback(f.remote) || flow_dest_allowed(&f) || skb_socket_allowed(skb) ||
+	if (rf_addr_is_loopback(f.remote) || flow_dest_allowed(&f) || skb_socket_allowed(skb, &f) ||
 	    builtin_allowed(cfg, &f, skb, false)) {
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(RF_HOOK_WALL, false);

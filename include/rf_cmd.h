@@ -22,6 +22,7 @@ enum rf_cmd_opt {
 	    1 << 5,	     /* --audit, --confirm-within D, --verify H:P..., --verify-timeout D */
 	RF_OPT_ALL = 1 << 6, /* --all */
 	RF_OPT_TARGET = 1 << 7, /* works on the target: --unit/--container/--pid resolved first */
+	RF_OPT_OWN = 1 << 8,	/* parses its own options: ones no table knows go to its argv */
 };
 
 #define RF_CMD_VERIFY_MAX 16
@@ -76,6 +77,9 @@ extern const char rf_help_allow[];
 void rf_print_rules(struct rf_ctx *ctx, struct rf_maps *m);
 
 int rf_cmd_status(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
+/* The status --json document of ctx's target as a string (malloc'd; NULL when out of memory),
+ * for the agent's remote control (user/mqtt.c). */
+char *rf_status_json_doc(struct rf_ctx *ctx);
 int rf_cmd_metrics(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
 extern const char rf_help_status[], rf_help_metrics[];
 
@@ -90,5 +94,7 @@ extern const char rf_help_load[], rf_help_unload[], rf_help_history[], rf_help_a
 
 int rf_cmd_oci_hook(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
 extern const char rf_help_oci_hook[];
+int rf_cmd_remote(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
+extern const char rf_help_remote[];
 
 #endif /* RF_CMD_H */

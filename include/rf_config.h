@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include "rf_mqtt.h"
 #include "rf_rule.h"
 
 #define RF_MAX_RESOLVERS 8
@@ -23,6 +24,7 @@ struct rf_conf {
 	struct rf_addr_key dhcp_servers[RF_MAX_DHCP_SERVERS]; /* "dhcp-server ADDR" lines */
 	size_t ndhcp_servers;
 	char btf[PATH_MAX]; /* "btf FILE": kernel BTF for CO-RE, "" = /sys/kernel/btf/vmlinux */
+	struct rf_mqtt_conf mqtt; /* mqtt-* settings: remote control (docs/REMOTE.md) */
 };
 
 #define RF_GUARD_AUTO -1 /* on when enforcing on the cgroup2 root (the whole host), else off */
@@ -40,6 +42,10 @@ void rf_conf_free(struct rf_conf *c);
 int rf_conf_load(const char *path, struct rf_conf *c, char *err, size_t errlen);
 /* Same, from text already in memory; name is used in messages. */
 int rf_conf_parse(const char *text, const char *name, struct rf_conf *c, char *err, size_t errlen);
+
+/* One mqtt-* setting (user/mqtt_conf.c): 0 or -EINVAL with err. */
+int rf_mqtt_conf_set(const char *kw, const char *v, struct rf_mqtt_conf *c, char *err,
+		     size_t errlen);
 
 /* "auto" -> RF_GUARD_AUTO, "on"/"off" (yes/no, true/false) -> RF_GUARD_ON/OFF, else -2. */
 int rf_conf_guard_word(const char *v);

@@ -25,6 +25,7 @@
 	X(ratelimit, rf_ratelimit)                                                                 \
 	X(dhcp_server, rf_dhcp_server)                                                             \
 	X(sk_peer, rf_sk_peer)                                                                     \
+	X(mgmt, rf_mgmt)	/* management channels by process and destination (user/mgmt.c) */ \
 	X(build, rf_build)	/* which build's programs the links run */                         \
 	X(stats_v1, rf_stats)	/* ABI 1's counters: only removed (unload) */                      \
 	X(exe_v1, rf_allow_exe) /* ABI 1's exe rules (no generation): only removed */

@@ -154,12 +154,16 @@ _Static_assert(sizeof(struct rf_addr_key) == 16, "rf_addr_key ABI size");
 
 #define RF_SK_EXE     0x1 /* opened by an allowed executable: exe_dev/exe_ino say which */
 #define RF_SK_AUDITED 0x2 /* audit mode: this socket's would-be block was reported already */
+#define RF_SK_MGMT    0x4 /* a management-channel socket (rf_mgmt): tgid says whose */
 
-/* Written only by the programs: socket opened by an allowed process. Children of accept() inherit.
+/*
+ * Written by the programs: socket opened by an allowed process. Children of accept() inherit.
+ * The agent also marks its own broker connection (RF_SK_MGMT, from userspace with the socket's
+ * fd as the key) so that a connection opened before isolation keeps working after it.
  */
 struct rf_sk_mark {
 	__u32 flags;
-	__u32 pad;
+	__u32 tgid; /* with RF_SK_MGMT: the process of the rf_mgmt entries that allow it; else 0 */
 	struct rf_exe_key exe; /* with RF_SK_EXE: the allowed executable */
 };
 _Static_assert(sizeof(struct rf_sk_mark) == 32, "rf_sk_mark_v2 value size");
@@ -175,6 +179,31 @@ struct rf_sk_mark_v1 {
 	__u64 exe_ino;
 };
 _Static_assert(sizeof(struct rf_sk_mark_v1) == 24, "rf_sk_mark (ABI 1) value size");
+
+/* ---- rf_mgmt: BPF_MAP_TYPE_HASH, management channels allowed by process and destination ----- */
+
+/*
+ * One entry allows one process (thread group id as the initial pid namespace numbers it, and
+ * the executable it runs: both must match) to open TCP connections to one address and port
+ * while isolated, and keeps the packets of those connections flowing (RF_SK_MGMT marks them).
+ * The agent writes its broker's addresses here when it (re)connects and removes them when it
+ * stops: e.g. agent pid 812 running /usr/sbin/ringfence, broker 203.0.113.5 port 8883.
+ * Deleting the entry cuts the connection at the next packet. Value: rf_mgmt_val.
+ */
+struct rf_mgmt_key {
+	__u8 addr[16]; /* IPv6 or IPv4-mapped, network byte order */
+	__u16 port;    /* TCP port, host byte order */
+	__u16 pad;     /* 0 */
+	__u32 tgid;
+};
+_Static_assert(sizeof(struct rf_mgmt_key) == 24, "rf_mgmt_key ABI size");
+
+struct rf_mgmt_val {
+	struct rf_exe_key exe; /* the executable the process must run (exact generation) */
+};
+_Static_assert(sizeof(struct rf_mgmt_val) == 24, "rf_mgmt_val ABI size");
+
+#define RF_MAX_MGMT 64
 
 /* ---- rf_sk_peer: BPF_MAP_TYPE_SK_STORAGE ---------------------------------------------------- */
 

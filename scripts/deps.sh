@@ -16,7 +16,8 @@ export DEBIAN_FRONTEND=noninteractive
 $as_root apt-get update
 $as_root apt-get install -y --no-install-recommends make gcc clang llvm libbpf-dev libelf-dev \
 	zlib1g-dev libzstd-dev bpftool libcriterion-dev pkg-config iproute2 git ca-certificates \
-	python3 util-linux procps nftables iptables clang-format libjansson-dev
+	python3 util-linux procps nftables iptables clang-format \
+	libmosquitto-dev libjansson-dev libssl-dev mosquitto mosquitto-clients openssl
 if [ "${1:-}" = kernels ]; then
 	$as_root apt-get install -y --no-install-recommends qemu-system-x86 qemu-system-arm \
 		gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf busybox-static dpkg pahole \

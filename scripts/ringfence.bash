@@ -14,7 +14,7 @@ _ringfence()
 		cword=$COMP_CWORD
 	fi
 
-	local commands='isolate confirm release unisolate status allow events history metrics load unload agent oci-hook help'
+	local commands='isolate confirm release unisolate status allow events history metrics load unload agent oci-hook remote help'
 	local global_opts='--cgroup --unit --container --pid --pin-dir --state-dir --config --btf --json --verbose -v --help -h --version -V'
 
 	# values of global options
@@ -125,6 +125,25 @@ _ringfence()
 		;;
 	help)
 		((cword == cmd_at + 1)) && COMPREPLY=($(compgen -W "$commands" -- "$cur"))
+		;;
+	remote)
+		if ((cword == cmd_at + 1)); then
+			COMPREPLY=($(compgen -W 'isolate release status actions devices' -- "$cur"))
+			return
+		fi
+		case $prev in
+		--comment | --id | --not-after | --broker | --prefix | --target) return ;;
+		--ca | --cert | --key)
+			compopt -o filenames 2>/dev/null
+			COMPREPLY=($(compgen -f -- "$cur"))
+			return
+			;;
+		--for | --wait)
+			COMPREPLY=($(compgen -W '5s 30s 5m 15m 1h 2h 8h 1d' -- "$cur"))
+			return
+			;;
+		esac
+		[[ $cur == -* ]] && COMPREPLY=($(compgen -W '--comment --for --wait --target --id --not-after --broker --ca --cert --key --prefix --json --help' -- "$cur"))
 		;;
 	allow)
 		_ringfence_allow "$cmd_at"

@@ -23,6 +23,7 @@
 #include <bpf/libbpf.h>
 #include "rf_agent.h"
 #include "rf_events.h"
+#include "rf_mqtt.h"
 #include "rf_service.h"
 #include "rf_util.h"
 
@@ -34,6 +35,7 @@
 #define RF_REMAINING_STEP_NS (60ULL * 1000000000ULL) /* refresh of the time left, at most */
 
 static volatile sig_atomic_t agent_exiting;
+static struct rf_mqtt_agent *agent_mqtt; /* remote control (user/mqtt.c), NULL: off */
 
 static void on_term(int sig)
 {
@@ -138,6 +140,18 @@ static int on_event(void *arg, void *data, size_t len)
 	if (!e)
 		return 0;
 	rf_event_json(stdout, e, &ag->ec);
+	if (agent_mqtt) {
+		char *json = NULL;
+		size_t n = 0;
+		FILE *mem = open_memstream(&json, &n);
+
+		if (mem) {
+			rf_event_json(mem, e, &ag->ec);
+			if (!fclose(mem))
+				rf_mqtt_agent_event(agent_mqtt, json, n);
+			free(json);
+		}
+	}
 	if (ag->log) {
 		rf_event_json(ag->log, e, &ag->ec);
 		fflush(ag->log); /* readers ('ringfence events') follow the file */
@@ -581,10 +595,11 @@ static void fleet_scan(struct fleet *fl)
 /* Wait up to RF_POLL_MS for events of any attached target and hand them on. */
 static void fleet_poll(struct fleet *fl)
 {
-	struct pollfd pfd[RF_AGENT_MAX_TARGETS];
+	struct pollfd pfd[RF_AGENT_MAX_TARGETS + 1];
 	struct agent *who[RF_AGENT_MAX_TARGETS];
 	size_t i, n = 0;
-	int ret;
+	bool want_write;
+	int ret, mfd = rf_mqtt_agent_fd(agent_mqtt, &want_write);
 
 	for (i = 0; i < fl->n; i++)
 		if (fl->ag[i]->rb) {
@@ -592,7 +607,13 @@ static void fleet_poll(struct fleet *fl)
 			pfd[n].events = POLLIN;
 			who[n++] = fl->ag[i];
 		}
-	if (poll(pfd, n, RF_POLL_MS) <= 0)
+	if (mfd >= 0) { /* the broker's messages wake the loop too (the last slot) */
+		pfd[n].fd = mfd;
+		pfd[n].events = (short)(POLLIN | (want_write ? POLLOUT : 0));
+	}
+	ret = poll(pfd, n + (mfd >= 0), RF_POLL_MS);
+	rf_mqtt_agent_tick(agent_mqtt);
+	if (ret <= 0)
 		return;
 	for (i = 0; i < n; i++) {
 		if (!pfd[i].revents)
@@ -734,7 +755,11 @@ int rf_agent_run(struct rf_ctx *ctx, int interval_ms)
 	fleet_scan(&fl);
 	record(own, "agent-start", "agent", ctx->cg_dir, NULL);
 	notify_ready();
+	if (rf_mqtt_agent_start(ctx, &agent_mqtt))
+		rf_warn("remote control is off; the agent runs on without it");
 	run_loop(&fl, interval_ms);
+	rf_mqtt_agent_stop(agent_mqtt);
+	agent_mqtt = NULL;
 	/* leaving isolation exactly as it is: only an explicit release ends it */
 	for (i = 0; i < fl.n; i++)
 		agent_free(fl.ag[i]);

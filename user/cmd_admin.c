@@ -30,7 +30,10 @@ const char rf_help_agent[] =
     "and record isolation changes made by other agents or by the deadline. It serves its own\n"
     "target (the host by default) and every container, unit or cgroup target of the same\n"
     "state dir that is isolated, audited or loaded, restoring each after a reboot. Stopping\n"
-    "the agent never ends isolation.\n";
+    "the agent never ends isolation.\n"
+    "With mqtt-broker in the config it also keeps an MQTT session with that broker and carries\n"
+    "out the actions published for this device (remote control, docs/REMOTE.md); its own\n"
+    "broker connection stays allowed while isolated.\n";
 
 static int load_locked(struct rf_ctx *ctx, const void *arg)
 {

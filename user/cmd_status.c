@@ -319,6 +319,30 @@ static void status_one(struct rf_ctx *ctx)
 	rf_maps_close(&s.m);
 }
 
+/* The same printer as status --json, its output caught in memory (see rf_cmd.h). */
+char *rf_status_json_doc(struct rf_ctx *ctx)
+{
+	FILE *saved = stdout, *mem;
+	char *buf = NULL;
+	size_t len = 0;
+	bool json = ctx->json;
+
+	fflush(stdout);
+	mem = open_memstream(&buf, &len);
+	if (!mem)
+		return NULL;
+	stdout = mem;
+	ctx->json = true;
+	status_one(ctx);
+	ctx->json = json;
+	stdout = saved;
+	if (fclose(mem)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
 struct all_status {
 	int n;
 };

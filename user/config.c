@@ -184,6 +184,11 @@ static int set_btf(const char *kw, char *v, struct rf_conf *c, char *err, size_t
 	return 0;
 }
 
+static int set_mqtt(const char *kw, char *v, struct rf_conf *c, char *err, size_t errlen)
+{
+	return rf_mqtt_conf_set(kw, v, &c->mqtt, err, errlen);
+}
+
 static const struct {
 	const char *kw;
 	setting_fn set;
@@ -195,6 +200,12 @@ static const struct {
     {"packet-guard", set_packet_guard},
     {"dns", set_dns},
     {"btf", set_btf},
+    {"mqtt-broker", set_mqtt},
+    {"mqtt-ca", set_mqtt},
+    {"mqtt-cert", set_mqtt},
+    {"mqtt-key", set_mqtt},
+    {"mqtt-device-id", set_mqtt},
+    {"mqtt-topic-prefix", set_mqtt},
 };
 
 /* Parse one logical line (comment already stripped). Returns 0 or -EINVAL with err. */
@@ -218,8 +229,8 @@ static int parse_line(char *line, struct rf_conf *c, char *err, size_t errlen)
 			return settings[i].set(kw, rest, c, err, errlen);
 	snprintf(
 	    err, errlen,
-	    "unknown setting '%s': expected allow, dhcp, dhcp-server, nd, dns, packet-guard or "
-	    "btf",
+	    "unknown setting '%s': expected allow, dhcp, dhcp-server, nd, dns, packet-guard, "
+	    "btf or mqtt-broker, mqtt-ca, mqtt-cert, mqtt-key, mqtt-device-id, mqtt-topic-prefix",
 	    kw);
 	return -EINVAL;
 }

@@ -37,6 +37,8 @@ static const char usage_text[] =
     "  unload [--force]        detach and unpin everything (refused while isolated)\n"
     "  oci-hook [STATE-FILE]   OCI createRuntime hook: isolate a restarted container again\n"
     "                          before its first process runs\n"
+    "  remote isolate|release|status|actions DEVICE | remote devices\n"
+    "                          drive other devices' agents through the MQTT broker\n"
     "\n"
     "RULE:\n"
     "  net CIDR [proto tcp|udp|icmp|any] [port N[-M]] [dir in|out|both]\n"
@@ -91,6 +93,8 @@ static const struct rf_cmd cmds[] = {
     {"unload", rf_cmd_unload, RF_OPT_FORCE | RF_OPT_TARGET, rf_help_unload},
     {"agent", rf_cmd_agent, RF_OPT_TARGET, rf_help_agent},
     {"oci-hook", rf_cmd_oci_hook, RF_OPT_ARGS, rf_help_oci_hook},
+    {"remote", rf_cmd_remote, RF_OPT_ARGS | RF_OPT_OWN | RF_OPT_COMMENT | RF_OPT_FOR,
+     rf_help_remote},
 };
 
 static const struct rf_cmd *find_cmd(const char *name)
@@ -256,6 +260,14 @@ static void take_word(struct cmdline *cl, char *word)
 		cl->o.argv[cl->o.argc++] = word;
 }
 
+/* Does the command (NULL: none yet) parse options of its own ('remote --wait 30s')? */
+static bool owns_options(const char *name)
+{
+	const struct rf_cmd *c = name ? find_cmd(name) : NULL;
+
+	return c && (c->options & RF_OPT_OWN);
+}
+
 /* Does the line ask for help (-h or --help before any "--")? Then nothing else is parsed
  * ("isolate --help --verify" shows isolate's help). */
 static bool wants_help(int argc, char **argv)
@@ -299,6 +311,8 @@ static int parse_line(struct rf_ctx *ctx, int argc, char **argv, struct cmdline 
 					      opts[optopt - OPT_FIRST].name);
 		else if (c == '?' && optopt)
 			return rf_usage_error("unknown option '-%c'", optopt);
+		else if (c == '?' && owns_options(cl->cmd))
+			take_word(cl, argv[optind - 1]); /* remote's --wait, --broker, ... */
 		else if (c == '?')
 			return rf_usage_error("unknown option '%s'", a);
 		else if (take_option(ctx, cl, (size_t)(c - OPT_FIRST), optarg))
@@ -329,8 +343,9 @@ static void ctx_defaults(struct rf_ctx *ctx)
 
 static void print_version(void)
 {
-	printf("ringfence %s (git %s), libbpf %u.%u, ABI %d\n", RF_VERSION, RF_GIT_REV,
-	       libbpf_major_version(), libbpf_minor_version(), RF_ABI_VERSION);
+	printf("ringfence %s (git %s), libbpf %u.%u, ABI %d, mqtt %s\n", RF_VERSION, RF_GIT_REV,
+	       libbpf_major_version(), libbpf_minor_version(), RF_ABI_VERSION,
+	       RF_MQTT ? "yes" : "no");
 }
 
 static int run_command(struct rf_ctx *ctx, struct cmdline *cl)

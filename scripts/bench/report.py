@@ -83,6 +83,7 @@ def parse(path):
         "meta": {},
         "metric": [],
         "flood": {},
+        "mqtt": defaultdict(list),
     }
     with open(path) as f:
         for line in f:
@@ -104,6 +105,8 @@ def parse(path):
                 d["flood"][w[1]] = (int(w[3]), int(w[4]))
             elif k == "metric":
                 d["metric"].append(" ".join(w[1:]))
+            elif k == "mqtt":
+                d["mqtt"][w[1]].append(float(w[3]))
     return d
 
 
@@ -120,6 +123,7 @@ def main():
                 "foreign",
                 "iptables", "libbpf", "nft", "rev", "targets"):
         ap.add_argument("--" + opt, default="")
+    ap.add_argument("--mqtt-idle-s", dest="mqtt_idle_s", type=int, default=20)
     a = ap.parse_args()
     d = parse(a.results)
     rules = f"{int(a.rules):,}"
@@ -198,6 +202,17 @@ def main():
         rows.append(("footprint", f"{plabel} RSS idle (KiB)", fmt(idle), "", "", "1.000"))
         rows.append(("footprint", f"{plabel} RSS after a 2 s flood (KiB)", fmt(flood), "",
                      fmt(peak) + " peak", f"{flood / idle:.3f} x idle" if idle else ""))
+    mq = d["mqtt"]
+    if mq.get("isolate_to_deny"):
+        v = mq["isolate_to_deny"]
+        rows.append(("remote control", "publish Isolate -> first denied connect (ms)",
+                     fmt(med(v)), fmt(min(v)), fmt(max(v)), ""))
+    if mq.get("agent_idle_rss_kb"):
+        rows.append(("remote control", "'ringfence agent', MQTT session idle: RSS (KiB)",
+                     fmt(mq["agent_idle_rss_kb"][0]), "", "", ""))
+        rows.append(("remote control", "'ringfence agent', MQTT session idle: CPU (ms per s)",
+                     fmt(mq["agent_idle_cpu_ms"][0] / max(1, a.mqtt_idle_s)), "", "",
+                     f"{mq['agent_idle_cpu_ms'][0] / max(1, a.mqtt_idle_s) / 10:.2f} % of a CPU"))
     rows.append(("footprint", "ringfence binary (KiB)", fmt(d["meta"].get("bin_size", 0) / 1024),
                  "", "", ""))
     rows.append(("footprint", "BPF object (KiB)", fmt(d["meta"].get("bpf_obj_size", 0) / 1024),
@@ -666,6 +681,13 @@ each measured process, moves it into the cgroup and then into the device namespa
    of denied connects from the cgroup (for the reader: {flood_n} attempts, {flood_denied}
    denied). The kernel rate-limits events (64 per CPU burst, 200/s per CPU sustained), so a
    reader's input is bounded by design; the counters after both floods: {metrics}.
+6. **Remote control** (`scripts/bench/mqtt.sh`, also alone as `make bench-mqtt`): mosquitto with
+   docs/REMOTE.md's configuration (TLS, client certificates) in a peer namespace, the agent
+   inside the measured cgroup; from the start of `mosquitto_pub` of an Isolate action (its TLS
+   handshake included) to the first connect from the cgroup that fails with EPERM (a prober
+   retrying every millisecond), released between rounds; then the agent's RSS and CPU time over
+   a period with the MQTT session open and nothing to do (keepalive, the status document
+   compared every 2 s, the broker allowance re-written every 5 s).
 
 The {rules} rules reach the pinned `rf_allow_net` directly from the driver ({fill_ms} ms,
 median; `ringfence allow add` of that many rules one by one would measure the CLI, not the data

@@ -420,6 +420,14 @@ fwns iptables-restore <"$WORK/ruleset.ipt"
 rec load iptables 0 "$(ms_since "$t0")"
 pairs ipt1k "$CGB" "$FDEVNS"
 
+# ---- remote control ------------------------------------------------------------------------
+if "$RF_BIN" --version | grep -q 'mqtt yes' && command -v mosquitto >/dev/null; then
+	log "remote control (MQTT)"
+	RINGFENCE_BIN=$RF_BIN RFBENCH_REPS=$REPS scripts/bench/mqtt.sh "$RESULTS"
+else
+	log "no remote control rows: a build without MQTT, or no mosquitto (make deps)"
+fi
+
 # ---- report --------------------------------------------------------------------------------
 rec meta bin_size 0 "$(stat -c %s "$RF_BIN")"
 rec meta bpf_obj_size 0 "$(stat -c %s "$ROOT/.output/ringfence.bpf.o" 2>/dev/null || echo 0)"
@@ -431,7 +439,7 @@ python3 -B scripts/bench/report.py "$RESULTS" "$OUT_DOC" \
 	--cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
 	--kernel "$(uname -r)" --date "$(date -u '+%Y-%m-%d %H:%M UTC')" \
 	--reps "$REPS" --pairs "$PAIRS" --ms "$MS" --repeat "$REPEAT" --rules "$NRULES" \
-	--targets "$NTARGETS" \
+	--targets "$NTARGETS" --mqtt-idle-s "${RFBENCH_MQTT_IDLE_S:-20}" \
 	--foreign "$FOREIGN" --iptables "${IPT_BACKEND:-unknown}" \
 	--libbpf "$(pkg-config --modversion libbpf 2>/dev/null || echo unknown)" \
 	--nft "$(nft --version | awk '{ print $2 }')" \

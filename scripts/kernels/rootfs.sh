@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Usage: rootfs.sh CACHE ARCH
 # Unpacks a minimal Debian 12 userland for ARCH into CACHE/rootfs-ARCH (prints that path): what
-# the kernel tests run in a qemu guest (busybox-static, coreutils, iproute2, bpftool, setpriv) and
+# the kernel tests run in a qemu guest (busybox-static, coreutils, iproute2, bpftool, setpriv,
+# mosquitto and its clients and openssl for the remote-control suite) and
 # the runtime libraries of ringfence and the Criterion test binary, plus the -dev packages that
 # the cross build links against (the directory is also its sysroot). The package list is derived
 # from this (Debian 12) host: the packages owning the tools and every library they and the host
@@ -14,9 +15,12 @@ cache=$1 arch=$2
 here=$(cd "$(dirname "$0")" && pwd)
 root=$cache/rootfs-$arch
 debs=$cache/debs-$arch
-tools=(/usr/bin/busybox /usr/sbin/ip /usr/sbin/bpftool /usr/bin/setpriv /usr/bin/sleep /usr/bin/true)
-# what the test binary and ringfence link (the host build has the same -l flags)
-libs=(libbpf.so.1 libelf.so.1 libz.so.1 libjansson.so.4 libcriterion.so.3 libc.so.6)
+tools=(/usr/bin/busybox /usr/sbin/ip /usr/sbin/bpftool /usr/bin/setpriv /usr/bin/sleep /usr/bin/true
+	/usr/sbin/mosquitto /usr/bin/mosquitto_pub /usr/bin/mosquitto_sub /usr/bin/openssl)
+# what the test binary and ringfence link (the host build has the same -l flags; a build with
+# MQTT also libmosquitto, jansson and libcrypto)
+libs=(libbpf.so.1 libelf.so.1 libz.so.1 libcriterion.so.3 libc.so.6 libmosquitto.so.1
+	libjansson.so.4 libcrypto.so.3)
 dev=(libbpf-dev libelf-dev zlib1g-dev libzstd-dev libjansson-dev libcriterion-dev)
 
 owner() { # the package that owns a host path (usrmerge: try the /lib and /usr/lib spellings)

@@ -18,7 +18,7 @@ grep -q 'ok: 0 rule(s), dhcp on, nd on, dns auto, packet-guard auto' <<<"$out" |
 	{ echo "FAIL: default config is not 'nothing allowed, defaults': $out"; exit 1; }
 ok
 # uncomment every example setting ("#allow ...", "#dns ...")
-sed -E 's/^#(allow|dhcp|nd|dns|packet-guard) /\1 /' scripts/ringfence.conf >"$tmp/all.conf"
+sed -E 's/^#(allow|dhcp|nd|dns|packet-guard|mqtt-[a-z-]+) /\1 /' scripts/ringfence.conf >"$tmp/all.conf"
 n_examples=$(grep -cE '^allow ' "$tmp/all.conf")
 out=$("${run[@]}" "$tmp/all.conf") || { echo "FAIL: an example in scripts/ringfence.conf does not parse"; exit 1; }
 grep -q "ok: $((n_examples + 4)) rule(s)" <<<"$out" ||
@@ -30,7 +30,8 @@ if err=$("${run[@]}" "$tmp/bad.conf" 2>&1); then
 fi
 grep -q "bad.conf:2:" <<<"$err" || { echo "FAIL: error does not name FILE:LINE: $err"; exit 1; }
 ok
-for bad in 'dhcp maybe' 'dns 192.0.2.1/24' 'allow exe' 'allow net 192.0.2.1 dir sideways' 'colour blue'; do
+for bad in 'dhcp maybe' 'dns 192.0.2.1/24' 'allow exe' 'allow net 192.0.2.1 dir sideways' 'colour blue' \
+	'mqtt-broker http://b:80' 'mqtt-key key.pem' 'mqtt-device-id a/b'; do
 	echo "$bad" >"$tmp/bad.conf"
 	if "${run[@]}" "$tmp/bad.conf" >/dev/null 2>&1; then
 		echo "FAIL: accepted '$bad'"; exit 1

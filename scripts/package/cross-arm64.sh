@@ -63,7 +63,7 @@ export RINGFENCE_CGROUP=$tmp/no-such-cgroup RINGFENCE_PIN_DIR=$tmp/pins RINGFENC
 echo "== run under qemu-aarch64"
 v=$(rf --version) && ok || bad "--version"
 echo "  $v"
-grep -q '^ringfence .*libbpf [0-9.]*, ABI [0-9]*$' <<<"$v" && ok || bad "--version output"
+grep -Eq '^ringfence .*libbpf [0-9.]*, ABI [0-9]*, mqtt (yes|no)$' <<<"$v" && ok || bad "--version output"
 rf --help | grep -q '^Usage: ringfence' && ok || bad "--help"
 for c in isolate release unisolate status allow events history metrics load unload agent; do
 	rf "$c" --help >/dev/null && ok || bad "$c --help"

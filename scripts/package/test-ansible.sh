@@ -46,6 +46,8 @@ cat >"$tmp/vars.json" <<JSON
   "ringfence_dns": "off",
   "ringfence_packet_guard": "off",
   "ringfence_requestor": "ansible:test-ansible",
+  "ringfence_mqtt_broker": "mqtt://192.0.2.2:1883",
+  "ringfence_mqtt_device_id": "ansible-test",
   "ringfence_env": {
     "RINGFENCE_CGROUP": "$cg",
     "RINGFENCE_PIN_DIR": "$pins",
@@ -85,6 +87,8 @@ pb --check --limit localhost deploy/ansible/release.yml -e ringfence_comment='ch
 step "site.yml (writes the config)"
 pb deploy/ansible/site.yml >"$tmp/log" 2>&1 && ok || { cat "$tmp/log"; bad "site.yml"; }
 grep -q '^allow net 192.0.2.2 proto tcp port 443 dir out$' "$tmp/ringfence.conf" && ok || bad "config lacks the allow rule"
+grep -q '^mqtt-broker mqtt://192.0.2.2:1883$' "$tmp/ringfence.conf" &&
+	grep -q '^mqtt-device-id ansible-test$' "$tmp/ringfence.conf" && ok || bad "config lacks the MQTT settings"
 sed 's/^/  | /' "$tmp/ringfence.conf"
 pb deploy/ansible/site.yml >"$tmp/log" 2>&1 && grep -q 'changed=0' "$tmp/log" && ok || { cat "$tmp/log"; bad "site.yml not idempotent"; }
 

@@ -36,7 +36,9 @@ run_suite() {
 			fail=$((fail + 1))
 		fi
 	}
-	expect 'ringfence ' 'agent allow confirm events help history isolate load metrics oci-hook release status unisolate unload'
+	expect 'ringfence ' 'agent allow confirm events help history isolate load metrics oci-hook release remote status unisolate unload'
+	expect 'ringfence remote ' 'actions devices isolate release status'
+	expect 'ringfence remote isolate web-07 --w' '--wait'
 	expect 'ringfence is' 'isolate'
 	expect 'ringfence un' 'unisolate unload'
 	expect 'ringfence --' '--btf --cgroup --config --container --help --json --pid --pin-dir --state-dir --unit --verbose --version'

@@ -110,7 +110,7 @@ if [[ $install -eq 1 ]]; then
 		done
 		v=$(/usr/sbin/ringfence --version) && ok || bad "ringfence --version failed"
 		echo "  $v"
-		grep -q "^ringfence $(dpkg-deb -f "$deb" Version) (git [0-9a-f]*\(-dirty\)\?\|unknown), libbpf [0-9.]*, ABI [0-9]*$" <<<"$v" && ok ||
+		grep -q "^ringfence $(dpkg-deb -f "$deb" Version) (git [0-9a-f]*\(-dirty\)\?\|unknown), libbpf [0-9.]*, ABI [0-9]*, mqtt \(yes\|no\)$" <<<"$v" && ok ||
 			bad "unexpected --version: $v"
 		/usr/sbin/ringfence --help | grep -q '^Usage: ringfence' && ok || bad "ringfence --help"
 		man -w ringfence >/dev/null 2>&1 && ok || bad "man -w ringfence does not find the page"
