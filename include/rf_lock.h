@@ -6,9 +6,13 @@
 #include <stdbool.h>
 
 #define RF_LOCK_TIMEOUT_MS 10000
+/* isolate waits this long for the lock, then isolates through the kernel and records later */
+#define RF_ISOLATE_LOCK_WAIT_MS 3000
 
 /* Take the state-dir lock (waits up to RF_LOCK_TIMEOUT_MS). Returns an fd >= 0 or -errno. */
 int rf_state_lock(const char *state_dir);
+/* The same lock, waiting at most timeout_ms. */
+int rf_state_lock_wait(const char *state_dir, int timeout_ms);
 /* The same lock without waiting: -EBUSY while a CLI holds it. */
 int rf_state_trylock(const char *state_dir);
 void rf_state_unlock(int fd);

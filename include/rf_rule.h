@@ -6,7 +6,8 @@
 #include <stddef.h>
 #include "ringfence.h"
 
-#define RF_RULE_TEXT_MAX 4352 /* longest canonical rule text, including a PATH_MAX path */
+/* The longest canonical rule text: a 4095-byte path quoted with every byte as \xNN. */
+#define RF_RULE_TEXT_MAX (4 * 4096 + 64)
 #define RF_ERR_MAX	 512
 
 enum rf_rule_kind {
@@ -28,7 +29,11 @@ struct rf_rule {
  */
 int rf_rule_parse(int argc, char *const argv[], struct rf_rule *r, char *err, size_t errlen);
 
-/* Same, from one line of text split on blanks ("net 2001:db8::/32 dir out"). */
+/*
+ * Same, from one line of text split on blanks ("net 2001:db8::/32 dir out"). A word in double
+ * quotes may hold blanks and the escapes \" \\ \xNN ("exe \"/opt/my agent/run\""), as
+ * rf_rule_format() writes paths: parse_line(format(r)) is r for every path.
+ */
 int rf_rule_parse_line(const char *line, struct rf_rule *r, char *err, size_t errlen);
 
 /* Parse "ADDR[/LEN]" into an LPM key (IPv4 mapped into IPv6). Rejects set host bits. */
@@ -48,8 +53,11 @@ void rf_format_cidr(const struct rf_net_key *key, char *buf, size_t len);
 void rf_format_net(const struct rf_net_key *key, const struct rf_net_entry *e, char *buf,
 		   size_t len);
 
-/* Canonical text of any rule. */
+/* Canonical text of any rule; a path with anything but [A-Za-z0-9/._-+,:@=~%] is quoted
+ * (rf_quote_path()), so the text is one line of printable ASCII that parses back to r. */
 void rf_rule_format(const struct rf_rule *r, char *buf, size_t len);
+/* path as a rule word: as it is, or "..." with \" \\ and \xNN for other bytes. */
+void rf_quote_path(const char *path, char *buf, size_t len);
 
 /* Do two entries allow exactly the same thing (origin ignored)? */
 int rf_entry_equal(const struct rf_net_entry *a, const struct rf_net_entry *b);

@@ -58,6 +58,13 @@ struct rf_ctx {
 	 * also in the history entry's warning; the command exits 1 (degraded) */
 	char load_warning[512];
 	bool degraded;
+	/*
+	 * The state lock could not be taken: the command goes ahead through the kernel (isolate)
+	 * and writes nothing in the state dir until it has the lock.
+	 */
+	bool unlocked;
+	int state_err;	  /* the first state write that failed (-errno), 0 when all were recorded */
+	bool intent_open; /* rf_svc_intent() wrote the journal; rf_svc_intent_done() removes it */
 };
 
 /* 0 when running as root; otherwise prints why and returns -EPERM. */
@@ -116,6 +123,8 @@ int rf_svc_for_each_target(const struct rf_ctx *base,
 void rf_svc_build_str(char *buf, size_t len, const struct rf_build *b);
 /* Take the state-dir lock; prints the problem and returns < 0 on failure. */
 int rf_svc_lock(struct rf_ctx *ctx);
+/* The same, waiting at most timeout_ms; the problem is a warning (the caller goes on). */
+int rf_svc_lock_wait(struct rf_ctx *ctx, int timeout_ms);
 
 /*
  * Load and attach if needed, open the maps, re-apply persisted rules and (with_config) the
@@ -173,6 +182,31 @@ bool rf_svc_isolated_now(const struct rf_config *cfg);
  * when a confirmation was pending, else "auto-release". Returns true if it did.
  */
 bool rf_svc_note_lapse(struct rf_ctx *ctx, const struct rf_config *cfg);
+/* The wall-clock time of kernel (CLOCK_BOOTTIME) time boot_ns, by the clock as it is now. */
+__u64 rf_svc_boot_to_unix(__u64 boot_ns);
+
+/*
+ * The journal (rf_journal_write()): rf_svc_intent() writes what the command is about to do
+ * (op, the action a if not NULL, and the fields of extra, which it takes) before it touches the
+ * kernel; rf_svc_intent_done() removes it once the effect is recorded. A failure to write is a
+ * warning (and ctx->state_err), never a refusal.
+ */
+void rf_svc_intent(struct rf_ctx *ctx, const char *op, const struct rf_action *a, json_t *extra);
+void rf_svc_intent_done(struct rf_ctx *ctx);
+/*
+ * Under the state lock, before anything else: finish or fail what a killed command left in the
+ * journal, judged by the kernel (an isolate whose flag is in rf_config is recorded, one whose
+ * flag is not is Failed; after a reboot an unfinished isolate is kept, fail closed; an allow
+ * change is finished), record a deadline that ended isolation (rf_svc_note_lapse()), and
+ * record an isolation in force that has no record (one made while the state dir could not be
+ * written).
+ */
+void rf_svc_recover(struct rf_ctx *ctx);
+/* For commands that only read (status, history): rf_svc_recover() if the lock is free now,
+ * so a lapse or a killed command is recorded, once, whoever looks first. */
+void rf_svc_catch_up(struct rf_ctx *ctx);
+/* Remember the first failed state write (ctx->state_err) and say what it means. */
+void rf_svc_state_error(struct rf_ctx *ctx, const char *what, int err);
 
 /* Record an action as InProgress / with its final status; finish returns code. */
 void rf_svc_action_start(struct rf_ctx *ctx, struct rf_action *a, const char *type,

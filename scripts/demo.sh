@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 CG2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)   # /sys/fs/cgroup or .../unified
 DEMO=$CG2/rf-demo-$$
-RF="./.output/ringfence --cgroup $DEMO --pin-dir /sys/fs/bpf/rf-demo-$$ --state-dir /tmp/rf-demo-$$"
+RF="./.output/ringfence --cgroup $DEMO --pin-dir /sys/fs/bpf/rf-demo-$$ --state-dir /run/rf-demo-$$"
 cleanup() {
 	$RF unload --force >/dev/null 2>&1 || true
 	kill "${SERVERS[@]}" 2>/dev/null || true
@@ -16,7 +16,7 @@ cleanup() {
 	ip netns del rf-dev-$$ 2>/dev/null || true
 	ip netns del rf-peer-$$ 2>/dev/null || true
 	rmdir "$DEMO" 2>/dev/null || true
-	rm -rf /tmp/rf-demo-$$
+	rm -rf /run/rf-demo-$$
 }
 trap cleanup EXIT
 

@@ -104,6 +104,7 @@ static void record(struct agent *ag, const char *type, const char *requestor, co
 static void open_log(struct agent *ag)
 {
 	struct stat st;
+	int fd;
 
 	if (ag->log)
 		fclose(ag->log);
@@ -115,10 +116,15 @@ static void open_log(struct agent *ag)
 		if (rename(ag->log_path, old))
 			rf_warn("cannot rotate %s: %s", ag->log_path, strerror(errno));
 	}
-	ag->log = fopen(ag->log_path, "ae");
-	if (!ag->log)
+	/* in the checked state dir, never through a planted symlink */
+	fd = rf_state_open_file(ag->ctx->state_dir, "events.jsonl", O_WRONLY | O_APPEND | O_CREAT);
+	ag->log = fd >= 0 ? fdopen(fd, "ae") : NULL;
+	if (!ag->log) {
 		rf_warn("cannot open %s: %s (events go to stdout only)", ag->log_path,
-			strerror(errno));
+			fd < 0 ? rf_state_problem(fd) : strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
 }
 
 /* logrotate (or an admin) moved events.jsonl away: write to a new file at its path again. */
@@ -295,13 +301,18 @@ static int attach(struct agent *ag)
 
 	detach_maps(ag);
 	lock = rf_svc_lock(ctx);
-	if (lock < 0)
+	if (lock == -EBUSY)
 		return lock;
+	/* a broken state dir (read-only, a directory or dangling link as its lock) must not keep
+	 * the agent from enforcing: it serves what it can read and records what it can write */
+	ctx->unlocked = lock < 0;
 	if (!ag->own && !wanted(ctx)) { /* released and unloaded meanwhile: not ours to load */
 		rf_state_unlock(lock);
 		return -ESRCH;
 	}
 	ret = rf_svc_ensure_loaded(ctx, &ag->m, false);
+	if (!ret && !ctx->unlocked)
+		rf_svc_recover(ctx); /* a killed command's intent before the restore */
 	if (!ret && rf_svc_apply_config(ctx, &ag->m))
 		rf_warn("configuration not applied; running with the persisted rules");
 	if (!ret) {
@@ -352,7 +363,10 @@ static void check_flag(struct agent *ag)
 	if (rf_config_get(&ag->m, &cfg))
 		return;
 	now = rf_svc_isolated_now(&cfg);
-	if (now == ag->last_isolated)
+	/* also when the record disagrees: a command may have recorded a flip that this loop
+	 * did not see (and missed the flip back) */
+	if (now == ag->last_isolated &&
+	    (rf_isolation_load(ag->ctx->state_dir, &iso) || iso.isolated == (now != 0)))
 		return;
 	/*
 	 * A CLI that holds the state lock sets the flag first and writes the state file after it:
@@ -361,6 +375,7 @@ static void check_flag(struct agent *ag)
 	lock = rf_state_trylock(ag->ctx->state_dir);
 	if (lock < 0)
 		return;
+	rf_svc_recover(ag->ctx); /* a killed CLI's isolate or release is its own, not external */
 	ag->last_isolated = now;
 	if (!now && rf_svc_note_lapse(ag->ctx, &cfg))
 		goto out; /* the kernel deadline ended it */
@@ -640,6 +655,10 @@ static void run_loop(struct fleet *fl, int interval_ms)
 		fleet_poll(fl);
 		if (!rf_tick_due(&next_check, rf_now_mono_ms(), (__u64)interval_ms))
 			continue;
+		/* event times follow the wall clock as NTP sets it, not as it was at start */
+		fl->boot_to_unix_ns = rf_now_unix_ns() - rf_now_boot_ns();
+		for (i = 0; i < fl->n; i++)
+			fl->ag[i]->ec.boot_to_unix_ns = fl->boot_to_unix_ns;
 		fleet_scan(fl);
 		for (i = 0; i < fl->n; i++)
 			if (fl->ag[i]->rb)
@@ -717,7 +736,7 @@ static int take_agent_lock(struct rf_ctx *ctx)
 		rf_err("another agent is running for %s (see %s/agent.lock)", ctx->state_base,
 		       ctx->state_base);
 	else if (fd < 0)
-		rf_err("cannot use state dir %s: %s", ctx->state_base, strerror(-fd));
+		rf_warn("running without %s/agent.lock: %s", ctx->state_base, rf_state_problem(fd));
 	return fd;
 }
 
@@ -738,8 +757,8 @@ int rf_agent_run(struct rf_ctx *ctx, int interval_ms)
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	agent_lock = take_agent_lock(ctx);
-	if (agent_lock < 0)
-		return EXIT_OPFAIL;
+	if (agent_lock == -EBUSY)
+		return EXIT_OPFAIL; /* a broken state dir (another error) is served anyway */
 	raise_nofile();
 	fl.boot_to_unix_ns = rf_now_unix_ns() - rf_now_boot_ns();
 	gethostname(fl.hostname, sizeof(fl.hostname) - 1);

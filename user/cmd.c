@@ -26,6 +26,7 @@ int rf_cmd_locked(struct rf_ctx *ctx, int (*fn)(struct rf_ctx *ctx, const void *
 	lock = rf_svc_lock(ctx);
 	if (lock < 0)
 		return EXIT_OPFAIL;
+	rf_svc_recover(ctx); /* what a killed command left half-done comes first */
 	ret = fn(ctx, arg);
 	rf_state_unlock(lock);
 	if (!ret && ctx->degraded)

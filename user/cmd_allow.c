@@ -27,40 +27,19 @@ const char rf_help_allow[] =
     "  ringfence allow add exe /opt/edr/bin/agent\n"
     "  ringfence allow del net 203.0.113.10 proto tcp port 443 dir out\n";
 
-/* Add or remove `text` in the persisted rule list. */
-static int persist_rule(struct rf_ctx *ctx, const char *text, bool add)
+/* Is `text` among the persisted rules? */
+static bool persisted(struct rf_ctx *ctx, const char *text)
 {
-	char **lines = NULL, **nl;
-	size_t n = 0, i, w = 0;
-	int ret;
+	char **lines = NULL;
+	size_t n = 0, i;
+	bool found = false;
 
-	ret = rf_rules_load(ctx->state_dir, &lines, &n);
-	if (ret)
-		return ret;
-	for (i = 0; i < n; i++) {
-		if (!strcmp(lines[i], text)) {
-			if (add) {
-				rf_lines_free(lines, n);
-				return 0;
-			}
-			free(lines[i]);
-			continue;
-		}
-		lines[w++] = lines[i];
-	}
-	n = w;
-	if (add) {
-		nl = realloc(lines, (n + 1) * sizeof(*lines));
-		if (!nl || !(nl[n] = strdup(text))) {
-			rf_lines_free(nl ? nl : lines, n);
-			return -ENOMEM;
-		}
-		lines = nl;
-		n++;
-	}
-	ret = rf_rules_save(ctx->state_dir, lines, n);
+	if (rf_rules_load(ctx->state_dir, &lines, &n))
+		return false;
+	for (i = 0; i < n && !found; i++)
+		found = !strcmp(lines[i], text);
 	rf_lines_free(lines, n);
-	return ret;
+	return found;
 }
 
 struct list_ctx {
@@ -226,6 +205,8 @@ static int change_locked(struct rf_ctx *ctx, const void *arg)
 	struct rf_maps m = RF_MAPS_INIT;
 	const char *fail = NULL;
 	struct rf_action a;
+	bool gone = false;
+	json_t *intent;
 	int ret;
 
 	rf_svc_action_start(ctx, &a, add ? "allow-add" : "allow-del", text);
@@ -234,7 +215,17 @@ static int change_locked(struct rf_ctx *ctx, const void *arg)
 		fail = "load or configuration failed";
 		goto out;
 	}
+	intent = json_object();
+	rf_state_str_set(intent, "rule", text);
+	rf_svc_intent(ctx, a.type, &a, intent);
 	ret = rf_policy_change(&m, r, add, ctx->cg_dir, err, sizeof(err));
+	if (ret && ret != -EEXIST && !add && r->kind != RF_RULE_NET && persisted(ctx, text)) {
+		/* its file or cgroup is gone, so its path names nothing: the rule is still
+		 * removed (an exe identity remembered for it is dropped by rf_svc_refresh_exe()) */
+		ret = 0;
+		snprintf(err, sizeof(err), "%s", "");
+		gone = true;
+	}
 	if (ret == -EEXIST) {
 		ret = 0;
 		snprintf(err, sizeof(err), "already allowed");
@@ -253,9 +244,10 @@ static int change_locked(struct rf_ctx *ctx, const void *arg)
 		fail = "cannot update rf_config";
 		goto out;
 	}
-	if ((ret = persist_rule(ctx, text, add)))
+	rf_crash_point("applied");
+	if ((ret = rf_rules_change(ctx->state_dir, text, add)))
 		rf_warn("rule applied but not saved in %s/rules: %s", ctx->state_dir,
-			strerror(-ret));
+			rf_state_problem(ret));
 	if (r->kind == RF_RULE_EXE) {
 		int moved;
 
@@ -263,9 +255,13 @@ static int change_locked(struct rf_ctx *ctx, const void *arg)
 			rf_warn("exe rule identities not recorded: %s", strerror(-ret));
 	}
 	print_changed(ctx, text, add, err);
+	if (gone && !ctx->json)
+		printf("(its %s is gone: removed from the saved rules)\n",
+		       r->kind == RF_RULE_EXE ? "file" : "cgroup");
 	ret = 0;
 out:
 	rf_svc_action_finish(ctx, &a, fail, 0);
+	rf_svc_intent_done(ctx);
 	rf_maps_close(&m);
 	return ret;
 }

@@ -37,14 +37,18 @@ const char rf_help_isolate[] =
     "  --verify-timeout DURATION   per endpoint (default 5s)\n"
     "Example: isolate --audit; ringfence events; then\n"
     "  isolate --verify 203.0.113.10:443 --confirm-within 5m; then ringfence confirm\n"
-    "Running it while already isolated changes nothing and exits 0. A configuration file\n"
-    "with an error does not stop isolation: the last applied policy stays in force, and the\n"
-    "problem is printed and recorded in the history.\n";
+    "Running it while already isolated changes nothing and exits 0 (with --for or\n"
+    "--confirm-within it exits 2: release first). A configuration file with an error does\n"
+    "not stop isolation: the last applied policy stays in force, and the problem is printed\n"
+    "and recorded in the history. Nor does the state dir: when its lock stays taken or it\n"
+    "cannot be written, isolation goes ahead in the kernel, is recorded as soon as it can\n"
+    "be, and isolate exits 1.\n";
 
 const char rf_help_confirm[] =
     "Usage: ringfence confirm [--comment TEXT]\n"
     "Keep an isolation started with --confirm-within: it becomes ordinary isolation (or runs\n"
-    "to its --for deadline). Exits 1 when it has already been rolled back.\n";
+    "to its --for deadline). Exits 1 when there is nothing to confirm (not isolated, or\n"
+    "rolled back already: the message says which).\n";
 
 const char rf_help_release[] =
     "Usage: ringfence release [--comment TEXT]   (alias: unisolate)\n"
@@ -60,6 +64,10 @@ struct isolate_req {
 	int neps;
 	struct rf_verify_check checks[RF_VERIFY_MAX + 2];
 	int nchecks;
+	/* what is recorded once the kernel is isolated (later, when the lock was not had) */
+	struct rf_isolation iso;
+	struct rf_action action;
+	bool applied;
 };
 
 static int duration_arg(const char *opt, const char *v, __u64 *secs)
@@ -119,22 +127,42 @@ static __u64 earliest(__u64 a, __u64 b)
 	return !a ? b : !b ? a : a < b ? a : b;
 }
 
+/* The record of the isolation that r asks for, starting now. */
+static void plan_record(const struct isolate_req *r, struct rf_isolation *iso)
+{
+	__u64 now_unix = rf_now_unix_ns(), now_boot = rf_now_boot_ns();
+	__u64 secs = earliest(r->for_secs, r->confirm_secs);
+
+	memset(iso, 0, sizeof(*iso));
+	iso->isolated = !r->o->audit;
+	iso->audit = r->o->audit;
+	iso->since_unix_ns = now_unix;
+	iso->deadline_unix_ns = secs ? now_unix + secs * 1000000000ULL : 0;
+	iso->deadline_boot_ns = secs ? now_boot + secs * 1000000000ULL : 0;
+	iso->boot_to_unix_ns = now_unix - now_boot;
+	iso->remaining_ns = secs * 1000000000ULL;
+	iso->for_unix_ns = r->for_secs ? now_unix + r->for_secs * 1000000000ULL : 0;
+	iso->confirm_unix_ns = r->confirm_secs ? now_unix + r->confirm_secs * 1000000000ULL : 0;
+	if (r->for_secs > r->confirm_secs && r->confirm_secs)
+		iso->for_after_confirm_ns = (r->for_secs - r->confirm_secs) * 1000000000ULL;
+	rf_boot_id(iso->boot_id, sizeof(iso->boot_id));
+	snprintf(iso->comment, sizeof(iso->comment), "%s", r->o->comment ? r->o->comment : "");
+}
+
 /*
- * Start enforcing (or auditing): the kernel deadline is the earlier of --for and
+ * Start enforcing (or auditing) as iso says: the kernel deadline is the earlier of --for and
  * --confirm-within. Audit -> enforce is gap-free: isolated is set while the audit bit is still
  * on (a non-zero isolated wins), and the bit is cleared after.
  */
-static int set_mode(struct rf_ctx *ctx, struct rf_maps *m, const struct isolate_req *r)
+static int set_mode(struct rf_maps *m, const struct isolate_req *r, const struct rf_isolation *iso)
 {
 	struct rf_config_change c = {.fields = RF_CFG_F_ABI | RF_CFG_F_DEADLINE | RF_CFG_F_SINCE};
 	struct rf_config_change clear = {.fields = RF_CFG_F_FLAGS, .flags_mask = RF_CFG_AUDIT};
-	struct rf_isolation iso = {.isolated = !r->o->audit, .audit = r->o->audit};
-	__u64 now_unix = rf_now_unix_ns(), secs = earliest(r->for_secs, r->confirm_secs);
 	int ret;
 
 	c.val.abi_version = RF_ABI_VERSION;
-	c.val.since_unix_ns = now_unix;
-	c.val.deadline_ns = secs ? rf_now_boot_ns() + secs * 1000000000ULL : 0;
+	c.val.since_unix_ns = iso->since_unix_ns;
+	c.val.deadline_ns = iso->deadline_boot_ns;
 	c.fields |= r->o->audit ? RF_CFG_F_FLAGS : RF_CFG_F_ISOLATED;
 	c.val.isolated = RF_ISOLATED;
 	c.val.flags = RF_CFG_AUDIT;
@@ -142,22 +170,21 @@ static int set_mode(struct rf_ctx *ctx, struct rf_maps *m, const struct isolate_
 	ret = rf_config_update(m, &c, NULL);
 	if (!ret && !r->o->audit)
 		ret = rf_config_update(m, &clear, NULL);
-	if (ret) {
-		rf_err("failed to set the isolation flag: %s", strerror(-ret));
-		return ret;
-	}
-	iso.since_unix_ns = now_unix;
-	iso.deadline_unix_ns = secs ? now_unix + secs * 1000000000ULL : 0;
-	iso.remaining_ns = secs * 1000000000ULL;
-	iso.for_unix_ns = r->for_secs ? now_unix + r->for_secs * 1000000000ULL : 0;
-	iso.confirm_unix_ns = r->confirm_secs ? now_unix + r->confirm_secs * 1000000000ULL : 0;
-	snprintf(iso.comment, sizeof(iso.comment), "%s", r->o->comment ? r->o->comment : "");
-	ret = rf_isolation_save(ctx->state_dir, &iso);
 	if (ret)
-		rf_warn("isolation is on but %s/isolation was not saved: %s (it will not be "
-			"restored after a reboot)",
-			ctx->state_dir, strerror(-ret));
-	return 0;
+		rf_err("failed to set the isolation flag: %s", strerror(-ret));
+	return ret;
+}
+
+/* The isolation record, or why it could not be written (isolation holds regardless). */
+static void save_record(struct rf_ctx *ctx, const struct rf_isolation *iso)
+{
+	int ret = rf_isolation_save(ctx->state_dir, iso);
+
+	if (ret)
+		rf_svc_state_error(ctx,
+				   "the isolation record (it is not restored after a reboot "
+				   "until recorded)",
+				   ret);
 }
 
 /* Record a deadline that passed unnoticed before acting on the state it left. */
@@ -179,7 +206,8 @@ static int clear_mode(struct rf_ctx *ctx, struct rf_maps *m, enum rf_svc_mode *w
 	struct rf_config cfg;
 	int ret;
 
-	note_lapse(ctx, m);
+	if (!ctx->unlocked)
+		note_lapse(ctx, m);
 	ret = rf_config_get(m, &cfg);
 	*was = ret ? RF_SVC_OFF : rf_svc_mode(&cfg);
 	if (!ret)
@@ -188,14 +216,20 @@ static int clear_mode(struct rf_ctx *ctx, struct rf_maps *m, enum rf_svc_mode *w
 		rf_err("failed to clear the isolation flag: %s", strerror(-ret));
 		return ret;
 	}
+	rf_crash_point("applied");
+	if (ctx->unlocked)
+		return 0;
 	ret = rf_isolation_load(ctx->state_dir, &iso);
 	iso.isolated = iso.audit = false;
 	iso.deadline_unix_ns = iso.confirm_unix_ns = iso.for_unix_ns = iso.remaining_ns = 0;
+	iso.for_after_confirm_ns = iso.deadline_boot_ns = 0;
 	if (!ret)
 		ret = rf_isolation_save(ctx->state_dir, &iso);
 	if (ret)
-		rf_warn("released, but %s/isolation was not updated: %s", ctx->state_dir,
-			strerror(-ret));
+		rf_svc_state_error(ctx,
+				   "the isolation record (released, but a reboot would "
+				   "isolate again)",
+				   ret);
 	return 0;
 }
 
@@ -312,6 +346,15 @@ static int check_mode(struct rf_ctx *ctx, struct rf_maps *m, const struct isolat
 		*fail = "already isolated";
 		return -EBUSY;
 	}
+	if ((mode == RF_SVC_ENFORCE || (mode == RF_SVC_AUDIT && r->o->audit)) &&
+	    (r->for_secs || r->confirm_secs)) {
+		rf_usage_error("already %s: --for and --confirm-within set a deadline only when "
+			       "isolation starts, and this one keeps its own; run 'ringfence "
+			       "release' first to start over with a new deadline",
+			       mode == RF_SVC_ENFORCE ? "isolated" : "auditing");
+		*fail = "already isolated: a new deadline was not applied";
+		return -EALREADY;
+	}
 	if (mode == RF_SVC_ENFORCE || (mode == RF_SVC_AUDIT && r->o->audit)) {
 		bool iso = mode == RF_SVC_ENFORCE;
 
@@ -335,59 +378,152 @@ static int check_mode(struct rf_ctx *ctx, struct rf_maps *m, const struct isolat
 	return 0;
 }
 
-/* The isolate action itself, under the state lock. */
+/* Record what isolate did (under the lock): the isolation record, the history, the journal. */
+static void record_isolate(struct rf_ctx *ctx, struct isolate_req *r, const char *fail)
+{
+	if (r->applied && !fail)
+		save_record(ctx, &r->iso);
+	rf_svc_action_finish(ctx, &r->action, fail, 0);
+	rf_svc_intent_done(ctx);
+}
+
+/* The kernel side of isolate: load, check, journal, flag, verify. Records nothing yet. */
+static int isolate_kernel(struct rf_ctx *ctx, struct rf_maps *m, struct isolate_req *r,
+			  const char **fail, char *vfail, size_t vlen)
+{
+	struct rf_config cfg;
+	int ret;
+
+	if ((ret = rf_svc_ensure_loaded(ctx, m, true))) {
+		*fail = "load or configuration failed";
+		return ret;
+	}
+	if ((ret = rf_config_get(m, &cfg))) {
+		rf_err("failed to read rf_config: %s", strerror(-ret));
+		*fail = "cannot read rf_config";
+		return ret;
+	}
+	if (!ctx->unlocked)
+		rf_svc_note_lapse(ctx, &cfg); /* a deadline that passed unnoticed goes in first */
+	ret = check_mode(ctx, m, r, rf_svc_mode(&cfg), fail);
+	if (ret)
+		return ret;
+	plan_record(r, &r->iso);
+	if (!ctx->unlocked)
+		rf_svc_intent(ctx, "isolate", &r->action,
+			      json_pack("{s:o}", "isolation", rf_isolation_json(&r->iso)));
+	if ((ret = set_mode(m, r, &r->iso))) {
+		*fail = "cannot write rf_config";
+		return ret;
+	}
+	r->applied = true;
+	rf_crash_point("applied");
+	if (r->neps && (ret = verify_or_roll_back(ctx, m, r, vfail, vlen)))
+		*fail = vfail;
+	return ret;
+}
+
+/* The isolate action itself (under the state lock, or without it: ctx->unlocked). */
 static int isolate_locked(struct rf_ctx *ctx, const void *arg)
 {
 	struct isolate_req *r = (struct isolate_req *)arg;
 	struct rf_maps m = RF_MAPS_INIT;
 	char vfail[RF_ERR_MAX] = "";
 	const char *fail = NULL;
-	struct rf_config cfg;
-	struct rf_action a;
 	int ret;
 
-	rf_svc_action_defer(&a, r->o->audit ? "audit" : "isolate", r->o->comment);
-	if ((ret = rf_svc_ensure_loaded(ctx, &m, true))) {
-		fail = "load or configuration failed";
-		goto done;
-	}
-	if ((ret = rf_config_get(&m, &cfg))) {
-		rf_err("failed to read rf_config: %s", strerror(-ret));
-		fail = "cannot read rf_config";
-		goto done;
-	}
-	rf_svc_note_lapse(ctx, &cfg); /* a deadline that passed unnoticed goes in first */
-	ret = check_mode(ctx, &m, r, rf_svc_mode(&cfg), &fail);
-	if (ret) {
-		rf_svc_action_finish(ctx, &a, fail, 0);
-		ret = ret > 0 ? 0 : ret;
-		goto out;
-	}
-	if ((ret = set_mode(ctx, &m, r)))
-		fail = "cannot write rf_config";
-	else if (r->neps && (ret = verify_or_roll_back(ctx, &m, r, vfail, sizeof(vfail))))
-		fail = vfail;
-done:
-	rf_svc_action_finish(ctx, &a, fail, 0);
-	if (!fail || vfail[0])
-		print_result(ctx, r, fail, a.id);
-out:
+	rf_svc_action_defer(&r->action, r->o->audit ? "audit" : "isolate", r->o->comment);
+	ret = isolate_kernel(ctx, &m, r, &fail, vfail, sizeof(vfail));
+	if (ret > 0)
+		ret = 0; /* nothing to do */
+	else if (!fail || vfail[0])
+		print_result(ctx, r, fail, r->action.id);
+	if (fail)
+		snprintf(r->action.error, sizeof(r->action.error), "%s", fail);
+	if (!ctx->unlocked)
+		record_isolate(ctx, r, fail);
 	rf_maps_close(&m);
 	return ret;
 }
 
+/*
+ * Isolation is never refused because the state dir is slow (another holder of its lock) or
+ * broken (read-only, full, a directory or dangling link where a file belongs): the lock is
+ * waited for RF_ISOLATE_LOCK_WAIT_MS at most, then isolate goes through the kernel and records
+ * once it has the lock. Whatever could not be recorded makes it exit 1 (isolated, degraded).
+ */
 int rf_cmd_isolate(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 {
 	static struct isolate_req r;
-	int ret;
+	int ret, lock;
 
 	if ((ret = parse_request(o, &r)))
 		return ret;
-	return rf_cmd_locked(ctx, isolate_locked, &r);
+	if (rf_svc_need_root())
+		return EXIT_OPFAIL;
+	lock = rf_svc_lock_wait(ctx, RF_ISOLATE_LOCK_WAIT_MS);
+	ctx->unlocked = lock < 0;
+	if (ctx->unlocked) {
+		rf_warn("isolating without the state lock: isolation goes ahead in the kernel and "
+			"is recorded as soon as the lock can be had");
+		ctx->state_err = lock;
+	} else {
+		rf_svc_recover(ctx);
+	}
+	ret = isolate_locked(ctx, &r);
+	if (ctx->unlocked && r.applied) {
+		lock = rf_state_lock_wait(ctx->state_dir, RF_LOCK_TIMEOUT_MS);
+		if (lock >= 0) {
+			ctx->unlocked = false;
+			ctx->state_err = 0;
+			record_isolate(ctx, &r, r.action.error[0] ? r.action.error : NULL);
+		}
+	}
+	rf_state_unlock(lock);
+	if (ret == -EALREADY)
+		return EXIT_USAGE;
+	if (!ret && r.applied && ctx->state_err) {
+		rf_err("%s %s, but not everything was recorded (%s): it holds in the kernel; the "
+		       "next ringfence command or the agent records it once the state dir %s can "
+		       "be written",
+		       r.o->audit ? "auditing" : "isolated", ctx->cg_dir,
+		       rf_state_problem(ctx->state_err), ctx->state_dir);
+		return EXIT_OPFAIL;
+	}
+	if (!ret && ctx->degraded)
+		return EXIT_OPFAIL; /* isolated, with a foreign pin moved aside (said on stderr) */
+	return rf_exit_code(ret);
+}
+
+/* Did the last change of isolation in the history end it unconfirmed? */
+static bool last_was_rollback(struct rf_ctx *ctx)
+{
+	static const char *const ends[] = {
+	    "isolate", "audit", "release", "auto-release", "external-release", "restore-isolation"};
+	struct rf_action *acts;
+	size_t n, i, k;
+	bool rb = false;
+
+	if (rf_history_load(ctx->state_dir, &acts, &n))
+		return false;
+	for (i = n; i > 0; i--) {
+		if (!strcmp(acts[i - 1].type, "rolled-back")) {
+			rb = true;
+			break;
+		}
+		for (k = 0; k < sizeof(ends) / sizeof(ends[0]); k++)
+			if (!strcmp(acts[i - 1].type, ends[k]))
+				break;
+		if (k < sizeof(ends) / sizeof(ends[0]))
+			break;
+	}
+	free(acts);
+	return rb;
 }
 
 /* Make a pending commit-confirmed isolation ordinary (or run to its --for deadline). */
-static int confirm_locked(struct rf_ctx *ctx, struct rf_maps *m, const char **fail)
+static int confirm_locked(struct rf_ctx *ctx, struct rf_maps *m, const struct rf_action *a,
+			  const char **fail)
 {
 	struct rf_config_change c = {.fields = RF_CFG_F_DEADLINE};
 	struct rf_isolation iso;
@@ -400,9 +536,13 @@ static int confirm_locked(struct rf_ctx *ctx, struct rf_maps *m, const char **fa
 		*fail = "cannot read the isolation state";
 		return ret;
 	}
-	if (rf_svc_note_lapse(ctx, &cfg) || !rf_svc_isolated_now(&cfg)) {
-		rf_err("nothing to confirm: not isolated (a pending isolation that was not "
-		       "confirmed in time has been rolled back; see 'ringfence history')");
+	rf_svc_note_lapse(ctx, &cfg);
+	if (!rf_svc_isolated_now(&cfg)) {
+		if (last_was_rollback(ctx))
+			rf_err("too late: the isolation was not confirmed in time and has been "
+			       "rolled back (see 'ringfence history'); isolate again if needed");
+		else
+			rf_err("nothing to confirm: not isolated");
 		*fail = "not isolated";
 		return -ENOENT;
 	}
@@ -411,17 +551,34 @@ static int confirm_locked(struct rf_ctx *ctx, struct rf_maps *m, const char **fa
 				 : "isolation is not waiting for confirmation; nothing changed\n");
 		return 0;
 	}
-	c.val.deadline_ns = iso.for_unix_ns > now ? rf_now_boot_ns() + (iso.for_unix_ns - now) : 0;
+	/* on the kernel's clock: the --for deadline lies for_after_confirm beyond the pending
+	 * one (or is it, when it came first); records of the previous release had only the wall
+	 * clock */
+	if (!iso.for_unix_ns)
+		c.val.deadline_ns = 0;
+	else if (iso.deadline_boot_ns || iso.for_after_confirm_ns)
+		c.val.deadline_ns = cfg.deadline_ns + iso.for_after_confirm_ns;
+	else
+		c.val.deadline_ns =
+		    rf_now_boot_ns() + (iso.for_unix_ns > now ? iso.for_unix_ns - now : 0);
+	iso.deadline_boot_ns = c.val.deadline_ns;
+	iso.deadline_unix_ns = c.val.deadline_ns ? rf_svc_boot_to_unix(c.val.deadline_ns) : 0;
+	iso.remaining_ns = c.val.deadline_ns ? c.val.deadline_ns - rf_now_boot_ns() : 0;
+	iso.confirm_unix_ns = iso.for_after_confirm_ns = 0;
+	rf_boot_id(iso.boot_id, sizeof(iso.boot_id));
+	rf_svc_intent(ctx, "confirm", a,
+		      json_pack("{s:I,s:o}", "deadline_boot", (json_int_t)c.val.deadline_ns,
+				"isolation", rf_isolation_json(&iso)));
 	if ((ret = rf_config_update(m, &c, NULL))) {
 		rf_err("failed to update the deadline: %s", strerror(-ret));
 		*fail = "cannot write rf_config";
 		return ret;
 	}
-	iso.deadline_unix_ns = iso.for_unix_ns;
-	iso.remaining_ns = c.val.deadline_ns ? c.val.deadline_ns - rf_now_boot_ns() : 0;
-	iso.confirm_unix_ns = 0;
-	if (rf_isolation_save(ctx->state_dir, &iso))
-		rf_warn("confirmed, but %s/isolation was not updated", ctx->state_dir);
+	rf_crash_point("applied");
+	rf_svc_state_error(ctx,
+			   "the isolation record (confirmed, but a reboot would restore the "
+			   "pending confirmation)",
+			   rf_isolation_save(ctx->state_dir, &iso));
 	printf(ctx->json ? "{\"confirmed\":true,\"changed\":true}\n"
 			 : "confirmed: isolation stays in force%s\n",
 	       iso.for_unix_ns ? " until its --for deadline" : "");
@@ -434,7 +591,7 @@ static int confirm_locked(struct rf_ctx *ctx, struct rf_maps *m, const char **fa
  */
 static int maps_action(struct rf_ctx *ctx, const char *type, const char *comment,
 		       int (*fn)(struct rf_ctx *ctx, struct rf_maps *m, int open_err,
-				 const char **fail))
+				 const struct rf_action *a, const char **fail))
 {
 	struct rf_maps m = RF_MAPS_INIT;
 	const char *fail = NULL;
@@ -442,20 +599,22 @@ static int maps_action(struct rf_ctx *ctx, const char *type, const char *comment
 	int ret;
 
 	rf_svc_action_start(ctx, &a, type, comment);
-	ret = fn(ctx, &m, rf_maps_open(ctx->pin_dir, &m), &fail);
+	ret = fn(ctx, &m, rf_maps_open(ctx->pin_dir, &m), &a, &fail);
 	rf_svc_action_finish(ctx, &a, fail, 0);
+	rf_svc_intent_done(ctx); /* fn's intent, if it wrote one, is recorded now */
 	rf_maps_close(&m);
 	return ret;
 }
 
-static int confirm_maps(struct rf_ctx *ctx, struct rf_maps *m, int open_err, const char **fail)
+static int confirm_maps(struct rf_ctx *ctx, struct rf_maps *m, int open_err,
+			const struct rf_action *a, const char **fail)
 {
 	if (open_err) {
 		rf_err("nothing to confirm: ringfence is not loaded (%s)", strerror(-open_err));
 		*fail = "not loaded";
 		return open_err;
 	}
-	return confirm_locked(ctx, m, fail);
+	return confirm_locked(ctx, m, a, fail);
 }
 
 static int confirm_cmd_locked(struct rf_ctx *ctx, const void *arg)
@@ -469,7 +628,8 @@ int rf_cmd_confirm(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 	return rf_cmd_locked(ctx, confirm_cmd_locked, o);
 }
 
-static int release_maps(struct rf_ctx *ctx, struct rf_maps *m, int open_err, const char **fail)
+static int release_maps(struct rf_ctx *ctx, struct rf_maps *m, int open_err,
+			const struct rf_action *a, const char **fail)
 {
 	enum rf_svc_mode was = RF_SVC_OFF;
 	int ret;
@@ -487,6 +647,7 @@ static int release_maps(struct rf_ctx *ctx, struct rf_maps *m, int open_err, con
 		*fail = "cannot open maps";
 		return open_err;
 	}
+	rf_svc_intent(ctx, "release", a, NULL);
 	if ((ret = clear_mode(ctx, m, &was))) {
 		*fail = "cannot write rf_config";
 		return ret;

@@ -59,6 +59,7 @@ static void gather(struct rf_ctx *ctx, struct status *s)
 	/* --unit/--container/--pid were resolved by main.c (exit 2 when they fail); the host or a
 	 * --cgroup that is not usable is reported (the message is printed) and status goes on */
 	s->target_ok = rf_svc_resolve_cgroup(ctx) == 0;
+	rf_svc_catch_up(ctx); /* a lapse nobody saw yet is recorded before it is shown */
 	s->loaded = rf_maps_open(ctx->pin_dir, &s->m) == 0 && rf_config_get(&s->m, &s->cfg) == 0;
 	s->old_abi = !s->loaded && !rf_pinned_config(ctx->pin_dir, &s->cfg) &&
 		     s->cfg.abi_version < RF_ABI_VERSION;

@@ -82,15 +82,25 @@ static int reconcile_rules(struct rf_ctx *ctx, struct rf_maps *m, char **want, s
 	int ret;
 
 	snprintf(header, sizeof(header), "# map-id %u", map_id(m->net));
-	ret = load_applied(ctx, header, &had, &nhad, &same_map);
-	if (!ret)
-		ret = rf_rules_load(ctx->state_dir, &user, &nuser);
-	if (!ret)
-		ret = rf_reconcile(want, nwant, had, nhad, same_map, user, nuser, &rc);
+	/* a state dir that cannot be read or written must not keep the config (built-ins, the
+	 * packet guard) out of the maps: with nothing known to be applied, rules are only added */
+	if (load_applied(ctx, header, &had, &nhad, &same_map) ||
+	    rf_rules_load(ctx->state_dir, &user, &nuser)) {
+		rf_warn("%s/%s is unreadable: the configuration's rules are added, none removed",
+			ctx->state_dir, RF_CONFIG_APPLIED);
+		rf_lines_free(had, nhad);
+		rf_lines_free(user, nuser);
+		had = user = NULL;
+		nhad = nuser = 0;
+		same_map = false;
+	}
+	ret = rf_reconcile(want, nwant, had, nhad, same_map, user, nuser, &rc);
 	if (!ret && !rc.unchanged) {
 		change_lines(ctx, m, (const char *const *)want, nwant, nconfig, true);
 		change_lines(ctx, m, rc.del, rc.ndel, 0, false);
-		ret = rf_state_lines_save(ctx->state_dir, RF_CONFIG_APPLIED, header, want, nwant);
+		if (rf_state_lines_save(ctx->state_dir, RF_CONFIG_APPLIED, header, want, nwant))
+			rf_warn("the configuration is applied, but %s/%s could not be written",
+				ctx->state_dir, RF_CONFIG_APPLIED);
 	}
 	if (ret)
 		rf_err("failed to apply %s: %s", ctx->config, strerror(-ret));

@@ -38,12 +38,14 @@ static int exe_paths(struct rf_ctx *ctx, char ***paths, size_t *n)
 		ret = rf_state_lines_load(ctx->state_dir, RF_CONFIG_APPLIED, &conf, &nconf);
 	for (i = 0; !ret && i < nuser + nconf; i++) {
 		const char *l = i < nuser ? user[i] : conf[i - nuser];
-		char **np;
+		char err[RF_ERR_MAX], **np;
+		struct rf_rule r;
 
-		if (strncmp(l, "exe ", 4))
+		/* the path as the rule names it: a quoted one unquoted (rf_rule_format()) */
+		if (strncmp(l, "exe ", 4) || rf_rule_parse_line(l, &r, err, sizeof(err)))
 			continue;
 		np = realloc(*paths, (*n + 1) * sizeof(**paths));
-		if (!np || !(np[*n] = strdup(l + 4))) {
+		if (!np || !(np[*n] = strdup(r.path))) {
 			if (np)
 				*paths = np;
 			ret = -ENOMEM;

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The action history, <state>/history: append-only. Each line is one record of an action; an
- * action that changes status (InProgress, then Succeeded) is written again with the same id,
- * and the last record of an id is its current state. Nothing is ever rewritten, so a crash
- * loses at most the line being written, and every allow command costs one append.
+ * The action history, <state>/history: append-only, one JSON object per line (jansson; strings
+ * byte-exact as in every state file). An action that changes status (InProgress, then
+ * Succeeded) is written again with the same id, and the last record of an id is its current
+ * state. Nothing is ever rewritten, so a crash loses at most the line being written, and a
+ * write that fails half-way is cut off again. The next id is kept in <state>/history.seq, so
+ * an action never reads the history; past RF_HISTORY_ROTATE_BYTES the file becomes history.1
+ * (the one before is dropped). Lines of the previous release (tab-separated) are still read.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +20,7 @@
 #include "rf_state.h"
 #include "rf_util.h"
 
-#define RF_HISTORY_FIELDS 9 /* the 9th, the warning, is absent in records of older versions */
+#define RF_HISTORY_FIELDS 9 /* previous release: the 9th, the warning, was optional */
 
 static const char *const status_names[] = {"Pending", "InProgress", "Succeeded", "Failed"};
 
@@ -26,18 +29,49 @@ const char *rf_action_status_name(enum rf_action_status s)
 	return (unsigned)s < 4 ? status_names[s] : "Unknown";
 }
 
-void rf_action_encode(const struct rf_action *a, char *buf, size_t len)
+static int status_of(const char *name)
 {
-	char t[80], r[300], c[2100], e[1100], w[1100];
+	int i;
 
-	rf_escape_field(t, sizeof(t), a->type);
-	rf_escape_field(r, sizeof(r), a->requestor);
-	rf_escape_field(c, sizeof(c), a->comment);
-	rf_escape_field(e, sizeof(e), a->error);
-	rf_escape_field(w, sizeof(w), a->warning);
-	snprintf(buf, len, "%llu\t%s\t%s\t%s\t%llu\t%llu\t%s\t%s%s%s", (unsigned long long)a->id, t,
-		 rf_action_status_name(a->status), r, (unsigned long long)a->requested_unix_ns,
-		 (unsigned long long)a->completed_unix_ns, c, e, w[0] ? "\t" : "", w);
+	for (i = 0; name && i < 4; i++)
+		if (!strcmp(name, status_names[i]))
+			return i;
+	return -1;
+}
+
+json_t *rf_action_to_json(const struct rf_action *a)
+{
+	json_t *o = json_pack("{s:I,s:s,s:I,s:I}", "id", (json_int_t)a->id, "status",
+			      rf_action_status_name(a->status), "requested",
+			      (json_int_t)a->requested_unix_ns, "completed",
+			      (json_int_t)a->completed_unix_ns);
+
+	if (o &&
+	    (rf_state_str_set(o, "type", a->type) ||
+	     rf_state_str_set(o, "requestor", a->requestor) ||
+	     rf_state_str_set(o, "comment", a->comment) || rf_state_str_set(o, "error", a->error) ||
+	     rf_state_str_set(o, "warning", a->warning))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+int rf_action_encode(const struct rf_action *a, char *buf, size_t len)
+{
+	json_t *o = rf_action_to_json(a);
+	char *text =
+	    o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER) : NULL;
+	int err;
+
+	json_decref(o);
+	if (!text)
+		return -ENOMEM;
+	err = strlen(text) < len && strlen(text) < RF_HISTORY_LINE_MAX ? 0 : -E2BIG;
+	if (!err)
+		strcpy(buf, text);
+	free(text);
+	return err;
 }
 
 /* Split line (copied into buf) on tabs; returns the field count, or -1 past max. */
@@ -68,32 +102,29 @@ static bool all_digits(const char *s)
 	return true;
 }
 
-int rf_action_decode(const char *line, struct rf_action *a)
+static bool id_valid(__u64 id)
 {
-	char buf[4096], *f[RF_HISTORY_FIELDS], *p;
-	int i, n;
+	return id >= 1 && id <= RF_HISTORY_ID_MAX;
+}
 
-	if (strlen(line) >= sizeof(buf))
-		return -EINVAL;
+/* A record of the previous release: tab-separated, \t \n \\ escaped. */
+static int decode_tabs(const char *line, struct rf_action *a)
+{
+	char buf[RF_HISTORY_LINE_MAX], *f[RF_HISTORY_FIELDS];
+	int i, n, st;
+
 	strcpy(buf, line);
 	n = split_fields(buf, f, RF_HISTORY_FIELDS);
 	if (n != 8 && n != RF_HISTORY_FIELDS)
 		return -EINVAL;
-	if (!all_digits(f[0]) || !all_digits(f[4]) || !all_digits(f[5]))
+	if (!all_digits(f[0]) || !all_digits(f[4]) || !all_digits(f[5]) || strlen(f[0]) > 19)
 		return -EINVAL; /* id and the two times: plain decimal digits only */
-	memset(a, 0, sizeof(*a));
-	errno = 0;
-	a->id = strtoull(f[0], &p, 10);
-	if (errno || !a->id || a->id == ULLONG_MAX)
+	a->id = strtoull(f[0], NULL, 10);
+	if (!id_valid(a->id) || (st = status_of(f[2])) < 0)
 		return -EINVAL;
+	a->status = (enum rf_action_status)st;
 	for (i = 1; i < n; i++)
 		rf_unescape_field(f[i]);
-	a->status = (enum rf_action_status)4;
-	for (i = 0; i < 4; i++)
-		if (!strcmp(f[2], status_names[i]))
-			a->status = (enum rf_action_status)i;
-	if ((unsigned)a->status >= 4)
-		return -EINVAL;
 	snprintf(a->type, sizeof(a->type), "%s", f[1]);
 	snprintf(a->requestor, sizeof(a->requestor), "%s", f[3]);
 	a->requested_unix_ns = strtoull(f[4], NULL, 10);
@@ -103,6 +134,44 @@ int rf_action_decode(const char *line, struct rf_action *a)
 	if (n == RF_HISTORY_FIELDS)
 		snprintf(a->warning, sizeof(a->warning), "%s", f[8]);
 	return 0;
+}
+
+int rf_action_from_json(const json_t *o, struct rf_action *a)
+{
+	json_t *id = json_object_get(o, "id");
+	int st = status_of(json_string_value(json_object_get(o, "status")));
+
+	memset(a, 0, sizeof(*a));
+	if (!json_is_integer(id) || st < 0 || json_integer_value(id) < 0)
+		return -EINVAL;
+	a->id = (__u64)json_integer_value(id);
+	a->status = (enum rf_action_status)st;
+	a->requested_unix_ns = (__u64)json_integer_value(json_object_get(o, "requested"));
+	a->completed_unix_ns = (__u64)json_integer_value(json_object_get(o, "completed"));
+	if (rf_state_str_get(o, "type", a->type, sizeof(a->type)) ||
+	    rf_state_str_get(o, "requestor", a->requestor, sizeof(a->requestor)) ||
+	    rf_state_str_get(o, "comment", a->comment, sizeof(a->comment)) ||
+	    rf_state_str_get(o, "error", a->error, sizeof(a->error)) ||
+	    rf_state_str_get(o, "warning", a->warning, sizeof(a->warning)))
+		return -EINVAL;
+	return 0;
+}
+
+static int decode_json(const char *line, struct rf_action *a)
+{
+	json_t *o = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
+	int err = rf_action_from_json(o, a);
+
+	json_decref(o);
+	return !err && id_valid(a->id) ? 0 : -EINVAL;
+}
+
+int rf_action_decode(const char *line, struct rf_action *a)
+{
+	if (strlen(line) >= RF_HISTORY_LINE_MAX)
+		return -EINVAL;
+	memset(a, 0, sizeof(*a));
+	return line[0] == '{' ? decode_json(line, a) : decode_tabs(line, a);
 }
 
 /* Index of the action with id in acts[0..n), or n. Ids are appended in increasing order, so
@@ -117,10 +186,11 @@ static size_t find_id(const struct rf_action *acts, size_t n, __u64 id)
 	return n;
 }
 
-/* Collapse the records of lines into actions, the last record of each id winning. */
-static size_t collapse(char **lines, size_t nl, struct rf_action *out)
+/* Collapse the records of lines into actions (out has room for cnt + nl), the last record of
+ * each id winning; returns the new count. */
+static size_t collapse(char **lines, size_t nl, struct rf_action *out, size_t cnt)
 {
-	size_t i, cnt = 0;
+	size_t i;
 
 	for (i = 0; i < nl; i++) {
 		struct rf_action a;
@@ -136,80 +206,149 @@ static size_t collapse(char **lines, size_t nl, struct rf_action *out)
 	return cnt;
 }
 
+/* The lines of <state>/name into *lines (none when it is missing). */
+static int history_lines(const char *state_dir, const char *name, char ***lines, size_t *nl)
+{
+	char *data;
+	int err = rf_state_read(state_dir, name, &data, NULL);
+
+	*lines = NULL;
+	*nl = 0;
+	if (err)
+		return err == -ENOENT ? 0 : err;
+	err = rf_split_lines(data, lines, nl);
+	free(data);
+	return err;
+}
+
 int rf_history_load(const char *state_dir, struct rf_action **acts, size_t *n)
 {
-	char path[PATH_MAX], *data, **lines = NULL;
-	size_t nl = 0;
-	struct rf_action *out;
-	int err;
+	static const char *const files[] = {"history.1", "history"};
+	char **lines[2] = {NULL, NULL};
+	size_t nl[2] = {0, 0}, i;
+	struct rf_action *out = NULL;
+	int err = 0;
 
 	*acts = NULL;
 	*n = 0;
-	rf_state_path(path, sizeof(path), state_dir, "history");
-	err = rf_read_file(path, &data, NULL);
-	if (err)
-		return err == -ENOENT ? 0 : err;
-	err = rf_split_lines(data, &lines, &nl);
-	free(data);
-	if (err)
+	for (i = 0; i < 2 && !err; i++)
+		err = history_lines(state_dir, files[i], &lines[i], &nl[i]);
+	if (!err && !(out = calloc(nl[0] + nl[1] + 1, sizeof(*out))))
+		err = -ENOMEM;
+	for (i = 0; i < 2 && !err; i++)
+		*n = collapse(lines[i], nl[i], out, *n);
+	for (i = 0; i < 2; i++)
+		rf_lines_free(lines[i], nl[i]);
+	if (err) {
+		free(out);
+		*n = 0;
 		return err;
-	out = calloc(nl ? nl : 1, sizeof(*out));
-	if (!out) {
-		rf_lines_free(lines, nl);
-		return -ENOMEM;
 	}
-	*n = collapse(lines, nl, out);
 	*acts = out;
-	rf_lines_free(lines, nl);
 	return 0;
 }
 
-/* Append one record, on a line of its own even after a torn write, and fsync it. */
-static int history_append(const char *state_dir, const struct rf_action *a)
+/* Past RF_HISTORY_ROTATE_BYTES, history becomes history.1 (the callers hold the state lock). */
+static void maybe_rotate(const char *state_dir, int fd)
 {
-	char path[PATH_MAX], line[4200], last = '\n';
+	char from[PATH_MAX], to[PATH_MAX];
+	struct stat st;
+
+	if (fstat(fd, &st) || st.st_size < RF_HISTORY_ROTATE_BYTES)
+		return;
+	rf_state_path(from, sizeof(from), state_dir, "history");
+	rf_state_path(to, sizeof(to), state_dir, "history.1");
+	if (rename(from, to))
+		rf_warn("cannot rotate %s: %s", from, strerror(errno));
+}
+
+/* Write line at the end of fd, on a line of its own even after a torn write; a write that
+ * fails half-way is cut off again, so no torn line is left behind. */
+static int append_line(int fd, const char *rec)
+{
+	char line[RF_HISTORY_LINE_MAX + 2], last = '\n';
 	struct stat st;
 	size_t len;
-	int fd, err = 0;
+	ssize_t w;
 
-	rf_state_path(path, sizeof(path), state_dir, "history");
-	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
+	if (fstat(fd, &st))
 		return -errno;
-	if (!fstat(fd, &st) && st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) != 1)
+	if (st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) != 1)
 		last = '\n';
-	line[0] = '\n';
-	rf_action_encode(a, line + 1, sizeof(line) - 2);
-	len = strlen(line);
-	line[len++] = '\n';
-	if (last == '\n') /* skip the leading newline unless a torn line needs ending */
-		err = write(fd, line + 1, len - 1) == (ssize_t)(len - 1) ? 0 : -EIO;
-	else
-		err = write(fd, line, len) == (ssize_t)len ? 0 : -EIO;
-	if (!err && fsync(fd))
-		err = -errno;
+	len = (size_t)snprintf(line, sizeof(line), "%s%s\n", last == '\n' ? "" : "\n", rec);
+	w = write(fd, line, len);
+	if (w == (ssize_t)len)
+		return fsync(fd) ? -errno : 0;
+	if (ftruncate(fd, st.st_size)) {
+		/* nothing more to do: the reader skips the torn line */
+	}
+	return w < 0 ? -errno : -ENOSPC;
+}
+
+/* Append one record, and fsync it. */
+static int history_append(const char *state_dir, const struct rf_action *a)
+{
+	char rec[RF_HISTORY_LINE_MAX];
+	int fd, err;
+
+	err = rf_action_encode(a, rec, sizeof(rec));
+	if (err)
+		return err;
+	fd = rf_state_open_file(state_dir, "history", O_RDWR | O_APPEND | O_CREAT);
+	if (fd < 0)
+		return fd;
+	maybe_rotate(state_dir, fd);
+	close(fd);
+	fd = rf_state_open_file(state_dir, "history", O_RDWR | O_APPEND | O_CREAT);
+	if (fd < 0)
+		return fd;
+	err = append_line(fd, rec);
 	close(fd);
 	return err;
 }
 
-/* Give a a fresh id (one past the highest in the history), requested time and requestor. */
-static int action_new(const char *state_dir, struct rf_action *a)
+/* The highest valid id in the history files, for a missing or damaged history.seq. */
+static __u64 highest_id(const char *state_dir)
 {
 	struct rf_action *acts;
 	size_t n, i;
-	int err;
+	__u64 hi = 0;
 
-	err = rf_mkdir_p(state_dir, 0700);
-	if (err)
-		return err;
-	err = rf_history_load(state_dir, &acts, &n);
-	if (err)
-		return err;
-	a->id = 1;
+	if (rf_history_load(state_dir, &acts, &n))
+		return 0;
 	for (i = 0; i < n; i++)
-		if (acts[i].id >= a->id)
-			a->id = acts[i].id + 1;
+		if (acts[i].id > hi)
+			hi = acts[i].id;
 	free(acts);
+	return hi;
+}
+
+/* Take the next id from <state>/history.seq and store the one after it. */
+static int next_id(const char *state_dir, __u64 *id)
+{
+	char *data = NULL, text[64];
+	unsigned long long v = 0;
+	int err = rf_state_read(state_dir, "history.seq", &data, NULL);
+
+	if (!err && (sscanf(data, "%llu", &v) != 1 || !id_valid(v)))
+		v = 0;
+	free(data);
+	if (!v)
+		v = highest_id(state_dir) + 1;
+	if (!id_valid(v))
+		return -EOVERFLOW;
+	*id = v;
+	snprintf(text, sizeof(text), "%llu\n", v + 1);
+	return rf_state_write(state_dir, "history.seq", text, strlen(text));
+}
+
+/* Give a a fresh id, requested time and requestor. */
+static int action_new(const char *state_dir, struct rf_action *a)
+{
+	int err = next_id(state_dir, &a->id);
+
+	if (err)
+		return err;
 	if (!a->requested_unix_ns)
 		a->requested_unix_ns = rf_now_unix_ns();
 	if (!a->requestor[0])
@@ -221,7 +360,8 @@ static void action_close(struct rf_action *a, const char *error)
 {
 	a->status = error ? RF_ACT_FAILED : RF_ACT_SUCCEEDED;
 	snprintf(a->error, sizeof(a->error), "%s", error ? error : "");
-	a->completed_unix_ns = rf_now_unix_ns();
+	if (!a->completed_unix_ns) /* else when it happened (a lapse: the kernel's deadline) */
+		a->completed_unix_ns = rf_now_unix_ns();
 }
 
 int rf_action_begin(const char *state_dir, struct rf_action *a)

@@ -11,19 +11,32 @@
 #include "rf_state.h"
 #include "rf_util.h"
 
+/*
+ * Open <state_dir>/name for locking, in the checked dir, never through a symlink (-ELOOP) nor
+ * as a directory (-EISDIR). A read-only state dir still locks an existing file (flock needs no
+ * write access).
+ */
+static int open_lock(const char *state_dir, const char *name)
+{
+	int fd = rf_state_open_file(state_dir, name, O_RDWR | O_CREAT);
+
+	if (fd == -EROFS || fd == -EACCES) {
+		int ro = rf_state_open_file(state_dir, name, O_RDONLY);
+
+		if (ro >= 0)
+			return ro;
+	}
+	return fd;
+}
+
 /* Lock <state_dir>/name, waiting up to timeout_ms: the fd, -EBUSY when held, or -errno. */
 static int lock_file(const char *state_dir, const char *name, int timeout_ms)
 {
-	char path[PATH_MAX];
 	int fd, waited = 0, err;
 
-	err = rf_mkdir_p(state_dir, 0700);
-	if (err)
-		return err;
-	rf_state_path(path, sizeof(path), state_dir, name);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = open_lock(state_dir, name);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	while (flock(fd, LOCK_EX | LOCK_NB)) {
 		struct timespec ts = {0, 50 * 1000000L};
 
@@ -41,6 +54,11 @@ static int lock_file(const char *state_dir, const char *name, int timeout_ms)
 int rf_state_lock(const char *state_dir)
 {
 	return lock_file(state_dir, "lock", RF_LOCK_TIMEOUT_MS);
+}
+
+int rf_state_lock_wait(const char *state_dir, int timeout_ms)
+{
+	return lock_file(state_dir, "lock", timeout_ms);
 }
 
 int rf_state_trylock(const char *state_dir)
@@ -64,12 +82,10 @@ int rf_agent_lock(const char *state_dir)
 
 bool rf_agent_running(const char *state_dir)
 {
-	char path[PATH_MAX];
 	bool running;
 	int fd;
 
-	rf_state_path(path, sizeof(path), state_dir, "agent.lock");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = rf_state_open_file(state_dir, "agent.lock", O_RDONLY);
 	if (fd < 0)
 		return false;
 	running = flock(fd, LOCK_SH | LOCK_NB) && errno == EWOULDBLOCK;

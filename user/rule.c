@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <sys/sysmacros.h>
 #include "rf_rule.h"
 
@@ -178,19 +179,51 @@ void rf_format_net(const struct rf_net_key *key, const struct rf_net_entry *e, c
 	snprintf(buf, len, "net %s%s%s%s", cidr, proto, port, dir);
 }
 
+/* May c stand in a path written without quotes? */
+static bool plain_char(unsigned char c)
+{
+	return isalnum(c) || strchr("/._-+,:@=~%", c);
+}
+
+void rf_quote_path(const char *path, char *buf, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)path;
+	size_t o = 0;
+
+	for (; *p && plain_char(*p); p++)
+		;
+	if (!*p && *path) {
+		snprintf(buf, len, "%s", path);
+		return;
+	}
+	if (len < 3) {
+		if (len)
+			buf[0] = '\0';
+		return;
+	}
+	buf[o++] = '"';
+	for (p = (const unsigned char *)path; *p && o + 5 < len; p++) {
+		if (*p == '"' || *p == '\\')
+			o += (size_t)sprintf(buf + o, "\\%c", *p);
+		else if (*p < 0x20 || *p >= 0x7f)
+			o += (size_t)sprintf(buf + o, "\\x%02x", *p);
+		else
+			buf[o++] = (char)*p;
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+}
+
 void rf_rule_format(const struct rf_rule *r, char *buf, size_t len)
 {
-	switch (r->kind) {
-	case RF_RULE_NET:
+	char q[RF_RULE_TEXT_MAX];
+
+	if (r->kind == RF_RULE_NET) {
 		rf_format_net(&r->key, &r->entry, buf, len);
-		break;
-	case RF_RULE_EXE:
-		snprintf(buf, len, "exe %s", r->path);
-		break;
-	case RF_RULE_CGROUP:
-		snprintf(buf, len, "cgroup %s", r->path);
-		break;
+		return;
 	}
+	rf_quote_path(r->path, q, sizeof(q));
+	snprintf(buf, len, "%s %s", r->kind == RF_RULE_EXE ? "exe" : "cgroup", q);
 }
 
 static int parse_ports(const char *s, struct rf_net_entry *e, char *err, size_t errlen)
@@ -331,18 +364,75 @@ int rf_rule_parse(int argc, char *const argv[], struct rf_rule *r, char *err, si
 	return 0;
 }
 
+static int hex_digit(char c)
+{
+	return isdigit((unsigned char)c) ? c - '0'
+	       : c >= 'a' && c <= 'f'	 ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F'	 ? c - 'A' + 10
+					 : -1;
+}
+
+/*
+ * The quoted word at *p (after its opening quote) unescaped into *w, in place: \" \\ \xNN.
+ * Moves *p past the closing quote. -EINVAL for a bad escape, a NUL byte or no closing quote.
+ */
+static int unquote(char **p, char **w)
+{
+	char *r = *p, *o = *w;
+
+	for (; *r && *r != '"'; r++) {
+		int hi, lo;
+
+		if (*r != '\\') {
+			*o++ = *r;
+			continue;
+		}
+		if (r[1] == '"' || r[1] == '\\') {
+			*o++ = *++r;
+			continue;
+		}
+		hi = r[1] == 'x' ? hex_digit(r[2]) : -1;
+		lo = hi >= 0 ? hex_digit(r[3]) : -1;
+		if (lo < 0 || (hi | lo) == 0)
+			return -EINVAL;
+		*o++ = (char)(hi << 4 | lo);
+		r += 3;
+	}
+	if (*r != '"')
+		return -EINVAL;
+	*p = r + 1;
+	*w = o;
+	return 0;
+}
+
 int rf_rule_parse_line(const char *line, struct rf_rule *r, char *err, size_t errlen)
 {
-	char buf[RF_RULE_TEXT_MAX], *tok[RF_MAX_TOKENS], *save = NULL, *t;
+	char buf[RF_RULE_TEXT_MAX], *tok[RF_MAX_TOKENS], *p = buf, *w;
 	int n = 0;
 
 	if (strlen(line) >= sizeof(buf))
 		return fail(err, errlen, "%s", "rule too long");
 	strcpy(buf, line);
-	for (t = strtok_r(buf, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save)) {
+	for (;;) {
+		p += strspn(p, " \t\r\n");
+		if (!*p)
+			break;
 		if (n == RF_MAX_TOKENS)
-			return fail(err, errlen, "too many words in rule at '%s'", t);
-		tok[n++] = t;
+			return fail(err, errlen, "too many words in rule at '%s'", p);
+		tok[n++] = w = p;
+		if (*p == '"') { /* "PATH" with \" \\ \xNN escapes, as rf_quote_path() writes */
+			p++;
+			if (unquote(&p, &w) || (*p && !strchr(" \t\r\n", *p)))
+				return fail(err, errlen, "%s",
+					    "bad quoted path: expected \"...\" with only \\\", "
+					    "\\\\ and \\xNN escapes (no \\x00), then a blank");
+		} else {
+			p += strcspn(p, " \t\r\n");
+			w = p;
+		}
+		if (*p)
+			p++;
+		*w = '\0';
 	}
 	return rf_rule_parse(n, tok, r, err, errlen);
 }

@@ -561,12 +561,20 @@ static void record_target(struct rf_ctx *ctx)
 	char path[PATH_MAX + 8], pins[PATH_MAX + 8], id[32];
 	char *lines[3] = {path, pins, id};
 
+	char **had = NULL;
+	size_t nhad = 0;
+	bool same;
+
 	if (!ctx->selected || !ctx->cg_id)
 		return; /* a target whose cgroup is gone keeps the record it has */
 	snprintf(path, sizeof(path), "path %s", ctx->cg_rel);
 	snprintf(pins, sizeof(pins), "pins %s", ctx->pin_dir);
 	snprintf(id, sizeof(id), "id %llu", (unsigned long long)ctx->cg_id);
-	if (rf_state_lines_save(ctx->state_dir, RF_TARGET_RECORD, NULL, lines, 3))
+	/* unchanged (the usual case): no write, so no fsync ahead of the command's work */
+	same = !rf_state_lines_load(ctx->state_dir, RF_TARGET_RECORD, &had, &nhad) && nhad == 3 &&
+	       !strcmp(had[0], path) && !strcmp(had[1], pins) && !strcmp(had[2], id);
+	rf_lines_free(had, nhad);
+	if (!same && rf_state_lines_save(ctx->state_dir, RF_TARGET_RECORD, NULL, lines, 3))
 		rf_warn("cannot write %s/%s", ctx->state_dir, RF_TARGET_RECORD);
 }
 
@@ -716,8 +724,21 @@ int rf_svc_lock(struct rf_ctx *ctx)
 		rf_err("another ringfence command holds %s/lock; try again when it has finished",
 		       ctx->state_dir);
 	else if (fd < 0)
-		rf_err("failed to lock state dir %s: %s (set --state-dir)", ctx->state_dir,
-		       strerror(-fd));
+		rf_err("cannot use state dir %s: %s", ctx->state_dir, rf_state_problem(fd));
+	else
+		record_target(ctx);
+	return fd;
+}
+
+int rf_svc_lock_wait(struct rf_ctx *ctx, int timeout_ms)
+{
+	int fd = rf_state_lock_wait(ctx->state_dir, timeout_ms);
+
+	if (fd == -EBUSY)
+		rf_warn("another ringfence command has held %s/lock for %d ms", ctx->state_dir,
+			timeout_ms);
+	else if (fd < 0)
+		rf_warn("cannot use state dir %s: %s", ctx->state_dir, rf_state_problem(fd));
 	else
 		record_target(ctx);
 	return fd;
@@ -955,7 +976,7 @@ int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config
 		rf_warn("the configuration was not applied: continuing with the last applied "
 			"policy; fix %s and run the command again",
 			ctx->config);
-	if (!ret)
+	if (!ret && !ctx->unlocked)
 		track_exe(ctx, m);
 	if (!ret && upgraded_from)
 		drop_carried_exe(ctx, m);
@@ -986,8 +1007,12 @@ int rf_svc_apply_persisted(struct rf_ctx *ctx, struct rf_maps *m)
 
 	ret = rf_rules_load(ctx->state_dir, &lines, &n);
 	if (ret) {
-		rf_err("failed to read %s/rules: %s", ctx->state_dir, strerror(-ret));
-		return ret;
+		/* fail closed: without them less is allowed, and isolation still goes ahead */
+		rf_warn("the allow rules saved in %s/rules are not applied: %s", ctx->state_dir,
+			rf_state_problem(ret));
+		if (!ctx->state_err)
+			ctx->state_err = ret;
+		return rf_svc_sync_flags(m);
 	}
 	for (i = 0; i < n; i++) {
 		struct rf_rule r;
@@ -1030,11 +1055,18 @@ static void action_init(struct rf_action *a, const char *type, const char *comme
 	snprintf(a->comment, sizeof(a->comment), "%s", comment ? comment : "");
 }
 
+void rf_svc_state_error(struct rf_ctx *ctx, const char *what, int err)
+{
+	if (!err)
+		return;
+	rf_warn("cannot write %s in %s: %s", what, ctx->state_dir, rf_state_problem(err));
+	if (!ctx->state_err)
+		ctx->state_err = err;
+}
+
 static void history_warning(struct rf_ctx *ctx, int ret)
 {
-	if (ret)
-		rf_warn("failed to record action in %s/history: %s", ctx->state_dir,
-			strerror(-ret));
+	rf_svc_state_error(ctx, "the action history", ret);
 }
 
 void rf_svc_action_start(struct rf_ctx *ctx, struct rf_action *a, const char *type,
@@ -1080,6 +1112,15 @@ bool rf_svc_isolated_now(const struct rf_config *cfg)
 	return rf_svc_mode(cfg) == RF_SVC_ENFORCE;
 }
 
+__u64 rf_svc_boot_to_unix(__u64 boot_ns)
+{
+	__u64 now_boot = rf_now_boot_ns(), now_unix = rf_now_unix_ns();
+
+	if (boot_ns >= now_boot)
+		return now_unix + (boot_ns - now_boot);
+	return now_boot - boot_ns < now_unix ? now_unix - (now_boot - boot_ns) : 0;
+}
+
 bool rf_svc_note_lapse(struct rf_ctx *ctx, const struct rf_config *cfg)
 {
 	struct rf_isolation iso;
@@ -1094,9 +1135,10 @@ bool rf_svc_note_lapse(struct rf_ctx *ctx, const struct rf_config *cfg)
 	pending = iso.isolated && iso.confirm_unix_ns &&
 		  (!iso.for_unix_ns || iso.confirm_unix_ns <= iso.for_unix_ns);
 	iso.isolated = iso.audit = false;
-	iso.confirm_unix_ns = iso.for_unix_ns = 0;
-	if (rf_isolation_save(ctx->state_dir, &iso))
-		rf_warn("cannot update %s/isolation", ctx->state_dir);
+	iso.confirm_unix_ns = iso.for_unix_ns = iso.for_after_confirm_ns = 0;
+	rf_svc_state_error(ctx, "the isolation record", rf_isolation_save(ctx->state_dir, &iso));
+	/* when it happened: the kernel's deadline, not when someone noticed */
+	a.requested_unix_ns = a.completed_unix_ns = rf_svc_boot_to_unix(cfg->deadline_ns);
 	snprintf(a.type, sizeof(a.type), "%s", pending ? "rolled-back" : "auto-release");
 	snprintf(a.requestor, sizeof(a.requestor), "kernel");
 	snprintf(a.comment, sizeof(a.comment), "%s",
@@ -1150,6 +1192,234 @@ void rf_svc_packet_guard(struct rf_ctx *ctx, int mode)
 	else if (ret > 0 && ctx->verbose)
 		rf_err("packet-socket guard attached to %s", names);
 	rf_svc_guard_target_netns(ctx);
+}
+
+/* ---- the journal -----------------------------------------------------------------------------
+ */
+
+void rf_svc_intent(struct rf_ctx *ctx, const char *op, const struct rf_action *a, json_t *extra)
+{
+	json_t *j = extra ? extra : json_object();
+	int ret = j ? 0 : -ENOMEM;
+
+	if (!ret && (json_object_set_new(j, "op", json_string(op)) ||
+		     (a && json_object_set_new(j, "action", rf_action_to_json(a)))))
+		ret = -ENOMEM;
+	if (!ret)
+		ret = rf_journal_write(ctx->state_dir, j);
+	json_decref(j);
+	rf_svc_state_error(ctx, "the journal", ret);
+	ctx->intent_open = !ret;
+	rf_crash_point("intent");
+}
+
+void rf_svc_intent_done(struct rf_ctx *ctx)
+{
+	if (!ctx->intent_open)
+		return;
+	rf_crash_point("recorded");
+	ctx->intent_open = false;
+	rf_svc_state_error(ctx, "the journal", rf_journal_clear(ctx->state_dir));
+}
+
+/* Does the history hold a final record of action id (killed after recording it)? */
+static bool action_finished(struct rf_ctx *ctx, __u64 id)
+{
+	struct rf_action *acts;
+	size_t n, i;
+	bool done = false;
+
+	if (!id || rf_history_load(ctx->state_dir, &acts, &n))
+		return false;
+	for (i = n; i > 0 && !done; i--)
+		done = acts[i - 1].id == id && (acts[i - 1].status == RF_ACT_SUCCEEDED ||
+						acts[i - 1].status == RF_ACT_FAILED);
+	free(acts);
+	return done;
+}
+
+/* The journal's action, finished with error (NULL: Succeeded) and a warning, unless the
+ * command got as far as recording it. */
+static void recover_action(struct rf_ctx *ctx, const json_t *j, const char *error,
+			   const char *warning)
+{
+	struct rf_action a;
+
+	if (rf_action_from_json(json_object_get(j, "action"), &a) || action_finished(ctx, a.id))
+		return;
+	snprintf(a.warning, sizeof(a.warning), "%s", warning);
+	a.completed_unix_ns = 0;
+	history_warning(ctx, a.id ? rf_action_end(ctx->state_dir, &a, error)
+				  : rf_action_record(ctx->state_dir, &a, error));
+}
+
+/* An isolate (or audit) that was killed: recorded if its flag is in the kernel, else Failed;
+ * after a reboot nobody can tell, so it is kept (and the agent restores it). */
+static void recover_isolate(struct rf_ctx *ctx, const json_t *j, const struct rf_config *cfg,
+			    bool same_boot)
+{
+	struct rf_isolation iso, rec;
+	bool applied;
+
+	if (rf_isolation_from_json(json_object_get(j, "isolation"), &iso) ||
+	    (!rf_isolation_load(ctx->state_dir, &rec) && rec.since_unix_ns == iso.since_unix_ns &&
+	     (rec.isolated || rec.audit)))
+		return; /* killed after recording it: nothing is missing */
+	applied = cfg && cfg->since_unix_ns == iso.since_unix_ns &&
+		  (cfg->isolated || (cfg->flags & RF_CFG_AUDIT));
+	if (same_boot && !applied) {
+		recover_action(ctx, j, "interrupted before it took effect", "");
+		return;
+	}
+	rf_svc_state_error(ctx, "the isolation record", rf_isolation_save(ctx->state_dir, &iso));
+	recover_action(ctx, j, NULL,
+		       same_boot ? "recorded by the next command: the command was interrupted "
+				   "after isolating"
+				 : "the command was interrupted and the host restarted: kept "
+				   "isolated (fail closed)");
+}
+
+/* A release that was killed: recorded if the kernel is released, else Failed (still in
+ * force; after a reboot the agent restores it). */
+static void recover_release(struct rf_ctx *ctx, const json_t *j, const struct rf_config *cfg,
+			    bool same_boot)
+{
+	struct rf_isolation iso;
+
+	if (!same_boot || !cfg || cfg->isolated || (cfg->flags & RF_CFG_AUDIT)) {
+		recover_action(ctx, j, "interrupted before it took effect: still isolated", "");
+		return;
+	}
+	if (!rf_isolation_load(ctx->state_dir, &iso)) {
+		iso.isolated = iso.audit = false;
+		iso.deadline_unix_ns = iso.confirm_unix_ns = iso.for_unix_ns = 0;
+		iso.remaining_ns = iso.for_after_confirm_ns = iso.deadline_boot_ns = 0;
+		rf_svc_state_error(ctx, "the isolation record",
+				   rf_isolation_save(ctx->state_dir, &iso));
+	}
+	recover_action(ctx, j, NULL,
+		       "recorded by the next command: the command was interrupted after releasing");
+}
+
+/* A confirm that was killed: recorded if the kernel has its deadline, else Failed (still
+ * waiting for confirmation: confirm again). */
+static void recover_confirm(struct rf_ctx *ctx, const json_t *j, const struct rf_config *cfg,
+			    bool same_boot)
+{
+	__u64 deadline = (__u64)json_integer_value(json_object_get(j, "deadline_boot"));
+	struct rf_isolation iso;
+
+	if (!same_boot || !cfg || cfg->deadline_ns != deadline ||
+	    rf_isolation_from_json(json_object_get(j, "isolation"), &iso)) {
+		recover_action(ctx, j, "interrupted before it took effect: confirm again", "");
+		return;
+	}
+	rf_svc_state_error(ctx, "the isolation record", rf_isolation_save(ctx->state_dir, &iso));
+	recover_action(
+	    ctx, j, NULL,
+	    "recorded by the next command: the command was interrupted after confirming");
+}
+
+/* An allow change that was killed is finished: in the kernel (when loaded) and saved. */
+static void recover_rule(struct rf_ctx *ctx, const json_t *j, struct rf_maps *m, bool add)
+{
+	char err[RF_ERR_MAX], text[RF_RULE_TEXT_MAX];
+	struct rf_rule r;
+	int ret;
+
+	if (rf_state_str_get(j, "rule", text, sizeof(text)) ||
+	    rf_rule_parse_line(text, &r, err, sizeof(err)))
+		return;
+	if (m->config >= 0) {
+		ret = rf_policy_change(m, &r, add, ctx->cg_dir, err, sizeof(err));
+		if (ret && ret != -EEXIST && ret != -ENOENT)
+			rf_warn("finishing '%s': %s", text, err);
+		rf_svc_sync_flags(m);
+	}
+	rf_svc_state_error(ctx, "the rules", rf_rules_change(ctx->state_dir, text, add));
+	recover_action(ctx, j, NULL,
+		       "finished by the next command: the command was interrupted half-way");
+}
+
+/* Isolation in force with no record of it (an isolate that could not write the state dir, or
+ * another agent through rf_config): recorded now, once. */
+static void adopt_kernel_mode(struct rf_ctx *ctx, const struct rf_config *cfg)
+{
+	enum rf_svc_mode mode = rf_svc_mode(cfg);
+	struct rf_isolation iso;
+	struct rf_action a = {};
+
+	if (mode == RF_SVC_OFF || rf_isolation_load(ctx->state_dir, &iso) ||
+	    (mode == RF_SVC_ENFORCE ? iso.isolated : iso.audit || iso.isolated))
+		return;
+	memset(&iso, 0, sizeof(iso));
+	iso.isolated = mode == RF_SVC_ENFORCE;
+	iso.audit = mode == RF_SVC_AUDIT;
+	iso.since_unix_ns = cfg->since_unix_ns ? cfg->since_unix_ns : rf_now_unix_ns();
+	if (cfg->deadline_ns) {
+		iso.deadline_boot_ns = cfg->deadline_ns;
+		iso.deadline_unix_ns = rf_svc_boot_to_unix(cfg->deadline_ns);
+		iso.remaining_ns = cfg->deadline_ns - rf_now_boot_ns();
+	}
+	rf_boot_id(iso.boot_id, sizeof(iso.boot_id));
+	snprintf(iso.comment, sizeof(iso.comment), "found in force with no record");
+	rf_svc_state_error(ctx, "the isolation record", rf_isolation_save(ctx->state_dir, &iso));
+	snprintf(a.type, sizeof(a.type), "external-isolate");
+	snprintf(a.requestor, sizeof(a.requestor), "external");
+	snprintf(a.comment, sizeof(a.comment),
+		 "isolation in force with no record: an isolate that could not write the state "
+		 "dir, or another agent through rf_config");
+	a.requested_unix_ns = iso.since_unix_ns;
+	history_warning(ctx, rf_action_record(ctx->state_dir, &a, NULL));
+}
+
+void rf_svc_recover(struct rf_ctx *ctx)
+{
+	struct rf_maps m = RF_MAPS_INIT;
+	struct rf_config cfg, *c = NULL;
+	char boot[40];
+	const char *op, *was;
+	json_t *j = NULL;
+	int ret;
+
+	if (!rf_maps_open(ctx->pin_dir, &m) && !rf_config_get(&m, &cfg))
+		c = &cfg;
+	ret = rf_journal_read(ctx->state_dir, &j);
+	if (ret && ret != -ENOENT)
+		rf_warn("%s/journal is unreadable (%s): dropped", ctx->state_dir, strerror(-ret));
+	if (!ret) {
+		rf_boot_id(boot, sizeof(boot));
+		op = json_string_value(json_object_get(j, "op")) ?: "";
+		was = json_string_value(json_object_get(j, "boot_id")) ?: "";
+		if (!strcmp(op, "isolate"))
+			recover_isolate(ctx, j, c, !strcmp(boot, was));
+		else if (!strcmp(op, "release"))
+			recover_release(ctx, j, c, !strcmp(boot, was));
+		else if (!strcmp(op, "confirm"))
+			recover_confirm(ctx, j, c, !strcmp(boot, was));
+		else if (!strcmp(op, "allow-add") || !strcmp(op, "allow-del"))
+			recover_rule(ctx, j, &m, op[6] == 'a');
+	}
+	json_decref(j);
+	if (ret != -ENOENT && !ctx->state_err)
+		rf_svc_state_error(ctx, "the journal", rf_journal_clear(ctx->state_dir));
+	if (c && !rf_svc_note_lapse(ctx, c))
+		adopt_kernel_mode(ctx, c);
+	rf_maps_close(&m);
+}
+
+void rf_svc_catch_up(struct rf_ctx *ctx)
+{
+	struct stat st;
+	int lock;
+
+	if (geteuid() || stat(ctx->state_dir, &st))
+		return; /* nothing recorded to bring up to date, or not ours to write */
+	lock = rf_state_trylock(ctx->state_dir);
+	if (lock < 0)
+		return; /* a command at work brings it up to date itself */
+	rf_svc_recover(ctx);
+	rf_state_unlock(lock);
 }
 
 /* What is left of a persisted deadline: the time the record kept (refreshed by the agent every

@@ -53,7 +53,7 @@ static void reboot(void)
 	cr_assert_eq(rft_cgroup_wait_detached(rft.cg, 3000), 0, "links still attached");
 }
 
-/* Rewrite "deadline=" in the isolation record as a clock set 2 h forward would make it look. */
+/* Rewrite the deadline in the isolation record as a clock set 2 h forward would make it look. */
 static void clock_forward_2h(void)
 {
 	char path[PATH_MAX + 16], *text, *d, out[8192];
@@ -63,13 +63,13 @@ static void clock_forward_2h(void)
 	snprintf(path, sizeof(path), "%s/isolation", rft.state_dir);
 	text = rfp_read_file(path);
 	cr_assert_not_null(text);
-	d = strstr(text, "deadline=");
+	d = strstr(text, "\"deadline\":");
 	cr_assert_not_null(d, "%s", text);
-	deadline = strtoull(d + 9, NULL, 10);
+	deadline = strtoull(d + 11, NULL, 10);
 	cr_assert_gt(deadline, 0ULL, "no deadline recorded: %s", text);
 	*d = '\0';
-	snprintf(out, sizeof(out), "%sdeadline=%llu%s", text, deadline - 7200ULL * 1000000000ULL,
-		 strchr(d + 1, '\n'));
+	snprintf(out, sizeof(out), "%s\"deadline\":%llu%s", text,
+		 deadline - 7200ULL * 1000000000ULL, d + 11 + strspn(d + 11, "0123456789"));
 	f = fopen(path, "w");
 	cr_assert_not_null(f);
 	fputs(out, f);

@@ -190,3 +190,17 @@ Test(config, allow_ipv6_prefix_covering_ipv4_is_refused)
 		     err);
 	rf_conf_free(&c);
 }
+
+/* A path with a blank is written quoted in the config, and kept quoted (canonical) in its rules. */
+Test(config, quoted_exe_path)
+{
+	struct rf_conf c;
+	char err[RF_ERR_MAX] = "";
+
+	cr_assert_eq(
+	    rf_conf_parse("allow exe \"/opt/my agent/run\"\n", "t.conf", &c, err, sizeof(err)), 0,
+	    "%s", err);
+	cr_assert_eq(c.nrules, 1);
+	cr_assert_str_eq(c.rules[0], "exe \"/opt/my agent/run\"");
+	rf_conf_free(&c);
+}

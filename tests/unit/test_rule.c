@@ -725,3 +725,36 @@ Test(rule, ipv6_prefix_covering_ipv4_refused_on_add)
 				  "%s", err);
 	}
 }
+
+/* Quoted paths in rule text (what the state dir and the config file hold): strict, one way. */
+Test(rule, quoted_paths_are_strict)
+{
+	static const char *const bad[] = {
+	    "exe \"/opt/a b",	     /* no closing quote */
+	    "exe \"/opt/\\x00\"",    /* a NUL byte */
+	    "exe \"/opt/\\q\"",	     /* an unknown escape */
+	    "exe \"/opt/\\x4\"",     /* a short hex escape */
+	    "exe \"/opt/a\"b",	     /* text glued to the closing quote */
+	    "exe \"/opt/a\" \"/b\"", /* two paths */
+	};
+	struct rf_rule r;
+	char err[RF_ERR_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(rf_rule_parse_line(bad[i], &r, err, sizeof(err)), -EINVAL,
+			     "accepted: %s", bad[i]);
+	cr_assert_eq(
+	    rf_rule_parse_line("exe \"/opt/my \\\"agent\\\"\\\\\\x41\"", &r, err, sizeof(err)), 0,
+	    "%s", err);
+	cr_assert_str_eq(r.path, "/opt/my \"agent\"\\A");
+	/* a path without anything unusual stays unquoted, as the previous release wrote it */
+	cr_assert_eq(rf_rule_parse_line("exe /usr/bin/curl", &r, err, sizeof(err)), 0);
+	cr_assert_str_eq(r.path, "/usr/bin/curl");
+	{
+		char text[RF_RULE_TEXT_MAX];
+
+		rf_rule_format(&r, text, sizeof(text));
+		cr_assert_str_eq(text, "exe /usr/bin/curl");
+	}
+}

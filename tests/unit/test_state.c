@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <criterion/criterion.h>
+#include "rf_rule.h"
 #include "rf_state.h"
 #include "rf_util.h"
 #include "helpers.h"
@@ -92,19 +93,64 @@ Test(action_codec, every_status)
 
 Test(action_codec, longest_fields_round_trip)
 {
+	static const char worst[] = {'\t', '\\', '\n', '\x01', '"', '\xff', '\x7f'};
+	static char line[RF_HISTORY_LINE_MAX];
 	struct rf_action a, b;
-	char line[4096];
+	size_t w;
 
-	fill_action(&a, 18446744073709551614ULL, "",
-		    ""); /* 2^64-1 is refused: next id would wrap */
-	memset(a.type, '\t', sizeof(a.type) - 1);
-	memset(a.requestor, '\\', sizeof(a.requestor) - 1);
-	memset(a.comment, '\n', sizeof(a.comment) - 1);
-	memset(a.error, '\t', sizeof(a.error) - 1);
-	a.completed_unix_ns = 18446744073709551615ULL;
-	rf_action_encode(&a, line, sizeof(line));
-	cr_assert_eq(rf_action_decode(line, &b), 0);
-	assert_action_eq(&b, &a);
+	/* the encoder's and the decoder's limit are one constant: the longest record of the
+	 * worst bytes fits both */
+	for (w = 0; w < ARRAY_SIZE(worst); w++) {
+		fill_action(&a, RF_HISTORY_ID_MAX, "", "");
+		memset(a.type, worst[w], sizeof(a.type) - 1);
+		memset(a.requestor, worst[w], sizeof(a.requestor) - 1);
+		memset(a.comment, worst[w], sizeof(a.comment) - 1);
+		memset(a.error, worst[w], sizeof(a.error) - 1);
+		memset(a.warning, worst[w], sizeof(a.warning) - 1);
+		a.completed_unix_ns = 18446744073709551615ULL;
+		cr_assert_eq(rf_action_encode(&a, line, sizeof(line)), 0, "byte %#x", worst[w]);
+		cr_assert_null(strchr(line, '\n'), "a record is one line");
+		cr_assert_eq(rf_action_decode(line, &b), 0, "byte %#x", worst[w]);
+		assert_action_eq(&b, &a);
+		cr_assert_str_eq(b.warning, a.warning);
+	}
+	cr_assert_eq(rf_action_encode(&a, line, 100), -E2BIG, "truncated silently");
+}
+
+Test(action_codec, every_byte_round_trips)
+{
+	static char line[RF_HISTORY_LINE_MAX];
+	struct rf_action a, b;
+	int c;
+
+	for (c = 1; c < 256; c++) {
+		fill_action(&a, 9, "isolate", "");
+		snprintf(a.comment, sizeof(a.comment), "<%c>%c\\x41%c", c, c, c);
+		cr_assert_eq(rf_action_encode(&a, line, sizeof(line)), 0);
+		cr_assert_eq(rf_action_decode(line, &b), 0, "byte %#x: %s", c, line);
+		cr_assert_str_eq(b.comment, a.comment, "byte %#x", c);
+	}
+}
+
+Test(action_codec, ids_beyond_the_limit_are_damaged)
+{
+	static const char *const bad[] = {
+	    "{\"id\":18446744073709551614,\"status\":\"Succeeded\",\"type\":\"isolate\"}",
+	    "{\"id\":9007199254740992,\"status\":\"Succeeded\",\"type\":\"isolate\"}",
+	    "{\"id\":-2,\"status\":\"Succeeded\",\"type\":\"isolate\"}",
+	    "{\"id\":0,\"status\":\"Succeeded\",\"type\":\"isolate\"}",
+	    "{\"id\":\"1\",\"status\":\"Succeeded\",\"type\":\"isolate\"}",
+	    "{\"id\":1,\"status\":\"Done\",\"type\":\"isolate\"}",
+	    "{\"id\":1,\"status\":\"Succeeded\",\"comment\":\"\\\\q\"}",
+	    "{\"id\":1,\"id\":2,\"status\":\"Succeeded\"}",
+	    "18446744073709551614\tisolate\tSucceeded\tuser:a\t1\t2\tc\te",
+	};
+	struct rf_action a;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		cr_assert_eq(rf_action_decode(bad[i], &a), -EINVAL, "accepted: '%s'", bad[i]);
+	cr_assert_eq(rf_action_decode("{\"id\":9007199254740991,\"status\":\"Failed\"}", &a), 0);
 }
 
 Test(action_codec, decode_rejects_damaged_lines)
@@ -131,7 +177,7 @@ Test(action_codec, decode_rejects_damaged_lines)
 	    "\xff\xfe\x00",
 	};
 	struct rf_action a, good;
-	char line[4096];
+	static char line[RF_HISTORY_LINE_MAX];
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(bad); i++)
@@ -147,10 +193,10 @@ Test(action_codec, decode_rejects_damaged_lines)
 	fill_action(&good, 7, "isolate", "x");
 	rf_action_encode(&good, line, sizeof(line));
 	{
-		static char longline[8192];
+		static char longline[RF_HISTORY_LINE_MAX + 16];
 
 		snprintf(longline, sizeof(longline), "%s", line);
-		memset(longline + strlen(longline), 'e', 5000);
+		memset(longline + strlen(longline), 'e', sizeof(longline) - strlen(longline) - 1);
 		cr_assert_eq(rf_action_decode(longline, &a), -EINVAL);
 	}
 }
@@ -311,8 +357,11 @@ Test(history, ids_continue_after_highest)
 
 	fill_action(&a, 0, "release", "");
 	cr_assert_eq(rf_action_begin(test_tmpdir, &a), 0);
-	cr_assert_eq(a.id, 6);
-	cr_assert_eq(dir_entries(test_tmpdir), 1, "temp file left behind");
+	cr_assert_eq(a.id, 6, "without history.seq: one past the highest id");
+	cr_assert_eq(dir_entries(test_tmpdir), 2, "temp file left behind (history, history.seq)");
+	fill_action(&a, 0, "release", "");
+	cr_assert_eq(rf_action_begin(test_tmpdir, &a), 0);
+	cr_assert_eq(a.id, 7);
 }
 
 Test(history, begin_creates_state_dir)
@@ -621,4 +670,363 @@ Test(history, warning_round_trip)
 	rf_action_encode(&a, line, sizeof(line));
 	cr_assert_eq(rf_action_decode(line, &b), 0, "8 fields (no warning) still decode");
 	cr_assert_str_eq(b.warning, "");
+}
+
+/* ---- no injection through the stored text (issue 20, item 4) ---------------------------------
+ */
+
+Test(rules_file, a_newline_in_a_path_stays_one_rule)
+{
+	struct rf_rule r, back;
+	char text[RF_RULE_TEXT_MAX], err[RF_ERR_MAX], **got;
+	char *argv[] = {"exe", "/tmp/x\nnet 0.0.0.0/0"};
+	char *lines[1] = {text};
+	size_t n;
+
+	cr_assert_eq(rf_rule_parse(2, argv, &r, err, sizeof(err)), 0, "%s", err);
+	rf_rule_format(&r, text, sizeof(text));
+	cr_assert_null(strchr(text, '\n'), "canonical text spans lines: %s", text);
+	cr_assert_eq(rf_rules_save(test_tmpdir, lines, 1), 0);
+	cr_assert_eq(rf_rules_load(test_tmpdir, &got, &n), 0);
+	cr_assert_eq(n, 1, "the path became %zu rules", n);
+	cr_assert_eq(rf_rule_parse_line(got[0], &back, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(back.kind, RF_RULE_EXE);
+	cr_assert_str_eq(back.path, "/tmp/x\nnet 0.0.0.0/0");
+	rf_lines_free(got, n);
+}
+
+Test(rules_file, every_byte_of_a_path_round_trips)
+{
+	char text[RF_RULE_TEXT_MAX], err[RF_ERR_MAX], path[64], **got;
+	char *lines[255];
+	struct rf_rule r, back;
+	size_t n, i;
+	int c;
+
+	for (c = 1; c < 256; c++) {
+		snprintf(path, sizeof(path), "/opt/a%cb %c\\x41\"", c, c);
+		char *argv[] = {c & 1 ? "exe" : "cgroup", path};
+
+		cr_assert_eq(rf_rule_parse(2, argv, &r, err, sizeof(err)), 0, "%s", err);
+		rf_rule_format(&r, text, sizeof(text));
+		cr_assert_eq(rf_rule_parse_line(text, &back, err, sizeof(err)), 0, "%#x: %s: %s", c,
+			     text, err);
+		cr_assert_str_eq(back.path, path, "byte %#x: %s", c, text);
+		lines[c - 1] = strdup(text);
+	}
+	cr_assert_eq(rf_rules_save(test_tmpdir, lines, 255), 0);
+	cr_assert_eq(rf_rules_load(test_tmpdir, &got, &n), 0);
+	cr_assert_eq(n, 255);
+	for (i = 0; i < n; i++) {
+		cr_assert_str_eq(got[i], lines[i]);
+		free(lines[i]);
+	}
+	rf_lines_free(got, n);
+}
+
+Test(rules_file, lines_files_keep_every_byte)
+{
+	char *lines[255], buf[255][8], **got;
+	size_t n, i;
+
+	for (i = 0; i < 255; i++) {
+		snprintf(buf[i], sizeof(buf[i]), "%c\n\\x%c", (int)i + 1, (int)i + 1);
+		lines[i] = buf[i];
+	}
+	cr_assert_eq(rf_state_lines_save(test_tmpdir, "exe-keys", "# head\xff", lines, 255), 0);
+	cr_assert_eq(rf_state_lines_load(test_tmpdir, "exe-keys", &got, &n), 0);
+	cr_assert_eq(n, 256);
+	cr_assert_str_eq(got[0], "# head\xff");
+	for (i = 0; i < 255; i++)
+		cr_assert_str_eq(got[i + 1], lines[i], "entry %zu", i);
+	rf_lines_free(got, n);
+}
+
+Test(rules_file, previous_release_file_is_read_and_migrated)
+{
+	char **got, *data;
+	size_t n;
+
+	append_file(tmp_path("rules"), "net 192.0.2.0/24 proto tcp port 22\nexe /usr/bin/curl\n");
+	cr_assert_eq(rf_rules_load(test_tmpdir, &got, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(got[1], "exe /usr/bin/curl");
+	cr_assert_eq(rf_rules_save(test_tmpdir, got, n), 0);
+	rf_lines_free(got, n);
+	cr_assert_eq(rf_read_file(tmp_path("rules"), &data, NULL), 0);
+	cr_assert(data[0] == '{', "not migrated: %s", data);
+	free(data);
+	cr_assert_eq(rf_rules_load(test_tmpdir, &got, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(got[0], "net 192.0.2.0/24 proto tcp port 22");
+	rf_lines_free(got, n);
+}
+
+Test(rules_file, damaged_file_is_an_error_not_empty)
+{
+	char **got;
+	size_t n;
+
+	append_file(tmp_path("rules"),
+		    "{\"format\":\"ringfence-lines\",\"version\":2,\"lines\":[\"x\"");
+	cr_assert_eq(rf_rules_load(test_tmpdir, &got, &n), -EBADMSG);
+}
+
+Test(isolation, previous_release_record_is_read)
+{
+	struct rf_isolation got;
+
+	append_file(tmp_path("isolation"), "isolated=1\naudit=0\nsince=5\ndeadline=7\nconfirm=0\n"
+					   "for=7\nremaining=3\ncomment=a\\nb\n");
+	cr_assert_eq(rf_isolation_load(test_tmpdir, &got), 0);
+	cr_assert(got.isolated);
+	cr_assert_eq(got.since_unix_ns, 5);
+	cr_assert_eq(got.for_unix_ns, 7);
+	cr_assert_eq(got.remaining_ns, 3);
+	cr_assert_str_eq(got.comment, "a\nb");
+}
+
+/* ---- a state dir that cannot be trusted (issue 20, item 9) -----------------------------------
+ */
+
+TestSuite(state_dir, .init = tmpdir_setup, .fini = tmpdir_teardown);
+
+Test(state_dir, symlinked_dir_is_refused)
+{
+	char **got;
+	size_t n;
+
+	cr_assert_eq(mkdir(tmp_path("real"), 0700), 0);
+	cr_assert_eq(symlink(tmp_path("real"), tmp_path("link")), 0);
+	cr_assert_eq(rf_state_dir_open(tmp_path("link"), true), -ELOOP);
+	cr_assert_eq(rf_rules_load(tmp_path("link"), &got, &n), -ELOOP);
+	cr_assert_lt(rf_state_lock(tmp_path("link")), 0, "locked through a symlink");
+	cr_assert_eq(dir_entries(tmp_path("real")), 0, "wrote through the symlink");
+}
+
+Test(state_dir, writable_by_others_or_foreign_owner_is_refused)
+{
+	static const mode_t bad[] = {01777, 0777, 0770, 0720, 0702};
+	char *lines[] = {"net 0.0.0.0/0"};
+	const char *dir = tmp_path("planted");
+	size_t i;
+	int fd;
+
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		cr_assert_eq(chmod(dir, bad[i]), 0);
+		cr_assert_eq(rf_state_dir_open(dir, true), -EPERM, "mode %o", bad[i]);
+		cr_assert_eq(rf_rules_save(dir, lines, 1), -EPERM, "mode %o", bad[i]);
+	}
+	cr_assert_eq(chmod(dir, 0755), 0);
+	fd = rf_state_dir_open(dir, true);
+	cr_assert_geq(fd, 0, "a 0755 root dir is fine: %d", fd);
+	close(fd);
+	if (geteuid() == 0) {
+		cr_assert_eq(chown(dir, 65534, 65534), 0);
+		cr_assert_eq(rf_state_dir_open(dir, true), -EPERM, "another user's dir");
+		cr_assert_eq(chown(dir, 0, 0), 0);
+	}
+	/* below a dir that others can write (not sticky): they could swap the state dir */
+	cr_assert_eq(mkdir(tmp_path("open"), 0777), 0);
+	cr_assert_eq(chmod(tmp_path("open"), 0777), 0);
+	cr_assert_eq(rf_state_dir_open(tmp_path("open/state"), true), -EPERM);
+	cr_assert_eq(chmod(tmp_path("open"), 01777), 0);
+	fd = rf_state_dir_open(tmp_path("open/state"), true);
+	cr_assert_geq(fd, 0, "below a sticky dir (/tmp) is fine: %d", fd);
+	close(fd);
+}
+
+Test(state_dir, planted_symlinks_are_never_followed)
+{
+	struct rf_action a;
+	struct rf_isolation iso = {.isolated = true};
+	char *lines[] = {"exe /bin/true"}, *data, **got;
+	size_t n;
+
+	append_file(tmp_path("victim"), "precious\n");
+	cr_assert_eq(symlink(tmp_path("victim"), tmp_path("history")), 0);
+	cr_assert_eq(symlink(tmp_path("victim"), tmp_path("rules")), 0);
+	cr_assert_eq(symlink(tmp_path("victim"), tmp_path("isolation")), 0);
+	cr_assert_eq(symlink(tmp_path("victim"), tmp_path("lock")), 0);
+	fill_action(&a, 0, "isolate", "x");
+	cr_assert_neq(rf_action_record(test_tmpdir, &a, NULL), 0, "appended through a symlink");
+	cr_assert_eq(rf_rules_load(test_tmpdir, &got, &n), -ELOOP);
+	cr_assert_eq(rf_isolation_load(test_tmpdir, &iso), -ELOOP);
+	cr_assert_lt(rf_state_lock(test_tmpdir), 0);
+	/* a save replaces the link itself, never the file it points to */
+	cr_assert_eq(rf_rules_save(test_tmpdir, lines, 1), 0);
+	cr_assert_eq(rf_read_file(tmp_path("victim"), &data, NULL), 0);
+	cr_assert_str_eq(data, "precious\n");
+	free(data);
+}
+
+Test(state_dir, a_file_that_is_a_directory_is_an_error)
+{
+	char **got;
+	size_t n;
+
+	cr_assert_eq(mkdir(tmp_path("rules"), 0700), 0);
+	cr_assert_eq(mkdir(tmp_path("lock"), 0700), 0);
+	cr_assert_eq(rf_rules_load(test_tmpdir, &got, &n), -EISDIR);
+	cr_assert_eq(rf_state_lock(test_tmpdir), -EISDIR);
+	cr_assert_neq(rf_rules_save(test_tmpdir, NULL, 0), 0);
+}
+
+Test(state_dir, temp_files_have_unpredictable_names)
+{
+	char *lines[] = {"exe /bin/true"};
+	int i;
+
+	/* a planted file of the old predictable name is not written through */
+	for (i = 0; i < 3; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "rules.tmp.%d", getpid());
+		append_file(tmp_path(name), "");
+	}
+	cr_assert_eq(rf_rules_save(test_tmpdir, lines, 1), 0);
+	cr_assert_eq(rf_rules_save(test_tmpdir, lines, 1), 0);
+	cr_assert_eq(dir_entries(test_tmpdir), 2, "rules and the planted file, no temp file");
+}
+
+/* ---- history: ids, rotation (issue 20, item 13) ----------------------------------------------
+ */
+
+Test(history, a_planted_huge_id_hides_nothing)
+{
+	struct rf_action a, *acts;
+	size_t n;
+
+	fill_action(&a, 0, "isolate", "before");
+	cr_assert_eq(rf_action_record(test_tmpdir, &a, NULL), 0);
+	append_file(tmp_path("history"),
+		    "18446744073709551614\tisolate\tSucceeded\tx\t1\t2\tplanted\t\n"
+		    "{\"id\":18446744073709551614,\"status\":\"Succeeded\",\"type\":\"x\"}\n");
+	unlink(tmp_path("history.seq"));
+	fill_action(&a, 0, "release", "after");
+	cr_assert_eq(rf_action_record(test_tmpdir, &a, NULL), 0);
+	cr_assert_eq(a.id, 2);
+	fill_action(&a, 0, "release", "later");
+	cr_assert_eq(rf_action_record(test_tmpdir, &a, NULL), 0);
+	load_history(&acts, &n);
+	cr_assert_eq(n, 3, "%zu", n);
+	cr_assert_str_eq(acts[2].comment, "later");
+	free(acts);
+}
+
+Test(history, rotates_and_keeps_ids_going)
+{
+	struct rf_action a, *acts;
+	struct stat st;
+	char *big, line[256];
+	size_t n, len = 0, lines = 0;
+
+	/* a history just past the limit, written as records would be */
+	big = malloc(RF_HISTORY_ROTATE_BYTES + sizeof(line));
+	cr_assert_not_null(big);
+	while (len < (size_t)RF_HISTORY_ROTATE_BYTES) {
+		fill_action(&a, ++lines, "allow-add", "padding padding padding padding padding");
+		a.status = RF_ACT_SUCCEEDED;
+		cr_assert_eq(rf_action_encode(&a, line, sizeof(line) - 1), 0);
+		len += (size_t)sprintf(big + len, "%s\n", line);
+	}
+	append_file(tmp_path("history"), big);
+	free(big);
+	fill_action(&a, 0, "isolate", "after the limit");
+	cr_assert_eq(rf_action_record(test_tmpdir, &a, NULL), 0);
+	cr_assert_eq(a.id, lines + 1, "ids continue across the rotation");
+	cr_assert_eq(stat(tmp_path("history.1"), &st), 0, "not rotated");
+	cr_assert_eq(stat(tmp_path("history"), &st), 0);
+	cr_assert_lt(st.st_size, 1024, "the new history holds the one new record");
+	fill_action(&a, 0, "release", "and the next");
+	cr_assert_eq(rf_action_record(test_tmpdir, &a, NULL), 0);
+	cr_assert_eq(a.id, lines + 2);
+	load_history(&acts, &n);
+	cr_assert_eq(n, lines + 2, "both generations are read: %zu", n);
+	cr_assert_str_eq(acts[n - 1].comment, "and the next");
+	free(acts);
+}
+
+/* ---- journal and rule changes (issue 20, item 10) --------------------------------------------
+ */
+
+TestSuite(journal, .init = tmpdir_setup, .fini = tmpdir_teardown);
+
+Test(journal, write_read_clear)
+{
+	json_t *in = json_pack("{s:s,s:s}", "op", "isolate", "rule", "x"), *out = NULL;
+	char boot[40];
+
+	cr_assert_eq(rf_journal_read(test_tmpdir, &out), -ENOENT);
+	cr_assert_eq(rf_journal_write(test_tmpdir, in), 0);
+	json_decref(in);
+	cr_assert_eq(rf_journal_read(test_tmpdir, &out), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(out, "op")), "isolate");
+	cr_assert_eq(rf_boot_id(boot, sizeof(boot)), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(out, "boot_id")), boot,
+			 "the intent names the boot it was made in");
+	json_decref(out);
+	cr_assert_eq(rf_journal_clear(test_tmpdir), 0);
+	cr_assert_eq(rf_journal_read(test_tmpdir, &out), -ENOENT);
+	cr_assert_eq(rf_journal_clear(test_tmpdir), 0, "clearing twice is fine");
+}
+
+Test(journal, damaged_is_an_error)
+{
+	json_t *out = NULL;
+
+	append_file(tmp_path("journal"), "{\"format\":\"ringfence-journal\",\"op\":");
+	cr_assert_eq(rf_journal_read(test_tmpdir, &out), -EBADMSG);
+	cr_assert_null(out);
+}
+
+Test(journal, rules_change_is_idempotent)
+{
+	char **got;
+	size_t n;
+
+	cr_assert_eq(rf_rules_change(test_tmpdir, "exe \"/opt/a b\"", true), 0);
+	cr_assert_eq(rf_rules_change(test_tmpdir, "exe \"/opt/a b\"", true), 0);
+	cr_assert_eq(rf_rules_change(test_tmpdir, "net 192.0.2.0/24", true), 0);
+	cr_assert_eq(rf_rules_load(test_tmpdir, &got, &n), 0);
+	cr_assert_eq(n, 2, "added twice: %zu", n);
+	rf_lines_free(got, n);
+	cr_assert_eq(rf_rules_change(test_tmpdir, "exe \"/opt/a b\"", false), 0);
+	cr_assert_eq(rf_rules_change(test_tmpdir, "exe \"/opt/a b\"", false), 0);
+	cr_assert_eq(rf_rules_load(test_tmpdir, &got, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(got[0], "net 192.0.2.0/24");
+	rf_lines_free(got, n);
+}
+
+Test(isolation, json_record_round_trips_every_field)
+{
+	struct rf_isolation iso = {.isolated = true,
+				   .audit = false,
+				   .confirm_unix_ns = 3,
+				   .for_unix_ns = 4,
+				   .remaining_ns = 5,
+				   .for_after_confirm_ns = 6,
+				   .since_unix_ns = 7,
+				   .deadline_unix_ns = 8,
+				   .deadline_boot_ns = 9,
+				   .boot_to_unix_ns = 10},
+			    got;
+
+	snprintf(iso.boot_id, sizeof(iso.boot_id), "0f1e2d3c-0000-4000-8000-123456789abc");
+	snprintf(iso.comment, sizeof(iso.comment), "caf\xe9 \\x41\n\"}");
+	cr_assert_eq(rf_isolation_save(test_tmpdir, &iso), 0);
+	cr_assert_eq(rf_isolation_load(test_tmpdir, &got), 0);
+	cr_assert(got.isolated && !got.audit);
+	cr_assert_eq(got.confirm_unix_ns, 3);
+	cr_assert_eq(got.for_unix_ns, 4);
+	cr_assert_eq(got.remaining_ns, 5);
+	cr_assert_eq(got.for_after_confirm_ns, 6);
+	cr_assert_eq(got.since_unix_ns, 7);
+	cr_assert_eq(got.deadline_unix_ns, 8);
+	cr_assert_eq(got.deadline_boot_ns, 9);
+	cr_assert_eq(got.boot_to_unix_ns, 10);
+	cr_assert_str_eq(got.boot_id, iso.boot_id);
+	cr_assert_str_eq(got.comment, iso.comment);
 }
