@@ -73,14 +73,26 @@ UNIT_BIN := $(OUTPUT)/tests/unit-tests
 KTEST_SRC := $(wildcard tests/kernel/*.c) $(wildcard tests/lib/*.c)
 KTEST_HDR := $(wildcard tests/lib/*.h)
 KTEST_BIN := $(OUTPUT)/tests/kernel-tests
+# ringfence-console (console/): the responders' HTTP API and page; the device binary gains no
+# HTTP server. The page (console/web/) is embedded into the binary (console/web.c, .incbin).
+CONSOLE_SRC := $(wildcard console/*.c)
+CONSOLE_OBJ := $(patsubst console/%.c,$(OUTPUT)/console/%.o,$(CONSOLE_SRC))
+CONSOLE_LIB_OBJ := $(filter-out $(OUTPUT)/console/main.o,$(CONSOLE_OBJ))
+CONSOLE_WEB := $(wildcard console/web/*)
+CONSOLE_BIN := $(OUTPUT)/ringfence-console
+# Always dynamic (STATIC=1 is for the device binary on boards; the console runs on a server).
+CONSOLE_LIBS := -lmicrohttpd -lmosquitto -ljansson -lpthread
+CTEST_SRC := $(wildcard tests/console/*.c) $(wildcard tests/lib/*.c)
+CTEST_HDR := $(wildcard tests/console/*.h) $(wildcard tests/lib/*.h) console/console.h
+CTEST_BIN := $(OUTPUT)/tests/console-tests
 
 .DELETE_ON_ERROR:
-.PHONY: all prev test unit-test kernel-test asan clean deps bench bench-restart bench-mqtt vmlinux \
-	format format-check lint FORCE
+.PHONY: all prev test unit-test kernel-test console-test asan clean deps bench bench-restart bench-mqtt \
+	bench-console vmlinux format format-check lint FORCE
 
-all: $(BIN)
+all: $(BIN) $(CONSOLE_BIN)
 
-$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests:
+$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/console:
 	$(Q)mkdir -p $@
 
 BPF_CC = $(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
@@ -131,6 +143,17 @@ $(BIN): $(MAIN_OBJ) $(LIB_OBJ)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LDFLAGS) $(LIBS) -o $@
 
+$(OUTPUT)/console/%.o: console/%.c | $(OUTPUT)/console
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -Iconsole -c $< -o $@
+
+$(OUTPUT)/console/web.o: $(CONSOLE_WEB)
+$(OUTPUT)/console/options.o: $(GIT_REV_STAMP)
+
+$(CONSOLE_BIN): $(CONSOLE_OBJ)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LDFLAGS) $(CONSOLE_LIBS) -o $@
+
 $(UNIT_BIN): $(UNIT_SRC) $(LIB_OBJ) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LDFLAGS) $(LIBS) -lcriterion -o $@
@@ -175,14 +198,35 @@ kernel-test: $(KTEST_BIN) $(BIN) $(PREV_BIN)
 	$$as_root env RINGFENCE_BIN=$(abspath $(BIN)) RINGFENCE_PREV_BIN=$(abspath $(PREV_BIN)) \
 		RINGFENCE_REQUIRE_KERNEL=$(RINGFENCE_REQUIRE_KERNEL) $(KTEST_BIN) -j1 $(CRITERION_ARGS)
 
-test: unit-test kernel-test
+# The console against its own mosquitto, a simulated device (and, where ringfence's remote agent
+# exists, a real one on a throw-away cgroup) and headless Chromium (tests/console/).
+$(CTEST_BIN): $(CTEST_SRC) $(CTEST_HDR) $(CONSOLE_LIB_OBJ) $(LIB_OBJ) | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -Itests/lib -Iconsole \
+		$(filter-out %.h,$^) $(LDFLAGS) $(CONSOLE_LIBS) $(LIBS) -lcriterion -o $@
+
+console-test: $(CTEST_BIN) $(CONSOLE_BIN) $(BIN)
+	$(Q)as_root=; if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then \
+		as_root=sudo; fi; \
+	$$as_root env RINGFENCE_BIN=$(abspath $(BIN)) RINGFENCE_CONSOLE_BIN=$(abspath $(CONSOLE_BIN)) \
+		RINGFENCE_OUTPUT=$(abspath $(OUTPUT)) RINGFENCE_SRC=$(CURDIR) \
+		RINGFENCE_REQUIRE_KERNEL=$(RINGFENCE_REQUIRE_KERNEL) $(CTEST_BIN) -j1 $(CRITERION_ARGS)
+
+test: unit-test kernel-test console-test
 
 asan:
 	$(Q)$(MAKE) --no-print-directory OUTPUT=.output-asan \
 		SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' test
 
-bench: $(BIN)
+bench: $(BIN) $(CONSOLE_BIN) $(CTEST_BIN)
 	$(Q)RINGFENCE_BIN=$(abspath $(BIN)) scripts/bench/run.sh
+	$(Q)RINGFENCE_BIN=$(abspath $(BIN)) RINGFENCE_CONSOLE_BIN=$(abspath $(CONSOLE_BIN)) \
+		scripts/bench/console.sh
+
+# The console's rows of make bench alone (docs/PERFORMANCE.md, "Console").
+bench-console: $(BIN) $(CONSOLE_BIN) $(CTEST_BIN)
+	$(Q)RINGFENCE_BIN=$(abspath $(BIN)) RINGFENCE_CONSOLE_BIN=$(abspath $(CONSOLE_BIN)) \
+		scripts/bench/console.sh
 
 # How long a restarted container is open, with the OCI hook and with the agent alone (root).
 bench-restart: $(BIN)
@@ -196,7 +240,7 @@ deps:
 	sh scripts/deps.sh
 
 # Formatting (.clang-format, kernel style) and the structure rules CI checks.
-FORMAT_SRC := $(wildcard user/*.c include/*.h bpf/*.c bpf/*.h tests/*/*.c tests/*/*.h \
+FORMAT_SRC := $(wildcard user/*.c include/*.h bpf/*.c bpf/*.h tests/*/*.c tests/*/*.h console/*.c console/*.h \
 	scripts/bench/*.c)
 format:
 	clang-format -i $(FORMAT_SRC)
@@ -205,7 +249,7 @@ format-check:
 	$(Q)clang-format --dry-run --Werror $(FORMAT_SRC)
 
 lint: format-check
-	$(Q)scripts/check-func-length.sh user/*.c
+	$(Q)scripts/check-func-length.sh user/*.c console/*.c
 
 vmlinux:
 	scripts/gen-vmlinux.sh
@@ -219,4 +263,4 @@ clean:
 # Compatibility matrix under qemu: make test-kernels (issue 13).
 -include scripts/kernels.mk
 
--include $(wildcard $(OUTPUT)/user/*.d) $(OUTPUT)/tests/unit-tests.d
+-include $(wildcard $(OUTPUT)/user/*.d) $(wildcard $(OUTPUT)/console/*.d) $(OUTPUT)/tests/unit-tests.d

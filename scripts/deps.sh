@@ -17,7 +17,9 @@ $as_root apt-get update
 $as_root apt-get install -y --no-install-recommends make gcc clang llvm libbpf-dev libelf-dev \
 	zlib1g-dev libzstd-dev bpftool libcriterion-dev pkg-config iproute2 git ca-certificates \
 	python3 util-linux procps nftables iptables clang-format \
-	libmosquitto-dev libjansson-dev libssl-dev mosquitto mosquitto-clients openssl
+	libmosquitto-dev libjansson-dev libssl-dev libmicrohttpd-dev mosquitto mosquitto-clients curl openssl
+# the console's browser test (tests/console/browser.py): headless Chromium through Selenium
+$as_root apt-get install -y --no-install-recommends chromium chromium-driver python3-selenium
 if [ "${1:-}" = kernels ]; then
 	$as_root apt-get install -y --no-install-recommends qemu-system-x86 qemu-system-arm \
 		gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf busybox-static dpkg pahole \

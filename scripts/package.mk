@@ -45,10 +45,22 @@ CONF_CHECK := $(OUTPUT)/conf-check
 	docs-check conf-check ansible-check package-check
 
 # --- install / uninstall ----------------------------------------------------------------------
-# The binary embeds the BPF object (skeleton), so it is the only program file.
-install-files: $(BIN)
+# The binary embeds the BPF object (skeleton), so it is the only program file; the console embeds
+# its page. The console's unit is installed disabled (off by default).
+install-files: $(BIN) $(CONSOLE_BIN)
 	$(call msg,INSTALL,$(DESTDIR)$(SBINDIR)/ringfence)
 	$(Q)install -D -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/ringfence
+	$(Q)install -D -m 0755 $(CONSOLE_BIN) $(DESTDIR)$(SBINDIR)/ringfence-console
+	$(Q)install -d -m 0755 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/share/doc/ringfence
+	$(Q)sed 's|@SBINDIR@|$(SBINDIR)|g' scripts/ringfence-console.service \
+		>$(DESTDIR)$(UNITDIR)/ringfence-console.service
+	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/ringfence-console.service
+	$(Q)install -m 0644 docs/API.md $(DESTDIR)$(PREFIX)/share/doc/ringfence/API.md
+	$(Q)install -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/ringfence/console
+	$(Q)conf=$(DESTDIR)$(SYSCONFDIR)/ringfence/console.conf; \
+	if [ ! -e $$conf ]; then install -D -m 0644 scripts/ringfence-console.conf $$conf; \
+	elif ! cmp -s scripts/ringfence-console.conf $$conf; then \
+		install -m 0644 scripts/ringfence-console.conf $$conf.dist; fi
 	$(Q)install -d -m 0755 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(SYSCONFDIR)/ringfence
 	$(Q)sed 's|@SBINDIR@|$(SBINDIR)|g' scripts/ringfence.service \
@@ -86,6 +98,15 @@ uninstall:
 		systemctl disable --now ringfence.service 2>/dev/null || true; \
 	fi
 	$(call msg,UNINSTALL,$(DESTDIR)$(SBINDIR)/ringfence)
+	$(Q)if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
+		systemctl disable --now ringfence-console.service 2>/dev/null || true; \
+	fi
+	$(Q)rm -f $(DESTDIR)$(SBINDIR)/ringfence-console $(DESTDIR)$(UNITDIR)/ringfence-console.service \
+		$(DESTDIR)$(PREFIX)/share/doc/ringfence/API.md \
+		$(DESTDIR)$(SYSCONFDIR)/ringfence/console.conf.dist
+	$(Q)conf=$(DESTDIR)$(SYSCONFDIR)/ringfence/console.conf; \
+	if [ -e $$conf ] && cmp -s scripts/ringfence-console.conf $$conf; then rm -f $$conf; fi
+	-$(Q)rmdir $(DESTDIR)$(SYSCONFDIR)/ringfence/console $(DESTDIR)$(PREFIX)/share/doc/ringfence 2>/dev/null
 	$(Q)rm -f $(DESTDIR)$(SBINDIR)/ringfence $(DESTDIR)$(UNITDIR)/ringfence.service \
 		$(DESTDIR)$(MANDIR)/man8/ringfence.8 $(DESTDIR)$(BASHCOMPDIR)/ringfence \
 		$(DESTDIR)$(SYSCONFDIR)/ringfence/ringfence.conf.dist
@@ -101,8 +122,8 @@ uninstall:
 # --- Debian package (dpkg-deb from a staging dir; maintainer scripts in scripts/package/deb) --
 deb: $(DEB)
 
-$(DEB): $(BIN) scripts/ringfence.service scripts/ringfence.conf scripts/ringfence.bash \
-		docs/ringfence.8 $(wildcard $(PKG_DIR)/deb/*) $(PKG_DIR)/build-deb.sh
+$(DEB): $(BIN) $(CONSOLE_BIN) scripts/ringfence.service scripts/ringfence.conf scripts/ringfence.bash \
+		scripts/ringfence-console.service scripts/ringfence-console.conf docs/API.md docs/ringfence.8 $(wildcard $(PKG_DIR)/deb/*) $(PKG_DIR)/build-deb.sh
 	$(call msg,DEB,$@)
 	$(Q)rm -rf $(DEB_STAGE)
 	$(Q)$(MAKE) --no-print-directory install-files DESTDIR=$(abspath $(DEB_STAGE)) PREFIX=/usr \

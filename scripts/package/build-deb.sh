@@ -8,9 +8,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 stage=$1 out=$2 version=$3 arch=$4 static=${5:-}
 bin=$(realpath "$stage/usr/sbin/ringfence")
+console=$(realpath "$stage/usr/sbin/ringfence-console")
 
 # Debian policy: stripped binaries (debug info stays in the build dir), compressed man pages, a copyright file, state dir owned by the package
-"${STRIP:-strip}" --strip-unneeded --remove-section=.comment "$bin"
+"${STRIP:-strip}" --strip-unneeded --remove-section=.comment "$bin" "$console"
 gzip -9n "$stage/usr/share/man/man8/ringfence.8"
 install -d -m 0755 "$stage/usr/share/doc/ringfence"
 cat >"$stage/usr/share/doc/ringfence/copyright" <<'COPY'
@@ -31,12 +32,12 @@ if [[ $static != 1 ]] && file -L "$bin" | grep -q 'dynamically linked'; then
 	trap 'rm -rf "$scratch"' EXIT
 	mkdir -p "$scratch/debian"
 	printf 'Source: ringfence\n\nPackage: ringfence\nArchitecture: any\n' >"$scratch/debian/control"
-	if depends=$(cd "$scratch" && dpkg-shlibdeps -O --ignore-missing-info -e"$bin" \
+	if depends=$(cd "$scratch" && dpkg-shlibdeps -O --ignore-missing-info -e"$bin" -e"$console" \
 		2>/dev/null | sed -n 's/^shlibs:Depends=//p') && [[ -n $depends ]]; then
 		:
 	else
 		# cross builds: dpkg-shlibdeps may not see the foreign libraries; same sonames as amd64
-		depends='libbpf1 (>= 1:1.1), libc6 (>= 2.34), libelf1 (>= 0.144), libjansson4 (>= 2.14), zlib1g (>= 1:1.1.4)'
+		depends='libbpf1 (>= 1:1.1), libc6 (>= 2.34), libelf1 (>= 0.144), libjansson4 (>= 2.14), zlib1g (>= 1:1.1.4), libmicrohttpd12 (>= 0.9.75), libmosquitto1 (>= 1.6)'
 	fi
 fi
 
@@ -60,8 +61,11 @@ install -d -m 0755 "$stage/DEBIAN"
 	echo " ."
 	echo " Removing the package releases an isolated host (and says so) and unloads"
 	echo " the programs."
+	echo " ."
+	echo " ringfence-console (unit ringfence-console.service, off by default) is the"
+	echo " responders' HTTP API and web page for a fleet of agents on an MQTT broker."
 } >"$stage/DEBIAN/control"
-echo /etc/ringfence/ringfence.conf >"$stage/DEBIAN/conffiles"
+printf '%s\n' /etc/ringfence/ringfence.conf /etc/ringfence/console.conf >"$stage/DEBIAN/conffiles"
 for s in postinst prerm postrm; do
 	install -m 0755 "$here/deb/$s" "$stage/DEBIAN/$s"
 done

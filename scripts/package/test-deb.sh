@@ -29,6 +29,8 @@ expect_gone() { [[ ! -e $1 ]] && ok || bad "left behind: $1"; }
 echo "== contents of $deb"
 files=$(dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./|/|')
 for f in /usr/sbin/ringfence /lib/systemd/system/ringfence.service /etc/ringfence/ringfence.conf \
+	/usr/sbin/ringfence-console /lib/systemd/system/ringfence-console.service \
+	/etc/ringfence/console.conf /usr/share/doc/ringfence/API.md \
 	/usr/share/man/man8/ringfence.8.gz /usr/share/bash-completion/completions/ringfence \
 	/usr/share/doc/ringfence/copyright /var/lib/ringfence/; do
 	grep -qx -- "$f" <<<"$files" && ok || bad "$f not in the package"
@@ -40,12 +42,16 @@ grep -q '^Package: ringfence$' <<<"$info" && ok || bad "control: Package"
 tmp=$(mktemp -d)
 dpkg-deb -e "$deb" "$tmp/DEBIAN"
 grep -qx /etc/ringfence/ringfence.conf "$tmp/DEBIAN/conffiles" && ok || bad "conffiles"
+grep -qx /etc/ringfence/console.conf "$tmp/DEBIAN/conffiles" && ok || bad "conffiles: console.conf"
 for s in postinst prerm postrm; do
 	sh -n "$tmp/DEBIAN/$s" && ok || bad "$s: syntax"
 done
 dpkg-deb -x "$deb" "$tmp/root"
 grep -q '^ExecStart=/usr/sbin/ringfence agent$' "$tmp/root/lib/systemd/system/ringfence.service" &&
 	ok || bad "unit ExecStart not substituted"
+grep -q '^ExecStart=/usr/sbin/ringfence-console --config ' \
+	"$tmp/root/lib/systemd/system/ringfence-console.service" && ok || bad "console unit ExecStart"
+grep -q 'ringfence-console' "$tmp/DEBIAN/postinst" && bad "postinst enables the console (off by default)" || ok
 zcat "$tmp/root/usr/share/man/man8/ringfence.8.gz" | grep -q '@VERSION@' && bad "man page version not substituted" || ok
 
 # --- 2. prerm on an isolated throw-away cgroup -------------------------------------------------
@@ -117,6 +123,12 @@ if [[ $install -eq 1 ]]; then
 		# installing must not load, attach or start anything here (no systemd as PID 1 in CI)
 		expect_gone /sys/fs/bpf/ringfence
 		pgrep -f '^/usr/sbin/ringfence agent' >/dev/null && bad "the agent was started" || ok
+		/usr/sbin/ringfence-console --help | grep -q '^Usage: ringfence-console' && ok ||
+			bad "ringfence-console --help"
+		if [ -d /run/systemd/system ]; then
+			systemctl is-enabled --quiet ringfence-console.service 2>/dev/null &&
+				bad "the console was enabled (off by default)" || ok
+		fi
 		echo "== dpkg -r (configuration kept)"
 		dpkg -r ringfence >/dev/null && ok || bad "dpkg -r failed"
 		expect_gone /usr/sbin/ringfence
@@ -125,6 +137,7 @@ if [[ $install -eq 1 ]]; then
 		echo "== dpkg --purge"
 		dpkg --purge ringfence >/dev/null && ok || bad "dpkg --purge failed"
 		for f in /usr/sbin/ringfence /lib/systemd/system/ringfence.service /etc/ringfence \
+			/usr/sbin/ringfence-console /lib/systemd/system/ringfence-console.service \
 			/usr/share/man/man8/ringfence.8.gz /usr/share/bash-completion/completions/ringfence \
 			/usr/share/doc/ringfence /var/lib/ringfence /sys/fs/bpf/ringfence; do
 			expect_gone "$f"

@@ -29,4 +29,20 @@ for want in 'Type=notify' 'Restart=always' 'DefaultDependencies=no' 'Before=netw
 		{ echo "unit lacks $want"; exit 1; }
 done
 echo "systemd-analyze verify: ringfence.service OK (ExecStart=$bin)"
+# the console's unit, beside the binary built with the agent's
+console=$(dirname "$bin")/ringfence-console
+if [[ -x $console ]]; then
+	sed "s|@SBINDIR@/ringfence-console|$console|" scripts/ringfence-console.service \
+		>"$tmp/unit/ringfence-console.service"
+	out=$(cd "$tmp/unit" && SYSTEMD_LOG_LEVEL=notice systemd-analyze verify \
+		./ringfence-console.service 2>&1) || { echo "$out"; echo "unit: 1 passed, 1 failed"; exit 1; }
+	if grep -i 'ringfence-console' <<<"$out"; then echo "unit: 1 passed, 1 failed"; exit 1; fi
+	for want in 'DynamicUser=yes' 'LoadCredential=tokens:' 'NoNewPrivileges=yes'; do
+		grep -q "^$want" "$tmp/unit/ringfence-console.service" ||
+			{ echo "console unit lacks $want"; exit 1; }
+	done
+	echo "systemd-analyze verify: ringfence-console.service OK"
+	echo "unit: 2 passed, 0 failed"
+	exit 0
+fi
 echo "unit: 1 passed, 0 failed"
