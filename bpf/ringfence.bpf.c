@@ -146,6 +146,7 @@ struct rf_flow {
 	__u16 sock_type;
 	__u8 icmp_code;
 	__u8 hop_limit; /* IPv4 TTL or IPv6 hop limit; packet hooks only */
+	__u8 srcroute;	/* an IPv6 routing header or IPv4 LSRR/SSRR: the route visits more hosts */
 };
 
 enum rf_mode {
@@ -480,9 +481,61 @@ static __always_inline bool dhcp_peer_allowed(__u16 lport, const __u8 *remote, c
 	return v == RF_DHCP_ALLOW;
 }
 
-/* skb: the packet (packet hooks) for the ND on-link check, NULL in the syscall hooks. */
+#define ND_OPT_SOURCE_LL 1
+#define ND_OPT_TARGET_LL 2
+
+/*
+ * "On-link" is only what the route table says: a /128 device route and a permanent neighbour
+ * entry (or any point-to-point route) make an off-link host on-link (issue 21 item 12). So a
+ * unicast NS/NA to a global address must also have the protocol's exact shape, which leaves no
+ * room for data: ICMPv6 right after the IPv6 header, 24 bytes, or 32 with one link-layer address
+ * option (NS: source, NA: target; length 1); an NS's target is its destination (a reachability
+ * probe), an NA's its source (the address it answers for). At tc (l2), where the frame has its
+ * Ethernet header, the option must carry the frame's own source MAC.
+ */
+static __always_inline bool nd_unicast_shape(struct __sk_buff *skb, const struct rf_flow *f,
+					     bool l2)
+{
+	__u8 h[8], nd[32], eth[14];
+	const __u8 *want = f->icmp_type == 135 ? f->remote : f->local;
+	__u16 plen;
+	int i;
+
+	if (bpf_skb_load_bytes_relative(skb, 0, h, sizeof(h), BPF_HDR_START_NET) ||
+	    h[6] != RF_IPPROTO_ICMPV6)
+		return false;
+	plen = (__u16)(h[4] << 8 | h[5]);
+	if (plen != 24 && plen != 32)
+		return false;
+	__builtin_memset(nd, 0, sizeof(nd));
+	/* constant sizes: Linux 5.10's verifier cannot bound a computed one */
+	if (bpf_skb_load_bytes_relative(skb, 40, nd, 24, BPF_HDR_START_NET))
+		return false;
+	if (plen == 32 && bpf_skb_load_bytes_relative(skb, 64, nd + 24, 8, BPF_HDR_START_NET))
+		return false;
+	for (i = 0; i < 16; i++)
+		if (nd[8 + i] != want[i])
+			return false;
+	if (plen == 24)
+		return true;
+	if (nd[24] != (f->icmp_type == 135 ? ND_OPT_SOURCE_LL : ND_OPT_TARGET_LL) || nd[25] != 1)
+		return false;
+	if (!l2)
+		return true;
+	if (bpf_skb_load_bytes(skb, 0, eth, sizeof(eth)) || eth[12] != 0x86 || eth[13] != 0xdd)
+		return false;
+	for (i = 0; i < 6; i++)
+		if (nd[26 + i] != eth[6 + i])
+			return false;
+	return true;
+}
+
+/*
+ * skb: the packet (packet hooks) for the ND on-link check, NULL in the syscall hooks; at_tc: it
+ * is a frame at tc (with its link-layer header).
+ */
 static __always_inline bool builtin_allowed(const struct rf_config *cfg, const struct rf_flow *f,
-					    struct __sk_buff *skb, bool ingress)
+					    struct __sk_buff *skb, bool ingress, bool at_tc)
 {
 	if ((cfg->builtins & RF_BUILTIN_DHCP) && rf_is_dhcp_client(f->proto, f->lport, f->rport))
 		return dhcp_peer_allowed(f->lport, f->remote, f->local, ingress);
@@ -494,7 +547,8 @@ static __always_inline bool builtin_allowed(const struct rf_config *cfg, const s
 
 		if (v == RF_ND_ALLOW)
 			return true;
-		if (v == RF_ND_IF_ONLINK && skb && skb_route_onlink(skb))
+		if (v == RF_ND_IF_ONLINK && skb && skb_route_onlink(skb) &&
+		    nd_unicast_shape(skb, f, at_tc))
 			return true;
 	}
 	return false;
@@ -645,7 +699,7 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, enum rf_
 	if (rf_addr_is_loopback(f.remote))
 		return 1;
 	if (process_allowed(sk) || flow_dest_allowed(&f) || mgmt_connect_allowed(sk, &f) ||
-	    builtin_allowed(cfg, &f, NULL, false)) {
+	    builtin_allowed(cfg, &f, NULL, false, false)) {
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(hook, false);
 		return 1;
@@ -767,9 +821,36 @@ static __always_inline void sockopt_group(struct bpf_sockopt *ctx, struct rf_flo
 	}
 }
 
+#define IP_FREEBIND	 15
+#define IP_TRANSPARENT	 19
+#define IPV6_TRANSPARENT 75
+#define IPV6_FREEBIND	 78
+
+/*
+ * Does this option let the socket send from an address that is not the host's own? With one,
+ * an unprivileged process (IPV6_FREEBIND needs no privilege) binds a victim's address and sends
+ * a query to an allowed peer (the resolver), which answers the victim: a reflection of
+ * attacker-chosen data to any host (issue 21 item 13, R14). Setting it to 0 is harmless.
+ */
+static __always_inline bool sockopt_frees_source(struct bpf_sockopt *ctx)
+{
+	__u8 *p = RF_CTX_PTR(ctx, optval), *end = RF_CTX_PTR(ctx, optval_end);
+	int level = ctx->level, optname = ctx->optname;
+
+	if (!(level == SOL_IP && (optname == IP_FREEBIND || optname == IP_TRANSPARENT)) &&
+	    !(level == SOL_IPV6 && (optname == IPV6_FREEBIND || optname == IPV6_TRANSPARENT)))
+		return false;
+	if (p + 1 <= end && ctx->optlen == 1 && !*p)
+		return false;
+	if (p + 4 <= end && ctx->optlen >= 4 && !*(__u32 *)p)
+		return false;
+	return true;
+}
+
 /*
  * Multicast joins as a covert channel (THREAT-MODEL): while isolated, a non-allowed process may
- * not change group memberships; the setsockopt fails with EPERM.
+ * not change group memberships; the setsockopt fails with EPERM. Nor may it let a socket send
+ * from addresses that are not the host's (sockopt_frees_source()).
  */
 SEC("cgroup/setsockopt")
 int rf_setsockopt(struct bpf_sockopt *ctx)
@@ -778,11 +859,13 @@ int rf_setsockopt(struct bpf_sockopt *ctx)
 	struct bpf_sock *sk = RF_CTX_SK(ctx);
 	struct rf_flow f = {};
 	enum rf_mode mode;
+	bool member;
 
 	/* an option larger than a page is not copied for us: hand the kernel the original */
 	if (ctx->optlen > PAGE_SIZE_MIN)
 		ctx->optlen = 0;
-	if (!sockopt_changes_membership(ctx->level, ctx->optname))
+	member = sockopt_changes_membership(ctx->level, ctx->optname);
+	if (!member && !sockopt_frees_source(ctx))
 		return 1;
 	cfg = get_config();
 	if (!cfg || (mode = cfg_mode(cfg)) == RF_MODE_OFF)
@@ -797,9 +880,11 @@ int rf_setsockopt(struct bpf_sockopt *ctx)
 		f.proto = sk->protocol;
 		f.sock_type = sk->type;
 	}
-	sockopt_group(ctx, &f);
-	return refuse(mode, &f, RF_HOOK_SETSOCKOPT, RF_REASON_MULTICAST,
-		      bpf_get_current_cgroup_id(), true, true);
+	if (member)
+		sockopt_group(ctx, &f);
+	return refuse(mode, &f, RF_HOOK_SETSOCKOPT,
+		      member ? RF_REASON_MULTICAST : RF_REASON_NO_RULE, bpf_get_current_cgroup_id(),
+		      true, true);
 }
 
 #define IPV6_HOPOPTS  0
@@ -853,6 +938,44 @@ static __always_inline bool ipv6_ext_step(struct __sk_buff *skb, __u32 *off, __u
 	return true;
 }
 
+/* Skip one IPv6 extension header as ipv6_ext_step() does, noting a routing header in *rt. */
+static __always_inline bool ipv6_ext_step_rt(struct __sk_buff *skb, __u32 *off, __u8 *proto,
+					     bool *first_fragment, __u8 *rt)
+{
+	if (*first_fragment && *proto == IPV6_ROUTING)
+		*rt = 1;
+	return ipv6_ext_step(skb, off, proto, first_fragment);
+}
+
+#define IPOPT_LSRR 131
+#define IPOPT_SSRR 137
+
+/*
+ * Do the optlen (4..40, a multiple of 4) option bytes of an IPv4 header hold a loose or strict
+ * source route (every address on it is visited; the hooks see only the first)? Every byte is
+ * compared, not the parsed option list: a loop whose index follows option lengths defeats the
+ * verifier's pruning. So a byte 131 or 137 inside another option's data counts too: such packets
+ * are dropped as well (fail closed; only timestamp or record-route data could hold one). Read in
+ * 4-byte words at constant offsets: Linux 5.10's verifier cannot bound a computed length.
+ */
+static __always_inline bool ipv4_options_srcroute(struct __sk_buff *skb, __u32 optlen)
+{
+	int c, k;
+
+	for (c = 0; c < 10; c++) {
+		__u8 o[4];
+
+		if ((__u32)c * 4 >= optlen)
+			break;
+		if (l3_load(skb, 20 + c * 4, o, sizeof(o)))
+			return true; /* not readable: treated as a source route (dropped) */
+		for (k = 0; k < 4; k++)
+			if (o[k] == IPOPT_LSRR || o[k] == IPOPT_SSRR)
+				return true;
+	}
+	return false;
+}
+
 static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, bool ingress)
 {
 	__u8 src[16], dst[16];
@@ -867,6 +990,8 @@ static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, 
 			return false;
 		if (ip.version != 4 || ip.ihl < 5)
 			return false;
+		if (ip.ihl > 5)
+			f->srcroute = ipv4_options_srcroute(skb, ip.ihl * 4 - 20);
 		addr4_mapped(src, ip.saddr);
 		addr4_mapped(dst, ip.daddr);
 		off = ip.ihl * 4;
@@ -888,10 +1013,10 @@ static __always_inline bool parse_skb(struct __sk_buff *skb, struct rf_flow *f, 
 		f->family = AF_INET6;
 		f->hop_limit = ip6.hop_limit;
 		/* RF_IPV6_EXT_MAX (4) steps, written out: no loop for 5.10's verifier to refuse */
-		if (!ipv6_ext_step(skb, &off, &proto, &first_fragment) ||
-		    !ipv6_ext_step(skb, &off, &proto, &first_fragment) ||
-		    !ipv6_ext_step(skb, &off, &proto, &first_fragment) ||
-		    !ipv6_ext_step(skb, &off, &proto, &first_fragment))
+		if (!ipv6_ext_step_rt(skb, &off, &proto, &first_fragment, &f->srcroute) ||
+		    !ipv6_ext_step_rt(skb, &off, &proto, &first_fragment, &f->srcroute) ||
+		    !ipv6_ext_step_rt(skb, &off, &proto, &first_fragment, &f->srcroute) ||
+		    !ipv6_ext_step_rt(skb, &off, &proto, &first_fragment, &f->srcroute))
 			return false;
 		/* a later fragment carries no more headers; otherwise the chain must have ended */
 		if (first_fragment && ipv6_is_ext(proto))
@@ -1100,6 +1225,10 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
 
 	if (!cfg || (mode = cfg_mode(cfg)) == RF_MODE_OFF)
 		return 1;
+	/*
+	 * Loopback is the interface, not the address: 127/8 or ::1 on another device (a route with
+	 * route_localnet, a mirred copy of lo) leaves the host and is judged like any address.
+	 */
 	if (skb->ifindex == LOOPBACK_IFINDEX)
 		return 1;
 	if (!parse_skb(skb, &f, ingress)) {
@@ -1107,11 +1236,19 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
 		reason = RF_REASON_MALFORMED;
 		goto refused;
 	}
-	if (rf_addr_is_loopback(f.remote))
-		return 1;
+	/*
+	 * A source-routed packet visits hosts the hooks never judged (SRv6 segments, LSRR/SSRR
+	 * hops): only an allowed process's socket may send or receive one.
+	 */
+	if (f.srcroute) {
+		if (skb_socket_allowed(skb, &f))
+			goto allowed;
+		goto refused;
+	}
 	/* the destination first: one LPM walk, cheaper than the socket's mark and cgroup walk */
 	if (skb_dest_allowed(skb, &f, ingress) || skb_socket_allowed(skb, &f) ||
-	    builtin_allowed(cfg, &f, skb, ingress)) {
+	    builtin_allowed(cfg, &f, skb, ingress, false)) {
+	allowed:
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(hook, false);
 		return 1;
@@ -1134,44 +1271,57 @@ int rf_egress(struct __sk_buff *skb)
 }
 
 /*
- * DHCP client frames sent by packet sockets (dhclient, systemd-networkd): eth + IP + UDP ports,
- * to a destination the DHCP built-in allows. Anything unparsable is not DHCP (dropped).
+ * DHCP client frames sent by packet sockets (dhclient, systemd-networkd): Ethernet + IP + UDP
+ * ports, to a destination the DHCP built-in allows. Parsed from the frame's real headers, not
+ * from skb->protocol (the sender chooses it) or a fixed offset: the Ethernet type must be IPv4 or
+ * IPv6 itself (an 802.1Q tag is not DHCP), no VLAN tag may be added on the way out, the kernel's
+ * network header must be where Ethernet puts it (the header bytes read there and at offset 14
+ * are the same, so the packet the device sends is the one judged, whatever its link type), the
+ * IP header plain (no IPv4 options or fragments, no IPv6 extension header). Anything else is not
+ * DHCP (dropped).
  */
 static __always_inline bool frame_is_dhcp_client(struct __sk_buff *skb)
 {
-	__u8 dst[16];
-	__u16 ports[2];
-	__u32 off;
+	__u64 w[6] = {}, n[6] = {}; /* 48 bytes: IPv6 + UDP (IPv4 + UDP fits in the first 28) */
+	__u8 eth[14], *h = (__u8 *)w, dst[16];
+	__u16 type, sport, dport;
 	__u8 proto;
+	int i;
 
-	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		struct iphdr ip;
-
-		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)))
+	if (skb->vlan_present || bpf_skb_load_bytes(skb, 0, eth, sizeof(eth)))
+		return false;
+	type = (__u16)(eth[12] << 8 | eth[13]);
+	if ((type != ETH_P_IP && type != ETH_P_IPV6) || skb->protocol != bpf_htons(type))
+		return false;
+	/* constant sizes: Linux 5.10's verifier cannot bound a computed one */
+	if (type == ETH_P_IP) {
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, w, 32) || l3_load(skb, 0, n, 32))
 			return false;
-		if (ip.version != 4 || ip.ihl < 5)
-			return false;
-		proto = ip.protocol;
-		off = ETH_HLEN + ip.ihl * 4;
-		addr4_mapped(dst, ip.daddr);
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr ip6;
-
-		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip6, sizeof(ip6)))
-			return false;
-		if (ip6.version != 6)
-			return false;
-		proto = ip6.nexthdr;
-		off = ETH_HLEN + sizeof(ip6);
-		__builtin_memcpy(dst, &ip6.daddr, 16);
-	} else {
+	} else if (bpf_skb_load_bytes(skb, ETH_HLEN, w, 48) || l3_load(skb, 0, n, 48)) {
 		return false;
 	}
-	if (bpf_skb_load_bytes(skb, off, ports, sizeof(ports)))
+	for (i = 0; i < 6; i++)
+		if ((type == ETH_P_IPV6 || i < 4) && w[i] != n[i])
+			return false;
+	if (type == ETH_P_IP) {
+		/* version 4, IHL 5; no fragment (MF or an offset); UDP */
+		if (h[0] != 0x45 || (h[6] & 0x3f) || h[7] || h[9] != RF_IPPROTO_UDP)
+			return false;
+		addr4_mapped(dst, *(__u32 *)(h + 16));
+		proto = h[9];
+		sport = (__u16)(h[20] << 8 | h[21]);
+		dport = (__u16)(h[22] << 8 | h[23]);
+	} else {
+		if ((h[0] >> 4) != 6 || h[6] != RF_IPPROTO_UDP)
+			return false;
+		__builtin_memcpy(dst, h + 24, 16);
+		proto = h[6];
+		sport = (__u16)(h[40] << 8 | h[41]);
+		dport = (__u16)(h[42] << 8 | h[43]);
+	}
+	if (!rf_is_dhcp_client(proto, sport, dport))
 		return false;
-	if (!rf_is_dhcp_client(proto, bpf_ntohs(ports[0]), bpf_ntohs(ports[1])))
-		return false;
-	return dhcp_peer_allowed(bpf_ntohs(ports[0]), dst, dst, false);
+	return dhcp_peer_allowed(sport, dst, dst, false);
 }
 
 /*
@@ -1220,8 +1370,10 @@ static __always_inline int wall_verdict(struct __sk_buff *skb, const struct rf_c
 		reason = RF_REASON_MALFORMED;
 		goto refused;
 	}
-	if (rf_addr_is_loopback(f.remote) || flow_dest_allowed(&f) || skb_socket_allowed(skb, &f) ||
-	    builtin_allowed(cfg, &f, skb, false)) {
+	/* no loopback exemption: the wall is never on lo, so 127/8 or ::1 here leaves the host */
+	if (f.srcroute ? skb_socket_allowed(skb, &f)
+		       : flow_dest_allowed(&f) || skb_socket_allowed(skb, &f) ||
+			     builtin_allowed(cfg, &f, skb, false, true)) {
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(RF_HOOK_WALL, false);
 		return TC_ACT_UNSPEC;
@@ -1233,9 +1385,11 @@ refused:
 	return TC_ACT_SHOT;
 }
 
-/* tc egress on the interfaces: the packet-socket guard, then the second wall. */
-SEC("tc")
-int rf_tc_egress(struct __sk_buff *skb)
+/*
+ * tc egress on the interfaces: the packet-socket guard, then the second wall. scoped: judge only
+ * the target's own sockets' packets (a narrower target on a shared interface), else all.
+ */
+static __always_inline int tc_egress_verdict(struct __sk_buff *skb, bool scoped)
 {
 	const struct rf_config *cfg;
 	struct bpf_sock *sk;
@@ -1246,7 +1400,8 @@ int rf_tc_egress(struct __sk_buff *skb)
 	 * everyone else's leave after this one helper call, first, since the filter of every
 	 * target sharing the interface runs on every packet. The host target judges them all.
 	 */
-	if (rf_target_level && bpf_skb_ancestor_cgroup_id(skb, rf_target_level) != rf_target_cgid)
+	if (scoped && rf_target_level &&
+	    bpf_skb_ancestor_cgroup_id(skb, rf_target_level) != rf_target_cgid)
 		return TC_ACT_UNSPEC;
 	cfg = get_config();
 	if (!cfg || (mode = cfg_mode(cfg)) == RF_MODE_OFF)
@@ -1257,4 +1412,299 @@ int rf_tc_egress(struct __sk_buff *skb)
 	if (sk && sk->family != AF_INET && sk->family != AF_INET6)
 		return packet_socket_verdict(skb, sk, cfg, mode);
 	return wall_verdict(skb, cfg, mode);
+}
+
+SEC("tc")
+int rf_tc_egress(struct __sk_buff *skb)
+{
+	return tc_egress_verdict(skb, true);
+}
+
+/*
+ * The same for the interfaces of a network namespace that only the target's processes use (a
+ * container's own, issue 21 item 10): every packet leaving them is the target's, with a socket
+ * or without (kernel RSTs, forwarded copies, tun writes), so every packet is judged, as for the
+ * host. The loader pins it; userspace attaches it instead of rf_tc_egress there.
+ */
+SEC("tc")
+int rf_tcns_egress(struct __sk_buff *skb)
+{
+	return tc_egress_verdict(skb, false);
+}
+
+/* ---- ICMP errors on the way in (tc ingress) --------------------------------------------- */
+
+#define ICMPV6_REDIRECT 137
+
+/* ICMP errors the kernel hands to the socket of the flow they quote (icmp_socket_deliver). */
+static __always_inline bool icmp_is_error(bool v6, __u8 type)
+{
+	if (v6)
+		return type >= 1 && type <= 4; /* unreachable, too big, time exceeded, parameter */
+	return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
+}
+
+/*
+ * The flow an ICMP error quotes (the IP header at off and the 8 bytes after it), seen from this
+ * host: the quoted packet is one the host sent, so its source is local and its destination
+ * remote. false when it cannot be read (the caller drops the error).
+ */
+static __always_inline bool parse_quoted(struct __sk_buff *skb, __u32 off, bool v6,
+					 struct rf_flow *f)
+{
+	bool first_fragment = true;
+	__u8 proto, l4[4];
+
+	if (!v6) {
+		struct iphdr ip;
+
+		if (l3_load(skb, off, &ip, sizeof(ip)) || ip.version != 4 || ip.ihl < 5)
+			return false;
+		addr4_mapped(f->local, ip.saddr);
+		addr4_mapped(f->remote, ip.daddr);
+		proto = ip.protocol;
+		first_fragment = (bpf_ntohs(ip.frag_off) & 0x1fff) == 0;
+		off += ip.ihl * 4;
+		f->family = AF_INET;
+	} else {
+		struct ipv6hdr ip6;
+
+		if (l3_load(skb, off, &ip6, sizeof(ip6)) || ip6.version != 6)
+			return false;
+		__builtin_memcpy(f->local, &ip6.saddr, 16);
+		__builtin_memcpy(f->remote, &ip6.daddr, 16);
+		proto = ip6.nexthdr;
+		off += sizeof(ip6);
+		f->family = AF_INET6;
+		if (!ipv6_ext_step(skb, &off, &proto, &first_fragment) ||
+		    !ipv6_ext_step(skb, &off, &proto, &first_fragment) ||
+		    !ipv6_ext_step(skb, &off, &proto, &first_fragment) ||
+		    !ipv6_ext_step(skb, &off, &proto, &first_fragment))
+			return false;
+		if (first_fragment && ipv6_is_ext(proto))
+			return false;
+	}
+	f->proto = proto;
+	f->match = RF_MATCH_FLOW;
+	if (!first_fragment)
+		return true;
+	if (proto != RF_IPPROTO_TCP && proto != RF_IPPROTO_UDP && proto != RF_IPPROTO_ICMP &&
+	    proto != RF_IPPROTO_ICMPV6)
+		return true;
+	if (l3_load(skb, off, l4, sizeof(l4)))
+		return false;
+	if (proto == RF_IPPROTO_TCP || proto == RF_IPPROTO_UDP) {
+		f->lport = (__u16)(l4[0] << 8 | l4[1]);
+		f->rport = (__u16)(l4[2] << 8 | l4[3]);
+	} else {
+		f->icmp_type = l4[0];
+		f->icmp_code = l4[1];
+	}
+	return true;
+}
+
+/*
+ * A received packet: is it an ICMP error, and which flow does it quote? 0: not an ICMP error
+ * (the cgroup layer judges it, if it reaches a socket); 1: an error quoting q; -1: what cannot be
+ * parsed, including an ICMPv6 redirect (its redirected header reaches sockets too, and no
+ * isolated host needs a redirect). outer gets the packet itself, for the report.
+ */
+static __always_inline int parse_icmp_error(struct __sk_buff *skb, struct rf_flow *outer,
+					    struct rf_flow *q)
+{
+	bool v6 = skb->protocol == bpf_htons(ETH_P_IPV6), first_fragment = true;
+	__u8 proto, ih[8];
+	__u32 off;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr ip;
+
+		if (l3_load(skb, 0, &ip, sizeof(ip)) || ip.version != 4 || ip.ihl < 5)
+			return -1;
+		addr4_mapped(outer->remote, ip.saddr);
+		addr4_mapped(outer->local, ip.daddr);
+		outer->family = AF_INET;
+		proto = ip.protocol;
+		first_fragment = (bpf_ntohs(ip.frag_off) & 0x1fff) == 0;
+		off = ip.ihl * 4;
+	} else if (v6) {
+		struct ipv6hdr ip6;
+
+		if (l3_load(skb, 0, &ip6, sizeof(ip6)) || ip6.version != 6)
+			return -1;
+		__builtin_memcpy(outer->remote, &ip6.saddr, 16);
+		__builtin_memcpy(outer->local, &ip6.daddr, 16);
+		outer->family = AF_INET6;
+		proto = ip6.nexthdr;
+		off = sizeof(ip6);
+		if (!ipv6_ext_step(skb, &off, &proto, &first_fragment) ||
+		    !ipv6_ext_step(skb, &off, &proto, &first_fragment) ||
+		    !ipv6_ext_step(skb, &off, &proto, &first_fragment) ||
+		    !ipv6_ext_step(skb, &off, &proto, &first_fragment))
+			return -1;
+		if (first_fragment && ipv6_is_ext(proto))
+			return -1;
+	} else {
+		return 0; /* ARP and other protocols: no socket gets them as an IP error */
+	}
+	outer->proto = proto;
+	/* a later fragment is reassembled behind its first one, which is judged here */
+	if (!first_fragment || proto != (v6 ? RF_IPPROTO_ICMPV6 : RF_IPPROTO_ICMP))
+		return 0;
+	if (l3_load(skb, off, ih, sizeof(ih)))
+		return -1;
+	outer->icmp_type = ih[0];
+	outer->icmp_code = ih[1];
+	if (v6 && ih[0] == ICMPV6_REDIRECT)
+		return -1;
+	if (!icmp_is_error(v6, ih[0]))
+		return 0;
+	return parse_quoted(skb, off + sizeof(ih), v6, q) ? 1 : -1;
+}
+
+/* The TCP or UDP socket the kernel would hand the error quoting q to (a reference), or NULL. */
+static __always_inline struct bpf_sock *quoted_socket(struct __sk_buff *skb,
+						      const struct rf_flow *q)
+{
+	struct bpf_sock_tuple t = {};
+	__u32 len;
+
+	if (q->proto != RF_IPPROTO_TCP && q->proto != RF_IPPROTO_UDP)
+		return NULL;
+	if (q->family == AF_INET) {
+		__builtin_memcpy(&t.ipv4.saddr, q->remote + 12, 4);
+		__builtin_memcpy(&t.ipv4.daddr, q->local + 12, 4);
+		t.ipv4.sport = bpf_htons(q->rport);
+		t.ipv4.dport = bpf_htons(q->lport);
+		len = sizeof(t.ipv4);
+	} else {
+		__builtin_memcpy(t.ipv6.saddr, q->remote, 16);
+		__builtin_memcpy(t.ipv6.daddr, q->local, 16);
+		t.ipv6.sport = bpf_htons(q->rport);
+		t.ipv6.dport = bpf_htons(q->lport);
+		len = sizeof(t.ipv6);
+	}
+	if (q->proto == RF_IPPROTO_TCP)
+		return bpf_sk_lookup_tcp(skb, &t, len, BPF_F_CURRENT_NETNS, 0);
+	return bpf_sk_lookup_udp(skb, &t, len, BPF_F_CURRENT_NETNS, 0);
+}
+
+#ifndef RF_NO_KFUNC
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+#endif
+
+/*
+ * Where sk (a looked-up socket) was created: *in_target if in the target cgroup or below,
+ * *allowed if in an allowed cgroup or below. tc has no helper for a socket's cgroup: it is read
+ * from the kernel's struct sock through bpf_rdonly_cast() (Linux 6.2+), walking up to the root.
+ * Neither is set where that kfunc is missing or with RF_NO_KFUNC: a narrower target then leaves
+ * the error alone (THREAT-MODEL).
+ */
+static __always_inline void sock_cgroup_check(struct bpf_sock *sk, bool *in_target, bool *allowed)
+{
+#ifndef RF_NO_KFUNC
+	struct cgroup *cg;
+	struct sock *s;
+	int i;
+
+	if (!bpf_rdonly_cast)
+		return;
+	s = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct sock));
+	cg = bpf_rdonly_cast(s->sk_cgrp_data.cgroup, bpf_core_type_id_kernel(struct cgroup));
+	for (i = 0; i < RF_MAX_CGROUP_DEPTH; i++) {
+		__u64 id = cg->kn->id;
+		int level = cg->level;
+
+		if (!id)
+			break;
+		if (level == (int)rf_target_level && id == rf_target_cgid)
+			*in_target = true;
+		if (bpf_map_lookup_elem(&rf_allow_cgroup, &id))
+			*allowed = true;
+		if (level <= 0)
+			break;
+		cg = bpf_rdonly_cast(cg->self.parent, bpf_core_type_id_kernel(struct cgroup));
+	}
+#endif
+}
+
+/* Allowed by the socket's mark: an allowed executable's, or a management channel whose rf_mgmt
+ * entry stands for the quoted flow q? */
+static __always_inline bool sock_mark_allowed(struct bpf_sock *sk, const struct rf_flow *q)
+{
+	struct rf_sk_mark *m = bpf_sk_storage_get(&rf_sk_mark_v2, sk, NULL, 0);
+
+	if (!m)
+		return false;
+	if ((m->flags & RF_SK_EXE) && exe_allowed(&m->exe))
+		return true;
+	return (m->flags & RF_SK_MGMT) && mgmt_entry(q, m->tgid);
+}
+
+/*
+ * An ICMP error reaches the socket of the flow it quotes (its error queue with IP_RECVERR,
+ * payload included) without passing cgroup_skb/ingress: judged here by the quoted flow, which
+ * must be one the policy allows (or a socket of an allowed process). The host target judges
+ * every error; a narrower target those quoting a TCP or UDP socket of its own (the interface is
+ * shared). An error that cannot be parsed is dropped.
+ */
+static __always_inline int icmp_error_verdict(struct __sk_buff *skb, const struct rf_config *cfg,
+					      enum rf_mode mode, bool all)
+{
+	enum rf_reason reason = RF_REASON_MALFORMED;
+	struct rf_flow outer = {}, q = {};
+	bool ours = all, allowed = false;
+	struct bpf_sock *sk;
+	int r;
+
+	r = parse_icmp_error(skb, &outer, &q);
+	if (r == 0)
+		return TC_ACT_UNSPEC;
+	if (r > 0) {
+		sk = quoted_socket(skb, &q);
+		if (sk) {
+			bool in_target = false;
+
+			sock_cgroup_check(sk, &in_target, &allowed);
+			ours = ours || in_target;
+			allowed = allowed || sock_mark_allowed(sk, &q);
+			bpf_sk_release(sk);
+		}
+		if (!ours)
+			return TC_ACT_UNSPEC;
+		reason = RF_REASON_NO_RULE;
+		if (allowed || flow_dest_allowed(&q) ||
+		    builtin_allowed(cfg, &q, NULL, false, false)) {
+			if (mode == RF_MODE_ENFORCE)
+				count_verdict(RF_HOOK_TC_INGRESS, false);
+			return TC_ACT_UNSPEC;
+		}
+	}
+	if (refuse(mode, &outer, RF_HOOK_TC_INGRESS, reason, 0, false, true))
+		return TC_ACT_UNSPEC;
+	return TC_ACT_SHOT;
+}
+
+/* tc ingress on the interfaces: ICMP errors, which no cgroup hook sees on their way in. */
+static __always_inline int tc_ingress_verdict(struct __sk_buff *skb, bool all)
+{
+	const struct rf_config *cfg = get_config();
+	enum rf_mode mode;
+
+	if (!cfg || (mode = cfg_mode(cfg)) == RF_MODE_OFF)
+		return TC_ACT_UNSPEC;
+	return icmp_error_verdict(skb, cfg, mode, all);
+}
+
+SEC("tc")
+int rf_tc_ingress(struct __sk_buff *skb)
+{
+	return tc_ingress_verdict(skb, rf_target_level == 0);
+}
+
+/* rf_tc_ingress for a namespace of the target's own (rf_tcns_egress): every error is judged. */
+SEC("tc")
+int rf_tcns_ingress(struct __sk_buff *skb)
+{
+	return tc_ingress_verdict(skb, true);
 }

@@ -6,6 +6,7 @@
 #ifndef RF_DHCP_H
 #define RF_DHCP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "ringfence.h"
 #include "rf_config.h"
@@ -28,8 +29,11 @@ size_t rf_dhcp_lease_dirs(const char *dirs, struct rf_addr_key *out, size_t *n, 
 /*
  * Make <pin_dir>/rf_dhcp_server hold the config's servers and those of the lease files: add
  * first, then delete the rest. Without that map (programs older than it) nothing happens.
- * Returns 0 or -errno.
+ * frozen (isolated): the lease files are not read; the lease servers in the map stay as they
+ * were at isolate (a lease is what a DHCP server on the link said, so a planted one must not
+ * widen an isolation in force); the config's servers still follow the config. Each entry's
+ * value says where it came from (RF_DHCP_SERVER_*). Returns 0 or -errno.
  */
-int rf_dhcp_apply(const char *pin_dir, const struct rf_conf *c);
+int rf_dhcp_apply(const char *pin_dir, const struct rf_conf *c, bool frozen);
 
 #endif /* RF_DHCP_H */

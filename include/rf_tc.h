@@ -38,6 +38,16 @@ int rf_tc_attach_all(const char *prog_pin, __u32 handle, char *names, size_t nam
  * self. Returns 0, or the last -errno.
  */
 int rf_tc_attach_cgroup_netns(const char *prog_pin, __u32 handle, const char *cg_dir, bool self);
+
+/*
+ * The wall's mode in each network namespace a process of cg_dir (or below) is in, as
+ * rf_tc_attach_cgroup_netns() chooses it now: owned when no process outside the target uses the
+ * namespace (a container's own), where every packet is judged (rf_prog_tcns_*); otherwise only
+ * the target's sockets' packets. fn gets the namespace's inode, a pid of the target in it and
+ * the mode. Returns how many namespaces there are.
+ */
+int rf_tc_netns_modes(const char *cg_dir,
+		      void (*fn)(unsigned long netns, int pid, bool owned, void *arg), void *arg);
 /*
  * Remove the filter `handle` from every interface of the current namespace, and the legacy
  * filter of older versions where it runs the program pinned at prog_pin (NULL: not that).

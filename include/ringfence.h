@@ -142,7 +142,14 @@ struct rf_allow_val {
 
 /* ---- rf_dhcp_server: BPF_MAP_TYPE_HASH, known DHCP servers for the DHCP built-in ---------- */
 
-/* Key: the server's address, IPv6 or IPv4-mapped, network byte order. Value: rf_allow_val. */
+/*
+ * Key: the server's address, IPv6 or IPv4-mapped, network byte order. Value: rf_allow_val, whose
+ * flags say (informatively; the programs do not read them) where the entry came from:
+ * RF_DHCP_SERVER_CONFIG a "dhcp-server" line, RF_DHCP_SERVER_LEASE a lease file read while not
+ * isolated (kept as it is while isolated). 0: another agent's entry, kept like a lease one.
+ */
+#define RF_DHCP_SERVER_CONFIG 0x1
+#define RF_DHCP_SERVER_LEASE  0x2
 struct rf_addr_key {
 	__u8 addr[16];
 };
@@ -258,7 +265,11 @@ _Static_assert(sizeof(struct rf_build) == 16, "rf_build ABI size");
 	  TC) /* frames of packet sockets leaving an interface */                                  \
 	X(SETSOCKOPT, setsockopt, rf_setsockopt,                                                   \
 	  CGROUP)			    /* multicast/anycast membership changes */             \
-	X(WALL, wall, rf_tc_egress, SHARED) /* on-wire packets at tc egress (runs in tc_egress) */
+	X(WALL, wall, rf_tc_egress, SHARED) /* on-wire packets at tc egress (runs in tc_egress) */ \
+	X(TC_INGRESS, tc_ingress, rf_tc_ingress, TC) /* ICMP errors arriving on an interface */    \
+	/* the tc pair for a namespace of the target's own: verdicts counted as the three above */ \
+	X(TCNS_EGRESS, tcns_egress, rf_tcns_egress, TC)                                            \
+	X(TCNS_INGRESS, tcns_ingress, rf_tcns_ingress, TC)
 
 enum rf_hook {
 #define RF_X_ENUM(id, label, prog, kind) RF_HOOK_##id,

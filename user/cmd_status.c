@@ -121,6 +121,34 @@ static void json_ifname(const char *ifname, void *arg)
 	rf_json_str(stdout, ifname);
 }
 
+/* The wall's mode in a network namespace of the target's processes (rf_tc_netns_modes()). */
+#define RF_WALL_EVERY_PACKET "every-packet" /* only the target's processes use the namespace */
+#define RF_WALL_OWN_SOCKETS  "own-sockets"  /* shared: only the target's sockets' packets */
+
+static void json_netns(unsigned long netns, int pid, bool owned, void *arg)
+{
+	int *k = arg;
+
+	printf("%s{\"netns\":%lu,\"pid\":%d,\"mode\":\"%s\"}", (*k)++ ? "," : "", netns, pid,
+	       owned ? RF_WALL_EVERY_PACKET : RF_WALL_OWN_SOCKETS);
+}
+
+static void text_netns(unsigned long netns, int pid, bool owned, void *arg)
+{
+	(void)arg;
+	printf("wall:      net namespace %lu (pid %d): %s\n", netns, pid,
+	       owned ? RF_WALL_EVERY_PACKET " (only the target's processes use it)"
+		     : RF_WALL_OWN_SOCKETS " (shared: the target's sockets' packets only)");
+}
+
+/* A target narrower than the host: its namespaces' wall modes are worth listing. */
+static bool narrower_target(const struct rf_ctx *ctx)
+{
+	char mnt[PATH_MAX];
+
+	return !rf_cgroup2_mount(mnt, sizeof(mnt)) && strcmp(mnt, ctx->cg_dir);
+}
+
 static const char *mode_name(const struct status *s)
 {
 	return s->isolated ? "isolated" : s->audit ? "audit" : "off";
@@ -195,6 +223,10 @@ static void print_json(struct rf_ctx *ctx, struct status *s)
 	printf("},\"cgroup_id\":%llu,\"packet_guard\":[", (unsigned long long)s->ls[0].cgroup_id);
 	k = 0;
 	rf_tc_for_each(rf_tc_handle(ctx->cg_id), json_ifname, &k);
+	printf("],\"wall_netns\":[");
+	k = 0;
+	if (s->loaded && narrower_target(ctx))
+		rf_tc_netns_modes(ctx->cg_dir, json_netns, &k);
 	printf("],\"builtins\":{\"dhcp\":%s,\"nd\":%s}",
 	       s->cfg.builtins & RF_BUILTIN_DHCP ? "true" : "false",
 	       s->cfg.builtins & RF_BUILTIN_ND ? "true" : "false");
@@ -304,6 +336,8 @@ static void print_text(struct rf_ctx *ctx, struct status *s)
 		printf("cgroup id: %llu\n", (unsigned long long)s->ls[0].cgroup_id);
 	if (rf_tc_for_each(rf_tc_handle(ctx->cg_id), text_ifname, &k))
 		printf("\n");
+	if (s->loaded && narrower_target(ctx))
+		rf_tc_netns_modes(ctx->cg_dir, text_netns, NULL);
 	if (s->loaded)
 		print_text_loaded(ctx, s);
 }

@@ -53,6 +53,36 @@ static int on_off(const char *v, bool *out)
 	return -EINVAL;
 }
 
+/*
+ * A resolver is one host: an IPv4 or IPv6 address (no prefix, no hostname) that is unicast and
+ * not unspecified, into key as a /32 (mapped /128) or /128. "0.0.0.0/0", "0.0.0.0", a broadcast
+ * or multicast group as a "resolver" would open port 53 to every host or the whole link.
+ * 0 or -EINVAL.
+ */
+static int resolver_key(const char *s, struct rf_net_key *k)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	memset(k, 0, sizeof(*k));
+	if (inet_pton(AF_INET, s, &a4) == 1) {
+		__u32 h = ntohl(a4.s_addr);
+
+		if (h == 0 || h == 0xffffffffu || (h >> 28) == 0xe)
+			return -EINVAL;
+		k->prefixlen = 128;
+		k->addr[10] = k->addr[11] = 0xff;
+		memcpy(k->addr + 12, &a4, 4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, &a6) != 1 || IN6_IS_ADDR_UNSPECIFIED(&a6) ||
+	    IN6_IS_ADDR_MULTICAST(&a6) || IN6_IS_ADDR_V4MAPPED(&a6))
+		return -EINVAL;
+	k->prefixlen = 128;
+	memcpy(k->addr, &a6, 16);
+	return 0;
+}
+
 static int parse_dns(char *v, struct rf_conf *c, char *err, size_t errlen)
 {
 	char *save = NULL, *ip;
@@ -67,15 +97,16 @@ static int parse_dns(char *v, struct rf_conf *c, char *err, size_t errlen)
 		return 0;
 	for (ip = strtok_r(v, ",", &save); ip; ip = strtok_r(NULL, ",", &save)) {
 		struct rf_net_key k;
-		char e[RF_ERR_MAX];
 
 		if (c->nresolvers == RF_MAX_RESOLVERS) {
 			snprintf(err, errlen, "more than %d resolvers", RF_MAX_RESOLVERS);
 			return -EINVAL;
 		}
-		if (strchr(ip, '/') || rf_parse_cidr(ip, &k, e, sizeof(e))) {
+		if (resolver_key(ip, &k)) {
 			snprintf(err, errlen,
-				 "invalid resolver '%s': expected auto, off or IP[,IP...]", ip);
+				 "invalid resolver '%s': expected auto, off or IP[,IP...] (unicast "
+				 "addresses, no prefixes)",
+				 ip);
 			return -EINVAL;
 		}
 		c->resolvers[c->nresolvers++] = k;
@@ -293,14 +324,15 @@ size_t rf_resolv_conf(const char *path, struct rf_net_key *keys, size_t max)
 	if (!f)
 		return 0;
 	while (n < max && fgets(line, sizeof(line), f)) {
-		char e[RF_ERR_MAX], *pct;
+		char *pct;
 
 		if (sscanf(line, " nameserver %255s", ip) != 1)
 			continue;
 		pct = strchr(ip, '%'); /* fe80::1%eth0: the zone is not part of the key */
 		if (pct)
 			*pct = '\0';
-		if (!rf_parse_cidr(ip, &keys[n], e, sizeof(e)))
+		/* an address, never a prefix: "nameserver 0.0.0.0/0" must not open port 53 */
+		if (!resolver_key(ip, &keys[n]))
 			n++;
 	}
 	fclose(f);

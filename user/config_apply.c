@@ -110,13 +110,46 @@ static int reconcile_rules(struct rf_ctx *ctx, struct rf_maps *m, char **want, s
 	return ret;
 }
 
+/*
+ * While isolated, "dns auto" keeps the resolvers applied before (at isolate): resolv.conf is
+ * written from DHCP answers, i.e. by the network, so a planted nameserver must not widen an
+ * isolation in force. They are the applied resolver lines that no config rule wrote. If the
+ * applied lines cannot be read, no resolver is kept (fail closed).
+ */
+static void freeze_resolvers(struct rf_ctx *ctx, struct rf_conf *conf)
+{
+	char **had = NULL, cidr[64];
+	size_t nhad = 0, i, j;
+
+	if (!conf->dns_auto)
+		return;
+	conf->dns_auto = false;
+	conf->nresolvers = 0;
+	if (rf_state_lines_load(ctx->state_dir, RF_CONFIG_APPLIED, &had, &nhad))
+		return;
+	for (i = 0; i < nhad && conf->nresolvers < RF_MAX_RESOLVERS; i++) {
+		char err[RF_ERR_MAX];
+
+		if (sscanf(had[i], "net %63s proto udp port 53 dir out", cidr) != 1)
+			continue;
+		for (j = 0; j < conf->nrules && strcmp(conf->rules[j], had[i]); j++)
+			;
+		if (j == conf->nrules &&
+		    !rf_parse_cidr(cidr, &conf->resolvers[conf->nresolvers], err, sizeof(err)))
+			conf->nresolvers++;
+	}
+	rf_lines_free(had, nhad);
+}
+
 int rf_svc_apply_config(struct rf_ctx *ctx, struct rf_maps *m)
 {
 	struct rf_config_change c = {.fields = RF_CFG_F_BUILTINS};
 	const char *resolv = getenv("RINGFENCE_RESOLV_CONF");
 	char err[RF_ERR_MAX] = "", **want = NULL;
+	struct rf_config cur = {};
 	size_t nwant = 0;
 	struct rf_conf conf;
+	bool frozen;
 	int ret;
 
 	ctx->config_warning[0] = '\0';
@@ -126,6 +159,10 @@ int rf_svc_apply_config(struct rf_ctx *ctx, struct rf_maps *m)
 		snprintf(ctx->config_warning, sizeof(ctx->config_warning), "%s", err);
 		return -EINVAL;
 	}
+	/* the built-ins' peers are frozen while isolated (a garbage value counts as isolated) */
+	frozen = !rf_config_get(m, &cur) && cur.isolated;
+	if (frozen)
+		freeze_resolvers(ctx, &conf);
 	ret = rf_conf_rule_lines(&conf, resolv && *resolv ? resolv : "/etc/resolv.conf", &want,
 				 &nwant);
 	if (!ret)
@@ -136,7 +173,7 @@ int rf_svc_apply_config(struct rf_ctx *ctx, struct rf_maps *m)
 	if (!ret)
 		ret = rf_svc_sync_flags(m);
 	if (!ret)
-		rf_dhcp_apply(ctx->pin_dir, &conf);
+		rf_dhcp_apply(ctx->pin_dir, &conf, frozen);
 	if (!ret)
 		rf_svc_packet_guard(ctx, conf.packet_guard);
 	rf_lines_free(want, nwant);

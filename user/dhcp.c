@@ -12,7 +12,7 @@
 #include "rf_dhcp.h"
 #include "rf_util.h"
 
-static int dhcp_sync(int map_fd, const struct rf_conf *c);
+static int dhcp_sync(int map_fd, const struct rf_conf *c, bool frozen);
 
 /* "192.0.2.1" or "2001:db8::1" -> key (IPv4 mapped). 0 or -EINVAL. */
 static int addr_key(const char *s, struct rf_addr_key *k)
@@ -114,7 +114,7 @@ size_t rf_dhcp_lease_dirs(const char *dirs, struct rf_addr_key *out, size_t *n, 
 	return added;
 }
 
-int rf_dhcp_apply(const char *pin_dir, const struct rf_conf *c)
+int rf_dhcp_apply(const char *pin_dir, const struct rf_conf *c, bool frozen)
 {
 	char path[PATH_MAX];
 	int map_fd, ret;
@@ -123,32 +123,83 @@ int rf_dhcp_apply(const char *pin_dir, const struct rf_conf *c)
 	map_fd = bpf_obj_get(path);
 	if (map_fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	ret = dhcp_sync(map_fd, c);
+	ret = dhcp_sync(map_fd, c, frozen);
 	close(map_fd);
 	return ret;
 }
 
-static int dhcp_sync(int map_fd, const struct rf_conf *c)
-{
-	struct rf_addr_key want[RF_MAX_DHCP_SERVERS], cur, next, stale[RF_MAX_DHCP_SERVERS];
-	const char *dirs = getenv("RINGFENCE_DHCP_LEASES");
-	struct rf_allow_val v = {0};
-	size_t n = 0, nstale = 0, i;
-	int ret = 0, more;
+/* The servers wanted in the map (want[0..n), each with its origin flags). */
+struct dhcp_want {
+	struct rf_addr_key key[RF_MAX_DHCP_SERVERS];
+	__u32 flags[RF_MAX_DHCP_SERVERS];
+	size_t n;
+};
 
-	for (i = 0; i < c->ndhcp_servers; i++)
-		add_key(&c->dhcp_servers[i], want, &n, RF_MAX_DHCP_SERVERS);
-	rf_dhcp_lease_dirs(dirs ? dirs : RF_DHCP_LEASE_DIRS, want, &n, RF_MAX_DHCP_SERVERS);
-	for (i = 0; i < n; i++)
-		if (bpf_map_update_elem(map_fd, &want[i], &v, BPF_ANY))
-			ret = -errno;
-	/* then drop the servers neither names any more */
+static void want_add(struct dhcp_want *w, const struct rf_addr_key *k, __u32 flags)
+{
+	size_t i;
+
+	for (i = 0; i < w->n; i++)
+		if (!memcmp(&w->key[i], k, sizeof(*k)))
+			break;
+	if (i == w->n) {
+		if (w->n == RF_MAX_DHCP_SERVERS)
+			return;
+		w->key[w->n] = *k;
+		w->flags[w->n++] = 0;
+	}
+	w->flags[i] |= flags;
+}
+
+/* While isolated: the servers in the map that no "dhcp-server" line put there stay. */
+static void want_frozen(int map_fd, struct dhcp_want *w)
+{
+	struct rf_addr_key cur, next;
+	struct rf_allow_val v;
+	int more;
+
 	for (more = !bpf_map_get_next_key(map_fd, NULL, &next); more;
 	     more = !bpf_map_get_next_key(map_fd, &cur, &next)) {
 		cur = next;
-		for (i = 0; i < n && memcmp(&want[i], &cur, sizeof(cur)); i++)
+		if (!bpf_map_lookup_elem(map_fd, &cur, &v) &&
+		    (v.flags & RF_DHCP_SERVER_LEASE || !(v.flags & RF_DHCP_SERVER_CONFIG)))
+			want_add(w, &cur,
+				 v.flags & RF_DHCP_SERVER_LEASE ? RF_DHCP_SERVER_LEASE : 0);
+	}
+}
+
+static int dhcp_sync(int map_fd, const struct rf_conf *c, bool frozen)
+{
+	struct rf_addr_key cur, next, stale[RF_MAX_DHCP_SERVERS], leases[RF_MAX_DHCP_SERVERS];
+	const char *dirs = getenv("RINGFENCE_DHCP_LEASES");
+	static struct dhcp_want w;
+	size_t nstale = 0, nleases = 0, i;
+	int ret = 0, more;
+
+	w.n = 0;
+	for (i = 0; i < c->ndhcp_servers; i++)
+		want_add(&w, &c->dhcp_servers[i], RF_DHCP_SERVER_CONFIG);
+	if (frozen) {
+		want_frozen(map_fd, &w);
+	} else {
+		rf_dhcp_lease_dirs(dirs ? dirs : RF_DHCP_LEASE_DIRS, leases, &nleases,
+				   RF_MAX_DHCP_SERVERS);
+		for (i = 0; i < nleases; i++)
+			want_add(&w, &leases[i], RF_DHCP_SERVER_LEASE);
+	}
+	for (i = 0; i < w.n; i++) {
+		struct rf_allow_val v = {.flags = w.flags[i]};
+
+		if (bpf_map_update_elem(map_fd, &w.key[i], &v, BPF_ANY))
+			ret = -errno;
+	}
+	/* then drop the servers nothing names any more */
+	for (more = !bpf_map_get_next_key(map_fd, NULL, &next); more;
+	     more = !bpf_map_get_next_key(map_fd, &cur, &next)) {
+		cur = next;
+		for (i = 0; i < w.n && memcmp(&w.key[i], &cur, sizeof(cur)); i++)
 			;
-		if (i == n && nstale < RF_MAX_DHCP_SERVERS)
+		if (i == w.n && nstale < RF_MAX_DHCP_SERVERS)
 			stale[nstale++] = cur;
 	}
 	for (i = 0; i < nstale; i++)

@@ -397,17 +397,25 @@ static int stamp_config(struct ringfence_bpf *skel, char *err, size_t errlen)
 	return ret;
 }
 
-/* Pin the tc program, which is attached per interface (rf_tc_attach_all). */
+/* Pin the tc programs (every RF_ATTACH_TC hook), attached per interface (rf_tc_attach_all). */
 static int pin_tc_program(struct ringfence_bpf *skel, const char *pin_dir, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
-	int ret;
+	size_t i;
+	int ret = 0;
 
-	rf_hook_pin_path(path, sizeof(path), pin_dir, RF_HOOK_TC_EGRESS);
-	unlink(path);
-	ret = bpf_program__pin(skel->progs.rf_tc_egress, path);
-	if (ret)
-		snprintf(err, errlen, "failed to pin %s: %s", path, strerror(-ret));
+	for (i = 0; i < RF_HOOK_MAX && !ret; i++) {
+		struct bpf_program *prog;
+
+		if (rf_hooks[i].kind != RF_ATTACH_TC)
+			continue;
+		prog = bpf_object__find_program_by_name(skel->obj, rf_hooks[i].prog);
+		rf_hook_pin_path(path, sizeof(path), pin_dir, (enum rf_hook)i);
+		unlink(path);
+		ret = prog ? bpf_program__pin(prog, path) : -ENOENT;
+		if (ret)
+			snprintf(err, errlen, "failed to pin %s: %s", path, strerror(-ret));
+	}
 	return ret;
 }
 

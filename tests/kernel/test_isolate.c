@@ -320,7 +320,9 @@ Test(isolate, dns_builtin_only_to_resolvers)
 	cr_assert_eq(fclose(rf), 0);
 	setenv("RINGFENCE_RESOLV_CONF", resolv, 1);
 	write_config("packet-guard off\ndns auto\n");
-	rft_cli_ok(0, "load", NULL);
+	/* resolv.conf is read when isolating; while isolated the resolvers stay frozen (item 13) */
+	rft_cli_ok(0, "release", NULL);
+	rft_cli_ok(0, "isolate", "--force", NULL);
 	unsetenv("RINGFENCE_RESOLV_CONF");
 	expect_out(&srv, AF_INET6, RFT_PEER_IP6, RFT_UDP, 53, ALLOW, "dns auto, listed resolver");
 	expect_out(&srv, AF_INET, RFT_PEER_IP4, RFT_UDP, 53, DENY, "dns auto, unlisted resolver");

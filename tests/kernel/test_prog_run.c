@@ -423,21 +423,36 @@ Test(prog_run, builtin_dhcp_checks_the_peer)
 	cr_expect_eq(EGRESS(UDP(L6, J6, 546, 547)), 0, "another address");
 }
 
-Test(prog_run, loopback_allowed)
+/*
+ * Issue 21 item 11: loopback is the interface, not the address. On lo everything passes; 127/8
+ * or ::1 on a real interface (route_localnet and a route, a mirred copy of lo) leaves the host
+ * and is judged like any other address, by the cgroup layer and by the wall.
+ */
+Test(prog_run, loopback_is_the_interface_not_the_address)
 {
 	set_config(RF_ISOLATED, 0, 0);
-	/* loopback addresses on a real interface */
-	cr_expect_eq(EGRESS(TCP("127.0.0.1", "127.0.0.1", 40000, 80, TCP_SYN)), 1);
-	cr_expect_eq(EGRESS(TCP("127.0.0.1", "127.1.2.3", 40000, 80, TCP_SYN)), 1);
-	cr_expect_eq(INGRESS(UDP("127.0.0.1", "127.0.0.1", 53, 40000)), 1);
-	cr_expect_eq(EGRESS(TCP("::1", "::1", 40000, 80, TCP_SYN)), 1);
-	cr_expect_eq(INGRESS(UDP("::1", "::1", 53, 40000)), 1);
 	/* anything on the loopback device (ifindex 1, the test-run default) */
+	cr_expect_eq(
+	    run_on(skel->progs.rf_egress, TCP("127.0.0.1", "127.0.0.1", 40000, 80, TCP_SYN), 0), 1);
+	cr_expect_eq(run_on(skel->progs.rf_ingress, UDP("::1", "::1", 53, 40000), 0), 1);
 	cr_expect_eq(run_on(skel->progs.rf_egress, TCP(L4, X4, 40000, 80, TCP_SYN), 0), 1);
 	cr_expect_eq(run_on(skel->progs.rf_ingress, TCP(X6, L6, 80, 40000, TCP_SYN), 0), 1);
-	/* but not ::2 or 128.0.0.1 */
+	/* loopback addresses on a real interface */
+	cr_expect_eq(EGRESS(TCP(L4, "127.0.0.1", 40000, 80, TCP_SYN)), 0, "127.0.0.1 on the veth");
+	cr_expect_eq(EGRESS(UDP(L4, "127.1.2.3", 40000, 53)), 0, "127.1.2.3 on the veth");
+	cr_expect_eq(INGRESS(UDP("127.0.0.1", L4, 53, 40000)), 0, "from 127.0.0.1 on the veth");
+	cr_expect_eq(EGRESS(TCP(L6, "::1", 40000, 80, TCP_SYN)), 0, "::1 on the veth");
+	cr_expect_eq(INGRESS(UDP("::1", L6, 53, 40000)), 0, "from ::1 on the veth");
+	cr_expect_eq(run_on(skel->progs.rf_tc_egress, UDP(L4, "127.1.2.3", 40000, 53), ifindex), 2,
+		     "the wall passed 127.1.2.3");
+	cr_expect_eq(run_on(skel->progs.rf_tc_egress, UDP(L6, "::1", 40000, 53), ifindex), 2,
+		     "the wall passed ::1");
+	/* not ::2 or 128.0.0.1 either */
 	cr_expect_eq(EGRESS(TCP(L6, "::2", 40000, 80, TCP_SYN)), 0);
 	cr_expect_eq(EGRESS(TCP(L4, "128.0.0.1", 40000, 80, TCP_SYN)), 0);
+	/* a rule for it is honoured like any other: the verdicts above were not by accident */
+	put_net("127.1.2.3", 32, RF_PROTO_UDP, RF_DIR_OUT, 53, 53);
+	cr_expect_eq(EGRESS(UDP(L4, "127.1.2.3", 40000, 53)), 1);
 }
 
 Test(prog_run, allowed_cgroup_passes)
@@ -782,4 +797,176 @@ Test(prog_run, second_wall_judges_the_wire_for_the_host)
 		    bpf_map_update_elem(bpf_map__fd(skel->maps.rf_config), &zero, &c, BPF_ANY), 0);
 	}
 	cr_expect_eq(WALL(TCP(L4, X4, 80, 40000, TCP_RST)), TC_OK, "audit blocks nothing");
+}
+
+/* ---- ICMP errors on the way in (tc ingress, issue 21 item 1) -------------------------- */
+
+#define TC_IN(p)    run_on(skel->progs.rf_tc_ingress, p, ifindex)
+#define IPOPT_NOOP_ 1
+#define U4	    "192.0.2.50" /* a UDP out rule */
+#define U6	    "2001:db8::50"
+
+/*
+ * An ICMP (type, code) error from `from` to the local address of `quoted`, a packet the host
+ * "sent" (built by mkpkt with the local address as source), quoted whole after the 8-byte ICMP
+ * header, as the kernel quotes it.
+ */
+static struct pkt icmp_err(const char *from, __u8 type, __u8 code, struct pkt quoted)
+{
+	bool v6 = quoted.b[12] == 0x86;
+	__u32 qlen = quoted.len - 14, iphl = v6 ? 40 : 20;
+	struct pkt p =
+	    mkpkt(from, v6 ? L6 : L4, v6 ? IPPROTO_ICMPV6_ : IPPROTO_ICMP, 0, 0, 0, type);
+	__u8 *ip = p.b + 14, *icmp = ip + iphl;
+
+	if (qlen > sizeof(p.b) - 14 - iphl - 8)
+		qlen = sizeof(p.b) - 14 - iphl - 8;
+	icmp[1] = code;
+	memset(icmp + 2, 0, 6);
+	memcpy(icmp + 8, quoted.b + 14, qlen);
+	p.len = 14 + iphl + 8 + qlen;
+	if (v6) {
+		ip[4] = (__u8)((8 + qlen) >> 8);
+		ip[5] = (__u8)(8 + qlen);
+	} else {
+		ip[2] = (__u8)((20 + 8 + qlen) >> 8);
+		ip[3] = (__u8)(20 + 8 + qlen);
+		ip[10] = ip[11] = 0;
+		memcpy(ip + 10, &(__u16){csum16(ip, 20)}, 2);
+	}
+	return p;
+}
+
+/*
+ * An ICMP error reaches the socket of the flow it quotes (with IP_RECVERR, payload included)
+ * without cgroup_skb/ingress: the tc ingress program passes it only if the quoted flow is one
+ * the policy allows. Other ICMP and non-ICMP packets are left to the cgroup layer.
+ */
+Test(prog_run, icmp_errors_are_judged_by_the_quoted_flow)
+{
+	struct pkt q;
+
+	standard_rules();
+	put_net(U4, 32, RF_PROTO_UDP, RF_DIR_OUT, 514, 514);
+	put_net(U6, 128, RF_PROTO_UDP, RF_DIR_OUT, 514, 514);
+	set_config(0, 0, RF_BUILTIN_ALL);
+	cr_expect_eq(TC_IN(icmp_err(X4, 3, 3, UDP(L4, X4, 40000, 9))), TC_OK, "not isolated");
+	set_config(RF_ISOLATED, 0, RF_BUILTIN_ALL);
+	/* port unreachable quoting a datagram to a host no rule allows: dropped, any sender */
+	cr_expect_eq(TC_IN(icmp_err(X4, 3, 3, UDP(L4, X4, 40000, 9))), TC_SHOT, "v4 to any host");
+	cr_expect_eq(TC_IN(icmp_err(X6, 1, 4, UDP(L6, X6, 40000, 9))), TC_SHOT, "v6 to any host");
+	cr_expect_eq(TC_IN(icmp_err(R4, 3, 3, UDP(L4, X4, 40000, 9))), TC_SHOT,
+		     "from an allowed host");
+	cr_expect_eq(TC_IN(icmp_err(X4, 11, 0, TCP(L4, X4, 40000, 80, TCP_SYN))), TC_SHOT,
+		     "time exceeded v4");
+	cr_expect_eq(TC_IN(icmp_err(X6, 3, 0, TCP(L6, X6, 40000, 80, TCP_SYN))), TC_SHOT,
+		     "time exceeded v6");
+	cr_expect_eq(TC_IN(icmp_err(X6, 2, 0, UDP(L6, X6, 40000, 9))), TC_SHOT, "too big v6");
+	cr_expect_eq(TC_IN(icmp_err(X4, 12, 0, UDP(L4, X4, 40000, 9))), TC_SHOT, "parameter v4");
+	cr_expect_eq(TC_IN(icmp_err(X4, 5, 1, UDP(L4, X4, 40000, 9))), TC_SHOT, "redirect v4");
+	/* the same errors quoting allowed flows pass (path MTU, unreachable management host) */
+	cr_expect_eq(TC_IN(icmp_err(X4, 3, 4, TCP(L4, R4, 40000, 443, TCP_ACK))), TC_OK,
+		     "frag needed for an allowed TCP flow v4");
+	cr_expect_eq(TC_IN(icmp_err(X6, 2, 0, TCP(L6, R6, 40000, 443, TCP_ACK))), TC_OK,
+		     "too big for an allowed TCP flow v6");
+	cr_expect_eq(TC_IN(icmp_err(U4, 3, 3, UDP(L4, U4, 40000, 514))), TC_OK, "v4 allowed UDP");
+	cr_expect_eq(TC_IN(icmp_err(U6, 1, 4, UDP(L6, U6, 40000, 514))), TC_OK, "v6 allowed UDP");
+	/* the allowed host, another port or protocol */
+	cr_expect_eq(TC_IN(icmp_err(U4, 3, 3, UDP(L4, U4, 40000, 515))), TC_SHOT);
+	cr_expect_eq(TC_IN(icmp_err(R6, 1, 4, UDP(L6, R6, 40000, 443))), TC_SHOT);
+	/* a quoted header cut short (no ports), or with a bad version: dropped */
+	q = UDP(L4, X4, 40000, 9);
+	q.len = 14 + 20 + 2;
+	cr_expect_eq(TC_IN(icmp_err(R4, 3, 3, q)), TC_SHOT, "v4 quote without ports");
+	q = UDP(L6, U6, 40000, 514);
+	q.b[14] = 0x40;
+	cr_expect_eq(TC_IN(icmp_err(U6, 1, 4, q)), TC_SHOT, "v6 quote with version 4");
+	/* ICMPv6 redirects are dropped while isolated (their redirected header reaches sockets) */
+	cr_expect_eq(TC_IN(nd6(LLR6, L6, 137, 255)), TC_SHOT, "redirect v6");
+	/* not errors: left to the cgroup layer */
+	cr_expect_eq(TC_IN(ICMP6(X6, L6, 128)), TC_OK, "echo request v6");
+	cr_expect_eq(TC_IN(mkpkt(X4, L4, IPPROTO_ICMP, 0, 0, 0, 8)), TC_OK, "echo request v4");
+	cr_expect_eq(TC_IN(UDP(X4, L4, 9, 40000)), TC_OK, "UDP");
+	cr_expect_eq(TC_IN(nd6(LLR6, L6, 136, 255)), TC_OK, "neighbour advertisement");
+}
+
+/* ---- source routes (issue 21 item 7) ------------------------------------------------- */
+
+/* UDP over IPv6 behind a type-4 routing header (SRv6) listing `via` as its one other segment. */
+static struct pkt udp6_srh(const char *src, const char *dst, const char *via, __u16 dport)
+{
+	struct pkt u = UDP(src, dst, 40000, dport), p = u;
+	__u8 *ip = p.b + 14, *rh = ip + 40;
+
+	memcpy(rh + 24, u.b + 14 + 40, u.len - 14 - 40);
+	memset(rh, 0, 24);
+	rh[0] = IPPROTO_UDP;
+	rh[1] = 2; /* (2 + 1) * 8 bytes */
+	rh[2] = 4; /* segment routing */
+	rh[3] = 1; /* segments left */
+	addr16(via, rh + 8);
+	ip[6] = 43;
+	p.len = u.len + 24;
+	ip[4] = (__u8)((p.len - 14 - 40) >> 8);
+	ip[5] = (__u8)(p.len - 14 - 40);
+	return p;
+}
+
+/* UDP over IPv4 with the options `opt` (a multiple of 4 bytes) between header and payload. */
+static struct pkt udp4_opts(const char *src, const char *dst, __u16 dport, const __u8 *opt,
+			    __u32 olen)
+{
+	struct pkt u = UDP(src, dst, 40000, dport), p = u;
+	__u8 *ip = p.b + 14;
+
+	memcpy(ip + 20 + olen, u.b + 14 + 20, u.len - 14 - 20);
+	memcpy(ip + 20, opt, olen);
+	p.len = u.len + olen;
+	ip[0] = (__u8)(0x40 | (5 + olen / 4));
+	ip[2] = (__u8)((p.len - 14) >> 8);
+	ip[3] = (__u8)(p.len - 14);
+	ip[10] = ip[11] = 0;
+	memcpy(ip + 10, &(__u16){csum16(ip, 20 + olen)}, 2);
+	return p;
+}
+
+/*
+ * A source-routed packet visits hosts that neither connect/sendmsg (the final destination) nor
+ * the packet hooks (the first hop) judge: while isolated, IPv6 packets with a routing header and
+ * IPv4 packets with LSRR/SSRR are dropped unless an allowed process sends or receives them.
+ */
+Test(prog_run, source_routed_packets_are_dropped)
+{
+	static const __u8 lsrr[8] = {IPOPT_NOOP_, 131, 7, 4, 192, 0, 2, 99};
+	static const __u8 ssrr[8] = {IPOPT_NOOP_, 137, 7, 4, 192, 0, 2, 99};
+	static const __u8 nops[4] = {IPOPT_NOOP_, IPOPT_NOOP_, IPOPT_NOOP_, 0};
+	static const __u8 ra[4] = {148, 4, 0, 0}; /* router alert, as IGMP sends it */
+	__u64 root_id = 1;
+	struct rf_allow_val v = {};
+
+	put_net(U4, 32, RF_PROTO_UDP, RF_DIR_BOTH, 514, 514);
+	put_net(U6, 128, RF_PROTO_UDP, RF_DIR_BOTH, 514, 514);
+	set_config(RF_ISOLATED, 0, RF_BUILTIN_ALL);
+	/* the allowed flow itself, plain and with harmless options */
+	cr_expect_eq(EGRESS(UDP(L6, U6, 40000, 514)), 1);
+	cr_expect_eq(EGRESS(udp6_ext(L6, U6, 2, 40000, 514)), 1, "destination options");
+	cr_expect_eq(EGRESS(udp4_opts(L4, U4, 514, nops, 4)), 1, "IPv4 NOPs");
+	cr_expect_eq(EGRESS(udp4_opts(L4, U4, 514, ra, 4)), 1, "IPv4 router alert");
+	/* the same flow source-routed through a host no rule allows */
+	cr_expect_eq(EGRESS(udp6_srh(L6, U6, X6, 514)), 0, "SRv6 egress");
+	cr_expect_eq(INGRESS(udp6_srh(U6, L6, X6, 514)), 0, "SRv6 ingress");
+	cr_expect_eq(WALL(udp6_srh(L6, U6, X6, 514)), TC_SHOT, "SRv6 on the wire");
+	cr_expect_eq(EGRESS(udp4_opts(L4, U4, 514, lsrr, 8)), 0, "LSRR egress");
+	cr_expect_eq(EGRESS(udp4_opts(L4, U4, 514, ssrr, 8)), 0, "SSRR egress");
+	cr_expect_eq(INGRESS(udp4_opts(U4, L4, 514, lsrr, 8)), 0, "LSRR ingress");
+	cr_expect_eq(WALL(udp4_opts(L4, U4, 514, lsrr, 8)), TC_SHOT, "LSRR on the wire");
+	cr_expect_eq(WALL(udp4_opts(L4, U4, 514, nops, 4)), TC_OK, "NOPs on the wire");
+	/* an allowed process's socket may */
+	cr_assert_eq(
+	    bpf_map_update_elem(bpf_map__fd(skel->maps.rf_allow_cgroup), &root_id, &v, BPF_ANY), 0);
+	cr_expect_eq(EGRESS(udp6_srh(L6, U6, X6, 514)), 1, "SRv6 of an allowed cgroup");
+	cr_expect_eq(EGRESS(udp4_opts(L4, U4, 514, lsrr, 8)), 1, "LSRR of an allowed cgroup");
+	/* not isolated: nothing is judged */
+	set_config(0, 0, RF_BUILTIN_ALL);
+	cr_expect_eq(EGRESS(udp6_srh(L6, X6, X6, 9)), 1);
 }

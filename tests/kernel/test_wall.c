@@ -223,3 +223,85 @@ Test(wall, another_tools_filter_at_our_handle_is_left_alone)
 	rft_cli_ok(0, "unload", NULL);
 	cr_expect_eq(rft_dev_tc_filter(handle, -1), id, "unload removed the other tool's filter");
 }
+
+/* ---- a namespace of the target's own (issue 21 item 10) ---------------------------------- */
+
+#define OWN4_C "198.51.100.1"
+#define OWN4_P "198.51.100.2"
+#define OWN6_C "2001:db8:9::1"
+#define OWN6_P "2001:db8:9::2"
+
+static int idle_worker(int cmd, void *arg)
+{
+	(void)cmd;
+	(void)arg;
+	return 0;
+}
+
+/* A probe from the peer to a closed port of the container namespace: REFUSED when its kernel's
+ * RST arrives, TIMEOUT when the wall dropped it. */
+static enum rft_outcome probe(int family)
+{
+	return rft_client(rft.peer_ns, NULL, family, RFT_TCP, family == AF_INET ? OWN4_C : OWN6_C,
+			  9, 1000)
+	    .outcome;
+}
+
+static bool status_says(const char *what)
+{
+	char *out = NULL;
+	bool found;
+
+	rft_cli_ok(0, "status", NULL);
+	cr_assert_eq(rft_cli(&out, NULL, "status", NULL), 0);
+	found = out && strstr(out, what);
+	if (!found)
+		cr_log_error("status: %s", out ? out : "");
+	free(out);
+	return found;
+}
+
+/*
+ * A namespace that only the target's processes use (a container's own) gets the host's wall:
+ * every packet leaving it is judged, with a socket or without. Here the kernel's RST for a
+ * closed port (the port-state channel) no longer reaches the prober while isolated; once a
+ * process outside the target shares the namespace, the wall there goes back to the target's
+ * sockets only (the RST is the host's business again). status names the mode.
+ */
+Test(wall, a_namespace_of_the_targets_own_gets_the_hosts_wall)
+{
+	char ns[80], cmd[2048], *del[] = {"ip", "netns", "del", ns, NULL};
+	struct rfp_worker w, other;
+
+	snprintf(ns, sizeof(ns), "%s-c", rft.dev_ns);
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "ip netns add %s && ip link add rfo0 netns %s type veth peer name rfo1 netns %s && "
+	    "ip -n %s addr add %s/24 dev rfo0 && ip -n %s addr add %s/64 dev rfo0 nodad && "
+	    "ip -n %s addr add %s/24 dev rfo1 && ip -n %s addr add %s/64 dev rfo1 nodad && "
+	    "ip -n %s link set rfo0 up && ip -n %s link set lo up && ip -n %s link set rfo1 up",
+	    ns, ns, rft.peer_ns, ns, OWN4_C, ns, OWN6_C, rft.peer_ns, OWN4_P, rft.peer_ns, OWN6_P,
+	    ns, ns, rft.peer_ns);
+	ip_in(NULL, cmd);
+	cr_assert_eq(rfp_worker_start(&w, ns, rft.cg, idle_worker, NULL), 0);
+	allow(RFT_PEER_IP4);
+	cr_expect_eq(probe(AF_INET), RFT_REFUSED, "not isolated: no RST v4");
+	cr_expect_eq(probe(AF_INET6), RFT_REFUSED, "not isolated: no RST v6");
+
+	cr_assert_eq(rfp_cli_env(guard_on, NULL, NULL, "isolate", NULL), 0);
+	cr_expect(status_says("every-packet"), "status does not name the namespace's mode");
+	cr_expect_eq(probe(AF_INET), RFT_TIMEOUT, "isolated: the container's RST v4 left");
+	cr_expect_eq(probe(AF_INET6), RFT_TIMEOUT, "isolated: the container's RST v6 left");
+
+	/* a process outside the target joins the namespace: it is shared now */
+	cr_assert_eq(rfp_worker_start(&other, ns, NULL, idle_worker, NULL), 0);
+	cr_assert_eq(rfp_cli_env(guard_on, NULL, NULL, "load", NULL), 0);
+	cr_expect(status_says("own-sockets"), "status does not say the namespace is shared");
+	cr_expect_eq(probe(AF_INET), RFT_REFUSED, "shared: the wall judged another's RST v4");
+	rfp_worker_stop(&other);
+
+	rft_cli_ok(0, "release", NULL);
+	cr_expect_eq(probe(AF_INET), RFT_REFUSED, "released: no RST v4");
+	rfp_worker_stop(&w);
+	rft_exec(NULL, del, NULL, NULL);
+}

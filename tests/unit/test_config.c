@@ -166,6 +166,48 @@ Test(config, resolv_conf_and_rule_lines)
 	unlink(path);
 }
 
+/*
+ * Issue 21 item 13: a resolver is one unicast address. "nameserver 0.0.0.0/0" was parsed as a
+ * CIDR and allowed port 53 to every IPv4 host; prefixes, unspecified, broadcast and multicast
+ * "resolvers" are skipped in resolv.conf and refused in the config file.
+ */
+Test(config, resolvers_are_addresses_not_prefixes)
+{
+	char path[] = "/tmp/rf-unit-resolv-XXXXXX", cidr[64], err[RF_ERR_MAX];
+	static const char *const bad[] = {
+	    "0.0.0.0/0",       "::/0",	      "192.0.2.0/24", "2001:db8::/32",	"0.0.0.0",    "::",
+	    "255.255.255.255", "224.0.0.251", "ff02::fb",     "::ffff:0.0.0.0", "example.org"};
+	struct rf_net_key keys[RF_MAX_RESOLVERS];
+	struct rf_conf c;
+	size_t i;
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+
+	cr_assert_not_null(f);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		fprintf(f, "nameserver %s\n", bad[i]);
+	fprintf(f, "nameserver 192.0.2.53\nnameserver 2001:db8::53\n");
+	fclose(f);
+	cr_assert_eq(rf_resolv_conf(path, keys, RF_MAX_RESOLVERS), 2, "a prefix became a resolver");
+	rf_format_cidr(&keys[0], cidr, sizeof(cidr));
+	cr_expect_str_eq(cidr, "192.0.2.53/32");
+	rf_format_cidr(&keys[1], cidr, sizeof(cidr));
+	cr_expect_str_eq(cidr, "2001:db8::53/128");
+	unlink(path);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char line[128];
+
+		snprintf(line, sizeof(line), "dns %s\n", bad[i]);
+		cr_expect_neq(rf_conf_parse(line, "t", &c, err, sizeof(err)), 0, "%s accepted",
+			      line);
+		rf_conf_free(&c);
+	}
+	cr_expect_eq(rf_conf_parse("dns 192.0.2.53,2001:db8::53\n", "t", &c, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_expect_eq(c.nresolvers, 2);
+	rf_conf_free(&c);
+}
+
 Test(config, guard_words)
 {
 	cr_assert_eq(rf_conf_guard_word("auto"), RF_GUARD_AUTO);
