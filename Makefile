@@ -33,6 +33,7 @@ CFLAGS ?= -g -O2
 SAN ?=
 ALL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -MMD -MP $(INCLUDES) $(SAN) \
 	-DRF_VERSION='"$(VERSION)"' -DRF_GIT_REV='"$(GIT_REV)"'
+# jansson: every JSON document the product writes, and the tests' strict parser.
 ifeq ($(STATIC),1)
 LIBS := -static $(shell $(PKG_CONFIG) --static --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz) -lzstd -ljansson
 else
@@ -68,7 +69,8 @@ LIB_SRC := $(filter-out user/main.c,$(wildcard user/*.c))
 LIB_OBJ := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRC))
 MAIN_OBJ := $(OUTPUT)/user/main.o
 BIN := $(OUTPUT)/ringfence
-UNIT_SRC := $(wildcard tests/unit/*.c)
+# the strict JSON reader (tests/lib/rft_jansson.c) serves the unit tests too
+UNIT_SRC := $(wildcard tests/unit/*.c) tests/lib/rft_jansson.c
 UNIT_BIN := $(OUTPUT)/tests/unit-tests
 KTEST_SRC := $(wildcard tests/kernel/*.c) $(wildcard tests/lib/*.c)
 KTEST_HDR := $(wildcard tests/lib/*.h)
@@ -156,7 +158,7 @@ $(CONSOLE_BIN): $(CONSOLE_OBJ)
 
 $(UNIT_BIN): $(UNIT_SRC) $(LIB_OBJ) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LDFLAGS) $(LIBS) -lcriterion -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/lib $^ $(LDFLAGS) $(LIBS) -lcriterion -o $@
 
 # One compiler run for all sources: -MMD would record only the last source's headers (and a
 # stale list names deleted files), so the harness headers are listed here instead. docs/ABI.md
@@ -262,5 +264,7 @@ clean:
 -include scripts/package.mk
 # Compatibility matrix under qemu: make test-kernels (issue 13).
 -include scripts/kernels.mk
+# libFuzzer targets for the parsers: make fuzz (tests/fuzz/fuzz.mk).
+-include tests/fuzz/fuzz.mk
 
 -include $(wildcard $(OUTPUT)/user/*.d) $(wildcard $(OUTPUT)/console/*.d) $(OUTPUT)/tests/unit-tests.d

@@ -9,6 +9,7 @@
 #define RF_CMD_H
 
 #include <stdbool.h>
+#include <jansson.h>
 #include "rf_service.h"
 
 /* Options a command may accept (struct rf_cmd.options). */
@@ -73,8 +74,11 @@ extern const char rf_help_isolate[], rf_help_release[], rf_help_confirm[];
 
 int rf_cmd_allow(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
 extern const char rf_help_allow[];
-/* The rules as a JSON array (ctx->json) or one per line, for allow list and status. */
-void rf_print_rules(struct rf_ctx *ctx, struct rf_maps *m);
+/* The rules as a JSON array (jansson; NULL when out of memory), for allow list and status. */
+json_t *rf_rules_json(struct rf_ctx *ctx, struct rf_maps *m);
+/* The rules on stdout: rf_rules_json() on one line (ctx->json) or one per line, made safe for
+ * a terminal. 0 or -errno. */
+int rf_print_rules(struct rf_ctx *ctx, struct rf_maps *m);
 
 int rf_cmd_status(struct rf_ctx *ctx, const struct rf_cmd_opts *o);
 /* The status --json document of ctx's target as a string (malloc'd; NULL when out of memory),

@@ -40,7 +40,11 @@ void rf_conf_free(struct rf_conf *c);
  * (or -errno) with "FILE:LINE: problem" in err, and c is left with defaults (nothing applied).
  */
 int rf_conf_load(const char *path, struct rf_conf *c, char *err, size_t errlen);
-/* Same, from text already in memory; name is used in messages. */
+/* Same, from len bytes in memory; name is used in messages. A NUL byte is an error naming its
+ * line, never the silent end of the file. */
+int rf_conf_parse_buf(const char *text, size_t len, const char *name, struct rf_conf *c, char *err,
+		      size_t errlen);
+/* rf_conf_parse_buf() of a NUL-terminated string. */
 int rf_conf_parse(const char *text, const char *name, struct rf_conf *c, char *err, size_t errlen);
 
 /* One mqtt-* setting (user/mqtt_conf.c): 0 or -EINVAL with err. */

@@ -3,7 +3,9 @@
 #ifndef RF_EVENTS_H
 #define RF_EVENTS_H
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <jansson.h>
 #include "ringfence.h"
 
 const char *rf_transport_name(unsigned int proto);
@@ -34,8 +36,22 @@ const char *rf_event_kernel_exe_path(const struct rf_event *e, char *buf, size_t
 
 void rf_event_text_header(FILE *f);
 void rf_event_text(FILE *f, const struct rf_event *e, const struct rf_event_ctx *c);
-/* One ECS JSON object on one line, newline-terminated. */
-void rf_event_json(FILE *f, const struct rf_event *e, const struct rf_event_ctx *c);
+/*
+ * The event as one ECS JSON document (jansson; the caller releases it), NULL when out of memory.
+ * The kernel's view of the process and the target are under "ringfence" (one object: hook,
+ * cgroup_id, exe_dev, exe_inode, socket_type, target).
+ */
+json_t *rf_event_doc(const struct rf_event *e, const struct rf_event_ctx *c);
+/* rf_event_doc() on one line of f, newline-terminated. 0 or -errno (rf_json_write()). */
+int rf_event_json(FILE *f, const struct rf_event *e, const struct rf_event_ctx *c);
+
+/*
+ * One line (no newline) of the agent's events.jsonl to out, newline-terminated: as text, made
+ * safe for a terminal (rf_safe_str()); as JSON, only a JSON object, written strictly (a line of
+ * an earlier agent with a duplicate key is written again without it). -EINVAL (nothing written)
+ * for a line that is not a JSON object: torn by a crash, or damaged.
+ */
+int rf_event_log_line(FILE *out, const char *line, bool json);
 
 /* Format an event address ("192.0.2.1" for mapped IPv4, else IPv6). */
 void rf_event_addr(const __u8 a[16], char *buf, size_t len);

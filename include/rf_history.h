@@ -45,8 +45,11 @@ int rf_action_record(const char *state_dir, struct rf_action *a, const char *err
 /* Read all actions (history.1, then history), oldest first. A damaged line is skipped, never
  * fatal. */
 int rf_history_load(const char *state_dir, struct rf_action **acts, size_t *n);
-/* One action as a JSON object (no newline), with "target" first unless target is NULL. */
-void rf_action_json(FILE *f, const struct rf_action *a, const char *target);
+/* One action as a JSON document (jansson; the caller releases it), with "target" first unless
+ * target is NULL; NULL when out of memory. */
+json_t *rf_action_doc(const struct rf_action *a, const char *target);
+/* rf_action_doc() written to f on one line, no newline. 0 or -errno (rf_json_write()). */
+int rf_action_json(FILE *f, const struct rf_action *a, const char *target);
 
 /* An action as the JSON object of its history record, and back (-EINVAL: not one). */
 json_t *rf_action_to_json(const struct rf_action *a);

@@ -19,8 +19,9 @@ void rf_err_quiet(bool quiet);
 __attribute__((format(printf, 1, 2))) void rf_err(const char *fmt, ...);
 __attribute__((format(printf, 1, 2))) void rf_warn(const char *fmt, ...);
 
-/* Write s as a JSON string literal (with quotes), escaping control bytes and invalid UTF-8. */
-void rf_json_str(FILE *f, const char *s);
+/* Length of the valid UTF-8 character at s (at most avail bytes; RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), or 0 when the bytes there are not one. */
+size_t rf_utf8_len(const char *s, size_t avail);
 
 /* Mount point of the cgroup2 hierarchy from /proc/self/mounts ("/sys/fs/cgroup" or
  * "/sys/fs/cgroup/unified" on hybrid hosts). Returns 0 or -ENOENT. */
@@ -34,6 +35,14 @@ int rf_cgroup_resolve(const char *path, char *dir, size_t dirlen, __u64 *id);
 /* Depth of cgroup directory dir below the cgroup2 mount mnt (mnt itself is 0); -1 when dir is
  * not mnt or below it. Pure string logic: "/sys/fs/cgroup/a//b/" is 2 below "/sys/fs/cgroup". */
 int rf_cgroup_level(const char *mnt, const char *dir);
+
+/*
+ * Every number from outside (ports, durations, ids, pids, sizes, config and state values): plain
+ * decimal digits only (no blank, sign, 0x or trailing byte), through strtoull with its overflow
+ * check, and at most max; the same on 32- and 64-bit (never wraps: "4294967318" is not 22).
+ * 0, -EINVAL (not a number) or -ERANGE (above max).
+ */
+int rf_parse_u64(const char *s, __u64 max, __u64 *out);
 
 /* Wall clock and CLOCK_BOOTTIME in nanoseconds. */
 __u64 rf_now_unix_ns(void);
@@ -66,8 +75,13 @@ int rf_read_file(const char *path, char **data, size_t *len);
 size_t rf_escape_field(char *out, size_t len, const char *s);
 void rf_unescape_field(char *s);
 
-/* Copy at most inlen bytes of in, control characters replaced by '?', so a hostile name cannot
- * forge terminal output. */
+/*
+ * Copy at most inlen bytes of in (up to a NUL) for a terminal, so a hostile name or comment
+ * cannot forge terminal output: control characters (C0, DEL, and C1 U+0080-U+009F, such as
+ * U+009B CSI) and bytes that are not valid UTF-8 become '?'; other UTF-8 is kept whole.
+ */
 void rf_safe_str(const char *in, size_t inlen, char *out, size_t len);
+/* rf_safe_str() of the whole string in (NULL as ""); returns out, for printf arguments. */
+const char *rf_safe(const char *in, char *out, size_t len);
 
 #endif /* RF_UTIL_H */

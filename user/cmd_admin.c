@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* load, unload, history and agent. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "rf_agent.h"
 #include "rf_cmd.h"
+#include "rf_json.h"
 #include "rf_util.h"
 
 const char rf_help_load[] =
@@ -37,6 +39,7 @@ const char rf_help_agent[] =
 
 static int load_locked(struct rf_ctx *ctx, const void *arg)
 {
+	char safe[PATH_MAX];
 	struct rf_maps m = RF_MAPS_INIT;
 	struct rf_action a;
 	int ret;
@@ -44,9 +47,10 @@ static int load_locked(struct rf_ctx *ctx, const void *arg)
 	(void)arg;
 	rf_svc_action_start(ctx, &a, "load", NULL);
 	ret = rf_svc_ensure_loaded(ctx, &m, true);
-	if (!ret)
-		printf(ctx->json ? "{\"loaded\":true}\n" : "loaded and attached to %s\n",
-		       ctx->cg_dir);
+	if (!ret && ctx->json)
+		rf_json_write(stdout, json_pack("{s:b}", "loaded", true), true);
+	else if (!ret)
+		printf("loaded and attached to %s\n", rf_safe(ctx->cg_dir, safe, sizeof(safe)));
 	rf_svc_action_finish(ctx, &a, ret ? "load or configuration failed" : NULL, 0);
 	rf_maps_close(&m);
 	return ret;
@@ -111,8 +115,10 @@ static int unload_locked(struct rf_ctx *ctx, const void *arg)
 	else if ((ret = rf_isolation_save(ctx->state_dir, &iso)))
 		rf_err("unloaded, but failed to update %s/isolation: %s", ctx->state_dir,
 		       strerror(-ret));
+	else if (ctx->json)
+		rf_json_write(stdout, json_pack("{s:b}", "loaded", false), true);
 	else
-		printf(ctx->json ? "{\"loaded\":false}\n" : "unloaded\n");
+		printf("unloaded\n");
 	rf_svc_action_finish(ctx, &a, ret ? strerror(-ret) : NULL, 0);
 	return ret;
 }
@@ -180,33 +186,46 @@ static int by_time(const void *x, const void *y)
 	return strcmp(a->target, b->target);
 }
 
-static void hist_print(const struct rf_ctx *ctx, const struct hist *h, bool all)
+static int hist_json(const struct hist *h)
+{
+	json_t *arr = json_array();
+	size_t i;
+
+	for (i = 0; arr && i < h->n; i++)
+		if (rf_jappend(arr, rf_action_doc(&h->rows[i].a, h->rows[i].target))) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	return rf_json_write(stdout, arr, true);
+}
+
+/* One action as a line of text; every string made safe for a terminal. */
+static void hist_line(const struct rf_action *x, const char *target, bool all)
+{
+	char t[40], tgt[PATH_MAX], type[sizeof(x->type)], req[sizeof(x->requestor)];
+	char com[sizeof(x->comment)], err[sizeof(x->error)], warn[sizeof(x->warning)];
+
+	rf_format_time(x->requested_unix_ns, t, sizeof(t));
+	printf("%-5llu %-12s %-10s %-24s %-20s %s%s%s%s%s%s%s\n", (unsigned long long)x->id,
+	       rf_safe(x->type, type, sizeof(type)), rf_action_status_name(x->status), t,
+	       rf_safe(x->requestor, req, sizeof(req)),
+	       all ? rf_safe(target, tgt, sizeof(tgt)) : "", all ? "  " : "",
+	       rf_safe(x->comment, com, sizeof(com)), x->error[0] ? " | error: " : "",
+	       rf_safe(x->error, err, sizeof(err)), x->warning[0] ? " | warning: " : "",
+	       rf_safe(x->warning, warn, sizeof(warn)));
+}
+
+static int hist_print(const struct rf_ctx *ctx, const struct hist *h, bool all)
 {
 	size_t i;
 
 	if (ctx->json)
-		printf("[");
-	else
-		printf("%-5s %-12s %-10s %-24s %-20s %s%s\n", "ID", "TYPE", "STATUS", "REQUESTED",
-		       "REQUESTOR", all ? "TARGET  " : "", "COMMENT");
-	for (i = 0; i < h->n; i++) {
-		const struct rf_action *x = &h->rows[i].a;
-		char t[40], safe[PATH_MAX];
-
-		if (ctx->json) {
-			printf("%s", i ? "," : "");
-			rf_action_json(stdout, x, h->rows[i].target);
-			continue;
-		}
-		rf_format_time(x->requested_unix_ns, t, sizeof(t));
-		rf_safe_str(h->rows[i].target, strlen(h->rows[i].target), safe, sizeof(safe));
-		printf("%-5llu %-12s %-10s %-24s %-20s %s%s%s%s%s%s%s\n", (unsigned long long)x->id,
-		       x->type, rf_action_status_name(x->status), t, x->requestor, all ? safe : "",
-		       all ? "  " : "", x->comment, x->error[0] ? " | error: " : "", x->error,
-		       x->warning[0] ? " | warning: " : "", x->warning);
-	}
-	if (ctx->json)
-		printf("]\n");
+		return hist_json(h);
+	printf("%-5s %-12s %-10s %-24s %-20s %s%s\n", "ID", "TYPE", "STATUS", "REQUESTED",
+	       "REQUESTOR", all ? "TARGET  " : "", "COMMENT");
+	for (i = 0; i < h->n; i++)
+		hist_line(&h->rows[i].a, h->rows[i].target, all);
+	return 0;
 }
 
 int rf_cmd_history(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
@@ -225,7 +244,8 @@ int rf_cmd_history(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 		free(h.rows);
 		return EXIT_OPFAIL;
 	}
-	hist_print(ctx, &h, o->all);
+	if (!h.err && (h.err = hist_print(ctx, &h, o->all)))
+		rf_err("failed to print the history: %s", strerror(-h.err));
 	free(h.rows);
 	return h.err ? EXIT_OPFAIL : 0;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include "rf_cmd.h"
+#include "rf_json.h"
 #include "rf_policy.h"
 #include "rf_rule.h"
 #include "rf_util.h"
@@ -42,31 +43,25 @@ static bool persisted(struct rf_ctx *ctx, const char *text)
 	return found;
 }
 
-struct list_ctx {
-	struct rf_ctx *ctx;
-	int count;
-};
+/* Calls fn(line, note) for each rule; note says where a kernel entry came from. */
+typedef void (*rule_fn)(const char *line, const char *note, void *arg);
 
-static void print_rule_line(struct list_ctx *lc, const char *line, const char *note)
-{
-	if (lc->ctx->json) {
-		printf("%s", lc->count ? "," : "");
-		rf_json_str(stdout, line);
-	} else {
-		printf("%s%s\n", line, note);
-	}
-	lc->count++;
-}
+struct list_ctx {
+	rule_fn fn;
+	void *arg;
+};
 
 static int list_net(const struct rf_net_key *k, const struct rf_net_entry *e, void *arg)
 {
+	struct list_ctx *lc = arg;
 	char text[RF_RULE_TEXT_MAX];
 
 	rf_format_net(k, e, text, sizeof(text));
-	print_rule_line(arg, text,
-			e->origin & RF_ENTRY_BUILTIN  ? "   (built-in)"
-			: e->origin & RF_ENTRY_CONFIG ? "   (config)"
-						      : "");
+	lc->fn(text,
+	       e->origin & RF_ENTRY_BUILTIN  ? "   (built-in)"
+	       : e->origin & RF_ENTRY_CONFIG ? "   (config)"
+					     : "",
+	       lc->arg);
 	return 0;
 }
 
@@ -109,25 +104,21 @@ static bool process_rule_in_force(const struct rf_maps *m, const char *line)
 	       !bpf_map_lookup_elem(m->cgroup, &id, &v);
 }
 
-/* A process rule as listed: in JSON only when in force (the list is what the kernel allows). */
-static void print_process_rule(struct list_ctx *lc, const struct rf_maps *m, const char *line)
+/* The note of a process rule that is not in the kernel map: listed so in text, left out of
+ * JSON (the list is what the kernel allows). */
+static const char not_in_force[] = "   (NOT in force: not in the kernel map; see history)";
+
+static const char *process_note(const struct rf_maps *m, const char *line)
 {
-	if (process_rule_in_force(m, line))
-		print_rule_line(lc, line, "");
-	else if (!lc->ctx->json)
-		print_rule_line(lc, line, "   (NOT in force: not in the kernel map; see history)");
-	else
-		rf_warn("rule '%s' is not in force (not in the kernel map)", line);
+	return process_rule_in_force(m, line) ? "" : not_in_force;
 }
 
-void rf_print_rules(struct rf_ctx *ctx, struct rf_maps *m)
+static void rules_each(struct rf_ctx *ctx, struct rf_maps *m, rule_fn fn, void *arg)
 {
-	struct list_ctx lc = {ctx, 0};
+	struct list_ctx lc = {fn, arg};
 	char **conf = NULL, **user = NULL;
 	size_t nconf = 0, nuser = 0, i;
 
-	if (ctx->json)
-		printf("[");
 	rf_policy_for_each_net(m, list_net, &lc);
 	/*
 	 * The kernel keys exe and cgroup rules by inode and cgroup id, which do not lead back to a
@@ -138,29 +129,66 @@ void rf_print_rules(struct rf_ctx *ctx, struct rf_maps *m)
 		rf_warn("cannot read the process rules in %s", ctx->state_dir);
 	for (i = 0; i < nconf; i++)
 		if (is_process_rule(conf[i]))
-			print_process_rule(&lc, m, conf[i]);
+			fn(conf[i], process_note(m, conf[i]), arg);
 	for (i = 0; i < nuser; i++)
 		if (is_process_rule(user[i]) && !process_rule_in(conf, nconf, user[i]))
-			print_process_rule(&lc, m, user[i]);
+			fn(user[i], process_note(m, user[i]), arg);
 	rf_lines_free(conf, nconf);
 	rf_lines_free(user, nuser);
+}
+
+static void rule_text(const char *line, const char *note, void *arg)
+{
+	char safe[RF_RULE_TEXT_MAX + 64];
+
+	(void)arg;
+	printf("%s%s\n", rf_safe(line, safe, sizeof(safe)), note);
+}
+
+static void rule_json(const char *line, const char *note, void *arg)
+{
+	json_t **arr = arg;
+
+	if (note == not_in_force) {
+		rf_warn("rule '%s' is not in force (not in the kernel map)", line);
+		return;
+	}
+	if (*arr && rf_jappend(*arr, rf_jstr(line))) {
+		json_decref(*arr);
+		*arr = NULL;
+	}
+}
+
+json_t *rf_rules_json(struct rf_ctx *ctx, struct rf_maps *m)
+{
+	json_t *arr = json_array();
+
+	if (arr)
+		rules_each(ctx, m, rule_json, &arr);
+	return arr;
+}
+
+int rf_print_rules(struct rf_ctx *ctx, struct rf_maps *m)
+{
 	if (ctx->json)
-		printf("]");
+		return rf_json_write(stdout, rf_rules_json(ctx, m), false);
+	rules_each(ctx, m, rule_text, NULL);
+	return 0;
 }
 
 static int allow_list(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 {
 	struct rf_maps m = RF_MAPS_INIT;
-	int ret;
+	int err;
 
 	if (o->argc > 1)
 		return rf_usage_error("unexpected argument '%s'", o->argv[1]);
 	if (rf_svc_need_root())
 		return EXIT_OPFAIL;
-	if ((ret = rf_maps_open(ctx->pin_dir, &m))) {
+	if ((err = rf_maps_open(ctx->pin_dir, &m))) {
 		if (ctx->json)
-			printf("[]\n");
-		else if (ret == -EPROTO)
+			return rf_json_write(stdout, json_array(), true) ? EXIT_OPFAIL : 0;
+		if (err == -EPROTO)
 			rf_err("the pins in %s are of an older ringfence ABI: run 'ringfence load' "
 			       "to upgrade them in place, then list the rules",
 			       ctx->pin_dir);
@@ -168,23 +196,26 @@ static int allow_list(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 			rf_err("not loaded: no rules in the kernel");
 		return 0;
 	}
-	rf_print_rules(ctx, &m);
-	if (ctx->json)
-		printf("\n");
+	err = ctx->json ? rf_json_write(stdout, rf_rules_json(ctx, &m), true)
+			: rf_print_rules(ctx, &m);
 	rf_maps_close(&m);
-	return 0;
+	if (err)
+		rf_err("failed to print the rules: %s", strerror(-err));
+	return err ? EXIT_OPFAIL : 0;
 }
 
 static void print_changed(struct rf_ctx *ctx, const char *text, bool add, const char *note)
 {
+	char safe[RF_RULE_TEXT_MAX + 64];
+
 	if (ctx->json) {
-		printf("{\"rule\":");
-		rf_json_str(stdout, text);
-		printf(",\"action\":\"%s\",\"changed\":%s}\n", add ? "add" : "del",
-		       note[0] ? "false" : "true");
+		rf_json_write(stdout,
+			      json_pack("{s:o,s:s,s:b}", "rule", rf_jstr(text), "action",
+					add ? "add" : "del", "changed", !note[0]),
+			      true);
 	} else {
-		printf("%s: %s%s%s\n", add ? "allowed" : "removed", text, note[0] ? " - " : "",
-		       note);
+		printf("%s: %s%s%s\n", add ? "allowed" : "removed",
+		       rf_safe(text, safe, sizeof(safe)), note[0] ? " - " : "", note);
 	}
 }
 

@@ -86,9 +86,35 @@ static FILE *open_log(const char *path, bool follow)
  * The kernel ring buffer has one consumer. While the agent runs it is that consumer, so read
  * what it wrote to <state>/events.jsonl (ECS JSON lines; the text view is the same lines).
  */
+/*
+ * Copy the complete lines of f from where it is (rf_event_log_line()); a last line without its
+ * newline is the agent writing it: left for the next call when following, else torn. Returns
+ * the damaged lines skipped.
+ */
+static unsigned long copy_log(FILE *f, bool json, bool follow)
+{
+	unsigned long bad = 0;
+	size_t cap = 0;
+	char *line = NULL;
+	ssize_t n;
+	long at;
+
+	while (!exiting && (at = ftell(f)) >= 0 && (n = getline(&line, &cap, f)) > 0) {
+		if (line[n - 1] != '\n' && follow) {
+			fseek(f, at, SEEK_SET);
+			break;
+		}
+		line[strcspn(line, "\n")] = '\0';
+		bad += rf_event_log_line(stdout, line, json) != 0;
+	}
+	free(line);
+	return bad;
+}
+
 static int events_from_agent_log(struct rf_ctx *ctx, bool follow)
 {
-	char path[PATH_MAX], buf[8192];
+	unsigned long bad = 0;
+	char path[PATH_MAX];
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/events.jsonl", ctx->state_dir);
@@ -99,12 +125,9 @@ static int events_from_agent_log(struct rf_ctx *ctx, bool follow)
 	f = open_log(path, follow);
 	if (!f)
 		return errno == ENOENT || exiting ? 0 : EXIT_OPFAIL;
-	while (!exiting) {
-		if (fgets(buf, sizeof(buf), f)) {
-			fputs(buf, stdout);
-			continue;
-		}
-		if (!follow)
+	for (;;) {
+		bad += copy_log(f, ctx->json, follow);
+		if (!follow || exiting)
 			break;
 		fflush(stdout);
 		clearerr(f);
@@ -120,6 +143,9 @@ static int events_from_agent_log(struct rf_ctx *ctx, bool follow)
 		usleep(200 * 1000);
 	}
 	fclose(f);
+	if (bad)
+		rf_warn("skipped %lu line(s) of %s that are not JSON objects (torn or damaged)",
+			bad, path);
 	return 0;
 }
 

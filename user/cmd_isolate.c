@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "rf_cmd.h"
+#include "rf_json.h"
 #include "rf_policy.h"
 #include "rf_rule.h"
 #include "rf_util.h"
@@ -233,25 +234,40 @@ static int clear_mode(struct rf_ctx *ctx, struct rf_maps *m, enum rf_svc_mode *w
 	return 0;
 }
 
-static void json_checks(const struct isolate_req *r)
+static json_t *json_checks(const struct isolate_req *r)
 {
+	json_t *arr = json_array();
 	int i;
 
-	printf(",\"verify\":[");
-	for (i = 0; i < r->nchecks; i++) {
+	for (i = 0; arr && i < r->nchecks; i++) {
 		const struct rf_verify_check *c = &r->checks[i];
 
-		printf("%s{\"check\":", i ? "," : "");
-		rf_json_str(stdout, c->what);
-		printf(",\"ok\":%s,\"skipped\":%s,\"ms\":%ld,\"error\":", c->ok ? "true" : "false",
-		       c->skipped ? "true" : "false", c->ms);
-		if (c->err)
-			rf_json_str(stdout, strerror(c->err));
-		else
-			printf("null");
-		printf("}");
+		if (rf_jappend(arr, json_pack("{s:o,s:b,s:b,s:I,s:o}", "check", rf_jstr(c->what),
+					      "ok", c->ok, "skipped", c->skipped, "ms",
+					      (json_int_t)c->ms, "error",
+					      c->err ? rf_jstr(strerror(c->err)) : json_null()))) {
+			json_decref(arr);
+			return NULL;
+		}
 	}
-	printf("]");
+	return arr;
+}
+
+static void json_result(struct rf_ctx *ctx, const struct isolate_req *r, const char *fail,
+			__u64 action_id)
+{
+	bool audit = r->o->audit;
+
+	rf_json_write(stdout,
+		      json_pack("{s:b,s:b,s:b,s:o,s:o,s:o,s:o,s:b,s:o,s:o,s:b,s:o}", "isolated",
+				!fail && !audit, "audit", !fail && audit, "changed", !fail,
+				"cgroup", rf_jstr(ctx->cg_dir), "deadline_seconds",
+				rf_ju64(r->for_secs), "confirm_within_seconds",
+				rf_ju64(r->confirm_secs), "action_id", rf_ju64(action_id),
+				"rolled_back", fail != NULL, "error", rf_jstr_or_null(fail),
+				"warning", rf_jstr_or_null(ctx->config_warning), "packet_guard",
+				ctx->packet_guard, "verify", json_checks(r)),
+		      true);
 }
 
 static void text_checks(const struct isolate_req *r)
@@ -277,21 +293,7 @@ static void print_result(struct rf_ctx *ctx, const struct isolate_req *r, const 
 	bool audit = r->o->audit;
 
 	if (ctx->json) {
-		printf("{\"isolated\":%s,\"audit\":%s,\"changed\":%s,\"cgroup\":",
-		       !fail && !audit ? "true" : "false", !fail && audit ? "true" : "false",
-		       fail ? "false" : "true");
-		rf_json_str(stdout, ctx->cg_dir);
-		printf(",\"deadline_seconds\":%llu,\"confirm_within_seconds\":%llu,"
-		       "\"action_id\":%llu,\"rolled_back\":%s,\"error\":",
-		       (unsigned long long)r->for_secs, (unsigned long long)r->confirm_secs,
-		       (unsigned long long)action_id, fail ? "true" : "false");
-		fail ? rf_json_str(stdout, fail) : (void)printf("null");
-		printf(",\"warning\":");
-		ctx->config_warning[0] ? rf_json_str(stdout, ctx->config_warning)
-				       : (void)printf("null");
-		printf(",\"packet_guard\":%s", ctx->packet_guard ? "true" : "false");
-		json_checks(r);
-		printf("}\n");
+		json_result(ctx, r, fail, action_id);
 		return;
 	}
 	text_checks(r);
@@ -359,8 +361,10 @@ static int check_mode(struct rf_ctx *ctx, struct rf_maps *m, const struct isolat
 		bool iso = mode == RF_SVC_ENFORCE;
 
 		if (ctx->json)
-			printf("{\"isolated\":%s,\"audit\":%s,\"changed\":false}\n",
-			       iso ? "true" : "false", iso ? "false" : "true");
+			rf_json_write(stdout,
+				      json_pack("{s:b,s:b,s:b}", "isolated", iso, "audit", !iso,
+						"changed", false),
+				      true);
 		else
 			printf("already %s; nothing changed\n", iso ? "isolated" : "auditing");
 		return 1;
@@ -547,8 +551,12 @@ static int confirm_locked(struct rf_ctx *ctx, struct rf_maps *m, const struct rf
 		return -ENOENT;
 	}
 	if (!iso.confirm_unix_ns) {
-		printf(ctx->json ? "{\"confirmed\":false,\"changed\":false}\n"
-				 : "isolation is not waiting for confirmation; nothing changed\n");
+		if (ctx->json)
+			rf_json_write(stdout,
+				      json_pack("{s:b,s:b}", "confirmed", false, "changed", false),
+				      true);
+		else
+			printf("isolation is not waiting for confirmation; nothing changed\n");
 		return 0;
 	}
 	/* on the kernel's clock: the --for deadline lies for_after_confirm beyond the pending
@@ -579,9 +587,12 @@ static int confirm_locked(struct rf_ctx *ctx, struct rf_maps *m, const struct rf
 			   "the isolation record (confirmed, but a reboot would restore the "
 			   "pending confirmation)",
 			   rf_isolation_save(ctx->state_dir, &iso));
-	printf(ctx->json ? "{\"confirmed\":true,\"changed\":true}\n"
-			 : "confirmed: isolation stays in force%s\n",
-	       iso.for_unix_ns ? " until its --for deadline" : "");
+	if (ctx->json)
+		rf_json_write(stdout, json_pack("{s:b,s:b}", "confirmed", true, "changed", true),
+			      true);
+	else
+		printf("confirmed: isolation stays in force%s\n",
+		       iso.for_unix_ns ? " until its --for deadline" : "");
 	return 0;
 }
 
@@ -638,8 +649,12 @@ static int release_maps(struct rf_ctx *ctx, struct rf_maps *m, int open_err,
 	if (open_err == -EPROTO)
 		open_err = rf_maps_open_config(ctx->pin_dir, m);
 	if (open_err == -ENOENT) {
-		printf(ctx->json ? "{\"isolated\":false,\"changed\":false}\n"
-				 : "not isolated (ringfence is not loaded)\n");
+		if (ctx->json)
+			rf_json_write(stdout,
+				      json_pack("{s:b,s:b}", "isolated", false, "changed", false),
+				      true);
+		else
+			printf("not isolated (ringfence is not loaded)\n");
 		return 0;
 	}
 	if (open_err) {
@@ -653,8 +668,10 @@ static int release_maps(struct rf_ctx *ctx, struct rf_maps *m, int open_err,
 		return ret;
 	}
 	if (ctx->json)
-		printf("{\"isolated\":false,\"audit\":false,\"changed\":%s}\n",
-		       was != RF_SVC_OFF ? "true" : "false");
+		rf_json_write(stdout,
+			      json_pack("{s:b,s:b,s:b}", "isolated", false, "audit", false,
+					"changed", was != RF_SVC_OFF),
+			      true);
 	else
 		printf(was == RF_SVC_ENFORCE ? "released\n"
 		       : was == RF_SVC_AUDIT ? "audit mode ended\n"

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* status and metrics. */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "rf_cmd.h"
+#include "rf_json.h"
 #include "rf_util.h"
 
 const char rf_help_status[] =
@@ -79,46 +81,50 @@ static void gather(struct rf_ctx *ctx, struct status *s)
 }
 
 /* The warnings of status --json: what another agent wrote that we interpret, open paths. */
-static void print_warnings(const struct rf_ctx *ctx, const struct rf_config *cfg)
+static int json_warnings(const struct rf_ctx *ctx, const struct status *s, json_t *w)
 {
-	const char *sep = "";
+	const struct rf_config *cfg = &s->cfg;
+	char msg[160];
+	int err = 0;
 
-	if (rf_svc_mode(cfg) != RF_SVC_OFF &&
-	    !rf_tc_for_each(rf_tc_handle(ctx->cg_id), NULL, NULL)) {
-		printf(
-		    "\"no packet-socket guard or second wall in this network namespace: AF_PACKET "
-		    "sockets, tunnels and NAT are not judged at the interfaces\"");
-		sep = ",";
+	if (s->loaded && rf_svc_mode(cfg) != RF_SVC_OFF &&
+	    !rf_tc_for_each(rf_tc_handle(ctx->cg_id), NULL, NULL))
+		err = rf_jappend(w, json_string("no packet-socket guard or second wall in this "
+						"network namespace: AF_PACKET sockets, tunnels and "
+						"NAT are not judged at the interfaces"));
+	if (!err && s->loaded && cfg->isolated && cfg->isolated != RF_ISOLATED) {
+		snprintf(msg, sizeof(msg), "rf_config.isolated holds %u: treated as isolated",
+			 cfg->isolated);
+		err = rf_jappend(w, json_string(msg));
 	}
-	if (cfg->isolated && cfg->isolated != RF_ISOLATED) {
-		printf("%s\"rf_config.isolated holds %u: treated as isolated\"", sep,
-		       cfg->isolated);
-		sep = ",";
+	if (!err && s->loaded && cfg->abi_version != RF_ABI_VERSION) {
+		snprintf(msg, sizeof(msg), "rf_config.abi_version is %u, expected %u",
+			 cfg->abi_version, RF_ABI_VERSION);
+		err = rf_jappend(w, json_string(msg));
 	}
-	if (cfg->abi_version != RF_ABI_VERSION) {
-		printf("%s\"rf_config.abi_version is %u, expected %u\"", sep, cfg->abi_version,
-		       RF_ABI_VERSION);
-		sep = ",";
+	if (!err && s->loaded && cfg->isolated && cfg->deadline_ns &&
+	    rf_now_boot_ns() >= cfg->deadline_ns)
+		err = rf_jappend(w, json_string("deadline passed: isolation has expired"));
+	if (!err && s->old_abi) {
+		snprintf(msg, sizeof(msg), RF_OLD_ABI_WARNING, cfg->abi_version);
+		err = rf_jappend(w, json_string(msg));
 	}
-	if (cfg->isolated && cfg->deadline_ns && rf_now_boot_ns() >= cfg->deadline_ns)
-		printf("%s\"deadline passed: isolation has expired\"", sep);
+	return err;
 }
 
-static void json_time_or_null(const char *name, const char *t)
+static json_t *json_time_or_null(const char *t)
 {
-	printf(",\"%s\":", name);
-	if (t[0])
-		printf("\"%s\"", t);
-	else
-		printf("null");
+	return t[0] ? json_string(t) : json_null();
 }
 
 static void json_ifname(const char *ifname, void *arg)
 {
-	int *k = arg;
+	json_t **arr = arg;
 
-	printf("%s", (*k)++ ? "," : "");
-	rf_json_str(stdout, ifname);
+	if (*arr && rf_jappend(*arr, rf_jstr(ifname))) {
+		json_decref(*arr);
+		*arr = NULL;
+	}
 }
 
 /* The wall's mode in a network namespace of the target's processes (rf_tc_netns_modes()). */
@@ -127,10 +133,15 @@ static void json_ifname(const char *ifname, void *arg)
 
 static void json_netns(unsigned long netns, int pid, bool owned, void *arg)
 {
-	int *k = arg;
+	json_t **arr = arg;
 
-	printf("%s{\"netns\":%lu,\"pid\":%d,\"mode\":\"%s\"}", (*k)++ ? "," : "", netns, pid,
-	       owned ? RF_WALL_EVERY_PACKET : RF_WALL_OWN_SOCKETS);
+	if (*arr &&
+	    rf_jappend(*arr,
+		       json_pack("{s:o,s:I,s:s}", "netns", rf_ju64(netns), "pid", (json_int_t)pid,
+				 "mode", owned ? RF_WALL_EVERY_PACKET : RF_WALL_OWN_SOCKETS))) {
+		json_decref(*arr);
+		*arr = NULL;
+	}
 }
 
 static void text_netns(unsigned long netns, int pid, bool owned, void *arg)
@@ -154,94 +165,103 @@ static const char *mode_name(const struct status *s)
 	return s->isolated ? "isolated" : s->audit ? "audit" : "off";
 }
 
-static void json_counters(struct status *s)
+static json_t *json_counters(struct status *s)
 {
+	json_t *c = json_object();
 	unsigned int i;
+	int err = c ? 0 : -ENOMEM;
 
-	printf(",\"counters\":{");
-	for (i = 0; s->loaded && i < RF_HOOK_MAX; i++)
-		printf("%s\"%s\":{\"allowed\":%llu,\"denied\":%llu,\"would_block\":%llu}",
-		       i ? "," : "", rf_hook_name(i), (unsigned long long)rf_stat_sum(&s->m, i * 2),
-		       (unsigned long long)rf_stat_sum(&s->m, i * 2 + 1),
-		       (unsigned long long)rf_stat_sum(&s->m, RF_STAT_WOULD_BLOCK + i));
-	if (s->loaded)
-		printf(",\"events_sent\":%llu,\"events_ratelimited\":%llu,\"events_lost\":%llu",
-		       (unsigned long long)rf_stat_sum(&s->m, RF_STAT_EVENTS_SENT),
-		       (unsigned long long)rf_stat_sum(&s->m, RF_STAT_EVENTS_RATELIMITED),
-		       (unsigned long long)rf_stat_sum(&s->m, RF_STAT_EVENTS_LOST));
-	printf("}");
+	for (i = 0; !err && s->loaded && i < RF_HOOK_MAX; i++)
+		err = rf_jset(c, rf_hook_name(i),
+			      json_pack("{s:o,s:o,s:o}", "allowed",
+					rf_ju64(rf_stat_sum(&s->m, i * 2)), "denied",
+					rf_ju64(rf_stat_sum(&s->m, i * 2 + 1)), "would_block",
+					rf_ju64(rf_stat_sum(&s->m, RF_STAT_WOULD_BLOCK + i))));
+	if (!err && s->loaded)
+		err = json_object_update_new(
+		    c, json_pack("{s:o,s:o,s:o}", "events_sent",
+				 rf_ju64(rf_stat_sum(&s->m, RF_STAT_EVENTS_SENT)),
+				 "events_ratelimited",
+				 rf_ju64(rf_stat_sum(&s->m, RF_STAT_EVENTS_RATELIMITED)),
+				 "events_lost", rf_ju64(rf_stat_sum(&s->m, RF_STAT_EVENTS_LOST))));
+	if (err) {
+		json_decref(c);
+		return NULL;
+	}
+	return c;
 }
 
 /* "target": the selector used and the cgroup it resolved to (null when it did not). */
-static void json_target(struct rf_ctx *ctx, struct status *s)
+static json_t *json_target(struct rf_ctx *ctx, struct status *s)
 {
 	const char *value, *kind = rf_svc_target_kind(ctx, &value);
 
-	printf(",\"target\":{\"selector\":\"%s\",\"value\":", kind);
-	if (value)
-		rf_json_str(stdout, value);
-	else
-		printf("null");
-	printf(",\"cgroup\":");
-	if (s->target_ok)
-		rf_json_str(stdout, ctx->cg_dir);
-	else
-		printf("null");
-	printf(",\"cgroup_id\":%llu}", s->target_ok ? (unsigned long long)ctx->cg_id : 0ULL);
+	return json_pack("{s:s,s:o,s:o,s:o}", "selector", kind, "value",
+			 value ? rf_jstr(value) : json_null(), "cgroup",
+			 s->target_ok ? rf_jstr(ctx->cg_dir) : json_null(), "cgroup_id",
+			 rf_ju64(s->target_ok ? ctx->cg_id : 0));
 }
 
-static void print_json(struct rf_ctx *ctx, struct status *s)
+static json_t *json_hooks(struct status *s)
 {
-	unsigned int i, k = 0;
+	json_t *h = json_object();
+	unsigned int i;
 
-	printf("{\"isolated\":%s,\"audit\":%s,\"mode\":\"%s\",\"loaded\":%s",
-	       s->isolated ? "true" : "false", s->audit ? "true" : "false", mode_name(s),
-	       s->loaded ? "true" : "false");
-	json_time_or_null("since", s->isolated || s->audit ? s->since : "");
-	json_time_or_null("deadline", s->deadline);
-	json_time_or_null("confirm_deadline", s->confirm);
-	printf(",\"comment\":");
-	if (s->isolated || s->audit)
-		rf_json_str(stdout, s->iso.comment);
-	else
-		printf("null");
-	json_target(ctx, s);
-	printf(",\"abi_version\":%u,\"programs_build\":", s->cfg.abi_version);
-	if (s->loaded)
-		rf_json_str(stdout, s->build);
-	else
-		printf("null");
-	printf(",\"this_build\":");
-	rf_json_str(stdout, s->this_build);
-	printf(",\"pin_dir\":");
-	rf_json_str(stdout, ctx->pin_dir);
-	printf(",\"hooks\":{");
-	for (i = 0; i < RF_HOOK_MAX; i++)
-		if (rf_hooks[i].kind == RF_ATTACH_CGROUP)
-			printf("%s\"%s\":%s", k++ ? "," : "", rf_hooks[i].label,
-			       s->ls[i].attached ? "true" : "false");
-	printf("},\"cgroup_id\":%llu,\"packet_guard\":[", (unsigned long long)s->ls[0].cgroup_id);
-	k = 0;
-	rf_tc_for_each(rf_tc_handle(ctx->cg_id), json_ifname, &k);
-	printf("],\"wall_netns\":[");
-	k = 0;
-	if (s->loaded && narrower_target(ctx))
-		rf_tc_netns_modes(ctx->cg_dir, json_netns, &k);
-	printf("],\"builtins\":{\"dhcp\":%s,\"nd\":%s}",
-	       s->cfg.builtins & RF_BUILTIN_DHCP ? "true" : "false",
-	       s->cfg.builtins & RF_BUILTIN_ND ? "true" : "false");
-	printf(",\"rules\":");
-	if (s->loaded)
-		rf_print_rules(ctx, &s->m);
-	else
-		printf("[]");
-	json_counters(s);
-	printf(",\"warnings\":[");
-	if (s->loaded)
-		print_warnings(ctx, &s->cfg);
-	if (s->old_abi)
-		printf("\"" RF_OLD_ABI_WARNING "\"", s->cfg.abi_version);
-	printf("]}");
+	for (i = 0; h && i < RF_HOOK_MAX; i++)
+		if (rf_hooks[i].kind == RF_ATTACH_CGROUP &&
+		    rf_jset(h, rf_hooks[i].label, json_boolean(s->ls[i].attached))) {
+			json_decref(h);
+			return NULL;
+		}
+	return h;
+}
+
+/* The parts of the status document after "target": programs, hooks, rules and counters. */
+static int json_status_rest(struct rf_ctx *ctx, struct status *s, json_t *doc)
+{
+	json_t *guard = json_array(), *walls = json_array(), *warnings = json_array();
+	int err;
+
+	if (guard)
+		rf_tc_for_each(rf_tc_handle(ctx->cg_id), json_ifname, &guard);
+	if (walls && s->loaded && narrower_target(ctx))
+		rf_tc_netns_modes(ctx->cg_dir, json_netns, &walls);
+	err = json_object_update_new(
+	    doc, json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:b,s:b},s:o,s:o}", "abi_version",
+			   (json_int_t)s->cfg.abi_version, "programs_build",
+			   s->loaded ? rf_jstr(s->build) : json_null(), "this_build",
+			   rf_jstr(s->this_build), "pin_dir", rf_jstr(ctx->pin_dir), "hooks",
+			   json_hooks(s), "cgroup_id", rf_ju64(s->ls[0].cgroup_id), "packet_guard",
+			   guard, "wall_netns", walls, "builtins", "dhcp",
+			   !!(s->cfg.builtins & RF_BUILTIN_DHCP), "nd",
+			   !!(s->cfg.builtins & RF_BUILTIN_ND), "rules",
+			   s->loaded ? rf_rules_json(ctx, &s->m) : json_array(), "counters",
+			   json_counters(s)));
+	if (!err && warnings)
+		err = json_warnings(ctx, s, warnings);
+	if (!err)
+		return rf_jset(doc, "warnings", warnings);
+	json_decref(warnings);
+	return -ENOMEM;
+}
+
+/* The status --json document of one target; NULL when out of memory. */
+static json_t *status_doc(struct rf_ctx *ctx, struct status *s)
+{
+	bool on = s->isolated || s->audit;
+	json_t *doc;
+
+	doc = json_pack("{s:b,s:b,s:s,s:b,s:o,s:o,s:o,s:o,s:o}", "isolated", s->isolated, "audit",
+			s->audit, "mode", mode_name(s), "loaded", s->loaded, "since",
+			json_time_or_null(on ? s->since : ""), "deadline",
+			json_time_or_null(s->deadline), "confirm_deadline",
+			json_time_or_null(s->confirm), "comment",
+			on ? rf_jstr(s->iso.comment) : json_null(), "target", json_target(ctx, s));
+	if (doc && json_status_rest(ctx, s, doc)) {
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
 }
 
 static void text_ifname(const char *ifname, void *arg)
@@ -291,6 +311,7 @@ static void print_text_target(struct rf_ctx *ctx, struct status *s)
 
 static void print_text(struct rf_ctx *ctx, struct status *s)
 {
+	char safe[PATH_MAX * 4];
 	unsigned int i;
 	int k = 0;
 
@@ -309,9 +330,10 @@ static void print_text(struct rf_ctx *ctx, struct status *s)
 		printf("until:     %s (automatic %s)\n", s->deadline,
 		       s->confirm[0] ? "roll-back" : "release");
 	if ((s->isolated || s->audit) && s->iso.comment[0])
-		printf("comment:   %s\n", s->iso.comment);
+		printf("comment:   %s\n", rf_safe(s->iso.comment, safe, sizeof(safe)));
 	print_text_target(ctx, s);
-	printf("loaded:    %s (pin dir %s)\n", s->loaded ? "yes" : "no", ctx->pin_dir);
+	printf("loaded:    %s (pin dir %s)\n", s->loaded ? "yes" : "no",
+	       rf_safe(ctx->pin_dir, safe, sizeof(safe)));
 	if (s->old_abi)
 		printf("warning:   " RF_OLD_ABI_WARNING "\n", s->cfg.abi_version);
 	if (s->loaded)
@@ -342,50 +364,49 @@ static void print_text(struct rf_ctx *ctx, struct status *s)
 		print_text_loaded(ctx, s);
 }
 
-static void status_one(struct rf_ctx *ctx)
+/* One target's status: printed as text, or its JSON document added to arr (NULL: printed). */
+static int status_one(struct rf_ctx *ctx, json_t *arr)
 {
 	struct status s;
+	json_t *doc;
+	int err = 0;
 
 	gather(ctx, &s);
-	if (ctx->json)
-		print_json(ctx, &s);
-	else
+	if (ctx->json) {
+		doc = status_doc(ctx, &s);
+		err = arr ? rf_jappend(arr, doc) : rf_json_write(stdout, doc, true);
+	} else {
 		print_text(ctx, &s);
+	}
 	rf_maps_close(&s.m);
+	return err;
 }
 
-/* The same printer as status --json, its output caught in memory (see rf_cmd.h). */
+/* The status --json document of ctx's target as a string (see rf_cmd.h). */
 char *rf_status_json_doc(struct rf_ctx *ctx)
 {
-	FILE *saved = stdout, *mem;
-	char *buf = NULL;
-	size_t len = 0;
-	bool json = ctx->json;
+	struct status s;
+	json_t *doc;
+	char *text;
 
-	fflush(stdout);
-	mem = open_memstream(&buf, &len);
-	if (!mem)
-		return NULL;
-	stdout = mem;
-	ctx->json = true;
-	status_one(ctx);
-	ctx->json = json;
-	stdout = saved;
-	if (fclose(mem)) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
+	gather(ctx, &s);
+	doc = status_doc(ctx, &s);
+	rf_maps_close(&s.m);
+	text = doc ? json_dumps(doc, RF_JSON_DUMP_FLAGS) : NULL;
+	json_decref(doc);
+	return text;
 }
 
 struct all_status {
-	int n;
+	int n, err;
+	json_t *targets; /* --json: the status documents */
 };
 
 static void status_each(struct rf_ctx *t, bool ok, void *arg)
 {
 	struct all_status *a = arg;
 	char safe[PATH_MAX];
+	int err;
 
 	if (!ok) { /* the record of a target whose cgroup is gone */
 		rf_safe_str(t->cg_rel, strlen(t->cg_rel), safe, sizeof(safe));
@@ -393,37 +414,40 @@ static void status_each(struct rf_ctx *t, bool ok, void *arg)
 			printf("%starget:    cgroup %s (gone)\n", a->n++ ? "\n" : "", safe);
 		return;
 	}
-	if (t->json)
-		printf("%s", a->n ? "," : "");
-	else if (a->n)
+	if (!t->json && a->n)
 		printf("\n");
 	a->n++;
-	status_one(t);
-	if (t->json)
-		fflush(stdout);
+	err = status_one(t, a->targets);
+	if (err && !a->err)
+		a->err = err;
 }
 
 int rf_cmd_status(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 {
 	struct all_status a = {0};
+	int err;
 
 	if (rf_svc_need_root())
 		return EXIT_OPFAIL;
 	if (!o->all) {
-		status_one(ctx);
-		if (ctx->json)
-			printf("\n");
-		return 0;
+		err = status_one(ctx, NULL);
+		goto out;
 	}
-	if (ctx->json)
-		printf("{\"targets\":[");
-	if (rf_svc_for_each_target(ctx, status_each, &a) < 0) {
-		rf_err("out of memory");
-		return EXIT_OPFAIL;
+	if (ctx->json && !(a.targets = json_array())) {
+		err = -ENOMEM;
+		goto out;
 	}
-	if (ctx->json)
-		printf("]}\n");
-	return 0;
+	err = rf_svc_for_each_target(ctx, status_each, &a) < 0 ? -ENOMEM : a.err;
+	if (ctx->json) {
+		if (err)
+			json_decref(a.targets);
+		else
+			err = rf_json_write(stdout, json_pack("{s:o}", "targets", a.targets), true);
+	}
+out:
+	if (err)
+		rf_err("failed to print the status: %s", strerror(-err));
+	return err ? EXIT_OPFAIL : 0;
 }
 
 /* One target's maps for metrics. */
@@ -443,6 +467,7 @@ static void metric_add(struct rf_ctx *ctx, bool ok, void *arg)
 {
 	struct metric_set *ms = arg;
 	struct metric_target *t;
+	char safe[PATH_MAX];
 	const char *p;
 	size_t o;
 
@@ -456,11 +481,13 @@ static void metric_add(struct rf_ctx *ctx, bool ok, void *arg)
 		t->loaded = rf_maps_open_config(ctx->pin_dir, &t->m) == 0;
 	if (t->loaded && rf_config_get(&t->m, &t->cfg))
 		rf_warn("cannot read rf_config of %s", ctx->cg_dir);
+	/* a label value is UTF-8 with \\ and " escaped; controls and bad bytes become '?' */
 	o = (size_t)snprintf(t->label, sizeof(t->label), "target=\"");
-	for (p = ctx->cg_rel[0] ? ctx->cg_rel : "/"; *p && o + 3 < sizeof(t->label); p++) {
-		if (*p == '\\' || *p == '"' || *p == '\n')
+	for (p = rf_safe(ctx->cg_rel[0] ? ctx->cg_rel : "/", safe, sizeof(safe));
+	     *p && o + 3 < sizeof(t->label); p++) {
+		if (*p == '\\' || *p == '"')
 			t->label[o++] = '\\';
-		t->label[o++] = *p == '\n' ? 'n' : *p;
+		t->label[o++] = *p;
 	}
 	snprintf(t->label + o, sizeof(t->label) - o, "\"");
 }

@@ -266,13 +266,33 @@ static int parse_line(char *line, struct rf_conf *c, char *err, size_t errlen)
 	return -EINVAL;
 }
 
-int rf_conf_parse(const char *text, const char *name, struct rf_conf *c, char *err, size_t errlen)
+/* A NUL byte would silently end the file there (the rest unread): an error naming its line. */
+static int check_nul(const char *text, size_t len, const char *name, char *err, size_t errlen)
 {
-	char *buf = strdup(text), *line, *next;
+	const char *nul = memchr(text, '\0', len), *p;
+	int lineno = 1;
+
+	if (!nul)
+		return 0;
+	for (p = text; p < nul; p++)
+		lineno += *p == '\n';
+	snprintf(err, errlen,
+		 "%s:%d: a NUL byte (a binary or damaged file?): a config file is text; remove it",
+		 name, lineno);
+	return -EINVAL;
+}
+
+int rf_conf_parse_buf(const char *text, size_t len, const char *name, struct rf_conf *c, char *err,
+		      size_t errlen)
+{
+	char *buf, *line, *next;
 	char e[RF_ERR_MAX];
-	int lineno = 0, ret = 0;
+	int lineno = 0, ret;
 
 	rf_conf_init(c);
+	if ((ret = check_nul(text, len, name, err, errlen)))
+		return ret;
+	buf = strndup(text, len);
 	if (!buf)
 		return -ENOMEM;
 	for (line = buf; line; line = next) {
@@ -297,20 +317,26 @@ int rf_conf_parse(const char *text, const char *name, struct rf_conf *c, char *e
 	return ret;
 }
 
+int rf_conf_parse(const char *text, const char *name, struct rf_conf *c, char *err, size_t errlen)
+{
+	return rf_conf_parse_buf(text, strlen(text), name, c, err, errlen);
+}
+
 int rf_conf_load(const char *path, struct rf_conf *c, char *err, size_t errlen)
 {
 	char *text;
+	size_t len;
 	int ret;
 
 	rf_conf_init(c);
-	ret = rf_read_file(path, &text, NULL);
+	ret = rf_read_file(path, &text, &len);
 	if (ret == -ENOENT)
 		return 0;
 	if (ret) {
 		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(-ret));
 		return ret;
 	}
-	ret = rf_conf_parse(text, path, c, err, errlen);
+	ret = rf_conf_parse_buf(text, len, path, c, err, errlen);
 	free(text);
 	return ret;
 }

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include "rf_events.h"
+#include "rf_json.h"
 #include "rf_loader.h"
 #include "rf_rule.h"
 #include "rf_util.h"
@@ -171,59 +173,111 @@ static const char *event_action(const struct rf_event *e)
 	return "connection-blocked";
 }
 
-void rf_event_json(FILE *f, const struct rf_event *e, const struct rf_event_ctx *c)
+static json_t *event_process(const struct rf_event *e, const struct rf_event_ctx *c)
 {
-	char t[40], addr[INET6_ADDRSTRLEN], comm[RF_COMM_LEN + 1];
+	json_t *p = json_pack("{s:I,s:{s:I},s:o}", "pid", (json_int_t)e->tgid, "thread", "id",
+			      (json_int_t)e->pid, "name", rf_jstrn(e->comm, RF_COMM_LEN));
+
+	if (p && c->exe_path && rf_jset(p, "executable", rf_jstr(c->exe_path))) {
+		json_decref(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* "destination" and "source" of an event that has addresses (the remote side first). */
+static int event_addresses(json_t *doc, const struct rf_event *e)
+{
 	int ingress = e->hook == RF_HOOK_INGRESS;
+	char addr[INET6_ADDRSTRLEN];
+	int err;
+
+	rf_event_addr(e->daddr, addr, sizeof(addr));
+	err = rf_jset(doc, ingress ? "source" : "destination",
+		      json_pack("{s:s,s:I}", "ip", addr, "port", (json_int_t)e->dport));
+	if (err || (is_zero(e->saddr) && !e->sport))
+		return err;
+	rf_event_addr(e->saddr, addr, sizeof(addr));
+	return rf_jset(doc, ingress ? "destination" : "source",
+		       json_pack("{s:s,s:I}", "ip", addr, "port", (json_int_t)e->sport));
+}
+
+/* The ECS fields every event has; the kernel's identity of the process under "ringfence". */
+static json_t *event_base(const struct rf_event *e, const struct rf_event_ctx *c)
+{
+	char t[40];
 
 	rf_format_time(e->ts_boot_ns + c->boot_to_unix_ns, t, sizeof(t));
-	memcpy(comm, e->comm, RF_COMM_LEN);
-	comm[RF_COMM_LEN] = '\0';
-	fprintf(f,
-		"{\"@timestamp\":\"%s\",\"event\":{\"kind\":\"event\",\"category\":[\"network\"],"
-		"\"type\":[\"denied\",\"connection\"],\"action\":\"%s\",\"outcome\":\"%s\","
-		"\"reason\":\"%s\",\"module\":\"ringfence\"},",
-		t, event_action(e), e->flags & RF_EVENT_WOULD_BLOCK ? "unknown" : "failure",
-		reason_name(e->reason));
-	fprintf(f,
-		"\"ringfence\":{\"hook\":\"%s\",\"cgroup_id\":%llu,\"exe_dev\":%llu,"
-		"\"exe_inode\":%llu,\"socket_type\":%u},",
-		rf_hook_name(e->hook), (unsigned long long)e->cgroup_id,
-		(unsigned long long)e->exe_dev, (unsigned long long)e->exe_ino, e->sock_type);
-	if (e->tgid) {
-		fprintf(f, "\"process\":{\"pid\":%u,\"thread\":{\"id\":%u},\"name\":", e->tgid,
-			e->pid);
-		rf_json_str(f, comm);
-		if (c->exe_path) {
-			fputs(",\"executable\":", f);
-			rf_json_str(f, c->exe_path);
-		}
-		fprintf(f, "},\"user\":{\"id\":\"%u\"},", e->uid);
-	}
-	if (c->hostname) {
-		fputs("\"host\":{\"hostname\":", f);
-		rf_json_str(f, c->hostname);
-		fputs("},", f);
-	}
-	if (c->target) {
-		fputs("\"ringfence\":{\"target\":", f);
-		rf_json_str(f, c->target);
-		fputs("},", f);
-	}
-	if (e->hook != RF_HOOK_SOCK_CREATE && e->hook != RF_HOOK_TC_EGRESS) {
-		rf_event_addr(e->daddr, addr, sizeof(addr));
-		fprintf(f, "\"%s\":{\"ip\":\"%s\",\"port\":%u},",
-			ingress ? "source" : "destination", addr, e->dport);
-		if (!is_zero(e->saddr) || e->sport) {
-			rf_event_addr(e->saddr, addr, sizeof(addr));
-			fprintf(f, "\"%s\":{\"ip\":\"%s\",\"port\":%u},",
-				ingress ? "destination" : "source", addr, e->sport);
+	return json_pack("{s:s,s:{s:s,s:[s],s:[s,s],s:s,s:s,s:s,s:s},"
+			 "s:{s:s,s:o,s:o,s:o,s:I,s:o*}}",
+			 "@timestamp", t, "event", "kind", "event", "category", "network", "type",
+			 "denied", "connection", "action", event_action(e), "outcome",
+			 e->flags & RF_EVENT_WOULD_BLOCK ? "unknown" : "failure", "reason",
+			 reason_name(e->reason), "module", "ringfence", "ringfence", "hook",
+			 rf_hook_name(e->hook), "cgroup_id", rf_ju64(e->cgroup_id), "exe_dev",
+			 rf_ju64(e->exe_dev), "exe_inode", rf_ju64(e->exe_ino), "socket_type",
+			 (json_int_t)e->sock_type, "target", c->target ? rf_jstr(c->target) : NULL);
+}
+
+json_t *rf_event_doc(const struct rf_event *e, const struct rf_event_ctx *c)
+{
+	json_t *doc = event_base(e, c);
+	int err = doc ? 0 : -ENOMEM;
+
+	if (!err && e->tgid) {
+		err = rf_jset(doc, "process", event_process(e, c));
+		if (!err) {
+			char uid[16];
+
+			snprintf(uid, sizeof(uid), "%u", e->uid);
+			err = rf_jset(doc, "user", json_pack("{s:s}", "id", uid));
 		}
 	}
-	fprintf(f, "\"network\":{\"transport\":\"%s\",\"type\":\"%s\",\"direction\":\"%s\"}}\n",
-		rf_transport_name(e->proto),
-		e->family == 10	  ? "ipv6"
-		: e->family == 17 ? "packet"
-				  : "ipv4",
-		ingress ? "ingress" : "egress");
+	if (!err && c->hostname)
+		err = rf_jset(doc, "host", json_pack("{s:o}", "hostname", rf_jstr(c->hostname)));
+	if (!err && e->hook != RF_HOOK_SOCK_CREATE && e->hook != RF_HOOK_TC_EGRESS)
+		err = event_addresses(doc, e);
+	if (!err)
+		err = rf_jset(
+		    doc, "network",
+		    json_pack("{s:s,s:s,s:s}", "transport", rf_transport_name(e->proto), "type",
+			      e->family == 10	? "ipv6"
+			      : e->family == 17 ? "packet"
+						: "ipv4",
+			      "direction", e->hook == RF_HOOK_INGRESS ? "ingress" : "egress"));
+	if (err) {
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+int rf_event_json(FILE *f, const struct rf_event *e, const struct rf_event_ctx *c)
+{
+	return rf_json_write(f, rf_event_doc(e, c), true);
+}
+
+int rf_event_log_line(FILE *out, const char *line, bool json)
+{
+	char safe[8192];
+	json_t *doc;
+
+	if (!json) {
+		fprintf(out, "%s\n", rf_safe(line, safe, sizeof(safe)));
+		return 0;
+	}
+	doc = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
+	if (json_is_object(doc)) { /* as the agent wrote it */
+		json_decref(doc);
+		fprintf(out, "%s\n", line);
+		return 0;
+	}
+	json_decref(doc);
+	/* an earlier agent's line with "ringfence" twice: the last one kept, written strictly */
+	doc = json_loads(line, 0, NULL);
+	if (!json_is_object(doc)) {
+		json_decref(doc);
+		return -EINVAL;
+	}
+	return rf_json_write(out, doc, true);
 }

@@ -59,6 +59,24 @@ static int exe_paths(struct rf_ctx *ctx, char ***paths, size_t *n)
 	return ret;
 }
 
+/* "DEV INO GEN PATH" into e; -EINVAL when damaged (a number out of range included). */
+static int parse_entry(char *line, struct exe_entry *e)
+{
+	char *f[3], *save = NULL, *rest;
+	__u64 v[3];
+	int i;
+
+	for (i = 0, rest = line; i < 3; i++, rest = NULL)
+		if (!(f[i] = strtok_r(rest, " ", &save)))
+			return -EINVAL;
+	if (rf_parse_u64(f[0], ULLONG_MAX, &v[0]) || rf_parse_u64(f[1], ULLONG_MAX, &v[1]) ||
+	    rf_parse_u64(f[2], UINT_MAX, &v[2]) || !save || !*save)
+		return -EINVAL;
+	e->key = (struct rf_exe_key){.dev = v[0], .ino = v[1], .gen = (__u32)v[2]};
+	snprintf(e->path, sizeof(e->path), "%s", save);
+	return 0;
+}
+
 /* One remembered identity per line: "DEV INO GEN PATH". */
 static size_t load_entries(struct rf_ctx *ctx, struct exe_entry **out)
 {
@@ -70,15 +88,8 @@ static size_t load_entries(struct rf_ctx *ctx, struct exe_entry **out)
 		return 0;
 	*out = calloc(n, sizeof(**out));
 	for (i = 0; *out && i < n; i++) {
-		struct exe_entry *e = &(*out)[cnt];
-		unsigned long long dev, ino;
-		unsigned int gen;
-		int off = 0;
-
-		if (sscanf(lines[i], "%llu %llu %u %n", &dev, &ino, &gen, &off) != 3 || !off)
+		if (parse_entry(lines[i], &(*out)[cnt]))
 			continue; /* damaged: the rule re-resolves from its path */
-		e->key = (struct rf_exe_key){.dev = dev, .ino = ino, .gen = gen};
-		snprintf(e->path, sizeof(e->path), "%s", lines[i] + off);
 		cnt++;
 	}
 	rf_lines_free(lines, n);

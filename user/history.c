@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "rf_json.h"
 #include "rf_state.h"
 #include "rf_util.h"
 
@@ -92,16 +93,6 @@ static int split_fields(char *buf, char **f, int max)
 	return n;
 }
 
-static bool all_digits(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return false;
-	return true;
-}
-
 static bool id_valid(__u64 id)
 {
 	return id >= 1 && id <= RF_HISTORY_ID_MAX;
@@ -117,18 +108,16 @@ static int decode_tabs(const char *line, struct rf_action *a)
 	n = split_fields(buf, f, RF_HISTORY_FIELDS);
 	if (n != 8 && n != RF_HISTORY_FIELDS)
 		return -EINVAL;
-	if (!all_digits(f[0]) || !all_digits(f[4]) || !all_digits(f[5]) || strlen(f[0]) > 19)
-		return -EINVAL; /* id and the two times: plain decimal digits only */
-	a->id = strtoull(f[0], NULL, 10);
-	if (!id_valid(a->id) || (st = status_of(f[2])) < 0)
+	/* id and the two times: plain decimal digits, in range (a damaged line is skipped) */
+	if (rf_parse_u64(f[0], RF_HISTORY_ID_MAX, &a->id) || !id_valid(a->id) ||
+	    rf_parse_u64(f[4], ULLONG_MAX, &a->requested_unix_ns) ||
+	    rf_parse_u64(f[5], ULLONG_MAX, &a->completed_unix_ns) || (st = status_of(f[2])) < 0)
 		return -EINVAL;
 	a->status = (enum rf_action_status)st;
 	for (i = 1; i < n; i++)
 		rf_unescape_field(f[i]);
 	snprintf(a->type, sizeof(a->type), "%s", f[1]);
 	snprintf(a->requestor, sizeof(a->requestor), "%s", f[3]);
-	a->requested_unix_ns = strtoull(f[4], NULL, 10);
-	a->completed_unix_ns = strtoull(f[5], NULL, 10);
 	snprintf(a->comment, sizeof(a->comment), "%s", f[6]);
 	snprintf(a->error, sizeof(a->error), "%s", f[7]);
 	if (n == RF_HISTORY_FIELDS)
@@ -390,41 +379,25 @@ int rf_action_record(const char *state_dir, struct rf_action *a, const char *err
 	return history_append(state_dir, a);
 }
 
-static void json_str_or_null(FILE *f, const char *name, const char *s)
-{
-	fprintf(f, ",\"%s\":", name);
-	if (s[0])
-		rf_json_str(f, s);
-	else
-		fputs("null", f);
-}
-
-void rf_action_json(FILE *f, const struct rf_action *a, const char *target)
+json_t *rf_action_doc(const struct rf_action *a, const char *target)
 {
 	char req[40], done[40];
+	json_t *doc;
 
 	rf_format_time(a->requested_unix_ns, req, sizeof(req));
 	rf_format_time(a->completed_unix_ns, done, sizeof(done));
-	fputc('{', f);
-	if (target) {
-		fputs("\"target\":", f);
-		rf_json_str(f, target);
-		fputc(',', f);
-	}
-	fprintf(f, "\"id\":%llu,\"type\":", (unsigned long long)a->id);
-	rf_json_str(f, a->type);
-	fprintf(f, ",\"status\":\"%s\",\"requestor\":", rf_action_status_name(a->status));
-	rf_json_str(f, a->requestor);
-	fprintf(f, ",\"comment\":");
-	rf_json_str(f, a->comment);
-	fprintf(f, ",\"requested\":\"%s\",\"completed\":", req);
-	if (a->completed_unix_ns)
-		fprintf(f, "\"%s\"", done);
-	else
-		fputs("null", f);
-	json_str_or_null(f, "error", a->error);
-	json_str_or_null(f, "warning", a->warning);
-	fputc('}', f);
+	doc = json_pack("{s:o*,s:o,s:o,s:s,s:o,s:o,s:s,s:o,s:o,s:o}", "target",
+			target ? rf_jstr(target) : NULL, "id", rf_ju64(a->id), "type",
+			rf_jstr(a->type), "status", rf_action_status_name(a->status), "requestor",
+			rf_jstr(a->requestor), "comment", rf_jstr(a->comment), "requested", req,
+			"completed", a->completed_unix_ns ? json_string(done) : json_null(),
+			"error", rf_jstr_or_null(a->error), "warning", rf_jstr_or_null(a->warning));
+	return doc;
+}
+
+int rf_action_json(FILE *f, const struct rf_action *a, const char *target)
+{
+	return rf_json_write(f, rf_action_doc(a, target), false);
 }
 
 void rf_requestor(char *buf, size_t len)

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <sys/sysmacros.h>
 #include "rf_rule.h"
+#include "rf_util.h"
 
 #define RF_MAX_TOKENS 16
 
@@ -25,21 +26,14 @@ __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, 
 	return -EINVAL;
 }
 
-/* Strict unsigned decimal: digits only, no sign, no leading/trailing junk, <= max. */
+/* Strict unsigned decimal <= max (rf_parse_u64()): 0 or -1. */
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 {
-	unsigned long v = 0;
+	__u64 v;
 
-	if (!*s || strlen(s) > 10)
+	if (rf_parse_u64(s, max, &v))
 		return -1;
-	for (; *s; s++) {
-		if (!isdigit((unsigned char)*s))
-			return -1;
-		v = v * 10 + (unsigned long)(*s - '0');
-	}
-	if (v > max)
-		return -1;
-	*out = v;
+	*out = (unsigned long)v;
 	return 0;
 }
 

@@ -612,7 +612,9 @@ int rf_isolation_from_json(const json_t *doc, struct rf_isolation *iso)
 	memset(iso, 0, sizeof(*iso));
 	if (!json_is_object(doc))
 		return -EBADMSG;
-	iso->isolated = json_is_true(json_object_get(doc, "isolated"));
+	/* fail closed: an "isolated" that is there and not false (damaged) restores isolation */
+	v = json_object_get(doc, "isolated");
+	iso->isolated = v && !json_is_false(v) && !json_is_null(v);
 	iso->audit = json_is_true(json_object_get(doc, "audit"));
 	snprintf(iso->boot_id, sizeof(iso->boot_id), "%s",
 		 json_string_value(json_object_get(doc, "boot_id")) ?: "");
@@ -637,23 +639,32 @@ static int isolation_from_json(const char *data, struct rf_isolation *iso)
 	return err;
 }
 
-/* One "key=value" line of the previous release's record into iso; unknown keys are ignored. */
+/* A number of the previous release's record (rf_parse_u64()); 0 when damaged: no deadline */
+static __u64 record_u64(const char *s)
+{
+	__u64 v;
+
+	return rf_parse_u64(s, ULLONG_MAX, &v) ? 0 : v;
+}
+
+/* One "key=value" line of the previous release's record into iso; unknown keys are ignored. A
+ * flag is off only when it says 0: a damaged "isolated=" restores isolation (fail closed). */
 static void isolation_line(char *l, struct rf_isolation *iso)
 {
 	if (!strncmp(l, "isolated=", 9))
-		iso->isolated = atoi(l + 9) != 0;
+		iso->isolated = strcmp(l + 9, "0") != 0;
 	else if (!strncmp(l, "audit=", 6))
-		iso->audit = atoi(l + 6) != 0;
+		iso->audit = strcmp(l + 6, "0") != 0;
 	else if (!strncmp(l, "since=", 6))
-		iso->since_unix_ns = strtoull(l + 6, NULL, 10);
+		iso->since_unix_ns = record_u64(l + 6);
 	else if (!strncmp(l, "deadline=", 9))
-		iso->deadline_unix_ns = strtoull(l + 9, NULL, 10);
+		iso->deadline_unix_ns = record_u64(l + 9);
 	else if (!strncmp(l, "confirm=", 8))
-		iso->confirm_unix_ns = strtoull(l + 8, NULL, 10);
+		iso->confirm_unix_ns = record_u64(l + 8);
 	else if (!strncmp(l, "for=", 4))
-		iso->for_unix_ns = strtoull(l + 4, NULL, 10);
+		iso->for_unix_ns = record_u64(l + 4);
 	else if (!strncmp(l, "remaining=", 10))
-		iso->remaining_ns = strtoull(l + 10, NULL, 10);
+		iso->remaining_ns = record_u64(l + 10);
 	else if (!strncmp(l, "comment=", 8)) {
 		rf_unescape_field(l + 8);
 		snprintf(iso->comment, sizeof(iso->comment), "%s", l + 8);

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "rf_target.h"
+#include "rf_util.h"
 
 void rf_target_found_free(struct rf_target_found *f)
 {
@@ -484,20 +485,14 @@ int rf_target_parse_proc_cgroup(const char *text, char *path, size_t len)
 int rf_target_pid_cgroup(const char *proc, const char *pid, char *path, size_t len)
 {
 	char file[PATH_MAX], buf[8192];
-	const char *p;
 	ssize_t n;
-	long v;
+	__u64 v;
 	int fd;
 
-	if (!pid || !*pid || strlen(pid) > 10)
+	if (rf_parse_u64(pid, INT_MAX, &v) || v == 0)
 		return -EINVAL;
-	for (p = pid; *p; p++)
-		if (!isdigit((unsigned char)*p))
-			return -EINVAL;
-	v = strtol(pid, NULL, 10);
-	if (v <= 0 || v > INT_MAX)
-		return -EINVAL;
-	snprintf(file, sizeof(file), "%s/%ld/cgroup", proc ? proc : "/proc", v);
+	snprintf(file, sizeof(file), "%s/%llu/cgroup", proc ? proc : "/proc",
+		 (unsigned long long)v);
 	fd = open(file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? -ESRCH : -errno;

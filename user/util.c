@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,12 +12,12 @@
 #include "rf_target.h"
 #include "rf_util.h"
 
-/* Length of the valid UTF-8 sequence at s, or 0 if it is not one (RFC 3629: no overlong forms,
- * no surrogates, nothing above U+10FFFF). */
-static int utf8_len(const unsigned char *s)
+/* Length of the valid UTF-8 sequence at s (avail bytes), or 0 if it is not one (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF). */
+static size_t utf8_len(const unsigned char *s, size_t avail)
 {
 	unsigned char lo = 0x80, hi = 0xbf;
-	int n, i;
+	size_t n, i;
 
 	if (s[0] < 0x80)
 		return 1;
@@ -27,6 +28,8 @@ static int utf8_len(const unsigned char *s)
 	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
 		n = 4;
 	else
+		return 0;
+	if (n > avail)
 		return 0;
 	if (s[0] == 0xe0)
 		lo = 0xa0; /* overlong */
@@ -44,51 +47,9 @@ static int utf8_len(const unsigned char *s)
 	return n;
 }
 
-void rf_json_str(FILE *f, const char *s)
+size_t rf_utf8_len(const char *s, size_t avail)
 {
-	const unsigned char *p = (const unsigned char *)(s ? s : "");
-
-	fputc('"', f);
-	while (*p) {
-		int n;
-
-		switch (*p) {
-		case '"':
-			fputs("\\\"", f);
-			p++;
-			continue;
-		case '\\':
-			fputs("\\\\", f);
-			p++;
-			continue;
-		case '\n':
-			fputs("\\n", f);
-			p++;
-			continue;
-		case '\t':
-			fputs("\\t", f);
-			p++;
-			continue;
-		case '\r':
-			fputs("\\r", f);
-			p++;
-			continue;
-		}
-		if (*p < 0x20 || *p == 0x7f) {
-			fprintf(f, "\\u%04x", *p);
-			p++;
-			continue;
-		}
-		n = utf8_len(p);
-		if (n == 0) {
-			fputs("\\ufffd", f); /* invalid byte: replacement character */
-			p++;
-			continue;
-		}
-		fwrite(p, 1, (size_t)n, f);
-		p += n;
-	}
-	fputc('"', f);
+	return avail ? utf8_len((const unsigned char *)s, avail) : 0;
 }
 
 int rf_cgroup2_mount(char *buf, size_t len)
@@ -140,6 +101,24 @@ int rf_cgroup_level(const char *mnt, const char *dir)
 		if (*p == '/' && p[1] && p[1] != '/')
 			level++;
 	return level;
+}
+
+int rf_parse_u64(const char *s, __u64 max, __u64 *out)
+{
+	unsigned long long v;
+	char *end;
+
+	/* strtoull alone takes blanks, a sign ("-1" is ULLONG_MAX) and saturates silently */
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end)
+		return -EINVAL;
+	if (errno == ERANGE || v > max)
+		return -ERANGE;
+	*out = (__u64)v;
+	return 0;
 }
 
 static const char *log_prefix = "ringfence";
@@ -359,12 +338,36 @@ void rf_unescape_field(char *s)
 	*w = '\0';
 }
 
-/* Replace control characters so a hostile comm or file name cannot forge terminal output. */
+/*
+ * Copy in for a terminal: a valid UTF-8 character is kept unless it is a control character (C0,
+ * DEL, C1 U+0080-U+009F: U+009B is CSI on many terminals); those and every byte that is not
+ * valid UTF-8 (a lone 0x9b is CSI on 8-bit terminals) become '?'. A character is copied whole
+ * or not at all.
+ */
 void rf_safe_str(const char *in, size_t inlen, char *out, size_t len)
 {
-	size_t i;
+	const unsigned char *p = (const unsigned char *)in;
+	size_t i = 0, o = 0, n;
 
-	for (i = 0; i + 1 < len && i < inlen && in[i]; i++)
-		out[i] = (unsigned char)in[i] < 0x20 || in[i] == 0x7f ? '?' : in[i];
-	out[i] = '\0';
+	inlen = strnlen(in, inlen);
+	while (i < inlen && o + 1 < len) {
+		n = utf8_len(p + i, inlen - i);
+		if (n == 0 || p[i] < 0x20 || p[i] == 0x7f || (p[i] == 0xc2 && p[i + 1] < 0xa0)) {
+			out[o++] = '?';
+			i += n ? n : 1;
+			continue;
+		}
+		if (o + n >= len)
+			break;
+		memcpy(out + o, p + i, n);
+		o += n;
+		i += n;
+	}
+	out[o] = '\0';
+}
+
+const char *rf_safe(const char *in, char *out, size_t len)
+{
+	rf_safe_str(in ? in : "", SIZE_MAX, out, len);
+	return out;
 }

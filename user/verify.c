@@ -43,8 +43,7 @@ int rf_endpoint_parse(const char *s, struct rf_endpoint *e, char *err, size_t er
 	char host[64];
 	const char *colon, *h = s;
 	size_t hl;
-	unsigned long port;
-	char *end;
+	__u64 port;
 
 	memset(e, 0, sizeof(*e));
 	colon = strrchr(s, ':');
@@ -65,9 +64,7 @@ int rf_endpoint_parse(const char *s, struct rf_endpoint *e, char *err, size_t er
 		goto bad;
 	memcpy(host, h, hl);
 	host[hl] = '\0';
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (errno || *end || colon[1] < '0' || colon[1] > '9' || port < 1 || port > 65535)
+	if (rf_parse_u64(colon + 1, 65535, &port) || port < 1)
 		goto bad;
 	if (set_sockaddr(e, s[0] == '[' ? AF_INET6 : AF_INET, host, (unsigned short)port))
 		goto bad;

@@ -13,7 +13,7 @@ mk() { make --no-print-directory "$@" 2>&1 | grep -v 'overriding recipe\|ignorin
 
 step "packaging prerequisites"
 apt-get install -y -qq --no-remove --no-install-recommends systemd man-db groff-base bsdextrautils \
-	bash-completion libzstd-dev file >/dev/null
+	bash-completion libzstd-dev libjansson-dev file >/dev/null
 step "systemd-analyze verify"
 mk unit-check
 step "man page vs --help, bash completion"

@@ -41,7 +41,9 @@ fi
 for t in ${CROSS}gcc qemu-aarch64 clang bpftool file; do
 	command -v "$t" >/dev/null || { echo "missing $t: run $0 --install-deps"; exit 1; }
 done
-[[ -e /usr/lib/aarch64-linux-gnu/libbpf.so ]] || { echo "missing libbpf-dev:arm64: run $0 --install-deps"; exit 1; }
+for l in libbpf libjansson; do
+	[[ -e /usr/lib/aarch64-linux-gnu/$l.so ]] || { echo "missing $l-dev:arm64: run $0 --install-deps"; exit 1; }
+done
 
 echo "== build ($OUT, ARCH=arm64 CROSS_COMPILE=$CROSS)"
 make --no-print-directory OUTPUT=$OUT ARCH=arm64 CROSS_COMPILE=$CROSS $OUT/ringfence $OUT/conf-check \

@@ -181,7 +181,10 @@ Test(abi, garbage_is_reported_and_fails_closed)
 	__u8 net_val[72] = {200, 0, 0, 0, 250, 0, 0, 0, 6, 1, 0, 0, 187, 1, 187, 1};
 	__u8 cfg[32] = {99, 0, 0, 0, 7, 0, 0, 0}; /* abi_version 99, isolated 7 */
 	struct rft_server srv;
+	bool seen_isolated = false, seen_abi = false;
+	json_t *doc, *warnings, *w;
 	char *out = NULL;
+	size_t i;
 
 	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
 	rft_cli_ok(0, "load", NULL);
@@ -194,9 +197,21 @@ Test(abi, garbage_is_reported_and_fails_closed)
 	expect(&srv, AF_INET, RFT_PEER_IP4, PORT_ALLOWED, RFT_OK, "broken rule, valid entry");
 
 	cr_assert_eq(rft_cli(&out, NULL, "status", "--json", NULL), 0);
-	cr_expect_eq(rft_json_bool(out, "isolated"), 1, "%s", out);
-	cr_expect(strstr(out, "rf_config.isolated holds 7") != NULL, "no warning: %s", out);
-	cr_expect(strstr(out, "abi_version is 99") != NULL, "no warning: %s", out);
+	doc = rft_json_load(out);
+	cr_expect_eq(rft_json_bool_at(doc, "isolated"), 1, "%s", out);
+	cr_expect_eq(rft_json_int_at(doc, "abi_version", -1), 99, "%s", out);
+	warnings = json_object_get(doc, "warnings");
+	cr_expect(json_is_array(warnings), "%s", out);
+	json_array_foreach(warnings, i, w)
+	{
+		const char *text = json_string_value(w);
+
+		cr_assert_not_null(text, "a warning that is not a string: %s", out);
+		seen_isolated |= strstr(text, "rf_config.isolated holds 7") != NULL;
+		seen_abi |= strstr(text, "abi_version is 99") != NULL;
+	}
+	cr_expect(seen_isolated && seen_abi, "no warning: %s", out);
+	json_decref(doc);
 	free(out);
 	cr_assert_eq(rft_cli(&out, NULL, "status", NULL), 0, "text status must not fail");
 	cr_expect(strstr(out, "warning") != NULL, "no warning in text status: %s", out);

@@ -181,10 +181,13 @@ static void wait_connect4(const char *pin, const char *what)
 	char *out;
 
 	for (;;) {
+		json_t *doc;
 		int v;
 
 		out = rfp_cli_out("status", "--json", NULL);
-		v = rft_json_bool(out, "connect4"); /* first match: "hooks":{"connect4":...} */
+		doc = rft_json_load(out);
+		v = rft_json_bool_at(doc, "hooks.connect4");
+		json_decref(doc);
 		free(out);
 		t = rft_now_ms() - t0;
 		if (v == 0)
@@ -396,67 +399,61 @@ static int ev_worker(int cmd, void *arg)
 }
 
 struct ev_want {
-	const char *what;
-	const char *needles[6];
+	const char *what, *action, *hook, *ip; /* ip NULL: no destination */
+	int port;
+	const char *transport;
 	bool with_pid;
 };
 
-/* Check every expected event in `text` (JSON lines); pid is the blocked process. */
+static bool event_is(json_t *e, const struct ev_want *w, pid_t pid)
+{
+	const char *ip = rft_json_str_at(e, "destination.ip");
+
+	if (strcmp(rft_json_str_at(e, "event.action") ?: "", w->action) ||
+	    strcmp(rft_json_str_at(e, "ringfence.hook") ?: "", w->hook) ||
+	    strcmp(rft_json_str_at(e, "network.transport") ?: "", w->transport))
+		return false;
+	if (w->ip &&
+	    (!ip || strcmp(ip, w->ip) || rft_json_int_at(e, "destination.port", -1) != w->port))
+		return false;
+	return !w->with_pid || rft_json_int_at(e, "process.pid", -1) == pid;
+}
+
+/*
+ * Check every expected event in `text` (JSON lines, each parsed strictly: a duplicate key fails);
+ * pid is the blocked process. Every event names the test's target and the kernel's identity.
+ */
 static void check_events(const char *text, pid_t pid, const char *source, bool with_raw)
 {
-	char pidneedle[64], line[4096];
-	const struct ev_want want[] = {
-	    {"TCP v4 connect",
-	     {"\"action\":\"connection-blocked\"", "\"hook\":\"connect4\"",
-	      "\"destination\":{\"ip\":\"192.0.2.2\",\"port\":8002}",
-	      "\"network\":{\"transport\":\"tcp\"", NULL},
-	     true},
-	    {"UDP v4 sendto",
-	     {"\"action\":\"connection-blocked\"", "\"hook\":\"sendmsg4\"",
-	      "\"destination\":{\"ip\":\"192.0.2.2\",\"port\":8003}",
-	      "\"network\":{\"transport\":\"udp\"", NULL},
-	     true},
-	    {"TCP v6 connect",
-	     {"\"action\":\"connection-blocked\"", "\"hook\":\"connect6\"",
-	      "\"destination\":{\"ip\":\"2001:db8::2\",\"port\":8002}",
-	      "\"network\":{\"transport\":\"tcp\"", NULL},
-	     true},
-	    {"UDP v6 sendto",
-	     {"\"action\":\"connection-blocked\"", "\"hook\":\"sendmsg6\"",
-	      "\"destination\":{\"ip\":\"2001:db8::2\",\"port\":8003}",
-	      "\"network\":{\"transport\":\"udp\"", NULL},
-	     true},
-	    {"ping socket v4",
-	     {"\"action\":\"socket-blocked\"", "\"hook\":\"sock_create\"",
-	      "\"network\":{\"transport\":\"icmp\"", NULL},
-	     true},
-	    {"ping socket v6",
-	     {"\"action\":\"socket-blocked\"", "\"hook\":\"sock_create\"",
-	      "\"network\":{\"transport\":\"ipv6-icmp\"", NULL},
-	     true},
-	    {"ICMP echo from an old raw socket",
-	     {"\"action\":\"connection-blocked\"", "\"hook\":\"egress\"",
-	      "\"destination\":{\"ip\":\"192.0.2.2\",\"port\":0}",
-	      "\"network\":{\"transport\":\"icmp\"", NULL},
-	     false},
+	static const struct ev_want want[] = {
+	    {"TCP v4 connect", "connection-blocked", "connect4", "192.0.2.2", 8002, "tcp", true},
+	    {"UDP v4 sendto", "connection-blocked", "sendmsg4", "192.0.2.2", 8003, "udp", true},
+	    {"TCP v6 connect", "connection-blocked", "connect6", "2001:db8::2", 8002, "tcp", true},
+	    {"UDP v6 sendto", "connection-blocked", "sendmsg6", "2001:db8::2", 8003, "udp", true},
+	    {"ping socket v4", "socket-blocked", "sock_create", NULL, 0, "icmp", true},
+	    {"ping socket v6", "socket-blocked", "sock_create", NULL, 0, "ipv6-icmp", true},
+	    {"ICMP echo from an old raw socket", "connection-blocked", "egress", "192.0.2.2", 0,
+	     "icmp", false},
 	};
-	size_t i, j;
+	json_t *ev = rft_json_lines(text), *e;
+	size_t i, k;
 
-	snprintf(pidneedle, sizeof(pidneedle), "\"process\":{\"pid\":%d,", (int)pid);
+	json_array_foreach(ev, k, e)
+	{
+		cr_expect(json_is_string(rft_json_at(e, "ringfence.hook")) &&
+			      json_is_integer(rft_json_at(e, "ringfence.cgroup_id")),
+			  "%s: event %zu lacks the kernel's identity: %s", source, k, text);
+	}
 	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-		const char *needles[8];
+		bool found = false;
 
 		if (!want[i].with_pid && !with_raw)
 			continue;
-		for (j = 0; want[i].needles[j]; j++)
-			needles[j] = want[i].needles[j];
-		if (want[i].with_pid)
-			needles[j++] = pidneedle;
-		needles[j] = NULL;
-		cr_expect_not_null(rfp_find_line(text, needles, line, sizeof(line)),
-				   "%s: no event for the blocked %s (pid %d); got:\n%s", source,
-				   want[i].what, (int)pid, text);
+		json_array_foreach(ev, k, e) found |= event_is(e, &want[i], pid);
+		cr_expect(found, "%s: no event for the blocked %s (pid %d); got:\n%s", source,
+			  want[i].what, (int)pid, text);
 	}
+	json_decref(ev);
 }
 
 static void blocked_attempts(struct rfp_worker *w, bool with_raw)
@@ -527,28 +524,28 @@ Test(agent, blocked_attempts_become_events)
 
 static void check_action(const char *hist, const char *type, const char *comment, bool ok)
 {
-	char t[96], c[160], obj[4096], req[64], done[64], who[64];
-	const char *needles[] = {t, c, NULL};
+	json_t *acts = rft_json_load(hist), *a = NULL, *x;
+	const char *req, *done;
+	size_t i;
 
-	snprintf(t, sizeof(t), "\"type\":\"%s\"", type);
-	snprintf(c, sizeof(c), "\"comment\":\"%s\"", comment);
-	cr_assert_not_null(rfp_find_object(hist, needles, obj, sizeof(obj)),
-			   "no %s action with comment '%s' in: %s", type, comment, hist);
-	cr_expect_str_eq(rfp_json_str(obj, "requestor", who, sizeof(who)) ?: "", "soar-bot", "%s",
-			 obj);
-	cr_expect(strstr(obj, ok ? "\"status\":\"Succeeded\"" : "\"status\":\"Failed\""), "%s",
-		  obj);
-	cr_assert_not_null(rfp_json_str(obj, "requested", req, sizeof(req)), "%s", obj);
-	cr_assert_not_null(rfp_json_str(obj, "completed", done, sizeof(done)), "%s", obj);
+	cr_assert(json_is_array(acts), "history --json is not an array: %s", hist);
+	json_array_foreach(acts, i, x) if (!a && !strcmp(rft_json_str_at(x, "type") ?: "", type) &&
+					   !strcmp(rft_json_str_at(x, "comment") ?: "", comment))
+	    a = x;
+	cr_assert_not_null(a, "no %s action with comment '%s' in: %s", type, comment, hist);
+	cr_expect_str_eq(rft_json_str_at(a, "requestor") ?: "", "soar-bot", "%s", hist);
+	cr_expect_str_eq(rft_json_str_at(a, "status") ?: "", ok ? "Succeeded" : "Failed", "%s",
+			 hist);
+	req = rft_json_str_at(a, "requested");
+	done = rft_json_str_at(a, "completed");
+	cr_assert(req && done, "%s", hist);
 	cr_expect_leq(strcmp(req, done), 0, "requested %s after completed %s", req, done);
-	if (ok) {
-		cr_expect(strstr(obj, "\"error\":null"), "%s", obj);
-	} else {
-		char e[256];
-
-		cr_expect(rfp_json_str(obj, "error", e, sizeof(e)) && e[0],
-			  "a failed action needs an error: %s", obj);
-	}
+	if (ok)
+		cr_expect(json_is_null(rft_json_at(a, "error")), "%s", hist);
+	else
+		cr_expect(rft_json_str_at(a, "error") && rft_json_str_at(a, "error")[0],
+			  "a failed action needs an error: %s", hist);
+	json_decref(acts);
 }
 
 Test(agent, history_records_isolate_and_release)

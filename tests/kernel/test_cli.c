@@ -23,6 +23,8 @@ static char *snapshot(void)
 
 	cr_assert_eq(rft_cli(&rules, NULL, "allow", "list", "--json", NULL), 0);
 	cr_assert_eq(rft_cli(&status, NULL, "status", "--json", NULL), 0);
+	json_decref(rft_json_load(rules)); /* both strict JSON */
+	json_decref(rft_json_load(status));
 	cr_assert(asprintf(&all, "rules: %s\nstatus: %s", rules, status) > 0);
 	free(rules);
 	free(status);
@@ -139,7 +141,13 @@ Test(cli, bad_input_on_a_fresh_host_loads_nothing)
 	cr_assert_eq(rft_cli(NULL, NULL, "isolate", "--for", "5x", NULL), 2);
 	cr_expect_eq(access(rft.pin_dir, F_OK), -1, "bad input created %s", rft.pin_dir);
 	cr_assert_eq(rft_cli(&out, NULL, "allow", "list", "--json", NULL), 0);
-	cr_expect(!strncmp(out, "[]", 2), "rules after bad input: %s", out);
+	{
+		json_t *rules = rft_json_load(out);
+
+		cr_expect(json_is_array(rules) && json_array_size(rules) == 0,
+			  "rules after bad input: %s", out);
+		json_decref(rules);
+	}
 	free(out);
 }
 
@@ -164,6 +172,7 @@ Test(cli, status_json_isolated_and_hooks)
 	static const char *const hooks[] = {"connect4", "connect6", "sendmsg4",	  "sendmsg6",
 					    "ingress",	"egress",   "sock_create"};
 	char *out = NULL;
+	json_t *doc;
 	size_t i;
 
 	/* not loaded */
@@ -176,18 +185,22 @@ Test(cli, status_json_isolated_and_hooks)
 	cr_assert_eq(rft_cli(&out, NULL, "status", "--json", NULL), 0);
 	cr_expect_eq(rft_json_bool(out, "isolated"), 1, "%s", out);
 	cr_expect_eq(rft_json_bool(out, "loaded"), 1, "%s", out);
-	cr_expect(strstr(out, "\"hooks\"") != NULL, "no hooks in %s", out);
+	doc = rft_json_load(out);
+	cr_expect(json_is_object(json_object_get(doc, "hooks")), "no hooks in %s", out);
 	for (i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++)
-		cr_expect_eq(rft_json_bool(out, hooks[i]), 1, "hook %s not attached: %s", hooks[i],
-			     out);
+		cr_expect_eq(rft_json_bool_at(json_object_get(doc, "hooks"), hooks[i]), 1,
+			     "hook %s not attached: %s", hooks[i], out);
+	json_decref(doc);
 	free(out);
 
 	rft_cli_ok(0, "release", NULL);
 	cr_assert_eq(rft_cli(&out, NULL, "status", "--json", NULL), 0);
 	cr_expect_eq(rft_json_bool(out, "isolated"), 0, "%s", out);
+	doc = rft_json_load(out);
 	for (i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++)
-		cr_expect_eq(rft_json_bool(out, hooks[i]), 1, "hook %s detached by release: %s",
-			     hooks[i], out);
+		cr_expect_eq(rft_json_bool_at(json_object_get(doc, "hooks"), hooks[i]), 1,
+			     "hook %s detached by release: %s", hooks[i], out);
+	json_decref(doc);
 	free(out);
 }
 
@@ -246,12 +259,24 @@ static void write_config(const char *text)
 	cr_assert_eq(fclose(f), 0);
 }
 
-static int count(const char *hay, const char *needle)
+/* How often the rule `rule` is in `allow list --json` (parsed strictly). */
+static int listed(const char *rule)
 {
+	char *out = NULL;
+	json_t *rules, *r;
+	size_t i;
 	int n = 0;
 
-	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
-		n++;
+	cr_assert_eq(rft_cli(&out, NULL, "allow", "list", "--json", NULL), 0);
+	rules = rft_json_load(out);
+	cr_assert(json_is_array(rules), "%s", out);
+	json_array_foreach(rules, i, r)
+	{
+		cr_assert(json_is_string(r), "a rule that is not a string: %s", out);
+		n += !strcmp(json_string_value(r), rule);
+	}
+	json_decref(rules);
+	free(out);
 	return n;
 }
 
@@ -262,8 +287,7 @@ static int count(const char *hay, const char *needle)
  */
 Test(cli, process_rules_from_config_are_listed)
 {
-	char *conf, *out = NULL, cgtext[PATH_MAX + 16], cgrule[PATH_MAX + 32], svc[PATH_MAX + 8];
-	char whole[PATH_MAX + 32];
+	char *conf, *out = NULL, cgtext[PATH_MAX + 16], svc[PATH_MAX + 8], whole[PATH_MAX + 32];
 
 	/* a service below the target (the target itself would be refused: it holds everything) */
 	snprintf(svc, sizeof(svc), "%s/svc", rft.cg);
@@ -273,20 +297,17 @@ Test(cli, process_rules_from_config_are_listed)
 			   "allow cgroup %s\nallow cgroup %s\n",
 			   svc + strlen(rft.cg2), rft.cg + strlen(rft.cg2)) > 0);
 	snprintf(cgtext, sizeof(cgtext), "cgroup %s", svc + strlen(rft.cg2));
-	snprintf(cgrule, sizeof(cgrule), "\"%s\"", cgtext);
-	snprintf(whole, sizeof(whole), "\"cgroup %s\"", rft.cg + strlen(rft.cg2));
+	snprintf(whole, sizeof(whole), "cgroup %s", rft.cg + strlen(rft.cg2));
 	write_config(conf);
 	free(conf);
 	rft_cli_ok(0, "load", NULL);
 	rft_cli_ok(0, "allow", "add", "exe", "/bin/sleep", NULL);
 	rft_cli_ok(0, "allow", "add", "exe", "/bin/true", NULL); /* also in the config file */
 
-	cr_assert_eq(rft_cli(&out, NULL, "allow", "list", "--json", NULL), 0);
-	cr_expect_eq(count(out, "\"exe /bin/true\""), 1, "config exe rule once: %s", out);
-	cr_expect_eq(count(out, cgrule), 1, "config cgroup rule once: %s", out);
-	cr_expect_eq(count(out, whole), 0, "a refused rule is listed as in force: %s", out);
-	cr_expect_eq(count(out, "\"exe /bin/sleep\""), 1, "allow-add exe rule: %s", out);
-	free(out);
+	cr_expect_eq(listed("exe /bin/true"), 1, "config exe rule once");
+	cr_expect_eq(listed(cgtext), 1, "config cgroup rule once");
+	cr_expect_eq(listed(whole), 0, "a refused rule is listed as in force");
+	cr_expect_eq(listed("exe /bin/sleep"), 1, "allow-add exe rule");
 	cr_assert_eq(rft_cli(&out, NULL, "allow", "list", NULL), 0);
 	cr_expect(strstr(out, "NOT in force") != NULL, "the refused rule is not marked: %s", out);
 	free(out);
@@ -303,11 +324,133 @@ Test(cli, process_rules_from_config_are_listed)
 
 	write_config("dns off\npacket-guard off\n");
 	rft_cli_ok(0, "load", NULL);
-	cr_assert_eq(rft_cli(&out, NULL, "allow", "list", "--json", NULL), 0);
-	cr_expect_eq(count(out, cgrule), 0, "the cgroup rule left the config file: %s", out);
-	cr_expect_eq(count(out, "\"exe /bin/true\""), 1, "still allowed by 'allow add': %s", out);
-	cr_expect_eq(count(out, "\"exe /bin/sleep\""), 1, "%s", out);
+	cr_expect_eq(listed(cgtext), 0, "the cgroup rule left the config file");
+	cr_expect_eq(listed("exe /bin/true"), 1, "still allowed by 'allow add'");
+	cr_expect_eq(listed("exe /bin/sleep"), 1, "allow-add exe rule after the reload");
+}
+
+/* The output of the CLI with --json and the arguments: exit 0, strict JSON lines. */
+static json_t *json_of(const char *what, char *out, int st)
+{
+	json_t *j;
+
+	cr_assert_eq(st, 0, "%s --json: exit %d", what, st);
+	j = rft_json_lines(out);
 	free(out);
+	return j;
+}
+
+#define JSON_OF(...)                                                                               \
+	({                                                                                         \
+		char *o_ = NULL;                                                                   \
+		int st_ = rft_cli(&o_, NULL, "--json", __VA_ARGS__, NULL);                         \
+		json_of(#__VA_ARGS__, o_, st_);                                                    \
+	})
+
+/*
+ * No raw control character in text for a terminal: C0 but newline, DEL, C1 (U+0080-U+009F, e.g.
+ * U+009B CSI) and no byte that is not UTF-8 (a lone 0x9b is CSI on 8-bit terminals).
+ */
+static void expect_terminal_safe(const char *what, const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+
+	while (*p) {
+		unsigned int cp = *p, n = 1, k;
+
+		if (*p >= 0xc2 && *p <= 0xdf)
+			n = 2, cp = *p & 0x1f;
+		else if (*p >= 0xe0 && *p <= 0xef)
+			n = 3, cp = *p & 0x0f;
+		else if (*p >= 0xf0 && *p <= 0xf4)
+			n = 4, cp = *p & 0x07;
+		else if (*p >= 0x80)
+			n = 0;
+		for (k = 1; n && k < n; k++) {
+			if ((p[k] & 0xc0) != 0x80)
+				n = 0;
+			else
+				cp = cp << 6 | (p[k] & 0x3f);
+		}
+		cr_assert(n && !(cp < 0x20 && cp != '\n') && !(cp >= 0x7f && cp <= 0x9f),
+			  "%s: a raw control or non-UTF-8 byte %#x at offset %td: %s", what, *p,
+			  (const char *)p - text, text);
+		p += n;
+	}
+}
+
+/*
+ * Every JSON document the CLI prints is one strict line (no duplicate key, valid UTF-8), with
+ * the fields in one place: the events of a selected target carry "ringfence" once, holding the
+ * hook, the kernel's identity and the target. A comment with terminal controls is kept exactly
+ * in JSON and never reaches a terminal raw in the text views (status, history).
+ */
+Test(cli, every_json_output_is_strict)
+{
+	static const char comment_json[] = "case \x1b[2J\xc2\x9b"
+					   "31m \xef\xbf\xbd"
+					   "0m\x07 caf\xc3\xa9";
+	static const char comment[] = "case \x1b[2J\xc2\x9b"
+				      "31m \x9b"
+				      "0m\x07 caf\xc3\xa9";
+	struct rft_result r;
+	json_t *j, *e;
+	char *out = NULL;
+	size_t i;
+
+	j = JSON_OF("allow", "add", "net", RFT_PEER_IP4, "proto", "tcp", "port", "443");
+	cr_expect_str_eq(rft_json_str_at(json_array_get(j, 0), "action") ?: "", "add");
+	json_decref(j);
+	json_decref(JSON_OF("allow", "add", "net", RFT_PEER_IP6, "proto", "tcp", "port", "443"));
+	j = JSON_OF("isolate", "--comment", comment);
+	cr_expect_eq(rft_json_bool_at(json_array_get(j, 0), "isolated"), 1);
+	json_decref(j);
+	r = rft_client(rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, 8443, 1500);
+	cr_expect_eq(r.outcome, RFT_EPERM, "v4: %s", rft_outcome_name(r.outcome));
+	r = rft_client(rft.dev_ns, rft.cg, AF_INET6, RFT_TCP, RFT_PEER_IP6, 8443, 1500);
+	cr_expect_eq(r.outcome, RFT_EPERM, "v6: %s", rft_outcome_name(r.outcome));
+
+	j = JSON_OF("events");
+	cr_expect_geq(json_array_size(j), 2, "the two blocked connects are reported");
+	json_array_foreach(j, i, e)
+	{
+		cr_expect(json_is_string(rft_json_at(e, "ringfence.hook")), "event %zu: no hook",
+			  i);
+		cr_expect(json_is_integer(rft_json_at(e, "ringfence.cgroup_id")),
+			  "event %zu: no cgroup id", i);
+		cr_expect(json_is_string(rft_json_at(e, "ringfence.target")),
+			  "event %zu: no target", i);
+	}
+	cr_expect_not_null(rft_json_find(j, "ringfence.hook", "connect4"));
+	cr_expect_not_null(rft_json_find(j, "ringfence.hook", "connect6"));
+	json_decref(j);
+
+	j = JSON_OF("status"); /* the lone 0x9b is not UTF-8: U+FFFD */
+	cr_expect_str_eq(rft_json_str_at(json_array_get(j, 0), "comment") ?: "", comment_json);
+	json_decref(j);
+	j = JSON_OF("status", "--all");
+	cr_expect(json_is_array(rft_json_at(json_array_get(j, 0), "targets")));
+	json_decref(j);
+	j = JSON_OF("history");
+	cr_expect_not_null(rft_json_find(json_array_get(j, 0), "comment", comment_json));
+	json_decref(j);
+	json_decref(JSON_OF("history", "--all"));
+	json_decref(JSON_OF("allow", "list"));
+
+	cr_assert_eq(rft_cli(&out, NULL, "status", NULL), 0);
+	cr_expect(strstr(out, "case ?[2J?31m ?0m? caf\xc3\xa9"), "comment not neutralised: %s",
+		  out);
+	expect_terminal_safe("status", out);
+	free(out);
+	cr_assert_eq(rft_cli(&out, NULL, "history", NULL), 0);
+	expect_terminal_safe("history", out);
+	free(out);
+
+	j = JSON_OF("release");
+	cr_expect_eq(rft_json_bool_at(json_array_get(j, 0), "changed"), 1);
+	json_decref(j);
+	json_decref(JSON_OF("release"));
+	json_decref(JSON_OF("unload"));
 }
 
 /*

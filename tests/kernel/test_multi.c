@@ -182,48 +182,10 @@ Test(multi, nested_targets_pass_only_what_both_allow)
 
 /* ---- status --all and the agent ------------------------------------------------------- */
 
-#define MAX_TARGETS 16
-
-/* The objects of the "targets" array of `status --all --json`, each malloc'd into objs. */
-static int split_targets(const char *json, char *objs[], int max)
+/* Is cgroup cg one of the target documents of `status --all --json`? */
+static bool listed(json_t *targets, const char *cg)
 {
-	const char *p = strstr(json, "\"targets\":["), *start = NULL;
-	int depth = 0, n = 0;
-	bool str = false;
-
-	cr_assert_not_null(p, "no \"targets\" array: %s", json);
-	for (p += 11; *p && !(depth == 0 && *p == ']'); p++) {
-		if (str) {
-			if (*p == '\\' && p[1])
-				p++;
-			else if (*p == '"')
-				str = false;
-			continue;
-		}
-		if (*p == '"') {
-			str = true;
-		} else if (*p == '{') {
-			if (depth++ == 0)
-				start = p;
-		} else if (*p == '}' && --depth == 0) {
-			cr_assert_lt(n, max, "more than %d targets: %s", max, json);
-			objs[n++] = strndup(start, (size_t)(p - start) + 1);
-		}
-	}
-	cr_assert_eq(*p, ']', "unterminated \"targets\" array: %s", json);
-	return n;
-}
-
-/* Is cgroup cg one of the n target objects? */
-static bool listed(char *const objs[], int n, const char *cg)
-{
-	char buf[PATH_MAX];
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (rfp_json_str(objs[i], "cgroup", buf, sizeof(buf)) && !strcmp(buf, cg))
-			return true;
-	return false;
+	return rft_json_find(targets, "target.cgroup", cg) != NULL;
 }
 
 /*
@@ -233,30 +195,34 @@ static bool listed(char *const objs[], int n, const char *cg)
 static void expect_all_status(const char *const isolated[], const char *const free_[],
 			      const char *what)
 {
-	char *out = NULL, *err = NULL, *objs[MAX_TARGETS], cg[PATH_MAX];
-	int ret = rft_cli(&out, &err, "status", "--all", "--json", NULL), n, i, j;
+	char *out = NULL, *err = NULL;
+	int ret = rft_cli(&out, &err, "status", "--all", "--json", NULL), j;
+	json_t *doc, *targets, *t;
+	size_t i;
 
 	cr_assert_eq(ret, 0, "status --all --json: exit %d: %s", ret, err);
-	n = split_targets(out, objs, MAX_TARGETS);
-	for (i = 0; i < n; i++) {
-		int iso = rft_json_bool(objs[i], "isolated");
+	doc = rft_json_load(out);
+	targets = json_object_get(doc, "targets");
+	cr_assert(json_is_array(targets), "no \"targets\" array: %s", out);
+	json_array_foreach(targets, i, t)
+	{
+		const char *cg = rft_json_str_at(t, "target.cgroup");
+		int iso = rft_json_bool_at(t, "isolated");
 		bool want = false;
 
-		cr_assert_not_null(rfp_json_str(objs[i], "cgroup", cg, sizeof(cg)),
-				   "%s: a target without its cgroup: %s", what, objs[i]);
+		cr_assert_not_null(cg, "%s: a target without its cgroup: %s", what, out);
 		for (j = 0; isolated[j]; j++)
 			want |= !strcmp(cg, isolated[j]);
 		cr_expect_eq(iso, want, "%s: %s listed with isolated %d, expected %d", what, cg,
 			     iso, want);
 	}
 	for (j = 0; isolated[j]; j++)
-		cr_expect(listed(objs, n, isolated[j]), "%s: %s is not listed: %s", what,
+		cr_expect(listed(targets, isolated[j]), "%s: %s is not listed: %s", what,
 			  isolated[j], out);
 	for (j = 0; free_[j]; j++)
-		cr_expect(listed(objs, n, free_[j]), "%s: %s is not listed: %s", what, free_[j],
+		cr_expect(listed(targets, free_[j]), "%s: %s is not listed: %s", what, free_[j],
 			  out);
-	for (i = 0; i < n; i++)
-		free(objs[i]);
+	json_decref(doc);
 	free(out);
 	free(err);
 }

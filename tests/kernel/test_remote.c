@@ -318,6 +318,18 @@ static const char *key_opt(void)
 
 /* ringfence remote ... (the responder, outside the isolated cgroup) with the responder's
  * certificate; its stdout into *out if not NULL. Returns the exit status. */
+/* The JSON lines of out (strict) carry "status" values holding want (NULL-terminated) in order. */
+static void expect_statuses(const char *out, const char *const want[])
+{
+	json_t *lines = rft_json_lines(out ? out : ""), *l;
+	size_t i, k = 0;
+
+	json_array_foreach(
+	    lines, i, l) if (want[k] && !strcmp(rft_json_str_at(l, "status") ?: "", want[k])) k++;
+	cr_expect_null(want[k], "status %s not seen in order: %s", want[k], out);
+	json_decref(lines);
+}
+
 static int remote(char **out, const char *verb, const char *a1, const char *a2, const char *a3,
 		  const char *a4)
 {
@@ -526,6 +538,7 @@ Test(remote, isolate_and_release_over_mqtt_while_the_broker_stays_reachable)
 	char *out = NULL;
 	struct rft_result r;
 	pid_t agent;
+	json_t *j;
 
 	start();
 	agent = agent_start();
@@ -533,11 +546,8 @@ Test(remote, isolate_and_release_over_mqtt_while_the_broker_stays_reachable)
 	cr_assert_eq(remote(&out, "isolate", "--comment=INC-1 over mqtt", wait_opt(), "--json",
 			    "--id=iso-1"),
 		     0, "remote isolate --wait did not exit 0 after Succeeded: %s", out);
-	/* every status the device published, in order */
-	cr_expect(out && strstr(out, "\"Pending\"") &&
-		      strstr(out, "\"InProgress\"") > strstr(out, "\"Pending\"") &&
-		      strstr(out, "\"Succeeded\"") > strstr(out, "\"InProgress\""),
-		  "Pending -> InProgress -> Succeeded not seen: %s", out);
+	/* every status the device published, in order, each a strict JSON line */
+	expect_statuses(out, (const char *const[]){"Pending", "InProgress", "Succeeded", NULL});
 	free(out);
 	expect_cut(true, "isolated over mqtt");
 	/* the allowance is the agent's own: another process of the target reaches no broker, nor
@@ -553,8 +563,10 @@ Test(remote, isolate_and_release_over_mqtt_while_the_broker_stays_reachable)
 	allow_over_mqtt();
 	out = NULL;
 	cr_expect_eq(remote(&out, "status", NULL, NULL, NULL, NULL), 0);
-	cr_expect(out && strstr(out, "\"isolated\":true") && strstr(out, "\"online\":true"),
+	j = rft_json_load(out);
+	cr_expect(rft_json_bool_at(j, "isolated") == 1 && rft_json_bool_at(j, "online") == 1,
 		  "status document: %s", out);
+	json_decref(j);
 	free(out);
 
 	/* released over the connection that isolation kept open */
@@ -629,6 +641,7 @@ Test(remote, refused_documents_fail_and_change_nothing)
 {
 	char *big, *invalid;
 	pid_t agent;
+	json_t *j;
 	int before;
 
 	start();
@@ -649,8 +662,11 @@ Test(remote, refused_documents_fail_and_change_nothing)
 	publish_doc(big);
 	free(big);
 	invalid = action_status("_invalid", "the limit is 65536", WAIT_MS);
-	cr_expect(invalid && strstr(invalid, "\"Failed\""), "no Failed status for 70 KiB: %s",
-		  invalid);
+	cr_assert_not_null(invalid, "no status for 70 KiB");
+	j = rft_json_load(invalid);
+	cr_expect_str_eq(rft_json_str_at(j, "status") ?: "", "Failed",
+			 "no Failed status for 70 KiB: %s", invalid);
+	json_decref(j);
 	free(invalid);
 	expect_action("bad-2", "Failed");
 	expect_action("bad-3", "Failed");
@@ -679,6 +695,7 @@ Test(remote, the_broker_refuses_clients_without_a_certificate)
 {
 	char topic[128], *out = NULL;
 	pid_t agent;
+	json_t *j;
 	int ret;
 
 	start();
@@ -687,7 +704,10 @@ Test(remote, the_broker_refuses_clients_without_a_certificate)
 	/* with the responder's certificate the retained status is there ... */
 	ret = mq("mosquitto_sub", "responder", &out,
 		 (const char *const[]){"-t", topic, "-C", "1", "-W", "5", NULL});
-	cr_expect(ret == 0 && out && strstr(out, "\"online\":true"), "responder: %d %s", ret, out);
+	cr_expect_eq(ret, 0, "responder: %d %s", ret, out);
+	j = rft_json_load(out);
+	cr_expect_eq(rft_json_bool_at(j, "online"), 1, "responder: %s", out);
+	json_decref(j);
 	free(out);
 	/* ... without one the TLS handshake fails */
 	out = NULL;

@@ -125,15 +125,18 @@ Test(robust, status_json_escapes_interface_names)
 	char *const up[] = {"ip", "link", "set", "rf\"q\\x", "up", NULL};
 	char *const env[] = {"RINGFENCE_PACKET_GUARD=on", NULL};
 	char *out = NULL, *err = NULL;
+	json_t *doc;
 
 	cr_assert_eq(rft_exec(rft.dev_ns, add, NULL, NULL), 0, "cannot create the veth pair");
 	cr_assert_eq(rft_exec(rft.dev_ns, up, NULL, NULL), 0);
 	cr_assert_eq(rfp_cli_env(env, NULL, &err, "load", NULL), 0, "load: %s", err);
 	free(err);
 	cr_assert_eq(rfp_cli_env(env, &out, &err, "status", "--json", NULL), 0, "status: %s", err);
-	/* the name as a JSON string: quote and backslash escaped, never raw */
-	cr_expect(strstr(out, "\"rf\\\"q\\\\x\"") != NULL, "the name is not escaped: %s", out);
-	cr_expect_null(strstr(out, "\"rf\"q"), "a raw quote in a JSON string: %s", out);
+	/* one strict document whose packet_guard list holds the name as it is */
+	doc = rft_json_load(out);
+	cr_expect_eq(rft_json_count(json_object_get(doc, "packet_guard"), "", "rf\"q\\x"), 1,
+		     "the name is not listed as it is: %s", out);
+	json_decref(doc);
 	free(out);
 	free(err);
 	rft_cli_ok(0, "unload", NULL);
@@ -210,8 +213,11 @@ Test(robust, cli_mounts_bpffs_where_missing)
  */
 Test(robust, events_name_the_executable_of_exited_processes)
 {
-	char copy[PATH_MAX], *out = NULL, *err = NULL, want[PATH_MAX + 32];
+	const char *want = "/rf-blocked-exe";
+	char copy[PATH_MAX], *out = NULL, *err = NULL;
 	enum rft_outcome o;
+	json_t *ev, *e;
+	size_t i, named = 0;
 
 	cr_assert_eq(rfp_copy_self("rf-blocked-exe", copy, sizeof(copy)), 0);
 	rft_cli_ok(0, "isolate", "--force", NULL);
@@ -223,12 +229,51 @@ Test(robust, events_name_the_executable_of_exited_processes)
 	cr_assert_eq(rft_cli(&out, &err, "events", "--json", NULL), 0, "events: %s", err);
 	/* /proc names the full path; the kernel's record is relative to the file's mount (a
 	 * tmpfs /tmp in a guest): either way it ends with the file's path below that mount */
-	snprintf(want, sizeof(want), "/rf-blocked-exe\"");
-	cr_expect(strstr(out, "\"executable\":\"") && strstr(out, want), "no event names %s: %s",
-		  copy, out);
-	cr_expect(strstr(out, "\"destination\":{\"ip\":\"" RFT_PEER_IP6 "\"") != NULL,
-		  "the v6 attempt is missing: %s", out);
+	ev = rft_json_lines(out);
+	json_array_foreach(ev, i, e)
+	{
+		const char *exe = rft_json_str_at(e, "process.executable");
+		size_t n = exe ? strlen(exe) : 0;
+
+		named += n >= strlen(want) && !strcmp(exe + n - strlen(want), want);
+	}
+	cr_expect_gt(named, 0, "no event names %s: %s", copy, out);
+	cr_expect_not_null(rft_json_find(ev, "destination.ip", RFT_PEER_IP6),
+			   "the v6 attempt is missing: %s", out);
+	json_decref(ev);
 	free(out);
 	free(err);
 	rft_cli_ok(0, "release", NULL);
+}
+
+/*
+ * metrics labels each target with its cgroup path: a name with a quote, a backslash, ESC, a C1
+ * control and a byte that is not UTF-8 gives one well-formed label (quote and backslash escaped,
+ * the rest '?'), never raw control bytes on a terminal or a line a Prometheus parser rejects.
+ */
+Test(robust, metrics_label_is_escaped_and_terminal_safe)
+{
+	static const char name[] = "rf\"q\\x\x1b[2J\xc2\x9b\xff";
+	char child[PATH_MAX], *out = NULL, *err = NULL, want[PATH_MAX + 64], plain[PATH_MAX + 64];
+	const char *rel;
+	const unsigned char *p;
+
+	cr_assert_eq(rfp_cgroup_child(name, child, sizeof(child)), 0, "mkdir %s", child);
+	rel = child + strlen(rft.cg2);
+	cr_assert_eq(rft_cli_target(&out, &err, "--cgroup", child, "metrics", NULL), 0, "%s", err);
+	snprintf(want, sizeof(want), "ringfence_loaded{target=\"%.*s/rf\\\"q\\\\x?[2J??\"} 0",
+		 (int)(strlen(rel) - strlen(name) - 1), rel);
+	cr_expect(strstr(out, want) != NULL, "no label %s in:\n%s", want, out);
+	for (p = (const unsigned char *)out; *p; p++)
+		cr_expect(*p == '\n' || (*p >= 0x20 && *p < 0x7f), "a raw byte %#x in:\n%s", *p,
+			  out);
+	free(out);
+	free(err);
+	/* a plain target keeps its path as it is */
+	cr_assert_eq(rft_cli(&out, &err, "metrics", NULL), 0, "%s", err);
+	snprintf(plain, sizeof(plain), "ringfence_loaded{target=\"%s\"} 0",
+		 rft.cg + strlen(rft.cg2));
+	cr_expect(strstr(out, plain) != NULL, "no label %s in:\n%s", plain, out);
+	free(out);
+	free(err);
 }

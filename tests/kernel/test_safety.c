@@ -69,19 +69,33 @@ static int make_raw(int cmd, void *arg)
 	return 0;
 }
 
-static int count(const char *text, const char *needle)
+/* The events --json lines of the test's target, parsed strictly. */
+static json_t *events_json(void)
 {
-	int n = 0;
+	char *text = rfp_cli_out("events", "--json", NULL);
+	json_t *ev = rft_json_lines(text);
 
-	for (; (text = strstr(text, needle)); text++)
-		n++;
-	return n;
+	free(text);
+	return ev;
+}
+
+/* The status --json document of the test's target, parsed strictly. */
+static json_t *status_json(void)
+{
+	char *text = rfp_cli_out("status", "--json", NULL);
+	json_t *st = rft_json_load(text);
+
+	free(text);
+	return st;
 }
 
 /* Every case enforce mode blocks passes in audit mode, and is reported as would-block. */
 Test(safety, audit_blocks_nothing_and_reports_each_case)
 {
-	char *ev, *st;
+	static const char *const hooks[] = {"connect4", "connect6", "sendmsg4",
+					    "sendmsg6", "ingress",  "sock_create"};
+	json_t *ev, *st;
+	size_t i, n;
 	int fam;
 
 	start();
@@ -98,25 +112,30 @@ Test(safety, audit_blocks_nothing_and_reports_each_case)
 	cr_expect_gt(rft_server_stats(&peer, PORT_OTHER, AF_INET).conns, 0);
 	cr_expect_gt(rft_server_stats(&peer, PORT_OTHER, AF_INET6).dgrams, 0);
 
-	ev = rfp_cli_out("events", "--json", NULL);
-	cr_expect(strstr(ev, "\"action\":\"would-block\"") && strstr(ev, "\"outcome\":\"unknown\""),
-		  "no would-block events: %s", ev);
-	cr_expect_eq(count(ev, "connection-blocked") + count(ev, "socket-blocked"), 0,
-		     "audit mode reported a real block: %s", ev);
-	cr_expect(strstr(ev, "\"hook\":\"connect4\""), "connect4 not reported: %s", ev);
-	cr_expect(strstr(ev, "\"hook\":\"connect6\""), "connect6 not reported: %s", ev);
-	cr_expect(strstr(ev, "\"hook\":\"sendmsg4\""), "sendmsg4 not reported: %s", ev);
-	cr_expect(strstr(ev, "\"hook\":\"sendmsg6\""), "sendmsg6 not reported: %s", ev);
-	cr_expect(strstr(ev, "\"hook\":\"ingress\""), "inbound not reported: %s", ev);
-	cr_expect(strstr(ev, "\"hook\":\"sock_create\""), "raw socket not reported: %s", ev);
-	free(ev);
-	st = rfp_cli_out("status", "--json", NULL);
-	cr_expect_eq(rft_json_bool(st, "isolated"), 0, "%s", st);
-	cr_expect_eq(rft_json_bool(st, "audit"), 1, "%s", st);
-	cr_expect(strstr(st, "\"would_block\":0") &&
-		      count(st, "\"would_block\":") > count(st, "\"would_block\":0"),
-		  "no would-block counted: %s", st);
-	free(st);
+	ev = events_json();
+	n = json_array_size(ev);
+	cr_expect_gt(n, 0, "no events in audit mode");
+	cr_expect_eq(rft_json_count(ev, "event.action", "would-block"), n,
+		     "audit mode reported a real block");
+	cr_expect_eq(rft_json_count(ev, "event.outcome", "unknown"), n,
+		     "a would-block event with an outcome");
+	for (i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++)
+		cr_expect_not_null(rft_json_find(ev, "ringfence.hook", hooks[i]), "%s not reported",
+				   hooks[i]);
+	json_decref(ev);
+	st = status_json();
+	cr_expect_eq(rft_json_bool_at(st, "isolated"), 0);
+	cr_expect_eq(rft_json_bool_at(st, "audit"), 1);
+	{
+		const char *hook;
+		json_t *c;
+		int counted = 0;
+
+		json_object_foreach(json_object_get(st, "counters"), hook, c) counted +=
+		    rft_json_int_at(c, "would_block", 0) > 0;
+		cr_expect_gt(counted, 0, "no would-block counted");
+	}
+	json_decref(st);
 
 	/* the same cases, enforced: each is blocked now */
 	rft_cli_ok(0, "isolate", NULL);
@@ -136,7 +155,8 @@ Test(safety, audit_blocks_nothing_and_reports_each_case)
 Test(safety, audit_reports_an_established_flow_once)
 {
 	struct rft_conn c;
-	char *ev;
+	json_t *ev, *e;
+	size_t k, n = 0;
 	int i;
 
 	start();
@@ -148,9 +168,11 @@ Test(safety, audit_reports_an_established_flow_once)
 		cr_assert_eq(rft_conn_send(&c, 10), 10);
 		cr_assert_eq(rft_conn_recv(&c, 2000), 10, "audit cut the flow (send %d)", i);
 	}
-	ev = rfp_cli_out("events", "--json", NULL);
-	cr_expect_eq(count(ev, "\"port\":8202"), 1, "expected one event for the flow: %s", ev);
-	free(ev);
+	ev = events_json();
+	json_array_foreach(ev, k, e) n += rft_json_int_at(e, "destination.port", 0) == 8202 ||
+					  rft_json_int_at(e, "source.port", 0) == 8202;
+	cr_expect_eq(n, 1, "expected one event for the flow, got %zu", n);
+	json_decref(ev);
 	rft_cli_ok(0, "isolate", NULL); /* audit -> enforce: the non-allowed flow stops */
 	rft_conn_send(&c, 10);
 	cr_expect_eq(rft_conn_recv(&c, 1000), 0, "the non-allowed flow kept running");
@@ -224,13 +246,13 @@ Test(safety, confirm_within_lapses_in_the_kernel)
 /* Confirmed in time: isolation stays after the confirm deadline. */
 Test(safety, confirm_keeps_isolation)
 {
-	char *st;
+	json_t *st;
 
 	start();
 	rft_cli_ok(0, "isolate", "--confirm-within", "2s", NULL);
-	st = rfp_cli_out("status", "--json", NULL);
-	cr_expect_null(strstr(st, "\"confirm_deadline\":null"), "no pending confirmation: %s", st);
-	free(st);
+	st = status_json();
+	cr_expect(json_is_string(rft_json_at(st, "confirm_deadline")), "no pending confirmation");
+	json_decref(st);
 	rft_cli_ok(0, "confirm", NULL);
 	rft_msleep(2500);
 	cr_expect_eq(out_tcp(AF_INET, PORT_OTHER), RFT_EPERM, "v4: confirmed isolation lapsed");
@@ -244,16 +266,24 @@ Test(safety, confirm_keeps_isolation)
 Test(safety, verify_passes_for_an_allowed_endpoint)
 {
 	char *out = NULL, *err = NULL, v4[64], v6[64];
+	json_t *doc, *checks, *c;
+	size_t i;
 
 	start();
 	snprintf(v4, sizeof(v4), "%s:%d", RFT_PEER_IP4, PORT_WAY_BACK);
 	snprintf(v6, sizeof(v6), "[%s]:%d", RFT_PEER_IP6, PORT_WAY_BACK);
 	cr_assert_eq(rft_cli(&out, &err, "isolate", "--verify", v4, "--verify", v6, "--json", NULL),
 		     0, "verify failed: %s %s", out, err);
-	cr_expect_eq(rft_json_bool(out, "isolated"), 1, "%s", out);
-	cr_expect_eq(count(out, "\"ok\":true"), 4, "2 endpoints + 2 deny checks: %s", out);
-	cr_expect(strstr(out, "\"check\":\"deny 198.51.100.254:9\",\"ok\":true,\"skipped\":false"),
-		  "the IPv4 deny check did not run: %s", out);
+	doc = rft_json_load(out);
+	cr_expect_eq(rft_json_bool_at(doc, "isolated"), 1, "%s", out);
+	checks = json_object_get(doc, "verify");
+	cr_expect_eq(json_array_size(checks), 4, "2 endpoints + 2 deny checks: %s", out);
+	json_array_foreach(checks, i, c)
+	    cr_expect_eq(rft_json_bool_at(c, "ok"), 1, "check %zu failed: %s", i, out);
+	c = rft_json_find(checks, "check", "deny 198.51.100.254:9");
+	cr_expect(c && rft_json_bool_at(c, "skipped") == 0, "the IPv4 deny check did not run: %s",
+		  out);
+	json_decref(doc);
 	free(out);
 	free(err);
 	cr_expect_eq(rft_status_isolated(), 1);
@@ -290,6 +320,7 @@ Test(safety, verify_rolls_back_when_an_endpoint_is_cut)
 Test(safety, verify_probes_from_the_targets_network_namespace)
 {
 	char cli_ns[64], v4[64], *out = NULL, *err = NULL;
+	json_t *doc;
 	char *const mk[] = {"ip", "netns", "add", cli_ns, NULL};
 	char *const argv[] = {getenv("RINGFENCE_BIN"),
 			      "--cgroup",
@@ -312,9 +343,13 @@ Test(safety, verify_probes_from_the_targets_network_namespace)
 	cr_assert_eq(rft_exec(NULL, mk, NULL, NULL), 0, "ip netns add %s", cli_ns);
 	cr_expect_eq(rft_exec(cli_ns, argv, &out, &err), 0,
 		     "verify from the CLI's namespace: %s %s", out, err);
-	cr_expect_eq(rft_json_bool(out, "isolated"), 1, "%s", out);
-	cr_expect(strstr(out, "\"check\":\"deny 198.51.100.254:9\",\"ok\":true"),
-		  "the deny check did not hold: %s", out);
+	doc = rft_json_load(out);
+	cr_expect_eq(rft_json_bool_at(doc, "isolated"), 1, "%s", out);
+	cr_expect_eq(rft_json_bool_at(rft_json_find(json_object_get(doc, "verify"), "check",
+						    "deny 198.51.100.254:9"),
+				      "ok"),
+		     1, "the deny check did not hold: %s", out);
+	json_decref(doc);
 	free(out);
 	free(err);
 	rft_netns_remove(cli_ns);

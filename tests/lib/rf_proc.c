@@ -518,26 +518,18 @@ void rfp_sniffer_stop(struct rfp_sniffer *s)
 
 /* ---- CLI and agent ----------------------------------------------------------------------- */
 
-static int count_substr(const char *text, const char *needle)
-{
-	int n = 0;
-
-	while (text && (text = strstr(text, needle))) {
-		n++;
-		text += strlen(needle);
-	}
-	return n;
-}
-
+/* agent-start actions in `history --json` (parsed strictly), or -1 when history fails. */
 static int agent_starts(void)
 {
 	char *out = NULL;
-	int n;
+	json_t *acts;
+	int n = -1;
 
-	if (rft_cli(&out, NULL, "history", "--json", NULL))
-		n = -1;
-	else
-		n = count_substr(out, "\"type\":\"agent-start\"");
+	if (!rft_cli(&out, NULL, "history", "--json", NULL)) {
+		acts = rft_json_load(out);
+		n = (int)rft_json_count(acts, "type", "agent-start");
+		json_decref(acts);
+	}
 	free(out);
 	return n;
 }

@@ -101,9 +101,23 @@ pid_t rft_cli_start(char *const env[], char *const args[], int ofd, int efd)
 	return rft_exec_start(rft.dev_ns, c.argv, c.env, ofd, efd);
 }
 
+/* Whatever a --json command prints on stdout is strict JSON lines (rft_json_lines() asserts). */
+static void check_json_out(char *const args[], const char *out)
+{
+	int i;
+
+	for (i = 0; args[i]; i++)
+		if (!strcmp(args[i], "--json")) {
+			if (out && *out)
+				json_decref(rft_json_lines(out));
+			return;
+		}
+}
+
 static int cli_argv(char *const env[], char *const args[], bool own_target, char **out, char **err)
 {
 	struct cli_cmd c;
+	int ret;
 
 	if (cli_cmd_init(&c, env, args, own_target)) {
 		if (out)
@@ -112,7 +126,10 @@ static int cli_argv(char *const env[], char *const args[], bool own_target, char
 			*err = NULL;
 		return -1;
 	}
-	return rft_exec_env(rft.dev_ns, c.argv, c.env, out, err);
+	ret = rft_exec_env(rft.dev_ns, c.argv, c.env, out, err);
+	if (out)
+		check_json_out(args, *out);
+	return ret;
 }
 
 /* Collect the NULL-terminated variadic arguments after parameter `last` into args. */

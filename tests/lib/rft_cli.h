@@ -15,6 +15,8 @@
 /* Run $RINGFENCE_BIN --cgroup <cg> --pin-dir <pin> --state-dir <state> --config <conf> ARGS...
  * (NULL-terminated) inside the device netns (setns, as nsenter --net does). Returns the exit
  * status; out/err as rft_exec(). */
+/* With "--json" among ARGS, whatever it prints on stdout must be strict JSON lines (no duplicate
+ * key, UTF-8): the test fails otherwise (rft_json_lines()). */
 int rft_cli(char **out, char **err, ...) __attribute__((sentinel));
 /* rft_cli() without the --cgroup <cg>: the arguments name the target (--unit, --container,
  * --pid), which must resolve to a cgroup below rft.cg. */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Config file parser: every setting, defaults, and malformed files (file:line, nothing applied). */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +231,33 @@ Test(config, allow_ipv6_prefix_covering_ipv4_is_refused)
 	rf_conf_free(&c);
 	cr_assert_eq(rf_conf_parse("allow net 2000::/3\n", "t.conf", &c, err, sizeof(err)), 0, "%s",
 		     err);
+	rf_conf_free(&c);
+}
+
+/* A NUL byte does not end the file silently (the rules after it unread): an error naming its
+ * line, the file applied nothing. */
+Test(config, nul_byte_is_an_error_naming_the_line)
+{
+	static const char text[] = "dhcp on\nallow net 192.0.2.1\0garbage\nallow net 192.0.2.2\n";
+	char err[RF_ERR_MAX] = "", path[64];
+	struct rf_conf c;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/ringfence-unit-%d-nul.conf", (int)getpid());
+	f = fopen(path, "we");
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite(text, 1, sizeof(text) - 1, f), sizeof(text) - 1);
+	cr_assert_eq(fclose(f), 0);
+	cr_expect_eq(rf_conf_load(path, &c, err, sizeof(err)), -EINVAL, "a NUL byte was accepted");
+	unlink(path);
+	cr_expect(strstr(err, "-nul.conf:2:") && strstr(err, "NUL"), "%s", err);
+	cr_expect_eq(c.nrules, 0, "half applied");
+	cr_expect_eq(rf_conf_parse_buf(text, sizeof(text) - 1, "t.conf", &c, err, sizeof(err)),
+		     -EINVAL);
+	cr_expect(strstr(err, "t.conf:2:"), "%s", err);
+	/* the same text without the NUL is fine */
+	cr_assert_eq(rf_conf_parse_buf(text, 27, "t.conf", &c, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(c.nrules, 1);
 	rf_conf_free(&c);
 }
 

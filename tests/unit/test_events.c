@@ -11,7 +11,7 @@
 #include "rf_loader.h"
 #include "rf_rule.h"
 #include "helpers.h"
-#include "json_lite.h"
+#include "rft_json.h"
 
 #define T0_UNIX_NS 1795416781123456789ULL /* 2026-11-23T06:53:01.123Z */
 
@@ -86,40 +86,53 @@ static void text_fn(FILE *f, const void *p)
 	rf_event_text(f, a->e, a->c);
 }
 
-/* rf_event_json output, checked to be one valid JSON object on one newline-terminated line. */
-static char *event_json(const struct rf_event *e, const struct rf_event_ctx *c)
+/*
+ * rf_event_json output, checked to be one newline-terminated line of ASCII holding one strict
+ * JSON document (no duplicate keys, valid UTF-8), parsed.
+ */
+static json_t *event_json(const struct rf_event *e, const struct rf_event_ctx *c)
 {
 	struct json_arg a = {e, c};
-	char *doc = capture(json_fn, &a);
-	size_t len = strlen(doc);
+	char *text = capture(json_fn, &a);
+	size_t len = strlen(text), i;
+	json_t *doc;
 
-	cr_assert(len > 2 && doc[len - 1] == '\n', "not newline-terminated: %s", doc);
-	cr_assert_eq(strchr(doc, '\n'), doc + len - 1, "more than one line: %s", doc);
-	cr_assert(json_valid(doc), "invalid JSON: %s", doc);
-	cr_assert_eq(doc[0], '{');
+	cr_assert(len > 2 && text[len - 1] == '\n', "not newline-terminated: %s", text);
+	cr_assert_eq(strchr(text, '\n'), text + len - 1, "more than one line: %s", text);
+	for (i = 0; i < len; i++)
+		cr_assert((unsigned char)text[i] < 0x80, "a raw non-ASCII byte %#x in %s",
+			  (unsigned char)text[i], text);
+	doc = rft_json_load(text);
+	cr_assert(json_is_object(doc), "not an object: %s", text);
+	free(text);
 	return doc;
 }
 
-static void expect_field(const char *doc, const char *path, const char *want)
+/* The value at path: a string as it is, anything else as its compact JSON text. */
+static void expect_field(json_t *doc, const char *path, const char *want)
 {
-	char val[512];
-	int err = json_get(doc, path, val, sizeof(val));
+	json_t *v = rft_json_at(doc, path);
+	char *text;
 
-	cr_assert_eq(err, 0, "%s missing (%d) in %s", path, err, doc);
-	cr_assert_str_eq(val, want, "%s", path);
+	cr_assert_not_null(v, "%s missing", path);
+	if (json_is_string(v)) {
+		cr_assert_str_eq(json_string_value(v), want, "%s", path);
+		return;
+	}
+	text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+	cr_assert_str_eq(text, want, "%s", path);
+	free(text);
 }
 
-static void expect_no_field(const char *doc, const char *path)
+static void expect_no_field(json_t *doc, const char *path)
 {
-	char val[512];
-
-	cr_assert_eq(json_get(doc, path, val, sizeof(val)), -ENOENT, "%s present in %s", path, doc);
+	cr_assert_null(rft_json_at(doc, path), "%s present", path);
 }
 
 Test(events_json, connect4_ecs_fields)
 {
 	struct rf_event e = connect_event();
-	char *doc = event_json(&e, &ctx);
+	json_t *doc = event_json(&e, &ctx);
 
 	expect_field(doc, "@timestamp", "2026-11-23T06:53:01.123Z");
 	expect_field(doc, "event.action", "connection-blocked");
@@ -142,13 +155,13 @@ Test(events_json, connect4_ecs_fields)
 	expect_field(doc, "ringfence.exe_inode", "1234567");
 	/* no local address known: no source object */
 	expect_no_field(doc, "source.ip");
-	free(doc);
+	json_decref(doc);
 }
 
 Test(events_json, ipv6_and_local_address)
 {
 	struct rf_event e = connect_event();
-	char *doc;
+	json_t *doc;
 
 	e.hook = RF_HOOK_SENDMSG6;
 	e.family = 10;
@@ -165,7 +178,7 @@ Test(events_json, ipv6_and_local_address)
 	expect_field(doc, "network.transport", "udp");
 	expect_field(doc, "network.type", "ipv6");
 	expect_field(doc, "ringfence.hook", "sendmsg6");
-	free(doc);
+	json_decref(doc);
 }
 
 Test(events_json, mapped_v4_prints_dotted_quad)
@@ -175,21 +188,21 @@ Test(events_json, mapped_v4_prints_dotted_quad)
 
 	for (i = 0; i < ARRAY_SIZE(addrs); i++) {
 		struct rf_event e = connect_event();
-		char *doc;
+		json_t *doc;
 
 		e.hook = RF_HOOK_CONNECT6; /* v4-mapped on a v6 socket */
 		e.family = 10;
 		set_addr(e.daddr, addrs[i]);
 		doc = event_json(&e, &ctx);
 		expect_field(doc, "destination.ip", addrs[i]);
-		free(doc);
+		json_decref(doc);
 	}
 }
 
 Test(events_json, ingress_remote_is_source)
 {
 	struct rf_event e = connect_event();
-	char *doc;
+	json_t *doc;
 
 	e.hook = RF_HOOK_INGRESS;
 	e.pid = e.tgid = e.uid = 0;
@@ -208,13 +221,13 @@ Test(events_json, ingress_remote_is_source)
 	expect_field(doc, "ringfence.hook", "ingress");
 	/* packet hooks have no process context */
 	expect_no_field(doc, "process.pid");
-	free(doc);
+	json_decref(doc);
 }
 
 Test(events_json, egress_remote_is_destination)
 {
 	struct rf_event e = connect_event();
-	char *doc;
+	json_t *doc;
 
 	e.hook = RF_HOOK_EGRESS;
 	e.tgid = 0;
@@ -225,13 +238,13 @@ Test(events_json, egress_remote_is_destination)
 	expect_field(doc, "destination.ip", "203.0.113.9");
 	expect_field(doc, "source.ip", "192.0.2.10");
 	expect_field(doc, "network.direction", "egress");
-	free(doc);
+	json_decref(doc);
 }
 
 Test(events_json, sock_create)
 {
 	struct rf_event e = connect_event();
-	char *doc;
+	json_t *doc;
 
 	e.hook = RF_HOOK_SOCK_CREATE;
 	e.reason = RF_REASON_SOCKET_TYPE;
@@ -243,13 +256,14 @@ Test(events_json, sock_create)
 	expect_field(doc, "ringfence.socket_type", "3");
 	expect_field(doc, "ringfence.hook", "sock_create");
 	expect_no_field(doc, "destination.ip");
-	free(doc);
+	json_decref(doc);
 }
 
 Test(events_json, tc_egress_packet_socket)
 {
 	struct rf_event e = connect_event();
-	char *doc, *out;
+	json_t *doc;
+	char *out;
 	struct json_arg a = {&e, &ctx};
 
 	e.hook = RF_HOOK_TC_EGRESS;
@@ -263,7 +277,7 @@ Test(events_json, tc_egress_packet_socket)
 	expect_field(doc, "ringfence.hook", "tc_egress");
 	expect_field(doc, "network.type", "packet");
 	expect_no_field(doc, "destination.ip"); /* a frame has no inet remote */
-	free(doc);
+	json_decref(doc);
 	out = capture(text_fn, &a);
 	cr_assert(strstr(out, "(packet socket type 3)"), "%s", out);
 	free(out);
@@ -273,13 +287,13 @@ Test(events_json, optional_context)
 {
 	struct rf_event e = connect_event();
 	struct rf_event_ctx c = {.boot_to_unix_ns = 0};
-	char *doc = event_json(&e, &c);
+	json_t *doc = event_json(&e, &c);
 
 	expect_no_field(doc, "process.executable");
 	expect_no_field(doc, "host.hostname");
 	expect_field(doc, "process.pid", "3000");
 	expect_field(doc, "@timestamp", "1970-01-01T00:00:01.000Z");
-	free(doc);
+	json_decref(doc);
 }
 
 Test(events_json, hostile_strings_escaped)
@@ -293,37 +307,112 @@ Test(events_json, hostile_strings_escaped)
 	for (i = 0; i < ARRAY_SIZE(comms); i++) {
 		struct rf_event e = connect_event();
 		struct rf_event_ctx c = ctx;
-		char *doc, val[64];
+		json_t *doc;
 
 		set_comm(&e, comms[i]);
 		c.exe_path = comms[i];
 		c.hostname = comms[i];
 		doc = event_json(&e, &c);
-		cr_assert_eq(json_get(doc, "process.name", val, sizeof(val)), 0, "%s", doc);
-		cr_assert_eq(json_get(doc, "process.executable", val, sizeof(val)), 0, "%s", doc);
+		cr_assert(json_is_string(rft_json_at(doc, "process.name")));
+		cr_assert(json_is_string(rft_json_at(doc, "process.executable")));
+		if (!strchr(comms[i], '\xff')) /* valid UTF-8 up to the first NUL: kept exactly */
+			expect_field(doc, "process.executable", comms[i]);
 		/* no injected keys */
 		expect_field(doc, "process.pid", "3000");
 		expect_no_field(doc, "pid");
 		expect_no_field(doc, "x");
-		free(doc);
+		json_decref(doc);
 	}
+}
+
+/*
+ * The target and the kernel's identity of the process share one "ringfence" object: with a
+ * target, the event used to carry the key "ringfence" twice, so a strict parser rejected the line
+ * and a lax one kept only one of them (hook, cgroup id and exe inode lost).
+ */
+Test(events_json, target_and_identity_in_one_object)
+{
+	static const char *const hooks[] = {"connect4", "connect6"};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(hooks); i++) {
+		struct rf_event e = connect_event();
+		struct rf_event_ctx c = ctx;
+		json_t *doc;
+
+		c.target = "/system.slice/web.service";
+		if (i) {
+			e.hook = RF_HOOK_CONNECT6;
+			e.family = 10;
+			set_addr(e.daddr, "2001:db8::7");
+		}
+		doc = event_json(&e, &c); /* strict: duplicate keys are rejected */
+		expect_field(doc, "ringfence.target", "/system.slice/web.service");
+		expect_field(doc, "ringfence.hook", hooks[i]);
+		expect_field(doc, "ringfence.cgroup_id", "4242");
+		expect_field(doc, "ringfence.exe_dev", "8388609");
+		expect_field(doc, "ringfence.exe_inode", "1234567");
+		expect_field(doc, "ringfence.socket_type", "1");
+		json_decref(doc);
+		c.target = NULL; /* no target: no key */
+		doc = event_json(&e, &c);
+		expect_no_field(doc, "ringfence.target");
+		expect_field(doc, "ringfence.hook", hooks[i]);
+		json_decref(doc);
+	}
+}
+
+/* Identity values above 2^63-1 (another agent's map, an overlay inode) are never negative. */
+Test(events_json, u64_identity_not_negative)
+{
+	struct rf_event e = connect_event();
+	json_t *doc;
+
+	e.cgroup_id = ~0ULL;
+	e.exe_ino = 1ULL << 63;
+	e.exe_dev = (1ULL << 63) - 1;
+	doc = event_json(&e, &ctx);
+	expect_field(doc, "ringfence.cgroup_id", "18446744073709551615");
+	expect_field(doc, "ringfence.exe_inode", "9223372036854775808");
+	expect_field(doc, "ringfence.exe_dev", "9223372036854775807");
+	cr_assert(json_is_integer(rft_json_at(doc, "ringfence.exe_dev")));
+	json_decref(doc);
+}
+
+/* Terminal controls in JSON strings are escaped: ESC, C1 (U+009B CSI) and every non-ASCII. */
+Test(events_json, terminal_controls_escaped)
+{
+	struct rf_event e = connect_event();
+	struct rf_event_ctx c = ctx;
+	json_t *doc;
+
+	c.exe_path = "/tmp/\x1b[2J\xc2\x9b"
+		     "31m\xc3\xa9";
+	set_comm(&e, "\xc2\x9b"
+		     "2J\x1b]0;x\x07");
+	doc = event_json(&e, &c); /* asserts the line is pure ASCII */
+	expect_field(doc, "process.executable", c.exe_path);
+	expect_field(doc, "process.name",
+		     "\xc2\x9b"
+		     "2J\x1b]0;x\x07");
+	json_decref(doc);
 }
 
 Test(events_json, comm_without_nul_is_bounded)
 {
 	struct rf_event e = connect_event();
-	char *doc;
+	json_t *doc;
 
 	memset(e.comm, 'A', RF_COMM_LEN); /* the kernel fills all 16 bytes */
 	doc = event_json(&e, &ctx);
 	expect_field(doc, "process.name", "AAAAAAAAAAAAAAAA");
-	free(doc);
+	json_decref(doc);
 }
 
 Test(events_json, unknown_hook_and_transport)
 {
 	struct rf_event e = connect_event();
-	char *doc;
+	json_t *doc;
 
 	e.hook = 200;
 	e.proto = 132;
@@ -331,7 +420,7 @@ Test(events_json, unknown_hook_and_transport)
 	doc = event_json(&e, &ctx);
 	expect_field(doc, "ringfence.hook", "unknown");
 	expect_field(doc, "network.transport", "other");
-	free(doc);
+	json_decref(doc);
 }
 
 Test(events, names)
@@ -585,19 +674,80 @@ Test(events_exe, kernel_path_from_components)
 Test(events_json, would_block_in_audit_mode)
 {
 	struct rf_event e = connect_event();
+	json_t *doc;
 	char *out;
 
 	e.flags = RF_EVENT_WOULD_BLOCK;
-	out = event_json(&e, &ctx);
-	cr_assert(strstr(out, "\"type\":[\"denied\",\"connection\"]"), "%s", out);
-	cr_assert(strstr(out, "\"action\":\"would-block\""), "%s", out);
-	cr_assert(strstr(out, "\"outcome\":\"unknown\""), "%s", out);
-	free(out);
+	doc = event_json(&e, &ctx);
+	expect_field(doc, "event.type", "[\"denied\",\"connection\"]");
+	expect_field(doc, "event.action", "would-block");
+	expect_field(doc, "event.outcome", "unknown");
+	json_decref(doc);
 	out = event_text(&e, &ctx);
 	cr_assert(strstr(out, " would-block "), "%s", out);
 	free(out);
 	e.flags = 0;
 	out = event_text(&e, &ctx);
 	cr_assert(strstr(out, " blocked "), "%s", out);
+	free(out);
+}
+
+/* ---- rf_event_log_line: the agent's events.jsonl as events shows it -------------------------
+ */
+
+static char *log_line(const char *line, bool json, int *ret)
+{
+	char *out;
+	size_t len;
+	FILE *f = open_memstream(&out, &len);
+
+	*ret = rf_event_log_line(f, line, json);
+	fclose(f);
+	return out;
+}
+
+/* A torn or damaged line never reaches a JSON consumer; every line printed is strict JSON. */
+Test(events_log, json_lines_are_checked)
+{
+	static const char *const bad[] = {
+	    "{\"@timestamp\":\"2026-11-23T06:53:01.123Z\",\"event\":{\"kind\"", /* torn */
+	    "garbage",
+	    "",
+	    "[1,2]",
+	    "\"s\"",
+	    "{\"a\":1}{\"b\":2}",
+	    "{\"a\":\"\xff\"}",
+	};
+	const char *good = "{\"event\":{\"action\":\"connection-blocked\"},\"ringfence\":{\"hook\":"
+			   "\"connect4\",\"target\":\"/t\"}}";
+	char *out;
+	json_t *doc;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		out = log_line(bad[i], true, &ret);
+		cr_expect_eq(ret, -EINVAL, "line %zu accepted", i);
+		cr_expect_str_eq(out, "", "line %zu written", i);
+		free(out);
+	}
+	out = log_line(good, true, &ret);
+	cr_expect_eq(ret, 0);
+	doc = rft_json_load(out);
+	cr_expect_str_eq(rft_json_str_at(doc, "ringfence.hook") ?: "", "connect4");
+	json_decref(doc);
+	free(out);
+	/* an earlier agent's line with "ringfence" twice comes out without the duplicate */
+	out = log_line("{\"ringfence\":{\"hook\":\"connect4\"},\"ringfence\":{\"target\":\"/t\"}}",
+		       true, &ret);
+	cr_expect_eq(ret, 0);
+	doc = rft_json_load(out); /* strict */
+	cr_expect_str_eq(rft_json_str_at(doc, "ringfence.target") ?: "", "/t");
+	json_decref(doc);
+	free(out);
+	/* text: made safe for a terminal */
+	out = log_line("{\"x\":\"\x1b[2J\xc2\x9b\"}", false, &ret);
+	cr_expect_eq(ret, 0);
+	cr_expect_str_eq(out, "{\"x\":\"?[2J?\"}\n");
 	free(out);
 }

@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include "rf_config.h"
 #include "rf_mqtt.h"
+#include "rft_json.h"
 
 Test(remote, broker_urls)
 {
@@ -156,16 +157,19 @@ Test(remote, status_and_action_documents_round_trip)
 {
 	struct rf_remote_action a = {.type = RF_REMOTE_UNISOLATE}, b;
 	char *doc, err[512];
+	json_t *j;
 
 	strcpy(a.id, "r-1");
 	strcpy(a.requestor, "bob \"quoted\"\n");
 	strcpy(a.comment, "done");
 	doc = rf_remote_status_doc(&a, "web-07", "Succeeded", NULL, 1000000000ULL, 2000000000ULL);
 	cr_assert_not_null(doc);
-	cr_expect(strstr(doc, "\"status\":\"Succeeded\""));
-	cr_expect(strstr(doc, "\"machineId\":\"web-07\""));
-	cr_expect(strstr(doc, "\"requestor\":\"bob \\\"quoted\\\"\\n\""));
-	cr_expect(strstr(doc, "\"error\":null"));
+	j = rft_json_load(doc); /* strict: one document, no duplicate key */
+	cr_expect_str_eq(rft_json_str_at(j, "status") ?: "", "Succeeded");
+	cr_expect_str_eq(rft_json_str_at(j, "machineId") ?: "", "web-07");
+	cr_expect_str_eq(rft_json_str_at(j, "requestor") ?: "", "bob \"quoted\"\n");
+	cr_expect(json_is_null(rft_json_at(j, "error")), "%s", doc);
+	json_decref(j);
 	free(doc);
 	doc = rf_remote_action_doc(&a);
 	cr_assert_not_null(doc);

@@ -224,6 +224,13 @@ static const struct bad_rule bad_rules[] = {
     {"net 10.0.0.0/8 port ssh", "ssh"},
     {"net 10.0.0.0/8 port 22x", "22x"},
     {"net 10.0.0.0/8 port 99999999999999999999", "99999999999999999999"},
+    /* 2^32 + 22 and 2^64 + 22: 22 once wrapped (armhf parsed the first as port 22) */
+    {"net 10.0.0.0/8 port 4294967318", "4294967318"},
+    {"net 10.0.0.0/8 port 18446744073709551638", "18446744073709551638"},
+    {"net 10.0.0.0/8 port 22-4294967318", "22-4294967318"},
+    {"net 10.0.0.0/8 port +22", "+22"},
+    {"net 10.0.0.0/8 port 0x16", "0x16"},
+    {"net 192.0.2.0/4294967320", "192.0.2.0/4294967320"},
     {"net 10.0.0.0/8 proto icmp port 22", "port"},
     {"net 10.0.0.0/8 port 22 proto icmp", "port"},
     /* protocol, direction, keywords */

@@ -13,7 +13,7 @@
 #include "rf_state.h"
 #include "rf_util.h"
 #include "helpers.h"
-#include "json_lite.h"
+#include "rft_json.h"
 
 static void fill_action(struct rf_action *a, __u64 id, const char *type, const char *comment)
 {
@@ -167,7 +167,10 @@ Test(action_codec, decode_rejects_damaged_lines)
 	    "-1\tisolate\tSucceeded\tuser:a\t1\t2\tc\te",
 	    "+1\tisolate\tSucceeded\tuser:a\t1\t2\tc\te",
 	    "1\tisolate\tSucceeded\tuser:a\t-5\t2\tc\te", /* negative time */
-	    "\tisolate\tSucceeded\tuser:a\t1\t2\tc\te",	  /* empty id */
+	    /* times beyond 2^64-1: strtoull saturated them to 2^64-1 */
+	    "1\tisolate\tSucceeded\tuser:a\t18446744073709551616\t2\tc\te",
+	    "1\tisolate\tSucceeded\tuser:a\t1\t99999999999999999999999\tc\te",
+	    "\tisolate\tSucceeded\tuser:a\t1\t2\tc\te", /* empty id */
 	    "abc\tisolate\tSucceeded\tuser:a\t1\t2\tc\te",
 	    "12x\tisolate\tSucceeded\tuser:a\t1\t2\tc\te",
 	    "1\tisolate\tDone\tuser:a\t1\t2\tc\te", /* unknown status */
@@ -377,45 +380,48 @@ Test(history, begin_creates_state_dir)
 	free(acts);
 }
 
+/* rf_action_json() on one line, parsed strictly. */
+static json_t *action_doc(const struct rf_action *a, const char *target)
+{
+	char *text;
+	size_t len;
+	json_t *doc;
+	FILE *f = open_memstream(&text, &len);
+
+	cr_assert_eq(rf_action_json(f, a, target), 0);
+	fclose(f);
+	cr_assert_null(strchr(text, '\n'), "%s", text);
+	doc = rft_json_load(text);
+	free(text);
+	return doc;
+}
+
 Test(history, action_json)
 {
 	struct rf_action a;
-	char val[256], *doc;
-	FILE *f;
-	size_t len;
+	json_t *doc;
 
 	fill_action(&a, 7, "isolate", "evil\"}\n{\"x\":1");
-	f = open_memstream(&doc, &len);
-	rf_action_json(f, &a, NULL);
-	fclose(f);
-	cr_assert(json_valid(doc), "%s", doc);
-	cr_assert_null(strchr(doc, '\n'));
-	cr_assert_eq(json_get(doc, "comment", val, sizeof(val)), 0);
-	cr_assert_str_eq(val, "evil\"}\n{\"x\":1");
-	cr_assert_eq(json_get(doc, "status", val, sizeof(val)), 0);
-	cr_assert_str_eq(val, "InProgress");
-	cr_assert_eq(json_get(doc, "completed", val, sizeof(val)), 0);
-	cr_assert_str_eq(val, "null");
-	cr_assert_eq(json_get(doc, "error", val, sizeof(val)), 0);
-	cr_assert_str_eq(val, "null");
-	cr_assert_eq(json_get(doc, "requested", val, sizeof(val)), 0);
-	cr_assert_str_eq(val, "2026-11-23T06:53:01.123Z");
-	free(doc);
+	doc = action_doc(&a, NULL);
+	cr_assert_str_eq(rft_json_str_at(doc, "comment"), "evil\"}\n{\"x\":1");
+	cr_assert_str_eq(rft_json_str_at(doc, "status"), "InProgress");
+	cr_assert(json_is_null(rft_json_at(doc, "completed")));
+	cr_assert(json_is_null(rft_json_at(doc, "error")));
+	cr_assert(json_is_null(rft_json_at(doc, "warning")));
+	cr_assert_null(rft_json_at(doc, "target"));
+	cr_assert_str_eq(rft_json_str_at(doc, "requested"), "2026-11-23T06:53:01.123Z");
+	json_decref(doc);
 
 	a.status = RF_ACT_FAILED;
 	a.completed_unix_ns = 1795416782000000000ULL;
 	strcpy(a.error, "boom");
-	f = open_memstream(&doc, &len);
-	rf_action_json(f, &a, NULL);
-	fclose(f);
-	cr_assert(json_valid(doc), "%s", doc);
-	cr_assert_eq(json_get(doc, "error", val, sizeof(val)), 0);
-	cr_assert_str_eq(val, "boom");
-	cr_assert_eq(json_get(doc, "completed", val, sizeof(val)), 0);
-	cr_assert_str_eq(val, "2026-11-23T06:53:02.000Z");
-	cr_assert_eq(json_get(doc, "id", val, sizeof(val)), 0);
-	cr_assert_str_eq(val, "7");
-	free(doc);
+	doc = action_doc(&a, "/system.slice/x.service");
+	cr_assert_str_eq(rft_json_str_at(doc, "error"), "boom");
+	cr_assert_str_eq(rft_json_str_at(doc, "completed"), "2026-11-23T06:53:02.000Z");
+	cr_assert_eq(rft_json_int_at(doc, "id", -1), 7);
+	cr_assert_str_eq(rft_json_str_at(doc, "target"), "/system.slice/x.service");
+	cr_assert_str_eq(rft_json_str_at(doc, "type"), "isolate");
+	json_decref(doc);
 }
 
 Test(history, requestor)
@@ -532,6 +538,35 @@ Test(isolation, not_isolated_and_longest_comment)
 	cr_assert_eq(got.since_unix_ns, 1);
 	cr_assert_eq(got.deadline_unix_ns, 0);
 	cr_assert_str_eq(got.comment, iso.comment);
+}
+
+/* A damaged record fails closed: a flag is off only when it says 0, a damaged number is 0 (no
+ * deadline, no lapse); it used to be atoi(), so "isolated=yes" restored nothing. */
+Test(isolation, damaged_values_fail_closed)
+{
+	static const char *const records[] = {
+	    "{\"format\":\"ringfence-isolation\",\"version\":2,\"isolated\":\"yes\"}\n",
+	    "{\"format\":\"ringfence-isolation\",\"version\":2,\"isolated\":1}\n",
+	    "isolated=yes\ndeadline=12x\n",
+	    "isolated=1 \ndeadline=-5\n",
+	    "isolated=\ndeadline=18446744073709551616\n",
+	    "isolated=0x0\ndeadline=+7\n",
+	};
+	char path[4200];
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/isolation", test_tmpdir);
+	for (i = 0; i < ARRAY_SIZE(records); i++) {
+		struct rf_isolation got;
+		FILE *f = fopen(path, "we");
+
+		cr_assert_not_null(f);
+		fputs(records[i], f);
+		cr_assert_eq(fclose(f), 0);
+		cr_assert_eq(rf_isolation_load(test_tmpdir, &got), 0);
+		cr_expect(got.isolated, "record %zu: not isolated", i);
+		cr_expect_eq(got.deadline_unix_ns, 0, "record %zu: a deadline from garbage", i);
+	}
 }
 
 Test(isolation, missing_file_means_not_isolated)

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* JSON string escaping, time formatting, atomic file writes. */
+/* The JSON writer, terminal-safe text, time formatting, atomic file writes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -10,24 +10,37 @@
 #include <criterion/criterion.h>
 #include "rf_util.h"
 #include "helpers.h"
-#include "json_lite.h"
+#include "rf_json.h"
+#include "rft_json.h"
 
-static void json_str_fn(FILE *f, const void *arg)
+/* {"k":<rf_jstr(s)>} as rf_json_write() prints it, newline-terminated (caller frees). */
+static char *jstr_doc(const char *s)
 {
-	rf_json_str(f, arg);
+	char *text;
+	size_t len;
+	FILE *f = open_memstream(&text, &len);
+
+	cr_assert_eq(rf_json_write(f, json_pack("{s:o}", "k", rf_jstr(s)), true), 0);
+	fclose(f);
+	return text;
 }
 
-/* {"k":<rf_json_str(s)>}, so the strict checker can decode the value back. */
-static void json_obj_fn(FILE *f, const void *arg)
+/* The value of "k" decoded back from jstr_doc(s): strict parse, duplicate keys rejected. */
+static char *jstr_round_trip(const char *s)
 {
-	fputs("{\"k\":", f);
-	rf_json_str(f, arg);
-	fputc('}', f);
+	char *text = jstr_doc(s), *val;
+	json_t *doc = rft_json_load(text);
+
+	cr_assert(json_is_string(json_object_get(doc, "k")), "%s", text);
+	val = strdup(json_string_value(json_object_get(doc, "k")));
+	json_decref(doc);
+	free(text);
+	return val;
 }
 
 struct json_case {
 	const char *in;
-	const char *out;
+	const char *out; /* the whole document rf_json_write() prints */
 };
 
 static void check_json_cases(const struct json_case *cases, size_t n)
@@ -35,10 +48,9 @@ static void check_json_cases(const struct json_case *cases, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		char *got = capture(json_str_fn, cases[i].in);
+		char *got = jstr_doc(cases[i].in);
 
-		cr_expect_str_eq(got, cases[i].out, "rf_json_str case %zu", i);
-		cr_expect(json_valid(got), "case %zu: not valid JSON: %s", i, got);
+		cr_expect_str_eq(got, cases[i].out, "rf_jstr case %zu", i);
 		free(got);
 	}
 }
@@ -46,100 +58,96 @@ static void check_json_cases(const struct json_case *cases, size_t n)
 Test(json_str, escapes)
 {
 	static const struct json_case cases[] = {
-	    {"", "\"\""},
-	    {"plain text 123", "\"plain text 123\""},
-	    {"a\"b", "\"a\\\"b\""},
-	    {"back\\slash", "\"back\\\\slash\""},
-	    {"\\\"", "\"\\\\\\\"\""},
-	    {"line\nbreak", "\"line\\nbreak\""},
-	    {"\t\r", "\"\\t\\r\""},
-	    {"/", "\"/\""},
-	    {"\x01", "\"\\u0001\""},
-	    {"\x08\x0c", "\"\\u0008\\u000c\""},
-	    {"\x1b[31mred", "\"\\u001b[31mred\""},
-	    {"\x1f", "\"\\u001f\""},
-	    {" ~", "\" ~\""},
-	    {"\x7f", "\"\\u007f\""},
-	    {"evil\"}\n{", "\"evil\\\"}\\n{\""},
-	    {"x\",\"pid\":0,\"y\":\"", "\"x\\\",\\\"pid\\\":0,\\\"y\\\":\\\"\""},
+	    {"", "{\"k\":\"\"}\n"},
+	    {"plain text 123", "{\"k\":\"plain text 123\"}\n"},
+	    {"a\"b", "{\"k\":\"a\\\"b\"}\n"},
+	    {"back\\slash", "{\"k\":\"back\\\\slash\"}\n"},
+	    {"line\nbreak", "{\"k\":\"line\\nbreak\"}\n"},
+	    {"\t\r", "{\"k\":\"\\t\\r\"}\n"},
+	    {"\x01", "{\"k\":\"\\u0001\"}\n"},
+	    {"\x1b[31mred", "{\"k\":\"\\u001B[31mred\"}\n"},
+	    {"evil\"}\n{", "{\"k\":\"evil\\\"}\\n{\"}\n"},
+	    /* C1 controls and every other non-ASCII character: \u escapes, never raw bytes */
+	    {"\xc2\x9b"
+	     "2J",
+	     "{\"k\":\"\\u009B2J\"}\n"},
+	    {"\xc2\x80\xc2\x9f", "{\"k\":\"\\u0080\\u009F\"}\n"},
+	    {"caf\xc3\xa9", "{\"k\":\"caf\\u00E9\"}\n"},
+	    {"\xf0\x9f\x98\x80", "{\"k\":\"\\uD83D\\uDE00\"}\n"},
 	};
 
 	check_json_cases(cases, ARRAY_SIZE(cases));
 }
 
-Test(json_str, null_is_empty_string)
+Test(json_str, null_is_empty_string_or_null)
 {
-	char *got = capture(json_str_fn, NULL);
+	char *got = jstr_doc(NULL);
 
-	cr_assert_str_eq(got, "\"\"");
+	cr_assert_str_eq(got, "{\"k\":\"\"}\n");
 	free(got);
+	cr_assert(json_is_null(rf_jstr_or_null(NULL)));
+	cr_assert(json_is_null(rf_jstr_or_null("")));
+	cr_assert_eq(rf_json_write(stdout, NULL, true), -ENOMEM, "a failed builder is an error");
 }
 
 Test(json_str, valid_utf8_kept)
 {
-	static const struct json_case cases[] = {
-	    {"caf\xc3\xa9", "\"caf\xc3\xa9\""},		  /* U+00E9 */
-	    {"\xc2\x80", "\"\xc2\x80\""},		  /* U+0080, lowest 2-byte */
-	    {"\xdf\xbf", "\"\xdf\xbf\""},		  /* U+07FF */
-	    {"\xe0\xa0\x80", "\"\xe0\xa0\x80\""},	  /* U+0800, lowest 3-byte */
-	    {"\xe2\x82\xac", "\"\xe2\x82\xac\""},	  /* euro sign */
-	    {"\xed\x9f\xbf", "\"\xed\x9f\xbf\""},	  /* U+D7FF, just below the surrogates */
-	    {"\xee\x80\x80", "\"\xee\x80\x80\""},	  /* U+E000, just above */
-	    {"\xef\xbf\xbd", "\"\xef\xbf\xbd\""},	  /* U+FFFD itself */
-	    {"\xf0\x90\x80\x80", "\"\xf0\x90\x80\x80\""}, /* U+10000 */
-	    {"\xf0\x9f\x98\x80", "\"\xf0\x9f\x98\x80\""}, /* emoji */
-	    {"\xf4\x8f\xbf\xbf", "\"\xf4\x8f\xbf\xbf\""}, /* U+10FFFF, highest */
-	    {"\xe6\x97\xa5\xe6\x9c\xac", "\"\xe6\x97\xa5\xe6\x9c\xac\""},
+	static const char *const cases[] = {
+	    "caf\xc3\xa9",
+	    "\xc2\x80",
+	    "\xdf\xbf",
+	    "\xe0\xa0\x80",
+	    "\xe2\x82\xac",
+	    "\xed\x9f\xbf",
+	    "\xee\x80\x80",
+	    "\xef\xbf\xbd",
+	    "\xf0\x90\x80\x80",
+	    "\xf4\x8f\xbf\xbf",
+	    "\xe6\x97\xa5\xe6\x9c\xac",
+	    "\x7f",
 	};
+	size_t i;
 
-	check_json_cases(cases, ARRAY_SIZE(cases));
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *got = jstr_round_trip(cases[i]);
+
+		cr_expect_str_eq(got, cases[i], "case %zu", i);
+		free(got);
+	}
 }
 
 Test(json_str, invalid_bytes_replaced)
 {
-	static const struct json_case cases[] = {
-	    {"\xff", "\"\\ufffd\""},
-	    {"\xfe\xff", "\"\\ufffd\\ufffd\""},
-	    {"\x80", "\"\\ufffd\""}, /* lone continuation byte */
+	static const struct {
+		const char *in, *decoded;
+	} cases[] = {
+	    {"\xff", "\xef\xbf\xbd"},
+	    {"\x80", "\xef\xbf\xbd"}, /* lone continuation byte */
 	    {"a\xbf"
 	     "b",
-	     "\"a\\ufffdb\""},
-	    {"\xc3", "\"\\ufffd\""}, /* truncated at the end of the string */
-	    {"\xc3(", "\"\\ufffd(\""},
-	    {"\xe2\x82", "\"\\ufffd\\ufffd\""},
-	    {"\xe2\x82\"", "\"\\ufffd\\ufffd\\\"\""}, /* a quote cannot hide in a sequence */
-	    {"\xf0\x9f\x98", "\"\\ufffd\\ufffd\\ufffd\""},
-	    {"\xc0\xaf", "\"\\ufffd\\ufffd\""}, /* overlong '/', 2 bytes */
-	    {"\xc1\xbf", "\"\\ufffd\\ufffd\""},
-	    {"\xf5\x80\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""},
-	    {"\xf8\x88\x80\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\""},
-	    {"ok\xc3\xa9\xff", "\"ok\xc3\xa9\\ufffd\""},
+	     "a\xef\xbf\xbd"
+	     "b"},
+	    {"\xc3", "\xef\xbf\xbd"}, /* truncated at the end of the string */
+	    {"\xc3(", "\xef\xbf\xbd("},
+	    {"\xe2\x82\"", "\xef\xbf\xbd\xef\xbf\xbd\""}, /* a quote cannot hide in a sequence */
+	    {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},	  /* overlong '/' */
+	    {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* U+D800 surrogate */
+	    {"\xf4\x90\x80\x80",
+	     "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* >U+10FFFF */
+	    {"ok\xc3\xa9\xff", "ok\xc3\xa9\xef\xbf\xbd"},
 	};
+	size_t i;
 
-	check_json_cases(cases, ARRAY_SIZE(cases));
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *got = jstr_round_trip(cases[i].in);
+
+		cr_expect_str_eq(got, cases[i].decoded, "case %zu", i);
+		free(got);
+	}
 }
 
-/*
- * Ill-formed sequences whose lead byte looks right: overlong 3- and 4-byte forms, UTF-16
- * surrogates and code points above U+10FFFF (RFC 3629 section 4). JSON must be UTF-8, so they
- * are invalid bytes like any other.
- */
-Test(json_str, ill_formed_utf8_replaced)
-{
-	static const struct json_case cases[] = {
-	    {"\xe0\x80\xaf", "\"\\ufffd\\ufffd\\ufffd\""},	      /* overlong '/', 3 bytes */
-	    {"\xe0\x9f\xbf", "\"\\ufffd\\ufffd\\ufffd\""},	      /* overlong U+07FF */
-	    {"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""},	      /* U+D800 high surrogate */
-	    {"\xed\xbf\xbf", "\"\\ufffd\\ufffd\\ufffd\""},	      /* U+DFFF low surrogate */
-	    {"\xf0\x80\x80\xaf", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""}, /* overlong, 4 bytes */
-	    {"\xf0\x8f\xbf\xbf", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""}, /* overlong U+FFFF */
-	    {"\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""}, /* U+110000 */
-	};
-
-	check_json_cases(cases, ARRAY_SIZE(cases));
-}
-
-/* Every short byte string gives strict JSON that decodes back to the input when it was UTF-8. */
+/* Every short byte string gives one strict ASCII document that decodes back to the input when it
+ * was UTF-8. */
 Test(json_str, exhaustive_short_strings)
 {
 	static const unsigned char tails[] = {0x00, 0x80, 0xbf, '"'};
@@ -151,7 +159,10 @@ Test(json_str, exhaustive_short_strings)
 			for (t2 = 0; t2 < ARRAY_SIZE(tails); t2++) {
 				for (t3 = 0; t3 < ARRAY_SIZE(tails); t3++) {
 					unsigned char in[5] = {b0, b1, tails[t2], tails[t3], 0};
-					char *doc, val[64];
+					json_error_t e;
+					json_t *doc;
+					char *text;
+					const char *val;
 					int ok;
 
 					/* the full product is large: vary the tails only for leads
@@ -160,14 +171,19 @@ Test(json_str, exhaustive_short_strings)
 						continue;
 					if ((b1 == 0 && t2) || (!tails[t2] && t3))
 						continue;
-					doc = capture(json_obj_fn, in);
-					ok = json_get(doc, "k", val, sizeof(val)) == 0 &&
+					text = jstr_doc((char *)in);
+					doc = json_loads(text, JSON_REJECT_DUPLICATES, &e);
+					val = json_string_value(json_object_get(doc, "k"));
+					ok = val && utf8_valid(val) &&
 					     (!utf8_valid((char *)in) || !strcmp(val, (char *)in));
+					for (const char *p = text; ok && *p; p++)
+						ok = (unsigned char)*p < 0x80;
 					if (!ok && bad++ < 5)
 						cr_log_error(
 						    "bad output for %02x %02x %02x %02x: %s", in[0],
-						    in[1], in[2], in[3], doc);
-					free(doc);
+						    in[1], in[2], in[3], text);
+					json_decref(doc);
+					free(text);
 				}
 			}
 		}
@@ -175,44 +191,167 @@ Test(json_str, exhaustive_short_strings)
 	cr_assert_eq(bad, 0, "%zu inputs gave invalid JSON or lost data", bad);
 }
 
-/* The strict checker itself must reject what it is there to catch. */
-Test(json_lite, rejects_broken_json)
+Test(json_u64, above_int64_is_a_string)
+{
+	static const struct {
+		__u64 v;
+		const char *want;
+	} cases[] = {
+	    {0, "0"},
+	    {4242, "4242"},
+	    {9223372036854775807ULL, "9223372036854775807"},
+	    {9223372036854775808ULL, "\"9223372036854775808\""},
+	    {18446744073709551615ULL, "\"18446744073709551615\""},
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		json_t *v = rf_ju64(cases[i].v);
+		char *text = json_dumps(v, JSON_ENCODE_ANY);
+
+		cr_expect_str_eq(text, cases[i].want, "case %zu", i);
+		free(text);
+		json_decref(v);
+	}
+}
+
+/* The strict reader of the tests must reject what it is there to catch. */
+Test(json_strict, rejects_broken_json)
 {
 	static const char *const bad[] = {
 	    "",
 	    "\"raw\nnewline\"",
-	    "\"raw\x01control\"",
-	    "\"unterminated",
-	    "\"a\"b\"",
+	    "{\"a\":\"raw\x01control\"}",
+	    "{\"a\":\"unterminated}",
 	    "{\"a\":1}{\"b\":2}",
 	    "{\"a\":1,}",
 	    "{\"a\" 1}",
-	    "{\"a\":1,\"a\":2}",
-	    "\"\xed\xa0\x80\"",
-	    "\"\xc0\xaf\"",
-	    "\"\xff\"",
-	    "\"\\x41\"",
-	    "\"\\ud800\"",
-	    "01",
+	    "{\"a\":1,\"a\":2}", /* duplicate keys */
+	    "{\"r\":{\"h\":1},\"r\":{\"t\":2}}",
+	    "{\"a\":\"\xed\xa0\x80\"}",
+	    "{\"a\":\"\xc0\xaf\"}",
+	    "{\"a\":\"\xff\"}",
+	    "{\"a\":\"\\x41\"}",
+	    "{\"a\":\"\\u0000\"}",
+	    "[01]",
 	    "[1,]",
 	    "{\"a\":tru}",
 	};
-	char val[16];
 	size_t i;
 
-	for (i = 0; i < ARRAY_SIZE(bad); i++)
-		cr_assert_not(json_valid(bad[i]), "accepted: %s", bad[i]);
-	cr_assert(json_valid("{\"a\":[1,-2.5e3,\"x\\u00e9\\ud83d\\ude00\"],\"b\":{\"c\":null}}\n"));
-	cr_assert_eq(json_get("{\"a\":{\"b\":[true,\"v\"]}}", "a.b.1", val, sizeof(val)), 0);
-	cr_assert_str_eq(val, "v");
-	cr_assert_eq(json_get("{\"a\":{\"b\":[true,\"v\"]}}", "a.b.0", val, sizeof(val)), 0);
-	cr_assert_str_eq(val, "true");
-	cr_assert_eq(json_get("{\"a\":{\"b\":1}}", "a.c", val, sizeof(val)), -ENOENT);
-	cr_assert_eq(json_get("{\"a\":\"\\u00e9\\n\"}", "a", val, sizeof(val)), 0);
-	cr_assert_str_eq(val, "\xc3\xa9\n");
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		json_t *doc = json_loads(bad[i], JSON_REJECT_DUPLICATES, NULL);
+
+		cr_expect_null(doc, "accepted: %s", bad[i]);
+		json_decref(doc);
+	}
 	cr_assert(utf8_valid("caf\xc3\xa9"));
 	cr_assert_not(utf8_valid("\xed\xa0\x80"));
 	cr_assert_not(utf8_valid("\xc3"));
+}
+
+/* The path lookups of tests/lib/rft_jansson.c. */
+Test(json_strict, path_lookups)
+{
+	json_t *doc = rft_json_load("{\"a\":{\"b\":[true,\"v\",7]},\"c\":\"\\u00e9\\n\"}\n");
+	json_t *lines = rft_json_lines("{\"x\":1}\n\n{\"x\":2,\"y\":\"z\"}\n");
+
+	cr_assert_eq(rft_json_bool_at(doc, "a.b.0"), 1);
+	cr_assert_str_eq(rft_json_str_at(doc, "a.b.1"), "v");
+	cr_assert_eq(rft_json_int_at(doc, "a.b.2", -1), 7);
+	cr_assert_null(rft_json_at(doc, "a.c"));
+	cr_assert_null(rft_json_at(doc, "a.b.3"));
+	cr_assert_str_eq(rft_json_str_at(doc, "c"), "\xc3\xa9\n");
+	cr_assert_eq(json_array_size(lines), 2);
+	cr_assert_not_null(rft_json_find(lines, "y", "z"));
+	cr_assert_eq(rft_json_count(lines, "x", NULL), 2);
+	cr_assert_eq(rft_json_bool("{\"h\":{\"connect4\":true}}", "connect4"), 1);
+	cr_assert_eq(rft_json_bool("{\"h\":{\"connect4\":1}}", "connect4"), -1);
+	json_decref(doc);
+	json_decref(lines);
+}
+
+/* ---- rf_parse_u64: every number from outside --------------------------------------------------
+ */
+
+Test(parse_u64, strict_decimal_in_range)
+{
+	static const struct {
+		const char *in;
+		__u64 max;
+		int ret;
+		__u64 v;
+	} cases[] = {
+	    {"0", 10, 0, 0},
+	    {"22", 65535, 0, 22},
+	    {"0022", 65535, 0, 22},
+	    {"65535", 65535, 0, 65535},
+	    {"65536", 65535, -ERANGE, 0},
+	    {"4294967318", 65535, -ERANGE, 0}, /* 2^32 + 22: never 22 */
+	    {"4294967296", 4294967295ULL, -ERANGE, 0},
+	    {"18446744073709551615", ~0ULL, 0, ~0ULL},
+	    {"18446744073709551616", ~0ULL, -ERANGE, 0}, /* 2^64: strtoull saturates */
+	    {"18446744073709551638", ~0ULL, -ERANGE, 0},
+	    {"99999999999999999999999999", ~0ULL, -ERANGE, 0},
+	    {"", 10, -EINVAL, 0},
+	    {" 1", 10, -EINVAL, 0},
+	    {"1 ", 10, -EINVAL, 0},
+	    {"+1", 10, -EINVAL, 0},
+	    {"-1", ~0ULL, -EINVAL, 0}, /* strtoull: ULLONG_MAX */
+	    {"0x10", ~0ULL, -EINVAL, 0},
+	    {"1e3", ~0ULL, -EINVAL, 0},
+	    {"12\n", ~0ULL, -EINVAL, 0},
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		__u64 v = 777;
+		int ret = rf_parse_u64(cases[i].in, cases[i].max, &v);
+
+		cr_expect_eq(ret, cases[i].ret, "'%s': %d, want %d", cases[i].in, ret,
+			     cases[i].ret);
+		cr_expect_eq(v, ret ? 777 : cases[i].v, "'%s' -> %llu", cases[i].in,
+			     (unsigned long long)v);
+	}
+	cr_assert_eq(rf_parse_u64(NULL, 1, NULL), -EINVAL);
+}
+
+/* ---- rf_safe_str: text for a terminal --------------------------------------------------------
+ */
+
+Test(safe_str, controls_and_bad_bytes_neutralised)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+	    {"plain", "plain"},
+	    {"\x1b[2J", "?[2J"},
+	    {"a\nb\tc\r", "a?b?c?"},
+	    {"\x7f", "?"},
+	    {"\xc2\x9b"
+	     "31m",
+	     "?31m"},				      /* U+009B CSI */
+	    {"\xc2\x80\xc2\x9f", "??"},		      /* the C1 range */
+	    {"\xc2\xa0\xc3\xa9", "\xc2\xa0\xc3\xa9"}, /* just above C1: kept */
+	    {"\x9b"
+	     "31m",
+	     "?31m"}, /* a lone CSI byte (8-bit terminals) */
+	    {"\xe2\x82\xac", "\xe2\x82\xac"},
+	    {"\xed\xa0\x80", "???"},
+	    {"\xc3", "?"},
+	};
+	char out[64];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++)
+		cr_expect_str_eq(rf_safe(cases[i].in, out, sizeof(out)), cases[i].want, "case %zu",
+				 i);
+	/* a character is copied whole or not at all */
+	rf_safe_str("ab\xe2\x82\xac", 5, out, 5);
+	cr_assert_str_eq(out, "ab");
+	rf_safe_str("ab\xe2\x82\xac", 4, out, sizeof(out));
+	cr_assert_str_eq(out, "ab??", "a sequence cut by inlen is not valid");
+	cr_assert_str_eq(rf_safe(NULL, out, sizeof(out)), "");
 }
 
 /* ---- rf_format_time ---------------------------------------------------------------------------
