@@ -73,6 +73,13 @@ struct rf_load_opts {
 	 * cost kilobytes, not a megabyte each.
 	 */
 	bool lean;
+	/*
+	 * out, optional: pins under ringfence's map names that were not ringfence's (another type
+	 * or layout), renamed to NAME_foreign_<unix time> so that the load could go on: "PATH ->
+	 * NEWPATH; ...", "" when there were none.
+	 */
+	char *foreign;
+	size_t foreign_len;
 };
 
 /* Load, attach to the cgroup and pin everything that is not already pinned and attached.
@@ -113,5 +120,29 @@ void rf_links_state(const char *pin_dir, struct rf_link_state *st);
 
 /* Path of a hook's pin (link or program) under pin_dir. */
 void rf_hook_pin_path(char *buf, size_t len, const char *pin_dir, enum rf_hook hook);
+
+/*
+ * What a long-running holder (the agent) keeps open so that isolation does not depend on the
+ * pins: a pinned link whose pin goes away (bpffs unmounted, the pin removed) loses its last
+ * reference and detaches within milliseconds, unless someone else holds it. The links hold their
+ * programs and those their maps; the tc program and rf_build (used by no program) are held too.
+ */
+struct rf_held {
+	int fd[RF_HOOK_MAX]; /* the link of each cgroup hook, the tc program; -1: none */
+	int build;	     /* rf_build */
+};
+void rf_held_init(struct rf_held *h);
+/* Open (hold) what is pinned under pin_dir now, after closing what h held. 0 or -errno. */
+int rf_hold(const char *pin_dir, struct rf_held *h);
+void rf_held_close(struct rf_held *h);
+/* Has a held object that still enforces (a link still attached, the tc program) lost its pin? */
+bool rf_held_unpinned(const char *pin_dir, const struct rf_held *h);
+/*
+ * Pin the held objects again where their pins are missing: the links that are still attached,
+ * the maps their programs use (by name), the tc program and rf_build. pin_dir must be on a
+ * bpffs (/sys/fs/bpf is mounted again if it is the one that is missing). Returns how many pins
+ * were made, or -errno with err set (e.g. no bpffs there yet: try again later).
+ */
+int rf_repin(const char *pin_dir, const struct rf_held *h, char *err, size_t errlen);
 
 #endif /* RF_LOADER_H */

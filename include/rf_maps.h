@@ -48,8 +48,20 @@ struct rf_maps {
 extern const char *const rf_map_names[];
 extern const size_t rf_nr_maps;
 
-/* Open the pinned maps; -ENOENT when not loaded. rf_maps_close() closes what is open. */
+/*
+ * Open the pinned maps; -ENOENT when not loaded, -EMEDIUMTYPE when one has another type or
+ * layout than this build's (a foreign map pinned under ringfence's name), -EPROTO when rf_config is
+ * pinned but not the rest of this ABI's maps (pins of an older ABI, e.g. ABI 1 without
+ * rf_allow_exe_v2: their rf_config still says whether the host is isolated, see
+ * rf_maps_open_config()). On failure every fd is closed. rf_maps_close() closes what is open.
+ */
 int rf_maps_open(const char *pin_dir, struct rf_maps *m);
+/* Only rf_config (the same layout in every ABI), the other fds -1: for release and metrics over
+ * pins of an older ABI. 0 or -errno. */
+int rf_maps_open_config(const char *pin_dir, struct rf_maps *m);
+/* Does fd (the map pinned as name) have the type and sizes this build uses for a map of
+ * RF_MAP_LIST? 0 (also for names outside it), -EMEDIUMTYPE when not, or -errno. */
+int rf_map_layout_check(const char *name, int fd);
 void rf_maps_close(struct rf_maps *m);
 /* One pinned map by name (a private one, which older pins may lack): its fd, or -errno. */
 int rf_map_open_private(const char *pin_dir, const char *name);

@@ -54,6 +54,10 @@ struct rf_ctx {
 				     target's processes are */
 	bool guard_decided;	  /* the config was applied, so packet_guard is meaningful */
 	char config_warning[512]; /* why the config file was not applied, "" when it was */
+	/* what the load found wrong but worked around (a foreign pin moved aside), "" if nothing:
+	 * also in the history entry's warning; the command exits 1 (degraded) */
+	char load_warning[512];
+	bool degraded;
 	/*
 	 * The state lock could not be taken: the command goes ahead through the kernel (isolate)
 	 * and writes nothing in the state dir until it has the lock.
@@ -129,8 +133,20 @@ int rf_svc_lock_wait(struct rf_ctx *ctx, int timeout_ms);
  * ctx->config_warning for the history. Prints the problem on failure.
  */
 int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config);
+/*
+ * Under the state lock: remember the rf_config map (boot id and map id, <state>/maps-seen) when
+ * the isolation record agrees with it, so that a record saying isolated over the same map, now
+ * off, is told (rf_svc_maps_seen()) from one whose maps are new after a reboot.
+ */
+void rf_svc_maps_agree(const struct rf_ctx *ctx, const struct rf_maps *m);
+/* Is m's rf_config the map the record last agreed with (same boot, same map)? */
+bool rf_svc_maps_seen(const struct rf_ctx *ctx, const struct rf_maps *m);
 /* Make the maps match the config file (add first, then remove); nothing changes on error. */
 int rf_svc_apply_config(struct rf_ctx *ctx, struct rf_maps *m);
+/* Rules the maps did not take (a full map, a file gone), said in the history too: an action
+ * "rules-not-applied" with how many, the first and its error; nothing when n is 0. */
+void rf_svc_record_not_applied(struct rf_ctx *ctx, const char *whose, size_t n, const char *first,
+			       const char *err);
 /* Re-apply the rules persisted in the state dir to freshly created maps. */
 int rf_svc_apply_persisted(struct rf_ctx *ctx, struct rf_maps *m);
 /*

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stddef.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -59,6 +60,8 @@ struct agent {
 	__u64 next_netns_ms; /* next walk of the target's network namespaces */
 	bool seen;	     /* found by the last scan of the recorded targets */
 	bool gone;	     /* its cgroup was removed (or replaced by a new one of that path) */
+	struct rf_held held; /* links and programs held open: isolation outlives their pins */
+	bool pins_lost;	     /* held objects lost their pins and could not be pinned again yet */
 };
 
 #define RF_AGENT_MAX_TARGETS 256
@@ -102,6 +105,17 @@ static void record(struct agent *ag, const char *type, const char *requestor, co
 static void open_log(struct agent *ag)
 {
 	rf_event_log_open(&ag->log, ag->ctx->state_dir, &ag->ec);
+}
+
+/* logrotate (or an admin) moved events.jsonl away: write to a new file at its path again. */
+static void reopen_moved_log(struct agent *ag)
+{
+	struct stat open_st, path_st;
+
+	if (ag->log.f && !fstat(fileno(ag->log.f), &open_st) &&
+	    (stat(ag->log.path, &path_st) || open_st.st_ino != path_st.st_ino ||
+	     open_st.st_dev != path_st.st_dev))
+		open_log(ag);
 }
 
 static int on_event(void *arg, void *data, size_t len)
@@ -213,6 +227,23 @@ static __u64 restore_left(const struct rf_isolation *iso, __u64 now_unix)
 }
 
 /*
+ * The record says isolated (or audit) but the very rf_config it last agreed with is off: another
+ * agent released through the map (docs/ABI.md) while this one was not running. Not a reboot:
+ * the record follows the kernel, as check_flag() does while the agent runs.
+ */
+static void note_release_while_down_locked(struct agent *ag, struct rf_isolation *iso)
+{
+	iso->isolated = iso->audit = false;
+	iso->deadline_unix_ns = iso->confirm_unix_ns = iso->for_unix_ns = iso->remaining_ns = 0;
+	if (rf_isolation_save(ag->ctx->state_dir, iso))
+		rf_warn("cannot update %s/isolation", ag->ctx->state_dir);
+	record_locked(ag, "external-release", "external",
+		      "rf_config was cleared outside the ringfence CLI while the agent was not "
+		      "running (same boot, same map): not restored",
+		      NULL);
+}
+
+/*
  * After a reboot the maps are new: isolate again if the persisted state says so. Runs under the
  * state lock, so a concurrent release (which clears the record under the same lock) is never
  * undone; writes only the isolation fields.
@@ -233,6 +264,10 @@ static void restore_isolation_locked(struct agent *ag)
 		return;
 	if (rf_svc_note_lapse(ag->ctx, &cfg))
 		return; /* the kernel deadline passed while we watched */
+	if (rf_svc_maps_seen(ag->ctx, &ag->m)) {
+		note_release_while_down_locked(ag, &iso);
+		return;
+	}
 	if (iso.deadline_unix_ns && !restore_left(&iso, now)) {
 		bool pending = iso.confirm_unix_ns && iso.deadline_unix_ns == iso.confirm_unix_ns;
 
@@ -255,6 +290,47 @@ static void restore_isolation_locked(struct agent *ag)
 }
 
 static bool wanted(const struct rf_ctx *t);
+
+/*
+ * Hold what is pinned (links, the tc program): a pinned link whose pin goes away (bpffs
+ * unmounted, pins removed) detaches within milliseconds unless someone holds it.
+ */
+static void hold_pins(struct agent *ag)
+{
+	int ret = rf_hold(ag->ctx->pin_dir, &ag->held);
+
+	if (ret)
+		rf_warn("cannot hold the links of %s: %s (isolation then depends on the pins)",
+			ag->ctx->cg_dir, strerror(-ret));
+}
+
+/*
+ * The pins of what the agent holds are gone (bpffs unmounted, pins removed): the held links go
+ * on enforcing; pin them again, with their maps. True while that cannot be done yet (no bpffs
+ * there): then nothing may be loaded either, which would attach a second set of programs.
+ */
+static bool keep_pinned(struct agent *ag)
+{
+	char err[512] = "", what[64];
+	int n;
+
+	if (!rf_held_unpinned(ag->ctx->pin_dir, &ag->held))
+		return false;
+	n = rf_repin(ag->ctx->pin_dir, &ag->held, err, sizeof(err));
+	if (n < 0) {
+		if (!ag->pins_lost)
+			record(
+			    ag, "pins-lost", "agent", err,
+			    "the pins are gone; the agent holds the programs, so isolation holds "
+			    "while it runs; pinning again as soon as it can");
+		ag->pins_lost = true;
+		return true;
+	}
+	ag->pins_lost = false;
+	snprintf(what, sizeof(what), "%d pin(s) made again from what the agent holds", n);
+	record(ag, "repin", "agent", what, NULL);
+	return false;
+}
 
 /* (Re)load, attach, apply the config, restore isolation, open the ring buffer. 0 or -errno;
  * on failure nothing is attached (ag->rb is NULL) and the loop retries later. */
@@ -279,11 +355,14 @@ static int attach(struct agent *ag)
 		rf_svc_recover(ctx); /* a killed command's intent before the restore */
 	if (!ret && rf_svc_apply_config(ctx, &ag->m))
 		rf_warn("configuration not applied; running with the persisted rules");
-	if (!ret)
+	if (!ret) {
 		restore_isolation_locked(ag);
+		rf_svc_maps_agree(ctx, &ag->m);
+	}
 	rf_state_unlock(lock);
 	if (ret)
 		return ret;
+	hold_pins(ag);
 	ag->rb = ring_buffer__new(ag->m.events, on_event, ag, NULL);
 	ag->suppressed = rf_map_open_private(ctx->pin_dir, "rf_suppressed");
 	if (!ag->rb) {
@@ -354,6 +433,7 @@ static void check_flag(struct agent *ag)
 	record_locked(ag, now ? "external-isolate" : "external-release", "external",
 		      "rf_config changed outside the ringfence CLI", NULL);
 out:
+	rf_svc_maps_agree(ag->ctx, &ag->m);
 	rf_state_unlock(lock);
 }
 
@@ -423,7 +503,7 @@ static void periodic(struct agent *ag)
 {
 	char which[256], prog[PATH_MAX];
 
-	if (missing_links(ag, which, sizeof(which))) {
+	if (!keep_pinned(ag) && missing_links(ag, which, sizeof(which))) {
 		ag->retry_at_ms = 0;
 		retry_attach(ag, which);
 		if (!ag->rb)
@@ -442,6 +522,9 @@ static void periodic(struct agent *ag)
 	}
 	drain_held_back(ag);
 	cut_foreign(ag);
+	if (ag->log.f)
+		fflush(ag->log.f);
+	reopen_moved_log(ag);
 }
 
 /* A target recorded in the state dir is served while it is isolated, audited or loaded. */
@@ -459,6 +542,7 @@ static bool wanted(const struct rf_ctx *t)
 static void agent_free(struct agent *ag)
 {
 	detach_maps(ag);
+	rf_held_close(&ag->held);
 	rf_event_log_close(&ag->log);
 	free(ag);
 }
@@ -480,6 +564,7 @@ static struct agent *fleet_add(struct fleet *fl, const struct rf_ctx *t, bool ow
 		return NULL;
 	ag->m = (struct rf_maps)RF_MAPS_INIT;
 	ag->suppressed = -1;
+	rf_held_init(&ag->held);
 	ag->last_isolated = -1;
 	ag->own = own;
 	rf_svc_ctx_copy(&ag->own_ctx, t);
@@ -524,11 +609,15 @@ static void scan_one(struct rf_ctx *t, bool ok, void *arg)
  * stays, so the target is isolated again when a cgroup of that path appears. */
 static void drop_gone(struct agent *ag)
 {
-	char pins[PATH_MAX];
+	char pins[PATH_MAX], prog[PATH_MAX];
 
 	snprintf(pins, sizeof(pins), "%s", ag->ctx->pin_dir);
 	record(ag, "target-gone", "agent", ag->ctx->cg_dir, NULL);
+	/* its tc filters would run on every packet of this namespace's interfaces for ever */
+	rf_hook_pin_path(prog, sizeof(prog), pins, RF_HOOK_TC_EGRESS);
+	rf_tc_detach_all(rf_tc_handle(ag->ctx->cg_id), prog);
 	detach_maps(ag);
+	rf_held_close(&ag->held);
 	if (!rf_unload(pins))
 		rmdir(pins);
 }
@@ -645,6 +734,42 @@ static void notify_ready(void)
 	close(fd);
 }
 
+/* Descriptors the agent keeps per target (maps, links, tc program, ring buffer, log), and the
+ * headroom a load needs (the object's maps and programs, BTF). */
+#define RF_FDS_PER_TARGET 20
+#define RF_FDS_LOAD	  64
+
+/*
+ * Each target costs descriptors: past the soft limit (1024 by default) attaching the next one
+ * fails with EMFILE and it is not restored after a reboot. Take the hard limit (systemd's
+ * LimitNOFILE= sets it), and say so when even that is short of what RF_AGENT_MAX_TARGETS need.
+ */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)RF_AGENT_MAX_TARGETS * RF_FDS_PER_TARGET + RF_FDS_LOAD;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit up = {.rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max};
+
+		if (setrlimit(RLIMIT_NOFILE, &up))
+			rf_warn("cannot raise the open file limit to %llu: %s",
+				(unsigned long long)rl.rlim_max, strerror(errno));
+		else
+			rl = up;
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+		rf_warn("the open file limit (%llu) serves about %llu targets, not %d: raise it "
+			"(LimitNOFILE= in the unit, ulimit -Hn)",
+			(unsigned long long)rl.rlim_cur,
+			(unsigned long long)((rl.rlim_cur > RF_FDS_LOAD ? rl.rlim_cur - RF_FDS_LOAD
+									: 0) /
+					     RF_FDS_PER_TARGET),
+			RF_AGENT_MAX_TARGETS);
+}
+
 /* One agent per state dir serves all its targets: it holds <state>/agent.lock. */
 static int take_agent_lock(struct rf_ctx *ctx)
 {
@@ -677,6 +802,7 @@ int rf_agent_run(struct rf_ctx *ctx, int interval_ms)
 	agent_lock = take_agent_lock(ctx);
 	if (agent_lock == -EBUSY)
 		return EXIT_OPFAIL; /* a broken state dir (another error) is served anyway */
+	raise_nofile();
 	fl.boot_to_unix_ns = rf_now_unix_ns() - rf_now_boot_ns();
 	gethostname(fl.hostname, sizeof(fl.hostname) - 1);
 	own = fleet_add(&fl, ctx, true);

@@ -29,5 +29,7 @@ int rf_cmd_locked(struct rf_ctx *ctx, int (*fn)(struct rf_ctx *ctx, const void *
 	rf_svc_recover(ctx); /* what a killed command left half-done comes first */
 	ret = fn(ctx, arg);
 	rf_state_unlock(lock);
+	if (!ret && ctx->degraded)
+		return EXIT_OPFAIL; /* done, but with a fault worked around (said on stderr) */
 	return rf_exit_code(ret);
 }

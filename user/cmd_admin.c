@@ -70,7 +70,8 @@ static int unload_check(struct rf_ctx *ctx, bool force)
 	struct rf_config cfg;
 	int ret = 0;
 
-	if (rf_maps_open(ctx->pin_dir, &m) || rf_config_get(&m, &cfg))
+	/* rf_config alone: pins of an older ABI that are isolated are protected too */
+	if (rf_maps_open_config(ctx->pin_dir, &m) || rf_config_get(&m, &cfg))
 		goto out; /* nothing (readable) to protect */
 	if (rf_svc_isolated_now(&cfg) && !force) {
 		rf_err("the host is isolated: unloading would end isolation. Run 'ringfence "

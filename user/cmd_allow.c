@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
+#include <bpf/bpf.h>
 #include "rf_cmd.h"
 #include "rf_json.h"
 #include "rf_policy.h"
@@ -82,6 +84,45 @@ static bool process_rule_in(char *const *lines, size_t n, const char *line)
 	return false;
 }
 
+/*
+ * Is the process rule of this line in the kernel map (the file's identity, or the cgroup's id)?
+ * A persisted rule that did not fit (a full map) or whose path is gone is not in force.
+ */
+static bool process_rule_in_force(const struct rf_maps *m, const char *line)
+{
+	struct rf_exe_users users; /* rf_allow_exe_v3's value: ringfence's own exe rules */
+	struct rf_allow_val v;	   /* rf_allow_exe_v2's and rf_allow_cgroup's */
+	struct rf_exe_key k;
+	struct rf_rule r;
+	char err[RF_ERR_MAX], dir[PATH_MAX];
+	__u64 id;
+
+	if (rf_rule_parse_line(line, &r, err, sizeof(err)))
+		return false; /* a quoted path or a user clause is the parser's to read, never ours
+			       */
+	if (r.kind == RF_RULE_EXE) {
+		if (rf_exe_key_for(r.path, &k, err, sizeof(err)))
+			return false;
+		if (!bpf_map_lookup_elem(m->exe3, &k, &users) ||
+		    !bpf_map_lookup_elem(m->exe, &k, &v))
+			return true;
+		k.gen = RF_EXE_GEN_ANY;
+		return !bpf_map_lookup_elem(m->exe3, &k, &users) ||
+		       !bpf_map_lookup_elem(m->exe, &k, &v);
+	}
+	return r.kind == RF_RULE_CGROUP && !rf_cgroup_resolve(r.path, dir, sizeof(dir), &id) &&
+	       !bpf_map_lookup_elem(m->cgroup, &id, &v);
+}
+
+/* The note of a process rule that is not in the kernel map: listed so in text, left out of
+ * JSON (the list is what the kernel allows). */
+static const char not_in_force[] = "   (NOT in force: not in the kernel map; see history)";
+
+static const char *process_note(const struct rf_maps *m, const char *line)
+{
+	return process_rule_in_force(m, line) ? "" : not_in_force;
+}
+
 static void rules_each(struct rf_ctx *ctx, struct rf_maps *m, rule_fn fn, void *arg)
 {
 	struct list_ctx lc = {fn, arg};
@@ -98,10 +139,10 @@ static void rules_each(struct rf_ctx *ctx, struct rf_maps *m, rule_fn fn, void *
 		rf_warn("cannot read the process rules in %s", ctx->state_dir);
 	for (i = 0; i < nconf; i++)
 		if (is_process_rule(conf[i]))
-			fn(conf[i], "", arg);
+			fn(conf[i], process_note(m, conf[i]), arg);
 	for (i = 0; i < nuser; i++)
 		if (is_process_rule(user[i]) && !process_rule_in(conf, nconf, user[i]))
-			fn(user[i], "", arg);
+			fn(user[i], process_note(m, user[i]), arg);
 	rf_lines_free(conf, nconf);
 	rf_lines_free(user, nuser);
 }
@@ -118,7 +159,10 @@ static void rule_json(const char *line, const char *note, void *arg)
 {
 	json_t **arr = arg;
 
-	(void)note;
+	if (note == not_in_force) {
+		rf_warn("rule '%s' is not in force (not in the kernel map)", line);
+		return;
+	}
 	if (*arr && rf_jappend(*arr, rf_jstr(line))) {
 		json_decref(*arr);
 		*arr = NULL;
@@ -151,10 +195,15 @@ static int allow_list(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 		return rf_usage_error("unexpected argument '%s'", o->argv[1]);
 	if (rf_svc_need_root())
 		return EXIT_OPFAIL;
-	if (rf_maps_open(ctx->pin_dir, &m)) {
+	if ((err = rf_maps_open(ctx->pin_dir, &m))) {
 		if (ctx->json)
 			return rf_json_write(stdout, json_array(), true) ? EXIT_OPFAIL : 0;
-		rf_err("not loaded: no rules in the kernel");
+		if (err == -EPROTO)
+			rf_err("the pins in %s are of an older ringfence ABI: run 'ringfence load' "
+			       "to upgrade them in place, then list the rules",
+			       ctx->pin_dir);
+		else
+			rf_err("not loaded: no rules in the kernel");
 		return 0;
 	}
 	err = ctx->json ? rf_json_write(stdout, rf_rules_json(ctx, &m), true)

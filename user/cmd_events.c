@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "rf_cmd.h"
@@ -43,6 +44,42 @@ static int on_event(void *arg, void *data, size_t len)
 		rf_event_text(stdout, e, &ev->ec);
 	fflush(stdout);
 	return 0;
+}
+
+/*
+ * At the end of the log being followed: has it been rotated (the agent renamed it to
+ * events.jsonl.1 and opened a new one, or logrotate moved it) or truncated in place? Then the
+ * new file at path is the one to read, from its start (what was left in the old one was read).
+ */
+static bool log_replaced(FILE *f, const char *path)
+{
+	struct stat open_st, path_st;
+
+	if (fstat(fileno(f), &open_st) || stat(path, &path_st))
+		return false; /* not there (yet): keep waiting on the old one */
+	return open_st.st_ino != path_st.st_ino || open_st.st_dev != path_st.st_dev ||
+	       ftell(f) > path_st.st_size;
+}
+
+/* Wait (following) for the log to exist; NULL when exiting, or on an error (said). */
+static FILE *open_log(const char *path, bool follow)
+{
+	FILE *f;
+
+	while (!(f = fopen(path, "re"))) {
+		int e = errno;
+
+		if (e != ENOENT || !follow) {
+			if (e != ENOENT)
+				rf_err("cannot read %s: %s", path, strerror(e));
+			errno = e;
+			return NULL;
+		}
+		if (exiting)
+			return NULL;
+		usleep(200 * 1000);
+	}
+	return f;
 }
 
 /*
@@ -85,19 +122,24 @@ static int events_from_agent_log(struct rf_ctx *ctx, bool follow)
 		rf_err("the agent is running and receives the events; showing its log %s (JSON "
 		       "lines)",
 		       path);
-	f = fopen(path, "re");
-	if (!f) {
-		if (errno == ENOENT && !follow)
-			return 0;
-		rf_err("cannot read %s: %s", path, strerror(errno));
-		return EXIT_OPFAIL;
-	}
+	f = open_log(path, follow);
+	if (!f)
+		return errno == ENOENT || exiting ? 0 : EXIT_OPFAIL;
 	for (;;) {
 		bad += copy_log(f, ctx->json, follow);
 		if (!follow || exiting)
 			break;
 		fflush(stdout);
 		clearerr(f);
+		if (log_replaced(f, path)) {
+			FILE *next = fopen(path, "re");
+
+			if (next) {
+				fclose(f);
+				f = next;
+				continue;
+			}
+		}
 		usleep(200 * 1000);
 	}
 	fclose(f);
@@ -131,9 +173,18 @@ static int events_from_kernel(struct rf_ctx *ctx, bool follow)
 	int ret;
 
 	if ((ret = rf_maps_open(ctx->pin_dir, &m))) {
-		rf_err("not loaded (no pinned maps in %s): run 'ringfence load' or 'ringfence "
-		       "isolate' first",
-		       ctx->pin_dir);
+		if (ret == -EPROTO)
+			rf_err("the pins in %s are of an older ringfence ABI: run 'ringfence load' "
+			       "to upgrade them in place",
+			       ctx->pin_dir);
+		else if (ret == -EMEDIUMTYPE)
+			rf_err("a map in %s is not ringfence's: run 'ringfence load' (it moves it "
+			       "aside)",
+			       ctx->pin_dir);
+		else
+			rf_err("not loaded (no pinned maps in %s): run 'ringfence load' or "
+			       "'ringfence isolate' first",
+			       ctx->pin_dir);
 		return EXIT_OPFAIL;
 	}
 	ev.ec.boot_to_unix_ns = rf_now_unix_ns() - rf_now_boot_ns();

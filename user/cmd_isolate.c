@@ -530,6 +530,8 @@ int rf_cmd_isolate(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 		       rf_state_problem(ctx->state_err), ctx->state_dir);
 		return EXIT_OPFAIL;
 	}
+	if (!ret && ctx->degraded)
+		return EXIT_OPFAIL; /* isolated, with a foreign pin moved aside (said on stderr) */
 	return rf_exit_code(ret);
 }
 
@@ -679,6 +681,9 @@ static int release_maps(struct rf_ctx *ctx, struct rf_maps *m, int open_err,
 	enum rf_svc_mode was = RF_SVC_OFF;
 	int ret;
 
+	/* pins of an older ABI (not upgraded yet): its rf_config is all a release writes */
+	if (open_err == -EPROTO)
+		open_err = rf_maps_open_config(ctx->pin_dir, m);
 	if (open_err == -ENOENT) {
 		if (ctx->json)
 			rf_json_write(stdout,

@@ -476,6 +476,9 @@ static void metric_add(struct rf_ctx *ctx, bool ok, void *arg)
 	t = &ms->t[ms->n++];
 	t->m = (struct rf_maps)RF_MAPS_INIT;
 	t->loaded = rf_maps_open(ctx->pin_dir, &t->m) == 0;
+	/* pins of an older ABI: rf_config tells the mode (its counters are not read) */
+	if (!t->loaded && rf_pins_present(ctx->pin_dir))
+		t->loaded = rf_maps_open_config(ctx->pin_dir, &t->m) == 0;
 	if (t->loaded && rf_config_get(&t->m, &t->cfg))
 		rf_warn("cannot read rf_config of %s", ctx->cg_dir);
 	/* a label value is UTF-8 with \\ and " escaped; controls and bad bytes become '?' */

@@ -47,8 +47,8 @@ static int load_applied(struct rf_ctx *ctx, const char *header, char ***had, siz
 static void change_lines(struct rf_ctx *ctx, struct rf_maps *m, const char *const *lines, size_t n,
 			 size_t nconfig, bool add)
 {
-	char err[RF_ERR_MAX];
-	size_t i;
+	char err[RF_ERR_MAX], first[RF_ERR_MAX] = "", first_err[RF_ERR_MAX] = "";
+	size_t i, failed = 0;
 
 	for (i = 0; i < n; i++) {
 		struct rf_rule r;
@@ -63,7 +63,12 @@ static void change_lines(struct rf_ctx *ctx, struct rf_maps *m, const char *cons
 		if (ret && ret != (add ? -EEXIST : -ENOENT))
 			rf_warn("%s: '%s' not %s: %s", ctx->config, lines[i],
 				add ? "applied" : "removed", err);
+		if (ret && add && ret != -EEXIST && !failed++) {
+			snprintf(first, sizeof(first), "%s", lines[i]);
+			snprintf(first_err, sizeof(first_err), "%s", err);
+		}
 	}
+	rf_svc_record_not_applied(ctx, "config", failed, first, first_err);
 }
 
 /* Bring the maps' rules in line with want (add first, then remove). */

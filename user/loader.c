@@ -10,6 +10,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -475,14 +476,11 @@ static int attach_missing(struct ringfence_bpf *skel, const struct rf_link_state
 
 int rf_pinned_config(const char *pin_dir, struct rf_config *cfg)
 {
-	struct rf_maps m = RF_MAPS_INIT;
-	char path[PATH_MAX];
-	int ret;
+	struct rf_maps m;
+	int ret = rf_maps_open_config(pin_dir, &m);
 
-	pin_path(path, sizeof(path), pin_dir, "rf_config");
-	m.config = bpf_obj_get(path);
-	if (m.config < 0)
-		return -errno;
+	if (ret)
+		return ret;
 	ret = rf_config_get(&m, cfg);
 	close(m.config);
 	return ret;
@@ -495,7 +493,8 @@ static int pinned_abi(const char *pin_dir, __u32 *abi)
 	int ret = rf_pinned_config(pin_dir, &cfg);
 
 	*abi = cfg.abi_version;
-	return ret == -ENOENT ? 0 : ret;
+	/* a foreign map pinned as rf_config says nothing: the load moves it aside */
+	return ret == -ENOENT || ret == -EMEDIUMTYPE ? 0 : ret;
 }
 
 static bool pinned(const char *pin_dir, const char *name)
@@ -506,23 +505,185 @@ static bool pinned(const char *pin_dir, const char *name)
 	return !access(path, F_OK);
 }
 
-/* Does the map pinned at path have map's type and layout? 1 yes, 0 no, -errno (-ENOENT: none). */
-static int pin_matches(const struct bpf_map *map, const char *path)
+/* Is fd a map of map's type and layout (and, with name, of map's name)? 1 yes, 0 no, -errno. */
+static int fd_matches(const struct bpf_map *map, int fd, bool name)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
-	int fd = bpf_obj_get(path), ret;
 
-	if (fd < 0)
-		return -errno;
-	ret = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : 0;
-	close(fd);
-	if (ret)
-		return ret;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return errno == EINVAL ? 0 : -errno; /* EINVAL: not a map (a program, a link) */
+	if (name && strncmp(info.name, bpf_map__name(map), sizeof(info.name) - 1))
+		return 0;
 	return info.type == (__u32)bpf_map__type(map) && info.key_size == bpf_map__key_size(map) &&
 	       info.value_size == bpf_map__value_size(map) &&
 	       info.max_entries == bpf_map__max_entries(map) &&
 	       info.map_flags == bpf_map__map_flags(map);
+}
+
+/* Does the map pinned at path have map's type and layout? 1 yes, 0 no, -errno (-ENOENT: none). */
+static int pin_matches(const struct bpf_map *map, const char *path)
+{
+	int fd = bpf_obj_get(path), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = fd_matches(map, fd, false);
+	close(fd);
+	return ret;
+}
+
+/* The maps the attached programs use, by name (collected once per load). */
+struct running_maps {
+	__u32 id[RF_MAX_OBJ_MAPS];
+	char name[RF_MAX_OBJ_MAPS][BPF_OBJ_NAME_LEN];
+	size_t n;
+};
+
+static void add_running(struct running_maps *r, __u32 id)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	size_t i;
+	int fd;
+
+	for (i = 0; i < r->n; i++)
+		if (r->id[i] == id)
+			return;
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0 || r->n == RF_MAX_OBJ_MAPS)
+		goto out;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		r->id[r->n] = id;
+		memcpy(r->name[r->n++], info.name, BPF_OBJ_NAME_LEN);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+}
+
+static void collect_running(const struct rf_link_state *st, struct running_maps *r)
+{
+	__u32 ids[RF_MAX_OBJ_MAPS], j;
+	int i;
+
+	r->n = 0;
+	for (i = 0; i < RF_HOOK_MAX; i++) {
+		struct bpf_prog_info pi = {.nr_map_ids = RF_MAX_OBJ_MAPS,
+					   .map_ids = (__u64)(unsigned long)ids};
+		__u32 len = sizeof(pi);
+		int pfd = st[i].attached ? bpf_prog_get_fd_by_id(st[i].prog_id) : -1;
+
+		if (pfd < 0)
+			continue;
+		if (bpf_obj_get_info_by_fd(pfd, &pi, &len))
+			pi.nr_map_ids = 0;
+		close(pfd);
+		for (j = 0; j < pi.nr_map_ids && j < RF_MAX_OBJ_MAPS; j++)
+			add_running(r, ids[j]);
+	}
+}
+
+/* The id of the running map called name, 0 when the attached programs have none. */
+static __u32 running_id(const struct running_maps *r, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		if (!strncmp(r->name[i], name, BPF_OBJ_NAME_LEN - 1))
+			return r->id[i];
+	return 0;
+}
+
+/* The map of map's name and layout that the attached programs use: an fd, or -ENOENT. */
+static int running_map(const struct running_maps *r, const struct bpf_map *map)
+{
+	__u32 id = running_id(r, bpf_map__name(map));
+	int fd = id ? bpf_map_get_fd_by_id(id) : -1;
+
+	if (fd >= 0 && fd_matches(map, fd, true) == 1)
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	return -ENOENT;
+}
+
+/* The id of the object pinned at path, 0 if none or not a map. */
+static __u32 pinned_map_id(const char *path)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.id = 0;
+	close(fd);
+	return info.id;
+}
+
+/* A map pinned at path while the attached programs use another map of that name. */
+static bool not_the_running_map(const struct running_maps *run, const char *name, const char *path)
+{
+	__u32 id = running_id(run, name);
+
+	return id && pinned_map_id(path) != id;
+}
+
+/* Pins under ringfence's names that another program put there, moved aside by a load. */
+struct foreign {
+	const struct rf_link_state *st; /* the links as found */
+	struct running_maps run;	/* the maps their programs use: taken back */
+	char moved[2048];		/* "PATH -> PATH_foreign_TIME; ..." */
+};
+
+/*
+ * A pin of another type or layout under the name of a map with state (rf_config, rf_allow_*),
+ * or of the same layout but not the map the attached programs use: not ringfence's (writing
+ * it would change nothing they enforce). Isolation comes first: the pin is renamed to
+ * NAME_foreign_<unix time> (bpffs allows no dots in names), kept for whoever investigates, and
+ * the name pinned again with the map the attached programs use (so nothing of their state is
+ * lost), or a fresh one when no link is attached. With links attached but no such map in their
+ * programs, nothing is changed (an error).
+ */
+static int take_name_back(struct bpf_map *map, const char *path, struct foreign *f, char *err,
+			  size_t errlen)
+{
+	char to[PATH_MAX + 32];
+	size_t n = strlen(f->moved);
+	int fd = running_map(&f->run, map), ret;
+
+	if (fd < 0 && any_attached(f->st)) {
+		snprintf(
+		    err, errlen,
+		    "pinned map %s is not ringfence's (another type or layout, or not the map "
+		    "the attached programs use), and they have no map of that name to pin there "
+		    "instead: nothing was changed; move %s away (or 'ringfence unload --force')",
+		    path, path);
+		return -EPROTO;
+	}
+	snprintf(to, sizeof(to), "%s_foreign_%lld", path, (long long)time(NULL));
+	if (rename(path, to)) {
+		ret = -errno;
+		snprintf(err, errlen,
+			 "pinned map %s is not ringfence's; moving it to %s failed: %s", path, to,
+			 strerror(-ret));
+		if (fd >= 0)
+			close(fd);
+		return ret;
+	}
+	/* a long list is cut short, never empty: the caller warns when it is not */
+	if (snprintf(f->moved + n, sizeof(f->moved) - n, "%s%s -> %s", n ? "; " : "", path, to) < 0)
+		snprintf(f->moved + n, sizeof(f->moved) - n, "%s", n ? "" : "(a foreign pin)");
+	if (fd < 0)
+		return 0;
+	ret = bpf_map__reuse_fd(map, fd);
+	close(fd);
+	if (ret)
+		snprintf(err, errlen, "failed to take back the map of %s: %s", path,
+			 strerror(-ret));
+	return ret;
 }
 
 /*
@@ -544,7 +705,7 @@ static bool replaceable(const char *name)
  * lost, and a layout change gets a new map name (docs/ABI.md).
  */
 static int skip_incompatible_pins(struct ringfence_bpf *skel, const char *pin_dir, bool *replaced,
-				  char *err, size_t errlen)
+				  struct foreign *f, char *err, size_t errlen)
 {
 	struct bpf_map *map;
 	char path[PATH_MAX];
@@ -556,22 +717,22 @@ static int skip_incompatible_pins(struct ringfence_bpf *skel, const char *pin_di
 			continue;
 		pin_path(path, sizeof(path), pin_dir, bpf_map__name(map));
 		ret = pin_matches(map, path);
-		if (ret == 1 || ret == -ENOENT)
+		if (ret == -ENOENT ||
+		    (ret == 1 && !not_the_running_map(&f->run, bpf_map__name(map), path)))
 			continue;
 		if (ret == 0 && replaceable(bpf_map__name(map))) {
 			bpf_map__set_pin_path(map, NULL);
 			replaced[i] = true;
 			continue;
 		}
-		if (ret)
+		/* another layout, or the same layout but not the map the programs use: foreign */
+		if (ret >= 0)
+			ret = take_name_back(map, path, f, err, errlen);
+		else
 			snprintf(err, errlen, "failed to inspect pinned map %s: %s", path,
 				 strerror(-ret));
-		else
-			snprintf(err, errlen,
-				 "pinned map %s has another type or layout than this ringfence's: "
-				 "nothing was changed (use the ringfence that pinned it)",
-				 path);
-		return ret ? ret : -EPROTO;
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -800,6 +961,30 @@ static int stamp_build(struct ringfence_bpf *skel, char *err, size_t errlen)
 	return ret;
 }
 
+/*
+ * Is a map that is not ringfence's pinned under one of its map names: another type or layout,
+ * or not the map the attached programs use?
+ */
+static bool foreign_pinned(const char *pin_dir, const struct running_maps *run)
+{
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < rf_nr_maps; i++) {
+		int fd, ret;
+
+		pin_path(path, sizeof(path), pin_dir, rf_map_names[i]);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		ret = rf_map_layout_check(rf_map_names[i], fd);
+		close(fd);
+		if (ret == -EMEDIUMTYPE || not_the_running_map(run, rf_map_names[i], path))
+			return true;
+	}
+	return false;
+}
+
 /* What a load does over the pins it finds. */
 struct load_plan {
 	struct rf_link_state st[RF_HOOK_MAX];
@@ -810,8 +995,10 @@ struct load_plan {
 	char what[64];
 };
 
-/* 1 when there is something to do, 0 to adopt what is there, -errno (err set) on a conflict. */
-static int plan_load(const struct rf_load_opts *o, struct load_plan *p, char *err, size_t errlen)
+/* 1 when there is something to do, 0 to adopt what is there, -errno (err set) on a conflict.
+ * run: the maps of the attached programs, collected here. */
+static int plan_load(const struct rf_load_opts *o, struct load_plan *p, struct running_maps *run,
+		     char *err, size_t errlen)
 {
 	int ret = check_pinned_abi(o->pin_dir, &p->from, err, errlen);
 
@@ -821,12 +1008,13 @@ static int plan_load(const struct rf_load_opts *o, struct load_plan *p, char *er
 	p->missing = links_missing(o, p->st, err, errlen);
 	if (p->missing < 0)
 		return p->missing;
+	collect_running(p->st, run);
 	p->earlier = !p->from && any_attached(p->st) && rf_build_cmp(o->pin_dir, &p->pinned) < 0;
 	if (p->from)
 		snprintf(p->what, sizeof(p->what), "upgrade from ABI %u", p->from);
 	else
 		snprintf(p->what, sizeof(p->what), "putting this build's programs in place");
-	return p->missing || p->from || p->earlier;
+	return p->missing || p->from || p->earlier || foreign_pinned(o->pin_dir, run);
 }
 
 /*
@@ -864,12 +1052,12 @@ static int swap_attached(struct ringfence_bpf *skel, struct load_plan *p,
 }
 
 static int load_object(const struct rf_load_opts *o, struct ringfence_bpf **skel, bool *replaced,
-		       char *err, size_t errlen)
+		       struct foreign *f, char *err, size_t errlen)
 {
 	int ret = open_object(o, skel, err, errlen);
 
 	if (!ret)
-		ret = skip_incompatible_pins(*skel, o->pin_dir, replaced, err, errlen);
+		ret = skip_incompatible_pins(*skel, o->pin_dir, replaced, f, err, errlen);
 	if (!ret && (ret = ringfence_bpf__load(*skel)))
 		snprintf(err, errlen,
 			 "failed to load BPF programs: %s (run with -v for the verifier log)%s%s%s",
@@ -881,6 +1069,7 @@ static int load_object(const struct rf_load_opts *o, struct ringfence_bpf **skel
 int rf_load(const struct rf_load_opts *o, char *err, size_t errlen)
 {
 	struct load_plan p = {};
+	struct foreign f = {.st = p.st};
 	struct ringfence_bpf *skel = NULL;
 	bool replaced[RF_MAX_OBJ_MAPS] = {};
 	bool swapped, stamp = true;
@@ -892,7 +1081,9 @@ int rf_load(const struct rf_load_opts *o, char *err, size_t errlen)
 		*o->upgraded_from = 0;
 	if (o->programs_replaced)
 		*o->programs_replaced = false;
-	ret = plan_load(o, &p, err, errlen);
+	if (o->foreign && o->foreign_len)
+		o->foreign[0] = '\0';
+	ret = plan_load(o, &p, &f.run, err, errlen);
 	if (ret <= 0)
 		return ret; /* a conflict, or attached with programs not earlier than these */
 	if (o->upgraded_from)
@@ -906,7 +1097,9 @@ int rf_load(const struct rf_load_opts *o, char *err, size_t errlen)
 			 strerror(-ret));
 		return ret;
 	}
-	ret = load_object(o, &skel, replaced, err, errlen);
+	ret = load_object(o, &skel, replaced, &f, err, errlen);
+	if (o->foreign)
+		snprintf(o->foreign, o->foreign_len, "%s", f.moved);
 	if (ret && p.earlier && !p.missing) {
 		/* only a newer build to put in place: the attached programs go on enforcing */
 		rf_warn("kept the attached programs of an earlier build: %s", err);
@@ -967,4 +1160,165 @@ int rf_unload(const char *pin_dir)
 	if (rmdir(pin_dir) && errno != ENOENT && errno != ENOTEMPTY)
 		ret = -errno;
 	return ret;
+}
+
+void rf_held_init(struct rf_held *h)
+{
+	size_t i;
+
+	for (i = 0; i < RF_HOOK_MAX; i++)
+		h->fd[i] = -1;
+	h->build = -1;
+}
+
+void rf_held_close(struct rf_held *h)
+{
+	size_t i;
+
+	for (i = 0; i < RF_HOOK_MAX; i++)
+		if (h->fd[i] >= 0)
+			close(h->fd[i]);
+	if (h->build >= 0)
+		close(h->build);
+	rf_held_init(h);
+}
+
+int rf_hold(const char *pin_dir, struct rf_held *h)
+{
+	char path[PATH_MAX];
+	size_t i;
+	int ret = 0;
+
+	rf_held_close(h);
+	for (i = 0; i < RF_HOOK_MAX; i++) {
+		if (!hook_has_link((int)i) && rf_hooks[i].kind != RF_ATTACH_TC)
+			continue;
+		rf_hook_pin_path(path, sizeof(path), pin_dir, (enum rf_hook)i);
+		h->fd[i] = bpf_obj_get(path);
+		if (h->fd[i] < 0 && errno != ENOENT && !ret)
+			ret = -errno;
+	}
+	pin_path(path, sizeof(path), pin_dir, "rf_build");
+	h->build = bpf_obj_get(path);
+	return ret;
+}
+
+/* A held cgroup link that is still attached somewhere (one that was detached enforces nothing). */
+static bool held_link_live(const struct rf_held *h, int hook)
+{
+	struct rf_link_state st = {};
+
+	return h->fd[hook] >= 0 && rf_hooks[hook].kind == RF_ATTACH_CGROUP &&
+	       !link_cgroup(h->fd[hook], &st) && st.attached;
+}
+
+/* Does a held link still enforce? (None: 'unload' detached them, or the cgroup is gone.) */
+static bool held_any_live(const struct rf_held *h)
+{
+	int i;
+
+	for (i = 0; i < RF_HOOK_MAX; i++)
+		if (held_link_live(h, i))
+			return true;
+	return false;
+}
+
+bool rf_held_unpinned(const char *pin_dir, const struct rf_held *h)
+{
+	char path[PATH_MAX];
+	int i;
+
+	/* asked every second for every target: the pins first, the kernel only when one is gone */
+	for (i = 0; i < RF_HOOK_MAX; i++) {
+		if (h->fd[i] < 0)
+			continue;
+		rf_hook_pin_path(path, sizeof(path), pin_dir, (enum rf_hook)i);
+		if (access(path, F_OK) &&
+		    (rf_hooks[i].kind == RF_ATTACH_TC || held_link_live(h, i)))
+			/* nothing held enforces: not the pins' business (re-attach) */
+			return held_any_live(h);
+	}
+	return false;
+}
+
+/* Pin fd at <pin_dir>/name unless something is pinned there; 1 pinned, 0 there, -errno. */
+static int pin_if_missing(int fd, const char *pin_dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	pin_path(path, sizeof(path), pin_dir, name);
+	if (!access(path, F_OK))
+		return 0;
+	return bpf_obj_pin(fd, path) ? -errno : 1;
+}
+
+/* The maps of the program behind a held link, pinned under their names where missing. */
+static int repin_maps(const char *pin_dir, int link)
+{
+	struct bpf_link_info li = {};
+	__u32 len = sizeof(li), ids[RF_MAX_OBJ_MAPS], j;
+	struct bpf_prog_info pi = {.nr_map_ids = RF_MAX_OBJ_MAPS,
+				   .map_ids = (__u64)(unsigned long)ids};
+	int pfd, n = 0, ret = 0;
+	size_t k;
+
+	if (bpf_obj_get_info_by_fd(link, &li, &len))
+		return -errno;
+	pfd = bpf_prog_get_fd_by_id(li.prog_id);
+	if (pfd < 0)
+		return -errno;
+	len = sizeof(pi);
+	if (bpf_obj_get_info_by_fd(pfd, &pi, &len))
+		pi.nr_map_ids = 0;
+	close(pfd);
+	for (j = 0; j < pi.nr_map_ids && j < RF_MAX_OBJ_MAPS && ret >= 0; j++) {
+		struct bpf_map_info mi = {};
+		int fd = bpf_map_get_fd_by_id(ids[j]);
+
+		len = sizeof(mi);
+		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &mi, &len)) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		for (k = 0; k < rf_nr_maps; k++)
+			if (!strncmp(mi.name, rf_map_names[k], sizeof(mi.name) - 1)) {
+				ret = pin_if_missing(fd, pin_dir, rf_map_names[k]);
+				n += ret > 0;
+				break;
+			}
+		close(fd);
+	}
+	return ret < 0 ? ret : n;
+}
+
+int rf_repin(const char *pin_dir, const struct rf_held *h, char *err, size_t errlen)
+{
+	int i, ret, n = 0;
+
+	if (!held_any_live(h))
+		return 0;
+	if ((ret = rf_check_bpffs(pin_dir, err, errlen)))
+		return ret;
+	if ((ret = rf_mkdir_p(pin_dir, 0700))) {
+		snprintf(err, errlen, "cannot create pin dir %s: %s", pin_dir, strerror(-ret));
+		return ret;
+	}
+	for (i = 0; i < RF_HOOK_MAX; i++) {
+		if (h->fd[i] < 0 || (rf_hooks[i].kind == RF_ATTACH_CGROUP && !held_link_live(h, i)))
+			continue;
+		if (rf_hooks[i].kind == RF_ATTACH_CGROUP &&
+		    (ret = repin_maps(pin_dir, h->fd[i])) > 0)
+			n += ret;
+		if (ret >= 0 && (ret = pin_if_missing(h->fd[i], pin_dir, rf_hooks[i].pin)) > 0)
+			n++;
+		if (ret < 0) {
+			snprintf(err, errlen, "cannot pin %s again under %s: %s", rf_hooks[i].label,
+				 pin_dir, strerror(-ret));
+			return ret;
+		}
+	}
+	if (h->build >= 0 && pin_if_missing(h->build, pin_dir, "rf_build") > 0)
+		n++;
+	return n;
 }

@@ -787,12 +787,148 @@ static void describe_swap(char *buf, size_t len, const struct rf_build *before)
 	snprintf(buf, len, "programs of build %s -> %s", a, b);
 }
 
+/*
+ * <state>/maps-seen: "BOOT-ID MAP-ID" of the rf_config on which the isolation record was last
+ * seen to agree with the kernel. A record that says isolated over that very map, now off, was
+ * released by someone else (another agent, docs/ABI.md); over another map (a reboot, or the
+ * pins were removed) it is to be restored.
+ */
+#define RF_MAPS_SEEN	"maps-seen"
+#define RF_BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
+
+static int maps_identity(const struct rf_maps *m, char *buf, size_t len)
+{
+	struct bpf_map_info info = {};
+	__u32 ilen = sizeof(info);
+	char *boot = NULL;
+	int ret = rf_read_file(RF_BOOT_ID_PATH, &boot, NULL);
+
+	if (!ret && bpf_obj_get_info_by_fd(m->config, &info, &ilen))
+		ret = -errno;
+	if (!ret) {
+		boot[strcspn(boot, "\n")] = '\0';
+		snprintf(buf, len, "%.64s %u", boot, info.id);
+	}
+	free(boot);
+	return ret;
+}
+
+bool rf_svc_maps_seen(const struct rf_ctx *ctx, const struct rf_maps *m)
+{
+	char now[96], **lines = NULL;
+	size_t n = 0;
+	bool seen;
+
+	if (maps_identity(m, now, sizeof(now)) ||
+	    rf_state_lines_load(ctx->state_dir, RF_MAPS_SEEN, &lines, &n))
+		return false; /* unknown: take it for new maps (restore: fail closed) */
+	seen = n == 1 && !strcmp(lines[0], now);
+	rf_lines_free(lines, n);
+	return seen;
+}
+
+void rf_svc_maps_agree(const struct rf_ctx *ctx, const struct rf_maps *m)
+{
+	char now[96], *line = now;
+	struct rf_isolation iso;
+	struct rf_config cfg;
+	enum rf_svc_mode mode;
+
+	if (rf_isolation_load(ctx->state_dir, &iso) || rf_config_get(m, &cfg))
+		return;
+	mode = rf_svc_mode(&cfg);
+	if (iso.isolated != (mode == RF_SVC_ENFORCE) ||
+	    (iso.audit && !iso.isolated) != (mode == RF_SVC_AUDIT))
+		return;
+	if (rf_svc_maps_seen(ctx, m) || maps_identity(m, now, sizeof(now)))
+		return;
+	if (rf_state_lines_save(ctx->state_dir, RF_MAPS_SEEN, NULL, &line, 1))
+		rf_warn("cannot write %s/%s", ctx->state_dir, RF_MAPS_SEEN);
+}
+
+/*
+ * The load found a map that is not ringfence's under one of its names and moved it aside: it
+ * went on (isolation first), but someone or something pinned it there, perhaps to switch
+ * isolation off. Said loudly, recorded, and the command exits 1 (degraded).
+ */
+static void report_foreign(struct rf_ctx *ctx, const char *moved)
+{
+	struct rf_action a;
+
+	rf_warn(
+	    "a map that is not ringfence's was pinned under its name, so ringfence pinned its "
+	    "own maps there and moved that one aside (%s). Isolation is in force; find out "
+	    "what pinned it (another tool, or an attempt to turn isolation off), and remove the "
+	    "_foreign_ pins once inspected",
+	    moved);
+	snprintf(ctx->load_warning, sizeof(ctx->load_warning), "foreign pin moved aside: %s",
+		 moved);
+	ctx->degraded = true;
+	rf_svc_action_start(ctx, &a, "foreign-pin", moved);
+	rf_svc_action_finish(ctx, &a, "a map that is not ringfence's was pinned under its name", 0);
+}
+
+/* Does <state>/exe-keys (the identity each exe rule's path was last allowed by) name dev/ino? */
+static bool exe_key_named(char *const *lines, size_t n, __u64 dev, __u64 ino)
+{
+	unsigned long long d, i;
+	size_t k;
+
+	for (k = 0; k < n; k++)
+		if (sscanf(lines[k], "%llu %llu", &d, &i) == 2 && d == dev && i == ino)
+			return true;
+	return false;
+}
+
+/*
+ * After an upgrade from ABI 1: its exe rules were copied as (dev, ino, any generation), so that
+ * nothing allowed was cut while the programs were swapped. Every exe rule's path has since been
+ * looked up again (track_exe(): its current identity, with its generation, is allowed and in
+ * <state>/exe-keys), so a copy whose file no path names now goes: a binary replaced while ABI 1
+ * ran left a freed inode that an attacker's file may get, allowed for ever (issue 21, U3b).
+ * The copy of a file a path still names stays (its ABI 1 socket marks keep working).
+ */
+static void drop_carried_exe(struct rf_ctx *ctx, struct rf_maps *m)
+{
+	struct rf_exe_key key, *prev = NULL, *drop = NULL, *more;
+	char **lines = NULL, what[96];
+	size_t n = 0, ndrop = 0, i;
+	struct rf_action a;
+
+	if (rf_state_lines_load(ctx->state_dir, "exe-keys", &lines, &n))
+		return;
+	while (!bpf_map_get_next_key(m->exe, prev, &key)) {
+		if (key.gen == RF_EXE_GEN_ANY && !exe_key_named(lines, n, key.dev, key.ino) &&
+		    (more = realloc(drop, (ndrop + 1) * sizeof(*drop)))) {
+			drop = more;
+			drop[ndrop++] = key;
+		}
+		prev = prev ? prev : &key; /* key is the cursor: prev points at it from now on */
+	}
+	for (i = 0; i < ndrop; i++)
+		bpf_map_delete_elem(m->exe, &drop[i]);
+	rf_lines_free(lines, n);
+	free(drop);
+	if (!ndrop)
+		return;
+	rf_svc_sync_flags(m);
+	snprintf(what, sizeof(what),
+		 "%zu exe identit%s carried over from ABI 1 that no rule's path names now", ndrop,
+		 ndrop == 1 ? "y" : "ies");
+	rf_err("dropped %s", what);
+	rf_svc_action_start(ctx, &a, "exe-carry-drop", what);
+	rf_svc_action_finish(ctx, &a, NULL, 0);
+}
+
 int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config)
 {
 	__u32 upgraded_from = 0;
 	bool replaced = false;
+	char foreign[2048] = "";
 	struct rf_build before = {};
 	struct rf_load_opts o = {.pin_dir = ctx->pin_dir,
+				 .foreign = foreign,
+				 .foreign_len = sizeof(foreign),
 				 .cgroup_dir = ctx->cg_dir,
 				 .verbose = ctx->verbose,
 				 .upgraded_from = &upgraded_from,
@@ -817,6 +953,8 @@ int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config
 	o.cgroup_id = ctx->cg_id;
 	o.btf = ctx->btf;
 	ret = rf_load(&o, err, sizeof(err));
+	if (foreign[0])
+		report_foreign(ctx, foreign);
 	if (upgraded_from) {
 		snprintf(what, sizeof(what), "ABI %u -> %u", upgraded_from, RF_ABI_VERSION);
 		record_upgrade(ctx, what, ret ? (err[0] ? err : strerror(-ret)) : NULL);
@@ -840,13 +978,31 @@ int rf_svc_ensure_loaded(struct rf_ctx *ctx, struct rf_maps *m, bool with_config
 			ctx->config);
 	if (!ret && !ctx->unlocked)
 		track_exe(ctx, m);
+	if (!ret && upgraded_from)
+		drop_carried_exe(ctx, m);
+	if (!ret)
+		rf_svc_maps_agree(ctx, m);
 	return ret;
+}
+
+void rf_svc_record_not_applied(struct rf_ctx *ctx, const char *whose, size_t n, const char *first,
+			       const char *err)
+{
+	char what[RF_ERR_MAX];
+	struct rf_action a;
+
+	if (!n)
+		return;
+	snprintf(what, sizeof(what), "%zu %s rule(s) not in force, first '%.200s'", n, whose,
+		 first);
+	rf_svc_action_start(ctx, &a, "rules-not-applied", what);
+	rf_svc_action_finish(ctx, &a, err, 0);
 }
 
 int rf_svc_apply_persisted(struct rf_ctx *ctx, struct rf_maps *m)
 {
-	char **lines = NULL, err[RF_ERR_MAX];
-	size_t n = 0, i;
+	char **lines = NULL, err[RF_ERR_MAX], first[RF_ERR_MAX] = "", first_err[RF_ERR_MAX] = "";
+	size_t n = 0, i, failed = 0;
 	int ret;
 
 	ret = rf_rules_load(ctx->state_dir, &lines, &n);
@@ -866,9 +1022,15 @@ int rf_svc_apply_persisted(struct rf_ctx *ctx, struct rf_maps *m)
 			continue;
 		}
 		ret = rf_policy_change(m, &r, true, ctx->cg_dir, err, sizeof(err));
-		if (ret && ret != -EEXIST)
+		if (ret && ret != -EEXIST) {
 			rf_warn("persisted rule '%s' not applied: %s", lines[i], err);
+			if (!failed++) {
+				snprintf(first, sizeof(first), "%s", lines[i]);
+				snprintf(first_err, sizeof(first_err), "%s", err);
+			}
+		}
 	}
+	rf_svc_record_not_applied(ctx, "persisted", failed, first, first_err);
 	rf_lines_free(lines, n);
 	return rf_svc_sync_flags(m);
 }
@@ -924,7 +1086,12 @@ void rf_svc_action_defer(struct rf_action *a, const char *type, const char *comm
 
 int rf_svc_action_finish(struct rf_ctx *ctx, struct rf_action *a, const char *error, int code)
 {
-	snprintf(a->warning, sizeof(a->warning), "%s", ctx->config_warning);
+	size_t n = (size_t)snprintf(a->warning, sizeof(a->warning), "%s", ctx->config_warning);
+
+	if (ctx->load_warning[0] && n + 2 < sizeof(a->warning) &&
+	    snprintf(a->warning + n, sizeof(a->warning) - n, "%s%s", n ? "; " : "",
+		     ctx->load_warning) < 0)
+		a->warning[n] = '\0';
 	if (a->status == RF_ACT_PENDING)
 		history_warning(ctx, rf_action_record(ctx->state_dir, a, error));
 	else if (a->id)

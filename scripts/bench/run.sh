@@ -35,7 +35,9 @@ log() { printf 'bench: %s\n' "$*" >&2; }
 for tool in ip nsenter nft iptables-restore bpftool gcc python3 timeout; do
 	command -v "$tool" >/dev/null || die "missing $tool (see 'bench-deps' in make deps)"
 done
-mountpoint -q /sys/fs/bpf || die "bpffs is not mounted at /sys/fs/bpf"
+# as the CLI and the tests do: mount bpffs where a minimal host has none
+mountpoint -q /sys/fs/bpf || mount -t bpf -o mode=0700 bpf /sys/fs/bpf ||
+	die "bpffs is not mounted at /sys/fs/bpf and mounting it failed"
 CG2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
 [ -n "$CG2" ] || die "no cgroup2 mount in /proc/self/mounts"
 { [ "$REPS" -ge 1 ] && [ "$REPS" -le 50 ]; } || die "RFBENCH_REPS must be 1..50"

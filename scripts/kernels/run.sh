@@ -114,6 +114,38 @@ qemu_cmd() { # ARCH KERNEL INITRD APPEND: sets cmd
 	esac
 }
 
+# What a kernel of ARCH needs on this host that is missing: "TOOL:PACKAGE ..." (empty: nothing).
+missing_for() {
+	local arch=$1 need=(busybox:busybox-static dpkg-deb:dpkg)
+	case $arch in
+	amd64) need+=(qemu-system-x86_64:qemu-system-x86) ;;
+	arm64) need+=(qemu-system-aarch64:qemu-system-arm) ;;
+	armhf) need+=(qemu-system-arm:qemu-system-arm) ;;
+	esac
+	if [[ $arch != "$host_arch" ]]; then
+		case $arch in
+		arm64) need+=(aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu) ;;
+		armhf) need+=(arm-linux-gnueabihf-gcc:gcc-arm-linux-gnueabihf) ;;
+		amd64) need+=(x86_64-linux-gnu-gcc:gcc-x86-64-linux-gnu) ;;
+		esac
+	fi
+	local t out=()
+	for t in "${need[@]}"; do command -v "${t%%:*}" >/dev/null || out+=("$t"); done
+	echo "${out[*]}"
+}
+# Said on the terminal up front, and as each kernel's SKIP reason (never a FAIL with "no
+# result" and the reason buried in a log).
+declare -A pkgs_missing=()
+for entry in "${ids[@]}"; do
+	IFS='|' read -r _ arch _ _ <<<"$entry"
+	for t in $(missing_for "$arch"); do pkgs_missing[${t#*:}]=1; done
+done
+if ((${#pkgs_missing[@]})); then
+	echo "test-kernels: missing on this host: ${!pkgs_missing[*]}; install them with" \
+		"'sh scripts/deps.sh kernels' (or apt-get install ${!pkgs_missing[*]});" \
+		"the kernels that need them are skipped" >&2
+fi
+
 pass=0 fail=0 skip=0
 for entry in "${ids[@]}"; do
 	IFS='|' read -r id arch suites meta <<<"$entry"
@@ -127,6 +159,13 @@ for entry in "${ids[@]}"; do
 		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "$arch" "${3:--}" "$1" "$2" "$secs" \
 			"$(date -u +%Y-%m-%d)" >"$res"
 	}
+	lack=$(missing_for "$arch")
+	if [[ -n $lack ]]; then
+		lack_pkgs=$(for t in $lack; do echo "${t#*:}"; done | sort -u | tr '\n' ' ')
+		line SKIP "not installed: $(for t in $lack; do echo "${t%%:*}"; done | tr '\n' ' ')(apt-get install ${lack_pkgs% })"
+		skip=$((skip + 1))
+		continue
+	fi
 	if ! kdir=$("$here/fetch.sh" "$cache" "$arch" "$suites" "$meta" 2>>"$log"); then
 		line SKIP "cannot fetch $meta:$arch from $suites: $(tail -1 "$log")"
 		skip=$((skip + 1))

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include <criterion/criterion.h>
 #include "rf_proc.h"
 
@@ -171,22 +173,13 @@ Test(agent, reboot_restores_isolation)
 	rft_cli_ok(0, "release", NULL);
 }
 
-Test(agent, agent_reattaches_a_removed_link)
+/* status --json says connect4 is attached and its pin is there, within 3 s (scaled). */
+static void wait_connect4(const char *pin, const char *what)
 {
-	char pin[PATH_MAX + 32], *out;
 	bool seen_detached = false;
-	long t0, t;
-	pid_t agent;
+	long t0 = rft_now_ms(), t;
+	char *out;
 
-	start();
-	agent = rfp_agent_start();
-	cr_assert_gt(agent, 0, "agent did not start: %d", agent);
-	rft_cli_ok(0, "isolate", NULL);
-	expect_isolated("isolated");
-
-	snprintf(pin, sizeof(pin), "%s/rf_link_connect4", rft.pin_dir);
-	cr_assert_eq(unlink(pin), 0, "unlink %s: %s", pin, strerror(errno));
-	t0 = rft_now_ms();
 	for (;;) {
 		json_t *doc;
 		int v;
@@ -202,16 +195,45 @@ Test(agent, agent_reattaches_a_removed_link)
 		if (v == 1 && !access(pin, F_OK))
 			break;
 		/* the agent reloads the programs: seconds under emulation */
-		cr_assert_lt(t, rft_scaled_ms(3000), "connect4 not re-attached within %d ms",
+		cr_assert_lt(t, rft_scaled_ms(3000), "%s: connect4 not back within %d ms", what,
 			     rft_scaled_ms(3000));
 		rft_msleep(50);
 	}
-	cr_log_info("connect4 re-attached after %ld ms (detached state seen: %d)", t,
+	cr_log_info("%s: connect4 back after %ld ms (detached state seen: %d)", what, t,
 		    seen_detached);
+}
+
+/*
+ * A link detached from its cgroup (its pin still there) is attached again; a link whose pin was
+ * removed never detaches while the agent holds it, and is pinned again.
+ */
+Test(agent, agent_reattaches_a_detached_link_and_repins_a_removed_pin)
+{
+	char pin[PATH_MAX + 32];
+	pid_t agent;
+	int fd;
+
+	start();
+	agent = rfp_agent_start();
+	cr_assert_gt(agent, 0, "agent did not start: %d", agent);
+	rft_cli_ok(0, "isolate", NULL);
+	expect_isolated("isolated");
+
+	snprintf(pin, sizeof(pin), "%s/rf_link_connect4", rft.pin_dir);
+	fd = bpf_obj_get(pin);
+	cr_assert_geq(fd, 0, "%s: %s", pin, strerror(errno));
+	cr_assert_eq(bpf_link_detach(fd), 0, "detach %s: %s", pin, strerror(errno));
+	close(fd);
+	wait_connect4(pin, "detached");
 	cr_expect(history_has(rft_scaled_ms(2000), "reattach", "connect4"),
 		  "no reattach action naming connect4 in the history");
 	/* EPERM (not a timeout from the skb layer) proves connect4 enforces again */
 	expect_isolated("after reattach");
+
+	cr_assert_eq(unlink(pin), 0, "unlink %s: %s", pin, strerror(errno));
+	wait_connect4(pin, "pin removed");
+	cr_expect(history_has(rft_scaled_ms(2000), "repin", NULL), "no repin in the history");
+	expect_isolated("after repin");
 	rfp_kill(agent);
 	rft_cli_ok(0, "release", NULL);
 }
@@ -256,6 +278,45 @@ Test(agent, external_flip_with_bpftool_is_recorded)
 	cr_expect(history_has(3000, "external-release", NULL),
 		  "the agent did not record external-release");
 	rfp_kill(agent);
+}
+
+/*
+ * Another agent releases through rf_config (the bpftool recipe) while ringfence's agent is down:
+ * the agent that starts later records the release and leaves the host free, where it used to
+ * take "record says isolated, kernel says off" for a reboot and isolate again. The pins removed
+ * (new maps, as after a reboot) are still restored.
+ */
+Test(agent, release_by_another_agent_while_down_is_not_undone)
+{
+	pid_t agent;
+
+	rft_require_tool("bpftool");
+	start();
+	rft_cli_ok(0, "isolate", "--comment", "no agent", NULL);
+	expect_isolated("isolated by the CLI");
+	cr_assert_eq(bpftool_config(0), 0);
+	expect_free("released by bpftool, no agent");
+
+	agent = rfp_agent_start();
+	cr_assert_gt(agent, 0, "agent did not start: %d", agent);
+	cr_expect(history_has(3000, "external-release", "not restored"),
+		  "the agent did not record the release it found");
+	expect_free("agent started after another agent's release");
+	cr_expect_eq(rft_status_isolated(), 0);
+	cr_expect(!history_has(0, "restore-isolation", NULL), "the agent isolated again");
+	rfp_kill(agent);
+
+	/* new maps (a reboot): restored */
+	rft_cli_ok(0, "isolate", "--comment", "before reboot", NULL);
+	remove_all_pins();
+	cr_assert_eq(rft_cgroup_wait_detached(rft.cg, 3000), 0);
+	expect_free("pins removed");
+	agent = rfp_agent_start();
+	cr_assert_gt(agent, 0, "agent did not start: %d", agent);
+	expect_isolated("agent started after a reboot");
+	cr_expect(history_has(0, "restore-isolation", "\"status\":\"Succeeded\""));
+	rfp_kill(agent);
+	rft_cli_ok(0, "release", NULL);
 }
 
 Test(agent, timed_isolation_ends_in_the_kernel)
@@ -512,4 +573,79 @@ Test(agent, history_records_isolate_and_release)
 	check_action(hist, "isolate", "INC-42 contain", true);
 	check_action(hist, "release", "INC-42 closed", true);
 	free(hist);
+}
+
+/* Does file path contain needle (within timeout_ms)? */
+static bool file_has(const char *path, const char *needle, int timeout_ms)
+{
+	long t0 = rft_now_ms();
+
+	do {
+		char *data = rfp_read_file(path);
+		bool found;
+
+		found = data && strstr(data, needle);
+		free(data);
+		if (found)
+			return true;
+		rft_msleep(100);
+	} while (rft_now_ms() - t0 < timeout_ms);
+	return false;
+}
+
+/*
+ * The events log is rotated (the agent renames it to events.jsonl.1 past 16 MiB; logrotate moves
+ * it away): `events --follow` goes on with the new file, and the agent writes to a new file at
+ * the path when the one it had open was moved away.
+ */
+Test(agent, events_follow_goes_on_after_the_log_rotates)
+{
+	char log[PATH_MAX + 32], old[PATH_MAX + 64], out[PATH_MAX + 32], marker[64];
+	char *const args[] = {"events", "--follow", "--json", NULL};
+	pid_t agent, reader;
+	int ofd, fd;
+
+	start();
+	agent = rfp_agent_start();
+	cr_assert_gt(agent, 0, "agent did not start: %d", agent);
+	rft_cli_ok(0, "isolate", NULL);
+	snprintf(log, sizeof(log), "%s/events.jsonl", rft.state_dir);
+	snprintf(old, sizeof(old), "%s.1", log);
+	snprintf(out, sizeof(out), "%s/follow.out", rft.state_dir);
+	ofd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	cr_assert_geq(ofd, 0);
+	reader = rft_cli_start(NULL, args, ofd, -1);
+	close(ofd);
+	cr_assert_gt(reader, 0);
+	rft_track_child(reader);
+
+	cr_expect_eq(rft_client(rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, PORT_OTHER,
+				CLIENT_TIMEOUT_MS)
+			 .outcome,
+		     RFT_EPERM);
+	cr_assert(file_has(out, "\"ip\":\"192.0.2.2\",\"port\":8002", 3000),
+		  "events --follow did not show the first event");
+
+	/* rotated: what the agent does past 16 MiB, written by hand */
+	cr_assert_eq(rename(log, old), 0);
+	snprintf(marker, sizeof(marker), "{\"marker\":\"rotated-%d\"}\n", (int)getpid());
+	fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, marker, strlen(marker)), (ssize_t)strlen(marker));
+	close(fd);
+	cr_expect(file_has(out, "rotated-", 3000), "events --follow stayed on the rotated file");
+
+	/* the agent follows a log moved away by someone else */
+	rft_msleep(1500);
+	cr_expect_eq(rft_client(rft.dev_ns, rft.cg, AF_INET6, RFT_TCP, RFT_PEER_IP6, PORT_OTHER,
+				CLIENT_TIMEOUT_MS)
+			 .outcome,
+		     RFT_EPERM);
+	cr_expect(file_has(log, "\"ip\":\"2001:db8::2\",\"port\":8002", 3000),
+		  "the agent still writes to the file that was moved away");
+	cr_expect(file_has(out, "\"ip\":\"2001:db8::2\",\"port\":8002", 3000),
+		  "events --follow did not show the event after the rotation");
+	rfp_kill(reader);
+	rfp_kill(agent);
+	rft_cli_ok(0, "release", NULL);
 }

@@ -287,13 +287,17 @@ static int listed(const char *rule)
  */
 Test(cli, process_rules_from_config_are_listed)
 {
-	char *conf, *out = NULL, cgtext[PATH_MAX + 16];
+	char *conf, *out = NULL, cgtext[PATH_MAX + 16], svc[PATH_MAX + 8], whole[PATH_MAX + 32];
 
+	/* a service below the target (the target itself would be refused: it holds everything) */
+	snprintf(svc, sizeof(svc), "%s/svc", rft.cg);
+	cr_assert_eq(rft_cgroup_create(svc), 0);
 	cr_assert(asprintf(&conf,
 			   "dns off\npacket-guard off\nallow exe /bin/true\n"
-			   "allow cgroup %s\n",
-			   rft.cg + strlen(rft.cg2)) > 0);
-	snprintf(cgtext, sizeof(cgtext), "cgroup %s", rft.cg + strlen(rft.cg2));
+			   "allow cgroup %s\nallow cgroup %s\n",
+			   svc + strlen(rft.cg2), rft.cg + strlen(rft.cg2)) > 0);
+	snprintf(cgtext, sizeof(cgtext), "cgroup %s", svc + strlen(rft.cg2));
+	snprintf(whole, sizeof(whole), "cgroup %s", rft.cg + strlen(rft.cg2));
 	write_config(conf);
 	free(conf);
 	rft_cli_ok(0, "load", NULL);
@@ -302,7 +306,16 @@ Test(cli, process_rules_from_config_are_listed)
 
 	cr_expect_eq(listed("exe /bin/true"), 1, "config exe rule once");
 	cr_expect_eq(listed(cgtext), 1, "config cgroup rule once");
+	cr_expect_eq(listed(whole), 0, "a refused rule is listed as in force");
 	cr_expect_eq(listed("exe /bin/sleep"), 1, "allow-add exe rule");
+	cr_assert_eq(rft_cli(&out, NULL, "allow", "list", NULL), 0);
+	cr_expect(strstr(out, "NOT in force") != NULL, "the refused rule is not marked: %s", out);
+	free(out);
+	cr_assert_eq(rft_cli(&out, NULL, "history", "--json", NULL), 0);
+	cr_expect(strstr(out, "\"type\":\"rules-not-applied\"") &&
+		      strstr(out, "1 config rule(s) not in force"),
+		  "the refused config rule is not in the history: %s", out);
+	free(out);
 	cr_assert_eq(rft_cli(&out, NULL, "status", NULL), 0);
 	cr_expect(strstr(out, "exe /bin/true") && strstr(out, "exe /bin/sleep") &&
 		      strstr(out, cgtext) != NULL,

@@ -405,8 +405,11 @@ Test(upgrade, future_abi_is_refused_untouched)
 	pinned("rf_link_connect4", false);
 }
 
-/* A pinned map with state (here rf_allow_cgroup) of another layout is refused, not replaced. */
-Test(upgrade, incompatible_stateful_map_is_refused_untouched)
+/*
+ * A pinned map with state (here rf_allow_cgroup) of another layout is not ringfence's: the load
+ * moves it aside (rf_allow_cgroup_foreign_<time>), goes on with its own and exits 1 (degraded).
+ */
+Test(upgrade, incompatible_stateful_map_is_moved_aside)
 {
 	char *out = NULL, *err = NULL;
 
@@ -418,13 +421,15 @@ Test(upgrade, incompatible_stateful_map_is_refused_untouched)
 			      NULL, NULL),
 		     0);
 	cr_assert_eq(rft_cli(&out, &err, "load", NULL), 1, "%s", err);
-	cr_expect(err && strstr(err, "rf_allow_cgroup has another type or layout") &&
-		      strstr(err, "nothing was changed"),
-		  "%s", err);
+	cr_expect(err && strstr(err, "rf_allow_cgroup -> ") && strstr(err, "not ringfence's"), "%s",
+		  err);
 	free(out), free(err);
 	pinned("rf_allow_cgroup", true);
-	pinned("rf_link_connect4", false);
-	pinned("rf_config", false);
+	pinned("rf_link_connect4", true);
+	pinned("rf_config", true);
+	cr_assert_eq(rft_cli(&out, &err, "load", NULL), 0, "a second load has nothing to fix: %s",
+		     err);
+	free(out), free(err);
 }
 
 /* The programs each pinned link runs, and the pinned tc program. */
@@ -576,6 +581,166 @@ Test(upgrade, a_later_build_puts_its_programs_in_place)
 		     "a build without rf_build was not replaced");
 	cr_expect_eq(rf_pinned_build(rft.pin_dir, &now), 0, "rf_build not pinned again");
 	cr_expect_eq(now.hash, ours.hash);
+	rft_cli_ok(0, "release", NULL);
+	rft_server_stop(&srv);
+}
+
+/* The line of out that starts with prefix, or NULL. */
+static const char *line_starting(const char *out, const char *prefix)
+{
+	const char *p = out;
+
+	for (; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, prefix, strlen(prefix)))
+			return p;
+	return NULL;
+}
+
+/* metrics' ringfence_isolated gauge of the test's target: 1, 0, or -1 when missing. */
+static int metrics_isolated(void)
+{
+	char *out = NULL;
+	const char *l;
+	int v = -1;
+
+	cr_assert_eq(rft_cli(&out, NULL, "metrics", NULL), 0);
+	l = line_starting(out, "ringfence_isolated{");
+	if (l && strchr(l, '}'))
+		v = atoi(strchr(l, '}') + 1);
+	free(out);
+	return v;
+}
+
+/*
+ * Pins the previous release left isolated and nothing upgraded yet: release, unload and metrics
+ * read its rf_config (the same layout in both ABIs) instead of taking the missing ABI 2 maps for
+ * "not loaded" (which printed "not isolated" and exited 0 with the host still isolated).
+ */
+Test(upgrade, release_and_metrics_over_abi1_pins)
+{
+	static const unsigned short ports[] = {PORT_ALLOWED, PORT_OTHER};
+	struct rft_server srv;
+	char *out = NULL, *err = NULL;
+	size_t i;
+
+	prev_release_ran_here();
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
+	link_ready();
+	cr_assert_eq(prev_cli(NULL, &out, &err, "allow", "add", "net", "192.0.2.0/24", "proto",
+			      "tcp", "port", "8601", NULL),
+		     0, "old allow net: %s", err);
+	free(out), free(err);
+	cr_assert_eq(prev_cli(NULL, &out, &err, "allow", "add", "net", "2001:db8::/64", "proto",
+			      "tcp", "port", "8601", NULL),
+		     0, "old allow net6: %s", err);
+	free(out), free(err);
+	cr_assert_eq(prev_cli(NULL, &out, &err, "isolate", NULL), 0, "old isolate: %s", err);
+	free(out), free(err);
+	pinned("rf_allow_exe_v2", false);
+	rfp_expect_tcp_ports(&srv, PORT_ALLOWED, PORT_OTHER, "isolated by ABI 1");
+
+	cr_expect_eq(metrics_isolated(), 1, "metrics over ABI 1 pins must say isolated");
+	cr_assert_eq(rft_cli(&out, &err, "allow", "list", NULL), 0);
+	cr_expect(err && strstr(err, "older ringfence ABI"), "allow list over ABI 1: %s", err);
+	free(out), free(err);
+	cr_assert_eq(rft_cli(&out, &err, "unload", NULL), 1, "unload of an isolated ABI 1 host");
+	cr_expect(err && strstr(err, "isolated"), "%s", err);
+	free(out), free(err);
+	pinned("rf_config", true);
+	rfp_expect_tcp_ports(&srv, PORT_ALLOWED, PORT_OTHER, "after a refused unload");
+
+	cr_assert_eq(rft_cli(&out, &err, "release", NULL), 0, "release over ABI 1: %s", err);
+	cr_expect(out && strstr(out, "released") && !strstr(out, "not isolated"), "%s", out);
+	free(out), free(err);
+	for (i = 0; i < RFP_NFLOWS; i++)
+		if (rfp_flows[i].proto == RFT_TCP)
+			rfp_expect_flow(&srv, &rfp_flows[i], rft.cg, PORT_OTHER, false,
+					"released over ABI 1 pins");
+	cr_expect_eq(rft_status_isolated(), 0);
+	cr_expect_eq(metrics_isolated(), 0);
+	pinned("rf_allow_exe_v2", false); /* a release does not upgrade */
+	rft_server_stop(&srv);
+}
+
+/* Is an entry of rf_allow_exe_v2 on inode ino (any device, any generation)? */
+/* Is an identity of inode ino in the exe maps: rf_allow_exe_v3 (ringfence's own rules, with
+ * their users) or rf_allow_exe_v2 (any user: other agents' entries, ABI 1's carried copies)? */
+static bool exe_map_has_ino(__u64 ino)
+{
+	static const char *const maps[] = {"rf_allow_exe_v2", "rf_allow_exe_v3"};
+	bool found = false;
+	size_t i;
+
+	for (i = 0; i < 2 && !found; i++) {
+		struct rf_exe_key key, *prev = NULL;
+		int fd = bpf_obj_get(pin(maps[i]));
+
+		cr_assert_geq(fd, 0, "%s is not pinned", maps[i]);
+		while (!found && !bpf_map_get_next_key(fd, prev, &key)) {
+			found = key.ino == ino;
+			prev = &key;
+		}
+		close(fd);
+	}
+	return found;
+}
+
+/*
+ * Issue 21 item 9 (U3b): an exe rule carried over from ABI 1 as "any generation" must not outlive
+ * its file. The allowed binary is replaced while ABI 1 runs (its old inode freed, for another
+ * file to get); the upgrade looks the rule's path up again, allows the new file by its full
+ * identity and drops the carried copy of the old inode.
+ */
+Test(upgrade, abi1_exe_rule_of_a_replaced_binary_is_looked_up_again)
+{
+	static const unsigned short ports[] = {PORT_ALLOWED, PORT_OTHER};
+	char edr[PATH_MAX], other[PATH_MAX], fresh[PATH_MAX], attacker[PATH_MAX];
+	char *out = NULL, *err = NULL;
+	struct rft_server srv;
+	struct stat before, after, st;
+	bool reused;
+
+	prev_release_ran_here();
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
+	cr_assert_eq(rfp_copy_self("rf-edr-agent", edr, sizeof(edr)), 0);
+	cr_assert_eq(rfp_copy_self("rf-other", other, sizeof(other)), 0);
+	cr_assert_eq(stat(edr, &before), 0);
+	cr_assert_eq(prev_cli(NULL, &out, &err, "allow", "add", "exe", edr, NULL), 0,
+		     "old allow exe: %s", err);
+	free(out), free(err);
+	cr_assert_eq(prev_cli(NULL, &out, &err, "isolate", NULL), 0, "old isolate: %s", err);
+	free(out), free(err);
+	cr_assert_eq(exe_client(edr, AF_INET), RFT_OK, "ABI 1: the exe rule must allow");
+
+	/* a package upgrade of the allowed binary while ABI 1 runs: a new file renamed over it */
+	cr_assert_eq(rfp_copy_self("rf-edr-agent.new", fresh, sizeof(fresh)), 0);
+	cr_assert_eq(rename(fresh, edr), 0);
+	cr_assert_eq(stat(edr, &after), 0);
+	cr_assert_neq(after.st_ino, before.st_ino);
+	/* the attacker's file, which may get the freed inode (ext4 hands it out again at once) */
+	cr_assert_eq(rfp_copy_self("rf-attacker", attacker, sizeof(attacker)), 0);
+	cr_assert_eq(stat(attacker, &st), 0);
+	reused = st.st_ino == before.st_ino;
+	cr_log_info("the attacker's file %s the freed inode", reused ? "got" : "did not get");
+
+	cr_assert_eq(rft_cli(&out, &err, "load", NULL), 0, "upgrade: %s", err);
+	free(out), free(err);
+	pinned("rf_allow_exe", false);
+	cr_expect(!exe_map_has_ino(before.st_ino),
+		  "the replaced file's inode %llu is still allowed (any generation) after the "
+		  "upgrade",
+		  (unsigned long long)before.st_ino);
+	cr_expect(exe_map_has_ino(after.st_ino),
+		  "the rule's file is not allowed after the upgrade");
+	cr_expect_eq(exe_client(edr, AF_INET), RFT_OK, "ABI 2: the rule's file (IPv4)");
+	cr_expect_eq(exe_client(edr, AF_INET6), RFT_OK, "ABI 2: the rule's file (IPv6)");
+	cr_expect_eq(exe_client(other, AF_INET), RFT_EPERM, "another executable (IPv4)");
+	cr_expect_eq(exe_client(other, AF_INET6), RFT_EPERM, "another executable (IPv6)");
+	cr_expect_eq(exe_client(attacker, AF_INET), RFT_EPERM,
+		     "a file on the freed inode (reused: %d) is allowed", reused);
+	cr_assert_eq(rft_cli(&out, NULL, "history", NULL), 0);
+	cr_expect(strstr(out, "exe-carry-drop") != NULL, "the drop is not in the history: %s", out);
+	free(out);
 	rft_cli_ok(0, "release", NULL);
 	rft_server_stop(&srv);
 }
