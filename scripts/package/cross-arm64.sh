@@ -58,9 +58,16 @@ bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
 rf() { "${QEMU[@]}" $OUT/ringfence "$@"; }
 # defence in depth: nothing below may reach the host's real instance
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-export RINGFENCE_CGROUP=$tmp/no-such-cgroup RINGFENCE_PIN_DIR=$tmp/pins RINGFENCE_STATE_DIR=$tmp/state \
-	RINGFENCE_CONFIG=$tmp/none.conf
+# a throw-away cgroup as the target: a selector that does not resolve is itself a usage error (2),
+# which would hide what the checks below are about; nothing is ever loaded or isolated there
+cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+cg=
+if [[ -n $cg2 && $EUID -eq 0 ]] && mkdir "$cg2/rf-cross-$$" 2>/dev/null; then
+	cg=$cg2/rf-cross-$$
+fi
+trap 'rm -rf "$tmp"; [[ -z $cg ]] || rmdir "$cg"' EXIT
+export RINGFENCE_CGROUP=${cg:-$tmp/no-such-cgroup} RINGFENCE_PIN_DIR=$tmp/pins \
+	RINGFENCE_STATE_DIR=$tmp/state RINGFENCE_CONFIG=$tmp/none.conf
 
 echo "== run under qemu-aarch64"
 v=$(rf --version) && ok || bad "--version"
