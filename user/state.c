@@ -525,6 +525,10 @@ int rf_state_lines_load(const char *state_dir, const char *name, char ***lines, 
 	/* the previous release wrote one entry per line */
 	err = is_json(data) ? lines_from_json(data, lines, n) : rf_split_lines(data, lines, n);
 	free(data);
+	if (!err && !*n) { /* no lines is no array: callers that return early on !n leak nothing */
+		free(*lines);
+		*lines = NULL;
+	}
 	return err;
 }
 
