@@ -554,6 +554,7 @@ Test(state, confirm_keeps_the_for_deadline_on_the_kernel_clock)
 	left = time_ms(deadline) - (long long)time(NULL) * 1000;
 	cr_expect(left > 7200000 - 300000 && left < 7200000 + 60000,
 		  "the --for deadline is %lld ms away, not 2 h: %s", left, st);
+	free(st);
 	expect_isolated("confirmed");
 	rft_cli_ok(0, "release", NULL);
 }
