@@ -239,6 +239,8 @@ static __always_inline bool event_rate_ok(void)
 						    __builtin_offsetof(typeof(*(ctx)), field)))
 #define RF_CTX_SK(ctx) ((struct bpf_sock *)RF_CTX_PTR(ctx, sk))
 
+#include "cache.bpf.h" /* the verdict cache of the packet hooks */
+
 /*
  * A kernel field read at the running kernel's size of it (bpf_core_field_size() is relocated),
  * zero-extended: pointers and unsigned long are 4 bytes on 32-bit kernels (armhf), where a read
@@ -1317,6 +1319,7 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
 	enum rf_reason reason = RF_REASON_NO_RULE;
 	struct rf_flow f = {};
 	enum rf_mode mode;
+	__u64 gen;
 
 	if (!cfg || (mode = cfg_mode(cfg)) == RF_MODE_OFF)
 		return 1;
@@ -1326,6 +1329,10 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
 	 */
 	if (skb->ifindex == LOOPBACK_IFINDEX)
 		return 1;
+	gen = rf_cache_gen();
+	if (rf_cache_hit(skb, ingress, ingress ? RF_CACHE_INGRESS : RF_CACHE_EGRESS,
+			 rf_cache_cfg(cfg, mode), gen))
+		goto allowed;
 	if (!parse_skb(skb, &f, ingress)) {
 		/* fail closed, whoever owns the socket: what cannot be read cannot be judged */
 		reason = RF_REASON_MALFORMED;
@@ -1341,8 +1348,12 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
 		goto refused;
 	}
 	/* the destination first: one LPM walk, cheaper than the socket's mark and cgroup walk */
-	if (skb_dest_allowed(skb, &f, ingress) || skb_socket_allowed(skb, &f) ||
-	    builtin_allowed(cfg, &f, skb, ingress, false)) {
+	if (skb_dest_allowed(skb, &f, ingress) || skb_socket_allowed(skb, &f)) {
+		rf_cache_store(skb, ingress, ingress ? RF_CACHE_INGRESS : RF_CACHE_EGRESS,
+			       rf_cache_cfg(cfg, mode), gen);
+		goto allowed;
+	}
+	if (builtin_allowed(cfg, &f, skb, ingress, false)) {
 	allowed:
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(hook, false);
@@ -1458,17 +1469,24 @@ static __always_inline int wall_verdict(struct __sk_buff *skb, const struct rf_c
 {
 	enum rf_reason reason = RF_REASON_NO_RULE;
 	struct rf_flow f = {};
+	__u64 gen;
 
 	if (skb->protocol == bpf_htons(ETH_P_ARP))
 		return TC_ACT_UNSPEC;
+	gen = rf_cache_gen();
+	if (rf_cache_hit(skb, false, RF_CACHE_WALL, rf_cache_cfg(cfg, mode), gen))
+		goto allowed;
 	if (!parse_skb(skb, &f, false)) {
 		reason = RF_REASON_MALFORMED;
 		goto refused;
 	}
 	/* no loopback exemption: the wall is never on lo, so 127/8 or ::1 here leaves the host */
-	if (f.srcroute ? skb_socket_allowed(skb, &f)
-		       : flow_dest_allowed(&f) || skb_socket_allowed(skb, &f) ||
-			     builtin_allowed(cfg, &f, skb, false, true)) {
+	if (!f.srcroute && (flow_dest_allowed(&f) || skb_socket_allowed(skb, &f))) {
+		rf_cache_store(skb, false, RF_CACHE_WALL, rf_cache_cfg(cfg, mode), gen);
+		goto allowed;
+	}
+	if (f.srcroute ? skb_socket_allowed(skb, &f) : builtin_allowed(cfg, &f, skb, false, true)) {
+	allowed:
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(RF_HOOK_WALL, false);
 		return TC_ACT_UNSPEC;

@@ -30,18 +30,21 @@
 	X(build, rf_build)	/* which build's programs the links run */                         \
 	X(stats_v1, rf_stats)	/* ABI 1's counters: only removed (unload) */                      \
 	X(exe_v1, rf_allow_exe) /* ABI 1's exe rules (no generation): only removed */              \
-	X(suppressed, rf_suppressed) /* held-back flows: the agent drains them */
+	X(suppressed, rf_suppressed) /* held-back flows: the agent drains them */                  \
+	X(policy_gen, rf_policy_gen) /* the policy generation (rf_policy_gen_bump()) */            \
+	X(sk_verdict, rf_sk_verdict) /* the verdict cache (bpf/cache.bpf.h) */
 
 struct rf_maps {
 #define RF_X_FIELD(field, name) int field;
 	RF_MAP_LIST(RF_X_FIELD)
 #undef RF_X_FIELD
+	int gen; /* rf_policy_gen, -1 where the programs have none (an older build's pins) */
 };
 /* Every fd -1: what rf_maps_close() leaves and what it accepts. */
 #define RF_X_CLOSED(field, name) .field = -1,
 #define RF_MAPS_INIT                                                                               \
 	{                                                                                          \
-		RF_MAP_LIST(RF_X_CLOSED)                                                           \
+		RF_MAP_LIST(RF_X_CLOSED).gen = -1,                                                 \
 	}
 
 /* Every pinned map name (public and private), for unload and "anything pinned?". */
@@ -96,6 +99,19 @@ int rf_config_update(const struct rf_maps *m, const struct rf_config_change *c,
 
 /* Apply the named fields of c to cfg (the pure part of rf_config_update, unit-tested). */
 void rf_config_apply_change(struct rf_config *cfg, const struct rf_config_change *c);
+
+/*
+ * Bump the policy generation (include/ringfence.h, rf_policy_gen): write a new random value, so
+ * every cached "allow" is judged again at its next packet. Called AFTER every change that can
+ * alter a verdict: rf_config_update() and rf_policy_change() call it themselves; other writers
+ * of the allow maps (exe tracking, management channels, DHCP servers) call it after their
+ * change. A no-op returning 0 when m->gen is -1. 0 or -errno.
+ */
+int rf_policy_gen_bump(const struct rf_maps *m);
+/* The same for a caller that holds no rf_maps: opens pin_dir's rf_policy_gen (absent: 0). */
+int rf_policy_gen_bump_dir(const char *pin_dir);
+/* The current value (0 when there is none), for tests and status. */
+__u64 rf_policy_gen_get(const struct rf_maps *m);
 
 /* Sum a per-CPU counter. */
 __u64 rf_stat_sum(const struct rf_maps *m, __u32 idx);

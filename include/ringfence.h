@@ -249,6 +249,22 @@ struct rf_sk_peer {
 	__u32 next; /* slot written next, modulo RF_SK_PEERS */
 };
 
+/* ---- rf_policy_gen: BPF_MAP_TYPE_ARRAY, 1 entry, key __u32 0, value __u64 ----------------- */
+
+/*
+ * The policy generation: a tag of the policy the programs' verdict cache (rf_sk_verdict) was
+ * computed under. A connected socket's cached "allow" is used only while this value is the one
+ * it was cached with, so every writer that changes what can be allowed (a rule of rf_allow_net,
+ * rf_allow_exe_v2/v3, rf_allow_cgroup, rf_mgmt or rf_dhcp_server added or deleted) writes a new
+ * value here AFTER its change. Any value other than the current one is a bump: ringfence writes
+ * a random one (so concurrent writers never write the same value), the programs add 1 (atomic).
+ * Example: after deleting a rule, write 8 random bytes (docs/ABI.md, "Policy generation").
+ * rf_config needs no bump: the cache also compares the mode, built-ins and flags, and the
+ * deadline is checked before the cache. A writer that bumps nothing is bounded by
+ * RF_CACHE_TTL_NS: a cached verdict older than that is judged again.
+ */
+#define RF_CACHE_TTL_NS 1000000000ULL /* 1 s */
+
 /* ---- rf_build: BPF_MAP_TYPE_ARRAY, 1 entry (key 0) ----------------------------------------- */
 
 /*

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/random.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -30,6 +32,7 @@ static const struct map_layout {
     {"rf_allow_cgroup", BPF_MAP_TYPE_HASH, sizeof(__u64), sizeof(struct rf_allow_val)},
     {"rf_stats_v2", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u64)},
     {"rf_events", BPF_MAP_TYPE_RINGBUF, 0, 0},
+    {"rf_policy_gen", BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u64)},
 };
 
 int rf_map_layout_check(const char *name, int fd)
@@ -197,6 +200,22 @@ void rf_maps_close(struct rf_maps *m)
 #define RF_X_CLOSE(field, name) close_fd(&m->field);
 	RF_MAP_LIST(RF_X_CLOSE)
 #undef RF_X_CLOSE
+	close_fd(&m->gen);
+}
+
+/*
+ * rf_policy_gen is optional: the programs of a build before the verdict cache have none and
+ * cache nothing. Any other failure leaves cached verdicts to RF_CACHE_TTL_NS: say so.
+ */
+static int open_gen(const char *pin_dir, const struct running *r)
+{
+	int fd = open_enforced(pin_dir, "rf_policy_gen", r);
+
+	if (fd < 0 && fd != -ENOENT)
+		rf_warn("cannot open %s/rf_policy_gen (%s): cached verdicts are re-judged only "
+			"after %llu ms; 'ringfence load' repairs the pins",
+			pin_dir, strerror(-fd), RF_CACHE_TTL_NS / 1000000ULL);
+	return fd < 0 ? -1 : fd;
 }
 
 int rf_maps_open(const char *pin_dir, struct rf_maps *m)
@@ -214,6 +233,8 @@ int rf_maps_open(const char *pin_dir, struct rf_maps *m)
 	/* rf_config is there but not the rest of this ABI's set: pins of an older ABI */
 	if (err == -ENOENT && m->config >= 0)
 		err = -EPROTO;
+	if (!err)
+		m->gen = open_gen(pin_dir, &r);
 	if (err)
 		rf_maps_close(m);
 	return err;
@@ -226,6 +247,8 @@ int rf_maps_open_config(const char *pin_dir, struct rf_maps *m)
 	*m = (struct rf_maps)RF_MAPS_INIT;
 	running_maps(pin_dir, &r);
 	m->config = open_enforced(pin_dir, "rf_config", &r);
+	if (m->config >= 0)
+		m->gen = open_gen(pin_dir, &r);
 	return m->config < 0 ? m->config : 0;
 }
 
@@ -267,7 +290,56 @@ int rf_config_update(const struct rf_maps *m, const struct rf_config_change *c,
 		return -errno;
 	if (out)
 		*out = cfg;
-	return 0;
+	/* the cache compares mode, built-ins and flags itself; bumped all the same (ABI.md) */
+	return rf_policy_gen_bump(m);
+}
+
+static int gen_bump_fd(int fd)
+{
+	__u64 old = 0, gen = 0;
+	__u32 zero = 0;
+
+	if (fd < 0)
+		return 0;
+	/* random, not old + 1: two writers that read the same value still write different ones */
+	if (getrandom(&gen, sizeof(gen), 0) != (ssize_t)sizeof(gen)) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_BOOTTIME, &ts);
+		gen = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+	}
+	bpf_map_lookup_elem(fd, &zero, &old);
+	if (gen == old)
+		gen = ~old;
+	return bpf_map_update_elem(fd, &zero, &gen, BPF_ANY) ? -errno : 0;
+}
+
+int rf_policy_gen_bump(const struct rf_maps *m)
+{
+	return gen_bump_fd(m->gen);
+}
+
+int rf_policy_gen_bump_dir(const char *pin_dir)
+{
+	int fd = open_map(pin_dir, "rf_policy_gen"), ret;
+
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	ret = gen_bump_fd(fd);
+	close(fd);
+	return ret;
+}
+
+__u64 rf_policy_gen_get(const struct rf_maps *m)
+{
+	__u64 gen = 0;
+	__u32 zero = 0;
+
+	if (m->gen >= 0)
+		bpf_map_lookup_elem(m->gen, &zero, &gen);
+	return gen;
 }
 
 __u64 rf_stat_sum(const struct rf_maps *m, __u32 idx)

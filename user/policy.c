@@ -212,8 +212,8 @@ static int change_hash(int fd, const void *key, bool add, const char *map, char 
 	return ret;
 }
 
-int rf_policy_change(const struct rf_maps *m, const struct rf_rule *r, bool add,
-		     const char *target_dir, char *err, size_t errlen)
+static int policy_change(const struct rf_maps *m, const struct rf_rule *r, bool add,
+			 const char *target_dir, char *err, size_t errlen)
 {
 	char dir[PATH_MAX];
 	struct rf_exe_key k;
@@ -259,6 +259,18 @@ int rf_policy_change(const struct rf_maps *m, const struct rf_rule *r, bool add,
 		return change_hash(m->cgroup, &id, add, "rf_allow_cgroup", err, errlen);
 	}
 	return -EINVAL;
+}
+
+int rf_policy_change(const struct rf_maps *m, const struct rf_rule *r, bool add,
+		     const char *target_dir, char *err, size_t errlen)
+{
+	int ret = policy_change(m, r, add, target_dir, err, errlen), bump;
+
+	/* after the change, failed or not (a part may have been written): cached allows re-judge */
+	bump = rf_policy_gen_bump(m);
+	if (!ret && bump)
+		snprintf(err, errlen, "failed to bump rf_policy_gen: %s", strerror(-bump));
+	return ret ? ret : bump;
 }
 
 int rf_policy_for_each_net(const struct rf_maps *m,

@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The per-socket verdict cache (issue 25): an established flow's packets cost one socket-storage
+ * lookup and a few compares instead of a full judgment.
+ *
+ * What is cached: only an "allow" of the packet hooks (cgroup_skb ingress/egress, the tc second
+ * wall) that a destination rule or the socket's owner (an allowed executable's mark, a management
+ * channel, an allowed cgroup) gave to a TCP or connected UDP socket, for a packet whose headers
+ * are plain (IPv4 without options or fragmentation, IPv6 with TCP/UDP right after the fixed
+ * header, no TCP SYN) and whose addresses and ports are the socket's own connected four-tuple.
+ * Never cached, so judged on every packet as before: denials (each keeps its event), built-in
+ * verdicts (DHCP, ND: judged by packet content), ICMP, source-routed packets or any packet with
+ * IPv4 options or IPv6 extension headers, fragments, SYNs, unconnected sends (a datagram to
+ * another peer than the connected one), listening or request sockets, packets without a full
+ * socket, and packets whose on-wire tuple is not the socket's (a tunnel, NAT).
+ *
+ * A cached verdict is used only while rf_policy_gen holds the value read before it was
+ * computed, rf_config's mode, built-ins and flags are those it was computed under (the deadline
+ * is checked before the cache: cfg_mode()) and it is younger than RF_CACHE_TTL_NS (a writer
+ * that bumps nothing). Included by ringfence.bpf.c; the call sites are skb_verdict() and
+ * wall_verdict().
+ */
+#ifndef RF_CACHE_BPF_H
+#define RF_CACHE_BPF_H
+
+#include "ringfence.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} rf_policy_gen SEC(".maps");
+
+enum rf_cache_slot {
+	RF_CACHE_INGRESS,
+	RF_CACHE_EGRESS,
+	RF_CACHE_WALL,
+	RF_CACHE_SLOTS,
+};
+
+/* One hook's cached allow for one socket. cfg == 0: empty. */
+struct rf_cache_entry {
+	__u64 gen;	 /* rf_policy_gen when the verdict was computed */
+	__u64 at_ns;	 /* bpf_ktime_get_ns() then */
+	__u64 remote[2]; /* IPv6 or IPv4-mapped, network byte order */
+	__u16 rport;
+	__u16 lport;
+	__u32 cfg; /* rf_cache_cfg() then */
+};
+
+struct rf_sk_verdict {
+	struct rf_cache_entry e[RF_CACHE_SLOTS];
+};
+
+/* Written only by the programs; no BPF_F_CLONE: an accepted child has a tuple of its own. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct rf_sk_verdict);
+} rf_sk_verdict SEC(".maps");
+
+/* What a packet looks like to the cache. */
+struct rf_cache_probe {
+	struct bpf_sock *sk; /* the full socket */
+	__u64 remote[2];     /* as rf_cache_entry.remote */
+	__u16 rport;
+	__u16 lport;
+};
+
+/*
+ * The slot's entry, NULL for another slot. The bound is checked on the register that indexes
+ * (the barrier keeps clang from checking a copy), or the verifier sees an unbounded offset.
+ */
+static __always_inline struct rf_cache_entry *rf_cache_entry_of(struct rf_sk_verdict *v, __u64 slot)
+{
+	asm volatile("" : "+r"(slot));
+	if (slot >= RF_CACHE_SLOTS)
+		return NULL;
+	return &v->e[slot];
+}
+
+/* Bump the policy generation from a program (e.g. after it deleted an allowance). */
+static __always_inline void rf_policy_gen_bump(void)
+{
+	__u32 zero = 0;
+	__u64 *g = bpf_map_lookup_elem(&rf_policy_gen, &zero);
+
+	if (g)
+		__sync_fetch_and_add(g, 1);
+}
+
+/* The parts of rf_config a cached verdict depends on, never 0. */
+static __always_inline __u32 rf_cache_cfg(const struct rf_config *cfg, __u32 mode)
+{
+	return 0x80000000u | (mode & 0xff) | (cfg->builtins & 0xff) << 8 |
+	       (cfg->flags & 0xff) << 16;
+}
+
+#define RF_CACHE_IPPROTO_TCP 6
+#define RF_CACHE_IPPROTO_UDP 17
+#define RF_CACHE_AF_INET     2
+#define RF_CACHE_TCP_SYN     0x02
+
+/* ::ffff:a.b.c.d, a4 in network byte order, as the two words of rf_cache_entry.remote. */
+static __always_inline void rf_cache_mapped(__u64 remote[2], __u32 a4)
+{
+	__u32 ffff = bpf_htonl(0xffff);
+
+	remote[0] = 0;
+	__builtin_memcpy((__u8 *)remote + 8, &ffff, 4); /* bytes, whatever the byte order */
+	__builtin_memcpy((__u8 *)remote + 12, &a4, 4);
+}
+
+/*
+ * The packet's remote address and ports if its headers are plain (see the top of this file);
+ * false otherwise. Offsets from the network header: the same at cgroup_skb and tc. Read in
+ * words: byte arrays cost this function's stack (its callers' is near the 512-byte limit).
+ */
+static __always_inline bool rf_cache_tuple(struct __sk_buff *skb, bool ingress,
+					   struct rf_cache_probe *p)
+{
+	__u32 w[3], ports;
+	__u8 flags = 0, proto;
+	__u32 l4;
+
+	if (skb->protocol == bpf_htons(0x0800)) {
+		__u8 *b = (__u8 *)w;
+
+		/* version, IHL, fragment field, protocol: the first 12 bytes */
+		if (bpf_skb_load_bytes_relative(skb, 0, w, 12, BPF_HDR_START_NET))
+			return false;
+		/* version 4, IHL 5 (no options), not a fragment (MF or an offset) */
+		if (b[0] != 0x45 || (b[6] & 0x3f) || b[7])
+			return false;
+		proto = b[9];
+		if (bpf_skb_load_bytes_relative(skb, ingress ? 12 : 16, &w[0], 4,
+						BPF_HDR_START_NET))
+			return false;
+		rf_cache_mapped(p->remote, w[0]);
+		l4 = 20;
+	} else if (skb->protocol == bpf_htons(0x86DD)) {
+		__u8 *b = (__u8 *)w;
+
+		if (bpf_skb_load_bytes_relative(skb, 0, w, 8, BPF_HDR_START_NET))
+			return false;
+		if ((b[0] >> 4) != 6)
+			return false;
+		proto = b[6]; /* an extension header is no TCP/UDP: not cached */
+		if (bpf_skb_load_bytes_relative(skb, ingress ? 8 : 24, p->remote, 16,
+						BPF_HDR_START_NET))
+			return false;
+		l4 = 40;
+	} else {
+		return false;
+	}
+	if (proto != RF_CACHE_IPPROTO_TCP && proto != RF_CACHE_IPPROTO_UDP)
+		return false;
+	if (bpf_skb_load_bytes_relative(skb, l4, &ports, 4, BPF_HDR_START_NET))
+		return false;
+	if (proto == RF_CACHE_IPPROTO_TCP &&
+	    (bpf_skb_load_bytes_relative(skb, l4 + 13, &flags, 1, BPF_HDR_START_NET) ||
+	     (flags & RF_CACHE_TCP_SYN)))
+		return false;
+	/* ports: source then destination, network byte order */
+	p->rport = bpf_ntohs(ingress ? (__u16)ports : (__u16)(ports >> 16));
+	p->lport = bpf_ntohs(ingress ? (__u16)(ports >> 16) : (__u16)ports);
+	return true;
+}
+
+/* Is the probe's tuple the connected four-tuple of its TCP or UDP socket? */
+static __always_inline bool rf_cache_connected(const struct rf_cache_probe *p)
+{
+	struct bpf_sock *sk = p->sk;
+	__u32 family = sk->family, proto = sk->protocol;
+	__u64 dst[2];
+
+	if (proto != RF_CACHE_IPPROTO_TCP && proto != RF_CACHE_IPPROTO_UDP)
+		return false;
+	if (!sk->dst_port || bpf_ntohs(sk->dst_port) != p->rport || sk->src_port != p->lport)
+		return false;
+	/* each field read on its own: the verifier refuses a computed ctx offset */
+	if (family == RF_CACHE_AF_INET) {
+		rf_cache_mapped(dst, *(volatile __u32 *)&sk->dst_ip4);
+	} else {
+		__u32 a0 = *(volatile __u32 *)&sk->dst_ip6[0];
+		__u32 a1 = *(volatile __u32 *)&sk->dst_ip6[1];
+		__u32 a2 = *(volatile __u32 *)&sk->dst_ip6[2];
+		__u32 a3 = *(volatile __u32 *)&sk->dst_ip6[3];
+
+		/* the words in memory order, whatever the host's byte order */
+		__builtin_memcpy((__u8 *)dst, &a0, 4);
+		__builtin_memcpy((__u8 *)dst + 4, &a1, 4);
+		__builtin_memcpy((__u8 *)dst + 8, &a2, 4);
+		__builtin_memcpy((__u8 *)dst + 12, &a3, 4);
+	}
+	return dst[0] == p->remote[0] && dst[1] == p->remote[1];
+}
+
+/*
+ * The packet's full socket and tuple, if it is cacheable (see the top of this file). Derived
+ * again by rf_cache_store() rather than kept: the callers' stack is near the 512-byte limit.
+ */
+static __always_inline bool rf_cache_probe(struct __sk_buff *skb, bool ingress,
+					   struct rf_cache_probe *p)
+{
+	struct bpf_sock *sk = RF_CTX_SK(skb);
+
+	if (!sk)
+		return false;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return false;
+	p->sk = sk;
+	return rf_cache_tuple(skb, ingress, p) && rf_cache_connected(p);
+}
+
+/*
+ * The policy generation, read before anything is judged: a writer bumps after its change, so a
+ * verdict computed under the old policy is stored with the old value. 0 if the map is missing.
+ */
+static __always_inline __u64 rf_cache_gen(void)
+{
+	__u32 zero = 0;
+	__u64 *g = bpf_map_lookup_elem(&rf_policy_gen, &zero);
+
+	return g ? *g : 0;
+}
+
+/*
+ * Global (verified once, its stack apart from the callers', which are near the 512-byte limit)
+ * with scalar arguments besides the context, for Linux 5.10. 1 when a valid cached allow under
+ * gen covers the packet (the caller allows it), else 0.
+ */
+__noinline int rf_cache_hit(struct __sk_buff *skb, __u32 ingress, __u32 slot, __u32 cfg_tag,
+			    __u64 gen)
+{
+	struct rf_cache_probe p = {};
+	struct rf_sk_verdict *v;
+	struct rf_cache_entry *e;
+
+	if (!skb || slot >= RF_CACHE_SLOTS || !rf_cache_probe(skb, ingress, &p))
+		return 0;
+	v = bpf_sk_storage_get(&rf_sk_verdict, p.sk, NULL, 0);
+	if (!v)
+		return 0;
+	e = rf_cache_entry_of(v, slot);
+	if (!e || e->cfg != cfg_tag || e->gen != gen || e->rport != p.rport ||
+	    e->lport != p.lport || e->remote[0] != p.remote[0] || e->remote[1] != p.remote[1])
+		return 0;
+	return bpf_ktime_get_ns() - e->at_ns < RF_CACHE_TTL_NS;
+}
+
+/*
+ * Store an allow that a destination rule or the socket's owner gave to the packet, if it is
+ * cacheable, under gen (what rf_cache_gen() read before the judgment). 1 if stored. Entries are
+ * written without a lock: a reader on another CPU may see one half-written, which then matches
+ * nothing (its tuple and generation are compared) or matches a verdict this same socket was given.
+ */
+__noinline int rf_cache_store(struct __sk_buff *skb, __u32 ingress, __u32 slot, __u32 cfg_tag,
+			      __u64 gen)
+{
+	struct rf_cache_probe p = {};
+	struct rf_sk_verdict *v;
+	struct rf_cache_entry *e;
+
+	if (!skb || slot >= RF_CACHE_SLOTS || !rf_cache_probe(skb, ingress, &p))
+		return 0;
+	v = bpf_sk_storage_get(&rf_sk_verdict, p.sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!v)
+		return 0;
+	e = rf_cache_entry_of(v, slot);
+	if (!e)
+		return 0;
+	e->gen = gen;
+	e->at_ns = bpf_ktime_get_ns();
+	e->remote[0] = p.remote[0];
+	e->remote[1] = p.remote[1];
+	e->rport = p.rport;
+	e->lport = p.lport;
+	e->cfg = cfg_tag;
+	return 1;
+}
+
+#endif /* RF_CACHE_BPF_H */
