@@ -291,6 +291,10 @@ int rf_svc_refresh_exe(struct rf_ctx *ctx, struct rf_maps *m, int *moved)
 			changed = 1;
 		}
 	}
+	/* an identity dropped or its users changed: cached allows of its sockets re-judge */
+	if (changed && rf_policy_gen_bump(m))
+		rf_warn("cannot bump rf_policy_gen: cached verdicts lapse within %llu ms",
+			RF_CACHE_TTL_NS / 1000000ULL);
 	if (!ret && (changed || nnow != nold))
 		ret = save_entries(ctx, now, nnow);
 	if (!ret && *moved)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include "rf_maps.h"
 #include "rf_mgmt.h"
 
 static int open_pinned(const char *pin_dir, const char *name)
@@ -33,13 +34,13 @@ static bool wanted(const struct rf_mgmt_key *k, const struct rf_addr_key *addrs,
 
 /* Delete the entries of tgid (all, or those not in addrs); with exe also those of other
  * processes of exe and of processes that are gone. */
-static int prune(int fd, __u32 tgid, const struct rf_exe_key *exe, const struct rf_addr_key *addrs,
-		 size_t n, __u16 port)
+static int prune(const char *pin_dir, int fd, __u32 tgid, const struct rf_exe_key *exe,
+		 const struct rf_addr_key *addrs, size_t n, __u16 port)
 {
 	struct rf_mgmt_key keys[RF_MAX_MGMT], k, *prev = NULL;
 	struct rf_mgmt_val v;
-	size_t nk = 0, i;
-	int ret = 0;
+	size_t nk = 0, i, dropped = 0;
+	int ret = 0, err;
 
 	while (nk < RF_MAX_MGMT && !bpf_map_get_next_key(fd, prev, &k)) {
 		keys[nk] = k;
@@ -57,7 +58,12 @@ static int prune(int fd, __u32 tgid, const struct rf_exe_key *exe, const struct 
 			       (exe && kill((pid_t)keys[i].tgid, 0) && errno == ESRCH);
 		if (drop && bpf_map_delete_elem(fd, &keys[i]) && errno != ENOENT)
 			ret = -errno;
+		else if (drop)
+			dropped++;
 	}
+	/* a channel gone: its sockets' cached allows must not outlive it */
+	if (dropped && (err = rf_policy_gen_bump_dir(pin_dir)) && !ret)
+		ret = err;
 	return ret;
 }
 
@@ -78,7 +84,7 @@ int rf_mgmt_set(const char *pin_dir, __u32 tgid, const struct rf_exe_key *exe,
 			ret = -errno;
 	}
 	if (!ret)
-		ret = prune(fd, tgid, exe, addrs, n, port);
+		ret = prune(pin_dir, fd, tgid, exe, addrs, n, port);
 	close(fd);
 	return ret;
 }
@@ -89,7 +95,7 @@ int rf_mgmt_clear(const char *pin_dir, __u32 tgid)
 
 	if (fd < 0)
 		return fd;
-	ret = prune(fd, tgid, NULL, NULL, 0, 0);
+	ret = prune(pin_dir, fd, tgid, NULL, NULL, 0, 0);
 	close(fd);
 	return ret;
 }

@@ -907,6 +907,8 @@ static void drop_carried_exe(struct rf_ctx *ctx, struct rf_maps *m)
 	}
 	for (i = 0; i < ndrop; i++)
 		bpf_map_delete_elem(m->exe, &drop[i]);
+	if (ndrop)
+		rf_policy_gen_bump(m); /* after the change: cached allows re-judge */
 	rf_lines_free(lines, n);
 	free(drop);
 	if (!ndrop)
