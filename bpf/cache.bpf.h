@@ -61,9 +61,9 @@ struct {
 	__type(value, struct rf_sk_verdict);
 } rf_sk_verdict SEC(".maps");
 
-/* What a packet looks like to the cache. */
+/* A flow as the cache sees it: a packet's, or a socket's connected one. */
 struct rf_cache_probe {
-	struct bpf_sock *sk; /* the full socket */
+	struct bpf_sock *sk; /* the full socket (a socket's tuple) */
 	__u64 remote[2];     /* as rf_cache_entry.remote */
 	__u16 rport;
 	__u16 lport;
@@ -169,51 +169,38 @@ static __always_inline bool rf_cache_tuple(struct __sk_buff *skb, bool ingress,
 	return true;
 }
 
-/* Is the probe's tuple the connected four-tuple of its TCP or UDP socket? */
-static __always_inline bool rf_cache_connected(const struct rf_cache_probe *p)
+/* The connected four-tuple of a TCP or UDP socket into s; false if it has no connected peer. */
+static __always_inline bool rf_cache_sock_tuple(struct bpf_sock *sk, struct rf_cache_probe *s)
 {
-	struct bpf_sock *sk = p->sk;
-	__u32 family = sk->family, proto = sk->protocol;
-	__u64 dst[2];
+	__u32 family = sk->family, proto = sk->protocol, dport = sk->dst_port, d4, a[4];
 
-	if (proto != RF_CACHE_IPPROTO_TCP && proto != RF_CACHE_IPPROTO_UDP)
+	if ((proto != RF_CACHE_IPPROTO_TCP && proto != RF_CACHE_IPPROTO_UDP) || !dport)
 		return false;
-	if (!sk->dst_port || bpf_ntohs(sk->dst_port) != p->rport || sk->src_port != p->lport)
-		return false;
-	/* each field read on its own: the verifier refuses a computed ctx offset */
-	if (family == RF_CACHE_AF_INET) {
-		rf_cache_mapped(dst, *(volatile __u32 *)&sk->dst_ip4);
-	} else {
-		__u32 a0 = *(volatile __u32 *)&sk->dst_ip6[0];
-		__u32 a1 = *(volatile __u32 *)&sk->dst_ip6[1];
-		__u32 a2 = *(volatile __u32 *)&sk->dst_ip6[2];
-		__u32 a3 = *(volatile __u32 *)&sk->dst_ip6[3];
-
-		/* the words in memory order, whatever the host's byte order */
-		__builtin_memcpy((__u8 *)dst, &a0, 4);
-		__builtin_memcpy((__u8 *)dst + 4, &a1, 4);
-		__builtin_memcpy((__u8 *)dst + 8, &a2, 4);
-		__builtin_memcpy((__u8 *)dst + 12, &a3, 4);
-	}
-	return dst[0] == p->remote[0] && dst[1] == p->remote[1];
+	s->sk = sk;
+	s->rport = bpf_ntohs((__u16)dport);
+	s->lport = (__u16)sk->src_port;
+	/*
+	 * Every field read on its own and unconditionally (as peer_known() does): the verifier
+	 * refuses a computed ctx offset, which a choice between the fields would compile to.
+	 */
+	d4 = *(volatile __u32 *)&sk->dst_ip4;
+	a[0] = *(volatile __u32 *)&sk->dst_ip6[0];
+	a[1] = *(volatile __u32 *)&sk->dst_ip6[1];
+	a[2] = *(volatile __u32 *)&sk->dst_ip6[2];
+	a[3] = *(volatile __u32 *)&sk->dst_ip6[3];
+	if (family == RF_CACHE_AF_INET)
+		rf_cache_mapped(s->remote, d4);
+	else
+		__builtin_memcpy(s->remote, a, 16);
+	return true;
 }
 
-/*
- * The packet's full socket and tuple, if it is cacheable (see the top of this file). Derived
- * again by rf_cache_store() rather than kept: the callers' stack is near the 512-byte limit.
- */
-static __always_inline bool rf_cache_probe(struct __sk_buff *skb, bool ingress,
-					   struct rf_cache_probe *p)
+/* The skb's full socket, or NULL. */
+static __always_inline struct bpf_sock *rf_cache_sk(struct __sk_buff *skb)
 {
 	struct bpf_sock *sk = RF_CTX_SK(skb);
 
-	if (!sk)
-		return false;
-	sk = bpf_sk_fullsock(sk);
-	if (!sk)
-		return false;
-	p->sk = sk;
-	return rf_cache_tuple(skb, ingress, p) && rf_cache_connected(p);
+	return sk ? bpf_sk_fullsock(sk) : NULL;
 }
 
 /*
@@ -228,46 +215,66 @@ static __always_inline __u64 rf_cache_gen(void)
 	return g ? *g : 0;
 }
 
+enum rf_cache_result {
+	RF_CACHE_NONE, /* not cacheable: judge it, store nothing */
+	RF_CACHE_HIT,  /* a valid cached allow covers the packet */
+	RF_CACHE_MISS, /* cacheable: judge it, rf_cache_store() an allow */
+};
+
 /*
  * Global (verified once, its stack apart from the callers', which are near the 512-byte limit)
- * with scalar arguments besides the context, for Linux 5.10. 1 when a valid cached allow under
- * gen covers the packet (the caller allows it), else 0.
+ * with scalar arguments besides the context, for Linux 5.10. Returns an enum rf_cache_result.
+ * The socket is read first: a packet without a connected socket costs no header loads.
  */
 __noinline int rf_cache_hit(struct __sk_buff *skb, __u32 ingress, __u32 slot, __u32 cfg_tag,
 			    __u64 gen)
 {
-	struct rf_cache_probe p = {};
+	struct rf_cache_probe p = {}, s = {};
 	struct rf_sk_verdict *v;
 	struct rf_cache_entry *e;
+	struct bpf_sock *sk;
 
-	if (!skb || slot >= RF_CACHE_SLOTS || !rf_cache_probe(skb, ingress, &p))
-		return 0;
-	v = bpf_sk_storage_get(&rf_sk_verdict, p.sk, NULL, 0);
+	if (!skb || slot >= RF_CACHE_SLOTS)
+		return RF_CACHE_NONE;
+	sk = rf_cache_sk(skb);
+	if (!sk || !rf_cache_sock_tuple(sk, &s) || !rf_cache_tuple(skb, ingress, &p))
+		return RF_CACHE_NONE;
+	if (p.rport != s.rport || p.lport != s.lport || p.remote[0] != s.remote[0] ||
+	    p.remote[1] != s.remote[1])
+		return RF_CACHE_NONE; /* not the connected peer: a sendto(), a tunnel, NAT */
+	v = bpf_sk_storage_get(&rf_sk_verdict, sk, NULL, 0);
 	if (!v)
-		return 0;
+		return RF_CACHE_MISS;
 	e = rf_cache_entry_of(v, slot);
-	if (!e || e->cfg != cfg_tag || e->gen != gen || e->rport != p.rport ||
-	    e->lport != p.lport || e->remote[0] != p.remote[0] || e->remote[1] != p.remote[1])
-		return 0;
-	return bpf_ktime_get_ns() - e->at_ns < RF_CACHE_TTL_NS;
+	if (!e)
+		return RF_CACHE_NONE;
+	if (e->cfg != cfg_tag || e->gen != gen || e->rport != p.rport || e->lport != p.lport ||
+	    e->remote[0] != p.remote[0] || e->remote[1] != p.remote[1] ||
+	    bpf_ktime_get_ns() - e->at_ns >= RF_CACHE_TTL_NS)
+		return RF_CACHE_MISS;
+	return RF_CACHE_HIT;
 }
 
 /*
- * Store an allow that a destination rule or the socket's owner gave to the packet, if it is
- * cacheable, under gen (what rf_cache_gen() read before the judgment). 1 if stored. Entries are
- * written without a lock: a reader on another CPU may see one half-written, which then matches
- * nothing (its tuple and generation are compared) or matches a verdict this same socket was given.
+ * Store the allow that a destination rule or the socket's owner gave to a packet rf_cache_hit()
+ * found cacheable (RF_CACHE_MISS), under gen (what rf_cache_gen() read before the judgment), for
+ * the socket's connected tuple (the packet's, as rf_cache_hit() checked). 1 if stored. Entries
+ * are written without a lock: a reader on another CPU may see one half-written, which then
+ * matches nothing (its tuple and generation are compared) or a verdict this socket was given.
  */
-__noinline int rf_cache_store(struct __sk_buff *skb, __u32 ingress, __u32 slot, __u32 cfg_tag,
-			      __u64 gen)
+__noinline int rf_cache_store(struct __sk_buff *skb, __u32 slot, __u32 cfg_tag, __u64 gen)
 {
-	struct rf_cache_probe p = {};
+	struct rf_cache_probe s = {};
 	struct rf_sk_verdict *v;
 	struct rf_cache_entry *e;
+	struct bpf_sock *sk;
 
-	if (!skb || slot >= RF_CACHE_SLOTS || !rf_cache_probe(skb, ingress, &p))
+	if (!skb || slot >= RF_CACHE_SLOTS)
 		return 0;
-	v = bpf_sk_storage_get(&rf_sk_verdict, p.sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	sk = rf_cache_sk(skb);
+	if (!sk || !rf_cache_sock_tuple(sk, &s))
+		return 0;
+	v = bpf_sk_storage_get(&rf_sk_verdict, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!v)
 		return 0;
 	e = rf_cache_entry_of(v, slot);
@@ -275,10 +282,10 @@ __noinline int rf_cache_store(struct __sk_buff *skb, __u32 ingress, __u32 slot, 
 		return 0;
 	e->gen = gen;
 	e->at_ns = bpf_ktime_get_ns();
-	e->remote[0] = p.remote[0];
-	e->remote[1] = p.remote[1];
-	e->rport = p.rport;
-	e->lport = p.lport;
+	e->remote[0] = s.remote[0];
+	e->remote[1] = s.remote[1];
+	e->rport = s.rport;
+	e->lport = s.lport;
 	e->cfg = cfg_tag;
 	return 1;
 }

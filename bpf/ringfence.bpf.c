@@ -1320,6 +1320,7 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
 	struct rf_flow f = {};
 	enum rf_mode mode;
 	__u64 gen;
+	int cached;
 
 	if (!cfg || (mode = cfg_mode(cfg)) == RF_MODE_OFF)
 		return 1;
@@ -1330,8 +1331,9 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
 	if (skb->ifindex == LOOPBACK_IFINDEX)
 		return 1;
 	gen = rf_cache_gen();
-	if (rf_cache_hit(skb, ingress, ingress ? RF_CACHE_INGRESS : RF_CACHE_EGRESS,
-			 rf_cache_cfg(cfg, mode), gen))
+	cached = rf_cache_hit(skb, ingress, ingress ? RF_CACHE_INGRESS : RF_CACHE_EGRESS,
+			      rf_cache_cfg(cfg, mode), gen);
+	if (cached == RF_CACHE_HIT)
 		goto allowed;
 	if (!parse_skb(skb, &f, ingress)) {
 		/* fail closed, whoever owns the socket: what cannot be read cannot be judged */
@@ -1349,8 +1351,9 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
 	}
 	/* the destination first: one LPM walk, cheaper than the socket's mark and cgroup walk */
 	if (skb_dest_allowed(skb, &f, ingress) || skb_socket_allowed(skb, &f)) {
-		rf_cache_store(skb, ingress, ingress ? RF_CACHE_INGRESS : RF_CACHE_EGRESS,
-			       rf_cache_cfg(cfg, mode), gen);
+		if (cached == RF_CACHE_MISS)
+			rf_cache_store(skb, ingress ? RF_CACHE_INGRESS : RF_CACHE_EGRESS,
+				       rf_cache_cfg(cfg, mode), gen);
 		goto allowed;
 	}
 	if (builtin_allowed(cfg, &f, skb, ingress, false)) {
@@ -1470,11 +1473,13 @@ static __always_inline int wall_verdict(struct __sk_buff *skb, const struct rf_c
 	enum rf_reason reason = RF_REASON_NO_RULE;
 	struct rf_flow f = {};
 	__u64 gen;
+	int cached;
 
 	if (skb->protocol == bpf_htons(ETH_P_ARP))
 		return TC_ACT_UNSPEC;
 	gen = rf_cache_gen();
-	if (rf_cache_hit(skb, false, RF_CACHE_WALL, rf_cache_cfg(cfg, mode), gen))
+	cached = rf_cache_hit(skb, false, RF_CACHE_WALL, rf_cache_cfg(cfg, mode), gen);
+	if (cached == RF_CACHE_HIT)
 		goto allowed;
 	if (!parse_skb(skb, &f, false)) {
 		reason = RF_REASON_MALFORMED;
@@ -1482,7 +1487,8 @@ static __always_inline int wall_verdict(struct __sk_buff *skb, const struct rf_c
 	}
 	/* no loopback exemption: the wall is never on lo, so 127/8 or ::1 here leaves the host */
 	if (!f.srcroute && (flow_dest_allowed(&f) || skb_socket_allowed(skb, &f))) {
-		rf_cache_store(skb, false, RF_CACHE_WALL, rf_cache_cfg(cfg, mode), gen);
+		if (cached == RF_CACHE_MISS)
+			rf_cache_store(skb, RF_CACHE_WALL, rf_cache_cfg(cfg, mode), gen);
 		goto allowed;
 	}
 	if (f.srcroute ? skb_socket_allowed(skb, &f) : builtin_allowed(cfg, &f, skb, false, true)) {
