@@ -41,9 +41,9 @@ enum rf_cache_slot {
 
 /* One hook's cached allow for one socket. cfg == 0: empty. */
 struct rf_cache_entry {
-	__u64 gen;	 /* rf_policy_gen when the verdict was computed */
-	__u64 at_ns;	 /* bpf_ktime_get_ns() then */
-	__u64 remote[2]; /* IPv6 or IPv4-mapped, network byte order */
+	__u64 gen;	  /* rf_policy_gen when the verdict was computed */
+	__u64 at_jiffies; /* bpf_jiffies64() then */
+	__u64 remote[2];  /* IPv6 or IPv4-mapped, network byte order */
 	__u16 rport;
 	__u16 lport;
 	__u32 cfg; /* rf_cache_cfg() then */
@@ -53,6 +53,13 @@ struct rf_sk_verdict {
 	struct rf_cache_entry e[RF_CACHE_SLOTS];
 };
 
+/*
+ * The age bound of a cached verdict (RF_CACHE_TTL_NS): 100 jiffies, at most 1 s since HZ is
+ * at least 100 (0.1 s with HZ=1000). Jiffies, not bpf_ktime_get_ns(): a clock read costs a
+ * cached packet more than all the rest of its check on a virtual machine.
+ */
+#define RF_CACHE_TTL_JIFFIES 100
+
 /* Written only by the programs; no BPF_F_CLONE: an accepted child has a tuple of its own. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
@@ -61,12 +68,16 @@ struct {
 	__type(value, struct rf_sk_verdict);
 } rf_sk_verdict SEC(".maps");
 
-/* A flow as the cache sees it: a packet's, or a socket's connected one. */
+/* A socket's connected flow. */
 struct rf_cache_probe {
-	struct bpf_sock *sk; /* the full socket (a socket's tuple) */
-	__u64 remote[2];     /* as rf_cache_entry.remote */
+	struct bpf_sock *sk; /* the full socket */
+	union {
+		__u64 remote[2]; /* as rf_cache_entry.remote */
+		__u8 addr[16];
+	};
 	__u16 rport;
 	__u16 lport;
+	__u8 proto;
 };
 
 /*
@@ -114,59 +125,85 @@ static __always_inline void rf_cache_mapped(__u64 remote[2], __u32 a4)
 }
 
 /*
- * The packet's remote address and ports if its headers are plain (see the top of this file);
- * false otherwise. Offsets from the network header: the same at cgroup_skb and tc. Read in
- * words: byte arrays cost this function's stack (its callers' is near the 512-byte limit).
+ * Do the headers at b (the IP header and 14 bytes after it; v6: IPv6) belong to socket tuple s,
+ * and are they plain (see the top of this file)? The addresses, ports and protocol must be the
+ * socket's: a tunnel or NAT that keeps the socket on the skb (VXLAN, GRE, a DNAT at output)
+ * carries other ones.
  */
-static __always_inline bool rf_cache_tuple(struct __sk_buff *skb, bool ingress,
-					   struct rf_cache_probe *p)
+static __always_inline bool rf_cache_hdr_match(const __u8 *b, bool v6, bool ingress,
+					       const struct rf_cache_probe *s)
 {
-	__u32 w[3], ports;
-	__u8 flags = 0, proto;
-	__u32 l4;
+	const __u8 *a, *l4;
+	__u8 proto;
+	__u16 rport, lport;
+	int i;
 
-	if (skb->protocol == bpf_htons(0x0800)) {
-		__u8 *b = (__u8 *)w;
-
-		/* version, IHL, fragment field, protocol: the first 12 bytes */
-		if (bpf_skb_load_bytes_relative(skb, 0, w, 12, BPF_HDR_START_NET))
-			return false;
+	if (!v6) {
 		/* version 4, IHL 5 (no options), not a fragment (MF or an offset) */
 		if (b[0] != 0x45 || (b[6] & 0x3f) || b[7])
 			return false;
 		proto = b[9];
-		if (bpf_skb_load_bytes_relative(skb, ingress ? 12 : 16, &w[0], 4,
-						BPF_HDR_START_NET))
-			return false;
-		rf_cache_mapped(p->remote, w[0]);
-		l4 = 20;
-	} else if (skb->protocol == bpf_htons(0x86DD)) {
-		__u8 *b = (__u8 *)w;
-
-		if (bpf_skb_load_bytes_relative(skb, 0, w, 8, BPF_HDR_START_NET))
-			return false;
+		a = b + (ingress ? 12 : 16);
+		for (i = 0; i < 4; i++)
+			if (a[i] != s->addr[12 + i])
+				return false;
+		l4 = b + 20;
+	} else {
 		if ((b[0] >> 4) != 6)
 			return false;
 		proto = b[6]; /* an extension header is no TCP/UDP: not cached */
-		if (bpf_skb_load_bytes_relative(skb, ingress ? 8 : 24, p->remote, 16,
-						BPF_HDR_START_NET))
-			return false;
-		l4 = 40;
-	} else {
-		return false;
+		a = b + (ingress ? 8 : 24);
+		for (i = 0; i < 16; i++)
+			if (a[i] != s->addr[i])
+				return false;
+		l4 = b + 40;
 	}
-	if (proto != RF_CACHE_IPPROTO_TCP && proto != RF_CACHE_IPPROTO_UDP)
-		return false;
-	if (bpf_skb_load_bytes_relative(skb, l4, &ports, 4, BPF_HDR_START_NET))
-		return false;
-	if (proto == RF_CACHE_IPPROTO_TCP &&
-	    (bpf_skb_load_bytes_relative(skb, l4 + 13, &flags, 1, BPF_HDR_START_NET) ||
-	     (flags & RF_CACHE_TCP_SYN)))
+	if (proto != s->proto)
 		return false;
 	/* ports: source then destination, network byte order */
-	p->rport = bpf_ntohs(ingress ? (__u16)ports : (__u16)(ports >> 16));
-	p->lport = bpf_ntohs(ingress ? (__u16)(ports >> 16) : (__u16)ports);
-	return true;
+	rport = (__u16)(l4[ingress ? 0 : 2] << 8 | l4[ingress ? 1 : 3]);
+	lport = (__u16)(l4[ingress ? 2 : 0] << 8 | l4[ingress ? 3 : 1]);
+	if (rport != s->rport || lport != s->lport)
+		return false;
+	return proto != RF_CACHE_IPPROTO_TCP || !(l4[13] & RF_CACHE_TCP_SYN);
+}
+
+#define RF_CACHE_HDR_V4 34 /* IPv4 without options + 14 bytes of TCP */
+#define RF_CACHE_HDR_V6 54 /* IPv6 + 14 bytes of TCP */
+
+/*
+ * Is the packet one of socket tuple s's, with plain headers? At cgroup_skb the headers are read
+ * in place (the skb's data starts at the network header there; headers outside the linear part
+ * are judged in full); at tc (at_tc), where data starts at the link-layer header, with one
+ * load relative to the network header. A UDP datagram with less than 6 bytes of payload is
+ * judged in full (the read covers 14 bytes after the IP header).
+ */
+static __always_inline bool rf_cache_match(struct __sk_buff *skb, bool ingress, bool at_tc,
+					   const struct rf_cache_probe *s)
+{
+	bool v6 = skb->protocol == bpf_htons(0x86DD);
+	__u8 h[RF_CACHE_HDR_V6];
+
+	if (!v6 && skb->protocol != bpf_htons(0x0800))
+		return false;
+	if (!at_tc) {
+		const __u8 *data = (const __u8 *)(long)skb->data;
+		const __u8 *end = (const __u8 *)(long)skb->data_end;
+
+		if (v6) {
+			if (data + RF_CACHE_HDR_V6 > end)
+				return false;
+			return rf_cache_hdr_match(data, true, ingress, s);
+		}
+		if (data + RF_CACHE_HDR_V4 > end)
+			return false;
+		return rf_cache_hdr_match(data, false, ingress, s);
+	}
+	/* constant sizes: Linux 5.10's verifier cannot bound a computed one */
+	if (v6 ? bpf_skb_load_bytes_relative(skb, 0, h, RF_CACHE_HDR_V6, BPF_HDR_START_NET)
+	       : bpf_skb_load_bytes_relative(skb, 0, h, RF_CACHE_HDR_V4, BPF_HDR_START_NET))
+		return false;
+	return rf_cache_hdr_match(h, v6, ingress, s);
 }
 
 /* The connected four-tuple of a TCP or UDP socket into s; false if it has no connected peer. */
@@ -177,6 +214,7 @@ static __always_inline bool rf_cache_sock_tuple(struct bpf_sock *sk, struct rf_c
 	if ((proto != RF_CACHE_IPPROTO_TCP && proto != RF_CACHE_IPPROTO_UDP) || !dport)
 		return false;
 	s->sk = sk;
+	s->proto = (__u8)proto;
 	s->rport = bpf_ntohs((__u16)dport);
 	s->lport = (__u16)sk->src_port;
 	/*
@@ -222,14 +260,14 @@ enum rf_cache_result {
 };
 
 /*
- * Global (verified once, its stack apart from the callers', which are near the 512-byte limit)
- * with scalar arguments besides the context, for Linux 5.10. Returns an enum rf_cache_result.
- * The socket is read first: a packet without a connected socket costs no header loads.
+ * The lookup of rf_cache_hit() (cgroup_skb) and rf_cache_hit_tc() (the tc second wall). Returns
+ * an enum rf_cache_result. The socket is read first: a packet without a connected socket costs
+ * no header reads.
  */
-__noinline int rf_cache_hit(struct __sk_buff *skb, __u32 ingress, __u32 slot, __u32 cfg_tag,
-			    __u64 gen)
+static __always_inline int rf_cache_lookup(struct __sk_buff *skb, bool ingress, __u32 slot,
+					   __u32 cfg_tag, __u64 gen, bool at_tc)
 {
-	struct rf_cache_probe p = {}, s = {};
+	struct rf_cache_probe s = {};
 	struct rf_sk_verdict *v;
 	struct rf_cache_entry *e;
 	struct bpf_sock *sk;
@@ -237,22 +275,35 @@ __noinline int rf_cache_hit(struct __sk_buff *skb, __u32 ingress, __u32 slot, __
 	if (!skb || slot >= RF_CACHE_SLOTS)
 		return RF_CACHE_NONE;
 	sk = rf_cache_sk(skb);
-	if (!sk || !rf_cache_sock_tuple(sk, &s) || !rf_cache_tuple(skb, ingress, &p))
+	/* not the connected peer (a sendto(), a tunnel, NAT) or not plain: judged in full */
+	if (!sk || !rf_cache_sock_tuple(sk, &s) || !rf_cache_match(skb, ingress, at_tc, &s))
 		return RF_CACHE_NONE;
-	if (p.rport != s.rport || p.lport != s.lport || p.remote[0] != s.remote[0] ||
-	    p.remote[1] != s.remote[1])
-		return RF_CACHE_NONE; /* not the connected peer: a sendto(), a tunnel, NAT */
 	v = bpf_sk_storage_get(&rf_sk_verdict, sk, NULL, 0);
 	if (!v)
 		return RF_CACHE_MISS;
 	e = rf_cache_entry_of(v, slot);
 	if (!e)
 		return RF_CACHE_NONE;
-	if (e->cfg != cfg_tag || e->gen != gen || e->rport != p.rport || e->lport != p.lport ||
-	    e->remote[0] != p.remote[0] || e->remote[1] != p.remote[1] ||
-	    bpf_ktime_get_ns() - e->at_ns >= RF_CACHE_TTL_NS)
+	if (e->cfg != cfg_tag || e->gen != gen || e->rport != s.rport || e->lport != s.lport ||
+	    e->remote[0] != s.remote[0] || e->remote[1] != s.remote[1] ||
+	    bpf_jiffies64() - e->at_jiffies >= RF_CACHE_TTL_JIFFIES)
 		return RF_CACHE_MISS;
 	return RF_CACHE_HIT;
+}
+
+/*
+ * Global (verified once, with a stack apart from the callers', which are near the 512-byte
+ * limit) with scalar arguments besides the context, for Linux 5.10; one per kind of header read.
+ */
+__noinline int rf_cache_hit(struct __sk_buff *skb, __u32 ingress, __u32 slot, __u32 cfg_tag,
+			    __u64 gen)
+{
+	return rf_cache_lookup(skb, ingress, slot, cfg_tag, gen, false);
+}
+
+__noinline int rf_cache_hit_tc(struct __sk_buff *skb, __u32 slot, __u32 cfg_tag, __u64 gen)
+{
+	return rf_cache_lookup(skb, false, slot, cfg_tag, gen, true);
 }
 
 /*
@@ -281,7 +332,7 @@ __noinline int rf_cache_store(struct __sk_buff *skb, __u32 slot, __u32 cfg_tag, 
 	if (!e)
 		return 0;
 	e->gen = gen;
-	e->at_ns = bpf_ktime_get_ns();
+	e->at_jiffies = bpf_jiffies64();
 	e->remote[0] = s.remote[0];
 	e->remote[1] = s.remote[1];
 	e->rport = s.rport;

@@ -1478,7 +1478,7 @@ static __always_inline int wall_verdict(struct __sk_buff *skb, const struct rf_c
 	if (skb->protocol == bpf_htons(ETH_P_ARP))
 		return TC_ACT_UNSPEC;
 	gen = rf_cache_gen();
-	cached = rf_cache_hit(skb, false, RF_CACHE_WALL, rf_cache_cfg(cfg, mode), gen);
+	cached = rf_cache_hit_tc(skb, RF_CACHE_WALL, rf_cache_cfg(cfg, mode), gen);
 	if (cached == RF_CACHE_HIT)
 		goto allowed;
 	if (!parse_skb(skb, &f, false)) {

@@ -261,9 +261,10 @@ struct rf_sk_peer {
  * Example: after deleting a rule, write 8 random bytes (docs/ABI.md, "Policy generation").
  * rf_config needs no bump: the cache also compares the mode, built-ins and flags, and the
  * deadline is checked before the cache. A writer that bumps nothing is bounded by
- * RF_CACHE_TTL_NS: a cached verdict older than that is judged again.
+ * RF_CACHE_TTL_NS: a cached verdict older than that is judged again (the programs count 100
+ * jiffies, at most 1 s for any HZ).
  */
-#define RF_CACHE_TTL_NS 1000000000ULL /* 1 s */
+#define RF_CACHE_TTL_NS 1000000000ULL /* at most 1 s */
 
 /* ---- rf_build: BPF_MAP_TYPE_ARRAY, 1 entry (key 0) ----------------------------------------- */
 
