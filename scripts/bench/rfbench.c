@@ -30,12 +30,20 @@
  *   rfbench nulltc NETNS IFNAME on|off    a control: on = a new clsact qdisc on IFNAME inside
  *                                         NETNS with an empty egress filter (TC_ACT_OK); off =
  *                                         remove that qdisc again, with its filters
+ *   rfbench flowstat CG NETNS DST PORT N BUMPMAP|- PIN...
+ *                                         per-packet cost on a real TCP flow of N segments, each
+ *                                         sent once the previous one is acknowledged: per PIN (a
+ *                                         pinned program or link) "NAME AVG_NS RUNS" from the
+ *                                         kernel's run-time statistics (BPF_ENABLE_STATS, on
+ *                                         only while it runs); BUMPMAP: a pinned rf_policy_gen
+ *                                         written before every segment (no cached verdict)
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -801,6 +809,181 @@ out:
 	return ret;
 }
 
+/* ---- per-packet cost on a real flow (kernel.bpf_stats) -------------------------------------- */
+
+#define FLOW_PINS_MAX 8
+
+struct prog_stat {
+	__u64 ns, cnt;
+};
+
+/* The program behind a pin: a pinned program, or the program of a pinned link. fd or -1. */
+static int pin_prog(const char *path)
+{
+	struct bpf_link_info li = {};
+	__u32 len = sizeof(li);
+	int fd = bpf_obj_get(path), prog;
+	char proc[64], kind[64] = "";
+
+	if (fd < 0) {
+		fprintf(stderr, "rfbench: cannot open %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	/* the object's kind from its anonymous inode: "anon_inode:bpf-link" or "...bpf-prog" */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (readlink(proc, kind, sizeof(kind) - 1) < 0 || !strstr(kind, "bpf-link"))
+		return fd;
+	if (bpf_obj_get_info_by_fd(fd, &li, &len) || !li.prog_id) {
+		fprintf(stderr, "rfbench: link %s has no program\n", path);
+		close(fd);
+		return -1;
+	}
+	prog = bpf_prog_get_fd_by_id(li.prog_id);
+	close(fd);
+	if (prog < 0)
+		fprintf(stderr, "rfbench: program of %s: %s\n", path, strerror(errno));
+	return prog;
+}
+
+static int prog_stat(int fd, struct prog_stat *s)
+{
+	struct bpf_prog_info pi = {};
+	__u32 len = sizeof(pi);
+
+	if (bpf_obj_get_info_by_fd(fd, &pi, &len))
+		return -1;
+	s->ns = pi.run_time_ns;
+	s->cnt = pi.run_cnt;
+	return 0;
+}
+
+/* Wait until everything sent on fd is acknowledged (1 s at most). */
+static int wait_acked(int fd)
+{
+	__u64 end = now_ns() + 1000000000ULL;
+	struct tcp_info ti;
+	socklen_t len;
+
+	do {
+		len = sizeof(ti);
+		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len))
+			return -1;
+		if (!ti.tcpi_unacked)
+			return 0;
+		sched_yield();
+	} while (now_ns() < end);
+	return -1;
+}
+
+/*
+ * The child of cmd_flowstat: connect, report 'c', wait for 'g', send n segments (each after the
+ * previous one is acknowledged; with bump >= 0, a new rf_policy_gen value before each), report
+ * 'd', wait for 'x', close.
+ */
+static int flow_child(const struct sockaddr_storage *dst, socklen_t len, long n, int bump, int up,
+		      int down)
+{
+	int fd = socket(dst->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	char buf[64], c;
+	__u32 zero = 0;
+	__u64 gen = now_ns();
+	long i;
+
+	memset(buf, 'f', sizeof(buf));
+	if (fd < 0 || connect(fd, (const struct sockaddr *)dst, len) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one))) {
+		fprintf(stderr, "rfbench: flow connect: %s\n", strerror(errno));
+		return 1;
+	}
+	if (write(up, "c", 1) != 1 || read(down, &c, 1) != 1)
+		return 1;
+	for (i = 0; i < n; i++) {
+		gen++;
+		if (bump >= 0 && bpf_map_update_elem(bump, &zero, &gen, BPF_ANY)) {
+			fprintf(stderr, "rfbench: bump: %s\n", strerror(errno));
+			return 1;
+		}
+		if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf) || wait_acked(fd)) {
+			fprintf(stderr, "rfbench: flow segment %ld: %s\n", i, strerror(errno));
+			return 1;
+		}
+	}
+	if (write(up, "d", 1) != 1 || read(down, &c, 1) != 1)
+		return 1;
+	close(fd);
+	return 0;
+}
+
+/*
+ * flowstat CG NETNS DST PORT N BUMPMAP|- PIN...: one TCP flow from a child in CG + NETNS to a
+ * draining server; per PIN (a pinned program or link) "NAME AVG_NS RUNS" over the flow's data
+ * segments and their ACKs (the handshake and the close are outside the window), measured with
+ * the kernel's run-time statistics, switched on (BPF_ENABLE_STATS) only while this runs.
+ */
+static int cmd_flowstat(char **argv, int argc)
+{
+	struct prog_stat before[FLOW_PINS_MAX], after[FLOW_PINS_MAX];
+	int prog[FLOW_PINS_MAX], npins = argc - 6, up[2], down[2], stats, bump = -1, st, i;
+	long n = arg_num(argv[4], 1, 1000000);
+	struct sockaddr_storage ss;
+	int ret = 1;
+	socklen_t sl;
+	pid_t pid;
+	char c;
+
+	if (npins < 1 || npins > FLOW_PINS_MAX ||
+	    parse_dst(argv[2], arg_num(argv[3], 1, 65535), &ss, &sl))
+		return 1;
+	for (i = 0; i < npins; i++)
+		if ((prog[i] = pin_prog(argv[6 + i])) < 0)
+			return 1;
+	if (strcmp(argv[5], "-") && (bump = bpf_obj_get(argv[5])) < 0) {
+		fprintf(stderr, "rfbench: cannot open %s: %s\n", argv[5], strerror(errno));
+		return 1;
+	}
+	stats = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (stats < 0) {
+		fprintf(stderr, "rfbench: BPF_ENABLE_STATS: %s\n", strerror(-stats));
+		return 1;
+	}
+	if (pipe(up) || pipe(down))
+		return 1;
+	pid = fork();
+	if (pid == 0) {
+		close(up[0]);
+		close(down[1]);
+		_exit(enter(argv[0], argv[1]) ? 1 : flow_child(&ss, sl, n, bump, up[1], down[0]));
+	}
+	close(up[1]);
+	close(down[0]);
+	if (pid < 0 || read(up[0], &c, 1) != 1)
+		goto out;
+	for (i = 0; i < npins; i++)
+		if (prog_stat(prog[i], &before[i]))
+			goto out;
+	if (write(down[1], "g", 1) != 1 || read(up[0], &c, 1) != 1)
+		goto out;
+	for (i = 0; i < npins; i++)
+		if (prog_stat(prog[i], &after[i]))
+			goto out;
+	for (i = 0; i < npins; i++) {
+		__u64 cnt = after[i].cnt - before[i].cnt;
+		const char *name = strrchr(argv[6 + i], '/');
+
+		printf("%s %.1f %llu\n", name ? name + 1 : argv[6 + i],
+		       cnt ? (double)(after[i].ns - before[i].ns) / (double)cnt : 0.0,
+		       (unsigned long long)cnt);
+	}
+	ret = 0;
+out:
+	if (write(down[1], "x", 1) != 1)
+		ret = 1;
+	if (pid > 0 && (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)))
+		ret = 1;
+	close(stats);
+	return ret;
+}
+
 /* ---- controls: empty programs on ringfence's hooks ------------------------------------------ */
 
 /* ringfence's cgroup hooks (the SEC() names in bpf/ringfence.bpf.c); 1 = allow on every one */
@@ -941,7 +1124,7 @@ static int cmd_nulltc(const char *netns, const char *ifname, const char *what)
 static void usage(void)
 {
 	fprintf(stderr, "usage: rfbench gen|fill|progrun|server|rate|tput|flood|latency|setflag|"
-			"exectime|nullattach|nulltc ... (see the comment at the top of "
+			"exectime|nullattach|nulltc|flowstat ... (see the comment at the top of "
 			"scripts/bench/rfbench.c)\n");
 	exit(1);
 }
@@ -982,6 +1165,8 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "nulltc") && argc == 5 &&
 	    (!strcmp(argv[4], "on") || !strcmp(argv[4], "off")))
 		return cmd_nulltc(argv[2], argv[3], argv[4]);
+	if (!strcmp(cmd, "flowstat") && argc >= 9)
+		return cmd_flowstat(argv + 2, argc - 2);
 	if (!strcmp(cmd, "latency") && argc >= 9)
 		return cmd_latency(argv + 2, argc - 2);
 	usage();

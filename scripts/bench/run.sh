@@ -256,6 +256,25 @@ latency() {
 		die "latency ($name) failed"
 	rec lat "$name" 0 "$v"
 }
+# flowstat CASE BUMPMAP|- PIN...: per-packet run time of the pinned programs on a real TCP flow
+# to each peer (kernel.bpf_stats, on only while rfbench runs), REPS times; raw lines
+# "flow CASE[6] PROG REP NS RUNS" (6: the IPv6 peer)
+FLOW_SEGS=2000
+flowstat() {
+	local case=$1 bump=$2 r peer sfx prog ns runs out
+	shift 2
+	for r in $(seq "$REPS"); do
+		for peer in "$PEER4" 2001:db8::2; do
+			sfx=
+			[ "$peer" = "$PEER4" ] || sfx=6
+			out=$(drv flowstat "$CG" "$DEVNS" "$peer" 5002 "$FLOW_SEGS" "$bump" "$@") ||
+				die "flowstat $case failed"
+			while read -r prog ns runs; do
+				rec flow "$case$sfx" "$prog" "$r" "$ns" "$runs"
+			done <<<"$out"
+		done
+	done
+}
 # number of programs attached to cgroup $1 itself
 cg_progs() { bpftool -j cgroup show "$1" 2>/dev/null | grep -o '"id":' | wc -l; }
 memlock() { bpftool -j map show pinned "$PIN/$1" | python3 -c \
@@ -291,6 +310,7 @@ log "control: empty programs on ringfence's 7 cgroup hooks"
 drv nullattach "$CG" "$NULLPIN" || die "nullattach failed"
 [ "$(cg_progs "$CG")" = 7 ] || die "nullattach did not attach 7 programs to $CG"
 pairs null "$CG" "$DEVNS"
+flowstat empty - "$NULLPIN/cgroup_skb_egress" "$NULLPIN/cgroup_skb_ingress"
 log "control: the same plus an empty tc egress filter"
 drv nulltc "$DEVNS" "rfbrd$ID" on || die "nulltc on failed"
 pairs nulltc "$CG" "$DEVNS"
@@ -359,6 +379,12 @@ done
 [ ! -e "$PIN/targets/$id1" ] || die "unload left $PIN/targets/$id1 behind"
 rf isolate --comment bench >/dev/null
 rec mem rf_allow_net_10 0 "$(memlock rf_allow_net)"
+log "ringfence isolated, 10 rules: per packet on an established flow (kernel.bpf_stats)"
+FLOW_PINS=("$PIN/rf_link_egress" "$PIN/rf_link_ingress" "$PIN/rf_prog_tc_egress")
+flowstat cached - "${FLOW_PINS[@]}"
+# the same with rf_policy_gen written before every segment: every packet judged in full, as the
+# first packets of a flow are
+flowstat rejudged "$PIN/rf_policy_gen" "${FLOW_PINS[@]}"
 log "ringfence isolated, 10 rules"
 pairs iso10 "$CG" "$DEVNS"
 # the same without the second wall: what the tc program costs a connection and a stream
