@@ -325,6 +325,17 @@ __noinline int rf_cache_store(struct __sk_buff *skb, __u32 slot, __u32 cfg_tag, 
 	sk = rf_cache_sk(skb);
 	if (!sk || !rf_cache_sock_tuple(sk, &s))
 		return 0;
+	/*
+	 * A TCP connection that has moved no data yet (the handshake, an immediate close) is not
+	 * worth the socket storage it would allocate: connect-and-close workloads would pay for it
+	 * on every connection. Its first data segment, either way, stores the verdict.
+	 */
+	if (s.proto == RF_CACHE_IPPROTO_TCP) {
+		struct bpf_tcp_sock *tp = bpf_tcp_sock(sk);
+
+		if (!tp || (!tp->data_segs_out && !tp->data_segs_in))
+			return 0;
+	}
 	v = bpf_sk_storage_get(&rf_sk_verdict, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!v)
 		return 0;
