@@ -7,7 +7,8 @@
  * wall) that a destination rule or the socket's owner (an allowed executable's mark, a management
  * channel, an allowed cgroup) gave to a TCP or connected UDP socket, for a packet whose headers
  * are plain (IPv4 without options or fragmentation, IPv6 with TCP/UDP right after the fixed
- * header, no TCP SYN) and whose addresses and ports are the socket's own connected four-tuple.
+ * header, no TCP SYN) and whose addresses, ports and protocol are the socket's own connected
+ * four-tuple; for TCP from the connection's first data segment on (rf_cache_store()).
  * Never cached, so judged on every packet as before: denials (each keeps its event), built-in
  * verdicts (DHCP, ND: judged by packet content), ICMP, source-routed packets or any packet with
  * IPv4 options or IPv6 extension headers, fragments, SYNs, unconnected sends (a datagram to
