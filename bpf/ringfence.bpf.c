@@ -9,6 +9,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "policy.bpf.h"
+#include "lookup.bpf.h"
 
 #define AF_INET		 2
 #define AF_INET6	 10
@@ -496,6 +497,9 @@ __noinline int rf_dest_allowed(__u64 addr_hi, __u64 addr_lo, __u64 meta)
 	__u32 plen = 128;
 	int i, r, next;
 
+	r = rf_dest_fast(addr_hi, addr_lo, meta); /* the hash index, while it is in sync */
+	if (r >= 0)
+		return r;
 	for (i = 0; i < RF_LPM_WALK_MAX; i++) {
 		r = rf_val_allows(addr_hi, addr_lo, meta, plen);
 		if (r < 0)

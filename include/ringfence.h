@@ -110,6 +110,32 @@ _Static_assert(sizeof(struct rf_net_val) == 72, "rf_net_val ABI size");
 #define RF_NET_MAX_RULES_DEFAULT                                                                   \
 	262144 /* LPM tries allocate on insert: unused slots cost nothing */
 
+/* ---- rf_net_hash + rf_net_sync: a flat index of rf_allow_net (additions within ABI 2) ------- */
+
+/*
+ * rf_allow_net stays the authority; rf_net_hash holds the same rules keyed by (prefix length,
+ * address with the bits past it zero), so a lookup costs one hash probe per prefix length in use
+ * (rf_net_sync.lens, longest first) instead of a walk whose cost follows the depth of a 128-bit
+ * trie. The programs trust the index only while rf_net_sync.state is RF_NET_SYNC_VALID and
+ * nlens <= RF_NET_FAST_LENS; otherwise they walk the trie as before. A writer of rf_allow_net
+ * that does not maintain the index writes state 0 after its change (docs/ABI.md); ringfence
+ * rebuilds the index and validates it again, or writes RF_NET_SYNC_TRIE when the index cannot
+ * stand in for the trie (more than RF_NET_FAST_LENS lengths, or a value whose prefixlen is not
+ * its key's). Example: rules 192.0.2.10/32 and 2001:db8::/64
+ * give nlens 2, lens {128, 64}.
+ */
+#define RF_NET_SYNC_VALID 0x584e4652u /* "RFNX" little-endian */
+#define RF_NET_SYNC_TRIE  0x544e4652u /* "RFNT": rebuilt, left to the trie on purpose */
+#define RF_NET_FAST_LENS  16	      /* more distinct lengths than this: the trie is used */
+
+struct rf_net_sync {
+	__u32 state; /* RF_NET_SYNC_VALID: rf_net_hash mirrors rf_allow_net; other: it does not */
+	__u32 nlens; /* lengths in lens[], longest first; > RF_NET_FAST_LENS: the trie is used */
+	__u8 lens[RF_NET_FAST_LENS]; /* prefix lengths (0..128) that have a rule */
+	__u64 token; /* the writer's mark while it rebuilds (not read by the programs) */
+};
+_Static_assert(sizeof(struct rf_net_sync) == 32, "rf_net_sync ABI size");
+
 /* ---- rf_allow_exe_v2: BPF_MAP_TYPE_HASH ----------------------------------------------------- */
 
 /*

@@ -26,6 +26,7 @@
 #include "rf_foreign.h"
 #include "rf_events.h"
 #include "rf_mqtt.h"
+#include "rf_net_index.h"
 #include "rf_service.h"
 #include "rf_util.h"
 
@@ -58,6 +59,7 @@ struct agent {
 	int last_isolated; /* -1 unknown */
 	__u64 retry_at_ms, retry_delay_ms;
 	__u64 next_netns_ms; /* next walk of the target's network namespaces */
+	__u64 next_index_ms; /* next comparison of rf_net_hash with rf_allow_net */
 	bool seen;	     /* found by the last scan of the recorded targets */
 	bool gone;	     /* its cgroup was removed (or replaced by a new one of that path) */
 	struct rf_held held; /* links and programs held open: isolation outlives their pins */
@@ -477,6 +479,39 @@ static void follow_exe_upgrades(struct agent *ag)
 	rf_state_unlock(lock);
 }
 
+#define RF_INDEX_VERIFY_MS 10000
+
+/*
+ * The flat index of rf_allow_net: rebuilt when another writer marked it out of sync (the
+ * programs walk the trie meanwhile), and compared with the trie every 10 s, which catches a
+ * writer that changed the trie without marking it (a build before the index, or an agent that
+ * skips the docs/ABI.md step): until then that writer's change may not be seen by the programs.
+ */
+static void follow_index(struct agent *ag)
+{
+	bool verify = rf_tick_due(&ag->next_index_ms, rf_now_mono_ms(), RF_INDEX_VERIFY_MS);
+	bool valid;
+	int lock, ret;
+
+	if (ag->m.net_hash < 0 || ag->m.net_sync < 0)
+		return;
+	if (rf_net_index_settled(ag->m.net_sync) && !verify)
+		return;
+	valid = rf_net_index_valid(ag->m.net_sync);
+	if (valid && rf_net_index_verify(ag->m.net, ag->m.net_hash, ag->m.net_sync) != 0)
+		return; /* in sync (or cannot tell: next time) */
+	lock = rf_state_trylock(ag->ctx->state_dir);
+	if (lock < 0)
+		return; /* a CLI is at work: next time */
+	if (valid)
+		rf_err("rf_allow_net was changed without marking rf_net_hash out of sync "
+		       "(docs/ABI.md): indexing it again");
+	ret = rf_net_index_rebuild(ag->m.net, ag->m.net_hash, ag->m.net_sync);
+	if (ret < 0)
+		rf_warn("cannot index the allow-list (rf_net_hash): %s", strerror(-ret));
+	rf_state_unlock(lock);
+}
+
 /* Hooks whose link is gone or detached, space-separated in which; returns how many. */
 static size_t missing_links(struct agent *ag, char *which, size_t len)
 {
@@ -512,6 +547,7 @@ static void periodic(struct agent *ag)
 	check_flag(ag);
 	refresh_remaining(ag);
 	follow_exe_upgrades(ag);
+	follow_index(ag);
 	if (ag->ctx->packet_guard) { /* interfaces and namespaces that appeared since */
 		rf_hook_pin_path(prog, sizeof(prog), ag->ctx->pin_dir, RF_HOOK_TC_EGRESS);
 		if (ag->ctx->guard_self)

@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 #include "rf_build_id.h"
 #include "rf_loader.h"
+#include "rf_net_index.h"
 #include "rf_util.h"
 #include "ringfence.skel.h"
 #include "ringfence_nokf.skel.h"
@@ -1051,6 +1052,24 @@ static int swap_attached(struct ringfence_bpf *skel, struct load_plan *p,
 	return 0;
 }
 
+/*
+ * Fill the flat index of rf_allow_net (a new, empty one; or one another writer marked out of
+ * sync). Not fatal: out of sync, the programs walk the trie and give the same verdicts.
+ */
+static void index_rules(struct ringfence_bpf *skel)
+{
+	int sync = bpf_map__fd(skel->maps.rf_net_sync), ret;
+
+	if (rf_net_index_settled(sync))
+		return;
+	ret = rf_net_index_rebuild(bpf_map__fd(skel->maps.rf_allow_net),
+				   bpf_map__fd(skel->maps.rf_net_hash), sync);
+	if (ret < 0)
+		rf_warn("cannot index the allow-list (rf_net_hash): %s; the rule trie decides, "
+			"as fast as before the index",
+			strerror(-ret));
+}
+
 static int load_object(const struct rf_load_opts *o, struct ringfence_bpf **skel, bool *replaced,
 		       struct foreign *f, char *err, size_t errlen)
 {
@@ -1119,6 +1138,8 @@ int rf_load(const struct rf_load_opts *o, char *err, size_t errlen)
 		ret = repin_replaced(skel, o->pin_dir, replaced, err, errlen);
 	if (!ret)
 		ret = stamp_config(skel, err, errlen);
+	if (!ret)
+		index_rules(skel);
 	if (!ret && stamp)
 		ret = stamp_build(skel, err, errlen);
 	if (!ret && p.from)
