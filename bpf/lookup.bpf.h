@@ -26,6 +26,25 @@ struct {
 	__type(value, struct rf_net_sync);
 } rf_net_sync SEC(".maps");
 
+/* The kernel's LPM trie (kernel/bpf/lpm_trie.c): its count of prefixes, read through CO-RE. */
+struct lpm_trie___rf {
+	size_t n_entries;
+} __attribute__((preserve_access_index));
+
+/*
+ * Does the trie hold as many prefixes as when the index was made? A writer that added or deleted
+ * one without marking the index changed the count. Where the kernel does not say (no such
+ * field), never: the trie decides.
+ */
+static __always_inline bool rf_trie_count_is(__u32 entries)
+{
+	const struct lpm_trie___rf *t = (const void *)&rf_allow_net;
+
+	if (!bpf_core_field_exists(t->n_entries))
+		return false;
+	return (__u32)t->n_entries == entries;
+}
+
 /*
  * The rule for the remote address at prefix length plen in the index: -1 none, 0 a rule none of
  * whose entries allows the flow, 1 allowed. Global, scalar arguments only (Linux 5.10).
@@ -56,6 +75,7 @@ __noinline int rf_hash_allows(__u64 addr_hi, __u64 addr_lo, __u64 meta, __u32 pl
  * covering prefix longest first until one allows (up to RF_LPM_WALK_MAX of them; the index
  * holds at most RF_NET_FAST_LENS < RF_LPM_WALK_MAX lengths, and the writer leaves it out of
  * sync when a value's prefixlen is not its key's, which would make the walk skip levels).
+ * rf_allow_net must be defined before this header is included.
  */
 __noinline int rf_dest_fast(__u64 addr_hi, __u64 addr_lo, __u64 meta)
 {
@@ -64,7 +84,7 @@ __noinline int rf_dest_fast(__u64 addr_hi, __u64 addr_lo, __u64 meta)
 	int i;
 
 	s = bpf_map_lookup_elem(&rf_net_sync, &zero);
-	if (!s || s->state != RF_NET_SYNC_VALID)
+	if (!s || s->state != RF_NET_SYNC_VALID || !rf_trie_count_is(s->entries))
 		return -1;
 	n = s->nlens;
 	if (n > RF_NET_FAST_LENS)

@@ -9,7 +9,6 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "policy.bpf.h"
-#include "lookup.bpf.h"
 
 #define AF_INET		 2
 #define AF_INET6	 10
@@ -51,6 +50,8 @@ struct {
 	__type(key, struct rf_net_key);
 	__type(value, struct rf_net_val);
 } rf_allow_net SEC(".maps");
+
+#include "lookup.bpf.h" /* rf_net_hash: the index of rf_allow_net */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

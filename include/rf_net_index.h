@@ -30,8 +30,9 @@ int rf_net_index_rebuild(int trie, int hash, int sync);
  * rf_net_index_rebuild().
  */
 int rf_net_index_update(int trie, int hash, int sync, const struct rf_net_key *k);
-/* Remove k's entry from the index before the trie entry goes (0 or -errno; absent is 0). */
-int rf_net_index_forget(int hash, const struct rf_net_key *k);
+/* Remove k's entry from the index (and from its count) before the trie entry goes (0 or
+ * -errno; absent is 0). */
+int rf_net_index_forget(int hash, int sync, const struct rf_net_key *k);
 
 /*
  * Does the index say it is in sync and hold exactly the trie's rules (a writer that changed the

@@ -132,9 +132,11 @@ struct rf_net_sync {
 	__u32 state; /* RF_NET_SYNC_VALID: rf_net_hash mirrors rf_allow_net; other: it does not */
 	__u32 nlens; /* lengths in lens[], longest first; > RF_NET_FAST_LENS: the trie is used */
 	__u8 lens[RF_NET_FAST_LENS]; /* prefix lengths (0..128) that have a rule */
-	__u64 token; /* the writer's mark while it rebuilds (not read by the programs) */
+	__u64 token;   /* the writer's mark while it rebuilds (not read by the programs) */
+	__u32 entries; /* prefixes in rf_allow_net when indexed: the kernel's own count differs */
+	__u32 pad;     /* 0 */
 };
-_Static_assert(sizeof(struct rf_net_sync) == 32, "rf_net_sync ABI size");
+_Static_assert(sizeof(struct rf_net_sync) == 40, "rf_net_sync ABI size");
 
 /* ---- rf_allow_exe_v2: BPF_MAP_TYPE_HASH ----------------------------------------------------- */
 

@@ -91,6 +91,7 @@ static int hash_fill(int trie, int hash, struct rf_net_sync *s, bool *bad)
 		rf_net_index_key(&key, &hk);
 		if (bpf_map_update_elem(hash, &hk, &v, BPF_ANY))
 			return -errno;
+		s->entries++;
 	}
 	return 0;
 }
@@ -125,21 +126,30 @@ int rf_net_index_rebuild(int trie, int hash, int sync)
 	return 1;
 }
 
-int rf_net_index_forget(int hash, const struct rf_net_key *k)
+int rf_net_index_forget(int hash, int sync, const struct rf_net_key *k)
 {
+	struct rf_net_sync s;
 	struct rf_net_key hk;
+	struct rf_net_val v;
+	int ret;
 
 	rf_net_index_key(k, &hk);
+	if (bpf_map_lookup_elem(hash, &hk, &v))
+		return 0;
 	if (bpf_map_delete_elem(hash, &hk) && errno != ENOENT)
 		return -errno;
-	return 0;
+	/* one prefix fewer: until the trie's goes too, the counts differ and the trie decides */
+	if ((ret = sync_get(sync, &s)) || s.state != RF_NET_SYNC_VALID)
+		return ret;
+	s.entries--;
+	return sync_put(sync, &s);
 }
 
 int rf_net_index_update(int trie, int hash, int sync, const struct rf_net_key *k)
 {
 	struct rf_net_sync s, grown;
 	struct rf_net_key hk;
-	struct rf_net_val v;
+	struct rf_net_val v, old;
 	int ret;
 
 	if ((ret = sync_get(sync, &s)))
@@ -149,14 +159,16 @@ int rf_net_index_update(int trie, int hash, int sync, const struct rf_net_key *k
 	if (s.state != RF_NET_SYNC_VALID || k->prefixlen > 128)
 		return rf_net_index_rebuild(trie, hash, sync);
 	if (trie_exact(trie, k, &v))
-		return rf_net_index_forget(hash, k);
+		return rf_net_index_forget(hash, sync, k);
 	rf_net_index_key(k, &hk);
 	grown = s;
 	if (rf_net_lens_add(&grown, k->prefixlen)) {
 		grown.state = RF_NET_SYNC_TRIE; /* too many lengths: the trie walk is cheaper */
 		return sync_put(sync, &grown) ?: 1;
 	}
-	/* the entry first, then its length: a reader never probes a length with no entry yet */
+	if (bpf_map_lookup_elem(hash, &hk, &old))
+		grown.entries++; /* a new prefix (the trie counted it already) */
+	/* the entry first, then its length and count: never a probe of a length with no entry */
 	if (bpf_map_update_elem(hash, &hk, &v, BPF_ANY))
 		return -errno;
 	return memcmp(&grown, &s, sizeof(s)) ? sync_put(sync, &grown) : 0;

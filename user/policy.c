@@ -182,7 +182,7 @@ static int index_narrow(const struct rf_maps *m, const struct rf_net_key *k,
 		return 0;
 	rf_net_index_key(k, &hk);
 	if (!v)
-		ret = rf_net_index_forget(m->net_hash, k);
+		ret = rf_net_index_forget(m->net_hash, m->net_sync, k);
 	else if (bpf_map_lookup_elem(m->net_hash, &hk, &(struct rf_net_val){0}))
 		ret = 0; /* not indexed: nothing there to narrow */
 	else

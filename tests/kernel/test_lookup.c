@@ -222,19 +222,19 @@ static void bpftool(const char *op, const char *map, const __u8 *key, size_t kle
 }
 
 static const __u8 key0[4];
-static const __u8 sync_zero[32]; /* docs/ABI.md: "mark the index out of sync" */
+static const __u8 sync_zero[40]; /* docs/ABI.md: "mark the index out of sync" */
+
+static const __u8 k4[20] = {128, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 192, 0, 2, 2};
+static const __u8 k6[20] = {128, 0, 0, 0, 0x20, 0x01, 0x0d, 0xb8, 0, 0,
+			    0,	 0, 0, 0, 0,	0,    0,    0,	  0, 2};
 
 /*
- * Another agent writes only rf_allow_net, as docs/ABI.md says (the rule, then rf_net_sync
- * zeroed): the programs walk the trie and judge right at once, for an allow and for a delete of
- * a rule the index still holds; ringfence's next change indexes the trie again.
+ * Another agent replaces rules ringfence indexed, as docs/ABI.md says (the rule, then
+ * rf_net_sync zeroed): the programs walk the trie and judge right at once; ringfence's next
+ * change indexes the trie again; a delete of a rule the index holds is then judged right too.
  */
-Test(lookup, another_writer_of_the_trie_falls_back_to_it)
+Test(lookup, another_writer_replacing_rules_marks_the_index)
 {
-	static const __u8 k4[20] = {128, 0, 0, 0, 0,   0,   0,	 0, 0, 0,
-				    0,	 0, 0, 0, 255, 255, 192, 0, 2, 2};
-	static const __u8 k6[20] = {128, 0, 0, 0, 0x20, 0x01, 0x0d, 0xb8, 0, 0,
-				    0,	 0, 0, 0, 0,	0,    0,    0,	  0, 2};
 	__u8 val[72] = {1, 0, 0, 0, 128, 0, 0, 0, 6, 1, 0, 0, 187, 1, 187, 1};
 	struct rft_server srv = serve();
 
@@ -245,7 +245,7 @@ Test(lookup, another_writer_of_the_trie_falls_back_to_it)
 
 	bpftool("update", "rf_allow_net", k4, 20, val, 72); /* 443 out; replaces the 8443 rule */
 	bpftool("update", "rf_allow_net", k6, 20, val, 72);
-	bpftool("update", "rf_net_sync", key0, 4, sync_zero, 32);
+	bpftool("update", "rf_net_sync", key0, 4, sync_zero, sizeof(sync_zero));
 	cr_expect_neq(sync_now().state, RF_NET_SYNC_VALID);
 	expect(&srv, AF_INET, RFT_PEER_IP4, PORT_A, RFT_OK, "trie-only allow, v4");
 	expect(&srv, AF_INET6, RFT_PEER_IP6, PORT_A, RFT_OK, "trie-only allow, v6");
@@ -262,9 +262,45 @@ Test(lookup, another_writer_of_the_trie_falls_back_to_it)
 
 	bpftool("delete", "rf_allow_net", k4, 20, NULL, 0); /* the index still holds them */
 	bpftool("delete", "rf_allow_net", k6, 20, NULL, 0);
-	bpftool("update", "rf_net_sync", key0, 4, sync_zero, 32);
+	bpftool("update", "rf_net_sync", key0, 4, sync_zero, sizeof(sync_zero));
 	expect(&srv, AF_INET, RFT_PEER_IP4, PORT_A, RFT_EPERM, "trie-only delete, v4");
 	expect(&srv, AF_INET6, RFT_PEER_IP6, PORT_A, RFT_EPERM, "trie-only delete, v6");
+	rft_cli_ok(0, "release", NULL);
+	rft_server_stop(&srv);
+}
+
+/*
+ * A writer that knows nothing of the index (docs/ABI.md before it, or a build before it) adds
+ * and deletes prefixes in the trie alone: the kernel's count of the trie's prefixes no longer
+ * matches the index's, so the programs walk the trie, judge right at once, and never keep
+ * allowing a deleted prefix that the index still holds.
+ */
+Test(lookup, a_writer_unaware_of_the_index_adds_and_deletes)
+{
+	__u8 val[72] = {1, 0, 0, 0, 128, 0, 0, 0, 6, 1, 0, 0, 187, 1, 187, 1};
+	struct rft_server srv = serve();
+
+	rule("add", "2001:db8::/64", PORT_B, "out");
+	rule("add", "192.0.2.0/24", PORT_B, "out");
+	rft_cli_ok(0, "isolate", "--force", NULL);
+	expect_indexed(64, "before the other writer");
+	bpftool("update", "rf_allow_net", k4, 20, val, 72); /* new /128 prefixes: 443 out */
+	bpftool("update", "rf_allow_net", k6, 20, val, 72);
+	cr_expect_eq(sync_now().state, RF_NET_SYNC_VALID, "marked, but nobody marked it");
+	expect(&srv, AF_INET, RFT_PEER_IP4, PORT_A, RFT_OK, "unaware add, v4");
+	expect(&srv, AF_INET6, RFT_PEER_IP6, PORT_A, RFT_OK, "unaware add, v6");
+	expect(&srv, AF_INET6, RFT_PEER_IP6, PORT_B, RFT_OK, "unaware add, v6 /64 rule");
+	expect(&srv, AF_INET6, RFT_PEER_IP6, PORT_C, RFT_EPERM, "unaware add, v6 other port");
+
+	/* marked and indexed again by ringfence's next change: the index holds both /128s */
+	bpftool("update", "rf_net_sync", key0, 4, sync_zero, sizeof(sync_zero));
+	rule("add", "198.51.100.0/24", PORT_C, "out");
+	expect_indexed(128, "the other writer's rules indexed");
+	bpftool("delete", "rf_allow_net", k4, 20, NULL, 0);
+	bpftool("delete", "rf_allow_net", k6, 20, NULL, 0);
+	expect(&srv, AF_INET, RFT_PEER_IP4, PORT_A, RFT_EPERM, "unaware delete, v4");
+	expect(&srv, AF_INET6, RFT_PEER_IP6, PORT_A, RFT_EPERM, "unaware delete, v6");
+	expect(&srv, AF_INET, RFT_PEER_IP4, PORT_B, RFT_OK, "unaware delete, v4 /24 rule");
 	rft_cli_ok(0, "release", NULL);
 	rft_server_stop(&srv);
 }
