@@ -126,12 +126,18 @@ _Static_assert(sizeof(struct rf_net_val) == 72, "rf_net_val ABI size");
  */
 #define RF_NET_SYNC_VALID 0x584e4652u /* "RFNX" little-endian */
 #define RF_NET_SYNC_TRIE  0x544e4652u /* "RFNT": rebuilt, left to the trie on purpose */
-#define RF_NET_FAST_LENS  16	      /* more distinct lengths than this: the trie is used */
+/*
+ * More distinct lengths than RF_NET_FAST_LENS: the trie is used. Each probe costs about as much
+ * as a fifth of a deep trie walk (docs/PERFORMANCE.md), so past 8 lengths an address allowed only
+ * by its shortest rule, or denied, would cost more by hash than by trie.
+ */
+#define RF_NET_FAST_LENS 8
+#define RF_NET_LENS_ROOM 16 /* room in rf_net_sync.lens; the index uses RF_NET_FAST_LENS of it */
 
 struct rf_net_sync {
 	__u32 state; /* RF_NET_SYNC_VALID: rf_net_hash mirrors rf_allow_net; other: it does not */
 	__u32 nlens; /* lengths in lens[], longest first; > RF_NET_FAST_LENS: the trie is used */
-	__u8 lens[RF_NET_FAST_LENS]; /* prefix lengths (0..128) that have a rule */
+	__u8 lens[RF_NET_LENS_ROOM]; /* prefix lengths (0..128) that have a rule */
 	__u64 token;   /* the writer's mark while it rebuilds (not read by the programs) */
 	__u32 entries; /* prefixes in rf_allow_net when indexed: the kernel's own count differs */
 	__u32 pad;     /* 0 */

@@ -142,7 +142,7 @@ mkdir -p "$WORK" "$STATE"
 printf 'dns off\npacket-guard on\n' >"$CONF"
 log "building the driver"
 gcc -O2 -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I"$ROOT/.output" -I"$ROOT/include" \
-	scripts/bench/rfbench.c -lbpf -lelf -lz -o "$DRIVER"
+	-I"$ROOT/bpf" scripts/bench/rfbench.c user/net_index.c -lbpf -lelf -lz -o "$DRIVER"
 
 # programs already attached above our cgroups run for the baseline too: record them
 FOREIGN=$(bpftool cgroup show "$CG2" 2>/dev/null | awk 'NR > 1 { print $NF }' | sort -u |
@@ -366,6 +366,15 @@ ip netns exec "$DEV" tc filter del dev "rfbrd$ID" egress
 log "ringfence isolated, 10 rules, without the second wall"
 pairs iso10nowall "$CG" "$DEVNS"
 rf load >/dev/null # the config's packet-guard on puts the tc program back
+# the client allowed by its executable: ringfence's exe rule with a user (rf_allow_exe_v3), then
+# another agent's plain one (rf_allow_exe_v2, any user); the connect hooks look it up either way
+drv exerule "$PIN" v3 || die "exerule v3 failed"
+log "ringfence isolated, 10 rules, the client allowed by an exe rule with a user"
+pairs iso10exe3 "$CG" "$DEVNS"
+drv exerule "$PIN" v2 || die "exerule v2 failed"
+log "ringfence isolated, 10 rules, the client allowed by a plain exe rule"
+pairs iso10exe2 "$CG" "$DEVNS"
+drv exerule "$PIN" off || die "exerule off failed"
 
 t0=$(date +%s%N)
 drv fill "$PIN/rf_allow_net" 9 "$((NRULES - 1))" || die "fill failed"
