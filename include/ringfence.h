@@ -133,6 +133,12 @@ _Static_assert(sizeof(struct rf_net_val) == 72, "rf_net_val ABI size");
  */
 #define RF_NET_FAST_LENS 8
 #define RF_NET_LENS_ROOM 16 /* room in rf_net_sync.lens; the index uses RF_NET_FAST_LENS of it */
+/*
+ * rf_net_hash's size: a hash map allocates its buckets up front (16 bytes per entry of
+ * max_entries, 4 MiB for the home's 262,144); a narrower target's index holds 4,096 rules, and
+ * a target with more is judged by its trie (RF_NET_SYNC_TRIE).
+ */
+#define RF_NET_HASH_MAX_TARGET 4096
 
 struct rf_net_sync {
 	__u32 state; /* RF_NET_SYNC_VALID: rf_net_hash mirrors rf_allow_net; other: it does not */

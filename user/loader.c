@@ -290,6 +290,9 @@ static int set_lean(struct ringfence_bpf *skel, char *err, size_t errlen)
 	size_t i;
 	int ret = bpf_map__set_max_entries(skel->maps.rf_events, RF_EVENTS_RINGBUF_SIZE_TARGET);
 
+	if (!ret) /* its buckets are allocated up front: 64 KiB instead of 4 MiB */
+		ret = bpf_map__set_max_entries(skel->maps.rf_net_hash, RF_NET_HASH_MAX_TARGET);
+
 	for (i = 0; !ret && i < sizeof(hashes) / sizeof(hashes[0]); i++)
 		ret = bpf_map__set_map_flags(hashes[i],
 					     bpf_map__map_flags(hashes[i]) | BPF_F_NO_PREALLOC);
@@ -688,14 +691,16 @@ static int take_name_back(struct bpf_map *map, const char *path, struct foreign 
 }
 
 /*
- * Maps that hold nothing worth keeping across a reload: replaced when their layout changed.
+ * Maps that hold nothing worth keeping across a reload: replaced when their layout changed
+ * (rf_net_hash and rf_net_sync are made again from rf_allow_net).
  * rf_sk_mark: pre-release ABI 2 builds pinned 32-byte marks under ABI 1's name (now
  * rf_sk_mark_v2); losing those marks can only deny more.
  */
 static bool replaceable(const char *name)
 {
 	return !strcmp(name, "rf_ratelimit") || !strcmp(name, "rf_events") ||
-	       !strcmp(name, "rf_stats_v2") || !strcmp(name, "rf_sk_mark");
+	       !strcmp(name, "rf_stats_v2") || !strcmp(name, "rf_sk_mark") ||
+	       !strcmp(name, "rf_net_hash") || !strcmp(name, "rf_net_sync"); /* from the trie */
 }
 
 /*

@@ -89,8 +89,12 @@ static int hash_fill(int trie, int hash, struct rf_net_sync *s, bool *bad)
 			return 0;
 		}
 		rf_net_index_key(&key, &hk);
-		if (bpf_map_update_elem(hash, &hk, &v, BPF_ANY))
-			return -errno;
+		if (bpf_map_update_elem(hash, &hk, &v, BPF_ANY)) {
+			if (errno != E2BIG && errno != ENOMEM)
+				return -errno;
+			*bad = true; /* more rules than the index holds (a narrower target's) */
+			return 0;
+		}
 		s->entries++;
 	}
 	return 0;
@@ -169,8 +173,13 @@ int rf_net_index_update(int trie, int hash, int sync, const struct rf_net_key *k
 	if (bpf_map_lookup_elem(hash, &hk, &old))
 		grown.entries++; /* a new prefix (the trie counted it already) */
 	/* the entry first, then its length and count: never a probe of a length with no entry */
-	if (bpf_map_update_elem(hash, &hk, &v, BPF_ANY))
-		return -errno;
+	if (bpf_map_update_elem(hash, &hk, &v, BPF_ANY)) {
+		if (errno != E2BIG && errno != ENOMEM)
+			return -errno;
+		grown = s; /* the index is full: the trie decides */
+		grown.state = RF_NET_SYNC_TRIE;
+		return sync_put(sync, &grown) ?: 1;
+	}
 	return memcmp(&grown, &s, sizeof(s)) ? sync_put(sync, &grown) : 0;
 }
 

@@ -359,6 +359,7 @@ done
 [ ! -e "$PIN/targets/$id1" ] || die "unload left $PIN/targets/$id1 behind"
 rf isolate --comment bench >/dev/null
 rec mem rf_allow_net_10 0 "$(memlock rf_allow_net)"
+rec mem rf_net_hash_10 0 "$(memlock rf_net_hash)"
 log "ringfence isolated, 10 rules"
 pairs iso10 "$CG" "$DEVNS"
 # the same without the second wall: what the tc program costs a connection and a stream
@@ -383,6 +384,7 @@ log "ringfence isolated, $NRULES rules"
 pairs iso100k "$CG" "$DEVNS"
 
 rec mem rf_allow_net_100k 0 "$(memlock rf_allow_net)"
+rec mem rf_net_hash_100k 0 "$(memlock rf_net_hash)"
 rec mem all_maps_100k 0 "$(memlock_dir "$PIN")"
 # the long-running processes, idle and under a flood of denied connects: the event reader and
 # the agent (one at a time: while the agent runs it is the ring buffer's consumer)
@@ -449,6 +451,7 @@ python3 -B scripts/bench/report.py "$RESULTS" "$OUT_DOC" \
 	--kernel "$(uname -r)" --date "$(date -u '+%Y-%m-%d %H:%M UTC')" \
 	--reps "$REPS" --pairs "$PAIRS" --ms "$MS" --repeat "$REPEAT" --rules "$NRULES" \
 	--targets "$NTARGETS" --mqtt-idle-s "${RFBENCH_MQTT_IDLE_S:-20}" \
+	--lens "$(awk '$2 == "RF_NET_FAST_LENS" { print $3 }' include/ringfence.h)" \
 	--foreign "$FOREIGN" --iptables "${IPT_BACKEND:-unknown}" \
 	--libbpf "$(pkg-config --modversion libbpf 2>/dev/null || echo unknown)" \
 	--nft "$(nft --version | awk '{ print $2 }')" \
