@@ -17,6 +17,7 @@
 #include <bpf/bpf.h>
 #include <criterion/criterion.h>
 #include "rf_test.h"
+#include "rf_proc.h"
 #include "ringfence.h"
 
 #define PORT_A 443
@@ -301,6 +302,40 @@ Test(lookup, a_writer_unaware_of_the_index_adds_and_deletes)
 	expect(&srv, AF_INET, RFT_PEER_IP4, PORT_A, RFT_EPERM, "unaware delete, v4");
 	expect(&srv, AF_INET6, RFT_PEER_IP6, PORT_A, RFT_EPERM, "unaware delete, v6");
 	expect(&srv, AF_INET, RFT_PEER_IP4, PORT_B, RFT_OK, "unaware delete, v4 /24 rule");
+	rft_cli_ok(0, "release", NULL);
+	rft_server_stop(&srv);
+}
+
+/*
+ * A writer that replaces a rule's value in place without marking the index (same prefix count):
+ * the agent's comparison of the index with the trie finds it within its 10 s and indexes the
+ * trie again, so the narrowed rule is judged by its new value (THREAT-MODEL row 29).
+ */
+Test(lookup, the_agent_follows_an_unmarked_replace, .timeout = 90)
+{
+	__u8 val[72] = {1, 0, 0, 0, 128, 0, 0, 0, 6, 1, 0, 0, 187, 1, 187, 1};
+	struct rft_server srv = serve();
+	pid_t agent;
+	int i;
+
+	rule("add", "2001:db8::2/128", PORT_B, "out");
+	rft_cli_ok(0, "isolate", "--force", NULL);
+	agent = rfp_agent_start();
+	cr_assert_gt(agent, 0, "the agent did not start: %d", agent);
+	expect(&srv, AF_INET6, RFT_PEER_IP6, PORT_B, RFT_OK, "before the other writer");
+	bpftool("update", "rf_allow_net", k6, 20, val, 72); /* 8443 -> 443, not marked */
+	for (i = 0; i < 200; i++) {			    /* the agent compares every 10 s */
+		struct rft_result r =
+		    rft_client(rft.dev_ns, rft.cg, AF_INET6, RFT_TCP, RFT_PEER_IP6, PORT_A, 500);
+
+		if (r.outcome == RFT_OK)
+			break; /* the trie's verdict is in force */
+		rft_msleep(100);
+	}
+	expect(&srv, AF_INET6, RFT_PEER_IP6, PORT_A, RFT_OK, "the replaced value, after the agent");
+	expect(&srv, AF_INET6, RFT_PEER_IP6, PORT_B, RFT_EPERM, "the old value, after the agent");
+	expect_indexed(128, "indexed again by the agent");
+	rfp_kill(agent);
 	rft_cli_ok(0, "release", NULL);
 	rft_server_stop(&srv);
 }
