@@ -34,7 +34,7 @@ CONFIGS = [
 ]
 PROG_CASES = [
     ("egress_allowed_v4", "egress, allowed, IPv4 peer"),
-    ("egress_allowed_v6", "egress, allowed, IPv6 peer (deep in the trie)"),
+    ("egress_allowed_v6", "egress, allowed, IPv6 peer next to the rules"),
     ("ingress_allowed_v4", "ingress, allowed, IPv4 peer"),
     ("egress_denied_v4", "egress, denied, IPv4"),
     ("wall_allowed_v4", "tc second wall, allowed, IPv4 peer"),
@@ -480,9 +480,11 @@ def lookup_note(d, sizes, lens):
             f"by the shortest {fmt(short)} ns and a denied one {fmt(deny)} ns, about "
             f"{fmt(per)} ns per probe; one length more and the trie decides: {fmt(t_short)} ns "
             f"and {fmt(t_deny)} ns for the same two addresses (their path through this trie is "
-            f"short: they lie outside the fillers' /32). So the index pays where rules use "
-            f"few prefix lengths, as allow-lists of hosts and a few networks do, and the bound "
-            f"of {lens} keeps the worst case within a few probes of the trie.")
+            f"short: they lie outside the fillers' /32). So the index pays where an address's "
+            f"longest rules allow it, as with allow-lists of hosts and a few networks; its worst "
+            f"case, at the bound of {lens} lengths, is an address that only the shortest rule "
+            f"allows ({short / t_short if t_short else 0:.1f}x the trie here) or none "
+            f"({deny / t_deny if t_deny else 0:.1f}x); the bound keeps it at {lens} probes.")
     return text
 
 
