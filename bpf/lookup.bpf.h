@@ -34,15 +34,21 @@ struct lpm_trie___rf {
 /*
  * Does the trie hold as many prefixes as when the index was made? A writer that added or deleted
  * one without marking the index changed the count. Where the kernel does not say (no such
- * field), never: the trie decides.
+ * field), never: the trie decides. So also in the object for kernels without BTF of their own
+ * (RF_NO_KFUNC): the verifier allows reading a map's fields only with the kernel's BTF, so there
+ * the index is never trusted and the trie decides, as before the index.
  */
 static __always_inline bool rf_trie_count_is(__u32 entries)
 {
+#ifdef RF_NO_KFUNC
+	return false;
+#else
 	const struct lpm_trie___rf *t = (const void *)&rf_allow_net;
 
 	if (!bpf_core_field_exists(t->n_entries))
 		return false;
 	return (__u32)t->n_entries == entries;
+#endif
 }
 
 /*
