@@ -47,6 +47,15 @@ int rf_parse_u64(const char *s, __u64 max, __u64 *out);
 /* Wall clock and CLOCK_BOOTTIME in nanoseconds. */
 __u64 rf_now_unix_ns(void);
 __u64 rf_now_boot_ns(void);
+/* A CLOCK_BOOTTIME time of this boot on the wall clock, given both clocks now (0 if before 1970).
+ */
+__u64 rf_boot_to_unix(__u64 boot_ns, __u64 now_boot, __u64 now_unix);
+/*
+ * Does the kernel say the wall clock is synchronized (adjtimex(): STA_UNSYNC clear, as NTP
+ * daemons leave it; timedatectl's NTPSynchronized)? After boot it is not, until NTP has set it.
+ * Test only: with $RINGFENCE_TEST_CLOCK_SYNCED set to a path, synchronized while that file exists.
+ */
+bool rf_clock_synced(void);
 /* CLOCK_MONOTONIC in milliseconds: for intervals, immune to clock changes. */
 __u64 rf_now_mono_ms(void);
 

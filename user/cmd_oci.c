@@ -178,7 +178,8 @@ static int isolate_again(const struct rf_ctx *base, const char *name, struct rf_
 		return lock;
 	ret = rf_svc_ensure_loaded(t, &m, true);
 	if (!ret)
-		ret = rf_svc_restore_isolation(t, &m, "oci-hook");
+		ret =
+		    rf_svc_restore_isolation(t, &m, &(struct rf_restore){.requestor = "oci-hook"});
 	rf_maps_close(&m);
 	if (ret >= 0 && old[0] && old_id && old_id != t->cg_id && strcmp(old, t->pin_dir) &&
 	    !rf_unload(old))

@@ -581,9 +581,10 @@ int rf_rules_save(const char *state_dir, char *const *lines, size_t n)
 
 json_t *rf_isolation_json(const struct rf_isolation *iso)
 {
-	json_t *doc = json_pack("{s:s,s:i,s:b,s:b,s:s}", "format", "ringfence-isolation", "version",
-				RF_STATE_VERSION, "isolated", iso->isolated, "audit", iso->audit,
-				"boot_id", iso->boot_id);
+	json_t *doc =
+	    json_pack("{s:s,s:i,s:b,s:b,s:s,s:b}", "format", "ringfence-isolation", "version",
+		      RF_STATE_VERSION, "isolated", iso->isolated, "audit", iso->audit, "boot_id",
+		      iso->boot_id, "deadline_synced", iso->deadline_synced);
 	int err = doc ? 0 : -ENOMEM;
 
 #define SET(key, field)                                                                            \
@@ -620,6 +621,8 @@ int rf_isolation_from_json(const json_t *doc, struct rf_isolation *iso)
 	v = json_object_get(doc, "isolated");
 	iso->isolated = v && !json_is_false(v) && !json_is_null(v);
 	iso->audit = json_is_true(json_object_get(doc, "audit"));
+	/* anything but true (older records too): the wall deadline is not trusted */
+	iso->deadline_synced = json_is_true(json_object_get(doc, "deadline_synced"));
 	snprintf(iso->boot_id, sizeof(iso->boot_id), "%s",
 		 json_string_value(json_object_get(doc, "boot_id")) ?: "");
 #define GET(key, field)                                                                            \
@@ -628,6 +631,41 @@ int rf_isolation_from_json(const json_t *doc, struct rf_isolation *iso)
 	ISO_U64(GET)
 #undef GET
 	return rf_state_str_get(doc, "comment", iso->comment, sizeof(iso->comment));
+}
+
+static bool same_boot(const struct rf_isolation *iso, const char *boot_id)
+{
+	return iso->boot_id[0] && !strcmp(iso->boot_id, boot_id);
+}
+
+bool rf_isolation_wall_passed(const struct rf_isolation *iso, const char *boot_id, __u64 now_unix,
+			      bool synced)
+{
+	return iso->deadline_unix_ns && iso->deadline_synced && synced &&
+	       !same_boot(iso, boot_id) && now_unix >= iso->deadline_unix_ns;
+}
+
+__u64 rf_isolation_left(const struct rf_isolation *iso, const char *boot_id, __u64 now_boot,
+			__u64 now_unix, bool synced)
+{
+	if (iso->deadline_boot_ns && same_boot(iso, boot_id))
+		return iso->deadline_boot_ns > now_boot ? iso->deadline_boot_ns - now_boot : 0;
+	if (rf_isolation_wall_passed(iso, boot_id, now_unix, synced))
+		return 0;
+	if (iso->remaining_ns)
+		return iso->remaining_ns;
+	/* records of releases before remaining_ns: the wall clock was all there was */
+	return iso->deadline_unix_ns > now_unix ? iso->deadline_unix_ns - now_unix : 0;
+}
+
+__u64 rf_isolation_deadline_unix(const struct rf_isolation *iso, const char *boot_id,
+				 __u64 now_boot, __u64 now_unix)
+{
+	if (!iso->deadline_boot_ns || !same_boot(iso, boot_id))
+		return iso->deadline_unix_ns;
+	/* in this boot: the kernel's deadline on the wall clock as it is now (NTP may have set
+	 * it since the deadline was taken) */
+	return rf_boot_to_unix(iso->deadline_boot_ns, now_boot, now_unix);
 }
 
 static int isolation_from_json(const char *data, struct rf_isolation *iso)

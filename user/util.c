@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/timex.h>
 #include <time.h>
 #include <unistd.h>
 #include "rf_target.h"
@@ -178,6 +179,25 @@ __u64 rf_now_unix_ns(void)
 __u64 rf_now_boot_ns(void)
 {
 	return now_ns(CLOCK_BOOTTIME);
+}
+
+__u64 rf_boot_to_unix(__u64 boot_ns, __u64 now_boot, __u64 now_unix)
+{
+	if (boot_ns >= now_boot)
+		return now_unix + (boot_ns - now_boot);
+	return now_boot - boot_ns < now_unix ? now_unix - (now_boot - boot_ns) : 0;
+}
+
+bool rf_clock_synced(void)
+{
+	const char *test = getenv("RINGFENCE_TEST_CLOCK_SYNCED");
+	struct timex tx = {};
+	int state;
+
+	if (test && *test)
+		return access(test, F_OK) == 0;
+	state = adjtimex(&tx); /* modes 0: only reads, no privilege needed */
+	return state >= 0 && state != TIME_ERROR && !(tx.status & STA_UNSYNC);
 }
 
 __u64 rf_now_mono_ms(void)
