@@ -25,6 +25,7 @@
 #include "rf_history.h"
 #include "rf_policy.h"
 #include "rf_service.h"
+#include "rf_target.h"
 #include "rf_util.h"
 
 #define RF_FOREIGN_MAX	  4096 /* processes, cgroups and sockets looked at per scan */
@@ -174,36 +175,27 @@ static void held_sockets(struct scan *s, pid_t pid)
 		closedir(d);
 }
 
-/* Every cgroup of the subtree (its id), and the sockets its processes hold. */
-static void walk(struct scan *s, const char *dir, int depth, bool allowed)
+/* A cgroup of the subtree: its id is the target's; mark: it (or an ancestor) is allowed. */
+static bool walk_cgroup(const char *dir, int *mark, void *arg)
 {
-	char path[PATH_MAX];
-	struct dirent *de;
+	struct scan *s = arg;
 	struct stat st;
-	FILE *procs;
-	DIR *d;
-	int pid;
 
-	if (depth > RF_FOREIGN_DEPTH || s->ncg == RF_FOREIGN_MAX || stat(dir, &st))
-		return;
+	if (s->ncg == RF_FOREIGN_MAX || stat(dir, &st))
+		return false;
 	s->cg[s->ncg++] = st.st_ino;
-	allowed = allowed || cgroup_allowed(s->m, dir);
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	procs = allowed ? NULL : fopen(path, "re");
-	while (procs && fscanf(procs, "%d", &pid) == 1)
-		if (!exe_allowed(s->m, pid))
-			held_sockets(s, pid);
-	if (procs)
-		fclose(procs);
-	d = opendir(dir);
-	while (d && (de = readdir(d))) {
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		walk(s, path, depth + 1, allowed);
-	}
-	if (d)
-		closedir(d);
+	*mark = *mark || cgroup_allowed(s->m, dir);
+	return true;
+}
+
+/* A process of a cgroup that is not allowed: the sockets it holds, unless its exe is allowed. */
+static int walk_pid(int pid, int allowed, void *arg)
+{
+	struct scan *s = arg;
+
+	if (!allowed && !exe_allowed(s->m, pid))
+		held_sockets(s, pid);
+	return 0;
 }
 
 static bool in_target(const struct scan *s, __u64 cg)
@@ -438,7 +430,10 @@ int rf_foreign_sockets_cut(const char *cg_dir, const struct rf_maps *m, rf_forei
 	if (!s)
 		return -ENOMEM;
 	s->m = m;
-	walk(s, cg_dir, 0, false);
+	rf_cgroup_walk(cg_dir, &(struct rf_cgroup_walk){.cgroup = walk_cgroup,
+							.pid = walk_pid,
+							.arg = s,
+							.max_depth = RF_FOREIGN_DEPTH});
 	for (i = 0; i < s->nsk; i++) {
 		for (j = 0; j < i; j++)
 			if (s->sk[j].netns == s->sk[i].netns)

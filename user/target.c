@@ -820,3 +820,38 @@ int rf_target_container_cgroup(const char *rel, const char *id, char *out, size_
 	}
 	return -ENOENT;
 }
+
+static int cgroup_walk_at(const struct rf_cgroup_walk *w, const char *dir, int depth, int mark)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	FILE *procs;
+	DIR *d;
+	int pid, ret = 0, r;
+
+	if (depth > w->max_depth || (w->cgroup && !w->cgroup(dir, &mark, w->arg)))
+		return 0;
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	procs = w->pid ? fopen(path, "re") : NULL;
+	while (procs && fscanf(procs, "%d", &pid) == 1)
+		if ((r = w->pid(pid, mark, w->arg)) < 0)
+			ret = r;
+	if (procs)
+		fclose(procs);
+	d = opendir(dir);
+	while (d && (de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if ((r = cgroup_walk_at(w, path, depth + 1, mark)) < 0)
+			ret = r;
+	}
+	if (d)
+		closedir(d);
+	return ret;
+}
+
+int rf_cgroup_walk(const char *dir, const struct rf_cgroup_walk *w)
+{
+	return cgroup_walk_at(w, dir, 0, 0);
+}

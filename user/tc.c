@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "rf_target.h"
 #include "rf_tc.h"
 #include "rf_util.h"
 
@@ -490,36 +491,19 @@ static int attach_in_netns_of(const char *prog_pin, __u32 handle, pid_t pid, str
 	return 1;
 }
 
-/* Every pid of cgroup dir and its descendants (bounded depth): attach in its namespace. */
-static int walk_cgroup(const char *prog_pin, __u32 handle, const char *dir, int depth,
-		       struct ns_seen *seen)
-{
-	char path[PATH_MAX];
-	struct dirent *de;
-	FILE *procs;
-	DIR *d;
-	int pid, ret = 0, r;
+struct netns_walk {
+	const char *prog_pin;
+	__u32 handle;
+	struct ns_seen *seen;
+};
 
-	if (depth > 32)
-		return 0;
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	procs = fopen(path, "re");
-	while (procs && fscanf(procs, "%d", &pid) == 1)
-		if ((r = attach_in_netns_of(prog_pin, handle, pid, seen)) < 0)
-			ret = r;
-	if (procs)
-		fclose(procs);
-	d = opendir(dir);
-	while (d && (de = readdir(d))) {
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if ((r = walk_cgroup(prog_pin, handle, path, depth + 1, seen)) < 0)
-			ret = r;
-	}
-	if (d)
-		closedir(d);
-	return ret;
+/* A pid of the target's subtree: attach in its namespace. */
+static int attach_for_pid(int pid, int mark, void *arg)
+{
+	struct netns_walk *nw = arg;
+
+	(void)mark;
+	return attach_in_netns_of(nw->prog_pin, nw->handle, pid, nw->seen);
 }
 
 int rf_tc_attach_cgroup_netns(const char *prog_pin, __u32 handle, const char *cg_dir, bool self)
@@ -535,5 +519,8 @@ int rf_tc_attach_cgroup_netns(const char *prog_pin, __u32 handle, const char *cg
 		seen.ino[0] = own.st_ino;
 		seen.n = 1;
 	}
-	return walk_cgroup(prog_pin, handle, cg_dir, 0, &seen);
+	return rf_cgroup_walk(
+	    cg_dir, &(struct rf_cgroup_walk){.pid = attach_for_pid,
+					     .arg = &(struct netns_walk){prog_pin, handle, &seen},
+					     .max_depth = 32});
 }
