@@ -46,6 +46,11 @@ int rf_state_str_get(const json_t *obj, const char *key, char *out, size_t len);
 int rf_state_str_set(json_t *obj, const char *key, const char *s);
 /* Write doc as the whole of NAME (rf_state_write()). */
 int rf_state_json_write(const char *state_dir, const char *name, const json_t *doc);
+/* A state document {"format": format, "version": N, ...} from data, or NULL with *err set
+ * (-EBADMSG: damaged, or another format). */
+json_t *rf_state_doc_parse(const char *data, const char *format, int *err);
+/* Does data hold a JSON object (rather than a file of the release before JSON state)? */
+bool rf_state_is_json(const char *data);
 
 /* Split data (modified) into its non-empty lines, malloc'd; free with rf_lines_free(). */
 int rf_split_lines(char *data, char ***lines, size_t *n);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "rf_cmd.h"
+#include "rf_json.h"
 #include "rf_target.h"
 #include "rf_util.h"
 
@@ -152,10 +153,11 @@ static void print_done(const struct rf_ctx *ctx, const struct oci_state *st, con
 		printf("container %s: isolated again (%s)\n", safe_id, dir);
 		return;
 	}
-	o = json_pack("{s:s, s:s, s:b}", "container", st->raw_id, "cgroup", dir, "isolated", 1);
-	if (o && !json_dumpf(o, stdout, JSON_COMPACT))
-		putchar('\n');
-	json_decref(o);
+	/* the id comes from the runtime's state: rf_jstr() and the one writer, so no byte of it
+	 * reaches the log raw */
+	o = json_pack("{s:o, s:o, s:b}", "container", rf_jstr(st->raw_id), "cgroup", rf_jstr(dir),
+		      "isolated", 1);
+	rf_json_write(stdout, o, true);
 }
 
 /*

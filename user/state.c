@@ -450,8 +450,7 @@ int rf_state_json_write(const char *state_dir, const char *name, const json_t *d
 	return json_write(state_dir, name, doc, true);
 }
 
-/* A JSON document of kind `format` from data, or NULL with *err set (-EBADMSG: damaged). */
-static json_t *parse_doc(const char *data, const char *format, int *err)
+json_t *rf_state_doc_parse(const char *data, const char *format, int *err)
 {
 	json_t *doc = json_loads(data, JSON_REJECT_DUPLICATES, NULL);
 	const char *f = json_string_value(json_object_get(doc, "format"));
@@ -464,7 +463,7 @@ static json_t *parse_doc(const char *data, const char *format, int *err)
 	return doc;
 }
 
-static bool is_json(const char *data)
+bool rf_state_is_json(const char *data)
 {
 	data += strspn(data, " \t\r\n");
 	return *data == '{';
@@ -480,7 +479,7 @@ static int lines_from_json(const char *data, char ***lines, size_t *n)
 	char **out;
 	int err = 0;
 
-	doc = parse_doc(data, "ringfence-lines", &err);
+	doc = rf_state_doc_parse(data, "ringfence-lines", &err);
 	if (!doc)
 		return err;
 	arr = json_object_get(doc, "lines");
@@ -523,7 +522,8 @@ int rf_state_lines_load(const char *state_dir, const char *name, char ***lines, 
 	if (err)
 		return err;
 	/* the previous release wrote one entry per line */
-	err = is_json(data) ? lines_from_json(data, lines, n) : rf_split_lines(data, lines, n);
+	err = rf_state_is_json(data) ? lines_from_json(data, lines, n)
+				     : rf_split_lines(data, lines, n);
 	free(data);
 	if (!err && !*n) { /* no lines is no array: callers that return early on !n leak nothing */
 		free(*lines);
@@ -673,7 +673,7 @@ static int isolation_from_json(const char *data, struct rf_isolation *iso)
 	json_t *doc;
 	int err = 0;
 
-	doc = parse_doc(data, "ringfence-isolation", &err);
+	doc = rf_state_doc_parse(data, "ringfence-isolation", &err);
 	if (!doc)
 		return err;
 	err = rf_isolation_from_json(doc, iso);
@@ -722,7 +722,7 @@ int rf_isolation_load(const char *state_dir, struct rf_isolation *iso)
 	err = rf_state_read(state_dir, "isolation", &data, NULL);
 	if (err)
 		return err == -ENOENT ? 0 : err;
-	if (is_json(data)) {
+	if (rf_state_is_json(data)) {
 		err = isolation_from_json(data, iso);
 	} else {
 		for (l = strtok_r(data, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
@@ -810,7 +810,7 @@ int rf_journal_read(const char *state_dir, json_t **intent)
 	err = rf_state_read(state_dir, RF_JOURNAL, &data, NULL);
 	if (err)
 		return err;
-	*intent = parse_doc(data, "ringfence-journal", &err);
+	*intent = rf_state_doc_parse(data, "ringfence-journal", &err);
 	free(data);
 	return err;
 }
