@@ -127,7 +127,7 @@ static int on_event(void *arg, void *data, size_t len)
 		return 0;
 	rf_event_json(stdout, e, &ag->ec);
 	if (agent_mqtt) {
-		char *json = NULL;
+		_cleanup_free_ char *json = NULL;
 		size_t n = 0;
 		FILE *mem = open_memstream(&json, &n);
 
@@ -135,7 +135,6 @@ static int on_event(void *arg, void *data, size_t len)
 			rf_event_json(mem, e, &ag->ec);
 			if (!fclose(mem))
 				rf_mqtt_agent_event(agent_mqtt, json, n);
-			free(json);
 		}
 	}
 	rf_event_log_event(&ag->log, e);
@@ -668,7 +667,7 @@ static void notify_ready(void)
 	const char *path = getenv("NOTIFY_SOCKET");
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	socklen_t len;
-	int fd;
+	_cleanup_close_ int fd = -1;
 
 	if (!path || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sa.sun_path))
 		return;
@@ -681,7 +680,6 @@ static void notify_ready(void)
 		return;
 	if (sendto(fd, "READY=1", 7, 0, (struct sockaddr *)&sa, len) < 0)
 		rf_warn("cannot notify systemd: %s", strerror(errno));
-	close(fd);
 }
 
 /* Descriptors the agent keeps per target (maps, links, tc program, ring buffer, log), and the

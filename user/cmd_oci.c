@@ -40,7 +40,8 @@ struct oci_state {
 static int parse_state(const char *text, size_t len, struct oci_state *st)
 {
 	json_error_t jerr;
-	json_t *root, *id, *pid;
+	_cleanup_(json_decrefp) json_t *root = NULL;
+	json_t *id, *pid;
 	int ret = -EINVAL;
 
 	memset(st, 0, sizeof(*st));
@@ -68,15 +69,17 @@ static int parse_state(const char *text, size_t len, struct oci_state *st)
 		st->pid = json_is_integer(pid) ? json_integer_value(pid) : 0;
 		ret = 0;
 	}
-	json_decref(root);
 	return ret;
 }
 
 /* Read the state from path (NULL or "-": stdin). */
 static int read_state(const char *path, struct oci_state *st)
 {
-	int fd = path && strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
-	char *buf = malloc(RF_OCI_STATE_MAX);
+	/* a file of our own is closed at the end; stdin (fd 0) is not ours to close */
+	_cleanup_close_ int file =
+	    path && strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	int fd = path && strcmp(path, "-") ? file : 0;
+	_cleanup_free_ char *buf = malloc(RF_OCI_STATE_MAX);
 	size_t n = 0;
 	ssize_t r = 0;
 	int ret;
@@ -84,19 +87,15 @@ static int read_state(const char *path, struct oci_state *st)
 	if (fd < 0 || !buf) {
 		ret = fd < 0 ? -errno : -ENOMEM;
 		rf_err("cannot read the OCI state %s: %s", path, strerror(-ret));
-		free(buf);
 		return ret == -ENOMEM ? ret : -EINVAL;
 	}
 	while (n < RF_OCI_STATE_MAX && (r = read(fd, buf + n, RF_OCI_STATE_MAX - n)) > 0)
 		n += (size_t)r;
-	if (fd)
-		close(fd);
 	ret = r < 0 ? -errno : n == RF_OCI_STATE_MAX ? -EFBIG : 0;
 	if (ret)
 		rf_err("cannot read the OCI state: %s", strerror(-ret));
 	else
 		ret = parse_state(buf, n, st);
-	free(buf);
 	return ret ? -EINVAL : 0;
 }
 
@@ -194,7 +193,7 @@ int rf_cmd_oci_hook(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 {
 	char name[NAME_MAX + 1], safe[256];
 	struct oci_state st;
-	struct rf_ctx *t;
+	_cleanup_free_ struct rf_ctx *t = NULL;
 	int n, ret;
 
 	if (o->argc > 1)
@@ -230,6 +229,5 @@ int rf_cmd_oci_hook(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 		       safe, t->cg_dir, strerror(-ret));
 	else
 		print_done(ctx, &st, t->cg_dir, safe);
-	free(t);
 	return ret ? EXIT_OPFAIL : 0;
 }

@@ -123,15 +123,13 @@ static bool exe_allowed(const struct rf_maps *m, pid_t pid)
 	struct rf_allow_val v;
 	unsigned int uid = RF_UID_UNKNOWN;
 	char err[RF_ERR_MAX];
-	FILE *f;
+	_cleanup_fclose_ FILE *f = NULL;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	f = fopen(path, "re");
 	while (f && fgets(line, sizeof(line), f))
 		if (sscanf(line, "Uid: %u", &uid) == 1)
 			break;
-	if (f)
-		fclose(f);
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	if (uid == RF_UID_UNKNOWN || rf_exe_key_for(path, &k, err, sizeof(err)))
 		return false;
@@ -149,7 +147,7 @@ static void held_sockets(struct scan *s, pid_t pid)
 	struct dirent *de;
 	struct stat st;
 	ino_t netns;
-	DIR *d;
+	_cleanup_closedir_ DIR *d = NULL;
 
 	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
 	if (stat(path, &st))
@@ -171,8 +169,6 @@ static void held_sockets(struct scan *s, pid_t pid)
 			continue;
 		s->sk[s->nsk++] = (struct held){.ino = ino, .pid = pid, .netns = netns};
 	}
-	if (d)
-		closedir(d);
 }
 
 /* A cgroup of the subtree: its id is the target's; mark: it (or an ancestor) is allowed. */
@@ -310,7 +306,8 @@ static int dump_and_cut(const struct scan *s, ino_t netns, __u8 family, __u8 pro
 	static struct inet_diag_sockid ids[RF_FOREIGN_MAX];
 	static char buf[65536];
 	size_t first = *nout, i;
-	int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG), ret = 0;
+	_cleanup_close_ int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	int ret = 0;
 	bool done = false;
 
 	if (nl < 0)
@@ -337,7 +334,6 @@ static int dump_and_cut(const struct scan *s, ino_t netns, __u8 family, __u8 pro
 	}
 	for (i = first; !ret && i < *nout; i++)
 		out[i].err = destroy(nl, family, proto, &ids[i]);
-	close(nl);
 	return ret;
 }
 
@@ -364,32 +360,31 @@ static int cut_netns_of(const struct scan *s, pid_t pid, ino_t netns, rf_foreign
 {
 	struct rf_foreign_sock r;
 	char path[64];
-	int p[2], nsfd, found = 0, status;
+	_cleanup_close_ int nsfd = -1, results = -1;
+	int p[2], found = 0, status, err;
 	pid_t child;
 
 	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
 	nsfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (nsfd < 0)
 		return 0; /* gone */
-	if (pipe2(p, O_CLOEXEC)) {
-		close(nsfd);
+	if (pipe2(p, O_CLOEXEC))
 		return -errno;
-	}
+	results = p[0];
 	child = fork();
 	if (child == 0) {
 		close(p[0]);
 		_exit(setns(nsfd, CLONE_NEWNET) || cut_in_netns(s, netns, p[1]) ? 1 : 0);
 	}
-	close(nsfd);
-	close(p[1]);
-	while (child > 0 && read(p[0], &r, sizeof(r)) == sizeof(r)) {
+	err = child < 0 ? -errno : 0;
+	close(p[1]); /* the child's end: EOF once it is done */
+	if (err)
+		return err;
+	while (read(results, &r, sizeof(r)) == sizeof(r)) {
 		found++;
 		if (fn)
 			fn(&r, arg);
 	}
-	close(p[0]);
-	if (child < 0)
-		return -errno;
 	if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status))
 		return found ? found : -EIO;
 	return found;
@@ -420,7 +415,7 @@ void rf_foreign_describe(const struct rf_foreign_sock *s, char *buf, size_t len)
 int rf_foreign_sockets_cut(const char *cg_dir, const struct rf_maps *m, rf_foreign_fn fn, void *arg)
 {
 	char mnt[PATH_MAX];
-	struct scan *s;
+	_cleanup_free_ struct scan *s = NULL;
 	size_t i, j;
 	int found = 0, ret = 0, r;
 
@@ -446,7 +441,6 @@ int rf_foreign_sockets_cut(const char *cg_dir, const struct rf_maps *m, rf_forei
 		else
 			found += r;
 	}
-	free(s);
 	return found ? found : ret;
 }
 

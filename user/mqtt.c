@@ -97,7 +97,8 @@ static struct seen *seen_find(struct rf_mqtt_agent *ma, const char *id)
 
 static int seen_save(struct rf_mqtt_agent *ma)
 {
-	json_t *arr = json_array(), *doc;
+	json_t *arr = json_array();
+	_cleanup_(json_decrefp) json_t *doc = NULL;
 	size_t i;
 	int ret = arr ? 0 : -ENOMEM;
 
@@ -111,7 +112,6 @@ static int seen_save(struct rf_mqtt_agent *ma)
 	if (!ret)
 		ret = doc ? rf_state_json_write(ma->ctx->state_base, RF_MQTT_SEEN_FILE, doc)
 			  : -ENOMEM;
-	json_decref(doc);
 	return ret;
 }
 
@@ -149,24 +149,25 @@ static void seen_load_lines(struct rf_mqtt_agent *ma, char *data)
 
 static void seen_load(struct rf_mqtt_agent *ma)
 {
-	char *data = NULL, id[RF_MQTT_ID_MAX + 2], err[256];
-	json_t *doc, *a;
+	_cleanup_free_ char *data = NULL;
+	_cleanup_(json_decrefp) json_t *doc = NULL;
+	char id[RF_MQTT_ID_MAX + 2], err[256];
+	json_t *a;
 	size_t i;
 	int ret = rf_state_read(ma->ctx->state_base, RF_MQTT_SEEN_FILE, &data, NULL);
 
 	if (ret == -ENOENT)
 		return;
-	if (ret || !rf_state_is_json(data)) {
-		if (!ret)
-			seen_load_lines(ma, data);
-		else
-			rf_warn("mqtt: cannot read %s/%s: %s", ma->ctx->state_base,
-				RF_MQTT_SEEN_FILE, rf_state_problem(ret));
-		free(data);
+	if (ret) {
+		rf_warn("mqtt: cannot read %s/%s: %s", ma->ctx->state_base, RF_MQTT_SEEN_FILE,
+			rf_state_problem(ret));
+		return;
+	}
+	if (!rf_state_is_json(data)) {
+		seen_load_lines(ma, data);
 		return;
 	}
 	doc = rf_state_doc_parse(data, RF_MQTT_SEEN_FORMAT, &ret);
-	free(data);
 	if (!doc)
 		rf_warn("mqtt: %s/%s is damaged: the action ids it held may run again",
 			ma->ctx->state_base, RF_MQTT_SEEN_FILE);
@@ -179,7 +180,6 @@ static void seen_load(struct rf_mqtt_agent *ma)
 			seen_add(ma, id, json_string_value(json_object_get(a, "status")) ?: "",
 				 err);
 	}
-	json_decref(doc);
 }
 
 /* Remember id with its status (the oldest is forgotten past RF_MQTT_SEEN_MAX) and persist. */
@@ -223,21 +223,21 @@ static void publish_action(struct rf_mqtt_agent *ma, const struct rf_remote_acti
 			   const char *status, const char *error, __u64 created)
 {
 	char topic[sizeof(ma->t_actions) + RF_MQTT_ID_MAX + 2];
-	char *doc = rf_remote_status_doc(a, ma->device, status, error, created, rf_now_unix_ns());
+	_cleanup_free_ char *doc =
+	    rf_remote_status_doc(a, ma->device, status, error, created, rf_now_unix_ns());
 
 	snprintf(topic, sizeof(topic), "%s/%s", ma->t_actions,
 		 a->id[0] ? a->id : RF_MQTT_INVALID_ID);
 	publish(ma, topic, doc, true);
-	free(doc);
 }
 
 /* The status document with "online" and "device" added; *key: the same without counters. */
 static char *status_doc(struct rf_mqtt_agent *ma, bool online, char **key)
 {
-	char *text = rf_status_json_doc(ma->ctx), *out = NULL;
-	json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+	_cleanup_free_ char *text = rf_status_json_doc(ma->ctx);
+	_cleanup_(json_decrefp) json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+	char *out;
 
-	free(text);
 	*key = NULL;
 	if (!o)
 		o = json_object();
@@ -249,14 +249,13 @@ static char *status_doc(struct rf_mqtt_agent *ma, bool online, char **key)
 	out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_object_del(o, "counters");
 	*key = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(o);
 	return out;
 }
 
 /* Publish the status document if it changed (or always, with force). */
 static void publish_status(struct rf_mqtt_agent *ma, bool force)
 {
-	char *key, *doc;
+	_cleanup_free_ char *key = NULL, *doc = NULL;
 
 	if (!ma->connected)
 		return;
@@ -264,11 +263,8 @@ static void publish_status(struct rf_mqtt_agent *ma, bool force)
 	if (doc && key && (force || !ma->last_status || strcmp(key, ma->last_status))) {
 		publish(ma, ma->t_status, doc, true);
 		free(ma->last_status);
-		ma->last_status = key;
-		key = NULL;
+		ma->last_status = TAKE_PTR(key);
 	}
-	free(key);
-	free(doc);
 }
 
 void rf_mqtt_agent_event(struct rf_mqtt_agent *ma, const char *json, size_t len)
@@ -718,8 +714,9 @@ static int setup_names(struct rf_mqtt_agent *ma)
 /* TLS with the CA, our certificate and key; the will; the persistent session. */
 static int setup_session(struct rf_mqtt_agent *ma)
 {
-	char client_id[RF_MQTT_NAME_MAX + 16], *will;
-	json_t *w;
+	char client_id[RF_MQTT_NAME_MAX + 16];
+	_cleanup_free_ char *will = NULL;
+	_cleanup_(json_decrefp) json_t *w = NULL;
 	int rc;
 
 	snprintf(client_id, sizeof(client_id), "ringfence-%s", ma->device);
@@ -730,10 +727,8 @@ static int setup_session(struct rf_mqtt_agent *ma)
 	/* the last will: what the broker publishes when the session dies without a goodbye */
 	w = json_pack("{s:s, s:b}", "device", ma->device, "online", 0);
 	will = w ? json_dumps(w, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(w);
 	rc = will ? mosquitto_will_set(ma->mosq, ma->t_status, (int)strlen(will), will, 1, true)
 		  : MOSQ_ERR_NOMEM;
-	free(will);
 	if (!rc && ma->url.tls)
 		rc = mosquitto_tls_set(ma->mosq, ma->conf.ca[0] ? ma->conf.ca : NULL,
 				       ma->conf.ca[0] ? NULL : "/etc/ssl/certs",
@@ -785,15 +780,12 @@ int rf_mqtt_agent_start(struct rf_ctx *ctx, struct rf_mqtt_agent **out)
 
 void rf_mqtt_agent_stop(struct rf_mqtt_agent *ma)
 {
-	char *key = NULL, *doc;
-
 	if (!ma)
 		return;
 	if (ma->connected) {
-		doc = status_doc(ma, false, &key);
+		_cleanup_free_ char *key = NULL, *doc = status_doc(ma, false, &key);
+
 		publish(ma, ma->t_status, doc, true);
-		free(doc);
-		free(key);
 		mosquitto_disconnect(ma->mosq);
 		mosquitto_loop(ma->mosq, 100, 1);
 	}
