@@ -263,22 +263,38 @@ static long long expired_while_down(bool synced_at_isolate)
 	return deadline;
 }
 
+/* The agent after the reboot, with the clock synchronized or not. */
+static pid_t agent_with_clock(bool synced)
+{
+	pid_t agent;
+
+	clock_synced(synced);
+	agent = rfp_agent_start();
+	cr_assert_gt(agent, 0, "agent did not start: %d", agent);
+	return agent;
+}
+
+/* The history holds one lapse, dated at the deadline (ns). */
+static void expect_one_lapse_at(long long deadline)
+{
+	long long at = 0;
+
+	cr_expect_eq(history_count("auto-release", &at), 1, "not one lapse recorded");
+	cr_expect(llabs(at - deadline / 1000000) < 1000,
+		  "lapse recorded at %lld, not at the deadline %lld", at, deadline / 1000000);
+}
+
 /* A synchronized clock after the reboot says the deadline passed: not re-imposed, and the
  * lapse recorded once, at the deadline's time. */
 Test(boot, expired_isolation_is_not_reimposed_after_a_reboot_with_a_synced_clock)
 {
-	long long deadline = expired_while_down(true), at = 0;
-	pid_t agent;
+	long long deadline = expired_while_down(true);
+	pid_t agent = agent_with_clock(true);
 
-	clock_synced(true);
-	agent = rfp_agent_start();
-	cr_assert_gt(agent, 0);
 	expect_other(RFT_OK, "an isolation that expired while the host was down was re-imposed");
 	cr_expect_eq(rft_status_isolated(), 0);
 	cr_expect_eq(history_count("restore-isolation", NULL), 0);
-	cr_expect_eq(history_count("auto-release", &at), 1);
-	cr_expect(llabs(at - deadline / 1000000) < 1000,
-		  "lapse recorded at %lld, not at the deadline %lld", at, deadline / 1000000);
+	expect_one_lapse_at(deadline);
 	rfp_kill(agent);
 }
 
@@ -286,27 +302,19 @@ Test(boot, expired_isolation_is_not_reimposed_after_a_reboot_with_a_synced_clock
  * synchronized the agent ends it and records the lapse once, at the deadline's time. */
 Test(boot, expired_isolation_holds_until_the_clock_is_synchronized)
 {
-	long long deadline = expired_while_down(true), at = 0;
-	pid_t agent;
+	const char *needles[] = {"\"type\":\"auto-release\"", NULL};
+	long long deadline = expired_while_down(true);
+	pid_t agent = agent_with_clock(false);
 
-	clock_synced(false);
-	agent = rfp_agent_start();
-	cr_assert_gt(agent, 0);
 	expect_other(RFT_EPERM, "an unsynchronized clock ended the isolation");
 	cr_expect_eq(history_count("restore-isolation", NULL), 1);
 	rft_msleep(2500); /* two agent ticks: still no clock to trust */
 	expect_other(RFT_EPERM, "the agent ended the isolation without a synchronized clock");
 	clock_synced(true);
-	{
-		const char *needles[] = {"\"type\":\"auto-release\"", NULL};
-
-		cr_expect(rfp_history_wait(5000, needles), "no lapse once the clock was synced");
-	}
+	cr_expect(rfp_history_wait(5000, needles), "no lapse once the clock was synced");
 	expect_other(RFT_OK, "still isolated after the synchronized clock passed the deadline");
-	rft_msleep(2500);
-	cr_expect_eq(history_count("auto-release", &at), 1, "the lapse was not recorded once");
-	cr_expect(llabs(at - deadline / 1000000) < 1000,
-		  "lapse recorded at %lld, not at the deadline %lld", at, deadline / 1000000);
+	rft_msleep(2500); /* more ticks: recorded once */
+	expect_one_lapse_at(deadline);
 	rfp_kill(agent);
 }
 
@@ -321,8 +329,7 @@ Test(boot, unexpired_or_untrusted_deadline_is_reimposed_after_a_reboot)
 	rft_cli_ok(0, "isolate", "--for", "1h", NULL);
 	record_from_last_boot(1200);
 	reboot();
-	agent = rfp_agent_start();
-	cr_assert_gt(agent, 0);
+	agent = agent_with_clock(true);
 	expect_other(RFT_EPERM, "a deadline 20 min ahead was not re-imposed");
 	rft_msleep(2500);
 	expect_other(RFT_EPERM, "a deadline 20 min ahead ended early");
@@ -332,10 +339,8 @@ Test(boot, unexpired_or_untrusted_deadline_is_reimposed_after_a_reboot)
 	clock_synced(false);
 	rft_cli_ok(0, "isolate", "--for", "1h", NULL);
 	record_from_last_boot(-600);
-	clock_synced(true);
 	reboot();
-	agent = rfp_agent_start();
-	cr_assert_gt(agent, 0);
+	agent = agent_with_clock(true);
 	expect_other(RFT_EPERM, "an untrusted wall deadline ended the isolation");
 	rfp_kill(agent);
 	rft_cli_ok(0, "release", NULL);
