@@ -211,7 +211,8 @@ void rf_svc_intent_done(struct rf_ctx *ctx);
  * Under the state lock, before anything else: finish or fail what a killed command left in the
  * journal, judged by the kernel (an isolate whose flag is in rf_config is recorded, one whose
  * flag is not is Failed; after a reboot an unfinished isolate is kept, fail closed; an allow
- * change is finished), record a deadline that ended isolation (rf_svc_note_lapse()), and
+ * change is finished), record a deadline that ended isolation (rf_svc_note_lapse()), or one
+ * that passed while the host was down by a synchronized clock (rf_isolation_wall_passed()), and
  * record an isolation in force that has no record (one made while the state dir could not be
  * written).
  */

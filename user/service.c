@@ -1371,6 +1371,8 @@ static void adopt_kernel_mode(struct rf_ctx *ctx, const struct rf_config *cfg)
 	history_warning(ctx, rf_action_record(ctx->state_dir, &a, NULL));
 }
 
+static void note_lapse_while_down(struct rf_ctx *ctx);
+
 void rf_svc_recover(struct rf_ctx *ctx)
 {
 	struct rf_maps m = RF_MAPS_INIT;
@@ -1378,6 +1380,7 @@ void rf_svc_recover(struct rf_ctx *ctx)
 	char boot[40];
 	const char *op, *was;
 	json_t *j = NULL;
+	bool lapsed;
 	int ret;
 
 	if (!rf_maps_open(ctx->pin_dir, &m) && !rf_config_get(&m, &cfg))
@@ -1401,8 +1404,11 @@ void rf_svc_recover(struct rf_ctx *ctx)
 	json_decref(j);
 	if (ret != -ENOENT && !ctx->state_err)
 		rf_svc_state_error(ctx, "the journal", rf_journal_clear(ctx->state_dir));
-	if (c && !rf_svc_note_lapse(ctx, c))
+	lapsed = c && rf_svc_note_lapse(ctx, c);
+	if (!lapsed && c && rf_svc_mode(c) != RF_SVC_OFF)
 		adopt_kernel_mode(ctx, c);
+	else if (!lapsed)
+		note_lapse_while_down(ctx);
 	rf_maps_close(&m);
 }
 
@@ -1467,6 +1473,25 @@ static void record_deadline_passed(struct rf_ctx *ctx, const struct rf_restore *
 	rf_svc_state_error(ctx, "the isolation record", rf_isolation_save(ctx->state_dir, iso));
 	restore_record(ctx, how, pending ? "rolled-back" : "auto-release",
 		       pending ? "not confirmed" : why, NULL, at);
+}
+
+/*
+ * Nothing enforces the record (after a reboot, before the agent restored it, or without an
+ * agent) and a synchronized clock says its deadline passed while the host was down: recorded
+ * once, at the deadline, by whichever command looks first (the agent would not restore it).
+ */
+static void note_lapse_while_down(struct rf_ctx *ctx)
+{
+	struct rf_isolation iso;
+	char boot[40] = "";
+
+	rf_boot_id(boot, sizeof(boot));
+	if (rf_isolation_load(ctx->state_dir, &iso) || (!iso.isolated && !iso.audit) ||
+	    !rf_isolation_wall_passed(&iso, boot, rf_now_unix_ns(), rf_clock_synced()))
+		return;
+	record_deadline_passed(ctx, &(struct rf_restore){.requestor = "ringfence"}, &iso, boot,
+			       "deadline passed while the host was down (by the synchronized wall "
+			       "clock)");
 }
 
 int rf_svc_restore_isolation(struct rf_ctx *ctx, struct rf_maps *m, const struct rf_restore *how)

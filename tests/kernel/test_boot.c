@@ -274,6 +274,15 @@ static pid_t agent_with_clock(bool synced)
 	return agent;
 }
 
+/* Start the agent and stop it again once it has restored what it restores. */
+static void kill_agent_after_start(void)
+{
+	pid_t agent = rfp_agent_start();
+
+	cr_assert_gt(agent, 0, "agent did not start: %d", agent);
+	rfp_kill(agent);
+}
+
 /* The history holds one lapse, dated at the deadline (ns). */
 static void expect_one_lapse_at(long long deadline)
 {
@@ -316,6 +325,22 @@ Test(boot, expired_isolation_holds_until_the_clock_is_synchronized)
 	rft_msleep(2500); /* more ticks: recorded once */
 	expect_one_lapse_at(deadline);
 	rfp_kill(agent);
+}
+
+/* With no agent at all: the next command that reads the state records the lapse, once, at
+ * the deadline's time (issue 20 item 11: any command that reads state records a lapse). */
+Test(boot, expired_isolation_without_the_agent_is_recorded_by_the_next_command)
+{
+	long long deadline = expired_while_down(true);
+
+	clock_synced(true);
+	cr_expect_eq(rft_status_isolated(), 0);
+	expect_one_lapse_at(deadline);
+	cr_expect_eq(rft_status_isolated(), 0);
+	expect_one_lapse_at(deadline);
+	/* and an agent started later does not bring it back */
+	kill_agent_after_start();
+	expect_other(RFT_OK, "an expired isolation came back with the agent");
 }
 
 /* The deny side: a deadline still ahead by the synchronized clock, or one taken from a clock
