@@ -192,7 +192,7 @@ static int recorded_target(const struct rf_ctx *ctx, const char *mnt, char *rel,
 	char dir[PATH_MAX + NAME_MAX + 16], path[PATH_MAX], safe[PATH_MAX];
 	struct dirent *de;
 	int n = 0, seen = 0;
-	DIR *d;
+	_cleanup_closedir_ DIR *d = NULL;
 
 	snprintf(dir, sizeof(dir), "%s/targets", ctx->state_base);
 	d = opendir(dir);
@@ -203,8 +203,6 @@ static int recorded_target(const struct rf_ctx *ctx, const char *mnt, char *rel,
 		if (record_usable(ctx, mnt, dir, path, sizeof(path)) && ++n == 1)
 			snprintf(rel, len, "%s", path);
 	}
-	if (d)
-		closedir(d);
 	if (n == 1) {
 		rf_safe_str(rel, strlen(rel), safe, sizeof(safe));
 		rf_warn("the search of the cgroup tree could not decide; using the target recorded "
@@ -231,7 +229,7 @@ int rf_svc_find_record(const struct rf_ctx *base, const char *rel, const char *c
 	struct rf_isolation iso;
 	struct dirent *de;
 	int n = 0, seen = 0;
-	DIR *d;
+	_cleanup_closedir_ DIR *d = NULL;
 
 	snprintf(dir, sizeof(dir), "%s/targets", base->state_base);
 	d = opendir(dir);
@@ -251,7 +249,6 @@ int rf_svc_find_record(const struct rf_ctx *base, const char *rel, const char *c
 		if (++n == 1)
 			snprintf(name, len, "%s", de->d_name);
 	}
-	closedir(d);
 	return n;
 }
 
@@ -793,23 +790,19 @@ static void describe_swap(char *buf, size_t len, const struct rf_build *before)
  * released by someone else (another agent, docs/ABI.md); over another map (a reboot, or the
  * pins were removed) it is to be restored.
  */
-#define RF_MAPS_SEEN	"maps-seen"
-#define RF_BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
+#define RF_MAPS_SEEN "maps-seen"
 
 static int maps_identity(const struct rf_maps *m, char *buf, size_t len)
 {
 	struct bpf_map_info info = {};
 	__u32 ilen = sizeof(info);
-	char *boot = NULL;
-	int ret = rf_read_file(RF_BOOT_ID_PATH, &boot, NULL);
+	char boot[65];
+	int ret = rf_boot_id(boot, sizeof(boot));
 
 	if (!ret && bpf_obj_get_info_by_fd(m->config, &info, &ilen))
 		ret = -errno;
-	if (!ret) {
-		boot[strcspn(boot, "\n")] = '\0';
-		snprintf(buf, len, "%.64s %u", boot, info.id);
-	}
-	free(boot);
+	if (!ret)
+		snprintf(buf, len, "%s %u", boot, info.id);
 	return ret;
 }
 
@@ -1222,7 +1215,7 @@ void rf_svc_intent_done(struct rf_ctx *ctx)
 /* Does the history hold a final record of action id (killed after recording it)? */
 static bool action_finished(struct rf_ctx *ctx, __u64 id)
 {
-	struct rf_action *acts;
+	_cleanup_free_ struct rf_action *acts = NULL;
 	size_t n, i;
 	bool done = false;
 
@@ -1231,7 +1224,6 @@ static bool action_finished(struct rf_ctx *ctx, __u64 id)
 	for (i = n; i > 0 && !done; i--)
 		done = acts[i - 1].id == id && (acts[i - 1].status == RF_ACT_SUCCEEDED ||
 						acts[i - 1].status == RF_ACT_FAILED);
-	free(acts);
 	return done;
 }
 
