@@ -32,6 +32,8 @@ static const struct map_layout {
     {"rf_allow_cgroup", BPF_MAP_TYPE_HASH, sizeof(__u64), sizeof(struct rf_allow_val)},
     {"rf_stats_v2", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u64)},
     {"rf_events", BPF_MAP_TYPE_RINGBUF, 0, 0},
+    {"rf_net_hash", BPF_MAP_TYPE_HASH, sizeof(struct rf_net_key), sizeof(struct rf_net_val)},
+    {"rf_net_sync", BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct rf_net_sync)},
     {"rf_policy_gen", BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u64)},
 };
 
@@ -200,6 +202,8 @@ void rf_maps_close(struct rf_maps *m)
 #define RF_X_CLOSE(field, name) close_fd(&m->field);
 	RF_MAP_LIST(RF_X_CLOSE)
 #undef RF_X_CLOSE
+	close_fd(&m->net_hash);
+	close_fd(&m->net_sync);
 	close_fd(&m->gen);
 }
 
@@ -235,6 +239,13 @@ int rf_maps_open(const char *pin_dir, struct rf_maps *m)
 		err = -EPROTO;
 	if (!err)
 		m->gen = open_gen(pin_dir, &r);
+	if (!err && (m->net_hash = open_enforced(pin_dir, "rf_net_hash", &r)) >= 0 &&
+	    (m->net_sync = open_enforced(pin_dir, "rf_net_sync", &r)) < 0)
+		close_fd(&m->net_hash); /* the index is optional: a build before it has none */
+	if (m->net_hash < 0)
+		m->net_hash = -1;
+	if (m->net_sync < 0)
+		m->net_sync = -1;
 	if (err)
 		rf_maps_close(m);
 	return err;
