@@ -134,37 +134,38 @@ static __always_inline void rf_cache_mapped(__u64 remote[2], __u32 a4)
 static __always_inline bool rf_cache_hdr_match(const __u8 *b, bool v6, bool ingress,
 					       const struct rf_cache_probe *s)
 {
-	const __u8 *a, *l4;
+	const __u8 *l4;
+	__u32 a4;
 	__u8 proto;
-	__u16 rport, lport;
-	int i;
 
+	/*
+	 * Word loads, not byte loops: unrolled byte compares spill registers onto a stack that
+	 * the callers' frames leave little room for. Unaligned packet loads are fine on every
+	 * architecture with a BPF JIT that ringfence runs on (efficient unaligned access).
+	 */
 	if (!v6) {
 		/* version 4, IHL 5 (no options), not a fragment (MF or an offset) */
 		if (b[0] != 0x45 || (b[6] & 0x3f) || b[7])
 			return false;
 		proto = b[9];
-		a = b + (ingress ? 12 : 16);
-		for (i = 0; i < 4; i++)
-			if (a[i] != s->addr[12 + i])
-				return false;
+		__builtin_memcpy(&a4, s->addr + 12, 4);
+		if (*(const __u32 *)(b + (ingress ? 12 : 16)) != a4)
+			return false;
 		l4 = b + 20;
 	} else {
 		if ((b[0] >> 4) != 6)
 			return false;
 		proto = b[6]; /* an extension header is no TCP/UDP: not cached */
-		a = b + (ingress ? 8 : 24);
-		for (i = 0; i < 16; i++)
-			if (a[i] != s->addr[i])
-				return false;
+		if (*(const __u64 *)(b + (ingress ? 8 : 24)) != s->remote[0] ||
+		    *(const __u64 *)(b + (ingress ? 16 : 32)) != s->remote[1])
+			return false;
 		l4 = b + 40;
 	}
 	if (proto != s->proto)
 		return false;
 	/* ports: source then destination, network byte order */
-	rport = (__u16)(l4[ingress ? 0 : 2] << 8 | l4[ingress ? 1 : 3]);
-	lport = (__u16)(l4[ingress ? 2 : 0] << 8 | l4[ingress ? 3 : 1]);
-	if (rport != s->rport || lport != s->lport)
+	if (*(const __u16 *)l4 != bpf_htons(ingress ? s->rport : s->lport) ||
+	    *(const __u16 *)(l4 + 2) != bpf_htons(ingress ? s->lport : s->rport))
 		return false;
 	return proto != RF_CACHE_IPPROTO_TCP || !(l4[13] & RF_CACHE_TCP_SYN);
 }
@@ -183,7 +184,7 @@ static __always_inline bool rf_cache_match(struct __sk_buff *skb, bool ingress, 
 					   const struct rf_cache_probe *s)
 {
 	bool v6 = skb->protocol == bpf_htons(0x86DD);
-	__u8 h[RF_CACHE_HDR_V6];
+	__u64 h[(RF_CACHE_HDR_V6 + 7) / 8]; /* aligned for the word loads */
 
 	if (!v6 && skb->protocol != bpf_htons(0x0800))
 		return false;
@@ -204,7 +205,7 @@ static __always_inline bool rf_cache_match(struct __sk_buff *skb, bool ingress, 
 	if (v6 ? bpf_skb_load_bytes_relative(skb, 0, h, RF_CACHE_HDR_V6, BPF_HDR_START_NET)
 	       : bpf_skb_load_bytes_relative(skb, 0, h, RF_CACHE_HDR_V4, BPF_HDR_START_NET))
 		return false;
-	return rf_cache_hdr_match(h, v6, ingress, s);
+	return rf_cache_hdr_match((const __u8 *)h, v6, ingress, s);
 }
 
 /* The connected four-tuple of a TCP or UDP socket into s; false if it has no connected peer. */

@@ -1441,9 +1441,10 @@ out:
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: rfbench gen|fill|progrun|server|rate|tput|flood|latency|setflag|"
-			"exectime|nullattach|nulltc|exerule|flowstat ... (see the comment at the top of "
-			"scripts/bench/rfbench.c)\n");
+	fprintf(stderr,
+		"usage: rfbench gen|fill|progrun|server|rate|tput|flood|latency|setflag|"
+		"exectime|nullattach|nulltc|exerule|flowstat ... (see the comment at the top of "
+		"scripts/bench/rfbench.c)\n");
 	exit(1);
 }
 
