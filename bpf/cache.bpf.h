@@ -132,7 +132,7 @@ static __always_inline void rf_cache_mapped(__u64 remote[2], __u32 a4)
  * carries other ones.
  */
 static __always_inline bool rf_cache_hdr_match(const __u8 *b, bool v6, bool ingress,
-					       const struct rf_cache_probe *s)
+					       const struct rf_cache_probe *s, int tcp_flags)
 {
 	const __u8 *l4;
 	__u32 a4;
@@ -167,24 +167,29 @@ static __always_inline bool rf_cache_hdr_match(const __u8 *b, bool v6, bool ingr
 	if (*(const __u16 *)l4 != bpf_htons(ingress ? s->rport : s->lport) ||
 	    *(const __u16 *)(l4 + 2) != bpf_htons(ingress ? s->lport : s->rport))
 		return false;
-	return proto != RF_CACHE_IPPROTO_TCP || !(l4[13] & RF_CACHE_TCP_SYN);
+	/* tcp_flags < 0: the TCP header was not all read */
+	return proto != RF_CACHE_IPPROTO_TCP || (tcp_flags >= 0 && !(tcp_flags & RF_CACHE_TCP_SYN));
 }
 
-#define RF_CACHE_HDR_V4 34 /* IPv4 without options + 14 bytes of TCP */
-#define RF_CACHE_HDR_V6 54 /* IPv6 + 14 bytes of TCP */
+#define RF_CACHE_HDR_V4	    34 /* IPv4 without options + 14 bytes of TCP (its flags) */
+#define RF_CACHE_HDR_V6	    54 /* IPv6 + 14 bytes of TCP */
+#define RF_CACHE_HDR_UDP_V4 28 /* IPv4 + the UDP header */
+#define RF_CACHE_HDR_UDP_V6 48
 
 /*
  * Is the packet one of socket tuple s's, with plain headers? At cgroup_skb the headers are read
  * in place (the skb's data starts at the network header there; headers outside the linear part
- * are judged in full); at tc (at_tc), where data starts at the link-layer header, with one
- * load relative to the network header. A UDP datagram with less than 6 bytes of payload is
- * judged in full (the read covers 14 bytes after the IP header).
+ * are judged in full); at tc (at_tc), where data starts at the link-layer header, with a load
+ * relative to the network header: the IP header and 14 bytes after it (TCP's flags), or for a
+ * short UDP datagram the IP and UDP headers. Constant sizes: Linux 5.10's verifier cannot bound
+ * a computed one.
  */
 static __always_inline bool rf_cache_match(struct __sk_buff *skb, bool ingress, bool at_tc,
 					   const struct rf_cache_probe *s)
 {
 	bool v6 = skb->protocol == bpf_htons(0x86DD);
-	__u64 h[(RF_CACHE_HDR_V6 + 7) / 8]; /* aligned for the word loads */
+	__u64 h[(RF_CACHE_HDR_V6 + 7) / 8] = {}; /* aligned for the word loads */
+	const __u8 *b = (const __u8 *)h;
 
 	if (!v6 && skb->protocol != bpf_htons(0x0800))
 		return false;
@@ -193,19 +198,30 @@ static __always_inline bool rf_cache_match(struct __sk_buff *skb, bool ingress, 
 		const __u8 *end = (const __u8 *)(long)skb->data_end;
 
 		if (v6) {
-			if (data + RF_CACHE_HDR_V6 > end)
+			if (data + RF_CACHE_HDR_UDP_V6 > end)
 				return false;
-			return rf_cache_hdr_match(data, true, ingress, s);
+			if (data + RF_CACHE_HDR_V6 <= end)
+				return rf_cache_hdr_match(data, true, ingress, s, data[40 + 13]);
+			return rf_cache_hdr_match(data, true, ingress, s, -1);
 		}
-		if (data + RF_CACHE_HDR_V4 > end)
+		if (data + RF_CACHE_HDR_UDP_V4 > end)
 			return false;
-		return rf_cache_hdr_match(data, false, ingress, s);
+		if (data + RF_CACHE_HDR_V4 <= end)
+			return rf_cache_hdr_match(data, false, ingress, s, data[20 + 13]);
+		return rf_cache_hdr_match(data, false, ingress, s, -1);
 	}
-	/* constant sizes: Linux 5.10's verifier cannot bound a computed one */
-	if (v6 ? bpf_skb_load_bytes_relative(skb, 0, h, RF_CACHE_HDR_V6, BPF_HDR_START_NET)
-	       : bpf_skb_load_bytes_relative(skb, 0, h, RF_CACHE_HDR_V4, BPF_HDR_START_NET))
+	if (v6) {
+		if (!bpf_skb_load_bytes_relative(skb, 0, h, RF_CACHE_HDR_V6, BPF_HDR_START_NET))
+			return rf_cache_hdr_match(b, true, ingress, s, b[40 + 13]);
+		if (bpf_skb_load_bytes_relative(skb, 0, h, RF_CACHE_HDR_UDP_V6, BPF_HDR_START_NET))
+			return false;
+		return rf_cache_hdr_match(b, true, ingress, s, -1);
+	}
+	if (!bpf_skb_load_bytes_relative(skb, 0, h, RF_CACHE_HDR_V4, BPF_HDR_START_NET))
+		return rf_cache_hdr_match(b, false, ingress, s, b[20 + 13]);
+	if (bpf_skb_load_bytes_relative(skb, 0, h, RF_CACHE_HDR_UDP_V4, BPF_HDR_START_NET))
 		return false;
-	return rf_cache_hdr_match((const __u8 *)h, v6, ingress, s);
+	return rf_cache_hdr_match(b, false, ingress, s, -1);
 }
 
 /* The connected four-tuple of a TCP or UDP socket into s; false if it has no connected peer. */
