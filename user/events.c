@@ -112,6 +112,10 @@ static const char *reason_name(unsigned int r)
 		return "malformed";
 	case RF_REASON_MULTICAST:
 		return "multicast_membership";
+	case RF_REASON_HOST_EXPIRED:
+		return "host_expired";
+	case RF_REASON_HOST_FULL:
+		return "host_full";
 	default:
 		return "no_rule";
 	}
