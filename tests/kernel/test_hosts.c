@@ -27,7 +27,7 @@
 #define ADDR_S	"192.0.2.3" /* a second address of the peer: not a resolver */
 #define ADDR_X6 "2001:db8::10"
 
-static struct rft_dns_server dns;
+static struct rft_resolver dns;
 static struct rft_server echo;
 
 static void write_config(const char *text)
@@ -67,7 +67,7 @@ static void hosts_setup(void)
 	peer_addr(ADDR_W);
 	peer_addr(ADDR_S);
 	peer_addr(ADDR_X6);
-	cr_assert_eq(rft_dns_server_start(&dns, rft.peer_ns), 0);
+	cr_assert_eq(rft_resolver_start(&dns, rft.peer_ns), 0);
 	cr_assert_eq(rft_server_start(&echo, rft.peer_ns, NULL, ports, 2), 0);
 	write_config("packet-guard off\ndns " RFT_PEER_IP4 "," RFT_PEER_IP6 "\n");
 	rft_cli_ok(0, "isolate", "--force", NULL);
@@ -78,7 +78,7 @@ static void hosts_setup(void)
 
 static void hosts_teardown(void)
 {
-	rft_dns_server_stop(&dns);
+	rft_resolver_stop(&dns);
 	rft_teardown();
 }
 
@@ -142,7 +142,7 @@ static void expect_lookup_connects(const char *resolver, const char *name, unsig
 Test(hosts, allowed_name_admits_its_address_for_its_port_only)
 {
 	rule("mgmt.example.com", 1);
-	rft_dns_set(&dns, "mgmt.example.com", RFT_DNS_A, ADDR_X, 300);
+	rft_resolver_set(&dns, "mgmt.example.com", RFT_DNS_A, ADDR_X, 300);
 	expect_connect(ADDR_X, PORT_RULE, false, "before any lookup");
 	expect_lookup_connects(RFT_PEER_IP4, "Mgmt.Example.COM", RFT_DNS_A, ADDR_X);
 	expect_connect(ADDR_X, PORT_RULE, true, "again after the lookup");
@@ -153,10 +153,10 @@ Test(hosts, allowed_name_admits_its_address_for_its_port_only)
 Test(hosts, a_changed_answer_admits_the_new_address)
 {
 	rule("mgmt.example.com", 1);
-	rft_dns_set(&dns, "mgmt.example.com", RFT_DNS_A, ADDR_X, 300);
+	rft_resolver_set(&dns, "mgmt.example.com", RFT_DNS_A, ADDR_X, 300);
 	expect_lookup_connects(RFT_PEER_IP4, "mgmt.example.com", RFT_DNS_A, ADDR_X);
 	expect_connect(ADDR_Y, PORT_RULE, false, "Y before it is an answer");
-	rft_dns_set(&dns, "mgmt.example.com", RFT_DNS_A, ADDR_Y, 300);
+	rft_resolver_set(&dns, "mgmt.example.com", RFT_DNS_A, ADDR_Y, 300);
 	expect_lookup_connects(RFT_PEER_IP4, "mgmt.example.com", RFT_DNS_A, ADDR_Y);
 }
 
@@ -165,7 +165,7 @@ Test(hosts, a_name_not_allowed_admits_nothing)
 	struct rft_lookup l;
 
 	rule("mgmt.example.com", 1);
-	rft_dns_set(&dns, "other.example.com", RFT_DNS_A, ADDR_Z, 300);
+	rft_resolver_set(&dns, "other.example.com", RFT_DNS_A, ADDR_Z, 300);
 	l = lookup(RFT_PEER_IP4, "other.example.com", RFT_DNS_A, PORT_RULE);
 	cr_assert(l.answered && !strcmp(l.addr, ADDR_Z), "the resolver answered %s", l.addr);
 	cr_expect_eq(l.conn.outcome, RFT_EPERM, "Z after its lookup: %s",
@@ -178,7 +178,7 @@ Test(hosts, forged_answers_admit_nothing)
 	struct rft_lookup l;
 
 	rule("mgmt.example.com", 1);
-	rft_dns_set(&dns, "mgmt.example.com", RFT_DNS_A, ADDR_X, 300);
+	rft_resolver_set(&dns, "mgmt.example.com", RFT_DNS_A, ADDR_X, 300);
 	/* the answer carries another transaction id */
 	dns.ctl->txid_delta = 1;
 	l = lookup(RFT_PEER_IP4, "mgmt.example.com", RFT_DNS_A, 0);
@@ -220,10 +220,10 @@ Test(hosts, wildcard_matches_names_below_not_the_domain)
 	struct rft_lookup l;
 
 	rule("*.example.net", 2);
-	rft_dns_set(&dns, "a.example.net", RFT_DNS_A, ADDR_X, 300);
-	rft_dns_set(&dns, "b.a.example.net", RFT_DNS_A, ADDR_Y, 300);
-	rft_dns_set(&dns, "example.net", RFT_DNS_A, ADDR_Z, 300);
-	rft_dns_set(&dns, "a.example.org", RFT_DNS_A, ADDR_W, 300);
+	rft_resolver_set(&dns, "a.example.net", RFT_DNS_A, ADDR_X, 300);
+	rft_resolver_set(&dns, "b.a.example.net", RFT_DNS_A, ADDR_Y, 300);
+	rft_resolver_set(&dns, "example.net", RFT_DNS_A, ADDR_Z, 300);
+	rft_resolver_set(&dns, "a.example.org", RFT_DNS_A, ADDR_W, 300);
 	expect_lookup_connects(RFT_PEER_IP4, "a.example.net", RFT_DNS_A, ADDR_X);
 	expect_lookup_connects(RFT_PEER_IP4, "b.A.example.net", RFT_DNS_A, ADDR_Y);
 	l = lookup(RFT_PEER_IP4, "example.net", RFT_DNS_A, PORT_RULE);
@@ -239,12 +239,12 @@ Test(hosts, wildcard_matches_names_below_not_the_domain)
 Test(hosts, cname_chain_admits_the_address_at_its_end)
 {
 	rule("mgmt.example.com", 1);
-	rft_dns_set(&dns, "mgmt.example.com", RFT_DNS_CNAME, "edge.cdn.example", 300);
-	rft_dns_set(&dns, "edge.cdn.example", RFT_DNS_CNAME, "e7.edge.cdn.example", 300);
-	rft_dns_set(&dns, "e7.edge.cdn.example", RFT_DNS_A, ADDR_X, 300);
+	rft_resolver_set(&dns, "mgmt.example.com", RFT_DNS_CNAME, "edge.cdn.example", 300);
+	rft_resolver_set(&dns, "edge.cdn.example", RFT_DNS_CNAME, "e7.edge.cdn.example", 300);
+	rft_resolver_set(&dns, "e7.edge.cdn.example", RFT_DNS_A, ADDR_X, 300);
 	expect_lookup_connects(RFT_PEER_IP4, "mgmt.example.com", RFT_DNS_A, ADDR_X);
 	/* the twin: the chain's end looked up on its own is not an allowed name */
-	rft_dns_set(&dns, "e7.edge.cdn.example", RFT_DNS_A, ADDR_Y, 300);
+	rft_resolver_set(&dns, "e7.edge.cdn.example", RFT_DNS_A, ADDR_Y, 300);
 	{
 		struct rft_lookup l =
 		    lookup(RFT_PEER_IP4, "e7.edge.cdn.example", RFT_DNS_A, PORT_RULE);
@@ -257,7 +257,7 @@ Test(hosts, cname_chain_admits_the_address_at_its_end)
 Test(hosts, aaaa_answer_admits_ipv6)
 {
 	rule("mgmt6.example.com", 3);
-	rft_dns_set(&dns, "mgmt6.example.com", RFT_DNS_AAAA, ADDR_X6, 300);
+	rft_resolver_set(&dns, "mgmt6.example.com", RFT_DNS_AAAA, ADDR_X6, 300);
 	expect_connect(ADDR_X6, PORT_RULE, false, "before any lookup");
 	expect_lookup_connects(RFT_PEER_IP6, "mgmt6.example.com", RFT_DNS_AAAA, ADDR_X6);
 	expect_connect(ADDR_X6, PORT_OTHER, false, "another port");
@@ -269,7 +269,7 @@ Test(hosts, expiry_blocks_new_connections_not_established_ones)
 	char *out = NULL;
 
 	rule("mgmt.example.com", 1);
-	rft_dns_set(&dns, "mgmt.example.com", RFT_DNS_A, ADDR_X, 300);
+	rft_resolver_set(&dns, "mgmt.example.com", RFT_DNS_A, ADDR_X, 300);
 	expect_lookup_connects(RFT_PEER_IP4, "mgmt.example.com", RFT_DNS_A, ADDR_X);
 	cr_assert_eq(
 	    rft_conn_open(&c, rft.dev_ns, rft.cg, AF_INET, RFT_TCP, ADDR_X, PORT_RULE, TIMEOUT_MS),
@@ -300,7 +300,7 @@ Test(hosts, full_entries_admit_nothing_and_say_so)
 	unsigned int i;
 
 	rule("mgmt.example.com", 1);
-	rft_dns_set(&dns, "mgmt.example.com", RFT_DNS_A, ADDR_X, 300);
+	rft_resolver_set(&dns, "mgmt.example.com", RFT_DNS_A, ADDR_X, 300);
 	/* X holds the entries of 8 other rules, none expired */
 	v.count = RF_HOST_ADDR_ENTRIES;
 	for (i = 0; i < RF_HOST_ADDR_ENTRIES; i++) {
@@ -334,8 +334,8 @@ Test(hosts, local_stub_resolver_on_loopback)
 	struct rft_lookup l;
 
 	rule("mgmt.example.com", 1);
-	rft_dns_set(&dns, "mgmt.example.com", RFT_DNS_A, ADDR_X, 300);
-	rft_dns_set(&dns, "other.example.com", RFT_DNS_A, ADDR_Z, 300);
+	rft_resolver_set(&dns, "mgmt.example.com", RFT_DNS_A, ADDR_X, 300);
+	rft_resolver_set(&dns, "other.example.com", RFT_DNS_A, ADDR_Z, 300);
 	cr_assert_gt(rft_dns_stub_start(rft.dev_ns, NULL, "127.0.0.53", RFT_PEER_IP4), 0);
 	{
 		struct rf_addr_key k = {0};
@@ -364,7 +364,7 @@ Test(hosts, audit_mode_learns_too)
 	struct rf_host_addr_val v;
 
 	rule("mgmt.example.com", 1);
-	rft_dns_set(&dns, "mgmt.example.com", RFT_DNS_A, ADDR_X, 300);
+	rft_resolver_set(&dns, "mgmt.example.com", RFT_DNS_A, ADDR_X, 300);
 	rft_cli_ok(0, "release", NULL);
 	rft_cli_ok(0, "isolate", "--audit", NULL);
 	cr_assert_eq(rft_host_rules_flag(1), 0);

@@ -8,7 +8,7 @@
  *   rft_net.h     addresses, listeners, clients and long-lived connections
  *   rft_server.h  counting echo servers
  *   rft_json.h    lookups in JSON and text output
- *   rft_dns.h     DNS responder, lookups, stub resolver and the host-rule maps
+ *   rft_resolver.h DNS responder that forges, lookups, stub resolver, host-rule maps
  * Everything is named after the owning test process's pid (rf-test-<pid>...) and removed by
  * rft_teardown(), even after a failed assertion.
  */
@@ -23,7 +23,7 @@
 #include "rft_net.h"
 #include "rft_server.h"
 #include "rft_json.h"
-#include "rft_dns.h"
+#include "rft_resolver.h"
 
 /*
  * Criterion parameters for the rows of the static table `table`: every row runs as a test of its

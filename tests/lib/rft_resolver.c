@@ -19,7 +19,7 @@
 #include <bpf/libbpf.h>
 #include "ringfence.h"
 #include "rft_child.h"
-#include "rft_dns.h"
+#include "rft_resolver.h"
 #include "rft_env.h"
 
 #define DNS_MSG 1232
@@ -140,7 +140,8 @@ static void put_rr(struct msg *m, const char *owner, unsigned short type, const 
 }
 
 /* The answer of ctl to query q (of qlen bytes) into m. -1 if q is not a query. */
-static int answer(const struct rft_dns_ctl *c, const unsigned char *q, size_t qlen, struct msg *m)
+static int answer(const struct rft_resolver_ctl *c, const unsigned char *q, size_t qlen,
+		  struct msg *m)
 {
 	char name[256], cur[256];
 	size_t off = 12;
@@ -208,7 +209,7 @@ static int udp_bound(int family, const char *addr, unsigned short port)
 }
 
 /* Send m to `to` from fd, from the source address c->from4 when set (IPv4). */
-static void send_from(int fd, const struct rft_dns_ctl *c, const struct msg *m,
+static void send_from(int fd, const struct rft_resolver_ctl *c, const struct msg *m,
 		      const struct sockaddr_storage *to, socklen_t tolen)
 {
 	char cbuf[CMSG_SPACE(sizeof(struct in_pktinfo))] = {0};
@@ -232,7 +233,7 @@ static void send_from(int fd, const struct rft_dns_ctl *c, const struct msg *m,
 	sendmsg(fd, &h, 0);
 }
 
-static __attribute__((noreturn)) void responder_main(int ctl, struct rft_dns_ctl *c)
+static __attribute__((noreturn)) void responder_main(int ctl, struct rft_resolver_ctl *c)
 {
 	struct pollfd p[2];
 	int i;
@@ -265,7 +266,7 @@ static __attribute__((noreturn)) void responder_main(int ctl, struct rft_dns_ctl
 	}
 }
 
-int rft_dns_server_start(struct rft_dns_server *d, const char *netns)
+int rft_resolver_start(struct rft_resolver *d, const char *netns)
 {
 	int ctl, err;
 	pid_t pid;
@@ -288,7 +289,7 @@ int rft_dns_server_start(struct rft_dns_server *d, const char *netns)
 	return err;
 }
 
-void rft_dns_server_stop(struct rft_dns_server *d)
+void rft_resolver_stop(struct rft_resolver *d)
 {
 	rft_kill_child(d->pid);
 	if (d->ctl)
@@ -297,10 +298,10 @@ void rft_dns_server_stop(struct rft_dns_server *d)
 	d->ctl = NULL;
 }
 
-void rft_dns_set(struct rft_dns_server *d, const char *name, unsigned short type, const char *data,
-		 unsigned int ttl)
+void rft_resolver_set(struct rft_resolver *d, const char *name, unsigned short type,
+		      const char *data, unsigned int ttl)
 {
-	struct rft_dns_ctl *c = d->ctl;
+	struct rft_resolver_ctl *c = d->ctl;
 	int i, j = 0;
 
 	for (i = 0; i < c->nrec; i++)
@@ -475,7 +476,7 @@ int rft_dns_send_answer(const char *netns, int family, const char *dst, unsigned
 			unsigned short txid, const char *name, unsigned short type,
 			const char *addr)
 {
-	struct rft_dns_ctl c = {0};
+	struct rft_resolver_ctl c = {0};
 	struct sockaddr_storage to;
 	socklen_t tolen;
 	struct msg q, a;

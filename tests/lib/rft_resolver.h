@@ -5,8 +5,8 @@
  * address it got, a stub forwarder (127.0.0.53 as systemd-resolved sets it up), and direct
  * access to the host-rule maps of the test's pin dir.
  */
-#ifndef RFT_DNS_H
-#define RFT_DNS_H
+#ifndef RFT_RESOLVER_H
+#define RFT_RESOLVER_H
 
 #include <sys/types.h>
 #include "rf_host.h"
@@ -17,7 +17,7 @@
 #define RFT_DNS_CNAME	 5
 #define RFT_DNS_AAAA	 28
 
-struct rft_dns_rec {
+struct rft_resolver_rec {
 	char name[64]; /* owner, dotted, any case */
 	unsigned short type;
 	char data[64]; /* an address (A, AAAA) or a dotted name (CNAME) */
@@ -25,28 +25,28 @@ struct rft_dns_rec {
 };
 
 /* What the responder answers, shared with it (the test may change it at any time). */
-struct rft_dns_ctl {
+struct rft_resolver_ctl {
 	int nrec;
-	struct rft_dns_rec rec[RFT_DNS_MAX_RECS];
+	struct rft_resolver_rec rec[RFT_DNS_MAX_RECS];
 	int txid_delta;	      /* answer with the query's txid + this (forgery) */
 	char from4[32];	      /* if set: IPv4 answers leave from this source address (forgery) */
 	unsigned int queries; /* queries received */
 };
 
-struct rft_dns_server {
+struct rft_resolver {
 	pid_t pid;
-	struct rft_dns_ctl *ctl;
+	struct rft_resolver_ctl *ctl;
 };
 
 /* Start a responder on UDP 0.0.0.0:53 and [::]:53 in netns. 0 or -errno. Answers: the question,
  * the CNAME chain from it (records of ctl, in order), then the records of the question's type
  * owned by the chain's last name; NOERROR with no records for unknown names. */
-int rft_dns_server_start(struct rft_dns_server *d, const char *netns);
+int rft_resolver_start(struct rft_resolver *d, const char *netns);
 /* Kill the responder and unmap its control block. */
-void rft_dns_server_stop(struct rft_dns_server *d);
+void rft_resolver_stop(struct rft_resolver *d);
 /* Replace every record of (name, type) by one with data and ttl; data NULL: only remove. */
-void rft_dns_set(struct rft_dns_server *d, const char *name, unsigned short type, const char *data,
-		 unsigned int ttl);
+void rft_resolver_set(struct rft_resolver *d, const char *name, unsigned short type,
+		      const char *data, unsigned int ttl);
 
 /* What rft_dns_lookup() saw. */
 struct rft_lookup {
@@ -94,4 +94,4 @@ int rft_host_addr_expire(const char *addr);
 /* An rf_stats_v2 counter summed over CPUs (rft.pin_dir), 0 when unreadable. */
 unsigned long long rft_stat(unsigned int idx);
 
-#endif /* RFT_DNS_H */
+#endif /* RFT_RESOLVER_H */
