@@ -20,6 +20,11 @@ const char rf_help_allow[] =
     "      dir out: the host may connect/send to the remote port; dir in: the remote may\n"
     "      connect/send to the local port (and a UDP service may answer); default both.\n"
     "      Replies of an allowed flow pass.\n"
+    "  host NAME [proto tcp|udp|icmp|any] [port N[-M]] [dir in|out|both]\n"
+    "      the addresses DNS answers for NAME while isolated (answers the host receives\n"
+    "      from its resolvers, and ringfence's own lookups), each until its TTL runs out\n"
+    "      (60 s to 1 day; open connections stay). NAME: mgmt.example.com, or\n"
+    "      *.example.com for any name below example.com (not example.com itself).\n"
     "  exe PATH [user NAME|UID|any]\n"
     "                processes running this executable (device+inode of the file) as the\n"
     "                user named, by default the file's owner (root for packaged binaries);\n"
@@ -28,6 +33,7 @@ const char rf_help_allow[] =
     "Changes apply immediately (also while isolated) and persist in the state dir.\n"
     "Examples:\n"
     "  ringfence allow add net 203.0.113.10 proto tcp port 443 dir out\n"
+    "  ringfence allow add host mgmt.example.com proto tcp port 443 dir out\n"
     "  ringfence allow add exe /opt/edr/bin/agent\n"
     "  ringfence allow del net 203.0.113.10 proto tcp port 443 dir out\n";
 
