@@ -9,6 +9,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "policy.bpf.h"
+#include "dns.bpf.h"
 
 #define AF_INET		 2
 #define AF_INET6	 10

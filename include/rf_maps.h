@@ -30,7 +30,14 @@
 	X(build, rf_build)	/* which build's programs the links run */                         \
 	X(stats_v1, rf_stats)	/* ABI 1's counters: only removed (unload) */                      \
 	X(exe_v1, rf_allow_exe) /* ABI 1's exe rules (no generation): only removed */              \
-	X(suppressed, rf_suppressed) /* held-back flows: the agent drains them */
+	X(suppressed, rf_suppressed) /* held-back flows: the agent drains them */                  \
+	/* host rules (include/rf_host.h) */                                                       \
+	X(host_name, rf_host_name)                                                                 \
+	X(dns_resolver, rf_dns_resolver)                                                           \
+	X(dns_pending, rf_dns_pending)                                                             \
+	X(host_addr, rf_host_addr)                                                                 \
+	X(sk_host, rf_sk_host)                                                                     \
+	X(dns_scratch, rf_dns_scratch)
 
 struct rf_maps {
 #define RF_X_FIELD(field, name) int field;
