@@ -240,3 +240,153 @@ Test(host_rule_state, round_trip_through_rules_file)
 	cr_assert_eq(n, ARRAY_SIZE(lines));
 	rf_lines_free(got, n);
 }
+
+/* ---- rf_host_name keys and values (include/rf_host.h) ------------------------------------- */
+
+#include "rf_hosts.h"
+
+Test(host_key, right_aligned_wire_form)
+{
+	static const __u8 tail[] = {7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0};
+	struct rf_host_key k, k2;
+	char name[RF_HOST_NAME_MAX + 3];
+	__u32 match;
+
+	cr_assert_eq(rf_host_key_of("Example.COM", &k, &match), 0);
+	cr_assert_eq(match, RF_HOST_EXACT);
+	for (size_t i = 0; i < RF_HOST_NAME_LEN - sizeof(tail); i++)
+		cr_assert_eq(k.name[i], 0, "byte %zu", i);
+	cr_assert(!memcmp(k.name + RF_HOST_NAME_LEN - sizeof(tail), tail, sizeof(tail)));
+	/* a wildcard is stored under its domain's key */
+	cr_assert_eq(rf_host_key_of("*.example.com", &k2, &match), 0);
+	cr_assert_eq(match, RF_HOST_BELOW);
+	cr_assert(!memcmp(&k, &k2, sizeof(k)));
+	/* and back */
+	cr_assert_eq(rf_host_key_name(&k, RF_HOST_EXACT, name, sizeof(name)), 0);
+	cr_assert_str_eq(name, "example.com");
+	cr_assert_eq(rf_host_key_name(&k, RF_HOST_BELOW, name, sizeof(name)), 0);
+	cr_assert_str_eq(name, "*.example.com");
+}
+
+Test(host_key, longest_name_round_trips)
+{
+	char name[RF_HOST_NAME_MAX + 1], back[RF_HOST_NAME_MAX + 3];
+	struct rf_host_key k;
+	__u32 match;
+
+	long_name(name, RF_HOST_NAME_MAX);
+	cr_assert_eq(rf_host_key_of(name, &k, &match), 0);
+	/* 253 bytes of text are 255 on the wire: the key from byte 1 */
+	cr_assert_eq(k.name[0], 0);
+	cr_assert_neq(k.name[1], 0);
+	cr_assert_eq(rf_host_key_name(&k, RF_HOST_EXACT, back, sizeof(back)), 0);
+	cr_assert_str_eq(back, name);
+}
+
+Test(host_key, garbage_keys_have_no_name)
+{
+	struct rf_host_key k;
+	char name[RF_HOST_NAME_MAX + 3];
+	__u32 match;
+
+	memset(&k, 0, sizeof(k));
+	cr_assert_eq(rf_host_key_name(&k, RF_HOST_EXACT, name, sizeof(name)), -EINVAL, "root");
+	cr_assert_eq(rf_host_key_of("example.com", &k, &match), 0);
+	k.name[RF_HOST_NAME_LEN - 1] = 1; /* no final root byte */
+	cr_assert_eq(rf_host_key_name(&k, RF_HOST_EXACT, name, sizeof(name)), -EINVAL, "no root");
+	cr_assert_eq(rf_host_key_of("example.com", &k, &match), 0);
+	k.name[RF_HOST_NAME_LEN - 13] = 9; /* a label length running past the name */
+	cr_assert_eq(rf_host_key_name(&k, RF_HOST_EXACT, name, sizeof(name)), -EINVAL, "length");
+	cr_assert_eq(rf_host_key_of("example.com", &k, &match), 0);
+	k.name[RF_HOST_NAME_LEN - 12] = '/'; /* a byte no rule name has */
+	cr_assert_eq(rf_host_key_name(&k, RF_HOST_EXACT, name, sizeof(name)), -EINVAL, "byte");
+	memset(&k, 0xff, sizeof(k));
+	cr_assert_eq(rf_host_key_name(&k, RF_HOST_EXACT, name, sizeof(name)), -EINVAL, "0xff");
+}
+
+Test(host_val, add_del_and_limits)
+{
+	struct rf_net_entry tcp443 = {RF_PROTO_TCP, RF_DIR_OUT, 0, 0, 443, 443};
+	struct rf_net_entry any = {RF_PROTO_ANY, RF_DIR_BOTH, 0, 0, 0, 0};
+	struct rf_host_val v = {};
+	bool empty;
+	__u32 id;
+
+	cr_assert_eq(rf_host_val_add(&v, &tcp443, RF_HOST_EXACT, 1), 0);
+	cr_assert_eq(rf_host_val_add(&v, &tcp443, RF_HOST_EXACT, 2), -EEXIST);
+	/* the same entry as a wildcard under the same key is another rule */
+	cr_assert_eq(rf_host_val_add(&v, &tcp443, RF_HOST_BELOW, 3), 0);
+	/* origin is informative: a config copy of a rule is the same rule */
+	tcp443.origin = RF_ENTRY_CONFIG;
+	cr_assert_eq(rf_host_val_add(&v, &tcp443, RF_HOST_EXACT, 4), -EEXIST);
+	cr_assert_eq(v.count, 2);
+	for (__u16 p = 1; v.count < RF_HOST_MAX_RULES; p++) {
+		struct rf_net_entry e = {RF_PROTO_UDP, RF_DIR_OUT, 0, 0, p, p};
+
+		cr_assert_eq(rf_host_val_add(&v, &e, RF_HOST_EXACT, 10 + p), 0);
+	}
+	cr_assert_eq(rf_host_val_add(&v, &any, RF_HOST_EXACT, 99), -ENOSPC);
+	cr_assert_eq(rf_host_val_del(&v, &any, RF_HOST_EXACT, &id, &empty), -ENOENT);
+	cr_assert_eq(rf_host_val_del(&v, &tcp443, RF_HOST_BELOW, &id, &empty), 0);
+	cr_assert_eq(id, 3);
+	cr_assert(!empty);
+	cr_assert_eq(v.count, RF_HOST_MAX_RULES - 1);
+	cr_assert_eq(v.r[0].id, 1);
+	cr_assert_eq(v.r[1].id, 11, "the rules after the removed one move up");
+	/* a garbage count is clamped, never read past the array */
+	v.count = 1000;
+	cr_assert_eq(rf_host_val_add(&v, &any, RF_HOST_EXACT, 99), -ENOSPC);
+}
+
+Test(host_addr, learn_refresh_and_expiry)
+{
+	struct rf_net_entry tcp443 = {RF_PROTO_TCP, RF_DIR_OUT, 0, 0, 443, 443};
+	struct rf_net_entry udp = {RF_PROTO_UDP, RF_DIR_OUT, 0, 0, 0, 0};
+	struct rf_host_addr_val v = {};
+	const __u64 s = 1000000000ULL, now = 1000 * s;
+	bool empty;
+
+	cr_assert_eq(rf_host_addr_learn(&v, &tcp443, 7, now + 300 * s, now), 0);
+	cr_assert_eq(v.count, 1);
+	/* the same rule again: refreshed, the later expiry kept */
+	cr_assert_eq(rf_host_addr_learn(&v, &tcp443, 7, now + 60 * s, now), 0);
+	cr_assert_eq(v.count, 1);
+	cr_assert_eq(v.e[0].expires_ns, now + 300 * s);
+	cr_assert_eq(rf_host_addr_learn(&v, &tcp443, 7, now + 900 * s, now), 0);
+	cr_assert_eq(v.e[0].expires_ns, now + 900 * s);
+	/* other rules take other slots until all 8 are used */
+	for (__u32 id = 8; v.count < RF_HOST_ADDR_ENTRIES; id++)
+		cr_assert_eq(rf_host_addr_learn(&v, &udp, id, now + 60 * s, now), 0);
+	cr_assert_eq(rf_host_addr_learn(&v, &udp, 99, now + 60 * s, now), -ENOSPC);
+	/* once one of them expired, its slot is reused */
+	cr_assert_eq(rf_host_addr_learn(&v, &udp, 99, now + 120 * s, now + 61 * s), 0);
+	cr_assert_eq(v.e[1].rule_id, 99);
+	cr_assert_eq(v.e[1].expires_ns, now + 120 * s);
+	/* forget: only that rule's entry goes; empty when none is left */
+	cr_assert(rf_host_addr_forget(&v, 7, &empty));
+	cr_assert(!empty);
+	cr_assert_eq(v.e[0].expires_ns, 0);
+	cr_assert(!rf_host_addr_forget(&v, 7, &empty));
+	for (__u32 i = 0; i < RF_HOST_ADDR_ENTRIES; i++)
+		if (v.e[i].expires_ns)
+			rf_host_addr_forget(&v, v.e[i].rule_id, &empty);
+	cr_assert(empty);
+	/* a freed slot is used again before the count grows */
+	cr_assert_eq(rf_host_addr_learn(&v, &tcp443, 5, now + 60 * s, now), 0);
+	cr_assert_eq(v.count, RF_HOST_ADDR_ENTRIES);
+	cr_assert_eq(v.e[0].rule_id, 5);
+}
+
+Test(host_addr, ttl_clamp_and_refresh_interval)
+{
+	cr_assert_eq(rf_host_ttl_clamp(0), RF_HOST_TTL_MIN);
+	cr_assert_eq(rf_host_ttl_clamp(59), 60);
+	cr_assert_eq(rf_host_ttl_clamp(300), 300);
+	cr_assert_eq(rf_host_ttl_clamp(86401), RF_HOST_TTL_MAX);
+	cr_assert_eq(rf_host_ttl_clamp(0xffffffffu), RF_HOST_TTL_MAX);
+	/* half the shortest TTL, at least 30 s, at most an hour; nothing answered: 30 s */
+	cr_assert_eq(rf_host_refresh_ms(0), 30000);
+	cr_assert_eq(rf_host_refresh_ms(60), 30000);
+	cr_assert_eq(rf_host_refresh_ms(300), 150000);
+	cr_assert_eq(rf_host_refresh_ms(86400), 3600000);
+}

@@ -9,7 +9,7 @@
 
 /* ---- query encoding -------------------------------------------------------------------------- */
 
-Test(dns, query_encoding)
+Test(dns_client, query_encoding)
 {
 	static const __u8 want[] = {0xbe, 0xef, 0x01, 0x00, 0,	 1,   0,   0,	0,
 				    0,	  0,	0, /* header */
@@ -27,7 +27,7 @@ Test(dns, query_encoding)
 	cr_assert(buf[0] == 0 && buf[1] == 1 && buf[len - 3] == RF_DNS_TYPE_A);
 }
 
-Test(dns, query_encoding_refuses)
+Test(dns_client, query_encoding_refuses)
 {
 	char name[300];
 	__u8 buf[RF_DNS_UDP_MAX];
@@ -165,7 +165,7 @@ static void assert_addr(const struct rf_dns_addr *a, const char *ip6, __u32 ttl)
 
 /* ---- answers that are taken ------------------------------------------------------------------ */
 
-Test(dns, plain_a_answers)
+Test(dns_client, plain_a_answers)
 {
 	struct rf_dns_addr out[RF_DNS_MAX_ADDRS];
 	struct pkt p;
@@ -181,7 +181,7 @@ Test(dns, plain_a_answers)
 	assert_addr(&out[1], "::ffff:192.0.2.11", 0);
 }
 
-Test(dns, aaaa_and_mixed_case)
+Test(dns_client, aaaa_and_mixed_case)
 {
 	struct rf_dns_addr out[RF_DNS_MAX_ADDRS];
 	struct pkt p;
@@ -206,7 +206,7 @@ Test(dns, aaaa_and_mixed_case)
 	cr_assert_eq(n, 0);
 }
 
-Test(dns, cname_chain_and_unrelated_records)
+Test(dns_client, cname_chain_and_unrelated_records)
 {
 	struct rf_dns_addr out[RF_DNS_MAX_ADDRS];
 	struct pkt p;
@@ -241,7 +241,7 @@ Test(dns, cname_chain_and_unrelated_records)
 	assert_addr(&out[0], "::ffff:198.51.100.7", 120);
 }
 
-Test(dns, additional_section_admits_nothing)
+Test(dns_client, additional_section_admits_nothing)
 {
 	struct rf_dns_addr out[RF_DNS_MAX_ADDRS];
 	struct pkt p;
@@ -254,7 +254,7 @@ Test(dns, additional_section_admits_nothing)
 	cr_assert_eq(n, 0);
 }
 
-Test(dns, nxdomain_and_ttl_high_bit)
+Test(dns_client, nxdomain_and_ttl_high_bit)
 {
 	struct rf_dns_addr out[RF_DNS_MAX_ADDRS];
 	struct pkt p;
@@ -277,7 +277,7 @@ Test(dns, nxdomain_and_ttl_high_bit)
 	cr_assert_eq(out[0].ttl, 0);
 }
 
-Test(dns, many_answers_capped)
+Test(dns_client, many_answers_capped)
 {
 	struct rf_dns_addr out[4];
 	struct pkt p;
@@ -317,7 +317,7 @@ static void assert_refused(const struct pkt *p, __u16 id, const char *n, __u16 t
 	cr_assert_eq(cnt, 0, "%s: %zu addresses taken", what, cnt);
 }
 
-Test(dns, refused_not_this_query)
+Test(dns_client, refused_not_this_query)
 {
 	struct pkt p;
 
@@ -348,7 +348,7 @@ Test(dns, refused_not_this_query)
 	assert_refused(&p, 1, "mgmt.example.com", RF_DNS_TYPE_A, "qclass");
 }
 
-Test(dns, refused_truncated_everywhere)
+Test(dns_client, refused_truncated_everywhere)
 {
 	struct pkt p;
 	size_t full;
@@ -381,7 +381,7 @@ Test(dns, refused_truncated_everywhere)
 	assert_refused(&p, 1, "x.example.com", RF_DNS_TYPE_A, "too many records");
 }
 
-Test(dns, refused_bad_compression)
+Test(dns_client, refused_bad_compression)
 {
 	struct pkt p;
 	size_t self;
@@ -432,7 +432,7 @@ Test(dns, refused_bad_compression)
 	assert_refused(&p, 1, "x.example.com", RF_DNS_TYPE_A, "label type 0x40");
 }
 
-Test(dns, cname_loops_and_long_chains_end)
+Test(dns_client, cname_loops_and_long_chains_end)
 {
 	struct rf_dns_addr out[RF_DNS_MAX_ADDRS];
 	struct pkt p;
@@ -471,7 +471,7 @@ Test(dns, cname_loops_and_long_chains_end)
 	cr_assert_eq(n, 0, "an address %zu CNAMEs away was taken", (size_t)RF_DNS_MAX_CHAIN + 1);
 }
 
-Test(dns, punycode_names)
+Test(dns_client, punycode_names)
 {
 	struct rf_dns_addr out[RF_DNS_MAX_ADDRS];
 	struct pkt p;
