@@ -289,7 +289,7 @@ int rf_policy_for_each_net(const struct rf_maps *m,
 
 size_t rf_map_count(int fd, size_t key_size, size_t limit)
 {
-	unsigned char key[64], next[64];
+	unsigned char key[sizeof(struct rf_host_key)], next[sizeof(struct rf_host_key)];
 	void *prev = NULL;
 	size_t n = 0;
 
