@@ -14,7 +14,7 @@
 #include <bpf/bpf.h>
 #include <criterion/criterion.h>
 #include "rf_host.h"
-#include "rf_test.h"
+#include "rf_proc.h"
 
 TestSuite(hosts_cli, .init = rft_setup, .fini = rft_teardown, .timeout = 90);
 
@@ -304,4 +304,53 @@ Test(hosts_cli, names_map_full)
 	cr_assert_eq(rft_cli(NULL, &err, "allow", "add", "host", MGMT, NULL), 1);
 	cr_expect(strstr(err, "rf_host_name is full"), "%s", err);
 	free(err);
+}
+
+/* Poll allow list until host rule `rule` has learned addr, for up to ms. */
+static bool wait_learned(const char *rule, const char *addr, int ms)
+{
+	long end = rft_now_ms() + rft_scaled_ms(ms);
+	json_t *doc, *host;
+	bool got = false;
+
+	while (!got && rft_now_ms() < end) {
+		host = listed_host(rule, &doc);
+		got = host && learned(host, addr);
+		json_decref(doc);
+		if (!got)
+			rft_msleep(500);
+	}
+	return got;
+}
+
+/*
+ * The agent looks the names up when it starts and then again at half the shortest TTL (60 s:
+ * every 30 s), so an answer that changed is learned while isolated, with nobody asking DNS.
+ */
+Test(hosts_cli, agent_looks_up_again_at_half_the_ttl, .timeout = 120)
+{
+	struct rft_dns_record first[] = {{MGMT, 1, "192.0.2.77", 60}};
+	struct rft_dns_record then[] = {{MGMT, 1, "192.0.2.78", 60}};
+	struct rft_dns dns;
+	json_t *doc, *host;
+	pid_t agent;
+
+	start_dns(&dns, 60);
+	rft_cli_ok(0, "allow", "add", "host", MGMT, NULL);
+	rft_cli_ok(0, "isolate", NULL);
+	rft_dns_set(&dns, first, 1);
+	agent = rfp_agent_start();
+	cr_assert_gt(agent, 0, "agent did not start: %d", agent);
+	cr_assert(wait_learned("host " MGMT, "192.0.2.77", 10000),
+		  "the agent did not look the name up when it started");
+	rft_dns_set(&dns, then, 1);
+	cr_expect(wait_learned("host " MGMT, "192.0.2.78", 45000),
+		  "the agent did not look the name up again within 45 s (TTL 60 s)");
+	/* the earlier addresses stay until their own expiry */
+	host = listed_host("host " MGMT, &doc);
+	cr_expect_not_null(learned(host, "192.0.2.77"));
+	cr_expect_not_null(learned(host, RFT_PEER_IP4));
+	json_decref(doc);
+	rfp_kill(agent);
+	rft_dns_stop(&dns);
 }

@@ -103,9 +103,9 @@ Test(remote, action_documents)
 			   &a, err),
 		     -EINVAL);
 	cr_expect(strstr(err, "empty label"), "%s", err);
-	cr_expect_eq(parse("{\"id\":\"b13\",\"type\":\"AllowDel\",\"rule\":\"host *.com\"}",
-			   &a, err),
-		     -EINVAL);
+	cr_expect_eq(
+	    parse("{\"id\":\"b13\",\"type\":\"AllowDel\",\"rule\":\"host *.com\"}", &a, err),
+	    -EINVAL);
 	/* refused: each names its problem, and the id is known where there is one */
 	cr_expect_eq(parse("{\"id\":\"b1\",\"type\":\"Isolate\"", &a, err), -EINVAL);
 	cr_expect(strstr(err, "not a JSON document"));
