@@ -62,6 +62,13 @@ __u32 rf_host_ttl_clamp(__u32 ttl);
 int rf_host_change(const struct rf_maps *m, const struct rf_rule *r, bool add, char *err,
 		   size_t errlen);
 
+/*
+ * Many rf_host_change() adds in a row under the state lock (config apply, the persisted rules):
+ * on scans rf_host_name once for the ids in use, so each add takes the next id instead of
+ * scanning again; off ends the batch. Only ringfence's writers (which hold the lock) add rules.
+ */
+void rf_host_batch(const struct rf_maps *m, bool on);
+
 /* Is there any host rule? (RF_CFG_HOST_RULES) */
 bool rf_host_any(const struct rf_maps *m);
 

@@ -97,7 +97,9 @@ static int reconcile_rules(struct rf_ctx *ctx, struct rf_maps *m, char **want, s
 	}
 	ret = rf_reconcile(want, nwant, had, nhad, same_map, user, nuser, &rc);
 	if (!ret && !rc.unchanged) {
+		rf_host_batch(m, true);
 		change_lines(ctx, m, (const char *const *)want, nwant, nconfig, true);
+		rf_host_batch(m, false);
 		change_lines(ctx, m, rc.del, rc.ndel, 0, false);
 		if (rf_state_lines_save(ctx->state_dir, RF_CONFIG_APPLIED, header, want, nwant))
 			rf_warn("the configuration is applied, but %s/%s could not be written",

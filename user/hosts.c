@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Host rules: the names map the programs match DNS answers against, and learned addresses. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,6 +210,38 @@ static int free_rule_id(int fd, __u32 *id)
 	return 0;
 }
 
+/* A batch of adds (rf_host_batch()): the next free id, above every id in use; 0: none. */
+static struct {
+	int fd;
+	__u32 next;
+} batch = {-1, 0};
+
+void rf_host_batch(const struct rf_maps *m, bool on)
+{
+	struct rf_host_key key, next;
+	struct rf_host_val v;
+	void *prev = NULL;
+	__u32 max = 0;
+
+	batch.fd = -1;
+	batch.next = 0;
+	if (!on || m->host_name < 0)
+		return;
+	while (!bpf_map_get_next_key(m->host_name, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(m->host_name, &key, &v))
+			continue;
+		for (__u32 i = 0; i < clamp_count(v.count, RF_HOST_MAX_RULES); i++)
+			if (v.r[i].id > max)
+				max = v.r[i].id;
+	}
+	if (max < UINT32_MAX) { /* else (another agent's ids): a scan per rule */
+		batch.fd = m->host_name;
+		batch.next = max + 1;
+	}
+}
+
 /* Remove rule id's entries from rf_host_addr (deleting addresses left with none). */
 static void forget_rule(const struct rf_maps *m, __u32 id)
 {
@@ -220,15 +253,16 @@ static void forget_rule(const struct rf_maps *m, __u32 id)
 	if (m->host_addr < 0)
 		return;
 	while (!bpf_map_get_next_key(m->host_addr, prev, &next)) {
+		/* a deleted key is never the walk's cursor: the next one is found from the last
+		 * key kept (from a deleted one, the walk would start over) */
+		if (!bpf_map_lookup_elem(m->host_addr, &next, &v) &&
+		    rf_host_addr_forget(&v, id, &empty)) {
+			if (empty && !bpf_map_delete_elem(m->host_addr, &next))
+				continue;
+			bpf_map_update_elem(m->host_addr, &next, &v, BPF_EXIST);
+		}
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(m->host_addr, &key, &v) ||
-		    !rf_host_addr_forget(&v, id, &empty))
-			continue;
-		if (empty)
-			bpf_map_delete_elem(m->host_addr, &key);
-		else
-			bpf_map_update_elem(m->host_addr, &key, &v, BPF_EXIST);
 	}
 }
 
@@ -241,8 +275,12 @@ static int host_add(const struct rf_maps *m, const struct rf_rule *r, const stru
 
 	if (bpf_map_lookup_elem(m->host_name, k, &v))
 		memset(&v, 0, sizeof(v));
-	if ((ret = free_rule_id(m->host_name, &id)))
+	if (batch.fd == m->host_name && batch.next) {
+		id = batch.next; /* in a batch under the state lock: no scan per rule */
+		batch.next = id == UINT32_MAX ? 0 : id + 1;
+	} else if ((ret = free_rule_id(m->host_name, &id))) {
 		return ret;
+	}
 	ret = rf_host_val_add(&v, &r->entry, match, id);
 	if (ret == -ENOSPC)
 		snprintf(err, errlen,

@@ -1015,6 +1015,7 @@ int rf_svc_apply_persisted(struct rf_ctx *ctx, struct rf_maps *m)
 			ctx->state_err = ret;
 		return rf_svc_sync_flags(m);
 	}
+	rf_host_batch(m, true);
 	for (i = 0; i < n; i++) {
 		struct rf_rule r;
 
@@ -1031,6 +1032,7 @@ int rf_svc_apply_persisted(struct rf_ctx *ctx, struct rf_maps *m)
 			}
 		}
 	}
+	rf_host_batch(m, false);
 	rf_svc_record_not_applied(ctx, "persisted", failed, first, first_err);
 	rf_lines_free(lines, n);
 	return rf_svc_sync_flags(m);
