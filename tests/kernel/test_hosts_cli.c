@@ -186,6 +186,9 @@ Test(hosts_cli, isolate_learns_and_lists_addresses)
 			     "host " MGMT " proto tcp port 8443 dir out");
 	cr_assert_not_null(host, "status --json: %s", out);
 	cr_expect_not_null(learned(host, RFT_PEER_IP4));
+	/* the programs' DNS counters (rf_stats_v2 36-39) */
+	cr_expect_geq(rft_json_int_at(st, "counters.host_rules.queries", -1), 0, "%s", out);
+	cr_expect_geq(rft_json_int_at(st, "counters.host_rules.not_learned", -1), 0, "%s", out);
 	json_decref(st);
 	free(out);
 	/* and the text of both */
@@ -197,6 +200,7 @@ Test(hosts_cli, isolate_learns_and_lists_addresses)
 	free(out);
 	cr_assert_eq(rft_cli(&out, NULL, "status", NULL), 0);
 	cr_expect(strstr(out, "    " RFT_PEER_IP4 " until "), "%s", out);
+	cr_expect(strstr(out, "  host rules   "), "%s", out);
 	free(out);
 	rft_dns_stop(&dns);
 }
