@@ -141,11 +141,29 @@ struct host_list {
 	void *arg;
 	const struct rf_host_learnt *l; /* every learned entry, sorted by rule id */
 	size_t n;
+	char **seen; /* the texts listed, to find persisted rules that are not in the map */
+	size_t nseen, cap;
 };
+
+/* Remember a listed text (out of memory: it may be listed again, never left out). */
+static void mark_seen(struct host_list *hl, const char *text)
+{
+	if (hl->nseen == hl->cap) {
+		size_t cap = hl->cap ? hl->cap * 2 : 16;
+		char **more = realloc(hl->seen, cap * sizeof(*more));
+
+		if (!more)
+			return;
+		hl->seen = more;
+		hl->cap = cap;
+	}
+	if ((hl->seen[hl->nseen] = strdup(text)))
+		hl->nseen++;
+}
 
 static int list_host(const struct rf_host_ruleinfo *ri, void *arg)
 {
-	const struct host_list *hl = arg;
+	struct host_list *hl = arg;
 	size_t i = 0, j;
 
 	while (i < hl->n && hl->l[i].rule_id < ri->rule.id)
@@ -153,19 +171,48 @@ static int list_host(const struct rf_host_ruleinfo *ri, void *arg)
 	for (j = i; j < hl->n && hl->l[j].rule_id == ri->rule.id; j++)
 		;
 	hl->fn(ri, hl->l + i, j - i, hl->arg);
+	mark_seen(hl, ri->text);
 	return 0;
 }
 
-static void hosts_each(struct rf_maps *m, host_fn fn, void *arg)
+/* Is host rule line among the ones listed from the map? */
+static bool host_seen(const struct host_list *hl, const char *line)
 {
-	struct host_list hl = {fn, arg, NULL, 0};
+	for (size_t i = 0; i < hl->nseen; i++)
+		if (!strcmp(hl->seen[i], line))
+			return true;
+	return false;
+}
+
+/*
+ * The host rules of rf_host_name with their learned addresses (fn), then the host rules the
+ * config file or 'allow add' saved that the map does not hold (a full map, pins of a build
+ * without host rules): nf with the "NOT in force" note.
+ */
+static void hosts_each(struct rf_ctx *ctx, struct rf_maps *m, host_fn fn, rule_fn nf, void *arg)
+{
+	struct host_list hl = {fn, arg, NULL, 0, NULL, 0, 0};
 	struct rf_host_learnt *l = NULL;
+	char **lines[2] = {NULL, NULL};
+	size_t n[2] = {0, 0};
 
 	if (rf_host_learnt_load(m, &l, &hl.n))
 		rf_warn("%s", "cannot read the learned addresses (rf_host_addr)");
 	hl.l = l;
 	rf_host_for_each_rule(m, list_host, &hl);
 	free(l);
+	if (!rf_state_lines_load(ctx->state_dir, RF_CONFIG_APPLIED, &lines[0], &n[0]) &&
+	    !rf_rules_load(ctx->state_dir, &lines[1], &n[1]))
+		for (int k = 0; k < 2; k++)
+			for (size_t i = 0; i < n[k]; i++)
+				if (!strncmp(lines[k][i], "host ", 5) &&
+				    !host_seen(&hl, lines[k][i])) {
+					nf(lines[k][i], not_in_force, arg);
+					mark_seen(&hl, lines[k][i]); /* once, if in both files */
+				}
+	rf_lines_free(lines[0], n[0]);
+	rf_lines_free(lines[1], n[1]);
+	rf_lines_free(hl.seen, hl.nseen);
 }
 
 static void rules_each(struct rf_ctx *ctx, struct rf_maps *m, rule_fn fn, void *arg)
@@ -293,7 +340,7 @@ json_t *rf_rules_json(struct rf_ctx *ctx, struct rf_maps *m)
 	if (arr)
 		rules_each(ctx, m, rule_json, &arr);
 	if (arr)
-		hosts_each(m, host_json, &arr);
+		hosts_each(ctx, m, host_json, rule_json, &arr);
 	return arr;
 }
 
@@ -302,7 +349,7 @@ int rf_print_rules(struct rf_ctx *ctx, struct rf_maps *m)
 	if (ctx->json)
 		return rf_json_write(stdout, rf_rules_json(ctx, m), false);
 	rules_each(ctx, m, rule_text, NULL);
-	hosts_each(m, host_text, NULL);
+	hosts_each(ctx, m, host_text, rule_text, NULL);
 	return 0;
 }
 

@@ -358,3 +358,36 @@ Test(hosts_cli, agent_looks_up_again_at_half_the_ttl, .timeout = 120)
 	rfp_kill(agent);
 	rft_dns_stop(&dns);
 }
+
+/* A saved host rule the map does not hold (removed behind ringfence's back, or refused by a
+ * full map) is listed as not in force, never silently left out. */
+Test(hosts_cli, saved_rule_missing_from_map_is_flagged)
+{
+	struct rf_host_key k = {}, next;
+	char path[512], *out = NULL, *err = NULL;
+	json_t *doc;
+	int fd;
+
+	rft_cli_ok(0, "allow", "add", "host", MGMT, "proto", "tcp", NULL);
+	snprintf(path, sizeof(path), "%s/rf_host_name", rft.pin_dir);
+	fd = bpf_obj_get(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bpf_map_get_next_key(fd, NULL, &next), 0);
+	k = next;
+	cr_assert_eq(bpf_map_delete_elem(fd, &k), 0);
+	close(fd);
+	cr_assert_eq(rft_cli(&out, NULL, "allow", "list", NULL), 0);
+	cr_expect(strstr(out, "host " MGMT " proto tcp   (NOT in force"), "%s", out);
+	free(out);
+	cr_assert_eq(rft_cli(&out, &err, "allow", "list", "--json", NULL), 0);
+	doc = rft_json_load(out);
+	cr_expect_null(rft_json_find(doc, "rule", "host " MGMT " proto tcp"), "%s", out);
+	cr_expect(strstr(err, "not in force"), "%s", err);
+	json_decref(doc);
+	free(out);
+	free(err);
+	/* the next command puts the saved rule back */
+	rft_cli_ok(0, "load", NULL);
+	cr_assert_not_null(listed_host("host " MGMT " proto tcp", &doc));
+	json_decref(doc);
+}
