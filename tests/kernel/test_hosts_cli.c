@@ -7,6 +7,8 @@
  * before isolation keeps working; deleting the rule removes its addresses.
  */
 #include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +68,22 @@ static json_t *learned(json_t *host, const char *addr)
 	return rft_json_find(addrs, "address", addr);
 }
 
+/* rf_config.flags of the test's pins. */
+static __u32 cfg_flags(void)
+{
+	struct rf_config cfg = {};
+	char path[512];
+	__u32 zero = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/rf_config", rft.pin_dir);
+	fd = bpf_obj_get(path);
+	cr_assert_geq(fd, 0, "rf_config not pinned");
+	cr_assert_eq(bpf_map_lookup_elem(fd, &zero, &cfg), 0);
+	close(fd);
+	return cfg.flags;
+}
+
 /* ---- the grammar ------------------------------------------------------------------------- */
 
 static const char *const bad_names[] = {
@@ -123,6 +141,7 @@ Test(hosts_cli, names_compare_case_insensitively)
 	char *out = NULL;
 
 	rft_cli_ok(0, "allow", "add", "host", "MGMT.Example.COM.", "proto", "tcp", NULL);
+	cr_expect(cfg_flags() & RF_CFG_HOST_RULES, "a host rule, RF_CFG_HOST_RULES clear");
 	cr_assert_eq(rft_cli(&out, NULL, "allow", "add", "host", MGMT, "proto", "tcp", NULL), 0);
 	cr_expect(strstr(out, "already allowed"), "%s", out);
 	free(out);
@@ -132,6 +151,7 @@ Test(hosts_cli, names_compare_case_insensitively)
 	rft_cli_ok(0, "allow", "del", "host", "Mgmt.EXAMPLE.com", "proto", "tcp", NULL);
 	cr_assert_null(listed_host("host " MGMT " proto tcp", &doc));
 	json_decref(doc);
+	cr_expect(!(cfg_flags() & RF_CFG_HOST_RULES), "no host rule, RF_CFG_HOST_RULES set");
 }
 
 /* ---- ringfence's own lookups and the listing ------------------------------------------ */
@@ -390,4 +410,75 @@ Test(hosts_cli, saved_rule_missing_from_map_is_flagged)
 	rft_cli_ok(0, "load", NULL);
 	cr_assert_not_null(listed_host("host " MGMT " proto tcp", &doc));
 	json_decref(doc);
+}
+
+/* Is addr (text) in rf_dns_resolver? */
+static bool resolver_listed(const char *addr)
+{
+	struct rf_addr_key k = {};
+	struct rf_allow_val v;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char path[512];
+	bool found;
+	int fd;
+
+	cr_assert_eq(rft_sockaddr(&ss, &len, AF_INET6, addr, 53), 0, "%s", addr);
+	memcpy(k.addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+	snprintf(path, sizeof(path), "%s/rf_dns_resolver", rft.pin_dir);
+	fd = bpf_obj_get(path);
+	cr_assert_geq(fd, 0, "rf_dns_resolver not pinned");
+	found = !bpf_map_lookup_elem(fd, &k, &v);
+	close(fd);
+	return found;
+}
+
+/*
+ * rf_dns_resolver (whose answers may teach addresses) follows the dns setting; behind
+ * systemd-resolved's stub its upstreams count too, and while isolated that list only shrinks.
+ */
+Test(hosts_cli, resolvers_map_follows_dns_setting)
+{
+	char resolved[PATH_MAX], envv[PATH_MAX + 32];
+	char *const env[] = {envv, NULL};
+	FILE *f;
+
+	snprintf(resolved, sizeof(resolved), "%s/resolved.conf", rft.state_dir);
+	snprintf(envv, sizeof(envv), "RINGFENCE_RESOLVED_CONF=%s", resolved);
+	f = fopen(resolved, "w");
+	cr_assert_not_null(f);
+	fputs("nameserver 192.0.2.53\nnameserver 2001:db8::53\n", f);
+	cr_assert_eq(fclose(f), 0);
+
+	write_config("dns " RFT_PEER_IP4 ",2001:db8::2\npacket-guard off\n");
+	cr_assert_eq(rfp_cli_env(env, NULL, NULL, "load", NULL), 0);
+	cr_expect(resolver_listed(RFT_PEER_MAPPED));
+	cr_expect(resolver_listed("2001:db8::2"));
+	cr_expect(!resolver_listed("::ffff:192.0.2.53"), "an upstream without the stub");
+
+	write_config("dns 127.0.0.53\npacket-guard off\n");
+	cr_assert_eq(rfp_cli_env(env, NULL, NULL, "load", NULL), 0);
+	cr_expect(resolver_listed("::ffff:127.0.0.53"));
+	cr_expect(resolver_listed("::ffff:192.0.2.53"), "the stub's upstream");
+	cr_expect(resolver_listed("2001:db8::53"), "the stub's IPv6 upstream");
+	cr_expect(!resolver_listed(RFT_PEER_MAPPED), "a resolver no longer named stays");
+
+	/* isolated: a new upstream (the file comes from DHCP) is not added; a gone one goes */
+	rft_cli_ok(0, "allow", "add", "net", "203.0.113.10", "proto", "tcp", "port", "443", NULL);
+	cr_assert_eq(rfp_cli_env(env, NULL, NULL, "isolate", NULL), 0);
+	f = fopen(resolved, "w");
+	cr_assert_not_null(f);
+	fputs("nameserver 192.0.2.54\nnameserver 2001:db8::53\n", f);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(rfp_cli_env(env, NULL, NULL, "load", NULL), 0);
+	cr_expect(!resolver_listed("::ffff:192.0.2.54"), "a new upstream added while isolated");
+	cr_expect(!resolver_listed("::ffff:192.0.2.53"), "a gone upstream kept");
+	cr_expect(resolver_listed("2001:db8::53"));
+	cr_expect(resolver_listed("::ffff:127.0.0.53"));
+
+	rft_cli_ok(0, "release", NULL);
+	write_config("dns off\npacket-guard off\n");
+	cr_assert_eq(rfp_cli_env(env, NULL, NULL, "load", NULL), 0);
+	cr_expect(!resolver_listed("::ffff:127.0.0.53"), "dns off: no resolver");
+	cr_expect(!resolver_listed("2001:db8::53"), "dns off: no upstream");
 }
