@@ -39,16 +39,27 @@
 	X(sk_host, rf_sk_host)                                                                     \
 	X(dns_scratch, rf_dns_scratch)
 
+/*
+ * Private maps userspace writes too, opened with the public ones when pinned; -1 when the pins
+ * predate them (a host of an earlier build, before its next 'load'): then host rules cannot be
+ * applied and say so. Each is also in RF_MAP_PRIVATE_LIST (pinning, unload).
+ */
+#define RF_MAP_OPTIONAL_LIST(X)                                                                    \
+	X(host_name, rf_host_name)                                                                 \
+	X(host_addr, rf_host_addr)                                                                 \
+	X(dns_resolver, rf_dns_resolver)
+
 struct rf_maps {
 #define RF_X_FIELD(field, name) int field;
 	RF_MAP_LIST(RF_X_FIELD)
+	RF_MAP_OPTIONAL_LIST(RF_X_FIELD)
 #undef RF_X_FIELD
 };
 /* Every fd -1: what rf_maps_close() leaves and what it accepts. */
 #define RF_X_CLOSED(field, name) .field = -1,
 #define RF_MAPS_INIT                                                                               \
 	{                                                                                          \
-		RF_MAP_LIST(RF_X_CLOSED)                                                           \
+		RF_MAP_LIST(RF_X_CLOSED) RF_MAP_OPTIONAL_LIST(RF_X_CLOSED)                         \
 	}
 
 /* Every pinned map name (public and private), for unload and "anything pinned?". */
