@@ -534,22 +534,30 @@ static __always_inline int dns_answer_seen(struct __sk_buff *skb, const struct r
 }
 
 /*
- * DNS seen by the cgroup_skb hooks: a query to port 53 on the way out, an answer from port 53
- * on the way in (remote: the resolver, as two u64; meta: RF_DNS_META()). A global function, so
- * that its many exits do not multiply the verification of the verdict after it. Returns 0, or
- * 1 + the index of an answer's address that could not be admitted.
+ * DNS seen by the cgroup_skb hooks: an answer from port 53 on the way in, a query to port 53 on
+ * the way out (remote: the resolver, as two u64; meta: RF_DNS_META()). Global functions, one per
+ * direction (each program verifies only its own), so that their many exits do not multiply the
+ * verification of the verdict after them. The answer's returns 0, or 1 + the index of an
+ * address that could not be admitted.
  */
-__noinline int rf_dns_observe(struct __sk_buff *skb, __u64 remote_hi, __u64 remote_lo, __u64 meta)
+__noinline int rf_dns_answer_seen(struct __sk_buff *skb, __u64 remote_hi, __u64 remote_lo,
+				  __u64 meta)
 {
 	struct rf_addr_key res;
-	__u16 lport = meta & 0xffff;
-	bool v6 = ((meta >> 16) & 0xff) == AF_INET6;
 
 	__builtin_memcpy(res.addr, &remote_hi, 8);
 	__builtin_memcpy(res.addr + 8, &remote_lo, 8);
-	if ((meta >> 24) & 1)
-		return dns_answer_seen(skb, &res, lport, v6);
-	dns_query_seen(skb, &res, lport, v6);
+	return dns_answer_seen(skb, &res, meta & 0xffff, ((meta >> 16) & 0xff) == AF_INET6);
+}
+
+__noinline int rf_dns_query_seen(struct __sk_buff *skb, __u64 remote_hi, __u64 remote_lo,
+				 __u64 meta)
+{
+	struct rf_addr_key res;
+
+	__builtin_memcpy(res.addr, &remote_hi, 8);
+	__builtin_memcpy(res.addr + 8, &remote_lo, 8);
+	dns_query_seen(skb, &res, meta & 0xffff, ((meta >> 16) & 0xff) == AF_INET6);
 	return 0;
 }
 
@@ -564,7 +572,11 @@ static __always_inline void dns_observe(struct __sk_buff *skb, const struct rf_f
 		return;
 	__builtin_memcpy(&hi, f->remote, 8);
 	__builtin_memcpy(&lo, f->remote + 8, 8);
-	full = rf_dns_observe(skb, hi, lo, RF_DNS_META(f, ingress));
+	if (!ingress) {
+		rf_dns_query_seen(skb, hi, lo, RF_DNS_META(f, ingress));
+		return;
+	}
+	full = rf_dns_answer_seen(skb, hi, lo, RF_DNS_META(f, ingress));
 	if (full > 0)
 		rf_host_full_event((__u32)full - 1, bpf_skb_cgroup_id(skb));
 }

@@ -97,7 +97,8 @@ struct rf_dns_pending_val {
 };
 _Static_assert(sizeof(struct rf_dns_pending_val) == 272, "rf_dns_pending_val ABI size");
 
-#define RF_DNS_PENDING_MAX 4096			   /* LRU: a flood evicts the oldest queries */
+/* LRU, so preallocated (1,024 x about 300 B per target); a flood evicts the oldest queries */
+#define RF_DNS_PENDING_MAX 1024
 #define RF_DNS_PENDING_NS  (15ULL * 1000000000ULL) /* a query waits 15 s for its answer */
 
 /* ---- rf_host_addr: BPF_MAP_TYPE_HASH (BPF_F_NO_PREALLOC), key struct rf_addr_key ---------- */
