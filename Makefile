@@ -31,8 +31,9 @@ INCLUDES := -Iinclude -I$(OUTPUT) -Ibpf
 WARN := -Wall -Wextra -Werror -Wmissing-prototypes -Wformat=2
 CFLAGS ?= -g -O2
 SAN ?=
-ALL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -MMD -MP $(INCLUDES) $(SAN) \
-	-DRF_VERSION='"$(VERSION)"' -DRF_GIT_REV='"$(GIT_REV)"'
+# 64-bit time_t and off_t on 32-bit boards too (armhf): event and history times past 2038
+ALL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -D_TIME_BITS=64 \
+	-MMD -MP $(INCLUDES) $(SAN) -DRF_VERSION='"$(VERSION)"' -DRF_GIT_REV='"$(GIT_REV)"'
 # jansson: every JSON document the product writes, and the tests' strict parser.
 ifeq ($(STATIC),1)
 LIBS := -static $(shell $(PKG_CONFIG) --static --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz) -lzstd -ljansson
@@ -99,7 +100,7 @@ $(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/console:
 
 BPF_CC = $(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-I. -Iinclude -Ibpf $(CLANG_BPF_SYS_INCLUDES)
-$(BPF_OBJ): $(BPF_SRC) $(wildcard bpf/*.h) include/ringfence.h include/rf_host.h vmlinux.h | $(OUTPUT)
+$(BPF_OBJ): $(BPF_SRC) $(wildcard bpf/*.bpf.h) include/ringfence.h include/rf_host.h vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(BPF_CC) -c $< -o $@
 	$(Q)$(LLVM_STRIP) -g $@
@@ -107,7 +108,7 @@ $(BPF_OBJ): $(BPF_SRC) $(wildcard bpf/*.h) include/ringfence.h include/rf_host.h
 # The same programs without a kfunc, for kernels without BTF: libbpf resolves a kfunc (even a
 # weak one) against the running kernel's own BTF, which --btf cannot stand in for. Only its
 # bytes are used, opened through ringfence_bpf's skeleton (user/loader.c).
-$(BPF_OBJ_NOKF): $(BPF_SRC) $(wildcard bpf/*.h) include/ringfence.h include/rf_host.h vmlinux.h | $(OUTPUT)
+$(BPF_OBJ_NOKF): $(BPF_SRC) $(wildcard bpf/*.bpf.h) include/ringfence.h include/rf_host.h vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(BPF_CC) -DRF_NO_KFUNC -c $< -o $@
 	$(Q)$(LLVM_STRIP) -g $@
@@ -258,7 +259,7 @@ vmlinux:
 
 clean:
 	$(call msg,CLEAN)
-	$(Q)rm -rf $(OUTPUT) .output-asan .output-static .output-arm64
+	$(Q)rm -rf $(OUTPUT) .output-asan .output-static .output-arm64 .output-i386
 
 # Packaging, man page, completion, static and cross builds (issue: ship it).
 -include scripts/package.mk
