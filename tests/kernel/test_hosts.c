@@ -364,9 +364,11 @@ Test(hosts, audit_mode_learns_too)
 	struct rf_host_addr_val v;
 
 	rule("mgmt.example.com", 1);
-	rft_resolver_set(&dns, "mgmt.example.com", RFT_DNS_A, ADDR_X, 300);
 	rft_cli_ok(0, "release", NULL);
+	/* the name has no address yet when isolate looks it up itself (dnsu): only the answer
+	 * below can teach ADDR_X */
 	rft_cli_ok(0, "isolate", "--audit", NULL);
+	rft_resolver_set(&dns, "mgmt.example.com", RFT_DNS_A, ADDR_X, 300);
 	cr_assert_eq(rft_host_rules_flag(1), 0);
 	cr_assert_eq(rft_host_addr_get(ADDR_X, &v), -ENOENT);
 	cr_assert(lookup(RFT_PEER_IP4, "mgmt.example.com", RFT_DNS_A, 0).answered);
