@@ -606,34 +606,6 @@ struct rf_host_key rft_host_key(const char *name)
 	return k;
 }
 
-int rft_host_rule_add(const char *name, __u8 proto, __u16 port, __u8 dir, __u32 id)
-{
-	int below = !strncmp(name, "*.", 2), fd = map_fd("rf_host_name"), err = 0;
-	struct rf_host_key k = rft_host_key(below ? name + 2 : name);
-	struct rf_host_val v = {0};
-	struct rf_host_rule *r;
-
-	if (fd < 0)
-		return fd;
-	if (bpf_map_lookup_elem(fd, &k, &v))
-		memset(&v, 0, sizeof(v));
-	if (v.count >= RF_HOST_MAX_RULES) {
-		close(fd);
-		return -ENOSPC;
-	}
-	r = &v.r[v.count++];
-	r->net.proto = proto;
-	r->net.dir = dir;
-	r->net.port_lo = port;
-	r->net.port_hi = port;
-	r->match = below ? RF_HOST_BELOW : RF_HOST_EXACT;
-	r->id = id;
-	if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
-		err = -errno;
-	close(fd);
-	return err;
-}
-
 static int addr_key(const char *addr, struct rf_addr_key *k)
 {
 	memset(k, 0, sizeof(*k));
@@ -653,25 +625,6 @@ int rft_dns_resolver_add(const char *addr)
 		return fd;
 	if (addr_key(addr, &k) || bpf_map_update_elem(fd, &k, &v, BPF_ANY))
 		err = errno ? -errno : -EINVAL;
-	close(fd);
-	return err;
-}
-
-int rft_host_rules_flag(int on)
-{
-	struct rf_config c;
-	__u32 zero = 0;
-	int fd = map_fd("rf_config"), err = 0;
-
-	if (fd < 0)
-		return fd;
-	if (bpf_map_lookup_elem(fd, &zero, &c)) {
-		err = -errno;
-	} else {
-		c.flags = on ? c.flags | RF_CFG_HOST_RULES : c.flags & ~RF_CFG_HOST_RULES;
-		if (bpf_map_update_elem(fd, &zero, &c, BPF_EXIST))
-			err = -errno;
-	}
 	close(fd);
 	return err;
 }

@@ -79,12 +79,8 @@ pid_t rft_dns_stub_start(const char *netns, const char *cgroup, const char *list
 
 /* The right-aligned wire key of a dotted name (lowercased). */
 struct rf_host_key rft_host_key(const char *name);
-/* Add a rule to rf_host_name: name "*.x" is x with RF_HOST_BELOW, else RF_HOST_EXACT. 0/-errno. */
-int rft_host_rule_add(const char *name, __u8 proto, __u16 port, __u8 dir, __u32 id);
 /* rf_dns_resolver += addr (IPv4 or IPv6 text). 0 or -errno. */
 int rft_dns_resolver_add(const char *addr);
-/* Set (on) or clear RF_CFG_HOST_RULES in rf_config. 0 or -errno. */
-int rft_host_rules_flag(int on);
 /* The rf_host_addr value of addr: 0, -ENOENT or -errno. */
 int rft_host_addr_get(const char *addr, struct rf_host_addr_val *v);
 /* Write the rf_host_addr value of addr. 0 or -errno. */
