@@ -35,6 +35,10 @@ struct rf_dns_addr {
  */
 int rf_dns_name_wire(const char *name, __u8 *wire, size_t len);
 
+/* The same name as an rf_host_key (include/rf_host.h): wire form right-aligned in 256 bytes. */
+struct rf_host_key;
+int rf_dns_name_key(const char *name, struct rf_host_key *k);
+
 /* A query for (name, qtype) with id txid and recursion desired: its length, or -EINVAL. */
 int rf_dns_query_encode(const char *name, __u16 qtype, __u16 txid, __u8 *buf, size_t len);
 

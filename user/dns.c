@@ -82,8 +82,7 @@ int rf_dns_query_encode(const char *name, __u16 qtype, __u16 txid, __u8 *buf, si
  */
 _Static_assert(RF_DNS_MAX_ADDRS == RF_DNS_ADDRS_MAX, "rf_dns.h follows dns_parse.bpf.h");
 
-/* The question name as the parser's key: lowercased wire format, right-aligned. */
-static int question_key(const char *name, struct rf_host_key *k)
+int rf_dns_name_key(const char *name, struct rf_host_key *k)
 {
 	__u8 wire[RF_DNS_NAME_WIRE];
 	int len = rf_dns_name_wire(name, wire, sizeof(wire));
@@ -149,7 +148,7 @@ int rf_dns_answer_parse(const __u8 *pkt, size_t len, __u16 txid, const char *nam
 	s = calloc(1, sizeof(*s)); /* a few KiB: the programs keep it per CPU */
 	if (!s)
 		return -ENOMEM;
-	ret = question_key(name, &s->chain[0]);
+	ret = rf_dns_name_key(name, &s->chain[0]);
 	if (!ret) {
 		memcpy(s->msg, pkt, len);
 		s->len = (__u32)len;

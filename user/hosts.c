@@ -18,20 +18,12 @@
 
 int rf_host_key_of(const char *host, struct rf_host_key *k, __u32 *match)
 {
-	__u8 wire[RF_DNS_NAME_WIRE];
-	int len;
-
 	*match = RF_HOST_EXACT;
 	if (host[0] == '*' && host[1] == '.') {
 		*match = RF_HOST_BELOW;
 		host += 2;
 	}
-	len = rf_dns_name_wire(host, wire, sizeof(wire));
-	if (len < 0 || len > RF_HOST_NAME_LEN)
-		return -EINVAL;
-	memset(k, 0, sizeof(*k));
-	memcpy(k->name + RF_HOST_NAME_LEN - len, wire, (size_t)len);
-	return 0;
+	return rf_dns_name_key(host, k) ? -EINVAL : 0;
 }
 
 int rf_host_key_name(const struct rf_host_key *k, __u32 match, char *buf, size_t len)
