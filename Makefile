@@ -31,8 +31,9 @@ INCLUDES := -Iinclude -I$(OUTPUT) -Ibpf
 WARN := -Wall -Wextra -Werror -Wmissing-prototypes -Wformat=2
 CFLAGS ?= -g -O2
 SAN ?=
-ALL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -MMD -MP $(INCLUDES) $(SAN) \
-	-DRF_VERSION='"$(VERSION)"' -DRF_GIT_REV='"$(GIT_REV)"'
+# 64-bit time_t and off_t on 32-bit boards too (armhf): event and history times past 2038
+ALL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -D_TIME_BITS=64 \
+	-MMD -MP $(INCLUDES) $(SAN) -DRF_VERSION='"$(VERSION)"' -DRF_GIT_REV='"$(GIT_REV)"'
 # jansson: every JSON document the product writes, and the tests' strict parser.
 ifeq ($(STATIC),1)
 LIBS := -static $(shell $(PKG_CONFIG) --static --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz) -lzstd -ljansson
@@ -258,7 +259,7 @@ vmlinux:
 
 clean:
 	$(call msg,CLEAN)
-	$(Q)rm -rf $(OUTPUT) .output-asan .output-static .output-arm64
+	$(Q)rm -rf $(OUTPUT) .output-asan .output-static .output-arm64 .output-i386
 
 # Packaging, man page, completion, static and cross builds (issue: ship it).
 -include scripts/package.mk

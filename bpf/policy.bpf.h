@@ -110,6 +110,61 @@ RF_INLINE int rf_lpm_next(__u32 vlen, __u32 cur)
 	return vlen == 0 ? -1 : (int)vlen - 1;
 }
 
+/*
+ * The first `bits` (0..64) bits of a big-endian 64-bit word as it lies in memory, the rest zero:
+ * half of an address masked to a prefix length. Example: bits 16 of 2001:0db8:1:2 keeps 2001::.
+ */
+RF_INLINE __u64 rf_be64_keep(__u64 be, __u32 bits)
+{
+	__u64 h;
+
+	if (bits >= 64)
+		return be;
+	if (bits == 0)
+		return 0;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	h = __builtin_bswap64(be);
+	h &= ~0ULL << (64 - bits);
+	return __builtin_bswap64(h);
+#else
+	h = be & (~0ULL << (64 - bits));
+	return h;
+#endif
+}
+
+/* The two halves of an address (as loaded from its 16 bytes) masked to plen (<= 128). */
+RF_INLINE void rf_addr_mask(__u64 *hi, __u64 *lo, __u32 plen)
+{
+	*hi = rf_be64_keep(*hi, plen >= 64 ? 64 : plen);
+	*lo = rf_be64_keep(*lo, plen <= 64 ? 0 : plen - 64);
+}
+
+/*
+ * Record that prefix length plen has a rule in an index's length list (longest first, no
+ * duplicates). Returns 0, or -1 when the list is full (more than RF_NET_FAST_LENS lengths: the
+ * caller stops trusting the index). Example: {128, 64} + 96 = {128, 96, 64}.
+ */
+RF_INLINE int rf_net_lens_add(struct rf_net_sync *s, __u32 plen)
+{
+	__u32 i, j, n = s->nlens;
+
+	if (n > RF_NET_FAST_LENS)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (s->lens[i] == plen)
+			return 0;
+		if (s->lens[i] < plen)
+			break;
+	}
+	if (n == RF_NET_FAST_LENS)
+		return -1;
+	for (j = n; j > i; j--)
+		s->lens[j] = s->lens[j - 1];
+	s->lens[i] = (__u8)plen;
+	s->nlens = n + 1;
+	return 0;
+}
+
 /* 127.0.0.0/8 (as ::ffff:127.0.0.0/104), ::1 */
 RF_INLINE int rf_addr_is_loopback(const __u8 a[16])
 {

@@ -51,6 +51,8 @@ struct {
 	__type(value, struct rf_net_val);
 } rf_allow_net SEC(".maps");
 
+#include "lookup.bpf.h" /* rf_net_hash: the index of rf_allow_net */
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, RF_MAX_PROC_RULES);
@@ -496,6 +498,9 @@ __noinline int rf_dest_allowed(__u64 addr_hi, __u64 addr_lo, __u64 meta)
 	__u32 plen = 128;
 	int i, r, next;
 
+	r = rf_dest_fast(addr_hi, addr_lo, meta); /* the hash index, while it is in sync */
+	if (r >= 0)
+		return r;
 	for (i = 0; i < RF_LPM_WALK_MAX; i++) {
 		r = rf_val_allows(addr_hi, addr_lo, meta, plen);
 		if (r < 0)

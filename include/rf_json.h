@@ -13,6 +13,8 @@
 #include <jansson.h>
 #include <linux/types.h>
 
+/* jansson (2.11+) provides json_decrefp() for _cleanup_(json_decrefp) json_t *doc = ...:
+ * released at the end of its scope (rf_util.h). */
 /* Flags of every document the product writes: one line, non-ASCII escaped. */
 #define RF_JSON_DUMP_FLAGS (JSON_COMPACT | JSON_ENSURE_ASCII)
 

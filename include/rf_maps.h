@@ -31,6 +31,8 @@
 	X(stats_v1, rf_stats)	/* ABI 1's counters: only removed (unload) */                      \
 	X(exe_v1, rf_allow_exe) /* ABI 1's exe rules (no generation): only removed */              \
 	X(suppressed, rf_suppressed) /* held-back flows: the agent drains them */                  \
+	X(net_hash, rf_net_hash)     /* the flat index of rf_allow_net (user/net_index.c) */       \
+	X(net_sync, rf_net_sync)                                                                   \
 	/* host rules (include/rf_host.h) */                                                       \
 	X(host_name, rf_host_name)                                                                 \
 	X(dns_resolver, rf_dns_resolver)                                                           \
@@ -54,12 +56,15 @@ struct rf_maps {
 	RF_MAP_LIST(RF_X_FIELD)
 	RF_MAP_OPTIONAL_LIST(RF_X_FIELD)
 #undef RF_X_FIELD
+	/* rf_net_hash, rf_net_sync: -1 over pins of a build without the index (optional) */
+	int net_hash, net_sync;
 };
 /* Every fd -1: what rf_maps_close() leaves and what it accepts. */
 #define RF_X_CLOSED(field, name) .field = -1,
 #define RF_MAPS_INIT                                                                               \
 	{                                                                                          \
-		RF_MAP_LIST(RF_X_CLOSED) RF_MAP_OPTIONAL_LIST(RF_X_CLOSED)                         \
+		RF_MAP_LIST(RF_X_CLOSED)                                                           \
+		RF_MAP_OPTIONAL_LIST(RF_X_CLOSED).net_hash = -1, .net_sync = -1,                   \
 	}
 
 /* Every pinned map name (public and private), for unload and "anything pinned?". */

@@ -103,14 +103,28 @@ int rf_svc_find_record(const struct rf_ctx *base, const char *rel, const char *c
  * <state_base>/targets) names. 0 or -ENOENT. */
 int rf_svc_record_pins(const struct rf_ctx *base, const char *name, char *pins, size_t len,
 		       __u64 *id);
+/* Who restores, and how (rf_svc_restore_isolation()). */
+struct rf_restore {
+	const char *requestor; /* in the history: "agent", "oci-hook" */
+	/* the agent: a record over the very map it last agreed with, now off, was released by
+	 * another agent while ours was down (rf_svc_maps_seen()), not a reboot: not restored */
+	bool check_released;
+	bool log; /* say each record on stderr too */
+};
 /*
  * Under the state lock, with the maps of a target loaded afresh (a reboot, a restarted
  * container): isolate or audit it again as its persisted record says, with what is left of its
- * deadline, and record it in the history as done by requestor. 1 when isolation (or audit) is
- * in force afterwards, 0 when the record asks for none (or its deadline passed: recorded), or
- * -errno.
+ * deadline (rf_isolation_left()), and record it in the history. 1 when isolation (or audit) is
+ * in force afterwards, 0 when the record asks for none (or its deadline passed, or it was
+ * released: recorded), or -errno.
  */
-int rf_svc_restore_isolation(struct rf_ctx *ctx, struct rf_maps *m, const char *requestor);
+int rf_svc_restore_isolation(struct rf_ctx *ctx, struct rf_maps *m, const struct rf_restore *how);
+/*
+ * Under the state lock: an isolation restored after a reboot whose deadline has passed by the
+ * wall clock now that it is synchronized (rf_isolation_wall_passed()) ends now, and the history
+ * records the lapse once, at the deadline's time. 1 if it ended one, 0 if not, or -errno.
+ */
+int rf_svc_wall_lapse(struct rf_ctx *ctx, struct rf_maps *m, const struct rf_restore *how);
 /* *dst = *src, with the dirs and --cgroup that point into src's own buffers pointing at dst's
  * (a context outlives the one it was copied from). */
 void rf_svc_ctx_copy(struct rf_ctx *dst, const struct rf_ctx *src);
@@ -197,7 +211,8 @@ void rf_svc_intent_done(struct rf_ctx *ctx);
  * Under the state lock, before anything else: finish or fail what a killed command left in the
  * journal, judged by the kernel (an isolate whose flag is in rf_config is recorded, one whose
  * flag is not is Failed; after a reboot an unfinished isolate is kept, fail closed; an allow
- * change is finished), record a deadline that ended isolation (rf_svc_note_lapse()), and
+ * change is finished), record a deadline that ended isolation (rf_svc_note_lapse()), or one
+ * that passed while the host was down by a synchronized clock (rf_isolation_wall_passed()), and
  * record an isolation in force that has no record (one made while the state dir could not be
  * written).
  */

@@ -46,6 +46,11 @@ int rf_state_str_get(const json_t *obj, const char *key, char *out, size_t len);
 int rf_state_str_set(json_t *obj, const char *key, const char *s);
 /* Write doc as the whole of NAME (rf_state_write()). */
 int rf_state_json_write(const char *state_dir, const char *name, const json_t *doc);
+/* A state document {"format": format, "version": N, ...} from data, or NULL with *err set
+ * (-EBADMSG: damaged, or another format). */
+json_t *rf_state_doc_parse(const char *data, const char *format, int *err);
+/* Does data hold a JSON object (rather than a file of the release before JSON state)? */
+bool rf_state_is_json(const char *data);
 
 /* Split data (modified) into its non-empty lines, malloc'd; free with rf_lines_free(). */
 int rf_split_lines(char *data, char ***lines, size_t *n);
@@ -96,12 +101,34 @@ struct rf_isolation {
 	 * the kernel's, not when someone noticed */
 	__u64 deadline_boot_ns;
 	__u64 boot_to_unix_ns;
+	/* deadline_unix_ns was taken from a wall clock the kernel said was synchronized
+	 * (rf_clock_synced()): only then may it end an isolation after a reboot */
+	bool deadline_synced;
 	char boot_id[40];
 	char comment[1024];
 };
 /* The record as JSON (the isolation file's document) and back. */
 json_t *rf_isolation_json(const struct rf_isolation *iso);
 int rf_isolation_from_json(const json_t *doc, struct rf_isolation *iso);
+/*
+ * What is left of the record's deadline (iso->deadline_unix_ns set) now, 0 when it has passed.
+ * In the boot that set it (iso->boot_id == boot_id) the kernel's CLOCK_BOOTTIME decides, which
+ * nobody can set. After a reboot: passed when rf_isolation_wall_passed() says so; otherwise
+ * the time the record kept as left (remaining_ns): the downtime does not count (fail closed:
+ * a clock set forward before the reboot, a board without an RTC that boots in 1970).
+ */
+__u64 rf_isolation_left(const struct rf_isolation *iso, const char *boot_id, __u64 now_boot,
+			__u64 now_unix, bool synced);
+/*
+ * Did the deadline of a record from another boot pass by the wall clock, and can that clock be
+ * trusted: synchronized now (synced) and when the deadline was taken (deadline_synced)?
+ */
+bool rf_isolation_wall_passed(const struct rf_isolation *iso, const char *boot_id, __u64 now_unix,
+			      bool synced);
+/* When the record's deadline was (or will be) reached, on the wall clock, for the history. */
+__u64 rf_isolation_deadline_unix(const struct rf_isolation *iso, const char *boot_id,
+				 __u64 now_boot, __u64 now_unix);
+
 /* <state>/isolation (JSON; the previous release's key=value file is still read). A missing
  * file is "not isolated"; a damaged one -EBADMSG. */
 int rf_isolation_load(const char *state_dir, struct rf_isolation *iso);

@@ -172,6 +172,25 @@ int rf_target_cgroup(const char *mnt, const char *sel, struct rf_cgroup_ref *ref
 int rf_target_covers(const char *dir, __u64 id);
 
 /*
+ * A walk of a cgroup subtree (rf_cgroup_walk()): each cgroup, then each process in it, then
+ * its children, depth first, at most max_depth levels below the top (names starting with '.'
+ * and non-directories are passed over).
+ */
+struct rf_cgroup_walk {
+	/* Each cgroup (may be NULL): false skips it, its processes and its subtree. *mark comes in
+	 * as the parent's (0 at the top); what it is on return goes to the processes and children.
+	 */
+	bool (*cgroup)(const char *dir, int *mark, void *arg);
+	/* Each pid in the cgroup's cgroup.procs, with its cgroup's mark; a negative return is
+	 * remembered as the walk's result (the walk goes on). */
+	int (*pid)(int pid, int mark, void *arg);
+	void *arg;
+	int max_depth;
+};
+/* Walk the subtree at dir as w says. 0, or the last negative value a callback returned. */
+int rf_cgroup_walk(const char *dir, const struct rf_cgroup_walk *w);
+
+/*
  * Run argv (argv[0] looked up in PATH) with stdin and stderr on /dev/null and its stdout into
  * out (NUL-terminated, cut at len - 1), for at most timeout_ms: how a selector asks systemd or
  * a container runtime. 0 when it exited 0; -ECHILD when it failed; -ETIMEDOUT (then it is

@@ -3,10 +3,79 @@
 #ifndef RF_UTIL_H
 #define RF_UTIL_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <dirent.h>
 #include <linux/types.h>
+
+/*
+ * Scope cleanup, systemd's habit: a variable declared _cleanup_close_ (an fd, -1 when none),
+ * _cleanup_free_, _cleanup_fclose_ or _cleanup_closedir_ is released when it goes out of scope,
+ * on every return path, with errno kept as it was. TAKE_FD() / TAKE_PTR() hand the value over
+ * (leaving -1 / NULL) where ownership leaves the scope:
+ *
+ *	_cleanup_close_ int fd = open(path, O_RDONLY);
+ *	if (fd < 0)
+ *		return -errno;
+ *	...
+ *	return TAKE_FD(fd);
+ */
+#define _cleanup_(fn)	   __attribute__((cleanup(fn)))
+#define _cleanup_close_	   _cleanup_(rf_closep)
+#define _cleanup_free_	   _cleanup_(rf_freep)
+#define _cleanup_fclose_   _cleanup_(rf_fclosep)
+#define _cleanup_closedir_ _cleanup_(rf_closedirp)
+#define TAKE_FD(fd)                                                                                \
+	({                                                                                         \
+		int _taken = (fd);                                                                 \
+		(fd) = -1;                                                                         \
+		_taken;                                                                            \
+	})
+#define TAKE_PTR(p)                                                                                \
+	({                                                                                         \
+		__typeof__(p) _taken = (p);                                                        \
+		(p) = NULL;                                                                        \
+		_taken;                                                                            \
+	})
+
+static inline void rf_closep(const int *fd)
+{
+	int saved = errno;
+
+	if (*fd >= 0)
+		close(*fd);
+	errno = saved;
+}
+
+static inline void rf_freep(void *p)
+{
+	int saved = errno;
+
+	free(*(void **)p);
+	errno = saved;
+}
+
+static inline void rf_fclosep(FILE **f)
+{
+	int saved = errno;
+
+	if (*f)
+		fclose(*f);
+	errno = saved;
+}
+
+static inline void rf_closedirp(DIR **d)
+{
+	int saved = errno;
+
+	if (*d)
+		closedir(*d);
+	errno = saved;
+}
 
 /*
  * The one way to report a problem: "<prefix>: <message>" on stderr (prefix "ringfence", or what
@@ -47,6 +116,15 @@ int rf_parse_u64(const char *s, __u64 max, __u64 *out);
 /* Wall clock and CLOCK_BOOTTIME in nanoseconds. */
 __u64 rf_now_unix_ns(void);
 __u64 rf_now_boot_ns(void);
+/* A CLOCK_BOOTTIME time of this boot on the wall clock, given both clocks now (0 if before 1970).
+ */
+__u64 rf_boot_to_unix(__u64 boot_ns, __u64 now_boot, __u64 now_unix);
+/*
+ * Does the kernel say the wall clock is synchronized (adjtimex(): STA_UNSYNC clear, as NTP
+ * daemons leave it; timedatectl's NTPSynchronized)? After boot it is not, until NTP has set it.
+ * Test only: with $RINGFENCE_TEST_CLOCK_SYNCED set to a path, synchronized while that file exists.
+ */
+bool rf_clock_synced(void);
 /* CLOCK_MONOTONIC in milliseconds: for intervals, immune to clock changes. */
 __u64 rf_now_mono_ms(void);
 

@@ -116,6 +116,46 @@ _Static_assert(sizeof(struct rf_net_val) == 72, "rf_net_val ABI size");
 #define RF_NET_MAX_RULES_DEFAULT                                                                   \
 	262144 /* LPM tries allocate on insert: unused slots cost nothing */
 
+/* ---- rf_net_hash + rf_net_sync: a flat index of rf_allow_net (additions within ABI 2) ------- */
+
+/*
+ * rf_allow_net stays the authority; rf_net_hash holds the same rules keyed by (prefix length,
+ * address with the bits past it zero), so a lookup costs one hash probe per prefix length in use
+ * (rf_net_sync.lens, longest first) instead of a walk whose cost follows the depth of a 128-bit
+ * trie. The programs trust the index only while rf_net_sync.state is RF_NET_SYNC_VALID and
+ * nlens <= RF_NET_FAST_LENS; otherwise they walk the trie as before. A writer of rf_allow_net
+ * that does not maintain the index writes state 0 after its change (docs/ABI.md); ringfence
+ * rebuilds the index and validates it again, or writes RF_NET_SYNC_TRIE when the index cannot
+ * stand in for the trie (more than RF_NET_FAST_LENS lengths, or a value whose prefixlen is not
+ * its key's). Example: rules 192.0.2.10/32 and 2001:db8::/64
+ * give nlens 2, lens {128, 64}.
+ */
+#define RF_NET_SYNC_VALID 0x584e4652u /* "RFNX" little-endian */
+#define RF_NET_SYNC_TRIE  0x544e4652u /* "RFNT": rebuilt, left to the trie on purpose */
+/*
+ * More distinct lengths than RF_NET_FAST_LENS: the trie is used. Each probe costs about as much
+ * as a fifth of a deep trie walk (docs/PERFORMANCE.md), so past 8 lengths an address allowed only
+ * by its shortest rule, or denied, would cost more by hash than by trie.
+ */
+#define RF_NET_FAST_LENS 8
+#define RF_NET_LENS_ROOM 16 /* room in rf_net_sync.lens; the index uses RF_NET_FAST_LENS of it */
+/*
+ * rf_net_hash's size: a hash map allocates its buckets up front (16 bytes per entry of
+ * max_entries, 4 MiB for the home's 262,144); a narrower target's index holds 4,096 rules, and
+ * a target with more is judged by its trie (RF_NET_SYNC_TRIE).
+ */
+#define RF_NET_HASH_MAX_TARGET 4096
+
+struct rf_net_sync {
+	__u32 state; /* RF_NET_SYNC_VALID: rf_net_hash mirrors rf_allow_net; other: it does not */
+	__u32 nlens; /* lengths in lens[], longest first; > RF_NET_FAST_LENS: the trie is used */
+	__u8 lens[RF_NET_LENS_ROOM]; /* prefix lengths (0..128) that have a rule */
+	__u64 token;   /* the writer's mark while it rebuilds (not read by the programs) */
+	__u32 entries; /* prefixes in rf_allow_net when indexed: the kernel's own count differs */
+	__u32 pad;     /* 0 */
+};
+_Static_assert(sizeof(struct rf_net_sync) == 40, "rf_net_sync ABI size");
+
 /* ---- rf_allow_exe_v2: BPF_MAP_TYPE_HASH ----------------------------------------------------- */
 
 /*

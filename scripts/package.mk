@@ -9,6 +9,8 @@
 #   make static-check            STATIC=1 build in .output-static: not dynamic, runs in an empty
 #                                chroot, prints the size
 #   make cross-arm64             arm64 build in .output-arm64, run under qemu-aarch64
+#   make unit-test-32            the number, rule, time and JSON unit tests built for i386
+#                                (gcc -m32) and run: what a 32-bit board (armhf) gets wrong
 #   make unit-check              systemd-analyze verify of the unit
 #   make docs-check              man page agrees with --help; bash completion works
 #   make conf-check              the default config (and each example in it) parses
@@ -41,7 +43,7 @@ DEB_STAGE := $(OUTPUT)/deb/$(DEB_NAME)
 DEB := $(OUTPUT)/$(DEB_NAME).deb
 CONF_CHECK := $(OUTPUT)/conf-check
 
-.PHONY: install uninstall install-files deb deb-test static-check cross-arm64 unit-check \
+.PHONY: install uninstall install-files deb deb-test static-check cross-arm64 unit-test-32 unit-check \
 	docs-check conf-check ansible-check package-check
 
 # --- install / uninstall ----------------------------------------------------------------------
@@ -142,6 +144,9 @@ static-check:
 # --- arm64 cross build ------------------------------------------------------------------------
 cross-arm64:
 	$(Q)$(PKG_DIR)/cross-arm64.sh
+
+unit-test-32:
+	$(Q)$(PKG_DIR)/unit-32.sh $(CRITERION_ARGS)
 
 # --- checks -----------------------------------------------------------------------------------
 unit-check: $(BIN)

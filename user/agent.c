@@ -27,6 +27,7 @@
 #include "rf_hosts.h"
 #include "rf_events.h"
 #include "rf_mqtt.h"
+#include "rf_net_index.h"
 #include "rf_service.h"
 #include "rf_util.h"
 
@@ -58,12 +59,14 @@ struct agent {
 	char hostname[256];
 	int last_isolated; /* -1 unknown */
 	__u64 retry_at_ms, retry_delay_ms;
-	__u64 next_netns_ms; /* next walk of the target's network namespaces */
-	__u64 next_hosts_ms; /* next lookup of the host rules' names */
-	bool seen;	     /* found by the last scan of the recorded targets */
-	bool gone;	     /* its cgroup was removed (or replaced by a new one of that path) */
-	struct rf_held held; /* links and programs held open: isolation outlives their pins */
-	bool pins_lost;	     /* held objects lost their pins and could not be pinned again yet */
+	__u64 next_netns_ms;  /* next walk of the target's network namespaces */
+	__u64 next_hosts_ms;  /* next lookup of the host rules' names */
+	__u64 next_index_ms;  /* next comparison of rf_net_hash with rf_allow_net */
+	__u64 index_every_ms; /* how often: 10 s, or 100 times what the last one took */
+	bool seen;	      /* found by the last scan of the recorded targets */
+	bool gone;	      /* its cgroup was removed (or replaced by a new one of that path) */
+	struct rf_held held;  /* links and programs held open: isolation outlives their pins */
+	bool pins_lost;	      /* held objects lost their pins and could not be pinned again yet */
 };
 
 #define RF_AGENT_MAX_TARGETS 256
@@ -129,7 +132,7 @@ static int on_event(void *arg, void *data, size_t len)
 		return 0;
 	rf_event_json(stdout, e, &ag->ec);
 	if (agent_mqtt) {
-		char *json = NULL;
+		_cleanup_free_ char *json = NULL;
 		size_t n = 0;
 		FILE *mem = open_memstream(&json, &n);
 
@@ -137,7 +140,6 @@ static int on_event(void *arg, void *data, size_t len)
 			rf_event_json(mem, e, &ag->ec);
 			if (!fclose(mem))
 				rf_mqtt_agent_event(agent_mqtt, json, n);
-			free(json);
 		}
 	}
 	rf_event_log_event(&ag->log, e);
@@ -216,80 +218,9 @@ static void detach_maps(struct agent *ag)
 	rf_maps_close(&ag->m);
 }
 
-/*
- * Time left of a restored deadline: what the record kept (the agent refreshes it every minute),
- * not what the wall clock says, which root can set forward before a reboot. Records without
- * it (older versions) fall back to the wall clock.
- */
-static __u64 restore_left(const struct rf_isolation *iso, __u64 now_unix)
-{
-	if (iso->remaining_ns)
-		return iso->remaining_ns;
-	return iso->deadline_unix_ns > now_unix ? iso->deadline_unix_ns - now_unix : 0;
-}
-
-/*
- * The record says isolated (or audit) but the very rf_config it last agreed with is off: another
- * agent released through the map (docs/ABI.md) while this one was not running. Not a reboot:
- * the record follows the kernel, as check_flag() does while the agent runs.
- */
-static void note_release_while_down_locked(struct agent *ag, struct rf_isolation *iso)
-{
-	iso->isolated = iso->audit = false;
-	iso->deadline_unix_ns = iso->confirm_unix_ns = iso->for_unix_ns = iso->remaining_ns = 0;
-	if (rf_isolation_save(ag->ctx->state_dir, iso))
-		rf_warn("cannot update %s/isolation", ag->ctx->state_dir);
-	record_locked(ag, "external-release", "external",
-		      "rf_config was cleared outside the ringfence CLI while the agent was not "
-		      "running (same boot, same map): not restored",
-		      NULL);
-}
-
-/*
- * After a reboot the maps are new: isolate again if the persisted state says so. Runs under the
- * state lock, so a concurrent release (which clears the record under the same lock) is never
- * undone; writes only the isolation fields.
- */
-static void restore_isolation_locked(struct agent *ag)
-{
-	struct rf_config_change c = {.fields = RF_CFG_F_ISOLATED | RF_CFG_F_SINCE |
-					       RF_CFG_F_DEADLINE | RF_CFG_F_FLAGS,
-				     .flags_mask = RF_CFG_AUDIT};
-	struct rf_isolation iso;
-	struct rf_config cfg;
-	__u64 now = rf_now_unix_ns();
-	int ret;
-
-	if (rf_isolation_load(ag->ctx->state_dir, &iso) || (!iso.isolated && !iso.audit))
-		return;
-	if (rf_config_get(&ag->m, &cfg) || rf_svc_mode(&cfg) != RF_SVC_OFF)
-		return;
-	if (rf_svc_note_lapse(ag->ctx, &cfg))
-		return; /* the kernel deadline passed while we watched */
-	if (rf_svc_maps_seen(ag->ctx, &ag->m)) {
-		note_release_while_down_locked(ag, &iso);
-		return;
-	}
-	if (iso.deadline_unix_ns && !restore_left(&iso, now)) {
-		bool pending = iso.confirm_unix_ns && iso.deadline_unix_ns == iso.confirm_unix_ns;
-
-		iso.isolated = iso.audit = false;
-		if (rf_isolation_save(ag->ctx->state_dir, &iso))
-			rf_warn("cannot update %s/isolation", ag->ctx->state_dir);
-		record_locked(ag, pending ? "rolled-back" : "auto-release", "agent",
-			      pending ? "not confirmed"
-				      : "deadline passed while the agent was not running",
-			      NULL);
-		return;
-	}
-	c.val.isolated = iso.isolated ? RF_ISOLATED : 0;
-	c.val.flags = iso.audit && !iso.isolated ? RF_CFG_AUDIT : 0;
-	c.val.since_unix_ns = iso.since_unix_ns;
-	c.val.deadline_ns = iso.deadline_unix_ns ? rf_now_boot_ns() + restore_left(&iso, now) : 0;
-	ret = rf_config_update(&ag->m, &c, NULL);
-	record_locked(ag, iso.isolated ? "restore-isolation" : "restore-audit", "agent",
-		      iso.comment, ret ? "cannot write rf_config" : NULL);
-}
+/* How the agent restores: it tells a release by another agent from a reboot, and says it. */
+static const struct rf_restore agent_restore = {
+    .requestor = "agent", .check_released = true, .log = true};
 
 static bool wanted(const struct rf_ctx *t);
 
@@ -358,7 +289,9 @@ static int attach(struct agent *ag)
 	if (!ret && rf_svc_apply_config(ctx, &ag->m))
 		rf_warn("configuration not applied; running with the persisted rules");
 	if (!ret) {
-		restore_isolation_locked(ag);
+		/* after a reboot the maps are new: isolate again as the record says; under the
+		 * lock, so a concurrent release (which clears the record) is never undone */
+		rf_svc_restore_isolation(ctx, &ag->m, &agent_restore);
 		rf_svc_maps_agree(ctx, &ag->m);
 	}
 	rf_state_unlock(lock);
@@ -440,14 +373,19 @@ out:
 }
 
 /*
- * Keep the record's time-left in step with the kernel deadline (every minute at most), so a
- * reboot restores what was left, whatever the wall clock says then.
+ * The record's time left follows the kernel deadline (every minute at most) and its wall
+ * deadline is taken again once the clock is synchronized (same boot, same kernel deadline), so
+ * a reboot restores what was left and can trust the wall deadline. An isolation restored after
+ * a reboot ends as soon as the synchronized wall clock says its deadline passed while the host
+ * was down (rf_svc_wall_lapse()).
  */
-static void refresh_remaining(struct agent *ag)
+static void keep_deadline(struct agent *ag)
 {
 	struct rf_isolation iso;
 	struct rf_config cfg;
 	__u64 left, now = rf_now_boot_ns();
+	char boot[40] = "";
+	bool save = false;
 	int lock;
 
 	if (rf_config_get(&ag->m, &cfg) || rf_svc_mode(&cfg) == RF_SVC_OFF || !cfg.deadline_ns)
@@ -456,12 +394,26 @@ static void refresh_remaining(struct agent *ag)
 	lock = rf_state_trylock(ag->ctx->state_dir);
 	if (lock < 0)
 		return; /* a CLI is at work: next time */
-	if (!rf_isolation_load(ag->ctx->state_dir, &iso) && (iso.isolated || iso.audit) &&
-	    iso.remaining_ns > left + RF_REMAINING_STEP_NS) {
-		iso.remaining_ns = left;
-		if (rf_isolation_save(ag->ctx->state_dir, &iso))
-			rf_warn("cannot update %s/isolation", ag->ctx->state_dir);
+	if (rf_svc_wall_lapse(ag->ctx, &ag->m, &agent_restore) > 0) {
+		ag->last_isolated = 0;
+		goto out;
 	}
+	if (rf_isolation_load(ag->ctx->state_dir, &iso) || (!iso.isolated && !iso.audit))
+		goto out;
+	if (iso.remaining_ns > left + RF_REMAINING_STEP_NS) {
+		iso.remaining_ns = left;
+		save = true;
+	}
+	rf_boot_id(boot, sizeof(boot));
+	if (iso.deadline_unix_ns && !iso.deadline_synced &&
+	    iso.deadline_boot_ns == cfg.deadline_ns && !strcmp(iso.boot_id, boot) &&
+	    rf_clock_synced()) {
+		iso.deadline_unix_ns = rf_svc_boot_to_unix(cfg.deadline_ns);
+		iso.deadline_synced = save = true;
+	}
+	if (save && rf_isolation_save(ag->ctx->state_dir, &iso))
+		rf_warn("cannot update %s/isolation", ag->ctx->state_dir);
+out:
 	rf_state_unlock(lock);
 }
 
@@ -512,6 +464,48 @@ static void refresh_hosts(struct agent *ag)
 	ag->next_hosts_ms = now + (lock >= 0 ? rf_host_refresh_ms(ttl) : 5000);
 }
 
+#define RF_INDEX_VERIFY_MS 10000
+
+/*
+ * The flat index of rf_allow_net: rebuilt when another writer marked it out of sync (the
+ * programs walk the trie meanwhile), and compared with the trie every 10 s, or 100 times as long
+ * as the last comparison took (1% of a CPU: about 3 minutes at 100,000 rules on a busy 2-core
+ * VM), which catches a writer that replaced a rule's value without marking it (a build before
+ * the index, or an agent that skips the docs/ABI.md step): until then its change may not be seen
+ * by the programs. Adding or deleting a prefix needs no comparison: the programs see the count.
+ */
+static void follow_index(struct agent *ag)
+{
+	__u64 every = ag->index_every_ms ? ag->index_every_ms : RF_INDEX_VERIFY_MS, t0;
+	bool verify = rf_tick_due(&ag->next_index_ms, rf_now_mono_ms(), every);
+	bool valid;
+	int lock, ret;
+
+	if (ag->m.net_hash < 0 || ag->m.net_sync < 0)
+		return;
+	if (rf_net_index_settled(ag->m.net_sync) && !verify)
+		return;
+	valid = rf_net_index_valid(ag->m.net_sync);
+	if (valid) {
+		t0 = rf_now_mono_ms();
+		ret = rf_net_index_verify(ag->m.net, ag->m.net_hash, ag->m.net_sync);
+		every = 100 * (rf_now_mono_ms() - t0);
+		ag->index_every_ms = every > RF_INDEX_VERIFY_MS ? every : RF_INDEX_VERIFY_MS;
+		if (ret != 0)
+			return; /* in sync (or cannot tell: next time) */
+	}
+	lock = rf_state_trylock(ag->ctx->state_dir);
+	if (lock < 0)
+		return; /* a CLI is at work: next time */
+	if (valid)
+		rf_err("rf_allow_net was changed without marking rf_net_hash out of sync "
+		       "(docs/ABI.md): indexing it again");
+	ret = rf_net_index_rebuild(ag->m.net, ag->m.net_hash, ag->m.net_sync);
+	if (ret < 0)
+		rf_warn("cannot index the allow-list (rf_net_hash): %s", strerror(-ret));
+	rf_state_unlock(lock);
+}
+
 /* Hooks whose link is gone or detached, space-separated in which; returns how many. */
 static size_t missing_links(struct agent *ag, char *which, size_t len)
 {
@@ -545,9 +539,10 @@ static void periodic(struct agent *ag)
 			return;
 	}
 	check_flag(ag);
-	refresh_remaining(ag);
+	keep_deadline(ag);
 	follow_exe_upgrades(ag);
 	refresh_hosts(ag);
+	follow_index(ag);
 	if (ag->ctx->packet_guard) { /* interfaces and namespaces that appeared since */
 		rf_hook_pin_path(prog, sizeof(prog), ag->ctx->pin_dir, RF_HOOK_TC_EGRESS);
 		if (ag->ctx->guard_self)
@@ -754,7 +749,7 @@ static void notify_ready(void)
 	const char *path = getenv("NOTIFY_SOCKET");
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	socklen_t len;
-	int fd;
+	_cleanup_close_ int fd = -1;
 
 	if (!path || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sa.sun_path))
 		return;
@@ -767,7 +762,6 @@ static void notify_ready(void)
 		return;
 	if (sendto(fd, "READY=1", 7, 0, (struct sockaddr *)&sa, len) < 0)
 		rf_warn("cannot notify systemd: %s", strerror(errno));
-	close(fd);
 }
 
 /* Descriptors the agent keeps per target (maps, links, tc program, ring buffer, log), and the

@@ -149,6 +149,7 @@ static void plan_record(const struct isolate_req *r, struct rf_isolation *iso)
 	iso->deadline_unix_ns = secs ? now_unix + secs * 1000000000ULL : 0;
 	iso->deadline_boot_ns = secs ? now_boot + secs * 1000000000ULL : 0;
 	iso->boot_to_unix_ns = now_unix - now_boot;
+	iso->deadline_synced = secs && rf_clock_synced();
 	iso->remaining_ns = secs * 1000000000ULL;
 	iso->for_unix_ns = r->for_secs ? now_unix + r->for_secs * 1000000000ULL : 0;
 	iso->confirm_unix_ns = r->confirm_secs ? now_unix + r->confirm_secs * 1000000000ULL : 0;
@@ -611,6 +612,7 @@ static int confirm_locked(struct rf_ctx *ctx, struct rf_maps *m, const struct rf
 		    rf_now_boot_ns() + (iso.for_unix_ns > now ? iso.for_unix_ns - now : 0);
 	iso.deadline_boot_ns = c.val.deadline_ns;
 	iso.deadline_unix_ns = c.val.deadline_ns ? rf_svc_boot_to_unix(c.val.deadline_ns) : 0;
+	iso.deadline_synced = c.val.deadline_ns && rf_clock_synced();
 	iso.remaining_ns = c.val.deadline_ns ? c.val.deadline_ns - rf_now_boot_ns() : 0;
 	iso.confirm_unix_ns = iso.for_after_confirm_ns = 0;
 	rf_boot_id(iso.boot_id, sizeof(iso.boot_id));

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "rf_cmd.h"
+#include "rf_json.h"
 #include "rf_target.h"
 #include "rf_util.h"
 
@@ -39,7 +40,8 @@ struct oci_state {
 static int parse_state(const char *text, size_t len, struct oci_state *st)
 {
 	json_error_t jerr;
-	json_t *root, *id, *pid;
+	_cleanup_(json_decrefp) json_t *root = NULL;
+	json_t *id, *pid;
 	int ret = -EINVAL;
 
 	memset(st, 0, sizeof(*st));
@@ -67,15 +69,17 @@ static int parse_state(const char *text, size_t len, struct oci_state *st)
 		st->pid = json_is_integer(pid) ? json_integer_value(pid) : 0;
 		ret = 0;
 	}
-	json_decref(root);
 	return ret;
 }
 
 /* Read the state from path (NULL or "-": stdin). */
 static int read_state(const char *path, struct oci_state *st)
 {
-	int fd = path && strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
-	char *buf = malloc(RF_OCI_STATE_MAX);
+	/* a file of our own is closed at the end; stdin (fd 0) is not ours to close */
+	_cleanup_close_ int file =
+	    path && strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	int fd = path && strcmp(path, "-") ? file : 0;
+	_cleanup_free_ char *buf = malloc(RF_OCI_STATE_MAX);
 	size_t n = 0;
 	ssize_t r = 0;
 	int ret;
@@ -83,19 +87,15 @@ static int read_state(const char *path, struct oci_state *st)
 	if (fd < 0 || !buf) {
 		ret = fd < 0 ? -errno : -ENOMEM;
 		rf_err("cannot read the OCI state %s: %s", path, strerror(-ret));
-		free(buf);
 		return ret == -ENOMEM ? ret : -EINVAL;
 	}
 	while (n < RF_OCI_STATE_MAX && (r = read(fd, buf + n, RF_OCI_STATE_MAX - n)) > 0)
 		n += (size_t)r;
-	if (fd)
-		close(fd);
 	ret = r < 0 ? -errno : n == RF_OCI_STATE_MAX ? -EFBIG : 0;
 	if (ret)
 		rf_err("cannot read the OCI state: %s", strerror(-ret));
 	else
 		ret = parse_state(buf, n, st);
-	free(buf);
 	return ret ? -EINVAL : 0;
 }
 
@@ -152,10 +152,11 @@ static void print_done(const struct rf_ctx *ctx, const struct oci_state *st, con
 		printf("container %s: isolated again (%s)\n", safe_id, dir);
 		return;
 	}
-	o = json_pack("{s:s, s:s, s:b}", "container", st->raw_id, "cgroup", dir, "isolated", 1);
-	if (o && !json_dumpf(o, stdout, JSON_COMPACT))
-		putchar('\n');
-	json_decref(o);
+	/* the id comes from the runtime's state: rf_jstr() and the one writer, so no byte of it
+	 * reaches the log raw */
+	o = json_pack("{s:o, s:o, s:b}", "container", rf_jstr(st->raw_id), "cgroup", rf_jstr(dir),
+		      "isolated", 1);
+	rf_json_write(stdout, o, true);
 }
 
 /*
@@ -178,7 +179,8 @@ static int isolate_again(const struct rf_ctx *base, const char *name, struct rf_
 		return lock;
 	ret = rf_svc_ensure_loaded(t, &m, true);
 	if (!ret)
-		ret = rf_svc_restore_isolation(t, &m, "oci-hook");
+		ret =
+		    rf_svc_restore_isolation(t, &m, &(struct rf_restore){.requestor = "oci-hook"});
 	rf_maps_close(&m);
 	if (ret >= 0 && old[0] && old_id && old_id != t->cg_id && strcmp(old, t->pin_dir) &&
 	    !rf_unload(old))
@@ -191,7 +193,7 @@ int rf_cmd_oci_hook(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 {
 	char name[NAME_MAX + 1], safe[256];
 	struct oci_state st;
-	struct rf_ctx *t;
+	_cleanup_free_ struct rf_ctx *t = NULL;
 	int n, ret;
 
 	if (o->argc > 1)
@@ -227,6 +229,5 @@ int rf_cmd_oci_hook(struct rf_ctx *ctx, const struct rf_cmd_opts *o)
 		       safe, t->cg_dir, strerror(-ret));
 	else
 		print_done(ctx, &st, t->cg_dir, safe);
-	free(t);
 	return ret ? EXIT_OPFAIL : 0;
 }

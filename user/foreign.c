@@ -25,6 +25,7 @@
 #include "rf_history.h"
 #include "rf_policy.h"
 #include "rf_service.h"
+#include "rf_target.h"
 #include "rf_util.h"
 
 #define RF_FOREIGN_MAX	  4096 /* processes, cgroups and sockets looked at per scan */
@@ -122,15 +123,13 @@ static bool exe_allowed(const struct rf_maps *m, pid_t pid)
 	struct rf_allow_val v;
 	unsigned int uid = RF_UID_UNKNOWN;
 	char err[RF_ERR_MAX];
-	FILE *f;
+	_cleanup_fclose_ FILE *f = NULL;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	f = fopen(path, "re");
 	while (f && fgets(line, sizeof(line), f))
 		if (sscanf(line, "Uid: %u", &uid) == 1)
 			break;
-	if (f)
-		fclose(f);
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	if (uid == RF_UID_UNKNOWN || rf_exe_key_for(path, &k, err, sizeof(err)))
 		return false;
@@ -148,7 +147,7 @@ static void held_sockets(struct scan *s, pid_t pid)
 	struct dirent *de;
 	struct stat st;
 	ino_t netns;
-	DIR *d;
+	_cleanup_closedir_ DIR *d = NULL;
 
 	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
 	if (stat(path, &st))
@@ -170,40 +169,29 @@ static void held_sockets(struct scan *s, pid_t pid)
 			continue;
 		s->sk[s->nsk++] = (struct held){.ino = ino, .pid = pid, .netns = netns};
 	}
-	if (d)
-		closedir(d);
 }
 
-/* Every cgroup of the subtree (its id), and the sockets its processes hold. */
-static void walk(struct scan *s, const char *dir, int depth, bool allowed)
+/* A cgroup of the subtree: its id is the target's; mark: it (or an ancestor) is allowed. */
+static bool walk_cgroup(const char *dir, int *mark, void *arg)
 {
-	char path[PATH_MAX];
-	struct dirent *de;
+	struct scan *s = arg;
 	struct stat st;
-	FILE *procs;
-	DIR *d;
-	int pid;
 
-	if (depth > RF_FOREIGN_DEPTH || s->ncg == RF_FOREIGN_MAX || stat(dir, &st))
-		return;
+	if (s->ncg == RF_FOREIGN_MAX || stat(dir, &st))
+		return false;
 	s->cg[s->ncg++] = st.st_ino;
-	allowed = allowed || cgroup_allowed(s->m, dir);
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	procs = allowed ? NULL : fopen(path, "re");
-	while (procs && fscanf(procs, "%d", &pid) == 1)
-		if (!exe_allowed(s->m, pid))
-			held_sockets(s, pid);
-	if (procs)
-		fclose(procs);
-	d = opendir(dir);
-	while (d && (de = readdir(d))) {
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		walk(s, path, depth + 1, allowed);
-	}
-	if (d)
-		closedir(d);
+	*mark = *mark || cgroup_allowed(s->m, dir);
+	return true;
+}
+
+/* A process of a cgroup that is not allowed: the sockets it holds, unless its exe is allowed. */
+static int walk_pid(int pid, int allowed, void *arg)
+{
+	struct scan *s = arg;
+
+	if (!allowed && !exe_allowed(s->m, pid))
+		held_sockets(s, pid);
+	return 0;
 }
 
 static bool in_target(const struct scan *s, __u64 cg)
@@ -318,7 +306,8 @@ static int dump_and_cut(const struct scan *s, ino_t netns, __u8 family, __u8 pro
 	static struct inet_diag_sockid ids[RF_FOREIGN_MAX];
 	static char buf[65536];
 	size_t first = *nout, i;
-	int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG), ret = 0;
+	_cleanup_close_ int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	int ret = 0;
 	bool done = false;
 
 	if (nl < 0)
@@ -345,7 +334,6 @@ static int dump_and_cut(const struct scan *s, ino_t netns, __u8 family, __u8 pro
 	}
 	for (i = first; !ret && i < *nout; i++)
 		out[i].err = destroy(nl, family, proto, &ids[i]);
-	close(nl);
 	return ret;
 }
 
@@ -372,32 +360,31 @@ static int cut_netns_of(const struct scan *s, pid_t pid, ino_t netns, rf_foreign
 {
 	struct rf_foreign_sock r;
 	char path[64];
-	int p[2], nsfd, found = 0, status;
+	_cleanup_close_ int nsfd = -1, results = -1;
+	int p[2], found = 0, status, err;
 	pid_t child;
 
 	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
 	nsfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (nsfd < 0)
 		return 0; /* gone */
-	if (pipe2(p, O_CLOEXEC)) {
-		close(nsfd);
+	if (pipe2(p, O_CLOEXEC))
 		return -errno;
-	}
+	results = p[0];
 	child = fork();
 	if (child == 0) {
 		close(p[0]);
 		_exit(setns(nsfd, CLONE_NEWNET) || cut_in_netns(s, netns, p[1]) ? 1 : 0);
 	}
-	close(nsfd);
-	close(p[1]);
-	while (child > 0 && read(p[0], &r, sizeof(r)) == sizeof(r)) {
+	err = child < 0 ? -errno : 0;
+	close(p[1]); /* the child's end: EOF once it is done */
+	if (err)
+		return err;
+	while (read(results, &r, sizeof(r)) == sizeof(r)) {
 		found++;
 		if (fn)
 			fn(&r, arg);
 	}
-	close(p[0]);
-	if (child < 0)
-		return -errno;
 	if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status))
 		return found ? found : -EIO;
 	return found;
@@ -428,7 +415,7 @@ void rf_foreign_describe(const struct rf_foreign_sock *s, char *buf, size_t len)
 int rf_foreign_sockets_cut(const char *cg_dir, const struct rf_maps *m, rf_foreign_fn fn, void *arg)
 {
 	char mnt[PATH_MAX];
-	struct scan *s;
+	_cleanup_free_ struct scan *s = NULL;
 	size_t i, j;
 	int found = 0, ret = 0, r;
 
@@ -438,7 +425,10 @@ int rf_foreign_sockets_cut(const char *cg_dir, const struct rf_maps *m, rf_forei
 	if (!s)
 		return -ENOMEM;
 	s->m = m;
-	walk(s, cg_dir, 0, false);
+	rf_cgroup_walk(cg_dir, &(struct rf_cgroup_walk){.cgroup = walk_cgroup,
+							.pid = walk_pid,
+							.arg = s,
+							.max_depth = RF_FOREIGN_DEPTH});
 	for (i = 0; i < s->nsk; i++) {
 		for (j = 0; j < i; j++)
 			if (s->sk[j].netns == s->sk[i].netns)
@@ -451,7 +441,6 @@ int rf_foreign_sockets_cut(const char *cg_dir, const struct rf_maps *m, rf_forei
 		else
 			found += r;
 	}
-	free(s);
 	return found ? found : ret;
 }
 

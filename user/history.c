@@ -60,19 +60,16 @@ json_t *rf_action_to_json(const struct rf_action *a)
 
 int rf_action_encode(const struct rf_action *a, char *buf, size_t len)
 {
-	json_t *o = rf_action_to_json(a);
-	char *text =
+	_cleanup_(json_decrefp) json_t *o = rf_action_to_json(a);
+	_cleanup_free_ char *text =
 	    o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER) : NULL;
-	int err;
 
-	json_decref(o);
 	if (!text)
 		return -ENOMEM;
-	err = strlen(text) < len && strlen(text) < RF_HISTORY_LINE_MAX ? 0 : -E2BIG;
-	if (!err)
-		strcpy(buf, text);
-	free(text);
-	return err;
+	if (strlen(text) >= len || strlen(text) >= RF_HISTORY_LINE_MAX)
+		return -E2BIG;
+	strcpy(buf, text);
+	return 0;
 }
 
 /* Split line (copied into buf) on tabs; returns the field count, or -1 past max. */
@@ -148,10 +145,9 @@ int rf_action_from_json(const json_t *o, struct rf_action *a)
 
 static int decode_json(const char *line, struct rf_action *a)
 {
-	json_t *o = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
+	_cleanup_(json_decrefp) json_t *o = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
 	int err = rf_action_from_json(o, a);
 
-	json_decref(o);
 	return !err && id_valid(a->id) ? 0 : -EINVAL;
 }
 
@@ -198,16 +194,14 @@ static size_t collapse(char **lines, size_t nl, struct rf_action *out, size_t cn
 /* The lines of <state>/name into *lines (none when it is missing). */
 static int history_lines(const char *state_dir, const char *name, char ***lines, size_t *nl)
 {
-	char *data;
+	_cleanup_free_ char *data = NULL;
 	int err = rf_state_read(state_dir, name, &data, NULL);
 
 	*lines = NULL;
 	*nl = 0;
 	if (err)
 		return err == -ENOENT ? 0 : err;
-	err = rf_split_lines(data, lines, nl);
-	free(data);
-	return err;
+	return rf_split_lines(data, lines, nl);
 }
 
 int rf_history_load(const char *state_dir, struct rf_action **acts, size_t *n)
@@ -215,7 +209,7 @@ int rf_history_load(const char *state_dir, struct rf_action **acts, size_t *n)
 	static const char *const files[] = {"history.1", "history"};
 	char **lines[2] = {NULL, NULL};
 	size_t nl[2] = {0, 0}, i;
-	struct rf_action *out = NULL;
+	_cleanup_free_ struct rf_action *out = NULL;
 	int err = 0;
 
 	*acts = NULL;
@@ -229,21 +223,21 @@ int rf_history_load(const char *state_dir, struct rf_action **acts, size_t *n)
 	for (i = 0; i < 2; i++)
 		rf_lines_free(lines[i], nl[i]);
 	if (err) {
-		free(out);
 		*n = 0;
 		return err;
 	}
-	*acts = out;
+	*acts = TAKE_PTR(out);
 	return 0;
 }
 
 /* Past RF_HISTORY_ROTATE_BYTES, history becomes history.1 (the callers hold the state lock). */
-static void maybe_rotate(const char *state_dir, int fd)
+static void maybe_rotate(const char *state_dir)
 {
+	_cleanup_close_ int fd = rf_state_open_file(state_dir, "history", O_RDONLY);
 	char from[PATH_MAX], to[PATH_MAX];
 	struct stat st;
 
-	if (fstat(fd, &st) || st.st_size < RF_HISTORY_ROTATE_BYTES)
+	if (fd < 0 || fstat(fd, &st) || st.st_size < RF_HISTORY_ROTATE_BYTES)
 		return;
 	rf_state_path(from, sizeof(from), state_dir, "history");
 	rf_state_path(to, sizeof(to), state_dir, "history.1");
@@ -278,28 +272,20 @@ static int append_line(int fd, const char *rec)
 static int history_append(const char *state_dir, const struct rf_action *a)
 {
 	char rec[RF_HISTORY_LINE_MAX];
-	int fd, err;
+	_cleanup_close_ int fd = -1;
+	int err = rf_action_encode(a, rec, sizeof(rec));
 
-	err = rf_action_encode(a, rec, sizeof(rec));
 	if (err)
 		return err;
+	maybe_rotate(state_dir);
 	fd = rf_state_open_file(state_dir, "history", O_RDWR | O_APPEND | O_CREAT);
-	if (fd < 0)
-		return fd;
-	maybe_rotate(state_dir, fd);
-	close(fd);
-	fd = rf_state_open_file(state_dir, "history", O_RDWR | O_APPEND | O_CREAT);
-	if (fd < 0)
-		return fd;
-	err = append_line(fd, rec);
-	close(fd);
-	return err;
+	return fd < 0 ? fd : append_line(fd, rec);
 }
 
 /* The highest valid id in the history files, for a missing or damaged history.seq. */
 static __u64 highest_id(const char *state_dir)
 {
-	struct rf_action *acts;
+	_cleanup_free_ struct rf_action *acts = NULL;
 	size_t n, i;
 	__u64 hi = 0;
 
@@ -308,20 +294,19 @@ static __u64 highest_id(const char *state_dir)
 	for (i = 0; i < n; i++)
 		if (acts[i].id > hi)
 			hi = acts[i].id;
-	free(acts);
 	return hi;
 }
 
 /* Take the next id from <state>/history.seq and store the one after it. */
 static int next_id(const char *state_dir, __u64 *id)
 {
-	char *data = NULL, text[64];
+	_cleanup_free_ char *data = NULL;
+	char text[64];
 	unsigned long long v = 0;
 	int err = rf_state_read(state_dir, "history.seq", &data, NULL);
 
 	if (!err && (sscanf(data, "%llu", &v) != 1 || !id_valid(v)))
 		v = 0;
-	free(data);
 	if (!v)
 		v = highest_id(state_dir) + 1;
 	if (!id_valid(v))

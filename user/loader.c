@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 #include "rf_build_id.h"
 #include "rf_loader.h"
+#include "rf_net_index.h"
 #include "rf_util.h"
 #include "ringfence.skel.h"
 #include "ringfence_nokf.skel.h"
@@ -288,6 +289,9 @@ static int set_lean(struct ringfence_bpf *skel, char *err, size_t errlen)
 				    skel->maps.rf_allow_cgroup, skel->maps.rf_dhcp_server};
 	size_t i;
 	int ret = bpf_map__set_max_entries(skel->maps.rf_events, RF_EVENTS_RINGBUF_SIZE_TARGET);
+
+	if (!ret) /* its buckets are allocated up front: 64 KiB instead of 4 MiB */
+		ret = bpf_map__set_max_entries(skel->maps.rf_net_hash, RF_NET_HASH_MAX_TARGET);
 
 	for (i = 0; !ret && i < sizeof(hashes) / sizeof(hashes[0]); i++)
 		ret = bpf_map__set_map_flags(hashes[i],
@@ -687,14 +691,16 @@ static int take_name_back(struct bpf_map *map, const char *path, struct foreign 
 }
 
 /*
- * Maps that hold nothing worth keeping across a reload: replaced when their layout changed.
+ * Maps that hold nothing worth keeping across a reload: replaced when their layout changed
+ * (rf_net_hash and rf_net_sync are made again from rf_allow_net).
  * rf_sk_mark: pre-release ABI 2 builds pinned 32-byte marks under ABI 1's name (now
  * rf_sk_mark_v2); losing those marks can only deny more.
  */
 static bool replaceable(const char *name)
 {
 	return !strcmp(name, "rf_ratelimit") || !strcmp(name, "rf_events") ||
-	       !strcmp(name, "rf_stats_v2") || !strcmp(name, "rf_sk_mark");
+	       !strcmp(name, "rf_stats_v2") || !strcmp(name, "rf_sk_mark") ||
+	       !strcmp(name, "rf_net_hash") || !strcmp(name, "rf_net_sync"); /* from the trie */
 }
 
 /*
@@ -1051,6 +1057,24 @@ static int swap_attached(struct ringfence_bpf *skel, struct load_plan *p,
 	return 0;
 }
 
+/*
+ * Fill the flat index of rf_allow_net (a new, empty one; or one another writer marked out of
+ * sync). Not fatal: out of sync, the programs walk the trie and give the same verdicts.
+ */
+static void index_rules(struct ringfence_bpf *skel)
+{
+	int sync = bpf_map__fd(skel->maps.rf_net_sync), ret;
+
+	if (rf_net_index_settled(sync))
+		return;
+	ret = rf_net_index_rebuild(bpf_map__fd(skel->maps.rf_allow_net),
+				   bpf_map__fd(skel->maps.rf_net_hash), sync);
+	if (ret < 0)
+		rf_warn("cannot index the allow-list (rf_net_hash): %s; the rule trie decides, "
+			"as fast as before the index",
+			strerror(-ret));
+}
+
 static int load_object(const struct rf_load_opts *o, struct ringfence_bpf **skel, bool *replaced,
 		       struct foreign *f, char *err, size_t errlen)
 {
@@ -1119,6 +1143,8 @@ int rf_load(const struct rf_load_opts *o, char *err, size_t errlen)
 		ret = repin_replaced(skel, o->pin_dir, replaced, err, errlen);
 	if (!ret)
 		ret = stamp_config(skel, err, errlen);
+	if (!ret)
+		index_rules(skel);
 	if (!ret && stamp)
 		ret = stamp_build(skel, err, errlen);
 	if (!ret && p.from)

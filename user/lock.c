@@ -32,23 +32,20 @@ static int open_lock(const char *state_dir, const char *name)
 /* Lock <state_dir>/name, waiting up to timeout_ms: the fd, -EBUSY when held, or -errno. */
 static int lock_file(const char *state_dir, const char *name, int timeout_ms)
 {
-	int fd, waited = 0, err;
+	_cleanup_close_ int fd = open_lock(state_dir, name);
+	int waited = 0;
 
-	fd = open_lock(state_dir, name);
 	if (fd < 0)
 		return fd;
 	while (flock(fd, LOCK_EX | LOCK_NB)) {
 		struct timespec ts = {0, 50 * 1000000L};
 
-		if (errno != EWOULDBLOCK || waited >= timeout_ms) {
-			err = errno == EWOULDBLOCK ? -EBUSY : -errno;
-			close(fd);
-			return err;
-		}
+		if (errno != EWOULDBLOCK || waited >= timeout_ms)
+			return errno == EWOULDBLOCK ? -EBUSY : -errno;
 		nanosleep(&ts, NULL);
 		waited += 50;
 	}
-	return fd;
+	return TAKE_FD(fd);
 }
 
 int rf_state_lock(const char *state_dir)
@@ -82,15 +79,9 @@ int rf_agent_lock(const char *state_dir)
 
 bool rf_agent_running(const char *state_dir)
 {
-	bool running;
-	int fd;
+	_cleanup_close_ int fd = rf_state_open_file(state_dir, "agent.lock", O_RDONLY);
 
-	fd = rf_state_open_file(state_dir, "agent.lock", O_RDONLY);
-	if (fd < 0)
-		return false;
-	running = flock(fd, LOCK_SH | LOCK_NB) && errno == EWOULDBLOCK;
-	close(fd);
-	return running;
+	return fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) && errno == EWOULDBLOCK;
 }
 
 void rf_state_unlock(int fd)

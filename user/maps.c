@@ -36,6 +36,8 @@ static const struct map_layout {
     {"rf_host_addr", BPF_MAP_TYPE_HASH, sizeof(struct rf_addr_key),
      sizeof(struct rf_host_addr_val)},
     {"rf_dns_resolver", BPF_MAP_TYPE_HASH, sizeof(struct rf_addr_key), sizeof(struct rf_allow_val)},
+    {"rf_net_hash", BPF_MAP_TYPE_HASH, sizeof(struct rf_net_key), sizeof(struct rf_net_val)},
+    {"rf_net_sync", BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct rf_net_sync)},
 };
 
 int rf_map_layout_check(const char *name, int fd)
@@ -204,6 +206,8 @@ void rf_maps_close(struct rf_maps *m)
 	RF_MAP_LIST(RF_X_CLOSE)
 	RF_MAP_OPTIONAL_LIST(RF_X_CLOSE)
 #undef RF_X_CLOSE
+	close_fd(&m->net_hash);
+	close_fd(&m->net_sync);
 }
 
 int rf_maps_open(const char *pin_dir, struct rf_maps *m)
@@ -221,6 +225,13 @@ int rf_maps_open(const char *pin_dir, struct rf_maps *m)
 	/* rf_config is there but not the rest of this ABI's set: pins of an older ABI */
 	if (err == -ENOENT && m->config >= 0)
 		err = -EPROTO;
+	if (!err && (m->net_hash = open_enforced(pin_dir, "rf_net_hash", &r)) >= 0 &&
+	    (m->net_sync = open_enforced(pin_dir, "rf_net_sync", &r)) < 0)
+		close_fd(&m->net_hash); /* the index is optional: a build before it has none */
+	if (m->net_hash < 0)
+		m->net_hash = -1;
+	if (m->net_sync < 0)
+		m->net_sync = -1;
 	if (err) {
 		rf_maps_close(m);
 		return err;

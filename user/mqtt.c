@@ -26,6 +26,7 @@
 #include <mosquitto.h>
 #include <netinet/in.h>
 #include "rf_cmd.h"
+#include "rf_json.h"
 #include "rf_mgmt.h"
 #include "rf_mqtt.h"
 #include "rf_policy.h"
@@ -87,73 +88,98 @@ static struct seen *seen_find(struct rf_mqtt_agent *ma, const char *id)
 	return NULL;
 }
 
-/* <state>/remote-actions: "ID\tSTATUS\tERROR" lines, the newest last; temp file, fsync, rename;
- * never through a symlink. */
+/*
+ * <state>/remote-actions: {"format":"ringfence-remote-actions","version":1,"actions":[{"id",
+ * "status","error"},...]}, the newest last, replaced atomically through the state dir's checks
+ * (rf_state_json_write(): O_NOFOLLOW, unpredictable temp name, fsync, rename, fsync of the dir).
+ */
+#define RF_MQTT_SEEN_FORMAT "ringfence-remote-actions"
+
 static int seen_save(struct rf_mqtt_agent *ma)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 16], line[RF_MQTT_ID_MAX + 300], err[256];
+	json_t *arr = json_array();
+	_cleanup_(json_decrefp) json_t *doc = NULL;
 	size_t i;
-	int fd, ret = 0;
-	FILE *f;
+	int ret = arr ? 0 : -ENOMEM;
 
-	snprintf(path, sizeof(path), "%s/%s", ma->ctx->state_base, RF_MQTT_SEEN_FILE);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	f = fdopen(fd, "w");
-	if (!f) {
-		close(fd);
-		return -ENOMEM;
-	}
-	for (i = 0; i < ma->nseen; i++) {
-		rf_escape_field(err, sizeof(err), ma->seen[i].error);
-		snprintf(line, sizeof(line), "%s\t%s\t%s\n", ma->seen[i].id, ma->seen[i].status,
-			 err);
-		fputs(line, f);
-	}
-	if (fflush(f) || fsync(fileno(f)))
-		ret = -errno;
-	if (fclose(f) && !ret)
-		ret = -errno;
-	if (!ret && rename(tmp, path))
-		ret = -errno;
-	if (ret)
-		unlink(tmp);
+	for (i = 0; !ret && i < ma->nseen; i++)
+		ret = rf_jappend(arr,
+				 json_pack("{s:o,s:s,s:o}", "id", rf_state_json_str(ma->seen[i].id),
+					   "status", ma->seen[i].status, "error",
+					   rf_state_json_str(ma->seen[i].error)));
+	doc =
+	    json_pack("{s:s,s:i,s:o}", "format", RF_MQTT_SEEN_FORMAT, "version", 1, "actions", arr);
+	if (!ret)
+		ret = doc ? rf_state_json_write(ma->ctx->state_base, RF_MQTT_SEEN_FILE, doc)
+			  : -ENOMEM;
 	return ret;
+}
+
+/* One remembered action, unless the entry is malformed. */
+static void seen_add(struct rf_mqtt_agent *ma, const char *id, const char *status,
+		     const char *error)
+{
+	struct seen *s = &ma->seen[ma->nseen];
+
+	if (!*id || strlen(id) > RF_MQTT_ID_MAX)
+		return;
+	snprintf(s->id, sizeof(s->id), "%s", id);
+	snprintf(s->status, sizeof(s->status), "%s", status);
+	snprintf(s->error, sizeof(s->error), "%s", error);
+	ma->nseen++;
+}
+
+/* The previous release's file: "ID\tSTATUS\tERROR" lines (rf_escape_field()). */
+static void seen_load_lines(struct rf_mqtt_agent *ma, char *data)
+{
+	char *line, *save = NULL, *st, *er;
+
+	for (line = strtok_r(data, "\n", &save); line && ma->nseen < RF_MQTT_SEEN_MAX;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (!(st = strchr(line, '\t')))
+			continue;
+		*st++ = '\0';
+		if ((er = strchr(st, '\t')))
+			*er++ = '\0';
+		if (er)
+			rf_unescape_field(er);
+		seen_add(ma, line, st, er ? er : "");
+	}
 }
 
 static void seen_load(struct rf_mqtt_agent *ma)
 {
-	char path[PATH_MAX], *data, *line, *save = NULL;
-	int fd;
+	_cleanup_free_ char *data = NULL;
+	_cleanup_(json_decrefp) json_t *doc = NULL;
+	char id[RF_MQTT_ID_MAX + 2], err[256];
+	json_t *a;
+	size_t i;
+	int ret = rf_state_read(ma->ctx->state_base, RF_MQTT_SEEN_FILE, &data, NULL);
 
-	snprintf(path, sizeof(path), "%s/%s", ma->ctx->state_base, RF_MQTT_SEEN_FILE);
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
+	if (ret == -ENOENT)
 		return;
-	close(fd);
-	if (rf_read_file(path, &data, NULL))
+	if (ret) {
+		rf_warn("mqtt: cannot read %s/%s: %s", ma->ctx->state_base, RF_MQTT_SEEN_FILE,
+			rf_state_problem(ret));
 		return;
-	for (line = strtok_r(data, "\n", &save); line && ma->nseen < RF_MQTT_SEEN_MAX;
-	     line = strtok_r(NULL, "\n", &save)) {
-		struct seen *s = &ma->seen[ma->nseen];
-		char *st = strchr(line, '\t'), *er;
-
-		if (!st || (size_t)(st - line) > RF_MQTT_ID_MAX)
-			continue;
-		*st++ = '\0';
-		er = strchr(st, '\t');
-		if (er)
-			*er++ = '\0';
-		snprintf(s->id, sizeof(s->id), "%s", line);
-		snprintf(s->status, sizeof(s->status), "%s", st);
-		snprintf(s->error, sizeof(s->error), "%s", er ? er : "");
-		rf_unescape_field(s->error);
-		ma->nseen++;
 	}
-	free(data);
+	if (!rf_state_is_json(data)) {
+		seen_load_lines(ma, data);
+		return;
+	}
+	doc = rf_state_doc_parse(data, RF_MQTT_SEEN_FORMAT, &ret);
+	if (!doc)
+		rf_warn("mqtt: %s/%s is damaged: the action ids it held may run again",
+			ma->ctx->state_base, RF_MQTT_SEEN_FILE);
+	json_array_foreach(json_object_get(doc, "actions"), i, a)
+	{
+		if (ma->nseen == RF_MQTT_SEEN_MAX)
+			break;
+		if (!rf_state_str_get(a, "id", id, sizeof(id)) &&
+		    !rf_state_str_get(a, "error", err, sizeof(err)))
+			seen_add(ma, id, json_string_value(json_object_get(a, "status")) ?: "",
+				 err);
+	}
 }
 
 /* Remember id with its status (the oldest is forgotten past RF_MQTT_SEEN_MAX) and persist. */
@@ -197,21 +223,21 @@ static void publish_action(struct rf_mqtt_agent *ma, const struct rf_remote_acti
 			   const char *status, const char *error, __u64 created)
 {
 	char topic[sizeof(ma->t_actions) + RF_MQTT_ID_MAX + 2];
-	char *doc = rf_remote_status_doc(a, ma->device, status, error, created, rf_now_unix_ns());
+	_cleanup_free_ char *doc =
+	    rf_remote_status_doc(a, ma->device, status, error, created, rf_now_unix_ns());
 
 	snprintf(topic, sizeof(topic), "%s/%s", ma->t_actions,
 		 a->id[0] ? a->id : RF_MQTT_INVALID_ID);
 	publish(ma, topic, doc, true);
-	free(doc);
 }
 
 /* The status document with "online" and "device" added; *key: the same without counters. */
 static char *status_doc(struct rf_mqtt_agent *ma, bool online, char **key)
 {
-	char *text = rf_status_json_doc(ma->ctx), *out = NULL;
-	json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+	_cleanup_free_ char *text = rf_status_json_doc(ma->ctx);
+	_cleanup_(json_decrefp) json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+	char *out;
 
-	free(text);
 	*key = NULL;
 	if (!o)
 		o = json_object();
@@ -223,14 +249,13 @@ static char *status_doc(struct rf_mqtt_agent *ma, bool online, char **key)
 	out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_object_del(o, "counters");
 	*key = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(o);
 	return out;
 }
 
 /* Publish the status document if it changed (or always, with force). */
 static void publish_status(struct rf_mqtt_agent *ma, bool force)
 {
-	char *key, *doc;
+	_cleanup_free_ char *key = NULL, *doc = NULL;
 
 	if (!ma->connected)
 		return;
@@ -238,11 +263,8 @@ static void publish_status(struct rf_mqtt_agent *ma, bool force)
 	if (doc && key && (force || !ma->last_status || strcmp(key, ma->last_status))) {
 		publish(ma, ma->t_status, doc, true);
 		free(ma->last_status);
-		ma->last_status = key;
-		key = NULL;
+		ma->last_status = TAKE_PTR(key);
 	}
-	free(key);
-	free(doc);
 }
 
 void rf_mqtt_agent_event(struct rf_mqtt_agent *ma, const char *json, size_t len)
@@ -692,8 +714,9 @@ static int setup_names(struct rf_mqtt_agent *ma)
 /* TLS with the CA, our certificate and key; the will; the persistent session. */
 static int setup_session(struct rf_mqtt_agent *ma)
 {
-	char client_id[RF_MQTT_NAME_MAX + 16], *will;
-	json_t *w;
+	char client_id[RF_MQTT_NAME_MAX + 16];
+	_cleanup_free_ char *will = NULL;
+	_cleanup_(json_decrefp) json_t *w = NULL;
 	int rc;
 
 	snprintf(client_id, sizeof(client_id), "ringfence-%s", ma->device);
@@ -704,10 +727,8 @@ static int setup_session(struct rf_mqtt_agent *ma)
 	/* the last will: what the broker publishes when the session dies without a goodbye */
 	w = json_pack("{s:s, s:b}", "device", ma->device, "online", 0);
 	will = w ? json_dumps(w, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(w);
 	rc = will ? mosquitto_will_set(ma->mosq, ma->t_status, (int)strlen(will), will, 1, true)
 		  : MOSQ_ERR_NOMEM;
-	free(will);
 	if (!rc && ma->url.tls)
 		rc = mosquitto_tls_set(ma->mosq, ma->conf.ca[0] ? ma->conf.ca : NULL,
 				       ma->conf.ca[0] ? NULL : "/etc/ssl/certs",
@@ -759,15 +780,12 @@ int rf_mqtt_agent_start(struct rf_ctx *ctx, struct rf_mqtt_agent **out)
 
 void rf_mqtt_agent_stop(struct rf_mqtt_agent *ma)
 {
-	char *key = NULL, *doc;
-
 	if (!ma)
 		return;
 	if (ma->connected) {
-		doc = status_doc(ma, false, &key);
+		_cleanup_free_ char *key = NULL, *doc = status_doc(ma, false, &key);
+
 		publish(ma, ma->t_status, doc, true);
-		free(doc);
-		free(key);
 		mosquitto_disconnect(ma->mosq);
 		mosquitto_loop(ma->mosq, 100, 1);
 	}

@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 #include "rf_hosts.h"
 #include "rf_policy.h"
+#include "rf_net_index.h"
 #include "rf_target.h"
 #include "rf_util.h"
 
@@ -154,6 +155,44 @@ static int change_exe(const struct rf_maps *m, const struct rf_exe_key *k, __u32
 	return 0;
 }
 
+/* Bring the flat index (rf_net_hash) in step with the trie's rule at k, if this build has one. */
+static int index_follow(const struct rf_maps *m, const struct rf_net_key *k, char *err,
+			size_t errlen)
+{
+	int ret;
+
+	if (m->net_hash < 0 || m->net_sync < 0)
+		return 0;
+	ret = rf_net_index_update(m->net, m->net_hash, m->net_sync, k);
+	if (ret < 0)
+		snprintf(err, errlen, "failed to update rf_net_hash: %s", strerror(-ret));
+	return ret < 0 ? ret : 0;
+}
+
+/*
+ * Before a rule loses entries (v: what remains) or goes (v NULL): the same in the index first,
+ * so the index never allows what the trie no longer does, not even between the two writes.
+ */
+static int index_narrow(const struct rf_maps *m, const struct rf_net_key *k,
+			const struct rf_net_val *v, char *err, size_t errlen)
+{
+	struct rf_net_key hk;
+	int ret;
+
+	if (m->net_hash < 0 || m->net_sync < 0 || !rf_net_index_valid(m->net_sync))
+		return 0;
+	rf_net_index_key(k, &hk);
+	if (!v)
+		ret = rf_net_index_forget(m->net_hash, m->net_sync, k);
+	else if (bpf_map_lookup_elem(m->net_hash, &hk, &(struct rf_net_val){0}))
+		ret = 0; /* not indexed: nothing there to narrow */
+	else
+		ret = bpf_map_update_elem(m->net_hash, &hk, v, BPF_ANY) ? -errno : 0;
+	if (ret)
+		snprintf(err, errlen, "failed to update rf_net_hash: %s", strerror(-ret));
+	return ret;
+}
+
 static int change_net(const struct rf_maps *m, const struct rf_rule *r, bool add, char *err,
 		      size_t errlen)
 {
@@ -179,18 +218,21 @@ static int change_net(const struct rf_maps *m, const struct rf_rule *r, bool add
 				 ret == -E2BIG || ret == -ENOSPC ? " (rule map full)" : "");
 			return ret;
 		}
-		return 0;
+		return index_follow(m, &r->key, err, errlen); /* the trie first: allows follow */
 	}
 	ret = rf_net_val_del(&v, &r->entry, &empty);
 	if (ret)
 		return ret;
-	if (empty)
+	ret = index_narrow(m, &r->key, empty ? NULL : &v, err, errlen); /* the index first */
+	if (!ret && empty)
 		ret = bpf_map_delete_elem(m->net, &r->key) ? -errno : 0;
-	else
+	else if (!ret)
 		ret = bpf_map_update_elem(m->net, &r->key, &v, BPF_ANY) ? -errno : 0;
-	if (ret)
+	if (ret) {
 		snprintf(err, errlen, "failed to update rf_allow_net: %s", strerror(-ret));
-	return ret;
+		return ret;
+	}
+	return index_follow(m, &r->key, err, errlen);
 }
 
 static int change_hash(int fd, const void *key, bool add, const char *map, char *err, size_t errlen)

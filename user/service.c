@@ -193,7 +193,7 @@ static int recorded_target(const struct rf_ctx *ctx, const char *mnt, char *rel,
 	char dir[PATH_MAX + NAME_MAX + 16], path[PATH_MAX], safe[PATH_MAX];
 	struct dirent *de;
 	int n = 0, seen = 0;
-	DIR *d;
+	_cleanup_closedir_ DIR *d = NULL;
 
 	snprintf(dir, sizeof(dir), "%s/targets", ctx->state_base);
 	d = opendir(dir);
@@ -204,8 +204,6 @@ static int recorded_target(const struct rf_ctx *ctx, const char *mnt, char *rel,
 		if (record_usable(ctx, mnt, dir, path, sizeof(path)) && ++n == 1)
 			snprintf(rel, len, "%s", path);
 	}
-	if (d)
-		closedir(d);
 	if (n == 1) {
 		rf_safe_str(rel, strlen(rel), safe, sizeof(safe));
 		rf_warn("the search of the cgroup tree could not decide; using the target recorded "
@@ -232,7 +230,7 @@ int rf_svc_find_record(const struct rf_ctx *base, const char *rel, const char *c
 	struct rf_isolation iso;
 	struct dirent *de;
 	int n = 0, seen = 0;
-	DIR *d;
+	_cleanup_closedir_ DIR *d = NULL;
 
 	snprintf(dir, sizeof(dir), "%s/targets", base->state_base);
 	d = opendir(dir);
@@ -252,7 +250,6 @@ int rf_svc_find_record(const struct rf_ctx *base, const char *rel, const char *c
 		if (++n == 1)
 			snprintf(name, len, "%s", de->d_name);
 	}
-	closedir(d);
 	return n;
 }
 
@@ -794,23 +791,19 @@ static void describe_swap(char *buf, size_t len, const struct rf_build *before)
  * released by someone else (another agent, docs/ABI.md); over another map (a reboot, or the
  * pins were removed) it is to be restored.
  */
-#define RF_MAPS_SEEN	"maps-seen"
-#define RF_BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
+#define RF_MAPS_SEEN "maps-seen"
 
 static int maps_identity(const struct rf_maps *m, char *buf, size_t len)
 {
 	struct bpf_map_info info = {};
 	__u32 ilen = sizeof(info);
-	char *boot = NULL;
-	int ret = rf_read_file(RF_BOOT_ID_PATH, &boot, NULL);
+	char boot[65];
+	int ret = rf_boot_id(boot, sizeof(boot));
 
 	if (!ret && bpf_obj_get_info_by_fd(m->config, &info, &ilen))
 		ret = -errno;
-	if (!ret) {
-		boot[strcspn(boot, "\n")] = '\0';
-		snprintf(buf, len, "%.64s %u", boot, info.id);
-	}
-	free(boot);
+	if (!ret)
+		snprintf(buf, len, "%s %u", boot, info.id);
 	return ret;
 }
 
@@ -1121,11 +1114,7 @@ bool rf_svc_isolated_now(const struct rf_config *cfg)
 
 __u64 rf_svc_boot_to_unix(__u64 boot_ns)
 {
-	__u64 now_boot = rf_now_boot_ns(), now_unix = rf_now_unix_ns();
-
-	if (boot_ns >= now_boot)
-		return now_unix + (boot_ns - now_boot);
-	return now_boot - boot_ns < now_unix ? now_unix - (now_boot - boot_ns) : 0;
+	return rf_boot_to_unix(boot_ns, rf_now_boot_ns(), rf_now_unix_ns());
 }
 
 bool rf_svc_note_lapse(struct rf_ctx *ctx, const struct rf_config *cfg)
@@ -1232,7 +1221,7 @@ void rf_svc_intent_done(struct rf_ctx *ctx)
 /* Does the history hold a final record of action id (killed after recording it)? */
 static bool action_finished(struct rf_ctx *ctx, __u64 id)
 {
-	struct rf_action *acts;
+	_cleanup_free_ struct rf_action *acts = NULL;
 	size_t n, i;
 	bool done = false;
 
@@ -1241,7 +1230,6 @@ static bool action_finished(struct rf_ctx *ctx, __u64 id)
 	for (i = n; i > 0 && !done; i--)
 		done = acts[i - 1].id == id && (acts[i - 1].status == RF_ACT_SUCCEEDED ||
 						acts[i - 1].status == RF_ACT_FAILED);
-	free(acts);
 	return done;
 }
 
@@ -1366,6 +1354,7 @@ static void adopt_kernel_mode(struct rf_ctx *ctx, const struct rf_config *cfg)
 	if (cfg->deadline_ns) {
 		iso.deadline_boot_ns = cfg->deadline_ns;
 		iso.deadline_unix_ns = rf_svc_boot_to_unix(cfg->deadline_ns);
+		iso.deadline_synced = rf_clock_synced();
 		iso.remaining_ns = cfg->deadline_ns - rf_now_boot_ns();
 	}
 	rf_boot_id(iso.boot_id, sizeof(iso.boot_id));
@@ -1380,6 +1369,8 @@ static void adopt_kernel_mode(struct rf_ctx *ctx, const struct rf_config *cfg)
 	history_warning(ctx, rf_action_record(ctx->state_dir, &a, NULL));
 }
 
+static void note_lapse_while_down(struct rf_ctx *ctx);
+
 void rf_svc_recover(struct rf_ctx *ctx)
 {
 	struct rf_maps m = RF_MAPS_INIT;
@@ -1387,6 +1378,7 @@ void rf_svc_recover(struct rf_ctx *ctx)
 	char boot[40];
 	const char *op, *was;
 	json_t *j = NULL;
+	bool lapsed;
 	int ret;
 
 	if (!rf_maps_open(ctx->pin_dir, &m) && !rf_config_get(&m, &cfg))
@@ -1410,8 +1402,11 @@ void rf_svc_recover(struct rf_ctx *ctx)
 	json_decref(j);
 	if (ret != -ENOENT && !ctx->state_err)
 		rf_svc_state_error(ctx, "the journal", rf_journal_clear(ctx->state_dir));
-	if (c && !rf_svc_note_lapse(ctx, c))
+	lapsed = c && rf_svc_note_lapse(ctx, c);
+	if (!lapsed && c && rf_svc_mode(c) != RF_SVC_OFF)
 		adopt_kernel_mode(ctx, c);
+	else if (!lapsed)
+		note_lapse_while_down(ctx);
 	rf_maps_close(&m);
 }
 
@@ -1429,35 +1424,83 @@ void rf_svc_catch_up(struct rf_ctx *ctx)
 	rf_state_unlock(lock);
 }
 
-/* What is left of a persisted deadline: the time the record kept (refreshed by the agent every
- * minute), else what the wall clock says (records of older versions). */
-static __u64 deadline_left(const struct rf_isolation *iso, __u64 now_unix)
-{
-	if (iso->remaining_ns)
-		return iso->remaining_ns;
-	return iso->deadline_unix_ns > now_unix ? iso->deadline_unix_ns - now_unix : 0;
-}
-
-/* Record a restore (or a deadline found passed) in ctx's history. */
-static void restore_record(struct rf_ctx *ctx, const char *type, const char *requestor,
-			   const char *comment, const char *error)
+/* Record an action of requestor in ctx's history (at time at, 0: now); the agent says it on
+ * stderr too. */
+static void restore_record(struct rf_ctx *ctx, const struct rf_restore *how, const char *type,
+			   const char *comment, const char *error, __u64 at)
 {
 	struct rf_action a = {};
 
 	snprintf(a.type, sizeof(a.type), "%s", type);
-	snprintf(a.requestor, sizeof(a.requestor), "%s", requestor);
+	snprintf(a.requestor, sizeof(a.requestor), "%s", how->requestor);
 	snprintf(a.comment, sizeof(a.comment), "%s", comment);
+	a.requested_unix_ns = a.completed_unix_ns = at;
 	history_warning(ctx, rf_action_record(ctx->state_dir, &a, error));
+	if (how->log)
+		rf_err("%s: %s%s%s", type, comment, error ? ": " : "", error ? error : "");
 }
 
-int rf_svc_restore_isolation(struct rf_ctx *ctx, struct rf_maps *m, const char *requestor)
+/*
+ * The record says isolated (or audit) but the very rf_config it last agreed with is off: another
+ * agent released through the map (docs/ABI.md) while ours was not running. Not a reboot: the
+ * record follows the kernel.
+ */
+static void note_release_while_down(struct rf_ctx *ctx, const struct rf_restore *how,
+				    struct rf_isolation *iso)
+{
+	iso->isolated = iso->audit = false;
+	iso->deadline_unix_ns = iso->confirm_unix_ns = iso->for_unix_ns = iso->remaining_ns = 0;
+	rf_svc_state_error(ctx, "the isolation record", rf_isolation_save(ctx->state_dir, iso));
+	restore_record(ctx, &(struct rf_restore){.requestor = "external", .log = how->log},
+		       "external-release",
+		       "rf_config was cleared outside the ringfence CLI while the agent was not "
+		       "running (same boot, same map): not restored",
+		       NULL, 0);
+}
+
+/* The record's deadline passed: it no longer says isolated, and the history says when it
+ * passed (the deadline's time, not now). */
+static void record_deadline_passed(struct rf_ctx *ctx, const struct rf_restore *how,
+				   struct rf_isolation *iso, const char *boot, const char *why)
+{
+	bool pending = iso->confirm_unix_ns && iso->deadline_unix_ns == iso->confirm_unix_ns;
+	__u64 at = rf_isolation_deadline_unix(iso, boot, rf_now_boot_ns(), rf_now_unix_ns());
+
+	iso->isolated = iso->audit = false;
+	iso->confirm_unix_ns = iso->for_unix_ns = iso->for_after_confirm_ns = 0;
+	rf_svc_state_error(ctx, "the isolation record", rf_isolation_save(ctx->state_dir, iso));
+	restore_record(ctx, how, pending ? "rolled-back" : "auto-release",
+		       pending ? "not confirmed" : why, NULL, at);
+}
+
+/*
+ * Nothing enforces the record (after a reboot, before the agent restored it, or without an
+ * agent) and a synchronized clock says its deadline passed while the host was down: recorded
+ * once, at the deadline, by whichever command looks first (the agent would not restore it).
+ */
+static void note_lapse_while_down(struct rf_ctx *ctx)
+{
+	struct rf_isolation iso;
+	char boot[40] = "";
+
+	rf_boot_id(boot, sizeof(boot));
+	if (rf_isolation_load(ctx->state_dir, &iso) || (!iso.isolated && !iso.audit) ||
+	    !rf_isolation_wall_passed(&iso, boot, rf_now_unix_ns(), rf_clock_synced()))
+		return;
+	record_deadline_passed(ctx, &(struct rf_restore){.requestor = "ringfence"}, &iso, boot,
+			       "deadline passed while the host was down (by the synchronized wall "
+			       "clock)");
+}
+
+int rf_svc_restore_isolation(struct rf_ctx *ctx, struct rf_maps *m, const struct rf_restore *how)
 {
 	struct rf_config_change c = {.fields = RF_CFG_F_ISOLATED | RF_CFG_F_SINCE |
 					       RF_CFG_F_DEADLINE | RF_CFG_F_FLAGS,
 				     .flags_mask = RF_CFG_AUDIT};
 	struct rf_isolation iso;
 	struct rf_config cfg;
-	__u64 now = rf_now_unix_ns();
+	char boot[40] = "";
+	__u64 left;
 	int ret;
 
 	if ((ret = rf_isolation_load(ctx->state_dir, &iso)) || (ret = rf_config_get(m, &cfg)))
@@ -1467,23 +1510,51 @@ int rf_svc_restore_isolation(struct rf_ctx *ctx, struct rf_maps *m, const char *
 	if (rf_svc_mode(&cfg) != RF_SVC_OFF)
 		return 1; /* in force already */
 	if (rf_svc_note_lapse(ctx, &cfg))
+		return 0; /* the kernel deadline passed while we watched */
+	if (how->check_released && rf_svc_maps_seen(ctx, m)) {
+		note_release_while_down(ctx, how, &iso);
 		return 0;
-	if (iso.deadline_unix_ns && !deadline_left(&iso, now)) {
-		bool pending = iso.confirm_unix_ns && iso.deadline_unix_ns == iso.confirm_unix_ns;
-
-		iso.isolated = iso.audit = false;
-		if (rf_isolation_save(ctx->state_dir, &iso))
-			rf_warn("cannot update %s/isolation", ctx->state_dir);
-		restore_record(ctx, pending ? "rolled-back" : "auto-release", requestor,
-			       pending ? "not confirmed" : "deadline passed", NULL);
+	}
+	rf_boot_id(boot, sizeof(boot));
+	left = iso.deadline_unix_ns ? rf_isolation_left(&iso, boot, rf_now_boot_ns(),
+							rf_now_unix_ns(), rf_clock_synced())
+				    : 0;
+	if (iso.deadline_unix_ns && !left) {
+		record_deadline_passed(ctx, how, &iso, boot,
+				       "deadline passed while nothing enforced it (the host was "
+				       "down, or the programs not loaded)");
 		return 0;
 	}
 	c.val.isolated = iso.isolated ? RF_ISOLATED : 0;
 	c.val.flags = iso.audit && !iso.isolated ? RF_CFG_AUDIT : 0;
 	c.val.since_unix_ns = iso.since_unix_ns;
-	c.val.deadline_ns = iso.deadline_unix_ns ? rf_now_boot_ns() + deadline_left(&iso, now) : 0;
+	c.val.deadline_ns = left ? rf_now_boot_ns() + left : 0;
 	ret = rf_config_update(m, &c, NULL);
-	restore_record(ctx, iso.isolated ? "restore-isolation" : "restore-audit", requestor,
-		       iso.comment, ret ? "cannot write rf_config" : NULL);
+	restore_record(ctx, how, iso.isolated ? "restore-isolation" : "restore-audit", iso.comment,
+		       ret ? "cannot write rf_config" : NULL, 0);
 	return ret ? ret : 1;
+}
+
+int rf_svc_wall_lapse(struct rf_ctx *ctx, struct rf_maps *m, const struct rf_restore *how)
+{
+	struct rf_config_change c = {.fields =
+					 RF_CFG_F_ISOLATED | RF_CFG_F_DEADLINE | RF_CFG_F_FLAGS,
+				     .flags_mask = RF_CFG_AUDIT};
+	struct rf_isolation iso;
+	struct rf_config cfg;
+	char boot[40] = "";
+	int ret;
+
+	rf_boot_id(boot, sizeof(boot));
+	if (rf_isolation_load(ctx->state_dir, &iso) || (!iso.isolated && !iso.audit) ||
+	    rf_config_get(m, &cfg) || rf_svc_mode(&cfg) == RF_SVC_OFF ||
+	    !rf_isolation_wall_passed(&iso, boot, rf_now_unix_ns(), rf_clock_synced()))
+		return 0;
+	ret = rf_config_update(m, &c, NULL); /* all zero: off, no deadline */
+	if (ret)
+		return ret;
+	record_deadline_passed(ctx, how, &iso, boot,
+			       "deadline passed while the host was down (by the synchronized "
+			       "wall clock; restored until the clock was synchronized)");
+	return 1;
 }

@@ -109,8 +109,9 @@ static int check_ancestors(const char *path)
 
 int rf_state_dir_open(const char *state_dir, bool create)
 {
+	_cleanup_close_ int fd = -1;
 	struct stat st;
-	int fd, err;
+	int err;
 
 	if (!state_dir || !*state_dir)
 		return -EINVAL;
@@ -128,17 +129,10 @@ int rf_state_dir_open(const char *state_dir, bool create)
 			return -ELOOP;
 		return err;
 	}
-	if (fstat(fd, &st)) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
+	if (fstat(fd, &st))
+		return -errno;
 	err = trusted(&st, true) ? check_ancestors(state_dir) : -EPERM;
-	if (err) {
-		close(fd);
-		return err;
-	}
-	return fd;
+	return err ? err : TAKE_FD(fd);
 }
 
 const char *rf_state_dir_problem(int err)
@@ -181,36 +175,32 @@ const char *rf_state_problem(int err)
 /* Open NAME in the checked dir dfd without following a symlink; only a regular file. */
 static int open_regular(int dfd, const char *name, int flags, mode_t mode)
 {
-	struct stat st;
-	int fd = openat(dfd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode);
+	struct stat st = {};
+	_cleanup_close_ int fd =
+	    openat(dfd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode);
 
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		int err = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-
-		close(fd);
-		return err;
-	}
-	return fd;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	return TAKE_FD(fd);
 }
 
 int rf_state_open_file(const char *state_dir, const char *name, int flags)
 {
-	int dfd = rf_state_dir_open(state_dir, flags & O_CREAT), fd;
+	_cleanup_close_ int dfd = rf_state_dir_open(state_dir, flags & O_CREAT);
 
 	if (dfd < 0)
 		return dfd;
-	fd = open_regular(dfd, name, flags, 0600);
-	close(dfd);
-	return fd;
+	return open_regular(dfd, name, flags, 0600);
 }
 
 int rf_state_read(const char *state_dir, const char *name, char **data, size_t *len)
 {
 	size_t cap = 4096, n = 0;
-	char *buf = NULL;
-	int fd = rf_state_open_file(state_dir, name, O_RDONLY), err = 0;
+	_cleanup_free_ char *buf = NULL;
+	_cleanup_close_ int fd = rf_state_open_file(state_dir, name, O_RDONLY);
+	int err = 0;
 
 	if (fd < 0)
 		return fd;
@@ -235,13 +225,10 @@ int rf_state_read(const char *state_dir, const char *name, char **data, size_t *
 			break;
 		n += (size_t)r;
 	}
-	close(fd);
-	if (err) {
-		free(buf);
+	if (err)
 		return err;
-	}
 	buf[n] = '\0';
-	*data = buf;
+	*data = TAKE_PTR(buf);
 	if (len)
 		*len = n;
 	return 0;
@@ -281,7 +268,8 @@ static int state_write(const char *state_dir, const char *name, const char *data
 		       bool sync)
 {
 	char tmp[NAME_MAX + 1];
-	int dfd, fd, err;
+	_cleanup_close_ int dfd = -1;
+	int fd, err;
 
 	if (strlen(name) + 18 > NAME_MAX)
 		return -ENAMETOOLONG;
@@ -290,11 +278,8 @@ static int state_write(const char *state_dir, const char *name, const char *data
 		return dfd;
 	temp_name(tmp, sizeof(tmp), name);
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		err = -errno;
-		close(dfd);
-		return err;
-	}
+	if (fd < 0)
+		return -errno;
 	err = write_all(fd, data, len);
 	if (!err && sync && fsync(fd))
 		err = -errno;
@@ -306,7 +291,6 @@ static int state_write(const char *state_dir, const char *name, const char *data
 		unlinkat(dfd, tmp, 0);
 	else if (sync && fsync(dfd))
 		err = -errno; /* the rename itself must survive a power cut */
-	close(dfd);
 	return err;
 }
 
@@ -344,8 +328,7 @@ json_t *rf_state_json_str(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t o = 0;
-	char *buf = malloc(strlen(s) * 4 + 1);
-	json_t *j;
+	_cleanup_free_ char *buf = malloc(strlen(s) * 4 + 1);
 
 	if (!buf)
 		return NULL;
@@ -362,9 +345,7 @@ json_t *rf_state_json_str(const char *s)
 		p += n;
 	}
 	buf[o] = '\0';
-	j = json_string(buf);
-	free(buf);
-	return j;
+	return json_string(buf);
 }
 
 static int hexval(char c)
@@ -413,7 +394,7 @@ char *rf_state_str_dup(const json_t *j)
 int rf_state_str_get(const json_t *obj, const char *key, char *out, size_t len)
 {
 	json_t *j = json_object_get(obj, key);
-	char *s;
+	_cleanup_free_ char *s = NULL;
 
 	out[0] = '\0';
 	if (!j)
@@ -422,7 +403,6 @@ int rf_state_str_get(const json_t *obj, const char *key, char *out, size_t len)
 	if (!s)
 		return -EBADMSG;
 	snprintf(out, len, "%s", s);
-	free(s);
 	return 0;
 }
 
@@ -435,14 +415,11 @@ int rf_state_str_set(json_t *obj, const char *key, const char *s)
 
 static int json_write(const char *state_dir, const char *name, const json_t *doc, bool sync)
 {
-	char *text = json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII);
-	int err;
+	_cleanup_free_ char *text = json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII);
 
 	if (!text)
 		return -ENOMEM;
-	err = state_write(state_dir, name, text, strlen(text), sync);
-	free(text);
-	return err;
+	return state_write(state_dir, name, text, strlen(text), sync);
 }
 
 int rf_state_json_write(const char *state_dir, const char *name, const json_t *doc)
@@ -450,8 +427,7 @@ int rf_state_json_write(const char *state_dir, const char *name, const json_t *d
 	return json_write(state_dir, name, doc, true);
 }
 
-/* A JSON document of kind `format` from data, or NULL with *err set (-EBADMSG: damaged). */
-static json_t *parse_doc(const char *data, const char *format, int *err)
+json_t *rf_state_doc_parse(const char *data, const char *format, int *err)
 {
 	json_t *doc = json_loads(data, JSON_REJECT_DUPLICATES, NULL);
 	const char *f = json_string_value(json_object_get(doc, "format"));
@@ -464,7 +440,7 @@ static json_t *parse_doc(const char *data, const char *format, int *err)
 	return doc;
 }
 
-static bool is_json(const char *data)
+bool rf_state_is_json(const char *data)
 {
 	data += strspn(data, " \t\r\n");
 	return *data == '{';
@@ -480,7 +456,7 @@ static int lines_from_json(const char *data, char ***lines, size_t *n)
 	char **out;
 	int err = 0;
 
-	doc = parse_doc(data, "ringfence-lines", &err);
+	doc = rf_state_doc_parse(data, "ringfence-lines", &err);
 	if (!doc)
 		return err;
 	arr = json_object_get(doc, "lines");
@@ -512,7 +488,7 @@ int rf_rules_load(const char *state_dir, char ***lines, size_t *n)
 
 int rf_state_lines_load(const char *state_dir, const char *name, char ***lines, size_t *n)
 {
-	char *data;
+	_cleanup_free_ char *data = NULL;
 	int err;
 
 	*lines = NULL;
@@ -523,8 +499,8 @@ int rf_state_lines_load(const char *state_dir, const char *name, char ***lines, 
 	if (err)
 		return err;
 	/* the previous release wrote one entry per line */
-	err = is_json(data) ? lines_from_json(data, lines, n) : rf_split_lines(data, lines, n);
-	free(data);
+	err = rf_state_is_json(data) ? lines_from_json(data, lines, n)
+				     : rf_split_lines(data, lines, n);
 	if (!err && !*n) { /* no lines is no array: callers that return early on !n leak nothing */
 		free(*lines);
 		*lines = NULL;
@@ -547,17 +523,14 @@ static int lines_doc(json_t *arr, const char *header, char *const *lines, size_t
 int rf_state_lines_save(const char *state_dir, const char *name, const char *header,
 			char *const *lines, size_t n)
 {
-	json_t *doc = json_pack("{s:s,s:i,s:[]}", "format", "ringfence-lines", "version",
-				RF_STATE_VERSION, "lines");
+	_cleanup_(json_decrefp) json_t *doc = json_pack(
+	    "{s:s,s:i,s:[]}", "format", "ringfence-lines", "version", RF_STATE_VERSION, "lines");
 	int err;
 
 	if (!doc)
 		return -ENOMEM;
 	err = lines_doc(json_object_get(doc, "lines"), header, lines, n);
-	if (!err)
-		err = rf_state_json_write(state_dir, name, doc);
-	json_decref(doc);
-	return err;
+	return err ? err : rf_state_json_write(state_dir, name, doc);
 }
 
 int rf_rules_save(const char *state_dir, char *const *lines, size_t n)
@@ -581,9 +554,10 @@ int rf_rules_save(const char *state_dir, char *const *lines, size_t n)
 
 json_t *rf_isolation_json(const struct rf_isolation *iso)
 {
-	json_t *doc = json_pack("{s:s,s:i,s:b,s:b,s:s}", "format", "ringfence-isolation", "version",
-				RF_STATE_VERSION, "isolated", iso->isolated, "audit", iso->audit,
-				"boot_id", iso->boot_id);
+	json_t *doc =
+	    json_pack("{s:s,s:i,s:b,s:b,s:s,s:b}", "format", "ringfence-isolation", "version",
+		      RF_STATE_VERSION, "isolated", iso->isolated, "audit", iso->audit, "boot_id",
+		      iso->boot_id, "deadline_synced", iso->deadline_synced);
 	int err = doc ? 0 : -ENOMEM;
 
 #define SET(key, field)                                                                            \
@@ -602,11 +576,9 @@ json_t *rf_isolation_json(const struct rf_isolation *iso)
 
 int rf_isolation_save(const char *state_dir, const struct rf_isolation *iso)
 {
-	json_t *doc = rf_isolation_json(iso);
-	int err = doc ? rf_state_json_write(state_dir, "isolation", doc) : -ENOMEM;
+	_cleanup_(json_decrefp) json_t *doc = rf_isolation_json(iso);
 
-	json_decref(doc);
-	return err;
+	return doc ? rf_state_json_write(state_dir, "isolation", doc) : -ENOMEM;
 }
 
 int rf_isolation_from_json(const json_t *doc, struct rf_isolation *iso)
@@ -620,6 +592,8 @@ int rf_isolation_from_json(const json_t *doc, struct rf_isolation *iso)
 	v = json_object_get(doc, "isolated");
 	iso->isolated = v && !json_is_false(v) && !json_is_null(v);
 	iso->audit = json_is_true(json_object_get(doc, "audit"));
+	/* anything but true (older records too): the wall deadline is not trusted */
+	iso->deadline_synced = json_is_true(json_object_get(doc, "deadline_synced"));
 	snprintf(iso->boot_id, sizeof(iso->boot_id), "%s",
 		 json_string_value(json_object_get(doc, "boot_id")) ?: "");
 #define GET(key, field)                                                                            \
@@ -630,17 +604,47 @@ int rf_isolation_from_json(const json_t *doc, struct rf_isolation *iso)
 	return rf_state_str_get(doc, "comment", iso->comment, sizeof(iso->comment));
 }
 
+static bool same_boot(const struct rf_isolation *iso, const char *boot_id)
+{
+	return iso->boot_id[0] && !strcmp(iso->boot_id, boot_id);
+}
+
+bool rf_isolation_wall_passed(const struct rf_isolation *iso, const char *boot_id, __u64 now_unix,
+			      bool synced)
+{
+	return iso->deadline_unix_ns && iso->deadline_synced && synced &&
+	       !same_boot(iso, boot_id) && now_unix >= iso->deadline_unix_ns;
+}
+
+__u64 rf_isolation_left(const struct rf_isolation *iso, const char *boot_id, __u64 now_boot,
+			__u64 now_unix, bool synced)
+{
+	if (iso->deadline_boot_ns && same_boot(iso, boot_id))
+		return iso->deadline_boot_ns > now_boot ? iso->deadline_boot_ns - now_boot : 0;
+	if (rf_isolation_wall_passed(iso, boot_id, now_unix, synced))
+		return 0;
+	if (iso->remaining_ns)
+		return iso->remaining_ns;
+	/* records of releases before remaining_ns: the wall clock was all there was */
+	return iso->deadline_unix_ns > now_unix ? iso->deadline_unix_ns - now_unix : 0;
+}
+
+__u64 rf_isolation_deadline_unix(const struct rf_isolation *iso, const char *boot_id,
+				 __u64 now_boot, __u64 now_unix)
+{
+	if (!iso->deadline_boot_ns || !same_boot(iso, boot_id))
+		return iso->deadline_unix_ns;
+	/* in this boot: the kernel's deadline on the wall clock as it is now (NTP may have set
+	 * it since the deadline was taken) */
+	return rf_boot_to_unix(iso->deadline_boot_ns, now_boot, now_unix);
+}
+
 static int isolation_from_json(const char *data, struct rf_isolation *iso)
 {
-	json_t *doc;
 	int err = 0;
+	_cleanup_(json_decrefp) json_t *doc = rf_state_doc_parse(data, "ringfence-isolation", &err);
 
-	doc = parse_doc(data, "ringfence-isolation", &err);
-	if (!doc)
-		return err;
-	err = rf_isolation_from_json(doc, iso);
-	json_decref(doc);
-	return err;
+	return doc ? rf_isolation_from_json(doc, iso) : err;
 }
 
 /* A number of the previous release's record (rf_parse_u64()); 0 when damaged: no deadline */
@@ -677,20 +681,20 @@ static void isolation_line(char *l, struct rf_isolation *iso)
 
 int rf_isolation_load(const char *state_dir, struct rf_isolation *iso)
 {
-	char *data, *save = NULL, *l;
+	_cleanup_free_ char *data = NULL;
+	char *save = NULL, *l;
 	int err;
 
 	memset(iso, 0, sizeof(*iso));
 	err = rf_state_read(state_dir, "isolation", &data, NULL);
 	if (err)
 		return err == -ENOENT ? 0 : err;
-	if (is_json(data)) {
+	if (rf_state_is_json(data)) {
 		err = isolation_from_json(data, iso);
 	} else {
 		for (l = strtok_r(data, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
 			isolation_line(l, iso);
 	}
-	free(data);
 	return err;
 }
 
@@ -737,7 +741,7 @@ int rf_rules_change(const char *state_dir, const char *text, bool add)
 
 int rf_boot_id(char *buf, size_t len)
 {
-	char *data = NULL;
+	_cleanup_free_ char *data = NULL;
 	int err = rf_read_file("/proc/sys/kernel/random/boot_id", &data, NULL);
 
 	buf[0] = '\0';
@@ -745,7 +749,6 @@ int rf_boot_id(char *buf, size_t len)
 		return err;
 	data[strcspn(data, "\n")] = '\0';
 	snprintf(buf, len, "%s", data);
-	free(data);
 	return 0;
 }
 
@@ -765,28 +768,24 @@ int rf_journal_write(const char *state_dir, json_t *intent)
 
 int rf_journal_read(const char *state_dir, json_t **intent)
 {
-	char *data;
+	_cleanup_free_ char *data = NULL;
 	int err;
 
 	*intent = NULL;
 	err = rf_state_read(state_dir, RF_JOURNAL, &data, NULL);
 	if (err)
 		return err;
-	*intent = parse_doc(data, "ringfence-journal", &err);
-	free(data);
+	*intent = rf_state_doc_parse(data, "ringfence-journal", &err);
 	return err;
 }
 
 int rf_journal_clear(const char *state_dir)
 {
-	int dfd = rf_state_dir_open(state_dir, false), err = 0;
+	_cleanup_close_ int dfd = rf_state_dir_open(state_dir, false);
 
 	if (dfd < 0)
 		return dfd == -ENOENT ? 0 : dfd;
-	if (unlinkat(dfd, RF_JOURNAL, 0) && errno != ENOENT)
-		err = -errno;
-	close(dfd);
-	return err;
+	return unlinkat(dfd, RF_JOURNAL, 0) && errno != ENOENT ? -errno : 0;
 }
 
 void rf_crash_point(const char *step)

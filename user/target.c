@@ -81,17 +81,15 @@ static bool is_dot(const char *name)
 static int open_sub(const struct walk *w, DIR *d, const char *name, int parent, int *c)
 {
 	struct stat st;
-	int fd;
+	_cleanup_close_ int fd =
+	    openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-	fd = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -1; /* a symlink (ELOOP), a file (ENOTDIR), gone, or unreadable */
-	if (fstat(fd, &st) || st.st_dev != w->dev) {
-		close(fd);
+	if (fstat(fd, &st) || st.st_dev != w->dev)
 		return -1;
-	}
 	*c = parent == WALK_DELEGATED || st.st_uid != w->owner ? WALK_DELEGATED : WALK_OWN;
-	return fd;
+	return TAKE_FD(fd);
 }
 
 /* Count a directory of class c against its bound; false when the bound is reached. */
@@ -118,10 +116,9 @@ static bool count_dir(struct walk *w, int c)
 static void walk_dir(struct walk *w, int dfd, size_t plen, unsigned int depth, int c)
 {
 	struct walk_class *k = &w->cls[c];
+	_cleanup_closedir_ DIR *d = fdopendir(dfd);
 	struct dirent *de;
-	DIR *d;
 
-	d = fdopendir(dfd);
 	if (!d) {
 		close(dfd);
 		return;
@@ -156,7 +153,6 @@ static void walk_dir(struct walk *w, int dfd, size_t plen, unsigned int depth, i
 		walk_dir(w, cfd, plen + 1 + n, depth + 1, cc);
 		w->path[plen] = '\0';
 	}
-	closedir(d);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -187,34 +183,27 @@ static int walk(const char *root, const struct rf_target_limits *lim, walk_match
 		const char *want, struct rf_target_found *f)
 {
 	static const struct rf_target_limits def = RF_TARGET_LIMITS_DEFAULT;
-	struct walk *w;
+	_cleanup_free_ struct walk *w = NULL;
+	_cleanup_close_ int fd = -1;
 	struct stat st;
-	int fd;
 
 	memset(f, 0, sizeof(*f));
 	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st)) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
+	if (fstat(fd, &st))
+		return -errno;
 	w = calloc(1, sizeof(*w));
-	if (!w) {
-		close(fd);
+	if (!w)
 		return -ENOMEM;
-	}
 	w->lim = lim ? *lim : def;
 	w->match = match;
 	w->want = want;
 	w->f = f;
 	w->dev = st.st_dev;
 	w->owner = st.st_uid;
-	walk_dir(w, fd, 0, 0, WALK_OWN);
+	walk_dir(w, TAKE_FD(fd), 0, 0, WALK_OWN); /* consumes the fd */
 	walk_result(w, f);
-	free(w);
 	qsort(f->paths, f->n, sizeof(f->paths[0]), cmp_str);
 	qsort(f->similar, f->nsimilar, sizeof(f->similar[0]), cmp_str);
 	return 0;
@@ -485,9 +474,9 @@ int rf_target_parse_proc_cgroup(const char *text, char *path, size_t len)
 int rf_target_pid_cgroup(const char *proc, const char *pid, char *path, size_t len)
 {
 	char file[PATH_MAX], buf[8192];
+	_cleanup_close_ int fd = -1;
 	ssize_t n;
 	__u64 v;
-	int fd;
 
 	if (rf_parse_u64(pid, INT_MAX, &v) || v == 0)
 		return -EINVAL;
@@ -497,13 +486,8 @@ int rf_target_pid_cgroup(const char *proc, const char *pid, char *path, size_t l
 	if (fd < 0)
 		return errno == ENOENT ? -ESRCH : -errno;
 	n = read(fd, buf, sizeof(buf) - 1);
-	if (n < 0) {
-		int err = errno;
-
-		close(fd);
-		return err == ESRCH ? -ESRCH : -err; /* it exited between open and read */
-	}
-	close(fd);
+	if (n < 0)
+		return errno == ESRCH ? -ESRCH : -errno; /* it exited between open and read */
 	buf[n] = '\0';
 	return rf_target_parse_proc_cgroup(buf, path, len);
 }
@@ -660,7 +644,8 @@ int rf_target_cgroup(const char *mnt, const char *sel, struct rf_cgroup_ref *ref
 	char path[PATH_MAX];
 	struct stat st, mst;
 	struct statfs sfs;
-	int fd, ret;
+	_cleanup_close_ int fd = -1;
+	int ret;
 
 	memset(ref, 0, sizeof(*ref));
 	if ((ret = rf_target_cgroup_path(mnt, sel, path, sizeof(path))))
@@ -680,7 +665,6 @@ int rf_target_cgroup(const char *mnt, const char *sel, struct rf_cgroup_ref *ref
 		ret = fd_canonical(mnt, fd, ref);
 	if (!ret)
 		ref->id = fd_cgroup_id(fd, &st);
-	close(fd);
 	return ret;
 }
 
@@ -689,7 +673,8 @@ int rf_target_covers(const char *dir, __u64 id)
 	struct statfs sfs;
 	struct stat st;
 	dev_t dev = 0;
-	int fd, up, i, ret = 0;
+	_cleanup_close_ int fd = -1;
+	int up, i, ret = 0;
 
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -714,7 +699,6 @@ int rf_target_covers(const char *dir, __u64 id)
 		close(fd);
 		fd = up;
 	}
-	close(fd);
 	return ret;
 }
 
@@ -819,4 +803,46 @@ int rf_target_container_cgroup(const char *rel, const char *id, char *out, size_
 		return 0; /* the outermost */
 	}
 	return -ENOENT;
+}
+
+/* The processes of cgroup dir, for w->pid (closed before the walk goes deeper). */
+static int walk_pids(const struct rf_cgroup_walk *w, const char *dir, int mark)
+{
+	char path[PATH_MAX];
+	_cleanup_fclose_ FILE *procs = NULL;
+	int pid, ret = 0, r;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	procs = fopen(path, "re");
+	while (procs && fscanf(procs, "%d", &pid) == 1)
+		if ((r = w->pid(pid, mark, w->arg)) < 0)
+			ret = r;
+	return ret;
+}
+
+static int cgroup_walk_at(const struct rf_cgroup_walk *w, const char *dir, int depth, int mark)
+{
+	char path[PATH_MAX];
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int ret = 0, r;
+
+	if (depth > w->max_depth || (w->cgroup && !w->cgroup(dir, &mark, w->arg)))
+		return 0;
+	if (w->pid)
+		ret = walk_pids(w, dir, mark);
+	d = opendir(dir);
+	while (d && (de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if ((r = cgroup_walk_at(w, path, depth + 1, mark)) < 0)
+			ret = r;
+	}
+	return ret;
+}
+
+int rf_cgroup_walk(const char *dir, const struct rf_cgroup_walk *w)
+{
+	return cgroup_walk_at(w, dir, 0, 0);
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "rf_target.h"
 #include "rf_tc.h"
 #include "rf_util.h"
 
@@ -102,16 +103,11 @@ static bool prog_is_ours(__u32 id)
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
-	int fd = bpf_prog_get_fd_by_id(id);
-	bool ours;
+	_cleanup_close_ int fd = bpf_prog_get_fd_by_id(id);
 
-	if (fd < 0)
-		return false;
-	ours = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	return fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) &&
 	       (!strcmp(info.name, "rf_tc_egress") || !strcmp(info.name, "rf_tc_ingress") ||
 		!strcmp(info.name, "rf_tcns_egress") || !strcmp(info.name, "rf_tcns_ingress"));
-	close(fd);
-	return ours;
 }
 
 /*
@@ -137,17 +133,12 @@ static int prog_and_id(const char *path, __u32 *id)
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
-	int fd = bpf_obj_get(path), ret;
+	_cleanup_close_ int fd = bpf_obj_get(path);
 
-	if (fd < 0)
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
 		return -errno;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
 	*id = info.id;
-	return fd;
+	return TAKE_FD(fd);
 }
 
 /* prog_pin with the last `from` in its file name replaced by `to`, into buf. */
@@ -209,7 +200,8 @@ int rf_tc_attach_all(const char *prog_pin, __u32 handle, char *names, size_t nam
 {
 	struct if_nameindex *ifs, *i;
 	__u32 id = 0, in_id = 0;
-	int prog, in_prog, n = 0, ret = 0;
+	_cleanup_close_ int prog = -1, in_prog = -1;
+	int n = 0, ret = 0;
 
 	if (names && nameslen)
 		names[0] = '\0';
@@ -218,10 +210,8 @@ int rf_tc_attach_all(const char *prog_pin, __u32 handle, char *names, size_t nam
 		return prog;
 	in_prog = ingress_prog_beside(prog_pin, &in_id);
 	ifs = if_nameindex();
-	if (!ifs) {
-		ret = -errno;
-		goto out;
-	}
+	if (!ifs)
+		return -errno;
 	for (i = ifs; i->if_index; i++) {
 		int err;
 
@@ -238,10 +228,6 @@ int rf_tc_attach_all(const char *prog_pin, __u32 handle, char *names, size_t nam
 		}
 	}
 	if_freenameindex(ifs);
-out:
-	if (in_prog >= 0)
-		close(in_prog);
-	close(prog);
 	return ret ? ret : n;
 }
 
@@ -285,13 +271,10 @@ __u32 rf_pinned_prog_id(const char *path)
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
-	int fd = path ? bpf_obj_get(path) : -1;
+	_cleanup_close_ int fd = path ? bpf_obj_get(path) : -1;
 
-	if (fd < 0)
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
 		return 0;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		info.id = 0;
-	close(fd);
 	return info.id;
 }
 
@@ -366,7 +349,7 @@ static bool pid_in_cgroup(pid_t pid, const char *mnt, const char *cg_dir)
 	char path[64], line[PATH_MAX], full[2 * PATH_MAX];
 	size_t n = strlen(cg_dir);
 	bool in = false;
-	FILE *f;
+	_cleanup_fclose_ FILE *f = NULL;
 
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
 	f = fopen(path, "re");
@@ -377,8 +360,6 @@ static bool pid_in_cgroup(pid_t pid, const char *mnt, const char *cg_dir)
 		snprintf(full, sizeof(full), "%s%s", mnt, strcmp(line + 3, "/") ? line + 3 : "");
 		in = !strncmp(full, cg_dir, n) && (full[n] == '\0' || full[n] == '/');
 	}
-	if (f)
-		fclose(f);
 	return in;
 }
 
@@ -391,7 +372,7 @@ static void scan_ns_use(const char *cg_dir)
 {
 	char mnt[PATH_MAX], path[64];
 	struct dirent *de;
-	DIR *d;
+	_cleanup_closedir_ DIR *d = NULL;
 
 	n_ns_use = 0;
 	if (rf_cgroup2_mount(mnt, sizeof(mnt)) || !(d = opendir("/proc")))
@@ -419,7 +400,6 @@ static void scan_ns_use(const char *cg_dir)
 		ns_use[i].target |= in;
 		ns_use[i].foreign |= !in;
 	}
-	closedir(d);
 }
 
 /* Does only the target use the namespace (dev, ino), as the last scan_ns_use() saw it? */
@@ -459,7 +439,8 @@ static int attach_in_netns_of(const char *prog_pin, __u32 handle, pid_t pid, str
 	char path[64], own[PATH_MAX];
 	struct stat st;
 	pid_t child;
-	int i, fd, status;
+	_cleanup_close_ int fd = -1;
+	int i, status;
 
 	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
 	if (stat(path, &st))
@@ -482,7 +463,6 @@ static int attach_in_netns_of(const char *prog_pin, __u32 handle, pid_t pid, str
 		_exit(setns(fd, CLONE_NEWNET) || rf_tc_attach_all(prog_pin, handle, NULL, 0) < 0
 			  ? 1
 			  : 0);
-	close(fd);
 	if (child < 0)
 		return -errno;
 	if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status))
@@ -490,36 +470,19 @@ static int attach_in_netns_of(const char *prog_pin, __u32 handle, pid_t pid, str
 	return 1;
 }
 
-/* Every pid of cgroup dir and its descendants (bounded depth): attach in its namespace. */
-static int walk_cgroup(const char *prog_pin, __u32 handle, const char *dir, int depth,
-		       struct ns_seen *seen)
-{
-	char path[PATH_MAX];
-	struct dirent *de;
-	FILE *procs;
-	DIR *d;
-	int pid, ret = 0, r;
+struct netns_walk {
+	const char *prog_pin;
+	__u32 handle;
+	struct ns_seen *seen;
+};
 
-	if (depth > 32)
-		return 0;
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	procs = fopen(path, "re");
-	while (procs && fscanf(procs, "%d", &pid) == 1)
-		if ((r = attach_in_netns_of(prog_pin, handle, pid, seen)) < 0)
-			ret = r;
-	if (procs)
-		fclose(procs);
-	d = opendir(dir);
-	while (d && (de = readdir(d))) {
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if ((r = walk_cgroup(prog_pin, handle, path, depth + 1, seen)) < 0)
-			ret = r;
-	}
-	if (d)
-		closedir(d);
-	return ret;
+/* A pid of the target's subtree: attach in its namespace. */
+static int attach_for_pid(int pid, int mark, void *arg)
+{
+	struct netns_walk *nw = arg;
+
+	(void)mark;
+	return attach_in_netns_of(nw->prog_pin, nw->handle, pid, nw->seen);
 }
 
 int rf_tc_attach_cgroup_netns(const char *prog_pin, __u32 handle, const char *cg_dir, bool self)
@@ -535,5 +498,8 @@ int rf_tc_attach_cgroup_netns(const char *prog_pin, __u32 handle, const char *cg
 		seen.ino[0] = own.st_ino;
 		seen.n = 1;
 	}
-	return walk_cgroup(prog_pin, handle, cg_dir, 0, &seen);
+	return rf_cgroup_walk(
+	    cg_dir, &(struct rf_cgroup_walk){.pid = attach_for_pid,
+					     .arg = &(struct netns_walk){prog_pin, handle, &seen},
+					     .max_depth = 32});
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/timex.h>
 #include <time.h>
 #include <unistd.h>
 #include "rf_target.h"
@@ -54,21 +55,18 @@ size_t rf_utf8_len(const char *s, size_t avail)
 
 int rf_cgroup2_mount(char *buf, size_t len)
 {
-	FILE *f = fopen("/proc/self/mounts", "re");
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mounts", "re");
 	char dev[256], dir[PATH_MAX], type[64];
-	int found = 0;
 
 	if (!f)
 		return -errno;
 	while (fscanf(f, "%255s %4095s %63s %*[^\n]", dev, dir, type) == 3) {
 		if (strcmp(type, "cgroup2") == 0) {
 			snprintf(buf, len, "%s", dir);
-			found = 1;
-			break;
+			return 0;
 		}
 	}
-	fclose(f);
-	return found ? 0 : -ENOENT;
+	return -ENOENT;
 }
 
 int rf_cgroup_resolve(const char *path, char *dir, size_t dirlen, __u64 *id)
@@ -180,6 +178,25 @@ __u64 rf_now_boot_ns(void)
 	return now_ns(CLOCK_BOOTTIME);
 }
 
+__u64 rf_boot_to_unix(__u64 boot_ns, __u64 now_boot, __u64 now_unix)
+{
+	if (boot_ns >= now_boot)
+		return now_unix + (boot_ns - now_boot);
+	return now_boot - boot_ns < now_unix ? now_unix - (now_boot - boot_ns) : 0;
+}
+
+bool rf_clock_synced(void)
+{
+	const char *test = getenv("RINGFENCE_TEST_CLOCK_SYNCED");
+	struct timex tx = {};
+	int state;
+
+	if (test && *test)
+		return access(test, F_OK) == 0;
+	state = adjtimex(&tx); /* modes 0: only reads, no privilege needed */
+	return state >= 0 && state != TIME_ERROR && !(tx.status & STA_UNSYNC);
+}
+
 __u64 rf_now_mono_ms(void)
 {
 	return now_ns(CLOCK_MONOTONIC) / 1000000ULL;
@@ -267,8 +284,8 @@ int rf_write_file_atomic(const char *path, const char *data, size_t len)
 
 int rf_read_file(const char *path, char **data, size_t *len)
 {
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	_cleanup_free_ char *buf = NULL;
 	size_t cap = 0, n = 0;
 
 	if (!f)
@@ -279,11 +296,8 @@ int rf_read_file(const char *path, char **data, size_t *len)
 		if (cap - n < 4096) {
 			char *nb = realloc(buf, cap + 65536);
 
-			if (!nb) {
-				free(buf);
-				fclose(f);
+			if (!nb)
 				return -ENOMEM;
-			}
 			buf = nb;
 			cap += 65536;
 		}
@@ -292,16 +306,10 @@ int rf_read_file(const char *path, char **data, size_t *len)
 		if (r == 0)
 			break;
 	}
-	if (ferror(f)) {
-		int err = errno ? -errno : -EIO; /* e.g. EISDIR: never mistake it for empty */
-
-		free(buf);
-		fclose(f);
-		return err;
-	}
-	fclose(f);
+	if (ferror(f))
+		return errno ? -errno : -EIO; /* e.g. EISDIR: never mistake it for empty */
 	buf[n] = '\0';
-	*data = buf;
+	*data = TAKE_PTR(buf);
 	if (len)
 		*len = n;
 	return 0;

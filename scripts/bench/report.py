@@ -8,7 +8,9 @@ Raw lines (one measurement each):
   metric PROMETHEUS-LINE    meta NAME 0 VALUE
 """
 import argparse
+import os
 import random
+import re
 import statistics
 import sys
 import textwrap
@@ -22,19 +24,48 @@ CONFIGS = [
     ("multi", "the same process, outside {targets} other targets that are isolated"),
     ("iso10", "ringfence isolated, peer allowed, 10 rules"),
     ("iso10nowall", "ringfence isolated, 10 rules, without the second wall (tc filter removed)"),
+    ("iso10exe3", "ringfence isolated, 10 rules, the client allowed by an exe rule with a user "
+     "(rf_allow_exe_v3)"),
+    ("iso10exe2", "ringfence isolated, 10 rules, the client allowed by a plain exe rule "
+     "(rf_allow_exe_v2, any user)"),
     ("iso100k", "ringfence isolated, peer allowed, {rules} rules"),
     ("nft100k", "nftables: interval sets, {rules} prefixes"),
     ("ipt1k", "iptables: 1,000 rules per chain"),
 ]
 PROG_CASES = [
     ("egress_allowed_v4", "egress, allowed, IPv4 peer"),
-    ("egress_allowed_v6", "egress, allowed, IPv6 peer (deep in the trie)"),
+    ("egress_allowed_v6", "egress, allowed, IPv6 peer next to the rules"),
     ("ingress_allowed_v4", "ingress, allowed, IPv4 peer"),
     ("egress_denied_v4", "egress, denied, IPv4"),
     ("wall_allowed_v4", "tc second wall, allowed, IPv4 peer"),
     ("wall_denied_v4", "tc second wall, denied, IPv4"),
     ("egress_denied_v6", "egress, denied, IPv6 next to the rules"),
+    ("egress_allowed_v6_trie", "egress, allowed, IPv6 peer, the trie walk (index marked out of "
+     "sync: as before the index)"),
+    ("tc_ingress_tcp_v4", "tc ingress (ICMP errors), a TCP segment in, IPv4"),
+    ("tc_ingress_icmp_error_v4", "tc ingress, an ICMP error quoting an allowed flow, IPv4"),
+    ("tc_ingress_icmp_error_v6", "tc ingress, an ICMP error quoting an allowed flow, IPv6"),
+    ("tc_ingress_icmp_error_denied_v4", "tc ingress, an ICMP error quoting a denied flow, IPv4"),
+    ("tcns_egress_allowed_v4", "per-namespace wall (tcns_egress), allowed, IPv4 peer"),
+    ("tcns_egress_denied_v4", "per-namespace wall (tcns_egress), denied, IPv4"),
+    ("tcns_ingress_tcp_v4", "per-namespace wall (tcns_ingress), a TCP segment in, IPv4"),
+    ("tcns_ingress_icmp_error_v4", "per-namespace wall (tcns_ingress), an ICMP error quoting an "
+     "allowed flow, IPv4"),
 ]
+# the trie row shows what the index replaced: no "no more than 10 rules" target for it
+FLAT_EXEMPT = {"egress_allowed_v6_trie"}
+# one rule count (the largest): the index at its bound of prefix lengths, the trie one past it
+LENS_CASES = [
+    ("lensmax_allowed_longest", "IPv6 peer allowed by its /128, rules over {lens} prefix lengths "
+     "(the index's bound)"),
+    ("lensmax_allowed_shortest", "an address allowed only by the shortest of {lens} prefix "
+     "lengths (every length probed)"),
+    ("lensmax_denied", "denied, {lens} prefix lengths (every length probed)"),
+    ("lensover_allowed_shortest_trie", "the same allowed address, {lens1} prefix lengths (the "
+     "trie decides)"),
+    ("lensover_denied_trie", "denied, {lens1} prefix lengths (the trie decides)"),
+]
+V6_FLAT_TARGET = 1.2  # issue 25: IPv6 at 100,000 rules at most 1.2x the 10-rule cost
 TARGET_PCT = 3.0
 WARM_TARGET_MS = 10.0
 NOISE = "noise"  # verdict: the median misses the target, the 90% interval does not
@@ -124,6 +155,7 @@ def main():
                 "iptables", "libbpf", "nft", "rev", "targets"):
         ap.add_argument("--" + opt, default="")
     ap.add_argument("--mqtt-idle-s", dest="mqtt_idle_s", type=int, default=20)
+    ap.add_argument("--lens", default="8")  # RF_NET_FAST_LENS of this build
     a = ap.parse_args()
     d = parse(a.results)
     rules = f"{int(a.rules):,}"
@@ -134,7 +166,9 @@ def main():
     e_med = med(empty)
     rows.append(("per-packet ns", "empty cgroup_skb program (baseline)", fmt(e_med),
                  fmt(min(empty)), fmt(max(empty)), ratio_str([x / e_med for x in empty])))
-    for case, label in (("egress_not_isolated", "rf_egress, not isolated"),
+    for case, label in (("empty_tc_program", "empty tc program (TC_ACT_UNSPEC): the tc rows' "
+                         "floor"),
+                        ("egress_not_isolated", "rf_egress, not isolated"),
                         ("ingress_not_isolated", "rf_ingress, not isolated"),
                         ("wall_other_target", "tc filter of another isolated target, a packet "
                          "not of its cgroup")):
@@ -148,6 +182,13 @@ def main():
         for n in sizes:
             xs = d["progrun"][(case, str(n))]
             rows.append(("per-packet ns", f"isolated, {label}, {n:,} rules", fmt(med(xs)),
+                         fmt(min(xs)), fmt(max(xs)), ratio_str([x / e_med for x in xs])))
+
+    for case, label in LENS_CASES:
+        xs = d["progrun"].get((case, str(sizes[-1])), [])
+        if xs:
+            rows.append(("per-packet ns", f"isolated, egress, {sizes[-1]:,} rules: "
+                         + label.format(lens=a.lens, lens1=int(a.lens) + 1), fmt(med(xs)),
                          fmt(min(xs)), fmt(max(xs)), ratio_str([x / e_med for x in xs])))
 
     # 2./3. connection rate and throughput
@@ -190,6 +231,13 @@ def main():
                  "1.000"))
     rows.append(("footprint", f"rf_allow_net memory, {rules} rules (KiB)", fmt(m100k / 1024),
                  "", "", f"{m100k / m10:.1f} x 10 rules" if m10 else ""))
+    h10, h100k = d["mem"].get("rf_net_hash_10", 0), d["mem"].get("rf_net_hash_100k", 0)
+    if h100k:
+        rows.append(("footprint", f"rf_net_hash (the index) memory, 10 rules (KiB)",
+                     fmt(h10 / 1024), "", "", ""))
+        rows.append(("footprint", f"rf_net_hash (the index) memory, {rules} rules (KiB)",
+                     fmt(h100k / 1024), "", "",
+                     f"{h100k / m100k:.2f} x the trie" if m100k else ""))
     rows.append(("footprint", f"all pinned maps, {rules} rules (KiB)",
                  fmt(d["mem"].get("all_maps_100k", 0) / 1024), "", "", ""))
     if "target_maps" in d["mem"]:
@@ -270,12 +318,24 @@ def main():
     spreads = [(max(v) - min(v)) / med(v) for (c, n), v in d["progrun"].items() if n != "-"]
     pp_noise = med(spreads) if spreads else 0.0
     for case, label in PROG_CASES:
+        if case in FLAT_EXEMPT or not d["progrun"].get((case, str(sizes[0]))):
+            continue
         x10 = med(d["progrun"][(case, str(sizes[0]))])
         xn = med(d["progrun"][(case, str(sizes[-1]))])
         ok = xn / x10 <= 1 + max(pp_noise, 0.03)
         verdicts.append((f"{rules} rules cost no more than 10 rules (per packet, {label})", ok,
                          f"{fmt(x10)} ns -> {fmt(xn)} ns ({xn / x10:.2f}x; repetition spread "
                          f"{pp_noise * 100:.0f}%)"))
+    v6 = [med(d["progrun"][("egress_allowed_v6", str(n))]) for n in (sizes[0], sizes[-1])]
+    tr = [med(d["progrun"].get(("egress_allowed_v6_trie", str(n)), [0])) for n in
+          (sizes[0], sizes[-1])]
+    verdicts.append((f"IPv6 at {rules} rules at most {V6_FLAT_TARGET}x the 10-rule cost "
+                     f"(per packet, egress, allowed, IPv6 peer next to the rules; issue 25)",
+                     v6[1] / v6[0] <= V6_FLAT_TARGET,
+                     f"{fmt(v6[0])} ns -> {fmt(v6[1])} ns ({v6[1] / v6[0]:.2f}x) with the hash "
+                     f"index; the trie walk it replaces, measured on the same copies in the "
+                     f"same run: {fmt(tr[0])} ns -> {fmt(tr[1])} ns "
+                     f"({tr[1] / tr[0] if tr[0] else 0:.2f}x)"))
     warm = med([x[0] for x in d["lat"]["isolate_warm"]])
     verdicts.append(("warm isolate under 10 ms", warm < WARM_TARGET_MS,
                      f"median {fmt(warm)} ms to the first denied connect; starting any CLI "
@@ -373,9 +433,113 @@ def main():
         latency_note=latency_note, rate_note=rate_note, control_note=control_note,
         target_note=target_note, multi_note=multi_note, targets=a.targets,
         bytes_per_rule=fmt((m100k - m10) / max(1, int(a.rules) - 10)),
-        ringbuf_kib=256)
+        hash_bytes_per_rule=fmt((h100k - h10) / max(1, int(a.rules) - 10)),
+        lookup_note=lookup_note(d, sizes, a.lens), i21_note=issue21_note(d, sizes, e_med),
+        ringbuf_kib=256, after_results="@@AFTER_RESULTS@@", findings="@@FINDINGS@@",
+        sections="@@SECTIONS@@")
+    # hand-written parts (docs/perf/*.md) and the console's block are kept across runs
+    console = kept_block(a.doc, "console-bench")
+    doc = wrap(doc)
+    for token, text in (("@@AFTER_RESULTS@@", hand_written("after-results.md")),
+                        ("@@FINDINGS@@", hand_written("findings.md")),
+                        ("@@SECTIONS@@", hand_written("issue-21.md")
+                         + ("\n\n" + console if console else ""))):
+        doc = doc.replace(token, text)
+    doc = re.sub(r"\n{3,}", "\n\n", doc).rstrip("\n") + "\n"
     with open(a.doc, "w") as f:
-        f.write(wrap(doc))
+        f.write(doc)
+
+
+def lookup_note(d, sizes, lens):
+    """The hash index against the trie walk, and its cost with many prefix lengths."""
+    def m(case, n):
+        xs = d["progrun"].get((case, str(n)), [])
+        return med(xs) if xs else 0
+
+    lo, hi = sizes[0], sizes[-1]
+    v6, tr = (m("egress_allowed_v6", lo), m("egress_allowed_v6", hi)), \
+        (m("egress_allowed_v6_trie", lo), m("egress_allowed_v6_trie", hi))
+    text = (
+        f"the programs look a destination up in `rf_net_hash`, one hash probe per prefix length "
+        f"that has rules (longest first), while `rf_net_sync` says the index mirrors "
+        f"`rf_allow_net`; otherwise they walk the trie as before (docs/ABI.md). With the "
+        f"run's rules (two lengths: the peers' /128s and the /64 fillers) the allowed IPv6 "
+        f"peer cost {fmt(v6[0])} ns with {lo:,} rules and {fmt(v6[1])} ns with {hi:,} "
+        f"({v6[1] / v6[0] if v6[0] else 0:.2f}x); the trie walk on the same copies, the index "
+        f"marked out of sync, {fmt(tr[0])} ns and {fmt(tr[1])} ns "
+        f"({tr[1] / tr[0] if tr[0] else 0:.2f}x), because a trie lookup follows the depth of "
+        f"the path to the address, which grows with the prefixes sharing its leading bits.")
+    best, short, deny = (m("lensmax_allowed_longest", hi), m("lensmax_allowed_shortest", hi),
+                         m("lensmax_denied", hi))
+    t_short, t_deny = m("lensover_allowed_shortest_trie", hi), m("lensover_denied_trie", hi)
+    if short:
+        per = (short - best) / max(1, int(lens) - 1)
+        text += (
+            f" The index costs one probe per length tried: with rules over {lens} lengths (its "
+            f"bound) an address its longest rule allows cost {fmt(best)} ns, one allowed only "
+            f"by the shortest {fmt(short)} ns and a denied one {fmt(deny)} ns, about "
+            f"{fmt(per)} ns per probe; one length more and the trie decides: {fmt(t_short)} ns "
+            f"and {fmt(t_deny)} ns for the same two addresses (their path through this trie is "
+            f"short: they lie outside the fillers' /32). So the index pays where an address's "
+            f"longest rules allow it, as with allow-lists of hosts and a few networks; its worst "
+            f"case, at the bound of {lens} lengths, is an address that only the shortest rule "
+            f"allows ({short / t_short if t_short else 0:.1f}x the trie here) or none "
+            f"({deny / t_deny if t_deny else 0:.1f}x); the bound keeps it at {lens} probes.")
+    return text
+
+
+def issue21_note(d, sizes, e_med):
+    """What the round-3 packet checks cost (tc ingress, the per-namespace wall)."""
+    def m(case, n=None):
+        xs = d["progrun"].get((case, str(n) if n else "-"), [])
+        return med(xs) if xs else 0
+
+    n = sizes[0]
+    tc0 = m("empty_tc_program")
+    if not m("tc_ingress_tcp_v4", n):
+        return "not measured in this run."
+    return (
+        f"`rf_tc_ingress` runs on every packet received on a guarded interface. Against an "
+        f"empty tc program ({fmt(tc0)} ns) an ordinary TCP segment cost "
+        f"{fmt(m('tc_ingress_tcp_v4', n))} ns while isolated (the config lookup and the IP "
+        f"header: it is not ICMP), an ICMP error quoting an allowed flow "
+        f"{fmt(m('tc_ingress_icmp_error_v4', n))} ns (IPv4) and "
+        f"{fmt(m('tc_ingress_icmp_error_v6', n))} ns (IPv6): the ICMP and quoted headers, a "
+        f"socket lookup for the quoted flow and the destination lookup; one quoting a denied "
+        f"flow {fmt(m('tc_ingress_icmp_error_denied_v4', n))} ns, the event included. For a "
+        f"target that owns its network namespace, `rf_tcns_egress` judges every packet "
+        f"leaving it: {fmt(m('tcns_egress_allowed_v4', n))} ns allowed and "
+        f"{fmt(m('tcns_egress_denied_v4', n))} ns denied, as the host's second wall "
+        f"({fmt(m('wall_allowed_v4', n))} ns); `rf_tcns_ingress` costs what `rf_tc_ingress` "
+        f"does ({fmt(m('tcns_ingress_tcp_v4', n))} ns a segment, "
+        f"{fmt(m('tcns_ingress_icmp_error_v4', n))} ns an error). Not isolated, each returns "
+        f"after one array lookup. These rows use {n:,} rules; the {sizes[-1]:,}-rule rows "
+        f"differ within noise.")
+
+
+PERF_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "perf")
+
+
+def hand_written(name):
+    """docs/perf/NAME (its leading HTML comment dropped), or ''."""
+    path = os.path.join(PERF_DIR, name)
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return ""
+    return re.sub(r"\A<!--.*?-->\n", "", text, flags=re.S).strip("\n")
+
+
+def kept_block(doc, tag):
+    """The block between <!-- TAG:begin ...--> and <!-- TAG:end --> of the report now, or ''."""
+    try:
+        with open(doc) as f:
+            text = f.read()
+    except OSError:
+        return ""
+    m = re.search(rf"<!-- {tag}:begin.*?<!-- {tag}:end -->", text, flags=re.S)
+    return m.group(0) if m else ""
 
 
 def ordinal(n):
@@ -620,6 +784,8 @@ Latency rows are absolute; their ratio column compares them with the 10 ms warm-
 
 {table}
 
+{after_results}
+
 ## Targets
 
 {verdicts}
@@ -666,7 +832,12 @@ each measured process, moves it into the cgroup and then into the device namespa
    unattached copy of the object) with a TCP ACK packet, the skb's device being the veth (the
    programs let the loopback device pass without looking). Rules: the peer's two rules plus
    filler prefixes `2001:db8:X:Y::/64`; the allowed IPv6 peer and the denied IPv6 address sit next
-   to the fillers, so their lookups go the deepest through the trie.
+   to the fillers, so a walk of the trie goes the deepest for them. Each copy's rules are indexed
+   (`rf_net_hash`) as ringfence does; the "trie walk" rows mark the index out of sync around
+   their run, on the same copies. Two more copies hold {rules} rules over as many prefix lengths
+   as the index probes and one more, with `2001:db9::/49` as the shortest. The tc rows
+   (`rf_tc_ingress`, `rf_tcns_egress`/`_ingress`) get the same frames; an ICMP error is a port
+   unreachable from the peer quoting a TCP segment the device sent it.
 2. **Connection rate**: blocking `connect()` + `close()` (SO_LINGER 0, so no TIME_WAIT) to the
    peer for {ms} ms; the peer accepts and closes.
 3. **Throughput**: one TCP stream of 128 KiB writes for {ms} ms; the time includes draining (the
@@ -705,13 +876,10 @@ per-host exceptions grows (loaded in {ipt_ms} ms); IPv4 only, as the traffic mea
   with its clsact qdisc on the interface.
 - **What having programs attached costs**: {control_note}
 - **Isolated**, an allowed packet costs a few tens of nanoseconds more: parsing the IP and TCP
-  headers, the socket-owner checks (socket storage, cgroup ancestors) and the longest-prefix walk
-  in the LPM trie. The trie's lookup cost follows the depth of the path to the address, which
-  grows with the number of prefixes sharing the address's leading bits (about log2 of them,
-  bounded by the 128 key bits), never linearly with the rule count. An address next to the
-  {rules} filler prefixes (the IPv6 peer) walks the deepest path and costs more than with 10
-  rules; addresses outside the populated part of the trie (the IPv4 peer, stored as ::ffff:a.b.c.d)
-  do not. In the rate and throughput rows, 100,000 rules and 10 rules are the same within noise.
+  headers, the socket-owner checks (socket storage, cgroup ancestors) and the destination lookup.
+  In the rate and throughput rows, {rules} rules and 10 rules are the same within noise.
+- **Destination lookup (issue 25)**: {lookup_note}
+- **Issue 21: the new packet checks**: {i21_note}
 - **Connection rate while isolated**: {rate_note}
 - **Many targets**: {multi_note}
 - **nftables** with an interval set also does one set lookup per packet, so it scales like
@@ -719,7 +887,8 @@ per-host exceptions grows (loaded in {ipt_ms} ms); IPv4 only, as the traffic mea
   pays for the 999 before it, on every packet: that is the large drop in its rows.
 - **Isolation latency**: {latency_note}
 - **Footprint**: the LPM trie allocates per rule (`BPF_F_NO_PREALLOC`), about
-  {bytes_per_rule} bytes per rule; the event reader's memory does not grow under a flood because
+  {bytes_per_rule} bytes per rule, and its index `rf_net_hash` (also allocated on insert) about
+  {hash_bytes_per_rule} bytes per rule more; the event reader's memory does not grow under a flood because
   the kernel rate-limits events and the ring buffer is a fixed {ringbuf_kib} KiB mapping.
 - Caveat: this is a small, shared virtual machine (other jobs ran during the measurement: see
   the baseline row's spread). Compare ratios, not absolute numbers, across machines, and rerun
@@ -742,6 +911,9 @@ per-host exceptions grows (loaded in {ipt_ms} ms); IPv4 only, as the traffic mea
   start, which no CLI avoids: an agent that keeps the `rf_config` map open isolates with one
   `bpf_map_update_elem()` (the "writing rf_config" rows are bounded by the exec of the small
   process that does the write).
+{findings}
+
+{sections}
 """
 
 if __name__ == "__main__":

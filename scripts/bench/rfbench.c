@@ -8,11 +8,17 @@
  * loop is bounded by a duration or a count.
  *
  *   rfbench gen N                         the N-2 filler prefixes (one CIDR a line)
- *   rfbench fill MAP FROM TO              filler prefixes FROM..TO-1 into a pinned rf_allow_net
+ *   rfbench fill MAP FROM TO              filler prefixes FROM..TO-1 into a pinned rf_allow_net,
+ *                                         then index it (rf_net_hash beside it), as the CLI does
  *   rfbench progrun NETNS IFNAME REPS REPEAT
  *                                         BPF_PROG_TEST_RUN cost table (ns per run), including
  *                                         the tc filter of another isolated target on a packet
- *                                         that is not its cgroup's
+ *                                         that is not its cgroup's, the trie walk next to the
+ *                                         hash index, many prefix lengths, tc ingress (ICMP
+ *                                         errors) and the per-namespace wall (tcns)
+ *   rfbench exerule PINDIR v2|v3|off      allow rfbench's own executable in the pinned
+ *                                         rf_allow_exe_v2 (any user) or rf_allow_exe_v3 (uid 0),
+ *                                         or in neither, as another agent would
  *   rfbench server CLOSEPORT SINKPORT SECS
  *                                         accept-and-close and accept-and-drain servers
  *   rfbench rate CG NETNS DST PORT MS     TCP connect+close per second
@@ -52,7 +58,11 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/sysmacros.h>
 #include "../../include/ringfence.h"
+#include "rf_net_index.h"
 #include "ringfence.skel.h"
 
 #define FILLER_MAX 1000000
@@ -139,17 +149,45 @@ static int cmd_gen(long n)
 	return 0;
 }
 
+/* The pinned map NAME beside the pinned map at path (same directory): an fd, or -1. */
+static int sibling(const char *path, const char *name)
+{
+	char p[4096];
+	const char *slash = strrchr(path, '/');
+
+	snprintf(p, sizeof(p), "%.*s/%s", slash ? (int)(slash - path) : 1, slash ? path : ".",
+		 name);
+	return bpf_obj_get(p);
+}
+
+/* Index the trie (the CLI does the same after its own changes); 0 in sync, else -1. */
+static int index_fd(int trie, int hash, int sync)
+{
+	int ret = rf_net_index_rebuild(trie, hash, sync);
+
+	if (ret)
+		fprintf(stderr, "rfbench: indexing rf_allow_net: %s\n",
+			ret < 0 ? strerror(-ret) : "left to the trie");
+	return ret ? -1 : 0;
+}
+
 static int cmd_fill(const char *path, long from, long to)
 {
-	int fd = bpf_obj_get(path);
+	int fd = bpf_obj_get(path), hash = sibling(path, "rf_net_hash"),
+	    sync = sibling(path, "rf_net_sync");
 	int ret;
 
-	if (fd < 0) {
-		fprintf(stderr, "rfbench: cannot open %s: %s\n", path, strerror(errno));
+	if (fd < 0 || hash < 0 || sync < 0) {
+		fprintf(stderr, "rfbench: cannot open %s and its index: %s\n", path,
+			strerror(errno));
 		return 1;
 	}
 	ret = fill_fd(fd, from, to);
+	if (!ret)
+		ret = index_fd(fd, hash, sync);
 	close(fd);
+	close(hash);
+	close(sync);
 	return ret ? 1 : 0;
 }
 
@@ -596,6 +634,55 @@ static void mkpkt(struct pkt *p, const char *src, const char *dst, __u16 sport, 
 	p->len = 14 + iplen + 20 + 32;
 }
 
+/*
+ * An ICMP error from src (the peer) to dst (this host) quoting a TCP segment this host sent to
+ * the peer (dst:40000 -> src:5001): port unreachable (IPv4 3/3, IPv6 1/4).
+ */
+static void mkicmp(struct pkt *p, const char *src, const char *dst)
+{
+	bool v6 = strchr(src, ':') != NULL;
+	__u32 iplen = v6 ? 40 : 20;
+	__u8 *ip = p->b + 14, *icmp = ip + iplen, *q = icmp + 8, *l4 = q + iplen;
+
+	memset(p, 0, sizeof(*p));
+	memcpy(p->b, "\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02", 12);
+	p->b[12] = v6 ? 0x86 : 0x08;
+	p->b[13] = v6 ? 0xdd : 0x00;
+	if (v6) {
+		ip[0] = q[0] = 0x60;
+		ip[5] = (__u8)(8 + 40 + 8);
+		ip[6] = 58;
+		ip[7] = 64;
+		inet_pton(AF_INET6, src, ip + 8);
+		inet_pton(AF_INET6, dst, ip + 24);
+		q[5] = 20 + 32;
+		q[6] = IPPROTO_TCP;
+		q[7] = 64;
+		inet_pton(AF_INET6, dst, q + 8);
+		inet_pton(AF_INET6, src, q + 24);
+		icmp[0] = 1;
+		icmp[1] = 4;
+	} else {
+		ip[0] = q[0] = 0x45;
+		ip[3] = (__u8)(20 + 8 + 20 + 8);
+		ip[8] = q[8] = 64;
+		ip[9] = 1;
+		inet_pton(AF_INET, src, ip + 12);
+		inet_pton(AF_INET, dst, ip + 16);
+		q[3] = 20 + 20 + 32;
+		q[9] = IPPROTO_TCP;
+		inet_pton(AF_INET, dst, q + 12);
+		inet_pton(AF_INET, src, q + 16);
+		icmp[0] = 3;
+		icmp[1] = 3;
+	}
+	l4[0] = 40000 >> 8;
+	l4[1] = 40000 & 0xff;
+	l4[2] = 5001 >> 8;
+	l4[3] = 5001 & 0xff;
+	p->len = 14 + iplen + 8 + iplen + 8;
+}
+
 /* Average ns per run over `repeat` runs; -1 if the verdict is not `want`. */
 static double run_avg(int prog, const struct pkt *p, int ifindex, long repeat, int want)
 {
@@ -657,11 +744,22 @@ static int set_isolated(int fd, __u32 on)
 	return bpf_map_update_elem(fd, &zero, &c, BPF_ANY) ? -1 : 0;
 }
 
+enum prun_prog {
+	P_EGRESS = 1,
+	P_INGRESS,
+	P_TC_EGRESS,   /* the second wall, host target */
+	P_TC_INGRESS,  /* ICMP errors (issue 21 item 1) */
+	P_TCNS_EGRESS, /* the wall of a namespace the target owns (issue 21 item 10) */
+	P_TCNS_INGRESS,
+};
+
 struct prun_case {
 	const char *name;
-	int prog; /* 0 empty, 1 egress, 2 ingress, 3 tc egress (the second wall, host target) */
+	enum prun_prog prog;
 	const char *src, *dst;
 	int want;
+	char pkt;  /* 'o' a TCP segment out (40000 -> 5001), 'i' one in, 'e' an ICMP error in */
+	bool trie; /* with the index marked out of sync: the trie walk, as before the index */
 };
 
 /*
@@ -692,20 +790,161 @@ static struct ringfence_bpf *other_target_skel(void)
 	return skel;
 }
 
+/* n prefixes over nlens lengths (64, 63, ...), each its own prefix, in 2001:db8::/32 */
+static int fill_lens(int fd, long n, int nlens)
+{
+	struct rf_net_key k;
+	struct rf_net_val v;
+	__u32 field;
+	long i;
+
+	for (i = 1; i <= n; i++) {
+		filler_key(0, &k);
+		k.prefixlen = 64 - (__u32)(i % nlens);
+		field = (__u32)i << (64 - k.prefixlen);
+		k.addr[4] = (__u8)(field >> 24);
+		k.addr[5] = (__u8)(field >> 16);
+		k.addr[6] = (__u8)(field >> 8);
+		k.addr[7] = (__u8)field;
+		tcp_both_val(k.prefixlen, &v);
+		if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * An isolated copy with the peer's two /128 rules, 2001:db9::/49 (tcp) and n - 3 prefixes over
+ * `fill` more lengths: RF_NET_FAST_LENS lengths in all (the most the index probes) or one more
+ * (the trie decides).
+ */
+static struct ringfence_bpf *lens_skel(long n, int fill)
+{
+	struct ringfence_bpf *skel = ringfence_bpf__open_and_load();
+	struct rf_net_key k = {.prefixlen = 49, .addr = {0x20, 0x01, 0x0d, 0xb9}};
+	struct rf_net_val v;
+	int net;
+
+	if (!skel)
+		return NULL;
+	net = bpf_map__fd(skel->maps.rf_allow_net);
+	tcp_both_val(49, &v);
+	if (put_peer_rules(net) || bpf_map_update_elem(net, &k, &v, BPF_ANY) ||
+	    fill_lens(net, n - 3, fill) ||
+	    rf_net_index_rebuild(net, bpf_map__fd(skel->maps.rf_net_hash),
+				 bpf_map__fd(skel->maps.rf_net_sync)) !=
+		(fill > RF_NET_FAST_LENS - 2) ||
+	    set_isolated(bpf_map__fd(skel->maps.rf_config), RF_ISOLATED)) {
+		ringfence_bpf__destroy(skel);
+		return NULL;
+	}
+	return skel;
+}
+
+static struct bpf_program *case_prog(struct ringfence_bpf *skel, enum prun_prog prog)
+{
+	switch (prog) {
+	case P_INGRESS:
+		return skel->progs.rf_ingress;
+	case P_TC_EGRESS:
+		return skel->progs.rf_tc_egress;
+	case P_TC_INGRESS:
+		return skel->progs.rf_tc_ingress;
+	case P_TCNS_EGRESS:
+		return skel->progs.rf_tcns_egress;
+	case P_TCNS_INGRESS:
+		return skel->progs.rf_tcns_ingress;
+	default:
+		return skel->progs.rf_egress;
+	}
+}
+
+static void case_pkt(struct pkt *p, const struct prun_case *k)
+{
+	if (k->pkt == 'e')
+		mkicmp(p, k->src, k->dst);
+	else if (k->pkt == 'i')
+		mkpkt(p, k->src, k->dst, 5001, 40000);
+	else
+		mkpkt(p, k->src, k->dst, 40000, 5001);
+}
+
+/* One case on one copy: the index switched off for it when the case says so. ns or -1. */
+static double run_case(struct ringfence_bpf *skel, const struct prun_case *k, const struct pkt *p,
+		       int ifindex, long repeat)
+{
+	int sync = bpf_map__fd(skel->maps.rf_net_sync);
+	struct rf_net_sync saved, off = {};
+	__u32 zero = 0;
+	double ns;
+
+	if (k->trie && (bpf_map_lookup_elem(sync, &zero, &saved) ||
+			bpf_map_update_elem(sync, &zero, &off, BPF_ANY)))
+		return -1;
+	ns = run_avg(bpf_program__fd(case_prog(skel, k->prog)), p, ifindex, repeat, k->want);
+	if (k->trie && bpf_map_update_elem(sync, &zero, &saved, BPF_ANY))
+		return -1;
+	return ns;
+}
+
+/* Many prefix lengths (100,000 rules): the index's best and worst case, and the trie past 16. */
+static const struct prun_case lens_cases[] = {
+    {"lensmax_allowed_longest", P_EGRESS, "2001:db8::1", "2001:db8::2", 1, 'o', false},
+    {"lensmax_allowed_shortest", P_EGRESS, "2001:db8::1", "2001:db9::5", 1, 'o', false},
+    {"lensmax_denied", P_EGRESS, "2001:db8::1", "2001:db9:ffff::1", 0, 'o', false},
+    {"lensover_allowed_shortest_trie", P_EGRESS, "2001:db8::1", "2001:db9::5", 1, 'o', false},
+    {"lensover_denied_trie", P_EGRESS, "2001:db8::1", "2001:db9:ffff::1", 0, 'o', false},
+};
+
+static int run_lens(struct ringfence_bpf *const lens[2], int ifindex, long r, long repeat,
+		    long nrules)
+{
+	struct pkt p;
+	size_t c;
+	double ns;
+
+	for (c = 0; c < sizeof(lens_cases) / sizeof(lens_cases[0]); c++) {
+		const struct prun_case *k = &lens_cases[c];
+
+		case_pkt(&p, k);
+		ns = run_case(lens[!strncmp(k->name, "lensover", 8)], k, &p, ifindex, repeat);
+		if (ns < 0)
+			return -1;
+		printf("progrun %s %ld %ld %.2f\n", k->name, nrules, r, ns);
+	}
+	return 0;
+}
+
 static int cmd_progrun(const char *netns, const char *ifname, long reps, long repeat)
 {
 	static const long sizes[PRUN_SIZES] = {10, 1000, 100000};
 	static const struct prun_case iso_cases[] = {
-	    {"egress_allowed_v4", 1, "192.0.2.1", "192.0.2.2", 1},
-	    {"egress_allowed_v6", 1, "2001:db8::1", "2001:db8::2", 1},
-	    {"ingress_allowed_v4", 2, "192.0.2.2", "192.0.2.1", 1},
-	    {"egress_denied_v4", 1, "192.0.2.1", "192.0.2.99", 0},
-	    {"egress_denied_v6", 1, "2001:db8::1", "2001:db8:1:ffff::1", 0},
-	    {"wall_allowed_v4", 3, "192.0.2.1", "192.0.2.2", TC_ACT_UNSPEC},
-	    {"wall_denied_v4", 3, "192.0.2.1", "192.0.2.99", 2 /* TC_ACT_SHOT */},
+	    {"egress_allowed_v4", P_EGRESS, "192.0.2.1", "192.0.2.2", 1, 'o', false},
+	    {"egress_allowed_v6", P_EGRESS, "2001:db8::1", "2001:db8::2", 1, 'o', false},
+	    {"egress_allowed_v6_trie", P_EGRESS, "2001:db8::1", "2001:db8::2", 1, 'o', true},
+	    {"ingress_allowed_v4", P_INGRESS, "192.0.2.2", "192.0.2.1", 1, 'i', false},
+	    {"egress_denied_v4", P_EGRESS, "192.0.2.1", "192.0.2.99", 0, 'o', false},
+	    {"wall_allowed_v4", P_TC_EGRESS, "192.0.2.1", "192.0.2.2", TC_ACT_UNSPEC, 'o', false},
+	    {"wall_denied_v4", P_TC_EGRESS, "192.0.2.1", "192.0.2.99", 2 /* SHOT */, 'o', false},
+	    {"egress_denied_v6", P_EGRESS, "2001:db8::1", "2001:db8:1:ffff::1", 0, 'o', false},
+	    {"tc_ingress_tcp_v4", P_TC_INGRESS, "192.0.2.2", "192.0.2.1", TC_ACT_UNSPEC, 'i',
+	     false},
+	    {"tc_ingress_icmp_error_v4", P_TC_INGRESS, "192.0.2.2", "192.0.2.1", TC_ACT_UNSPEC, 'e',
+	     false},
+	    {"tc_ingress_icmp_error_v6", P_TC_INGRESS, "2001:db8::2", "2001:db8::1", TC_ACT_UNSPEC,
+	     'e', false},
+	    {"tc_ingress_icmp_error_denied_v4", P_TC_INGRESS, "192.0.2.99", "192.0.2.1", 2, 'e',
+	     false},
+	    {"tcns_egress_allowed_v4", P_TCNS_EGRESS, "192.0.2.1", "192.0.2.2", TC_ACT_UNSPEC, 'o',
+	     false},
+	    {"tcns_egress_denied_v4", P_TCNS_EGRESS, "192.0.2.1", "192.0.2.99", 2, 'o', false},
+	    {"tcns_ingress_tcp_v4", P_TCNS_INGRESS, "192.0.2.2", "192.0.2.1", TC_ACT_UNSPEC, 'i',
+	     false},
+	    {"tcns_ingress_icmp_error_v4", P_TCNS_INGRESS, "192.0.2.2", "192.0.2.1", TC_ACT_UNSPEC,
+	     'e', false},
 	};
-	struct ringfence_bpf *skel[PRUN_SIZES] = {}, *other = NULL;
-	int empty = -1, ifindex, ret = 1;
+	struct ringfence_bpf *skel[PRUN_SIZES] = {}, *other = NULL, *lens[2] = {};
+	int empty = -1, empty_tc = -1, ifindex, ret = 1;
 	size_t s, c;
 	struct pkt p;
 	double ns;
@@ -720,7 +959,8 @@ static int cmd_progrun(const char *netns, const char *ifname, long reps, long re
 	}
 	libbpf_set_print(NULL);
 	empty = load_empty_prog();
-	if (empty < 0) {
+	empty_tc = load_ret_prog(BPF_PROG_TYPE_SCHED_CLS, 0, TC_ACT_UNSPEC);
+	if (empty < 0 || empty_tc < 0) {
 		fprintf(stderr, "rfbench: cannot load an empty program: %s\n", strerror(errno));
 		goto out;
 	}
@@ -735,8 +975,16 @@ static int cmd_progrun(const char *netns, const char *ifname, long reps, long re
 		}
 		net = bpf_map__fd(skel[s]->maps.rf_allow_net);
 		if (put_peer_rules(net) || fill_fd(net, 1, sizes[s] - 1) ||
+		    index_fd(net, bpf_map__fd(skel[s]->maps.rf_net_hash),
+			     bpf_map__fd(skel[s]->maps.rf_net_sync)) ||
 		    set_isolated(bpf_map__fd(skel[s]->maps.rf_config), s ? RF_ISOLATED : 0))
 			goto out;
+	}
+	lens[0] = lens_skel(sizes[PRUN_SIZES - 1], RF_NET_FAST_LENS - 2); /* + 128 and 49 */
+	lens[1] = lens_skel(sizes[PRUN_SIZES - 1], RF_NET_FAST_LENS - 1);
+	if (!lens[0] || !lens[1]) {
+		fprintf(stderr, "rfbench: cannot set up the many-lengths copies\n");
+		goto out;
 	}
 	other = other_target_skel();
 	if (!other) {
@@ -760,6 +1008,9 @@ static int cmd_progrun(const char *netns, const char *ifname, long reps, long re
 		if ((ns = run_avg(ingress, &p, ifindex, repeat, 1)) < 0)
 			goto out;
 		printf("progrun ingress_not_isolated - %ld %.2f\n", r, ns);
+		if ((ns = run_avg(empty_tc, &p, ifindex, repeat, TC_ACT_UNSPEC)) < 0)
+			goto out;
+		printf("progrun empty_tc_program - %ld %.2f\n", r, ns);
 		if ((ns = run_avg(bpf_program__fd(other->progs.rf_tc_egress), &p, ifindex, repeat,
 				  TC_ACT_UNSPEC)) < 0)
 			goto out;
@@ -769,24 +1020,18 @@ static int cmd_progrun(const char *netns, const char *ifname, long reps, long re
 		for (c = 0; c < sizeof(iso_cases) / sizeof(iso_cases[0]); c++) {
 			const struct prun_case *k = &iso_cases[c];
 
-			if (k->prog == 2)
-				mkpkt(&p, k->src, k->dst, 5001, 40000);
-			else
-				mkpkt(&p, k->src, k->dst, 40000, 5001);
+			case_pkt(&p, k);
 			for (s = 0; s < PRUN_SIZES; s++) {
-				struct bpf_program *prog = skel[s]->progs.rf_egress;
-
-				if (k->prog == 2)
-					prog = skel[s]->progs.rf_ingress;
-				else if (k->prog == 3)
-					prog = skel[s]->progs.rf_tc_egress;
-
-				ns = run_avg(bpf_program__fd(prog), &p, ifindex, repeat, k->want);
-				if (ns < 0)
+				ns = run_case(skel[s], k, &p, ifindex, repeat);
+				if (ns < 0) {
+					fprintf(stderr, "rfbench: case %s\n", k->name);
 					goto out;
+				}
 				printf("progrun %s %ld %ld %.2f\n", k->name, sizes[s], r, ns);
 			}
 		}
+		if (run_lens(lens, ifindex, r, repeat, sizes[PRUN_SIZES - 1]))
+			goto out;
 		if (set_isolated(bpf_map__fd(skel[0]->maps.rf_config), 0))
 			goto out;
 	}
@@ -795,8 +1040,12 @@ out:
 	fflush(stdout);
 	if (empty >= 0)
 		close(empty);
+	if (empty_tc >= 0)
+		close(empty_tc);
 	for (s = 0; s < PRUN_SIZES; s++)
 		ringfence_bpf__destroy(skel[s]);
+	ringfence_bpf__destroy(lens[0]);
+	ringfence_bpf__destroy(lens[1]);
 	ringfence_bpf__destroy(other);
 	return ret;
 }
@@ -938,10 +1187,79 @@ static int cmd_nulltc(const char *netns, const char *ifname, const char *what)
 	return 0;
 }
 
+/* ---- exe rules --------------------------------------------------------------------------- */
+
+static int pinned_in(const char *dir, const char *name)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		fprintf(stderr, "rfbench: cannot open %s: %s\n", path, strerror(errno));
+	return fd;
+}
+
+/* rfbench's own executable as rf_allow_exe_* keys it: kernel dev encoding, inode, generation */
+static int self_exe_key(struct rf_exe_key *k)
+{
+	struct stat st;
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC), gen = 0;
+
+	if (fd < 0 || fstat(fd, &st)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	memset(k, 0, sizeof(*k));
+	k->dev = (__u64)major(st.st_dev) << 20 | minor(st.st_dev);
+	k->ino = st.st_ino;
+	k->gen = ioctl(fd, FS_IOC_GETVERSION, &gen) ? RF_EXE_GEN_ANY : (__u32)gen;
+	close(fd);
+	return 0;
+}
+
+/*
+ * Allow this executable in rf_allow_exe_v2 (any user: another agent's plain exe rule) or in
+ * rf_allow_exe_v3 for uid 0 (ringfence's `exe PATH user root`), or in neither; RF_CFG_EXE_RULES
+ * follows, as the CLI sets it.
+ */
+static int cmd_exerule(const char *dir, const char *mode)
+{
+	int v2 = pinned_in(dir, "rf_allow_exe_v2"), v3 = pinned_in(dir, "rf_allow_exe_v3"),
+	    cfg = pinned_in(dir, "rf_config"), ret = 1;
+	struct rf_exe_users users = {.count = 1};
+	struct rf_allow_val plain = {};
+	struct rf_config c;
+	struct rf_exe_key k;
+	__u32 zero = 0;
+
+	if (v2 < 0 || v3 < 0 || cfg < 0 || self_exe_key(&k) || bpf_map_lookup_elem(cfg, &zero, &c))
+		goto out;
+	bpf_map_delete_elem(v2, &k);
+	bpf_map_delete_elem(v3, &k);
+	if ((!strcmp(mode, "v2") && bpf_map_update_elem(v2, &k, &plain, BPF_ANY)) ||
+	    (!strcmp(mode, "v3") && bpf_map_update_elem(v3, &k, &users, BPF_ANY))) {
+		fprintf(stderr, "rfbench: exe rule: %s\n", strerror(errno));
+		goto out;
+	}
+	c.flags = strcmp(mode, "off") ? c.flags | RF_CFG_EXE_RULES : c.flags & ~RF_CFG_EXE_RULES;
+	ret = bpf_map_update_elem(cfg, &zero, &c, BPF_ANY) ? 1 : 0;
+out:
+	if (v2 >= 0)
+		close(v2);
+	if (v3 >= 0)
+		close(v3);
+	if (cfg >= 0)
+		close(cfg);
+	return ret;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: rfbench gen|fill|progrun|server|rate|tput|flood|latency|setflag|"
-			"exectime|nullattach|nulltc ... (see the comment at the top of "
+			"exectime|nullattach|nulltc|exerule ... (see the comment at the top of "
 			"scripts/bench/rfbench.c)\n");
 	exit(1);
 }
@@ -982,6 +1300,9 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "nulltc") && argc == 5 &&
 	    (!strcmp(argv[4], "on") || !strcmp(argv[4], "off")))
 		return cmd_nulltc(argv[2], argv[3], argv[4]);
+	if (!strcmp(cmd, "exerule") && argc == 4 &&
+	    (!strcmp(argv[3], "v2") || !strcmp(argv[3], "v3") || !strcmp(argv[3], "off")))
+		return cmd_exerule(argv[2], argv[3]);
 	if (!strcmp(cmd, "latency") && argc >= 9)
 		return cmd_latency(argv + 2, argc - 2);
 	usage();

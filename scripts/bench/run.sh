@@ -142,7 +142,7 @@ mkdir -p "$WORK" "$STATE"
 printf 'dns off\npacket-guard on\n' >"$CONF"
 log "building the driver"
 gcc -O2 -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I"$ROOT/.output" -I"$ROOT/include" \
-	scripts/bench/rfbench.c -lbpf -lelf -lz -o "$DRIVER"
+	-I"$ROOT/bpf" scripts/bench/rfbench.c user/net_index.c -lbpf -lelf -lz -o "$DRIVER"
 
 # programs already attached above our cgroups run for the baseline too: record them
 FOREIGN=$(bpftool cgroup show "$CG2" 2>/dev/null | awk 'NR > 1 { print $NF }' | sort -u |
@@ -359,6 +359,7 @@ done
 [ ! -e "$PIN/targets/$id1" ] || die "unload left $PIN/targets/$id1 behind"
 rf isolate --comment bench >/dev/null
 rec mem rf_allow_net_10 0 "$(memlock rf_allow_net)"
+rec mem rf_net_hash_10 0 "$(memlock rf_net_hash)"
 log "ringfence isolated, 10 rules"
 pairs iso10 "$CG" "$DEVNS"
 # the same without the second wall: what the tc program costs a connection and a stream
@@ -366,6 +367,15 @@ ip netns exec "$DEV" tc filter del dev "rfbrd$ID" egress
 log "ringfence isolated, 10 rules, without the second wall"
 pairs iso10nowall "$CG" "$DEVNS"
 rf load >/dev/null # the config's packet-guard on puts the tc program back
+# the client allowed by its executable: ringfence's exe rule with a user (rf_allow_exe_v3), then
+# another agent's plain one (rf_allow_exe_v2, any user); the connect hooks look it up either way
+drv exerule "$PIN" v3 || die "exerule v3 failed"
+log "ringfence isolated, 10 rules, the client allowed by an exe rule with a user"
+pairs iso10exe3 "$CG" "$DEVNS"
+drv exerule "$PIN" v2 || die "exerule v2 failed"
+log "ringfence isolated, 10 rules, the client allowed by a plain exe rule"
+pairs iso10exe2 "$CG" "$DEVNS"
+drv exerule "$PIN" off || die "exerule off failed"
 
 t0=$(date +%s%N)
 drv fill "$PIN/rf_allow_net" 9 "$((NRULES - 1))" || die "fill failed"
@@ -374,6 +384,7 @@ log "ringfence isolated, $NRULES rules"
 pairs iso100k "$CG" "$DEVNS"
 
 rec mem rf_allow_net_100k 0 "$(memlock rf_allow_net)"
+rec mem rf_net_hash_100k 0 "$(memlock rf_net_hash)"
 rec mem all_maps_100k 0 "$(memlock_dir "$PIN")"
 # the long-running processes, idle and under a flood of denied connects: the event reader and
 # the agent (one at a time: while the agent runs it is the ring buffer's consumer)
@@ -440,6 +451,7 @@ python3 -B scripts/bench/report.py "$RESULTS" "$OUT_DOC" \
 	--kernel "$(uname -r)" --date "$(date -u '+%Y-%m-%d %H:%M UTC')" \
 	--reps "$REPS" --pairs "$PAIRS" --ms "$MS" --repeat "$REPEAT" --rules "$NRULES" \
 	--targets "$NTARGETS" --mqtt-idle-s "${RFBENCH_MQTT_IDLE_S:-20}" \
+	--lens "$(awk '$2 == "RF_NET_FAST_LENS" { print $3 }' include/ringfence.h)" \
 	--foreign "$FOREIGN" --iptables "${IPT_BACKEND:-unknown}" \
 	--libbpf "$(pkg-config --modversion libbpf 2>/dev/null || echo unknown)" \
 	--nft "$(nft --version | awk '{ print $2 }')" \

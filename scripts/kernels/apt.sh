@@ -3,7 +3,8 @@
 # Usage: apt.sh DIR apt-get|apt-cache ARGS...    (apt.sh DIR --print-mirrors: the mirrors it uses)
 # Runs apt-get/apt-cache with a private APT_CONFIG under DIR (its own sources list, state and
 # cache; amd64, arm64 and armhf indexes: armhf only from the main suites, the mirror has no
-# armhf security indexes), so kernels and libraries of other suites and
+# armhf security indexes; RF_APT_EXTRA_ARCH=i386 adds that one to the main suites, for a DIR of
+# its own), so kernels and libraries of other suites and
 # architectures can be looked up and downloaded without changing /etc/apt. The first call (or
 # one after RF_APT_REFRESH=1, or a day) runs 'apt-get update' in DIR.
 set -euo pipefail
@@ -59,12 +60,14 @@ security=${security:-$mirror}
 security=${security%/}
 [[ ${1:-} = --print-mirrors ]] && { echo "$mirror $security"; exit 0; }
 key=/usr/share/keyrings/debian-archive-keyring.gpg
+main_arch=amd64,arm64,armhf${RF_APT_EXTRA_ARCH:+,$RF_APT_EXTRA_ARCH}
+apt_arch='"amd64"; "arm64"; "armhf";'${RF_APT_EXTRA_ARCH:+ \"$RF_APT_EXTRA_ARCH\";}
 cat >"$dir/sources.list.new" <<LIST
-deb [arch=amd64,arm64,armhf signed-by=$key] $mirror bullseye main
+deb [arch=$main_arch signed-by=$key] $mirror bullseye main
 deb [arch=amd64,arm64 signed-by=$key] $security bullseye-security main
-deb [arch=amd64,arm64,armhf signed-by=$key] $mirror bookworm main
+deb [arch=$main_arch signed-by=$key] $mirror bookworm main
 deb [arch=amd64,arm64 signed-by=$key] $security bookworm-security main
-deb [arch=amd64,arm64,armhf signed-by=$key] $mirror bookworm-backports main
+deb [arch=$main_arch signed-by=$key] $mirror bookworm-backports main
 LIST
 cmp -s "$dir/sources.list.new" "$dir/sources.list" || { mv "$dir/sources.list.new" "$dir/sources.list"; rm -f "$dir/updated"; }
 rm -f "$dir/sources.list.new"
@@ -77,7 +80,7 @@ Dir::State "$dir/state";
 Dir::State::status "$dir/state/status";
 Dir::Cache "$dir/cache";
 APT::Architecture "amd64";
-APT::Architectures { "amd64"; "arm64"; "armhf"; };
+APT::Architectures { $apt_arch };
 APT::Get::List-Cleanup "false";
 Acquire::Languages "none";
 APT::Sandbox::User "root";

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <criterion/criterion.h>
 #include "rf_proc.h"
+#include "rft_json.h"
 
 #define BROKER_PORT "8883"
 #define PORT_OTHER  8002 /* a peer server that isolation cuts off */
@@ -405,6 +406,38 @@ static char *action_status(const char *id, const char *want, int timeout_ms)
 	}
 }
 
+/* <state>/remote-actions, the ids already run (kept across restarts), read strictly: a state
+ * document of its own format that holds id with status. */
+static void expect_remembered(const char *id, const char *status)
+{
+	char path[PATH_MAX], *text;
+	json_t *doc, *a;
+
+	snprintf(path, sizeof(path), "%s/remote-actions", rft.state_dir);
+	text = rfp_read_file(path);
+	cr_assert_not_null(text, "%s: %s", path, strerror(errno));
+	doc = rft_json_load(text);
+	cr_expect_str_eq(rft_json_str_at(doc, "format") ?: "", "ringfence-remote-actions", "%s",
+			 text);
+	a = rft_json_find(rft_json_at(doc, "actions"), "id", id);
+	cr_expect(a && !strcmp(rft_json_str_at(a, "status") ?: "", status), "%s not %s: %s", id,
+		  status, text);
+	json_decref(doc);
+	free(text);
+}
+
+static void write_legacy_remembered(const char *text)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/remote-actions", rft.state_dir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	fputs(text, f);
+	fclose(f);
+}
+
 static void expect_action(const char *id, const char *status)
 {
 	char want[64], *doc;
@@ -632,6 +665,15 @@ Test(remote, queued_timed_out_and_duplicate_actions)
 	publish_doc("{\"id\":\"queued-1\",\"type\":\"Unisolate\"}");
 	rft_msleep(1500);
 	expect_cut(true, "duplicate id after a restart");
+	expect_remembered("queued-1", "Succeeded");
+	expect_remembered("late-1", "TimeOut");
+	/* the previous release's file (tab-separated lines) is still read */
+	agent_stop(agent);
+	write_legacy_remembered("queued-1\tSucceeded\t\nlate-1\tTimeOut\tnotAfter\n");
+	agent = agent_start();
+	publish_doc("{\"id\":\"queued-1\",\"type\":\"Unisolate\"}");
+	rft_msleep(1500);
+	expect_cut(true, "duplicate id kept in a file of the previous release");
 	cr_expect_eq(history_count("\"type\":\"isolate\""), 1, "isolate ran more than once");
 	cr_expect_eq(history_count("\"type\":\"release\""), 0, "a duplicate or late action ran");
 	agent_stop(agent);

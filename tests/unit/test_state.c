@@ -2,6 +2,7 @@
 /* State dir: action records and history, rules file, isolation record, lock. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -1046,7 +1047,8 @@ Test(isolation, json_record_round_trips_every_field)
 				   .since_unix_ns = 7,
 				   .deadline_unix_ns = 8,
 				   .deadline_boot_ns = 9,
-				   .boot_to_unix_ns = 10},
+				   .boot_to_unix_ns = 10,
+				   .deadline_synced = true},
 			    got;
 
 	snprintf(iso.boot_id, sizeof(iso.boot_id), "0f1e2d3c-0000-4000-8000-123456789abc");
@@ -1062,6 +1064,108 @@ Test(isolation, json_record_round_trips_every_field)
 	cr_assert_eq(got.deadline_unix_ns, 8);
 	cr_assert_eq(got.deadline_boot_ns, 9);
 	cr_assert_eq(got.boot_to_unix_ns, 10);
+	cr_assert(got.deadline_synced);
 	cr_assert_str_eq(got.boot_id, iso.boot_id);
 	cr_assert_str_eq(got.comment, iso.comment);
+}
+
+/* ---- a deadline across a reboot ---------------------------------------------------------- */
+
+#define SEC	 1000000000ULL
+#define BOOT_A	 "0f1e2d3c-0000-4000-8000-00000000000a"
+#define BOOT_B	 "0f1e2d3c-0000-4000-8000-00000000000b"
+#define WALL_NOW (1800000000ULL * SEC)
+
+/* isolated in boot A for an hour: at boot time 100 s, wall WALL_NOW - 2 h; 40 min were left
+ * at the last save */
+static struct rf_isolation timed(bool synced_then)
+{
+	struct rf_isolation iso = {.isolated = true,
+				   .deadline_boot_ns = 3700 * SEC,
+				   .deadline_unix_ns = WALL_NOW - 3600 * SEC,
+				   .remaining_ns = 2400 * SEC,
+				   .deadline_synced = synced_then};
+
+	snprintf(iso.boot_id, sizeof(iso.boot_id), BOOT_A);
+	return iso;
+}
+
+/* In the boot that set it, the kernel's clock decides, whatever the wall clock says. */
+Test(isolation, deadline_in_the_same_boot_follows_the_boot_clock)
+{
+	struct rf_isolation iso = timed(true);
+
+	cr_expect_eq(rf_isolation_left(&iso, BOOT_A, 700 * SEC, WALL_NOW, true), 3000 * SEC);
+	cr_expect_eq(rf_isolation_left(&iso, BOOT_A, 3700 * SEC, 0, false), 0);
+	cr_expect(!rf_isolation_wall_passed(&iso, BOOT_A, WALL_NOW, true),
+		  "a wall clock set forward must not end an isolation within its boot");
+}
+
+/* After a reboot, a deadline that a synchronized clock says passed has passed (issue 20 #11). */
+Test(isolation, expired_deadline_after_a_reboot_ends_by_a_synchronized_clock)
+{
+	struct rf_isolation iso = timed(true);
+
+	cr_expect(rf_isolation_wall_passed(&iso, BOOT_B, WALL_NOW, true));
+	cr_expect_eq(rf_isolation_left(&iso, BOOT_B, 5 * SEC, WALL_NOW, true), 0);
+	cr_expect_eq(rf_isolation_deadline_unix(&iso, BOOT_B, 5 * SEC, WALL_NOW),
+		     WALL_NOW - 3600 * SEC, "the lapse is dated at the deadline, not now");
+}
+
+/* ... but not by a clock that is not synchronized now, or was not when the deadline was
+ * taken: then the record's time left is restored (fail closed). */
+Test(isolation, expired_deadline_after_a_reboot_is_kept_without_a_trusted_clock)
+{
+	struct rf_isolation iso = timed(true), untrusted = timed(false);
+
+	cr_expect(!rf_isolation_wall_passed(&iso, BOOT_B, WALL_NOW, false));
+	cr_expect_eq(rf_isolation_left(&iso, BOOT_B, 5 * SEC, WALL_NOW, false), 2400 * SEC);
+	cr_expect(!rf_isolation_wall_passed(&untrusted, BOOT_B, WALL_NOW, true));
+	cr_expect_eq(rf_isolation_left(&untrusted, BOOT_B, 5 * SEC, WALL_NOW, true), 2400 * SEC);
+}
+
+/* A deadline still ahead by the synchronized clock gets what the record kept as left. */
+Test(isolation, deadline_ahead_after_a_reboot_keeps_the_time_left)
+{
+	struct rf_isolation iso = timed(true);
+
+	iso.deadline_unix_ns = WALL_NOW + 600 * SEC;
+	cr_expect(!rf_isolation_wall_passed(&iso, BOOT_B, WALL_NOW, true));
+	cr_expect_eq(rf_isolation_left(&iso, BOOT_B, 5 * SEC, WALL_NOW, true), 2400 * SEC);
+	cr_expect(rf_isolation_wall_passed(&iso, BOOT_B, WALL_NOW + 600 * SEC, true));
+}
+
+/* The record keeps whether its wall deadline came from a synchronized clock; older records
+ * (no key) are not trusted. */
+Test(isolation, deadline_synced_round_trips_and_defaults_to_untrusted)
+{
+	struct rf_isolation iso = timed(true), got;
+	json_t *doc = rf_isolation_json(&iso);
+
+	cr_assert_not_null(doc);
+	cr_assert_eq(rf_isolation_from_json(doc, &got), 0);
+	cr_expect(got.deadline_synced);
+	json_object_del(doc, "deadline_synced");
+	cr_assert_eq(rf_isolation_from_json(doc, &got), 0);
+	cr_expect(!got.deadline_synced);
+	json_object_set_new(doc, "deadline_synced", json_string("yes"));
+	cr_assert_eq(rf_isolation_from_json(doc, &got), 0);
+	cr_expect(!got.deadline_synced);
+	json_decref(doc);
+}
+
+/* The test hook: synchronized while the named file exists. */
+Test(isolation, clock_sync_test_hook)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/synced", test_tmpdir);
+	setenv("RINGFENCE_TEST_CLOCK_SYNCED", path, 1);
+	cr_expect(!rf_clock_synced());
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	cr_expect(rf_clock_synced());
+	unsetenv("RINGFENCE_TEST_CLOCK_SYNCED");
 }
