@@ -20,10 +20,8 @@
 
 #define RF_DNS_HDR_LEN	 12
 #define RF_DNS_NAME_WIRE 255 /* the longest name on the wire, with its length bytes and root */
-#define RF_DNS_UDP_MAX	 512 /* answers are read up to this size; a truncated one is ignored */
-#define RF_DNS_MAX_RRS	 64  /* answer records looked at; more: the answer is ignored */
-#define RF_DNS_MAX_CHAIN 8   /* CNAMEs followed from the question name */
-#define RF_DNS_MAX_ADDRS 32  /* addresses taken from one answer */
+#define RF_DNS_UDP_MAX	 512 /* answers are read up to this size (no EDNS): larger are ignored */
+#define RF_DNS_MAX_ADDRS 16  /* addresses of one answer (RF_DNS_ADDRS_MAX of the parser) */
 
 /* One address of an answer: IPv6 or IPv4-mapped, network byte order, and its TTL in seconds. */
 struct rf_dns_addr {
@@ -37,15 +35,21 @@ struct rf_dns_addr {
  */
 int rf_dns_name_wire(const char *name, __u8 *wire, size_t len);
 
+/* The same name as an rf_host_key (include/rf_host.h): wire form right-aligned in 256 bytes. */
+struct rf_host_key;
+int rf_dns_name_key(const char *name, struct rf_host_key *k);
+
 /* A query for (name, qtype) with id txid and recursion desired: its length, or -EINVAL. */
 int rf_dns_query_encode(const char *name, __u16 qtype, __u16 txid, __u8 *buf, size_t len);
 
 /*
- * The A or AAAA records (qtype) of pkt that answer the query (txid, name, qtype): those owned
- * by the question name or by a name a CNAME chain from it leads to, in the answer section only.
- * 0 with *n addresses (0 for NXDOMAIN or no data); -EBADMSG when pkt is not an answer to that
- * query or cannot be parsed whole (bad compression pointer, truncated, TC set, too many
- * records): then nothing is taken from it.
+ * The A or AAAA records (qtype) of pkt that answer the query (txid, name, qtype), parsed by the
+ * programs' parser (bpf/dns_parse.bpf.h: the same rules and limits): those owned by the
+ * question name or a name a CNAME chain from it leads to, in the answer section only; at most
+ * max of them into out. 0 with *n addresses (0 for NXDOMAIN or no record of the type);
+ * -ENODATA when the server failed (SERVFAIL, REFUSED: ask another); -EBADMSG when pkt is not an
+ * answer to that query or cannot be parsed whole (bad compression pointer, truncated, TC set,
+ * more than 32 records, 8 chained names or 16 addresses): then nothing is taken from it.
  */
 int rf_dns_answer_parse(const __u8 *pkt, size_t len, __u16 txid, const char *name, __u16 qtype,
 			struct rf_dns_addr *out, size_t max, size_t *n);

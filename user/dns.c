@@ -10,6 +10,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "dns_parse.bpf.h"
 #include "rf_dns.h"
 #include "rf_util.h"
 
@@ -75,147 +76,60 @@ int rf_dns_query_encode(const char *name, __u16 qtype, __u16 txid, __u8 *buf, si
 }
 
 /*
- * The name at off into wire (uncompressed, lowercased; *wlen its length): returns the offset
- * just past the name where it stands, or -EBADMSG. A compression pointer must point before
- * itself and after the header, so every hop goes backwards and loops cannot be built.
+ * Answers are parsed by the kernel side's parser (bpf/dns_parse.bpf.h, shared with the programs
+ * and the unit tests), so ringfence's own lookups and the answers the programs learn from obey
+ * the same rules and limits. It works on a message copy in its work area.
  */
-static int read_name(const __u8 *pkt, size_t len, size_t off, __u8 *wire, size_t *wlen)
-{
-	size_t o = off, w = 0, end = 0;
-	int hops = 0;
+_Static_assert(RF_DNS_MAX_ADDRS == RF_DNS_ADDRS_MAX, "rf_dns.h follows dns_parse.bpf.h");
 
-	for (;;) {
-		__u8 c;
-
-		if (o >= len)
-			return -EBADMSG;
-		c = pkt[o];
-		if ((c & 0xc0) == 0xc0) {
-			size_t ptr;
-
-			if (o + 1 >= len || ++hops > DNS_MAX_HOPS)
-				return -EBADMSG;
-			ptr = (size_t)(c & 0x3f) << 8 | pkt[o + 1];
-			if (ptr >= o || ptr < RF_DNS_HDR_LEN)
-				return -EBADMSG;
-			if (!end)
-				end = o + 2;
-			o = ptr;
-			continue;
-		}
-		if (c & 0xc0) /* the 0x40/0x80 label types are not used in answers */
-			return -EBADMSG;
-		if (o + 1 + c > len || w + 1 + c + 1 > RF_DNS_NAME_WIRE)
-			return -EBADMSG;
-		wire[w++] = c;
-		if (c == 0)
-			break;
-		for (size_t i = 0; i < c; i++)
-			wire[w++] = (__u8)tolower(pkt[o + 1 + i]);
-		o += 1 + (size_t)c;
-	}
-	*wlen = w;
-	return (int)(end ? end : o + 1);
-}
-
-/* One record of the answer section, located in the packet. */
-struct rr {
-	size_t owner; /* offset of the owner name */
-	size_t rdata; /* offset of the data */
-	__u16 type, class, rdlen;
-	__u32 ttl;
-};
-
-struct chain {
-	__u8 name[RF_DNS_MAX_CHAIN + 1][RF_DNS_NAME_WIRE];
-	size_t len[RF_DNS_MAX_CHAIN + 1];
-	size_t n;
-};
-
-static bool in_chain(const struct chain *c, const __u8 *wire, size_t wlen)
-{
-	for (size_t i = 0; i < c->n; i++)
-		if (c->len[i] == wlen && !memcmp(c->name[i], wire, wlen))
-			return true;
-	return false;
-}
-
-/* The header and question of pkt against the query: 0, -ENODATA (the server failed: ask
- * another), -EBADMSG (not the answer to this query); *off is where the answers start. */
-static int check_question(const __u8 *pkt, size_t len, __u16 txid, const __u8 *qwire, size_t qlen,
-			  __u16 qtype, size_t *off, int *rcode)
+int rf_dns_name_key(const char *name, struct rf_host_key *k)
 {
 	__u8 wire[RF_DNS_NAME_WIRE];
-	size_t wlen;
-	__u16 flags;
-	int o;
+	int len = rf_dns_name_wire(name, wire, sizeof(wire));
 
-	if (len < RF_DNS_HDR_LEN || get16(pkt) != txid)
-		return -EBADMSG;
-	flags = get16(pkt + 2);
-	if (!(flags & DNS_FLAG_QR) || DNS_OPCODE(flags) || (flags & DNS_FLAG_TC) ||
-	    get16(pkt + 4) != 1)
-		return -EBADMSG;
-	o = read_name(pkt, len, RF_DNS_HDR_LEN, wire, &wlen);
-	if (o < 0 || (size_t)o + 4 > len || wlen != qlen || memcmp(wire, qwire, qlen) ||
-	    get16(pkt + o) != qtype || get16(pkt + o + 2) != RF_DNS_CLASS_IN)
-		return -EBADMSG;
-	*off = (size_t)o + 4;
-	*rcode = DNS_RCODE(flags);
-	return *rcode && *rcode != DNS_NXDOMAIN ? -ENODATA : 0;
-}
-
-/* Locate the answer section's records; -EBADMSG unless every one lies inside pkt. */
-static int read_rrs(const __u8 *pkt, size_t len, size_t off, struct rr *rrs, size_t nrr)
-{
-	__u8 wire[RF_DNS_NAME_WIRE];
-	size_t wlen;
-
-	for (size_t i = 0; i < nrr; i++) {
-		int o = read_name(pkt, len, off, wire, &wlen);
-
-		if (o < 0 || (size_t)o + 10 > len)
-			return -EBADMSG;
-		rrs[i].owner = off;
-		rrs[i].type = get16(pkt + o);
-		rrs[i].class = get16(pkt + o + 2);
-		rrs[i].ttl = (__u32)get16(pkt + o + 4) << 16 | get16(pkt + o + 6);
-		rrs[i].rdlen = get16(pkt + o + 8);
-		rrs[i].rdata = (size_t)o + 10;
-		if (rrs[i].rdata + rrs[i].rdlen > len)
-			return -EBADMSG;
-		off = rrs[i].rdata + rrs[i].rdlen;
-	}
+	if (len < 0)
+		return len;
+	memset(k, 0, sizeof(*k));
+	memcpy(k->name + RF_HOST_NAME_LEN - len, wire, (size_t)len);
 	return 0;
 }
 
-/* Add to c every CNAME target reachable from its names (bounded by RF_DNS_MAX_CHAIN). */
-static int follow_cnames(const __u8 *pkt, size_t len, const struct rr *rrs, size_t nrr,
-			 struct chain *c)
+/*
+ * Header and question of s->msg against the query (s->chain[0], s->qtype), whatever the RCODE
+ * and answer count: an answer (QR), opcode 0, not truncated, one question equal to the query's.
+ */
+static bool answers_query(struct rf_dns_scratch *s)
 {
-	__u8 wire[RF_DNS_NAME_WIRE];
-	size_t wlen, i;
-	bool grew = true;
+	__u32 flags = rf_dns_u16(s, 2);
+	int end;
 
-	while (grew && c->n <= RF_DNS_MAX_CHAIN) {
-		grew = false;
-		for (i = 0; i < nrr && c->n <= RF_DNS_MAX_CHAIN; i++) {
-			if (rrs[i].type != RF_DNS_TYPE_CNAME || rrs[i].class != RF_DNS_CLASS_IN)
-				continue;
-			if (read_name(pkt, len, rrs[i].owner, wire, &wlen) < 0)
-				return -EBADMSG;
-			if (!in_chain(c, wire, wlen))
-				continue;
-			/* the target must fill the record's data exactly */
-			if (read_name(pkt, rrs[i].rdata + rrs[i].rdlen, rrs[i].rdata, wire,
-				      &wlen) != (int)(rrs[i].rdata + rrs[i].rdlen))
-				return -EBADMSG;
-			if (in_chain(c, wire, wlen))
-				continue;
-			memcpy(c->name[c->n], wire, wlen);
-			c->len[c->n++] = wlen;
-			grew = true;
-		}
+	if (!(flags & RF_DNS_QR) || (flags & (RF_DNS_OPCODE | RF_DNS_TC)) || rf_dns_u16(s, 4) != 1)
+		return false;
+	end = rf_dns_read_name(s, 12);
+	return end >= 0 && (__u32)end + 4 <= s->len && rf_host_key_eq(&s->name, &s->chain[0]) &&
+	       rf_dns_u16(s, (__u32)end) == s->qtype &&
+	       rf_dns_u16(s, (__u32)end + 2) == RF_DNS_CLASS_IN;
+}
+
+/* The parse proper; s is the work area, zeroed, with the message in it. */
+static int parse_in(struct rf_dns_scratch *s, struct rf_dns_addr *out, size_t max, size_t *n)
+{
+	__u32 rcode = rf_dns_u16(s, 2) & RF_DNS_RCODE;
+	int got, i;
+
+	if (rcode || rf_dns_u16(s, 6) == 0) {
+		/* NXDOMAIN, or no record of the type: a final answer with no address. Another
+		 * RCODE (SERVFAIL, REFUSED): this server failed, ask the next one. */
+		if (!answers_query(s))
+			return -EBADMSG;
+		return !rcode || rcode == DNS_NXDOMAIN ? 0 : -ENODATA;
+	}
+	got = rf_dns_answer(s);
+	if (got < 0)
+		return -EBADMSG;
+	for (i = 0; i < got && *n < max; i++, (*n)++) {
+		memcpy(out[*n].addr, s->addr[i], 16);
+		out[*n].ttl = s->ttl[i] > 0x7fffffff ? 0 : s->ttl[i]; /* RFC 2181 8 */
 	}
 	return 0;
 }
@@ -223,46 +137,26 @@ static int follow_cnames(const __u8 *pkt, size_t len, const struct rr *rrs, size
 int rf_dns_answer_parse(const __u8 *pkt, size_t len, __u16 txid, const char *name, __u16 qtype,
 			struct rf_dns_addr *out, size_t max, size_t *n)
 {
-	static const __u8 mapped[12] = {[10] = 0xff, [11] = 0xff};
-	size_t off, nrr, i, wlen, alen = qtype == RF_DNS_TYPE_A ? 4 : 16;
-	__u8 wire[RF_DNS_NAME_WIRE];
-	struct rr rrs[RF_DNS_MAX_RRS];
-	struct chain c;
-	int ret, rcode, ql;
+	struct rf_dns_scratch *s;
+	int ret;
 
 	*n = 0;
-	ql = rf_dns_name_wire(name, c.name[0], sizeof(c.name[0]));
-	if (ql < 0 || (qtype != RF_DNS_TYPE_A && qtype != RF_DNS_TYPE_AAAA))
+	if (qtype != RF_DNS_TYPE_A && qtype != RF_DNS_TYPE_AAAA)
 		return -EINVAL;
-	c.len[0] = (size_t)ql;
-	c.n = 1;
-	ret = check_question(pkt, len, txid, c.name[0], c.len[0], qtype, &off, &rcode);
-	if (ret || rcode) /* NXDOMAIN: an answer with no address */
-		return ret;
-	nrr = get16(pkt + 6);
-	if (nrr > RF_DNS_MAX_RRS)
+	if (len < RF_DNS_HDR_LEN || len > RF_DNS_MSG_MAX || get16(pkt) != txid)
 		return -EBADMSG;
-	if (read_rrs(pkt, len, off, rrs, nrr) || follow_cnames(pkt, len, rrs, nrr, &c))
-		return -EBADMSG;
-	for (i = 0; i < nrr; i++) {
-		if (rrs[i].type != qtype || rrs[i].class != RF_DNS_CLASS_IN)
-			continue;
-		if (read_name(pkt, len, rrs[i].owner, wire, &wlen) < 0 || !in_chain(&c, wire, wlen))
-			continue;
-		if (rrs[i].rdlen != alen) {
-			*n = 0;
-			return -EBADMSG;
-		}
-		if (*n == max)
-			continue;
-		memset(&out[*n], 0, sizeof(out[*n]));
-		if (alen == 4)
-			memcpy(out[*n].addr, mapped, sizeof(mapped));
-		memcpy(out[*n].addr + 16 - alen, pkt + rrs[i].rdata, alen);
-		out[*n].ttl = rrs[i].ttl > 0x7fffffff ? 0 : rrs[i].ttl; /* RFC 2181 8 */
-		(*n)++;
+	s = calloc(1, sizeof(*s)); /* a few KiB: the programs keep it per CPU */
+	if (!s)
+		return -ENOMEM;
+	ret = rf_dns_name_key(name, &s->chain[0]);
+	if (!ret) {
+		memcpy(s->msg, pkt, len);
+		s->len = (__u32)len;
+		s->qtype = qtype;
+		ret = parse_in(s, out, max, n);
 	}
-	return 0;
+	free(s);
+	return ret;
 }
 
 /* One (name, type) question in flight. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
+#include "dns_parse.bpf.h"
 #include "rf_dns.h"
 #include "rf_hosts.h"
 #include "rf_policy.h"
@@ -17,20 +18,12 @@
 
 int rf_host_key_of(const char *host, struct rf_host_key *k, __u32 *match)
 {
-	__u8 wire[RF_DNS_NAME_WIRE];
-	int len;
-
 	*match = RF_HOST_EXACT;
 	if (host[0] == '*' && host[1] == '.') {
 		*match = RF_HOST_BELOW;
 		host += 2;
 	}
-	len = rf_dns_name_wire(host, wire, sizeof(wire));
-	if (len < 0 || len > RF_HOST_NAME_LEN)
-		return -EINVAL;
-	memset(k, 0, sizeof(*k));
-	memcpy(k->name + RF_HOST_NAME_LEN - len, wire, (size_t)len);
-	return 0;
+	return rf_dns_name_key(host, k) ? -EINVAL : 0;
 }
 
 int rf_host_key_name(const struct rf_host_key *k, __u32 match, char *buf, size_t len)
@@ -106,29 +99,10 @@ int rf_host_val_del(struct rf_host_val *v, const struct rf_net_entry *net, __u32
 int rf_host_addr_learn(struct rf_host_addr_val *v, const struct rf_net_entry *net, __u32 id,
 		       __u64 expires_ns, __u64 now_ns)
 {
-	__u32 n = clamp_count(v->count, RF_HOST_ADDR_ENTRIES), i, slot = n;
+	struct rf_host_rule r = {.net = *net, .match = RF_HOST_EXACT, .id = id};
 
-	v->count = n;
-	for (i = 0; i < n; i++) {
-		if (v->e[i].expires_ns && v->e[i].rule_id == id) {
-			v->e[i].net = *net;
-			if (expires_ns > v->e[i].expires_ns)
-				v->e[i].expires_ns = expires_ns;
-			return 0;
-		}
-		if (slot == n && (!v->e[i].expires_ns || v->e[i].expires_ns <= now_ns))
-			slot = i; /* unused or expired: reusable */
-	}
-	if (slot == n) {
-		if (n == RF_HOST_ADDR_ENTRIES)
-			return -ENOSPC;
-		v->count = n + 1;
-	}
-	memset(&v->e[slot], 0, sizeof(v->e[slot]));
-	v->e[slot].net = *net;
-	v->e[slot].rule_id = id;
-	v->e[slot].expires_ns = expires_ns;
-	return 0;
+	/* the programs' own merge (bpf/dns_parse.bpf.h): both writers keep entries alike */
+	return rf_host_learn_merge(v, &r, expires_ns, now_ns) ? -ENOSPC : 0;
 }
 
 bool rf_host_addr_forget(struct rf_host_addr_val *v, __u32 id, bool *now_empty)
@@ -150,9 +124,7 @@ bool rf_host_addr_forget(struct rf_host_addr_val *v, __u32 id, bool *now_empty)
 
 __u32 rf_host_ttl_clamp(__u32 ttl)
 {
-	return ttl < RF_HOST_TTL_MIN   ? RF_HOST_TTL_MIN
-	       : ttl > RF_HOST_TTL_MAX ? RF_HOST_TTL_MAX
-				       : ttl;
+	return rf_host_ttl(ttl); /* the programs' clamp */
 }
 
 /* ---- rf_host_name ---------------------------------------------------------------------------- */

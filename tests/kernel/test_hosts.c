@@ -378,6 +378,8 @@ Test(hosts, audit_mode_learns_too)
 
 	rule("mgmt.example.com", 1);
 	rft_cli_ok(0, "release", NULL);
+	/* the name has no address yet when isolate looks it up itself (dnsu): only the answer
+	 * below can teach ADDR_X */
 	rft_cli_ok(0, "isolate", "--audit", NULL);
 	rft_resolver_set(&dns, "mgmt.example.com", RFT_DNS_A, ADDR_X, 300);
 	cr_assert_eq(rft_host_addr_get(ADDR_X, &v), -ENOENT);

@@ -482,3 +482,82 @@ Test(hosts_cli, resolvers_map_follows_dns_setting)
 	cr_expect(!resolver_listed("::ffff:127.0.0.53"), "dns off: no resolver");
 	cr_expect(!resolver_listed("2001:db8::53"), "dns off: no upstream");
 }
+
+/* ---- the learned addresses in force (needs the kernel half: rf_host_addr in the verdicts) -- */
+
+static void start_echo(struct rft_server *srv)
+{
+	static const unsigned short ports[] = {PORT_OK, PORT_DENY};
+
+	cr_assert_eq(rft_server_start(srv, rft.peer_ns, NULL, ports, 2), 0);
+}
+
+static void expect_outcome(int family, const char *addr, unsigned short port, enum rft_outcome want)
+{
+	struct rft_result r =
+	    rft_client(rft.dev_ns, rft.cg, family, RFT_TCP, addr, port, RFT_DENY_WAIT_MS);
+
+	cr_expect_eq(r.outcome, want, "%s port %u: %s, want %s", addr, port,
+		     rft_outcome_name(r.outcome), rft_outcome_name(want));
+}
+
+/*
+ * An application resolved MGMT before isolation and keeps its cached address: isolate looked
+ * the name up itself, so a connect to the address (no DNS query now: the responder is gone)
+ * works on the rule's port, v4 and v6, and a connection opened before isolation keeps moving
+ * bytes; another port stays blocked and the peer receives nothing there.
+ */
+Test(hosts_cli, cached_address_works_after_isolate)
+{
+	struct rft_server srv;
+	struct rft_dns dns;
+	struct rft_conn conn;
+
+	start_dns(&dns, 300);
+	start_echo(&srv);
+	rft_cli_ok(0, "allow", "add", "host", MGMT, "proto", "tcp", "port", "8443", "dir", "out",
+		   NULL);
+	cr_assert_eq(
+	    rft_conn_open(&conn, rft.dev_ns, rft.cg, AF_INET, RFT_TCP, RFT_PEER_IP4, PORT_OK, 2000),
+	    0);
+	rft_cli_ok(0, "isolate", NULL);
+	rft_dns_stop(&dns); /* from now on nothing can be learned from an answer */
+	expect_outcome(AF_INET, RFT_PEER_IP4, PORT_OK, RFT_OK);
+	expect_outcome(AF_INET6, RFT_PEER_IP6, PORT_OK, RFT_OK);
+	expect_outcome(AF_INET6, RFT_PEER_MAPPED, PORT_OK, RFT_OK);
+	expect_outcome(AF_INET, RFT_PEER_IP4, PORT_DENY, RFT_EPERM);
+	expect_outcome(AF_INET6, RFT_PEER_IP6, PORT_DENY, RFT_EPERM);
+	cr_expect_eq(rft_server_stats(&srv, PORT_DENY, AF_INET).conns, 0);
+	cr_expect_eq(rft_server_stats(&srv, PORT_DENY, AF_INET6).conns, 0);
+	cr_expect_eq(rft_conn_send(&conn, 8), 8);
+	cr_expect_eq(rft_conn_recv(&conn, 2000), 8, "the open connection was cut");
+	/* the rule removed: its addresses go, new connects are refused */
+	rft_cli_ok(0, "allow", "add", "net", "203.0.113.10", "proto", "tcp", "port", "443", NULL);
+	rft_cli_ok(0, "allow", "del", "host", MGMT, "proto", "tcp", "port", "8443", "dir", "out",
+		   NULL);
+	expect_outcome(AF_INET, RFT_PEER_IP4, PORT_OK, RFT_EPERM);
+	expect_outcome(AF_INET6, RFT_PEER_IP6, PORT_OK, RFT_EPERM);
+	rft_conn_close(&conn);
+	rft_server_stop(&srv);
+}
+
+/* The deny pair: with no resolver to ask (dns off), isolate learns nothing and the cached
+ * address is blocked like any other. */
+Test(hosts_cli, cached_address_blocked_without_resolver)
+{
+	struct rft_server srv;
+	char *err = NULL;
+
+	start_echo(&srv);
+	rft_cli_ok(0, "allow", "add", "host", MGMT, "proto", "tcp", "port", "8443", "dir", "out",
+		   NULL);
+	cr_assert_eq(rft_cli(NULL, &err, "isolate", NULL), 0);
+	cr_expect(strstr(err, "no resolver"), "isolate does not say nothing was looked up: %s",
+		  err);
+	free(err);
+	expect_outcome(AF_INET, RFT_PEER_IP4, PORT_OK, RFT_EPERM);
+	expect_outcome(AF_INET6, RFT_PEER_IP6, PORT_OK, RFT_EPERM);
+	cr_expect_eq(rft_server_stats(&srv, PORT_OK, AF_INET).conns, 0);
+	cr_expect_eq(rft_server_stats(&srv, PORT_OK, AF_INET6).conns, 0);
+	rft_server_stop(&srv);
+}

@@ -283,9 +283,10 @@ Test(dns_client, many_answers_capped)
 	struct pkt p;
 	size_t n;
 
-	header(&p, 3, ANSWER, 40, 0, 0);
+	/* 16 addresses (the parser's limit): all valid, 4 of them fit the caller's room */
+	header(&p, 3, ANSWER, RF_DNS_MAX_ADDRS, 0, 0);
 	question(&p, "x.example.com", RF_DNS_TYPE_A);
-	for (int i = 0; i < 40; i++) {
+	for (int i = 0; i < RF_DNS_MAX_ADDRS; i++) {
 		char ip[32];
 
 		snprintf(ip, sizeof(ip), "192.0.2.%d", i + 1);
@@ -293,8 +294,14 @@ Test(dns_client, many_answers_capped)
 	}
 	cr_assert_eq(rf_dns_answer_parse(p.b, p.len, 3, "x.example.com", RF_DNS_TYPE_A, out, 4, &n),
 		     0);
-	cr_assert_eq(n, 4, "took %zu of 40 into 4 slots", n);
+	cr_assert_eq(n, 4, "took %zu of 16 into 4 slots", n);
 	assert_addr(&out[3], "::ffff:192.0.2.4", 60);
+	/* a 17th address: the answer is refused whole, as the programs refuse it */
+	p.b[7] = RF_DNS_MAX_ADDRS + 1;
+	a_rr_ptr(&p, QOFF, "192.0.2.99", 60);
+	cr_assert_eq(rf_dns_answer_parse(p.b, p.len, 3, "x.example.com", RF_DNS_TYPE_A, out, 4, &n),
+		     -EBADMSG);
+	cr_assert_eq(n, 0);
 }
 
 /* ---- answers that are refused whole ------------------------------------------------------- */
@@ -374,9 +381,9 @@ Test(dns_client, refused_truncated_everywhere)
 	put(&p, "\xc0\x00\x02\x01\x00", 5);
 	assert_refused(&p, 1, "mgmt.example.com", RF_DNS_TYPE_A, "A rdlen 5");
 	/* more records than looked at */
-	header(&p, 1, ANSWER, RF_DNS_MAX_RRS + 1, 0, 0);
+	header(&p, 1, ANSWER, 33, 0, 0); /* the parser reads 32 */
 	question(&p, "x.example.com", RF_DNS_TYPE_A);
-	for (int i = 0; i <= RF_DNS_MAX_RRS; i++)
+	for (int i = 0; i < 33; i++)
 		a_rr_ptr(&p, QOFF, "192.0.2.1", 60);
 	assert_refused(&p, 1, "x.example.com", RF_DNS_TYPE_A, "too many records");
 }
@@ -453,11 +460,11 @@ Test(dns_client, cname_loops_and_long_chains_end)
 	cr_assert_eq(n, 1);
 	assert_addr(&out[0], "::ffff:192.0.2.20", 60);
 
-	/* a chain longer than RF_DNS_MAX_CHAIN: its end is not reached, nothing taken */
-	header(&p, 1, ANSWER, RF_DNS_MAX_CHAIN + 2, 0, 0);
+	/* a chain of more than 8 names (the question's and 8 CNAME targets): refused whole */
+	header(&p, 1, ANSWER, 8 + 1, 0, 0);
 	question(&p, "x.example.com", RF_DNS_TYPE_A);
 	size_t prev = QOFF;
-	for (int i = 0; i <= RF_DNS_MAX_CHAIN; i++) {
+	for (int i = 0; i < 8; i++) {
 		char nm[32];
 
 		snprintf(nm, sizeof(nm), "c%d.example.com", i);
@@ -467,8 +474,8 @@ Test(dns_client, cname_loops_and_long_chains_end)
 		name(&p, nm);
 	}
 	a_rr_ptr(&p, prev, "192.0.2.30", 60);
-	cr_assert_eq(parse(&p, 1, "x.example.com", RF_DNS_TYPE_A, out, &n), 0);
-	cr_assert_eq(n, 0, "an address %zu CNAMEs away was taken", (size_t)RF_DNS_MAX_CHAIN + 1);
+	cr_assert_eq(parse(&p, 1, "x.example.com", RF_DNS_TYPE_A, out, &n), -EBADMSG);
+	cr_assert_eq(n, 0, "an address 8 CNAMEs away was taken");
 }
 
 Test(dns_client, punycode_names)

@@ -383,7 +383,9 @@ Test(host_addr, ttl_clamp_and_refresh_interval)
 	cr_assert_eq(rf_host_ttl_clamp(59), 60);
 	cr_assert_eq(rf_host_ttl_clamp(300), 300);
 	cr_assert_eq(rf_host_ttl_clamp(86401), RF_HOST_TTL_MAX);
-	cr_assert_eq(rf_host_ttl_clamp(0xffffffffu), RF_HOST_TTL_MAX);
+	cr_assert_eq(rf_host_ttl_clamp(0x7fffffffu), RF_HOST_TTL_MAX);
+	/* a TTL with the top bit set counts as 0 (RFC 2181 8), as the programs count it */
+	cr_assert_eq(rf_host_ttl_clamp(0xffffffffu), RF_HOST_TTL_MIN);
 	/* half the shortest TTL, at least 30 s, at most an hour; nothing answered: 30 s */
 	cr_assert_eq(rf_host_refresh_ms(0), 30000);
 	cr_assert_eq(rf_host_refresh_ms(60), 30000);
