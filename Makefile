@@ -100,7 +100,7 @@ $(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/console:
 
 BPF_CC = $(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-I. -Iinclude -Ibpf $(CLANG_BPF_SYS_INCLUDES)
-$(BPF_OBJ): $(BPF_SRC) $(wildcard bpf/*.bpf.h) include/ringfence.h vmlinux.h | $(OUTPUT)
+$(BPF_OBJ): $(BPF_SRC) $(wildcard bpf/*.bpf.h) include/ringfence.h include/rf_host.h vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(BPF_CC) -c $< -o $@
 	$(Q)$(LLVM_STRIP) -g $@
@@ -108,7 +108,7 @@ $(BPF_OBJ): $(BPF_SRC) $(wildcard bpf/*.bpf.h) include/ringfence.h vmlinux.h | $
 # The same programs without a kfunc, for kernels without BTF: libbpf resolves a kfunc (even a
 # weak one) against the running kernel's own BTF, which --btf cannot stand in for. Only its
 # bytes are used, opened through ringfence_bpf's skeleton (user/loader.c).
-$(BPF_OBJ_NOKF): $(BPF_SRC) $(wildcard bpf/*.bpf.h) include/ringfence.h vmlinux.h | $(OUTPUT)
+$(BPF_OBJ_NOKF): $(BPF_SRC) $(wildcard bpf/*.bpf.h) include/ringfence.h include/rf_host.h vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(BPF_CC) -DRF_NO_KFUNC -c $< -o $@
 	$(Q)$(LLVM_STRIP) -g $@

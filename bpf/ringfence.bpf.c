@@ -714,6 +714,9 @@ static __always_inline void addr4_mapped(__u8 out[16], __u32 be_addr)
 	__builtin_memcpy(&out[12], &be_addr, 4);
 }
 
+/* Host rules (issue 24): DNS learning and learned addresses. Uses the helpers above. */
+#include "dns.bpf.h"
+
 /* The rf_mgmt entry for a TCP flow to f's remote from process tgid, or NULL. */
 static __always_inline const struct rf_mgmt_val *mgmt_entry(const struct rf_flow *f, __u32 tgid)
 {
@@ -763,6 +766,7 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, enum rf_
 	struct bpf_sock *sk;
 	struct rf_flow f = {};
 	enum rf_mode mode;
+	bool expired = false;
 
 	if (!cfg || (mode = cfg_mode(cfg)) == RF_MODE_OFF)
 		return 1;
@@ -790,13 +794,15 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, enum rf_
 
 	if (rf_addr_is_loopback(f.remote))
 		return 1;
-	if (process_allowed(sk) || flow_dest_allowed(&f) || mgmt_connect_allowed(sk, &f) ||
+	if (process_allowed(sk) || flow_dest_allowed(&f) ||
+	    host_flow_allowed(sk, &f, true, &expired) || mgmt_connect_allowed(sk, &f) ||
 	    builtin_allowed(cfg, &f, NULL, false, false)) {
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(hook, false);
 		return 1;
 	}
-	return refuse(mode, &f, hook, RF_REASON_NO_RULE, bpf_get_current_cgroup_id(), true, true);
+	return refuse(mode, &f, hook, expired ? RF_REASON_HOST_EXPIRED : RF_REASON_NO_RULE,
+		      bpf_get_current_cgroup_id(), true, true);
 }
 
 /* The four sock_addr programs: one verdict, each with its hook, family and match. */
@@ -1324,6 +1330,7 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
 	enum rf_reason reason = RF_REASON_NO_RULE;
 	struct rf_flow f = {};
 	enum rf_mode mode;
+	bool parsed, lo, expired = false;
 	__u64 gen;
 	int cached;
 
@@ -1332,15 +1339,29 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
 	/*
 	 * Loopback is the interface, not the address: 127/8 or ::1 on another device (a route with
 	 * route_localnet, a mirred copy of lo) leaves the host and is judged like any address.
+	 * With host rules, DNS is observed first, on lo too (a local stub resolver).
 	 */
-	if (skb->ifindex == LOOPBACK_IFINDEX)
+	lo = skb->ifindex == LOOPBACK_IFINDEX;
+	if (lo && !(cfg->flags & RF_CFG_HOST_RULES))
 		return 1;
+	/*
+	 * The verdict cache; not with host rules, where every DNS answer must be observed
+	 * (dns_observe() below), nor on lo.
+	 */
 	gen = rf_cache_gen();
-	cached = rf_cache_hit(skb, ingress, ingress ? RF_CACHE_INGRESS : RF_CACHE_EGRESS,
-			      rf_cache_cfg(cfg, mode), gen);
-	if (cached == RF_CACHE_HIT)
-		goto allowed;
-	if (!parse_skb(skb, &f, ingress)) {
+	cached = RF_CACHE_NONE;
+	if (!lo && !(cfg->flags & RF_CFG_HOST_RULES)) {
+		cached = rf_cache_hit(skb, ingress, ingress ? RF_CACHE_INGRESS : RF_CACHE_EGRESS,
+				      rf_cache_cfg(cfg, mode), gen);
+		if (cached == RF_CACHE_HIT)
+			goto allowed;
+	}
+	parsed = parse_skb(skb, &f, ingress);
+	if (parsed && (cfg->flags & RF_CFG_HOST_RULES))
+		dns_observe(skb, &f, ingress);
+	if (lo)
+		return 1;
+	if (!parsed) {
 		/* fail closed, whoever owns the socket: what cannot be read cannot be judged */
 		reason = RF_REASON_MALFORMED;
 		goto refused;
@@ -1361,12 +1382,16 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
 				       rf_cache_cfg(cfg, mode), gen);
 		goto allowed;
 	}
-	if (builtin_allowed(cfg, &f, skb, ingress, false)) {
+	/* host rules (learned addresses) and built-ins: judged on every packet, never cached */
+	if (skb_host_allowed(skb, &f, ingress, &expired) ||
+	    builtin_allowed(cfg, &f, skb, ingress, false)) {
 	allowed:
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(hook, false);
 		return 1;
 	}
+	if (expired)
+		reason = RF_REASON_HOST_EXPIRED;
 refused:
 	return refuse(mode, &f, hook, reason, bpf_skb_cgroup_id(skb), false,
 		      mode == RF_MODE_ENFORCE || audit_first_report(skb));
@@ -1477,6 +1502,7 @@ static __always_inline int wall_verdict(struct __sk_buff *skb, const struct rf_c
 {
 	enum rf_reason reason = RF_REASON_NO_RULE;
 	struct rf_flow f = {};
+	bool expired = false;
 	__u64 gen;
 	int cached;
 
@@ -1496,12 +1522,16 @@ static __always_inline int wall_verdict(struct __sk_buff *skb, const struct rf_c
 			rf_cache_store(skb, RF_CACHE_WALL, rf_cache_cfg(cfg, mode), gen);
 		goto allowed;
 	}
-	if (f.srcroute ? skb_socket_allowed(skb, &f) : builtin_allowed(cfg, &f, skb, false, true)) {
+	if (f.srcroute ? skb_socket_allowed(skb, &f)
+		       : host_flow_allowed(skb_full_sock(skb), &f, false, &expired) ||
+			     builtin_allowed(cfg, &f, skb, false, true)) {
 	allowed:
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(RF_HOOK_WALL, false);
 		return TC_ACT_UNSPEC;
 	}
+	if (expired)
+		reason = RF_REASON_HOST_EXPIRED;
 refused:
 	if (refuse(mode, &f, RF_HOOK_WALL, reason, bpf_skb_cgroup_id(skb), false,
 		   mode == RF_MODE_ENFORCE || audit_first_report(skb)))
@@ -1777,7 +1807,7 @@ static __always_inline int icmp_error_verdict(struct __sk_buff *skb, const struc
 {
 	enum rf_reason reason = RF_REASON_MALFORMED;
 	struct rf_flow outer = {}, q = {};
-	bool ours = all, allowed = false;
+	bool ours = all, allowed = false, expired = false;
 	struct bpf_sock *sk;
 	int r;
 
@@ -1798,6 +1828,7 @@ static __always_inline int icmp_error_verdict(struct __sk_buff *skb, const struc
 			return TC_ACT_UNSPEC;
 		reason = RF_REASON_NO_RULE;
 		if (allowed || flow_dest_allowed(&q) ||
+		    host_flow_allowed(NULL, &q, false, &expired) ||
 		    builtin_allowed(cfg, &q, NULL, false, false)) {
 			if (mode == RF_MODE_ENFORCE)
 				count_verdict(RF_HOOK_TC_INGRESS, false);

@@ -34,11 +34,29 @@
 	X(net_hash, rf_net_hash)     /* the flat index of rf_allow_net (user/net_index.c) */       \
 	X(net_sync, rf_net_sync)                                                                   \
 	X(policy_gen, rf_policy_gen) /* the policy generation (rf_policy_gen_bump()) */            \
-	X(sk_verdict, rf_sk_verdict) /* the verdict cache (bpf/cache.bpf.h) */
+	X(sk_verdict, rf_sk_verdict) /* the verdict cache (bpf/cache.bpf.h) */                     \
+	/* host rules (include/rf_host.h) */                                                       \
+	X(host_name, rf_host_name)                                                                 \
+	X(dns_resolver, rf_dns_resolver)                                                           \
+	X(dns_pending, rf_dns_pending)                                                             \
+	X(host_addr, rf_host_addr)                                                                 \
+	X(sk_host, rf_sk_host)                                                                     \
+	X(dns_scratch, rf_dns_scratch)
+
+/*
+ * Private maps userspace writes too, opened with the public ones when pinned; -1 when the pins
+ * predate them (a host of an earlier build, before its next 'load'): then host rules cannot be
+ * applied and say so. Each is also in RF_MAP_PRIVATE_LIST (pinning, unload).
+ */
+#define RF_MAP_OPTIONAL_LIST(X)                                                                    \
+	X(host_name, rf_host_name)                                                                 \
+	X(host_addr, rf_host_addr)                                                                 \
+	X(dns_resolver, rf_dns_resolver)
 
 struct rf_maps {
 #define RF_X_FIELD(field, name) int field;
 	RF_MAP_LIST(RF_X_FIELD)
+	RF_MAP_OPTIONAL_LIST(RF_X_FIELD)
 #undef RF_X_FIELD
 	/* rf_net_hash, rf_net_sync: -1 over pins of a build without the index (optional) */
 	int net_hash, net_sync;
@@ -46,9 +64,11 @@ struct rf_maps {
 };
 /* Every fd -1: what rf_maps_close() leaves and what it accepts. */
 #define RF_X_CLOSED(field, name) .field = -1,
+#define RF_X_INDEX_CLOSED	 .net_hash = -1, .net_sync = -1,
 #define RF_MAPS_INIT                                                                               \
 	{                                                                                          \
-		RF_MAP_LIST(RF_X_CLOSED).net_hash = -1, .net_sync = -1, .gen = -1,                 \
+		RF_MAP_LIST(RF_X_CLOSED)                                                           \
+		RF_MAP_OPTIONAL_LIST(RF_X_CLOSED) RF_X_INDEX_CLOSED.gen = -1,                      \
 	}
 
 /* Every pinned map name (public and private), for unload and "anything pinned?". */

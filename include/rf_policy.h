@@ -39,7 +39,7 @@ int rf_policy_for_each_net(const struct rf_maps *m,
 				     void *arg),
 			   void *arg);
 
-/* Number of keys in a hash or LPM map (stops counting at limit). */
+/* Number of keys (of up to 256 bytes) in a hash or LPM map (stops counting at limit). */
 size_t rf_map_count(int fd, size_t key_size, size_t limit);
 
 #endif /* RF_POLICY_H */

@@ -14,14 +14,22 @@ enum rf_rule_kind {
 	RF_RULE_NET,
 	RF_RULE_EXE,
 	RF_RULE_CGROUP,
+	RF_RULE_HOST,
 };
+
+/* A DNS name in text: at most 253 bytes (255 on the wire), labels of 1..63 bytes. */
+#define RF_HOST_NAME_MAX  253
+#define RF_HOST_LABEL_MAX 63
 
 struct rf_rule {
 	enum rf_rule_kind kind;
 	struct rf_net_key key;	   /* RF_RULE_NET: canonical prefix, host bits zero */
-	struct rf_net_entry entry; /* RF_RULE_NET */
-	char path[4096];	   /* RF_RULE_EXE / RF_RULE_CGROUP, as given */
-	char user[64]; /* RF_RULE_EXE: "user NAME|UID|any" as given; "" = the file's owner */
+	struct rf_net_entry entry; /* RF_RULE_NET and RF_RULE_HOST: proto, port, dir */
+	/* RF_RULE_HOST: the name lowercased, without a trailing dot; "*.example.com" for any name
+	 * below example.com */
+	char host[RF_HOST_NAME_MAX + 1];
+	char path[4096]; /* RF_RULE_EXE / RF_RULE_CGROUP, as given */
+	char user[64];	 /* RF_RULE_EXE: "user NAME|UID|any" as given; "" = the file's owner */
 };
 
 /*
@@ -36,6 +44,15 @@ int rf_rule_parse(int argc, char *const argv[], struct rf_rule *r, char *err, si
  * rf_rule_format() writes paths: parse_line(format(r)) is r for every path.
  */
 int rf_rule_parse_line(const char *line, struct rf_rule *r, char *err, size_t errlen);
+
+/*
+ * Check a host rule's NAME and write its canonical form into out (lowercased, one trailing dot
+ * removed): dot-separated labels of 1..63 letters, digits and hyphens, none starting or ending
+ * with a hyphen, 253 bytes in all; or "*." and such a name of two labels or more, for any name
+ * below it ("*.com" would let anything on the host open any .com name: refused). An IP address
+ * is refused (that is a net rule). 0, or -EINVAL with err naming the problem.
+ */
+int rf_host_name_parse(const char *name, char *out, size_t outlen, char *err, size_t errlen);
 
 /* Parse "ADDR[/LEN]" into an LPM key (IPv4 mapped into IPv6). Rejects set host bits. */
 int rf_parse_cidr(const char *s, struct rf_net_key *key, char *err, size_t errlen);

@@ -40,6 +40,12 @@
  * RF_STAT_WOULD_BLOCK + hook). A non-zero isolated always wins: isolated, whatever this bit says.
  */
 #define RF_CFG_AUDIT 0x2
+/*
+ * Host rules (include/rf_host.h): rf_host_name is not empty, so the programs record DNS queries
+ * for those names and learn the addresses of their answers (only while isolated or auditing).
+ * Clear, DNS is not parsed at all and rf_host_addr entries still allow what they say.
+ */
+#define RF_CFG_HOST_RULES 0x4
 
 struct rf_config {
 	__u32 abi_version; /* RF_ABI_VERSION, written by the loader; informative for agents */
@@ -366,6 +372,10 @@ enum rf_stat {
 	RF_STAT_EVENTS_RATELIMITED,		 /* 33 */
 	RF_STAT_EVENTS_LOST,			 /* 34: ring buffer full */
 	RF_STAT_FLOWS_UNRECORDED,		 /* 35: not evented, rf_suppressed full too */
+	RF_STAT_DNS_QUERIES,			 /* 36: queries for host rules recorded pending */
+	RF_STAT_DNS_LEARNED,	  /* 37: addresses admitted or refreshed by answers */
+	RF_STAT_DNS_REJECTED,	  /* 38: answers to a pending query that admitted nothing */
+	RF_STAT_DNS_FULL,	  /* 39: addresses not admitted: rf_host_addr full */
 	RF_STAT_WOULD_BLOCK = 40, /* + hook: what isolation would have blocked, in audit mode */
 	RF_STAT_SLOTS = 64,
 };
@@ -379,6 +389,14 @@ enum rf_reason {
 	RF_REASON_PACKET_SOCKET, /* frame from a packet (AF_PACKET) socket of an isolated process */
 	RF_REASON_MALFORMED,	 /* a packet the programs cannot parse (dropped while isolated) */
 	RF_REASON_MULTICAST, /* a group join/leave: the kernel would announce it with IGMP/MLD */
+	/* a host rule's address that was learned, but its entry expired: nothing else allows it */
+	RF_REASON_HOST_EXPIRED,
+	/*
+	 * Not a blocked attempt: an address of a DNS answer for a host rule was NOT admitted
+	 * because rf_host_addr (or the address's entries) is full. daddr = the address, proto/dport
+	 * = the rule's proto and first port, hook = ingress; the answer itself passes.
+	 */
+	RF_REASON_HOST_FULL,
 };
 
 #define RF_EVENT_WOULD_BLOCK 0x1 /* audit mode: reported, not blocked */

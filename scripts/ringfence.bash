@@ -169,7 +169,7 @@ _ringfence_allow()
 	esac
 	local type=${words[at + 2]}
 	if ((cword == at + 2)); then
-		COMPREPLY=($(compgen -W 'net exe cgroup' -- "$cur"))
+		COMPREPLY=($(compgen -W 'net host exe cgroup' -- "$cur"))
 		return
 	fi
 	case $type in
@@ -190,8 +190,8 @@ _ringfence_allow()
 			compopt -o nospace 2>/dev/null
 		fi
 		;;
-	net)
-		((cword == at + 3)) && return # the CIDR
+	net | host)
+		((cword == at + 3)) && return # the CIDR, or the name (mgmt.example.com, *.example.com)
 		case $prev in
 		proto) COMPREPLY=($(compgen -W 'tcp udp icmp any' -- "$cur")) ;;
 		dir) COMPREPLY=($(compgen -W 'in out both' -- "$cur")) ;;

@@ -24,6 +24,7 @@
 #include "rf_agent.h"
 #include "rf_event_summary.h"
 #include "rf_foreign.h"
+#include "rf_hosts.h"
 #include "rf_events.h"
 #include "rf_mqtt.h"
 #include "rf_net_index.h"
@@ -59,6 +60,7 @@ struct agent {
 	int last_isolated; /* -1 unknown */
 	__u64 retry_at_ms, retry_delay_ms;
 	__u64 next_netns_ms;  /* next walk of the target's network namespaces */
+	__u64 next_hosts_ms;  /* next lookup of the host rules' names */
 	__u64 next_index_ms;  /* next comparison of rf_net_hash with rf_allow_net */
 	__u64 index_every_ms; /* how often: 10 s, or 100 times what the last one took */
 	bool seen;	      /* found by the last scan of the recorded targets */
@@ -429,6 +431,39 @@ static void follow_exe_upgrades(struct agent *ag)
 	rf_state_unlock(lock);
 }
 
+/*
+ * Host rules: while isolated or auditing, look their names up again at half the shortest TTL
+ * (rf_host_refresh_ms()), so an address in applications' caches stays learned. The lookup runs
+ * without the state lock (it may take seconds); the answers are written under it, for the rules
+ * as they are then. A CLI at work: the next tick tries again.
+ */
+static void refresh_hosts(struct agent *ag)
+{
+	struct rf_dns_server servers[RF_MAX_DNS_RESOLVERS];
+	struct rf_host_answers a;
+	struct rf_config cfg;
+	__u64 now = rf_now_mono_ms();
+	__u32 ttl = 0;
+	int lock;
+
+	if (now < ag->next_hosts_ms || rf_config_get(&ag->m, &cfg) ||
+	    rf_svc_mode(&cfg) == RF_SVC_OFF || !rf_host_any(&ag->m))
+		return;
+	if (rf_hosts_lookup(&ag->m, servers, rf_host_servers(&ag->m, servers, RF_MAX_DNS_RESOLVERS),
+			    &a)) {
+		ag->next_hosts_ms = now + rf_host_refresh_ms(0);
+		return;
+	}
+	lock = rf_state_trylock(ag->ctx->state_dir);
+	if (lock >= 0) {
+		rf_hosts_learn(&ag->m, &a, &ttl);
+		rf_host_addr_gc(&ag->m);
+		rf_state_unlock(lock);
+	}
+	rf_host_answers_free(&a);
+	ag->next_hosts_ms = now + (lock >= 0 ? rf_host_refresh_ms(ttl) : 5000);
+}
+
 #define RF_INDEX_VERIFY_MS 10000
 
 /*
@@ -506,6 +541,7 @@ static void periodic(struct agent *ag)
 	check_flag(ag);
 	keep_deadline(ag);
 	follow_exe_upgrades(ag);
+	refresh_hosts(ag);
 	follow_index(ag);
 	if (ag->ctx->packet_guard) { /* interfaces and namespaces that appeared since */
 		rf_hook_pin_path(prog, sizeof(prog), ag->ctx->pin_dir, RF_HOOK_TC_EGRESS);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* allow add | del | list, and the rule listing that status shares. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,8 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include "rf_cmd.h"
+#include "rf_events.h"
+#include "rf_hosts.h"
 #include "rf_json.h"
 #include "rf_policy.h"
 #include "rf_rule.h"
@@ -20,6 +23,11 @@ const char rf_help_allow[] =
     "      dir out: the host may connect/send to the remote port; dir in: the remote may\n"
     "      connect/send to the local port (and a UDP service may answer); default both.\n"
     "      Replies of an allowed flow pass.\n"
+    "  host NAME [proto tcp|udp|icmp|any] [port N[-M]] [dir in|out|both]\n"
+    "      the addresses DNS answers for NAME while isolated (answers the host receives\n"
+    "      from its resolvers, and ringfence's own lookups), each until its TTL runs out\n"
+    "      (60 s to 1 day; open connections stay). NAME: mgmt.example.com, or\n"
+    "      *.example.com for any name below example.com (not example.com itself).\n"
     "  exe PATH [user NAME|UID|any]\n"
     "                processes running this executable (device+inode of the file) as the\n"
     "                user named, by default the file's owner (root for packaged binaries);\n"
@@ -28,6 +36,7 @@ const char rf_help_allow[] =
     "Changes apply immediately (also while isolated) and persist in the state dir.\n"
     "Examples:\n"
     "  ringfence allow add net 203.0.113.10 proto tcp port 443 dir out\n"
+    "  ringfence allow add host mgmt.example.com proto tcp port 443 dir out\n"
     "  ringfence allow add exe /opt/edr/bin/agent\n"
     "  ringfence allow del net 203.0.113.10 proto tcp port 443 dir out\n";
 
@@ -123,6 +132,89 @@ static const char *process_note(const struct rf_maps *m, const char *line)
 	return process_rule_in_force(m, line) ? "" : not_in_force;
 }
 
+/* What the listing does with a host rule and its learned addresses (l[0 .. n-1]). */
+typedef void (*host_fn)(const struct rf_host_ruleinfo *ri, const struct rf_host_learnt *l, size_t n,
+			void *arg);
+
+struct host_list {
+	host_fn fn;
+	void *arg;
+	const struct rf_host_learnt *l; /* every learned entry, sorted by rule id */
+	size_t n;
+	char **seen; /* the texts listed, to find persisted rules that are not in the map */
+	size_t nseen, cap;
+};
+
+/* Remember a listed text (out of memory: it may be listed again, never left out). */
+static void mark_seen(struct host_list *hl, const char *text)
+{
+	if (hl->nseen == hl->cap) {
+		size_t cap = hl->cap ? hl->cap * 2 : 16;
+		char **more = realloc(hl->seen, cap * sizeof(*more));
+
+		if (!more)
+			return;
+		hl->seen = more;
+		hl->cap = cap;
+	}
+	if ((hl->seen[hl->nseen] = strdup(text)))
+		hl->nseen++;
+}
+
+static int list_host(const struct rf_host_ruleinfo *ri, void *arg)
+{
+	struct host_list *hl = arg;
+	size_t i = 0, j;
+
+	while (i < hl->n && hl->l[i].rule_id < ri->rule.id)
+		i++;
+	for (j = i; j < hl->n && hl->l[j].rule_id == ri->rule.id; j++)
+		;
+	hl->fn(ri, hl->l + i, j - i, hl->arg);
+	mark_seen(hl, ri->text);
+	return 0;
+}
+
+/* Is host rule line among the ones listed from the map? */
+static bool host_seen(const struct host_list *hl, const char *line)
+{
+	for (size_t i = 0; i < hl->nseen; i++)
+		if (!strcmp(hl->seen[i], line))
+			return true;
+	return false;
+}
+
+/*
+ * The host rules of rf_host_name with their learned addresses (fn), then the host rules the
+ * config file or 'allow add' saved that the map does not hold (a full map, pins of a build
+ * without host rules): nf with the "NOT in force" note.
+ */
+static void hosts_each(struct rf_ctx *ctx, struct rf_maps *m, host_fn fn, rule_fn nf, void *arg)
+{
+	struct host_list hl = {fn, arg, NULL, 0, NULL, 0, 0};
+	struct rf_host_learnt *l = NULL;
+	char **lines[2] = {NULL, NULL};
+	size_t n[2] = {0, 0};
+
+	if (rf_host_learnt_load(m, &l, &hl.n))
+		rf_warn("%s", "cannot read the learned addresses (rf_host_addr)");
+	hl.l = l;
+	rf_host_for_each_rule(m, list_host, &hl);
+	free(l);
+	if (!rf_state_lines_load(ctx->state_dir, RF_CONFIG_APPLIED, &lines[0], &n[0]) &&
+	    !rf_rules_load(ctx->state_dir, &lines[1], &n[1]))
+		for (int k = 0; k < 2; k++)
+			for (size_t i = 0; i < n[k]; i++)
+				if (!strncmp(lines[k][i], "host ", 5) &&
+				    !host_seen(&hl, lines[k][i])) {
+					nf(lines[k][i], not_in_force, arg);
+					mark_seen(&hl, lines[k][i]); /* once, if in both files */
+				}
+	rf_lines_free(lines[0], n[0]);
+	rf_lines_free(lines[1], n[1]);
+	rf_lines_free(hl.seen, hl.nseen);
+}
+
 static void rules_each(struct rf_ctx *ctx, struct rf_maps *m, rule_fn fn, void *arg)
 {
 	struct list_ctx lc = {fn, arg};
@@ -145,6 +237,78 @@ static void rules_each(struct rf_ctx *ctx, struct rf_maps *m, rule_fn fn, void *
 			fn(user[i], process_note(m, user[i]), arg);
 	rf_lines_free(conf, nconf);
 	rf_lines_free(user, nuser);
+}
+
+/* The wall clock time of a CLOCK_BOOTTIME instant, and seconds from now (negative: past). */
+static __u64 boot_to_unix(__u64 boot_ns, long long *in_s)
+{
+	__u64 now_boot = rf_now_boot_ns(), now_unix = rf_now_unix_ns();
+
+	*in_s = boot_ns >= now_boot ? (long long)((boot_ns - now_boot) / 1000000000ULL)
+				    : -(long long)((now_boot - boot_ns) / 1000000000ULL);
+	return boot_ns >= now_boot ? now_unix + (boot_ns - now_boot)
+				   : now_unix - (now_boot - boot_ns);
+}
+
+static const char *host_origin(const struct rf_host_ruleinfo *ri)
+{
+	return ri->rule.net.origin & RF_ENTRY_CONFIG ? "config" : "user";
+}
+
+static void host_text(const struct rf_host_ruleinfo *ri, const struct rf_host_learnt *l, size_t n,
+		      void *arg)
+{
+	char addr[INET6_ADDRSTRLEN], when[40];
+	long long in;
+	size_t i;
+
+	(void)arg;
+	printf("%s%s\n", ri->text, ri->rule.net.origin & RF_ENTRY_CONFIG ? "   (config)" : "");
+	if (!n)
+		printf("    (no address learned)\n");
+	for (i = 0; i < n; i++) {
+		rf_event_addr(l[i].addr, addr, sizeof(addr));
+		rf_format_time(boot_to_unix(l[i].expires_ns, &in), when, sizeof(when));
+		if (in >= 0)
+			printf("    %s until %s (%llds)\n", addr, when, in);
+		else
+			printf("    %s expired %s (%llds ago)\n", addr, when, -in);
+	}
+}
+
+/* {"rule": TEXT, "origin": "user"|"config", "addresses": [{"address", "expires",
+ * "expires_in_s", "expired"}]} */
+static json_t *host_doc(const struct rf_host_ruleinfo *ri, const struct rf_host_learnt *l, size_t n)
+{
+	json_t *addrs = json_array(), *doc;
+	char addr[INET6_ADDRSTRLEN], when[40];
+	long long in;
+	size_t i;
+
+	for (i = 0; addrs && i < n; i++) {
+		rf_event_addr(l[i].addr, addr, sizeof(addr));
+		rf_format_time(boot_to_unix(l[i].expires_ns, &in), when, sizeof(when));
+		if (rf_jappend(addrs,
+			       json_pack("{s:s,s:s,s:I,s:b}", "address", addr, "expires", when,
+					 "expires_in_s", (json_int_t)in, "expired", in < 0))) {
+			json_decref(addrs);
+			addrs = NULL;
+		}
+	}
+	doc = json_pack("{s:o,s:s,s:o}", "rule", rf_jstr(ri->text), "origin", host_origin(ri),
+			"addresses", addrs);
+	return doc;
+}
+
+static void host_json(const struct rf_host_ruleinfo *ri, const struct rf_host_learnt *l, size_t n,
+		      void *arg)
+{
+	json_t **arr = arg;
+
+	if (*arr && rf_jappend(*arr, host_doc(ri, l, n))) {
+		json_decref(*arr);
+		*arr = NULL;
+	}
 }
 
 static void rule_text(const char *line, const char *note, void *arg)
@@ -175,6 +339,8 @@ json_t *rf_rules_json(struct rf_ctx *ctx, struct rf_maps *m)
 
 	if (arr)
 		rules_each(ctx, m, rule_json, &arr);
+	if (arr)
+		hosts_each(ctx, m, host_json, rule_json, &arr);
 	return arr;
 }
 
@@ -183,6 +349,7 @@ int rf_print_rules(struct rf_ctx *ctx, struct rf_maps *m)
 	if (ctx->json)
 		return rf_json_write(stdout, rf_rules_json(ctx, m), false);
 	rules_each(ctx, m, rule_text, NULL);
+	hosts_each(ctx, m, host_text, rule_text, NULL);
 	return 0;
 }
 
@@ -235,6 +402,16 @@ struct change {
 	bool add;
 };
 
+/* While isolated or auditing, look a new host rule's name up now (and the others again). */
+static void refresh_if_on(struct rf_maps *m)
+{
+	struct rf_config cfg;
+	__u32 ttl;
+
+	if (!rf_config_get(m, &cfg) && rf_svc_mode(&cfg) != RF_SVC_OFF)
+		rf_hosts_refresh(m, &ttl);
+}
+
 /* Apply one rule change to the maps, then persist it; under the state lock. */
 static int change_locked(struct rf_ctx *ctx, const void *arg)
 {
@@ -260,7 +437,8 @@ static int change_locked(struct rf_ctx *ctx, const void *arg)
 	rf_state_str_set(intent, "rule", text);
 	rf_svc_intent(ctx, a.type, &a, intent);
 	ret = rf_policy_change(&m, r, add, ctx->cg_dir, err, sizeof(err));
-	if (ret && ret != -EEXIST && !add && r->kind != RF_RULE_NET && persisted(ctx, text)) {
+	if (ret && ret != -EEXIST && !add &&
+	    (r->kind == RF_RULE_EXE || r->kind == RF_RULE_CGROUP) && persisted(ctx, text)) {
 		/* its file or cgroup is gone, so its path names nothing: the rule is still
 		 * removed (an exe identity remembered for it is dropped by rf_svc_refresh_exe()) */
 		ret = 0;
@@ -289,6 +467,8 @@ static int change_locked(struct rf_ctx *ctx, const void *arg)
 	if ((ret = rf_rules_change(ctx->state_dir, text, add)))
 		rf_warn("rule applied but not saved in %s/rules: %s", ctx->state_dir,
 			rf_state_problem(ret));
+	if (r->kind == RF_RULE_HOST && add)
+		refresh_if_on(&m);
 	if (r->kind == RF_RULE_EXE) {
 		int moved;
 

@@ -6,6 +6,7 @@
 #include "rf_cmd.h"
 #include "rf_foreign.h"
 #include "rf_json.h"
+#include "rf_hosts.h"
 #include "rf_policy.h"
 #include "rf_rule.h"
 #include "rf_util.h"
@@ -119,13 +120,13 @@ static int count_way_back(const struct rf_net_key *k, const struct rf_net_entry 
 	return 1; /* one is enough */
 }
 
-/* Is anything allowed that management could come back through? */
+/* Is anything allowed that management could come back through? (A host rule names one.) */
 static bool has_way_back(const struct rf_maps *m)
 {
 	size_t nnet = 0;
 
 	rf_policy_for_each_net(m, count_way_back, &nnet);
-	return nnet || rf_map_count(m->exe, sizeof(struct rf_exe_key), 1) ||
+	return nnet || rf_host_any(m) || rf_map_count(m->exe, sizeof(struct rf_exe_key), 1) ||
 	       rf_map_count(m->exe3, sizeof(struct rf_exe_key), 1) ||
 	       rf_map_count(m->cgroup, sizeof(__u64), 1);
 }
@@ -424,6 +425,7 @@ static int isolate_kernel(struct rf_ctx *ctx, struct rf_maps *m, struct isolate_
 			  const char **fail, char *vfail, size_t vlen)
 {
 	struct rf_config cfg;
+	__u32 ttl;
 	int ret;
 
 	if ((ret = rf_svc_ensure_loaded(ctx, m, true))) {
@@ -441,6 +443,8 @@ static int isolate_kernel(struct rf_ctx *ctx, struct rf_maps *m, struct isolate_
 	if (ret)
 		return ret;
 	plan_record(r, &r->iso);
+	/* before the flag: an address an application looked up before isolation stays allowed */
+	rf_hosts_refresh(m, &ttl);
 	if (!ctx->unlocked)
 		rf_svc_intent(ctx, "isolate", &r->action,
 			      json_pack("{s:o}", "isolation", rf_isolation_json(&r->iso)));

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "rf_cmd.h"
+#include "rf_hosts.h"
 #include "rf_json.h"
 #include "rf_util.h"
 
@@ -184,6 +185,14 @@ static json_t *json_counters(struct status *s)
 				 "events_ratelimited",
 				 rf_ju64(rf_stat_sum(&s->m, RF_STAT_EVENTS_RATELIMITED)),
 				 "events_lost", rf_ju64(rf_stat_sum(&s->m, RF_STAT_EVENTS_LOST))));
+	if (!err && s->loaded) /* host rules: what the programs made of DNS (docs/ABI.md) */
+		err = rf_jset(
+		    c, "host_rules",
+		    json_pack("{s:o,s:o,s:o,s:o}", "queries",
+			      rf_ju64(rf_stat_sum(&s->m, RF_STAT_DNS_QUERIES)), "learned",
+			      rf_ju64(rf_stat_sum(&s->m, RF_STAT_DNS_LEARNED)), "rejected",
+			      rf_ju64(rf_stat_sum(&s->m, RF_STAT_DNS_REJECTED)), "not_learned",
+			      rf_ju64(rf_stat_sum(&s->m, RF_STAT_DNS_FULL))));
 	if (err) {
 		json_decref(c);
 		return NULL;
@@ -287,6 +296,13 @@ static void print_text_loaded(struct rf_ctx *ctx, struct status *s)
 		       (unsigned long long)rf_stat_sum(&s->m, i * 2),
 		       (unsigned long long)rf_stat_sum(&s->m, i * 2 + 1),
 		       (unsigned long long)rf_stat_sum(&s->m, RF_STAT_WOULD_BLOCK + i));
+	if (rf_host_any(&s->m) || rf_stat_sum(&s->m, RF_STAT_DNS_QUERIES))
+		printf("  host rules   %llu queries, %llu addresses learned, %llu answers "
+		       "rejected, %llu not learned (full)\n",
+		       (unsigned long long)rf_stat_sum(&s->m, RF_STAT_DNS_QUERIES),
+		       (unsigned long long)rf_stat_sum(&s->m, RF_STAT_DNS_LEARNED),
+		       (unsigned long long)rf_stat_sum(&s->m, RF_STAT_DNS_REJECTED),
+		       (unsigned long long)rf_stat_sum(&s->m, RF_STAT_DNS_FULL));
 	if (s->cfg.isolated && s->cfg.isolated != RF_ISOLATED)
 		printf("warning:   rf_config.isolated holds %u (treated as isolated)\n",
 		       s->cfg.isolated);

@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include "rf_config.h"
 #include "rf_dhcp.h"
+#include "rf_hosts.h"
 #include "rf_policy.h"
 #include "rf_reconcile.h"
 #include "rf_rule.h"
@@ -96,7 +97,9 @@ static int reconcile_rules(struct rf_ctx *ctx, struct rf_maps *m, char **want, s
 	}
 	ret = rf_reconcile(want, nwant, had, nhad, same_map, user, nuser, &rc);
 	if (!ret && !rc.unchanged) {
+		rf_host_batch(m, true);
 		change_lines(ctx, m, (const char *const *)want, nwant, nconfig, true);
+		rf_host_batch(m, false);
 		change_lines(ctx, m, rc.del, rc.ndel, 0, false);
 		if (rf_state_lines_save(ctx->state_dir, RF_CONFIG_APPLIED, header, want, nwant))
 			rf_warn("the configuration is applied, but %s/%s could not be written",
@@ -141,6 +144,60 @@ static void freeze_resolvers(struct rf_ctx *ctx, struct rf_conf *conf)
 	rf_lines_free(had, nhad);
 }
 
+/* Is key (a /128 or mapped /32) systemd-resolved's stub, 127.0.0.53 or 127.0.0.54? */
+static bool stub_resolver(const struct rf_net_key *k)
+{
+	static const __u8 stub[16] = {[10] = 0xff, [11] = 0xff, [12] = 127, [15] = 53};
+
+	return !memcmp(k->addr, stub, 15) && (k->addr[15] == 53 || k->addr[15] == 54);
+}
+
+/*
+ * rf_dns_resolver: whose answers may teach host rules' addresses. The dns built-in's resolvers
+ * (want's lines after the config's own), and when one is systemd-resolved's stub, its upstreams
+ * (/run/systemd/resolve/resolv.conf, or $RINGFENCE_RESOLVED_CONF): the stub's own queries go
+ * there. While isolated (frozen) an upstream is kept only if it was there already: that file
+ * comes from DHCP, i.e. from the network, like resolv.conf.
+ */
+static void apply_resolvers(struct rf_maps *m, char *const *want, size_t nwant, size_t nconfig,
+			    bool frozen)
+{
+	const char *up = getenv("RINGFENCE_RESOLVED_CONF");
+	struct rf_addr_key addrs[RF_MAX_DNS_RESOLVERS], cur;
+	struct rf_net_key keys[RF_MAX_RESOLVERS];
+	struct rf_allow_val v;
+	size_t n = 0, i, nup;
+	bool stub = false;
+	char cidr[64];
+	int ret;
+
+	if (m->dns_resolver < 0)
+		return;
+	for (i = nconfig; i < nwant && n < RF_MAX_DNS_RESOLVERS; i++) {
+		char err[RF_ERR_MAX];
+		struct rf_net_key k;
+
+		if (sscanf(want[i], "net %63s proto udp port 53 dir out", cidr) != 1 ||
+		    rf_parse_cidr(cidr, &k, err, sizeof(err)))
+			continue;
+		stub |= stub_resolver(&k);
+		memcpy(addrs[n++].addr, k.addr, 16);
+	}
+	nup = stub ? rf_resolv_conf(up && *up ? up : "/run/systemd/resolve/resolv.conf", keys,
+				    RF_MAX_RESOLVERS)
+		   : 0;
+	for (i = 0; i < nup && n < RF_MAX_DNS_RESOLVERS; i++) {
+		memcpy(cur.addr, keys[i].addr, 16);
+		if (!frozen || !bpf_map_lookup_elem(m->dns_resolver, &cur, &v))
+			addrs[n++] = cur;
+	}
+	if ((ret = rf_host_resolvers_set(m, addrs, n)))
+		rf_warn(
+		    "rf_dns_resolver not updated (host rules learn from the resolvers it held): "
+		    "%s",
+		    strerror(-ret));
+}
+
 int rf_svc_apply_config(struct rf_ctx *ctx, struct rf_maps *m)
 {
 	struct rf_config_change c = {.fields = RF_CFG_F_BUILTINS};
@@ -150,6 +207,7 @@ int rf_svc_apply_config(struct rf_ctx *ctx, struct rf_maps *m)
 	size_t nwant = 0;
 	struct rf_conf conf;
 	bool frozen;
+	__u32 ttl;
 	int ret;
 
 	ctx->config_warning[0] = '\0';
@@ -167,6 +225,8 @@ int rf_svc_apply_config(struct rf_ctx *ctx, struct rf_maps *m)
 				 &nwant);
 	if (!ret)
 		ret = reconcile_rules(ctx, m, want, nwant, conf.nrules);
+	if (!ret)
+		apply_resolvers(m, want, nwant, conf.nrules, frozen);
 	c.val.builtins = (conf.dhcp ? RF_BUILTIN_DHCP : 0) | (conf.nd ? RF_BUILTIN_ND : 0);
 	if (!ret && (ret = rf_config_update(m, &c, NULL)))
 		rf_err("failed to set the built-in rules in rf_config: %s", strerror(-ret));
@@ -176,6 +236,8 @@ int rf_svc_apply_config(struct rf_ctx *ctx, struct rf_maps *m)
 		rf_dhcp_apply(ctx->pin_dir, &conf, frozen);
 	if (!ret)
 		rf_svc_packet_guard(ctx, conf.packet_guard);
+	if (!ret && rf_svc_mode(&cur) != RF_SVC_OFF) /* new rules or resolvers: look names up */
+		rf_hosts_refresh(m, &ttl);
 	rf_lines_free(want, nwant);
 	rf_conf_free(&conf);
 	return ret;

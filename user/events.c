@@ -112,6 +112,10 @@ static const char *reason_name(unsigned int r)
 		return "malformed";
 	case RF_REASON_MULTICAST:
 		return "multicast_membership";
+	case RF_REASON_HOST_EXPIRED:
+		return "host_expired";
+	case RF_REASON_HOST_FULL:
+		return "host_full";
 	default:
 		return "no_rule";
 	}
@@ -128,6 +132,20 @@ void rf_event_text_header(FILE *f)
 {
 	fprintf(f, "%-24s %-11s %-11s %-5s %-7s %-16s %-7s %-40s %s\n", "TIME", "ACTION", "HOOK",
 		"PROTO", "PID", "COMM", "UID", "REMOTE", "EXE");
+}
+
+/*
+ * The ACTION column: blocked, would-block (audit), expired (blocked: only a host rule's learned
+ * address that expired would have allowed it), not-learned (no block: an address of an answer
+ * for a host rule that rf_host_addr had no room for).
+ */
+static const char *text_action(const struct rf_event *e)
+{
+	if (e->reason == RF_REASON_HOST_FULL)
+		return "not-learned";
+	if (e->flags & RF_EVENT_WOULD_BLOCK)
+		return "would-block";
+	return e->reason == RF_REASON_HOST_EXPIRED ? "expired" : "blocked";
 }
 
 void rf_event_text(FILE *f, const struct rf_event *e, const struct rf_event_ctx *c)
@@ -149,9 +167,9 @@ void rf_event_text(FILE *f, const struct rf_event *e, const struct rf_event_ctx 
 	rf_safe_str(e->comm, RF_COMM_LEN, comm, sizeof(comm));
 	if (c->exe_path)
 		rf_safe_str(c->exe_path, sizeof(exe), exe, sizeof(exe));
-	fprintf(f, "%-24s %-11s %-11s %-5s %-7u %-16s %-7u %-40s %s\n", t,
-		e->flags & RF_EVENT_WOULD_BLOCK ? "would-block" : "blocked", rf_hook_name(e->hook),
-		rf_transport_name(e->proto), e->tgid, comm[0] ? comm : "-", e->uid, remote,
+	fprintf(f, "%-24s %-11s %-11s %-5s %-7u %-16s %-7u %-40s %s\n", t, text_action(e),
+		rf_hook_name(e->hook), rf_transport_name(e->proto), e->tgid, comm[0] ? comm : "-",
+		e->uid, remote,
 		c->exe_path  ? exe
 		: e->exe_ino ? "?"
 			     : "-");
@@ -160,8 +178,12 @@ void rf_event_text(FILE *f, const struct rf_event *e, const struct rf_event_ctx 
 /* ECS event.action: what was blocked, or "would-block" in audit mode (nothing was). */
 static const char *event_action(const struct rf_event *e)
 {
+	if (e->reason == RF_REASON_HOST_FULL)
+		return "address-not-learned";
 	if (e->flags & RF_EVENT_WOULD_BLOCK)
 		return "would-block";
+	if (e->reason == RF_REASON_HOST_EXPIRED)
+		return "learned-address-expired";
 	if (e->hook == RF_HOOK_SOCK_CREATE)
 		return "socket-blocked";
 	if (e->hook == RF_HOOK_TC_EGRESS)
@@ -205,18 +227,20 @@ static int event_addresses(json_t *doc, const struct rf_event *e)
 /* The ECS fields every event has; the kernel's identity of the process under "ringfence". */
 static json_t *event_base(const struct rf_event *e, const struct rf_event_ctx *c)
 {
+	bool full = e->reason == RF_REASON_HOST_FULL; /* not a block: nothing was denied */
 	char t[40];
 
 	rf_format_time(e->ts_boot_ns + c->boot_to_unix_ns, t, sizeof(t));
-	return json_pack("{s:s,s:{s:s,s:[s],s:[s,s],s:s,s:s,s:s,s:s},"
-			 "s:{s:s,s:o,s:o,s:o,s:I,s:o*}}",
-			 "@timestamp", t, "event", "kind", "event", "category", "network", "type",
-			 "denied", "connection", "action", event_action(e), "outcome",
-			 e->flags & RF_EVENT_WOULD_BLOCK ? "unknown" : "failure", "reason",
-			 reason_name(e->reason), "module", "ringfence", "ringfence", "hook",
-			 rf_hook_name(e->hook), "cgroup_id", rf_ju64(e->cgroup_id), "exe_dev",
-			 rf_ju64(e->exe_dev), "exe_inode", rf_ju64(e->exe_ino), "socket_type",
-			 (json_int_t)e->sock_type, "target", c->target ? rf_jstr(c->target) : NULL);
+	return json_pack(
+	    "{s:s,s:{s:s,s:[s],s:[s,s],s:s,s:s,s:s,s:s},"
+	    "s:{s:s,s:o,s:o,s:o,s:I,s:o*}}",
+	    "@timestamp", t, "event", "kind", "event", "category", "network", "type",
+	    full ? "info" : "denied", "connection", "action", event_action(e), "outcome",
+	    full || (e->flags & RF_EVENT_WOULD_BLOCK) ? "unknown" : "failure", "reason",
+	    reason_name(e->reason), "module", "ringfence", "ringfence", "hook",
+	    rf_hook_name(e->hook), "cgroup_id", rf_ju64(e->cgroup_id), "exe_dev",
+	    rf_ju64(e->exe_dev), "exe_inode", rf_ju64(e->exe_ino), "socket_type",
+	    (json_int_t)e->sock_type, "target", c->target ? rf_jstr(c->target) : NULL);
 }
 
 json_t *rf_event_doc(const struct rf_event *e, const struct rf_event_ctx *c)

@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "rf_loader.h"
+#include "rf_host.h"
 #include "rf_maps.h"
 #include "rf_util.h"
 
@@ -19,7 +20,8 @@ const char *const rf_map_names[] = {RF_MAP_LIST(RF_X_NAME) RF_MAP_PRIVATE_LIST(R
 #undef RF_X_NAME
 const size_t rf_nr_maps = sizeof(rf_map_names) / sizeof(rf_map_names[0]);
 
-/* The type and sizes of each map in RF_MAP_LIST, as bpf/ringfence.bpf.c defines them. */
+/* The type and sizes of each map in RF_MAP_LIST and RF_MAP_OPTIONAL_LIST, as bpf/ringfence.bpf.c
+ * defines them. */
 static const struct map_layout {
 	const char *name;
 	enum bpf_map_type type;
@@ -32,6 +34,10 @@ static const struct map_layout {
     {"rf_allow_cgroup", BPF_MAP_TYPE_HASH, sizeof(__u64), sizeof(struct rf_allow_val)},
     {"rf_stats_v2", BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32), sizeof(__u64)},
     {"rf_events", BPF_MAP_TYPE_RINGBUF, 0, 0},
+    {"rf_host_name", BPF_MAP_TYPE_HASH, sizeof(struct rf_host_key), sizeof(struct rf_host_val)},
+    {"rf_host_addr", BPF_MAP_TYPE_HASH, sizeof(struct rf_addr_key),
+     sizeof(struct rf_host_addr_val)},
+    {"rf_dns_resolver", BPF_MAP_TYPE_HASH, sizeof(struct rf_addr_key), sizeof(struct rf_allow_val)},
     {"rf_net_hash", BPF_MAP_TYPE_HASH, sizeof(struct rf_net_key), sizeof(struct rf_net_val)},
     {"rf_net_sync", BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct rf_net_sync)},
     {"rf_policy_gen", BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(__u64)},
@@ -201,6 +207,7 @@ void rf_maps_close(struct rf_maps *m)
 {
 #define RF_X_CLOSE(field, name) close_fd(&m->field);
 	RF_MAP_LIST(RF_X_CLOSE)
+	RF_MAP_OPTIONAL_LIST(RF_X_CLOSE)
 #undef RF_X_CLOSE
 	close_fd(&m->net_hash);
 	close_fd(&m->net_sync);
@@ -246,9 +253,16 @@ int rf_maps_open(const char *pin_dir, struct rf_maps *m)
 		m->net_hash = -1;
 	if (m->net_sync < 0)
 		m->net_sync = -1;
-	if (err)
+	if (err) {
 		rf_maps_close(m);
-	return err;
+		return err;
+	}
+#define RF_X_OPEN_OPT(field, name)                                                                 \
+	if ((m->field = open_enforced(pin_dir, #name, &r)) < 0)                                    \
+		m->field = -1;
+	RF_MAP_OPTIONAL_LIST(RF_X_OPEN_OPT)
+#undef RF_X_OPEN_OPT
+	return 0;
 }
 
 int rf_maps_open_config(const char *pin_dir, struct rf_maps *m)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <bpf/bpf.h>
+#include "rf_hosts.h"
 #include "rf_policy.h"
 #include "rf_net_index.h"
 #include "rf_target.h"
@@ -267,6 +268,8 @@ static int policy_change(const struct rf_maps *m, const struct rf_rule *r, bool 
 	switch (r->kind) {
 	case RF_RULE_NET:
 		return change_net(m, r, add, err, errlen);
+	case RF_RULE_HOST:
+		return rf_host_change(m, r, add, err, errlen);
 	case RF_RULE_EXE:
 		ret = rf_exe_key_for(r->path, &k, err, errlen);
 		if (!ret)
@@ -340,7 +343,7 @@ int rf_policy_for_each_net(const struct rf_maps *m,
 
 size_t rf_map_count(int fd, size_t key_size, size_t limit)
 {
-	unsigned char key[64], next[64];
+	unsigned char key[sizeof(struct rf_host_key)], next[sizeof(struct rf_host_key)];
 	void *prev = NULL;
 	size_t n = 0;
 

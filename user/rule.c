@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* Allow-rule grammar: RULE := net CIDR [proto P] [port N[-M]] [dir D] | exe PATH [user U] |
- * cgroup PATH */
+/* Allow-rule grammar: RULE := net CIDR [proto P] [port N[-M]] [dir D] |
+ * host NAME [proto P] [port N[-M]] [dir D] | exe PATH [user U] | cgroup PATH */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -115,6 +115,83 @@ int rf_parse_cidr(const char *s, struct rf_net_key *key, char *err, size_t errle
 	return 0;
 }
 
+/* Is one label of a host name, s[0 .. n-1], well formed? 0, or -EINVAL with err set. */
+static int host_label_check(const char *name, const char *s, size_t n, char *err, size_t errlen)
+{
+	size_t i;
+
+	if (n == 0)
+		return fail(err, errlen,
+			    "bad host name '%s': empty label (two dots in a row, or a dot at the "
+			    "start)",
+			    name);
+	if (n > RF_HOST_LABEL_MAX)
+		return fail(err, errlen, "bad host name '%s': label '%.*s' is %zu bytes, over %d",
+			    name, (int)n, s, n, RF_HOST_LABEL_MAX);
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-')
+			return fail(
+			    err, errlen,
+			    "bad host name '%s': '%c' in label '%.*s' (letters, digits and hyphens "
+			    "only; write an international name in its xn-- form%s)",
+			    name, isprint((unsigned char)s[i]) ? s[i] : '?', (int)n, s,
+			    s[i] == '*' ? "; '*' only as a whole first label, '*.example.com'"
+					: "");
+	if (s[0] == '-' || s[n - 1] == '-')
+		return fail(err, errlen,
+			    "bad host name '%s': label '%.*s' starts or ends with a hyphen", name,
+			    (int)n, s);
+	return 0;
+}
+
+int rf_host_name_parse(const char *name, char *out, size_t outlen, char *err, size_t errlen)
+{
+	size_t len = strlen(name), i, labels = 0;
+	const char *p, *dot, *body = name;
+	char plain[RF_HOST_NAME_MAX + 2];
+	struct in6_addr a6;
+	int ret;
+
+	if (len && name[len - 1] == '.')
+		len--; /* "example.com." is the same absolute name */
+	if (len == 0)
+		return fail(err, errlen, "%s", "empty host name: e.g. host mgmt.example.com");
+	if (len > RF_HOST_NAME_MAX)
+		return fail(err, errlen, "bad host name '%.40s...': %zu bytes, over %d", name, len,
+			    RF_HOST_NAME_MAX);
+	if (len + 1 > outlen)
+		return fail(err, errlen, "%s", "host name buffer too small");
+	memcpy(plain, name, len);
+	plain[len] = '\0';
+	if (inet_pton(AF_INET, plain, &a6) == 1 || inet_pton(AF_INET6, plain, &a6) == 1)
+		return fail(err, errlen, "'%s' is an address, not a name: use 'net %s'", name,
+			    plain);
+	if (name[0] == '*' && name[1] == '.')
+		body = name + 2;
+	if (body >= name + len) /* "*." alone */
+		return fail(err, errlen, "bad host name '%s': nothing after '*.'", name);
+	for (p = body;; p = dot + 1) {
+		dot = memchr(p, '.', (size_t)(name + len - p));
+		if (!dot)
+			dot = name + len;
+		ret = host_label_check(name, p, (size_t)(dot - p), err, errlen);
+		if (ret)
+			return ret;
+		labels++;
+		if (dot == name + len)
+			break;
+	}
+	if (body != name && labels < 2)
+		return fail(err, errlen,
+			    "'%s' would allow every name in a top-level domain: name the domain "
+			    "(e.g. *.example.com)",
+			    name);
+	for (i = 0; i < len; i++)
+		out[i] = (char)tolower((unsigned char)name[i]);
+	out[len] = '\0';
+	return 0;
+}
+
 static int key_is_v4(const struct rf_net_key *key)
 {
 	static const __u8 mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
@@ -151,12 +228,11 @@ static const char *proto_name(__u8 p)
 	}
 }
 
-void rf_format_net(const struct rf_net_key *key, const struct rf_net_entry *e, char *buf,
-		   size_t len)
+/* " proto tcp port 22 dir out": the parts of e that differ from the defaults. */
+static void format_match(const struct rf_net_entry *e, char *buf, size_t len)
 {
-	char cidr[INET6_ADDRSTRLEN + 8], port[32] = "", proto[32] = "", dir[16] = "";
+	char port[32] = "", proto[32] = "", dir[16] = "";
 
-	rf_format_cidr(key, cidr, sizeof(cidr));
 	if (e->proto != RF_PROTO_ANY)
 		snprintf(proto, sizeof(proto), " proto %s", proto_name(e->proto));
 	if (e->port_lo || e->port_hi) {
@@ -171,7 +247,17 @@ void rf_format_net(const struct rf_net_key *key, const struct rf_net_entry *e, c
 		snprintf(dir, sizeof(dir), " dir in");
 	else if (e->dir != RF_DIR_BOTH)
 		snprintf(dir, sizeof(dir), " dir invalid");
-	snprintf(buf, len, "net %s%s%s%s", cidr, proto, port, dir);
+	snprintf(buf, len, "%s%s%s", proto, port, dir);
+}
+
+void rf_format_net(const struct rf_net_key *key, const struct rf_net_entry *e, char *buf,
+		   size_t len)
+{
+	char cidr[INET6_ADDRSTRLEN + 8], match[80];
+
+	rf_format_cidr(key, cidr, sizeof(cidr));
+	format_match(e, match, sizeof(match));
+	snprintf(buf, len, "net %s%s", cidr, match);
 }
 
 /* May c stand in a path written without quotes? */
@@ -215,6 +301,11 @@ void rf_rule_format(const struct rf_rule *r, char *buf, size_t len)
 
 	if (r->kind == RF_RULE_NET) {
 		rf_format_net(&r->key, &r->entry, buf, len);
+		return;
+	}
+	if (r->kind == RF_RULE_HOST) {
+		format_match(&r->entry, q, sizeof(q));
+		snprintf(buf, len, "host %s%s", r->host, q);
 		return;
 	}
 	rf_quote_path(r->path, q, sizeof(q));
@@ -286,9 +377,53 @@ static int word_value(const struct word *w, const char *val, __u8 *out)
 	return -1;
 }
 
-static int parse_net(int argc, char *const argv[], struct rf_rule *r, char *err, size_t errlen)
+/* The "[proto P] [port N[-M]] [dir D]" words from argv[2] on, into e (defaults: any, both). */
+static int parse_match(int argc, char *const argv[], struct rf_net_entry *e, char *err,
+		       size_t errlen)
 {
 	int i, seen_proto = 0, seen_port = 0, seen_dir = 0, err_;
+
+	e->proto = RF_PROTO_ANY;
+	e->dir = RF_DIR_BOTH;
+	for (i = 2; i < argc; i += 2) {
+		const char *kw = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(kw, "proto") && strcmp(kw, "port") && strcmp(kw, "dir"))
+			return fail(err, errlen,
+				    "unknown keyword '%s' in %s rule: expected proto, port or dir",
+				    kw, argv[0]);
+		if (!val)
+			return fail(err, errlen, "missing value after '%s'", kw);
+		if (!strcmp(kw, "proto")) {
+			if (seen_proto++)
+				return fail(err, errlen, "'%s' given twice", kw);
+			if (word_value(protos, val, &e->proto))
+				return fail(err, errlen,
+					    "unknown protocol '%s': expected tcp, udp, icmp or any",
+					    val);
+		} else if (!strcmp(kw, "port")) {
+			if (seen_port++)
+				return fail(err, errlen, "'%s' given twice", kw);
+			err_ = parse_ports(val, e, err, errlen);
+			if (err_)
+				return err_;
+		} else {
+			if (seen_dir++)
+				return fail(err, errlen, "'%s' given twice", kw);
+			if (word_value(dirs, val, &e->dir))
+				return fail(err, errlen,
+					    "unknown direction '%s': expected in, out or both",
+					    val);
+		}
+	}
+	if (seen_port && e->proto == RF_PROTO_ICMP)
+		return fail(err, errlen, "%s", "'port' does not apply to proto icmp");
+	return 0;
+}
+
+static int parse_net(int argc, char *const argv[], struct rf_rule *r, char *err, size_t errlen)
+{
+	int err_;
 
 	if (argc < 2)
 		return fail(err, errlen, "%s",
@@ -297,42 +432,22 @@ static int parse_net(int argc, char *const argv[], struct rf_rule *r, char *err,
 	err_ = rf_parse_cidr(argv[1], &r->key, err, errlen);
 	if (err_)
 		return err_;
-	r->entry.proto = RF_PROTO_ANY;
-	r->entry.dir = RF_DIR_BOTH;
-	for (i = 2; i < argc; i += 2) {
-		const char *kw = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+	return parse_match(argc, argv, &r->entry, err, errlen);
+}
 
-		if (strcmp(kw, "proto") && strcmp(kw, "port") && strcmp(kw, "dir"))
-			return fail(err, errlen,
-				    "unknown keyword '%s' in net rule: expected proto, port or dir",
-				    kw);
-		if (!val)
-			return fail(err, errlen, "missing value after '%s'", kw);
-		if (!strcmp(kw, "proto")) {
-			if (seen_proto++)
-				return fail(err, errlen, "'%s' given twice", kw);
-			if (word_value(protos, val, &r->entry.proto))
-				return fail(err, errlen,
-					    "unknown protocol '%s': expected tcp, udp, icmp or any",
-					    val);
-		} else if (!strcmp(kw, "port")) {
-			if (seen_port++)
-				return fail(err, errlen, "'%s' given twice", kw);
-			err_ = parse_ports(val, &r->entry, err, errlen);
-			if (err_)
-				return err_;
-		} else {
-			if (seen_dir++)
-				return fail(err, errlen, "'%s' given twice", kw);
-			if (word_value(dirs, val, &r->entry.dir))
-				return fail(err, errlen,
-					    "unknown direction '%s': expected in, out or both",
-					    val);
-		}
-	}
-	if (seen_port && r->entry.proto == RF_PROTO_ICMP)
-		return fail(err, errlen, "%s", "'port' does not apply to proto icmp");
-	return 0;
+static int parse_host(int argc, char *const argv[], struct rf_rule *r, char *err, size_t errlen)
+{
+	int err_;
+
+	if (argc < 2)
+		return fail(err, errlen, "%s",
+			    "missing name after 'host': e.g. host mgmt.example.com [proto "
+			    "tcp|udp|icmp|any] [port N[-M]] [dir in|out|both], or host "
+			    "*.example.com for the names below example.com");
+	err_ = rf_host_name_parse(argv[1], r->host, sizeof(r->host), err, errlen);
+	if (err_)
+		return err_;
+	return parse_match(argc, argv, &r->entry, err, errlen);
 }
 
 /* "exe PATH user NAME|UID|any": the user the rule allows the executable for. */
@@ -366,14 +481,19 @@ int rf_rule_parse(int argc, char *const argv[], struct rf_rule *r, char *err, si
 	memset(r, 0, sizeof(*r));
 	if (argc < 1)
 		return fail(err, errlen, "%s",
-			    "missing rule: expected 'net CIDR ...', 'exe PATH' or 'cgroup PATH'");
+			    "missing rule: expected 'net CIDR ...', 'host NAME ...', 'exe PATH' "
+			    "or 'cgroup PATH'");
 	if (!strcmp(argv[0], "net")) {
 		r->kind = RF_RULE_NET;
 		return parse_net(argc, argv, r, err, errlen);
 	}
+	if (!strcmp(argv[0], "host")) {
+		r->kind = RF_RULE_HOST;
+		return parse_host(argc, argv, r, err, errlen);
+	}
 	if (strcmp(argv[0], "exe") && strcmp(argv[0], "cgroup"))
-		return fail(err, errlen, "unknown rule type '%s': expected net, exe or cgroup",
-			    argv[0]);
+		return fail(err, errlen,
+			    "unknown rule type '%s': expected net, host, exe or cgroup", argv[0]);
 	r->kind = argv[0][0] == 'e' ? RF_RULE_EXE : RF_RULE_CGROUP;
 	if (argc < 2)
 		return fail(err, errlen, "missing path after '%s'", argv[0]);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "rf_config.h"
+#include "rf_hosts.h"
 #include "rf_policy.h"
 #include "rf_reconcile.h"
 #include "rf_rule.h"
@@ -1009,6 +1010,7 @@ int rf_svc_apply_persisted(struct rf_ctx *ctx, struct rf_maps *m)
 			ctx->state_err = ret;
 		return rf_svc_sync_flags(m);
 	}
+	rf_host_batch(m, true);
 	for (i = 0; i < n; i++) {
 		struct rf_rule r;
 
@@ -1025,6 +1027,7 @@ int rf_svc_apply_persisted(struct rf_ctx *ctx, struct rf_maps *m)
 			}
 		}
 	}
+	rf_host_batch(m, false);
 	rf_svc_record_not_applied(ctx, "persisted", failed, first, first_err);
 	rf_lines_free(lines, n);
 	return rf_svc_sync_flags(m);
@@ -1032,12 +1035,15 @@ int rf_svc_apply_persisted(struct rf_ctx *ctx, struct rf_maps *m)
 
 int rf_svc_sync_flags(struct rf_maps *m)
 {
-	struct rf_config_change c = {.fields = RF_CFG_F_FLAGS, .flags_mask = RF_CFG_EXE_RULES};
+	struct rf_config_change c = {.fields = RF_CFG_F_FLAGS,
+				     .flags_mask = RF_CFG_EXE_RULES | RF_CFG_HOST_RULES};
 	int ret;
 
 	if (rf_map_count(m->exe, sizeof(struct rf_exe_key), 1) ||
 	    rf_map_count(m->exe3, sizeof(struct rf_exe_key), 1))
 		c.val.flags = RF_CFG_EXE_RULES;
+	if (rf_host_any(m)) /* the programs parse DNS only while a host rule exists */
+		c.val.flags |= RF_CFG_HOST_RULES;
 	ret = rf_config_update(m, &c, NULL);
 	if (ret)
 		rf_err("failed to update rf_config.flags: %s", strerror(-ret));

@@ -44,7 +44,7 @@ done
 for e in $($bin --help | grep -oE 'RINGFENCE_[A-Z_]+' | sort -u) RINGFENCE_REQUESTOR; do
 	check "environment variable $e in the man page" in_man "$e"
 done
-for w in net exe cgroup proto port dir tcp udp icmp any in out both; do
+for w in net host exe cgroup proto port dir tcp udp icmp any in out both; do
 	check "rule word '$w' in the man page RULES" grep -qE "(^|[][ |])$w([][ |]|$)" \
 		<<<"$(sed -n '/^RULES/,/^CONFIGURATION/p' <<<"$text")"
 done

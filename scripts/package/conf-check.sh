@@ -31,7 +31,8 @@ fi
 grep -q "bad.conf:2:" <<<"$err" || { echo "FAIL: error does not name FILE:LINE: $err"; exit 1; }
 ok
 for bad in 'dhcp maybe' 'dns 192.0.2.1/24' 'allow exe' 'allow net 192.0.2.1 dir sideways' 'colour blue' \
-	'mqtt-broker http://b:80' 'mqtt-key key.pem' 'mqtt-device-id a/b'; do
+	'mqtt-broker http://b:80' 'mqtt-key key.pem' 'mqtt-device-id a/b' 'allow host bad..name' \
+	'allow host *.com' 'allow host 192.0.2.1'; do
 	echo "$bad" >"$tmp/bad.conf"
 	if "${run[@]}" "$tmp/bad.conf" >/dev/null 2>&1; then
 		echo "FAIL: accepted '$bad'"; exit 1

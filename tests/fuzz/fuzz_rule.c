@@ -24,6 +24,19 @@ static void check_net(const struct rf_rule *r, const char *line)
 			   i);
 }
 
+/* A host rule's name is stored canonical: lowercase LDH labels, at most 253 bytes. */
+static void check_host(const struct rf_rule *r, const char *line)
+{
+	size_t i, n = strlen(r->host);
+
+	FUZZ_CHECK(n >= 1 && n <= RF_HOST_NAME_MAX, "'%s': name of %zu bytes", line, n);
+	for (i = 0; i < n; i++)
+		FUZZ_CHECK((r->host[i] >= 'a' && r->host[i] <= 'z') ||
+			       (r->host[i] >= '0' && r->host[i] <= '9') || r->host[i] == '-' ||
+			       r->host[i] == '.' || (i == 0 && r->host[i] == '*'),
+			   "'%s': byte %zu of the name is '%c'", line, i, r->host[i]);
+}
+
 static void check_rule(const char *line)
 {
 	static struct rf_rule r, back;
@@ -38,8 +51,10 @@ static void check_rule(const char *line)
 		FUZZ_CHECK(err[0] && memchr(err, '\0', sizeof(err)), "'%s': no message", line);
 		return;
 	}
-	if (r.kind == RF_RULE_NET)
+	if (r.kind == RF_RULE_NET || r.kind == RF_RULE_HOST)
 		check_net(&r, line);
+	if (r.kind == RF_RULE_HOST)
+		check_host(&r, line);
 	rf_rule_format(&r, text, sizeof(text));
 	ret = rf_rule_parse_line(text, &back, err, sizeof(err));
 	FUZZ_CHECK(ret == 0, "'%s' -> '%s' does not parse: %s", line, text, err);
@@ -49,6 +64,9 @@ static void check_rule(const char *line)
 	if (r.kind == RF_RULE_NET)
 		FUZZ_CHECK(!memcmp(&back.key, &r.key, sizeof(r.key)) &&
 			       rf_entry_equal(&back.entry, &r.entry),
+			   "'%s': '%s' is another rule", line, text);
+	if (r.kind == RF_RULE_HOST)
+		FUZZ_CHECK(!strcmp(back.host, r.host) && rf_entry_equal(&back.entry, &r.entry),
 			   "'%s': '%s' is another rule", line, text);
 	rf_rule_check_new(&r, err, sizeof(err));
 }

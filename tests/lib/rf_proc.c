@@ -566,8 +566,11 @@ pid_t rfp_agent_start(void)
 	if (pid < 0)
 		return pid;
 	rft_track_child(pid);
-	/* 5 s here; under emulation the agent loads every target it restores first: up to 60 s */
-	for (i = 0; i < (rft_scaled_ms(5000) < 60000 ? rft_scaled_ms(5000) : 60000) / 50; i++) {
+	/*
+	 * 15 s here: the agent loads every target it restores first (each load verifies the whole
+	 * object, 2-3 s on a loaded 2-CPU VM since host rules); under emulation up to 60 s
+	 */
+	for (i = 0; i < (rft_scaled_ms(15000) < 60000 ? rft_scaled_ms(15000) : 60000) / 50; i++) {
 		if (waitpid(pid, NULL, WNOHANG) == pid) {
 			rft_untrack_child(pid);
 			return -ECHILD;

@@ -7,7 +7,9 @@
  *   rft_cli.h     the CLI with the test's private paths
  *   rft_net.h     addresses, listeners, clients and long-lived connections
  *   rft_server.h  counting echo servers
+ *   rft_dns.h     a DNS responder with a table the test changes
  *   rft_json.h    lookups in JSON and text output
+ *   rft_resolver.h DNS responder that forges, lookups, stub resolver, host-rule maps
  * Everything is named after the owning test process's pid (rf-test-<pid>...) and removed by
  * rft_teardown(), even after a failed assertion.
  */
@@ -21,7 +23,9 @@
 #include "rft_cli.h"
 #include "rft_net.h"
 #include "rft_server.h"
+#include "rft_dns.h"
 #include "rft_json.h"
+#include "rft_resolver.h"
 
 /*
  * Criterion parameters for the rows of the static table `table`: every row runs as a test of its

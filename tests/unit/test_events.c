@@ -751,3 +751,54 @@ Test(events_log, json_lines_are_checked)
 	cr_expect_str_eq(out, "{\"x\":\"?[2J?\"}\n");
 	free(out);
 }
+
+/* Host rules (issue 24): a block that only an expired learned address would have allowed, and
+ * an answer's address that could not be learned (not a block). */
+Test(events_json, host_rule_reasons)
+{
+	struct rf_event e = connect_event();
+	json_t *doc;
+
+	e.reason = RF_REASON_HOST_EXPIRED;
+	doc = event_json(&e, &ctx);
+	expect_field(doc, "event.reason", "host_expired");
+	expect_field(doc, "event.action", "learned-address-expired");
+	expect_field(doc, "event.type", "[\"denied\",\"connection\"]");
+	expect_field(doc, "event.outcome", "failure");
+	json_decref(doc);
+	e.flags = RF_EVENT_WOULD_BLOCK; /* audit mode: nothing blocked */
+	doc = event_json(&e, &ctx);
+	expect_field(doc, "event.action", "would-block");
+	expect_field(doc, "event.reason", "host_expired");
+	json_decref(doc);
+
+	e = connect_event();
+	e.hook = RF_HOOK_INGRESS;
+	e.reason = RF_REASON_HOST_FULL;
+	doc = event_json(&e, &ctx);
+	expect_field(doc, "event.reason", "host_full");
+	expect_field(doc, "event.action", "address-not-learned");
+	expect_field(doc, "event.type", "[\"info\",\"connection\"]");
+	expect_field(doc, "event.outcome", "unknown");
+	json_decref(doc);
+}
+
+Test(events_text, host_rule_actions)
+{
+	struct rf_event e = connect_event();
+	char *out;
+
+	e.reason = RF_REASON_HOST_EXPIRED;
+	out = event_text(&e, &ctx);
+	cr_assert(strstr(out, " expired "), "%s", out);
+	free(out);
+	e.reason = RF_REASON_HOST_FULL;
+	out = event_text(&e, &ctx);
+	cr_assert(strstr(out, " not-learned "), "%s", out);
+	cr_assert(!strstr(out, "blocked"), "%s", out);
+	free(out);
+	e.reason = RF_REASON_NO_RULE;
+	out = event_text(&e, &ctx);
+	cr_assert(strstr(out, " blocked "), "%s", out);
+	free(out);
+}

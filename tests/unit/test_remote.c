@@ -93,6 +93,19 @@ Test(remote, action_documents)
 			   "proto tcp port 443\"}",
 			   &a, err),
 		     0, "%s", err);
+	/* a host rule (issue 24) is a rule like any other; a bad name is refused naming it */
+	cr_assert_eq(parse("{\"id\":\"a2\",\"type\":\"AllowAdd\",\"rule\":\"host "
+			   "Mgmt.Example.com proto tcp port 443 dir out\"}",
+			   &a, err),
+		     0, "%s", err);
+	cr_expect_eq(parse("{\"id\":\"b12\",\"type\":\"AllowAdd\",\"rule\":\"host "
+			   "mgmt..example.com\"}",
+			   &a, err),
+		     -EINVAL);
+	cr_expect(strstr(err, "empty label"), "%s", err);
+	cr_expect_eq(
+	    parse("{\"id\":\"b13\",\"type\":\"AllowDel\",\"rule\":\"host *.com\"}", &a, err),
+	    -EINVAL);
 	/* refused: each names its problem, and the id is known where there is one */
 	cr_expect_eq(parse("{\"id\":\"b1\",\"type\":\"Isolate\"", &a, err), -EINVAL);
 	cr_expect(strstr(err, "not a JSON document"));
