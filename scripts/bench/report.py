@@ -449,6 +449,7 @@ def main():
     for token, text in (("@@AFTER_RESULTS@@", hand_written("after-results.md")),
                         ("@@FINDINGS@@", hand_written("findings.md")),
                         ("@@SECTIONS@@", hand_written("issue-21.md")
+                         + "\n\n" + hand_written("hosts.md")
                          + ("\n\n" + console if console else ""))):
         doc = doc.replace(token, text)
     doc = re.sub(r"\n{3,}", "\n\n", doc).rstrip("\n") + "\n"
