@@ -5,21 +5,25 @@
  *
  * What is cached: only an "allow" of the packet hooks (cgroup_skb ingress/egress, the tc second
  * wall) that a destination rule or the socket's owner (an allowed executable's mark, a management
- * channel, an allowed cgroup) gave to a TCP or connected UDP socket, for a packet whose headers
- * are plain (IPv4 without options or fragmentation, IPv6 with TCP/UDP right after the fixed
- * header, no TCP SYN) and whose addresses, ports and protocol are the socket's own connected
- * four-tuple; for TCP from the connection's first data segment on (rf_cache_store()).
+ * channel, an allowed cgroup) gave to a TCP segment or a connected UDP socket's datagram whose
+ * headers are plain (IPv4 without options or fragmentation, IPv6 with TCP/UDP right after the
+ * fixed header, no TCP SYN); for TCP from the connection's first data segment on
+ * (rf_cache_put()). It is kept in the packet's socket, one entry per hook, under the packet's
+ * flow key (struct rf_cache_key: remote address, both ports, protocol, IP version), and covers
+ * only packets of that socket with that key: a tunnel or NAT that keeps the socket on another
+ * flow's packets (VXLAN, GRE, a DNAT at output) has other keys. A UDP datagram must also be of
+ * its socket's connected flow (rf_cache_udp_connected()).
  * Never cached, so judged on every packet as before: denials (each keeps its event), built-in
  * verdicts (DHCP, ND: judged by packet content), ICMP, source-routed packets or any packet with
- * IPv4 options or IPv6 extension headers, fragments, SYNs, unconnected sends (a datagram to
- * another peer than the connected one), listening or request sockets, packets without a full
- * socket, and packets whose on-wire tuple is not the socket's (a tunnel, NAT).
+ * IPv4 options or IPv6 extension headers, fragments, SYNs, unconnected sends and what they
+ * receive, packets without a full socket, host rules' allows, and everything while host rules
+ * exist (DNS answers are observed on every packet).
  *
  * A cached verdict is used only while rf_policy_gen holds the value read before it was
- * computed, rf_config's mode, built-ins and flags are those it was computed under (the deadline
- * is checked before the cache: cfg_mode()) and it is younger than RF_CACHE_TTL_NS (a writer
- * that bumps nothing). Included by ringfence.bpf.c; the call sites are skb_verdict() and
- * wall_verdict().
+ * computed, rf_config's mode, built-ins and flags are those it was computed under, and it is
+ * younger than RF_CACHE_TTL_JIFFIES (a writer that bumps nothing). The deadline is not checked
+ * on a hit: it only ever turns a verdict into an allow. Included by ringfence.bpf.c; the call
+ * sites are rf_skb_fast()/skb_verdict() and wall_verdict().
  */
 #ifndef RF_CACHE_BPF_H
 #define RF_CACHE_BPF_H
@@ -40,14 +44,18 @@ enum rf_cache_slot {
 	RF_CACHE_SLOTS,
 };
 
-/* One hook's cached allow for one socket. cfg == 0: empty. */
+/*
+ * One hook's cached allow for one socket: the flow key of the packet it was computed for
+ * (struct rf_cache_key). cfg == 0: empty.
+ */
 struct rf_cache_entry {
 	__u64 gen;	  /* rf_policy_gen when the verdict was computed */
 	__u64 at_jiffies; /* bpf_jiffies64() then */
 	__u64 remote[2];  /* IPv6 or IPv4-mapped, network byte order */
-	__u16 rport;
-	__u16 lport;
-	__u32 cfg; /* rf_cache_cfg() then */
+	__u32 ports;	  /* the transport header's first 4 bytes (source, destination) */
+	__u32 cfg;	  /* rf_cache_cfg() then */
+	__u32 proto;	  /* IP protocol | RF_CACHE_KEY_V6 for an IPv6 header */
+	__u32 pad;
 };
 
 struct rf_sk_verdict {
@@ -69,9 +77,25 @@ struct {
 	__type(value, struct rf_sk_verdict);
 } rf_sk_verdict SEC(".maps");
 
-/* A socket's connected flow. */
+/*
+ * A packet's flow key: what a cached verdict is valid for. The verdict of a plain, non-SYN TCP
+ * or UDP packet depends on nothing else of the packet: the remote address and port, the local
+ * port and the protocol (destination rules), and the socket (its owner's marks, its cgroup).
+ * The local address decides only built-ins, which are never cached.
+ */
+struct rf_cache_key {
+	union {
+		__u64 remote[2]; /* as rf_cache_entry.remote */
+		__u8 addr[16];
+	};
+	__u32 ports; /* as rf_cache_entry.ports */
+	__u32 proto; /* as rf_cache_entry.proto */
+};
+
+#define RF_CACHE_KEY_V6 0x100
+
+/* A socket's connected flow (for UDP: a TCP segment's key is judged on its own). */
 struct rf_cache_probe {
-	struct bpf_sock *sk; /* the full socket */
 	union {
 		__u64 remote[2]; /* as rf_cache_entry.remote */
 		__u8 addr[16];
@@ -126,49 +150,39 @@ static __always_inline void rf_cache_mapped(__u64 remote[2], __u32 a4)
 }
 
 /*
- * Do the headers at b (the IP header and 14 bytes after it; v6: IPv6) belong to socket tuple s,
- * and are they plain (see the top of this file)? The addresses, ports and protocol must be the
- * socket's: a tunnel or NAT that keeps the socket on the skb (VXLAN, GRE, a DNAT at output)
- * carries other ones.
+ * The flow key of the headers at b (the IP header and what follows it: 14 bytes of TCP, or 8 of
+ * UDP), if they are plain and their packet may use a cached verdict: IPv4 without options and not
+ * a fragment (MF or an offset), IPv6 with TCP or UDP right after the fixed header (an extension
+ * header is neither), TCP without SYN. tcp_flags < 0: the TCP header was not all read, so no.
+ * ingress: the remote address is the source. Word loads, not byte loops: unrolled byte compares
+ * spill registers onto a stack that the callers' frames leave little room for; unaligned packet
+ * loads are fine on every architecture with a BPF JIT that ringfence runs on.
  */
-static __always_inline bool rf_cache_hdr_match(const __u8 *b, bool v6, bool ingress,
-					       const struct rf_cache_probe *s, int tcp_flags)
+static __always_inline bool rf_cache_hdr_key(const __u8 *b, bool v6, bool ingress, int tcp_flags,
+					     struct rf_cache_key *k)
 {
 	const __u8 *l4;
-	__u32 a4;
-	__u8 proto;
+	__u32 proto;
 
-	/*
-	 * Word loads, not byte loops: unrolled byte compares spill registers onto a stack that
-	 * the callers' frames leave little room for. Unaligned packet loads are fine on every
-	 * architecture with a BPF JIT that ringfence runs on (efficient unaligned access).
-	 */
 	if (!v6) {
-		/* version 4, IHL 5 (no options), not a fragment (MF or an offset) */
 		if (b[0] != 0x45 || (b[6] & 0x3f) || b[7])
 			return false;
 		proto = b[9];
-		__builtin_memcpy(&a4, s->addr + 12, 4);
-		if (*(const __u32 *)(b + (ingress ? 12 : 16)) != a4)
-			return false;
+		rf_cache_mapped(k->remote, *(const __u32 *)(b + (ingress ? 12 : 16)));
 		l4 = b + 20;
 	} else {
 		if ((b[0] >> 4) != 6)
 			return false;
-		proto = b[6]; /* an extension header is no TCP/UDP: not cached */
-		if (*(const __u64 *)(b + (ingress ? 8 : 24)) != s->remote[0] ||
-		    *(const __u64 *)(b + (ingress ? 16 : 32)) != s->remote[1])
-			return false;
+		proto = b[6];
+		k->remote[0] = *(const __u64 *)(b + (ingress ? 8 : 24));
+		k->remote[1] = *(const __u64 *)(b + (ingress ? 16 : 32));
 		l4 = b + 40;
 	}
-	if (proto != s->proto)
-		return false;
-	/* ports: source then destination, network byte order */
-	if (*(const __u16 *)l4 != bpf_htons(ingress ? s->rport : s->lport) ||
-	    *(const __u16 *)(l4 + 2) != bpf_htons(ingress ? s->lport : s->rport))
-		return false;
-	/* tcp_flags < 0: the TCP header was not all read */
-	return proto != RF_CACHE_IPPROTO_TCP || (tcp_flags >= 0 && !(tcp_flags & RF_CACHE_TCP_SYN));
+	k->proto = proto | (v6 ? RF_CACHE_KEY_V6 : 0);
+	k->ports = *(const __u32 *)l4; /* source then destination port, as on the wire */
+	if (proto == RF_CACHE_IPPROTO_UDP)
+		return true;
+	return proto == RF_CACHE_IPPROTO_TCP && tcp_flags >= 0 && !(tcp_flags & RF_CACHE_TCP_SYN);
 }
 
 #define RF_CACHE_HDR_V4	    34 /* IPv4 without options + 14 bytes of TCP (its flags) */
@@ -177,18 +191,18 @@ static __always_inline bool rf_cache_hdr_match(const __u8 *b, bool v6, bool ingr
 #define RF_CACHE_HDR_UDP_V6 48
 
 /*
- * Is the packet one of socket tuple s's, with plain headers? At cgroup_skb the headers are read
- * in place (the skb's data starts at the network header there; headers outside the linear part
- * are judged in full); at tc (at_tc), where data starts at the link-layer header, with a load
- * relative to the network header: the IP header and 14 bytes after it (TCP's flags), or for a
- * short UDP datagram the IP and UDP headers. Constant sizes: Linux 5.10's verifier cannot bound
- * a computed one.
+ * The packet's flow key into k, if its headers are plain (rf_cache_hdr_key()). At cgroup_skb the
+ * headers are read in place (the skb's data starts at the network header there; headers outside
+ * the linear part are judged in full); at tc (at_tc), where data starts at the link-layer header,
+ * with a load relative to the network header: the IP header and 14 bytes after it (TCP's flags),
+ * or for a short UDP datagram the IP and UDP headers. Constant sizes: Linux 5.10's verifier cannot
+ * bound a computed one.
  */
-static __always_inline bool rf_cache_match(struct __sk_buff *skb, bool ingress, bool at_tc,
-					   const struct rf_cache_probe *s)
+static __always_inline bool rf_cache_pkt_key(struct __sk_buff *skb, bool ingress, bool at_tc,
+					     struct rf_cache_key *k)
 {
 	bool v6 = skb->protocol == bpf_htons(0x86DD);
-	__u64 h[(RF_CACHE_HDR_V6 + 7) / 8] = {}; /* aligned for the word loads */
+	__u64 h[(RF_CACHE_HDR_V6 + 7) / 8]; /* aligned for the word loads */
 	const __u8 *b = (const __u8 *)h;
 
 	if (!v6 && skb->protocol != bpf_htons(0x0800))
@@ -201,27 +215,27 @@ static __always_inline bool rf_cache_match(struct __sk_buff *skb, bool ingress, 
 			if (data + RF_CACHE_HDR_UDP_V6 > end)
 				return false;
 			if (data + RF_CACHE_HDR_V6 <= end)
-				return rf_cache_hdr_match(data, true, ingress, s, data[40 + 13]);
-			return rf_cache_hdr_match(data, true, ingress, s, -1);
+				return rf_cache_hdr_key(data, true, ingress, data[40 + 13], k);
+			return rf_cache_hdr_key(data, true, ingress, -1, k);
 		}
 		if (data + RF_CACHE_HDR_UDP_V4 > end)
 			return false;
 		if (data + RF_CACHE_HDR_V4 <= end)
-			return rf_cache_hdr_match(data, false, ingress, s, data[20 + 13]);
-		return rf_cache_hdr_match(data, false, ingress, s, -1);
+			return rf_cache_hdr_key(data, false, ingress, data[20 + 13], k);
+		return rf_cache_hdr_key(data, false, ingress, -1, k);
 	}
 	if (v6) {
 		if (!bpf_skb_load_bytes_relative(skb, 0, h, RF_CACHE_HDR_V6, BPF_HDR_START_NET))
-			return rf_cache_hdr_match(b, true, ingress, s, b[40 + 13]);
+			return rf_cache_hdr_key(b, true, ingress, b[40 + 13], k);
 		if (bpf_skb_load_bytes_relative(skb, 0, h, RF_CACHE_HDR_UDP_V6, BPF_HDR_START_NET))
 			return false;
-		return rf_cache_hdr_match(b, true, ingress, s, -1);
+		return rf_cache_hdr_key(b, true, ingress, -1, k);
 	}
 	if (!bpf_skb_load_bytes_relative(skb, 0, h, RF_CACHE_HDR_V4, BPF_HDR_START_NET))
-		return rf_cache_hdr_match(b, false, ingress, s, b[20 + 13]);
+		return rf_cache_hdr_key(b, false, ingress, b[20 + 13], k);
 	if (bpf_skb_load_bytes_relative(skb, 0, h, RF_CACHE_HDR_UDP_V4, BPF_HDR_START_NET))
 		return false;
-	return rf_cache_hdr_match(b, false, ingress, s, -1);
+	return rf_cache_hdr_key(b, false, ingress, -1, k);
 }
 
 /* The connected four-tuple of a TCP or UDP socket into s; false if it has no connected peer. */
@@ -231,7 +245,6 @@ static __always_inline bool rf_cache_sock_tuple(struct bpf_sock *sk, struct rf_c
 
 	if ((proto != RF_CACHE_IPPROTO_TCP && proto != RF_CACHE_IPPROTO_UDP) || !dport)
 		return false;
-	s->sk = sk;
 	s->proto = (__u8)proto;
 	s->rport = bpf_ntohs((__u16)dport);
 	s->lport = (__u16)sk->src_port;
@@ -260,6 +273,28 @@ static __always_inline struct bpf_sock *rf_cache_sk(struct __sk_buff *skb)
 }
 
 /*
+ * Is a UDP datagram with key k one of its socket's connected flow? Only then may it use a cached
+ * verdict: an unconnected socket's datagrams go to and come from any peer, and an answer's
+ * verdict can depend on the peers the socket sent to (peer_known()), which the cache does not
+ * follow.
+ */
+static __always_inline bool rf_cache_udp_connected(struct __sk_buff *skb, bool ingress,
+						   const struct rf_cache_key *k)
+{
+	struct bpf_sock *sk = rf_cache_sk(skb);
+	struct rf_cache_probe s = {};
+	__u16 p[2];
+	__u32 ports;
+
+	if (!sk || !rf_cache_sock_tuple(sk, &s) || s.proto != RF_CACHE_IPPROTO_UDP)
+		return false;
+	p[0] = bpf_htons(ingress ? s.rport : s.lport);
+	p[1] = bpf_htons(ingress ? s.lport : s.rport);
+	__builtin_memcpy(&ports, p, 4);
+	return ports == k->ports && s.remote[0] == k->remote[0] && s.remote[1] == k->remote[1];
+}
+
+/*
  * The policy generation, read before anything is judged: a writer bumps after its change, so a
  * verdict computed under the old policy is stored with the old value. 0 if the map is missing.
  */
@@ -279,22 +314,25 @@ enum rf_cache_result {
 
 /*
  * The lookup of rf_cache_hit() (cgroup_skb) and rf_cache_hit_tc() (the tc second wall). Returns
- * an enum rf_cache_result. The socket is read first: a packet without a connected socket costs
- * no header reads.
+ * an enum rf_cache_result. A TCP segment's hit costs the header reads, one socket-storage lookup
+ * (which takes the skb's socket as it is: it finds nothing for a socket that is not full) and the
+ * compares; a UDP datagram also reads its socket's connected peer.
  */
 static __always_inline int rf_cache_lookup(struct __sk_buff *skb, bool ingress, __u32 slot,
 					   __u32 cfg_tag, __u64 gen, bool at_tc)
 {
-	struct rf_cache_probe s = {};
+	struct rf_cache_key k = {};
 	struct rf_sk_verdict *v;
 	struct rf_cache_entry *e;
 	struct bpf_sock *sk;
 
 	if (!skb || slot >= RF_CACHE_SLOTS)
 		return RF_CACHE_NONE;
-	sk = rf_cache_sk(skb);
-	/* not the connected peer (a sendto(), a tunnel, NAT) or not plain: judged in full */
-	if (!sk || !rf_cache_sock_tuple(sk, &s) || !rf_cache_match(skb, ingress, at_tc, &s))
+	sk = RF_CTX_SK(skb);
+	if (!sk || !rf_cache_pkt_key(skb, ingress, at_tc, &k))
+		return RF_CACHE_NONE;
+	/* not the connected peer (a sendto(), a tunnel, NAT): judged in full */
+	if ((k.proto & 0xff) == RF_CACHE_IPPROTO_UDP && !rf_cache_udp_connected(skb, ingress, &k))
 		return RF_CACHE_NONE;
 	v = bpf_sk_storage_get(&rf_sk_verdict, sk, NULL, 0);
 	if (!v)
@@ -302,11 +340,60 @@ static __always_inline int rf_cache_lookup(struct __sk_buff *skb, bool ingress, 
 	e = rf_cache_entry_of(v, slot);
 	if (!e)
 		return RF_CACHE_NONE;
-	if (e->cfg != cfg_tag || e->gen != gen || e->rport != s.rport || e->lport != s.lport ||
-	    e->remote[0] != s.remote[0] || e->remote[1] != s.remote[1] ||
+	if (e->cfg != cfg_tag || e->gen != gen || e->ports != k.ports || e->proto != k.proto ||
+	    e->remote[0] != k.remote[0] || e->remote[1] != k.remote[1] ||
 	    bpf_jiffies64() - e->at_jiffies >= RF_CACHE_TTL_JIFFIES)
 		return RF_CACHE_MISS;
 	return RF_CACHE_HIT;
+}
+
+/*
+ * Store the allow that a destination rule or the socket's owner gave to a packet the lookup found
+ * cacheable (RF_CACHE_MISS), under gen (what rf_cache_gen() read before the judgment), for the
+ * packet's flow key. 1 if stored. Entries are written without a lock: a reader on another CPU
+ * may see one half-written, which then matches nothing (its key and generation are compared) or
+ * a verdict this socket was given.
+ */
+static __always_inline int rf_cache_put(struct __sk_buff *skb, bool ingress, __u32 slot,
+					__u32 cfg_tag, __u64 gen, bool at_tc)
+{
+	struct rf_cache_key k = {};
+	struct rf_sk_verdict *v;
+	struct rf_cache_entry *e;
+	struct bpf_sock *sk;
+
+	if (!skb || slot >= RF_CACHE_SLOTS)
+		return 0;
+	sk = rf_cache_sk(skb);
+	if (!sk || !rf_cache_pkt_key(skb, ingress, at_tc, &k))
+		return 0;
+	if ((k.proto & 0xff) == RF_CACHE_IPPROTO_UDP && !rf_cache_udp_connected(skb, ingress, &k))
+		return 0;
+	/*
+	 * A TCP connection that has moved no data yet (the handshake, an immediate close) is not
+	 * worth the socket storage it would allocate: connect-and-close workloads would pay for it
+	 * on every connection. Its first data segment, either way, stores the verdict.
+	 */
+	if ((k.proto & 0xff) == RF_CACHE_IPPROTO_TCP) {
+		struct bpf_tcp_sock *tp = bpf_tcp_sock(sk);
+
+		if (!tp || (!tp->data_segs_out && !tp->data_segs_in))
+			return 0;
+	}
+	v = bpf_sk_storage_get(&rf_sk_verdict, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!v)
+		return 0;
+	e = rf_cache_entry_of(v, slot);
+	if (!e)
+		return 0;
+	e->gen = gen;
+	e->at_jiffies = bpf_jiffies64();
+	e->remote[0] = k.remote[0];
+	e->remote[1] = k.remote[1];
+	e->ports = k.ports;
+	e->proto = k.proto;
+	e->cfg = cfg_tag;
+	return 1;
 }
 
 /*
@@ -324,50 +411,15 @@ __noinline int rf_cache_hit_tc(struct __sk_buff *skb, __u32 slot, __u32 cfg_tag,
 	return rf_cache_lookup(skb, false, slot, cfg_tag, gen, true);
 }
 
-/*
- * Store the allow that a destination rule or the socket's owner gave to a packet rf_cache_hit()
- * found cacheable (RF_CACHE_MISS), under gen (what rf_cache_gen() read before the judgment), for
- * the socket's connected tuple (the packet's, as rf_cache_hit() checked). 1 if stored. Entries
- * are written without a lock: a reader on another CPU may see one half-written, which then
- * matches nothing (its tuple and generation are compared) or a verdict this socket was given.
- */
-__noinline int rf_cache_store(struct __sk_buff *skb, __u32 slot, __u32 cfg_tag, __u64 gen)
+__noinline int rf_cache_store(struct __sk_buff *skb, __u32 ingress, __u32 slot, __u32 cfg_tag,
+			      __u64 gen)
 {
-	struct rf_cache_probe s = {};
-	struct rf_sk_verdict *v;
-	struct rf_cache_entry *e;
-	struct bpf_sock *sk;
+	return rf_cache_put(skb, ingress, slot, cfg_tag, gen, false);
+}
 
-	if (!skb || slot >= RF_CACHE_SLOTS)
-		return 0;
-	sk = rf_cache_sk(skb);
-	if (!sk || !rf_cache_sock_tuple(sk, &s))
-		return 0;
-	/*
-	 * A TCP connection that has moved no data yet (the handshake, an immediate close) is not
-	 * worth the socket storage it would allocate: connect-and-close workloads would pay for it
-	 * on every connection. Its first data segment, either way, stores the verdict.
-	 */
-	if (s.proto == RF_CACHE_IPPROTO_TCP) {
-		struct bpf_tcp_sock *tp = bpf_tcp_sock(sk);
-
-		if (!tp || (!tp->data_segs_out && !tp->data_segs_in))
-			return 0;
-	}
-	v = bpf_sk_storage_get(&rf_sk_verdict, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!v)
-		return 0;
-	e = rf_cache_entry_of(v, slot);
-	if (!e)
-		return 0;
-	e->gen = gen;
-	e->at_jiffies = bpf_jiffies64();
-	e->remote[0] = s.remote[0];
-	e->remote[1] = s.remote[1];
-	e->rport = s.rport;
-	e->lport = s.lport;
-	e->cfg = cfg_tag;
-	return 1;
+__noinline int rf_cache_store_tc(struct __sk_buff *skb, __u32 slot, __u32 cfg_tag, __u64 gen)
+{
+	return rf_cache_put(skb, false, slot, cfg_tag, gen, true);
 }
 
 #endif /* RF_CACHE_BPF_H */

@@ -1323,9 +1323,48 @@ static __always_inline bool skb_dest_allowed(struct __sk_buff *skb, struct rf_fl
 	return true;
 }
 
-static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
+/*
+ * The packet hooks' fast path, first on every packet and compiled apart (global: one small piece
+ * of code and stack, verified once): not enforcing, loopback without host rules, or a packet
+ * that a cached allow covers (cache.bpf.h). Returns an enum rf_cache_result: RF_CACHE_HIT
+ * allows the packet (counted, as the full judgment would), anything else goes to the full
+ * judgment, which caches its allow on RF_CACHE_MISS.
+ *
+ * The deadline is not checked here, to save a clock read per packet: it only ever turns a
+ * verdict into an allow (cfg_mode()), so a cached allow is right on either side of it. The full
+ * judgment checks it, and no verdict is cached once it has passed.
+ */
+__noinline int rf_skb_fast(struct __sk_buff *skb, __u32 ingress)
 {
 	const struct rf_config *cfg = get_config();
+	__u32 mode;
+	int cached;
+
+	if (!skb || !cfg)
+		return RF_CACHE_NONE;
+	if (!cfg->isolated && !(cfg->flags & RF_CFG_AUDIT))
+		return RF_CACHE_HIT; /* RF_MODE_OFF: allowed, counted nowhere */
+	/*
+	 * Loopback is the interface, not the address: 127/8 or ::1 on another device (a route with
+	 * route_localnet, a mirred copy of lo) leaves the host and is judged like any address.
+	 * With host rules, DNS is observed first, on lo too (a local stub resolver), and the cache
+	 * is not used: every DNS answer must be observed (dns_observe()).
+	 */
+	if (cfg->flags & RF_CFG_HOST_RULES)
+		return RF_CACHE_NONE;
+	if (skb->ifindex == LOOPBACK_IFINDEX)
+		return RF_CACHE_HIT; /* allowed, as the full judgment does */
+	mode = cfg->isolated ? RF_MODE_ENFORCE : RF_MODE_AUDIT;
+	cached = rf_cache_lookup(skb, ingress, ingress ? RF_CACHE_INGRESS : RF_CACHE_EGRESS,
+				 rf_cache_cfg(cfg, mode), rf_cache_gen(), false);
+	if (cached == RF_CACHE_HIT && mode == RF_MODE_ENFORCE)
+		count_verdict(ingress ? RF_HOOK_INGRESS : RF_HOOK_EGRESS, false);
+	return cached;
+}
+
+static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
+{
+	const struct rf_config *cfg;
 	enum rf_hook hook = ingress ? RF_HOOK_INGRESS : RF_HOOK_EGRESS;
 	enum rf_reason reason = RF_REASON_NO_RULE;
 	struct rf_flow f = {};
@@ -1334,28 +1373,17 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
 	__u64 gen;
 	int cached;
 
+	cached = rf_skb_fast(skb, ingress);
+	if (cached == RF_CACHE_HIT)
+		return 1;
+	/* read before the judgment: an allow is cached under the generation it was judged under */
+	gen = rf_cache_gen();
+	cfg = get_config();
 	if (!cfg || (mode = cfg_mode(cfg)) == RF_MODE_OFF)
 		return 1;
-	/*
-	 * Loopback is the interface, not the address: 127/8 or ::1 on another device (a route with
-	 * route_localnet, a mirred copy of lo) leaves the host and is judged like any address.
-	 * With host rules, DNS is observed first, on lo too (a local stub resolver).
-	 */
 	lo = skb->ifindex == LOOPBACK_IFINDEX;
 	if (lo && !(cfg->flags & RF_CFG_HOST_RULES))
 		return 1;
-	/*
-	 * The verdict cache; not with host rules, where every DNS answer must be observed
-	 * (dns_observe() below), nor on lo.
-	 */
-	gen = rf_cache_gen();
-	cached = RF_CACHE_NONE;
-	if (!lo && !(cfg->flags & RF_CFG_HOST_RULES)) {
-		cached = rf_cache_hit(skb, ingress, ingress ? RF_CACHE_INGRESS : RF_CACHE_EGRESS,
-				      rf_cache_cfg(cfg, mode), gen);
-		if (cached == RF_CACHE_HIT)
-			goto allowed;
-	}
 	parsed = parse_skb(skb, &f, ingress);
 	if (parsed && (cfg->flags & RF_CFG_HOST_RULES))
 		dns_observe(skb, &f, ingress);
@@ -1378,7 +1406,7 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, bool ingress)
 	/* the destination first: one LPM walk, cheaper than the socket's mark and cgroup walk */
 	if (skb_dest_allowed(skb, &f, ingress) || skb_socket_allowed(skb, &f)) {
 		if (cached == RF_CACHE_MISS)
-			rf_cache_store(skb, ingress ? RF_CACHE_INGRESS : RF_CACHE_EGRESS,
+			rf_cache_store(skb, ingress, ingress ? RF_CACHE_INGRESS : RF_CACHE_EGRESS,
 				       rf_cache_cfg(cfg, mode), gen);
 		goto allowed;
 	}
@@ -1519,7 +1547,7 @@ static __always_inline int wall_verdict(struct __sk_buff *skb, const struct rf_c
 	/* no loopback exemption: the wall is never on lo, so 127/8 or ::1 here leaves the host */
 	if (!f.srcroute && (flow_dest_allowed(&f) || skb_socket_allowed(skb, &f))) {
 		if (cached == RF_CACHE_MISS)
-			rf_cache_store(skb, RF_CACHE_WALL, rf_cache_cfg(cfg, mode), gen);
+			rf_cache_store_tc(skb, RF_CACHE_WALL, rf_cache_cfg(cfg, mode), gen);
 		goto allowed;
 	}
 	if (f.srcroute ? skb_socket_allowed(skb, &f)
