@@ -4,7 +4,9 @@
  * outlive what allowed it. Each case opens a TCP or connected UDP flow while isolated under a
  * rule, moves bytes both ways a few times (the packets after the first are judged from the
  * cache), changes the policy, and checks that the next packet is dropped both ways and that the
- * peer received nothing. IPv4 and IPv6, TCP and connected UDP.
+ * peer received nothing. IPv4 and IPv6, TCP and connected UDP. A cached allow also covers only
+ * its own flow: when the socket's packets are rewritten to another destination mid-flow, they
+ * are judged for that destination.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <criterion/criterion.h>
 #include "rf_proc.h"
 #include "rft_doc.h"
@@ -281,4 +284,169 @@ ParameterizedTest(const size_t *row, cache, delete_without_bump_cuts_within_the_
 	rft_cli_ok(0, "release", NULL);
 	rft_conn_close(&c);
 	rft_server_stop(&srv);
+}
+
+/* ---- a cached flow whose packets change destination (a NAT at output) -------------------- */
+
+#define NAT_IP4 "192.0.2.77"
+#define NAT_IP6 "2001:db8::77"
+
+static const char *nat_addr(const struct cache_flow *f)
+{
+	return f->family == AF_INET ? NAT_IP4 : NAT_IP6;
+}
+
+static bool have_nft(void)
+{
+	static const char *const paths[] = {"/usr/sbin/nft", "/usr/bin/nft", "/sbin/nft"};
+	size_t i;
+
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (!access(paths[i], X_OK))
+			return true;
+	return false;
+}
+
+/* sh -c script in netns (NULL: this one), asserted to succeed. */
+static void sh_in(const char *netns, const char *script)
+{
+	char *argv[] = {"sh", "-c", (char *)script, NULL}, *err = NULL;
+
+	cr_assert_eq(rft_exec(netns, argv, NULL, &err), 0, "%s: %s", script, err ? err : "");
+	free(err);
+}
+
+/*
+ * The peer treats NAT_IP4/NAT_IP6 as its own addresses (a stateless rewrite back to its real ones,
+ * before anything else sees the packet) and the device reaches them at the peer's MAC address:
+ * a packet rewritten to them that the device lets out reaches the server's flow and is counted.
+ * Skipped where nft is missing (the qemu guests) or, for at_wall, has no egress hook.
+ */
+static void nat_peer(bool at_wall)
+{
+	char dif[16], cmd[1024], *argv[] = {"sh", "-c", cmd, NULL};
+
+	if (!have_nft()) {
+		rft_teardown(); /* a skipped test gets no .fini */
+		cr_skip_test("not applicable: no nft to rewrite a flow's destination");
+	}
+	rft_dev_ifname(dif, sizeof(dif), rft.owner);
+	snprintf(cmd, sizeof(cmd),
+		 "nft 'add table netdev rfprobe; add chain netdev rfprobe c { type filter hook "
+		 "egress device %s priority 0; }' && nft delete table netdev rfprobe",
+		 dif);
+	if (at_wall && rft_exec(rft.dev_ns, argv, NULL, NULL)) {
+		rft_teardown();
+		cr_skip_test("not applicable: no nft egress hook (Linux 5.16+, nft 1.0.1+)");
+	}
+	snprintf(cmd, sizeof(cmd),
+		 "mac=$(ip -n %s -o link show type veth | sed -n 's|.*link/ether "
+		 "\\([0-9a-f:]*\\).*|\\1|p') "
+		 "&& [ -n \"$mac\" ] && "
+		 "ip -n %s neigh replace " NAT_IP4 " lladdr $mac dev %s nud permanent && "
+		 "ip -n %s neigh replace " NAT_IP6 " lladdr $mac dev %s nud permanent",
+		 rft.peer_ns, rft.dev_ns, dif, rft.dev_ns, dif);
+	sh_in(NULL, cmd);
+	sh_in(rft.peer_ns,
+	      "nft 'add table inet rfnat; "
+	      "add chain inet rfnat pre { type filter hook prerouting priority -300; }; "
+	      "add rule inet rfnat pre ip daddr " NAT_IP4 " ip daddr set " RFT_PEER_IP4 "; "
+	      "add rule inet rfnat pre ip6 daddr " NAT_IP6 " ip6 daddr set " RFT_PEER_IP6 "'");
+}
+
+/*
+ * From now on the device rewrites the flow's destination (the address only) to NAT_IP4/NAT_IP6:
+ * at output, before the cgroup egress hook; or (at_wall) on the veth's egress hook, after the
+ * cgroup hooks and before the second wall, whose filter runs later in the same transmit.
+ */
+static void nat_device(bool at_wall)
+{
+	char dif[16], cmd[1024];
+
+	rft_dev_ifname(dif, sizeof(dif), rft.owner);
+	snprintf(cmd, sizeof(cmd),
+		 "nft 'add table %s rfnat; add chain %s rfnat out { type filter hook %s%s "
+		 "priority -300; }; "
+		 "add rule %s rfnat out ip daddr " RFT_PEER_IP4 " meta l4proto { tcp, udp } "
+		 "th dport " PORT_S " ip daddr set " NAT_IP4 "; "
+		 "add rule %s rfnat out ip6 daddr " RFT_PEER_IP6 " meta l4proto { tcp, udp } "
+		 "th dport " PORT_S " ip6 daddr set " NAT_IP6 "'",
+		 at_wall ? "netdev" : "inet", at_wall ? "netdev" : "inet",
+		 at_wall ? "egress device " : "output", at_wall ? dif : "",
+		 at_wall ? "netdev" : "inet", at_wall ? "netdev" : "inet");
+	sh_in(rft.dev_ns, cmd);
+}
+
+static char *const guard_on[] = {"RINGFENCE_PACKET_GUARD=on", NULL};
+
+/*
+ * An established flow allowed by a rule moves bytes (its allow is cached under its flow key),
+ * then a rewrite sends its packets to another address (nat_device()): with only the original
+ * destination allowed they must be judged anew and dropped (the peer counts nothing new); with
+ * the new destination allowed too they keep flowing, which shows that the rewritten packets do
+ * reach the peer's server when let out. at_wall: rewritten between the cgroup hooks and the
+ * second wall, so only the wall's entry is tested.
+ */
+static void nat_mid_flow(const struct cache_flow *f, bool nat_allowed, bool at_wall)
+{
+	struct cache_flow to = {f->family, nat_addr(f), f->proto};
+	struct rft_port_stats before, after;
+	struct rft_server srv;
+	struct rft_conn c;
+
+	nat_peer(at_wall);
+	cli_rule(f, "add");
+	if (nat_allowed)
+		cli_rule(&to, "add");
+	cr_assert_eq(rfp_cli_env(at_wall ? guard_on : NULL, NULL, NULL, "isolate", NULL), 0);
+	open_flow(&c, &srv, f);
+	expect_flowing(&c, &srv, f, 3, "isolated, allowed");
+	nat_device(at_wall);
+	if (nat_allowed) {
+		expect_flowing(&c, &srv, f, 3, "rewritten to an allowed address");
+	} else {
+		long n;
+
+		before = rft_server_stats(&srv, PORT, f->family);
+		n = rft_conn_send(&c, 7);
+		cr_expect(n == 7 || n == -EPERM, "%s: send returned %ld", name(f), n);
+		cr_expect_eq(rft_conn_recv(&c, RFT_DENY_WAIT_MS), 0,
+			     "%s: rewritten to %s: an echo came back", name(f), to.addr);
+		after = rft_server_stats(&srv, PORT, f->family);
+		cr_expect_eq(after.tcp_bytes + after.dgrams, before.tcp_bytes + before.dgrams,
+			     "%s: rewritten to %s%s: the peer received %llu bytes/datagrams (the "
+			     "original flow's cached allow was used for another flow)",
+			     name(f), to.addr, at_wall ? " before the wall" : "",
+			     after.tcp_bytes + after.dgrams - before.tcp_bytes - before.dgrams);
+	}
+	rft_cli_ok(0, "release", NULL);
+	rft_conn_close(&c);
+	rft_server_stop(&srv);
+}
+
+/* Rewritten at output: the cgroup egress hook judges the new destination. */
+RFT_TABLE_PARAMS(cache, rewritten_destination_is_judged_not_cached, flows)
+ParameterizedTest(const size_t *row, cache, rewritten_destination_is_judged_not_cached)
+{
+	nat_mid_flow(&flows[*row], false, false);
+}
+
+RFT_TABLE_PARAMS(cache, rewritten_to_an_allowed_destination_keeps_flowing, flows)
+ParameterizedTest(const size_t *row, cache, rewritten_to_an_allowed_destination_keeps_flowing)
+{
+	nat_mid_flow(&flows[*row], true, false);
+}
+
+/* Rewritten after the cgroup hooks (nft's egress hook on the veth): the wall judges it. */
+RFT_TABLE_PARAMS(cache, rewritten_before_the_wall_is_judged_not_cached, flows)
+ParameterizedTest(const size_t *row, cache, rewritten_before_the_wall_is_judged_not_cached)
+{
+	nat_mid_flow(&flows[*row], false, true);
+}
+
+RFT_TABLE_PARAMS(cache, rewritten_before_the_wall_to_an_allowed_destination_keeps_flowing, flows)
+ParameterizedTest(const size_t *row, cache,
+		  rewritten_before_the_wall_to_an_allowed_destination_keeps_flowing)
+{
+	nat_mid_flow(&flows[*row], true, true);
 }
