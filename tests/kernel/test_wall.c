@@ -137,6 +137,116 @@ Test(wall, tunnel_to_an_allowed_inner_address_is_stopped_on_the_wire)
 	cr_expect_eq(to(AF_INET, TUN4_PEER), RFT_OK, "released: the tunnel stays cut");
 }
 
+/* ---- the verdict cache on the wire (issue 25) ------------------------------------------- */
+
+static const struct tunnel_flow {
+	int family;
+	enum rft_proto proto;
+	const char *inner; /* behind the tunnel */
+	const char *direct;
+} tunnel_flows[] = {
+    {AF_INET, RFT_TCP, TUN4_PEER, RFT_PEER_IP4},
+    {AF_INET, RFT_UDP_CONNECTED, TUN4_PEER, RFT_PEER_IP4},
+    {AF_INET6, RFT_TCP, TUN6_PEER, RFT_PEER_IP6},
+    {AF_INET6, RFT_UDP_CONNECTED, TUN6_PEER, RFT_PEER_IP6},
+};
+
+/* the direct flow has a server of its own: a push goes to all of a server's flows */
+#define PORT_DIRECT   8402
+#define PORT_DIRECT_S "8402"
+
+static void allow_flow(const struct tunnel_flow *f, const char *addr, const char *port)
+{
+	rft_cli_ok(0, "allow", "add", "net", addr, "proto", f->proto == RFT_TCP ? "tcp" : "udp",
+		   "port", port, "dir", "out", NULL);
+}
+
+/* What the peer received on PORT_IN in f's family: TCP bytes plus datagrams. */
+static unsigned long long received(const struct rft_server *srv, const struct tunnel_flow *f)
+{
+	struct rft_port_stats st = rft_server_stats(srv, PORT_IN, f->family);
+
+	return st.tcp_bytes + st.dgrams;
+}
+
+/* Bytes go both ways, `rounds` times: the client's echo, then a byte the peer pushes. */
+static void tunnel_flowing(struct rft_conn *c, struct rft_server *srv, int rounds, const char *what)
+{
+	int i;
+
+	for (i = 0; i < rounds; i++) {
+		cr_assert_eq(rft_conn_send(c, 5), 5, "%s: send failed", what);
+		cr_assert_eq(rft_conn_recv(c, 2000), 5, "%s: no echo (round %d)", what, i);
+		cr_assert_geq(rft_server_push(srv), 1, "%s: the peer has no flow to push to", what);
+		cr_assert_eq(rft_conn_recv(c, 2000), 1, "%s: peer->client byte lost (round %d)",
+			     what, i);
+	}
+}
+
+/*
+ * A flow through the tunnel to an allowed inner address, established and moving bytes before
+ * isolation, then isolated with that inner address still allowed: each of its packets is
+ * allowed (and cached under the inner flow's key) by the cgroup hooks and by the wall on the
+ * VXLAN device, and leaves the veth as UDP to the tunnel's remote port 4789, which no rule
+ * allows, with the inner socket still in skb->sk. The wall on the veth must judge that outer
+ * packet itself: nothing of the flow reaches the peer any more. The same kind of flow straight
+ * to the peer keeps moving bytes both ways. TCP and connected UDP, IPv4 and IPv6 inner.
+ *
+ * The outer packet is UDP, so the cache keeps it away from the inner entries twice: its key
+ * (remote, ports, protocol) is not theirs, and it is not a datagram of the socket's connected
+ * flow (rf_cache_udp_connected()). The test fails when both checks are removed from
+ * rf_cache_lookup(), not when only one is. Only the way out is asserted: the wall is on egress,
+ * and what the peer sends through the tunnel still reaches the allowed inner flow (measured).
+ */
+RFT_TABLE_PARAMS(wall, established_tunnel_flow_is_not_carried_by_a_cached_inner_allow, tunnel_flows)
+ParameterizedTest(const size_t *row, wall,
+		  established_tunnel_flow_is_not_carried_by_a_cached_inner_allow)
+{
+	static const unsigned short ports[] = {PORT_IN}, dports[] = {PORT_DIRECT};
+	const struct tunnel_flow *f = &tunnel_flows[*row];
+	const char *proto = f->proto == RFT_TCP ? "tcp" : "udp(connect)";
+	struct rft_server srv, dsrv;
+	struct rft_conn in, direct;
+	unsigned long long before;
+
+	tunnel();
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 1), 0);
+	cr_assert_eq(rft_server_start(&dsrv, rft.peer_ns, NULL, dports, 1), 0);
+	allow_flow(f, f->inner, "8401");
+	allow_flow(f, f->direct, PORT_DIRECT_S);
+	cr_assert_eq(
+	    rft_conn_open(&in, rft.dev_ns, rft.cg, f->family, f->proto, f->inner, PORT_IN, 2000), 0,
+	    "%s %s: no connection through the tunnel", proto, f->inner);
+	cr_assert_eq(rft_conn_open(&direct, rft.dev_ns, rft.cg, f->family, f->proto, f->direct,
+				   PORT_DIRECT, 2000),
+		     0, "%s %s: no direct connection", proto, f->direct);
+	tunnel_flowing(&in, &srv, 2, "not isolated, through the tunnel");
+	tunnel_flowing(&direct, &dsrv, 2, "not isolated, direct");
+
+	cr_assert_eq(rfp_cli_env(guard_on, NULL, NULL, "isolate", NULL), 0);
+	/* the direct flow first: its packets are judged and cached on the veth's wall too */
+	tunnel_flowing(&direct, &dsrv, 3, "isolated, direct (allowed on the wire)");
+	before = received(&srv, f);
+	cr_expect_eq(rft_conn_send(&in, 7), 7, "%s %s: send failed", proto, f->inner);
+	cr_expect_eq(rft_conn_recv(&in, RFT_DENY_WAIT_MS), 0, "%s %s: an echo came back", proto,
+		     f->inner);
+	cr_expect_eq(received(&srv, f), before,
+		     "%s %s: the peer received %llu bytes/datagrams through the tunnel (an inner "
+		     "flow's cached allow let the outer packet through the wall)",
+		     proto, f->inner, received(&srv, f) - before);
+	cr_expect_eq(rft_conn_send(&in, 3), 3);
+	rft_msleep(RFT_DENY_WAIT_MS / 2);
+	cr_expect_eq(received(&srv, f), before, "%s %s: the peer received a later packet", proto,
+		     f->inner);
+	tunnel_flowing(&direct, &dsrv, 1, "isolated, direct, after the tunnel's packets");
+
+	rft_cli_ok(0, "release", NULL);
+	rft_conn_close(&in);
+	rft_conn_close(&direct);
+	rft_server_stop(&srv);
+	rft_server_stop(&dsrv);
+}
+
 /* ---- the packet guard in the namespaces of the target's processes (issue 12 item 10) ---- */
 
 #define MARK_NS_FRAME "rf-wall-netns-frame"
