@@ -13,6 +13,16 @@
  * only packets of that socket with that key: a tunnel or NAT that keeps the socket on another
  * flow's packets (VXLAN, GRE, a DNAT at output) has other keys. A UDP datagram must also be of
  * its socket's connected flow (rf_cache_udp_connected()).
+ * Measured for tunnels (wall::established_tunnel_flow_is_not_carried_by_a_cached_inner_allow):
+ * the cgroup egress hook never sees a tunnel's outer packet (the kernel runs it only for the
+ * socket's own transmit), but the wall does, with the inner socket still in skb->sk, right
+ * after the wall on the VXLAN device cached the inner packet's allow in the same slot. That
+ * outer packet is UDP and not of the socket's connected flow, so it is kept from the entry
+ * twice, by rf_cache_udp_connected() and by the key (the test fails only with both removed);
+ * GRE, IPIP and ESP outer packets are not cacheable at all. The key alone decides for a TCP
+ * flow whose packets are rewritten to another address mid-flow, by nftables at output or on a
+ * device's egress hook (cache::rewritten_destination_is_judged_not_cached,
+ * cache::rewritten_before_the_wall_is_judged_not_cached).
  * Never cached, so judged on every packet as before: denials (each keeps its event), built-in
  * verdicts (DHCP, ND: judged by packet content), ICMP, source-routed packets or any packet with
  * IPv4 options or IPv6 extension headers, fragments, SYNs, unconnected sends and what they
