@@ -255,9 +255,16 @@ static __always_inline bool event_rate_ok(void)
 		(dst) = (typeof(dst))__v;                                                          \
 	})
 
+#ifndef RF_NO_KFUNC
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+#endif
+
 /*
  * bpf_get_current_task() and CO-RE reads, not bpf_get_current_task_btf(): cgroup programs may
- * call the BTF-typed helper only from Linux 5.11, the untyped one (root only) since 5.10.
+ * call the BTF-typed helper only from Linux 5.11, the untyped one (root only) since 5.10. From
+ * Linux 6.2 the same fields are read as plain loads through bpf_rdonly_cast() (a faulting load
+ * reads 0), not a bpf_probe_read_kernel() call each: a third of what connect() cost while
+ * isolated.
  */
 static __always_inline bool current_exe(struct rf_exe_key *k)
 {
@@ -267,6 +274,24 @@ static __always_inline bool current_exe(struct rf_exe_key *k)
 	struct inode *inode;
 	struct super_block *sb;
 
+#ifndef RF_NO_KFUNC
+	if (bpf_rdonly_cast) {
+		const struct task_struct *t =
+		    bpf_rdonly_cast(task, bpf_core_type_id_kernel(struct task_struct));
+
+		mm = t->mm;
+		if (!mm)
+			return false; /* kernel thread */
+		exe = mm->exe_file;
+		if (!exe)
+			return false;
+		inode = exe->f_inode;
+		k->ino = inode->i_ino;
+		k->dev = inode->i_sb->s_dev;
+		k->gen = inode->i_generation;
+		return true;
+	}
+#endif
 	RF_CORE_READ_SIZED(mm, task, mm);
 	if (!mm)
 		return false; /* kernel thread */
@@ -1324,17 +1349,17 @@ static __always_inline bool skb_dest_allowed(struct __sk_buff *skb, struct rf_fl
 }
 
 /*
- * The packet hooks' fast path, first on every packet and compiled apart (global: one small piece
- * of code and stack, verified once): not enforcing, loopback without host rules, or a packet
- * that a cached allow covers (cache.bpf.h). Returns an enum rf_cache_result: RF_CACHE_HIT
- * allows the packet (counted, as the full judgment would), anything else goes to the full
- * judgment, which caches its allow on RF_CACHE_MISS.
+ * The packet hooks' fast path, first on every packet, inlined (a call to a global function cost
+ * an established flow's packet 5 ns, a tenth of an empty program): not enforcing, loopback without
+ * host rules, or a packet that a cached allow covers (cache.bpf.h). Returns an enum
+ * rf_cache_result: RF_CACHE_HIT allows the packet (counted, as the full judgment would), anything
+ * else goes to the full judgment, which caches its allow on RF_CACHE_MISS.
  *
  * The deadline is not checked here, to save a clock read per packet: it only ever turns a
  * verdict into an allow (cfg_mode()), so a cached allow is right on either side of it. The full
  * judgment checks it, and no verdict is cached once it has passed.
  */
-__noinline int rf_skb_fast(struct __sk_buff *skb, __u32 ingress)
+static __always_inline int rf_skb_fast(struct __sk_buff *skb, bool ingress)
 {
 	const struct rf_config *cfg = get_config();
 	__u32 mode;
@@ -1770,10 +1795,6 @@ static __always_inline struct bpf_sock *quoted_socket(struct __sk_buff *skb,
 		return bpf_sk_lookup_tcp(skb, &t, len, BPF_F_CURRENT_NETNS, 0);
 	return bpf_sk_lookup_udp(skb, &t, len, BPF_F_CURRENT_NETNS, 0);
 }
-
-#ifndef RF_NO_KFUNC
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
-#endif
 
 /*
  * Where sk (a looked-up socket) was created: *in_target if in the target cgroup or below,

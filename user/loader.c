@@ -694,13 +694,15 @@ static int take_name_back(struct bpf_map *map, const char *path, struct foreign 
  * Maps that hold nothing worth keeping across a reload: replaced when their layout changed
  * (rf_net_hash and rf_net_sync are made again from rf_allow_net).
  * rf_sk_mark: pre-release ABI 2 builds pinned 32-byte marks under ABI 1's name (now
- * rf_sk_mark_v2); losing those marks can only deny more.
+ * rf_sk_mark_v2); losing those marks can only deny more. rf_sk_verdict: a cache (its entries
+ * gained the flow key); losing it costs each established flow one full judgment.
  */
 static bool replaceable(const char *name)
 {
 	return !strcmp(name, "rf_ratelimit") || !strcmp(name, "rf_events") ||
 	       !strcmp(name, "rf_stats_v2") || !strcmp(name, "rf_sk_mark") ||
-	       !strcmp(name, "rf_net_hash") || !strcmp(name, "rf_net_sync"); /* from the trie */
+	       !strcmp(name, "rf_net_hash") || !strcmp(name, "rf_net_sync") || /* from the trie */
+	       !strcmp(name, "rf_sk_verdict");
 }
 
 /*

@@ -971,10 +971,12 @@ per-host exceptions grows (loaded in {ipt_ms} ms); IPv4 only, as the traffic mea
   In the rate and throughput rows, {rules} rules and 10 rules are the same within noise.
 - **Destination lookup (issue 25)**: {lookup_note}
 - **Issue 21: the new packet checks**: {i21_note}
-- **Established flows while isolated**: a connected socket's verdict is cached in socket storage
-  under the policy generation (docs/ABI.md, "Policy generation"), so a packet of an established
-  allowed flow costs the socket-storage lookup, a few header loads and compares, not the parse,
-  the owner checks and the destination lookup ("real TCP flow" rows). Denied packets, built-in verdicts
+- **Established flows while isolated**: an allowed flow's verdict is cached in its socket's
+  storage under the policy generation (docs/ABI.md, "Policy generation") and the packet's flow
+  key, so a packet of an established allowed flow costs the header loads that make its key, the
+  socket-storage lookup and a few compares, in a small function that runs before anything else
+  (`rf_skb_fast()`), not the parse, the owner checks and the destination lookup ("real TCP flow"
+  rows). What is left is mostly the first touch of the socket's storage. Denied packets, built-in verdicts
   and the first packets of a flow (the SYN, the handshake, after a policy change) are judged in
   full as before, so the connection rate, which is made of first packets, gains little from it.
 - **Connection rate while isolated**: {rate_note}

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <sys/wait.h>
 #include <net/if.h>
@@ -427,6 +428,58 @@ Test(upgrade, incompatible_stateful_map_is_moved_aside)
 	pinned("rf_allow_cgroup", true);
 	pinned("rf_link_connect4", true);
 	pinned("rf_config", true);
+	cr_assert_eq(rft_cli(&out, &err, "load", NULL), 0, "a second load has nothing to fix: %s",
+		     err);
+	free(out), free(err);
+}
+
+/*
+ * Pin an sk_storage map named like ringfence's with a value of `size` bytes at path. Such a map
+ * needs BTF for its key and value, which bpftool's "map create" cannot give it.
+ */
+static void pin_sk_storage(const char *path, const char *name, __u32 size)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
+	struct btf *btf = btf__new_empty();
+	int key, byte, val, fd;
+
+	cr_assert_not_null(btf);
+	key = btf__add_int(btf, "int", 4, BTF_INT_SIGNED);
+	byte = btf__add_int(btf, "char", 1, 0);
+	val = btf__add_array(btf, key, byte, size);
+	cr_assert(key > 0 && byte > 0 && val > 0);
+	cr_assert_eq(btf__load_into_kernel(btf), 0, "cannot load BTF: %s", strerror(errno));
+	o.btf_fd = btf__fd(btf);
+	o.btf_key_type_id = key;
+	o.btf_value_type_id = val;
+	fd = bpf_map_create(BPF_MAP_TYPE_SK_STORAGE, name, 4, size, 0, &o);
+	cr_assert_geq(fd, 0, "cannot create %s: %s", name, strerror(errno));
+	cr_assert_eq(bpf_obj_pin(fd, path), 0, "cannot pin %s: %s", path, strerror(errno));
+	close(fd);
+	btf__free(btf);
+}
+
+/*
+ * The verdict cache of an earlier build (rf_sk_verdict with 40-byte entries, before they held the
+ * packet's flow key) holds nothing worth keeping: the load replaces it and succeeds.
+ */
+Test(upgrade, an_earlier_verdict_cache_layout_is_replaced)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char *out = NULL, *err = NULL;
+	int fd;
+
+	cr_assert_eq(mkdir(rft.pin_dir, 0700), 0);
+	pin_sk_storage(pin("rf_sk_verdict"), "rf_sk_verdict", 120);
+	cr_assert_eq(rft_cli(&out, &err, "load", NULL), 0, "%s", err);
+	free(out), free(err);
+	pinned("rf_link_egress", true);
+	fd = bpf_obj_get(pin("rf_sk_verdict"));
+	cr_assert_geq(fd, 0, "rf_sk_verdict is not pinned");
+	cr_assert_eq(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+	cr_expect_neq(info.value_size, 120, "the earlier layout is still pinned");
+	close(fd);
 	cr_assert_eq(rft_cli(&out, &err, "load", NULL), 0, "a second load has nothing to fix: %s",
 		     err);
 	free(out), free(err);
