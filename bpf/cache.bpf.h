@@ -323,7 +323,7 @@ enum rf_cache_result {
 };
 
 /*
- * The lookup of rf_cache_hit() (cgroup_skb) and rf_cache_hit_tc() (the tc second wall). Returns
+ * The lookup of rf_skb_fast() (cgroup_skb) and rf_cache_hit_tc() (the tc second wall). Returns
  * an enum rf_cache_result. A TCP segment's hit costs the header reads, one socket-storage lookup
  * (which takes the skb's socket as it is: it finds nothing for a socket that is not full) and the
  * compares; a UDP datagram also reads its socket's connected peer.
@@ -408,14 +408,9 @@ static __always_inline int rf_cache_put(struct __sk_buff *skb, bool ingress, __u
 
 /*
  * Global (verified once, with a stack apart from the callers', which are near the 512-byte
- * limit) with scalar arguments besides the context, for Linux 5.10; one per kind of header read.
+ * limit) with scalar arguments besides the context, for Linux 5.10: the wall's lookup, and the
+ * stores of the full judgments (the cgroup_skb lookup is inlined in rf_skb_fast()).
  */
-__noinline int rf_cache_hit(struct __sk_buff *skb, __u32 ingress, __u32 slot, __u32 cfg_tag,
-			    __u64 gen)
-{
-	return rf_cache_lookup(skb, ingress, slot, cfg_tag, gen, false);
-}
-
 __noinline int rf_cache_hit_tc(struct __sk_buff *skb, __u32 slot, __u32 cfg_tag, __u64 gen)
 {
 	return rf_cache_lookup(skb, false, slot, cfg_tag, gen, true);
