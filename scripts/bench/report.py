@@ -117,6 +117,7 @@ def parse(path):
         "flood": {},
         "mqtt": defaultdict(list),
         "flow": defaultdict(list),
+        "conn": defaultdict(list),
     }
     with open(path) as f:
         for line in f:
@@ -142,6 +143,8 @@ def parse(path):
                 d["mqtt"][w[1]].append(float(w[3]))
             elif k == "flow":
                 d["flow"][(w[1], w[2])].append(float(w[4]))
+            elif k == "conn":
+                d["conn"][w[1]].append((float(w[3]), float(w[4])))
     return d
 
 
@@ -196,6 +199,7 @@ def main():
                          fmt(min(xs)), fmt(max(xs)), ratio_str([x / e_med for x in xs])))
     # 1b. per packet on a real TCP flow (kernel.bpf_stats): the verdict cache
     rows += flow_rows(d)
+    rows += conn_rows(d)
 
     # 2./3. connection rate and throughput
     for kind, unit in (("rate", "conn/s"), ("tput", "Gbit/s")):
@@ -582,6 +586,28 @@ def flow_rows(d):
             rows.append(("per-packet ns, real TCP flow", f"{label}, {peer}", fmt(med(xs)),
                          fmt(min(xs)), fmt(max(xs)),
                          ratio_str([x / b for x in xs]) if b else ""))
+    return rows
+
+
+def conn_rows(d):
+    """What one connection of the rate workload costs in each program while isolated (10 rules),
+    from the kernel's run-time statistics; the total against the time a connection took."""
+    rows = []
+    totals = None
+    for prog, xs in sorted(d["conn"].items()):
+        ns = [x for x, _ in xs]
+        runs = med([r for _, r in xs])
+        rows.append(("ns per connection, BPF run time", f"isolated, 10 rules: {prog} "
+                     f"({runs:.2f} runs per connection)", fmt(med(ns)), fmt(min(ns)),
+                     fmt(max(ns)), ""))
+        totals = ns if totals is None else [a + b for a, b in zip(totals, ns)]
+    if totals:
+        share = ""
+        if d["rate"]["iso10"]:
+            conn_ns = 1e9 / med([c for c, _ in d["rate"]["iso10"]])
+            share = f"{med(totals) / conn_ns * 100:.1f}% of a connection's {conn_ns / 1000:.1f} us"
+        rows.append(("ns per connection, BPF run time", "isolated, 10 rules: all of ringfence's "
+                     "programs", fmt(med(totals)), fmt(min(totals)), fmt(max(totals)), share))
     return rows
 
 

@@ -43,6 +43,9 @@
  *                                         kernel's run-time statistics (BPF_ENABLE_STATS, on
  *                                         only while it runs); BUMPMAP: a pinned rf_policy_gen
  *                                         written before every segment (no cached verdict)
+ *   rfbench conncost CG NETNS DST PORT MS PIN...
+ *                                         the connect+close loop of rate for MS ms; per PIN
+ *                                         "NAME NS RUNS" per connection (BPF_ENABLE_STATS)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -262,17 +265,16 @@ static int parse_dst(const char *s, long port, struct sockaddr_storage *ss, sock
  */
 typedef int (*measure_fn)(const struct sockaddr_storage *dst, socklen_t len, long ms, FILE *out);
 
-static int in_child(const char *cg, const char *netns, const char *dst, long port, long ms,
-		    measure_fn fn)
+static int in_child_line(const char *cg, const char *netns, const char *dst, long port, long ms,
+			 measure_fn fn, char *line, size_t size)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	char line[256];
 	int p[2], st;
 	ssize_t n;
 	pid_t pid;
 
-	if (parse_dst(dst, port, &ss, &sl) || pipe(p))
+	if (size < 2 || parse_dst(dst, port, &ss, &sl) || pipe(p))
 		return 1;
 	pid = fork();
 	if (pid < 0)
@@ -289,24 +291,35 @@ static int in_child(const char *cg, const char *netns, const char *dst, long por
 		_exit(st ? 1 : 0);
 	}
 	close(p[1]);
-	n = read(p[0], line, sizeof(line) - 1);
+	n = read(p[0], line, size - 1);
 	close(p[0]);
 	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
 		return 1;
 	if (n <= 0)
 		return 1;
 	line[n] = '\0';
+	return 0;
+}
+
+static int in_child(const char *cg, const char *netns, const char *dst, long port, long ms,
+		    measure_fn fn)
+{
+	char line[256];
+
+	if (in_child_line(cg, netns, dst, port, ms, fn, line, sizeof(line)))
+		return 1;
 	fputs(line, stdout);
 	return 0;
 }
 
 /* ---- connection rate, throughput, flood ---------------------------------------------------- */
 
-static int measure_rate(const struct sockaddr_storage *dst, socklen_t len, long ms, FILE *out)
+/* Connect and close for ms: the number of connections (-1 on an error), the time in *ns. */
+static long connect_loop(const struct sockaddr_storage *dst, socklen_t len, long ms, __u64 *ns)
 {
 	struct linger lg = {.l_onoff = 1, .l_linger = 0};
 	__u64 start = now_ns(), end = start + (__u64)ms * 1000000ULL, t;
-	unsigned long n = 0;
+	long n = 0;
 
 	do {
 		int fd = socket(dst->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -318,7 +331,7 @@ static int measure_rate(const struct sockaddr_storage *dst, socklen_t len, long 
 		/* RST on close: no TIME_WAIT, so a run never runs out of local ports */
 		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		if (connect(fd, (const struct sockaddr *)dst, len)) {
-			fprintf(stderr, "rfbench: connect #%lu: %s\n", n, strerror(errno));
+			fprintf(stderr, "rfbench: connect #%ld: %s\n", n, strerror(errno));
 			close(fd);
 			return -1;
 		}
@@ -326,7 +339,30 @@ static int measure_rate(const struct sockaddr_storage *dst, socklen_t len, long 
 		n++;
 		t = now_ns();
 	} while (t < end);
-	fprintf(out, "%.1f\n", (double)n * 1e9 / (double)(t - start));
+	*ns = t - start;
+	return n;
+}
+
+static int measure_rate(const struct sockaddr_storage *dst, socklen_t len, long ms, FILE *out)
+{
+	__u64 ns;
+	long n = connect_loop(dst, len, ms, &ns);
+
+	if (n < 0)
+		return -1;
+	fprintf(out, "%.1f\n", (double)n * 1e9 / (double)ns);
+	return 0;
+}
+
+/* The same loop, reporting how many connections it made (conncost). */
+static int measure_conns(const struct sockaddr_storage *dst, socklen_t len, long ms, FILE *out)
+{
+	__u64 ns;
+	long n = connect_loop(dst, len, ms, &ns);
+
+	if (n < 0)
+		return -1;
+	fprintf(out, "%ld\n", n);
 	return 0;
 }
 
@@ -1233,6 +1269,55 @@ out:
 	return ret;
 }
 
+/*
+ * conncost CG NETNS DST PORT MS PIN...: the connect+close workload of 'rate' for MS from CG +
+ * NETNS; per PIN (a pinned program or link) "NAME NS_PER_CONNECTION RUNS_PER_CONNECTION", from
+ * the kernel's run-time statistics (BPF_ENABLE_STATS, on only while this runs): what one
+ * connection costs in each program.
+ */
+static int cmd_conncost(char **argv, int argc)
+{
+	struct prog_stat before[FLOW_PINS_MAX], after[FLOW_PINS_MAX];
+	int prog[FLOW_PINS_MAX], npins = argc - 5, stats, i;
+	char line[64];
+	long conns;
+
+	if (npins < 1 || npins > FLOW_PINS_MAX)
+		return 1;
+	for (i = 0; i < npins; i++)
+		if ((prog[i] = pin_prog(argv[5 + i])) < 0)
+			return 1;
+	stats = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (stats < 0) {
+		fprintf(stderr, "rfbench: BPF_ENABLE_STATS: %s\n", strerror(-stats));
+		return 1;
+	}
+	for (i = 0; i < npins; i++)
+		if (prog_stat(prog[i], &before[i]))
+			goto fail;
+	if (in_child_line(argv[0], argv[1], argv[2], arg_num(argv[3], 1, 65535),
+			  arg_num(argv[4], 1, MS_MAX), measure_conns, line, sizeof(line)))
+		goto fail;
+	conns = strtol(line, NULL, 10);
+	for (i = 0; i < npins; i++)
+		if (prog_stat(prog[i], &after[i]))
+			goto fail;
+	close(stats);
+	if (conns <= 0)
+		return 1;
+	for (i = 0; i < npins; i++) {
+		const char *name = strrchr(argv[5 + i], '/');
+
+		printf("%s %.1f %.2f\n", name ? name + 1 : argv[5 + i],
+		       (double)(after[i].ns - before[i].ns) / (double)conns,
+		       (double)(after[i].cnt - before[i].cnt) / (double)conns);
+	}
+	return 0;
+fail:
+	close(stats);
+	return 1;
+}
+
 /* ---- controls: empty programs on ringfence's hooks ------------------------------------------ */
 
 /* ringfence's cgroup hooks (the SEC() names in bpf/ringfence.bpf.c); 1 = allow on every one */
@@ -1487,6 +1572,8 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "exerule") && argc == 4 &&
 	    (!strcmp(argv[3], "v2") || !strcmp(argv[3], "v3") || !strcmp(argv[3], "off")))
 		return cmd_exerule(argv[2], argv[3]);
+	if (!strcmp(cmd, "conncost") && argc >= 8)
+		return cmd_conncost(argv + 2, argc - 2);
 	if (!strcmp(cmd, "flowstat") && argc >= 9)
 		return cmd_flowstat(argv + 2, argc - 2);
 	if (!strcmp(cmd, "latency") && argc >= 9)

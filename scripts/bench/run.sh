@@ -388,6 +388,21 @@ flowstat cached - "${FLOW_PINS[@]}"
 flowstat rejudged "$PIN/rf_policy_gen" "${FLOW_PINS[@]}"
 log "ringfence isolated, 10 rules"
 pairs iso10 "$CG" "$DEVNS"
+# what one connection of the rate workload costs in each program (kernel.bpf_stats, on only
+# while rfbench runs); raw lines "conn PROG REP NS RUNS", both per connection
+log "ringfence isolated, 10 rules: what a connection costs per program (kernel.bpf_stats)"
+CONN_PINS=()
+for p in rf_link_connect4 rf_link_sock_create rf_link_setsockopt rf_link_egress rf_link_ingress \
+	rf_prog_tc_egress rf_prog_tc_ingress; do
+	[ -e "$PIN/$p" ] && CONN_PINS+=("$PIN/$p")
+done
+for r in $(seq "$REPS"); do
+	out=$(drv conncost "$CG" "$DEVNS" "$PEER4" 5001 "$MS" "${CONN_PINS[@]}") ||
+		die "conncost failed"
+	while read -r prog ns runs; do
+		rec conn "$prog" "$r" "$ns" "$runs"
+	done <<<"$out"
+done
 # the same without the second wall: what the tc program costs a connection and a stream
 ip netns exec "$DEV" tc filter del dev "rfbrd$ID" egress
 log "ringfence isolated, 10 rules, without the second wall"
