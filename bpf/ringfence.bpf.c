@@ -176,23 +176,15 @@ enum rf_mode {
 
 /*
  * Any non-zero isolated is isolation (fail closed), whatever the audit bit says; both end at the
- * deadline (cfg_mode(); cfg_mode_undated() leaves it out, for the packet fast path, where it can
- * only widen a verdict). Not isolated and not auditing costs one array lookup and these two tests.
+ * deadline. Not isolated and not auditing costs one array lookup and these two tests.
  */
-static __always_inline enum rf_mode cfg_mode_undated(const struct rf_config *cfg)
+static __always_inline enum rf_mode cfg_mode(const struct rf_config *cfg)
 {
 	if (!cfg->isolated && !(cfg->flags & RF_CFG_AUDIT))
 		return RF_MODE_OFF;
-	return cfg->isolated ? RF_MODE_ENFORCE : RF_MODE_AUDIT;
-}
-
-static __always_inline enum rf_mode cfg_mode(const struct rf_config *cfg)
-{
-	enum rf_mode mode = cfg_mode_undated(cfg);
-
-	if (mode != RF_MODE_OFF && cfg->deadline_ns && bpf_ktime_get_boot_ns() >= cfg->deadline_ns)
+	if (cfg->deadline_ns && bpf_ktime_get_boot_ns() >= cfg->deadline_ns)
 		return RF_MODE_OFF;
-	return mode;
+	return cfg->isolated ? RF_MODE_ENFORCE : RF_MODE_AUDIT;
 }
 
 static __always_inline const struct rf_config *get_config(void)
@@ -1370,14 +1362,13 @@ static __always_inline bool skb_dest_allowed(struct __sk_buff *skb, struct rf_fl
 static __always_inline int rf_skb_fast(struct __sk_buff *skb, bool ingress)
 {
 	const struct rf_config *cfg = get_config();
-	enum rf_mode mode;
+	__u32 mode;
 	int cached;
 
 	if (!skb || !cfg)
 		return RF_CACHE_NONE;
-	mode = cfg_mode_undated(cfg);
-	if (mode == RF_MODE_OFF)
-		return RF_CACHE_HIT; /* allowed, counted nowhere */
+	if (!cfg->isolated && !(cfg->flags & RF_CFG_AUDIT))
+		return RF_CACHE_HIT; /* RF_MODE_OFF: allowed, counted nowhere */
 	/*
 	 * Loopback is the interface, not the address: 127/8 or ::1 on another device (a route with
 	 * route_localnet, a mirred copy of lo) leaves the host and is judged like any address.
@@ -1388,6 +1379,7 @@ static __always_inline int rf_skb_fast(struct __sk_buff *skb, bool ingress)
 		return RF_CACHE_NONE;
 	if (skb->ifindex == LOOPBACK_IFINDEX)
 		return RF_CACHE_HIT; /* allowed, as the full judgment does */
+	mode = cfg->isolated ? RF_MODE_ENFORCE : RF_MODE_AUDIT;
 	cached = rf_cache_lookup(skb, ingress, ingress ? RF_CACHE_INGRESS : RF_CACHE_EGRESS,
 				 rf_cache_cfg(cfg, mode), rf_cache_gen(), false);
 	if (cached == RF_CACHE_HIT && mode == RF_MODE_ENFORCE)
