@@ -25,9 +25,11 @@
  * cache::rewritten_before_the_wall_is_judged_not_cached).
  * Never cached, so judged on every packet as before: denials (each keeps its event), built-in
  * verdicts (DHCP, ND: judged by packet content), ICMP, source-routed packets or any packet with
- * IPv4 options or IPv6 extension headers, fragments, SYNs, unconnected sends and what they
- * receive, packets without a full socket, host rules' allows, and everything while host rules
- * exist (DNS answers are observed on every packet).
+ * IPv4 options or IPv6 extension headers, fragments, unconnected sends and what they receive,
+ * host rules' allows, and everything while host rules exist (DNS answers are observed on every
+ * packet). A TCP connection's segments before its first data (SYN, SYN-ACK, the handshake's
+ * ACK, an early FIN or RST) are not in the socket's entries but in the per-CPU flow memo below
+ * (struct rf_memo), which connect() fills too.
  *
  * A cached verdict is used only while rf_policy_gen holds the value read before it was
  * computed, rf_config's mode, built-ins and flags are those it was computed under, and it is
@@ -103,6 +105,12 @@ struct rf_cache_key {
 };
 
 #define RF_CACHE_KEY_V6 0x100
+/*
+ * A TCP segment with SYN and without ACK: it opens a connection, so it was judged as
+ * RF_MATCH_OUT_INIT (sent) or RF_MATCH_IN_INIT (received), not RF_MATCH_FLOW. Never in the
+ * socket's entries; the flow memo keeps it apart (RF_MEMO_IN).
+ */
+#define RF_CACHE_KEY_INIT 0x200
 
 /* A socket's connected flow (for UDP: a TCP segment's key is judged on its own). */
 struct rf_cache_probe {
@@ -148,6 +156,7 @@ static __always_inline __u32 rf_cache_cfg(const struct rf_config *cfg, __u32 mod
 #define RF_CACHE_IPPROTO_UDP 17
 #define RF_CACHE_AF_INET     2
 #define RF_CACHE_TCP_SYN     0x02
+#define RF_CACHE_TCP_ACK     0x10
 
 /* ::ffff:a.b.c.d, a4 in network byte order, as the two words of rf_cache_entry.remote. */
 static __always_inline void rf_cache_mapped(__u64 remote[2], __u32 a4)
@@ -163,7 +172,8 @@ static __always_inline void rf_cache_mapped(__u64 remote[2], __u32 a4)
  * The flow key of the headers at b (the IP header and what follows it: 14 bytes of TCP, or 8 of
  * UDP), if they are plain and their packet may use a cached verdict: IPv4 without options and not
  * a fragment (MF or an offset), IPv6 with TCP or UDP right after the fixed header (an extension
- * header is neither), TCP without SYN. tcp_flags < 0: the TCP header was not all read, so no.
+ * header is neither). A TCP SYN without ACK gets RF_CACHE_KEY_INIT. tcp_flags < 0: the TCP header
+ * was not all read, so no.
  * ingress: the remote address is the source. Word loads, not byte loops: unrolled byte compares
  * spill registers onto a stack that the callers' frames leave little room for; unaligned packet
  * loads are fine on every architecture with a BPF JIT that ringfence runs on.
@@ -192,7 +202,12 @@ static __always_inline bool rf_cache_hdr_key(const __u8 *b, bool v6, bool ingres
 	k->ports = *(const __u32 *)l4; /* source then destination port, as on the wire */
 	if (proto == RF_CACHE_IPPROTO_UDP)
 		return true;
-	return proto == RF_CACHE_IPPROTO_TCP && tcp_flags >= 0 && !(tcp_flags & RF_CACHE_TCP_SYN);
+	if (proto != RF_CACHE_IPPROTO_TCP || tcp_flags < 0)
+		return false;
+	/* as parse_skb() judges it: SYN without ACK opens a connection, SYN-ACK is of the flow */
+	if ((tcp_flags & (RF_CACHE_TCP_SYN | RF_CACHE_TCP_ACK)) == RF_CACHE_TCP_SYN)
+		k->proto |= RF_CACHE_KEY_INIT;
+	return true;
 }
 
 #define RF_CACHE_HDR_V4	    34 /* IPv4 without options + 14 bytes of TCP (its flags) */
@@ -316,6 +331,166 @@ static __always_inline __u64 rf_cache_gen(void)
 	return g ? *g : 0;
 }
 
+/*
+ * The flow memo: the last allows of each CPU's full judgments of TCP segments, RF_MEMO_WAYS per
+ * CPU (the loader sizes the array to the possible CPUs), chosen by the socket's cookie. It
+ * serves what the socket's entries cannot: a connection's handshake and its close, before any
+ * data moved, when allocating socket storage would cost more than the judgments it saves
+ * (measured: about 900 ns, three full judgments). A connect-and-close is judged in full once
+ * (its SYN at cgroup egress); its SYN at the second wall, the SYN-ACK at ingress, the ACK and the
+ * close (FIN or RST) at egress and at the wall are memo hits when they run on the same CPU.
+ *
+ * An entry holds one verdict: the socket (its cookie, never reused while the system runs), the
+ * flow key in the sending direction's orientation (remote address, local then remote port, as
+ * a sent segment carries them), the generation and rf_config tag it was judged under, and when.
+ * For a TCP segment the three hooks judge the same thing: flow_dest_allowed() on the flow and
+ * skb_socket_allowed() on the socket, so one entry serves all three. Only RF_MATCH_OUT_INIT
+ * (a sent SYN) and RF_MATCH_IN_INIT (a received one) differ, and are kept apart: an entry of
+ * either covers the flow's other segments (a rule that admits a connection admits its flow,
+ * rf_entry_allows()), but a SYN uses only an entry judged for a SYN of the same direction.
+ * A cookie names the socket, and after its close its TIME_WAIT socket, which keeps it: within
+ * the age bound an entry may pass that socket's last ACK or RST of the same flow, which the
+ * socket itself was allowed to send (the judgment of a TIME_WAIT socket's own packet sees no
+ * owner, only the destination rules).
+ *
+ * Entries are written under their bpf_spin_lock, which disables interrupts and so preemption:
+ * the writers of a CPU (a task, a softirq that interrupts it, a task that preempts it) never mix
+ * their fields. A writer also moves seq on by 2, and a reader, which takes no lock (it would
+ * cost a hit about 40 ns here), uses what it read only when seq was the same before and after:
+ * a write that interrupted or preempted the read, on this CPU (the only one that uses these
+ * entries), makes it miss. So no reader takes an entry made of two verdicts' fields.
+ */
+struct rf_memo {
+	struct bpf_spin_lock lock;
+	__u32 seq;	  /* + 2 by each write (odd while one runs) */
+	__u32 cfg;	  /* rf_cache_cfg() then; 0: empty */
+	__u32 proto;	  /* as rf_cache_entry.proto, | RF_MEMO_IN for a received SYN */
+	__u64 cookie;	  /* the socket's cookie (bpf_get_socket_cookie()) */
+	__u64 gen;	  /* rf_policy_gen then */
+	__u64 at_jiffies; /* bpf_jiffies64() then */
+	__u64 remote[2];  /* as rf_cache_entry.remote */
+	__u32 ports;	  /* local then remote port, as a sent segment carries them */
+	__u32 pad;
+};
+
+#define RF_MEMO_WAYS	    4
+#define RF_MEMO_IN	    0x400 /* with RF_CACHE_KEY_INIT: a received SYN (RF_MATCH_IN_INIT) */
+#define RF_MEMO_ARG_INGRESS 0x800 /* rf_memo_hit()'s argument only: the packet was received */
+/*
+ * With RF_CACHE_KEY_INIT: judged by connect() (memo_connect() in ringfence.bpf.c), before the
+ * socket had its local port; ports holds only the remote one, and a segment's local port is not
+ * compared. An RF_MATCH_OUT_INIT verdict does not depend on the local port (only out rules apply,
+ * on the remote port), and what it allows covers the flow's other segments, whatever their local
+ * port.
+ */
+#define RF_MEMO_ANY_LPORT 0x1000
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RF_MEMO_WAYS); /* times the possible CPUs (the loader) */
+	__type(key, __u32);
+	__type(value, struct rf_memo);
+} rf_flow_memo SEC(".maps");
+
+/* The memo entry of a socket (by its cookie, 0 for none) on this CPU. */
+static __always_inline struct rf_memo *rf_memo_slot(__u64 cookie)
+{
+	__u32 idx;
+
+	if (!cookie)
+		return NULL;
+	idx = bpf_get_smp_processor_id() * RF_MEMO_WAYS + (__u32)(cookie & (RF_MEMO_WAYS - 1));
+	return bpf_map_lookup_elem(&rf_flow_memo, &idx);
+}
+
+/* k's ports and protocol as the memo keeps them (struct rf_memo). */
+static __always_inline __u32 rf_memo_ports(__u32 ports, bool ingress)
+{
+	return ingress ? (ports >> 16 | ports << 16) : ports;
+}
+
+static __always_inline __u32 rf_memo_proto(__u32 proto, bool ingress)
+{
+	return (proto & RF_CACHE_KEY_INIT) && ingress ? proto | RF_MEMO_IN : proto;
+}
+
+/*
+ * Does the memo hold an allow for this TCP segment (flow key r0, r1, and ports | proto << 32,
+ * proto with RF_MEMO_ARG_INGRESS for a received one) of its socket, under the current generation
+ * and cfg_tag? Global, with scalar arguments (Linux 5.10): its stack is apart from the callers'.
+ */
+__noinline int rf_memo_hit(struct __sk_buff *skb, __u64 r0, __u64 r1, __u64 ports_proto,
+			   __u32 cfg_tag)
+{
+	__u32 ports = (__u32)ports_proto, proto = (__u32)(ports_proto >> 32);
+	bool ingress = proto & RF_MEMO_ARG_INGRESS;
+	__u16 rport_only[2] = {0, 0xffff}; /* the remote port's half, as on the wire */
+	__u32 seq, mproto, rport_mask;
+	__u64 cookie, gen, now;
+	struct rf_memo *m;
+	int hit;
+
+	__builtin_memcpy(&rport_mask, rport_only, 4);
+	if (!skb)
+		return 0;
+	cookie = bpf_get_socket_cookie(skb);
+	m = rf_memo_slot(cookie);
+	if (!m)
+		return 0;
+	gen = rf_cache_gen();
+	now = bpf_jiffies64();
+	ports = rf_memo_ports(ports, ingress);
+	proto = rf_memo_proto(proto & ~RF_MEMO_ARG_INGRESS, ingress);
+	seq = *(volatile __u32 *)&m->seq;
+	asm volatile("" ::: "memory");
+	mproto = m->proto;
+	hit = m->cfg == cfg_tag && m->cookie == cookie && m->gen == gen && m->remote[0] == r0 &&
+	      m->remote[1] == r1 && now - m->at_jiffies < RF_CACHE_TTL_JIFFIES &&
+	      m->ports == ((mproto & RF_MEMO_ANY_LPORT) ? (ports & rport_mask) : ports);
+	mproto &= ~RF_MEMO_ANY_LPORT;
+	hit = hit && (mproto == proto || (!(proto & RF_CACHE_KEY_INIT) &&
+					  (mproto & ~(RF_CACHE_KEY_INIT | RF_MEMO_IN)) == proto));
+	asm volatile("" ::: "memory");
+	if ((seq & 1) || *(volatile __u32 *)&m->seq != seq)
+		return 0;
+	return hit;
+}
+
+/* Write a memo entry (its fields as struct rf_memo says). */
+static __always_inline void rf_memo_write(struct rf_memo *m, __u64 cookie, __u64 r0, __u64 r1,
+					  __u32 ports, __u32 proto, __u32 cfg_tag, __u64 gen)
+{
+	__u64 now = bpf_jiffies64();
+
+	bpf_spin_lock(&m->lock);
+	m->seq += 1;
+	asm volatile("" ::: "memory");
+	m->cfg = cfg_tag;
+	m->cookie = cookie;
+	m->gen = gen;
+	m->at_jiffies = now;
+	m->remote[0] = r0;
+	m->remote[1] = r1;
+	m->ports = ports;
+	m->proto = proto;
+	asm volatile("" ::: "memory");
+	m->seq += 1;
+	bpf_spin_unlock(&m->lock);
+}
+
+/* Remember the allow of a TCP segment with key k, judged under gen and cfg_tag. */
+static __always_inline void rf_memo_put(struct __sk_buff *skb, const struct rf_cache_key *k,
+					bool ingress, __u32 cfg_tag, __u64 gen)
+{
+	__u64 cookie = bpf_get_socket_cookie(skb);
+	struct rf_memo *m = rf_memo_slot(cookie);
+
+	if (m)
+		rf_memo_write(m, cookie, k->remote[0], k->remote[1],
+			      rf_memo_ports(k->ports, ingress), rf_memo_proto(k->proto, ingress),
+			      cfg_tag, gen);
+}
+
 enum rf_cache_result {
 	RF_CACHE_NONE, /* not cacheable: judge it, store nothing */
 	RF_CACHE_HIT,  /* a valid cached allow covers the packet */
@@ -344,17 +519,24 @@ static __always_inline int rf_cache_lookup(struct __sk_buff *skb, bool ingress, 
 	/* not the connected peer (a sendto(), a tunnel, NAT): judged in full */
 	if ((k.proto & 0xff) == RF_CACHE_IPPROTO_UDP && !rf_cache_udp_connected(skb, ingress, &k))
 		return RF_CACHE_NONE;
+	/* a SYN is never in the socket's entries (RF_CACHE_KEY_INIT): its judgment is another */
 	v = bpf_sk_storage_get(&rf_sk_verdict, sk, NULL, 0);
-	if (!v)
-		return RF_CACHE_MISS;
-	e = rf_cache_entry_of(v, slot);
-	if (!e)
-		return RF_CACHE_NONE;
-	if (e->cfg != cfg_tag || e->gen != gen || e->ports != k.ports || e->proto != k.proto ||
-	    e->remote[0] != k.remote[0] || e->remote[1] != k.remote[1] ||
-	    bpf_jiffies64() - e->at_jiffies >= RF_CACHE_TTL_JIFFIES)
-		return RF_CACHE_MISS;
-	return RF_CACHE_HIT;
+	if (v && !(k.proto & RF_CACHE_KEY_INIT)) {
+		e = rf_cache_entry_of(v, slot);
+		if (!e)
+			return RF_CACHE_NONE;
+		if (e->cfg == cfg_tag && e->gen == gen && e->ports == k.ports &&
+		    e->proto == k.proto && e->remote[0] == k.remote[0] &&
+		    e->remote[1] == k.remote[1] &&
+		    bpf_jiffies64() - e->at_jiffies < RF_CACHE_TTL_JIFFIES)
+			return RF_CACHE_HIT;
+	}
+	if ((k.proto & 0xff) == RF_CACHE_IPPROTO_TCP &&
+	    rf_memo_hit(skb, k.remote[0], k.remote[1],
+			k.ports | (__u64)(k.proto | (ingress ? RF_MEMO_ARG_INGRESS : 0)) << 32,
+			cfg_tag))
+		return RF_CACHE_HIT;
+	return RF_CACHE_MISS;
 }
 
 /*
@@ -374,8 +556,14 @@ static __always_inline int rf_cache_put(struct __sk_buff *skb, bool ingress, __u
 
 	if (!skb || slot >= RF_CACHE_SLOTS)
 		return 0;
+	if (!rf_cache_pkt_key(skb, ingress, at_tc, &k))
+		return 0;
+	if ((k.proto & 0xff) == RF_CACHE_IPPROTO_TCP)
+		rf_memo_put(skb, &k, ingress, cfg_tag, gen);
+	if (k.proto & RF_CACHE_KEY_INIT)
+		return 0;
 	sk = rf_cache_sk(skb);
-	if (!sk || !rf_cache_pkt_key(skb, ingress, at_tc, &k))
+	if (!sk)
 		return 0;
 	if ((k.proto & 0xff) == RF_CACHE_IPPROTO_UDP && !rf_cache_udp_connected(skb, ingress, &k))
 		return 0;

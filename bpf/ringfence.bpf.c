@@ -707,28 +707,34 @@ static __always_inline bool skb_cgroup_allowed(struct __sk_buff *skb)
 }
 
 /*
- * Is the calling process allowed (by executable or cgroup)? If it is allowed by executable, mark
- * the socket so the packet hooks, which run without process context, recognise it later.
+ * Is the calling process's executable allowed? If so, mark the socket (*marked) so the packet
+ * hooks, which run without process context, recognise it later.
  */
-static __always_inline bool process_allowed(struct bpf_sock *sk)
+static __always_inline bool process_exe_allowed(struct bpf_sock *sk, bool *marked)
 {
 	struct rf_exe_key k = {};
 	__u32 uid = (__u32)bpf_get_current_uid_gid();
+	struct rf_sk_mark *m = NULL;
 
-	if (current_exe(&k) && exe_allowed(&k, uid)) {
-		struct rf_sk_mark *m = NULL;
-
-		if (sk)
-			m = bpf_sk_storage_get(&rf_sk_mark_v2, sk, NULL,
-					       BPF_SK_STORAGE_GET_F_CREATE);
-		if (m) {
-			m->flags = RF_SK_EXE | RF_SK_UID;
-			m->exe = k;
-			m->exe.pad = uid; /* the user the allowance was checked for */
-		}
-		return true;
+	if (!current_exe(&k) || !exe_allowed(&k, uid))
+		return false;
+	if (sk)
+		m = bpf_sk_storage_get(&rf_sk_mark_v2, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (m) {
+		m->flags = RF_SK_EXE | RF_SK_UID;
+		m->exe = k;
+		m->exe.pad = uid; /* the user the allowance was checked for */
+		*marked = true;
 	}
-	return current_cgroup_allowed();
+	return true;
+}
+
+/* Is the calling process allowed (by executable, marking the socket, or cgroup)? */
+static __always_inline bool process_allowed(struct bpf_sock *sk)
+{
+	bool marked = false;
+
+	return process_exe_allowed(sk, &marked) || current_cgroup_allowed();
 }
 
 static __always_inline void addr4_mapped(__u8 out[16], __u32 be_addr)
@@ -783,18 +789,46 @@ static __always_inline bool mgmt_connect_allowed(struct bpf_sock *sk, const stru
 	return true;
 }
 
+/*
+ * Remember connect()'s allow of a TCP socket for the segments of its handshake and close (the
+ * flow memo, cache.bpf.h; RF_MEMO_ANY_LPORT: the socket may have no local port yet). Only for an
+ * allow the packet hooks give the same way: a destination rule (RF_MATCH_OUT_INIT), or the
+ * executable the socket was just marked with. Not an allowed cgroup: the packet hooks look at
+ * the socket's cgroup, which is not the caller's when a socket changed hands.
+ */
+static __always_inline void memo_connect(struct bpf_sock_addr *ctx, const struct rf_flow *f,
+					 bool v6, __u32 cfg_tag, __u64 gen)
+{
+	__u16 p[2] = {0, bpf_htons(f->rport)};
+	__u64 r0, r1, cookie = bpf_get_socket_cookie(ctx);
+	struct rf_memo *m = rf_memo_slot(cookie);
+	__u32 ports;
+
+	if (!m)
+		return;
+	__builtin_memcpy(&r0, f->remote, 8);
+	__builtin_memcpy(&r1, f->remote + 8, 8);
+	__builtin_memcpy(&ports, p, 4);
+	rf_memo_write(m, cookie, r0, r1, ports,
+		      RF_CACHE_IPPROTO_TCP | (v6 ? RF_CACHE_KEY_V6 : 0) | RF_CACHE_KEY_INIT |
+			  RF_MEMO_ANY_LPORT,
+		      cfg_tag, gen);
+}
+
 /* Verdict for connect()/sendmsg(): 1 allow, 0 deny (the syscall fails with EPERM). */
 static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, enum rf_hook hook, bool v6,
 					     enum rf_match match)
 {
 	const struct rf_config *cfg = get_config();
+	bool expired = false, marked = false, memo = false;
 	struct bpf_sock *sk;
 	struct rf_flow f = {};
 	enum rf_mode mode;
-	bool expired = false;
+	__u64 gen;
 
 	if (!cfg || (mode = cfg_mode(cfg)) == RF_MODE_OFF)
 		return 1;
+	gen = rf_cache_gen(); /* before the judgment, as the packet hooks read it */
 
 	if (v6) {
 		__u32 a[4];
@@ -819,9 +853,24 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, enum rf_
 
 	if (rf_addr_is_loopback(f.remote))
 		return 1;
-	if (process_allowed(sk) || flow_dest_allowed(&f) ||
-	    host_flow_allowed(sk, &f, true, &expired) || mgmt_connect_allowed(sk, &f) ||
-	    builtin_allowed(cfg, &f, NULL, false, false)) {
+	/*
+	 * The destination before the cgroup walk, which costs more; the executable first, since it
+	 * marks the socket (its flow then outlives a destination rule's removal).
+	 */
+	if (process_exe_allowed(sk, &marked)) {
+		memo = marked;
+		goto allowed;
+	}
+	if (flow_dest_allowed(&f)) {
+		memo = true;
+		goto allowed;
+	}
+	if (current_cgroup_allowed() || host_flow_allowed(sk, &f, true, &expired) ||
+	    mgmt_connect_allowed(sk, &f) || builtin_allowed(cfg, &f, NULL, false, false)) {
+	allowed:
+		if (memo && match == RF_MATCH_OUT_INIT && f.proto == RF_IPPROTO_TCP &&
+		    f.sock_type == SOCK_STREAM)
+			memo_connect(ctx, &f, v6, rf_cache_cfg(cfg, mode), gen);
 		if (mode == RF_MODE_ENFORCE)
 			count_verdict(hook, false);
 		return 1;

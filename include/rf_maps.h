@@ -35,6 +35,7 @@
 	X(net_sync, rf_net_sync)                                                                   \
 	X(policy_gen, rf_policy_gen) /* the policy generation (rf_policy_gen_bump()) */            \
 	X(sk_verdict, rf_sk_verdict) /* the verdict cache (bpf/cache.bpf.h) */                     \
+	X(flow_memo, rf_flow_memo)   /* the cache's per-CPU memo of recent TCP allows */           \
 	/* host rules (include/rf_host.h) */                                                       \
 	X(host_name, rf_host_name)                                                                 \
 	X(dns_resolver, rf_dns_resolver)                                                           \

@@ -301,6 +301,22 @@ static int set_lean(struct ringfence_bpf *skel, char *err, size_t errlen)
 	return ret;
 }
 
+/* The verdict cache's memo (bpf/cache.bpf.h): RF_MEMO_WAYS entries (the object's size) per CPU. */
+static int size_flow_memo(struct ringfence_bpf *skel, char *err, size_t errlen)
+{
+	int cpus = libbpf_num_possible_cpus(), ret;
+
+	if (cpus <= 0) {
+		snprintf(err, errlen, "failed to count the possible CPUs: %s", strerror(-cpus));
+		return cpus < 0 ? cpus : -EINVAL;
+	}
+	ret = bpf_map__set_max_entries(skel->maps.rf_flow_memo,
+				       bpf_map__max_entries(skel->maps.rf_flow_memo) * cpus);
+	if (ret)
+		snprintf(err, errlen, "failed to size rf_flow_memo: %s", strerror(-ret));
+	return ret;
+}
+
 /*
  * ringfence_bpf__open_opts(), with the object built without a kfunc where the kernel has no BTF
  * of its own: libbpf needs the kernel's BTF for any kfunc, even a weak one that is never called,
@@ -362,6 +378,8 @@ static int open_object(const struct rf_load_opts *o, struct ringfence_bpf **out,
 	skel->rodata->rf_target_level = level > 0 ? (__u32)level : 0;
 	if (o->lean && (set_lean(skel, err, errlen)))
 		return -EINVAL;
+	if ((ret = size_flow_memo(skel, err, errlen)))
+		return ret;
 	/* reuse existing pinned maps so rules and the isolation flag survive a reload */
 	bpf_object__for_each_map(map, skel->obj)
 	{
@@ -695,14 +713,15 @@ static int take_name_back(struct bpf_map *map, const char *path, struct foreign 
  * (rf_net_hash and rf_net_sync are made again from rf_allow_net).
  * rf_sk_mark: pre-release ABI 2 builds pinned 32-byte marks under ABI 1's name (now
  * rf_sk_mark_v2); losing those marks can only deny more. rf_sk_verdict: a cache (its entries
- * gained the flow key); losing it costs each established flow one full judgment.
+ * gained the flow key); losing it costs each established flow one full judgment. rf_flow_memo:
+ * its per-CPU memo, sized by the possible CPUs.
  */
 static bool replaceable(const char *name)
 {
 	return !strcmp(name, "rf_ratelimit") || !strcmp(name, "rf_events") ||
 	       !strcmp(name, "rf_stats_v2") || !strcmp(name, "rf_sk_mark") ||
 	       !strcmp(name, "rf_net_hash") || !strcmp(name, "rf_net_sync") || /* from the trie */
-	       !strcmp(name, "rf_sk_verdict");
+	       !strcmp(name, "rf_sk_verdict") || !strcmp(name, "rf_flow_memo");
 }
 
 /*
