@@ -6,7 +6,7 @@
  * protocol, a sent or a received SYN), under the same policy generation and config tag, for at
  * most 100 jiffies. Each case is a deny with an allow twin, IPv4 and IPv6; each deny case fails
  * when the compare of rf_memo_hit() that keeps it out is removed (the received-SYN flag, the
- * remote address, the ports, the generation).
+ * remote address, the ports, the generation, the age).
  *
  * The memo is per CPU: a memo hit is deterministic only when the segment is judged on the CPU
  * that judged connect(). So each test pins itself to one CPU before it forks the client (and, in
@@ -746,4 +746,65 @@ RFT_TABLE_PARAMS(memo, release_then_isolate_keeps_an_allowed_handshake, fams)
 ParameterizedTest(const size_t *row, memo, release_then_isolate_keeps_an_allowed_handshake)
 {
 	release_isolate(&fams[*row], true);
+}
+
+/* ---- 5. a handshake's memo entry and its age bound --------------------------------------- */
+
+#define MEMO_MAX_MS 1000 /* 100 jiffies at most (HZ >= 100) */
+
+/*
+ * A connection allowed by a rule makes its handshake and moves no data; the rule goes by a
+ * writer that bumps nothing (written against an older docs/ABI.md), and after the memo's age
+ * bound the client sends: the first data segment is judged in full and dropped. kept: the rule
+ * stays, and the data arrives.
+ */
+static void delete_without_bump(const struct memo_fam *f, bool kept)
+{
+	static const unsigned short ports[] = {PORT};
+	struct rft_port_stats before, after;
+	struct rft_server srv;
+	struct rft_conn c;
+
+	pin_one_cpu();
+	rft_cli_ok(0, "load", NULL);
+	map_rule(f, true);
+	rft_cli_ok(0, "isolate", "--force", NULL);
+	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 1), 0);
+	before = rft_server_stats(&srv, PORT, f->family);
+	cr_assert_eq(rft_conn_open(&c, rft.dev_ns, rft.cg, f->family, RFT_TCP, f->peer, PORT, 2000),
+		     0, "%s: connect failed", fam_name(f));
+	if (!kept)
+		map_rule(f, false);
+	rft_msleep(MEMO_MAX_MS + 200);
+	cr_expect_eq(rft_conn_send(&c, 7), 7);
+	if (kept) {
+		cr_expect_eq(rft_conn_recv(&c, 2000), 7, "%s: no echo with the rule kept",
+			     fam_name(f));
+	} else {
+		cr_expect_eq(rft_conn_recv(&c, RFT_DENY_WAIT_MS), 0, "%s: an echo came back",
+			     fam_name(f));
+		after = rft_server_stats(&srv, PORT, f->family);
+		cr_expect_eq(
+		    after.tcp_bytes, before.tcp_bytes,
+		    "%s: the peer received %llu bytes sent %d ms after the rule's deletion "
+		    "(the handshake's memo entry outlived its age bound)",
+		    fam_name(f), after.tcp_bytes - before.tcp_bytes, MEMO_MAX_MS + 200);
+	}
+	rft_cli_ok(0, "release", NULL);
+	rft_conn_close(&c);
+	rft_server_stop(&srv);
+}
+
+RFT_TABLE_PARAMS(memo, handshake_memo_ages_out_after_a_delete_that_bumps_nothing, fams)
+ParameterizedTest(const size_t *row, memo,
+		  handshake_memo_ages_out_after_a_delete_that_bumps_nothing)
+{
+	delete_without_bump(&fams[*row], false);
+}
+
+RFT_TABLE_PARAMS(memo, handshake_with_its_rule_kept_moves_data_after_the_age_bound, fams)
+ParameterizedTest(const size_t *row, memo,
+		  handshake_with_its_rule_kept_moves_data_after_the_age_bound)
+{
+	delete_without_bump(&fams[*row], true);
 }
