@@ -111,6 +111,13 @@ struct rf_cache_key {
  * socket's entries; the flow memo keeps it apart (RF_MEMO_IN).
  */
 #define RF_CACHE_KEY_INIT 0x200
+/*
+ * A TCP segment with SYN, FIN or RST: of a handshake or a close, so the flow memo is asked
+ * before the socket's entries (whose socket has none yet, or is closing). Lookup only: never
+ * stored, stripped before any compare (RF_CACHE_KEY_MASK).
+ */
+#define RF_CACHE_KEY_CTL  0x2000
+#define RF_CACHE_KEY_MASK (~RF_CACHE_KEY_CTL)
 
 /* A socket's connected flow (for UDP: a TCP segment's key is judged on its own). */
 struct rf_cache_probe {
@@ -155,7 +162,9 @@ static __always_inline __u32 rf_cache_cfg(const struct rf_config *cfg, __u32 mod
 #define RF_CACHE_IPPROTO_TCP 6
 #define RF_CACHE_IPPROTO_UDP 17
 #define RF_CACHE_AF_INET     2
+#define RF_CACHE_TCP_FIN     0x01
 #define RF_CACHE_TCP_SYN     0x02
+#define RF_CACHE_TCP_RST     0x04
 #define RF_CACHE_TCP_ACK     0x10
 
 /* ::ffff:a.b.c.d, a4 in network byte order, as the two words of rf_cache_entry.remote. */
@@ -207,6 +216,8 @@ static __always_inline bool rf_cache_hdr_key(const __u8 *b, bool v6, bool ingres
 	/* as parse_skb() judges it: SYN without ACK opens a connection, SYN-ACK is of the flow */
 	if ((tcp_flags & (RF_CACHE_TCP_SYN | RF_CACHE_TCP_ACK)) == RF_CACHE_TCP_SYN)
 		k->proto |= RF_CACHE_KEY_INIT;
+	if (tcp_flags & (RF_CACHE_TCP_SYN | RF_CACHE_TCP_FIN | RF_CACHE_TCP_RST))
+		k->proto |= RF_CACHE_KEY_CTL;
 	return true;
 }
 
@@ -510,6 +521,8 @@ static __always_inline int rf_cache_lookup(struct __sk_buff *skb, bool ingress, 
 	struct rf_sk_verdict *v;
 	struct rf_cache_entry *e;
 	struct bpf_sock *sk;
+	bool tcp, ctl;
+	__u64 memo_arg;
 
 	if (!skb || slot >= RF_CACHE_SLOTS)
 		return RF_CACHE_NONE;
@@ -519,6 +532,13 @@ static __always_inline int rf_cache_lookup(struct __sk_buff *skb, bool ingress, 
 	/* not the connected peer (a sendto(), a tunnel, NAT): judged in full */
 	if ((k.proto & 0xff) == RF_CACHE_IPPROTO_UDP && !rf_cache_udp_connected(skb, ingress, &k))
 		return RF_CACHE_NONE;
+	tcp = (k.proto & 0xff) == RF_CACHE_IPPROTO_TCP;
+	ctl = k.proto & RF_CACHE_KEY_CTL;
+	k.proto &= RF_CACHE_KEY_MASK;
+	memo_arg = k.ports | (__u64)(k.proto | (ingress ? RF_MEMO_ARG_INGRESS : 0)) << 32;
+	/* a handshake's or a close's segment: the memo first (the socket rarely has entries) */
+	if (tcp && ctl && rf_memo_hit(skb, k.remote[0], k.remote[1], memo_arg, cfg_tag))
+		return RF_CACHE_HIT;
 	/* a SYN is never in the socket's entries (RF_CACHE_KEY_INIT): its judgment is another */
 	v = bpf_sk_storage_get(&rf_sk_verdict, sk, NULL, 0);
 	if (v && !(k.proto & RF_CACHE_KEY_INIT)) {
@@ -531,10 +551,7 @@ static __always_inline int rf_cache_lookup(struct __sk_buff *skb, bool ingress, 
 		    bpf_jiffies64() - e->at_jiffies < RF_CACHE_TTL_JIFFIES)
 			return RF_CACHE_HIT;
 	}
-	if ((k.proto & 0xff) == RF_CACHE_IPPROTO_TCP &&
-	    rf_memo_hit(skb, k.remote[0], k.remote[1],
-			k.ports | (__u64)(k.proto | (ingress ? RF_MEMO_ARG_INGRESS : 0)) << 32,
-			cfg_tag))
+	if (tcp && !ctl && rf_memo_hit(skb, k.remote[0], k.remote[1], memo_arg, cfg_tag))
 		return RF_CACHE_HIT;
 	return RF_CACHE_MISS;
 }
@@ -558,6 +575,7 @@ static __always_inline int rf_cache_put(struct __sk_buff *skb, bool ingress, __u
 		return 0;
 	if (!rf_cache_pkt_key(skb, ingress, at_tc, &k))
 		return 0;
+	k.proto &= RF_CACHE_KEY_MASK;
 	if ((k.proto & 0xff) == RF_CACHE_IPPROTO_TCP)
 		rf_memo_put(skb, &k, ingress, cfg_tag, gen);
 	if (k.proto & RF_CACHE_KEY_INIT)
