@@ -385,8 +385,9 @@ struct rf_memo {
 };
 
 #define RF_MEMO_WAYS	    4
-#define RF_MEMO_IN	    0x400 /* with RF_CACHE_KEY_INIT: a received SYN (RF_MATCH_IN_INIT) */
-#define RF_MEMO_ARG_INGRESS 0x800 /* rf_memo_hit()'s argument only: the packet was received */
+#define RF_MEMO_IN	    0x400  /* with RF_CACHE_KEY_INIT: a received SYN (RF_MATCH_IN_INIT) */
+#define RF_MEMO_ARG_INGRESS 0x800  /* rf_memo_hit()'s argument only: the packet was received */
+#define RF_MEMO_ARG_TC	    0x4000 /* rf_memo_hit()'s argument only: the second wall asks */
 /*
  * With RF_CACHE_KEY_INIT: judged by connect() (memo_connect() in ringfence.bpf.c), before the
  * socket had its local port; ports holds only the remote one, and a segment's local port is not
@@ -426,18 +427,55 @@ static __always_inline __u32 rf_memo_proto(__u32 proto, bool ingress)
 }
 
 /*
+ * A memo hit of a segment that the socket's entries could hold (not a handshake's or a close's:
+ * RF_CACHE_KEY_CTL) is stored there, as the full judgment would have (rf_cache_put()), once the
+ * connection moved data: else a connection whose data began within the memo's age bound would
+ * go through the memo, which costs more, until the entry aged out.
+ */
+static __always_inline void rf_memo_promote(struct __sk_buff *skb, __u64 r0, __u64 r1, __u32 ports,
+					    __u32 proto, __u32 slot, __u32 cfg_tag, __u64 gen,
+					    __u64 at_jiffies)
+{
+	struct bpf_sock *sk = rf_cache_sk(skb);
+	struct bpf_tcp_sock *tp;
+	struct rf_sk_verdict *v;
+	struct rf_cache_entry *e;
+
+	if (!sk)
+		return;
+	tp = bpf_tcp_sock(sk);
+	if (!tp || (!tp->data_segs_out && !tp->data_segs_in))
+		return;
+	v = bpf_sk_storage_get(&rf_sk_verdict, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!v)
+		return;
+	e = rf_cache_entry_of(v, slot);
+	if (!e)
+		return;
+	e->gen = gen;
+	e->at_jiffies = at_jiffies; /* when it was judged: the age bound runs from then */
+	e->remote[0] = r0;
+	e->remote[1] = r1;
+	e->ports = ports;
+	e->proto = proto;
+	e->cfg = cfg_tag;
+}
+
+/*
  * Does the memo hold an allow for this TCP segment (flow key r0, r1, and ports | proto << 32,
- * proto with RF_MEMO_ARG_INGRESS for a received one) of its socket, under the current generation
- * and cfg_tag? Global, with scalar arguments (Linux 5.10): its stack is apart from the callers'.
+ * proto with RF_MEMO_ARG_INGRESS for a received one, RF_MEMO_ARG_TC at the second wall) of its
+ * socket, under the current generation and cfg_tag? Global, with scalar arguments (Linux 5.10):
+ * its stack is apart from the callers'.
  */
 __noinline int rf_memo_hit(struct __sk_buff *skb, __u64 r0, __u64 r1, __u64 ports_proto,
 			   __u32 cfg_tag)
 {
 	__u32 ports = (__u32)ports_proto, proto = (__u32)(ports_proto >> 32);
-	bool ingress = proto & RF_MEMO_ARG_INGRESS;
+	__u32 wire_ports = ports, arg = proto, slot;
+	bool ingress = arg & RF_MEMO_ARG_INGRESS;
 	__u16 rport_only[2] = {0, 0xffff}; /* the remote port's half, as on the wire */
 	__u32 seq, mproto, rport_mask;
-	__u64 cookie, gen, now;
+	__u64 cookie, gen, now, at;
 	struct rf_memo *m;
 	int hit;
 
@@ -451,20 +489,28 @@ __noinline int rf_memo_hit(struct __sk_buff *skb, __u64 r0, __u64 r1, __u64 port
 	gen = rf_cache_gen();
 	now = bpf_jiffies64();
 	ports = rf_memo_ports(ports, ingress);
-	proto = rf_memo_proto(proto & ~RF_MEMO_ARG_INGRESS, ingress);
+	proto = rf_memo_proto(arg & ~(RF_MEMO_ARG_INGRESS | RF_MEMO_ARG_TC) & RF_CACHE_KEY_MASK,
+			      ingress);
 	seq = *(volatile __u32 *)&m->seq;
 	asm volatile("" ::: "memory");
 	mproto = m->proto;
+	at = m->at_jiffies;
 	hit = m->cfg == cfg_tag && m->cookie == cookie && m->gen == gen && m->remote[0] == r0 &&
-	      m->remote[1] == r1 && now - m->at_jiffies < RF_CACHE_TTL_JIFFIES &&
+	      m->remote[1] == r1 && now - at < RF_CACHE_TTL_JIFFIES &&
 	      m->ports == ((mproto & RF_MEMO_ANY_LPORT) ? (ports & rport_mask) : ports);
 	mproto &= ~RF_MEMO_ANY_LPORT;
 	hit = hit && (mproto == proto || (!(proto & RF_CACHE_KEY_INIT) &&
 					  (mproto & ~(RF_CACHE_KEY_INIT | RF_MEMO_IN)) == proto));
 	asm volatile("" ::: "memory");
-	if ((seq & 1) || *(volatile __u32 *)&m->seq != seq)
+	if ((seq & 1) || *(volatile __u32 *)&m->seq != seq || !hit)
 		return 0;
-	return hit;
+	if (!(arg & (RF_CACHE_KEY_CTL | RF_CACHE_KEY_INIT))) {
+		slot = (arg & RF_MEMO_ARG_TC) ? RF_CACHE_WALL
+		       : ingress	      ? RF_CACHE_INGRESS
+					      : RF_CACHE_EGRESS;
+		rf_memo_promote(skb, r0, r1, wire_ports, arg & 0x1ff, slot, cfg_tag, gen, at);
+	}
+	return 1;
 }
 
 /* Write a memo entry (its fields as struct rf_memo says). */
@@ -535,7 +581,10 @@ static __always_inline int rf_cache_lookup(struct __sk_buff *skb, bool ingress, 
 	tcp = (k.proto & 0xff) == RF_CACHE_IPPROTO_TCP;
 	ctl = k.proto & RF_CACHE_KEY_CTL;
 	k.proto &= RF_CACHE_KEY_MASK;
-	memo_arg = k.ports | (__u64)(k.proto | (ingress ? RF_MEMO_ARG_INGRESS : 0)) << 32;
+	memo_arg =
+	    k.ports | (__u64)(k.proto | (ctl ? RF_CACHE_KEY_CTL : 0) |
+			      (ingress ? RF_MEMO_ARG_INGRESS : 0) | (at_tc ? RF_MEMO_ARG_TC : 0))
+			  << 32;
 	/* a handshake's or a close's segment: the memo first (the socket rarely has entries) */
 	if (tcp && ctl && rf_memo_hit(skb, k.remote[0], k.remote[1], memo_arg, cfg_tag))
 		return RF_CACHE_HIT;
