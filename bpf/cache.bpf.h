@@ -359,10 +359,6 @@ static __always_inline __u64 rf_cache_gen(void)
  * (a sent SYN) and RF_MATCH_IN_INIT (a received one) differ, and are kept apart: an entry of
  * either covers the flow's other segments (a rule that admits a connection admits its flow,
  * rf_entry_allows()), but a SYN uses only an entry judged for a SYN of the same direction.
- * A cookie names the socket, and after its close its TIME_WAIT socket, which keeps it: within
- * the age bound an entry may pass that socket's last ACK or RST of the same flow, which the
- * socket itself was allowed to send (the judgment of a TIME_WAIT socket's own packet sees no
- * owner, only the destination rules).
  *
  * Entries are written under their bpf_spin_lock, which disables interrupts and so preemption:
  * the writers of a CPU (a task, a softirq that interrupts it, a task that preempts it) never mix
@@ -403,6 +399,17 @@ struct {
 	__type(key, __u32);
 	__type(value, struct rf_memo);
 } rf_flow_memo SEC(".maps");
+
+/*
+ * Only a full TCP socket's segments fill the memo: not a raw socket's, a request socket's, or
+ * BPF_PROG_TEST_RUN's stand-in socket's (which would otherwise turn every repeat of a test packet
+ * into a memo hit). A lookup finds only such a socket's entries (by its cookie), except from the
+ * TIME_WAIT socket that keeps a closed socket's cookie, which rf_memo_hit() turns away.
+ */
+static __always_inline bool rf_memo_sock(struct bpf_sock *sk)
+{
+	return sk->type == 1 /* SOCK_STREAM */ && sk->protocol == RF_CACHE_IPPROTO_TCP;
+}
 
 /* The memo entry of a socket (by its cookie, 0 for none) on this CPU. */
 static __always_inline struct rf_memo *rf_memo_slot(__u64 cookie)
@@ -467,8 +474,8 @@ static __always_inline void rf_memo_promote(struct __sk_buff *skb, __u64 r0, __u
  * socket, under the current generation and cfg_tag? Global, with scalar arguments (Linux 5.10):
  * its stack is apart from the callers'.
  */
-__noinline int rf_memo_hit(struct __sk_buff *skb, __u64 r0, __u64 r1, __u64 ports_proto,
-			   __u32 cfg_tag)
+static __always_inline int rf_memo_check(struct __sk_buff *skb, __u64 r0, __u64 r1,
+					 __u64 ports_proto, __u32 cfg_tag)
 {
 	__u32 ports = (__u32)ports_proto, proto = (__u32)(ports_proto >> 32);
 	__u32 wire_ports = ports, arg = proto, slot;
@@ -476,11 +483,16 @@ __noinline int rf_memo_hit(struct __sk_buff *skb, __u64 r0, __u64 r1, __u64 port
 	__u16 rport_only[2] = {0, 0xffff}; /* the remote port's half, as on the wire */
 	__u32 seq, mproto, rport_mask;
 	__u64 cookie, gen, now, at;
+	struct bpf_sock *sk;
 	struct rf_memo *m;
 	int hit;
 
 	__builtin_memcpy(&rport_mask, rport_only, 4);
 	if (!skb)
+		return 0;
+	/* a TIME_WAIT socket keeps its socket's cookie: it is judged on its own */
+	sk = RF_CTX_SK(skb);
+	if (!sk || sk->state == 6 /* TCP_TIME_WAIT */)
 		return 0;
 	cookie = bpf_get_socket_cookie(skb);
 	m = rf_memo_slot(cookie);
@@ -511,6 +523,17 @@ __noinline int rf_memo_hit(struct __sk_buff *skb, __u64 r0, __u64 r1, __u64 port
 		rf_memo_promote(skb, r0, r1, wire_ports, arg & 0x1ff, slot, cfg_tag, gen, at);
 	}
 	return 1;
+}
+
+/*
+ * rf_memo_check() as a function of its own, for the cgroup_skb programs, whose frames leave no
+ * room for it inlined (the second wall inlines it in rf_cache_hit_tc(): a third frame on that
+ * chain would pass the 512-byte stack limit).
+ */
+__noinline int rf_memo_hit(struct __sk_buff *skb, __u64 r0, __u64 r1, __u64 ports_proto,
+			   __u32 cfg_tag)
+{
+	return rf_memo_check(skb, r0, r1, ports_proto, cfg_tag);
 }
 
 /* Write a memo entry (its fields as struct rf_memo says). */
@@ -586,7 +609,9 @@ static __always_inline int rf_cache_lookup(struct __sk_buff *skb, bool ingress, 
 			      (ingress ? RF_MEMO_ARG_INGRESS : 0) | (at_tc ? RF_MEMO_ARG_TC : 0))
 			  << 32;
 	/* a handshake's or a close's segment: the memo first (the socket rarely has entries) */
-	if (tcp && ctl && rf_memo_hit(skb, k.remote[0], k.remote[1], memo_arg, cfg_tag))
+	if (tcp && ctl &&
+	    (at_tc ? rf_memo_check(skb, k.remote[0], k.remote[1], memo_arg, cfg_tag)
+		   : rf_memo_hit(skb, k.remote[0], k.remote[1], memo_arg, cfg_tag)))
 		return RF_CACHE_HIT;
 	/* a SYN is never in the socket's entries (RF_CACHE_KEY_INIT): its judgment is another */
 	v = bpf_sk_storage_get(&rf_sk_verdict, sk, NULL, 0);
@@ -600,7 +625,9 @@ static __always_inline int rf_cache_lookup(struct __sk_buff *skb, bool ingress, 
 		    bpf_jiffies64() - e->at_jiffies < RF_CACHE_TTL_JIFFIES)
 			return RF_CACHE_HIT;
 	}
-	if (tcp && !ctl && rf_memo_hit(skb, k.remote[0], k.remote[1], memo_arg, cfg_tag))
+	if (tcp && !ctl &&
+	    (at_tc ? rf_memo_check(skb, k.remote[0], k.remote[1], memo_arg, cfg_tag)
+		   : rf_memo_hit(skb, k.remote[0], k.remote[1], memo_arg, cfg_tag)))
 		return RF_CACHE_HIT;
 	return RF_CACHE_MISS;
 }
@@ -625,25 +652,25 @@ static __always_inline int rf_cache_put(struct __sk_buff *skb, bool ingress, __u
 	if (!rf_cache_pkt_key(skb, ingress, at_tc, &k))
 		return 0;
 	k.proto &= RF_CACHE_KEY_MASK;
-	if ((k.proto & 0xff) == RF_CACHE_IPPROTO_TCP)
-		rf_memo_put(skb, &k, ingress, cfg_tag, gen);
-	if (k.proto & RF_CACHE_KEY_INIT)
-		return 0;
 	sk = rf_cache_sk(skb);
 	if (!sk)
 		return 0;
-	if ((k.proto & 0xff) == RF_CACHE_IPPROTO_UDP && !rf_cache_udp_connected(skb, ingress, &k))
-		return 0;
 	/*
-	 * A TCP connection that has moved no data yet (the handshake, an immediate close) is not
-	 * worth the socket storage it would allocate: connect-and-close workloads would pay for it
-	 * on every connection. Its first data segment, either way, stores the verdict.
+	 * A TCP connection that has moved no data yet (the handshake, an immediate close) gets the
+	 * flow memo, not socket storage: allocating it would cost connect-and-close workloads more
+	 * than the judgments it saves. From its first data segment on, the socket's entries.
 	 */
 	if ((k.proto & 0xff) == RF_CACHE_IPPROTO_TCP) {
 		struct bpf_tcp_sock *tp = bpf_tcp_sock(sk);
 
-		if (!tp || (!tp->data_segs_out && !tp->data_segs_in))
+		if ((k.proto & RF_CACHE_KEY_INIT) || !tp ||
+		    (!tp->data_segs_out && !tp->data_segs_in)) {
+			if (rf_memo_sock(sk))
+				rf_memo_put(skb, &k, ingress, cfg_tag, gen);
 			return 0;
+		}
+	} else if (!rf_cache_udp_connected(skb, ingress, &k)) {
+		return 0;
 	}
 	v = bpf_sk_storage_get(&rf_sk_verdict, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!v)
