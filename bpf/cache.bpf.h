@@ -625,7 +625,8 @@ static __always_inline int rf_cache_lookup(struct __sk_buff *skb, bool ingress, 
 		    bpf_jiffies64() - e->at_jiffies < RF_CACHE_TTL_JIFFIES)
 			return RF_CACHE_HIT;
 	}
-	if (tcp && !ctl &&
+	/* a socket with entries moved data: its verdicts are cached there, never in the memo */
+	if (tcp && !ctl && !v &&
 	    (at_tc ? rf_memo_check(skb, k.remote[0], k.remote[1], memo_arg, cfg_tag)
 		   : rf_memo_hit(skb, k.remote[0], k.remote[1], memo_arg, cfg_tag)))
 		return RF_CACHE_HIT;
