@@ -104,6 +104,17 @@ static void peer_ifname(char *buf, size_t len)
 	snprintf(buf, len, "rft%dp", (int)rft.owner % 10000000);
 }
 
+/*
+ * iproute2's ip (ip -n, neigh replace): the qemu guests' userland has BusyBox's, which has
+ * neither, so the tests that need a permanent neighbour entry are not applicable there.
+ */
+static bool have_iproute2(void)
+{
+	char *argv[] = {"sh", "-c", "ip -V 2>&1 | grep -q iproute2", NULL};
+
+	return rft_exec(NULL, argv, NULL, NULL) == 0;
+}
+
 /* In namespace ns, on its veth end ifname, addr is at the MAC of namespace mac_ns's end. */
 static void neigh_perm(const char *ns, const char *ifname, const char *addr, const char *mac_ns)
 {
@@ -355,6 +366,10 @@ static void crossed_syn(const struct memo_fam *f, bool in_allowed)
 	int ctl, answered;
 	pid_t client;
 
+	if (!have_iproute2()) {
+		rft_teardown(); /* a skipped test gets no .fini */
+		cr_skip_test("not applicable: no iproute2 ip for a permanent neighbour entry");
+	}
 	pin_one_cpu();
 	neigh_at_peer(f, f->silent);
 	rule("add", f->silent, PORT_S, "out");
@@ -532,7 +547,7 @@ static void wall_rewrite_connect(const struct memo_fam *f, bool allowed)
 	    "nft 'add table netdev rfmemo; add chain netdev rfmemo out { type filter hook egress "
 	    "device %s priority 0; }'",
 	    dif);
-	if (!have_nft() || rft_exec(rft.dev_ns, probe, NULL, NULL)) {
+	if (!have_nft() || !have_iproute2() || rft_exec(rft.dev_ns, probe, NULL, NULL)) {
 		rft_teardown(); /* a skipped test gets no .fini */
 		cr_skip_test("not applicable: no nft egress hook (Linux 5.16+, nft 1.0.1+)");
 	}
