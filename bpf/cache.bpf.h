@@ -347,9 +347,10 @@ static __always_inline __u64 rf_cache_gen(void)
  * CPU (the loader sizes the array to the possible CPUs), chosen by the socket's cookie. It
  * serves what the socket's entries cannot: a connection's handshake and its close, before any
  * data moved, when allocating socket storage would cost more than the judgments it saves
- * (measured: about 900 ns, three full judgments). A connect-and-close is judged in full once
- * (its SYN at cgroup egress); its SYN at the second wall, the SYN-ACK at ingress, the ACK and the
- * close (FIN or RST) at egress and at the wall are memo hits when they run on the same CPU.
+ * (measured: about 900 ns, three full judgments). A connect-and-close is judged in full once,
+ * by connect() (memo_connect() in ringfence.bpf.c); its SYN, ACK and close (FIN or RST) at cgroup
+ * egress and at the second wall, and the SYN-ACK at ingress, are memo hits when they run on the
+ * same CPU.
  *
  * An entry holds one verdict: the socket (its cookie, never reused while the system runs), the
  * flow key in the sending direction's orientation (remote address, local then remote port, as
@@ -382,8 +383,8 @@ struct rf_memo {
 
 #define RF_MEMO_WAYS	    4
 #define RF_MEMO_IN	    0x400  /* with RF_CACHE_KEY_INIT: a received SYN (RF_MATCH_IN_INIT) */
-#define RF_MEMO_ARG_INGRESS 0x800  /* rf_memo_hit()'s argument only: the packet was received */
-#define RF_MEMO_ARG_TC	    0x4000 /* rf_memo_hit()'s argument only: the second wall asks */
+#define RF_MEMO_ARG_INGRESS 0x800  /* rf_memo_check()'s argument only: the packet was received */
+#define RF_MEMO_ARG_TC	    0x4000 /* rf_memo_check()'s argument only: the second wall asks */
 /*
  * With RF_CACHE_KEY_INIT: judged by connect() (memo_connect() in ringfence.bpf.c), before the
  * socket had its local port; ports holds only the remote one, and a segment's local port is not
@@ -404,7 +405,7 @@ struct {
  * Only a full TCP socket's segments fill the memo: not a raw socket's, a request socket's, or
  * BPF_PROG_TEST_RUN's stand-in socket's (which would otherwise turn every repeat of a test packet
  * into a memo hit). A lookup finds only such a socket's entries (by its cookie), except from the
- * TIME_WAIT socket that keeps a closed socket's cookie, which rf_memo_hit() turns away.
+ * TIME_WAIT socket that keeps a closed socket's cookie, which rf_memo_check() turns away.
  */
 static __always_inline bool rf_memo_sock(struct bpf_sock *sk)
 {
@@ -433,6 +434,38 @@ static __always_inline __u32 rf_memo_proto(__u32 proto, bool ingress)
 	return (proto & RF_CACHE_KEY_INIT) && ingress ? proto | RF_MEMO_IN : proto;
 }
 
+/* Has the TCP socket sk (a full one) moved data either way? Before that, only the memo. */
+static __always_inline bool rf_cache_moved_data(struct bpf_sock *sk)
+{
+	struct bpf_tcp_sock *tp = bpf_tcp_sock(sk);
+
+	return tp && (tp->data_segs_out || tp->data_segs_in);
+}
+
+/* Store an allow in slot of the full socket sk's entries (struct rf_cache_entry); 1 if stored. */
+static __always_inline int rf_cache_entry_put(struct bpf_sock *sk, __u32 slot, __u64 r0, __u64 r1,
+					      __u32 ports, __u32 proto, __u32 cfg_tag, __u64 gen,
+					      __u64 at_jiffies)
+{
+	struct rf_sk_verdict *v;
+	struct rf_cache_entry *e;
+
+	v = bpf_sk_storage_get(&rf_sk_verdict, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!v)
+		return 0;
+	e = rf_cache_entry_of(v, slot);
+	if (!e)
+		return 0;
+	e->gen = gen;
+	e->at_jiffies = at_jiffies;
+	e->remote[0] = r0;
+	e->remote[1] = r1;
+	e->ports = ports;
+	e->proto = proto;
+	e->cfg = cfg_tag;
+	return 1;
+}
+
 /*
  * A memo hit of a segment that the socket's entries could hold (not a handshake's or a close's:
  * RF_CACHE_KEY_CTL) is stored there, as the full judgment would have (rf_cache_put()), once the
@@ -444,35 +477,16 @@ static __always_inline void rf_memo_promote(struct __sk_buff *skb, __u64 r0, __u
 					    __u64 at_jiffies)
 {
 	struct bpf_sock *sk = rf_cache_sk(skb);
-	struct bpf_tcp_sock *tp;
-	struct rf_sk_verdict *v;
-	struct rf_cache_entry *e;
 
-	if (!sk)
-		return;
-	tp = bpf_tcp_sock(sk);
-	if (!tp || (!tp->data_segs_out && !tp->data_segs_in))
-		return;
-	v = bpf_sk_storage_get(&rf_sk_verdict, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!v)
-		return;
-	e = rf_cache_entry_of(v, slot);
-	if (!e)
-		return;
-	e->gen = gen;
-	e->at_jiffies = at_jiffies; /* when it was judged: the age bound runs from then */
-	e->remote[0] = r0;
-	e->remote[1] = r1;
-	e->ports = ports;
-	e->proto = proto;
-	e->cfg = cfg_tag;
+	if (sk && rf_cache_moved_data(sk))
+		rf_cache_entry_put(sk, slot, r0, r1, ports, proto, cfg_tag, gen, at_jiffies);
 }
 
 /*
  * Does the memo hold an allow for this TCP segment (flow key r0, r1, and ports | proto << 32,
  * proto with RF_MEMO_ARG_INGRESS for a received one, RF_MEMO_ARG_TC at the second wall) of its
- * socket, under the current generation and cfg_tag? Global, with scalar arguments (Linux 5.10):
- * its stack is apart from the callers'.
+ * socket, under the current generation and cfg_tag? Scalar arguments: rf_memo_hit() is its global
+ * form (Linux 5.10 takes no pointer arguments there).
  */
 static __always_inline int rf_memo_check(struct __sk_buff *skb, __u64 r0, __u64 r1,
 					 __u64 ports_proto, __u32 cfg_tag)
@@ -644,8 +658,6 @@ static __always_inline int rf_cache_put(struct __sk_buff *skb, bool ingress, __u
 					__u32 cfg_tag, __u64 gen, bool at_tc)
 {
 	struct rf_cache_key k = {};
-	struct rf_sk_verdict *v;
-	struct rf_cache_entry *e;
 	struct bpf_sock *sk;
 
 	if (!skb || slot >= RF_CACHE_SLOTS)
@@ -662,10 +674,7 @@ static __always_inline int rf_cache_put(struct __sk_buff *skb, bool ingress, __u
 	 * than the judgments it saves. From its first data segment on, the socket's entries.
 	 */
 	if ((k.proto & 0xff) == RF_CACHE_IPPROTO_TCP) {
-		struct bpf_tcp_sock *tp = bpf_tcp_sock(sk);
-
-		if ((k.proto & RF_CACHE_KEY_INIT) || !tp ||
-		    (!tp->data_segs_out && !tp->data_segs_in)) {
+		if ((k.proto & RF_CACHE_KEY_INIT) || !rf_cache_moved_data(sk)) {
 			if (rf_memo_sock(sk))
 				rf_memo_put(skb, &k, ingress, cfg_tag, gen);
 			return 0;
@@ -673,20 +682,8 @@ static __always_inline int rf_cache_put(struct __sk_buff *skb, bool ingress, __u
 	} else if (!rf_cache_udp_connected(skb, ingress, &k)) {
 		return 0;
 	}
-	v = bpf_sk_storage_get(&rf_sk_verdict, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!v)
-		return 0;
-	e = rf_cache_entry_of(v, slot);
-	if (!e)
-		return 0;
-	e->gen = gen;
-	e->at_jiffies = bpf_jiffies64();
-	e->remote[0] = k.remote[0];
-	e->remote[1] = k.remote[1];
-	e->ports = k.ports;
-	e->proto = k.proto;
-	e->cfg = cfg_tag;
-	return 1;
+	return rf_cache_entry_put(sk, slot, k.remote[0], k.remote[1], k.ports, k.proto, cfg_tag,
+				  gen, bpf_jiffies64());
 }
 
 /*
