@@ -13,12 +13,15 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <criterion/criterion.h>
 #include "rf_proc.h"
@@ -1582,4 +1585,132 @@ Test(leaks, sockets_cannot_free_their_source_address_while_isolated)
 			cr_expect_eq(r, want, "%s: %s: %d (want %d)", pname, c->name, r, want);
 		}
 	}
+}
+
+/* ---- what the setsockopt hook hands the kernel ---------------------------------------------- */
+
+/* Set an option to the n bytes at v and read it back: true if it reads back the same. */
+static bool set_and_read(int fd, int level, int opt, const void *v, socklen_t n)
+{
+	char got[64] = {0};
+	socklen_t len = sizeof(got);
+
+	return n <= sizeof(got) && !setsockopt(fd, level, opt, v, n) &&
+	       !getsockopt(fd, level, opt, got, &len) && len == n && !memcmp(got, v, n);
+}
+
+/*
+ * Set options whose value the hook does not judge and read each back: 0 when the kernel took the
+ * caller's value, else the number of the first option that failed or came back otherwise. The
+ * kernel applies the copy the program was handed (an option larger than a page aside): a program
+ * that changed it, or its length, would show here.
+ */
+static int set_plain_options(int cmd, void *arg)
+{
+	int fd4 = socket(AF_INET, SOCK_STREAM, 0), fd6 = socket(AF_INET6, SOCK_DGRAM, 0);
+	int ttl = 77, hops = 33, prio = 5, nodelay = 1, ret = 0;
+	struct linger lg = {1, 7};
+
+	(void)cmd;
+	(void)arg;
+	if (fd4 < 0 || fd6 < 0)
+		ret = 100;
+	else if (!set_and_read(fd4, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl)))
+		ret = 1;
+	else if (!set_and_read(fd6, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops, sizeof(hops)))
+		ret = 2;
+	else if (!set_and_read(fd4, SOL_SOCKET, SO_PRIORITY, &prio, sizeof(prio)))
+		ret = 3;
+	else if (!set_and_read(fd4, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)))
+		ret = 4;
+	else if (!set_and_read(fd4, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof(nodelay)))
+		ret = 5;
+	if (fd4 >= 0)
+		close(fd4);
+	if (fd6 >= 0)
+		close(fd6);
+	return ret;
+}
+
+/* Options the hook does not judge reach the kernel with the caller's value, in every mode. */
+Test(leaks, setsockopt_hook_passes_other_options_unchanged)
+{
+	int phase;
+
+	require_setsockopt_hook();
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "tcp", "port", "8001", NULL);
+	for (phase = 0; phase < 3; phase++) {
+		const char *pname = phase == 1 ? "isolated" : phase ? "released" : "loaded";
+		int r;
+
+		if (phase == 1)
+			rft_cli_ok(0, "isolate", NULL);
+		if (phase == 2)
+			rft_cli_ok(0, "release", NULL);
+		r = rfp_run_in(rft.dev_ns, rft.cg, set_plain_options, NULL);
+		cr_expect_eq(r, 0, "%s: option %d did not reach the kernel as set", pname, r);
+	}
+}
+
+#define FLIP_TRIES 200000
+
+/*
+ * IPV6_FREEBIND set to 0 (let through) while another process flips the same memory between 0
+ * and 1: 1 if the socket ever ended up with FREEBIND on, 0 if not, -errno on a setup failure.
+ * The hook judges the value it was handed a copy of; the kernel must act on that copy, not on
+ * the caller's buffer read again after the verdict.
+ */
+static int flip_freebind(int cmd, void *arg)
+{
+	volatile int *shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+				    -1, 0);
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0), i, on = 0, ret = 0;
+	socklen_t len = sizeof(on);
+	pid_t flipper;
+
+	(void)cmd;
+	(void)arg;
+	if (shared == MAP_FAILED || fd < 0)
+		return -ENOMEM;
+	shared[0] = 0;
+	shared[1] = 0; /* stop */
+	flipper = fork();
+	if (flipper == 0) {
+		while (!shared[1])
+			shared[0] ^= 1;
+		_exit(0);
+	}
+	for (i = 0; i < FLIP_TRIES && flipper > 0; i++) {
+		if (setsockopt(fd, IPPROTO_IPV6, 78 /* IPV6_FREEBIND */, (const void *)shared, 4))
+			continue;
+		if (!getsockopt(fd, IPPROTO_IPV6, 78, &on, &len) && on) {
+			ret = 1;
+			break;
+		}
+	}
+	shared[1] = 1;
+	if (flipper > 0)
+		waitpid(flipper, NULL, 0);
+	else
+		ret = -ECHILD;
+	close(fd);
+	munmap((void *)shared, 4096);
+	return ret;
+}
+
+/*
+ * The deny side of the test above: an option whose value the verdict reads is judged and applied
+ * from one copy. A racing writer that turns IPV6_FREEBIND's 0 (allowed) into 1 after the verdict
+ * never gets FREEBIND on while isolated.
+ */
+Test(leaks, judged_setsockopt_value_cannot_change_after_the_verdict)
+{
+	int r;
+
+	require_setsockopt_hook();
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "tcp", "port", "8001", NULL);
+	rft_cli_ok(0, "isolate", NULL);
+	r = rfp_run_in(rft.dev_ns, rft.cg, flip_freebind, NULL);
+	cr_expect_eq(r, 0, "isolated: IPV6_FREEBIND came on through a value changed after the "
+			   "verdict (%d)", r);
 }
