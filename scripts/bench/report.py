@@ -641,10 +641,17 @@ def flow_verdicts(d, rr):
         diff = med(rr("rate", "iso10")) - med(rr("rate", "nft100k"))
         lo, hi = boot(rr("rate", "iso10"), rr("rate", "nft100k"), lambda x, y: x - y)
         ok = diff >= 0 or (NOISE if hi >= 0 else False)
-        out.append(("isolated (10 rules) connection rate at least the nftables ratio", ok,
-                    f"isolated {med(rr('rate', 'iso10')):.3f}, nftables "
-                    f"{med(rr('rate', 'nft100k')):.3f} of baseline ({diff * 100:+.1f} points, "
-                    f"90% interval {lo * 100:+.1f} to {hi * 100:+.1f})"))
+        why = (f"isolated {med(rr('rate', 'iso10')):.3f}, nftables "
+               f"{med(rr('rate', 'nft100k')):.3f} of baseline ({diff * 100:+.1f} points, "
+               f"90% interval {lo * 100:+.1f} to {hi * 100:+.1f})")
+        if d["rate"]["nulltc"]:
+            # the floor of the product's shape: its hooks with programs that do nothing
+            fdiff = med(rr("rate", "nulltc")) - med(rr("rate", "nft100k"))
+            flo, fhi = boot(rr("rate", "nulltc"), rr("rate", "nft100k"), lambda x, y: x - y)
+            why += (f". Empty programs on ringfence's hooks alone (the control row) read "
+                    f"{med(rr('rate', 'nulltc')):.3f}: {fdiff * 100:+.1f} points from nftables "
+                    f"(90% interval {flo * 100:+.1f} to {fhi * 100:+.1f}), before any judgment")
+        out.append(("isolated (10 rules) connection rate at least the nftables ratio", ok, why))
     return out
 
 
