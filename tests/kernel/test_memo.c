@@ -34,14 +34,15 @@
 #include "rf_test.h"
 #include "ringfence.h"
 
-#define PORT	  8021
-#define PORT_S	  "8021"
-#define PORT2	  8022
-#define PORT2_S	  "8022"
-#define LPORT	  40021 /* the client's local port in the crossed-SYN case */
-#define LPORT_S	  "40021"
-#define MEMO_MS	  100 /* the memo's age bound, 100 jiffies: at least 100 ms (HZ <= 1000) */
-#define ANSWER_MS 300 /* how long the peer waits for a SYN-ACK to its crafted SYN */
+#define PORT	     8021
+#define PORT_S	     "8021"
+#define PORT2	     8022
+#define PORT2_S	     "8022"
+#define LPORT	     40021 /* the client's local port in the crossed-SYN case */
+#define LPORT_S	     "40021"
+#define MEMO_JIFFIES 100 /* the memo's age bound (RF_CACHE_TTL_JIFFIES) */
+#define MEMO_TRIES   3	 /* attempts to send within it before a case is not applicable */
+#define ANSWER_MS    300 /* how long the peer waits for a SYN-ACK to its crafted SYN */
 
 static void memo_setup(void)
 {
@@ -602,6 +603,79 @@ ParameterizedTest(const size_t *row, memo,
 	wall_rewrite_connect(&fams[*row], true);
 }
 
+/* ---- the memo's age bound on this kernel ------------------------------------------------- */
+
+/* The kernel's jiffies (the first "jiffies:" line of /proc/timer_list), or -1. */
+static long long kernel_jiffies(void)
+{
+	FILE *f = fopen("/proc/timer_list", "re");
+	long long j = -1;
+	char line[256];
+
+	if (!f)
+		return -1;
+	while (j < 0 && fgets(line, sizeof(line), f))
+		if (sscanf(line, "jiffies: %lld", &j) != 1)
+			j = -1;
+	fclose(f);
+	return j;
+}
+
+/*
+ * How long a memo entry certainly stands: 99 of its 100 jiffies (it is used while now - at, in
+ * whole jiffies, is below 100) at the kernel's HZ: of the values Linux offers, the one nearest
+ * to the jiffies counted over 200 ms; 1000, the shortest bound, where /proc/timer_list cannot
+ * be read. 99 ms at HZ=1000, 396 ms at Debian's HZ=250. *hz: the HZ taken.
+ */
+static long memo_bound_ms(long *hz)
+{
+	static const long hzs[] = {100, 250, 300, 1000};
+	long long j0 = kernel_jiffies(), j1;
+	long t0 = rft_now_ms(), t1, est;
+	size_t i;
+
+	*hz = 1000;
+	rft_msleep(200);
+	j1 = kernel_jiffies();
+	t1 = rft_now_ms();
+	if (j0 >= 0 && j1 > j0 && t1 > t0) {
+		est = (long)((j1 - j0) * 1000 / (t1 - t0));
+		for (i = 0; i < sizeof(hzs) / sizeof(hzs[0]); i++)
+			if (labs(hzs[i] - est) < labs(*hz - est))
+				*hz = hzs[i];
+	}
+	return (MEMO_JIFFIES - 1) * 1000 / *hz;
+}
+
+/*
+ * A case whose first data segment must be sent within the age bound of the handshake's memo
+ * entry (else it tests the age, not what it is about): attempt(f, twin) returns the ms from
+ * connect to send; it runs again until one attempt sends within the bound. After MEMO_TRIES
+ * that did not (an emulator too slow for the CLI), the case is not applicable here: skipped,
+ * with one reason for all (the run's summary groups skips by reason), each time logged. The
+ * expectations of every attempt stand, so a leak in any one fails the test; a pass is never claimed
+ * for a run that did not test its case.
+ */
+static void within_the_memo(long (*attempt)(const struct memo_fam *, bool),
+			    const struct memo_fam *f, bool twin)
+{
+	long hz, bound = memo_bound_ms(&hz), elapsed = 0;
+	int i;
+
+	for (i = 0; i < MEMO_TRIES; i++) {
+		elapsed = attempt(f, twin);
+		cr_log_info(
+		    "%s: %ld ms from connect to send; the memo entry stands %ld ms (HZ %ld)",
+		    fam_name(f), elapsed, bound, hz);
+		if (elapsed < bound)
+			return;
+	}
+	rft_teardown(); /* a skipped test gets no .fini */
+	cr_skip_test("not applicable: too slow here to send within the age bound of a memo entry "
+		     "(%d attempts, their times logged above)",
+		     MEMO_TRIES);
+}
+
 /* ---- 3. a handshake's memo entry and the policy generation ------------------------------ */
 
 /*
@@ -612,7 +686,7 @@ ParameterizedTest(const size_t *row, memo,
  * receives nothing. unrelated: a delete bumps the generation too, but the rule stands: the data
  * arrives and is echoed.
  */
-static void handshake_then_delete(const struct memo_fam *f, bool unrelated)
+static long handshake_then_delete(const struct memo_fam *f, bool unrelated)
 {
 	static const unsigned short ports[] = {PORT};
 	struct rft_port_stats before, after;
@@ -632,11 +706,6 @@ static void handshake_then_delete(const struct memo_fam *f, bool unrelated)
 	rule("del", unrelated ? f->other : f->peer, PORT_S, "out");
 	cr_expect_eq(rft_conn_send(&c, 7), 7);
 	elapsed = rft_now_ms() - t0;
-	cr_log_info("%s: %ld ms from connect to send", fam_name(f), elapsed);
-	if (elapsed >= MEMO_MS)
-		cr_log_warn("%s: %ld ms from connect to send: the memo entry may have aged out, so "
-			    "this run may not have tested its generation",
-			    fam_name(f), elapsed);
 	if (unrelated) {
 		cr_expect_eq(rft_conn_recv(&c, 2000), 7, "%s: no echo after an unrelated delete",
 			     fam_name(f));
@@ -650,21 +719,23 @@ static void handshake_then_delete(const struct memo_fam *f, bool unrelated)
 		    "handshake's memo entry outlived the policy generation)",
 		    fam_name(f), after.tcp_bytes - before.tcp_bytes);
 	}
+	rule("del", unrelated ? f->peer : f->other, PORT_S, "out"); /* for another attempt */
 	rft_cli_ok(0, "release", NULL);
 	rft_conn_close(&c);
 	rft_server_stop(&srv);
+	return elapsed;
 }
 
 RFT_TABLE_PARAMS(memo, handshake_memo_does_not_outlive_the_rule, fams)
 ParameterizedTest(const size_t *row, memo, handshake_memo_does_not_outlive_the_rule)
 {
-	handshake_then_delete(&fams[*row], false);
+	within_the_memo(handshake_then_delete, &fams[*row], false);
 }
 
 RFT_TABLE_PARAMS(memo, handshake_memo_stands_after_an_unrelated_delete, fams)
 ParameterizedTest(const size_t *row, memo, handshake_memo_stands_after_an_unrelated_delete)
 {
-	handshake_then_delete(&fams[*row], true);
+	within_the_memo(handshake_then_delete, &fams[*row], true);
 }
 
 /* ---- 4. a handshake's memo entry across release and isolate ----------------------------- */
@@ -705,7 +776,7 @@ static void map_rule(const struct memo_fam *f, bool add)
  * the handshake's entry (the config tag is the same again: the generation, which release and
  * isolate bump, tells): judged in full and dropped. kept: the rule stays, and the data arrives.
  */
-static void release_isolate(const struct memo_fam *f, bool kept)
+static long release_isolate(const struct memo_fam *f, bool kept)
 {
 	static const unsigned short ports[] = {PORT};
 	struct rft_port_stats before, after;
@@ -728,11 +799,6 @@ static void release_isolate(const struct memo_fam *f, bool kept)
 	rft_cli_ok(0, "isolate", "--force", NULL);
 	cr_expect_eq(rft_conn_send(&c, 7), 7);
 	elapsed = rft_now_ms() - t0;
-	cr_log_info("%s: %ld ms from connect to send", fam_name(f), elapsed);
-	if (elapsed >= MEMO_MS)
-		cr_log_warn("%s: %ld ms from connect to send: the memo entry may have aged out, so "
-			    "this run may not have tested its generation",
-			    fam_name(f), elapsed);
 	if (kept) {
 		cr_expect_eq(rft_conn_recv(&c, 2000), 7,
 			     "%s: no echo after release and isolate with the rule kept",
@@ -749,18 +815,19 @@ static void release_isolate(const struct memo_fam *f, bool kept)
 	rft_cli_ok(0, "release", NULL);
 	rft_conn_close(&c);
 	rft_server_stop(&srv);
+	return elapsed;
 }
 
 RFT_TABLE_PARAMS(memo, release_then_isolate_rejudges_the_handshake, fams)
 ParameterizedTest(const size_t *row, memo, release_then_isolate_rejudges_the_handshake)
 {
-	release_isolate(&fams[*row], false);
+	within_the_memo(release_isolate, &fams[*row], false);
 }
 
 RFT_TABLE_PARAMS(memo, release_then_isolate_keeps_an_allowed_handshake, fams)
 ParameterizedTest(const size_t *row, memo, release_then_isolate_keeps_an_allowed_handshake)
 {
-	release_isolate(&fams[*row], true);
+	within_the_memo(release_isolate, &fams[*row], true);
 }
 
 /* ---- 5. a handshake's memo entry and its age bound --------------------------------------- */
