@@ -90,15 +90,6 @@ static void rule(const char *op, const char *addr, const char *port, const char 
 	rft_cli_ok(0, "allow", op, "net", addr, "proto", "tcp", "port", port, "dir", dir, NULL);
 }
 
-/* sh -c script in netns (NULL: this one), asserted to succeed. */
-static void sh_in(const char *netns, const char *script)
-{
-	char *argv[] = {"sh", "-c", (char *)script, NULL}, *err = NULL;
-
-	cr_assert_eq(rft_exec(netns, argv, NULL, &err), 0, "%s: %s", script, err ? err : "");
-	free(err);
-}
-
 /* The peer's end of the veth (rft_netns_create() names it after the device's end). */
 static void peer_ifname(char *buf, size_t len)
 {
@@ -126,7 +117,7 @@ static void neigh_perm(const char *ns, const char *ifname, const char *addr, con
 		 "\\([0-9a-f:]*\\).*|\\1|p') && [ -n \"$mac\" ] && "
 		 "ip -n %s neigh replace %s lladdr $mac dev %s nud permanent",
 		 mac_ns, ns, addr, ifname);
-	sh_in(NULL, cmd);
+	rft_sh_in(NULL, cmd);
 }
 
 /*
@@ -152,7 +143,7 @@ static void peer_addr(const struct memo_fam *f, const char *addr)
 	peer_ifname(pif, sizeof(pif));
 	snprintf(cmd, sizeof(cmd), "ip addr add %s%s dev %s%s", addr, f->plen, pif,
 		 f->family == AF_INET6 ? " nodad" : "");
-	sh_in(rft.peer_ns, cmd);
+	rft_sh_in(rft.peer_ns, cmd);
 }
 
 /* counters.ingress.denied of `status --json`. */
@@ -413,17 +404,6 @@ ParameterizedTest(const size_t *row, memo, received_syn_is_answered_when_an_in_r
 
 /* ---- 2. a connect() whose SYN a DNAT at output sends elsewhere -------------------------- */
 
-static bool have_nft(void)
-{
-	static const char *const paths[] = {"/usr/sbin/nft", "/usr/bin/nft", "/sbin/nft"};
-	size_t i;
-
-	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
-		if (!access(paths[i], X_OK))
-			return true;
-	return false;
-}
-
 /* nft in the device's namespace: `nat output` rewrites TCP to from:fport into to:tport. */
 static void dnat(const struct memo_fam *f, const char *from, const char *fport, const char *to,
 		 const char *tport)
@@ -437,7 +417,7 @@ static void dnat(const struct memo_fam *f, const char *from, const char *fport, 
 		 "add rule %s rfmemo out %s daddr %s tcp dport %s dnat to %s%s%s:%s'",
 		 t, t, t, t, from, fport, f->family == AF_INET ? "" : "[", to,
 		 f->family == AF_INET ? "" : "]", tport);
-	sh_in(rft.dev_ns, cmd);
+	rft_sh_in(rft.dev_ns, cmd);
 }
 
 /*
@@ -457,7 +437,7 @@ static void dnat_connect(const struct memo_fam *f, bool by_port, bool allowed)
 	struct rft_server srv;
 	struct rft_result r;
 
-	if (!have_nft()) {
+	if (!rft_have_nft()) {
 		rft_teardown(); /* a skipped test gets no .fini */
 		cr_skip_test("not applicable: no nft for a DNAT at output");
 	}
@@ -548,7 +528,7 @@ static void wall_rewrite_connect(const struct memo_fam *f, bool allowed)
 	    "nft 'add table netdev rfmemo; add chain netdev rfmemo out { type filter hook egress "
 	    "device %s priority 0; }'",
 	    dif);
-	if (!have_nft() || !have_iproute2() || rft_exec(rft.dev_ns, probe, NULL, NULL)) {
+	if (!rft_have_nft() || !have_iproute2() || rft_exec(rft.dev_ns, probe, NULL, NULL)) {
 		rft_teardown(); /* a skipped test gets no .fini */
 		cr_skip_test("not applicable: no nft egress hook (Linux 5.16+, nft 1.0.1+)");
 	}
@@ -559,7 +539,7 @@ static void wall_rewrite_connect(const struct memo_fam *f, bool allowed)
 		 "add chain inet rfmemo pre { type filter hook prerouting priority -300; }; "
 		 "add rule inet rfmemo pre %s daddr %s %s daddr set %s'",
 		 t, f->silent, t, f->peer);
-	sh_in(rft.peer_ns, cmd);
+	rft_sh_in(rft.peer_ns, cmd);
 	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 1), 0);
 	rule("add", f->peer, PORT_S, "out");
 	if (allowed)
@@ -567,7 +547,7 @@ static void wall_rewrite_connect(const struct memo_fam *f, bool allowed)
 	snprintf(cmd, sizeof(cmd),
 		 "nft 'add rule netdev rfmemo out %s daddr %s tcp dport %s %s daddr set %s'", t,
 		 f->peer, PORT_S, t, f->silent);
-	sh_in(rft.dev_ns, cmd);
+	rft_sh_in(rft.dev_ns, cmd);
 	cr_assert_eq(rfp_cli_env(guard_on, NULL, NULL, "isolate", NULL), 0);
 	r = rft_client(rft.dev_ns, rft.cg, f->family, RFT_TCP, f->peer, PORT, allowed ? 2000 : 500);
 	st = rft_server_stats(&srv, PORT, f->family);

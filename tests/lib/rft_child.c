@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <criterion/criterion.h>
 #include "rft_child.h"
 #include "rft_env.h"
 
@@ -233,4 +234,12 @@ int rft_exec_env(const char *netns, char *const argv[], char *const env[], char 
 int rft_exec(const char *netns, char *const argv[], char **out, char **err)
 {
 	return rft_exec_env(netns, argv, NULL, out, err);
+}
+
+void rft_sh_in(const char *netns, const char *script)
+{
+	char *argv[] = {"sh", "-c", (char *)script, NULL}, *err = NULL;
+
+	cr_assert_eq(rft_exec(netns, argv, NULL, &err), 0, "%s: %s", script, err ? err : "");
+	free(err);
 }

@@ -42,6 +42,8 @@ int rft_exec(const char *netns, char *const argv[], char **out, char **err);
 pid_t rft_exec_start(const char *netns, char *const argv[], char *const env[], int ofd, int efd);
 /* rft_exec() with env applied as rft_exec_start() does. */
 int rft_exec_env(const char *netns, char *const argv[], char *const env[], char **out, char **err);
+/* sh -c script in netns (NULL = current), asserted to exit 0 (its stderr in the failure). */
+void rft_sh_in(const char *netns, const char *script);
 
 /* Read everything from fd (from offset 0) into a malloc'd string; NULL if out of memory. */
 char *rft_slurp_fd(int fd);
