@@ -97,14 +97,16 @@ static void peer_ifname(char *buf, size_t len)
 }
 
 /*
- * iproute2's ip (ip -n, neigh replace): the qemu guests' userland has BusyBox's, which has
- * neither, so the tests that need a permanent neighbour entry are not applicable there.
+ * iproute2's ip (ip -n, neigh replace), which rft_sh_in() runs: BusyBox's has neither, so where
+ * it is the only one, the tests that need a permanent neighbour entry are not applicable.
  */
 static bool have_iproute2(void)
 {
-	char *argv[] = {"sh", "-c", "ip -V 2>&1 | grep -q iproute2", NULL};
+	char *argv[] = {(char *)rft_ip_path(), "-V", NULL}, *out = NULL;
+	bool ok = rft_exec(NULL, argv, &out, NULL) == 0 && out && strstr(out, "iproute2");
 
-	return rft_exec(NULL, argv, NULL, NULL) == 0;
+	free(out);
+	return ok;
 }
 
 /* In namespace ns, on its veth end ifname, addr is at the MAC of namespace mac_ns's end. */
