@@ -19,8 +19,8 @@ from collections import defaultdict
 
 CONFIGS = [
     ("base", "no programs (baseline)"),
-    ("null", "control: empty programs on ringfence's 7 cgroup hooks"),
-    ("nulltc", "control: the 7 empty cgroup programs + an empty tc egress filter"),
+    ("null", "control: empty programs on ringfence's 8 cgroup hooks"),
+    ("nulltc", "control: the 8 empty cgroup programs + empty tc egress and ingress filters"),
     ("loaded", "ringfence loaded, not isolated"),
     ("multi", "the same process, outside {targets} other targets that are isolated"),
     ("iso10", "ringfence isolated, peer allowed, 10 rules"),
@@ -742,12 +742,12 @@ def controls(d, rr, conn_ns):
     note = (
         f"the two control rows put an empty program on every hook ringfence uses, on the same "
         f"cgroup and interface, so they cost what the kernel charges for having programs there "
-        f"at all, whatever the programs do. The 7 empty cgroup programs cost "
+        f"at all, whatever the programs do. The 8 empty cgroup programs cost "
         f"{cost(gap['null'], r['null'])} of the connection rate; with the empty tc egress "
-        f"filter as well {cost(gap['nulltc'], r['nulltc'])}, "
+        f"and ingress filters as well {cost(gap['nulltc'], r['nulltc'])}, "
         + (f"about {fmt(gap['nulltc'] * conn_ns)} ns of a {fmt(conn_ns / 1000)} us connection "
-           f"for one run each of `sock_create` and `connect4` and one cgroup_skb (and, "
-           f"outbound, one tc) run per packet" if gap["nulltc"] > 0 else
+           f"for one run each of `sock_create`, `connect4` and `setsockopt` (the client sets "
+           f"SO_LINGER) and one cgroup_skb and one tc run per packet" if gap["nulltc"] > 0 else
            f"against a {fmt(conn_ns / 1000)} us connection")
         + (f" (the two control rows differ by {tc_part * 100:+.1f} points, the tc filter's "
            f"share if it is more than noise)" if tc_part > 0 else "")
@@ -764,8 +764,8 @@ def controls(d, rr, conn_ns):
     if hi < limit:
         fixed = (f"empty programs on the same hooks already cost {pct(gap['nulltc'])} of the "
                  f"connection rate on this machine (90% interval of the ratio {lo:.3f}-{hi:.3f}, "
-                 f"all of it below {limit:.2f}): no program set on these 7 cgroup hooks plus a "
-                 f"tc egress filter can meet a {TARGET_PCT:.0f}% budget here, however little it "
+                 f"all of it below {limit:.2f}): no program set on these 8 cgroup hooks plus "
+                 f"tc egress and ingress filters can meet a {TARGET_PCT:.0f}% budget here, however little it "
                  f"does. ")
     elif r["nulltc"] < limit:
         fixed = (f"empty programs on the same hooks cost {pct(gap['nulltc'])} of the connection "
@@ -922,9 +922,10 @@ objects is touched:
   /tmp/rf-bench-<pid>/state` and a config with `dns off` and `packet-guard on` (as on a real
   host, where the guard is on by default), always run under `nsenter --net` of the device
   namespace, so the tc layer attaches only to the device's veth;
-- for the control rows, before ringfence first runs: 7 empty programs attached as links to the
+- for the control rows, before ringfence first runs: 8 empty programs attached as links to the
   ringfence cgroup (pinned under `/sys/fs/bpf/rf-bench-<pid>-null`, removed right after their
-  rows, which detaches them), and an empty filter on a new clsact qdisc on the device's veth,
+  rows, which detaches them), and empty egress and ingress filters on a new clsact qdisc on the
+  device's veth,
   inside the device namespace, removed again with its qdisc;
 - {targets} more throw-away cgroups `<cgroup2 mount>/rf-bench-<pid>-t1...`, siblings of the
   measured one, each isolated as a target of its own (`--cgroup`, pins under

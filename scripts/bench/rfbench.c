@@ -31,11 +31,12 @@
  *                                         another agent would (docs/ABI.md)
  *   rfbench exectime CMD...               ms from fork to the exit of CMD (stdout discarded)
  *   rfbench nullattach CG PINDIR          a control: an empty program (r0 = 1; exit) on each of
- *                                         ringfence's 7 cgroup hooks of CG, as bpf_links pinned
+ *                                         ringfence's 8 cgroup hooks of CG, as bpf_links pinned
  *                                         in the new directory PINDIR (remove it to detach)
  *   rfbench nulltc NETNS IFNAME on|off    a control: on = a new clsact qdisc on IFNAME inside
- *                                         NETNS with an empty egress filter (TC_ACT_OK); off =
- *                                         remove that qdisc again, with its filters
+ *                                         NETNS with empty egress and ingress filters
+ *                                         (TC_ACT_OK); off = remove that qdisc again, with its
+ *                                         filters
  *   rfbench flowstat CG NETNS DST PORT N BUMPMAP|- PIN...
  *                                         per-packet cost on a real TCP flow of N segments, each
  *                                         sent once the previous one is acknowledged: per PIN (a
@@ -1333,6 +1334,7 @@ static const struct null_hook {
     {"connect6", BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET6_CONNECT},
     {"sendmsg4", BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_UDP4_SENDMSG},
     {"sendmsg6", BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_UDP6_SENDMSG},
+    {"setsockopt", BPF_PROG_TYPE_CGROUP_SOCKOPT, BPF_CGROUP_SETSOCKOPT},
 };
 #define NULL_HOOKS     (sizeof(null_hooks) / sizeof(null_hooks[0]))
 #define NULL_TC_HANDLE 0x4e4c /* "NL"; removed before ringfence attaches its own filters */
@@ -1441,11 +1443,17 @@ static int cmd_nulltc(const char *netns, const char *ifname, const char *what)
 		fprintf(stderr, "rfbench: cannot load an empty tc program: %s\n", strerror(errno));
 		err = -errno;
 	} else {
+		/* egress and ingress, as ringfence's second wall and its ICMP-error filter */
 		o.prog_fd = prog;
 		err = bpf_tc_attach(&h, &o);
+		if (!err) {
+			h.attach_point = BPF_TC_INGRESS;
+			o.prog_id = 0;
+			err = bpf_tc_attach(&h, &o);
+		}
 		if (err)
 			fprintf(stderr, "rfbench: tc attach on %s: %s\n", ifname, strerror(-err));
-		close(prog); /* the filter holds its own reference */
+		close(prog); /* the filters hold their own references */
 	}
 	if (err) {
 		h.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;

@@ -301,17 +301,17 @@ log "baseline (nothing loaded)"
 pairs base "$CG" "$DEVNS"
 
 # controls: what having programs on ringfence's hooks costs at all, whatever they do. An empty
-# program (r0 = 1; exit) on each of the 7 cgroup hooks ringfence uses, as links on the same
-# cgroup; then also an empty tc egress filter (TC_ACT_OK) on the device's veth like ringfence's
-# packet guard, on a clsact qdisc that is removed again afterwards, so that ringfence later
+# program (r0 = 1; exit) on each of the 8 cgroup hooks ringfence uses, as links on the same
+# cgroup; then also empty tc egress and ingress filters (TC_ACT_OK) on the device's veth like
+# ringfence's packet guard (second wall) and ICMP-error filter, on a clsact qdisc that is removed again afterwards, so that ringfence later
 # starts from a namespace that never had one (nulltc refuses an existing clsact)
-log "control: empty programs on ringfence's 7 cgroup hooks"
+log "control: empty programs on ringfence's 8 cgroup hooks"
 [ "$(cg_progs "$CG")" = 0 ] || die "programs already attached to $CG"
 drv nullattach "$CG" "$NULLPIN" || die "nullattach failed"
-[ "$(cg_progs "$CG")" = 7 ] || die "nullattach did not attach 7 programs to $CG"
+[ "$(cg_progs "$CG")" = 8 ] || die "nullattach did not attach 8 programs to $CG"
 pairs null "$CG" "$DEVNS"
 flowstat empty - "$NULLPIN/cgroup_skb_egress" "$NULLPIN/cgroup_skb_ingress"
-log "control: the same plus an empty tc egress filter"
+log "control: the same plus empty tc egress and ingress filters"
 drv nulltc "$DEVNS" "rfbrd$ID" on || die "nulltc on failed"
 pairs nulltc "$CG" "$DEVNS"
 drv nulltc "$DEVNS" "rfbrd$ID" off || die "nulltc off failed"
