@@ -1636,8 +1636,8 @@ Test(leaks, setsockopt_hook_passes_other_options_unchanged)
  */
 static int flip_freebind(int cmd, void *arg)
 {
-	volatile int *shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-				    -1, 0);
+	volatile int *shared =
+	    mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	int fd = socket(AF_INET6, SOCK_DGRAM, 0), i, on = 0, ret = 0;
 	socklen_t len = sizeof(on);
 	pid_t flipper;
@@ -1685,6 +1685,8 @@ Test(leaks, judged_setsockopt_value_cannot_change_after_the_verdict)
 	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "tcp", "port", "8001", NULL);
 	rft_cli_ok(0, "isolate", NULL);
 	r = rfp_run_in(rft.dev_ns, rft.cg, flip_freebind, NULL);
-	cr_expect_eq(r, 0, "isolated: IPV6_FREEBIND came on through a value changed after the "
-			   "verdict (%d)", r);
+	cr_expect_eq(r, 0,
+		     "isolated: IPV6_FREEBIND came on through a value changed after the "
+		     "verdict (%d)",
+		     r);
 }
