@@ -214,6 +214,12 @@ for entry in "${ids[@]}"; do
 	# a skip without its line still counts: whatever of the whole suite was not tested
 	if [[ -z ${CRITERION_ARGS:-} && -n $total && -n $tested && $((total - tested)) -gt $skipped ]]; then skipped=$((total - tested)); fi
 	rc=$(grep -a '^RF-RESULT' "$log" | tail -1 | sed 's/^RF-RESULT //' || true)
+	# Criterion (2.4) also exits 1 on a warning or an error message, which its synthesis does not
+	# count: cr_log_warn() or cr_log_error() in a test, a crash or exit in a setup or teardown
+	notes='^\[WARN\]\|^\[ERR \]\|Warning! The test'
+	warned=$(grep -a -c "$notes" "$log" || true)
+	why=
+	[[ ${warned:-0} -gt 0 ]] && why=", $warned warnings or errors (Criterion fails the run for each)"
 	smoke=$(grep -a '^RF-SMOKE [0-9]* passed' "$log" | tail -1 | sed 's/^RF-SMOKE //' || true)
 	if [[ -n $smoke || $rc == smoke* ]]; then
 		# not the suite: never a pass, whatever the smoke test says
@@ -226,13 +232,14 @@ for entry in "${ids[@]}"; do
 		line FAIL "timed out after ${timeout_s} s${synth:+ ($synth)}; log $log" "$release"
 		fail=$((fail + 1))
 	elif [[ -z $synth || $rc != "exit 0" || ${failing:-1} -ne 0 || ${crashing:-1} -ne 0 ]]; then
-		line FAIL "tests: ${passing:-?} passed, $((${failing:-0} + ${crashing:-0})) failed, $skipped skipped (${rc:-no result}); log $log" "$release"
+		line FAIL "tests: ${passing:-?} passed, $((${failing:-0} + ${crashing:-0})) failed, $skipped skipped$why (${rc:-no result}); log $log" "$release"
 		fail=$((fail + 1))
 	else
 		line PASS "tests: $passing passed, 0 failed, $skipped skipped of $tested" "$release"
 		pass=$((pass + 1))
 	fi
-	grep -a '\[SKIP\]\|\[FAIL\]' "$log" | grep -v 'Test is disabled' | sed 's/^/    /' | head -20 || true
+	{ grep -a "\\[FAIL\\]\\|$notes" "$log"; grep -a '\[SKIP\]' "$log" | grep -v 'Test is disabled'; } |
+		sed 's/^/    /' | head -20 || true
 done
 summary="$pass passed, $fail failed"
 [[ $skip -gt 0 ]] && summary+=", $skip skipped"

@@ -296,26 +296,6 @@ static const char *nat_addr(const struct cache_flow *f)
 	return f->family == AF_INET ? NAT_IP4 : NAT_IP6;
 }
 
-static bool have_nft(void)
-{
-	static const char *const paths[] = {"/usr/sbin/nft", "/usr/bin/nft", "/sbin/nft"};
-	size_t i;
-
-	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
-		if (!access(paths[i], X_OK))
-			return true;
-	return false;
-}
-
-/* sh -c script in netns (NULL: this one), asserted to succeed. */
-static void sh_in(const char *netns, const char *script)
-{
-	char *argv[] = {"sh", "-c", (char *)script, NULL}, *err = NULL;
-
-	cr_assert_eq(rft_exec(netns, argv, NULL, &err), 0, "%s: %s", script, err ? err : "");
-	free(err);
-}
-
 /*
  * The peer treats NAT_IP4/NAT_IP6 as its own addresses (a stateless rewrite back to its real ones,
  * before anything else sees the packet) and the device reaches them at the peer's MAC address:
@@ -326,7 +306,7 @@ static void nat_peer(bool at_wall)
 {
 	char dif[16], cmd[1024], *argv[] = {"sh", "-c", cmd, NULL};
 
-	if (!have_nft()) {
+	if (!rft_have_nft()) {
 		rft_teardown(); /* a skipped test gets no .fini */
 		cr_skip_test("not applicable: no nft to rewrite a flow's destination");
 	}
@@ -346,12 +326,12 @@ static void nat_peer(bool at_wall)
 		 "ip -n %s neigh replace " NAT_IP4 " lladdr $mac dev %s nud permanent && "
 		 "ip -n %s neigh replace " NAT_IP6 " lladdr $mac dev %s nud permanent",
 		 rft.peer_ns, rft.dev_ns, dif, rft.dev_ns, dif);
-	sh_in(NULL, cmd);
-	sh_in(rft.peer_ns,
-	      "nft 'add table inet rfnat; "
-	      "add chain inet rfnat pre { type filter hook prerouting priority -300; }; "
-	      "add rule inet rfnat pre ip daddr " NAT_IP4 " ip daddr set " RFT_PEER_IP4 "; "
-	      "add rule inet rfnat pre ip6 daddr " NAT_IP6 " ip6 daddr set " RFT_PEER_IP6 "'");
+	rft_sh_in(NULL, cmd);
+	rft_sh_in(rft.peer_ns,
+		  "nft 'add table inet rfnat; "
+		  "add chain inet rfnat pre { type filter hook prerouting priority -300; }; "
+		  "add rule inet rfnat pre ip daddr " NAT_IP4 " ip daddr set " RFT_PEER_IP4 "; "
+		  "add rule inet rfnat pre ip6 daddr " NAT_IP6 " ip6 daddr set " RFT_PEER_IP6 "'");
 }
 
 /*
@@ -374,7 +354,7 @@ static void nat_device(bool at_wall)
 		 at_wall ? "netdev" : "inet", at_wall ? "netdev" : "inet",
 		 at_wall ? "egress device " : "output", at_wall ? dif : "",
 		 at_wall ? "netdev" : "inet", at_wall ? "netdev" : "inet");
-	sh_in(rft.dev_ns, cmd);
+	rft_sh_in(rft.dev_ns, cmd);
 }
 
 static char *const guard_on[] = {"RINGFENCE_PACKET_GUARD=on", NULL};

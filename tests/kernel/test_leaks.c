@@ -32,8 +32,6 @@
 
 TestSuite(leaks, .init = rfp_setup, .fini = rfp_teardown, .timeout = 90);
 
-static void sh_in(const char *netns, const char *cmd);
-
 /* The device end of the veth (rf_test.c names it after the owning test process). */
 static unsigned int dev_ifindex(void)
 {
@@ -475,7 +473,7 @@ Test(leaks, unparsable_and_off_link_nd_from_raw_sockets_v4_v6)
 		 "ip -6 route add %s/128 dev %s && "
 		 "ip -6 neigh add %s lladdr \"$m\" dev %s nud permanent",
 		 rft.peer_ns, (int)rft.owner % 10000000, DEVRT6, dif, DEVRT6, dif);
-	sh_in(rft.dev_ns, devroute);
+	rft_sh_in(rft.dev_ns, devroute);
 	cr_assert_eq(rft_server_start(&srv, rft.peer_ns, NULL, ports, 2), 0);
 	for (i = 0; i < N_RAW_CASES; i++)
 		cr_assert_eq(rfp_sniffer_start(&sn[i], rft.peer_ns, raw_cases[i].ethertype,
@@ -930,30 +928,6 @@ Test(leaks, received_nd_must_come_from_the_link_v6)
 
 /* ---- issue 21: side doors, round 3 --------------------------------------------------------- */
 
-/* iproute2's ip by its path: a busybox sh (the qemu guests') runs its own, smaller applet for a
- * bare "ip" */
-static const char *ip_path(void)
-{
-	static const char *const paths[] = {"/usr/sbin/ip", "/usr/bin/ip", "/sbin/ip", "/bin/ip"};
-	size_t i;
-
-	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
-		if (!access(paths[i], X_OK))
-			return paths[i];
-	return "ip";
-}
-
-/* Run the shell command cmd (iproute2's ip, sysctl) in netns; assert it succeeded. */
-static void sh_in(const char *netns, const char *cmd)
-{
-	char script[2048], *err = NULL;
-	char *argv[] = {"sh", "-c", script, NULL};
-
-	snprintf(script, sizeof(script), "ip() { \"%s\" \"$@\"; }; %s", ip_path(), cmd);
-	cr_assert_eq(rft_exec(netns, argv, NULL, &err), 0, "%s: %s", cmd, err ? err : "");
-	free(err);
-}
-
 /* A loopback address that the test's routing sends to the peer, per family, and its marker. */
 static const char *const loop_dst[2] = {"127.1.2.3", "::1"};
 static const char *const loop_mark[2] = {"rf-leak-loopback-v4-on-the-link",
@@ -1025,7 +999,7 @@ Test(leaks, loopback_address_routed_onto_the_link_is_judged_v4_v6)
 		 "ip -6 rule add to ::1 lookup 100 pref 10 && "
 		 "ip -6 route add ::1/128 via %s dev %s table 100",
 		 ifname, loop_dst[0], loop_dst[0], RFT_PEER_IP4, ifname, RFT_PEER_IP6, ifname);
-	sh_in(rft.dev_ns, cmd);
+	rft_sh_in(rft.dev_ns, cmd);
 	cr_assert_eq(rfp_sniffer_start(&sn[0], rft.peer_ns, 0x0800, loop_mark[0]), 0);
 	cr_assert_eq(rfp_sniffer_start(&sn[1], rft.peer_ns, 0x86dd, loop_mark[1]), 0);
 	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "tcp", "port", "8001", NULL);
@@ -1662,8 +1636,8 @@ Test(leaks, setsockopt_hook_passes_other_options_unchanged)
  */
 static int flip_freebind(int cmd, void *arg)
 {
-	volatile int *shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-				    -1, 0);
+	volatile int *shared =
+	    mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	int fd = socket(AF_INET6, SOCK_DGRAM, 0), i, on = 0, ret = 0;
 	socklen_t len = sizeof(on);
 	pid_t flipper;
@@ -1711,6 +1685,8 @@ Test(leaks, judged_setsockopt_value_cannot_change_after_the_verdict)
 	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "tcp", "port", "8001", NULL);
 	rft_cli_ok(0, "isolate", NULL);
 	r = rfp_run_in(rft.dev_ns, rft.cg, flip_freebind, NULL);
-	cr_expect_eq(r, 0, "isolated: IPV6_FREEBIND came on through a value changed after the "
-			   "verdict (%d)", r);
+	cr_expect_eq(r, 0,
+		     "isolated: IPV6_FREEBIND came on through a value changed after the "
+		     "verdict (%d)",
+		     r);
 }

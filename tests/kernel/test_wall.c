@@ -32,28 +32,6 @@ TestSuite(wall, .init = rfp_setup, .fini = rfp_teardown, .timeout = 90);
 
 static char *const guard_on[] = {"RINGFENCE_PACKET_GUARD=on", NULL};
 
-/* iproute2's ip by its path: a busybox sh would run its own, smaller applet for a bare "ip" */
-static const char *ip_bin(void)
-{
-	static const char *const paths[] = {"/usr/sbin/ip", "/usr/bin/ip", "/sbin/ip", "/bin/ip"};
-	size_t i;
-
-	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
-		if (!access(paths[i], X_OK))
-			return paths[i];
-	return "ip";
-}
-
-static void ip_in(const char *netns, const char *cmd)
-{
-	char script[1024], *err = NULL;
-	char *argv[] = {"sh", "-c", script, NULL};
-
-	snprintf(script, sizeof(script), "ip() { \"%s\" \"$@\"; }; %s", ip_bin(), cmd);
-	cr_assert_eq(rft_exec(netns, argv, NULL, &err), 0, "%s: %s", cmd, err);
-	free(err);
-}
-
 /* One end of the tunnel in netns: local/remote outer addresses, inner addresses v4 and v6. */
 static void vxlan_end(const char *netns, const char *local, const char *remote, const char *in4,
 		      const char *in6)
@@ -65,7 +43,7 @@ static void vxlan_end(const char *netns, const char *local, const char *remote, 
 		 "ip addr add %s/24 dev rfvx0 && ip addr add %s/64 dev rfvx0 nodad && "
 		 "ip link set rfvx0 up",
 		 local, remote, in4, in6);
-	ip_in(netns, cmd);
+	rft_sh_in(netns, cmd);
 }
 
 /* A VXLAN tunnel between the two namespaces over the veth: 198.51.100.0/24, 2001:db8:7::/64. */
@@ -77,7 +55,7 @@ static void tunnel(void)
 	/* a kernel without VXLAN (a module the guest did not load) cannot build this tunnel */
 	snprintf(probe, sizeof(probe),
 		 "\"%s\" link add rfvxp type vxlan id 43 dstport 4789 && \"%s\" link del rfvxp",
-		 ip_bin(), ip_bin());
+		 rft_ip_path(), rft_ip_path());
 	if (rft_exec(rft.dev_ns, argv, NULL, &err)) {
 		cr_log_info("no VXLAN: %s", err ? err : "");
 		free(err);
@@ -130,7 +108,7 @@ Test(wall, tunnel_to_an_allowed_inner_address_is_stopped_on_the_wire)
 		     before, "the peer accepted a connection through the tunnel");
 	/* the same service reached directly is allowed on the wire too, after the neighbours had
 	 * to be found again: socket-less ARP and ND pass the wall */
-	ip_in(rft.dev_ns, "ip neigh flush all");
+	rft_sh_in(rft.dev_ns, "ip neigh flush all");
 	cr_expect_eq(to(AF_INET, RFT_PEER_IP4), RFT_OK, "v4: the wall cut an allowed flow");
 	cr_expect_eq(to(AF_INET6, RFT_PEER_IP6), RFT_OK, "v6: the wall cut an allowed flow");
 	rft_cli_ok(0, "release", NULL);
@@ -277,7 +255,7 @@ Test(wall, packet_guard_covers_the_namespaces_of_the_targets_processes)
 	    "ip netns add %s && ip link add rfc0 netns %s type veth peer name rfc1 netns %s && "
 	    "ip -n %s link set rfc0 up && ip -n %s link set rfc1 up",
 	    ns, ns, rft.peer_ns, ns, rft.peer_ns);
-	ip_in(NULL, cmd);
+	rft_sh_in(NULL, cmd);
 	cr_assert_eq(rfp_sniffer_start(&sn, rft.peer_ns, RFP_ETH_P_TEST, MARK_NS_FRAME), 0);
 	cr_assert_eq(rfp_worker_start(&w, ns, rft.cg, rfp_frame_worker, (void *)MARK_NS_FRAME), 0);
 	allow(RFT_PEER_IP4);
@@ -392,7 +370,7 @@ Test(wall, a_namespace_of_the_targets_own_gets_the_hosts_wall)
 	    "ip -n %s link set rfo0 up && ip -n %s link set lo up && ip -n %s link set rfo1 up",
 	    ns, ns, rft.peer_ns, ns, OWN4_C, ns, OWN6_C, rft.peer_ns, OWN4_P, rft.peer_ns, OWN6_P,
 	    ns, ns, rft.peer_ns);
-	ip_in(NULL, cmd);
+	rft_sh_in(NULL, cmd);
 	cr_assert_eq(rfp_worker_start(&w, ns, rft.cg, idle_worker, NULL), 0);
 	allow(RFT_PEER_IP4);
 	cr_expect_eq(probe(AF_INET), RFT_REFUSED, "not isolated: no RST v4");

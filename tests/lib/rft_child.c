@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -11,6 +12,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <criterion/criterion.h>
 #include "rft_child.h"
 #include "rft_env.h"
 
@@ -233,4 +235,25 @@ int rft_exec_env(const char *netns, char *const argv[], char *const env[], char 
 int rft_exec(const char *netns, char *const argv[], char **out, char **err)
 {
 	return rft_exec_env(netns, argv, NULL, out, err);
+}
+
+const char *rft_ip_path(void)
+{
+	static const char *const paths[] = {"/usr/sbin/ip", "/usr/bin/ip", "/sbin/ip", "/bin/ip"};
+	size_t i;
+
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (!access(paths[i], X_OK))
+			return paths[i];
+	return "ip";
+}
+
+void rft_sh_in(const char *netns, const char *script)
+{
+	char full[4096], *argv[] = {"sh", "-c", full, NULL}, *err = NULL;
+	int n = snprintf(full, sizeof(full), "ip() { \"%s\" \"$@\"; }; %s", rft_ip_path(), script);
+
+	cr_assert(n > 0 && (size_t)n < sizeof(full), "script too long: %s", script);
+	cr_assert_eq(rft_exec(netns, argv, NULL, &err), 0, "%s: %s", script, err ? err : "");
+	free(err);
 }

@@ -42,6 +42,12 @@ int rft_exec(const char *netns, char *const argv[], char **out, char **err);
 pid_t rft_exec_start(const char *netns, char *const argv[], char *const env[], int ofd, int efd);
 /* rft_exec() with env applied as rft_exec_start() does. */
 int rft_exec_env(const char *netns, char *const argv[], char *const env[], char **out, char **err);
+/* iproute2's ip by its path (/usr/sbin, /usr/bin, /sbin, /bin), else "ip": a BusyBox sh (the qemu
+ * guests') runs its own, smaller applet for a bare "ip" even where iproute2 is installed. */
+const char *rft_ip_path(void);
+/* sh -c script in netns (NULL = current), `ip` in it being rft_ip_path(); asserted to exit 0 (its
+ * stderr in the failure). */
+void rft_sh_in(const char *netns, const char *script);
 
 /* Read everything from fd (from offset 0) into a malloc'd string; NULL if out of memory. */
 char *rft_slurp_fd(int fd);

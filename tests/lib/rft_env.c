@@ -72,6 +72,17 @@ void rft_require_tool(const char *name)
 		rft_unavailable("'%s' is not installed (not on PATH)", name);
 }
 
+bool rft_have_nft(void)
+{
+	static const char *const paths[] = {"/usr/sbin/nft", "/usr/bin/nft", "/sbin/nft"};
+	size_t i;
+
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (!access(paths[i], X_OK))
+			return true;
+	return false;
+}
+
 int rft_cgroup2_mount(char *buf, size_t len)
 {
 	char line[4096], dev[256], mnt[PATH_MAX], type[64];

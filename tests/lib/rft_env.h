@@ -12,6 +12,7 @@
 #define RFT_ENV_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -46,6 +47,8 @@ void rft_require_kernel(void);
 
 /* Return if executable `name` is on PATH, otherwise rft_unavailable(). */
 void rft_require_tool(const char *name);
+/* Whether nftables' nft is installed (/usr/sbin, /usr/bin or /sbin; the qemu guests have none). */
+bool rft_have_nft(void);
 
 /* Find the cgroup2 mount in /proc/self/mounts. Returns 0 or -ENOENT. */
 int rft_cgroup2_mount(char *buf, size_t len);
