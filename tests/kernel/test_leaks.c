@@ -14,10 +14,12 @@
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -1640,7 +1642,7 @@ static int flip_freebind(int cmd, void *arg)
 	    mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	int fd = socket(AF_INET6, SOCK_DGRAM, 0), i, on = 0, ret = 0;
 	socklen_t len = sizeof(on);
-	pid_t flipper;
+	pid_t flipper, self;
 
 	(void)cmd;
 	(void)arg;
@@ -1648,8 +1650,12 @@ static int flip_freebind(int cmd, void *arg)
 		return -ENOMEM;
 	shared[0] = 0;
 	shared[1] = 0; /* stop */
+	self = getpid();
 	flipper = fork();
 	if (flipper == 0) {
+		/* never outlives the test's process, even one killed by a timeout */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != self)
+			_exit(1);
 		while (!shared[1])
 			shared[0] ^= 1;
 		_exit(0);
