@@ -550,6 +550,15 @@ __noinline int rf_memo_hit(struct __sk_buff *skb, __u64 r0, __u64 r1, __u64 port
 	return rf_memo_check(skb, r0, r1, ports_proto, cfg_tag);
 }
 
+/* The memo check for key k: inlined at the second wall, the global function at cgroup_skb. */
+static __always_inline int rf_memo_ask(struct __sk_buff *skb, const struct rf_cache_key *k,
+				       __u64 memo_arg, __u32 cfg_tag, bool at_tc)
+{
+	if (at_tc)
+		return rf_memo_check(skb, k->remote[0], k->remote[1], memo_arg, cfg_tag);
+	return rf_memo_hit(skb, k->remote[0], k->remote[1], memo_arg, cfg_tag);
+}
+
 /* Write a memo entry (its fields as struct rf_memo says). */
 static __always_inline void rf_memo_write(struct rf_memo *m, __u64 cookie, __u64 r0, __u64 r1,
 					  __u32 ports, __u32 proto, __u32 cfg_tag, __u64 gen)
@@ -623,9 +632,7 @@ static __always_inline int rf_cache_lookup(struct __sk_buff *skb, bool ingress, 
 			      (ingress ? RF_MEMO_ARG_INGRESS : 0) | (at_tc ? RF_MEMO_ARG_TC : 0))
 			  << 32;
 	/* a handshake's or a close's segment: the memo first (the socket rarely has entries) */
-	if (tcp && ctl &&
-	    (at_tc ? rf_memo_check(skb, k.remote[0], k.remote[1], memo_arg, cfg_tag)
-		   : rf_memo_hit(skb, k.remote[0], k.remote[1], memo_arg, cfg_tag)))
+	if (tcp && ctl && rf_memo_ask(skb, &k, memo_arg, cfg_tag, at_tc))
 		return RF_CACHE_HIT;
 	/* a SYN is never in the socket's entries (RF_CACHE_KEY_INIT): its judgment is another */
 	v = bpf_sk_storage_get(&rf_sk_verdict, sk, NULL, 0);
@@ -640,9 +647,7 @@ static __always_inline int rf_cache_lookup(struct __sk_buff *skb, bool ingress, 
 			return RF_CACHE_HIT;
 	}
 	/* a socket with entries moved data: its verdicts are cached there, never in the memo */
-	if (tcp && !ctl && !v &&
-	    (at_tc ? rf_memo_check(skb, k.remote[0], k.remote[1], memo_arg, cfg_tag)
-		   : rf_memo_hit(skb, k.remote[0], k.remote[1], memo_arg, cfg_tag)))
+	if (tcp && !ctl && !v && rf_memo_ask(skb, &k, memo_arg, cfg_tag, at_tc))
 		return RF_CACHE_HIT;
 	return RF_CACHE_MISS;
 }
