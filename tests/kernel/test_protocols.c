@@ -9,6 +9,8 @@
  *    inline, through an io-wq worker (IOSQE_ASYNC) and by an SQPOLL kernel thread;
  *  - MPTCP (IPPROTO_MPTCP): connect(), and MPTCP connections opened before isolate;
  *  - SCTP, where the kernel has it: SCTP has no cgroup connect hook, cgroup_skb must stop it;
+ *  - UDP-Lite, where the kernel has it: protocol 136, which a udp rule does not cover, also on a
+ *    socket connected before isolate (no socket hook then);
  *  - QUIC-style UDP: sendmmsg() with UDP GSO (UDP_SEGMENT), as QUIC stacks send.
  */
 #include <errno.h>
@@ -35,6 +37,7 @@
 #define PORT_MPTCP_OTHER   9202
 #define PORT_SCTP	   9301 /* also the port of a tcp rule that must not let SCTP through */
 #define PORT_QUIC_ALLOWED  9401 /* allowed by udp rules */
+#define PORT_UDPLITE	   9501 /* the port of a udp rule that must not let UDP-Lite through */
 #define PORT_QUIC_OTHER	   9402
 #define CLIENT_TIMEOUT_MS  1500
 #define RING_ENTRIES	   8
@@ -1031,6 +1034,177 @@ Test(protocols, sctp_connect_v4_v6)
 	rft_cli_ok(0, "release", NULL);
 	check_stream(&srv, &v4, false, "released");
 	check_stream(&srv, &v6, false, "released");
+}
+
+/* ---- UDP-Lite --------------------------------------------------------------------------- */
+
+#ifndef IPPROTO_UDPLITE
+#define IPPROTO_UDPLITE 136
+#endif
+#define LITE_MARK "rf-udplite-payload"
+
+/* What lite_client() does (LITE_NOP: what a worker runs when it starts). */
+enum lite_cmd { LITE_NOP, LITE_HOLD, LITE_SENDTO, LITE_CONNECTED, LITE_HELD, LITE_CMDS };
+
+static const char *const lite_names[LITE_CMDS] = {"nothing", "socket()+connect()", "sendto()",
+						  "connect()+send()",
+						  "send() on a socket connected before isolate"};
+
+struct lite_arg {
+	int family;
+	const char *addr;
+};
+
+static int lite_held = -1; /* in the worker that holds the socket */
+
+/*
+ * A UDP-Lite datagram carrying LITE_MARK to the peer's PORT_UDPLITE (no listener there: the peer
+ * only counts frames). LITE_HOLD: a socket connected and kept, nothing sent; LITE_SENDTO: a new
+ * socket, unconnected; LITE_CONNECTED: a new socket, connect() then send(); LITE_HELD: send() on
+ * the socket LITE_HOLD connected.
+ */
+static struct step lite_client(int cmd, void *arg)
+{
+	const struct lite_arg *a = arg;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	ssize_t n;
+	int fd, err;
+
+	if (cmd == LITE_NOP)
+		return (struct step){0, 0, -1};
+	if (rft_sockaddr(&ss, &len, a->family, a->addr, PORT_UDPLITE))
+		return step_err(EINVAL);
+	if (cmd == LITE_HELD) {
+		fd = lite_held;
+	} else {
+		fd = socket(a->family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDPLITE);
+		if (fd < 0)
+			return step_err(errno);
+		if (cmd != LITE_SENDTO && connect(fd, (struct sockaddr *)&ss, len)) {
+			err = errno;
+			close(fd);
+			return step_err(err);
+		}
+		if (cmd == LITE_HOLD) {
+			lite_held = fd;
+			return (struct step){0, 0, -1};
+		}
+	}
+	if (cmd == LITE_SENDTO)
+		n = sendto(fd, LITE_MARK, strlen(LITE_MARK), 0, (struct sockaddr *)&ss, len);
+	else
+		n = send(fd, LITE_MARK, strlen(LITE_MARK), 0);
+	/* the port unreachable that an earlier allowed datagram earned is reported once, first */
+	if (n < 0 && errno == ECONNREFUSED && cmd == LITE_HELD)
+		n = send(fd, LITE_MARK, strlen(LITE_MARK), 0);
+	err = n < 0 ? errno : 0;
+	if (cmd != LITE_HELD)
+		close(fd);
+	return err ? step_err(err) : (struct step){0, (int)n, -1};
+}
+
+/* lite_client(cmd) once, in a new worker. */
+static struct step lite_once(const struct lite_arg *a, int cmd)
+{
+	struct rfp_worker w;
+	struct step s;
+
+	if (worker_start(&w, lite_client, (void *)a, &s) == 0)
+		s = worker_call(&w, cmd);
+	rfp_worker_stop(&w);
+	return s;
+}
+
+/*
+ * One datagram of each kind, v4 and v6 (with w, the held sockets' workers, a datagram on each held
+ * socket too): allowed ones must reach the peer, denied ones fail with EPERM (at connect(),
+ * sendto() or send(), whichever hook refuses) and must not.
+ */
+static void check_lite(struct rfp_worker *w, const struct lite_arg args[2],
+		       const struct rfp_sniffer *sn, const bool deny[2], const char *phase)
+{
+	int fam, cmd;
+
+	for (fam = 0; fam < 2; fam++) {
+		for (cmd = LITE_SENDTO; cmd < (w ? LITE_CMDS : LITE_HELD); cmd++) {
+			unsigned int before = rfp_sniffer_count(sn), after;
+			struct step s = cmd == LITE_HELD ? worker_call(&w[fam], LITE_HELD)
+							 : lite_once(&args[fam], cmd);
+			const char *f = fam_name(args[fam].family);
+
+			rft_msleep(deny[fam] ? RFT_DENY_WAIT_MS : 100);
+			after = rfp_sniffer_count(sn);
+			if (deny[fam]) {
+				cr_expect_eq(s.err, EPERM,
+					     "%s: UDP-Lite %s %s: expected EPERM, got %s", phase, f,
+					     lite_names[cmd], s.err ? strerror(s.err) : "sent");
+				cr_expect_eq(after, before,
+					     "%s: UDP-Lite %s %s was denied, but the peer received "
+					     "%u datagrams",
+					     phase, f, lite_names[cmd], after - before);
+			} else {
+				cr_expect_eq(s.err, 0, "%s: UDP-Lite %s %s: %s", phase, f,
+					     lite_names[cmd], strerror(s.err));
+				cr_expect_gt(after, before,
+					     "%s: UDP-Lite %s %s was sent, but the peer received "
+					     "nothing",
+					     phase, f, lite_names[cmd]);
+			}
+		}
+	}
+}
+
+/*
+ * UDP-Lite (IPPROTO_UDPLITE, no privilege needed) runs UDP's send path and the cgroup hooks, but
+ * its packets are protocol 136: a rule of proto udp must not let it through, whether the hooks
+ * refuse it at connect()/sendto() or the packet layer drops it (a socket connected before
+ * isolate meets no socket hook); only a `proto any` rule does. A kernel without UDP-Lite makes
+ * the test not applicable (skipped).
+ */
+Test(protocols, udplite_is_not_udp_v4_v6)
+{
+	static const struct lite_arg args[2] = {{AF_INET, RFT_PEER_IP4}, {AF_INET6, RFT_PEER_IP6}};
+	struct step probe = lite_once(&args[0], LITE_HOLD);
+	struct rfp_worker w[2];
+	struct rfp_sniffer sn;
+	struct step s;
+	int i;
+
+	if (probe.err == EPROTONOSUPPORT || probe.err == ESOCKTNOSUPPORT) {
+		cr_log_info("UDP-Lite not applicable: the kernel has none (%s)",
+			    strerror(probe.err));
+		rft_teardown(); /* a skipped test gets no .fini */
+		cr_skip_test("UDP-Lite not applicable: %s", strerror(probe.err));
+	}
+	cr_assert_eq(probe.err, 0, "UDP-Lite socket(): %s", strerror(probe.err));
+	cr_assert_eq(rfp_sniffer_start(&sn, rft.peer_ns, 0x0003 /* ETH_P_ALL */, LITE_MARK), 0);
+	allow_out("udp", "9501");
+	rft_cli_ok(0, "load", NULL);
+	check_lite(NULL, args, &sn, (const bool[2]){false, false}, "loaded, not isolated");
+	for (i = 0; i < 2; i++) {
+		cr_assert_eq(worker_start(&w[i], lite_client, (void *)&args[i], &s), 0);
+		s = worker_call(&w[i], LITE_HOLD);
+		cr_assert_eq(s.err, 0, "UDP-Lite %s: the held socket: %s", fam_name(args[i].family),
+			     strerror(s.err));
+	}
+
+	rft_cli_ok(0, "isolate", NULL);
+	check_lite(w, args, &sn, (const bool[2]){true, true}, "isolated, udp rules only");
+
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "any", "dir", "out", NULL);
+	check_lite(w, args, &sn, (const bool[2]){false, true},
+		   "isolated, v4 peer allowed (proto any)");
+	rft_cli_ok(0, "allow", "del", "net", RFT_PEER_IP4, "proto", "any", "dir", "out", NULL);
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP6, "proto", "any", "dir", "out", NULL);
+	check_lite(w, args, &sn, (const bool[2]){true, false},
+		   "isolated, v6 peer allowed (proto any)");
+
+	rft_cli_ok(0, "release", NULL);
+	check_lite(w, args, &sn, (const bool[2]){false, false}, "released");
+	for (i = 0; i < 2; i++)
+		rfp_worker_stop(&w[i]);
+	rfp_sniffer_stop(&sn);
 }
 
 /* ---- QUIC-style UDP --------------------------------------------------------------------- */
