@@ -11,6 +11,7 @@
  *  - SCTP, where the kernel has it: SCTP has no cgroup connect hook, cgroup_skb must stop it;
  *  - UDP-Lite, where the kernel has it: protocol 136, which a udp rule does not cover, also on a
  *    socket connected before isolate (no socket hook then);
+ *  - DCCP, where the kernel has it (before 6.16): no cgroup connect hook, as for SCTP;
  *  - QUIC-style UDP: sendmmsg() with UDP GSO (UDP_SEGMENT), as QUIC stacks send.
  */
 #include <errno.h>
@@ -38,6 +39,7 @@
 #define PORT_SCTP	   9301 /* also the port of a tcp rule that must not let SCTP through */
 #define PORT_QUIC_ALLOWED  9401 /* allowed by udp rules */
 #define PORT_UDPLITE	   9501 /* the port of a udp rule that must not let UDP-Lite through */
+#define PORT_DCCP	   9601 /* the port of tcp and udp rules that must not let DCCP through */
 #define PORT_QUIC_OTHER	   9402
 #define CLIENT_TIMEOUT_MS  1500
 #define RING_ENTRIES	   8
@@ -1104,16 +1106,21 @@ static struct step lite_client(int cmd, void *arg)
 	return err ? step_err(err) : (struct step){0, (int)n, -1};
 }
 
-/* lite_client(cmd) once, in a new worker. */
-static struct step lite_once(const struct lite_arg *a, int cmd)
+/* fn(cmd) once, in a new worker (which runs fn(0) first). */
+static struct step lite_once_fn(dev_fn fn, const struct lite_arg *a, int cmd)
 {
 	struct rfp_worker w;
 	struct step s;
 
-	if (worker_start(&w, lite_client, (void *)a, &s) == 0)
+	if (worker_start(&w, fn, (void *)a, &s) == 0)
 		s = worker_call(&w, cmd);
 	rfp_worker_stop(&w);
 	return s;
+}
+
+static struct step lite_once(const struct lite_arg *a, int cmd)
+{
+	return lite_once_fn(lite_client, a, cmd);
 }
 
 /*
@@ -1204,6 +1211,118 @@ Test(protocols, udplite_is_not_udp_v4_v6)
 	check_lite(w, args, &sn, (const bool[2]){false, false}, "released");
 	for (i = 0; i < 2; i++)
 		rfp_worker_stop(&w[i]);
+	rfp_sniffer_stop(&sn);
+}
+
+/* ---- DCCP ------------------------------------------------------------------------------- */
+
+#ifndef SOCK_DCCP
+#define SOCK_DCCP 6
+#endif
+#ifndef IPPROTO_DCCP
+#define IPPROTO_DCCP 33
+#endif
+#define RF_SOL_DCCP		269
+#define RF_DCCP_SOCKOPT_SERVICE 2
+#define DCCP_MARK		"rfDC" /* the service code: the DCCP-Request carries it */
+
+/*
+ * A non-blocking DCCP connect() to the peer's PORT_DCCP with the service code DCCP_MARK (no
+ * listener: the peer only counts the Request). cmd 0 only creates the socket (the probe).
+ */
+static struct step dccp_client(int cmd, void *arg)
+{
+	const struct lite_arg *a = arg;
+	struct sockaddr_storage ss;
+	__u32 service;
+	socklen_t len;
+	int fd, err = 0;
+
+	if (rft_sockaddr(&ss, &len, a->family, a->addr, PORT_DCCP))
+		return step_err(EINVAL);
+	fd = socket(a->family, SOCK_DCCP | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_DCCP);
+	if (fd < 0)
+		return step_err(errno);
+	memcpy(&service, DCCP_MARK, sizeof(service));
+	if (setsockopt(fd, RF_SOL_DCCP, RF_DCCP_SOCKOPT_SERVICE, &service, sizeof(service)))
+		err = errno;
+	else if (cmd && connect(fd, (struct sockaddr *)&ss, len) && errno != EINPROGRESS)
+		err = errno;
+	close(fd);
+	return err ? step_err(err) : (struct step){0, 0, -1};
+}
+
+/* A DCCP connect() of each family: allowed ones reach the peer, denied ones do not. */
+static void check_dccp(const struct lite_arg args[2], const struct rfp_sniffer *sn,
+		       const bool deny[2], const char *phase)
+{
+	int fam;
+
+	for (fam = 0; fam < 2; fam++) {
+		unsigned int before = rfp_sniffer_count(sn), after;
+		struct step s = lite_once_fn(dccp_client, &args[fam], 1);
+		const char *f = fam_name(args[fam].family);
+
+		rft_msleep(deny[fam] ? RFT_DENY_WAIT_MS : 100);
+		after = rfp_sniffer_count(sn);
+		if (deny[fam]) {
+			cr_expect(s.err == 0 || s.err == EPERM,
+				  "%s: DCCP %s connect(): expected EINPROGRESS or EPERM, got %s",
+				  phase, f, strerror(s.err));
+			cr_expect_eq(after, before,
+				     "%s: DCCP %s was denied, but the peer received %u Requests",
+				     phase, f, after - before);
+		} else {
+			cr_expect_eq(s.err, 0, "%s: DCCP %s connect(): %s", phase, f,
+				     strerror(s.err));
+			cr_expect_gt(after, before,
+				     "%s: DCCP %s connect(), but the peer received no Request",
+				     phase, f);
+		}
+	}
+}
+
+/*
+ * DCCP (any user, on kernels before 6.16 that have it) has no cgroup connect hook, like SCTP:
+ * only cgroup_skb stops it. Protocol 33 matches no tcp/udp rule, and no port is parsed, so only a
+ * port-less `proto any` rule lets it through. A kernel without DCCP (6.16 and later, or the
+ * module absent) makes the test not applicable (skipped).
+ */
+Test(protocols, dccp_connect_v4_v6)
+{
+	static const struct lite_arg args[2] = {{AF_INET, RFT_PEER_IP4}, {AF_INET6, RFT_PEER_IP6}};
+	struct step probe = lite_once_fn(dccp_client, &args[0], 0);
+	struct rfp_sniffer sn;
+
+	if (probe.err == EPROTONOSUPPORT || probe.err == ESOCKTNOSUPPORT ||
+	    probe.err == EAFNOSUPPORT) {
+		cr_log_info("DCCP not applicable: the kernel cannot create DCCP sockets (%s)",
+			    strerror(probe.err));
+		rft_teardown(); /* a skipped test gets no .fini */
+		cr_skip_test("DCCP not applicable: %s", strerror(probe.err));
+	}
+	cr_assert_eq(probe.err, 0, "DCCP socket(): %s", strerror(probe.err));
+	cr_assert_eq(rfp_sniffer_start(&sn, rft.peer_ns, 0x0003 /* ETH_P_ALL */, DCCP_MARK), 0);
+	/* the way back for isolate: same peer and port, but TCP and UDP, which must not cover DCCP
+	 */
+	allow_out("tcp", "9601");
+	allow_out("udp", "9601");
+	rft_cli_ok(0, "load", NULL);
+	check_dccp(args, &sn, (const bool[2]){false, false}, "loaded, not isolated");
+
+	rft_cli_ok(0, "isolate", NULL);
+	check_dccp(args, &sn, (const bool[2]){true, true}, "isolated, tcp and udp rules only");
+
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "any", "dir", "out", NULL);
+	check_dccp(args, &sn, (const bool[2]){false, true},
+		   "isolated, v4 peer allowed (proto any)");
+	rft_cli_ok(0, "allow", "del", "net", RFT_PEER_IP4, "proto", "any", "dir", "out", NULL);
+	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP6, "proto", "any", "dir", "out", NULL);
+	check_dccp(args, &sn, (const bool[2]){true, false},
+		   "isolated, v6 peer allowed (proto any)");
+
+	rft_cli_ok(0, "release", NULL);
+	check_dccp(args, &sn, (const bool[2]){false, false}, "released");
 	rfp_sniffer_stop(&sn);
 }
 
