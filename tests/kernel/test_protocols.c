@@ -125,6 +125,21 @@ static enum rft_outcome outcome_of(struct step s)
 	}
 }
 
+/*
+ * A protocol this kernel cannot open (a module absent or not loadable, or gone from the kernel) is
+ * not applicable: the test is skipped, even under RINGFENCE_REQUIRE_KERNEL=1. err: the probe's
+ * socket() errno. Returns when the protocol is there.
+ */
+static void skip_unless_supported(const char *proto, int err)
+{
+	if (err != EPROTONOSUPPORT && err != ESOCKTNOSUPPORT && err != EAFNOSUPPORT)
+		return;
+	cr_log_info("%s not applicable: the kernel cannot create %s sockets (%s)", proto, proto,
+		    strerror(err));
+	rft_teardown(); /* a skipped test gets no .fini */
+	cr_skip_test("%s not applicable: %s", proto, strerror(err));
+}
+
 /* Skip (or fail under RINGFENCE_REQUIRE_KERNEL=1) after removing the environment: a skipped
  * test gets no .fini. */
 __attribute__((noreturn, format(printf, 1, 2))) static void unavailable(const char *fmt, ...)
@@ -1003,15 +1018,7 @@ Test(protocols, sctp_connect_v4_v6)
 	struct step probe = run_in_dev(sctp_probe, NULL);
 	struct rft_server srv;
 
-	if (probe.err == EPROTONOSUPPORT || probe.err == ESOCKTNOSUPPORT ||
-	    probe.err == EAFNOSUPPORT) {
-		cr_log_info(
-		    "SCTP not applicable: the kernel cannot create SCTP sockets (%s; module "
-		    "sctp absent or not loadable)",
-		    strerror(probe.err));
-		rft_teardown(); /* a skipped test gets no .fini */
-		cr_skip_test("SCTP not applicable: %s", strerror(probe.err));
-	}
+	skip_unless_supported("SCTP", probe.err);
 	cr_assert_eq(probe.err, 0, "SCTP socket(): %s", strerror(probe.err));
 	cr_assert_eq(stream_server_start(&srv, RFT_SCTP, ports, 1), 0, "SCTP server in the peer");
 	/* the way back for isolate: same peer and port, but TCP, which must not cover SCTP */
@@ -1178,12 +1185,7 @@ Test(protocols, udplite_is_not_udp_v4_v6)
 	struct step s;
 	int i;
 
-	if (probe.err == EPROTONOSUPPORT || probe.err == ESOCKTNOSUPPORT) {
-		cr_log_info("UDP-Lite not applicable: the kernel has none (%s)",
-			    strerror(probe.err));
-		rft_teardown(); /* a skipped test gets no .fini */
-		cr_skip_test("UDP-Lite not applicable: %s", strerror(probe.err));
-	}
+	skip_unless_supported("UDP-Lite", probe.err);
 	cr_assert_eq(probe.err, 0, "UDP-Lite socket(): %s", strerror(probe.err));
 	cr_assert_eq(rfp_sniffer_start(&sn, rft.peer_ns, 0x0003 /* ETH_P_ALL */, LITE_MARK), 0);
 	allow_out("udp", "9501");
@@ -1294,17 +1296,10 @@ Test(protocols, dccp_connect_v4_v6)
 	struct step probe = lite_once_fn(dccp_client, &args[0], 0);
 	struct rfp_sniffer sn;
 
-	if (probe.err == EPROTONOSUPPORT || probe.err == ESOCKTNOSUPPORT ||
-	    probe.err == EAFNOSUPPORT) {
-		cr_log_info("DCCP not applicable: the kernel cannot create DCCP sockets (%s)",
-			    strerror(probe.err));
-		rft_teardown(); /* a skipped test gets no .fini */
-		cr_skip_test("DCCP not applicable: %s", strerror(probe.err));
-	}
+	skip_unless_supported("DCCP", probe.err);
 	cr_assert_eq(probe.err, 0, "DCCP socket(): %s", strerror(probe.err));
 	cr_assert_eq(rfp_sniffer_start(&sn, rft.peer_ns, 0x0003 /* ETH_P_ALL */, DCCP_MARK), 0);
-	/* the way back for isolate: same peer and port, but TCP and UDP, which must not cover DCCP
-	 */
+	/* the way back for isolate: the same peer and port for TCP and UDP, not DCCP */
 	allow_out("tcp", "9601");
 	allow_out("udp", "9601");
 	rft_cli_ok(0, "load", NULL);
