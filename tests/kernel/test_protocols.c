@@ -11,7 +11,7 @@
  *  - SCTP, where the kernel has it: SCTP has no cgroup connect hook, cgroup_skb must stop it;
  *  - UDP-Lite, where the kernel has it: protocol 136, which a udp rule does not cover, also on a
  *    socket connected before isolate (no socket hook then);
- *  - DCCP, where the kernel has it (before 6.16): no cgroup connect hook, as for SCTP;
+ *  - DCCP (before 6.16) and L2TP over IP, where the kernel has them: no socket hook, as SCTP;
  *  - QUIC-style UDP: sendmmsg() with UDP GSO (UDP_SEGMENT), as QUIC stacks send.
  */
 #include <errno.h>
@@ -39,7 +39,8 @@
 #define PORT_SCTP	   9301 /* also the port of a tcp rule that must not let SCTP through */
 #define PORT_QUIC_ALLOWED  9401 /* allowed by udp rules */
 #define PORT_UDPLITE	   9501 /* the port of a udp rule that must not let UDP-Lite through */
-#define PORT_DCCP	   9601 /* the port of tcp and udp rules that must not let DCCP through */
+#define PORT_DCCP	   9601 /* of tcp and udp rules that must not let DCCP through */
+#define PORT_L2TP	   9701 /* of tcp and udp rules beside L2TP/IP (which has no ports) */
 #define PORT_QUIC_OTHER	   9402
 #define CLIENT_TIMEOUT_MS  1500
 #define RING_ENTRIES	   8
@@ -1254,71 +1255,135 @@ static struct step dccp_client(int cmd, void *arg)
 	return err ? step_err(err) : (struct step){0, 0, -1};
 }
 
-/* A DCCP connect() of each family: allowed ones reach the peer, denied ones do not. */
-static void check_dccp(const struct lite_arg args[2], const struct rfp_sniffer *sn,
-		       const bool deny[2], const char *phase)
+/* ---- L2TP over IP ------------------------------------------------------------------------ */
+
+#ifndef IPPROTO_L2TP
+#define IPPROTO_L2TP 115
+#endif
+#define L2TP_MARK "rf-l2tpip-payload"
+
+/*
+ * A datagram carrying L2TP_MARK from an L2TP/IP socket (unbound, sendto()) to the peer, which only
+ * counts it. cmd 0 only creates the socket (the probe).
+ */
+static struct step l2tp_client(int cmd, void *arg)
+{
+	const struct lite_arg *a = arg;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, err = 0;
+
+	if (rft_sockaddr(&ss, &len, a->family, a->addr, 0))
+		return step_err(EINVAL);
+	/* struct sockaddr_l2tpip(6): sockaddr_in(6) and the tunnel's connection id (0), 16/32 bytes
+	 */
+	len = a->family == AF_INET ? 16 : 32;
+	fd = socket(a->family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_L2TP);
+	if (fd < 0)
+		return step_err(errno);
+	if (cmd && sendto(fd, L2TP_MARK, strlen(L2TP_MARK), 0, (struct sockaddr *)&ss, len) < 0)
+		err = errno;
+	close(fd);
+	return err ? step_err(err) : (struct step){0, 0, -1};
+}
+
+/* ---- protocols with no socket hook, seen by the peer ------------------------------------- */
+
+/* A protocol whose client sends one packet carrying `mark` (cmd 1) or only opens (cmd 0). */
+struct marked_proto {
+	const char *name; /* "DCCP" */
+	const char *sent; /* what the client sends: "connect()" */
+	dev_fn client;
+	const char *mark;
+	unsigned short port; /* of the tcp and udp rules that must not cover it */
+};
+
+/* One packet of each family: allowed ones reach the peer, denied ones do not. */
+static void check_marked(const struct marked_proto *mp, const struct lite_arg args[2],
+			 const struct rfp_sniffer *sn, const bool deny[2], const char *phase)
 {
 	int fam;
 
 	for (fam = 0; fam < 2; fam++) {
 		unsigned int before = rfp_sniffer_count(sn), after;
-		struct step s = lite_once_fn(dccp_client, &args[fam], 1);
+		struct step s = lite_once_fn(mp->client, &args[fam], 1);
 		const char *f = fam_name(args[fam].family);
 
 		rft_msleep(deny[fam] ? RFT_DENY_WAIT_MS : 100);
 		after = rfp_sniffer_count(sn);
 		if (deny[fam]) {
+			/* no socket hook: a drop at cgroup_skb surfaces as EPERM, or not at all */
 			cr_expect(s.err == 0 || s.err == EPERM,
-				  "%s: DCCP %s connect(): expected EINPROGRESS or EPERM, got %s",
-				  phase, f, strerror(s.err));
+				  "%s: %s %s %s: expected EPERM or no error, got %s", phase,
+				  mp->name, f, mp->sent, strerror(s.err));
 			cr_expect_eq(after, before,
-				     "%s: DCCP %s was denied, but the peer received %u Requests",
-				     phase, f, after - before);
+				     "%s: %s %s was denied, but the peer received %u packets",
+				     phase, mp->name, f, after - before);
 		} else {
-			cr_expect_eq(s.err, 0, "%s: DCCP %s connect(): %s", phase, f,
+			cr_expect_eq(s.err, 0, "%s: %s %s %s: %s", phase, mp->name, f, mp->sent,
 				     strerror(s.err));
 			cr_expect_gt(after, before,
-				     "%s: DCCP %s connect(), but the peer received no Request",
-				     phase, f);
+				     "%s: %s %s %s worked, but the peer received nothing", phase,
+				     mp->name, f, mp->sent);
 		}
 	}
 }
 
 /*
- * DCCP (any user, on kernels before 6.16 that have it) has no cgroup connect hook, like SCTP:
- * only cgroup_skb stops it. Protocol 33 matches no tcp/udp rule, and no port is parsed, so only a
- * port-less `proto any` rule lets it through. A kernel without DCCP (6.16 and later, or the
- * module absent) makes the test not applicable (skipped).
+ * A protocol with no cgroup connect or sendmsg hook, as SCTP: only cgroup_skb stops it. Its
+ * protocol number matches no tcp/udp rule, and no port is parsed, so only a port-less `proto any`
+ * rule lets it through. A kernel that cannot open it makes the test not applicable (skipped).
  */
-Test(protocols, dccp_connect_v4_v6)
+static void marked_proto_test(const struct marked_proto *mp)
 {
 	static const struct lite_arg args[2] = {{AF_INET, RFT_PEER_IP4}, {AF_INET6, RFT_PEER_IP6}};
-	struct step probe = lite_once_fn(dccp_client, &args[0], 0);
+	struct step probe = lite_once_fn(mp->client, &args[0], 0);
 	struct rfp_sniffer sn;
+	char port[8];
 
-	skip_unless_supported("DCCP", probe.err);
-	cr_assert_eq(probe.err, 0, "DCCP socket(): %s", strerror(probe.err));
-	cr_assert_eq(rfp_sniffer_start(&sn, rft.peer_ns, 0x0003 /* ETH_P_ALL */, DCCP_MARK), 0);
-	/* the way back for isolate: the same peer and port for TCP and UDP, not DCCP */
-	allow_out("tcp", "9601");
-	allow_out("udp", "9601");
+	skip_unless_supported(mp->name, probe.err);
+	cr_assert_eq(probe.err, 0, "%s socket(): %s", mp->name, strerror(probe.err));
+	cr_assert_eq(rfp_sniffer_start(&sn, rft.peer_ns, 0x0003 /* ETH_P_ALL */, mp->mark), 0);
+	/* the way back for isolate: the same peer and port for TCP and UDP only */
+	snprintf(port, sizeof(port), "%u", mp->port);
+	allow_out("tcp", port);
+	allow_out("udp", port);
 	rft_cli_ok(0, "load", NULL);
-	check_dccp(args, &sn, (const bool[2]){false, false}, "loaded, not isolated");
+	check_marked(mp, args, &sn, (const bool[2]){false, false}, "loaded, not isolated");
 
 	rft_cli_ok(0, "isolate", NULL);
-	check_dccp(args, &sn, (const bool[2]){true, true}, "isolated, tcp and udp rules only");
+	check_marked(mp, args, &sn, (const bool[2]){true, true},
+		     "isolated, tcp and udp rules only");
 
 	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP4, "proto", "any", "dir", "out", NULL);
-	check_dccp(args, &sn, (const bool[2]){false, true},
-		   "isolated, v4 peer allowed (proto any)");
+	check_marked(mp, args, &sn, (const bool[2]){false, true},
+		     "isolated, v4 peer allowed (proto any)");
 	rft_cli_ok(0, "allow", "del", "net", RFT_PEER_IP4, "proto", "any", "dir", "out", NULL);
 	rft_cli_ok(0, "allow", "add", "net", RFT_PEER_IP6, "proto", "any", "dir", "out", NULL);
-	check_dccp(args, &sn, (const bool[2]){true, false},
-		   "isolated, v6 peer allowed (proto any)");
+	check_marked(mp, args, &sn, (const bool[2]){true, false},
+		     "isolated, v6 peer allowed (proto any)");
 
 	rft_cli_ok(0, "release", NULL);
-	check_dccp(args, &sn, (const bool[2]){false, false}, "released");
+	check_marked(mp, args, &sn, (const bool[2]){false, false}, "released");
 	rfp_sniffer_stop(&sn);
+}
+
+/* DCCP: any user, on kernels before 6.16 (which removed it); protocol 33. */
+Test(protocols, dccp_connect_v4_v6)
+{
+	static const struct marked_proto dccp = {"DCCP", "connect()", dccp_client, DCCP_MARK,
+						 PORT_DCCP};
+
+	marked_proto_test(&dccp);
+}
+
+/* L2TP over IP: any user where the module loads; protocol 115. */
+Test(protocols, l2tp_ip_sendto_v4_v6)
+{
+	static const struct marked_proto l2tp = {"L2TP/IP", "sendto()", l2tp_client, L2TP_MARK,
+						 PORT_L2TP};
+
+	marked_proto_test(&l2tp);
 }
 
 /* ---- QUIC-style UDP --------------------------------------------------------------------- */
