@@ -38,10 +38,10 @@
 #define PORT_MPTCP_OTHER   9202
 #define PORT_SCTP	   9301 /* also the port of a tcp rule that must not let SCTP through */
 #define PORT_QUIC_ALLOWED  9401 /* allowed by udp rules */
+#define PORT_QUIC_OTHER	   9402
 #define PORT_UDPLITE	   9501 /* the port of a udp rule that must not let UDP-Lite through */
 #define PORT_DCCP	   9601 /* of tcp and udp rules that must not let DCCP through */
 #define PORT_L2TP	   9701 /* of tcp and udp rules beside L2TP/IP (which has no ports) */
-#define PORT_QUIC_OTHER	   9402
 #define CLIENT_TIMEOUT_MS  1500
 #define RING_ENTRIES	   8
 
@@ -1060,7 +1060,7 @@ static const char *const lite_names[LITE_CMDS] = {"nothing", "socket()+connect()
 						  "connect()+send()",
 						  "send() on a socket connected before isolate"};
 
-struct lite_arg {
+struct peer_arg {
 	int family;
 	const char *addr;
 };
@@ -1075,7 +1075,7 @@ static int lite_held = -1; /* in the worker that holds the socket */
  */
 static struct step lite_client(int cmd, void *arg)
 {
-	const struct lite_arg *a = arg;
+	const struct peer_arg *a = arg;
 	struct sockaddr_storage ss;
 	socklen_t len;
 	ssize_t n;
@@ -1115,7 +1115,7 @@ static struct step lite_client(int cmd, void *arg)
 }
 
 /* fn(cmd) once, in a new worker (which runs fn(0) first). */
-static struct step lite_once_fn(dev_fn fn, const struct lite_arg *a, int cmd)
+static struct step once_in_dev(dev_fn fn, const struct peer_arg *a, int cmd)
 {
 	struct rfp_worker w;
 	struct step s;
@@ -1126,9 +1126,9 @@ static struct step lite_once_fn(dev_fn fn, const struct lite_arg *a, int cmd)
 	return s;
 }
 
-static struct step lite_once(const struct lite_arg *a, int cmd)
+static struct step lite_once(const struct peer_arg *a, int cmd)
 {
-	return lite_once_fn(lite_client, a, cmd);
+	return once_in_dev(lite_client, a, cmd);
 }
 
 /*
@@ -1136,7 +1136,7 @@ static struct step lite_once(const struct lite_arg *a, int cmd)
  * socket too): allowed ones must reach the peer, denied ones fail with EPERM (at connect(),
  * sendto() or send(), whichever hook refuses) and must not.
  */
-static void check_lite(struct rfp_worker *w, const struct lite_arg args[2],
+static void check_lite(struct rfp_worker *w, const struct peer_arg args[2],
 		       const struct rfp_sniffer *sn, const bool deny[2], const char *phase)
 {
 	int fam, cmd;
@@ -1179,7 +1179,7 @@ static void check_lite(struct rfp_worker *w, const struct lite_arg args[2],
  */
 Test(protocols, udplite_is_not_udp_v4_v6)
 {
-	static const struct lite_arg args[2] = {{AF_INET, RFT_PEER_IP4}, {AF_INET6, RFT_PEER_IP6}};
+	static const struct peer_arg args[2] = {{AF_INET, RFT_PEER_IP4}, {AF_INET6, RFT_PEER_IP6}};
 	struct step probe = lite_once(&args[0], LITE_HOLD);
 	struct rfp_worker w[2];
 	struct rfp_sniffer sn;
@@ -1189,7 +1189,7 @@ Test(protocols, udplite_is_not_udp_v4_v6)
 	skip_unless_supported("UDP-Lite", probe.err);
 	cr_assert_eq(probe.err, 0, "UDP-Lite socket(): %s", strerror(probe.err));
 	cr_assert_eq(rfp_sniffer_start(&sn, rft.peer_ns, 0x0003 /* ETH_P_ALL */, LITE_MARK), 0);
-	allow_out("udp", "9501");
+	allow_out("udp", "9501"); /* PORT_UDPLITE */
 	rft_cli_ok(0, "load", NULL);
 	check_lite(NULL, args, &sn, (const bool[2]){false, false}, "loaded, not isolated");
 	for (i = 0; i < 2; i++) {
@@ -1235,7 +1235,7 @@ Test(protocols, udplite_is_not_udp_v4_v6)
  */
 static struct step dccp_client(int cmd, void *arg)
 {
-	const struct lite_arg *a = arg;
+	const struct peer_arg *a = arg;
 	struct sockaddr_storage ss;
 	__u32 service;
 	socklen_t len;
@@ -1268,15 +1268,14 @@ static struct step dccp_client(int cmd, void *arg)
  */
 static struct step l2tp_client(int cmd, void *arg)
 {
-	const struct lite_arg *a = arg;
+	const struct peer_arg *a = arg;
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int fd, err = 0;
 
 	if (rft_sockaddr(&ss, &len, a->family, a->addr, 0))
 		return step_err(EINVAL);
-	/* struct sockaddr_l2tpip(6): sockaddr_in(6) and the tunnel's connection id (0), 16/32 bytes
-	 */
+	/* struct sockaddr_l2tpip(6): sockaddr_in(6), then the connection id (0): 16/32 bytes */
 	len = a->family == AF_INET ? 16 : 32;
 	fd = socket(a->family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_L2TP);
 	if (fd < 0)
@@ -1299,14 +1298,14 @@ struct marked_proto {
 };
 
 /* One packet of each family: allowed ones reach the peer, denied ones do not. */
-static void check_marked(const struct marked_proto *mp, const struct lite_arg args[2],
+static void check_marked(const struct marked_proto *mp, const struct peer_arg args[2],
 			 const struct rfp_sniffer *sn, const bool deny[2], const char *phase)
 {
 	int fam;
 
 	for (fam = 0; fam < 2; fam++) {
 		unsigned int before = rfp_sniffer_count(sn), after;
-		struct step s = lite_once_fn(mp->client, &args[fam], 1);
+		struct step s = once_in_dev(mp->client, &args[fam], 1);
 		const char *f = fam_name(args[fam].family);
 
 		rft_msleep(deny[fam] ? RFT_DENY_WAIT_MS : 100);
@@ -1336,8 +1335,8 @@ static void check_marked(const struct marked_proto *mp, const struct lite_arg ar
  */
 static void marked_proto_test(const struct marked_proto *mp)
 {
-	static const struct lite_arg args[2] = {{AF_INET, RFT_PEER_IP4}, {AF_INET6, RFT_PEER_IP6}};
-	struct step probe = lite_once_fn(mp->client, &args[0], 0);
+	static const struct peer_arg args[2] = {{AF_INET, RFT_PEER_IP4}, {AF_INET6, RFT_PEER_IP6}};
+	struct step probe = once_in_dev(mp->client, &args[0], 0);
 	struct rfp_sniffer sn;
 	char port[8];
 
@@ -1368,7 +1367,7 @@ static void marked_proto_test(const struct marked_proto *mp)
 	rfp_sniffer_stop(&sn);
 }
 
-/* DCCP: any user, on kernels before 6.16 (which removed it); protocol 33. */
+/* DCCP (before 6.16, which removed it; any user once its module is loaded): protocol 33. */
 Test(protocols, dccp_connect_v4_v6)
 {
 	static const struct marked_proto dccp = {"DCCP", "connect()", dccp_client, DCCP_MARK,
