@@ -4,7 +4,7 @@
 # Boots each kernel of scripts/kernels/matrix (or the IDs given) under qemu (TCG, no KVM, no
 # network device) and runs the whole kernel test suite inside: Debian's kernel package fetched
 # with apt-get download (fetch.sh), a Debian 12 userland for the guest's architecture
-# (rootfs.sh), the kernel's 9p/veth/tc/SCTP/DCCP/L2TP modules (modules.sh), the build tree shared
+# (rootfs.sh), the kernel's 9p/veth/tc/SCTP/DCCP/L2TP/SMC modules (modules.sh), the build tree shared
 # read-only over 9p; for a kernel without BTF, a BTF file made with pahole (btf.sh) that the
 # guest hands ringfence as --btf (RINGFENCE_BTF). ringfence and the tests are built for the guest (the host build for the
 # host's architecture, a cross build against the guest userland otherwise). One line per kernel,
@@ -20,7 +20,7 @@ out=${OUTPUT:-.output}
 cache=$PWD/$out/kernels
 timeout_s=${RF_KERNEL_TIMEOUT:-1800}
 mem=${RF_KERNEL_MEM:-2048}
-modules="virtio_pci virtio_mmio 9pnet_virtio 9p veth sch_ingress cls_bpf crc32c_generic sctp dccp_ipv4 dccp_ipv6 l2tp_ip l2tp_ip6 udp_tunnel ip6_udp_tunnel vxlan inet_diag tcp_diag udp_diag"
+modules="virtio_pci virtio_mmio 9pnet_virtio 9p veth sch_ingress cls_bpf crc32c_generic sctp dccp_ipv4 dccp_ipv6 l2tp_ip l2tp_ip6 smc udp_tunnel ip6_udp_tunnel vxlan inet_diag tcp_diag udp_diag"
 mkdir -p "$cache/results" "$cache/logs"
 host_arch=$(dpkg --print-architecture)
 

@@ -12,6 +12,7 @@
  *  - UDP-Lite, where the kernel has it: protocol 136, which a udp rule does not cover, also on a
  *    socket connected before isolate (no socket hook then);
  *  - DCCP (before 6.16) and L2TP over IP, where the kernel has them: no socket hook, as SCTP;
+ *  - SMC, where the kernel has it: its TCP socket is the kernel's, made in the caller's context;
  *  - QUIC-style UDP: sendmmsg() with UDP GSO (UDP_SEGMENT), as QUIC stacks send.
  */
 #include <errno.h>
@@ -42,6 +43,8 @@
 #define PORT_UDPLITE	   9501 /* the port of a udp rule that must not let UDP-Lite through */
 #define PORT_DCCP	   9601 /* of tcp and udp rules that must not let DCCP through */
 #define PORT_L2TP	   9701 /* of tcp and udp rules beside L2TP/IP (which has no ports) */
+#define PORT_SMC_ALLOWED   9801 /* allowed by tcp rules: SMC falls back to TCP */
+#define PORT_SMC_OTHER	   9802
 #define CLIENT_TIMEOUT_MS  1500
 #define RING_ENTRIES	   8
 
@@ -706,14 +709,17 @@ ParameterizedTest(const size_t *row, protocols, io_uring_connect_sendmsg_socket_
 
 struct stream_arg {
 	int family;
-	enum rft_proto proto; /* RFT_MPTCP or RFT_SCTP */
+	enum rft_proto proto; /* RFT_MPTCP, RFT_SCTP or RFT_SMC */
 	const char *addr;
 	unsigned short port;
 };
 
 static const char *proto_name(enum rft_proto proto)
 {
-	return proto == RFT_MPTCP ? "MPTCP" : proto == RFT_SCTP ? "SCTP" : "?";
+	return proto == RFT_MPTCP  ? "MPTCP"
+	       : proto == RFT_SCTP ? "SCTP"
+	       : proto == RFT_SMC  ? "SMC"
+				   : "?";
 }
 
 /* An echo server for one stream protocol (no UDP) in the peer netns: 0 or -errno. */
@@ -1044,6 +1050,55 @@ Test(protocols, sctp_connect_v4_v6)
 	rft_cli_ok(0, "release", NULL);
 	check_stream(&srv, &v4, false, "released");
 	check_stream(&srv, &v6, false, "released");
+}
+
+/* ---- SMC -------------------------------------------------------------------------------- */
+
+static struct step smc_probe(int cmd, void *arg)
+{
+	int fd;
+
+	(void)cmd;
+	(void)arg;
+	/* socket() asks the kernel to load the smc module (net-pf-43) if needed */
+	fd = socket(43 /* AF_SMC */, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return step_err(errno);
+	close(fd);
+	return (struct step){0, 0, -1};
+}
+
+static const struct stream_arg smc_cases[] = {
+    {AF_INET, RFT_SMC, RFT_PEER_IP4, PORT_SMC_ALLOWED},
+    {AF_INET, RFT_SMC, RFT_PEER_IP4, PORT_SMC_OTHER},
+    {AF_INET6, RFT_SMC, RFT_PEER_IP6, PORT_SMC_ALLOWED},
+    {AF_INET6, RFT_SMC, RFT_PEER_IP6, PORT_SMC_OTHER},
+};
+
+/*
+ * SMC (AF_SMC, any user where the module loads: it has an alias) makes its TCP socket inside the
+ * kernel, in the calling process's context, so the socket carries the process's cgroup: connect()
+ * runs cgroup/connect4/6 on it and cgroup_skb judges its packets. Against a plain TCP peer SMC
+ * falls back to TCP, so tcp rules apply. A kernel without SMC makes the test not applicable.
+ */
+RFT_TABLE_PARAMS(protocols, smc_connect_v4_v6, smc_cases)
+ParameterizedTest(const size_t *row, protocols, smc_connect_v4_v6)
+{
+	static const unsigned short ports[] = {PORT_SMC_ALLOWED, PORT_SMC_OTHER};
+	const struct stream_arg *c = &smc_cases[*row];
+	struct step probe = run_in_dev(smc_probe, NULL);
+	struct rft_server srv;
+	int phase;
+
+	skip_unless_supported("SMC", probe.err);
+	cr_assert_eq(probe.err, 0, "SMC socket(): %s", strerror(probe.err));
+	cr_assert_eq(stream_server_start(&srv, RFT_TCP, ports, 2), 0, "TCP server in the peer");
+	allow_out("tcp", "9801");
+	for (phase = 0; phase < PHASES; phase++) {
+		const char *name = enter_phase(phase);
+
+		check_stream(&srv, c, phase == 1 && c->port == PORT_SMC_OTHER, name);
+	}
 }
 
 /* ---- UDP-Lite --------------------------------------------------------------------------- */

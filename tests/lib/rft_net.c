@@ -24,7 +24,7 @@ int rft_ipproto(enum rft_proto proto)
 
 bool rft_is_stream(enum rft_proto proto)
 {
-	return proto == RFT_TCP || proto == RFT_MPTCP || proto == RFT_SCTP;
+	return proto == RFT_TCP || proto == RFT_MPTCP || proto == RFT_SCTP || proto == RFT_SMC;
 }
 
 int rft_mptcp_in_use(int fd)
@@ -120,8 +120,12 @@ static int client_socket(int family, enum rft_proto proto, const struct sockaddr
 	socklen_t el = sizeof(err);
 	struct pollfd p;
 
-	fd = socket(family, (rft_is_stream(proto) ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK,
-		    rft_ipproto(proto));
+	if (proto == RFT_SMC) /* AF_SMC, SMCPROTO_SMC (0) or SMCPROTO_SMC6 (1) */
+		fd = socket(43, SOCK_STREAM | SOCK_NONBLOCK, family == AF_INET6);
+	else
+		fd = socket(family,
+			    (rft_is_stream(proto) ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK,
+			    rft_ipproto(proto));
 	if (fd < 0)
 		return -errno;
 	if (proto == RFT_UDP)

@@ -17,11 +17,12 @@ enum rft_proto {
 	RFT_UDP_CONNECTED, /* connect() then send() (cgroup connect hooks) */
 	RFT_MPTCP,	   /* IPPROTO_MPTCP stream (rft_connect(), rft_server_start_proto()) */
 	RFT_SCTP,	   /* IPPROTO_SCTP stream (the same) */
+	RFT_SMC, /* AF_SMC stream of the family given (rft_connect() only): TCP underneath */
 };
 
 /* IPPROTO_MPTCP or IPPROTO_SCTP for those, else 0 (the default of TCP and UDP). */
 int rft_ipproto(enum rft_proto proto);
-/* Is proto a stream protocol (TCP, MPTCP, SCTP)? */
+/* Is proto a stream protocol (TCP, MPTCP, SCTP, SMC)? */
 bool rft_is_stream(enum rft_proto proto);
 
 /* A non-blocking socket of `type` bound to 0.0.0.0:port or [::]:port (IPV6_V6ONLY), with
