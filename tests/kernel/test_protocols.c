@@ -1061,7 +1061,7 @@ static struct step smc_probe(int cmd, void *arg)
 	(void)cmd;
 	(void)arg;
 	/* socket() asks the kernel to load the smc module (net-pf-43) if needed */
-	fd = socket(43 /* AF_SMC */, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_SMC, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return step_err(errno);
 	close(fd);

@@ -120,8 +120,8 @@ static int client_socket(int family, enum rft_proto proto, const struct sockaddr
 	socklen_t el = sizeof(err);
 	struct pollfd p;
 
-	if (proto == RFT_SMC) /* AF_SMC, SMCPROTO_SMC (0) or SMCPROTO_SMC6 (1) */
-		fd = socket(43, SOCK_STREAM | SOCK_NONBLOCK, family == AF_INET6);
+	if (proto == RFT_SMC) /* SMCPROTO_SMC (0) or SMCPROTO_SMC6 (1) */
+		fd = socket(AF_SMC, SOCK_STREAM | SOCK_NONBLOCK, family == AF_INET6);
 	else
 		fd = socket(family,
 			    (rft_is_stream(proto) ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK,
